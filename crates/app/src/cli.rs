@@ -1,0 +1,27 @@
+//! The command-line interface: batch tools over the same engine the GUI uses.
+
+mod analyze;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Crest — a mastering workstation. Run a subcommand for batch work.
+#[derive(Debug, Parser)]
+#[command(name = "crest", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Measure loudness (BS.1770 / EBU R 128), peaks and mix health of audio files.
+    Analyze(analyze::AnalyzeArgs),
+}
+
+pub fn run(cli: Cli) -> ExitCode {
+    match cli.command {
+        Command::Analyze(args) => analyze::run(&args),
+    }
+}

@@ -1,0 +1,567 @@
+//! Decoding any supported file into an [`AudioBuffer`] with honest source information.
+//!
+//! symphonia does the demuxing and decoding; this module adds what a mastering tool needs on
+//! top: typed errors that name the file, truncation and corruption reported instead of hidden,
+//! non-finite samples repaired with a warning, conventional channel roles where the file names
+//! none, gapless trimming where symphonia leaves it undone (AAC in MP4), progress and cancel.
+
+mod mp4;
+mod riff;
+
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use serde::Serialize;
+use symphonia::core::audio::{Channels, GenericAudioBufferRef, Position};
+use symphonia::core::codecs::audio::well_known::*;
+use symphonia::core::codecs::audio::{AudioCodecId, AudioDecoderOptions};
+use symphonia::core::errors::Error as SymphoniaError;
+use symphonia::core::formats::probe::Hint;
+use symphonia::core::formats::{FormatOptions, TrackType};
+use symphonia::core::io::{MediaSource, MediaSourceStream, MediaSourceStreamOptions};
+use symphonia::core::meta::MetadataOptions;
+
+use crate::audio::{AudioBuffer, ChannelRole, MAX_SAMPLE_RATE};
+
+/// What a decode could not get past. Every variant names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    #[error("{path}: cannot read the file: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("{path}: the file is empty")]
+    Empty { path: PathBuf },
+    #[error("{path}: not a recognised audio file ({reason})")]
+    UnknownFormat { path: PathBuf, reason: String },
+    #[error("{path}: the file holds no audio track")]
+    NoAudioTrack { path: PathBuf },
+    #[error("{path}: unsupported codec or encoding ({reason})")]
+    Unsupported { path: PathBuf, reason: String },
+    #[error("{path}: invalid header: {reason}")]
+    BadHeader { path: PathBuf, reason: String },
+    #[error("{path}: the audio data is corrupt: {reason}")]
+    Corrupt { path: PathBuf, reason: String },
+    #[error("{path}: the file contains no audio samples")]
+    NoSamples { path: PathBuf },
+    #[error("{path}: decoding was cancelled")]
+    Cancelled { path: PathBuf },
+}
+
+impl DecodeError {
+    /// The file this error is about.
+    pub fn path(&self) -> &Path {
+        match self {
+            DecodeError::Io { path, .. }
+            | DecodeError::Empty { path }
+            | DecodeError::UnknownFormat { path, .. }
+            | DecodeError::NoAudioTrack { path }
+            | DecodeError::Unsupported { path, .. }
+            | DecodeError::BadHeader { path, .. }
+            | DecodeError::Corrupt { path, .. }
+            | DecodeError::NoSamples { path }
+            | DecodeError::Cancelled { path } => path,
+        }
+    }
+}
+
+/// What the source file was, as far as a mastering engineer needs to know.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SourceInfo {
+    /// Container, e.g. "wav", "flac", "mp3", "ogg", "aiff", "isomp4".
+    pub container: String,
+    /// Codec, e.g. "pcm_s24le", "flac", "mp3", "vorbis", "aac", "alac".
+    pub codec: String,
+    /// Bits per sample of the stored audio, when the format has such a thing.
+    pub bits_per_sample: Option<u32>,
+    /// Stored as float samples (32- or 64-bit).
+    pub float: bool,
+    /// Lossless coding (PCM, FLAC, ALAC, …), as opposed to a perceptual codec.
+    pub lossless: bool,
+    /// True when the decoded `f32` samples are exactly the stored values; false for 32-bit
+    /// integer and 64-bit float sources (rounded to the nearest `f32`) and for lossy codecs.
+    pub bit_exact: bool,
+    /// Encoder delay and padding were removed using data in the file (LAME/Xing, iTunSMPB,
+    /// MP4 edit list, Ogg granule positions).
+    pub gapless: bool,
+    pub duration_s: f64,
+}
+
+/// A decoded file: the audio, what it was, and anything the user must be told about it.
+#[derive(Debug, Clone)]
+pub struct Decoded {
+    pub audio: AudioBuffer,
+    pub info: SourceInfo,
+    /// Things the user must know about a result that was still produced (truncation, repaired
+    /// samples, missing gapless data), in plain words.
+    pub warnings: Vec<String>,
+}
+
+/// Progress and cancellation for a long decode.
+pub struct DecodeControl<'a> {
+    /// Called with the fraction done (0.0–1.0), at most about a hundred times per file.
+    pub progress: &'a mut dyn FnMut(f64),
+    /// Set to true from another thread to stop the decode; it ends with `Cancelled`.
+    pub cancel: &'a AtomicBool,
+}
+
+impl std::fmt::Debug for DecodeControl<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DecodeControl")
+            .field("cancel", &self.cancel)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Decodes a whole file.
+pub fn decode_file(path: &Path) -> Result<Decoded, DecodeError> {
+    let cancel = AtomicBool::new(false);
+    decode_file_with(
+        path,
+        DecodeControl {
+            progress: &mut |_| {},
+            cancel: &cancel,
+        },
+    )
+}
+
+/// Decodes a whole file, reporting progress and honouring cancellation.
+pub fn decode_file_with(path: &Path, control: DecodeControl<'_>) -> Result<Decoded, DecodeError> {
+    let io_err = |source| DecodeError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let file = File::open(path).map_err(io_err)?;
+    let file_len = file.metadata().map_err(io_err)?.len();
+    if file_len == 0 {
+        return Err(DecodeError::Empty {
+            path: path.to_owned(),
+        });
+    }
+    let mut head = Vec::new();
+    (&file)
+        .take(riff::SNIFF_LEN)
+        .read_to_end(&mut head)
+        .map_err(io_err)?;
+    let wav = riff::sniff(&head);
+    if let Some(wav) = &wav {
+        wav.check().map_err(|reason| DecodeError::BadHeader {
+            path: path.to_owned(),
+            reason,
+        })?;
+    }
+    let mp4_trim = mp4::gapless_trim(&file, file_len).ok().flatten();
+
+    let bytes_read = Arc::new(AtomicU64::new(0));
+    let source = CountingSource {
+        file,
+        pos: Arc::clone(&bytes_read),
+        len: file_len,
+    };
+    let stream = MediaSourceStream::new(
+        Box::new(source),
+        MediaSourceStreamOptions {
+            buffer_len: 1 << 16,
+        },
+    );
+    let mut hint = Hint::new();
+    if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
+        hint.with_extension(ext);
+    }
+    let mut reader = symphonia::default::get_probe()
+        .probe(
+            &hint,
+            stream,
+            FormatOptions::default(),
+            MetadataOptions::default(),
+        )
+        .map_err(|e| match e {
+            SymphoniaError::IoError(source) if source.kind() != io::ErrorKind::UnexpectedEof => {
+                DecodeError::Io {
+                    path: path.to_owned(),
+                    source,
+                }
+            }
+            SymphoniaError::Unsupported(reason) => DecodeError::UnknownFormat {
+                path: path.to_owned(),
+                reason: reason.to_owned(),
+            },
+            other => header_error(path, &other),
+        })?;
+
+    let container = reader.format_info().short_name.to_owned();
+    let track = reader
+        .default_track(TrackType::Audio)
+        .or_else(|| reader.first_track(TrackType::Audio))
+        .ok_or_else(|| DecodeError::NoAudioTrack {
+            path: path.to_owned(),
+        })?
+        .clone();
+    let params = track
+        .codec_params
+        .as_ref()
+        .and_then(|p| p.audio())
+        .ok_or_else(|| DecodeError::NoAudioTrack {
+            path: path.to_owned(),
+        })?
+        .clone();
+
+    let bad_header = |reason: String| DecodeError::BadHeader {
+        path: path.to_owned(),
+        reason,
+    };
+    let sample_rate = params
+        .sample_rate
+        .ok_or_else(|| bad_header("no sample rate".into()))?;
+    if sample_rate == 0 || sample_rate > MAX_SAMPLE_RATE {
+        return Err(bad_header(format!("sample rate {sample_rate} Hz")));
+    }
+    if params.bits_per_sample == Some(0) {
+        return Err(bad_header("0 bits per sample".into()));
+    }
+    let declared_channels = params.channels.as_ref().map(Channels::count).unwrap_or(0);
+    if declared_channels == 0 {
+        return Err(bad_header("0 channels".into()));
+    }
+
+    let mut options = AudioDecoderOptions::default();
+    options.verify = true;
+    let mut decoder = symphonia::default::get_codecs()
+        .make_audio_decoder(&params, &options)
+        .map_err(|e| DecodeError::Unsupported {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        })?;
+    let codec = decoder.codec_info().short_name.to_owned();
+    let lossless = is_lossless(params.codec);
+
+    // Reserve for the frames the header promises, but never more than the file could plausibly
+    // hold: a header is not trusted to size an allocation.
+    let plausible_frames = file_len.saturating_mul(32) / declared_channels as u64;
+    let reserve = track.num_frames.unwrap_or(0).min(plausible_frames) as usize;
+    let mut channels: Vec<Vec<f32>> = (0..declared_channels)
+        .map(|_| Vec::with_capacity(reserve))
+        .collect();
+
+    let mut warnings = Vec::new();
+    let mut skipped_packets = 0usize;
+    let mut truncated_by_io = false;
+    let mut last_reported = -1.0;
+    loop {
+        if control.cancel.load(Ordering::Relaxed) {
+            return Err(DecodeError::Cancelled {
+                path: path.to_owned(),
+            });
+        }
+        let packet = match reader.next_packet() {
+            Ok(Some(packet)) => packet,
+            Ok(None) => break,
+            Err(SymphoniaError::IoError(e)) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                truncated_by_io = true;
+                break;
+            }
+            Err(SymphoniaError::ResetRequired) => {
+                warnings.push(
+                    "the stream changes format part-way (chained stream); only the first part \
+                     was decoded"
+                        .to_owned(),
+                );
+                break;
+            }
+            Err(e) if channels[0].is_empty() => return Err(corrupt(path, &e)),
+            Err(e) => {
+                warnings.push(format!(
+                    "decoding stopped at {:.2} s: {e}; the rest of the file is unreadable",
+                    channels[0].len() as f64 / f64::from(sample_rate)
+                ));
+                break;
+            }
+        };
+        if packet.track_id != track.id {
+            continue;
+        }
+        match decoder.decode(&packet) {
+            Ok(decoded) => {
+                append_planar(&mut channels, &decoded).map_err(|reason| DecodeError::Corrupt {
+                    path: path.to_owned(),
+                    reason,
+                })?
+            }
+            Err(SymphoniaError::DecodeError(_)) | Err(SymphoniaError::IoError(_)) => {
+                skipped_packets += 1;
+            }
+            Err(e) => return Err(corrupt(path, &e)),
+        }
+        let fraction = bytes_read.load(Ordering::Relaxed) as f64 / file_len as f64;
+        if fraction - last_reported >= 0.01 {
+            last_reported = fraction;
+            (control.progress)(fraction.min(1.0));
+        }
+    }
+    if decoder.finalize().verify_ok == Some(false) {
+        warnings.push(
+            "the decoded audio does not match the checksum stored in the file (MD5): the file \
+             is damaged"
+                .to_owned(),
+        );
+    }
+    if skipped_packets > 0 {
+        warnings.push(format!(
+            "{skipped_packets} damaged packet(s) could not be decoded and were skipped: \
+             the audio has gaps"
+        ));
+    }
+
+    let mut frames = channels[0].len();
+    let mut gapless = track.delay.is_some() || track.padding.is_some();
+    if let Some(trim) = mp4_trim.filter(|_| params.codec == CODEC_ID_AAC) {
+        let end = (trim.start + trim.frames).min(frames as u64) as usize;
+        let start = (trim.start as usize).min(end);
+        for channel in &mut channels {
+            channel.truncate(end);
+            channel.drain(..start);
+        }
+        frames = end - start;
+        gapless = true;
+    }
+    if params.codec == CODEC_ID_VORBIS || params.codec == CODEC_ID_OPUS {
+        gapless = true; // Ogg granule positions carry the exact length.
+    }
+    if !lossless && !gapless {
+        warnings.push(format!(
+            "the file carries no gapless data (no LAME/Xing header, iTunSMPB or edit list): \
+             the encoder's delay and padding remain, so the audio may start late by up to a \
+             few thousand samples and end with padding ({codec})"
+        ));
+    }
+
+    if frames == 0 {
+        return Err(DecodeError::NoSamples {
+            path: path.to_owned(),
+        });
+    }
+    let streamed_wav = wav.as_ref().is_some_and(|w| w.sizes_are_placeholders);
+    let expected = track
+        .num_frames
+        .filter(|_| !streamed_wav && mp4_trim.is_none());
+    match expected {
+        Some(expected) if (frames as u64) < expected => warnings.push(format!(
+            "the file is truncated: its header promises {expected} frames ({:.2} s) but only \
+             {frames} ({:.2} s) are present; the missing end was not decoded",
+            expected as f64 / f64::from(sample_rate),
+            frames as f64 / f64::from(sample_rate),
+        )),
+        None if truncated_by_io => warnings.push(format!(
+            "the file ends mid-packet: it is truncated after {:.2} s",
+            frames as f64 / f64::from(sample_rate)
+        )),
+        _ => {}
+    }
+    if streamed_wav {
+        warnings.push(
+            "the WAV header's size fields are placeholders (a streamed or unfinished recording); \
+             the length was taken from the data present"
+                .to_owned(),
+        );
+    }
+    if let Some(message) = repair_non_finite(&mut channels, sample_rate) {
+        warnings.push(message);
+    }
+
+    let roles = channel_roles(params.channels.as_ref(), wav.as_ref(), channels.len());
+    let bits_per_sample = params
+        .bits_per_sample
+        .or(wav.as_ref().map(|w| u32::from(w.bits)));
+    let float = is_float(params.codec);
+    let bit_exact = lossless
+        && !(float && bits_per_sample == Some(64))
+        && (float || bits_per_sample.is_some_and(|b| b <= 24));
+    let audio = AudioBuffer::with_roles(sample_rate, roles, channels).map_err(|e| {
+        DecodeError::Corrupt {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        }
+    })?;
+    (control.progress)(1.0);
+    let info = SourceInfo {
+        container,
+        codec,
+        bits_per_sample,
+        float,
+        lossless,
+        bit_exact,
+        gapless: gapless && !lossless,
+        duration_s: audio.duration_s(),
+    };
+    Ok(Decoded {
+        audio,
+        info,
+        warnings,
+    })
+}
+
+fn header_error(path: &Path, error: &SymphoniaError) -> DecodeError {
+    DecodeError::BadHeader {
+        path: path.to_owned(),
+        reason: error.to_string(),
+    }
+}
+
+fn corrupt(path: &Path, error: &SymphoniaError) -> DecodeError {
+    DecodeError::Corrupt {
+        path: path.to_owned(),
+        reason: error.to_string(),
+    }
+}
+
+/// Appends a decoded packet to the planar output.
+fn append_planar(
+    channels: &mut [Vec<f32>],
+    decoded: &GenericAudioBufferRef<'_>,
+) -> Result<(), String> {
+    if decoded.num_planes() != channels.len() {
+        return Err(format!(
+            "a packet decoded to {} channels, the stream declares {}",
+            decoded.num_planes(),
+            channels.len()
+        ));
+    }
+    let frames = decoded.frames();
+    let start = channels[0].len();
+    let mut tails: Vec<&mut [f32]> = channels
+        .iter_mut()
+        .map(|c| {
+            c.resize(start + frames, 0.0);
+            &mut c[start..]
+        })
+        .collect();
+    decoded.copy_to_slice_planar::<f32, _>(&mut tails);
+    Ok(())
+}
+
+/// Replaces NaN and ±Inf samples with silence and says so.
+fn repair_non_finite(channels: &mut [Vec<f32>], sample_rate: u32) -> Option<String> {
+    let mut count = 0usize;
+    let mut first_frame = usize::MAX;
+    for channel in channels.iter_mut() {
+        for (i, sample) in channel.iter_mut().enumerate() {
+            if !sample.is_finite() {
+                *sample = 0.0;
+                count += 1;
+                first_frame = first_frame.min(i);
+            }
+        }
+    }
+    (count > 0).then(|| {
+        format!(
+            "{count} invalid sample(s) (NaN or infinity) were replaced with silence, the first \
+             at {:.3} s: the file was written by faulty software",
+            first_frame as f64 / f64::from(sample_rate)
+        )
+    })
+}
+
+fn is_float(codec: AudioCodecId) -> bool {
+    [
+        CODEC_ID_PCM_F32LE,
+        CODEC_ID_PCM_F32BE,
+        CODEC_ID_PCM_F32LE_PLANAR,
+        CODEC_ID_PCM_F32BE_PLANAR,
+        CODEC_ID_PCM_F64LE,
+        CODEC_ID_PCM_F64BE,
+        CODEC_ID_PCM_F64LE_PLANAR,
+        CODEC_ID_PCM_F64BE_PLANAR,
+    ]
+    .contains(&codec)
+}
+
+fn is_lossless(codec: AudioCodecId) -> bool {
+    let linear_pcm = (CODEC_ID_PCM_S32LE..=CODEC_ID_PCM_F64BE_PLANAR).contains(&codec);
+    let lossless_codecs = [
+        CODEC_ID_FLAC,
+        CODEC_ID_WAVPACK,
+        CODEC_ID_MONKEYS_AUDIO,
+        CODEC_ID_ALAC,
+        CODEC_ID_TTA,
+        CODEC_ID_TRUEHD,
+    ];
+    linear_pcm || lossless_codecs.contains(&codec)
+}
+
+/// Channel roles from the file's own layout, or the conventional order where it names none.
+fn channel_roles(
+    declared: Option<&Channels>,
+    wav: Option<&riff::WavHeader>,
+    count: usize,
+) -> Vec<ChannelRole> {
+    // A WAV without WAVE_FORMAT_EXTENSIBLE's mask names no positions; symphonia then guesses
+    // (and counts a 5-channel file's 4th channel as LFE), so use the conventional order instead.
+    let wav_without_mask = wav.is_some_and(|w| w.channel_mask.is_none_or(|m| m == 0));
+    match declared {
+        Some(Channels::Positioned(positions)) if count > 1 && !wav_without_mask => {
+            let roles: Vec<ChannelRole> = positions.iter().map(role_of).collect();
+            if roles.len() == count {
+                roles
+            } else {
+                ChannelRole::conventional_layout(count)
+            }
+        }
+        _ => ChannelRole::conventional_layout(count),
+    }
+}
+
+fn role_of(position: Position) -> ChannelRole {
+    if position == Position::FRONT_LEFT {
+        ChannelRole::Left
+    } else if position == Position::FRONT_RIGHT {
+        ChannelRole::Right
+    } else if position == Position::FRONT_CENTER {
+        ChannelRole::Center
+    } else if position == Position::LFE1 || position == Position::LFE2 {
+        ChannelRole::Lfe
+    } else if position == Position::REAR_LEFT || position == Position::SIDE_LEFT {
+        ChannelRole::LeftSurround
+    } else if position == Position::REAR_RIGHT || position == Position::SIDE_RIGHT {
+        ChannelRole::RightSurround
+    } else {
+        ChannelRole::Other
+    }
+}
+
+/// A file that counts the bytes symphonia has read, for progress.
+struct CountingSource {
+    file: File,
+    pos: Arc<AtomicU64>,
+    len: u64,
+}
+
+impl Read for CountingSource {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.file.read(buf)?;
+        self.pos.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+impl Seek for CountingSource {
+    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
+        let at = self.file.seek(to)?;
+        self.pos.store(at, Ordering::Relaxed);
+        Ok(at)
+    }
+}
+
+impl MediaSource for CountingSource {
+    fn is_seekable(&self) -> bool {
+        true
+    }
+
+    fn byte_len(&self) -> Option<u64> {
+        Some(self.len)
+    }
+}

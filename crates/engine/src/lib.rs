@@ -1,0 +1,12 @@
+//! Crest engine: DSP, analysis and files. No threads of its own, no UI, no device.
+
+pub mod analysis;
+pub mod audio;
+pub mod decode;
+pub mod demo;
+pub mod health;
+pub mod loudness;
+pub mod units;
+
+pub use audio::{AudioBuffer, ChannelRole};
+pub use decode::{DecodeControl, DecodeError, Decoded, SourceInfo, decode_file, decode_file_with};

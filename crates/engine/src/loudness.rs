@@ -1,0 +1,284 @@
+//! Loudness and peaks per ITU-R BS.1770-4 / EBU R 128: integrated loudness, loudness range
+//! (EBU Tech 3342), momentary and short-term histories, sample and true peaks.
+//!
+//! One pass per channel: K-weighted energy is summed per 10 ms segment; every window
+//! (400 ms momentary and gating blocks, 3 s short-term) is then a sum of whole segments. This
+//! gives the 10 ms momentary history at no extra cost, where querying a streaming meter every
+//! 10 ms would re-sum 400 ms of audio each time.
+
+pub mod kweight;
+pub mod true_peak;
+
+use serde::Serialize;
+
+use crate::audio::AudioBuffer;
+use crate::units::{amp_to_db, finite};
+use kweight::{k_weighting, weighted_segment_energy};
+use true_peak::TruePeakMeter;
+
+/// Segments per second: the resolution of every window and of the momentary history.
+pub const SEGMENTS_PER_S: u32 = 100;
+const MOMENTARY_SEGMENTS: usize = 40; // 400 ms
+const SHORT_TERM_SEGMENTS: usize = 300; // 3 s
+const GATING_STEP_SEGMENTS: usize = 10; // 100 ms: 75 % overlap of 400 ms blocks
+const ABSOLUTE_GATE_LUFS: f64 = -70.0;
+const RELATIVE_GATE_LU: f64 = -10.0;
+const LRA_RELATIVE_GATE_LU: f64 = -20.0;
+
+/// Peaks of one channel.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct ChannelPeaks {
+    pub sample_peak_dbfs: Option<f64>,
+    pub true_peak_dbtp: Option<f64>,
+}
+
+/// Everything BS.1770 / R 128 says about a programme. `None` means undefined (silence, or too
+/// short for the window), never NaN.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Loudness {
+    pub integrated_lufs: Option<f64>,
+    pub lra_lu: Option<f64>,
+    pub true_peak_dbtp: Option<f64>,
+    pub sample_peak_dbfs: Option<f64>,
+    pub momentary_max_lufs: Option<f64>,
+    pub short_term_max_lufs: Option<f64>,
+    pub channels: Vec<ChannelPeaks>,
+    /// Momentary loudness every 10 ms; entry `i` is the window ending at `(i + 40) × 10 ms`.
+    pub momentary: Vec<f32>,
+    /// Short-term loudness every 100 ms; entry `i` is the window ending at `3 s + i × 100 ms`.
+    pub short_term: Vec<f32>,
+    /// Largest true peak (linear) of all channels in each 10 ms segment: where overs happen.
+    pub true_peak_segments: Vec<f32>,
+}
+
+impl Loudness {
+    /// Peak-to-loudness ratio: true peak minus integrated loudness.
+    pub fn plr_db(&self) -> Option<f64> {
+        Some(self.true_peak_dbtp? - self.integrated_lufs?)
+    }
+
+    /// `(seconds, lufs)` points of the momentary history, seconds being the window's end.
+    pub fn momentary_series(&self) -> Vec<(f64, Option<f64>)> {
+        series(&self.momentary, MOMENTARY_SEGMENTS, 1)
+    }
+
+    /// `(seconds, lufs)` points of the short-term history, seconds being the window's end.
+    pub fn short_term_series(&self) -> Vec<(f64, Option<f64>)> {
+        series(&self.short_term, SHORT_TERM_SEGMENTS, GATING_STEP_SEGMENTS)
+    }
+}
+
+fn series(values: &[f32], first_segments: usize, step: usize) -> Vec<(f64, Option<f64>)> {
+    values
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| {
+            let end_s = (first_segments + i * step) as f64 / f64::from(SEGMENTS_PER_S);
+            (end_s, finite(f64::from(v)))
+        })
+        .collect()
+}
+
+/// Where each 10 ms segment ends (exclusive frame index); the last one may be shorter.
+pub fn segment_ends(frames: usize, sample_rate: u32) -> Vec<usize> {
+    let rate = u64::from(sample_rate);
+    let per = u64::from(SEGMENTS_PER_S);
+    let count = (frames as u64 * per).div_ceil(rate) as usize;
+    (1..=count)
+        .map(|k| ((k as u64 * rate + per / 2) / per).min(frames as u64) as usize)
+        .collect()
+}
+
+/// Measures a whole programme.
+pub fn measure(audio: &AudioBuffer) -> Loudness {
+    let rate = audio.sample_rate();
+    let ends = segment_ends(audio.frames(), rate);
+    let filters = k_weighting(rate);
+
+    // K-weighted energy per segment, channels in pairs so their filters run side by side.
+    let mut energy = vec![0.0f64; ends.len()];
+    let weighted: Vec<(usize, f64)> = (0..audio.channel_count())
+        .map(|i| (i, audio.roles()[i].loudness_weight()))
+        .filter(|&(_, w)| w > 0.0)
+        .collect();
+    for pair in weighted.chunks(2) {
+        match *pair {
+            [(a, wa), (b, wb)] => weighted_segment_energy(
+                [audio.channel(a), audio.channel(b)],
+                [wa, wb],
+                &filters,
+                &ends,
+                &mut energy,
+            ),
+            [(a, wa)] => {
+                weighted_segment_energy([audio.channel(a)], [wa], &filters, &ends, &mut energy)
+            }
+            _ => {}
+        }
+    }
+
+    // Peaks, and the largest true peak per segment.
+    let mut meter = TruePeakMeter::new(rate);
+    let mut true_peak_segments = vec![0.0f32; ends.len()];
+    let mut channels = Vec::with_capacity(audio.channel_count());
+    for samples in audio.channels() {
+        meter.reset();
+        let sample_peak = samples.iter().fold(0.0f32, |m, x| m.max(x.abs()));
+        let mut true_peak = 0.0f32;
+        let mut start = 0;
+        for (segment_peak, &end) in true_peak_segments.iter_mut().zip(&ends) {
+            let peak = meter.chunk_peak(&samples[start..end], true_peak);
+            true_peak = true_peak.max(peak);
+            *segment_peak = segment_peak.max(peak);
+            start = end;
+        }
+        channels.push(ChannelPeaks {
+            sample_peak_dbfs: finite(amp_to_db(f64::from(sample_peak))),
+            true_peak_dbtp: finite(amp_to_db(f64::from(true_peak.max(sample_peak)))),
+        });
+    }
+    let max_of = |f: fn(&ChannelPeaks) -> Option<f64>| {
+        channels
+            .iter()
+            .filter_map(f)
+            .fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))))
+    };
+
+    let windows = Windows::new(&energy, &ends);
+    let momentary = windows.history(MOMENTARY_SEGMENTS, 1);
+    let short_term = windows.history(SHORT_TERM_SEGMENTS, GATING_STEP_SEGMENTS);
+    let gating_blocks = windows.mean_powers(MOMENTARY_SEGMENTS, GATING_STEP_SEGMENTS);
+    let short_term_powers = windows.mean_powers(SHORT_TERM_SEGMENTS, GATING_STEP_SEGMENTS);
+    let max_lufs = |h: &[f32]| {
+        h.iter()
+            .map(|&v| f64::from(v))
+            .filter(|v| v.is_finite())
+            .reduce(f64::max)
+    };
+
+    Loudness {
+        integrated_lufs: integrated(&gating_blocks),
+        lra_lu: loudness_range(&short_term_powers),
+        true_peak_dbtp: max_of(|c| c.true_peak_dbtp),
+        sample_peak_dbfs: max_of(|c| c.sample_peak_dbfs),
+        momentary_max_lufs: max_lufs(&momentary),
+        short_term_max_lufs: max_lufs(&short_term),
+        channels,
+        momentary,
+        short_term,
+        true_peak_segments,
+    }
+}
+
+/// Mean-square power → LUFS (BS.1770's −0.691 dB offset makes 1 kHz read as its level).
+pub fn power_to_lufs(power: f64) -> f64 {
+    -0.691 + 10.0 * power.log10()
+}
+
+fn lufs_to_power(lufs: f64) -> f64 {
+    10f64.powf((lufs + 0.691) / 10.0)
+}
+
+/// Sliding windows over segment energies, via prefix sums.
+struct Windows {
+    energy_prefix: Vec<f64>,
+    frame_ends: Vec<usize>,
+}
+
+impl Windows {
+    fn new(energy: &[f64], ends: &[usize]) -> Self {
+        let mut energy_prefix = Vec::with_capacity(energy.len() + 1);
+        energy_prefix.push(0.0);
+        let mut sum = 0.0;
+        for &e in energy {
+            sum += e;
+            energy_prefix.push(sum);
+        }
+        let mut frame_ends = Vec::with_capacity(ends.len() + 1);
+        frame_ends.push(0);
+        frame_ends.extend_from_slice(ends);
+        Self {
+            energy_prefix,
+            frame_ends,
+        }
+    }
+
+    /// Mean power of every complete window of `length` segments, one every `step` segments.
+    /// A final segment shorter than 10 ms does not complete a window.
+    fn mean_powers(&self, length: usize, step: usize) -> Vec<f64> {
+        let full_segments = self.complete_segments();
+        if full_segments < length {
+            return Vec::new();
+        }
+        (length..=full_segments)
+            .step_by(step)
+            .map(|end| {
+                let start = end - length;
+                let energy = (self.energy_prefix[end] - self.energy_prefix[start]).max(0.0);
+                energy / (self.frame_ends[end] - self.frame_ends[start]) as f64
+            })
+            .collect()
+    }
+
+    fn history(&self, length: usize, step: usize) -> Vec<f32> {
+        self.mean_powers(length, step)
+            .into_iter()
+            .map(|p| power_to_lufs(p) as f32)
+            .collect()
+    }
+
+    fn complete_segments(&self) -> usize {
+        let n = self.frame_ends.len() - 1;
+        if n == 0 {
+            return 0;
+        }
+        let nominal = self.frame_ends[1];
+        let last = self.frame_ends[n] - self.frame_ends[n - 1];
+        // The last segment counts when it is as long as a regular one (±1 frame of rounding).
+        if last + 1 >= nominal { n } else { n - 1 }
+    }
+}
+
+/// BS.1770-4 gated integrated loudness.
+fn integrated(blocks: &[f64]) -> Option<f64> {
+    let absolute = lufs_to_power(ABSOLUTE_GATE_LUFS);
+    let above_absolute: Vec<f64> = blocks.iter().copied().filter(|&p| p > absolute).collect();
+    if above_absolute.is_empty() {
+        return None;
+    }
+    let mean = above_absolute.iter().sum::<f64>() / above_absolute.len() as f64;
+    let relative = lufs_to_power(power_to_lufs(mean) + RELATIVE_GATE_LU);
+    let gated: Vec<f64> = above_absolute
+        .into_iter()
+        .filter(|&p| p > relative)
+        .collect();
+    finite(power_to_lufs(
+        gated.iter().sum::<f64>() / gated.len() as f64,
+    ))
+}
+
+/// EBU Tech 3342 loudness range from short-term powers taken every 100 ms.
+fn loudness_range(short_term: &[f64]) -> Option<f64> {
+    let absolute = lufs_to_power(ABSOLUTE_GATE_LUFS);
+    let above_absolute: Vec<f64> = short_term
+        .iter()
+        .copied()
+        .filter(|&p| p > absolute)
+        .collect();
+    if above_absolute.is_empty() {
+        return None;
+    }
+    let mean = above_absolute.iter().sum::<f64>() / above_absolute.len() as f64;
+    let relative = lufs_to_power(power_to_lufs(mean) + LRA_RELATIVE_GATE_LU);
+    let mut gated: Vec<f64> = above_absolute
+        .into_iter()
+        .filter(|&p| p > relative)
+        .map(power_to_lufs)
+        .collect();
+    if gated.is_empty() {
+        return None;
+    }
+    gated.sort_by(f64::total_cmp);
+    let percentile = |q: f64| gated[((gated.len() - 1) as f64 * q).round() as usize];
+    Some(percentile(0.95) - percentile(0.10))
+}
