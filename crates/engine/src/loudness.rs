@@ -89,6 +89,12 @@ pub fn segment_ends(frames: usize, sample_rate: u32) -> Vec<usize> {
         .collect()
 }
 
+/// How many 10 ms segments are whole: a final segment cut short by the end of the audio does
+/// not complete a window (399.98 ms of audio has no 400 ms momentary value).
+fn complete_segments(frames: usize, sample_rate: u32) -> usize {
+    (frames as u64 * u64::from(SEGMENTS_PER_S) / u64::from(sample_rate)) as usize
+}
+
 /// Measures a whole programme.
 pub fn measure(audio: &AudioBuffer) -> Loudness {
     let rate = audio.sample_rate();
@@ -144,7 +150,7 @@ pub fn measure(audio: &AudioBuffer) -> Loudness {
             .fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))))
     };
 
-    let windows = Windows::new(&energy, &ends);
+    let windows = Windows::new(&energy, &ends, complete_segments(audio.frames(), rate));
     let momentary = windows.history(MOMENTARY_SEGMENTS, 1);
     let short_term = windows.history(SHORT_TERM_SEGMENTS, GATING_STEP_SEGMENTS);
     let gating_blocks = windows.mean_powers(MOMENTARY_SEGMENTS, GATING_STEP_SEGMENTS);
@@ -183,10 +189,11 @@ fn lufs_to_power(lufs: f64) -> f64 {
 struct Windows {
     energy_prefix: Vec<f64>,
     frame_ends: Vec<usize>,
+    complete_segments: usize,
 }
 
 impl Windows {
-    fn new(energy: &[f64], ends: &[usize]) -> Self {
+    fn new(energy: &[f64], ends: &[usize], complete_segments: usize) -> Self {
         let mut energy_prefix = Vec::with_capacity(energy.len() + 1);
         energy_prefix.push(0.0);
         let mut sum = 0.0;
@@ -200,13 +207,14 @@ impl Windows {
         Self {
             energy_prefix,
             frame_ends,
+            complete_segments,
         }
     }
 
     /// Mean power of every complete window of `length` segments, one every `step` segments.
     /// A final segment shorter than 10 ms does not complete a window.
     fn mean_powers(&self, length: usize, step: usize) -> Vec<f64> {
-        let full_segments = self.complete_segments();
+        let full_segments = self.complete_segments;
         if full_segments < length {
             return Vec::new();
         }
@@ -225,17 +233,6 @@ impl Windows {
             .into_iter()
             .map(|p| power_to_lufs(p) as f32)
             .collect()
-    }
-
-    fn complete_segments(&self) -> usize {
-        let n = self.frame_ends.len() - 1;
-        if n == 0 {
-            return 0;
-        }
-        let nominal = self.frame_ends[1];
-        let last = self.frame_ends[n] - self.frame_ends[n - 1];
-        // The last segment counts when it is as long as a regular one (±1 frame of rounding).
-        if last + 1 >= nominal { n } else { n - 1 }
     }
 }
 

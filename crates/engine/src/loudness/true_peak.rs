@@ -21,6 +21,8 @@ pub struct TruePeakMeter {
     phases: Vec<[f32; TAPS_PER_PHASE]>,
     /// Input history (the last `TAPS_PER_PHASE - 1` samples) followed by the current chunk.
     scratch: Vec<f32>,
+    /// How many history samples are real audio (not the zeros before the start).
+    filled: usize,
 }
 
 impl TruePeakMeter {
@@ -30,6 +32,7 @@ impl TruePeakMeter {
             factor,
             phases: design_phases(factor),
             scratch: vec![0.0; TAPS_PER_PHASE - 1],
+            filled: 0,
         }
     }
 
@@ -41,6 +44,7 @@ impl TruePeakMeter {
     pub fn reset(&mut self) {
         self.scratch.clear();
         self.scratch.resize(TAPS_PER_PHASE - 1, 0.0);
+        self.filled = 0;
     }
 
     /// The true peak (linear, absolute) of `chunk`, continuing from the previous chunk.
@@ -52,38 +56,50 @@ impl TruePeakMeter {
             return chunk.iter().fold(0.0f32, |m, x| m.max(x.abs()));
         }
         let history = TAPS_PER_PHASE - 1;
+        // Interpolated points whose filter window reaches back before the first sample would
+        // measure the filter's ringing on the implied step from silence, not the audio
+        // (BS.1770's reference meter, with its short filter, barely sees it): skip them. The
+        // samples themselves still count through the sample peak.
+        let skip = (history - self.filled).min(chunk.len());
         self.scratch.truncate(history);
         self.scratch.extend_from_slice(chunk);
+        let measured = chunk.len() - skip;
         // Pad so the last full LANES-wide pass can read past the end.
-        let padded_len = history + chunk.len().div_ceil(LANES) * LANES;
-        self.scratch.resize(padded_len, 0.0);
-        let peak = oversampled_abs_max(&self.phases, &self.scratch, chunk.len());
+        let padded_len = history + skip + measured.div_ceil(LANES) * LANES;
+        self.scratch.resize(padded_len.max(self.scratch.len()), 0.0);
+        let peak = if measured == 0 {
+            0.0
+        } else {
+            oversampled_abs_max(&self.phases, &self.scratch[skip..], measured)
+        };
         let refined = if peak > refine_above {
-            self.refine(chunk.len())
+            self.refine(skip, chunk.len())
         } else {
             peak
         };
         // Keep the last samples of real input as history for the next chunk.
         self.scratch.truncate(history + chunk.len());
         self.scratch.drain(..chunk.len());
+        self.filled = (self.filled + chunk.len()).min(history);
         refined.max(peak)
     }
 
     /// Recomputes the chunk's oversampled signal and interpolates its largest peak.
-    fn refine(&self, len: usize) -> f32 {
+    fn refine(&self, skip: usize, len: usize) -> f32 {
         let mut best = (0.0f32, 0usize);
         let at = |m: usize| -> f32 {
             let (n, p) = (m / self.factor, m % self.factor);
             dot(&self.phases[p], &self.scratch[n..n + TAPS_PER_PHASE])
         };
-        for m in 0..len * self.factor {
+        let first = skip * self.factor;
+        for m in first..len * self.factor {
             let v = at(m).abs();
             if v > best.0 {
                 best = (v, m);
             }
         }
         let (peak, m) = best;
-        if m == 0 || m + 1 >= len * self.factor {
+        if m <= first || m + 1 >= len * self.factor {
             return peak;
         }
         let (y0, y1, y2) = (at(m - 1), at(m), at(m + 1));
