@@ -9,8 +9,11 @@ use crest_engine::{AudioBuffer, ChannelRole};
 
 const RATES: [u32; 2] = [48_000, 44_100];
 
+/// (dBFS peak level or silence, seconds)
+type Segment = (Option<f64>, f64);
+
 /// Segments of a sine at `freq_hz`: (dBFS peak level, seconds); `None` is silence.
-fn sine_segments(rate: u32, freq_hz: f64, segments: &[(Option<f64>, f64)]) -> Vec<f32> {
+fn sine_segments(rate: u32, freq_hz: f64, segments: &[Segment]) -> Vec<f32> {
     let mut out = Vec::new();
     let mut n = 0u64;
     for &(level, seconds) in segments {
@@ -29,7 +32,7 @@ fn stereo(rate: u32, signal: Vec<f32>) -> AudioBuffer {
     AudioBuffer::new(rate, vec![signal.clone(), signal]).expect("valid stereo buffer")
 }
 
-fn tone(rate: u32, segments: &[(Option<f64>, f64)]) -> Loudness {
+fn tone(rate: u32, segments: &[Segment]) -> Loudness {
     measure(&stereo(rate, sine_segments(rate, 1_000.0, segments)))
 }
 
@@ -71,7 +74,7 @@ fn tech_3341_cases_1_and_2_steady_tones() {
 #[test]
 fn tech_3341_cases_3_to_5_gating() {
     for rate in RATES {
-        let cases: [(&str, Vec<(Option<f64>, f64)>); 3] = [
+        let cases: [(&str, Vec<Segment>); 3] = [
             (
                 "3",
                 vec![
@@ -176,7 +179,7 @@ fn tech_3341_case_12_momentary_constant_after_1s() {
         let l = tone(rate, &segments);
         for (t, v) in l.momentary_series() {
             // Windows wholly inside the signal, from 1 s on.
-            if t >= 1.0 && t <= 10.0 {
+            if (1.0..=10.0).contains(&t) {
                 let v = v.expect("momentary defined");
                 assert!(
                     (v + 23.0).abs() <= 0.1,
