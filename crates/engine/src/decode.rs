@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use serde::Serialize;
 use symphonia::core::audio::{Channels, GenericAudioBufferRef, Position};
 use symphonia::core::codecs::audio::well_known::*;
-use symphonia::core::codecs::audio::{AudioCodecId, AudioDecoderOptions};
+use symphonia::core::codecs::audio::{AudioCodecId, AudioCodecParameters, AudioDecoderOptions};
 use symphonia::core::errors::Error as SymphoniaError;
 use symphonia::core::formats::probe::Hint;
 use symphonia::core::formats::{FormatOptions, TrackType};
@@ -249,6 +249,7 @@ pub fn decode_file_with(path: &Path, control: DecodeControl<'_>) -> Result<Decod
         .collect();
 
     let mut warnings = Vec::new();
+    let mut decoded_bits = None;
     let mut skipped_packets = 0usize;
     let mut truncated_by_io = false;
     let mut last_reported = -1.0;
@@ -287,6 +288,7 @@ pub fn decode_file_with(path: &Path, control: DecodeControl<'_>) -> Result<Decod
         }
         match decoder.decode(&packet) {
             Ok(decoded) => {
+                decoded_bits.get_or_insert(sample_bits(&decoded));
                 append_planar(&mut channels, &decoded).map_err(|reason| DecodeError::Corrupt {
                     path: path.to_owned(),
                     reason,
@@ -356,7 +358,7 @@ pub fn decode_file_with(path: &Path, control: DecodeControl<'_>) -> Result<Decod
             expected as f64 / f64::from(sample_rate),
             frames as f64 / f64::from(sample_rate),
         )),
-        None if truncated_by_io => warnings.push(format!(
+        None if truncated_by_io && !streamed_wav => warnings.push(format!(
             "the file ends mid-packet: it is truncated after {:.2} s",
             frames as f64 / f64::from(sample_rate)
         )),
@@ -376,7 +378,10 @@ pub fn decode_file_with(path: &Path, control: DecodeControl<'_>) -> Result<Decod
     let roles = channel_roles(params.channels.as_ref(), wav.as_ref(), channels.len());
     let bits_per_sample = params
         .bits_per_sample
-        .or(wav.as_ref().map(|w| u32::from(w.bits)));
+        .or(decoder.codec_params().bits_per_sample)
+        .or(alac_bit_depth(&params))
+        .or(wav.as_ref().map(|w| u32::from(w.bits)))
+        .or(decoded_bits.filter(|_| lossless));
     let float = is_float(params.codec);
     let bit_exact = lossless
         && !(float && bits_per_sample == Some(64))
@@ -416,6 +421,36 @@ fn corrupt(path: &Path, error: &SymphoniaError) -> DecodeError {
     DecodeError::Corrupt {
         path: path.to_owned(),
         reason: error.to_string(),
+    }
+}
+
+/// ALAC states its bit depth in its magic cookie (ALACSpecificConfig: frame length u32,
+/// compatible version u8, bit depth u8), which may come wrapped in its `alac` atom header.
+fn alac_bit_depth(params: &AudioCodecParameters) -> Option<u32> {
+    if params.codec != CODEC_ID_ALAC {
+        return None;
+    }
+    let extra = params.extra_data.as_deref()?;
+    let cookie = if extra.get(4..8) == Some(b"alac") {
+        extra.get(12..)?
+    } else {
+        extra
+    };
+    let depth = u32::from(*cookie.get(5)?);
+    (1..=32).contains(&depth).then_some(depth)
+}
+
+/// The width of the decoder's output samples: the stored resolution for lossless integer codecs
+/// whose parameters do not state it (ALAC).
+fn sample_bits(decoded: &GenericAudioBufferRef<'_>) -> u32 {
+    match decoded {
+        GenericAudioBufferRef::U8(_) | GenericAudioBufferRef::S8(_) => 8,
+        GenericAudioBufferRef::U16(_) | GenericAudioBufferRef::S16(_) => 16,
+        GenericAudioBufferRef::U24(_) | GenericAudioBufferRef::S24(_) => 24,
+        GenericAudioBufferRef::U32(_)
+        | GenericAudioBufferRef::S32(_)
+        | GenericAudioBufferRef::F32(_) => 32,
+        GenericAudioBufferRef::F64(_) => 64,
     }
 }
 
