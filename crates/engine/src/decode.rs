@@ -481,6 +481,15 @@ fn append_planar(
 
 /// Replaces NaN and ±Inf samples with silence and says so.
 fn repair_non_finite(channels: &mut [Vec<f32>], sample_rate: u32) -> Option<String> {
+    // The common case, all finite, in one vectorised pass: a non-finite sample has all
+    // exponent bits set.
+    let exponent_all_ones = |x: &f32| x.to_bits() & 0x7F80_0000 == 0x7F80_0000;
+    if !channels
+        .iter()
+        .any(|c| c.iter().fold(false, |bad, x| bad | exponent_all_ones(x)))
+    {
+        return None;
+    }
     let mut count = 0usize;
     let mut first_frame = usize::MAX;
     for channel in channels.iter_mut() {
