@@ -5,7 +5,7 @@
 use std::hint::black_box;
 
 use crest_engine::loudness::true_peak::TruePeakMeter;
-use crest_engine::{AudioBuffer, decode_file, health, loudness};
+use crest_engine::{AudioBuffer, decode_file, health, loudness, spectrum};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 const RATE: u32 = 44_100;
@@ -76,6 +76,20 @@ fn benches(c: &mut Criterion) {
                 }
             }
             peak
+        })
+    });
+
+    group.bench_function("long_term_spectrum", |b| {
+        b.iter(|| spectrum::long_term_spectrum(black_box(&audio)))
+    });
+
+    group.bench_function("live_analyzer_update_30fps", |b| {
+        // One display frame: 1,470 new samples (30 fps at 44.1 kHz) and an update.
+        let mut analyzer = spectrum::LiveAnalyzer::prepare(RATE, Default::default());
+        let block = &audio.channel(0)[..1_470];
+        b.iter(|| {
+            analyzer.push(&[block, block]);
+            analyzer.update(1.0 / 30.0);
         })
     });
 

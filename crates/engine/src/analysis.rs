@@ -7,6 +7,7 @@ use serde::Serialize;
 use crate::decode::{DecodeError, Decoded, SourceInfo, decode_file};
 use crate::health::{self, Finding};
 use crate::loudness::{self, Loudness};
+use crate::spectrum::{BandSpectrum, long_term_spectrum};
 
 /// Everything `crest analyze` reports about one file.
 #[derive(Debug, Clone)]
@@ -18,6 +19,14 @@ pub struct Analysis {
     pub loudness: Loudness,
     pub findings: Vec<Finding>,
     pub warnings: Vec<String>,
+    /// Long-term average spectrum, when asked for.
+    pub spectrum: Option<BandSpectrum>,
+}
+
+/// What to compute beyond loudness, peaks and mix health.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AnalysisOptions {
+    pub spectrum: bool,
 }
 
 /// The per-file report without the histories, as `crest analyze --json` prints it.
@@ -74,7 +83,7 @@ impl Analysis {
 }
 
 /// Analyses decoded audio.
-pub fn analyze(decoded: &Decoded) -> Analysis {
+pub fn analyze(decoded: &Decoded, options: AnalysisOptions) -> Analysis {
     let audio = &decoded.audio;
     let loudness = loudness::measure(audio);
     let findings = health::check(audio, &decoded.info, &loudness);
@@ -86,16 +95,17 @@ pub fn analyze(decoded: &Decoded) -> Analysis {
         loudness,
         findings,
         warnings: decoded.warnings.clone(),
+        spectrum: options.spectrum.then(|| long_term_spectrum(audio)),
     }
 }
 
 /// Decodes and analyses a file.
-pub fn analyze_file(path: &Path) -> Result<Analysis, DecodeError> {
-    Ok(analyze(&decode_file(path)?))
+pub fn analyze_file(path: &Path, options: AnalysisOptions) -> Result<Analysis, DecodeError> {
+    Ok(analyze(&decode_file(path)?, options))
 }
 
 /// Analyses the built-in demo mix.
-pub fn analyze_demo() -> Analysis {
+pub fn analyze_demo(options: AnalysisOptions) -> Analysis {
     let audio = crate::demo::demo_mix();
     let info = SourceInfo {
         container: "generated".to_owned(),
@@ -107,9 +117,10 @@ pub fn analyze_demo() -> Analysis {
         gapless: false,
         duration_s: audio.duration_s(),
     };
-    analyze(&Decoded {
+    let decoded = Decoded {
         audio,
         info,
         warnings: Vec::new(),
-    })
+    };
+    analyze(&decoded, options)
 }

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 use crest_engine::DecodeError;
-use crest_engine::analysis::{Analysis, analyze_demo, analyze_file};
+use crest_engine::analysis::{Analysis, AnalysisOptions, analyze_demo, analyze_file};
 use rayon::prelude::*;
 use serde_json::{Map, Value, json};
 
@@ -15,6 +15,9 @@ pub struct AnalyzeArgs {
     /// Audio files (WAV, FLAC, MP3, Ogg Vorbis, AIFF, MP4/M4A with AAC or ALAC, CAF, MKV).
     #[arg(required_unless_present = "demo")]
     pub files: Vec<PathBuf>,
+    /// With --json: add the long-term average spectrum (1/12-octave bands, dBFS RMS).
+    #[arg(long, requires = "json")]
+    pub spectrum: bool,
     /// Analyse Crest's built-in demo mix (reported as file "demo").
     #[arg(long)]
     pub demo: bool,
@@ -27,14 +30,17 @@ pub struct AnalyzeArgs {
 }
 
 pub fn run(args: &AnalyzeArgs) -> ExitCode {
+    let options = AnalysisOptions {
+        spectrum: args.spectrum,
+    };
     // Files are independent jobs: analyse them on all cores, print in argument order.
     let mut results: Vec<(String, Result<Analysis, DecodeError>)> = args
         .files
         .par_iter()
-        .map(|path| (path.display().to_string(), analyze_file(path)))
+        .map(|path| (path.display().to_string(), analyze_file(path, options)))
         .collect();
     if args.demo {
-        results.push(("demo".to_owned(), Ok(analyze_demo())));
+        results.push(("demo".to_owned(), Ok(analyze_demo(options))));
     }
     let mut failed = false;
     let stdout = std::io::stdout();
@@ -42,7 +48,7 @@ pub fn run(args: &AnalyzeArgs) -> ExitCode {
     for (shown, result) in results {
         let written = match result {
             Ok(analysis) if args.json => {
-                writeln!(out, "{}", json_line(&shown, &analysis, args.series))
+                writeln!(out, "{}", json_line(&shown, &analysis, args))
             }
             Ok(analysis) => write!(out, "{}", table(&shown, &analysis)),
             Err(error) => {
@@ -70,14 +76,31 @@ pub fn run(args: &AnalyzeArgs) -> ExitCode {
     }
 }
 
-fn json_line(file: &str, analysis: &Analysis, series: bool) -> Value {
+fn json_line(file: &str, analysis: &Analysis, args: &AnalyzeArgs) -> Value {
     let Value::Object(report) = serde_json::to_value(analysis.summary()).unwrap_or_default() else {
         return json!({ "file": file, "error": "internal error: report is not an object" });
     };
     let mut object = Map::new();
     object.insert("file".into(), Value::String(file.to_owned()));
     object.extend(report);
-    if series {
+    if let (true, Some(spectrum)) = (args.spectrum, &analysis.spectrum) {
+        let centres: Vec<f64> = spectrum
+            .bands
+            .centres_hz()
+            .iter()
+            .map(|&f| round(f, 1))
+            .collect();
+        let levels: Vec<f64> = spectrum
+            .levels_db
+            .iter()
+            .map(|&l| round(f64::from(l), 2))
+            .collect();
+        object.insert(
+            "spectrum".into(),
+            json!({ "centres_hz": centres, "levels_db": levels }),
+        );
+    }
+    if args.series {
         let points = |s: Vec<(f64, Option<f64>)>| -> Value {
             s.into_iter()
                 .map(|(t, v)| json!([round(t, 3), v.map(|v| round(v, 2))]))

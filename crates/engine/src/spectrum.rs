@@ -1,0 +1,364 @@
+//! Spectra on log-frequency bands: the long-term average spectrum of a whole track (tonal
+//! balance, comparison with a reference) and a live analyzer for what is heard.
+//!
+//! Levels are band RMS in dBFS: a sine of amplitude A reads 20·log10(A/√2) in the band that
+//! holds it, and the powers of all bands add up to the signal's mean square. Display scaling
+//! (axes, tilt, colours) is the UI's business.
+
+use std::sync::Arc;
+
+use rustfft::num_complex::Complex;
+use rustfft::{Fft, FftPlanner};
+use serde::Serialize;
+
+use crate::audio::{AudioBuffer, ChannelRole};
+
+/// The analysed range.
+pub const LOW_HZ: f64 = 20.0;
+pub const HIGH_HZ: f64 = 20_000.0;
+/// Band resolution of the long-term spectrum: 1/12 octave (finer than the 1/6 required for
+/// tonal balance, so a 1–2 dB EQ move shows its shape).
+pub const BANDS_PER_OCTAVE: f64 = 12.0;
+/// Floor for empty bands, so the UI never sees −inf.
+pub const FLOOR_DB: f32 = -150.0;
+
+/// Fractional-octave bands centred on 1 kHz · 2^(k / bands_per_octave) (the base-2 series of
+/// IEC 61260), covering [`LOW_HZ`] to [`HIGH_HZ`] and stopping below Nyquist.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Bands {
+    /// Band edges in Hz: band `i` spans `edges[i] .. edges[i + 1]`.
+    pub edges_hz: Vec<f64>,
+}
+
+impl Bands {
+    pub fn log_spaced(bands_per_octave: f64, sample_rate: u32) -> Self {
+        let nyquist = f64::from(sample_rate) * 0.5;
+        let edge = |k: f64| 1_000.0 * 2f64.powf((k - 0.5) / bands_per_octave);
+        let first = ((LOW_HZ / 1_000.0).log2() * bands_per_octave).round();
+        let last = ((HIGH_HZ / 1_000.0).log2() * bands_per_octave).round();
+        let mut edges_hz: Vec<f64> = (first as i64..=last as i64 + 1)
+            .map(|k| edge(k as f64))
+            .take_while(|&e| e <= nyquist)
+            .collect();
+        if edges_hz.len() < 2 {
+            edges_hz = vec![edge(first), nyquist.max(edge(first) * 1.01)];
+        }
+        Self { edges_hz }
+    }
+
+    pub fn len(&self) -> usize {
+        self.edges_hz.len() - 1
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Geometric centre of each band.
+    pub fn centres_hz(&self) -> Vec<f64> {
+        self.edges_hz
+            .windows(2)
+            .map(|e| (e[0] * e[1]).sqrt())
+            .collect()
+    }
+}
+
+/// Integrates a power spectrum (one value per FFT bin, bin `k` centred on `k · bin_hz`) over
+/// each band, treating each bin as a rectangle of constant density `bin_hz` wide. Narrow low
+/// bands that fall inside one bin get their share of it, so no band is ever empty.
+struct BandMap {
+    /// Per band: (first bin, weights of consecutive bins).
+    weights: Vec<(usize, Vec<f32>)>,
+}
+
+impl BandMap {
+    fn new(bands: &Bands, fft_len: usize, sample_rate: u32) -> Self {
+        let bin_hz = f64::from(sample_rate) / fft_len as f64;
+        let last_bin = fft_len / 2;
+        let weights = bands
+            .edges_hz
+            .windows(2)
+            .map(|edge| {
+                let (lo, hi) = (edge[0] / bin_hz, edge[1] / bin_hz); // in bins
+                let first = ((lo + 0.5).floor() as usize).min(last_bin);
+                let last = ((hi + 0.5).floor() as usize).min(last_bin);
+                let w = (first..=last)
+                    .map(|k| {
+                        let (b_lo, b_hi) = (k as f64 - 0.5, k as f64 + 0.5);
+                        (hi.min(b_hi) - lo.max(b_lo)).max(0.0) as f32
+                    })
+                    .collect();
+                (first, w)
+            })
+            .collect();
+        Self { weights }
+    }
+
+    fn apply(&self, bin_power: &[f32], out: &mut [f32]) {
+        for ((first, w), band) in self.weights.iter().zip(out.iter_mut()) {
+            *band = w.iter().zip(&bin_power[*first..]).map(|(w, p)| w * p).sum();
+        }
+    }
+}
+
+/// The window and its power normalisation: a periodic Hann.
+fn hann(len: usize) -> Vec<f32> {
+    (0..len)
+        .map(|n| (0.5 - 0.5 * (std::f64::consts::TAU * n as f64 / len as f64).cos()) as f32)
+        .collect()
+}
+
+/// One FFT frame → one-sided power per bin, scaled so that the bins of a sine sum to its mean
+/// square (A²/2) and white noise's bins sum to its variance.
+struct PowerFrame {
+    fft: Arc<dyn Fft<f32>>,
+    window: Vec<f32>,
+    buffer: Vec<Complex<f32>>,
+    scratch: Vec<Complex<f32>>,
+    scale: f32,
+}
+
+impl std::fmt::Debug for PowerFrame {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PowerFrame")
+            .field("len", &self.window.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl PowerFrame {
+    fn new(len: usize) -> Self {
+        let fft = FftPlanner::<f32>::new().plan_fft_forward(len);
+        let window = hann(len);
+        // Power of a windowed stationary signal is scaled by Σw²; one-sided doubles all but DC
+        // and Nyquist.
+        let energy: f32 = window.iter().map(|w| w * w).sum();
+        let scratch = vec![Complex::default(); fft.get_inplace_scratch_len()];
+        Self {
+            fft,
+            window,
+            buffer: vec![Complex::default(); len],
+            scratch,
+            scale: 1.0 / (energy * len as f32),
+        }
+    }
+
+    /// Adds the frame's power (of `samples`, `len` of them) into `power` (len / 2 + 1 bins).
+    fn accumulate(&mut self, samples: &[f32], power: &mut [f32]) {
+        for ((b, &x), &w) in self.buffer.iter_mut().zip(samples).zip(&self.window) {
+            *b = Complex::new(x * w, 0.0);
+        }
+        self.fft
+            .process_with_scratch(&mut self.buffer, &mut self.scratch);
+        let half = self.buffer.len() / 2;
+        for (k, (p, c)) in power.iter_mut().zip(&self.buffer[..=half]).enumerate() {
+            let one_sided = if k == 0 || k == half { 1.0 } else { 2.0 };
+            *p += c.norm_sqr() * self.scale * one_sided;
+        }
+    }
+}
+
+/// A spectrum on bands: `levels_db[i]` is the RMS level of band `i` in dBFS.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BandSpectrum {
+    pub bands: Bands,
+    pub levels_db: Vec<f32>,
+}
+
+/// FFT length of the long-term spectrum at 44.1/48 kHz (scaled with the rate).
+const LONG_TERM_FFT_AT_48K: usize = 8_192;
+
+/// Long-term average spectrum of a whole track: the mean power of all full-range channels
+/// (LFE excluded), Hann-windowed frames with 50 % overlap.
+pub fn long_term_spectrum(audio: &AudioBuffer) -> BandSpectrum {
+    let rate = audio.sample_rate();
+    let fft_len = (LONG_TERM_FFT_AT_48K * rate as usize / 48_000)
+        .next_power_of_two()
+        .max(256);
+    let bands = Bands::log_spaced(BANDS_PER_OCTAVE, rate);
+    let mut frame = PowerFrame::new(fft_len);
+    let mut power = vec![0.0f32; fft_len / 2 + 1];
+    let mut frames = 0usize;
+    let hop = fft_len / 2;
+    let mut padded = vec![0.0f32; fft_len];
+    for (i, channel) in audio.channels().iter().enumerate() {
+        if audio.roles()[i] == ChannelRole::Lfe {
+            continue;
+        }
+        if channel.len() < fft_len {
+            // A file shorter than one frame: zero-padded.
+            padded.fill(0.0);
+            padded[..channel.len()].copy_from_slice(channel);
+            frame.accumulate(&padded, &mut power);
+            frames += 1;
+            continue;
+        }
+        // Frames every hop, and a last one aligned to the end (never zero-padded: a cut
+        // inside the window would splatter across the spectrum).
+        let last_start = channel.len() - fft_len;
+        let starts = (0..last_start)
+            .step_by(hop)
+            .chain(std::iter::once(last_start));
+        for start in starts {
+            frame.accumulate(&channel[start..start + fft_len], &mut power);
+            frames += 1;
+        }
+    }
+    let mean: Vec<f32> = power.iter().map(|p| p / frames.max(1) as f32).collect();
+    let mut levels = vec![0.0f32; bands.len()];
+    BandMap::new(&bands, fft_len, rate).apply(&mean, &mut levels);
+    let levels_db = levels.iter().map(|&p| power_db(p)).collect();
+    BandSpectrum { bands, levels_db }
+}
+
+fn power_db(power: f32) -> f32 {
+    if power > 0.0 {
+        (10.0 * power.log10()).max(FLOOR_DB)
+    } else {
+        FLOOR_DB
+    }
+}
+
+/// Settings of the live analyzer.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AnalyzerSettings {
+    /// FFT length (a power of two); 4,096 at 48 kHz resolves 11.7 Hz bins.
+    pub fft_len: usize,
+    pub bands_per_octave: f64,
+    /// How fast a falling band follows the signal down (dB per second); rises are immediate.
+    pub decay_db_per_s: f32,
+    /// How long a peak marker stays before it falls (seconds).
+    pub peak_hold_s: f32,
+    /// How fast a released peak marker falls (dB per second).
+    pub peak_decay_db_per_s: f32,
+}
+
+impl Default for AnalyzerSettings {
+    fn default() -> Self {
+        Self {
+            fft_len: 4_096,
+            bands_per_octave: 6.0,
+            decay_db_per_s: 24.0,
+            peak_hold_s: 1.5,
+            peak_decay_db_per_s: 12.0,
+        }
+    }
+}
+
+/// The live spectrum analyzer for the UI: feed it what is heard, call [`update`] at the
+/// display rate, draw [`levels_db`] and [`peaks_db`]. Everything is allocated in
+/// [`prepare`](Self::prepare); `push` and `update` never allocate.
+pub struct LiveAnalyzer {
+    settings: AnalyzerSettings,
+    bands: Bands,
+    map: BandMap,
+    frame: PowerFrame,
+    /// The most recent `fft_len` samples (mono), as a ring.
+    ring: Vec<f32>,
+    write_at: usize,
+    ordered: Vec<f32>,
+    bin_power: Vec<f32>,
+    band_power: Vec<f32>,
+    levels_db: Vec<f32>,
+    peaks_db: Vec<f32>,
+    peak_age_s: Vec<f32>,
+}
+
+impl std::fmt::Debug for LiveAnalyzer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LiveAnalyzer")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LiveAnalyzer {
+    /// Allocates everything for `sample_rate`.
+    pub fn prepare(sample_rate: u32, settings: AnalyzerSettings) -> Self {
+        let fft_len = settings.fft_len.next_power_of_two().max(256);
+        let bands = Bands::log_spaced(settings.bands_per_octave, sample_rate);
+        let map = BandMap::new(&bands, fft_len, sample_rate);
+        let count = bands.len();
+        Self {
+            settings: AnalyzerSettings {
+                fft_len,
+                ..settings
+            },
+            bands,
+            map,
+            frame: PowerFrame::new(fft_len),
+            ring: vec![0.0; fft_len],
+            write_at: 0,
+            ordered: vec![0.0; fft_len],
+            bin_power: vec![0.0; fft_len / 2 + 1],
+            band_power: vec![0.0; count],
+            levels_db: vec![FLOOR_DB; count],
+            peaks_db: vec![FLOOR_DB; count],
+            peak_age_s: vec![0.0; count],
+        }
+    }
+
+    pub fn bands(&self) -> &Bands {
+        &self.bands
+    }
+
+    /// Adds planar samples (mixed to mono) to the analysis window.
+    pub fn push(&mut self, channels: &[&[f32]]) {
+        let Some(first) = channels.first() else {
+            return;
+        };
+        let scale = 1.0 / channels.len() as f32;
+        for i in 0..first.len() {
+            let mono: f32 = channels
+                .iter()
+                .map(|c| c.get(i).copied().unwrap_or(0.0))
+                .sum();
+            self.ring[self.write_at] = mono * scale;
+            self.write_at = (self.write_at + 1) % self.ring.len();
+        }
+    }
+
+    /// Analyses the latest window and moves the displayed levels and peaks on by `elapsed_s`.
+    pub fn update(&mut self, elapsed_s: f32) {
+        let (older, newer) = self.ring.split_at(self.write_at);
+        self.ordered[..newer.len()].copy_from_slice(newer);
+        self.ordered[newer.len()..].copy_from_slice(older);
+        self.bin_power.fill(0.0);
+        self.frame.accumulate(&self.ordered, &mut self.bin_power);
+        self.map.apply(&self.bin_power, &mut self.band_power);
+        let fall = self.settings.decay_db_per_s * elapsed_s;
+        let peak_fall = self.settings.peak_decay_db_per_s * elapsed_s;
+        for i in 0..self.band_power.len() {
+            let now = power_db(self.band_power[i]);
+            self.levels_db[i] = now.max(self.levels_db[i] - fall).max(FLOOR_DB);
+            if self.levels_db[i] >= self.peaks_db[i] {
+                self.peaks_db[i] = self.levels_db[i];
+                self.peak_age_s[i] = 0.0;
+            } else {
+                self.peak_age_s[i] += elapsed_s;
+                if self.peak_age_s[i] > self.settings.peak_hold_s {
+                    self.peaks_db[i] = (self.peaks_db[i] - peak_fall).max(self.levels_db[i]);
+                }
+            }
+        }
+    }
+
+    /// Smoothed band levels (dBFS RMS).
+    pub fn levels_db(&self) -> &[f32] {
+        &self.levels_db
+    }
+
+    /// Peak-hold markers (dBFS RMS).
+    pub fn peaks_db(&self) -> &[f32] {
+        &self.peaks_db
+    }
+
+    /// Clears the window, levels and peaks (e.g. after a seek).
+    pub fn reset(&mut self) {
+        self.ring.fill(0.0);
+        self.write_at = 0;
+        self.levels_db.fill(FLOOR_DB);
+        self.peaks_db.fill(FLOOR_DB);
+        self.peak_age_s.fill(0.0);
+    }
+}

@@ -1,0 +1,156 @@
+//! Long-term and live spectra on generated signals with known answers.
+
+use std::f64::consts::TAU;
+
+use assert_no_alloc::{AllocDisabler, assert_no_alloc};
+use crest_engine::AudioBuffer;
+use crest_engine::spectrum::{AnalyzerSettings, FLOOR_DB, LiveAnalyzer, long_term_spectrum};
+
+#[global_allocator]
+static ALLOCATOR: AllocDisabler = AllocDisabler;
+
+fn sine(freq_hz: f64, amplitude: f64, rate: u32, seconds: f64) -> Vec<f32> {
+    (0..(seconds * f64::from(rate)) as usize)
+        .map(|n| (amplitude * (TAU * freq_hz * n as f64 / f64::from(rate)).sin()) as f32)
+        .collect()
+}
+
+fn noise(len: usize, seed: u64) -> Vec<f32> {
+    let mut state = seed | 1;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            ((state >> 40) as f64 / (1u64 << 24) as f64 * 2.0 - 1.0) as f32
+        })
+        .collect()
+}
+
+fn band_of(edges: &[f64], freq: f64) -> usize {
+    edges
+        .windows(2)
+        .position(|e| e[0] <= freq && freq < e[1])
+        .expect("in range")
+}
+
+#[test]
+fn a_sine_reads_its_rms_level_in_its_band_only() {
+    for rate in [44_100u32, 48_000, 96_000] {
+        let audio = AudioBuffer::new(rate, vec![sine(1_000.0, 0.5, rate, 3.0)]).expect("mono");
+        let s = long_term_spectrum(&audio);
+        let i = band_of(&s.bands.edges_hz, 1_000.0);
+        let expected = 20.0 * (0.5 / 2f64.sqrt()).log10(); // −9.03 dBFS RMS
+        assert!(
+            (f64::from(s.levels_db[i]) - expected).abs() < 0.2,
+            "{rate}: {} vs {expected}",
+            s.levels_db[i]
+        );
+        for far in [100.0, 10_000.0] {
+            let j = band_of(&s.bands.edges_hz, far);
+            assert!(
+                s.levels_db[j] < -90.0,
+                "{rate}: {far} Hz band at {}",
+                s.levels_db[j]
+            );
+        }
+    }
+}
+
+#[test]
+fn white_noise_power_adds_up_and_rises_3db_per_octave() {
+    let rate = 48_000;
+    let x = noise(rate as usize * 10, 3);
+    let variance: f64 =
+        x.iter().map(|&v| f64::from(v) * f64::from(v)).sum::<f64>() / x.len() as f64;
+    let audio = AudioBuffer::new(rate, vec![x]).expect("mono");
+    let s = long_term_spectrum(&audio);
+    let total: f64 = s
+        .levels_db
+        .iter()
+        .map(|&db| 10f64.powf(f64::from(db) / 10.0))
+        .sum();
+    let edges = &s.bands.edges_hz;
+    let in_range = variance * (edges[edges.len() - 1] - edges[0]) / 24_000.0;
+    let error_db = 10.0 * (total / in_range).log10();
+    assert!(
+        error_db.abs() < 0.1,
+        "band powers sum to {error_db:+.3} dB of the in-band variance"
+    );
+    // Constant density: a band an octave up is twice as wide, +3 dB.
+    let at = |f: f64| f64::from(s.levels_db[band_of(&s.bands.edges_hz, f)]);
+    for f in [250.0, 1_000.0, 4_000.0] {
+        let slope = at(2.0 * f) - at(f);
+        assert!(
+            (slope - 3.01).abs() < 0.5,
+            "{f} Hz → {}: {slope:.2} dB",
+            2.0 * f
+        );
+    }
+}
+
+#[test]
+fn bands_are_fine_enough_and_edge_cases_stay_finite() {
+    let s = long_term_spectrum(&AudioBuffer::new(44_100, vec![vec![0.0; 100]]).expect("mono"));
+    let octaves = (20_000f64 / 20.0).log2();
+    assert!(s.bands.len() as f64 >= octaves * 6.0, "at least 1/6 octave");
+    assert!(
+        s.levels_db.iter().all(|&l| l == FLOOR_DB),
+        "silence reads the floor, not -inf"
+    );
+    // A low rate: bands stop below Nyquist.
+    let low = long_term_spectrum(
+        &AudioBuffer::new(8_000, vec![sine(500.0, 0.1, 8_000, 1.0)]).expect("mono"),
+    );
+    assert!(*low.bands.edges_hz.last().expect("edges") <= 4_000.0);
+    assert!(low.levels_db.iter().all(|l| l.is_finite()));
+}
+
+#[test]
+fn live_analyzer_tracks_decays_holds_peaks_and_never_allocates() {
+    let rate = 48_000;
+    let settings = AnalyzerSettings::default();
+    let mut analyzer = LiveAnalyzer::prepare(rate, settings);
+    let i = band_of(&analyzer.bands().edges_hz.clone(), 1_000.0);
+    let tone = sine(1_000.0, 0.5, rate, 0.5);
+    let silence = vec![0.0f32; 1_600];
+    let expected = (20.0 * (0.5 / 2f64.sqrt()).log10()) as f32;
+    assert_no_alloc(|| {
+        for block in tone.chunks(1_600) {
+            analyzer.push(&[block, block]);
+            analyzer.update(1.0 / 30.0);
+        }
+    });
+    assert!(
+        (analyzer.levels_db()[i] - expected).abs() < 0.3,
+        "{}",
+        analyzer.levels_db()[i]
+    );
+    // The tone stops: the level falls at the decay rate, the peak holds.
+    assert_no_alloc(|| {
+        for _ in 0..30 {
+            analyzer.push(&[&silence]);
+            analyzer.update(1.0 / 30.0);
+        }
+    });
+    let fallen = expected - analyzer.levels_db()[i];
+    assert!(
+        (fallen - settings.decay_db_per_s).abs() < 1.0,
+        "fell {fallen} dB in 1 s"
+    );
+    assert!(
+        (analyzer.peaks_db()[i] - expected).abs() < 0.3,
+        "peak held: {}",
+        analyzer.peaks_db()[i]
+    );
+    for _ in 0..30 {
+        analyzer.push(&[&silence]);
+        analyzer.update(1.0 / 30.0);
+    }
+    let peak_fall = expected - analyzer.peaks_db()[i];
+    let released_for = 2.0 - settings.peak_hold_s;
+    assert!(
+        (peak_fall - settings.peak_decay_db_per_s * released_for).abs() < 0.7,
+        "peak fell {peak_fall} dB after {released_for} s of release"
+    );
+}

@@ -1,0 +1,221 @@
+//! End-to-end: `crest analyze` as a user runs it, on files written here.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn crest(args: &[&str], dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_crest"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("crest runs")
+}
+
+fn scratch(test: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("crest-e2e-{}-{test}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+/// A stereo 24-bit WAV of a 1 kHz sine at `level_dbfs` for `seconds`.
+fn tone_wav(dir: &Path, name: &str, level_dbfs: f64, seconds: f64) -> String {
+    let rate = 48_000u32;
+    let spec = hound::WavSpec {
+        channels: 2,
+        sample_rate: rate,
+        bits_per_sample: 24,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(dir.join(name), spec).expect("create");
+    let amp = 10f64.powf(level_dbfs / 20.0) * 8_388_607.0;
+    for n in 0..(seconds * f64::from(rate)) as usize {
+        let v = (amp * (std::f64::consts::TAU * 1_000.0 * n as f64 / f64::from(rate)).sin()).round()
+            as i32;
+        w.write_sample(v).expect("write");
+        w.write_sample(v).expect("write");
+    }
+    w.finalize().expect("finalize");
+    name.to_owned()
+}
+
+fn json_lines(output: &Output) -> Vec<Value> {
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect()
+}
+
+#[test]
+fn json_lines_in_argument_order_with_errors_in_place() {
+    let dir = scratch("order");
+    let mut args = vec!["analyze".to_owned(), "--json".to_owned()];
+    let levels = [-20.0, -14.0, -30.0, -8.0, -23.0, -17.0];
+    for (i, level) in levels.iter().enumerate() {
+        args.push(tone_wav(&dir, &format!("t{i}.wav"), *level, 2.0));
+    }
+    std::fs::write(dir.join("broken.wav"), b"RIFF????WAVEnot really").expect("write");
+    args.insert(4, "broken.wav".to_owned());
+    args.push("./t0.wav".to_owned());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let output = crest(&args, &dir);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "a failed file makes the exit status 1"
+    );
+    let lines = json_lines(&output);
+    assert_eq!(lines.len(), levels.len() + 2);
+    let files: Vec<&str> = lines
+        .iter()
+        .map(|l| l["file"].as_str().expect("file"))
+        .collect();
+    assert_eq!(
+        files,
+        args[2..].to_vec(),
+        "paths exactly as given, in order"
+    );
+    let broken = &lines[2];
+    assert!(
+        broken["error"]
+            .as_str()
+            .expect("error text")
+            .contains("broken.wav")
+    );
+    let mut level_iter = levels.iter().chain(std::iter::once(&-20.0));
+    for line in lines.iter().filter(|l| l.get("error").is_none()) {
+        let level = level_iter.next().expect("a level");
+        // A stereo sine at X dBFS per channel reads X LUFS.
+        let integrated = line["integrated_lufs"].as_f64().expect("integrated");
+        assert!(
+            (integrated - level).abs() < 0.05,
+            "{}: {integrated} vs {level}",
+            line["file"]
+        );
+        for key in [
+            "sample_rate",
+            "channels",
+            "frames",
+            "duration_s",
+            "codec",
+            "lossless",
+            "lra_lu",
+            "true_peak_dbtp",
+            "sample_peak_dbfs",
+            "plr_db",
+            "momentary_max_lufs",
+            "short_term_max_lufs",
+            "findings",
+            "warnings",
+        ] {
+            assert!(line.get(key).is_some(), "{key} missing in {line}");
+        }
+        assert_eq!(line["frames"], 96_000);
+        assert_eq!(line["codec"], "pcm_s24le");
+        assert_eq!(line["lossless"], true);
+    }
+}
+
+#[test]
+fn series_hops_and_window_ends() {
+    let dir = scratch("series");
+    let file = tone_wav(&dir, "five.wav", -18.0, 5.0);
+    let output = crest(&["analyze", "--json", "--series", &file], &dir);
+    assert!(output.status.success());
+    let line = &json_lines(&output)[0];
+    let momentary = line["momentary"].as_array().expect("momentary");
+    let short_term = line["short_term"].as_array().expect("short_term");
+    let t = |p: &Value| p[0].as_f64().expect("seconds");
+    assert!(
+        (t(&momentary[0]) - 0.4).abs() < 1e-9,
+        "first momentary window ends at 0.4 s"
+    );
+    assert!(
+        (t(&momentary[1]) - t(&momentary[0]) - 0.01).abs() < 1e-9,
+        "10 ms hop"
+    );
+    assert!((t(momentary.last().expect("last")) - 5.0).abs() < 1e-9);
+    assert_eq!(momentary.len(), 461);
+    assert!(
+        (t(&short_term[0]) - 3.0).abs() < 1e-9,
+        "first short-term window ends at 3 s"
+    );
+    assert!(
+        (t(&short_term[1]) - t(&short_term[0]) - 0.1).abs() < 1e-9,
+        "100 ms hop"
+    );
+    assert_eq!(short_term.len(), 21);
+    let level = short_term[5][1].as_f64().expect("lufs");
+    assert!((level + 18.0).abs() < 0.05);
+}
+
+#[test]
+fn undefined_values_are_null_and_table_is_readable() {
+    let dir = scratch("null");
+    let short = tone_wav(&dir, "short.wav", -20.0, 0.3);
+    let output = crest(&["analyze", "--json", &short], &dir);
+    assert!(output.status.success());
+    let line = &json_lines(&output)[0];
+    assert!(line["integrated_lufs"].is_null(), "{line}");
+    assert!(line["momentary_max_lufs"].is_null());
+    assert!(line["lra_lu"].is_null());
+    assert!(
+        line["true_peak_dbtp"].as_f64().is_some(),
+        "peaks are defined for short files"
+    );
+
+    let output = crest(&["analyze", &short, "missing.flac"], &dir);
+    assert_eq!(output.status.code(), Some(1));
+    let table = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        table.contains("short.wav") && table.contains("Integrated") && table.contains("undefined"),
+        "{table}"
+    );
+    let errors = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        errors.contains("missing.flac") && errors.contains("cannot read"),
+        "{errors}"
+    );
+}
+
+#[test]
+fn demo_material_analyses_at_its_designed_level() {
+    let dir = scratch("demo");
+    let output = crest(&["analyze", "--json", "--demo"], &dir);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let line = &json_lines(&output)[0];
+    assert_eq!(line["file"], "demo");
+    let integrated = line["integrated_lufs"].as_f64().expect("integrated");
+    assert!((integrated + 18.0).abs() < 0.1, "{integrated}");
+    assert!(line["true_peak_dbtp"].as_f64().expect("tp") < -3.0);
+}
+
+#[test]
+fn spectrum_flag_adds_bands() {
+    let dir = scratch("spectrum");
+    let file = tone_wav(&dir, "tone.wav", -6.0, 2.0);
+    let output = crest(&["analyze", "--json", "--spectrum", &file], &dir);
+    let line = &json_lines(&output)[0];
+    let centres = line["spectrum"]["centres_hz"].as_array().expect("centres");
+    let levels = line["spectrum"]["levels_db"].as_array().expect("levels");
+    assert_eq!(centres.len(), levels.len());
+    let loudest = levels
+        .iter()
+        .enumerate()
+        .max_by(|a, b| {
+            a.1.as_f64()
+                .unwrap_or(-999.0)
+                .total_cmp(&b.1.as_f64().unwrap_or(-999.0))
+        })
+        .map(|(i, _)| centres[i].as_f64().expect("centre"))
+        .expect("bands");
+    assert!(
+        (loudest - 1_000.0).abs() < 1.0,
+        "the tone's band is loudest: {loudest}"
+    );
+}
