@@ -5,6 +5,23 @@ mod cli;
 use std::process::ExitCode;
 
 use clap::Parser;
+use crest_engine::parallel::Join;
+
+/// The engine's [`Join`] on rayon's thread pool: analysis pieces run on all cores.
+#[derive(Debug, Clone, Copy)]
+pub struct RayonJoin;
+
+impl Join for RayonJoin {
+    fn join<A, B, RA, RB>(&self, a: A, b: B) -> (RA, RB)
+    where
+        A: FnOnce() -> RA + Send,
+        B: FnOnce() -> RB + Send,
+        RA: Send,
+        RB: Send,
+    {
+        rayon::join(a, b)
+    }
+}
 
 fn main() -> ExitCode {
     let args = cli::Cli::parse();

@@ -7,6 +7,7 @@ use serde::Serialize;
 use crate::decode::{DecodeError, Decoded, SourceInfo, decode_file};
 use crate::health::{self, Finding};
 use crate::loudness::{self, Loudness};
+use crate::parallel::{Join, Sequential};
 use crate::spectrum::{BandSpectrum, long_term_spectrum};
 
 /// Everything `crest analyze` reports about one file.
@@ -82,11 +83,25 @@ impl Analysis {
     }
 }
 
-/// Analyses decoded audio.
+/// Analyses decoded audio on the calling thread.
 pub fn analyze(decoded: &Decoded, options: AnalysisOptions) -> Analysis {
+    analyze_with(decoded, options, &Sequential)
+}
+
+/// Analyses decoded audio, with loudness, per-channel true peaks, the sample checks and the
+/// spectrum as independent pieces of work through `join`.
+pub fn analyze_with(decoded: &Decoded, options: AnalysisOptions, join: &impl Join) -> Analysis {
     let audio = &decoded.audio;
-    let loudness = loudness::measure(audio);
-    let findings = health::check(audio, &decoded.info, &loudness);
+    let (loudness, (mut findings, spectrum)) = join.join(
+        || loudness::measure_with(audio, join),
+        || {
+            join.join(
+                || health::audio_checks(audio, &decoded.info),
+                || options.spectrum.then(|| long_term_spectrum(audio)),
+            )
+        },
+    );
+    findings.extend(health::loudness_checks(&loudness));
     Analysis {
         info: decoded.info.clone(),
         sample_rate: audio.sample_rate(),
@@ -95,17 +110,21 @@ pub fn analyze(decoded: &Decoded, options: AnalysisOptions) -> Analysis {
         loudness,
         findings,
         warnings: decoded.warnings.clone(),
-        spectrum: options.spectrum.then(|| long_term_spectrum(audio)),
+        spectrum,
     }
 }
 
 /// Decodes and analyses a file.
-pub fn analyze_file(path: &Path, options: AnalysisOptions) -> Result<Analysis, DecodeError> {
-    Ok(analyze(&decode_file(path)?, options))
+pub fn analyze_file(
+    path: &Path,
+    options: AnalysisOptions,
+    join: &impl Join,
+) -> Result<Analysis, DecodeError> {
+    Ok(analyze_with(&decode_file(path)?, options, join))
 }
 
 /// Analyses the built-in demo mix.
-pub fn analyze_demo(options: AnalysisOptions) -> Analysis {
+pub fn analyze_demo(options: AnalysisOptions, join: &impl Join) -> Analysis {
     let audio = crate::demo::demo_mix();
     let info = SourceInfo {
         container: "generated".to_owned(),
@@ -122,5 +141,5 @@ pub fn analyze_demo(options: AnalysisOptions) -> Analysis {
         info,
         warnings: Vec::new(),
     };
-    analyze(&decoded, options)
+    analyze_with(&decoded, options, join)
 }

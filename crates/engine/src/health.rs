@@ -55,16 +55,30 @@ const OVER_LIMITED_MIN_LUFS: f64 = -20.0;
 
 /// Runs every check.
 pub fn check(audio: &AudioBuffer, info: &SourceInfo, loudness: &Loudness) -> Vec<Finding> {
+    let mut findings = audio_checks(audio, info);
+    findings.extend(loudness_checks(loudness));
+    findings
+}
+
+/// The checks that read the samples themselves (independent of the loudness measurement, so
+/// they can run beside it).
+pub fn audio_checks(audio: &AudioBuffer, info: &SourceInfo) -> Vec<Finding> {
     let mut findings = Vec::new();
     findings.extend(clipping(audio));
-    findings.extend(intersample_overs(loudness));
     findings.extend(dc_offset(audio));
     findings.extend(mono_compatibility(audio));
-    findings.extend(over_limited(loudness));
     findings.extend(sub_bass(audio));
     findings.extend(silence(audio));
     findings.extend(resolution(audio, info));
     findings
+}
+
+/// The checks that read the loudness measurement.
+pub fn loudness_checks(loudness: &Loudness) -> Vec<Finding> {
+    intersample_overs(loudness)
+        .into_iter()
+        .chain(over_limited(loudness))
+        .collect()
 }
 
 /// Runs of samples stuck at full scale (or at the file's own ceiling, for mixes clipped and

@@ -6,6 +6,7 @@ pub mod decode;
 pub mod demo;
 pub mod health;
 pub mod loudness;
+pub mod parallel;
 pub mod spectrum;
 pub mod units;
 

@@ -12,6 +12,7 @@ pub mod true_peak;
 use serde::Serialize;
 
 use crate::audio::AudioBuffer;
+use crate::parallel::{Join, Sequential};
 use crate::units::{amp_to_db, finite};
 use kweight::{k_weighting, weighted_segment_energy};
 use true_peak::TruePeakMeter;
@@ -95,53 +96,27 @@ fn complete_segments(frames: usize, sample_rate: u32) -> usize {
     (frames as u64 * u64::from(SEGMENTS_PER_S) / u64::from(sample_rate)) as usize
 }
 
-/// Measures a whole programme.
+/// Measures a whole programme on the calling thread.
 pub fn measure(audio: &AudioBuffer) -> Loudness {
+    measure_with(audio, &Sequential)
+}
+
+/// Measures a whole programme, running the K-weighted loudness and each channel's true peak
+/// as independent pieces of work through `join`.
+pub fn measure_with(audio: &AudioBuffer, join: &impl Join) -> Loudness {
     let rate = audio.sample_rate();
     let ends = segment_ends(audio.frames(), rate);
-    let filters = k_weighting(rate);
-
-    // K-weighted energy per segment, channels in pairs so their filters run side by side.
-    let mut energy = vec![0.0f64; ends.len()];
-    let weighted: Vec<(usize, f64)> = (0..audio.channel_count())
-        .map(|i| (i, audio.roles()[i].loudness_weight()))
-        .filter(|&(_, w)| w > 0.0)
-        .collect();
-    for pair in weighted.chunks(2) {
-        match *pair {
-            [(a, wa), (b, wb)] => weighted_segment_energy(
-                [audio.channel(a), audio.channel(b)],
-                [wa, wb],
-                &filters,
-                &ends,
-                &mut energy,
-            ),
-            [(a, wa)] => {
-                weighted_segment_energy([audio.channel(a)], [wa], &filters, &ends, &mut energy)
-            }
-            _ => {}
-        }
-    }
-
-    // Peaks, and the largest true peak per segment.
-    let mut meter = TruePeakMeter::new(rate);
+    let all: Vec<usize> = (0..audio.channel_count()).collect();
+    let (energy, peaks) = join.join(
+        || weighted_energy(audio, &ends),
+        || channel_peaks(audio, &all, &ends, join),
+    );
+    let (channels, segment_peaks): (Vec<ChannelPeaks>, Vec<Vec<f32>>) = peaks.into_iter().unzip();
     let mut true_peak_segments = vec![0.0f32; ends.len()];
-    let mut channels = Vec::with_capacity(audio.channel_count());
-    for samples in audio.channels() {
-        meter.reset();
-        let sample_peak = samples.iter().fold(0.0f32, |m, x| m.max(x.abs()));
-        let mut true_peak = 0.0f32;
-        let mut start = 0;
-        for (segment_peak, &end) in true_peak_segments.iter_mut().zip(&ends) {
-            let peak = meter.chunk_peak(&samples[start..end], true_peak);
-            true_peak = true_peak.max(peak);
-            *segment_peak = segment_peak.max(peak);
-            start = end;
+    for channel in &segment_peaks {
+        for (all, &p) in true_peak_segments.iter_mut().zip(channel) {
+            *all = all.max(p);
         }
-        channels.push(ChannelPeaks {
-            sample_peak_dbfs: finite(amp_to_db(f64::from(sample_peak))),
-            true_peak_dbtp: finite(amp_to_db(f64::from(true_peak.max(sample_peak)))),
-        });
     }
     let max_of = |f: fn(&ChannelPeaks) -> Option<f64>| {
         channels
@@ -174,6 +149,78 @@ pub fn measure(audio: &AudioBuffer) -> Loudness {
         short_term,
         true_peak_segments,
     }
+}
+
+/// K-weighted energy per 10 ms segment, channels in pairs so their filters run side by side.
+fn weighted_energy(audio: &AudioBuffer, ends: &[usize]) -> Vec<f64> {
+    let filters = k_weighting(audio.sample_rate());
+    let mut energy = vec![0.0f64; ends.len()];
+    let weighted: Vec<(usize, f64)> = (0..audio.channel_count())
+        .map(|i| (i, audio.roles()[i].loudness_weight()))
+        .filter(|&(_, w)| w > 0.0)
+        .collect();
+    for pair in weighted.chunks(2) {
+        match *pair {
+            [(a, wa), (b, wb)] => weighted_segment_energy(
+                [audio.channel(a), audio.channel(b)],
+                [wa, wb],
+                &filters,
+                ends,
+                &mut energy,
+            ),
+            [(a, wa)] => {
+                weighted_segment_energy([audio.channel(a)], [wa], &filters, ends, &mut energy)
+            }
+            _ => {}
+        }
+    }
+    energy
+}
+
+/// Sample and true peak of the given channels, with each one's true peak per segment; the
+/// channels are split in halves through `join`.
+fn channel_peaks(
+    audio: &AudioBuffer,
+    channels: &[usize],
+    ends: &[usize],
+    join: &impl Join,
+) -> Vec<(ChannelPeaks, Vec<f32>)> {
+    match channels {
+        [] => Vec::new(),
+        [one] => vec![one_channel_peaks(
+            audio.channel(*one),
+            audio.sample_rate(),
+            ends,
+        )],
+        _ => {
+            let (first, second) = channels.split_at(channels.len() / 2);
+            let (mut a, b) = join.join(
+                || channel_peaks(audio, first, ends, join),
+                || channel_peaks(audio, second, ends, join),
+            );
+            a.extend(b);
+            a
+        }
+    }
+}
+
+fn one_channel_peaks(samples: &[f32], rate: u32, ends: &[usize]) -> (ChannelPeaks, Vec<f32>) {
+    let mut meter = TruePeakMeter::new(rate);
+    let sample_peak = samples.iter().fold(0.0f32, |m, x| m.max(x.abs()));
+    let mut true_peak = 0.0f32;
+    let mut segments = Vec::with_capacity(ends.len());
+    let mut start = 0;
+    for &end in ends {
+        let peak = meter.chunk_peak(&samples[start..end], true_peak);
+        true_peak = true_peak.max(peak);
+        segments.push(peak);
+        start = end;
+    }
+    let peaks = ChannelPeaks {
+        sample_peak_dbfs: finite(amp_to_db(f64::from(sample_peak))),
+        true_peak_dbtp: finite(amp_to_db(f64::from(true_peak.max(sample_peak)))),
+    };
+    (peaks, segments)
 }
 
 /// Mean-square power → LUFS (BS.1770's −0.691 dB offset makes 1 kHz read as its level).

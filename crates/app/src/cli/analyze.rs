@@ -8,6 +8,8 @@ use clap::Args;
 use crest_engine::DecodeError;
 use crest_engine::analysis::{Analysis, AnalysisOptions, analyze_demo, analyze_file};
 use rayon::prelude::*;
+
+use crate::RayonJoin;
 use serde_json::{Map, Value, json};
 
 #[derive(Debug, Args)]
@@ -37,10 +39,15 @@ pub fn run(args: &AnalyzeArgs) -> ExitCode {
     let mut results: Vec<(String, Result<Analysis, DecodeError>)> = args
         .files
         .par_iter()
-        .map(|path| (path.display().to_string(), analyze_file(path, options)))
+        .map(|path| {
+            (
+                path.display().to_string(),
+                analyze_file(path, options, &RayonJoin),
+            )
+        })
         .collect();
     if args.demo {
-        results.push(("demo".to_owned(), Ok(analyze_demo(options))));
+        results.push(("demo".to_owned(), Ok(analyze_demo(options, &RayonJoin))));
     }
     let mut failed = false;
     let stdout = std::io::stdout();

@@ -1,0 +1,31 @@
+//! How the engine asks for parallel work without owning threads.
+//!
+//! The engine has no threads of its own (see the design notes): functions that can split their
+//! work take a [`Join`], and the caller decides how it runs — the app passes one backed by its
+//! thread pool, tests and real-time code pass [`Sequential`].
+
+/// Runs two independent closures, possibly at the same time, and returns both results.
+pub trait Join: Sync {
+    fn join<A, B, RA, RB>(&self, a: A, b: B) -> (RA, RB)
+    where
+        A: FnOnce() -> RA + Send,
+        B: FnOnce() -> RB + Send,
+        RA: Send,
+        RB: Send;
+}
+
+/// Runs both closures one after the other on the calling thread.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Sequential;
+
+impl Join for Sequential {
+    fn join<A, B, RA, RB>(&self, a: A, b: B) -> (RA, RB)
+    where
+        A: FnOnce() -> RA + Send,
+        B: FnOnce() -> RB + Send,
+        RA: Send,
+        RB: Send,
+    {
+        (a(), b())
+    }
+}
