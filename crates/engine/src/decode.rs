@@ -132,6 +132,24 @@ pub fn decode_file(path: &Path) -> Result<Decoded, DecodeError> {
 
 /// Decodes a whole file, reporting progress and honouring cancellation.
 pub fn decode_file_with(path: &Path, control: DecodeControl<'_>) -> Result<Decoded, DecodeError> {
+    // Malformed input must end in an error, never take the program down: should a decoder
+    // still panic on some input (none of the fuzzed ones did), report it as corrupt data.
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| decode(path, control))).unwrap_or_else(
+        |payload| {
+            let detail = payload
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            Err(DecodeError::Corrupt {
+                path: path.to_owned(),
+                reason: format!("the decoder failed on malformed data ({detail})"),
+            })
+        },
+    )
+}
+
+fn decode(path: &Path, control: DecodeControl<'_>) -> Result<Decoded, DecodeError> {
     let io_err = |source| DecodeError::Io {
         path: path.to_owned(),
         source,
