@@ -219,3 +219,54 @@ fn spectrum_flag_adds_bands() {
         "the tone's band is loudest: {loudest}"
     );
 }
+
+#[test]
+fn targets_json_is_one_array_and_analyze_reports_platform_gains() {
+    let dir = scratch("targets");
+    let output = crest(&["targets", "--json"], &dir);
+    assert!(output.status.success());
+    let list: Value =
+        serde_json::from_slice(&output.stdout).expect("stdout is exactly one JSON value");
+    let list = list.as_array().expect("an array");
+    assert!(list.len() >= 11);
+    for entry in list {
+        assert!(
+            entry["id"].is_string()
+                && entry["name"].is_string()
+                && entry["integrated_lufs"].is_number()
+        );
+    }
+    let docs = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/targets.md"
+    ))
+    .expect("docs/targets.md");
+    for entry in list {
+        let id = entry["id"].as_str().expect("id");
+        assert!(
+            docs.contains(&format!("`{id}`")),
+            "docs/targets.md documents {id}"
+        );
+    }
+
+    let file = tone_wav(&dir, "loud.wav", -8.0, 4.0);
+    let output = crest(&["analyze", "--json", &file], &dir);
+    let line = &json_lines(&output)[0];
+    let platforms = line["platforms"].as_array().expect("platforms");
+    let spotify = platforms
+        .iter()
+        .find(|p| p["id"] == "spotify")
+        .expect("spotify");
+    let integrated = line["integrated_lufs"].as_f64().expect("integrated");
+    let gain = spotify["gain_db"].as_f64().expect("gain");
+    assert!(
+        (gain - (-14.0 - integrated)).abs() < 0.01,
+        "gain {gain} for {integrated} LUFS"
+    );
+    assert!((spotify["loudness_penalty_db"].as_f64().expect("penalty") + gain).abs() < 0.01);
+    let table = String::from_utf8_lossy(&crest(&["analyze", &file], &dir).stdout).to_string();
+    assert!(
+        table.contains("Spotify (normal) plays this 6.0 dB quieter"),
+        "{table}"
+    );
+}

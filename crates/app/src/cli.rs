@@ -1,6 +1,7 @@
 //! The command-line interface: batch tools over the same engine the GUI uses.
 
 mod analyze;
+mod targets;
 
 use std::process::ExitCode;
 
@@ -18,10 +19,13 @@ pub struct Cli {
 pub enum Command {
     /// Measure loudness (BS.1770 / EBU R 128), peaks and mix health of audio files.
     Analyze(analyze::AnalyzeArgs),
+    /// List the streaming and broadcast loudness targets (ids for --platform flags).
+    Targets(targets::TargetsArgs),
 }
 
 pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Analyze(args) => analyze::run(&args),
+        Command::Targets(args) => targets::run(&args),
     }
 }

@@ -7,6 +7,7 @@ pub mod demo;
 pub mod health;
 pub mod loudness;
 pub mod parallel;
+pub mod platform;
 pub mod spectrum;
 pub mod units;
 

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::Args;
 use crest_engine::DecodeError;
 use crest_engine::analysis::{Analysis, AnalysisOptions, analyze_demo, analyze_file};
+use crest_engine::platform::{Normalization, Target, TargetKind, Targets};
 use rayon::prelude::*;
 
 use crate::RayonJoin;
@@ -32,6 +33,13 @@ pub struct AnalyzeArgs {
 }
 
 pub fn run(args: &AnalyzeArgs) -> ExitCode {
+    let targets = match Targets::built_in() {
+        Ok(targets) => targets,
+        Err(error) => {
+            eprintln!("crest: {error}");
+            return ExitCode::from(2);
+        }
+    };
     let options = AnalysisOptions {
         spectrum: args.spectrum,
     };
@@ -55,9 +63,9 @@ pub fn run(args: &AnalyzeArgs) -> ExitCode {
     for (shown, result) in results {
         let written = match result {
             Ok(analysis) if args.json => {
-                writeln!(out, "{}", json_line(&shown, &analysis, args))
+                writeln!(out, "{}", json_line(&shown, &analysis, &targets, args))
             }
-            Ok(analysis) => write!(out, "{}", table(&shown, &analysis)),
+            Ok(analysis) => write!(out, "{}", table(&shown, &analysis, &targets)),
             Err(error) => {
                 failed = true;
                 if args.json {
@@ -83,13 +91,32 @@ pub fn run(args: &AnalyzeArgs) -> ExitCode {
     }
 }
 
-fn json_line(file: &str, analysis: &Analysis, args: &AnalyzeArgs) -> Value {
+fn json_line(file: &str, analysis: &Analysis, targets: &Targets, args: &AnalyzeArgs) -> Value {
     let Value::Object(report) = serde_json::to_value(analysis.summary()).unwrap_or_default() else {
         return json!({ "file": file, "error": "internal error: report is not an object" });
     };
     let mut object = Map::new();
     object.insert("file".into(), Value::String(file.to_owned()));
     object.extend(report);
+    let platforms: Vec<Value> = targets
+        .all()
+        .iter()
+        .map(|target| {
+            let n = normalization(analysis, target);
+            json!({
+                "id": target.id,
+                "name": target.name,
+                "gain_db": round(n.gain_db, 2),
+                "resulting_lufs": n.resulting_lufs.map(|l| round(l, 2)),
+                "true_peak_after_dbtp": n.true_peak_after_dbtp.map(|p| round(p, 2)),
+                "loudness_penalty_db": round(n.loudness_penalty_db, 2),
+                "gain_withheld_db": round(n.gain_withheld_db, 2),
+                "limiter_reduction_db": round(n.limiter_reduction_db, 2),
+                "exceeds_true_peak_max": n.exceeds_true_peak_max,
+            })
+        })
+        .collect();
+    object.insert("platforms".into(), Value::Array(platforms));
     if let (true, Some(spectrum)) = (args.spectrum, &analysis.spectrum) {
         let centres: Vec<f64> = spectrum
             .bands
@@ -130,7 +157,14 @@ fn round(value: f64, decimals: i32) -> f64 {
     (value * scale).round() / scale
 }
 
-fn table(file: &str, analysis: &Analysis) -> String {
+fn normalization(analysis: &Analysis, target: &Target) -> Normalization {
+    target.preview(
+        analysis.loudness.integrated_lufs,
+        analysis.loudness.true_peak_dbtp,
+    )
+}
+
+fn table(file: &str, analysis: &Analysis, targets: &Targets) -> String {
     let s = analysis.summary();
     let num = |v: Option<f64>, unit: &str| match v {
         Some(v) => format!("{v:.1} {unit}"),
@@ -172,6 +206,19 @@ fn table(file: &str, analysis: &Analysis) -> String {
             finding.severity.label(),
             finding.message
         ));
+    }
+    if analysis.loudness.integrated_lufs.is_some() {
+        t.push_str("  On streaming platforms:\n");
+        for target in targets
+            .all()
+            .iter()
+            .filter(|t| t.kind == TargetKind::Streaming)
+        {
+            t.push_str(&format!(
+                "    {}\n",
+                normalization(analysis, target).sentence(target)
+            ));
+        }
     }
     t.push('\n');
     t
