@@ -5,6 +5,7 @@ use serde::Serialize;
 
 use crate::audio::{AudioBuffer, ChannelRole};
 use crate::decode::SourceInfo;
+use crate::dsp::biquad::{Cascade, Coefficients, butterworth_qs};
 use crate::loudness::{Loudness, SEGMENTS_PER_S};
 use crate::units::{amp_to_db, power_to_db};
 
@@ -299,9 +300,13 @@ pub fn sub_bass(audio: &AudioBuffer) -> Option<Finding> {
     // so the low-pass does an eighth of the work at 44.1 kHz.
     let decimation = (audio.sample_rate() as usize / 5_512).max(1);
     let rate = f64::from(audio.sample_rate()) / decimation as f64;
-    // 4th-order Butterworth low-pass at 60 Hz: two biquads with Q 0.541 and 1.307.
-    let sections = [0.541_196_1, 1.306_563].map(|q| low_pass(60.0, q, rate));
-    let mut state = [[0.0f64; 2]; 2];
+    // 4th-order Butterworth low-pass at 60 Hz.
+    let mut low_pass = Cascade::new(
+        butterworth_qs(4)
+            .into_iter()
+            .map(|q| Coefficients::low_pass(60.0, q, rate))
+            .collect(),
+    );
     let (mut sub, mut total) = (0.0f64, 0.0f64);
     let chunk = decimation * 1_024;
     let mut mono = vec![0.0f32; chunk];
@@ -316,13 +321,7 @@ pub fn sub_bass(audio: &AudioBuffer) -> Option<Finding> {
         }
         total += lane_sum(mono, |x| x * x);
         for group in mono.chunks(decimation) {
-            let mut y = f64::from(group.iter().sum::<f32>()) / group.len() as f64;
-            for (s, c) in state.iter_mut().zip(&sections) {
-                let out = c[0] * y + s[0];
-                s[0] = c[1] * y - c[3] * out + s[1];
-                s[1] = c[2] * y - c[4] * out;
-                y = out;
-            }
+            let y = low_pass.tick(f64::from(group.iter().sum::<f32>()) / group.len() as f64);
             sub += y * y * group.len() as f64;
         }
     }
@@ -348,16 +347,6 @@ pub fn sub_bass(audio: &AudioBuffer) -> Option<Finding> {
         ),
         ranges: Vec::new(),
     })
-}
-
-/// RBJ low-pass biquad: [b0, b1, b2, a1, a2].
-fn low_pass(freq_hz: f64, q: f64, rate: f64) -> [f64; 5] {
-    let w = 2.0 * std::f64::consts::PI * freq_hz / rate;
-    let alpha = w.sin() / (2.0 * q);
-    let cos = w.cos();
-    let a0 = 1.0 + alpha;
-    let b1 = (1.0 - cos) / a0;
-    [b1 / 2.0, b1, b1 / 2.0, -2.0 * cos / a0, (1.0 - alpha) / a0]
 }
 
 /// Long silence at either end: delivery specs want tight heads and tails.

@@ -4,6 +4,7 @@ pub mod analysis;
 pub mod audio;
 pub mod decode;
 pub mod demo;
+pub mod dsp;
 pub mod health;
 pub mod loudness;
 pub mod parallel;
