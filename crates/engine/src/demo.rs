@@ -5,6 +5,7 @@
 //! pads, hats, claps), mixed with headroom and normalised to about −18 LUFS.
 
 use crate::audio::AudioBuffer;
+use crate::emulation::noise::White;
 use crate::loudness;
 
 pub const DEMO_SAMPLE_RATE: u32 = 48_000;
@@ -20,7 +21,7 @@ pub fn demo_mix() -> AudioBuffer {
     let frames = (DEMO_SECONDS * rate) as usize;
     let mut left = vec![0.0f64; frames];
     let mut right = vec![0.0f64; frames];
-    let mut noise = Noise(0x2545_f491_4f6c_dd1d);
+    let mut noise = White::new(0x2545_f491_4f6c_dd1d);
     let two_pi = std::f64::consts::TAU;
     // A minor progression, one chord per two bars: Am, F, C, G (root frequencies in Hz).
     let chords: [[f64; 3]; 4] = [
@@ -47,7 +48,7 @@ pub fn demo_mix() -> AudioBuffer {
         left[n] += pad_l * pad_level * swell;
         right[n] += pad_r * pad_level * swell;
         // Hats: high-passed noise bursts on every off-beat eighth.
-        let white = noise.next();
+        let white = noise.sample();
         let high = white - hat_state;
         hat_state = white;
         let eighth = t % (BEAT_S / 2.0);
@@ -92,20 +93,6 @@ fn normalise(audio: AudioBuffer, target_lufs: f64) -> AudioBuffer {
         .map(|c| c.into_iter().map(|x| x * gain).collect())
         .collect();
     AudioBuffer::new(rate, channels).unwrap_or_else(|_| unreachable!())
-}
-
-/// xorshift64*: a tiny, fixed, portable noise source (not for anything but test signals).
-struct Noise(u64);
-
-impl Noise {
-    /// Uniform in [−1, 1).
-    fn next(&mut self) -> f64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        let bits = self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11;
-        bits as f64 / (1u64 << 52) as f64 - 1.0
-    }
 }
 
 #[cfg(test)]

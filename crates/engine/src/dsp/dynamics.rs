@@ -1,6 +1,8 @@
 //! Gain computers and envelope followers for compressors and limiters.
 
-use crate::units::{amp_to_db, db_to_amp};
+#[cfg(test)]
+use crate::units::amp_to_db;
+use crate::units::db_to_amp;
 
 /// One-pole smoothing coefficient for a time constant in milliseconds.
 pub fn time_coefficient(time_ms: f64, sample_rate: f64) -> f64 {
@@ -22,7 +24,12 @@ pub struct Compressor {
     release: f64,
     /// Smoothed gain reduction in dB (≥ 0).
     reduction_db: f64,
+    /// Below this linear level the static curve gives no reduction.
+    knee_start_amp: f64,
 }
+
+/// dB per neper of amplitude: 20 / ln 10 (dB = this × ln(amplitude)).
+const DB_PER_NEPER: f64 = 8.685_889_638_065_035;
 
 impl Compressor {
     pub fn new(
@@ -40,6 +47,7 @@ impl Compressor {
             attack: time_coefficient(attack_ms, sample_rate),
             release: time_coefficient(release_ms, sample_rate),
             reduction_db: 0.0,
+            knee_start_amp: db_to_amp(threshold_db - knee_db.max(0.0) / 2.0),
         }
     }
 
@@ -59,14 +67,19 @@ impl Compressor {
     /// The linear gain for a frame whose (linked) detector level is `peak` (linear).
     #[inline]
     pub fn gain_for(&mut self, peak: f64) -> f64 {
-        let target = self.static_reduction_db(amp_to_db(peak.max(1e-12)));
+        // Below the knee with nothing left to release: unity, without logarithms.
+        if peak < self.knee_start_amp && self.reduction_db < 1e-9 {
+            self.reduction_db = 0.0;
+            return 1.0;
+        }
+        let target = self.static_reduction_db(DB_PER_NEPER * peak.max(1e-12).ln());
         let coefficient = if target > self.reduction_db {
             self.attack
         } else {
             self.release
         };
         self.reduction_db = target + coefficient * (self.reduction_db - target);
-        db_to_amp(-self.reduction_db)
+        (-self.reduction_db / DB_PER_NEPER).exp()
     }
 
     /// Current gain reduction in dB, for meters.

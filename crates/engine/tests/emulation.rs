@@ -1,0 +1,284 @@
+//! Playback-system emulations: every built-in profile loads, its realized response matches its
+//! curve, switching profiles keeps the loudness, "solo what's lost" nulls on a flat profile,
+//! environment noise sits at its stated level, and processing never allocates.
+
+use std::f64::consts::TAU;
+
+use assert_no_alloc::{AllocDisabler, assert_no_alloc};
+use crest_engine::AudioBuffer;
+use crest_engine::emulation::fit::usable_band;
+use crest_engine::emulation::noise::Pink;
+use crest_engine::emulation::{Emulation, EmulationOptions, Profile, built_in_profiles};
+use crest_engine::loudness::measure;
+use crest_engine::monitor::MonitorStage;
+
+#[global_allocator]
+static ALLOCATOR: AllocDisabler = AllocDisabler;
+
+fn profiles() -> Vec<Profile> {
+    built_in_profiles().expect("built-in profiles are valid")
+}
+
+fn profile(id: &str) -> Profile {
+    profiles()
+        .into_iter()
+        .find(|p| p.id == id)
+        .unwrap_or_else(|| panic!("{id}"))
+}
+
+fn run(emulation: &mut Emulation, channels: &mut [Vec<f32>]) {
+    let mut planes: Vec<&mut [f32]> = channels.iter_mut().map(Vec::as_mut_slice).collect();
+    emulation.process(&mut planes);
+}
+
+fn log_grid(low: f64, high: f64, n: usize) -> Vec<f64> {
+    (0..n)
+        .map(|i| low * (high / low).powf(i as f64 / (n - 1) as f64))
+        .collect()
+}
+
+#[test]
+fn every_required_profile_is_built_in_with_provenance() {
+    let all = profiles();
+    for id in [
+        "phone",
+        "laptop",
+        "earbuds",
+        "headphones",
+        "bluetooth-speaker",
+        "car",
+        "club",
+        "tv",
+        "smart-speaker",
+        "kitchen-radio",
+        "vinyl",
+        "reference",
+    ] {
+        let p = all
+            .iter()
+            .find(|p| p.id == id)
+            .unwrap_or_else(|| panic!("{id} missing"));
+        assert!(p.provenance.len() > 40, "{id} names its provenance");
+    }
+    assert!(
+        all.iter().filter(|p| p.noise.is_some()).count() >= 3,
+        "car, club, vinyl have noise"
+    );
+}
+
+#[test]
+fn realized_response_matches_each_profile_within_1_db() {
+    for rate in [44_100u32, 48_000, 96_000] {
+        for p in profiles() {
+            let emulation = Emulation::new(&p, rate, 512, 2).expect("builds");
+            let (low, high) = usable_band(&p, f64::from(rate));
+            let grid = log_grid(low, high, 200);
+            let errors: Vec<f64> = grid
+                .iter()
+                .map(|&f| emulation.eq_response_db(f) - p.target_db(f))
+                .collect();
+            let mean = errors.iter().sum::<f64>() / errors.len() as f64;
+            let worst = errors.iter().map(|e| (e - mean).abs()).fold(0.0, f64::max);
+            assert!(
+                worst <= 1.0,
+                "{} at {rate} Hz: off by up to {worst:.2} dB",
+                p.id
+            );
+        }
+    }
+}
+
+/// Low-level sines (below every device compressor) through the whole emulation, L = R.
+#[test]
+fn measured_response_through_the_stage_follows_the_curve() {
+    let rate = 48_000u32;
+    for p in profiles() {
+        let mut emulation = Emulation::new(&p, rate, 1_024, 2).expect("builds");
+        let (low, high) = usable_band(&p, f64::from(rate));
+        let mut errors = Vec::new();
+        for f in log_grid(low * 1.05, high * 0.95, 9) {
+            emulation.reset();
+            let amp = 0.003; // −50 dBFS
+            let n = rate as usize / 2;
+            let x: Vec<f32> = (0..n)
+                .map(|i| (amp * (TAU * f * i as f64 / f64::from(rate)).sin()) as f32)
+                .collect();
+            let mut channels = vec![x.clone(), x];
+            run(&mut emulation, &mut channels);
+            let tail = &channels[0][n / 2..];
+            let rms = (tail
+                .iter()
+                .map(|&v| f64::from(v) * f64::from(v))
+                .sum::<f64>()
+                / tail.len() as f64)
+                .sqrt();
+            let gain_db = 20.0 * (rms * 2f64.sqrt() / amp).log10() - emulation.normalization_db();
+            errors.push(gain_db - p.target_db(f));
+        }
+        let mean = errors.iter().sum::<f64>() / errors.len() as f64;
+        for e in &errors {
+            assert!(
+                (e - mean).abs() <= 1.0,
+                "{}: measured response off by {:.2} dB",
+                p.id,
+                e - mean
+            );
+        }
+    }
+}
+
+#[test]
+fn switching_profiles_keeps_pink_noise_at_the_same_loudness() {
+    let rate = 48_000u32;
+    let n = rate as usize * 4;
+    let mut pink = [Pink::new(11), Pink::new(12)];
+    let input: Vec<Vec<f32>> = pink
+        .iter_mut()
+        .map(|p| (0..n).map(|_| (p.sample() * 0.6) as f32).collect())
+        .collect();
+    let input_lufs = measure(&AudioBuffer::new(rate, input.clone()).expect("stereo"))
+        .integrated_lufs
+        .expect("I");
+    for p in profiles() {
+        let mut emulation = Emulation::new(&p, rate, 512, 2).expect("builds");
+        let mut channels = input.clone();
+        run(&mut emulation, &mut channels);
+        let out = measure(&AudioBuffer::new(rate, channels).expect("stereo"))
+            .integrated_lufs
+            .expect("I");
+        assert!(
+            (out - input_lufs).abs() < 1.0,
+            "{}: {out:.2} LUFS vs {input_lufs:.2} in",
+            p.id
+        );
+    }
+}
+
+#[test]
+fn solo_whats_lost_nulls_on_the_flat_profile_only() {
+    let rate = 48_000u32;
+    let n = rate as usize;
+    let mut pink = [Pink::new(1), Pink::new(2)];
+    let input: Vec<Vec<f32>> = pink
+        .iter_mut()
+        .map(|p| (0..n).map(|_| (p.sample() * 0.3) as f32).collect())
+        .collect();
+    let solo = EmulationOptions {
+        solo_lost: true,
+        environment_noise: false,
+    };
+    let mut flat = Emulation::new(&profile("reference"), rate, 256, 2).expect("reference");
+    flat.set_options(solo);
+    let mut channels = input.clone();
+    run(&mut flat, &mut channels);
+    let peak = channels
+        .iter()
+        .flatten()
+        .fold(0.0f32, |m, x| m.max(x.abs()));
+    assert!(
+        peak == 0.0 || 20.0 * f64::from(peak).log10() < -120.0,
+        "residual {peak}"
+    );
+    let mut phone = Emulation::new(&profile("phone"), rate, 256, 2).expect("phone");
+    phone.set_options(solo);
+    let mut channels = input;
+    run(&mut phone, &mut channels);
+    let lost = measure(&AudioBuffer::new(rate, channels).expect("stereo"))
+        .integrated_lufs
+        .expect("I");
+    assert!(lost > -40.0, "a phone loses a lot of pink noise: {lost}");
+}
+
+#[test]
+fn environment_noise_sits_at_its_stated_level() {
+    let rate = 48_000u32;
+    for id in ["car", "club", "vinyl"] {
+        let p = profile(id);
+        let stated = p.noise.as_ref().expect("noise").level_lufs;
+        let mut emulation = Emulation::new(&p, rate, 512, 2).expect("builds");
+        emulation.set_options(EmulationOptions {
+            environment_noise: true,
+            solo_lost: false,
+        });
+        let mut channels = vec![vec![0.0f32; rate as usize * 4]; 2];
+        run(&mut emulation, &mut channels);
+        let level = measure(&AudioBuffer::new(rate, channels).expect("stereo"))
+            .integrated_lufs
+            .expect("I");
+        assert!(
+            (level - stated).abs() < 1.0,
+            "{id}: noise at {level:.1} LUFS, stated {stated}"
+        );
+    }
+}
+
+#[test]
+fn channel_handling_does_what_the_device_does() {
+    let rate = 48_000u32;
+    let n = rate as usize / 2;
+    let sine = |f: f64| -> Vec<f32> {
+        (0..n)
+            .map(|i| (0.1 * (TAU * f * i as f64 / f64::from(rate)).sin()) as f32)
+            .collect()
+    };
+    let anti = |x: &[f32]| -> Vec<f32> { x.iter().map(|v| -v).collect() };
+    let rms = |x: &[f32]| {
+        (x[n / 2..]
+            .iter()
+            .map(|&v| f64::from(v).powi(2))
+            .sum::<f64>()
+            / (n / 2) as f64)
+            .sqrt()
+    };
+    // A phone sums to mono: an out-of-phase pair cancels.
+    let mut phone = Emulation::new(&profile("phone"), rate, 512, 2).expect("phone");
+    let x = sine(1_000.0);
+    let mut channels = vec![x.clone(), anti(&x)];
+    run(&mut phone, &mut channels);
+    assert!(
+        rms(&channels[0]) < 1e-6,
+        "mono sum cancels anti-phase: {}",
+        rms(&channels[0])
+    );
+    // Vinyl sums only the low end: anti-phase 60 Hz vanishes, anti-phase 1 kHz stays.
+    for (f, survives) in [(60.0, false), (1_000.0, true)] {
+        let mut vinyl = Emulation::new(&profile("vinyl"), rate, 512, 2).expect("vinyl");
+        let x = sine(f);
+        let mut channels = vec![x.clone(), anti(&x)];
+        run(&mut vinyl, &mut channels);
+        let ratio_db = 20.0 * (rms(&channels[0]) / rms(&x)).log10() - vinyl.normalization_db();
+        if survives {
+            assert!(ratio_db > -1.0, "{f} Hz side passes: {ratio_db:.1} dB");
+        } else {
+            assert!(
+                ratio_db < -20.0,
+                "{f} Hz side is made mono: {ratio_db:.1} dB"
+            );
+        }
+    }
+}
+
+#[test]
+fn processing_never_allocates() {
+    let rate = 48_000u32;
+    for p in profiles() {
+        let mut emulation = Emulation::new(&p, rate, 256, 2).expect("builds");
+        emulation.set_options(EmulationOptions {
+            environment_noise: true,
+            solo_lost: false,
+        });
+        let mut left = vec![0.1f32; 1_000];
+        let mut right = vec![-0.05f32; 1_000];
+        assert_no_alloc(|| {
+            let mut planes = [left.as_mut_slice(), right.as_mut_slice()];
+            emulation.process(&mut planes);
+            emulation.set_options(EmulationOptions {
+                environment_noise: false,
+                solo_lost: true,
+            });
+            emulation.process(&mut planes);
+            emulation.reset();
+        });
+        assert_eq!(emulation.latency_frames(), 0);
+    }
+}
