@@ -270,3 +270,126 @@ fn targets_json_is_one_array_and_analyze_reports_platform_gains() {
         "{table}"
     );
 }
+
+#[test]
+fn profiles_json_is_one_array_documented_in_docs() {
+    let dir = scratch("profiles");
+    let output = crest(&["profiles", "--json"], &dir);
+    assert!(output.status.success());
+    let list: Value =
+        serde_json::from_slice(&output.stdout).expect("stdout is exactly one JSON value");
+    let list = list.as_array().expect("an array");
+    assert!(list.len() >= 12);
+    let docs = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/profiles.md"
+    ))
+    .expect("docs/profiles.md");
+    for entry in list {
+        let id = entry["id"].as_str().expect("id");
+        assert!(
+            entry["name"].is_string() && entry["response"].is_array(),
+            "{id}"
+        );
+        assert!(
+            docs.contains(&format!("`{id}`")),
+            "docs/profiles.md documents {id}"
+        );
+    }
+}
+
+/// A two-tone file (200 Hz and 3 kHz, equal level) at about −8 LUFS.
+fn two_tone_wav(dir: &Path, name: &str) -> String {
+    let rate = 48_000u32;
+    let spec = hound::WavSpec {
+        channels: 2,
+        sample_rate: rate,
+        bits_per_sample: 24,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(dir.join(name), spec).expect("create");
+    for n in 0..rate as usize * 4 {
+        let t = n as f64 / f64::from(rate);
+        let v = 0.3 * (std::f64::consts::TAU * 200.0 * t).sin()
+            + 0.3 * (std::f64::consts::TAU * 3_000.0 * t).sin();
+        let v = (v * 8_388_607.0).round() as i32;
+        w.write_sample(v).expect("write");
+        w.write_sample(v).expect("write");
+    }
+    w.finalize().expect("finalize");
+    name.to_owned()
+}
+
+fn tone_level_db(samples: &[f32], freq: f64, rate: f64) -> f64 {
+    let (mut s, mut c) = (0.0, 0.0);
+    for (n, &x) in samples.iter().enumerate() {
+        let w = std::f64::consts::TAU * freq * n as f64 / rate;
+        s += f64::from(x) * w.sin();
+        c += f64::from(x) * w.cos();
+    }
+    20.0 * (2.0 * s.hypot(c) / samples.len() as f64).log10()
+}
+
+#[test]
+fn preview_measures_as_predicted() {
+    let dir = scratch("preview");
+    let input = two_tone_wav(&dir, "mix.wav");
+    let analysed = json_lines(&crest(&["analyze", "--json", &input], &dir));
+    let input_lufs = analysed[0]["integrated_lufs"].as_f64().expect("I");
+
+    // Platform only: Spotify brings it to −14 LUFS.
+    let output = crest(
+        &[
+            "preview",
+            &input,
+            "-o",
+            "spotify.wav",
+            "--platform",
+            "spotify",
+        ],
+        &dir,
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(String::from_utf8_lossy(&output.stdout).contains("not a master"));
+    let measured = json_lines(&crest(&["analyze", "--json", "spotify.wav"], &dir));
+    assert_eq!(measured[0]["codec"], "pcm_f32le");
+    let spotify_lufs = measured[0]["integrated_lufs"].as_f64().expect("I");
+    assert!(
+        (spotify_lufs + 14.0).abs() < 0.05,
+        "{spotify_lufs} from {input_lufs}"
+    );
+
+    // Profile: a phone keeps 3 kHz and all but drops 200 Hz, at about the same loudness.
+    let output = crest(
+        &["preview", &input, "-o", "phone.wav", "--profile", "phone"],
+        &dir,
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let mut reader = hound::WavReader::open(dir.join("phone.wav")).expect("preview is a WAV");
+    let left: Vec<f32> = reader
+        .samples::<f32>()
+        .step_by(2)
+        .map(|s| s.expect("sample"))
+        .collect();
+    let steady = &left[left.len() / 2..];
+    let drop = tone_level_db(steady, 3_000.0, 48_000.0) - tone_level_db(steady, 200.0, 48_000.0);
+    assert!(drop > 20.0, "200 Hz is {drop:.1} dB below 3 kHz on a phone");
+
+    // Unknown ids list the choices; the source is never overwritten.
+    let output = crest(
+        &["preview", &input, "-o", "x.wav", "--profile", "gramophone"],
+        &dir,
+    );
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("earbuds"));
+    let output = crest(&["preview", &input, "-o", &input], &dir);
+    assert!(!output.status.success());
+}

@@ -1,6 +1,8 @@
 //! The command-line interface: batch tools over the same engine the GUI uses.
 
 mod analyze;
+mod preview;
+mod profiles;
 mod targets;
 
 use std::process::ExitCode;
@@ -21,11 +23,17 @@ pub enum Command {
     Analyze(analyze::AnalyzeArgs),
     /// List the streaming and broadcast loudness targets (ids for --platform flags).
     Targets(targets::TargetsArgs),
+    /// List the playback-system emulations (ids for --profile flags).
+    Profiles(profiles::ProfilesArgs),
+    /// Render what a listener hears (platform normalization, playback system) to a float WAV.
+    Preview(preview::PreviewArgs),
 }
 
 pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Analyze(args) => analyze::run(&args),
         Command::Targets(args) => targets::run(&args),
+        Command::Profiles(args) => profiles::run(&args),
+        Command::Preview(args) => preview::run(&args),
     }
 }

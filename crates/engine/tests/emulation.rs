@@ -282,3 +282,31 @@ fn processing_never_allocates() {
         assert_eq!(emulation.latency_frames(), 0);
     }
 }
+
+#[test]
+fn broken_profiles_name_the_field() {
+    let text = crest_engine::emulation::profile::BUILT_IN_PROFILES[0];
+    let edit = |f: &dyn Fn(&mut serde_json::Value)| {
+        let mut v: serde_json::Value = serde_json::from_str(text).expect("json");
+        f(&mut v);
+        Profile::parse(&v.to_string(), "test.json")
+            .expect_err("must be refused")
+            .to_string()
+    };
+    assert!(
+        edit(&|v| {
+            v.as_object_mut().expect("obj").remove("passband_hz");
+        })
+        .contains("passband_hz")
+    );
+    assert!(
+        edit(&|v| v["response"] = serde_json::json!([[1000, 0], [500, 1]])).contains("`response`")
+    );
+    assert!(edit(&|v| v["low_cut"]["order"] = serde_json::json!(3)).contains("`low_cut`"));
+    assert!(edit(&|v| v["provenance"] = serde_json::json!(" ")).contains("`provenance`"));
+    assert!(
+        edit(&|v| v["channels"] = serde_json::json!({"mode": "surround"})).contains("surround")
+    );
+    assert!(edit(&|v| v["id"] = serde_json::json!("Phone Speaker")).contains("`id`"));
+    assert!(edit(&|v| v["version"] = serde_json::json!(2)).contains("`version`"));
+}
