@@ -51,6 +51,9 @@ const MERGE_GAP_S: f64 = 0.5;
 /// Silence for leading/trailing checks: below −60 dBFS sample peak.
 const SILENCE_AMP: f32 = 0.001;
 const SILENCE_REPORT_S: f64 = 2.0;
+/// Below this overall correlation the channels work against each other (uncorrelated noise
+/// measures ±0.01; a polarity-inverted channel −1).
+const ANTI_CORRELATED: f64 = -0.1;
 /// Mixes quieter than this are not judged for over-limiting.
 const OVER_LIMITED_MIN_LUFS: f64 = -20.0;
 
@@ -233,7 +236,7 @@ pub fn mono_compatibility(audio: &AudioBuffer) -> Option<Finding> {
     let correlation = lr / (ll * rr).sqrt().max(f64::MIN_POSITIVE);
     // Mono sum (L+R)/2 played on both speakers, against the stereo power.
     let mono_loss_db = -power_to_db(((ll + rr + 2.0 * lr) / 2.0).max(1e-30) / (ll + rr));
-    let severity = if correlation < 0.0 || mono_loss_db > 6.0 {
+    let severity = if correlation < ANTI_CORRELATED || mono_loss_db > 6.0 {
         Severity::Problem
     } else if !anti_phase.is_empty() || mono_loss_db > 4.5 {
         Severity::Warning

@@ -166,12 +166,7 @@ impl Target {
             self.id.clone()
         };
         let fail = |field, reason: &str| Err(invalid(entry.clone(), field, reason.to_owned()));
-        let id_ok = !self.id.is_empty()
-            && self
-                .id
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-        if !id_ok {
+        if !crate::units::is_short_id(&self.id) {
             return fail("id", "must be a short lowercase name (a-z, 0-9, -)");
         }
         if self.name.trim().is_empty() {

@@ -24,6 +24,14 @@ pub fn finite(value: f64) -> Option<f64> {
     value.is_finite().then_some(value)
 }
 
+/// A short lowercase name usable as a command-line id: `spotify`, `apple-music`, `phone`.
+pub fn is_short_id(text: &str) -> bool {
+    !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -37,5 +45,7 @@ mod tests {
         assert_eq!(amp_to_db(0.0), f64::NEG_INFINITY);
         assert_eq!(finite(f64::NEG_INFINITY), None);
         assert_eq!(finite(-3.0), Some(-3.0));
+        assert!(is_short_id("spotify-loud") && is_short_id("ebu-r128"));
+        assert!(!is_short_id("") && !is_short_id("Apple Music"));
     }
 }

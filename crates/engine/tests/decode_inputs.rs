@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use crest_engine::emulation::noise::White;
 use crest_engine::{ChannelRole, DecodeControl, DecodeError, decode_file, decode_file_with};
 
 fn fixture(name: &str) -> PathBuf {
@@ -19,17 +20,10 @@ fn scratch(test: &str) -> PathBuf {
     dir
 }
 
-/// A deterministic pseudo-random sequence in [−1, 1).
+/// Deterministic white noise in [−1, 1).
 fn noise(len: usize, seed: u64) -> Vec<f64> {
-    let mut state = seed | 1;
-    (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 11) as f64 / (1u64 << 52) as f64 - 1.0
-        })
-        .collect()
+    let mut white = White::new(seed);
+    (0..len).map(|_| white.sample()).collect()
 }
 
 /// A RIFF/WAVE file: `fmt ` (plain, or WAVE_FORMAT_EXTENSIBLE with a mask) and `data`.

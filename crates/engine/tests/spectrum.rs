@@ -4,6 +4,7 @@ use std::f64::consts::TAU;
 
 use assert_no_alloc::{AllocDisabler, assert_no_alloc};
 use crest_engine::AudioBuffer;
+use crest_engine::emulation::noise::White;
 use crest_engine::spectrum::{AnalyzerSettings, FLOOR_DB, LiveAnalyzer, long_term_spectrum};
 
 #[global_allocator]
@@ -15,16 +16,10 @@ fn sine(freq_hz: f64, amplitude: f64, rate: u32, seconds: f64) -> Vec<f32> {
         .collect()
 }
 
+/// Deterministic white noise in [−1, 1).
 fn noise(len: usize, seed: u64) -> Vec<f32> {
-    let mut state = seed | 1;
-    (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            ((state >> 40) as f64 / (1u64 << 24) as f64 * 2.0 - 1.0) as f32
-        })
-        .collect()
+    let mut white = White::new(seed);
+    (0..len).map(|_| white.sample() as f32).collect()
 }
 
 fn band_of(edges: &[f64], freq: f64) -> usize {

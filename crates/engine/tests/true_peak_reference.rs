@@ -6,6 +6,7 @@
 use std::f64::consts::{PI, TAU};
 
 use crest_engine::AudioBuffer;
+use crest_engine::emulation::noise::White;
 use crest_engine::loudness::measure;
 
 /// 8× oversampled peak by direct evaluation of a 64-lobe windowed sinc: slow and simple.
@@ -64,16 +65,10 @@ fn reference_true_peak_db(audio: &AudioBuffer) -> f64 {
     20.0 * peak.log10()
 }
 
+/// Deterministic white noise in [−1, 1).
 fn noise(len: usize, seed: u64) -> Vec<f64> {
-    let mut state = seed | 1;
-    (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
-        })
-        .collect()
+    let mut white = White::new(seed);
+    (0..len).map(|_| white.sample()).collect()
 }
 
 fn faded(mut x: Vec<f64>, rate: u32) -> Vec<f32> {

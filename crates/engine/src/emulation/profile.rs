@@ -154,12 +154,7 @@ impl Profile {
         if self.version != PROFILE_VERSION {
             return fail("version", "is not 1");
         }
-        let id_ok = !self.id.is_empty()
-            && self
-                .id
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-        if !id_ok {
+        if !crate::units::is_short_id(&self.id) {
             return fail("id", "must be a short lowercase name (a-z, 0-9, -)");
         }
         if self.response.len() < 2 {
