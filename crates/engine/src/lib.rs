@@ -2,6 +2,7 @@
 
 pub mod analysis;
 pub mod audio;
+pub mod chain;
 pub mod decode;
 pub mod demo;
 pub mod dsp;

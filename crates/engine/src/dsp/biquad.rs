@@ -121,13 +121,13 @@ impl Coefficients {
 /// Butterworth Q values for the sections of an even-order filter: order 2 → [0.707],
 /// order 4 → [0.541, 1.307], order 8 → four sections.
 pub fn butterworth_qs(order: usize) -> Vec<f64> {
-    let sections = order / 2;
-    (0..sections)
-        .map(|k| {
-            let angle = PI * (2 * k + 1) as f64 / (2 * order) as f64;
-            1.0 / (2.0 * angle.sin())
-        })
-        .collect()
+    (0..order / 2).map(|k| butterworth_q(order, k)).collect()
+}
+
+/// The Q of section `k` of an even-order Butterworth filter (allocation-free).
+pub fn butterworth_q(order: usize, k: usize) -> f64 {
+    let angle = PI * (2 * k + 1) as f64 / (2 * order) as f64;
+    1.0 / (2.0 * angle.sin())
 }
 
 /// One section's state (transposed direct form II, in f64 for low-frequency precision).

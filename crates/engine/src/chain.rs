@@ -1,0 +1,428 @@
+//! The mastering chain: the same code runs live (playback) and offline (render).
+//!
+//! Built from [`ChainSettings`] for a sample rate, a maximum block size and a channel count;
+//! `process` is planar and in place, allocation-free, and gives the same output however the
+//! audio is cut into blocks (parameters move on a fixed 32-frame control grid). Parameter
+//! changes arrive through [`Chain::apply`] and are smoothed; structural changes ask for a new
+//! chain, which playback builds off the audio thread and crossfades to.
+//!
+//! Stages so far, in their fixed order: input (trim, subsonic high-pass) → EQ (8 bands) →
+//! stereo (width, mono bass, balance).
+
+pub mod settings;
+
+use crate::dsp::biquad::{Coefficients, State, butterworth_q};
+use crate::units::db_to_amp;
+pub use settings::{
+    BandKind, ChainSettings, EqBand, EqSettings, HighPass, InputSettings, Placement, SettingsError,
+    Slope, StereoSettings,
+};
+
+/// Frames between parameter updates: the control grid, counted from the chain's start.
+pub const CONTROL_FRAMES: usize = 32;
+/// Time constant of parameter smoothing.
+const SMOOTHING_MS: f64 = 20.0;
+
+/// What [`Chain::apply`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    /// The new values are being approached smoothly.
+    Smoothed,
+    /// The structure changed: build a new chain (off the audio thread) and swap it in.
+    NeedsRebuild,
+}
+
+/// Why a chain could not be built.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ChainError {
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
+    #[error("the chain processes mono or stereo; this audio has {0} channels")]
+    Channels(usize),
+    #[error("sample rate {0} Hz is outside what the chain supports")]
+    Rate(u32),
+}
+
+/// A value moving towards its target, one control step at a time.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Smoothed {
+    current: f64,
+    target: f64,
+}
+
+impl Smoothed {
+    fn new(value: f64) -> Self {
+        Self {
+            current: value,
+            target: value,
+        }
+    }
+
+    /// One control step; true while still moving.
+    fn step(&mut self, coefficient: f64) -> bool {
+        if self.current == self.target {
+            return false;
+        }
+        self.current += (self.target - self.current) * coefficient;
+        if (self.target - self.current).abs() <= 1e-9 * self.target.abs().max(1e-3) {
+            self.current = self.target;
+        }
+        true
+    }
+}
+
+/// One EQ band at run time: its smoothed values, its sections, and a state per channel.
+#[derive(Debug, Clone)]
+struct Band {
+    kind: BandKind,
+    placement: Placement,
+    order: usize,
+    freq_hz: Smoothed,
+    gain_db: Smoothed,
+    q: Smoothed,
+    sections: Vec<Coefficients>,
+    states: [Vec<State>; 2],
+}
+
+impl Band {
+    fn new(band: &EqBand, rate: f64) -> Self {
+        let order = band.slope.order();
+        let count = match band.kind {
+            BandKind::HighPass | BandKind::LowPass => order / 2,
+            _ => 1,
+        };
+        let mut b = Self {
+            kind: band.kind,
+            placement: band.placement,
+            order,
+            freq_hz: Smoothed::new(band.freq_hz),
+            gain_db: Smoothed::new(band.gain_db),
+            q: Smoothed::new(band.q),
+            sections: vec![Coefficients::IDENTITY; count],
+            states: [vec![State::default(); count], vec![State::default(); count]],
+        };
+        b.design(rate);
+        b
+    }
+
+    fn design(&mut self, rate: f64) {
+        let (f, g, q) = (self.freq_hz.current, self.gain_db.current, self.q.current);
+        match self.kind {
+            BandKind::Bell => self.sections[0] = Coefficients::peaking(f, g, q, rate),
+            BandKind::LowShelf => self.sections[0] = Coefficients::low_shelf(f, g, q, rate),
+            BandKind::HighShelf => self.sections[0] = Coefficients::high_shelf(f, g, q, rate),
+            BandKind::HighPass | BandKind::LowPass => {
+                for (k, section) in self.sections.iter_mut().enumerate() {
+                    let q = butterworth_q(self.order, k);
+                    *section = if self.kind == BandKind::HighPass {
+                        Coefficients::high_pass(f, q, rate)
+                    } else {
+                        Coefficients::low_pass(f, q, rate)
+                    };
+                }
+            }
+        }
+    }
+
+    #[inline]
+    fn tick(&mut self, channel: usize, x: f64) -> f64 {
+        self.sections
+            .iter()
+            .zip(self.states[channel].iter_mut())
+            .fold(x, |y, (c, s)| s.tick(c, y))
+    }
+
+    fn response_db(&self, freq_hz: f64, rate: f64) -> f64 {
+        self.sections
+            .iter()
+            .map(|c| c.response_db(freq_hz, rate))
+            .sum()
+    }
+}
+
+/// The runtime chain.
+#[derive(Debug, Clone)]
+pub struct Chain {
+    settings: ChainSettings,
+    rate: f64,
+    channels: usize,
+    max_block: usize,
+    smoothing: f64,
+    /// Frames processed since the start: the position on the control grid.
+    position: u64,
+    trim: Smoothed,
+    high_pass: Option<Band>,
+    bands: Vec<Band>,
+    width: Smoothed,
+    balance: Smoothed,
+    mono_bass: Option<Band>,
+}
+
+impl Chain {
+    /// Builds the chain (allocates; not for the audio thread).
+    pub fn new(
+        settings: &ChainSettings,
+        sample_rate: u32,
+        max_block: usize,
+        channels: usize,
+    ) -> Result<Self, ChainError> {
+        settings.validate()?;
+        if !(1..=2).contains(&channels) {
+            return Err(ChainError::Channels(channels));
+        }
+        if !(8_000..=crate::audio::MAX_SAMPLE_RATE).contains(&sample_rate) {
+            return Err(ChainError::Rate(sample_rate));
+        }
+        let rate = f64::from(sample_rate);
+        let band = |kind, freq_hz, slope: Slope| EqBand {
+            enabled: true,
+            kind,
+            freq_hz,
+            gain_db: 0.0,
+            q: std::f64::consts::FRAC_1_SQRT_2,
+            slope,
+            placement: Placement::Stereo,
+        };
+        Ok(Self {
+            settings: settings.clone(),
+            rate,
+            channels,
+            max_block: max_block.max(1),
+            smoothing: 1.0 - (-(CONTROL_FRAMES as f64) / (SMOOTHING_MS * 0.001 * rate)).exp(),
+            position: 0,
+            trim: Smoothed::new(settings.input.trim_db),
+            high_pass: settings
+                .input
+                .high_pass
+                .map(|hp| Band::new(&band(BandKind::HighPass, hp.freq_hz, hp.slope), rate)),
+            bands: settings
+                .eq
+                .bands
+                .iter()
+                .filter(|b| b.enabled)
+                .map(|b| Band::new(b, rate))
+                .collect(),
+            width: Smoothed::new(settings.stereo.width),
+            balance: Smoothed::new(settings.stereo.balance),
+            mono_bass: settings
+                .stereo
+                .mono_bass_hz
+                .map(|f| Band::new(&band(BandKind::HighPass, f, Slope::Db24), rate)),
+        })
+    }
+
+    pub fn settings(&self) -> &ChainSettings {
+        &self.settings
+    }
+
+    /// The largest block `process` is prepared for (longer ones are split internally).
+    pub fn max_block(&self) -> usize {
+        self.max_block
+    }
+
+    /// Delay the chain adds, in frames (the limiter's lookahead, when it lands).
+    pub fn latency_frames(&self) -> usize {
+        0
+    }
+
+    /// Features the settings ask for that this audio cannot have (stereo tools on mono).
+    pub fn disabled_for_mono(&self) -> Vec<&'static str> {
+        if self.channels == 2 {
+            return Vec::new();
+        }
+        let s = &self.settings;
+        let mut disabled = Vec::new();
+        if !s.stereo.is_neutral() {
+            disabled.push("stereo stage (width, mono bass, balance)");
+        }
+        if s.eq.bands.iter().any(|b| {
+            matches!(
+                b.placement,
+                Placement::Side | Placement::Left | Placement::Right
+            )
+        }) {
+            disabled.push("EQ bands placed on side, left or right");
+        }
+        disabled
+    }
+
+    /// Takes new settings: smoothed when only values changed (allocation-free), otherwise
+    /// asks for a rebuild. Invalid settings are refused before anything changes.
+    pub fn apply(&mut self, settings: &ChainSettings) -> Result<Applied, SettingsError> {
+        settings.validate()?;
+        if !self.settings.same_structure(settings) {
+            return Ok(Applied::NeedsRebuild);
+        }
+        self.trim.target = settings.input.trim_db;
+        if let (Some(band), Some(hp)) = (&mut self.high_pass, settings.input.high_pass) {
+            band.freq_hz.target = hp.freq_hz;
+        }
+        for (band, new) in self
+            .bands
+            .iter_mut()
+            .zip(settings.eq.bands.iter().filter(|b| b.enabled))
+        {
+            band.freq_hz.target = new.freq_hz;
+            band.gain_db.target = new.gain_db;
+            band.q.target = new.q;
+        }
+        self.width.target = settings.stereo.width;
+        self.balance.target = settings.stereo.balance;
+        if let (Some(band), Some(freq)) = (&mut self.mono_bass, settings.stereo.mono_bass_hz) {
+            band.freq_hz.target = freq;
+        }
+        // Field by field: a derived clone_from would allocate a new band list.
+        self.settings.input.clone_from(&settings.input);
+        self.settings.eq.bypass = settings.eq.bypass;
+        self.settings.eq.bands.clone_from(&settings.eq.bands);
+        self.settings.stereo.clone_from(&settings.stereo);
+        Ok(Applied::Smoothed)
+    }
+
+    /// Clears all filter state and jumps every value to its target.
+    pub fn reset(&mut self) {
+        for band in self
+            .bands
+            .iter_mut()
+            .chain(self.high_pass.as_mut())
+            .chain(self.mono_bass.as_mut())
+        {
+            band.states.iter_mut().flatten().for_each(State::reset);
+            band.freq_hz.current = band.freq_hz.target;
+            band.gain_db.current = band.gain_db.target;
+            band.q.current = band.q.target;
+            band.design(self.rate);
+        }
+        for value in [&mut self.trim, &mut self.width, &mut self.balance] {
+            value.current = value.target;
+        }
+        self.position = 0;
+    }
+
+    /// The EQ's magnitude response at `freq_hz` (stereo-placed and mid-placed bands), for
+    /// drawing the curve.
+    pub fn eq_response_db(&self, freq_hz: f64) -> f64 {
+        if self.settings.eq.bypass {
+            return 0.0;
+        }
+        self.bands
+            .iter()
+            .filter(|b| matches!(b.placement, Placement::Stereo | Placement::Mid))
+            .map(|b| b.response_db(freq_hz, self.rate))
+            .sum()
+    }
+
+    /// Processes planar audio in place (any length; the channel count it was built for).
+    pub fn process(&mut self, channels: &mut [&mut [f32]]) {
+        let frames = channels.first().map_or(0, |c| c.len());
+        let mut start = 0;
+        while start < frames {
+            // Stop at the next control-grid line so values move at the same frames however
+            // the audio arrives.
+            let to_grid = CONTROL_FRAMES - (self.position % CONTROL_FRAMES as u64) as usize;
+            let end = (start + to_grid).min(frames);
+            if self.position.is_multiple_of(CONTROL_FRAMES as u64) {
+                self.control_step();
+            }
+            self.process_span(channels, start, end);
+            self.position += (end - start) as u64;
+            start = end;
+        }
+    }
+
+    fn control_step(&mut self) {
+        let k = self.smoothing;
+        let rate = self.rate;
+        self.trim.step(k);
+        self.width.step(k);
+        self.balance.step(k);
+        for band in self
+            .bands
+            .iter_mut()
+            .chain(self.high_pass.as_mut())
+            .chain(self.mono_bass.as_mut())
+        {
+            let moved = band.freq_hz.step(k) | band.gain_db.step(k) | band.q.step(k);
+            if moved {
+                band.design(rate);
+            }
+        }
+    }
+
+    fn process_span(&mut self, channels: &mut [&mut [f32]], start: usize, end: usize) {
+        let count = channels.len().min(self.channels);
+        let s = &self.settings;
+        if !s.input.bypass {
+            let gain = db_to_amp(self.trim.current);
+            for (c, channel) in channels.iter_mut().take(count).enumerate() {
+                for x in &mut channel[start..end] {
+                    let mut y = f64::from(*x) * gain;
+                    if let Some(hp) = &mut self.high_pass {
+                        y = hp.tick(c, y);
+                    }
+                    *x = y as f32;
+                }
+            }
+        }
+        if !s.eq.bypass {
+            for band in &mut self.bands {
+                match (band.placement, count) {
+                    (Placement::Stereo, _) | (Placement::Mid, 1) => {
+                        for (c, channel) in channels.iter_mut().take(count).enumerate() {
+                            for x in &mut channel[start..end] {
+                                *x = band.tick(c, f64::from(*x)) as f32;
+                            }
+                        }
+                    }
+                    (Placement::Left, 2) | (Placement::Right, 2) => {
+                        let c = usize::from(band.placement == Placement::Right);
+                        for x in &mut channels[c][start..end] {
+                            *x = band.tick(c, f64::from(*x)) as f32;
+                        }
+                    }
+                    (Placement::Mid, 2) | (Placement::Side, 2) => {
+                        let (left, right) = channels.split_at_mut(1);
+                        for (l, r) in left[0][start..end]
+                            .iter_mut()
+                            .zip(&mut right[0][start..end])
+                        {
+                            let (mut mid, mut side) = (
+                                0.5 * (f64::from(*l) + f64::from(*r)),
+                                0.5 * (f64::from(*l) - f64::from(*r)),
+                            );
+                            if band.placement == Placement::Mid {
+                                mid = band.tick(0, mid);
+                            } else {
+                                side = band.tick(0, side);
+                            }
+                            (*l, *r) = ((mid + side) as f32, (mid - side) as f32);
+                        }
+                    }
+                    // Side, left and right bands have nothing to act on in mono.
+                    _ => {}
+                }
+            }
+        }
+        if count == 2 && !s.stereo.is_neutral() {
+            let width = self.width.current;
+            let balance = self.balance.current;
+            let (gain_l, gain_r) = (1.0 - balance.max(0.0), 1.0 + balance.min(0.0));
+            let (left, right) = channels.split_at_mut(1);
+            for (l, r) in left[0][start..end]
+                .iter_mut()
+                .zip(&mut right[0][start..end])
+            {
+                let mid = 0.5 * (f64::from(*l) + f64::from(*r));
+                let mut side = 0.5 * (f64::from(*l) - f64::from(*r));
+                if let Some(hp) = &mut self.mono_bass {
+                    side = hp.tick(0, side);
+                }
+                side *= width;
+                (*l, *r) = (
+                    ((mid + side) * gain_l) as f32,
+                    ((mid - side) * gain_r) as f32,
+                );
+            }
+        }
+    }
+}

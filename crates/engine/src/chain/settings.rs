@@ -1,0 +1,278 @@
+//! `ChainSettings`: what a chain preset or snapshot stores. Plain serde data, versioned,
+//! validated at the boundary; the runtime DSP is built from it by [`super::Chain`].
+
+use serde::{Deserialize, Serialize};
+
+/// The settings format this build writes and reads.
+pub const CHAIN_VERSION: u32 = 1;
+/// EQ bands at most.
+pub const MAX_EQ_BANDS: usize = 8;
+
+/// The whole chain, in its fixed order: input → EQ → stereo (dynamics and the limiter follow
+/// as they land). Defaults are neutral: a default chain changes nothing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ChainSettings {
+    pub version: u32,
+    pub input: InputSettings,
+    pub eq: EqSettings,
+    pub stereo: StereoSettings,
+}
+
+impl Default for ChainSettings {
+    fn default() -> Self {
+        Self {
+            version: CHAIN_VERSION,
+            input: InputSettings::default(),
+            eq: EqSettings::default(),
+            stereo: StereoSettings::default(),
+        }
+    }
+}
+
+/// Filter steepness for high- and low-pass filters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Slope {
+    #[serde(rename = "12")]
+    Db12,
+    #[serde(rename = "24")]
+    Db24,
+    #[serde(rename = "48")]
+    Db48,
+}
+
+impl Slope {
+    /// The Butterworth order: 12 dB/octave per two poles.
+    pub fn order(self) -> usize {
+        match self {
+            Slope::Db12 => 2,
+            Slope::Db24 => 4,
+            Slope::Db48 => 8,
+        }
+    }
+}
+
+/// Input stage: trim, and an optional subsonic high-pass (which also removes DC).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct InputSettings {
+    pub bypass: bool,
+    pub trim_db: f64,
+    pub high_pass: Option<HighPass>,
+}
+
+impl Default for InputSettings {
+    fn default() -> Self {
+        Self {
+            bypass: false,
+            trim_db: 0.0,
+            high_pass: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HighPass {
+    pub freq_hz: f64,
+    pub slope: Slope,
+}
+
+/// What an EQ band does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BandKind {
+    Bell,
+    LowShelf,
+    HighShelf,
+    HighPass,
+    LowPass,
+}
+
+/// Where an EQ band acts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Placement {
+    /// Both channels alike.
+    #[default]
+    Stereo,
+    /// The mid (L + R) / 2 only.
+    Mid,
+    /// The side (L − R) / 2 only.
+    Side,
+    Left,
+    Right,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EqBand {
+    pub enabled: bool,
+    pub kind: BandKind,
+    pub freq_hz: f64,
+    /// Bells and shelves; ignored by passes.
+    #[serde(default)]
+    pub gain_db: f64,
+    /// Bells and shelves (shelves: slope, 0.707 is the classic); ignored by passes.
+    #[serde(default = "default_q")]
+    pub q: f64,
+    /// Passes only.
+    #[serde(default = "default_slope")]
+    pub slope: Slope,
+    #[serde(default)]
+    pub placement: Placement,
+}
+
+fn default_q() -> f64 {
+    std::f64::consts::FRAC_1_SQRT_2
+}
+
+fn default_slope() -> Slope {
+    Slope::Db12
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct EqSettings {
+    pub bypass: bool,
+    pub bands: Vec<EqBand>,
+}
+
+/// Stereo stage: width (side gain), mono bass below a frequency, balance. Stereo sources only.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StereoSettings {
+    pub bypass: bool,
+    /// Side level relative to mid: 0 = mono, 1 = unchanged, 2 = twice as wide.
+    pub width: f64,
+    /// Side content below this frequency is removed (24 dB/octave).
+    pub mono_bass_hz: Option<f64>,
+    /// −1 = left only … 0 = centre … +1 = right only (constant-power at the centre: unity).
+    pub balance: f64,
+}
+
+impl Default for StereoSettings {
+    fn default() -> Self {
+        Self {
+            bypass: false,
+            width: 1.0,
+            mono_bass_hz: None,
+            balance: 0.0,
+        }
+    }
+}
+
+impl StereoSettings {
+    pub fn is_neutral(&self) -> bool {
+        self.bypass || (self.width == 1.0 && self.mono_bass_hz.is_none() && self.balance == 0.0)
+    }
+}
+
+/// A setting outside what the chain accepts; names the field.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("chain setting `{field}` {reason}")]
+pub struct SettingsError {
+    pub field: String,
+    pub reason: String,
+}
+
+fn check(ok: bool, field: &str, reason: &str) -> Result<(), SettingsError> {
+    if ok {
+        Ok(())
+    } else {
+        Err(SettingsError {
+            field: field.to_owned(),
+            reason: reason.to_owned(),
+        })
+    }
+}
+
+impl ChainSettings {
+    /// Reads settings from JSON (a chain preset), validated.
+    pub fn from_json(text: &str) -> Result<Self, SettingsError> {
+        let settings: Self = serde_json::from_str(text).map_err(|e| SettingsError {
+            field: "(file)".into(),
+            reason: e.to_string(),
+        })?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Checks every value against its range.
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        check(self.version == CHAIN_VERSION, "version", "is not 1")?;
+        let i = &self.input;
+        check(
+            i.trim_db.is_finite() && (-24.0..=24.0).contains(&i.trim_db),
+            "input.trim_db",
+            "must be within ±24 dB",
+        )?;
+        if let Some(hp) = i.high_pass {
+            check(
+                (5.0..=300.0).contains(&hp.freq_hz),
+                "input.high_pass.freq_hz",
+                "must be 5–300 Hz",
+            )?;
+        }
+        check(
+            self.eq.bands.len() <= MAX_EQ_BANDS,
+            "eq.bands",
+            "holds at most 8 bands",
+        )?;
+        for (n, band) in self.eq.bands.iter().enumerate() {
+            // The field name is only formatted on failure: validation runs on the audio thread
+            // (Chain::apply) and must not allocate.
+            let fail = |name: &str, reason: &str| SettingsError {
+                field: format!("eq.bands[{n}].{name}"),
+                reason: reason.to_owned(),
+            };
+            if !(10.0..=24_000.0).contains(&band.freq_hz) {
+                return Err(fail("freq_hz", "must be 10 Hz–24 kHz"));
+            }
+            if !(band.gain_db.is_finite() && band.gain_db.abs() <= 24.0) {
+                return Err(fail("gain_db", "must be within ±24 dB"));
+            }
+            if !(0.1..=20.0).contains(&band.q) {
+                return Err(fail("q", "must be 0.1–20"));
+            }
+        }
+        let s = &self.stereo;
+        check(
+            (0.0..=2.0).contains(&s.width),
+            "stereo.width",
+            "must be 0–2 (1 = unchanged)",
+        )?;
+        check(
+            (-1.0..=1.0).contains(&s.balance),
+            "stereo.balance",
+            "must be −1 (left) to +1 (right)",
+        )?;
+        if let Some(freq) = s.mono_bass_hz {
+            check(
+                (20.0..=500.0).contains(&freq),
+                "stereo.mono_bass_hz",
+                "must be 20–500 Hz",
+            )?;
+        }
+        Ok(())
+    }
+
+    /// True when `other` can be reached from `self` by moving values only (smoothed, no
+    /// allocation); false when a new chain must be built: bands added, removed or changed in
+    /// kind, placement or slope, filters switched in or out, stages bypassed. Allocation-free.
+    pub fn same_structure(&self, other: &Self) -> bool {
+        let (a, b) = (self, other);
+        a.input.bypass == b.input.bypass
+            && a.input.high_pass.map(|h| h.slope) == b.input.high_pass.map(|h| h.slope)
+            && a.eq.bypass == b.eq.bypass
+            && a.eq.bands.len() == b.eq.bands.len()
+            && a.eq.bands.iter().zip(&b.eq.bands).all(|(x, y)| {
+                x.enabled == y.enabled
+                    && x.kind == y.kind
+                    && x.placement == y.placement
+                    && x.slope == y.slope
+            })
+            && a.stereo.bypass == b.stereo.bypass
+            && a.stereo.mono_bass_hz.is_some() == b.stereo.mono_bass_hz.is_some()
+    }
+}

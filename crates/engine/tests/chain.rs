@@ -1,0 +1,352 @@
+//! The mastering chain's stages so far (input, EQ, stereo): neutral is transparent, filters
+//! match their analytic response, output does not depend on block size, parameter moves are
+//! smoothed without allocation, structure changes ask for a rebuild.
+
+use std::f64::consts::TAU;
+
+use assert_no_alloc::{AllocDisabler, assert_no_alloc};
+use crest_engine::chain::{
+    Applied, BandKind, Chain, ChainError, ChainSettings, EqBand, HighPass, Placement, Slope,
+};
+use crest_engine::dsp::biquad::{Coefficients, butterworth_qs};
+use crest_engine::emulation::noise::White;
+
+#[global_allocator]
+static ALLOCATOR: AllocDisabler = AllocDisabler;
+
+const RATE: u32 = 48_000;
+
+fn noise(len: usize, seed: u64) -> Vec<f32> {
+    let mut white = White::new(seed);
+    (0..len).map(|_| (white.sample() * 0.5) as f32).collect()
+}
+
+fn run(chain: &mut Chain, channels: &mut [Vec<f32>], block: usize) {
+    let frames = channels[0].len();
+    let mut start = 0;
+    while start < frames {
+        let end = (start + block).min(frames);
+        let (left, right) = channels.split_at_mut(1);
+        let mut planes: Vec<&mut [f32]> = vec![&mut left[0][start..end]];
+        if let Some(r) = right.first_mut() {
+            planes.push(&mut r[start..end]);
+        }
+        chain.process(&mut planes);
+        start = end;
+    }
+}
+
+fn band(kind: BandKind, freq_hz: f64, gain_db: f64, q: f64) -> EqBand {
+    EqBand {
+        enabled: true,
+        kind,
+        freq_hz,
+        gain_db,
+        q,
+        slope: Slope::Db12,
+        placement: Placement::Stereo,
+    }
+}
+
+/// A typical subtle mastering move.
+fn mastering_settings() -> ChainSettings {
+    let mut s = ChainSettings::default();
+    s.input.trim_db = -1.0;
+    s.input.high_pass = Some(HighPass {
+        freq_hz: 25.0,
+        slope: Slope::Db24,
+    });
+    s.eq.bands = vec![
+        band(BandKind::LowShelf, 100.0, 1.5, 0.707),
+        band(BandKind::Bell, 2_500.0, -1.0, 1.0),
+        EqBand {
+            placement: Placement::Side,
+            ..band(BandKind::HighShelf, 8_000.0, 1.0, 0.707)
+        },
+        EqBand {
+            slope: Slope::Db48,
+            ..band(BandKind::LowPass, 20_000.0, 0.0, 0.707)
+        },
+    ];
+    s.stereo.width = 1.1;
+    s.stereo.mono_bass_hz = Some(120.0);
+    s.stereo.balance = 0.05;
+    s
+}
+
+#[test]
+fn neutral_chain_is_bit_exact() {
+    let input = vec![noise(48_000, 1), noise(48_000, 2)];
+    let mut chain = Chain::new(&ChainSettings::default(), RATE, 512, 2).expect("chain");
+    let mut output = input.clone();
+    run(&mut chain, &mut output, 512);
+    assert_eq!(output, input);
+    assert_eq!(chain.latency_frames(), 0);
+}
+
+#[test]
+fn eq_bands_match_the_analytic_biquad_response() {
+    let rate = f64::from(RATE);
+    let cases = [
+        (
+            band(BandKind::Bell, 1_000.0, 2.0, 0.7),
+            vec![Coefficients::peaking(1_000.0, 2.0, 0.7, rate)],
+        ),
+        (
+            band(BandKind::LowShelf, 120.0, -1.5, 0.707),
+            vec![Coefficients::low_shelf(120.0, -1.5, 0.707, rate)],
+        ),
+        (
+            band(BandKind::HighShelf, 9_000.0, 1.0, 0.707),
+            vec![Coefficients::high_shelf(9_000.0, 1.0, 0.707, rate)],
+        ),
+        (
+            EqBand {
+                slope: Slope::Db24,
+                ..band(BandKind::HighPass, 40.0, 0.0, 0.707)
+            },
+            butterworth_qs(4)
+                .into_iter()
+                .map(|q| Coefficients::high_pass(40.0, q, rate))
+                .collect(),
+        ),
+        (
+            EqBand {
+                slope: Slope::Db48,
+                ..band(BandKind::LowPass, 16_000.0, 0.0, 0.707)
+            },
+            butterworth_qs(8)
+                .into_iter()
+                .map(|q| Coefficients::low_pass(16_000.0, q, rate))
+                .collect(),
+        ),
+    ];
+    for (eq_band, sections) in cases {
+        let mut settings = ChainSettings::default();
+        settings.eq.bands = vec![eq_band];
+        let mut chain = Chain::new(&settings, RATE, 1_024, 2).expect("chain");
+        for f in [30.0, 100.0, 1_000.0, 5_000.0, 15_000.0] {
+            let formula: f64 = sections.iter().map(|c| c.response_db(f, rate)).sum();
+            assert!(
+                (chain.eq_response_db(f) - formula).abs() < 1e-9,
+                "{:?} response at {f}",
+                eq_band.kind
+            );
+            // Measured with a sine through the chain.
+            chain.reset();
+            let n = RATE as usize;
+            let x: Vec<f32> = (0..n)
+                .map(|i| (0.25 * (TAU * f * i as f64 / rate).sin()) as f32)
+                .collect();
+            let mut channels = vec![x.clone(), x.clone()];
+            run(&mut chain, &mut channels, 256);
+            let rms = |v: &[f32]| {
+                (v[n / 2..]
+                    .iter()
+                    .map(|&s| f64::from(s).powi(2))
+                    .sum::<f64>()
+                    / (n / 2) as f64)
+                    .sqrt()
+            };
+            let measured = 20.0 * (rms(&channels[0]) / rms(&x)).log10();
+            if formula > -60.0 {
+                assert!(
+                    (measured - formula).abs() < 0.05,
+                    "{:?} at {f} Hz: {measured:.3} vs {formula:.3}",
+                    eq_band.kind
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn output_does_not_depend_on_block_size() {
+    let input = vec![noise(20_000, 3), noise(20_000, 4)];
+    let settings = mastering_settings();
+    let mut reference = input.clone();
+    let mut chain = Chain::new(&settings, RATE, 4_096, 2).expect("chain");
+    run(&mut chain, &mut reference, 4_096);
+    for block in [1, 7, 32, 100, 333, 1_024] {
+        let mut chain = Chain::new(&settings, RATE, 4_096, 2).expect("chain");
+        let mut output = input.clone();
+        // Change a value mid-way to exercise smoothing on the grid as well.
+        run(&mut chain, &mut output[..], block);
+        assert_eq!(output, reference, "block size {block}");
+    }
+    // And with a parameter move at the same frame, cut differently.
+    let moved = |block: usize| {
+        let mut chain = Chain::new(&settings, RATE, 4_096, 2).expect("chain");
+        let mut output = input.clone();
+        let (head, tail) = (10_000, 10_000);
+        let mut first: Vec<Vec<f32>> = output.iter().map(|c| c[..head].to_vec()).collect();
+        run(&mut chain, &mut first, block);
+        let mut louder = settings.clone();
+        louder.eq.bands[1].gain_db = 1.5;
+        assert_eq!(chain.apply(&louder), Ok(Applied::Smoothed));
+        let mut second: Vec<Vec<f32>> = output
+            .iter()
+            .map(|c| c[head..head + tail].to_vec())
+            .collect();
+        run(&mut chain, &mut second, block);
+        for (c, channel) in output.iter_mut().enumerate() {
+            channel[..head].copy_from_slice(&first[c]);
+            channel[head..].copy_from_slice(&second[c]);
+        }
+        output
+    };
+    assert_eq!(moved(64), moved(37));
+}
+
+#[test]
+fn parameter_moves_are_smoothed_without_allocation_or_zipper() {
+    let n = RATE as usize;
+    let tone: Vec<f32> = (0..n)
+        .map(|i| (0.5 * (TAU * 1_000.0 * i as f64 / f64::from(RATE)).sin()) as f32)
+        .collect();
+    let mut settings = ChainSettings::default();
+    settings.eq.bands = vec![band(BandKind::Bell, 1_000.0, 0.0, 1.0)];
+    let mut chain = Chain::new(&settings, RATE, 256, 2).expect("chain");
+    let mut left = tone.clone();
+    let mut right = tone.clone();
+    let mut boosted = settings.clone();
+    boosted.eq.bands[0].gain_db = 6.0;
+    boosted.input.trim_db = -3.0;
+    let (left_half, left_rest) = left.split_at_mut(n / 2);
+    let (right_half, right_rest) = right.split_at_mut(n / 2);
+    assert_no_alloc(|| {
+        chain.process(&mut [left_half, right_half]);
+        assert_eq!(chain.apply(&boosted), Ok(Applied::Smoothed));
+        for (l, r) in left_rest.chunks_mut(256).zip(right_rest.chunks_mut(256)) {
+            chain.process(&mut [l, r]);
+        }
+    });
+    // The level moves gradually: no step between consecutive samples larger than the tone's
+    // own slope allows (2π·1000/48000 · peak) plus a small margin.
+    let max_step = left
+        .windows(2)
+        .map(|w| (w[1] - w[0]).abs())
+        .fold(0.0f32, f32::max);
+    let slope_limit = (TAU * 1_000.0 / f64::from(RATE) * 0.5 * 10f64.powf(3.0 / 20.0)) as f32;
+    assert!(
+        max_step <= slope_limit * 1.05,
+        "step {max_step} vs {slope_limit}"
+    );
+    // And it arrives: +6 dB bell, −3 dB trim → +3 dB at 1 kHz.
+    let tail = &left[n - 4_800..];
+    let peak = tail.iter().fold(0.0f32, |m, x| m.max(x.abs()));
+    let gain_db = 20.0 * (f64::from(peak) / 0.5).log10();
+    assert!((gain_db - 3.0).abs() < 0.05, "settled at {gain_db:.3} dB");
+}
+
+#[test]
+fn structure_changes_ask_for_a_rebuild_and_bad_values_are_refused() {
+    let settings = mastering_settings();
+    let mut chain = Chain::new(&settings, RATE, 256, 2).expect("chain");
+    let mut more = settings.clone();
+    more.eq.bands.push(band(BandKind::Bell, 300.0, -1.0, 2.0));
+    assert_eq!(chain.apply(&more), Ok(Applied::NeedsRebuild));
+    let mut bypassed = settings.clone();
+    bypassed.eq.bypass = true;
+    assert_eq!(chain.apply(&bypassed), Ok(Applied::NeedsRebuild));
+    let mut wild = settings.clone();
+    wild.eq.bands[0].gain_db = 40.0;
+    let error = chain.apply(&wild).expect_err("refused");
+    assert_eq!(error.field, "eq.bands[0].gain_db");
+    assert_eq!(
+        chain.settings(),
+        &settings,
+        "a refused change leaves the chain as it was"
+    );
+    let mut nine = ChainSettings::default();
+    nine.eq.bands = vec![band(BandKind::Bell, 1_000.0, 1.0, 1.0); 9];
+    assert!(
+        matches!(Chain::new(&nine, RATE, 256, 2), Err(ChainError::Settings(e)) if e.field == "eq.bands")
+    );
+    assert!(matches!(
+        Chain::new(&settings, RATE, 256, 6),
+        Err(ChainError::Channels(6))
+    ));
+}
+
+#[test]
+fn stereo_tools_do_what_they_say_and_are_disabled_for_mono() {
+    let n = RATE as usize / 2;
+    let tone = |f: f64, amp: f64| -> Vec<f32> {
+        (0..n)
+            .map(|i| (amp * (TAU * f * i as f64 / f64::from(RATE)).sin()) as f32)
+            .collect()
+    };
+    let rms = |v: &[f32]| {
+        (v[n / 2..]
+            .iter()
+            .map(|&s| f64::from(s).powi(2))
+            .sum::<f64>()
+            / (n / 2) as f64)
+            .sqrt()
+    };
+    // Width 0 collapses an anti-phase pair to silence; mono bass removes low side only.
+    let mut settings = ChainSettings::default();
+    settings.stereo.width = 0.0;
+    let mut chain = Chain::new(&settings, RATE, 512, 2).expect("chain");
+    let x = tone(1_000.0, 0.3);
+    let mut channels = vec![x.clone(), x.iter().map(|v| -v).collect()];
+    run(&mut chain, &mut channels, 512);
+    assert!(rms(&channels[0]) < 1e-7);
+    let mut settings = ChainSettings::default();
+    settings.stereo.mono_bass_hz = Some(150.0);
+    for (f, kept) in [(50.0, false), (1_000.0, true)] {
+        let mut chain = Chain::new(&settings, RATE, 512, 2).expect("chain");
+        let x = tone(f, 0.3);
+        let mut channels = vec![x.clone(), x.iter().map(|v| -v).collect()];
+        run(&mut chain, &mut channels, 512);
+        let ratio = rms(&channels[0]) / rms(&x);
+        assert!(
+            if kept { ratio > 0.98 } else { ratio < 0.05 },
+            "{f} Hz side: {ratio}"
+        );
+    }
+    // Balance right: the left is turned down, the right untouched.
+    let mut settings = ChainSettings::default();
+    settings.stereo.balance = 0.5;
+    let mut chain = Chain::new(&settings, RATE, 512, 2).expect("chain");
+    let x = tone(1_000.0, 0.3);
+    let mut channels = vec![x.clone(), x.clone()];
+    run(&mut chain, &mut channels, 512);
+    assert!(
+        (rms(&channels[0]) / rms(&x) - 0.5).abs() < 1e-6
+            && (rms(&channels[1]) / rms(&x) - 1.0).abs() < 1e-6
+    );
+    // Mono: the stereo stage and side bands are reported as disabled and change nothing.
+    let mut settings = mastering_settings();
+    settings.input = Default::default();
+    settings.eq.bands.retain(|b| b.placement == Placement::Side);
+    let mut chain = Chain::new(&settings, RATE, 512, 1).expect("mono chain");
+    assert_eq!(chain.disabled_for_mono().len(), 2);
+    let mut mono = vec![tone(1_000.0, 0.3)];
+    let before = mono.clone();
+    run(&mut chain, &mut mono, 512);
+    assert_eq!(mono, before);
+}
+
+#[test]
+fn settings_round_trip_through_json() {
+    let settings = mastering_settings();
+    let json = serde_json::to_string_pretty(&settings).expect("json");
+    assert_eq!(ChainSettings::from_json(&json).expect("parses"), settings);
+    let error = ChainSettings::from_json(
+        r#"{"eq": {"bands": [{"enabled": true, "kind": "bell", "freq_hz": 5}]}}"#,
+    )
+    .expect_err("5 Hz refused");
+    assert_eq!(error.field, "eq.bands[0].freq_hz");
+    assert!(
+        ChainSettings::from_json(r#"{"eq": {"bandz": []}}"#)
+            .expect_err("unknown field")
+            .reason
+            .contains("bandz")
+    );
+    assert_eq!(
+        ChainSettings::from_json("{}").expect("empty is neutral"),
+        ChainSettings::default()
+    );
+}
