@@ -393,3 +393,33 @@ fn preview_measures_as_predicted() {
     let output = crest(&["preview", &input, "-o", &input], &dir);
     assert!(!output.status.success());
 }
+
+#[test]
+fn devices_list_cleanly_even_without_a_sound_card() {
+    let dir = scratch("devices");
+    let output = crest(&["devices", "--json"], &dir);
+    assert!(output.status.success());
+    let list: Value =
+        serde_json::from_slice(&output.stdout).expect("stdout is exactly one JSON value");
+    let list = list.as_array().expect("an array");
+    assert!(list.iter().filter(|d| d["is_default"] == true).count() <= 1);
+    for device in list {
+        assert!(
+            device["id"].as_str().is_some_and(|s| !s.is_empty()),
+            "{device}"
+        );
+        let state = device["status"]["state"].as_str().expect("state");
+        assert!(
+            state == "available" || device["status"]["reason"].is_string(),
+            "{device}"
+        );
+    }
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !stderr.contains("ALSA lib"),
+        "ALSA's complaints are captured, not printed: {stderr}"
+    );
+    let table = crest(&["devices"], &dir);
+    assert!(table.status.success());
+    assert!(!String::from_utf8_lossy(&table.stderr).contains("ALSA lib"));
+}

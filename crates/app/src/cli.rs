@@ -1,6 +1,7 @@
 //! The command-line interface: batch tools over the same engine the GUI uses.
 
 mod analyze;
+mod devices;
 mod preview;
 mod profiles;
 mod targets;
@@ -25,6 +26,8 @@ pub enum Command {
     Targets(targets::TargetsArgs),
     /// List the playback-system emulations (ids for --profile flags).
     Profiles(profiles::ProfilesArgs),
+    /// List the audio outputs playback can use.
+    Devices(devices::DevicesArgs),
     /// Render what a listener hears (platform normalization, playback system) to a float WAV.
     Preview(preview::PreviewArgs),
 }
@@ -35,5 +38,6 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Targets(args) => targets::run(&args),
         Command::Profiles(args) => profiles::run(&args),
         Command::Preview(args) => preview::run(&args),
+        Command::Devices(args) => devices::run(&args),
     }
 }
