@@ -7,15 +7,17 @@
 //! chain, which playback builds off the audio thread and crossfades to.
 //!
 //! Stages so far, in their fixed order: input (trim, subsonic high-pass) → EQ (8 bands) →
-//! stereo (width, mono bass, balance).
+//! dynamics (glue compressor) → stereo (width, mono bass, balance).
 
+mod dynamics;
 pub mod settings;
 
 use crate::dsp::biquad::{Coefficients, State, butterworth_q};
 use crate::units::db_to_amp;
+use dynamics::Dynamics;
 pub use settings::{
-    BandKind, ChainSettings, EqBand, EqSettings, HighPass, InputSettings, Placement, SettingsError,
-    Slope, StereoSettings,
+    BandKind, ChainSettings, DynamicsSettings, EqBand, EqSettings, HighPass, InputSettings, Link,
+    Placement, SettingsError, Slope, StereoSettings,
 };
 
 /// Frames between parameter updates: the control grid, counted from the chain's start.
@@ -153,6 +155,7 @@ pub struct Chain {
     trim: Smoothed,
     high_pass: Option<Band>,
     bands: Vec<Band>,
+    dynamics: Dynamics,
     width: Smoothed,
     balance: Smoothed,
     mono_bass: Option<Band>,
@@ -202,6 +205,7 @@ impl Chain {
                 .filter(|b| b.enabled)
                 .map(|b| Band::new(b, rate))
                 .collect(),
+            dynamics: Dynamics::new(&settings.dynamics, rate),
             width: Smoothed::new(settings.stereo.width),
             balance: Smoothed::new(settings.stereo.balance),
             mono_bass: settings
@@ -225,6 +229,11 @@ impl Chain {
         0
     }
 
+    /// The compressor's largest gain reduction (dB) since this was last called: for meters.
+    pub fn take_compressor_reduction_db(&mut self) -> f64 {
+        self.dynamics.take_meter_db()
+    }
+
     /// Features the settings ask for that this audio cannot have (stereo tools on mono).
     pub fn disabled_for_mono(&self) -> Vec<&'static str> {
         if self.channels == 2 {
@@ -234,6 +243,9 @@ impl Chain {
         let mut disabled = Vec::new();
         if !s.stereo.is_neutral() {
             disabled.push("stereo stage (width, mono bass, balance)");
+        }
+        if !s.dynamics.bypass && s.dynamics.link == Link::MidSide {
+            disabled.push("mid/side compression");
         }
         if s.eq.bands.iter().any(|b| {
             matches!(
@@ -266,6 +278,7 @@ impl Chain {
             band.gain_db.target = new.gain_db;
             band.q.target = new.q;
         }
+        self.dynamics.set(&settings.dynamics);
         self.width.target = settings.stereo.width;
         self.balance.target = settings.stereo.balance;
         if let (Some(band), Some(freq)) = (&mut self.mono_bass, settings.stereo.mono_bass_hz) {
@@ -275,6 +288,7 @@ impl Chain {
         self.settings.input.clone_from(&settings.input);
         self.settings.eq.bypass = settings.eq.bypass;
         self.settings.eq.bands.clone_from(&settings.eq.bands);
+        self.settings.dynamics.clone_from(&settings.dynamics);
         self.settings.stereo.clone_from(&settings.stereo);
         Ok(Applied::Smoothed)
     }
@@ -296,6 +310,7 @@ impl Chain {
         for value in [&mut self.trim, &mut self.width, &mut self.balance] {
             value.current = value.target;
         }
+        self.dynamics.reset();
         self.position = 0;
     }
 
@@ -334,6 +349,7 @@ impl Chain {
         let k = self.smoothing;
         let rate = self.rate;
         self.trim.step(k);
+        self.dynamics.control_step(k);
         self.width.step(k);
         self.balance.step(k);
         for band in self
@@ -400,6 +416,22 @@ impl Chain {
                     }
                     // Side, left and right bands have nothing to act on in mono.
                     _ => {}
+                }
+            }
+        }
+        if !s.dynamics.bypass {
+            if count == 2 {
+                let (left, right) = channels.split_at_mut(1);
+                for (l, r) in left[0][start..end]
+                    .iter_mut()
+                    .zip(&mut right[0][start..end])
+                {
+                    let (a, b) = self.dynamics.frame(f64::from(*l), Some(f64::from(*r)));
+                    (*l, *r) = (a as f32, b as f32);
+                }
+            } else {
+                for x in &mut channels[0][start..end] {
+                    *x = self.dynamics.frame(f64::from(*x), None).0 as f32;
                 }
             }
         }

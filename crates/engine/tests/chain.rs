@@ -6,7 +6,8 @@ use std::f64::consts::TAU;
 
 use assert_no_alloc::{AllocDisabler, assert_no_alloc};
 use crest_engine::chain::{
-    Applied, BandKind, Chain, ChainError, ChainSettings, EqBand, HighPass, Placement, Slope,
+    Applied, BandKind, Chain, ChainError, ChainSettings, DynamicsSettings, EqBand, HighPass, Link,
+    Placement, Slope,
 };
 use crest_engine::dsp::biquad::{Coefficients, butterworth_qs};
 use crest_engine::emulation::noise::White;
@@ -348,5 +349,143 @@ fn settings_round_trip_through_json() {
     assert_eq!(
         ChainSettings::from_json("{}").expect("empty is neutral"),
         ChainSettings::default()
+    );
+}
+
+fn compressor(threshold_db: f64, ratio: f64, attack_ms: f64, release_ms: f64) -> ChainSettings {
+    let mut s = ChainSettings::default();
+    s.dynamics = DynamicsSettings {
+        bypass: false,
+        threshold_db,
+        ratio,
+        knee_db: 0.0,
+        attack_ms,
+        release_ms,
+        ..DynamicsSettings::default()
+    };
+    s
+}
+
+fn sine_at(db: f64, seconds: f64, freq: f64) -> Vec<f32> {
+    let amp = 10f64.powf(db / 20.0);
+    (0..(seconds * f64::from(RATE)) as usize)
+        .map(|i| (amp * (TAU * freq * i as f64 / f64::from(RATE)).sin()) as f32)
+        .collect()
+}
+
+fn peak_db(x: &[f32]) -> f64 {
+    20.0 * f64::from(x.iter().fold(0.0f32, |m, v| m.max(v.abs()))).log10()
+}
+
+#[test]
+fn compressor_reaches_its_static_curve_with_its_time_constants() {
+    // −6 dBFS into −18 dB at 4:1: 12 dB over → 9 dB of reduction → −15 dBFS out.
+    let mut chain = Chain::new(&compressor(-18.0, 4.0, 10.0, 100.0), RATE, 256, 2).expect("chain");
+    let x = sine_at(-6.0, 1.0, 1_000.0);
+    let mut channels = vec![x.clone(), x.clone()];
+    run(&mut chain, &mut channels, 256);
+    let settled = &channels[0][RATE as usize / 2..];
+    assert!(
+        (peak_db(settled) + 15.0).abs() < 0.1,
+        "settled at {:.2} dBFS",
+        peak_db(settled)
+    );
+    assert!((chain.take_compressor_reduction_db() - 9.0).abs() < 0.1);
+    // Attack: a step from silence reaches 63 % of the 9 dB after one attack time (10 ms).
+    chain.reset();
+    let mut channels = vec![x[..480].to_vec(), x[..480].to_vec()];
+    run(&mut chain, &mut channels, 480);
+    let at_10ms = chain.take_compressor_reduction_db();
+    assert!(
+        (at_10ms - 9.0 * (1.0 - (-1.0f64).exp())).abs() < 0.4,
+        "after 10 ms: {at_10ms:.2} dB"
+    );
+    // Below the threshold nothing changes, bit for bit.
+    let quiet = sine_at(-30.0, 0.2, 1_000.0);
+    let mut chain = Chain::new(&compressor(-18.0, 4.0, 10.0, 100.0), RATE, 256, 2).expect("chain");
+    let mut channels = vec![quiet.clone(), quiet.clone()];
+    run(&mut chain, &mut channels, 256);
+    assert_eq!(channels[0], quiet);
+}
+
+#[test]
+fn release_is_program_dependent_when_asked() {
+    // After a short burst, auto release recovers faster than after long compression.
+    let recovery = |burst_s: f64| -> f64 {
+        let mut settings = compressor(-30.0, 4.0, 5.0, 200.0);
+        settings.dynamics.auto_release = true;
+        let mut chain = Chain::new(&settings, RATE, 256, 1).expect("chain");
+        let mut x = sine_at(-6.0, burst_s, 1_000.0);
+        x.extend(sine_at(-40.0, 0.1, 1_000.0));
+        let mut channels = vec![x];
+        run(&mut chain, &mut channels[..], 256);
+        chain.take_compressor_reduction_db(); // clear
+        // Remaining reduction 100 ms after the burst: read it with one more quiet block.
+        let mut tail = vec![sine_at(-40.0, 0.005, 1_000.0)];
+        run(&mut chain, &mut tail, 256);
+        chain.take_compressor_reduction_db()
+    };
+    let after_short = recovery(0.05);
+    let after_long = recovery(3.0);
+    assert!(
+        after_long > after_short * 2.0,
+        "short {after_short:.2} dB, long {after_long:.2} dB"
+    );
+}
+
+#[test]
+fn sidechain_high_pass_mix_and_mid_side() {
+    // A 40 Hz tone drives the compressor hard unless the detector is high-passed.
+    let bass = sine_at(-6.0, 1.0, 40.0);
+    let reduction = |hp: Option<f64>| {
+        let mut settings = compressor(-18.0, 4.0, 10.0, 100.0);
+        settings.dynamics.sidechain_high_pass_hz = hp;
+        let mut chain = Chain::new(&settings, RATE, 256, 2).expect("chain");
+        let mut channels = vec![bass.clone(), bass.clone()];
+        run(&mut chain, &mut channels, 256);
+        chain.take_compressor_reduction_db()
+    };
+    assert!(
+        reduction(None) > 8.0 && reduction(Some(200.0)) < 3.0,
+        "{} vs {}",
+        reduction(None),
+        reduction(Some(200.0))
+    );
+    // Mix 0.5 with 6 dB of reduction: halfway between 0.5 and 0.25 in amplitude.
+    let mut settings = compressor(-12.0, 2.0, 1.0, 100.0); // −0 dBFS in: 12 dB over → 6 dB
+    settings.dynamics.mix = 0.5;
+    let x = sine_at(0.0, 1.0, 1_000.0);
+    let mut chain = Chain::new(&settings, RATE, 256, 2).expect("chain");
+    let mut channels = vec![x.clone(), x.clone()];
+    run(&mut chain, &mut channels, 256);
+    let expected = 20.0 * (0.5 * (1.0 + 10f64.powf(-6.0 / 20.0))).log10();
+    assert!((peak_db(&channels[0][24_000..]) - expected).abs() < 0.1);
+    // Mid/side: loud side content is compressed, the quiet mid is left alone.
+    let mut settings = compressor(-18.0, 4.0, 5.0, 100.0);
+    settings.dynamics.link = Link::MidSide;
+    let mid = sine_at(-30.0, 1.0, 500.0);
+    let side = sine_at(-6.0, 1.0, 3_000.0);
+    let left: Vec<f32> = mid.iter().zip(&side).map(|(m, s)| m + s).collect();
+    let right: Vec<f32> = mid.iter().zip(&side).map(|(m, s)| m - s).collect();
+    let mut chain = Chain::new(&settings, RATE, 256, 2).expect("chain");
+    let mut channels = vec![left, right];
+    run(&mut chain, &mut channels, 256);
+    let out_mid: Vec<f32> = channels[0]
+        .iter()
+        .zip(&channels[1])
+        .map(|(l, r)| 0.5 * (l + r))
+        .collect();
+    let out_side: Vec<f32> = channels[0]
+        .iter()
+        .zip(&channels[1])
+        .map(|(l, r)| 0.5 * (l - r))
+        .collect();
+    assert!(
+        (peak_db(&out_mid[24_000..]) + 30.0).abs() < 0.1,
+        "mid untouched"
+    );
+    assert!(
+        (peak_db(&out_side[24_000..]) + 15.0).abs() < 0.2,
+        "side compressed to −15 dBFS"
     );
 }

@@ -8,14 +8,15 @@ pub const CHAIN_VERSION: u32 = 1;
 /// EQ bands at most.
 pub const MAX_EQ_BANDS: usize = 8;
 
-/// The whole chain, in its fixed order: input → EQ → stereo (dynamics and the limiter follow
-/// as they land). Defaults are neutral: a default chain changes nothing.
+/// The whole chain, in its fixed order: input → EQ → dynamics → stereo (the limiter follows
+/// as it lands). Defaults are neutral: a default chain changes nothing.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ChainSettings {
     pub version: u32,
     pub input: InputSettings,
     pub eq: EqSettings,
+    pub dynamics: DynamicsSettings,
     pub stereo: StereoSettings,
 }
 
@@ -25,6 +26,7 @@ impl Default for ChainSettings {
             version: CHAIN_VERSION,
             input: InputSettings::default(),
             eq: EqSettings::default(),
+            dynamics: DynamicsSettings::default(),
             stereo: StereoSettings::default(),
         }
     }
@@ -136,6 +138,57 @@ fn default_slope() -> Slope {
 pub struct EqSettings {
     pub bypass: bool,
     pub bands: Vec<EqBand>,
+}
+
+/// How the compressor's detector sees a stereo signal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Link {
+    /// One gain for both channels, from the louder (glue).
+    #[default]
+    Stereo,
+    /// Mid and side compressed independently.
+    MidSide,
+}
+
+/// The glue compressor. Off (bypassed) by default; its default values are a gentle starting
+/// point for when it is switched on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DynamicsSettings {
+    pub bypass: bool,
+    pub threshold_db: f64,
+    pub ratio: f64,
+    pub knee_db: f64,
+    pub attack_ms: f64,
+    pub release_ms: f64,
+    /// Program-dependent release: quick after short peaks, slower under sustained
+    /// compression (around `release_ms`).
+    pub auto_release: bool,
+    pub makeup_db: f64,
+    /// Keeps the low end from driving the compressor (12 dB/octave on the detector only).
+    pub sidechain_high_pass_hz: Option<f64>,
+    pub link: Link,
+    /// 0 = dry only, 1 = compressed only (parallel compression in between).
+    pub mix: f64,
+}
+
+impl Default for DynamicsSettings {
+    fn default() -> Self {
+        Self {
+            bypass: true,
+            threshold_db: -18.0,
+            ratio: 2.0,
+            knee_db: 6.0,
+            attack_ms: 10.0,
+            release_ms: 150.0,
+            auto_release: false,
+            makeup_db: 0.0,
+            sidechain_high_pass_hz: None,
+            link: Link::Stereo,
+            mix: 1.0,
+        }
+    }
 }
 
 /// Stereo stage: width (side gain), mono bass below a frequency, balance. Stereo sources only.
@@ -272,6 +325,10 @@ impl ChainSettings {
                     && x.placement == y.placement
                     && x.slope == y.slope
             })
+            && a.dynamics.bypass == b.dynamics.bypass
+            && a.dynamics.link == b.dynamics.link
+            && a.dynamics.sidechain_high_pass_hz.is_some()
+                == b.dynamics.sidechain_high_pass_hz.is_some()
             && a.stereo.bypass == b.stereo.bypass
             && a.stereo.mono_bass_hz.is_some() == b.stereo.mono_bass_hz.is_some()
     }

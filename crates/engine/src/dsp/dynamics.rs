@@ -13,6 +13,32 @@ pub fn time_coefficient(time_ms: f64, sample_rate: f64) -> f64 {
     }
 }
 
+/// A compressor's static curve: gain reduction in dB (≥ 0) for an input level in dB, with a
+/// quadratic soft knee `knee_db` wide centred on the threshold.
+pub fn static_reduction_db(level_db: f64, threshold_db: f64, ratio: f64, knee_db: f64) -> f64 {
+    let over = level_db - threshold_db;
+    let slope = 1.0 - 1.0 / ratio.max(1.0);
+    if knee_db > 0.0 && over.abs() <= knee_db / 2.0 {
+        slope * (over + knee_db / 2.0).powi(2) / (2.0 * knee_db)
+    } else if over > 0.0 {
+        slope * over
+    } else {
+        0.0
+    }
+}
+
+/// Linear amplitude to dB without the general-purpose `log10` (hot loops).
+#[inline]
+pub fn fast_amp_to_db(amp: f64) -> f64 {
+    DB_PER_NEPER * amp.max(1e-12).ln()
+}
+
+/// dB to linear amplitude via `exp` (hot loops).
+#[inline]
+pub fn fast_db_to_amp(db: f64) -> f64 {
+    (db / DB_PER_NEPER).exp()
+}
+
 /// A feed-forward peak compressor with a soft knee, attack and release, stereo-linked: one
 /// gain for all channels of a frame. Allocation-free; state is one envelope.
 #[derive(Debug, Clone, PartialEq)]
@@ -53,15 +79,7 @@ impl Compressor {
 
     /// Static curve: gain reduction in dB for an input level in dB.
     pub fn static_reduction_db(&self, level_db: f64) -> f64 {
-        let over = level_db - self.threshold_db;
-        let slope = 1.0 - 1.0 / self.ratio;
-        if self.knee_db > 0.0 && over.abs() <= self.knee_db / 2.0 {
-            slope * (over + self.knee_db / 2.0).powi(2) / (2.0 * self.knee_db)
-        } else if over > 0.0 {
-            slope * over
-        } else {
-            0.0
-        }
+        static_reduction_db(level_db, self.threshold_db, self.ratio, self.knee_db)
     }
 
     /// The linear gain for a frame whose (linked) detector level is `peak` (linear).
@@ -72,14 +90,14 @@ impl Compressor {
             self.reduction_db = 0.0;
             return 1.0;
         }
-        let target = self.static_reduction_db(DB_PER_NEPER * peak.max(1e-12).ln());
+        let target = self.static_reduction_db(fast_amp_to_db(peak));
         let coefficient = if target > self.reduction_db {
             self.attack
         } else {
             self.release
         };
         self.reduction_db = target + coefficient * (self.reduction_db - target);
-        (-self.reduction_db / DB_PER_NEPER).exp()
+        fast_db_to_amp(-self.reduction_db)
     }
 
     /// Current gain reduction in dB, for meters.
