@@ -353,17 +353,18 @@ fn settings_round_trip_through_json() {
 }
 
 fn compressor(threshold_db: f64, ratio: f64, attack_ms: f64, release_ms: f64) -> ChainSettings {
-    let mut s = ChainSettings::default();
-    s.dynamics = DynamicsSettings {
-        bypass: false,
-        threshold_db,
-        ratio,
-        knee_db: 0.0,
-        attack_ms,
-        release_ms,
-        ..DynamicsSettings::default()
-    };
-    s
+    ChainSettings {
+        dynamics: DynamicsSettings {
+            bypass: false,
+            threshold_db,
+            ratio,
+            knee_db: 0.0,
+            attack_ms,
+            release_ms,
+            ..DynamicsSettings::default()
+        },
+        ..ChainSettings::default()
+    }
 }
 
 fn sine_at(db: f64, seconds: f64, freq: f64) -> Vec<f32> {
@@ -417,11 +418,11 @@ fn release_is_program_dependent_when_asked() {
         let mut chain = Chain::new(&settings, RATE, 256, 1).expect("chain");
         let mut x = sine_at(-6.0, burst_s, 1_000.0);
         x.extend(sine_at(-40.0, 0.1, 1_000.0));
-        let mut channels = vec![x];
-        run(&mut chain, &mut channels[..], 256);
+        let mut channels = [x];
+        run(&mut chain, &mut channels, 256);
         chain.take_compressor_reduction_db(); // clear
         // Remaining reduction 100 ms after the burst: read it with one more quiet block.
-        let mut tail = vec![sine_at(-40.0, 0.005, 1_000.0)];
+        let mut tail = [sine_at(-40.0, 0.005, 1_000.0)];
         run(&mut chain, &mut tail, 256);
         chain.take_compressor_reduction_db()
     };
