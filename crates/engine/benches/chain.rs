@@ -23,6 +23,13 @@ fn eq_band(kind: BandKind, freq_hz: f64, gain_db: f64, q: f64) -> EqBand {
     }
 }
 
+/// A chain with only the stage under test: the limiter (on by default) bypassed.
+fn bare() -> ChainSettings {
+    let mut s = ChainSettings::default();
+    s.limiter.bypass = true;
+    s
+}
+
 fn configurations() -> Vec<(&'static str, ChainSettings)> {
     let input = ChainSettings {
         input: crest_engine::chain::InputSettings {
@@ -33,9 +40,9 @@ fn configurations() -> Vec<(&'static str, ChainSettings)> {
                 slope: Slope::Db12,
             }),
         },
-        ..ChainSettings::default()
+        ..bare()
     };
-    let mut eq = ChainSettings::default();
+    let mut eq = bare();
     eq.eq.bands = vec![
         eq_band(BandKind::LowShelf, 100.0, 1.5, 0.707),
         eq_band(BandKind::Bell, 2_500.0, -1.0, 1.0),
@@ -48,16 +55,20 @@ fn configurations() -> Vec<(&'static str, ChainSettings)> {
             ratio: 2.0,
             ..DynamicsSettings::default()
         },
-        ..ChainSettings::default()
+        ..bare()
     };
-    let mut stereo = ChainSettings::default();
+    let mut stereo = bare();
     stereo.stereo.width = 1.1;
     stereo.stereo.mono_bass_hz = Some(120.0);
+    // +3 dB into the −1 dBTP limiter: it works on most peaks of the noise.
+    let mut limiter = ChainSettings::default();
+    limiter.limiter.gain_db = 3.0;
     let whole = ChainSettings {
         input: input.input.clone(),
         eq: eq.eq.clone(),
         dynamics: dynamics.dynamics.clone(),
         stereo: stereo.stereo.clone(),
+        limiter: limiter.limiter.clone(),
         ..ChainSettings::default()
     };
     vec![
@@ -65,6 +76,7 @@ fn configurations() -> Vec<(&'static str, ChainSettings)> {
         ("eq_3_bands", eq),
         ("dynamics", dynamics),
         ("stereo", stereo),
+        ("limiter", limiter),
         ("whole_chain", whole),
     ]
 }

@@ -6,18 +6,23 @@
 //! changes arrive through [`Chain::apply`] and are smoothed; structural changes ask for a new
 //! chain, which playback builds off the audio thread and crossfades to.
 //!
-//! Stages so far, in their fixed order: input (trim, subsonic high-pass) → EQ (8 bands) →
-//! dynamics (glue compressor) → stereo (width, mono bass, balance).
+//! Stages in their fixed order: input (trim, subsonic high-pass) → EQ (8 bands) → dynamics
+//! (glue compressor) → stereo (width, mono bass, balance) → limiter (true-peak, with the
+//! loudness-target gain in front). The output stage (head/tail trim, fades) depends on the
+//! position in the whole track, so render applies it over the finished buffer.
 
 mod dynamics;
+pub mod limiter;
 pub mod settings;
 
 use crate::dsp::biquad::{Coefficients, State, butterworth_q};
 use crate::units::db_to_amp;
 use dynamics::Dynamics;
+pub use limiter::{Limiter, LimiterStats};
 pub use settings::{
-    BandKind, ChainSettings, DynamicsSettings, EqBand, EqSettings, HighPass, InputSettings, Link,
-    Placement, SettingsError, Slope, StereoSettings,
+    BandKind, ChainSettings, DynamicsSettings, EqBand, EqSettings, FadeCurve, HighPass,
+    InputSettings, LimiterSettings, Link, OutputSettings, Placement, SettingsError, Slope,
+    StereoSettings,
 };
 
 /// Frames between parameter updates: the control grid, counted from the chain's start.
@@ -159,6 +164,7 @@ pub struct Chain {
     width: Smoothed,
     balance: Smoothed,
     mono_bass: Option<Band>,
+    limiter: Option<Limiter>,
 }
 
 impl Chain {
@@ -212,6 +218,8 @@ impl Chain {
                 .stereo
                 .mono_bass_hz
                 .map(|f| Band::new(&band(BandKind::HighPass, f, Slope::Db24), rate)),
+            limiter: (!settings.limiter.bypass)
+                .then(|| Limiter::new(&settings.limiter, sample_rate, channels)),
         })
     }
 
@@ -224,9 +232,19 @@ impl Chain {
         self.max_block
     }
 
-    /// Delay the chain adds, in frames (the limiter's lookahead, when it lands).
+    /// Delay the chain adds, in frames (the limiter's detection and lookahead).
     pub fn latency_frames(&self) -> usize {
-        0
+        self.limiter.as_ref().map_or(0, Limiter::latency_frames)
+    }
+
+    /// The limiter's largest gain reduction (dB) since this was last called: for meters.
+    pub fn take_limiter_reduction_db(&mut self) -> f64 {
+        self.limiter.as_mut().map_or(0.0, Limiter::take_meter_db)
+    }
+
+    /// The limiter's gain-reduction statistics since the start (none when bypassed).
+    pub fn limiter_stats(&self) -> Option<LimiterStats> {
+        self.limiter.as_ref().map(Limiter::stats)
     }
 
     /// The compressor's largest gain reduction (dB) since this was last called: for meters.
@@ -279,6 +297,9 @@ impl Chain {
             band.q.target = new.q;
         }
         self.dynamics.set(&settings.dynamics);
+        if let Some(limiter) = &mut self.limiter {
+            limiter.set(&settings.limiter);
+        }
         self.width.target = settings.stereo.width;
         self.balance.target = settings.stereo.balance;
         if let (Some(band), Some(freq)) = (&mut self.mono_bass, settings.stereo.mono_bass_hz) {
@@ -290,6 +311,8 @@ impl Chain {
         self.settings.eq.bands.clone_from(&settings.eq.bands);
         self.settings.dynamics.clone_from(&settings.dynamics);
         self.settings.stereo.clone_from(&settings.stereo);
+        self.settings.limiter.clone_from(&settings.limiter);
+        self.settings.output.clone_from(&settings.output);
         Ok(Applied::Smoothed)
     }
 
@@ -311,6 +334,9 @@ impl Chain {
             value.current = value.target;
         }
         self.dynamics.reset();
+        if let Some(limiter) = &mut self.limiter {
+            limiter.reset();
+        }
         self.position = 0;
     }
 
@@ -454,6 +480,15 @@ impl Chain {
                     ((mid + side) * gain_l) as f32,
                     ((mid - side) * gain_r) as f32,
                 );
+            }
+        }
+        if let Some(limiter) = &mut self.limiter {
+            match channels {
+                [left, right, ..] => {
+                    limiter.process(&mut [&mut left[start..end], &mut right[start..end]]);
+                }
+                [mono] => limiter.process(&mut [&mut mono[start..end]]),
+                [] => {}
             }
         }
     }

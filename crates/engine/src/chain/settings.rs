@@ -8,8 +8,9 @@ pub const CHAIN_VERSION: u32 = 1;
 /// EQ bands at most.
 pub const MAX_EQ_BANDS: usize = 8;
 
-/// The whole chain, in its fixed order: input → EQ → dynamics → stereo (the limiter follows
-/// as it lands). Defaults are neutral: a default chain changes nothing.
+/// The whole chain, in its fixed order: input → EQ → dynamics → stereo → limiter → output.
+/// Defaults are neutral: a default chain changes nothing on material that stays under the
+/// limiter's −1 dBTP ceiling (the limiter is on by default: a master must meet its ceiling).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ChainSettings {
@@ -18,6 +19,8 @@ pub struct ChainSettings {
     pub eq: EqSettings,
     pub dynamics: DynamicsSettings,
     pub stereo: StereoSettings,
+    pub limiter: LimiterSettings,
+    pub output: OutputSettings,
 }
 
 impl Default for ChainSettings {
@@ -28,6 +31,8 @@ impl Default for ChainSettings {
             eq: EqSettings::default(),
             dynamics: DynamicsSettings::default(),
             stereo: StereoSettings::default(),
+            limiter: LimiterSettings::default(),
+            output: OutputSettings::default(),
         }
     }
 }
@@ -221,6 +226,111 @@ impl StereoSettings {
     }
 }
 
+/// The true-peak limiter, with the loudness-target gain in front of it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimiterSettings {
+    pub bypass: bool,
+    /// Gain into the limiter (dB). With a loudness target, render solves for it.
+    pub gain_db: f64,
+    /// The highest true peak the output may reach (dBTP).
+    pub ceiling_dbtp: f64,
+    /// How far ahead the limiter sees a peak coming: its attack time (ms).
+    pub lookahead_ms: f64,
+    pub release_ms: f64,
+    /// Program-dependent release: 4× quicker after an isolated peak than under sustained
+    /// limiting, which recovers at `release_ms`.
+    pub auto_release: bool,
+    /// Integrated loudness the rendered master should reach (LUFS); none leaves the gain as set.
+    pub target_lufs: Option<f64>,
+    /// The most gain reduction the loudness solver may ask of the limiter (dB): a target that
+    /// needs more is not reached, and the report says by how much it fell short.
+    pub max_reduction_db: f64,
+}
+
+impl Default for LimiterSettings {
+    fn default() -> Self {
+        Self {
+            bypass: false,
+            gain_db: 0.0,
+            ceiling_dbtp: -1.0,
+            lookahead_ms: 3.0,
+            release_ms: 100.0,
+            auto_release: true,
+            target_lufs: None,
+            max_reduction_db: 12.0,
+        }
+    }
+}
+
+/// How a fade's gain moves from silence to full level (a fade-out runs the same curve backwards).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum FadeCurve {
+    Linear,
+    /// Quarter sine: constant power when crossfading; a natural-sounding default.
+    #[default]
+    EqualPower,
+    /// Raised cosine: gentle at both ends.
+    SCurve,
+    /// Cubic: most of the change at the quiet end, so a fade-out holds level then drops
+    /// (the shape an engineer draws by ear for a tail).
+    Exponential,
+}
+
+impl FadeCurve {
+    /// The gain at `x` (0 = start of the fade-in, 1 = full level).
+    pub fn gain(self, x: f64) -> f64 {
+        let x = x.clamp(0.0, 1.0);
+        match self {
+            FadeCurve::Linear => x,
+            FadeCurve::EqualPower => (x * std::f64::consts::FRAC_PI_2).sin(),
+            FadeCurve::SCurve => 0.5 - 0.5 * (x * std::f64::consts::PI).cos(),
+            FadeCurve::Exponential => x * x * x,
+        }
+    }
+}
+
+/// Output: trims of the head and tail, then fades. Applied over the whole track by render
+/// (after the limiter's latency is compensated); playback applies it by play position.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OutputSettings {
+    pub bypass: bool,
+    /// Seconds removed from the start and from the end.
+    pub trim_start_s: f64,
+    pub trim_end_s: f64,
+    /// Fade lengths (seconds, after trimming); 0 = none.
+    pub fade_in_s: f64,
+    pub fade_out_s: f64,
+    pub fade_in_curve: FadeCurve,
+    pub fade_out_curve: FadeCurve,
+}
+
+impl Default for OutputSettings {
+    fn default() -> Self {
+        Self {
+            bypass: false,
+            trim_start_s: 0.0,
+            trim_end_s: 0.0,
+            fade_in_s: 0.0,
+            fade_out_s: 0.0,
+            fade_in_curve: FadeCurve::EqualPower,
+            fade_out_curve: FadeCurve::EqualPower,
+        }
+    }
+}
+
+impl OutputSettings {
+    pub fn is_neutral(&self) -> bool {
+        self.bypass
+            || (self.trim_start_s == 0.0
+                && self.trim_end_s == 0.0
+                && self.fade_in_s == 0.0
+                && self.fade_out_s == 0.0)
+    }
+}
+
 /// A setting outside what the chain accepts; names the field.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("chain setting `{field}` {reason}")]
@@ -307,6 +417,52 @@ impl ChainSettings {
                 "must be 20–500 Hz",
             )?;
         }
+        let l = &self.limiter;
+        check(
+            (-12.0..=24.0).contains(&l.gain_db),
+            "limiter.gain_db",
+            "must be −12 to +24 dB",
+        )?;
+        check(
+            (-20.0..=0.0).contains(&l.ceiling_dbtp),
+            "limiter.ceiling_dbtp",
+            "must be −20 to 0 dBTP",
+        )?;
+        check(
+            (0.5..=10.0).contains(&l.lookahead_ms),
+            "limiter.lookahead_ms",
+            "must be 0.5–10 ms",
+        )?;
+        check(
+            (1.0..=2_000.0).contains(&l.release_ms),
+            "limiter.release_ms",
+            "must be 1–2000 ms",
+        )?;
+        check(
+            (1.0..=24.0).contains(&l.max_reduction_db),
+            "limiter.max_reduction_db",
+            "must be 1–24 dB",
+        )?;
+        if let Some(target) = l.target_lufs {
+            check(
+                (-40.0..=-3.0).contains(&target),
+                "limiter.target_lufs",
+                "must be −40 to −3 LUFS",
+            )?;
+        }
+        let o = &self.output;
+        for (value, field) in [
+            (o.trim_start_s, "output.trim_start_s"),
+            (o.trim_end_s, "output.trim_end_s"),
+            (o.fade_in_s, "output.fade_in_s"),
+            (o.fade_out_s, "output.fade_out_s"),
+        ] {
+            check(
+                (0.0..=600.0).contains(&value),
+                field,
+                "must be 0–600 seconds",
+            )?;
+        }
         Ok(())
     }
 
@@ -331,5 +487,7 @@ impl ChainSettings {
                 == b.dynamics.sidechain_high_pass_hz.is_some()
             && a.stereo.bypass == b.stereo.bypass
             && a.stereo.mono_bass_hz.is_some() == b.stereo.mono_bass_hz.is_some()
+            && a.limiter.bypass == b.limiter.bypass
+            && a.limiter.lookahead_ms == b.limiter.lookahead_ms
     }
 }

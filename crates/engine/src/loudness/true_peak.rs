@@ -269,6 +269,194 @@ impl TruePeakMeter {
     }
 }
 
+/// Frames per detection group of [`GroupDetector`].
+pub(crate) const GROUP: usize = LANES;
+/// Samples a [`GroupDetector`] reads for one group: the group's intervals follow
+/// `x[GROUP_CENTRE + j]`, `j` in `0..GROUP`.
+pub(crate) const GROUP_WINDOW: usize = PRECISE_TAPS - 1 + GROUP;
+pub(crate) const GROUP_CENTRE: usize = PRECISE_TAPS / 2 - 1;
+
+/// The true peak of groups of [`GROUP`] consecutive sample intervals, for the limiter: the
+/// meter's two tiers, with every precise point kept so the largest can be refined.
+#[derive(Debug, Clone)]
+pub(crate) struct GroupDetector {
+    fast: Interpolator<FAST_TAPS>,
+    precise: Interpolator<PRECISE_TAPS>,
+    /// Every oversampled point of a group: sample `j` at `j · factor`, branch `p` after it.
+    points: Vec<f32>,
+}
+
+impl GroupDetector {
+    pub(crate) fn new(factor: usize) -> Self {
+        Self {
+            fast: Interpolator::new(factor),
+            precise: Interpolator::new(factor),
+            points: vec![0.0; GROUP * factor + 1],
+        }
+    }
+
+    /// The true peak of the group read from `x` (at least [`GROUP_WINDOW`] samples).
+    /// When the scan stays [`CANDIDATE_MARGIN`] below `threshold`, its (slightly low) reading
+    /// is returned: the caller only needs to know that the group is under `threshold`.
+    pub(crate) fn peak(&mut self, x: &[f32], threshold: f32) -> f32 {
+        let samples = &x[GROUP_CENTRE..=GROUP_CENTRE + GROUP];
+        let sample_peak = samples.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+        if self.precise.factor == 1 {
+            return sample_peak;
+        }
+        let mut pass = [0.0f32; 1];
+        let scan = self
+            .fast
+            .abs_max(&x[LAG..], GROUP, &mut pass)
+            .max(sample_peak);
+        if scan * CANDIDATE_MARGIN < threshold {
+            return scan;
+        }
+        let factor = self.precise.factor;
+        let points = &mut self.points;
+        for (j, &v) in samples.iter().enumerate() {
+            points[j * factor] = v;
+        }
+        self.precise
+            .values(x, |p, j, v| points[j * factor + p + 1] = v);
+        let (mut at, mut peak) = (0, 0.0f32);
+        for (m, v) in points.iter().enumerate() {
+            if v.abs() > peak {
+                (at, peak) = (m, v.abs());
+            }
+        }
+        if at == 0 || at == points.len() - 1 || at.is_multiple_of(factor) {
+            return peak;
+        }
+        let sign = points[at].signum();
+        let (y0, y1, y2) = (
+            sign * points[at - 1],
+            sign * points[at],
+            sign * points[at + 1],
+        );
+        let curvature = y0 - 2.0 * y1 + y2;
+        if curvature >= 0.0 {
+            return peak;
+        }
+        let offset = 0.5 * (y0 - y2) / curvature;
+        (y1 - 0.25 * (y0 - y2) * offset).max(peak)
+    }
+}
+
+impl<const T: usize> Interpolator<T> {
+    /// Every branch's output at the `LANES` positions of one pass over `x` (which starts
+    /// `T − 1` samples before the first), handed to `put(branch, position, value)`.
+    fn values(&self, x: &[f32], put: impl FnMut(usize, usize, f32)) {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
+            // SAFETY: the CPU supports AVX2 and FMA, checked just above.
+            #[allow(unsafe_code)]
+            return unsafe { self.values_avx2(x, put) };
+        }
+        self.values_with::<false>(x, put)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    fn values_avx2(&self, x: &[f32], put: impl FnMut(usize, usize, f32)) {
+        self.values_with::<true>(x, put)
+    }
+
+    #[inline(always)]
+    fn values_with<const FUSED: bool>(&self, x: &[f32], mut put: impl FnMut(usize, usize, f32)) {
+        let mut emit = |first: usize, acc: &[[f32; LANES]]| {
+            for (p, lane) in acc.iter().enumerate() {
+                for (j, &v) in lane.iter().enumerate() {
+                    put(first + p, j, v);
+                }
+            }
+        };
+        match self.phases.len() {
+            0 => {}
+            1 => emit(0, &branch_values::<T, 1, FUSED>(&self.taps, x)),
+            3 => emit(0, &branch_values::<T, 3, FUSED>(&self.taps, x)),
+            7 => emit(0, &branch_values::<T, 7, FUSED>(&self.taps, x)),
+            _ => {
+                for (p, branch) in self.phases.iter().enumerate() {
+                    emit(p, &branch_values::<T, 1, FUSED>(branch, x));
+                }
+            }
+        }
+    }
+}
+
+/// One pass of the tap-major kernel: every branch's output at `LANES` consecutive positions
+/// (`x` starts `T − 1` samples before the first).
+#[inline(always)]
+fn branch_values<const T: usize, const P: usize, const FUSED: bool>(
+    taps: &[f32],
+    x: &[f32],
+) -> [[f32; LANES]; P] {
+    let taps: &[[f32; P]] = taps.as_chunks::<P>().0;
+    let window = &x[..T - 1 + LANES];
+    #[cfg(target_arch = "x86_64")]
+    if FUSED {
+        // SAFETY: fused kernels are only reached from the AVX2/FMA entry points, which run
+        // after the CPU was checked for both.
+        #[allow(unsafe_code)]
+        return unsafe { branch_values_avx2::<T, P>(taps, window) };
+    }
+    let mut acc = [[0.0f32; LANES]; P];
+    for (k, c) in taps.iter().enumerate().take(T) {
+        let Some(xs) = window[k..].first_chunk::<LANES>() else {
+            break;
+        };
+        for p in 0..P {
+            for j in 0..LANES {
+                acc[p][j] += c[p] * xs[j];
+            }
+        }
+    }
+    acc
+}
+
+/// [`branch_values`] in AVX2/FMA registers: each tap's 16 inputs are loaded once and
+/// multiplied into all `P` branches, `2 P` independent FMA chains. (Written out because the
+/// auto-vectoriser left the portable loop scalar, spilling the accumulators.)
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[allow(unsafe_code)]
+fn branch_values_avx2<const T: usize, const P: usize>(
+    taps: &[[f32; P]],
+    window: &[f32],
+) -> [[f32; LANES]; P] {
+    use std::arch::x86_64::{
+        _mm256_fmadd_ps, _mm256_loadu_ps, _mm256_set1_ps, _mm256_setzero_ps, _mm256_storeu_ps,
+    };
+    assert!(window.len() >= T - 1 + LANES && taps.len() >= T);
+    let mut acc = [[_mm256_setzero_ps(); 2]; P];
+    for (k, c) in taps.iter().enumerate().take(T) {
+        // SAFETY: k + 16 ≤ T − 1 + LANES ≤ window.len(), asserted above.
+        let (x0, x1) = unsafe {
+            (
+                _mm256_loadu_ps(window.as_ptr().add(k)),
+                _mm256_loadu_ps(window.as_ptr().add(k + 8)),
+            )
+        };
+        for p in 0..P {
+            let coefficient = _mm256_set1_ps(c[p]);
+            acc[p][0] = _mm256_fmadd_ps(coefficient, x0, acc[p][0]);
+            acc[p][1] = _mm256_fmadd_ps(coefficient, x1, acc[p][1]);
+        }
+    }
+    let mut out = [[0.0f32; LANES]; P];
+    for (lanes, [low, high]) in out.iter_mut().zip(acc) {
+        let (first, second) = lanes.split_at_mut(8);
+        // SAFETY: each half holds exactly 8 floats.
+        unsafe {
+            _mm256_storeu_ps(first.as_mut_ptr(), low);
+            _mm256_storeu_ps(second.as_mut_ptr(), high);
+        }
+    }
+    out
+}
+
 /// The SIMD-friendly core: for each pass of `LANES` outputs, every tap's input window is loaded
 /// once and multiplied into all `P` branches, giving `P × LANES / 8` independent FMA chains.
 /// Writes each pass's maximum to `passes` (at least `len / LANES` rounded up) and returns the
@@ -280,24 +468,10 @@ fn branches_abs_max<const T: usize, const P: usize, const FUSED: bool>(
     len: usize,
     passes: &mut [f32],
 ) -> f32 {
-    let taps: &[[f32; P]] = taps.as_chunks::<P>().0;
     let mut overall = 0.0f32;
     let mut n = 0;
     for pass_max in passes.iter_mut().take(len.div_ceil(LANES)) {
-        let window = &x[n..n + T - 1 + LANES];
-        let mut acc = [[0.0f32; LANES]; P];
-        for (k, c) in taps.iter().enumerate().take(T) {
-            let xs = &window[k..k + LANES];
-            for p in 0..P {
-                for j in 0..LANES {
-                    acc[p][j] = if FUSED {
-                        c[p].mul_add(xs[j], acc[p][j])
-                    } else {
-                        c[p] * xs[j] + acc[p][j]
-                    };
-                }
-            }
-        }
+        let acc = branch_values::<T, P, FUSED>(taps, &x[n..]);
         // Outputs past `len` would come from the zero padding, not from the signal: a
         // full-scale chunk followed by "silence" rings, and that ringing is not in the audio.
         let valid = (len - n).min(LANES);
@@ -319,7 +493,7 @@ fn branches_abs_max<const T: usize, const P: usize, const FUSED: bool>(
 /// `factor`-th tap is zero but the centre, so branch 0 reproduces the input samples), split into
 /// the between-sample branches 1 … factor − 1, each reversed so that a forward dot product over
 /// `x[n .. n + T]` yields the output `p / factor` of a sample after `x[n + T / 2 - 1]`.
-fn design_phases<const T: usize>(factor: usize) -> Vec<[f32; T]> {
+pub(crate) fn design_phases<const T: usize>(factor: usize) -> Vec<[f32; T]> {
     let centre = (factor * T / 2) as f64;
     // β = 6 trades stopband depth (≈ 60 dB) for a transition narrow enough that 20 kHz at
     // 44.1 kHz reads within 0.05 dB even with 32 taps (tested below). A cutoff above Nyquist

@@ -1,0 +1,258 @@
+//! The true-peak limiter: output true peak at or under the ceiling on hard programme, bit-exact
+//! below it, latency as reported, release as set, allocation-free and block-size independent.
+
+use std::f64::consts::{FRAC_PI_4, TAU};
+
+use assert_no_alloc::{AllocDisabler, assert_no_alloc};
+use crest_engine::AudioBuffer;
+use crest_engine::chain::{Limiter, LimiterSettings};
+use crest_engine::emulation::noise::White;
+use crest_engine::loudness;
+
+#[global_allocator]
+static ALLOCATOR: AllocDisabler = AllocDisabler;
+
+fn settings(ceiling_dbtp: f64, gain_db: f64) -> LimiterSettings {
+    LimiterSettings {
+        ceiling_dbtp,
+        gain_db,
+        ..LimiterSettings::default()
+    }
+}
+
+fn limit(settings: &LimiterSettings, rate: u32, input: &[Vec<f32>], block: usize) -> Vec<Vec<f32>> {
+    let mut limiter = Limiter::new(settings, rate, input.len());
+    let latency = limiter.latency_frames();
+    // Feed the latency's worth of silence after the programme to flush it out.
+    let mut channels: Vec<Vec<f32>> = input
+        .iter()
+        .map(|c| {
+            let mut c = c.clone();
+            c.resize(c.len() + latency, 0.0);
+            c
+        })
+        .collect();
+    let frames = channels[0].len();
+    assert_no_alloc(|| {
+        let mut start = 0;
+        while start < frames {
+            let end = (start + block).min(frames);
+            match channels.as_mut_slice() {
+                [l, r] => limiter.process(&mut [&mut l[start..end], &mut r[start..end]]),
+                [m] => limiter.process(&mut [&mut m[start..end]]),
+                _ => unreachable!(),
+            }
+            start = end;
+        }
+    });
+    channels.iter_mut().for_each(|c| {
+        c.drain(..latency);
+    });
+    channels
+}
+
+fn true_peak(rate: u32, channels: &[Vec<f32>]) -> f64 {
+    let buffer = AudioBuffer::new(rate, channels.to_vec()).expect("buffer");
+    loudness::measure(&buffer)
+        .true_peak_dbtp
+        .expect("not silent")
+}
+
+fn noise(frames: usize, seed: u64, amplitude: f64) -> Vec<f32> {
+    let mut white = White::new(seed);
+    (0..frames)
+        .map(|_| (white.sample() * amplitude) as f32)
+        .collect()
+}
+
+fn sine(rate: u32, freq: f64, phase: f64, amplitude: f64, frames: usize) -> Vec<f32> {
+    (0..frames)
+        .map(|n| (amplitude * (TAU * freq * n as f64 / f64::from(rate) + phase).sin()) as f32)
+        .collect()
+}
+
+/// Programme that makes limiters overshoot, two channels each.
+fn hard_programmes(rate: u32) -> Vec<(&'static str, Vec<Vec<f32>>)> {
+    let frames = rate as usize * 2;
+    let clipped = |seed| -> Vec<f32> {
+        // Noise with a rhythm, driven 12 dB into a hard clip: a brick-walled master.
+        let mut white = White::new(seed);
+        (0..frames)
+            .map(|n| {
+                let beat = if (n / (rate as usize / 8)).is_multiple_of(2) {
+                    4.0
+                } else {
+                    1.5
+                };
+                (white.sample() * beat).clamp(-1.0, 1.0) as f32
+            })
+            .collect()
+    };
+    let square = |freq: f64| -> Vec<f32> {
+        (0..frames)
+            .map(|n| {
+                if (n as f64 * freq / f64::from(rate)).fract() < 0.5 {
+                    1.0
+                } else {
+                    -1.0
+                }
+            })
+            .collect()
+    };
+    let bursts: Vec<f32> = sine(rate, f64::from(rate) / 4.0, FRAC_PI_4, 1.0, frames)
+        .into_iter()
+        .enumerate()
+        .map(|(n, x)| {
+            if (n / 2_000).is_multiple_of(2) {
+                x
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    vec![
+        ("clipped master", vec![clipped(1), clipped(2)]),
+        ("square 1 kHz", vec![square(1_000.0), square(1_000.0)]),
+        ("square 5.5 kHz", vec![square(5_500.0), square(5_500.0)]),
+        ("fs/4 bursts at 45°", vec![bursts.clone(), bursts]),
+        (
+            "full-scale noise",
+            vec![noise(frames, 3, 1.0), noise(frames, 4, 1.0)],
+        ),
+        (
+            "19 kHz sine",
+            vec![
+                sine(rate, 19_000.0, 0.3, 1.0, frames),
+                sine(rate, 19_000.0, 1.1, 1.0, frames),
+            ],
+        ),
+    ]
+}
+
+#[test]
+fn true_peak_stays_under_the_ceiling_on_hard_programme() {
+    let mut worst = f64::NEG_INFINITY;
+    for rate in [44_100, 48_000, 96_000] {
+        for (name, programme) in hard_programmes(rate) {
+            for (ceiling, drive) in [(-1.0, 0.0), (-1.0, 6.0), (-0.3, 0.0)] {
+                let out = limit(&settings(ceiling, drive), rate, &programme, 512);
+                let tp = true_peak(rate, &out);
+                worst = worst.max(tp - ceiling);
+                assert!(
+                    tp <= ceiling + 0.02,
+                    "{name} at {rate} Hz, ceiling {ceiling}, drive {drive}: {tp:.3} dBTP"
+                );
+            }
+        }
+    }
+    println!("largest true peak relative to the ceiling: {worst:+.4} dB");
+}
+
+#[test]
+fn under_the_ceiling_it_only_delays_bit_for_bit() {
+    let rate = 48_000;
+    let input = vec![noise(48_000, 5, 0.25), noise(48_000, 6, 0.25)];
+    let out = limit(&settings(-1.0, 0.0), rate, &input, 333);
+    assert_eq!(out, input);
+    // Mono too, and a drive of +6 dB is exactly a gain of 2 below the ceiling.
+    let quiet = vec![noise(48_000, 7, 0.1)];
+    let out = limit(&settings(-1.0, 20.0 * 2f64.log10()), rate, &quiet, 64);
+    let doubled: Vec<f32> = quiet[0].iter().map(|x| x * 2.0).collect();
+    assert_eq!(out[0], doubled);
+}
+
+#[test]
+fn latency_is_what_it_reports() {
+    let rate = 44_100;
+    let limiter = Limiter::new(&settings(-1.0, 0.0), rate, 2);
+    let lookahead = (0.003 * f64::from(rate)).round() as usize;
+    assert_eq!(limiter.lookahead_frames(), lookahead);
+    // Detection works in 16-frame groups and reaches 48 frames past them; the guard is 8.
+    assert_eq!(limiter.latency_frames(), 63 + 8 + lookahead - 1);
+    let mut impulse = vec![0.0f32; 1_000];
+    impulse[100] = 0.5;
+    let mut raw = Limiter::new(&settings(-1.0, 0.0), rate, 1);
+    raw.process(&mut [&mut impulse]);
+    assert_eq!(
+        impulse.iter().position(|&x| x != 0.0),
+        Some(100 + raw.latency_frames())
+    );
+}
+
+#[test]
+fn gain_reduction_matches_the_overshoot_and_output_is_block_size_independent() {
+    let rate = 48_000;
+    // A 1 kHz sine at −3 dBFS under a −9 dBTP ceiling: 6 dB of reduction, steady.
+    let tone = sine(rate, 1_000.0, 0.0, 10f64.powf(-3.0 / 20.0), rate as usize);
+    let mut limiter = Limiter::new(&settings(-9.0, 0.0), rate, 1);
+    let mut x = tone.clone();
+    limiter.process(&mut [&mut x]);
+    let stats = limiter.stats();
+    assert!((stats.peak_reduction_db - 6.0).abs() < 0.02, "{stats:?}");
+    assert!(
+        stats.mean_reduction_db > 5.5 && stats.mean_reduction_db <= 6.0,
+        "{stats:?}"
+    );
+    let settled = &x[rate as usize / 2..];
+    let peak = settled.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+    assert!((20.0 * f64::from(peak).log10() + 9.0).abs() < 0.02);
+
+    let programme = hard_programmes(rate).swap_remove(0).1;
+    let whole = limit(&settings(-1.0, 3.0), rate, &programme, 100_000);
+    for block in [1, 31, 512] {
+        assert_eq!(
+            limit(&settings(-1.0, 3.0), rate, &programme, block),
+            whole,
+            "block {block}"
+        );
+    }
+}
+
+/// Time for the gain to recover to within 1 dB after `burst_s` seconds of 6 dB limiting.
+fn recovery_ms(auto_release: bool, burst_s: f64) -> f64 {
+    let rate = 48_000;
+    let loud = (burst_s * f64::from(rate)) as usize;
+    let mut x = sine(rate, 1_000.0, 0.0, 1.0, loud + rate as usize);
+    x[loud..].iter_mut().for_each(|v| *v *= 0.1);
+    let mut limiter = Limiter::new(
+        &LimiterSettings {
+            auto_release,
+            release_ms: 200.0,
+            ..settings(-6.0, 0.0)
+        },
+        rate,
+        1,
+    );
+    let latency = limiter.latency_frames();
+    let block = 48;
+    let mut recovered_at = None;
+    for (i, chunk) in x.chunks_mut(block).enumerate() {
+        limiter.process(&mut [chunk]);
+        let reduction = limiter.take_meter_db();
+        let output_frame = (i + 1) * block - latency.min((i + 1) * block);
+        if output_frame > loud && reduction < 1.0 && recovered_at.is_none() {
+            recovered_at = Some(output_frame - loud);
+        }
+    }
+    recovered_at.expect("recovers") as f64 * 1000.0 / f64::from(rate)
+}
+
+#[test]
+fn release_is_as_set_and_quicker_after_isolated_peaks_when_automatic() {
+    // 6 dB → 1 dB of a linear-gain exponential: (1 − 0.5) e^(−t/τ) = 1 − 0.891 → t = 1.52 τ.
+    let fixed = recovery_ms(false, 1.0);
+    assert!(
+        (fixed - 1.52 * 200.0).abs() < 25.0,
+        "fixed release: {fixed:.0} ms"
+    );
+    let isolated = recovery_ms(true, 0.02);
+    let sustained = recovery_ms(true, 2.0);
+    assert!(
+        isolated < 0.5 * sustained,
+        "auto release after 20 ms: {isolated:.0} ms, after 2 s: {sustained:.0} ms"
+    );
+    assert!(
+        (sustained - fixed).abs() < 0.2 * fixed,
+        "{sustained:.0} vs {fixed:.0}"
+    );
+}
