@@ -2,9 +2,11 @@
 
 mod analyze;
 mod devices;
+mod master;
 mod preview;
 mod profiles;
 mod targets;
+mod verify;
 
 use std::process::ExitCode;
 
@@ -28,6 +30,11 @@ pub enum Command {
     Profiles(profiles::ProfilesArgs),
     /// List the audio outputs playback can use.
     Devices(devices::DevicesArgs),
+    /// Master a mix: chain, loudness target, true-peak limiter, dither; written atomically,
+    /// verified, with a QC report beside it.
+    Master(master::MasterArgs),
+    /// Check any file against a loudness target and a true-peak ceiling (exit 1 on failure).
+    Verify(verify::VerifyArgs),
     /// Render what a listener hears (platform normalization, playback system) to a float WAV.
     Preview(preview::PreviewArgs),
 }
@@ -39,5 +46,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Profiles(args) => profiles::run(&args),
         Command::Preview(args) => preview::run(&args),
         Command::Devices(args) => devices::run(&args),
+        Command::Master(args) => master::run(&args),
+        Command::Verify(args) => verify::run(&args),
     }
 }

@@ -151,6 +151,16 @@ pub fn measure_with(audio: &AudioBuffer, join: &impl Join) -> Loudness {
     }
 }
 
+/// Integrated loudness only (no peaks, no history): what the loudness-target solver needs on
+/// each of its trials.
+pub fn integrated_lufs(audio: &AudioBuffer) -> Option<f64> {
+    let rate = audio.sample_rate();
+    let ends = segment_ends(audio.frames(), rate);
+    let energy = weighted_energy(audio, &ends);
+    let windows = Windows::new(&energy, &ends, complete_segments(audio.frames(), rate));
+    integrated(&windows.mean_powers(MOMENTARY_SEGMENTS, GATING_STEP_SEGMENTS))
+}
+
 /// K-weighted energy per 10 ms segment, channels in pairs so their filters run side by side.
 fn weighted_energy(audio: &AudioBuffer, ends: &[usize]) -> Vec<f64> {
     let filters = k_weighting(audio.sample_rate());

@@ -310,13 +310,13 @@ impl Limiter {
 
     /// The largest gain reduction (dB) since this was last called: for meters.
     pub fn take_meter_db(&mut self) -> f64 {
-        -fast_amp_to_db(std::mem::replace(&mut self.meter_gain, 1.0)).min(0.0)
+        0.0 - fast_amp_to_db(std::mem::replace(&mut self.meter_gain, 1.0)).min(0.0)
     }
 
     /// Gain-reduction statistics since the start (or the last reset).
     pub fn stats(&self) -> LimiterStats {
         LimiterStats {
-            peak_reduction_db: -fast_amp_to_db(self.stats_gain).min(0.0),
+            peak_reduction_db: 0.0 - fast_amp_to_db(self.stats_gain).min(0.0),
             mean_reduction_db: if self.stats_samples == 0 {
                 0.0
             } else {

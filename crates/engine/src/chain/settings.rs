@@ -351,6 +351,19 @@ fn check(ok: bool, field: &str, reason: &str) -> Result<(), SettingsError> {
 }
 
 impl ChainSettings {
+    /// The chain `crest master` uses without `--chain`: a 20 Hz subsonic high-pass (12 dB/oct,
+    /// removes DC and rumble nobody hears) and the true-peak limiter at −1 dBTP (3 ms
+    /// lookahead, 100 ms program-dependent release). No EQ, no compression: the mix is
+    /// assumed to be right; the limiter and the loudness target do the delivery work.
+    pub fn gentle_master() -> Self {
+        let mut s = Self::default();
+        s.input.high_pass = Some(HighPass {
+            freq_hz: 20.0,
+            slope: Slope::Db12,
+        });
+        s
+    }
+
     /// Reads settings from JSON (a chain preset), validated.
     pub fn from_json(text: &str) -> Result<Self, SettingsError> {
         let settings: Self = serde_json::from_str(text).map_err(|e| SettingsError {

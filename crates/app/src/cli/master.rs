@@ -1,0 +1,195 @@
+//! `crest master IN -o OUT [--chain F] [--delivery ID] [--target-lufs X] [--ceiling-dbtp Y]
+//! [--format F] [--rate HZ] [--dither D] [--force] [--json]`: render, write atomically,
+//! verify, report. Exit status 0 when every QC check passes, 1 when the master was written but
+//! a check failed (the file is kept for inspection), 2 when nothing could be written.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
+
+use clap::Args;
+use crest_engine::chain::ChainSettings;
+use crest_engine::delivery::{self, DeliveryPreset};
+use crest_engine::export::{Dither, Format};
+use crest_engine::master::{MasterRequest, master};
+use crest_engine::render::RenderControl;
+use crest_engine::{DecodeControl, decode_file_with};
+
+#[derive(Debug, Args)]
+pub struct MasterArgs {
+    /// The mix to master.
+    pub input: PathBuf,
+    /// Where to write the master.
+    #[arg(short, long)]
+    pub output: PathBuf,
+    /// A chain preset (ChainSettings JSON). Without it: a 20 Hz subsonic filter and the
+    /// true-peak limiter at −1 dBTP, nothing else.
+    #[arg(long)]
+    pub chain: Option<PathBuf>,
+    /// A delivery preset: streaming, apple-music, cd, broadcast-r128, hires-archive.
+    #[arg(long)]
+    pub delivery: Option<String>,
+    /// Integrated loudness to reach (LUFS); overrides the preset and the chain file.
+    #[arg(long, allow_hyphen_values = true)]
+    pub target_lufs: Option<f64>,
+    /// True-peak ceiling (dBTP); overrides the preset and the chain file.
+    #[arg(long, allow_hyphen_values = true)]
+    pub ceiling_dbtp: Option<f64>,
+    /// wav16, wav24, wav32f, flac16 or flac24 (default: the preset's, else wav24).
+    #[arg(long)]
+    pub format: Option<String>,
+    /// Delivery sample rate (default: the preset's, else the source's).
+    #[arg(long)]
+    pub rate: Option<u32>,
+    /// none, tpdf or shaped (default: the preset's, else tpdf). Float output is never dithered.
+    #[arg(long)]
+    pub dither: Option<String>,
+    /// Replace an existing output file.
+    #[arg(long)]
+    pub force: bool,
+    /// Print the report as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(args: &MasterArgs) -> ExitCode {
+    match run_master(args) {
+        Ok(passed) => ExitCode::from(if passed { 0 } else { 1 }),
+        Err(message) => {
+            eprintln!("crest: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// The effective settings: the chain file (or the gentle default), then the delivery preset,
+/// then the explicit flags.
+pub fn effective_settings(
+    chain: Option<ChainSettings>,
+    preset: Option<&DeliveryPreset>,
+    target_lufs: Option<f64>,
+    ceiling_dbtp: Option<f64>,
+) -> Result<ChainSettings, String> {
+    let mut settings = chain.unwrap_or_else(ChainSettings::gentle_master);
+    if let Some(p) = preset {
+        settings.limiter.bypass = false;
+        settings.limiter.target_lufs = p.target_lufs;
+        settings.limiter.ceiling_dbtp = p.ceiling_dbtp;
+    }
+    if let Some(target) = target_lufs {
+        settings.limiter.bypass = false;
+        settings.limiter.target_lufs = Some(target);
+    }
+    if let Some(ceiling) = ceiling_dbtp {
+        settings.limiter.bypass = false;
+        settings.limiter.ceiling_dbtp = ceiling;
+    }
+    settings.validate().map_err(|e| e.to_string())?;
+    Ok(settings)
+}
+
+fn run_master(args: &MasterArgs) -> Result<bool, String> {
+    let preset = match &args.delivery {
+        Some(id) => Some(
+            delivery::find(id)
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| {
+                    let ids: Vec<String> = delivery::built_in()
+                        .map(|all| all.into_iter().map(|p| p.id).collect())
+                        .unwrap_or_default();
+                    format!(
+                        "unknown delivery preset `{id}`; choose one of: {}",
+                        ids.join(", ")
+                    )
+                })?,
+        ),
+        None => None,
+    };
+    let chain = match &args.chain {
+        Some(path) => {
+            let text =
+                std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            Some(ChainSettings::from_json(&text).map_err(|e| format!("{}: {e}", path.display()))?)
+        }
+        None => None,
+    };
+    let settings = effective_settings(chain, preset.as_ref(), args.target_lufs, args.ceiling_dbtp)?;
+    let format = match (&args.format, &preset) {
+        (Some(id), _) => Format::from_id(id).ok_or_else(|| {
+            format!("unknown format `{id}`; choose wav16, wav24, wav32f, flac16 or flac24")
+        })?,
+        (None, Some(p)) => p.format,
+        (None, None) => Format::Wav24,
+    };
+    let dither = match (&args.dither, &preset) {
+        (Some(d), _) => match d.as_str() {
+            "none" => Dither::None,
+            "tpdf" => Dither::Tpdf,
+            "shaped" => Dither::Shaped,
+            other => {
+                return Err(format!(
+                    "unknown dither `{other}`; choose none, tpdf or shaped"
+                ));
+            }
+        },
+        (None, Some(p)) => p.dither,
+        (None, None) => Dither::Tpdf,
+    };
+    let rate = args.rate.or(preset.as_ref().and_then(|p| p.sample_rate));
+    // Refuse before the work, not after it.
+    crest_engine::export::check_destination(&args.output, Some(&args.input), args.force)
+        .map_err(|e| e.to_string())?;
+
+    let cancel = AtomicBool::new(false);
+    let show = !args.json && std::io::stderr().is_terminal();
+    let report_progress = |stage: &str, fraction: f64| {
+        if show {
+            eprint!("\r{stage} {:3.0} %", fraction * 100.0);
+        }
+    };
+    let decoded = decode_file_with(
+        &args.input,
+        DecodeControl {
+            progress: &mut |f| report_progress("decoding ", f),
+            cancel: &cancel,
+        },
+    )
+    .map_err(|e| e.to_string())?;
+    for warning in &decoded.warnings {
+        eprintln!("crest: {}: {warning}", args.input.display());
+    }
+    let mastered = master(
+        &MasterRequest {
+            audio: &decoded.audio,
+            source_path: Some(&args.input),
+            settings: &settings,
+            format,
+            dither,
+            sample_rate: rate,
+            output: &args.output,
+            force: args.force,
+        },
+        RenderControl {
+            progress: &mut |f| report_progress("mastering", f),
+            cancel: &cancel,
+        },
+    )
+    .map_err(|e| e.to_string())?;
+    if show {
+        eprintln!();
+    }
+    let report = &mastered.report;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string(report).map_err(|e| e.to_string())?
+        );
+    } else {
+        print!("{}", report.text());
+        if let Some(path) = &report.report_path {
+            println!("report: {path}");
+        }
+    }
+    Ok(report.passed)
+}

@@ -1,0 +1,520 @@
+//! Export: dither and quantise (always the very last step), encode WAV or FLAC into a
+//! temporary file beside the target, prove the file holds exactly the samples meant, then
+//! rename it into place. The samples written are measured on the way, so verification costs
+//! one decode and a comparison, not a second analysis.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use serde::{Deserialize, Serialize};
+
+use crate::audio::AudioBuffer;
+use crate::decode::{DecodeControl, decode_file_with};
+use crate::emulation::noise::White;
+use crate::loudness::{self, Loudness};
+
+/// What the file is: container and sample format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    Wav16,
+    Wav24,
+    Wav32f,
+    Flac16,
+    Flac24,
+}
+
+impl Format {
+    pub const ALL: [Format; 5] = [
+        Format::Wav16,
+        Format::Wav24,
+        Format::Wav32f,
+        Format::Flac16,
+        Format::Flac24,
+    ];
+
+    /// The id used by flags and presets: `wav16`, `wav24`, `wav32f`, `flac16`, `flac24`.
+    pub fn id(self) -> &'static str {
+        match self {
+            Format::Wav16 => "wav16",
+            Format::Wav24 => "wav24",
+            Format::Wav32f => "wav32f",
+            Format::Flac16 => "flac16",
+            Format::Flac24 => "flac24",
+        }
+    }
+
+    pub fn from_id(id: &str) -> Option<Format> {
+        Format::ALL.into_iter().find(|f| f.id() == id)
+    }
+
+    /// Integer bit depth; None for float.
+    pub fn bits(self) -> Option<u32> {
+        match self {
+            Format::Wav16 | Format::Flac16 => Some(16),
+            Format::Wav24 | Format::Flac24 => Some(24),
+            Format::Wav32f => None,
+        }
+    }
+
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Flac16 | Format::Flac24 => "flac",
+            _ => "wav",
+        }
+    }
+
+    /// A readable description, e.g. "WAV 24-bit PCM".
+    pub fn describe(self) -> &'static str {
+        match self {
+            Format::Wav16 => "WAV 16-bit PCM",
+            Format::Wav24 => "WAV 24-bit PCM",
+            Format::Wav32f => "WAV 32-bit float",
+            Format::Flac16 => "FLAC 16-bit",
+            Format::Flac24 => "FLAC 24-bit",
+        }
+    }
+}
+
+/// Dither for integer formats (ignored for float, which needs none).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Dither {
+    /// Plain rounding: only for material already at the target depth.
+    None,
+    /// Triangular (TPDF) dither of ±1 LSB: the error becomes benign, signal-independent noise.
+    #[default]
+    Tpdf,
+    /// TPDF with noise shaping (Wannamaker's 5-tap E-weighted filter, designed for 44.1 kHz):
+    /// the noise moves out of the ear's most sensitive 2–5 kHz region towards the top octave.
+    Shaped,
+}
+
+/// Error-feedback coefficients of the shaped dither (Wannamaker 1992, E-weighted, 5 taps).
+const SHAPING: [f64; 5] = [2.033, -2.165, 1.959, -1.590, 0.6149];
+
+/// Integer samples (planar) and how many had to be clamped at full scale.
+#[derive(Debug, Clone)]
+pub struct Quantized {
+    pub bits: u32,
+    pub channels: Vec<Vec<i32>>,
+    pub clamped: u64,
+}
+
+impl Quantized {
+    /// The samples as the f32 values a decoder returns (exact up to 24 bits).
+    pub fn to_f32(&self) -> Vec<Vec<f32>> {
+        let scale = 1.0 / f64::from(1u32 << (self.bits - 1));
+        self.channels
+            .iter()
+            .map(|c| c.iter().map(|&v| (f64::from(v) * scale) as f32).collect())
+            .collect()
+    }
+}
+
+/// Dithers and rounds to `bits`, the very last step before the encoder. Deterministic: the
+/// dither of a channel is seeded by its index, so the same render gives the same file.
+pub fn quantize(audio: &AudioBuffer, bits: u32, dither: Dither) -> Quantized {
+    let scale = f64::from(1u32 << (bits - 1));
+    let (min, max) = (-scale, scale - 1.0);
+    let mut clamped = 0u64;
+    let channels = audio
+        .channels()
+        .iter()
+        .enumerate()
+        .map(|(c, samples)| {
+            let mut noise = White::new(0x5eed_d17e ^ c as u64);
+            let mut error = [0.0f64; SHAPING.len()];
+            samples
+                .iter()
+                .map(|&x| {
+                    let mut wanted = f64::from(x) * scale;
+                    if dither == Dither::Shaped {
+                        wanted -= SHAPING.iter().zip(&error).map(|(h, e)| h * e).sum::<f64>();
+                    }
+                    let tpdf = match dither {
+                        Dither::None => 0.0,
+                        // Two uniform ±0.5 LSB values sum to a triangle of ±1 LSB.
+                        _ => 0.5 * (noise.sample() + noise.sample()),
+                    };
+                    let mut q = (wanted + tpdf).round();
+                    if q < min || q > max {
+                        clamped += 1;
+                        q = q.clamp(min, max);
+                    }
+                    if dither == Dither::Shaped {
+                        error.rotate_right(1);
+                        // Bounded so a clamped sample cannot make the feedback run away.
+                        error[0] = (q - wanted).clamp(-4.0, 4.0);
+                    }
+                    q as i32
+                })
+                .collect()
+        })
+        .collect();
+    Quantized {
+        bits,
+        channels,
+        clamped,
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error("{path}: refusing to overwrite the source file")]
+    WouldOverwriteSource { path: PathBuf },
+    #[error("{path} already exists (use --force to replace it)")]
+    Exists { path: PathBuf },
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: io::Error },
+    #[error("{path}: encoding failed: {reason}")]
+    Encode { path: PathBuf, reason: String },
+    #[error("{path}: the written file does not read back as the samples meant ({reason})")]
+    Verify { path: PathBuf, reason: String },
+    #[error("export cancelled")]
+    Cancelled,
+}
+
+/// Where and how to write.
+#[derive(Debug, Clone)]
+pub struct ExportRequest<'a> {
+    pub path: &'a Path,
+    pub format: Format,
+    pub dither: Dither,
+    /// Replace an existing file at `path`.
+    pub force: bool,
+    /// The file the audio came from: never overwritten.
+    pub source: Option<&'a Path>,
+}
+
+/// A written, verified file.
+#[derive(Debug, Clone)]
+pub struct Written {
+    pub path: PathBuf,
+    pub format: Format,
+    pub sample_rate: u32,
+    pub channels: usize,
+    pub frames: usize,
+    /// Measured on exactly the samples in the file.
+    pub measured: Loudness,
+    /// Samples clamped at full scale when quantising.
+    pub clamped: u64,
+}
+
+/// Checks that `path` may be written: not the source, not an existing file without `force`.
+pub fn check_destination(
+    path: &Path,
+    source: Option<&Path>,
+    force: bool,
+) -> Result<(), ExportError> {
+    if let Some(source) = source {
+        let same = match (fs::canonicalize(source), fs::canonicalize(path)) {
+            (Ok(a), Ok(b)) => a == b,
+            _ => false,
+        };
+        if same {
+            return Err(ExportError::WouldOverwriteSource {
+                path: path.to_owned(),
+            });
+        }
+    }
+    if !force && path.exists() {
+        return Err(ExportError::Exists {
+            path: path.to_owned(),
+        });
+    }
+    Ok(())
+}
+
+/// Samples ready to write: quantised (or float), and measured exactly as they will be stored.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    pub format: Format,
+    /// The stored values as f32 (what a decoder returns).
+    pub exact: AudioBuffer,
+    ints: Option<Quantized>,
+    pub measured: Loudness,
+    /// Samples clamped at full scale when quantising.
+    pub clamped: u64,
+}
+
+/// Dithers and quantises `audio` for `format` and measures the result: the numbers a QC
+/// report states are those of the file.
+pub fn prepare(audio: &AudioBuffer, format: Format, dither: Dither) -> Prepared {
+    let (written, ints) = match format.bits() {
+        Some(bits) => {
+            let q = quantize(audio, bits, dither);
+            (q.to_f32(), Some(q))
+        }
+        None => (audio.channels().to_vec(), None),
+    };
+    let exact = AudioBuffer::with_roles(audio.sample_rate(), audio.roles().to_vec(), written)
+        .expect("same layout as the rendered buffer");
+    Prepared {
+        format,
+        measured: loudness::measure(&exact),
+        clamped: ints.as_ref().map_or(0, |q| q.clamped),
+        exact,
+        ints,
+    }
+}
+
+/// Writes prepared samples: encode to a temporary file, decode it back and compare sample for
+/// sample, rename into place.
+pub fn write(
+    prepared: Prepared,
+    request: &ExportRequest<'_>,
+    cancel: &AtomicBool,
+) -> Result<Written, ExportError> {
+    check_destination(request.path, request.source, request.force)?;
+    if cancel.load(Ordering::Relaxed) {
+        return Err(ExportError::Cancelled);
+    }
+    let Prepared {
+        format,
+        exact,
+        ints,
+        measured,
+        clamped,
+    } = prepared;
+    write_atomically(
+        request.path,
+        request.force,
+        |temp| encode(temp, format, &exact, ints.as_ref()),
+        |temp| verify_samples(temp, &exact, cancel),
+    )?;
+    Ok(Written {
+        path: request.path.to_owned(),
+        format,
+        sample_rate: exact.sample_rate(),
+        channels: exact.channel_count(),
+        frames: exact.frames(),
+        measured,
+        clamped,
+    })
+}
+
+/// [`prepare`] and [`write`] in one: for audio that needs no closed loop.
+pub fn export(
+    audio: &AudioBuffer,
+    request: &ExportRequest<'_>,
+    cancel: &AtomicBool,
+) -> Result<Written, ExportError> {
+    check_destination(request.path, request.source, request.force)?;
+    write(
+        prepare(audio, request.format, request.dither),
+        request,
+        cancel,
+    )
+}
+
+/// The temporary name beside `path`: hidden, with the process id, keeping the extension so
+/// the file's type is still recognised when it is read back.
+fn temporary_path(path: &Path) -> PathBuf {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let extension = path
+        .extension()
+        .map(|e| format!(".{}", e.to_string_lossy()))
+        .unwrap_or_default();
+    path.with_file_name(format!(".{name}.partial-{}{extension}", std::process::id()))
+}
+
+/// Writes through a temporary file: `write` fills it, `verify` checks it, and only then is it
+/// renamed to `path`. Any failure (or a crash) leaves nothing under `path`, and the temporary
+/// file is removed.
+pub fn write_atomically(
+    path: &Path,
+    force: bool,
+    write: impl FnOnce(&Path) -> Result<(), ExportError>,
+    verify: impl FnOnce(&Path) -> Result<(), ExportError>,
+) -> Result<(), ExportError> {
+    let temp = temporary_path(path);
+    let result = write(&temp).and_then(|()| verify(&temp)).and_then(|()| {
+        if !force && path.exists() {
+            return Err(ExportError::Exists {
+                path: path.to_owned(),
+            });
+        }
+        fs::rename(&temp, path).map_err(|source| ExportError::Io {
+            path: path.to_owned(),
+            source,
+        })
+    });
+    if result.is_err() {
+        let _ = fs::remove_file(&temp);
+    }
+    result
+}
+
+fn encode(
+    path: &Path,
+    format: Format,
+    audio: &AudioBuffer,
+    ints: Option<&Quantized>,
+) -> Result<(), ExportError> {
+    let io_error = |source| ExportError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let encode_error = |reason: String| ExportError::Encode {
+        path: path.to_owned(),
+        reason,
+    };
+    let channels = audio.channel_count();
+    let frames = audio.frames();
+    match (format, ints) {
+        (Format::Wav32f, _) => {
+            let spec = hound::WavSpec {
+                channels: channels as u16,
+                sample_rate: audio.sample_rate(),
+                bits_per_sample: 32,
+                sample_format: hound::SampleFormat::Float,
+            };
+            let mut writer =
+                hound::WavWriter::create(path, spec).map_err(|e| encode_error(e.to_string()))?;
+            for n in 0..frames {
+                for c in audio.channels() {
+                    writer
+                        .write_sample(c[n])
+                        .map_err(|e| encode_error(e.to_string()))?;
+                }
+            }
+            writer.finalize().map_err(|e| encode_error(e.to_string()))?;
+        }
+        (Format::Wav16 | Format::Wav24, Some(q)) => {
+            let spec = hound::WavSpec {
+                channels: channels as u16,
+                sample_rate: audio.sample_rate(),
+                bits_per_sample: q.bits as u16,
+                sample_format: hound::SampleFormat::Int,
+            };
+            let mut writer =
+                hound::WavWriter::create(path, spec).map_err(|e| encode_error(e.to_string()))?;
+            if q.bits == 16 {
+                let mut fast = writer.get_i16_writer((frames * channels) as u32);
+                for n in 0..frames {
+                    for c in &q.channels {
+                        fast.write_sample(c[n] as i16);
+                    }
+                }
+                fast.flush().map_err(|e| encode_error(e.to_string()))?;
+            } else {
+                for n in 0..frames {
+                    for c in &q.channels {
+                        writer
+                            .write_sample(c[n])
+                            .map_err(|e| encode_error(e.to_string()))?;
+                    }
+                }
+            }
+            writer.finalize().map_err(|e| encode_error(e.to_string()))?;
+        }
+        (Format::Flac16 | Format::Flac24, Some(q)) => {
+            let bytes = flac_bytes(q, audio.sample_rate()).map_err(encode_error)?;
+            fs::write(path, bytes).map_err(io_error)?;
+        }
+        _ => return Err(encode_error("integer format without samples".into())),
+    }
+    // Flushed to the disk before it may be renamed into place.
+    fs::File::open(path)
+        .and_then(|f| f.sync_all())
+        .map_err(io_error)
+}
+
+/// A FLAC stream of the quantised samples (flacenc, fixed block size).
+fn flac_bytes(q: &Quantized, rate: u32) -> Result<Vec<u8>, String> {
+    use flacenc::component::BitRepr;
+    use flacenc::error::Verify;
+    let channels = q.channels.len();
+    let frames = q.channels.first().map_or(0, Vec::len);
+    let mut interleaved = Vec::with_capacity(frames * channels);
+    for n in 0..frames {
+        for c in &q.channels {
+            interleaved.push(c[n]);
+        }
+    }
+    let config = flacenc::config::Encoder::default()
+        .into_verified()
+        .map_err(|e| format!("{e:?}"))?;
+    let source = flacenc::source::MemSource::from_samples(
+        &interleaved,
+        channels,
+        q.bits as usize,
+        rate as usize,
+    );
+    let stream = flacenc::encode_with_fixed_block_size(&config, source, config.block_size)
+        .map_err(|e| format!("{e:?}"))?;
+    let mut sink = flacenc::bitsink::ByteSink::new();
+    stream.write(&mut sink).map_err(|e| format!("{e:?}"))?;
+    let mut bytes = sink.as_slice().to_vec();
+    // flacenc 0.5 records the short last block as STREAMINFO's minimum block size; the format
+    // excludes the last block from it, and strict decoders then reject the fixed-blocksize
+    // frames. Write the conforming value (minimum = maximum). Its frame sizes can come out
+    // inconsistent too (minimum above maximum, which decoders reject); 0 means "unknown" and
+    // is always valid. STREAMINFO starts at byte 8: block sizes (2 + 2), frame sizes (3 + 3).
+    if bytes.len() > 18 && &bytes[..4] == b"fLaC" {
+        let max_block = [bytes[10], bytes[11]];
+        bytes[8..10].copy_from_slice(&max_block);
+        bytes[12..18].fill(0);
+    }
+    Ok(bytes)
+}
+
+/// Decodes the written file and compares it with the samples meant, bit for bit.
+fn verify_samples(
+    path: &Path,
+    expected: &AudioBuffer,
+    cancel: &AtomicBool,
+) -> Result<(), ExportError> {
+    let fail = |reason: String| ExportError::Verify {
+        path: path.to_owned(),
+        reason,
+    };
+    let decoded = decode_file_with(
+        path,
+        DecodeControl {
+            progress: &mut |_| {},
+            cancel,
+        },
+    )
+    .map_err(|e| {
+        if cancel.load(Ordering::Relaxed) {
+            ExportError::Cancelled
+        } else {
+            fail(e.to_string())
+        }
+    })?;
+    let got = &decoded.audio;
+    if got.sample_rate() != expected.sample_rate()
+        || got.channel_count() != expected.channel_count()
+        || got.frames() != expected.frames()
+    {
+        return Err(fail(format!(
+            "{} Hz × {} channels × {} frames read back, {} × {} × {} written",
+            got.sample_rate(),
+            got.channel_count(),
+            got.frames(),
+            expected.sample_rate(),
+            expected.channel_count(),
+            expected.frames()
+        )));
+    }
+    for (c, (a, b)) in got.channels().iter().zip(expected.channels()).enumerate() {
+        if let Some(n) = a
+            .iter()
+            .zip(b)
+            .position(|(x, y)| x.to_bits() != y.to_bits())
+        {
+            return Err(fail(format!(
+                "channel {c}, frame {n}: read {} for {}",
+                a[n], b[n]
+            )));
+        }
+    }
+    Ok(())
+}

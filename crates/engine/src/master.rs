@@ -1,0 +1,158 @@
+//! A master from start to end: render through the chain, dither and quantise, check the true
+//! peak of the very samples to be written (rendering again with a lower working ceiling if
+//! they came out over: the closed loop), write atomically, verify, and report.
+
+use std::path::Path;
+
+use crate::audio::AudioBuffer;
+use crate::chain::ChainSettings;
+use crate::export::{self, Dither, ExportError, ExportRequest, Format, Written};
+use crate::qc::{self, FileFacts, QcReport, Requirements};
+use crate::render::{self, RenderControl, RenderError, Rendered};
+
+/// Closed-loop attempts before giving up on the ceiling (the first normally suffices).
+const ATTEMPTS: usize = 4;
+/// Extra margin added to a measured overshoot when rendering again.
+const RETRY_MARGIN_DB: f64 = 0.01;
+
+#[derive(Debug, thiserror::Error)]
+pub enum MasterError {
+    #[error(transparent)]
+    Render(#[from] RenderError),
+    #[error(transparent)]
+    Export(#[from] ExportError),
+    #[error(
+        "delivery at {wanted} Hz needs sample-rate conversion from {source_rate} Hz, which this build does not do yet; deliver at the source rate"
+    )]
+    RateConversion { source_rate: u32, wanted: u32 },
+    #[error("the QC report could not be written beside the master: {0}")]
+    Report(std::io::Error),
+}
+
+/// What to make.
+#[derive(Debug, Clone)]
+pub struct MasterRequest<'a> {
+    pub audio: &'a AudioBuffer,
+    pub source_path: Option<&'a Path>,
+    /// The effective settings: chain file, then delivery preset, then flags already applied.
+    pub settings: &'a ChainSettings,
+    pub format: Format,
+    pub dither: Dither,
+    pub sample_rate: Option<u32>,
+    pub output: &'a Path,
+    pub force: bool,
+}
+
+/// A written master and its report.
+#[derive(Debug, Clone)]
+pub struct Mastered {
+    pub written: Written,
+    pub report: QcReport,
+    /// Closed-loop renders it took (1 when the first met the ceiling).
+    pub renders: usize,
+}
+
+/// Makes the master. A file that is written but fails a QC check is kept; `report.passed`
+/// says so.
+pub fn master(
+    request: &MasterRequest<'_>,
+    control: RenderControl<'_>,
+) -> Result<Mastered, MasterError> {
+    let RenderControl { progress, cancel } = control;
+    export::check_destination(request.output, request.source_path, request.force)?;
+    if let Some(wanted) = request.sample_rate
+        && wanted != request.audio.sample_rate()
+    {
+        return Err(MasterError::RateConversion {
+            source_rate: request.audio.sample_rate(),
+            wanted,
+        });
+    }
+    let limiter_on = !request.settings.limiter.bypass;
+    let ceiling = request.settings.limiter.ceiling_dbtp;
+    let mut margin = 0.0;
+    let mut renders = 0;
+    let (rendered, prepared) = loop {
+        renders += 1;
+        let rendered = render::render(
+            request.audio,
+            request.settings,
+            margin,
+            RenderControl {
+                progress: &mut |f| progress(0.85 * f),
+                cancel,
+            },
+        )?;
+        let prepared = export::prepare(&rendered.audio, request.format, request.dither);
+        let over = prepared
+            .measured
+            .true_peak_dbtp
+            .map_or(0.0, |tp| tp - ceiling);
+        if !limiter_on || over <= 0.0 || renders == ATTEMPTS {
+            break (rendered, prepared);
+        }
+        margin += over + RETRY_MARGIN_DB;
+    };
+    progress(0.9);
+    let written = export::write(
+        prepared,
+        &ExportRequest {
+            path: request.output,
+            format: request.format,
+            dither: request.dither,
+            force: request.force,
+            source: request.source_path,
+        },
+        cancel,
+    )?;
+    let mut report = report_for(&written, &rendered, request.settings);
+    report
+        .write_beside(request.output)
+        .map_err(MasterError::Report)?;
+    progress(1.0);
+    Ok(Mastered {
+        written,
+        report,
+        renders,
+    })
+}
+
+fn report_for(written: &Written, rendered: &Rendered, settings: &ChainSettings) -> QcReport {
+    let limiter = rendered.limiter.clone();
+    let mut report = qc::evaluate(
+        FileFacts {
+            file: &written.path,
+            format: written.format.describe(),
+            sample_rate: written.sample_rate,
+            channels: written.channels,
+            duration_s: written.frames as f64 / f64::from(written.sample_rate),
+            measured: &written.measured,
+        },
+        Requirements {
+            target_lufs: limiter.as_ref().and_then(|l| l.target_lufs),
+            ceiling_dbtp: Some(settings.limiter.ceiling_dbtp),
+        },
+    );
+    report.limiter_peak_gr_db = limiter.as_ref().map(|l| l.peak_reduction_db);
+    if let Some(l) = &limiter {
+        report.notes.extend(l.notes.iter().cloned());
+    }
+    if settings.limiter.bypass {
+        report
+            .notes
+            .push("The limiter is bypassed: nothing holds the true peak under the ceiling.".into());
+    }
+    if written.clamped > 0 {
+        report.notes.push(format!(
+            "{} samples were clamped at full scale when quantising.",
+            written.clamped
+        ));
+    }
+    for feature in &rendered.disabled_for_mono {
+        report
+            .notes
+            .push(format!("Mono source: the {feature} had nothing to act on."));
+    }
+    report.limiter = limiter;
+    report
+}

@@ -1,0 +1,202 @@
+//! Quality control of a finished file: measured values, pass/fail per check, written beside
+//! the master as JSON and as readable text. `crest verify` runs the same checks on any file.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::loudness::Loudness;
+use crate::render::LimiterReport;
+
+/// How close the integrated loudness must be to a target.
+pub const LOUDNESS_TOLERANCE_LU: f64 = 0.2;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct QcCheck {
+    pub name: String,
+    pub passed: bool,
+    pub measured: String,
+    pub requirement: String,
+}
+
+/// Everything the report says about one file.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct QcReport {
+    pub file: String,
+    pub format: String,
+    pub sample_rate: u32,
+    pub channels: usize,
+    pub duration_s: f64,
+    pub integrated_lufs: Option<f64>,
+    pub lra_lu: Option<f64>,
+    pub true_peak_dbtp: Option<f64>,
+    pub sample_peak_dbfs: Option<f64>,
+    pub plr_db: Option<f64>,
+    pub target_lufs: Option<f64>,
+    pub ceiling_dbtp: Option<f64>,
+    /// The limiter's largest gain reduction (masters only).
+    pub limiter_peak_gr_db: Option<f64>,
+    /// Whether the loudness target was met within tolerance (none without a target).
+    pub target_reached: Option<bool>,
+    pub checks: Vec<QcCheck>,
+    pub passed: bool,
+    /// What the limiter and solver did (masters only).
+    pub limiter: Option<LimiterReport>,
+    /// Plain sentences: heavy limiting, shortfalls, clamped samples, mono notes.
+    pub notes: Vec<String>,
+    /// The JSON report written beside the file (masters only).
+    pub report_path: Option<String>,
+}
+
+/// What a file is measured against.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Requirements {
+    pub target_lufs: Option<f64>,
+    pub ceiling_dbtp: Option<f64>,
+}
+
+/// The file's facts, as measured.
+#[derive(Debug, Clone, Copy)]
+pub struct FileFacts<'a> {
+    pub file: &'a Path,
+    pub format: &'a str,
+    pub sample_rate: u32,
+    pub channels: usize,
+    pub duration_s: f64,
+    pub measured: &'a Loudness,
+}
+
+fn db(value: Option<f64>, unit: &str) -> String {
+    value.map_or_else(|| "—".to_owned(), |v| format!("{v:.2} {unit}"))
+}
+
+/// Runs the checks.
+pub fn evaluate(facts: FileFacts<'_>, requirements: Requirements) -> QcReport {
+    let m = facts.measured;
+    let mut checks = vec![QcCheck {
+        name: "programme present".into(),
+        passed: m.integrated_lufs.is_some(),
+        measured: db(m.integrated_lufs, "LUFS"),
+        requirement: "above the −70 LUFS gate".into(),
+    }];
+    if let Some(ceiling) = requirements.ceiling_dbtp {
+        checks.push(QcCheck {
+            name: "true peak".into(),
+            passed: m.true_peak_dbtp.is_none_or(|tp| tp <= ceiling),
+            measured: db(m.true_peak_dbtp, "dBTP"),
+            requirement: format!("≤ {ceiling:.2} dBTP"),
+        });
+    }
+    let mut target_reached = None;
+    if let Some(target) = requirements.target_lufs {
+        let ok = m
+            .integrated_lufs
+            .is_some_and(|i| (i - target).abs() <= LOUDNESS_TOLERANCE_LU);
+        target_reached = Some(ok);
+        checks.push(QcCheck {
+            name: "integrated loudness".into(),
+            passed: ok,
+            measured: db(m.integrated_lufs, "LUFS"),
+            requirement: format!("{target:.1} ± {LOUDNESS_TOLERANCE_LU} LU"),
+        });
+    }
+    let passed = checks.iter().all(|c| c.passed);
+    QcReport {
+        file: facts.file.display().to_string(),
+        format: facts.format.to_owned(),
+        sample_rate: facts.sample_rate,
+        channels: facts.channels,
+        duration_s: facts.duration_s,
+        integrated_lufs: m.integrated_lufs,
+        lra_lu: m.lra_lu,
+        true_peak_dbtp: m.true_peak_dbtp,
+        sample_peak_dbfs: m.sample_peak_dbfs,
+        plr_db: m.plr_db(),
+        target_lufs: requirements.target_lufs,
+        ceiling_dbtp: requirements.ceiling_dbtp,
+        limiter_peak_gr_db: None,
+        target_reached,
+        checks,
+        passed,
+        limiter: None,
+        notes: Vec::new(),
+        report_path: None,
+    }
+}
+
+impl QcReport {
+    /// The report as readable text.
+    pub fn text(&self) -> String {
+        let mut t = String::new();
+        let _ = writeln!(t, "Crest QC report — {}", self.file);
+        let _ = writeln!(
+            t,
+            "{}, {} Hz, {} channel{}, {:.2} s",
+            self.format,
+            self.sample_rate,
+            self.channels,
+            if self.channels == 1 { "" } else { "s" },
+            self.duration_s
+        );
+        let _ = writeln!(t);
+        let _ = writeln!(t, "  integrated   {}", db(self.integrated_lufs, "LUFS"));
+        let _ = writeln!(t, "  LRA          {}", db(self.lra_lu, "LU"));
+        let _ = writeln!(t, "  true peak    {}", db(self.true_peak_dbtp, "dBTP"));
+        let _ = writeln!(t, "  sample peak  {}", db(self.sample_peak_dbfs, "dBFS"));
+        let _ = writeln!(t, "  PLR          {}", db(self.plr_db, "dB"));
+        if let Some(l) = &self.limiter {
+            let _ = writeln!(t);
+            let _ = writeln!(
+                t,
+                "  limiter      {:+.2} dB in, ceiling {:.2} dBTP, peak reduction {:.2} dB, mean {:.2} dB",
+                l.gain_db, l.ceiling_dbtp, l.peak_reduction_db, l.mean_reduction_db
+            );
+            let _ = writeln!(
+                t,
+                "  PLR          {} before the limiter, {} after",
+                db(l.plr_before_db, "dB"),
+                db(self.plr_db, "dB")
+            );
+        }
+        let _ = writeln!(t);
+        for c in &self.checks {
+            let _ = writeln!(
+                t,
+                "  [{}] {:<20} {:>14}   (needs {})",
+                if c.passed { "pass" } else { "FAIL" },
+                c.name,
+                c.measured,
+                c.requirement
+            );
+        }
+        for note in &self.notes {
+            let _ = writeln!(t, "\n  {note}");
+        }
+        let _ = writeln!(
+            t,
+            "\n{}",
+            if self.passed {
+                "PASSED"
+            } else {
+                "FAILED: the file is kept so it can be inspected."
+            }
+        );
+        t
+    }
+
+    /// Writes `NAME.qc.json` and `NAME.qc.txt` beside `master`; records the JSON path.
+    pub fn write_beside(&mut self, master: &Path) -> std::io::Result<PathBuf> {
+        let name = master
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let json_path = master.with_file_name(format!("{name}.qc.json"));
+        let text_path = master.with_file_name(format!("{name}.qc.txt"));
+        self.report_path = Some(json_path.display().to_string());
+        let json = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
+        std::fs::write(&json_path, json + "\n")?;
+        std::fs::write(&text_path, self.text())?;
+        Ok(json_path)
+    }
+}
