@@ -1,0 +1,157 @@
+//! Export: a failing or cancelled write leaves nothing under the final name; integer formats
+//! read back exactly as quantised; TPDF dither decorrelates; fades and trims land where set.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+
+use crest_engine::AudioBuffer;
+use crest_engine::chain::{FadeCurve, OutputSettings};
+use crest_engine::emulation::noise::White;
+use crest_engine::export::{
+    Dither, ExportError, ExportRequest, Format, export, quantize, write_atomically,
+};
+use crest_engine::render::apply_output;
+
+fn scratch(test: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("crest-export-{}-{test}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    dir
+}
+
+fn noise(frames: usize, seed: u64, amplitude: f64) -> Vec<f32> {
+    let mut w = White::new(seed);
+    (0..frames)
+        .map(|_| (w.sample() * amplitude) as f32)
+        .collect()
+}
+
+#[test]
+fn a_writer_failing_midway_leaves_nothing() {
+    let dir = scratch("fail");
+    let path = dir.join("master.wav");
+    let result = write_atomically(
+        &path,
+        false,
+        |temp| {
+            let mut f = std::fs::File::create(temp).expect("temp");
+            f.write_all(&[0u8; 1000]).expect("half");
+            Err(ExportError::Io {
+                path: temp.to_owned(),
+                source: std::io::Error::other("disk full"),
+            })
+        },
+        |_| Ok(()),
+    );
+    assert!(result.is_err());
+    let left: Vec<_> = std::fs::read_dir(&dir).expect("list").collect();
+    assert!(
+        left.is_empty(),
+        "nothing under the final name, no temporary file"
+    );
+
+    // A cancelled export writes nothing either.
+    let audio = AudioBuffer::new(48_000, vec![noise(48_000, 1, 0.3)]).expect("audio");
+    let cancel = AtomicBool::new(true);
+    let request = ExportRequest {
+        path: &path,
+        format: Format::Wav24,
+        dither: Dither::Tpdf,
+        force: false,
+        source: None,
+    };
+    assert!(matches!(
+        export(&audio, &request, &cancel),
+        Err(ExportError::Cancelled)
+    ));
+    assert!(!path.exists());
+}
+
+#[test]
+fn every_format_reads_back_exactly() {
+    let dir = scratch("formats");
+    let audio = AudioBuffer::new(44_100, vec![noise(44_100, 2, 0.5), noise(44_100, 3, 0.5)])
+        .expect("audio");
+    let cancel = AtomicBool::new(false);
+    for format in Format::ALL {
+        let path = dir.join(format!("out.{}.{}", format.id(), format.extension()));
+        let written = export(
+            &audio,
+            &ExportRequest {
+                path: &path,
+                format,
+                dither: Dither::Tpdf,
+                force: false,
+                source: None,
+            },
+            &cancel,
+        )
+        .unwrap_or_else(|e| panic!("{}: {e}", format.id()));
+        let decoded = crest_engine::decode_file(&path).expect("decodes");
+        assert_eq!(decoded.audio.frames(), 44_100);
+        match format.bits() {
+            Some(bits) => {
+                let q = quantize(&audio, bits, Dither::Tpdf).to_f32();
+                assert_eq!(decoded.audio.channels(), q.as_slice(), "{}", format.id());
+            }
+            None => assert_eq!(decoded.audio.channels(), audio.channels()),
+        }
+        assert_eq!(written.clamped, 0);
+    }
+}
+
+#[test]
+fn tpdf_dither_turns_truncation_into_noise() {
+    // A −100 dBFS sine quantised to 16 bits: without dither it is a distorted staircase
+    // correlated with the signal; with TPDF the error is noise of about 1/√6 LSB·√2 rms.
+    let rate = 44_100;
+    let x: Vec<f32> = (0..rate)
+        .map(|n| (1e-5 * (std::f64::consts::TAU * 1_000.0 * n as f64 / 44_100.0).sin()) as f32)
+        .collect();
+    let audio = AudioBuffer::new(rate as u32, vec![x.clone()]).expect("audio");
+    let lsb = 1.0 / 32_768.0;
+    let error_rms = |dither| {
+        let q = quantize(&audio, 16, dither).to_f32();
+        let e: f64 = q[0]
+            .iter()
+            .zip(&x)
+            .map(|(a, b)| (f64::from(*a) - f64::from(*b)).powi(2))
+            .sum();
+        (e / x.len() as f64).sqrt() / lsb
+    };
+    let plain = error_rms(Dither::None);
+    let tpdf = error_rms(Dither::Tpdf);
+    // The sine is a third of an LSB: rounding leaves exactly the signal as error.
+    assert!((plain - 1e-5 / lsb / 2f64.sqrt()).abs() < 0.01, "{plain}");
+    // TPDF (variance 1/6 LSB²) plus rounding (1/12 LSB²): 0.5 LSB rms.
+    assert!((tpdf - 0.5).abs() < 0.03, "{tpdf}");
+}
+
+#[test]
+fn trims_and_fades_land_where_set() {
+    let rate = 1_000;
+    let ones = vec![vec![1.0f32; 10 * rate as usize]];
+    let output = OutputSettings {
+        trim_start_s: 1.0,
+        trim_end_s: 2.0,
+        fade_in_s: 1.0,
+        fade_out_s: 2.0,
+        fade_in_curve: FadeCurve::Linear,
+        fade_out_curve: FadeCurve::EqualPower,
+        ..OutputSettings::default()
+    };
+    let out = apply_output(ones, &output, rate);
+    let c = &out[0];
+    assert_eq!(c.len(), 7_000);
+    assert_eq!(c[0], 0.0);
+    assert!((c[500] - 0.5).abs() < 1e-6);
+    assert_eq!(c[3_000], 1.0);
+    assert_eq!(*c.last().expect("samples"), 0.0);
+    // Equal power: half way through the fade-out the gain is sin(π/4).
+    assert!(
+        (c[6_000 - 1] - std::f32::consts::FRAC_1_SQRT_2).abs() < 1e-3,
+        "{}",
+        c[5_999]
+    );
+}

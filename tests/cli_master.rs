@@ -1,0 +1,258 @@
+//! End-to-end `crest master` and `crest verify`: targets met and independently re-measured
+//! by `verify`, heavy limiting said plainly, exit statuses, nothing overwritten or left half
+//! written.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn crest(args: &[&str], dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_crest"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("crest runs")
+}
+
+fn scratch(test: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("crest-master-{}-{test}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+/// A 10 s stereo 44.1 kHz 24-bit "mix": a 55 Hz pulse every half second over noise, with
+/// peaks near −3 dBFS, about −20 LUFS.
+fn mix_wav(dir: &Path, name: &str) -> String {
+    let rate = 44_100u32;
+    let spec = hound::WavSpec {
+        channels: 2,
+        sample_rate: rate,
+        bits_per_sample: 24,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(dir.join(name), spec).expect("create");
+    let mut state = 0x1234_5678_u64;
+    let mut noise = || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
+    };
+    for n in 0..(10 * rate) as usize {
+        let t = n as f64 / f64::from(rate);
+        let beat = (t * 2.0).fract();
+        let kick = 0.6 * (-beat * 12.0).exp() * (std::f64::consts::TAU * 55.0 * t).sin();
+        let left = kick + 0.06 * noise();
+        let right = kick + 0.06 * noise();
+        for v in [left, right] {
+            w.write_sample((v * 8_388_607.0).round() as i32)
+                .expect("write");
+        }
+    }
+    w.finalize().expect("finalize");
+    name.to_owned()
+}
+
+fn json(output: &Output) -> Value {
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "one JSON object ({e}): {}\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    })
+}
+
+fn number(v: &Value, key: &str) -> f64 {
+    v[key].as_f64().unwrap_or_else(|| panic!("{key} in {v}"))
+}
+
+#[test]
+fn master_meets_its_target_and_verify_agrees() {
+    let dir = scratch("target");
+    let input = mix_wav(&dir, "mix.wav");
+    let out = crest(
+        &[
+            "master",
+            &input,
+            "-o",
+            "m.wav",
+            "--target-lufs",
+            "-14",
+            "--json",
+        ],
+        &dir,
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = json(&out);
+    assert!(
+        (number(&report, "integrated_lufs") + 14.0).abs() <= 0.2,
+        "{report}"
+    );
+    assert!(number(&report, "true_peak_dbtp") <= -1.0, "{report}");
+    assert!(number(&report, "lra_lu") >= 0.0);
+    assert!(
+        number(&report, "limiter_peak_gr_db") > 0.0,
+        "the loud pulses are limited"
+    );
+    assert_eq!(report["target_reached"], Value::Bool(true));
+    assert_eq!(report["passed"], Value::Bool(true));
+    let report_path = report["report_path"].as_str().expect("report path");
+    assert!(dir.join(report_path).exists() || Path::new(report_path).exists());
+    assert!(dir.join("m.wav.qc.txt").exists());
+
+    // verify re-decodes the file and measures it independently of the render.
+    let verified = crest(&["verify", "m.wav", "--target-lufs", "-14", "--json"], &dir);
+    assert_eq!(verified.status.code(), Some(0));
+    let v = json(&verified);
+    assert!((number(&v, "integrated_lufs") - number(&report, "integrated_lufs")).abs() < 0.01);
+    assert!((number(&v, "true_peak_dbtp") - number(&report, "true_peak_dbtp")).abs() < 0.01);
+    // The same file against a target it does not meet fails with status 1.
+    let failed = crest(&["verify", "m.wav", "--target-lufs", "-20", "--json"], &dir);
+    assert_eq!(failed.status.code(), Some(1));
+    assert_eq!(json(&failed)["passed"], Value::Bool(false));
+}
+
+#[test]
+fn heavy_limiting_is_said_plainly() {
+    let dir = scratch("loud");
+    let input = mix_wav(&dir, "mix.wav");
+    let out = crest(
+        &[
+            "master",
+            &input,
+            "-o",
+            "loud.wav",
+            "--target-lufs",
+            "-8",
+            "--json",
+        ],
+        &dir,
+    );
+    let report = json(&out);
+    assert!(number(&report, "true_peak_dbtp") <= -1.0, "{report}");
+    assert!(number(&report, "limiter_peak_gr_db") > 4.0, "{report}");
+    let notes = report["notes"].to_string();
+    assert!(
+        notes.contains("heavy limiting") && notes.contains("buys nothing"),
+        "{notes}"
+    );
+}
+
+#[test]
+fn existing_files_and_the_source_are_never_overwritten() {
+    let dir = scratch("overwrite");
+    let input = mix_wav(&dir, "mix.wav");
+    std::fs::write(dir.join("taken.wav"), b"keep me").expect("write");
+    let out = crest(&["master", &input, "-o", "taken.wav"], &dir);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--force"));
+    assert_eq!(
+        std::fs::read(dir.join("taken.wav")).expect("read"),
+        b"keep me"
+    );
+    let out = crest(&["master", &input, "-o", &input, "--force"], &dir);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("source"));
+    // --force replaces.
+    let out = crest(&["master", &input, "-o", "taken.wav", "--force"], &dir);
+    assert_eq!(out.status.code(), Some(0));
+    assert_ne!(
+        std::fs::read(dir.join("taken.wav")).expect("read"),
+        b"keep me"
+    );
+    // Nothing half-written is left behind.
+    let leftovers: Vec<_> = std::fs::read_dir(&dir)
+        .expect("list")
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().contains("partial"))
+        .collect();
+    assert!(leftovers.is_empty());
+}
+
+#[test]
+fn presets_and_formats_apply() {
+    let dir = scratch("presets");
+    let input = mix_wav(&dir, "mix.wav");
+    let chain = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../assets/chains/peer-bench.json"
+    );
+    let out = crest(
+        &[
+            "master", &input, "-o", "pb.wav", "--chain", chain, "--format", "wav16", "--json",
+        ],
+        &dir,
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = json(&out);
+    assert!(
+        report["format"]
+            .as_str()
+            .is_some_and(|f| f.contains("16-bit"))
+    );
+    assert_eq!(
+        report["target_reached"],
+        Value::Null,
+        "no target: none applied"
+    );
+    assert!(number(&report, "true_peak_dbtp") <= -1.0);
+    let spec = hound::WavReader::open(dir.join("pb.wav"))
+        .expect("wav")
+        .spec();
+    assert_eq!(spec.bits_per_sample, 16);
+
+    // The broadcast preset: −23 LUFS, 48 kHz delivery; this 44.1 kHz source would need
+    // sample-rate conversion, which is refused plainly, leaving no file.
+    let out = crest(
+        &[
+            "master",
+            &input,
+            "-o",
+            "b.wav",
+            "--delivery",
+            "broadcast-r128",
+        ],
+        &dir,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(!dir.join("b.wav").exists());
+    let out = crest(
+        &[
+            "master",
+            &input,
+            "-o",
+            "b.wav",
+            "--delivery",
+            "broadcast-r128",
+            "--rate",
+            "44100",
+            "--json",
+        ],
+        &dir,
+    );
+    let report = json(&out);
+    assert!(
+        (number(&report, "integrated_lufs") + 23.0).abs() <= 0.2,
+        "{report}"
+    );
+    assert!(number(&report, "ceiling_dbtp") == -1.0);
+    let out = crest(
+        &["master", &input, "-o", "x.wav", "--delivery", "vinyl"],
+        &dir,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("streaming"));
+}
