@@ -50,6 +50,11 @@ pub enum ChainError {
     Rate(u32),
 }
 
+/// The per-control-step coefficient of parameter smoothing at `rate`.
+fn smoothing_coefficient(rate: f64) -> f64 {
+    1.0 - (-(CONTROL_FRAMES as f64) / (SMOOTHING_MS * 0.001 * rate)).exp()
+}
+
 /// A value moving towards its target, one control step at a time.
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct Smoothed {
@@ -197,7 +202,7 @@ impl Chain {
             rate,
             channels,
             max_block: max_block.max(1),
-            smoothing: 1.0 - (-(CONTROL_FRAMES as f64) / (SMOOTHING_MS * 0.001 * rate)).exp(),
+            smoothing: smoothing_coefficient(rate),
             position: 0,
             trim: Smoothed::new(settings.input.trim_db),
             high_pass: settings

@@ -21,12 +21,11 @@ use crate::loudness::true_peak::{
 use crate::units::db_to_amp;
 
 use super::settings::LimiterSettings;
+use super::{CONTROL_FRAMES, Smoothed, smoothing_coefficient};
 
 /// Frames either side of a peak over which the gain is held flat, so the interpolated value
 /// between samples sees (nearly) one gain.
 pub const GUARD_FRAMES: usize = 8;
-/// Frames between updates of the smoothed ceiling, drive and release.
-const CONTROL_FRAMES: u64 = 32;
 /// Under program-dependent release, how much quicker the limiter recovers after an isolated
 /// peak than under sustained limiting (which recovers at the set release time).
 const AUTO_RELEASE_SPREAD: f64 = 4.0;
@@ -155,22 +154,6 @@ impl WindowMin {
     }
 }
 
-/// A one-parameter value that glides to its target at control rate.
-#[derive(Debug, Clone, Copy)]
-struct Glide {
-    current: f64,
-    target: f64,
-}
-
-impl Glide {
-    fn step(&mut self, k: f64) {
-        self.current += (self.target - self.current) * k;
-        if (self.target - self.current).abs() < 1e-9 {
-            self.current = self.target;
-        }
-    }
-}
-
 /// The limiter at run time: allocation-free `process`, output independent of block size.
 #[derive(Debug, Clone)]
 pub struct Limiter {
@@ -179,10 +162,10 @@ pub struct Limiter {
     lookahead: usize,
     detection: Detection,
     /// Linear drive (the loudness-target gain) and ceiling, smoothed.
-    drive: Glide,
-    ceiling: Glide,
+    drive: Smoothed,
+    ceiling: Smoothed,
     smoothing: f64,
-    release_ms: Glide,
+    release_ms: Smoothed,
     auto_release: bool,
     release: f64,
     fast_release: f64,
@@ -219,19 +202,10 @@ impl Limiter {
             rate,
             lookahead,
             detection: Detection::new(oversampling_factor(sample_rate)),
-            drive: Glide {
-                current: db_to_amp(settings.gain_db),
-                target: db_to_amp(settings.gain_db),
-            },
-            ceiling: Glide {
-                current: db_to_amp(settings.ceiling_dbtp),
-                target: db_to_amp(settings.ceiling_dbtp),
-            },
-            smoothing: 1.0 - (-(CONTROL_FRAMES as f64) / (0.02 * rate)).exp(),
-            release_ms: Glide {
-                current: settings.release_ms,
-                target: settings.release_ms,
-            },
+            drive: Smoothed::new(db_to_amp(settings.gain_db)),
+            ceiling: Smoothed::new(db_to_amp(settings.ceiling_dbtp)),
+            smoothing: smoothing_coefficient(rate),
+            release_ms: Smoothed::new(settings.release_ms),
             auto_release: settings.auto_release,
             release: 0.0,
             fast_release: 0.0,
@@ -276,14 +250,8 @@ impl Limiter {
 
     /// Sets drive and ceiling at once, without smoothing (offline render and the solver).
     pub fn set_now(&mut self, gain_db: f64, ceiling_dbtp: f64) {
-        self.drive = Glide {
-            current: db_to_amp(gain_db),
-            target: db_to_amp(gain_db),
-        };
-        self.ceiling = Glide {
-            current: db_to_amp(ceiling_dbtp),
-            target: db_to_amp(ceiling_dbtp),
-        };
+        self.drive = Smoothed::new(db_to_amp(gain_db));
+        self.ceiling = Smoothed::new(db_to_amp(ceiling_dbtp));
     }
 
     pub fn reset(&mut self) {
@@ -336,9 +304,7 @@ impl Limiter {
         let k = self.smoothing;
         self.drive.step(k);
         self.ceiling.step(k);
-        let before = self.release_ms.current;
-        self.release_ms.step(k);
-        if self.release_ms.current != before || self.release == 0.0 {
+        if self.release_ms.step(k) {
             self.update_release();
         }
     }
@@ -350,7 +316,7 @@ impl Limiter {
         let stereo = self.channels == 2 && channels.len() >= 2;
         let len = self.latency + 1;
         for n in 0..frames {
-            if self.frame.is_multiple_of(CONTROL_FRAMES) {
+            if self.frame.is_multiple_of(CONTROL_FRAMES as u64) {
                 self.control_step();
             }
             let drive = self.drive.current as f32;
@@ -400,7 +366,7 @@ impl Limiter {
             self.stats_gain = self.stats_gain.min(gain);
             // The mean is sampled once per control step: a log per frame would cost more than
             // the rest of the gain path.
-            if self.frame.is_multiple_of(CONTROL_FRAMES) {
+            if self.frame.is_multiple_of(CONTROL_FRAMES as u64) {
                 self.stats_sum_db -= fast_amp_to_db(gain);
                 self.stats_samples += 1;
             }
