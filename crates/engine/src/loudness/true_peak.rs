@@ -120,23 +120,27 @@ impl<const T: usize> Interpolator<T> {
         if at == 0 || at + 1 >= points {
             return peak;
         }
-        let (y0, y1, y2) = (
-            self.value_at(x, at - 1),
-            self.value_at(x, at),
-            self.value_at(x, at + 1),
-        );
-        let (y0, y1, y2) = if y1 < 0.0 {
-            (-y0, -y1, -y2)
-        } else {
-            (y0, y1, y2)
-        };
-        let curvature = y0 - 2.0 * y1 + y2;
-        if curvature >= 0.0 {
-            return peak;
-        }
-        let offset = 0.5 * (y0 - y2) / curvature;
-        (y1 - 0.25 * (y0 - y2) * offset).max(peak)
+        parabolic_peak(
+            [
+                self.value_at(x, at - 1),
+                self.value_at(x, at),
+                self.value_at(x, at + 1),
+            ],
+            peak,
+        )
     }
+}
+
+/// The vertex of the parabola through the largest point (`y[1]`, of absolute value `peak`) and
+/// its neighbours, when it bends over: the peak between oversampled points. Never below `peak`.
+fn parabolic_peak(y: [f32; 3], peak: f32) -> f32 {
+    let [y0, y1, y2] = if y[1] < 0.0 { y.map(|v| -v) } else { y };
+    let curvature = y0 - 2.0 * y1 + y2;
+    if curvature >= 0.0 {
+        return peak;
+    }
+    let offset = 0.5 * (y0 - y2) / curvature;
+    (y1 - 0.25 * (y0 - y2) * offset).max(peak)
 }
 
 /// A true-peak meter for one sample rate; reused across channels (call [`reset`] between).
@@ -328,18 +332,7 @@ impl GroupDetector {
         if at == 0 || at == points.len() - 1 || at.is_multiple_of(factor) {
             return peak;
         }
-        let sign = points[at].signum();
-        let (y0, y1, y2) = (
-            sign * points[at - 1],
-            sign * points[at],
-            sign * points[at + 1],
-        );
-        let curvature = y0 - 2.0 * y1 + y2;
-        if curvature >= 0.0 {
-            return peak;
-        }
-        let offset = 0.5 * (y0 - y2) / curvature;
-        (y1 - 0.25 * (y0 - y2) * offset).max(peak)
+        parabolic_peak([points[at - 1], points[at], points[at + 1]], peak)
     }
 }
 
