@@ -129,7 +129,9 @@ pub fn render(
     }
 
     let l = &settings.limiter;
-    let before = loudness::measure(&rebuild(audio, pre.clone()));
+    let pre_buffer = rebuild(audio, pre);
+    let before = loudness::measure(&pre_buffer);
+    let pre = pre_buffer.into_channels();
     check(cancel)?;
     progress(0.5);
     let working_ceiling = l.ceiling_dbtp - margin_db.max(0.0);
@@ -319,8 +321,8 @@ fn limit(
         process_planar(&mut out, start, end, |planes| limiter.process(planes));
         start = end;
     }
-    // The statistics count the flushed tail too; it is silence after the programme, where
-    // the limiter releases, which only lowers the mean slightly. Drop the latency's worth.
+    // The statistics also count the flushed tail (the latency's worth of silence after the
+    // programme, where the limiter only releases): it lowers the mean reduction slightly.
     for c in &mut out {
         c.drain(..latency);
     }
