@@ -1,23 +1,12 @@
 //! End-to-end: `crest analyze` as a user runs it, on files written here.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
+use std::path::Path;
+use std::process::Output;
+
+use common::{crest, scratch};
 use serde_json::Value;
-
-fn crest(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_crest"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("crest runs")
-}
-
-fn scratch(test: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("crest-e2e-{}-{test}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
-}
 
 /// A stereo 24-bit WAV of a 1 kHz sine at `level_dbfs` for `seconds`.
 fn tone_wav(dir: &Path, name: &str, level_dbfs: f64, seconds: f64) -> String {

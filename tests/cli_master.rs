@@ -2,25 +2,13 @@
 //! by `verify`, heavy limiting said plainly, exit statuses, nothing overwritten or left half
 //! written.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
+use std::path::Path;
+use std::process::Output;
+
+use common::{crest, scratch};
 use serde_json::Value;
-
-fn crest(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_crest"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("crest runs")
-}
-
-fn scratch(test: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("crest-master-{}-{test}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
-}
 
 /// A 10 s stereo 44.1 kHz 24-bit "mix": a 55 Hz pulse every half second over noise, with
 /// peaks near −3 dBFS, about −20 LUFS.
