@@ -6,7 +6,7 @@ use std::f64::consts::{FRAC_PI_4, TAU};
 use assert_no_alloc::{AllocDisabler, assert_no_alloc};
 use crest_engine::AudioBuffer;
 use crest_engine::chain::{Limiter, LimiterSettings};
-use crest_engine::emulation::noise::White;
+use crest_engine::emulation::noise::{Pink, White};
 use crest_engine::loudness;
 
 #[global_allocator]
@@ -56,6 +56,19 @@ fn true_peak(rate: u32, channels: &[Vec<f32>]) -> f64 {
     loudness::measure(&buffer)
         .true_peak_dbtp
         .expect("not silent")
+}
+
+/// libebur128's true peak (through its Rust port, the `ebur128` crate: a 48-tap
+/// interpolator, 4× below 96 kHz), dBTP over all channels: the meter most loudness tools use.
+fn libebur128_true_peak(rate: u32, channels: &[Vec<f32>]) -> f64 {
+    let mut meter = ebur128::EbuR128::new(channels.len() as u32, rate, ebur128::Mode::TRUE_PEAK)
+        .expect("meter");
+    let planar: Vec<&[f32]> = channels.iter().map(Vec::as_slice).collect();
+    meter.add_frames_planar_f32(&planar).expect("frames");
+    let peak = (0..channels.len() as u32)
+        .map(|c| meter.true_peak(c).expect("peak"))
+        .fold(0.0f64, f64::max);
+    20.0 * peak.log10()
 }
 
 fn noise(frames: usize, seed: u64, amplitude: f64) -> Vec<f32> {
@@ -110,8 +123,15 @@ fn hard_programmes(rate: u32) -> Vec<(&'static str, Vec<Vec<f32>>)> {
             }
         })
         .collect();
+    // Pink noise 12 dB over full scale: the limiter holds peak after peak at the ceiling, so
+    // the largest true peak may sit between oversampled points next to any of them.
+    let pink = |seed| -> Vec<f32> {
+        let mut pink = Pink::new(seed);
+        (0..frames).map(|_| (pink.sample() * 4.0) as f32).collect()
+    };
     vec![
         ("clipped master", vec![clipped(1), clipped(2)]),
+        ("pink noise driven 12 dB", vec![pink(5), pink(6)]),
         ("square 1 kHz", vec![square(1_000.0), square(1_000.0)]),
         ("square 5.5 kHz", vec![square(5_500.0), square(5_500.0)]),
         ("fs/4 bursts at 45°", vec![bursts.clone(), bursts]),
@@ -137,15 +157,17 @@ fn true_peak_stays_under_the_ceiling_on_hard_programme() {
             for (ceiling, drive) in [(-1.0, 0.0), (-1.0, 6.0), (-0.3, 0.0)] {
                 let out = limit(&settings(ceiling, drive), rate, &programme, 512);
                 let tp = true_peak(rate, &out);
-                worst = worst.max(tp - ceiling);
+                let libebur128 = libebur128_true_peak(rate, &out);
+                worst = worst.max(tp - ceiling).max(libebur128 - ceiling);
                 assert!(
-                    tp <= ceiling + 0.02,
-                    "{name} at {rate} Hz, ceiling {ceiling}, drive {drive}: {tp:.3} dBTP"
+                    tp <= ceiling + 0.02 && libebur128 <= ceiling + 0.02,
+                    "{name} at {rate} Hz, ceiling {ceiling}, drive {drive}: Crest {tp:.3}, \
+                     libebur128 {libebur128:.3} dBTP"
                 );
             }
         }
     }
-    println!("largest true peak relative to the ceiling: {worst:+.4} dB");
+    println!("largest true peak relative to the ceiling (either meter): {worst:+.4} dB");
 }
 
 #[test]
@@ -168,7 +190,7 @@ fn latency_is_what_it_reports() {
     let lookahead = (0.003 * f64::from(rate)).round() as usize;
     assert_eq!(limiter.lookahead_frames(), lookahead);
     // Detection works in 16-frame groups and reaches 48 frames past them; the guard is 8.
-    assert_eq!(limiter.latency_frames(), 63 + 8 + lookahead - 1);
+    assert_eq!(limiter.latency_frames(), 64 + 8 + lookahead - 1);
     let mut impulse = vec![0.0f32; 1_000];
     impulse[100] = 0.5;
     let mut raw = Limiter::new(&settings(-1.0, 0.0), rate, 1);

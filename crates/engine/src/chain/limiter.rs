@@ -3,9 +3,13 @@
 //!
 //! Detection is the analysis meter's, oversampled (4× at 44.1/48 kHz, 2× at 88.2/96 kHz, more
 //! below 44.1 kHz) in groups of 16 frames: a 32-tap scan, and where it comes within 1.5 dB of
-//! the ceiling the 96-tap interpolator with a parabolic refinement of the largest point,
-//! stereo-linked. (A 48-tap interpolator read hard-clipped full-band programme 0.3 dB low —
-//! its overshoots sit near Nyquist, where a shorter filter droops — and let it 0.7 dB over.) The gain each frame needs (`ceiling / true peak`) is held as a minimum over
+//! the ceiling the 96-tap interpolator, with every local maximum near the top refined between
+//! points by a sinusoid fit, stereo-linked. (A 48-tap interpolator read hard-clipped
+//! full-band programme 0.3 dB low — its overshoots sit near Nyquist, where a shorter filter
+//! droops — and let it 0.7 dB over. Refining only the largest point let heavily limited
+//! noise 0.05 dB over: the limiter holds many grid points at the ceiling, and the peak that
+//! matters may sit next to any of them.) The gain each frame needs (`ceiling / true peak`)
+//! is held as a minimum over
 //! the lookahead plus a guard of [`GUARD_FRAMES`] either side, released exponentially, then
 //! averaged over the lookahead: the average of values that are each at or below every
 //! requirement in the window is itself at or below them, so the gain reaches its floor before
@@ -15,9 +19,7 @@
 //! meter and renders again with a lower detection ceiling if anything came out over.
 
 use crate::dsp::dynamics::{fast_amp_to_db, time_coefficient};
-use crate::loudness::true_peak::{
-    GROUP, GROUP_CENTRE, GROUP_WINDOW, GroupDetector, oversampling_factor,
-};
+use crate::loudness::true_peak::{GROUP, GROUP_CENTRE, GROUP_WINDOW, GroupDetector};
 use crate::units::db_to_amp;
 
 use super::settings::LimiterSettings;
@@ -59,9 +61,9 @@ struct Detection {
 const DETECTION_DELAY: usize = GROUP_WINDOW - 1 - GROUP_CENTRE;
 
 impl Detection {
-    fn new(factor: usize) -> Self {
+    fn new(sample_rate: u32) -> Self {
         let mut d = Self {
-            groups: GroupDetector::new(factor),
+            groups: GroupDetector::new(sample_rate),
             window: [vec![0.0; GROUP_WINDOW], vec![0.0; GROUP_WINDOW]],
             filled: 0,
             required: 1.0,
@@ -201,7 +203,7 @@ impl Limiter {
             channels,
             rate,
             lookahead,
-            detection: Detection::new(oversampling_factor(sample_rate)),
+            detection: Detection::new(sample_rate),
             drive: Smoothed::new(db_to_amp(settings.gain_db)),
             ceiling: Smoothed::new(db_to_amp(settings.ceiling_dbtp)),
             smoothing: smoothing_coefficient(rate),
