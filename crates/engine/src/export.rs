@@ -430,6 +430,7 @@ fn encode(
 fn flac_bytes(q: &Quantized, rate: u32) -> Result<Vec<u8>, String> {
     use flacenc::component::BitRepr;
     use flacenc::error::Verify;
+    use flacenc::source::Source;
     let channels = q.channels.len();
     let frames = q.channels.first().map_or(0, Vec::len);
     let mut interleaved = Vec::with_capacity(frames * channels);
@@ -441,14 +442,56 @@ fn flac_bytes(q: &Quantized, rate: u32) -> Result<Vec<u8>, String> {
     let config = flacenc::config::Encoder::default()
         .into_verified()
         .map_err(|e| format!("{e:?}"))?;
-    let source = flacenc::source::MemSource::from_samples(
+    // flacenc 0.5 caps the Rice parameter at 14 and its bit estimate overflows on loud 24-bit
+    // noise-like blocks, where it then picks parameter 0: a valid frame of over 300 MB that
+    // decoders (symphonia among them) refuse. Such a block is re-encoded verbatim, which is
+    // never larger than the samples themselves.
+    let mut verbatim = flacenc::config::Encoder::default();
+    verbatim.stereo_coding.use_leftside = false;
+    verbatim.stereo_coding.use_rightside = false;
+    verbatim.stereo_coding.use_midside = false;
+    verbatim.subframe_coding.use_fixed = false;
+    verbatim.subframe_coding.use_lpc = false;
+    let verbatim = verbatim.into_verified().map_err(|e| format!("{e:?}"))?;
+    let block = config.block_size;
+    // The verbatim size of a full block plus the largest frame header and footer.
+    let verbatim_bits = block * channels * q.bits as usize + 8 * (16 + 2);
+
+    let mut source = flacenc::source::MemSource::from_samples(
         &interleaved,
         channels,
         q.bits as usize,
         rate as usize,
     );
-    let stream = flacenc::encode_with_fixed_block_size(&config, source, config.block_size)
+    let mut stream = flacenc::component::Stream::new(rate as usize, channels, q.bits as usize)
         .map_err(|e| format!("{e:?}"))?;
+    let mut buffer = (
+        flacenc::source::FrameBuf::with_size(channels, block).map_err(|e| format!("{e:?}"))?,
+        flacenc::source::Context::new(q.bits as usize, channels),
+    );
+    loop {
+        let read = source
+            .read_samples(block, &mut buffer)
+            .map_err(|e| format!("{e:?}"))?;
+        if read == 0 {
+            break;
+        }
+        let number = buffer.1.current_frame_number().unwrap_or(0);
+        let encode = |config| {
+            flacenc::encode_fixed_size_frame(config, &buffer.0, number, stream.stream_info())
+                .map_err(|e| format!("{e:?}"))
+        };
+        let mut frame = encode(&config)?;
+        if frame.count_bits() > verbatim_bits {
+            frame = encode(&verbatim)?;
+        }
+        stream.add_frame(frame);
+    }
+    let info = stream.stream_info_mut();
+    info.set_block_sizes(block, block)
+        .map_err(|e| format!("{e:?}"))?;
+    info.set_md5_digest(&buffer.1.md5_digest());
+    info.set_total_samples(buffer.1.total_samples());
     let mut sink = flacenc::bitsink::ByteSink::new();
     stream.write(&mut sink).map_err(|e| format!("{e:?}"))?;
     let mut bytes = sink.as_slice().to_vec();

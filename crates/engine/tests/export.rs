@@ -7,7 +7,7 @@ use std::sync::atomic::AtomicBool;
 
 use crest_engine::AudioBuffer;
 use crest_engine::chain::{FadeCurve, OutputSettings};
-use crest_engine::emulation::noise::White;
+use crest_engine::emulation::noise::{Pink, White};
 use crest_engine::export::{
     Dither, ExportError, ExportRequest, Format, export, quantize, write_atomically,
 };
@@ -98,6 +98,56 @@ fn every_format_reads_back_exactly() {
             None => assert_eq!(decoded.audio.channels(), audio.channels()),
         }
         assert_eq!(written.clamped, 0);
+    }
+}
+
+/// Loud, noise-like 24-bit programme, where a naive FLAC encoder's Rice-parameter estimate
+/// overflows: every block must stay within its verbatim size, and the file must read back.
+#[test]
+fn loud_noise_stays_compact_in_24_bit_flac() {
+    let dir = scratch("loud-flac");
+    let frames = 44_100 * 6;
+    let mut pink = Pink::new(7);
+    let shared: Vec<f32> = (0..frames)
+        .map(|_| (pink.sample() * 3.0).clamp(-0.89, 0.89) as f32)
+        .collect();
+    // Nearly identical channels (a side signal around −30 dBFS), and independent full-scale
+    // noise.
+    let side = noise(frames, 8, 0.03);
+    let programmes = [
+        (
+            "near-mono",
+            vec![
+                shared.clone(),
+                shared.iter().zip(&side).map(|(m, s)| m + s).collect(),
+            ],
+        ),
+        (
+            "independent",
+            vec![noise(frames, 9, 0.89), noise(frames, 10, 0.89)],
+        ),
+    ];
+    for (name, channels) in programmes {
+        let audio = AudioBuffer::new(44_100, channels).expect("audio");
+        let path = dir.join(format!("{name}.flac"));
+        export(
+            &audio,
+            &ExportRequest {
+                path: &path,
+                format: Format::Flac24,
+                dither: Dither::Tpdf,
+                force: false,
+                source: None,
+            },
+            &AtomicBool::new(false),
+        )
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let raw_pcm = (frames * 2 * 3) as u64;
+        let size = std::fs::metadata(&path).expect("written").len();
+        assert!(
+            size <= raw_pcm + raw_pcm / 100,
+            "{name}: {size} bytes for {raw_pcm} bytes of PCM"
+        );
     }
 }
 
