@@ -16,6 +16,7 @@ use crate::chain::{
 };
 use crate::decode::DecodeControl;
 use crate::loudness;
+use crate::platform::Targets;
 
 /// Progress (0–1) and cancellation for long work: the same shape as decoding's.
 pub type RenderControl<'a> = DecodeControl<'a>;
@@ -25,6 +26,8 @@ const BLOCK: usize = 4_096;
 /// Peak reduction above which the report says plainly that the loudness is bought with
 /// dynamics a platform will take back.
 pub const HEAVY_LIMITING_DB: f64 = 4.0;
+/// The platform whose normalisation the heavy-limiting note quotes.
+const STREAMING_REFERENCE: &str = "spotify";
 /// How close to the target the solver stops (well inside the ±0.1 LU promise).
 const SOLVER_TOLERANCE_LU: f64 = 0.02;
 const SOLVER_TRIALS: usize = 8;
@@ -205,18 +208,24 @@ pub fn render(
     })
 }
 
-/// "Over-limiting buys nothing": how much the loudest streaming normalisation takes back.
+/// "Over-limiting buys nothing": what the reference streaming normalisation (Spotify's normal
+/// mode, from the built-in platform table) takes back.
 fn heavy_limiting_note(peak_reduction_db: f64, integrated: Option<f64>) -> String {
     let mut note = format!(
         "The limiter takes up to {peak_reduction_db:.1} dB off the peaks: that is heavy \
          limiting, audible as lost punch."
     );
-    if let Some(lufs) = integrated.filter(|l| *l > -14.0) {
-        note.push_str(&format!(
-            " Streaming platforms normalising to −14 LUFS will play this {:.1} dB quieter, \
-             so the extra loudness buys nothing and costs dynamics.",
-            lufs + 14.0
-        ));
+    let reference = Targets::built_in()
+        .ok()
+        .and_then(|targets| targets.get(STREAMING_REFERENCE).cloned());
+    if let Some(target) = reference {
+        let normalization = target.preview(integrated, None);
+        if normalization.loudness_penalty_db > 0.05 {
+            note.push_str(&format!(
+                " {}, so the extra loudness buys nothing and costs dynamics.",
+                normalization.sentence(&target)
+            ));
+        }
     }
     note
 }
