@@ -250,23 +250,11 @@ impl TruePeakMeter {
                 continue;
             }
             let len = end - start;
-            let x = &self.scratch[start..];
-            let factor = self.factor;
-            let points = &mut self.points;
-            points.clear();
-            points.resize(len * factor + 1, 0.0);
-            for pass in (0..len).step_by(LANES) {
-                self.precise.values(&x[pass..], |p, j, v| {
-                    if let Some(point) = points.get_mut((pass + j) * factor + p + 1) {
-                        *point = v;
-                    }
-                });
-            }
-            for j in 0..=len {
-                points[j * factor] = x[PRECISE_TAPS / 2 - 1 + j];
-            }
-            let peak = refined_max(points);
-            precise_peak = precise_peak.max(peak);
+            self.points.clear();
+            self.points.resize(len * self.factor + 1, 0.0);
+            self.precise
+                .fill_points(&self.scratch[start..], len, &mut self.points);
+            precise_peak = precise_peak.max(refined_max(&self.points));
         }
         let peak = scanned_peak.max(precise_peak);
 
@@ -339,15 +327,7 @@ fn reference_phases<const T: usize>(factor: usize) -> Vec<[f32; T]> {
             window * x.sin() / x
         }
     };
-    (1..factor)
-        .map(|p| {
-            let mut branch = [0.0f32; T];
-            for k in 0..T {
-                branch[T - 1 - k] = prototype(k * factor + p) as f32;
-            }
-            branch
-        })
-        .collect()
+    split_branches(factor, prototype, false)
 }
 
 /// The true peak of groups of [`GROUP`] consecutive sample intervals, for the limiter: the
@@ -394,11 +374,7 @@ impl GroupDetector {
             return scan;
         }
         let points = &mut self.points;
-        for (j, &v) in samples.iter().enumerate() {
-            points[1 + j * factor] = v;
-        }
-        self.precise
-            .values(inner, |p, j, v| points[2 + j * factor + p] = v);
+        self.precise.fill_points(inner, GROUP, &mut points[1..]);
         points[0] = self.precise.branch_value(factor - 2, x);
         points[GROUP * factor + 2] = self.precise.branch_value(0, &x[GROUP + 1..]);
         refined_max(points).max(self.reference.group_max(inner))
@@ -406,6 +382,26 @@ impl GroupDetector {
 }
 
 impl<const T: usize> Interpolator<T> {
+    /// Every oversampled point of `len` consecutive sample intervals of `x` (which starts
+    /// `T − 1` samples before the first): sample `j` at `points[j · factor]`, branch `p`
+    /// after it at `j · factor + p + 1`, and the sample ending the last interval at
+    /// `len · factor`. `points` holds at least `len · factor + 1` values.
+    fn fill_points(&self, x: &[f32], len: usize, points: &mut [f32]) {
+        let factor = self.factor;
+        let end = len * factor + 1;
+        for pass in (0..len).step_by(LANES) {
+            self.values(&x[pass..], |p, j, v| {
+                let at = (pass + j) * factor + p + 1;
+                if at < end {
+                    points[at] = v;
+                }
+            });
+        }
+        for j in 0..=len {
+            points[j * factor] = x[T / 2 - 1 + j];
+        }
+    }
+
     /// Branch `p`'s output after `x[T / 2 - 1]` (one point, for the few the passes miss).
     fn branch_value(&self, p: usize, x: &[f32]) -> f32 {
         self.phases[p].iter().zip(&x[..T]).map(|(c, s)| c * s).sum()
@@ -578,15 +574,25 @@ pub(crate) fn design_phases<const T: usize>(factor: usize) -> Vec<[f32; T]> {
         let r = t / centre;
         sinc * bessel_i0(beta * (1.0 - r * r).max(0.0).sqrt()) / i0_beta
     };
+    // Each branch has unity DC gain, so a constant reads exactly.
+    split_branches(factor, prototype, true)
+}
+
+/// The between-sample branches 1 … factor − 1 of a `factor · T`-tap prototype low-pass.
+/// Output y[n·L + p] = Σ_k h[k·L + p] · x[n − k]: each branch is reversed so index 0 meets the
+/// oldest sample of the window; `normalise` scales each to unity DC gain.
+fn split_branches<const T: usize>(
+    factor: usize,
+    prototype: impl Fn(usize) -> f64,
+    normalise: bool,
+) -> Vec<[f32; T]> {
     (1..factor)
         .map(|p| {
+            let taps: Vec<f64> = (0..T).map(|k| prototype(k * factor + p)).collect();
+            let scale = if normalise { taps.iter().sum() } else { 1.0 };
             let mut branch = [0.0f32; T];
-            // Output y[n·L + p] = Σ_k h[k·L + p] · x[n − k]: reverse so index 0 meets the
-            // oldest sample of the window. Each branch has unity DC gain, so a constant reads
-            // exactly.
-            let sum: f64 = (0..T).map(|k| prototype(k * factor + p)).sum();
-            for k in 0..T {
-                branch[T - 1 - k] = (prototype(k * factor + p) / sum) as f32;
+            for (k, c) in taps.iter().enumerate() {
+                branch[T - 1 - k] = (c / scale) as f32;
             }
             branch
         })
