@@ -206,8 +206,8 @@ fn presets_and_formats_apply() {
         .spec();
     assert_eq!(spec.bits_per_sample, 16);
 
-    // The broadcast preset: −23 LUFS, 48 kHz delivery; this 44.1 kHz source would need
-    // sample-rate conversion, which is refused plainly, leaving no file.
+    // The broadcast preset: −23 LUFS, 48 kHz delivery; this 44.1 kHz source is converted
+    // first, and the limiter holds the ceiling at the new rate.
     let out = crest(
         &[
             "master",
@@ -216,17 +216,30 @@ fn presets_and_formats_apply() {
             "b.wav",
             "--delivery",
             "broadcast-r128",
+            "--json",
         ],
         &dir,
     );
-    assert_eq!(out.status.code(), Some(2));
-    assert!(!dir.join("b.wav").exists());
+    let report = json(&out);
+    assert_eq!(out.status.code(), Some(0), "{report}");
+    assert_eq!(report["sample_rate"], 48_000);
+    assert!(
+        (number(&report, "integrated_lufs") + 23.0).abs() <= 0.2,
+        "{report}"
+    );
+    assert!(number(&report, "true_peak_dbtp") <= -1.0, "{report}");
+    assert!(report["notes"].to_string().contains("44100 Hz to 48000 Hz"));
+    let spec = hound::WavReader::open(dir.join("b.wav"))
+        .expect("wav")
+        .spec();
+    assert_eq!((spec.sample_rate, spec.channels), (48_000, 2));
+    // An explicit rate overrides the preset's.
     let out = crest(
         &[
             "master",
             &input,
             "-o",
-            "b.wav",
+            "b44.wav",
             "--delivery",
             "broadcast-r128",
             "--rate",
@@ -236,11 +249,17 @@ fn presets_and_formats_apply() {
         &dir,
     );
     let report = json(&out);
+    assert_eq!(report["sample_rate"], 44_100);
     assert!(
         (number(&report, "integrated_lufs") + 23.0).abs() <= 0.2,
         "{report}"
     );
     assert!(number(&report, "ceiling_dbtp") == -1.0);
+    // A rate nobody delivers is refused plainly, leaving no file.
+    let out = crest(&["master", &input, "-o", "odd.wav", "--rate", "1000"], &dir);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(!dir.join("odd.wav").exists());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("1000 Hz"));
     let out = crest(
         &["master", &input, "-o", "x.wav", "--delivery", "vinyl"],
         &dir,

@@ -17,6 +17,7 @@ pub mod parallel;
 pub mod platform;
 pub mod qc;
 pub mod render;
+pub mod resample;
 pub mod spectrum;
 pub mod units;
 

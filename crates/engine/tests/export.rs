@@ -1,31 +1,19 @@
 //! Export: a failing or cancelled write leaves nothing under the final name; integer formats
 //! read back exactly as quantised; TPDF dither decorrelates; fades and trims land where set.
 
+mod common;
+
 use std::io::Write;
-use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 
+use common::{noise, scratch};
 use crest_engine::AudioBuffer;
 use crest_engine::chain::{FadeCurve, OutputSettings};
-use crest_engine::emulation::noise::{Pink, White};
+use crest_engine::emulation::noise::Pink;
 use crest_engine::export::{
     Dither, ExportError, ExportRequest, Format, export, quantize, write_atomically,
 };
 use crest_engine::render::apply_output;
-
-fn scratch(test: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("crest-export-{}-{test}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("dir");
-    dir
-}
-
-fn noise(frames: usize, seed: u64, amplitude: f64) -> Vec<f32> {
-    let mut w = White::new(seed);
-    (0..frames)
-        .map(|_| (w.sample() * amplitude) as f32)
-        .collect()
-}
 
 #[test]
 fn a_writer_failing_midway_leaves_nothing() {

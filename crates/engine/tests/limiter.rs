@@ -1,13 +1,11 @@
 //! The true-peak limiter: output true peak at or under the ceiling on hard programme, bit-exact
 //! below it, latency as reported, release as set, allocation-free and block-size independent.
 
-use std::f64::consts::{FRAC_PI_4, TAU};
+mod common;
 
 use assert_no_alloc::{AllocDisabler, assert_no_alloc};
-use crest_engine::AudioBuffer;
+use common::{hard_programmes, libebur128_true_peak, noise, sine, true_peak};
 use crest_engine::chain::{Limiter, LimiterSettings};
-use crest_engine::emulation::noise::{Pink, White};
-use crest_engine::loudness;
 
 #[global_allocator]
 static ALLOCATOR: AllocDisabler = AllocDisabler;
@@ -49,104 +47,6 @@ fn limit(settings: &LimiterSettings, rate: u32, input: &[Vec<f32>], block: usize
         c.drain(..latency);
     });
     channels
-}
-
-fn true_peak(rate: u32, channels: &[Vec<f32>]) -> f64 {
-    let buffer = AudioBuffer::new(rate, channels.to_vec()).expect("buffer");
-    loudness::measure(&buffer)
-        .true_peak_dbtp
-        .expect("not silent")
-}
-
-/// libebur128's true peak (through its Rust port, the `ebur128` crate: a 48-tap
-/// interpolator, 4× below 96 kHz), dBTP over all channels: the meter most loudness tools use.
-fn libebur128_true_peak(rate: u32, channels: &[Vec<f32>]) -> f64 {
-    let mut meter = ebur128::EbuR128::new(channels.len() as u32, rate, ebur128::Mode::TRUE_PEAK)
-        .expect("meter");
-    let planar: Vec<&[f32]> = channels.iter().map(Vec::as_slice).collect();
-    meter.add_frames_planar_f32(&planar).expect("frames");
-    let peak = (0..channels.len() as u32)
-        .map(|c| meter.true_peak(c).expect("peak"))
-        .fold(0.0f64, f64::max);
-    20.0 * peak.log10()
-}
-
-fn noise(frames: usize, seed: u64, amplitude: f64) -> Vec<f32> {
-    let mut white = White::new(seed);
-    (0..frames)
-        .map(|_| (white.sample() * amplitude) as f32)
-        .collect()
-}
-
-fn sine(rate: u32, freq: f64, phase: f64, amplitude: f64, frames: usize) -> Vec<f32> {
-    (0..frames)
-        .map(|n| (amplitude * (TAU * freq * n as f64 / f64::from(rate) + phase).sin()) as f32)
-        .collect()
-}
-
-/// Programme that makes limiters overshoot, two channels each.
-fn hard_programmes(rate: u32) -> Vec<(&'static str, Vec<Vec<f32>>)> {
-    let frames = rate as usize * 2;
-    let clipped = |seed| -> Vec<f32> {
-        // Noise with a rhythm, driven 12 dB into a hard clip: a brick-walled master.
-        let mut white = White::new(seed);
-        (0..frames)
-            .map(|n| {
-                let beat = if (n / (rate as usize / 8)).is_multiple_of(2) {
-                    4.0
-                } else {
-                    1.5
-                };
-                (white.sample() * beat).clamp(-1.0, 1.0) as f32
-            })
-            .collect()
-    };
-    let square = |freq: f64| -> Vec<f32> {
-        (0..frames)
-            .map(|n| {
-                if (n as f64 * freq / f64::from(rate)).fract() < 0.5 {
-                    1.0
-                } else {
-                    -1.0
-                }
-            })
-            .collect()
-    };
-    let bursts: Vec<f32> = sine(rate, f64::from(rate) / 4.0, FRAC_PI_4, 1.0, frames)
-        .into_iter()
-        .enumerate()
-        .map(|(n, x)| {
-            if (n / 2_000).is_multiple_of(2) {
-                x
-            } else {
-                0.0
-            }
-        })
-        .collect();
-    // Pink noise 12 dB over full scale: the limiter holds peak after peak at the ceiling, so
-    // the largest true peak may sit between oversampled points next to any of them.
-    let pink = |seed| -> Vec<f32> {
-        let mut pink = Pink::new(seed);
-        (0..frames).map(|_| (pink.sample() * 4.0) as f32).collect()
-    };
-    vec![
-        ("clipped master", vec![clipped(1), clipped(2)]),
-        ("pink noise driven 12 dB", vec![pink(5), pink(6)]),
-        ("square 1 kHz", vec![square(1_000.0), square(1_000.0)]),
-        ("square 5.5 kHz", vec![square(5_500.0), square(5_500.0)]),
-        ("fs/4 bursts at 45°", vec![bursts.clone(), bursts]),
-        (
-            "full-scale noise",
-            vec![noise(frames, 3, 1.0), noise(frames, 4, 1.0)],
-        ),
-        (
-            "19 kHz sine",
-            vec![
-                sine(rate, 19_000.0, 0.3, 1.0, frames),
-                sine(rate, 19_000.0, 1.1, 1.0, frames),
-            ],
-        ),
-    ]
 }
 
 #[test]
@@ -205,7 +105,7 @@ fn latency_is_what_it_reports() {
 fn gain_reduction_matches_the_overshoot_and_output_is_block_size_independent() {
     let rate = 48_000;
     // A 1 kHz sine at −3 dBFS under a −9 dBTP ceiling: 6 dB of reduction, steady.
-    let tone = sine(rate, 1_000.0, 0.0, 10f64.powf(-3.0 / 20.0), rate as usize);
+    let tone = sine(rate, 1_000.0, 10f64.powf(-3.0 / 20.0), 0.0, rate as usize);
     let mut limiter = Limiter::new(&settings(-9.0, 0.0), rate, 1);
     let mut x = tone.clone();
     limiter.process(&mut [&mut x]);
@@ -234,7 +134,7 @@ fn gain_reduction_matches_the_overshoot_and_output_is_block_size_independent() {
 fn recovery_ms(auto_release: bool, burst_s: f64) -> f64 {
     let rate = 48_000;
     let loud = (burst_s * f64::from(rate)) as usize;
-    let mut x = sine(rate, 1_000.0, 0.0, 1.0, loud + rate as usize);
+    let mut x = sine(rate, 1_000.0, 1.0, 0.0, loud + rate as usize);
     x[loud..].iter_mut().for_each(|v| *v *= 0.1);
     let mut limiter = Limiter::new(
         &LimiterSettings {
