@@ -57,6 +57,8 @@ fn configurations() -> Vec<(&'static str, ChainSettings)> {
         },
         ..bare()
     };
+    let mut three_band = dynamics.clone();
+    three_band.dynamics.multiband = Some(crest_engine::chain::MultibandSettings::default());
     let mut stereo = bare();
     stereo.stereo.width = 1.1;
     stereo.stereo.mono_bass_hz = Some(120.0);
@@ -75,6 +77,7 @@ fn configurations() -> Vec<(&'static str, ChainSettings)> {
         ("input", input),
         ("eq_3_bands", eq),
         ("dynamics", dynamics),
+        ("dynamics_3_band", three_band),
         ("stereo", stereo),
         ("limiter", limiter),
         ("whole_chain", whole),

@@ -20,9 +20,9 @@ use crate::units::db_to_amp;
 use dynamics::Dynamics;
 pub use limiter::{Limiter, LimiterStats};
 pub use settings::{
-    BandKind, ChainSettings, DynamicsSettings, EqBand, EqSettings, FadeCurve, HighPass,
-    InputSettings, LimiterSettings, Link, OutputSettings, Placement, SettingsError, Slope,
-    StereoSettings,
+    BandDynamics, BandKind, ChainSettings, DynamicsSettings, EqBand, EqSettings, FadeCurve,
+    HighPass, InputSettings, LimiterSettings, Link, MultibandSettings, OutputSettings, Placement,
+    SettingsError, Slope, StereoSettings,
 };
 
 /// Frames between parameter updates: the control grid, counted from the chain's start.
@@ -255,6 +255,12 @@ impl Chain {
     /// The compressor's largest gain reduction (dB) since this was last called: for meters.
     pub fn take_compressor_reduction_db(&mut self) -> f64 {
         self.dynamics.take_meter_db()
+    }
+
+    /// The three-band compressor's largest reduction per band (low, mid, high; dB) since this
+    /// was last called; none in single-band mode.
+    pub fn take_compressor_band_reductions_db(&mut self) -> Option<[f64; 3]> {
+        self.dynamics.take_band_meters_db()
     }
 
     /// Features the settings ask for that this audio cannot have (stereo tools on mono).

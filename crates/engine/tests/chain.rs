@@ -2,12 +2,15 @@
 //! match their analytic response, output does not depend on block size, parameter moves are
 //! smoothed without allocation, structure changes ask for a rebuild.
 
+mod common;
+
 use std::f64::consts::TAU;
 
 use assert_no_alloc::{AllocDisabler, assert_no_alloc};
+use common::{db, fit_sine};
 use crest_engine::chain::{
-    Applied, BandKind, Chain, ChainError, ChainSettings, DynamicsSettings, EqBand, HighPass, Link,
-    Placement, Slope,
+    Applied, BandDynamics, BandKind, Chain, ChainError, ChainSettings, DynamicsSettings, EqBand,
+    HighPass, Link, MultibandSettings, Placement, Slope,
 };
 use crest_engine::dsp::biquad::{Coefficients, butterworth_qs};
 use crest_engine::emulation::noise::White;
@@ -516,5 +519,183 @@ fn sidechain_high_pass_mix_and_mid_side() {
     assert!(
         (peak_db(&out_side[24_000..]) + 15.0).abs() < 0.2,
         "side compressed to −15 dBFS"
+    );
+}
+
+/// Three-band mode, crossovers at 120 Hz and 4 kHz; every band at `band`.
+fn three_band(band: BandDynamics) -> ChainSettings {
+    ChainSettings {
+        dynamics: DynamicsSettings {
+            bypass: false,
+            knee_db: 0.0,
+            multiband: Some(MultibandSettings {
+                low_crossover_hz: 120.0,
+                high_crossover_hz: 4_000.0,
+                low: band,
+                mid: band,
+                high: band,
+            }),
+            ..DynamicsSettings::default()
+        },
+        ..unlimited()
+    }
+}
+
+const NEUTRAL_BAND: BandDynamics = BandDynamics {
+    threshold_db: -20.0,
+    ratio: 1.0,
+    attack_ms: 10.0,
+    release_ms: 100.0,
+    makeup_db: 0.0,
+};
+
+#[test]
+fn three_band_crossovers_sum_flat_when_the_bands_are_neutral() {
+    // Sines across the range, on and around both crossovers: the bands must add back to the
+    // input's level within ±0.01 dB (Linkwitz-Riley sums are all-pass: flat, phase-shifted).
+    let mut worst: f64 = 0.0;
+    for rate in [44_100, 48_000, 96_000] {
+        for freq in [
+            20.0, 60.0, 100.0, 120.0, 150.0, 400.0, 1_000.0, 3_000.0, 4_000.0, 5_500.0, 10_000.0,
+            16_000.0, 20_000.0,
+        ] {
+            let mut chain = Chain::new(&three_band(NEUTRAL_BAND), rate, 512, 2).expect("chain");
+            let tone = common::sine(rate, freq, 0.5, 0.0, rate as usize);
+            let mut channels = vec![tone.clone(), tone];
+            run(&mut chain, &mut channels, 512);
+            // Skip the first half second: the filters' start-up.
+            let (amplitude, _, residual) = fit_sine(&channels[0][rate as usize / 2..], rate, freq);
+            let gain_db = db(amplitude / 0.5);
+            worst = worst.max(gain_db.abs());
+            assert!(
+                gain_db.abs() <= 0.01,
+                "{rate} Hz, {freq} Hz: {gain_db:+.4} dB"
+            );
+            assert!(
+                db(residual / 0.5) < -100.0,
+                "{rate} Hz, {freq} Hz: not a clean sine"
+            );
+            assert_eq!(channels[0], channels[1]);
+        }
+    }
+    assert!(worst < 0.001, "worst {worst:.5} dB");
+    // A mono chain sums flat as well.
+    let mut chain = Chain::new(&three_band(NEUTRAL_BAND), RATE, 512, 1).expect("chain");
+    let mut channels = vec![common::sine(RATE, 120.0, 0.5, 0.0, RATE as usize)];
+    run(&mut chain, &mut channels, 512);
+    let (amplitude, _, _) = fit_sine(&channels[0][RATE as usize / 2..], RATE, 120.0);
+    assert!(db(amplitude / 0.5).abs() <= 0.01);
+}
+
+#[test]
+fn each_band_compresses_only_its_own_range() {
+    // A loud 50 Hz tone and a quiet 8 kHz tone; only the low band has a threshold under it.
+    let mut settings = three_band(NEUTRAL_BAND);
+    let multiband = settings.dynamics.multiband.as_mut().expect("three-band");
+    multiband.low = BandDynamics {
+        threshold_db: -24.0,
+        ratio: 4.0,
+        release_ms: 2_000.0,
+        ..NEUTRAL_BAND
+    };
+    multiband.mid.ratio = 4.0;
+    multiband.high.ratio = 4.0;
+    let low = common::sine(RATE, 50.0, 0.5, 0.0, RATE as usize * 2);
+    let high = common::sine(RATE, 8_000.0, 0.03, 0.0, RATE as usize * 2);
+    let mix: Vec<f32> = low.iter().zip(&high).map(|(a, b)| a + b).collect();
+    let mut chain = Chain::new(&settings, RATE, 512, 2).expect("chain");
+    let mut channels = vec![mix.clone(), mix];
+    run(&mut chain, &mut channels, 512);
+    let settled = &channels[0][RATE as usize..];
+    // The Linkwitz-Riley split puts 1/(1+r) of the 50 Hz tone in the low band and r/(1+r) in
+    // the mid band, in phase (r = (50/120)⁴). The low band's share, −6.26 dBFS, is 17.74 dB
+    // over −24 dB: 13.31 dB of reduction at 4:1 (the slow release keeps the envelope's ripple
+    // across a cycle small); the mid band's share stays under its threshold and adds back.
+    let r = (50.0f64 / 120.0).powi(4);
+    let reduction_db = 0.75 * (-6.0 + db(1.0 / (1.0 + r)) + 24.0);
+    let expected = db(10f64.powf(-reduction_db / 20.0) / (1.0 + r) + r / (1.0 + r));
+    let (low_out, _, _) = fit_sine(settled, RATE, 50.0);
+    let low_gain = db(low_out / 0.5);
+    assert!(
+        (low_gain - expected).abs() < 0.1,
+        "50 Hz: {low_gain:+.2} dB, expected {expected:+.2}"
+    );
+    // The 8 kHz tone at −30 dBFS is under −20 dB in its band: untouched.
+    let (high_out, _, _) = fit_sine(settled, RATE, 8_000.0);
+    let high_gain = db(high_out / 0.03);
+    assert!(high_gain.abs() < 0.05, "8 kHz: {high_gain:+.3} dB");
+    let [low_gr, mid_gr, high_gr] = chain
+        .take_compressor_band_reductions_db()
+        .expect("per-band meters");
+    assert!(low_gr > 12.0, "low band {low_gr:.2} dB");
+    assert!(
+        mid_gr < 0.5 && high_gr < 0.01,
+        "mid {mid_gr:.2}, high {high_gr:.2}"
+    );
+    // The overall meter is the largest band's.
+    let mut channels = vec![channels[0][..4_800].to_vec(), channels[1][..4_800].to_vec()];
+    run(&mut chain, &mut channels, 512);
+    assert!(chain.take_compressor_reduction_db() > 12.0);
+}
+
+#[test]
+fn three_band_mode_is_structural_validated_and_block_size_independent() {
+    let mut settings = three_band(BandDynamics {
+        threshold_db: -30.0,
+        ratio: 3.0,
+        ..NEUTRAL_BAND
+    });
+    settings.dynamics.mix = 0.7;
+    let input = vec![noise(20_000, 5), noise(20_000, 6)];
+    let mut reference = input.clone();
+    let mut chain = Chain::new(&settings, RATE, 4_096, 2).expect("chain");
+    run(&mut chain, &mut reference, 4_096);
+    assert_ne!(reference, input);
+    for block in [1, 37, 512] {
+        let mut chain = Chain::new(&settings, RATE, 4_096, 2).expect("chain");
+        let mut output = input.clone();
+        run(&mut chain, &mut output, block);
+        assert_eq!(output, reference, "block size {block}");
+    }
+    // Moving a crossover or a band's value is smoothed, without allocation.
+    let mut moved = settings.clone();
+    let m = moved.dynamics.multiband.as_mut().expect("three-band");
+    m.low_crossover_hz = 200.0;
+    m.high.threshold_db = -12.0;
+    let (mut left, mut right) = (input[0].clone(), input[1].clone());
+    assert_no_alloc(|| {
+        assert_eq!(chain.apply(&moved), Ok(Applied::Smoothed));
+        chain.process(&mut [&mut left[..], &mut right[..]]);
+    });
+    // Switching between one band and three needs a new chain.
+    let mut single = settings.clone();
+    single.dynamics.multiband = None;
+    assert_eq!(chain.apply(&single), Ok(Applied::NeedsRebuild));
+    // Crossovers less than an octave apart, and bad band values, are refused by name.
+    let mut close = settings.clone();
+    close
+        .dynamics
+        .multiband
+        .as_mut()
+        .expect("three-band")
+        .high_crossover_hz = 200.0;
+    let error = close.validate().expect_err("too close");
+    assert_eq!(error.field, "dynamics.multiband.high_crossover_hz");
+    let mut bad = settings.clone();
+    bad.dynamics
+        .multiband
+        .as_mut()
+        .expect("three-band")
+        .mid
+        .ratio = 0.5;
+    assert_eq!(
+        bad.validate().expect_err("ratio").field,
+        "dynamics.multiband.mid.ratio"
+    );
+    let mut bad = settings;
+    bad.dynamics.attack_ms = 0.0;
+    assert_eq!(
+        bad.validate().expect_err("attack").field,
+        "dynamics.attack_ms"
     );
 }

@@ -1,11 +1,15 @@
 //! The glue compressor at run time: peak detector (optionally high-passed, stereo-linked or
 //! mid/side), static curve with soft knee, attack/release envelope (or a program-dependent
-//! dual release), makeup and dry/wet mix.
+//! dual release), makeup and dry/wet mix; and its three-band mode, the same compressor on each
+//! band of a Linkwitz-Riley split.
+
+use std::f64::consts::FRAC_1_SQRT_2;
 
 use crate::dsp::biquad::{Coefficients, State};
 use crate::dsp::dynamics::{fast_amp_to_db, fast_db_to_amp, static_reduction_db, time_coefficient};
 
-use super::settings::{DynamicsSettings, Link};
+use super::Smoothed;
+use super::settings::{BandDynamics, DynamicsSettings, Link, MultibandSettings};
 
 /// A smooth decoupled peak detector in the gain-reduction domain (Giannoulis, Massberg and
 /// Reiss, "Digital Dynamic Range Compressor Design", JAES 2012): `hold` falls with the release
@@ -35,8 +39,9 @@ struct Envelope {
     slow: Detector,
 }
 
+/// One compressor: the whole signal in single-band mode, one band in three-band mode.
 #[derive(Debug, Clone)]
-pub(super) struct Dynamics {
+pub(super) struct Compressor {
     link: Link,
     rate: f64,
     threshold_db: f64,
@@ -62,8 +67,8 @@ pub(super) struct Dynamics {
     meter_db: f64,
 }
 
-impl Dynamics {
-    pub(super) fn new(settings: &DynamicsSettings, rate: f64) -> Self {
+impl Compressor {
+    fn new(settings: &DynamicsSettings, rate: f64) -> Self {
         let mut d = Self {
             link: settings.link,
             rate,
@@ -94,7 +99,7 @@ impl Dynamics {
     }
 
     /// Takes new values (structure unchanged): allocation-free, state kept.
-    pub(super) fn set(&mut self, s: &DynamicsSettings) {
+    fn set(&mut self, s: &DynamicsSettings) {
         let rate = self.rate;
         self.threshold_db = s.threshold_db;
         self.ratio = s.ratio;
@@ -115,7 +120,7 @@ impl Dynamics {
     }
 
     /// One control-grid step of the makeup and mix glide.
-    pub(super) fn control_step(&mut self, k: f64) {
+    fn control_step(&mut self, k: f64) {
         self.makeup += (self.makeup_target - self.makeup) * k;
         self.mix += (self.mix_target - self.mix) * k;
         if (self.makeup - self.makeup_target).abs() < 1e-9 {
@@ -126,7 +131,7 @@ impl Dynamics {
         }
     }
 
-    pub(super) fn reset(&mut self) {
+    fn reset(&mut self) {
         self.makeup = self.makeup_target;
         self.mix = self.mix_target;
         self.envelopes = [Envelope::default(); 2];
@@ -137,7 +142,7 @@ impl Dynamics {
     }
 
     /// Reads and clears the gain-reduction meter (largest reduction since the last read).
-    pub(super) fn take_meter_db(&mut self) -> f64 {
+    fn take_meter_db(&mut self) -> f64 {
         std::mem::take(&mut self.meter_db)
     }
 
@@ -171,7 +176,7 @@ impl Dynamics {
 
     /// One stereo frame (or a mono one with `right` = None).
     #[inline]
-    pub(super) fn frame(&mut self, left: f64, right: Option<f64>) -> (f64, f64) {
+    fn frame(&mut self, left: f64, right: Option<f64>) -> (f64, f64) {
         let mix = self.mix;
         let blend = |dry: f64, wet: f64| dry + mix * (wet - dry);
         match (right, self.link) {
@@ -196,5 +201,226 @@ impl Dynamics {
                 )
             }
         }
+    }
+}
+
+/// The single-band compressor, or the three-band one.
+#[derive(Debug, Clone)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "built once per chain, never moved on the audio thread; a box would only add an indirection per sample"
+)]
+pub(super) enum Dynamics {
+    Single(Compressor),
+    ThreeBand(ThreeBand),
+}
+
+impl Dynamics {
+    pub(super) fn new(settings: &DynamicsSettings, rate: f64) -> Self {
+        match &settings.multiband {
+            None => Self::Single(Compressor::new(settings, rate)),
+            Some(m) => Self::ThreeBand(ThreeBand::new(settings, m, rate)),
+        }
+    }
+
+    /// Takes new values (structure unchanged: same mode): allocation-free, state kept.
+    pub(super) fn set(&mut self, settings: &DynamicsSettings) {
+        match (self, &settings.multiband) {
+            (Self::Single(c), None) => c.set(settings),
+            (Self::ThreeBand(t), Some(m)) => t.set(settings, m),
+            // A mode change is structural: the chain asks for a rebuild before getting here.
+            _ => {}
+        }
+    }
+
+    pub(super) fn control_step(&mut self, k: f64) {
+        match self {
+            Self::Single(c) => c.control_step(k),
+            Self::ThreeBand(t) => t.control_step(k),
+        }
+    }
+
+    pub(super) fn reset(&mut self) {
+        match self {
+            Self::Single(c) => c.reset(),
+            Self::ThreeBand(t) => t.reset(),
+        }
+    }
+
+    /// Reads and clears the gain-reduction meter: the largest reduction of any band.
+    pub(super) fn take_meter_db(&mut self) -> f64 {
+        match self {
+            Self::Single(c) => c.take_meter_db(),
+            Self::ThreeBand(t) => t.take_band_meters_db().into_iter().fold(0.0, f64::max),
+        }
+    }
+
+    /// Reads and clears the per-band meters (low, mid, high) in three-band mode.
+    pub(super) fn take_band_meters_db(&mut self) -> Option<[f64; 3]> {
+        match self {
+            Self::Single(_) => None,
+            Self::ThreeBand(t) => Some(t.take_band_meters_db()),
+        }
+    }
+
+    #[inline]
+    pub(super) fn frame(&mut self, left: f64, right: Option<f64>) -> (f64, f64) {
+        match self {
+            Self::Single(c) => c.frame(left, right),
+            Self::ThreeBand(t) => t.frame(left, right),
+        }
+    }
+}
+
+/// A band's compressor settings: the band's own values, the shared ones from the parent, fully
+/// wet (the three-band mix is applied to the sum).
+fn band_settings(parent: &DynamicsSettings, band: &BandDynamics) -> DynamicsSettings {
+    DynamicsSettings {
+        bypass: false,
+        threshold_db: band.threshold_db,
+        ratio: band.ratio,
+        knee_db: parent.knee_db,
+        attack_ms: band.attack_ms,
+        release_ms: band.release_ms,
+        auto_release: parent.auto_release,
+        makeup_db: band.makeup_db,
+        sidechain_high_pass_hz: None,
+        link: parent.link,
+        mix: 1.0,
+        multiband: None,
+    }
+}
+
+/// The crossover filters' coefficients. Fourth-order Linkwitz-Riley: each low- or high-pass is
+/// a second-order Butterworth section twice. The low band also passes an all-pass at the high
+/// crossover (the sum of that crossover's low- and high-pass), so the three bands add up to an
+/// all-pass: flat magnitude, by construction also after the bilinear transform.
+#[derive(Debug, Clone, Copy)]
+struct Crossovers {
+    low_lp: Coefficients,
+    low_hp: Coefficients,
+    high_lp: Coefficients,
+    high_hp: Coefficients,
+    high_ap: Coefficients,
+}
+
+impl Crossovers {
+    fn design(low_hz: f64, high_hz: f64, rate: f64) -> Self {
+        let q = FRAC_1_SQRT_2;
+        Self {
+            low_lp: Coefficients::low_pass(low_hz, q, rate),
+            low_hp: Coefficients::high_pass(low_hz, q, rate),
+            high_lp: Coefficients::low_pass(high_hz, q, rate),
+            high_hp: Coefficients::high_pass(high_hz, q, rate),
+            high_ap: Coefficients::all_pass(high_hz, q, rate),
+        }
+    }
+}
+
+/// One channel's crossover state.
+#[derive(Debug, Clone, Copy, Default)]
+struct Split {
+    low_lp: [State; 2],
+    low_hp: [State; 2],
+    high_lp: [State; 2],
+    high_hp: [State; 2],
+    high_ap: State,
+}
+
+impl Split {
+    /// (low, mid, high) of one sample.
+    #[inline]
+    fn tick(&mut self, c: &Crossovers, x: f64) -> [f64; 3] {
+        let low = twice(&mut self.low_lp, &c.low_lp, x);
+        let low = self.high_ap.tick(&c.high_ap, low);
+        let rest = twice(&mut self.low_hp, &c.low_hp, x);
+        let mid = twice(&mut self.high_lp, &c.high_lp, rest);
+        let high = twice(&mut self.high_hp, &c.high_hp, rest);
+        [low, mid, high]
+    }
+}
+
+/// One sample through the same section twice (a Linkwitz-Riley low- or high-pass).
+#[inline]
+fn twice(states: &mut [State; 2], c: &Coefficients, x: f64) -> f64 {
+    let [first, second] = states;
+    second.tick(c, first.tick(c, x))
+}
+
+/// The three-band compressor.
+#[derive(Debug, Clone)]
+pub(super) struct ThreeBand {
+    rate: f64,
+    low_hz: Smoothed,
+    high_hz: Smoothed,
+    crossovers: Crossovers,
+    splits: [Split; 2],
+    bands: [Compressor; 3],
+    mix: Smoothed,
+}
+
+impl ThreeBand {
+    fn new(parent: &DynamicsSettings, m: &MultibandSettings, rate: f64) -> Self {
+        let bands = m
+            .bands()
+            .map(|b| Compressor::new(&band_settings(parent, b), rate));
+        Self {
+            rate,
+            low_hz: Smoothed::new(m.low_crossover_hz),
+            high_hz: Smoothed::new(m.high_crossover_hz),
+            crossovers: Crossovers::design(m.low_crossover_hz, m.high_crossover_hz, rate),
+            splits: [Split::default(); 2],
+            bands,
+            mix: Smoothed::new(parent.mix),
+        }
+    }
+
+    fn set(&mut self, parent: &DynamicsSettings, m: &MultibandSettings) {
+        self.low_hz.target = m.low_crossover_hz;
+        self.high_hz.target = m.high_crossover_hz;
+        self.mix.target = parent.mix;
+        for (compressor, band) in self.bands.iter_mut().zip(m.bands()) {
+            compressor.set(&band_settings(parent, band));
+        }
+    }
+
+    fn control_step(&mut self, k: f64) {
+        if self.low_hz.step(k) | self.high_hz.step(k) {
+            self.crossovers =
+                Crossovers::design(self.low_hz.current, self.high_hz.current, self.rate);
+        }
+        self.mix.step(k);
+        self.bands.iter_mut().for_each(|b| b.control_step(k));
+    }
+
+    fn reset(&mut self) {
+        self.low_hz.current = self.low_hz.target;
+        self.high_hz.current = self.high_hz.target;
+        self.mix.current = self.mix.target;
+        self.crossovers = Crossovers::design(self.low_hz.current, self.high_hz.current, self.rate);
+        self.splits = [Split::default(); 2];
+        self.bands.iter_mut().for_each(Compressor::reset);
+    }
+
+    fn take_band_meters_db(&mut self) -> [f64; 3] {
+        [0, 1, 2].map(|b| self.bands[b].take_meter_db())
+    }
+
+    #[inline]
+    fn frame(&mut self, left: f64, right: Option<f64>) -> (f64, f64) {
+        let c = &self.crossovers;
+        let lows = self.splits[0].tick(c, left);
+        let rights = right.map(|r| self.splits[1].tick(c, r));
+        let (mut dry, mut wet) = ((0.0, 0.0), (0.0, 0.0));
+        for (b, compressor) in self.bands.iter_mut().enumerate() {
+            let r = rights.map(|r| r[b]);
+            let (l_out, r_out) = compressor.frame(lows[b], r);
+            dry = (dry.0 + lows[b], dry.1 + r.unwrap_or(0.0));
+            wet = (wet.0 + l_out, wet.1 + r_out);
+        }
+        // The dry signal is the bands' sum, not the input: it has the crossovers' all-pass
+        // phase, so a parallel blend does not comb.
+        let mix = self.mix.current;
+        (dry.0 + mix * (wet.0 - dry.0), dry.1 + mix * (wet.1 - dry.1))
     }
 }

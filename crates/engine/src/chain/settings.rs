@@ -176,6 +176,65 @@ pub struct DynamicsSettings {
     pub link: Link,
     /// 0 = dry only, 1 = compressed only (parallel compression in between).
     pub mix: f64,
+    /// Three-band mode: when set, the signal is split by Linkwitz-Riley crossovers and each
+    /// band has its own threshold, ratio, times and makeup (knee, program-dependent release,
+    /// link and mix stay shared; the side-chain high-pass is for the single-band mode only,
+    /// since the low band's own detector already keeps the bass from driving the others).
+    pub multiband: Option<MultibandSettings>,
+}
+
+/// Crossovers and per-band values of the three-band compressor.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MultibandSettings {
+    /// Between the low and the mid band (Hz).
+    pub low_crossover_hz: f64,
+    /// Between the mid and the high band (Hz); at least an octave above the low crossover.
+    pub high_crossover_hz: f64,
+    pub low: BandDynamics,
+    pub mid: BandDynamics,
+    pub high: BandDynamics,
+}
+
+impl Default for MultibandSettings {
+    fn default() -> Self {
+        Self {
+            low_crossover_hz: 120.0,
+            high_crossover_hz: 4_000.0,
+            low: BandDynamics::default(),
+            mid: BandDynamics::default(),
+            high: BandDynamics::default(),
+        }
+    }
+}
+
+/// One band of the three-band compressor.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BandDynamics {
+    pub threshold_db: f64,
+    pub ratio: f64,
+    pub attack_ms: f64,
+    pub release_ms: f64,
+    pub makeup_db: f64,
+}
+
+impl Default for BandDynamics {
+    fn default() -> Self {
+        Self {
+            threshold_db: -18.0,
+            ratio: 2.0,
+            attack_ms: 10.0,
+            release_ms: 150.0,
+            makeup_db: 0.0,
+        }
+    }
+}
+
+impl MultibandSettings {
+    pub fn bands(&self) -> [&BandDynamics; 3] {
+        [&self.low, &self.mid, &self.high]
+    }
 }
 
 impl Default for DynamicsSettings {
@@ -192,6 +251,7 @@ impl Default for DynamicsSettings {
             sidechain_high_pass_hz: None,
             link: Link::Stereo,
             mix: 1.0,
+            multiband: None,
         }
     }
 }
@@ -339,6 +399,101 @@ pub struct SettingsError {
     pub reason: String,
 }
 
+/// Ranges shared by the single-band compressor and each band of the three-band one.
+fn check_band(
+    field: &'static str,
+    threshold_db: f64,
+    ratio: f64,
+    attack_ms: f64,
+    release_ms: f64,
+    makeup_db: f64,
+) -> Result<(), SettingsError> {
+    // The field name is only formatted on failure (validation runs on the audio thread).
+    let fail = |name: &str, reason: &str| SettingsError {
+        field: format!("{field}.{name}"),
+        reason: reason.to_owned(),
+    };
+    if !(-60.0..=0.0).contains(&threshold_db) {
+        return Err(fail("threshold_db", "must be −60 to 0 dBFS"));
+    }
+    if !(1.0..=20.0).contains(&ratio) {
+        return Err(fail("ratio", "must be 1–20 (1 = no compression)"));
+    }
+    if !(0.1..=500.0).contains(&attack_ms) {
+        return Err(fail("attack_ms", "must be 0.1–500 ms"));
+    }
+    if !(5.0..=5_000.0).contains(&release_ms) {
+        return Err(fail("release_ms", "must be 5–5000 ms"));
+    }
+    if !(-12.0..=24.0).contains(&makeup_db) {
+        return Err(fail("makeup_db", "must be −12 to +24 dB"));
+    }
+    Ok(())
+}
+
+impl DynamicsSettings {
+    /// Checks every value against its range (allocation-free unless it fails).
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        check_band(
+            "dynamics",
+            self.threshold_db,
+            self.ratio,
+            self.attack_ms,
+            self.release_ms,
+            self.makeup_db,
+        )?;
+        check(
+            (0.0..=24.0).contains(&self.knee_db),
+            "dynamics.knee_db",
+            "must be 0–24 dB",
+        )?;
+        check(
+            (0.0..=1.0).contains(&self.mix),
+            "dynamics.mix",
+            "must be 0–1 (0 = dry, 1 = compressed)",
+        )?;
+        if let Some(freq) = self.sidechain_high_pass_hz {
+            check(
+                (20.0..=500.0).contains(&freq),
+                "dynamics.sidechain_high_pass_hz",
+                "must be 20–500 Hz",
+            )?;
+        }
+        if let Some(m) = &self.multiband {
+            check(
+                (40.0..=1_000.0).contains(&m.low_crossover_hz),
+                "dynamics.multiband.low_crossover_hz",
+                "must be 40–1000 Hz",
+            )?;
+            check(
+                (500.0..=16_000.0).contains(&m.high_crossover_hz),
+                "dynamics.multiband.high_crossover_hz",
+                "must be 500–16000 Hz",
+            )?;
+            check(
+                m.high_crossover_hz >= 2.0 * m.low_crossover_hz,
+                "dynamics.multiband.high_crossover_hz",
+                "must be at least an octave above the low crossover",
+            )?;
+            for (band, field) in m.bands().into_iter().zip([
+                "dynamics.multiband.low",
+                "dynamics.multiband.mid",
+                "dynamics.multiband.high",
+            ]) {
+                check_band(
+                    field,
+                    band.threshold_db,
+                    band.ratio,
+                    band.attack_ms,
+                    band.release_ms,
+                    band.makeup_db,
+                )?;
+            }
+        }
+        Ok(())
+    }
+}
+
 fn check(ok: bool, field: &str, reason: &str) -> Result<(), SettingsError> {
     if ok {
         Ok(())
@@ -412,6 +567,7 @@ impl ChainSettings {
                 return Err(fail("q", "must be 0.1–20"));
             }
         }
+        self.dynamics.validate()?;
         let s = &self.stereo;
         check(
             (0.0..=2.0).contains(&s.width),
@@ -498,6 +654,7 @@ impl ChainSettings {
             && a.dynamics.link == b.dynamics.link
             && a.dynamics.sidechain_high_pass_hz.is_some()
                 == b.dynamics.sidechain_high_pass_hz.is_some()
+            && a.dynamics.multiband.is_some() == b.dynamics.multiband.is_some()
             && a.stereo.bypass == b.stereo.bypass
             && a.stereo.mono_bass_hz.is_some() == b.stereo.mono_bass_hz.is_some()
             && a.limiter.bypass == b.limiter.bypass

@@ -57,6 +57,17 @@ impl Coefficients {
         )
     }
 
+    /// Unity magnitude, phase turning through −180° at `freq_hz`. With q = 1/√2 it is the sum of
+    /// the fourth-order Linkwitz-Riley low- and high-pass at `freq_hz`.
+    pub fn all_pass(freq_hz: f64, q: f64, sample_rate: f64) -> Self {
+        let (cos, sin) = Self::omega(freq_hz, sample_rate);
+        let alpha = sin / (2.0 * q);
+        Self::normalised(
+            [1.0 - alpha, -2.0 * cos, 1.0 + alpha],
+            [1.0 + alpha, -2.0 * cos, 1.0 - alpha],
+        )
+    }
+
     /// A bell: `gain_db` at `freq_hz`, bandwidth set by `q`.
     pub fn peaking(freq_hz: f64, gain_db: f64, q: f64, sample_rate: f64) -> Self {
         let (cos, sin) = Self::omega(freq_hz, sample_rate);
