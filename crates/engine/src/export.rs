@@ -4,7 +4,7 @@
 //! one decode and a comparison, not a second analysis.
 
 use std::fs;
-use std::io;
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -114,44 +114,84 @@ impl Quantized {
     }
 }
 
-/// Dithers and rounds to `bits`, the very last step before the encoder. Deterministic: the
-/// dither of a channel is seeded by its index, so the same render gives the same file.
+/// Rounds to the nearest integer, ties to even, for |v| < 2⁵¹: adding 1.5 × 2⁵² leaves no
+/// fraction bits. A libm-free `round` (the quantiser's hot loop).
+#[inline]
+fn round_to_integer(v: f64) -> f64 {
+    const SHIFT: f64 = 6_755_399_441_055_744.0;
+    (v + SHIFT) - SHIFT
+}
+
+/// The dither and rounding of one channel, sample by sample.
+struct Quantizer {
+    dither: Dither,
+    scale: f64,
+    min: f64,
+    max: f64,
+    noise: White,
+    /// The shaped dither's last errors, newest first.
+    error: [f64; SHAPING.len()],
+    clamped: u64,
+}
+
+impl Quantizer {
+    /// Deterministic: the dither of a channel is seeded by its index, so the same render gives
+    /// the same file.
+    fn new(channel: usize, bits: u32, dither: Dither) -> Self {
+        let scale = f64::from(1u32 << (bits - 1));
+        Self {
+            dither,
+            scale,
+            min: -scale,
+            max: scale - 1.0,
+            noise: White::new(0x5eed_d17e ^ channel as u64),
+            error: [0.0; SHAPING.len()],
+            clamped: 0,
+        }
+    }
+
+    /// The integer value (as f64) stored for `x`.
+    #[inline]
+    fn next(&mut self, x: f32) -> f64 {
+        let mut wanted = f64::from(x) * self.scale;
+        if self.dither == Dither::Shaped {
+            wanted -= SHAPING
+                .iter()
+                .zip(&self.error)
+                .map(|(h, e)| h * e)
+                .sum::<f64>();
+        }
+        let tpdf = match self.dither {
+            Dither::None => 0.0,
+            // Two uniform ±0.5 LSB values sum to a triangle of ±1 LSB.
+            _ => 0.5 * (self.noise.sample() + self.noise.sample()),
+        };
+        let mut q = round_to_integer(wanted + tpdf);
+        if q < self.min || q > self.max {
+            self.clamped += 1;
+            q = q.clamp(self.min, self.max);
+        }
+        if self.dither == Dither::Shaped {
+            self.error.rotate_right(1);
+            // Bounded so a clamped sample cannot make the feedback run away.
+            self.error[0] = (q - wanted).clamp(-4.0, 4.0);
+        }
+        q
+    }
+}
+
+/// Dithers and rounds to `bits`, the very last step before the encoder.
 pub fn quantize(audio: &AudioBuffer, bits: u32, dither: Dither) -> Quantized {
-    let scale = f64::from(1u32 << (bits - 1));
-    let (min, max) = (-scale, scale - 1.0);
-    let mut clamped = 0u64;
+    let mut clamped = 0;
     let channels = audio
         .channels()
         .iter()
         .enumerate()
         .map(|(c, samples)| {
-            let mut noise = White::new(0x5eed_d17e ^ c as u64);
-            let mut error = [0.0f64; SHAPING.len()];
-            samples
-                .iter()
-                .map(|&x| {
-                    let mut wanted = f64::from(x) * scale;
-                    if dither == Dither::Shaped {
-                        wanted -= SHAPING.iter().zip(&error).map(|(h, e)| h * e).sum::<f64>();
-                    }
-                    let tpdf = match dither {
-                        Dither::None => 0.0,
-                        // Two uniform ±0.5 LSB values sum to a triangle of ±1 LSB.
-                        _ => 0.5 * (noise.sample() + noise.sample()),
-                    };
-                    let mut q = (wanted + tpdf).round();
-                    if q < min || q > max {
-                        clamped += 1;
-                        q = q.clamp(min, max);
-                    }
-                    if dither == Dither::Shaped {
-                        error.rotate_right(1);
-                        // Bounded so a clamped sample cannot make the feedback run away.
-                        error[0] = (q - wanted).clamp(-4.0, 4.0);
-                    }
-                    q as i32
-                })
-                .collect()
+            let mut quantizer = Quantizer::new(c, bits, dither);
+            let ints = samples.iter().map(|&x| quantizer.next(x) as i32).collect();
+            clamped += quantizer.clamped;
+            ints
         })
         .collect();
     Quantized {
@@ -159,6 +199,21 @@ pub fn quantize(audio: &AudioBuffer, bits: u32, dither: Dither) -> Quantized {
         channels,
         clamped,
     }
+}
+
+/// [`quantize`] in place: each sample becomes the f32 a decoder returns for the integer stored
+/// (exact up to 24 bits). Returns how many samples were clamped.
+fn quantize_in_place(channels: &mut [Vec<f32>], bits: u32, dither: Dither) -> u64 {
+    let mut clamped = 0;
+    for (c, samples) in channels.iter_mut().enumerate() {
+        let mut quantizer = Quantizer::new(c, bits, dither);
+        let step = 1.0 / quantizer.scale;
+        for x in samples.iter_mut() {
+            *x = (quantizer.next(*x) * step) as f32;
+        }
+        clamped += quantizer.clamped;
+    }
+    clamped
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -234,30 +289,27 @@ pub struct Prepared {
     pub format: Format,
     /// The stored values as f32 (what a decoder returns).
     pub exact: AudioBuffer,
-    ints: Option<Quantized>,
     pub measured: Loudness,
     /// Samples clamped at full scale when quantising.
     pub clamped: u64,
 }
 
-/// Dithers and quantises `audio` for `format` and measures the result: the numbers a QC
-/// report states are those of the file.
-pub fn prepare(audio: &AudioBuffer, format: Format, dither: Dither) -> Prepared {
-    let (written, ints) = match format.bits() {
-        Some(bits) => {
-            let q = quantize(audio, bits, dither);
-            (q.to_f32(), Some(q))
-        }
-        None => (audio.channels().to_vec(), None),
-    };
-    let exact = AudioBuffer::with_roles(audio.sample_rate(), audio.roles().to_vec(), written)
-        .expect("same layout as the rendered buffer");
+/// Dithers and quantises `audio` for `format` (in place) and measures the result: the numbers
+/// a QC report states are those of the file.
+pub fn prepare(audio: AudioBuffer, format: Format, dither: Dither) -> Prepared {
+    let rate = audio.sample_rate();
+    let roles = audio.roles().to_vec();
+    let mut channels = audio.into_channels();
+    let clamped = format
+        .bits()
+        .map_or(0, |bits| quantize_in_place(&mut channels, bits, dither));
+    let exact =
+        AudioBuffer::with_roles(rate, roles, channels).expect("same layout as the rendered buffer");
     Prepared {
         format,
         measured: loudness::measure(&exact),
-        clamped: ints.as_ref().map_or(0, |q| q.clamped),
+        clamped,
         exact,
-        ints,
     }
 }
 
@@ -275,14 +327,13 @@ pub fn write(
     let Prepared {
         format,
         exact,
-        ints,
         measured,
         clamped,
     } = prepared;
     write_atomically(
         request.path,
         request.force,
-        |temp| encode(temp, format, &exact, ints.as_ref()),
+        |temp| encode(temp, format, &exact),
         |temp| verify_samples(temp, &exact, cancel),
     )?;
     Ok(Written {
@@ -304,7 +355,7 @@ pub fn export(
 ) -> Result<Written, ExportError> {
     check_destination(request.path, request.source, request.force)?;
     write(
-        prepare(audio, request.format, request.dither),
+        prepare(audio.clone(), request.format, request.dither),
         request,
         cancel,
     )
@@ -351,12 +402,7 @@ pub fn write_atomically(
     result
 }
 
-fn encode(
-    path: &Path,
-    format: Format,
-    audio: &AudioBuffer,
-    ints: Option<&Quantized>,
-) -> Result<(), ExportError> {
+fn encode(path: &Path, format: Format, audio: &AudioBuffer) -> Result<(), ExportError> {
     let io_error = |source| ExportError::Io {
         path: path.to_owned(),
         source,
@@ -365,60 +411,14 @@ fn encode(
         path: path.to_owned(),
         reason,
     };
-    let channels = audio.channel_count();
-    let frames = audio.frames();
-    match (format, ints) {
-        (Format::Wav32f, _) => {
-            let spec = hound::WavSpec {
-                channels: channels as u16,
-                sample_rate: audio.sample_rate(),
-                bits_per_sample: 32,
-                sample_format: hound::SampleFormat::Float,
-            };
-            let mut writer =
-                hound::WavWriter::create(path, spec).map_err(|e| encode_error(e.to_string()))?;
-            for n in 0..frames {
-                for c in audio.channels() {
-                    writer
-                        .write_sample(c[n])
-                        .map_err(|e| encode_error(e.to_string()))?;
-                }
-            }
-            writer.finalize().map_err(|e| encode_error(e.to_string()))?;
+    match format {
+        Format::Wav16 | Format::Wav24 | Format::Wav32f => {
+            write_wav(path, format, audio).map_err(encode_error)?;
         }
-        (Format::Wav16 | Format::Wav24, Some(q)) => {
-            let spec = hound::WavSpec {
-                channels: channels as u16,
-                sample_rate: audio.sample_rate(),
-                bits_per_sample: q.bits as u16,
-                sample_format: hound::SampleFormat::Int,
-            };
-            let mut writer =
-                hound::WavWriter::create(path, spec).map_err(|e| encode_error(e.to_string()))?;
-            if q.bits == 16 {
-                let mut fast = writer.get_i16_writer((frames * channels) as u32);
-                for n in 0..frames {
-                    for c in &q.channels {
-                        fast.write_sample(c[n] as i16);
-                    }
-                }
-                fast.flush().map_err(|e| encode_error(e.to_string()))?;
-            } else {
-                for n in 0..frames {
-                    for c in &q.channels {
-                        writer
-                            .write_sample(c[n])
-                            .map_err(|e| encode_error(e.to_string()))?;
-                    }
-                }
-            }
-            writer.finalize().map_err(|e| encode_error(e.to_string()))?;
-        }
-        (Format::Flac16 | Format::Flac24, Some(q)) => {
-            let bytes = flac_bytes(q, audio.sample_rate()).map_err(encode_error)?;
+        Format::Flac16 | Format::Flac24 => {
+            let bytes = flac_bytes(audio, format.bits().unwrap_or(24)).map_err(encode_error)?;
             fs::write(path, bytes).map_err(io_error)?;
         }
-        _ => return Err(encode_error("integer format without samples".into())),
     }
     // Flushed to the disk before it may be renamed into place.
     fs::File::open(path)
@@ -426,17 +426,87 @@ fn encode(
         .map_err(io_error)
 }
 
+/// Frames packed per write.
+const WAV_BLOCK_FRAMES: usize = 4_096;
+
+/// A WAV file: hound writes the header (format chunk, extensible layout and channel mask as it
+/// always does), Crest packs the samples in bulk — hound's one call per sample took longer
+/// than the whole dither. The samples are already quantised: scaling them back to integers is
+/// exact.
+fn write_wav(path: &Path, format: Format, audio: &AudioBuffer) -> Result<(), String> {
+    let channels = audio.channels();
+    let frames = audio.frames();
+    let (bits, sample_format) = match format.bits() {
+        Some(bits) => (bits as u16, hound::SampleFormat::Int),
+        None => (32, hound::SampleFormat::Float),
+    };
+    let spec = hound::WavSpec {
+        channels: channels.len() as u16,
+        sample_rate: audio.sample_rate(),
+        bits_per_sample: bits,
+        sample_format,
+    };
+    let mut header = io::Cursor::new(Vec::new());
+    hound::WavWriter::new(&mut header, spec)
+        .and_then(hound::WavWriter::finalize)
+        .map_err(|e| e.to_string())?;
+    let mut header = header.into_inner();
+    let bytes_per_sample = usize::from(bits / 8);
+    let data_bytes = frames * channels.len() * bytes_per_sample;
+    // RIFF pads an odd-sized chunk to an even length; the chunk's size field excludes the pad.
+    let pad = data_bytes % 2;
+    let riff_size = u32::try_from(header.len() - 8 + data_bytes + pad).map_err(|_| {
+        format!(
+            "{:.1} GB of samples is more than a WAV file can hold (4 GB); choose FLAC",
+            data_bytes as f64 / 1e9
+        )
+    })?;
+    let data_size_at = header.len() - 4;
+    header[4..8].copy_from_slice(&riff_size.to_le_bytes());
+    header[data_size_at..].copy_from_slice(&(data_bytes as u32).to_le_bytes());
+
+    let file = fs::File::create(path).map_err(|e| e.to_string())?;
+    let mut out = io::BufWriter::with_capacity(1 << 20, file);
+    out.write_all(&header).map_err(|e| e.to_string())?;
+    let mut block = Vec::with_capacity(WAV_BLOCK_FRAMES * channels.len() * bytes_per_sample);
+    let scale = f64::from(1u32 << (bits - 1));
+    for start in (0..frames).step_by(WAV_BLOCK_FRAMES) {
+        let end = (start + WAV_BLOCK_FRAMES).min(frames);
+        block.clear();
+        for n in start..end {
+            for c in channels {
+                let x = c[n];
+                match format {
+                    Format::Wav32f => block.extend_from_slice(&x.to_le_bytes()),
+                    Format::Wav16 => {
+                        block.extend_from_slice(&((f64::from(x) * scale) as i16).to_le_bytes());
+                    }
+                    _ => block.extend_from_slice(
+                        &((f64::from(x) * scale) as i32).to_le_bytes()[..bytes_per_sample],
+                    ),
+                }
+            }
+        }
+        out.write_all(&block).map_err(|e| e.to_string())?;
+    }
+    out.write_all(&[0u8; 1][..pad]).map_err(|e| e.to_string())?;
+    out.flush().map_err(|e| e.to_string())
+}
+
 /// A FLAC stream of the quantised samples (flacenc, fixed block size).
-fn flac_bytes(q: &Quantized, rate: u32) -> Result<Vec<u8>, String> {
+fn flac_bytes(audio: &AudioBuffer, bits: u32) -> Result<Vec<u8>, String> {
     use flacenc::component::BitRepr;
     use flacenc::error::Verify;
     use flacenc::source::Source;
-    let channels = q.channels.len();
-    let frames = q.channels.first().map_or(0, Vec::len);
+    let rate = audio.sample_rate();
+    let channels = audio.channel_count();
+    let frames = audio.frames();
+    // The samples are already quantised: scaling back to integers is exact.
+    let scale = f64::from(1u32 << (bits - 1));
     let mut interleaved = Vec::with_capacity(frames * channels);
     for n in 0..frames {
-        for c in &q.channels {
-            interleaved.push(c[n]);
+        for c in audio.channels() {
+            interleaved.push((f64::from(c[n]) * scale) as i32);
         }
     }
     let config = flacenc::config::Encoder::default()
@@ -455,19 +525,19 @@ fn flac_bytes(q: &Quantized, rate: u32) -> Result<Vec<u8>, String> {
     let verbatim = verbatim.into_verified().map_err(|e| format!("{e:?}"))?;
     let block = config.block_size;
     // The verbatim size of a full block plus the largest frame header and footer.
-    let verbatim_bits = block * channels * q.bits as usize + 8 * (16 + 2);
+    let verbatim_bits = block * channels * bits as usize + 8 * (16 + 2);
 
     let mut source = flacenc::source::MemSource::from_samples(
         &interleaved,
         channels,
-        q.bits as usize,
+        bits as usize,
         rate as usize,
     );
-    let mut stream = flacenc::component::Stream::new(rate as usize, channels, q.bits as usize)
+    let mut stream = flacenc::component::Stream::new(rate as usize, channels, bits as usize)
         .map_err(|e| format!("{e:?}"))?;
     let mut buffer = (
         flacenc::source::FrameBuf::with_size(channels, block).map_err(|e| format!("{e:?}"))?,
-        flacenc::source::Context::new(q.bits as usize, channels),
+        flacenc::source::Context::new(bits as usize, channels),
     );
     loop {
         let read = source

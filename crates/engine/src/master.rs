@@ -8,7 +8,7 @@ use crate::audio::AudioBuffer;
 use crate::chain::ChainSettings;
 use crate::export::{self, Dither, ExportError, ExportRequest, Format, Written};
 use crate::qc::{self, FileFacts, QcReport, Requirements};
-use crate::render::{self, RenderControl, RenderError, Rendered};
+use crate::render::{self, LimiterReport, RenderControl, RenderError, Rendered};
 use crate::resample::{self, ResampleError};
 
 /// Closed-loop attempts before giving up on the ceiling (the first normally suffices).
@@ -95,13 +95,18 @@ pub fn master(
                 cancel,
             },
         )?;
-        let prepared = export::prepare(&rendered.audio, request.format, request.dither);
+        let Rendered {
+            audio: output,
+            limiter,
+            disabled_for_mono,
+        } = rendered;
+        let prepared = export::prepare(output, request.format, request.dither);
         let over = prepared
             .measured
             .true_peak_dbtp
             .map_or(0.0, |tp| tp - ceiling);
         if !limiter_on || over <= 0.0 || renders == ATTEMPTS {
-            break (rendered, prepared);
+            break ((limiter, disabled_for_mono), prepared);
         }
         margin += over + RETRY_MARGIN_DB;
     };
@@ -117,7 +122,7 @@ pub fn master(
         },
         cancel,
     )?;
-    let mut report = report_for(&written, &rendered, request.settings);
+    let mut report = report_for(&written, rendered, request.settings);
     if audio.sample_rate() != request.audio.sample_rate() {
         report.notes.push(format!(
             "Converted from {} Hz to {} Hz before the chain, so the limiter and the dither worked at the delivered rate.",
@@ -136,8 +141,14 @@ pub fn master(
     })
 }
 
-fn report_for(written: &Written, rendered: &Rendered, settings: &ChainSettings) -> QcReport {
-    let limiter = rendered.limiter.clone();
+/// What render reported besides the audio: the limiter's report and the settings mono lacks.
+type RenderNotes = (Option<LimiterReport>, Vec<&'static str>);
+
+fn report_for(
+    written: &Written,
+    (limiter, disabled_for_mono): RenderNotes,
+    settings: &ChainSettings,
+) -> QcReport {
     let mut report = qc::evaluate(
         FileFacts {
             file: &written.path,
@@ -167,7 +178,7 @@ fn report_for(written: &Written, rendered: &Rendered, settings: &ChainSettings) 
             written.clamped
         ));
     }
-    for feature in &rendered.disabled_for_mono {
+    for feature in &disabled_for_mono {
         report
             .notes
             .push(format!("Mono source: the {feature} had nothing to act on."));

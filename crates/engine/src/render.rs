@@ -65,7 +65,8 @@ pub struct LimiterReport {
     pub integrated_before_lufs: Option<f64>,
     pub true_peak_before_dbtp: Option<f64>,
     pub plr_before_db: Option<f64>,
-    /// The rendered output's integrated loudness (before dither).
+    /// The rendered output's integrated loudness (before dither): measured by the solver, or
+    /// for the heavy-limiting note; otherwise None, and `master` states the file's own.
     pub integrated_after_lufs: Option<f64>,
     /// With a target: whether it was reached within ±0.1 LU, and if not, how far short.
     pub target_reached: Option<bool>,
@@ -138,21 +139,29 @@ pub fn render(
     check(cancel)?;
     progress(0.5);
     let working_ceiling = l.ceiling_dbtp - margin_db.max(0.0);
-    let trial = |gain_db: f64| -> Result<Trial, RenderError> {
-        let (out, stats) = limit(&pre, l, rate, gain_db, working_ceiling, cancel)?;
-        let out = apply_output(out, &settings.output, rate);
-        let buffer = rebuild(audio, out);
-        let lufs = loudness::integrated_lufs(&buffer);
-        Ok(Trial {
-            out: buffer.into_channels(),
-            stats,
-            lufs,
-        })
-    };
+    // One limiter run at a gain; `measure` asks for the output's integrated loudness (the
+    // solver needs it; without a target the caller measures the final file anyway).
+    let trial =
+        |gain_db: f64, channels: Vec<Vec<f32>>, measure: bool| -> Result<Trial, RenderError> {
+            let (out, stats) = limit(channels, l, rate, gain_db, working_ceiling, cancel)?;
+            let out = apply_output(out, &settings.output, rate);
+            let buffer = rebuild(audio, out);
+            let lufs = if measure {
+                loudness::integrated_lufs(&buffer)
+            } else {
+                None
+            };
+            Ok(Trial {
+                out: buffer.into_channels(),
+                stats,
+                lufs,
+            })
+        };
 
     let mut notes = Vec::new();
     let (result, gain_db, target_reached, shortfall_lu) = match l.target_lufs {
-        None => (trial(l.gain_db)?, l.gain_db, None, None),
+        // No trials to compare: the limiter works in place on the chain's output.
+        None => (trial(l.gain_db, pre, false)?, l.gain_db, None, None),
         Some(target) => {
             let (Some(lufs_before), Some(peak_before)) =
                 (before.integrated_lufs, before.true_peak_dbtp)
@@ -161,7 +170,13 @@ pub fn render(
             };
             // The gain at which the highest peak needs exactly the capped reduction.
             let max_gain = l.max_reduction_db + working_ceiling - peak_before;
-            let solved = solve(target, lufs_before, max_gain, &trial, &mut *progress)?;
+            let solved = solve(
+                target,
+                lufs_before,
+                max_gain,
+                &|gain_db| trial(gain_db, pre.clone(), true),
+                &mut *progress,
+            )?;
             let lufs = solved.trial.lufs.unwrap_or(f64::NEG_INFINITY);
             let reached = (lufs - target).abs() <= 0.1;
             let shortfall = (!reached).then_some(target - lufs);
@@ -181,12 +196,16 @@ pub fn render(
         stats,
         lufs: integrated_after,
     } = result;
-    if stats.peak_reduction_db > HEAVY_LIMITING_DB {
-        notes.push(heavy_limiting_note(
-            stats.peak_reduction_db,
-            integrated_after,
-        ));
-    }
+    let integrated_after = if stats.peak_reduction_db > HEAVY_LIMITING_DB {
+        let integrated = integrated_after.or_else(|| {
+            let buffer = rebuild(audio, out.clone());
+            loudness::integrated_lufs(&buffer)
+        });
+        notes.push(heavy_limiting_note(stats.peak_reduction_db, integrated));
+        integrated
+    } else {
+        integrated_after
+    };
     progress(1.0);
     Ok(Rendered {
         audio: rebuild(audio, out),
@@ -301,41 +320,46 @@ fn solve(
     best.ok_or(RenderError::Silent)
 }
 
-/// Runs the limiter over whole channels at `gain_db`, latency compensated.
+/// Runs the limiter over whole channels at `gain_db`, in place, latency compensated: each
+/// block goes through a scratch copy and lands `latency` frames earlier, where the input has
+/// already been read.
 fn limit(
-    input: &[Vec<f32>],
+    mut channels: Vec<Vec<f32>>,
     settings: &LimiterSettings,
     rate: u32,
     gain_db: f64,
     ceiling_dbtp: f64,
     cancel: &AtomicBool,
 ) -> Result<(Vec<Vec<f32>>, LimiterStats), RenderError> {
-    let mut limiter = Limiter::new(settings, rate, input.len());
+    let mut limiter = Limiter::new(settings, rate, channels.len());
     limiter.set_now(gain_db, ceiling_dbtp);
     let latency = limiter.latency_frames();
-    let frames = input.first().map_or(0, Vec::len);
-    let mut out: Vec<Vec<f32>> = input
-        .iter()
-        .map(|c| {
-            let mut v = Vec::with_capacity(frames + latency);
-            v.extend_from_slice(c);
-            v.resize(frames + latency, 0.0);
-            v
-        })
-        .collect();
+    let frames = channels.first().map_or(0, Vec::len);
+    let mut scratch = vec![vec![0.0f32; BLOCK]; channels.len()];
     let mut start = 0;
+    // The latency's worth of silence after the programme flushes the last frames out.
     while start < frames + latency {
         check(cancel)?;
         let end = (start + BLOCK).min(frames + latency);
-        process_planar(&mut out, start, end, |planes| limiter.process(planes));
+        let len = end - start;
+        for (block, channel) in scratch.iter_mut().zip(&channels) {
+            let input = channel.get(start..end.min(frames)).unwrap_or_default();
+            block[..input.len()].copy_from_slice(input);
+            block[input.len()..len].fill(0.0);
+        }
+        process_planar(&mut scratch, 0, len, |planes| limiter.process(planes));
+        // Output frame `start + k` belongs at input frame `start + k − latency`.
+        let skip = latency.saturating_sub(start).min(len);
+        let to = start + skip - latency;
+        for (block, channel) in scratch.iter().zip(&mut channels) {
+            let count = (len - skip).min(frames - to);
+            channel[to..to + count].copy_from_slice(&block[skip..skip + count]);
+        }
         start = end;
     }
     // The statistics also count the flushed tail (the latency's worth of silence after the
     // programme, where the limiter only releases): it lowers the mean reduction slightly.
-    for c in &mut out {
-        c.drain(..latency);
-    }
-    Ok((out, limiter.stats()))
+    Ok((channels, limiter.stats()))
 }
 
 /// Calls `f` with planar sub-slices `start..end` of mono or stereo channels.

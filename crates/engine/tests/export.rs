@@ -59,33 +59,54 @@ fn a_writer_failing_midway_leaves_nothing() {
 #[test]
 fn every_format_reads_back_exactly() {
     let dir = scratch("formats");
-    let audio = AudioBuffer::new(44_100, vec![noise(44_100, 2, 0.5), noise(44_100, 3, 0.5)])
-        .expect("audio");
     let cancel = AtomicBool::new(false);
-    for format in Format::ALL {
-        let path = dir.join(format!("out.{}.{}", format.id(), format.extension()));
-        let written = export(
-            &audio,
-            &ExportRequest {
-                path: &path,
-                format,
-                dither: Dither::Tpdf,
-                force: false,
-                source: None,
-            },
-            &cancel,
-        )
-        .unwrap_or_else(|e| panic!("{}: {e}", format.id()));
-        let decoded = crest_engine::decode_file(&path).expect("decodes");
-        assert_eq!(decoded.audio.frames(), 44_100);
-        match format.bits() {
-            Some(bits) => {
-                let q = quantize(&audio, bits, Dither::Tpdf).to_f32();
-                assert_eq!(decoded.audio.channels(), q.as_slice(), "{}", format.id());
+    // Stereo, and mono with an odd frame count (an odd-sized 24-bit data chunk, padded).
+    let layouts = [
+        AudioBuffer::new(44_100, vec![noise(44_100, 2, 0.5), noise(44_100, 3, 0.5)]),
+        AudioBuffer::new(48_000, vec![noise(48_001, 4, 0.5)]),
+    ];
+    for audio in layouts {
+        let audio = audio.expect("audio");
+        for format in Format::ALL {
+            let path = dir.join(format!(
+                "out-{}.{}.{}",
+                audio.channel_count(),
+                format.id(),
+                format.extension()
+            ));
+            let written = export(
+                &audio,
+                &ExportRequest {
+                    path: &path,
+                    format,
+                    dither: Dither::Tpdf,
+                    force: false,
+                    source: None,
+                },
+                &cancel,
+            )
+            .unwrap_or_else(|e| panic!("{}: {e}", format.id()));
+            let decoded = crest_engine::decode_file(&path).expect("decodes");
+            assert_eq!(decoded.audio.frames(), audio.frames());
+            assert_eq!(decoded.audio.sample_rate(), audio.sample_rate());
+            match format.bits() {
+                Some(bits) => {
+                    let q = quantize(&audio, bits, Dither::Tpdf).to_f32();
+                    assert_eq!(decoded.audio.channels(), q.as_slice(), "{}", format.id());
+                }
+                None => assert_eq!(decoded.audio.channels(), audio.channels()),
             }
-            None => assert_eq!(decoded.audio.channels(), audio.channels()),
+            assert_eq!(written.clamped, 0);
+            // And an independent reader agrees on the layout.
+            if format.extension() == "wav" {
+                let reader = hound::WavReader::open(&path).expect("hound reads it");
+                assert_eq!(
+                    reader.len() as usize,
+                    audio.frames() * audio.channel_count()
+                );
+                assert_eq!(usize::from(reader.spec().channels), audio.channel_count());
+            }
         }
-        assert_eq!(written.clamped, 0);
     }
 }
 
