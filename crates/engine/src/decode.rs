@@ -17,10 +17,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use serde::Serialize;
 use symphonia::core::audio::{Channels, GenericAudioBufferRef, Position};
 use symphonia::core::codecs::audio::well_known::*;
-use symphonia::core::codecs::audio::{AudioCodecId, AudioCodecParameters, AudioDecoderOptions};
+use symphonia::core::codecs::audio::{
+    AudioCodecId, AudioCodecParameters, AudioDecoder, AudioDecoderOptions,
+};
 use symphonia::core::errors::Error as SymphoniaError;
 use symphonia::core::formats::probe::Hint;
-use symphonia::core::formats::{FormatOptions, TrackType};
+use symphonia::core::formats::{FormatOptions, FormatReader, Track, TrackType};
 use symphonia::core::io::{MediaSource, MediaSourceStream, MediaSourceStreamOptions};
 use symphonia::core::meta::MetadataOptions;
 
@@ -149,7 +151,25 @@ pub fn decode_file_with(path: &Path, control: DecodeControl<'_>) -> Result<Decod
     )
 }
 
-fn decode(path: &Path, control: DecodeControl<'_>) -> Result<Decoded, DecodeError> {
+/// A file opened for decoding: its container read, its audio track chosen and checked, a
+/// decoder made for it.
+struct Opened {
+    reader: Box<dyn FormatReader>,
+    decoder: Box<dyn AudioDecoder>,
+    track: Track,
+    params: AudioCodecParameters,
+    sample_rate: u32,
+    declared_channels: usize,
+    file_len: u64,
+    bytes_read: Arc<AtomicU64>,
+    wav: Option<riff::WavHeader>,
+    mp4_trim: Option<mp4::GaplessTrim>,
+    container: String,
+    codec: String,
+    lossless: bool,
+}
+
+fn open(path: &Path) -> Result<Opened, DecodeError> {
     let io_err = |source| DecodeError::Io {
         path: path.to_owned(),
         source,
@@ -191,7 +211,7 @@ fn decode(path: &Path, control: DecodeControl<'_>) -> Result<Decoded, DecodeErro
     if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
         hint.with_extension(ext);
     }
-    let mut reader = symphonia::default::get_probe()
+    let reader = symphonia::default::get_probe()
         .probe(
             &hint,
             stream,
@@ -249,7 +269,7 @@ fn decode(path: &Path, control: DecodeControl<'_>) -> Result<Decoded, DecodeErro
 
     let mut options = AudioDecoderOptions::default();
     options.verify = true;
-    let mut decoder = symphonia::default::get_codecs()
+    let decoder = symphonia::default::get_codecs()
         .make_audio_decoder(&params, &options)
         .map_err(|e| DecodeError::Unsupported {
             path: path.to_owned(),
@@ -258,6 +278,126 @@ fn decode(path: &Path, control: DecodeControl<'_>) -> Result<Decoded, DecodeErro
     let codec = decoder.codec_info().short_name.to_owned();
     let lossless = is_lossless(params.codec);
 
+    Ok(Opened {
+        reader,
+        decoder,
+        track,
+        params,
+        sample_rate,
+        declared_channels,
+        file_len,
+        bytes_read,
+        wav,
+        mp4_trim,
+        container,
+        codec,
+        lossless,
+    })
+}
+
+/// Decodes `path` packet by packet and compares it with `expected`, bit for bit, without
+/// holding the decoded file: how export proves a written file holds exactly what was meant.
+/// Returns a plain description of the first difference.
+pub(crate) fn compare_file(
+    path: &Path,
+    expected: &AudioBuffer,
+    cancel: &AtomicBool,
+) -> Result<(), CompareError> {
+    let mut opened = open(path).map_err(|e| CompareError::Unreadable(e.to_string()))?;
+    let differ = CompareError::Differs;
+    if opened.sample_rate != expected.sample_rate()
+        || opened.declared_channels != expected.channel_count()
+    {
+        return Err(differ(format!(
+            "{} Hz × {} channels read back, {} × {} written",
+            opened.sample_rate,
+            opened.declared_channels,
+            expected.sample_rate(),
+            expected.channel_count()
+        )));
+    }
+    let mut position = 0;
+    let mut block: Vec<Vec<f32>> = vec![Vec::new(); expected.channel_count()];
+    loop {
+        if cancel.load(Ordering::Relaxed) {
+            return Err(CompareError::Cancelled);
+        }
+        let packet = match opened.reader.next_packet() {
+            Ok(Some(packet)) => packet,
+            Ok(None) => break,
+            Err(e) => return Err(CompareError::Unreadable(e.to_string())),
+        };
+        if packet.track_id != opened.track.id {
+            continue;
+        }
+        let decoded = opened
+            .decoder
+            .decode(&packet)
+            .map_err(|e| CompareError::Unreadable(e.to_string()))?;
+        block.iter_mut().for_each(Vec::clear);
+        append_planar(&mut block, &decoded).map_err(CompareError::Unreadable)?;
+        let frames = block[0].len();
+        if position + frames > expected.frames() {
+            return Err(differ(format!(
+                "more than the {} frames written",
+                expected.frames()
+            )));
+        }
+        for (c, got) in block.iter().enumerate() {
+            let meant = &expected.channel(c)[position..position + frames];
+            if let Some(n) = got
+                .iter()
+                .zip(meant)
+                .position(|(x, y)| x.to_bits() != y.to_bits())
+            {
+                return Err(differ(format!(
+                    "channel {c}, frame {}: read {} for {}",
+                    position + n,
+                    got[n],
+                    meant[n]
+                )));
+            }
+        }
+        position += frames;
+    }
+    if opened.decoder.finalize().verify_ok == Some(false) {
+        return Err(differ(
+            "the file's own checksum (MD5) does not match".into(),
+        ));
+    }
+    if position != expected.frames() {
+        return Err(differ(format!(
+            "{position} frames read back, {} written",
+            expected.frames()
+        )));
+    }
+    Ok(())
+}
+
+/// Why [`compare_file`] failed.
+#[derive(Debug)]
+pub(crate) enum CompareError {
+    Unreadable(String),
+    Differs(String),
+    Cancelled,
+}
+
+fn decode(path: &Path, control: DecodeControl<'_>) -> Result<Decoded, DecodeError> {
+    let Opened {
+        mut reader,
+        mut decoder,
+        track,
+        params,
+        sample_rate,
+        declared_channels,
+        file_len,
+        bytes_read,
+        wav,
+        mp4_trim,
+        container,
+        codec,
+        lossless,
+    } = open(path)?;
     // Reserve for the frames the header promises, but never more than the file could plausibly
     // hold: a header is not trusted to size an allocation.
     let plausible_frames = file_len.saturating_mul(32) / declared_channels as u64;

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use serde::{Deserialize, Serialize};
 
 use crate::audio::AudioBuffer;
-use crate::decode::{DecodeControl, decode_file_with};
+use crate::decode::{CompareError, compare_file};
 use crate::emulation::noise::White;
 use crate::loudness::{self, Loudness};
 
@@ -578,56 +578,80 @@ fn flac_bytes(audio: &AudioBuffer, bits: u32) -> Result<Vec<u8>, String> {
     Ok(bytes)
 }
 
-/// Decodes the written file and compares it with the samples meant, bit for bit.
+/// Decodes the written file and compares it with the samples meant, bit for bit, as it
+/// reads (the decoded file is never held whole).
 fn verify_samples(
     path: &Path,
     expected: &AudioBuffer,
     cancel: &AtomicBool,
 ) -> Result<(), ExportError> {
-    let fail = |reason: String| ExportError::Verify {
-        path: path.to_owned(),
-        reason,
-    };
-    let decoded = decode_file_with(
-        path,
-        DecodeControl {
-            progress: &mut |_| {},
-            cancel,
+    compare_file(path, expected, cancel).map_err(|e| match e {
+        CompareError::Cancelled => ExportError::Cancelled,
+        CompareError::Unreadable(reason) | CompareError::Differs(reason) => ExportError::Verify {
+            path: path.to_owned(),
+            reason,
         },
-    )
-    .map_err(|e| {
-        if cancel.load(Ordering::Relaxed) {
-            ExportError::Cancelled
-        } else {
-            fail(e.to_string())
-        }
-    })?;
-    let got = &decoded.audio;
-    if got.sample_rate() != expected.sample_rate()
-        || got.channel_count() != expected.channel_count()
-        || got.frames() != expected.frames()
-    {
-        return Err(fail(format!(
-            "{} Hz × {} channels × {} frames read back, {} × {} × {} written",
-            got.sample_rate(),
-            got.channel_count(),
-            got.frames(),
-            expected.sample_rate(),
-            expected.channel_count(),
-            expected.frames()
-        )));
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A written file, its samples, and a scratch folder.
+    fn written(format: Format, name: &str) -> (PathBuf, AudioBuffer) {
+        let dir = std::env::temp_dir().join(format!("crest-verify-{}-{name}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join(format!("x.{}", format.extension()));
+        let mut noise = White::new(9);
+        let samples: Vec<Vec<f32>> = (0..2)
+            .map(|_| (0..20_000).map(|_| (noise.sample() * 0.4) as f32).collect())
+            .collect();
+        let prepared = prepare(
+            AudioBuffer::new(44_100, samples).expect("audio"),
+            format,
+            Dither::Tpdf,
+        );
+        encode(&path, format, &prepared.exact).expect("encoded");
+        (path, prepared.exact)
     }
-    for (c, (a, b)) in got.channels().iter().zip(expected.channels()).enumerate() {
-        if let Some(n) = a
-            .iter()
-            .zip(b)
-            .position(|(x, y)| x.to_bits() != y.to_bits())
-        {
-            return Err(fail(format!(
-                "channel {c}, frame {n}: read {} for {}",
-                a[n], b[n]
-            )));
+
+    fn reason(result: Result<(), ExportError>) -> String {
+        match result {
+            Err(ExportError::Verify { reason, .. }) => reason,
+            other => panic!("expected a verification failure, got {other:?}"),
         }
     }
-    Ok(())
+
+    #[test]
+    fn verification_catches_a_changed_sample_and_a_short_file() {
+        let cancel = AtomicBool::new(false);
+        let (path, exact) = written(Format::Wav24, "changed");
+        verify_samples(&path, &exact, &cancel).expect("the file as written passes");
+        // One byte of one sample changed, in the middle of the data.
+        let mut bytes = fs::read(&path).expect("read");
+        let at = bytes.len() - 3 * 2 * 5_000;
+        bytes[at] ^= 0x10;
+        fs::write(&path, &bytes).expect("write");
+        let why = reason(verify_samples(&path, &exact, &cancel));
+        assert!(why.contains("frame 15000"), "{why}");
+        // The same file, cut short by whole frames.
+        let (path, exact) = written(Format::Wav16, "short");
+        let bytes = fs::read(&path).expect("read");
+        let mut header = bytes[..bytes.len() - 2 * 2 * 100].to_vec();
+        let data = (header.len() - 44) as u32;
+        header[40..44].copy_from_slice(&data.to_le_bytes());
+        fs::write(&path, &header).expect("write");
+        let why = reason(verify_samples(&path, &exact, &cancel));
+        assert!(why.contains("19900 frames read back"), "{why}");
+        // And a FLAC file whose samples differ from what was meant.
+        let (path, mut exact) = written(Format::Flac16, "flac");
+        verify_samples(&path, &exact, &cancel).expect("the file as written passes");
+        let mut channels = exact.into_channels();
+        channels[1][123] += 1.0 / 32_768.0;
+        exact = AudioBuffer::new(44_100, channels).expect("audio");
+        let why = reason(verify_samples(&path, &exact, &cancel));
+        assert!(why.contains("channel 1, frame 123"), "{why}");
+    }
 }
