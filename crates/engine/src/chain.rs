@@ -402,95 +402,96 @@ impl Chain {
         }
     }
 
+    /// Input → EQ → dynamics → stereo, frame by frame in f64: one pass over the span, with
+    /// the two channels' filters (and every band's) independent within a frame, so the
+    /// processor overlaps their recursions instead of waiting on one at a time.
     fn process_span(&mut self, channels: &mut [&mut [f32]], start: usize, end: usize) {
         let count = channels.len().min(self.channels);
         let s = &self.settings;
-        if !s.input.bypass {
-            let gain = db_to_amp(self.trim.current);
-            for (c, channel) in channels.iter_mut().take(count).enumerate() {
-                for x in &mut channel[start..end] {
-                    let mut y = f64::from(*x) * gain;
-                    if let Some(hp) = &mut self.high_pass {
-                        y = hp.tick(c, y);
-                    }
-                    *x = y as f32;
-                }
-            }
-        }
-        if !s.eq.bypass {
-            for band in &mut self.bands {
-                match (band.placement, count) {
-                    (Placement::Stereo, _) | (Placement::Mid, 1) => {
-                        for (c, channel) in channels.iter_mut().take(count).enumerate() {
-                            for x in &mut channel[start..end] {
-                                *x = band.tick(c, f64::from(*x)) as f32;
-                            }
-                        }
-                    }
-                    (Placement::Left, 2) | (Placement::Right, 2) => {
-                        let c = usize::from(band.placement == Placement::Right);
-                        for x in &mut channels[c][start..end] {
-                            *x = band.tick(c, f64::from(*x)) as f32;
-                        }
-                    }
-                    (Placement::Mid, 2) | (Placement::Side, 2) => {
-                        let (left, right) = channels.split_at_mut(1);
-                        for (l, r) in left[0][start..end]
-                            .iter_mut()
-                            .zip(&mut right[0][start..end])
-                        {
-                            let (mut mid, mut side) = (
-                                0.5 * (f64::from(*l) + f64::from(*r)),
-                                0.5 * (f64::from(*l) - f64::from(*r)),
-                            );
-                            if band.placement == Placement::Mid {
-                                mid = band.tick(0, mid);
-                            } else {
-                                side = band.tick(0, side);
-                            }
-                            (*l, *r) = ((mid + side) as f32, (mid - side) as f32);
-                        }
-                    }
-                    // Side, left and right bands have nothing to act on in mono.
-                    _ => {}
-                }
-            }
-        }
-        if !s.dynamics.bypass {
-            if count == 2 {
-                let (left, right) = channels.split_at_mut(1);
-                for (l, r) in left[0][start..end]
-                    .iter_mut()
-                    .zip(&mut right[0][start..end])
-                {
-                    let (a, b) = self.dynamics.frame(f64::from(*l), Some(f64::from(*r)));
-                    (*l, *r) = (a as f32, b as f32);
-                }
-            } else {
-                for x in &mut channels[0][start..end] {
-                    *x = self.dynamics.frame(f64::from(*x), None).0 as f32;
-                }
-            }
-        }
-        if count == 2 && !s.stereo.is_neutral() {
-            let width = self.width.current;
-            let balance = self.balance.current;
-            let (gain_l, gain_r) = (1.0 - balance.max(0.0), 1.0 + balance.min(0.0));
+        let trim = (!s.input.bypass).then(|| db_to_amp(self.trim.current));
+        let high_pass = self.high_pass.as_mut().filter(|_| !s.input.bypass);
+        let bands: &mut [Band] = if s.eq.bypass {
+            &mut []
+        } else {
+            &mut self.bands
+        };
+        let dynamics = (!s.dynamics.bypass).then_some(&mut self.dynamics);
+        if count == 2 {
+            let stereo = (!s.stereo.is_neutral()).then(|| {
+                let balance = self.balance.current;
+                (
+                    self.width.current,
+                    1.0 - balance.max(0.0),
+                    1.0 + balance.min(0.0),
+                )
+            });
+            let mut mono_bass = self.mono_bass.as_mut();
+            let mut high_pass = high_pass;
+            let mut dynamics = dynamics;
             let (left, right) = channels.split_at_mut(1);
             for (l, r) in left[0][start..end]
                 .iter_mut()
                 .zip(&mut right[0][start..end])
             {
-                let mid = 0.5 * (f64::from(*l) + f64::from(*r));
-                let mut side = 0.5 * (f64::from(*l) - f64::from(*r));
-                if let Some(hp) = &mut self.mono_bass {
-                    side = hp.tick(0, side);
+                let (mut a, mut b) = (f64::from(*l), f64::from(*r));
+                if let Some(gain) = trim {
+                    (a, b) = (a * gain, b * gain);
+                    if let Some(hp) = high_pass.as_deref_mut() {
+                        (a, b) = (hp.tick(0, a), hp.tick(1, b));
+                    }
                 }
-                side *= width;
-                (*l, *r) = (
-                    ((mid + side) * gain_l) as f32,
-                    ((mid - side) * gain_r) as f32,
-                );
+                for band in bands.iter_mut() {
+                    match band.placement {
+                        Placement::Stereo => (a, b) = (band.tick(0, a), band.tick(1, b)),
+                        Placement::Left => a = band.tick(0, a),
+                        Placement::Right => b = band.tick(1, b),
+                        Placement::Mid => {
+                            let (mid, side) = (0.5 * (a + b), 0.5 * (a - b));
+                            let mid = band.tick(0, mid);
+                            (a, b) = (mid + side, mid - side);
+                        }
+                        Placement::Side => {
+                            let (mid, side) = (0.5 * (a + b), 0.5 * (a - b));
+                            let side = band.tick(0, side);
+                            (a, b) = (mid + side, mid - side);
+                        }
+                    }
+                }
+                if let Some(dynamics) = dynamics.as_deref_mut() {
+                    (a, b) = dynamics.frame(a, Some(b));
+                }
+                if let Some((width, gain_l, gain_r)) = stereo {
+                    let mid = 0.5 * (a + b);
+                    let mut side = 0.5 * (a - b);
+                    if let Some(hp) = mono_bass.as_deref_mut() {
+                        side = hp.tick(0, side);
+                    }
+                    side *= width;
+                    (a, b) = ((mid + side) * gain_l, (mid - side) * gain_r);
+                }
+                (*l, *r) = (a as f32, b as f32);
+            }
+        } else if count == 1 {
+            let mut high_pass = high_pass;
+            let mut dynamics = dynamics;
+            for x in &mut channels[0][start..end] {
+                let mut a = f64::from(*x);
+                if let Some(gain) = trim {
+                    a *= gain;
+                    if let Some(hp) = high_pass.as_deref_mut() {
+                        a = hp.tick(0, a);
+                    }
+                }
+                for band in bands.iter_mut() {
+                    // Side, left and right bands have nothing to act on in mono.
+                    if matches!(band.placement, Placement::Stereo | Placement::Mid) {
+                        a = band.tick(0, a);
+                    }
+                }
+                if let Some(dynamics) = dynamics.as_deref_mut() {
+                    a = dynamics.frame(a, None).0;
+                }
+                *x = a as f32;
             }
         }
         if let Some(limiter) = &mut self.limiter {
