@@ -14,7 +14,7 @@ use serde::Serialize;
 use crate::audio::AudioBuffer;
 use crate::parallel::{Join, Sequential};
 use crate::units::{amp_to_db, finite};
-use kweight::{k_weighting, weighted_segment_energy};
+use kweight::{Biquad, KState, k_weighting, weighted_segment_energy, weighted_segment_energy_from};
 use true_peak::TruePeakMeter;
 
 /// Segments per second: the resolution of every window and of the momentary history.
@@ -159,6 +159,102 @@ pub fn integrated_lufs(audio: &AudioBuffer) -> Option<f64> {
     let energy = weighted_energy(audio, &ends);
     let windows = Windows::new(&energy, &ends, complete_segments(audio.frames(), rate));
     integrated(&windows.mean_powers(MOMENTARY_SEGMENTS, GATING_STEP_SEGMENTS))
+}
+
+/// Integrated loudness of mono or stereo audio that arrives in blocks, without holding it:
+/// what the loudness-target solver measures each trial with. Gives what [`integrated_lufs`]
+/// gives for the same audio (up to rounding where a block splits a 10 ms segment).
+#[derive(Debug, Clone)]
+pub struct IntegratedMeter {
+    rate: u32,
+    filters: [Biquad; 2],
+    weights: [f64; 2],
+    state: [KState; 2],
+    /// Energy of every finished segment, and of the one in progress (last).
+    energy: Vec<f64>,
+    frames: usize,
+    /// Where the segment in progress ends (absolute frame index).
+    segment_end: usize,
+}
+
+impl IntegratedMeter {
+    /// For `roles.len()` (1 or 2) channels at `rate`.
+    pub fn new(rate: u32, roles: &[crate::audio::ChannelRole]) -> Self {
+        let weight = |i: usize| roles.get(i).map_or(0.0, |r| r.loudness_weight());
+        Self {
+            rate,
+            filters: k_weighting(rate),
+            weights: [weight(0), weight(1)],
+            state: [KState::default(); 2],
+            energy: vec![0.0],
+            frames: 0,
+            segment_end: segment_end(1, rate),
+        }
+    }
+
+    /// Takes the next block (planar, one or two channels).
+    pub fn push(&mut self, block: &[&[f32]]) {
+        let len = block.first().map_or(0, |c| c.len());
+        let mut at = 0;
+        while at < len {
+            let take = (self.segment_end - self.frames).min(len - at);
+            let current = self.energy.len() - 1;
+            let span = [take];
+            let energy = &mut self.energy[current..];
+            match block {
+                [a, b, ..] => {
+                    let (left, right) = self.state.split_at_mut(1);
+                    let mut pair = [left[0], right[0]];
+                    weighted_segment_energy_from(
+                        &mut pair,
+                        [&a[at..at + take], &b[at..at + take]],
+                        self.weights,
+                        &self.filters,
+                        &span,
+                        energy,
+                    );
+                    self.state = pair;
+                }
+                [a] => {
+                    let mut one = [self.state[0]];
+                    weighted_segment_energy_from(
+                        &mut one,
+                        [&a[at..at + take]],
+                        [self.weights[0]],
+                        &self.filters,
+                        &span,
+                        energy,
+                    );
+                    self.state[0] = one[0];
+                }
+                [] => return,
+            }
+            self.frames += take;
+            at += take;
+            if self.frames == self.segment_end {
+                self.energy.push(0.0);
+                self.segment_end = segment_end(self.energy.len(), self.rate);
+            }
+        }
+    }
+
+    /// The integrated loudness of everything pushed (None below the −70 LUFS gate).
+    pub fn finish(mut self) -> Option<f64> {
+        let ends = segment_ends(self.frames, self.rate);
+        self.energy.truncate(ends.len());
+        let windows = Windows::new(
+            &self.energy,
+            &ends,
+            complete_segments(self.frames, self.rate),
+        );
+        integrated(&windows.mean_powers(MOMENTARY_SEGMENTS, GATING_STEP_SEGMENTS))
+    }
+}
+
+/// The exclusive end of 10 ms segment `k` (counted from 1), as [`segment_ends`] places it.
+fn segment_end(k: usize, sample_rate: u32) -> usize {
+    let (rate, per) = (u64::from(sample_rate), u64::from(SEGMENTS_PER_S));
+    ((k as u64 * rate + per / 2) / per) as usize
 }
 
 /// K-weighted energy per 10 ms segment, channels in pairs so their filters run side by side.

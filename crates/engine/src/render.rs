@@ -12,10 +12,11 @@ use serde::Serialize;
 
 use crate::audio::AudioBuffer;
 use crate::chain::{
-    Chain, ChainError, ChainSettings, Limiter, LimiterSettings, LimiterStats, OutputSettings,
+    Chain, ChainError, ChainSettings, FadeCurve, Limiter, LimiterSettings, LimiterStats,
+    OutputSettings,
 };
 use crate::decode::DecodeControl;
-use crate::loudness;
+use crate::loudness::{self, IntegratedMeter};
 use crate::platform::Targets;
 
 /// Progress (0–1) and cancellation for long work: the same shape as decoding's.
@@ -139,29 +140,18 @@ pub fn render(
     check(cancel)?;
     progress(0.5);
     let working_ceiling = l.ceiling_dbtp - margin_db.max(0.0);
-    // One limiter run at a gain; `measure` asks for the output's integrated loudness (the
-    // solver needs it; without a target the caller measures the final file anyway).
-    let trial =
-        |gain_db: f64, channels: Vec<Vec<f32>>, measure: bool| -> Result<Trial, RenderError> {
-            let (out, stats) = limit(channels, l, rate, gain_db, working_ceiling, cancel)?;
-            let out = apply_output(out, &settings.output, rate);
-            let buffer = rebuild(audio, out);
-            let lufs = if measure {
-                loudness::integrated_lufs(&buffer)
-            } else {
-                None
-            };
-            Ok(Trial {
-                out: buffer.into_channels(),
-                stats,
-                lufs,
-            })
-        };
+    // The limiter's output at a gain, in place on the chain's output, through the output stage.
+    let finish = |gain_db: f64, channels: Vec<Vec<f32>>| -> Result<_, RenderError> {
+        let (out, stats) = limit(channels, l, rate, gain_db, working_ceiling, cancel)?;
+        Ok((apply_output(out, &settings.output, rate), stats))
+    };
 
     let mut notes = Vec::new();
-    let (result, gain_db, target_reached, shortfall_lu) = match l.target_lufs {
-        // No trials to compare: the limiter works in place on the chain's output.
-        None => (trial(l.gain_db, pre, false)?, l.gain_db, None, None),
+    // The limiter's output at the chosen gain when the solver already made it (before the
+    // output stage), with its statistics.
+    let mut chosen: Option<(Vec<Vec<f32>>, LimiterStats)> = None;
+    let (gain_db, integrated_after, target_reached, shortfall_lu) = match l.target_lufs {
+        None => (l.gain_db, None, None, None),
         Some(target) => {
             let (Some(lufs_before), Some(peak_before)) =
                 (before.integrated_lufs, before.true_peak_dbtp)
@@ -170,14 +160,29 @@ pub fn render(
             };
             // The gain at which the highest peak needs exactly the capped reduction.
             let max_gain = l.max_reduction_db + working_ceiling - peak_before;
-            let solved = solve(
-                target,
-                lufs_before,
-                max_gain,
-                &|gain_db| trial(gain_db, pre.clone(), true),
-                &mut *progress,
-            )?;
-            let lufs = solved.trial.lufs.unwrap_or(f64::NEG_INFINITY);
+            // Each trial writes the limiter's output into one reusable buffer and measures it
+            // through the output stage as it goes; the last trial is usually the one chosen,
+            // and then its output is the render.
+            let mut trial_out = None;
+            let mut last_gain = None;
+            let mut trial = |gain_db: f64| {
+                last_gain = Some(gain_db);
+                trial_loudness(
+                    &pre,
+                    &mut trial_out,
+                    audio.roles(),
+                    l,
+                    &settings.output,
+                    rate,
+                    gain_db,
+                    working_ceiling,
+                    cancel,
+                )
+            };
+            let (gain, lufs) = solve(target, lufs_before, max_gain, &mut trial, &mut *progress)?;
+            if last_gain == Some(gain) {
+                chosen = trial_out;
+            }
             let reached = (lufs - target).abs() <= 0.1;
             let shortfall = (!reached).then_some(target - lufs);
             if let Some(short) = shortfall.filter(|s| *s > 0.0) {
@@ -188,19 +193,17 @@ pub fn render(
                     l.max_reduction_db, lufs
                 ));
             }
-            (solved.trial, solved.gain_db, Some(reached), shortfall)
+            (gain, Some(lufs), Some(reached), shortfall)
         }
     };
-    let Trial {
-        out,
-        stats,
-        lufs: integrated_after,
-    } = result;
+    check(cancel)?;
+    let (out, stats) = match chosen {
+        Some((out, stats)) => (apply_output(out, &settings.output, rate), stats),
+        None => finish(gain_db, pre)?,
+    };
+    let out = rebuild(audio, out);
     let integrated_after = if stats.peak_reduction_db > HEAVY_LIMITING_DB {
-        let integrated = integrated_after.or_else(|| {
-            let buffer = rebuild(audio, out.clone());
-            loudness::integrated_lufs(&buffer)
-        });
+        let integrated = integrated_after.or_else(|| loudness::integrated_lufs(&out));
         notes.push(heavy_limiting_note(stats.peak_reduction_db, integrated));
         integrated
     } else {
@@ -208,7 +211,7 @@ pub fn render(
     };
     progress(1.0);
     Ok(Rendered {
-        audio: rebuild(audio, out),
+        audio: out,
         limiter: Some(LimiterReport {
             ceiling_dbtp: l.ceiling_dbtp,
             target_lufs: l.target_lufs,
@@ -249,45 +252,26 @@ fn heavy_limiting_note(peak_reduction_db: f64, integrated: Option<f64>) -> Strin
     note
 }
 
-/// One limiter run: its output (after the output stage), statistics and loudness.
-struct Trial {
-    out: Vec<Vec<f32>>,
-    stats: LimiterStats,
-    lufs: Option<f64>,
-}
-
-struct Solved {
-    trial: Trial,
-    gain_db: f64,
-}
-
 /// Finds the limiter gain whose output reaches `target` (secant steps on a bracket, never
-/// beyond `max_gain`). Loudness rises monotonically with the gain, more slowly once the
-/// limiter works.
+/// beyond `max_gain`): the gain and the loudness it gives. Loudness rises monotonically with
+/// the gain, more slowly once the limiter works.
 fn solve(
     target: f64,
     lufs_before: f64,
     max_gain: f64,
-    trial: &dyn Fn(f64) -> Result<Trial, RenderError>,
+    trial: &mut dyn FnMut(f64) -> Result<Option<f64>, RenderError>,
     progress: &mut dyn FnMut(f64),
-) -> Result<Solved, RenderError> {
+) -> Result<(f64, f64), RenderError> {
     let mut gain = (target - lufs_before).min(max_gain);
     let mut low: Option<(f64, f64)> = None; // (gain, lufs) below the target
     let mut high: Option<(f64, f64)> = None; // above it
-    let mut best: Option<Solved> = None;
+    let mut best: Option<(f64, f64)> = None;
     for n in 0..SOLVER_TRIALS {
-        let result = trial(gain)?;
-        let lufs = result.lufs.ok_or(RenderError::Silent)?;
-        progress(0.5 + 0.45 * (n + 1) as f64 / SOLVER_TRIALS as f64);
+        let lufs = trial(gain)?.ok_or(RenderError::Silent)?;
+        progress(0.5 + 0.4 * (n + 1) as f64 / SOLVER_TRIALS as f64);
         let error = lufs - target;
-        let closer = best.as_ref().is_none_or(|b| {
-            (b.trial.lufs.unwrap_or(f64::NEG_INFINITY) - target).abs() > error.abs()
-        });
-        if closer {
-            best = Some(Solved {
-                trial: result,
-                gain_db: gain,
-            });
+        if best.is_none_or(|(_, b)| (b - target).abs() > error.abs()) {
+            best = Some((gain, lufs));
         }
         if error.abs() <= SOLVER_TOLERANCE_LU {
             break;
@@ -320,9 +304,144 @@ fn solve(
     best.ok_or(RenderError::Silent)
 }
 
-/// Runs the limiter over whole channels at `gain_db`, in place, latency compensated: each
-/// block goes through a scratch copy and lands `latency` frames earlier, where the input has
-/// already been read.
+/// Where the limiter's output goes, block by block.
+trait LimiterIo {
+    /// Fills `block` (planar, `end − start` frames) with input frames `start..end`.
+    fn read(&mut self, start: usize, end: usize, block: &mut [Vec<f32>]);
+    /// Takes output frames `to..to + count` from the start of `block`.
+    fn write(&mut self, to: usize, count: usize, block: &[Vec<f32>]);
+}
+
+/// Runs the limiter over `frames` frames of `io`, latency compensated: output frame `k` is
+/// the one for input frame `k`. The latency's worth of silence after the programme flushes
+/// the last frames out.
+fn drive_limiter(
+    limiter: &mut Limiter,
+    channels: usize,
+    frames: usize,
+    io: &mut impl LimiterIo,
+    cancel: &AtomicBool,
+) -> Result<(), RenderError> {
+    let latency = limiter.latency_frames();
+    let mut scratch = vec![vec![0.0f32; BLOCK]; channels];
+    let mut start = 0;
+    while start < frames + latency {
+        check(cancel)?;
+        let end = (start + BLOCK).min(frames + latency);
+        let len = end - start;
+        // Past the programme's end the block is (partly) silence.
+        let (from, to) = (start.min(frames), end.min(frames));
+        io.read(from, to, &mut scratch);
+        for block in &mut scratch {
+            block[to - from..len].fill(0.0);
+        }
+        process_planar(&mut scratch, 0, len, |planes| limiter.process(planes));
+        // Output frame `start + k` belongs at input frame `start + k − latency`.
+        let skip = latency.saturating_sub(start).min(len);
+        if skip < len {
+            for block in &mut scratch {
+                block.copy_within(skip..len, 0);
+            }
+            let to = start + skip - latency;
+            io.write(to, (len - skip).min(frames - to), &scratch);
+        }
+        start = end;
+    }
+    Ok(())
+}
+
+/// The limiter in place over whole channels: each block lands `latency` frames earlier than it
+/// was read, where the input has already been consumed.
+struct InPlace<'a>(&'a mut [Vec<f32>]);
+
+impl LimiterIo for InPlace<'_> {
+    fn read(&mut self, start: usize, end: usize, block: &mut [Vec<f32>]) {
+        for (b, c) in block.iter_mut().zip(self.0.iter()) {
+            b[..end - start].copy_from_slice(&c[start..end]);
+        }
+    }
+
+    fn write(&mut self, to: usize, count: usize, block: &[Vec<f32>]) {
+        for (b, c) in block.iter().zip(self.0.iter_mut()) {
+            c[to..to + count].copy_from_slice(&b[..count]);
+        }
+    }
+}
+
+/// The limiter's output into `output` (whole, before the output stage), and through the
+/// output stage into a loudness meter.
+struct Measured<'a> {
+    input: &'a [Vec<f32>],
+    output: &'a mut [Vec<f32>],
+    shape: Option<OutputShape>,
+    meter: IntegratedMeter,
+    shaped: Vec<Vec<f32>>,
+}
+
+impl LimiterIo for Measured<'_> {
+    fn read(&mut self, start: usize, end: usize, block: &mut [Vec<f32>]) {
+        InPlace::read_from(self.input, start, end, block);
+    }
+
+    fn write(&mut self, to: usize, count: usize, block: &[Vec<f32>]) {
+        for (b, c) in block.iter().zip(self.output.iter_mut()) {
+            c[to..to + count].copy_from_slice(&b[..count]);
+        }
+        let Some(shape) = &self.shape else {
+            let planes: Vec<&[f32]> = block.iter().map(|b| &b[..count]).collect();
+            self.meter.push(&planes);
+            return;
+        };
+        for (shaped, b) in self.shaped.iter_mut().zip(block) {
+            shaped.clear();
+            shaped.extend((0..count).filter_map(|k| shape.apply(to + k, b[k])));
+        }
+        let planes: Vec<&[f32]> = self.shaped.iter().map(Vec::as_slice).collect();
+        self.meter.push(&planes);
+    }
+}
+
+impl InPlace<'_> {
+    fn read_from(input: &[Vec<f32>], start: usize, end: usize, block: &mut [Vec<f32>]) {
+        for (b, c) in block.iter_mut().zip(input) {
+            b[..end - start].copy_from_slice(&c[start..end]);
+        }
+    }
+}
+
+/// One solver trial: the limiter's output at `gain_db` into `output` (resized to the input,
+/// its statistics kept beside it), and the integrated loudness it has after the output stage.
+#[allow(clippy::too_many_arguments)]
+fn trial_loudness(
+    input: &[Vec<f32>],
+    output: &mut Option<(Vec<Vec<f32>>, LimiterStats)>,
+    roles: &[crate::audio::ChannelRole],
+    settings: &LimiterSettings,
+    stage: &OutputSettings,
+    rate: u32,
+    gain_db: f64,
+    ceiling_dbtp: f64,
+    cancel: &AtomicBool,
+) -> Result<Option<f64>, RenderError> {
+    let mut limiter = Limiter::new(settings, rate, input.len());
+    limiter.set_now(gain_db, ceiling_dbtp);
+    let frames = input.first().map_or(0, Vec::len);
+    let (buffer, stats) =
+        output.get_or_insert_with(|| (vec![vec![0.0; frames]; input.len()], limiter.stats()));
+    let mut io = Measured {
+        input,
+        output: buffer,
+        shape: OutputShape::new(stage, rate, frames),
+        meter: IntegratedMeter::new(rate, roles),
+        shaped: vec![Vec::with_capacity(BLOCK); input.len()],
+    };
+    drive_limiter(&mut limiter, input.len(), frames, &mut io, cancel)?;
+    let lufs = io.meter.finish();
+    *stats = limiter.stats();
+    Ok(lufs)
+}
+
+/// Runs the limiter over whole channels at `gain_db`, in place, latency compensated.
 fn limit(
     mut channels: Vec<Vec<f32>>,
     settings: &LimiterSettings,
@@ -333,30 +452,15 @@ fn limit(
 ) -> Result<(Vec<Vec<f32>>, LimiterStats), RenderError> {
     let mut limiter = Limiter::new(settings, rate, channels.len());
     limiter.set_now(gain_db, ceiling_dbtp);
-    let latency = limiter.latency_frames();
     let frames = channels.first().map_or(0, Vec::len);
-    let mut scratch = vec![vec![0.0f32; BLOCK]; channels.len()];
-    let mut start = 0;
-    // The latency's worth of silence after the programme flushes the last frames out.
-    while start < frames + latency {
-        check(cancel)?;
-        let end = (start + BLOCK).min(frames + latency);
-        let len = end - start;
-        for (block, channel) in scratch.iter_mut().zip(&channels) {
-            let input = channel.get(start..end.min(frames)).unwrap_or_default();
-            block[..input.len()].copy_from_slice(input);
-            block[input.len()..len].fill(0.0);
-        }
-        process_planar(&mut scratch, 0, len, |planes| limiter.process(planes));
-        // Output frame `start + k` belongs at input frame `start + k − latency`.
-        let skip = latency.saturating_sub(start).min(len);
-        let to = start + skip - latency;
-        for (block, channel) in scratch.iter().zip(&mut channels) {
-            let count = (len - skip).min(frames - to);
-            channel[to..to + count].copy_from_slice(&block[skip..skip + count]);
-        }
-        start = end;
-    }
+    let count = channels.len();
+    drive_limiter(
+        &mut limiter,
+        count,
+        frames,
+        &mut InPlace(&mut channels),
+        cancel,
+    )?;
     // The statistics also count the flushed tail (the latency's worth of silence after the
     // programme, where the limiter only releases): it lowers the mean reduction slightly.
     Ok((channels, limiter.stats()))
@@ -396,34 +500,79 @@ fn check_trims(output: &OutputSettings, audio: &AudioBuffer) -> Result<(), Rende
     Ok(())
 }
 
+/// Where the output stage trims and fades a track: the same arithmetic for the whole track
+/// ([`apply_output`]) and for the solver's block-by-block trials.
+#[derive(Debug, Clone, Copy)]
+struct OutputShape {
+    /// Frames trimmed from the start, and frames kept after both trims.
+    head: usize,
+    kept: usize,
+    fade_in: usize,
+    fade_out: usize,
+    fade_in_curve: FadeCurve,
+    fade_out_curve: FadeCurve,
+}
+
+impl OutputShape {
+    /// None when the stage changes nothing.
+    fn new(output: &OutputSettings, rate: u32, frames: usize) -> Option<Self> {
+        if output.is_neutral() {
+            return None;
+        }
+        let frames_of = |s: f64| (s * f64::from(rate)).round() as usize;
+        let keep_end = frames.saturating_sub(frames_of(output.trim_end_s));
+        let head = frames_of(output.trim_start_s).min(keep_end);
+        let kept = keep_end - head;
+        Some(Self {
+            head,
+            kept,
+            fade_in: frames_of(output.fade_in_s).min(kept),
+            fade_out: frames_of(output.fade_out_s).min(kept),
+            fade_in_curve: output.fade_in_curve,
+            fade_out_curve: output.fade_out_curve,
+        })
+    }
+
+    /// Input frame `i` (value `x`) after the stage; None where it is trimmed away.
+    #[inline]
+    fn apply(&self, i: usize, x: f32) -> Option<f32> {
+        let j = i.checked_sub(self.head).filter(|&j| j < self.kept)?;
+        Some(self.faded(j, x))
+    }
+
+    /// Kept frame `j` after the fades.
+    #[inline]
+    fn faded(&self, j: usize, mut x: f32) -> f32 {
+        if j < self.fade_in {
+            let gain = self.fade_in_curve.gain(j as f64 / self.fade_in as f64);
+            x = (f64::from(x) * gain) as f32;
+        }
+        let from = self.kept - self.fade_out;
+        if j >= from {
+            // Reaches silence on the last sample.
+            let position = 1.0 - (j - from + 1) as f64 / self.fade_out as f64;
+            x = (f64::from(x) * self.fade_out_curve.gain(position)) as f32;
+        }
+        x
+    }
+}
+
 /// The output stage over whole channels: trim the head and tail, then fade in and out.
 pub fn apply_output(
     mut channels: Vec<Vec<f32>>,
     output: &OutputSettings,
     rate: u32,
 ) -> Vec<Vec<f32>> {
-    if output.is_neutral() {
-        return channels;
-    }
-    let frames_of = |s: f64| (s * f64::from(rate)).round() as usize;
-    let (head, tail) = (frames_of(output.trim_start_s), frames_of(output.trim_end_s));
-    for c in &mut channels {
-        let keep_end = c.len().saturating_sub(tail);
-        c.truncate(keep_end);
-        c.drain(..head.min(c.len()));
-    }
     let frames = channels.first().map_or(0, Vec::len);
-    let fade_in = frames_of(output.fade_in_s).min(frames);
-    let fade_out = frames_of(output.fade_out_s).min(frames);
+    let Some(shape) = OutputShape::new(output, rate, frames) else {
+        return channels;
+    };
     for c in &mut channels {
-        for (n, x) in c.iter_mut().take(fade_in).enumerate() {
-            *x = (f64::from(*x) * output.fade_in_curve.gain(n as f64 / fade_in as f64)) as f32;
-        }
-        let from = frames - fade_out;
-        for (n, x) in c[from..].iter_mut().enumerate() {
-            // Reaches silence on the last sample.
-            let position = 1.0 - (n + 1) as f64 / fade_out as f64;
-            *x = (f64::from(*x) * output.fade_out_curve.gain(position)) as f32;
+        c.truncate(shape.head + shape.kept);
+        c.drain(..shape.head);
+        let fade_out_from = shape.kept - shape.fade_out;
+        for j in (0..shape.fade_in).chain(fade_out_from.max(shape.fade_in)..shape.kept) {
+            c[j] = shape.faded(j, c[j]);
         }
     }
     channels

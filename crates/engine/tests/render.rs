@@ -68,3 +68,46 @@ fn any_length_renders_aligned_and_whole() {
     );
     assert_eq!(out, quiet);
 }
+
+#[test]
+fn the_solver_measures_what_is_rendered_fades_and_trims_included() {
+    let rate = 48_000;
+    let programme: Vec<Vec<f32>> = hard_programmes(rate)
+        .into_iter()
+        .find(|(name, _)| name.starts_with("pink"))
+        .expect("pink noise")
+        .1
+        .into_iter()
+        .map(|c| c.iter().map(|x| x * 0.1).collect())
+        .collect();
+    let audio = AudioBuffer::new(rate, programme).expect("buffer");
+    for (fade_in_s, fade_out_s, trim_start_s) in [(0.0, 0.0, 0.0), (0.3, 0.7, 0.1)] {
+        let mut settings = ChainSettings::gentle_master();
+        settings.limiter.target_lufs = Some(-12.0);
+        settings.output.fade_in_s = fade_in_s;
+        settings.output.fade_out_s = fade_out_s;
+        settings.output.trim_start_s = trim_start_s;
+        let cancel = AtomicBool::new(false);
+        let rendered = render(
+            &audio,
+            &settings,
+            0.0,
+            DecodeControl {
+                progress: &mut |_| {},
+                cancel: &cancel,
+            },
+        )
+        .expect("renders");
+        let report = rendered.limiter.expect("limiter report");
+        let solved = report.integrated_after_lufs.expect("solved loudness");
+        let measured = crest_engine::loudness::integrated_lufs(&rendered.audio).expect("loud");
+        assert!(
+            (solved - measured).abs() < 1e-6,
+            "fades {fade_in_s}/{fade_out_s}: solver {solved}, render {measured}"
+        );
+        assert!((measured + 12.0).abs() <= 0.1, "{measured}");
+        assert_eq!(report.target_reached, Some(true));
+        let kept = audio.frames() - (trim_start_s * f64::from(rate)).round() as usize;
+        assert_eq!(rendered.audio.frames(), kept);
+    }
+}

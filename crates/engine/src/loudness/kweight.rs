@@ -66,9 +66,37 @@ pub fn weighted_segment_energy<const LANES: usize>(
     segment_ends: &[usize],
     segment_energy: &mut [f64],
 ) {
+    let mut state = [KState::default(); LANES];
+    weighted_segment_energy_from(
+        &mut state,
+        channels,
+        weights,
+        filters,
+        segment_ends,
+        segment_energy,
+    );
+}
+
+/// The two K-weighting sections' state of one channel.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct KState {
+    s1: [f64; 2],
+    s2: [f64; 2],
+}
+
+/// [`weighted_segment_energy`] continuing from (and updating) each lane's filter state: for
+/// audio that arrives in blocks.
+pub fn weighted_segment_energy_from<const LANES: usize>(
+    state: &mut [KState; LANES],
+    channels: [&[f32]; LANES],
+    weights: [f64; LANES],
+    filters: &[Biquad; 2],
+    segment_ends: &[usize],
+    segment_energy: &mut [f64],
+) {
     let [f1, f2] = filters;
-    let mut s1 = [[0.0f64; 2]; LANES];
-    let mut s2 = [[0.0f64; 2]; LANES];
+    let mut s1 = state.map(|s| s.s1);
+    let mut s2 = state.map(|s| s.s2);
     let mut start = 0usize;
     for (energy, &end) in segment_energy.iter_mut().zip(segment_ends) {
         let mut sum = [0.0f64; LANES];
@@ -90,6 +118,12 @@ pub fn weighted_segment_energy<const LANES: usize>(
             .map(|lane| sum[lane] * weights[lane])
             .sum::<f64>();
         start = end;
+    }
+    for (lane, kept) in state.iter_mut().enumerate() {
+        *kept = KState {
+            s1: s1[lane],
+            s2: s2[lane],
+        };
     }
 }
 
