@@ -152,12 +152,14 @@ impl QcReport {
                 "  limiter      {:+.2} dB in, ceiling {:.2} dBTP, peak reduction {:.2} dB, mean {:.2} dB",
                 l.gain_db, l.ceiling_dbtp, l.peak_reduction_db, l.mean_reduction_db
             );
-            let _ = writeln!(
-                t,
-                "  PLR          {} before the limiter, {} after",
-                db(l.plr_before_db, "dB"),
-                db(self.plr_db, "dB")
-            );
+            if l.plr_before_db.is_some() {
+                let _ = writeln!(
+                    t,
+                    "  PLR          {} before the limiter, {} after",
+                    db(l.plr_before_db, "dB"),
+                    db(self.plr_db, "dB")
+                );
+            }
         }
         let _ = writeln!(t);
         for c in &self.checks {

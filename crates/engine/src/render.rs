@@ -62,7 +62,8 @@ pub struct LimiterReport {
     pub gain_db: f64,
     pub peak_reduction_db: f64,
     pub mean_reduction_db: f64,
-    /// The signal arriving at the limiter (before its gain): loudness, true peak, PLR.
+    /// The signal arriving at the limiter (before its gain): loudness, true peak, PLR. The
+    /// true peak (and so the PLR) is measured only when solving for a target.
     pub integrated_before_lufs: Option<f64>,
     pub true_peak_before_dbtp: Option<f64>,
     pub plr_before_db: Option<f64>,
@@ -135,7 +136,15 @@ pub fn render(
 
     let l = &settings.limiter;
     let pre_buffer = rebuild(audio, pre);
-    let before = loudness::measure(&pre_buffer);
+    // What arrives at the limiter. The solver needs its true peak (the reduction cap bounds
+    // the gain); without a target only its loudness is reported, and the true peak — the
+    // costliest measurement — is left out.
+    let before = if l.target_lufs.is_some() {
+        let m = loudness::measure(&pre_buffer);
+        (m.integrated_lufs, m.true_peak_dbtp)
+    } else {
+        (loudness::integrated_lufs(&pre_buffer), None)
+    };
     let pre = pre_buffer.into_channels();
     check(cancel)?;
     progress(0.5);
@@ -153,9 +162,7 @@ pub fn render(
     let (gain_db, integrated_after, target_reached, shortfall_lu) = match l.target_lufs {
         None => (l.gain_db, None, None, None),
         Some(target) => {
-            let (Some(lufs_before), Some(peak_before)) =
-                (before.integrated_lufs, before.true_peak_dbtp)
-            else {
+            let (Some(lufs_before), Some(peak_before)) = before else {
                 return Err(RenderError::Silent);
             };
             // The gain at which the highest peak needs exactly the capped reduction.
@@ -218,9 +225,9 @@ pub fn render(
             gain_db,
             peak_reduction_db: stats.peak_reduction_db,
             mean_reduction_db: stats.mean_reduction_db,
-            integrated_before_lufs: before.integrated_lufs,
-            true_peak_before_dbtp: before.true_peak_dbtp,
-            plr_before_db: before.plr_db(),
+            integrated_before_lufs: before.0,
+            true_peak_before_dbtp: before.1,
+            plr_before_db: before.1.zip(before.0).map(|(peak, lufs)| peak - lufs),
             integrated_after_lufs: integrated_after,
             target_reached,
             shortfall_lu,

@@ -47,6 +47,8 @@ pub(super) struct Compressor {
     threshold_db: f64,
     ratio: f64,
     knee_db: f64,
+    /// Detector levels below this (the knee's foot) need no reduction: no logarithm taken.
+    knee_start: f64,
     makeup: f64,
     mix: f64,
     /// Makeup and mix glide to these (control-rate smoothing; the envelope smooths the rest).
@@ -75,6 +77,7 @@ impl Compressor {
             threshold_db: 0.0,
             ratio: 1.0,
             knee_db: 0.0,
+            knee_start: 0.0,
             makeup: fast_db_to_amp(settings.makeup_db),
             mix: settings.mix,
             makeup_target: 1.0,
@@ -104,6 +107,7 @@ impl Compressor {
         self.threshold_db = s.threshold_db;
         self.ratio = s.ratio;
         self.knee_db = s.knee_db;
+        self.knee_start = fast_db_to_amp(s.threshold_db - s.knee_db.max(0.0) / 2.0);
         self.makeup_target = fast_db_to_amp(s.makeup_db);
         self.mix_target = s.mix;
         self.auto_release = s.auto_release;
@@ -149,12 +153,16 @@ impl Compressor {
     /// The envelope's new reduction for a detector level.
     #[inline]
     fn follow(&mut self, detector: usize, level: f64) -> f64 {
-        let target = static_reduction_db(
-            fast_amp_to_db(level),
-            self.threshold_db,
-            self.ratio,
-            self.knee_db,
-        );
+        let target = if level < self.knee_start {
+            0.0
+        } else {
+            static_reduction_db(
+                fast_amp_to_db(level),
+                self.threshold_db,
+                self.ratio,
+                self.knee_db,
+            )
+        };
         let env = &mut self.envelopes[detector];
         let reduction = if self.auto_release {
             let fast = env.fast.follow(target, self.attack, self.fast_release);
