@@ -7,6 +7,7 @@ use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
@@ -164,7 +165,7 @@ impl Quantizer {
         let tpdf = match self.dither {
             Dither::None => 0.0,
             // Two uniform ±0.5 LSB values sum to a triangle of ±1 LSB.
-            _ => 0.5 * (self.noise.sample() + self.noise.sample()),
+            _ => self.noise.triangular(),
         };
         let mut q = round_to_integer(wanted + tpdf);
         if q < self.min || q > self.max {
@@ -256,6 +257,9 @@ pub struct Written {
     pub measured: Loudness,
     /// Samples clamped at full scale when quantising.
     pub clamped: u64,
+    /// Seconds spent encoding the file and reading it back to verify it.
+    pub encode_s: f64,
+    pub verify_s: f64,
 }
 
 /// Checks that `path` may be written: not the source, not an existing file without `force`.
@@ -330,11 +334,22 @@ pub fn write(
         measured,
         clamped,
     } = prepared;
+    let (mut encode_s, mut verify_s) = (0.0, 0.0);
     write_atomically(
         request.path,
         request.force,
-        |temp| encode(temp, format, &exact),
-        |temp| verify_samples(temp, &exact, cancel),
+        |temp| {
+            let started = Instant::now();
+            let result = encode(temp, format, &exact);
+            encode_s = started.elapsed().as_secs_f64();
+            result
+        },
+        |temp| {
+            let started = Instant::now();
+            let result = verify_samples(temp, &exact, cancel);
+            verify_s = started.elapsed().as_secs_f64();
+            result
+        },
     )?;
     Ok(Written {
         path: request.path.to_owned(),
@@ -344,6 +359,8 @@ pub fn write(
         frames: exact.frames(),
         measured,
         clamped,
+        encode_s,
+        verify_s,
     })
 }
 
@@ -470,22 +487,32 @@ fn write_wav(path: &Path, format: Format, audio: &AudioBuffer) -> Result<(), Str
     out.write_all(&header).map_err(|e| e.to_string())?;
     let mut block = Vec::with_capacity(WAV_BLOCK_FRAMES * channels.len() * bytes_per_sample);
     let scale = f64::from(1u32 << (bits - 1));
-    for start in (0..frames).step_by(WAV_BLOCK_FRAMES) {
-        let end = (start + WAV_BLOCK_FRAMES).min(frames);
-        block.clear();
-        for n in start..end {
+    // One interleaving loop per sample format, so the packing inside is branch-free.
+    fn pack<const BYTES: usize>(
+        channels: &[Vec<f32>],
+        range: std::ops::Range<usize>,
+        block: &mut Vec<u8>,
+        bytes: impl Fn(f32) -> [u8; BYTES],
+    ) {
+        for n in range {
             for c in channels {
-                let x = c[n];
-                match format {
-                    Format::Wav32f => block.extend_from_slice(&x.to_le_bytes()),
-                    Format::Wav16 => {
-                        block.extend_from_slice(&((f64::from(x) * scale) as i16).to_le_bytes());
-                    }
-                    _ => block.extend_from_slice(
-                        &((f64::from(x) * scale) as i32).to_le_bytes()[..bytes_per_sample],
-                    ),
-                }
+                block.extend_from_slice(&bytes(c[n]));
             }
+        }
+    }
+    let scale = scale as f32;
+    for start in (0..frames).step_by(WAV_BLOCK_FRAMES) {
+        let range = start..(start + WAV_BLOCK_FRAMES).min(frames);
+        block.clear();
+        match format {
+            Format::Wav32f => pack(channels, range, &mut block, f32::to_le_bytes),
+            Format::Wav16 => pack(channels, range, &mut block, |x| {
+                ((x * scale) as i16).to_le_bytes()
+            }),
+            _ => pack(channels, range, &mut block, |x| {
+                let [a, b, c, _] = ((x * scale) as i32).to_le_bytes();
+                [a, b, c]
+            }),
         }
         out.write_all(&block).map_err(|e| e.to_string())?;
     }

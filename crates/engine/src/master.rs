@@ -3,6 +3,7 @@
 //! they came out over: the closed loop), write atomically, verify, and report.
 
 use std::path::Path;
+use std::time::Instant;
 
 use crate::audio::AudioBuffer;
 use crate::chain::ChainSettings;
@@ -53,6 +54,22 @@ pub struct Mastered {
     pub report: QcReport,
     /// Closed-loop renders it took (1 when the first met the ceiling).
     pub renders: usize,
+    /// Where the time went.
+    pub timings: Timings,
+}
+
+/// Seconds per phase of a master (the closed loop's renders summed).
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
+pub struct Timings {
+    /// Sample-rate conversion (0 when none was needed).
+    pub resample_s: f64,
+    /// The chain, the loudness solver and the limiter.
+    pub render_s: f64,
+    /// Dither, quantisation and the measurement of the samples to be written.
+    pub quantise_and_measure_s: f64,
+    pub encode_s: f64,
+    /// Reading the written file back and comparing it sample for sample.
+    pub verify_s: f64,
 }
 
 /// Makes the master. A file that is written but fails a QC check is kept; `report.passed`
@@ -65,6 +82,8 @@ pub fn master(
     export::check_destination(request.output, request.source_path, request.force)?;
     // Resample first, so the limiter, the closed loop and the dither all work at the rate that
     // is delivered (conversion makes new inter-sample peaks).
+    let mut timings = Timings::default();
+    let started = Instant::now();
     let converted;
     let (audio, render_share) = match request.sample_rate {
         Some(rate) if rate != request.audio.sample_rate() => {
@@ -80,12 +99,14 @@ pub fn master(
         }
         _ => (request.audio, (0.0, 0.85)),
     };
+    timings.resample_s = started.elapsed().as_secs_f64();
     let limiter_on = !request.settings.limiter.bypass;
     let ceiling = request.settings.limiter.ceiling_dbtp;
     let mut margin = FIRST_MARGIN_DB;
     let mut renders = 0;
     let (rendered, prepared) = loop {
         renders += 1;
+        let started = Instant::now();
         let rendered = render::render(
             audio,
             request.settings,
@@ -100,7 +121,10 @@ pub fn master(
             limiter,
             disabled_for_mono,
         } = rendered;
+        timings.render_s += started.elapsed().as_secs_f64();
+        let started = Instant::now();
         let prepared = export::prepare(output, request.format, request.dither);
+        timings.quantise_and_measure_s += started.elapsed().as_secs_f64();
         let over = prepared
             .measured
             .true_peak_dbtp
@@ -122,6 +146,8 @@ pub fn master(
         },
         cancel,
     )?;
+    timings.encode_s = written.encode_s;
+    timings.verify_s = written.verify_s;
     let mut report = report_for(&written, rendered, request.settings);
     if audio.sample_rate() != request.audio.sample_rate() {
         report.notes.push(format!(
@@ -138,6 +164,7 @@ pub fn master(
         written,
         report,
         renders,
+        timings,
     })
 }
 

@@ -7,6 +7,7 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
+use std::time::Instant;
 
 use clap::Args;
 use crest_engine::chain::ChainSettings;
@@ -51,6 +52,10 @@ pub struct MasterArgs {
     /// Print the report as one JSON object.
     #[arg(long)]
     pub json: bool,
+    /// Print where the time went (decode, render, quantise and measure, encode, verify) and
+    /// the realtime factor, on stderr.
+    #[arg(long)]
+    pub timings: bool,
 }
 
 pub fn run(args: &MasterArgs) -> ExitCode {
@@ -142,6 +147,7 @@ fn run_master(args: &MasterArgs) -> Result<bool, String> {
         .map_err(|e| e.to_string())?;
 
     let cancel = AtomicBool::new(false);
+    let started = Instant::now();
     let show = !args.json && std::io::stderr().is_terminal();
     let report_progress = |stage: &str, fraction: f64| {
         if show {
@@ -156,6 +162,7 @@ fn run_master(args: &MasterArgs) -> Result<bool, String> {
         },
     )
     .map_err(|e| e.to_string())?;
+    let decode_s = started.elapsed().as_secs_f64();
     for warning in &decoded.warnings {
         eprintln!("crest: {}: {warning}", args.input.display());
     }
@@ -178,6 +185,23 @@ fn run_master(args: &MasterArgs) -> Result<bool, String> {
     .map_err(|e| e.to_string())?;
     if show {
         eprintln!();
+    }
+    if args.timings {
+        let t = mastered.timings;
+        let total = started.elapsed().as_secs_f64();
+        eprintln!(
+            "timings: decode {decode_s:.3} s, resample {:.3} s, render {:.3} s, quantise+measure {:.3} s, \
+             encode {:.3} s, verify {:.3} s; total {total:.3} s for {:.1} s of audio ({:.0}x realtime, {} render{})",
+            t.resample_s,
+            t.render_s,
+            t.quantise_and_measure_s,
+            t.encode_s,
+            t.verify_s,
+            decoded.audio.duration_s(),
+            decoded.audio.duration_s() / total,
+            mastered.renders,
+            if mastered.renders == 1 { "" } else { "s" },
+        );
     }
     let report = &mastered.report;
     if args.json {

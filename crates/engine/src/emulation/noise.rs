@@ -21,11 +21,26 @@ impl White {
 
     #[inline]
     pub fn sample(&mut self) -> f64 {
+        let bits = self.bits() >> 11;
+        bits as f64 / (1u64 << 52) as f64 - 1.0
+    }
+
+    /// The next 64 random bits.
+    #[inline]
+    pub fn bits(&mut self) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
-        let bits = self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11;
-        bits as f64 / (1u64 << 52) as f64 - 1.0
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// Triangular noise in [−1, 1) (the sum of two independent uniform values, 32 bits each,
+    /// from one draw): TPDF dither of ±1 LSB.
+    #[inline]
+    pub fn triangular(&mut self) -> f64 {
+        let bits = self.bits();
+        let scale = 1.0 / (1u64 << 32) as f64;
+        (f64::from((bits >> 32) as u32) + f64::from(bits as u32)) * scale - 1.0
     }
 }
 
@@ -152,5 +167,42 @@ impl Environment {
         self.crackle = 0.0;
         self.slow = 1.0;
         self.countdown = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn triangular_noise_has_the_tpdf_shape() {
+        let mut white = White::new(3);
+        let n = 1_000_000;
+        let mut histogram = [0usize; 4]; // quarters of (−1, 1)
+        let (mut sum, mut squares) = (0.0, 0.0);
+        for _ in 0..n {
+            let x = white.triangular();
+            assert!((-1.0..1.0).contains(&x));
+            sum += x;
+            squares += x * x;
+            histogram[((x + 1.0) * 2.0) as usize] += 1;
+        }
+        let mean = sum / n as f64;
+        let variance = squares / n as f64 - mean * mean;
+        assert!(mean.abs() < 2e-3, "mean {mean}");
+        assert!((variance - 1.0 / 6.0).abs() < 2e-3, "variance {variance}");
+        // A triangle puts 1/8 of its area in each outer quarter and 3/8 in each inner one.
+        for (quarter, &count) in histogram.iter().enumerate() {
+            let expected = if quarter == 0 || quarter == 3 {
+                0.125
+            } else {
+                0.375
+            };
+            let share = count as f64 / n as f64;
+            assert!(
+                (share - expected).abs() < 3e-3,
+                "quarter {quarter}: {share}"
+            );
+        }
     }
 }
