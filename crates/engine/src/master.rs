@@ -190,6 +190,20 @@ fn report_for(
             ceiling_dbtp: Some(settings.limiter.ceiling_dbtp),
         },
     );
+    let mut limiter = limiter;
+    if let Some(l) = limiter.as_mut().filter(|l| {
+        l.true_peak_before_dbtp.is_none()
+            && l.peak_reduction_db == 0.0
+            && settings.output.is_neutral()
+    }) {
+        // The limiter did not touch the audio: what arrived at it was the file's true peak
+        // less the gain in front of it.
+        l.true_peak_before_dbtp = written.measured.true_peak_dbtp.map(|peak| peak - l.gain_db);
+        l.plr_before_db = l
+            .true_peak_before_dbtp
+            .zip(l.integrated_before_lufs)
+            .map(|(peak, lufs)| peak - lufs);
+    }
     report.limiter_peak_gr_db = limiter.as_ref().map(|l| l.peak_reduction_db);
     if let Some(l) = &limiter {
         report.notes.extend(l.notes.iter().cloned());

@@ -4,7 +4,8 @@
 //! The solver works on the chain's output before the limiter, rendered once: each trial runs
 //! only the limiter at a new input gain and measures the integrated loudness. The limiter's
 //! peak reduction at a gain is the highest true peak's overshoot (`gain + peak − ceiling`), so
-//! the gain-reduction cap bounds the gain before any trial.
+//! the first trial that limits tells the highest gain the reduction cap allows — and the true
+//! peak arriving at the limiter, without a separate true-peak pass.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -63,7 +64,8 @@ pub struct LimiterReport {
     pub peak_reduction_db: f64,
     pub mean_reduction_db: f64,
     /// The signal arriving at the limiter (before its gain): loudness, true peak, PLR. The
-    /// true peak (and so the PLR) is measured only when solving for a target.
+    /// true peak is the limiter's own reading where it limited; where it did not, the output's
+    /// true peak less the gain is the same thing, and `master` fills it in from the file.
     pub integrated_before_lufs: Option<f64>,
     pub true_peak_before_dbtp: Option<f64>,
     pub plr_before_db: Option<f64>,
@@ -136,15 +138,8 @@ pub fn render(
 
     let l = &settings.limiter;
     let pre_buffer = rebuild(audio, pre);
-    // What arrives at the limiter. The solver needs its true peak (the reduction cap bounds
-    // the gain); without a target only its loudness is reported, and the true peak — the
-    // costliest measurement — is left out.
-    let before = if l.target_lufs.is_some() {
-        let m = loudness::measure(&pre_buffer);
-        (m.integrated_lufs, m.true_peak_dbtp)
-    } else {
-        (loudness::integrated_lufs(&pre_buffer), None)
-    };
+    // The loudness arriving at the limiter (its true peak comes from the limiter itself).
+    let integrated_before = loudness::integrated_lufs(&pre_buffer);
     let pre = pre_buffer.into_channels();
     check(cancel)?;
     progress(0.5);
@@ -162,11 +157,9 @@ pub fn render(
     let (gain_db, integrated_after, target_reached, shortfall_lu) = match l.target_lufs {
         None => (l.gain_db, None, None, None),
         Some(target) => {
-            let (Some(lufs_before), Some(peak_before)) = before else {
+            let Some(lufs_before) = integrated_before else {
                 return Err(RenderError::Silent);
             };
-            // The gain at which the highest peak needs exactly the capped reduction.
-            let max_gain = l.max_reduction_db + working_ceiling - peak_before;
             // Each trial writes the limiter's output into one reusable buffer and measures it
             // through the output stage as it goes; the last trial is usually the one chosen,
             // and then its output is the render.
@@ -186,7 +179,13 @@ pub fn render(
                     cancel,
                 )
             };
-            let (gain, lufs) = solve(target, lufs_before, max_gain, &mut trial, &mut *progress)?;
+            let (gain, lufs) = solve(
+                target,
+                lufs_before,
+                l.max_reduction_db,
+                &mut trial,
+                &mut *progress,
+            )?;
             if last_gain == Some(gain) {
                 chosen = trial_out;
             }
@@ -209,6 +208,9 @@ pub fn render(
         None => finish(gain_db, pre)?,
     };
     let out = rebuild(audio, out);
+    // Where the limiter worked, its reduction is the highest peak's overshoot at the gain.
+    let true_peak_before = (stats.peak_reduction_db > 0.0)
+        .then_some(stats.peak_reduction_db + working_ceiling - gain_db);
     let integrated_after = if stats.peak_reduction_db > HEAVY_LIMITING_DB {
         let integrated = integrated_after.or_else(|| loudness::integrated_lufs(&out));
         notes.push(heavy_limiting_note(stats.peak_reduction_db, integrated));
@@ -225,9 +227,11 @@ pub fn render(
             gain_db,
             peak_reduction_db: stats.peak_reduction_db,
             mean_reduction_db: stats.mean_reduction_db,
-            integrated_before_lufs: before.0,
-            true_peak_before_dbtp: before.1,
-            plr_before_db: before.1.zip(before.0).map(|(peak, lufs)| peak - lufs),
+            integrated_before_lufs: integrated_before,
+            true_peak_before_dbtp: true_peak_before,
+            plr_before_db: true_peak_before
+                .zip(integrated_before)
+                .map(|(peak, lufs)| peak - lufs),
             integrated_after_lufs: integrated_after,
             target_reached,
             shortfall_lu,
@@ -259,23 +263,35 @@ fn heavy_limiting_note(peak_reduction_db: f64, integrated: Option<f64>) -> Strin
     note
 }
 
-/// Finds the limiter gain whose output reaches `target` (secant steps on a bracket, never
-/// beyond `max_gain`): the gain and the loudness it gives. Loudness rises monotonically with
-/// the gain, more slowly once the limiter works.
+/// Finds the limiter gain whose output reaches `target` (secant steps on a bracket) without
+/// taking more than `max_reduction_db` off the peaks: the gain and the loudness it gives.
+/// Loudness rises monotonically with the gain, more slowly once the limiter works. `trial`
+/// gives the loudness and the peak reduction at a gain; since the reduction is the highest
+/// peak's overshoot, any trial that limits tells the largest gain the cap allows.
 fn solve(
     target: f64,
     lufs_before: f64,
-    max_gain: f64,
-    trial: &mut dyn FnMut(f64) -> Result<Option<f64>, RenderError>,
+    max_reduction_db: f64,
+    trial: &mut dyn FnMut(f64) -> Result<(Option<f64>, f64), RenderError>,
     progress: &mut dyn FnMut(f64),
 ) -> Result<(f64, f64), RenderError> {
-    let mut gain = (target - lufs_before).min(max_gain);
+    let mut max_gain = f64::INFINITY;
+    let mut gain = target - lufs_before;
     let mut low: Option<(f64, f64)> = None; // (gain, lufs) below the target
     let mut high: Option<(f64, f64)> = None; // above it
     let mut best: Option<(f64, f64)> = None;
     for n in 0..SOLVER_TRIALS {
-        let lufs = trial(gain)?.ok_or(RenderError::Silent)?;
+        let (lufs, reduction) = trial(gain)?;
+        let lufs = lufs.ok_or(RenderError::Silent)?;
         progress(0.5 + 0.4 * (n + 1) as f64 / SOLVER_TRIALS as f64);
+        if reduction > 0.0 {
+            max_gain = max_gain.min(gain + max_reduction_db - reduction);
+        }
+        if gain > max_gain + 1e-6 {
+            // Past the cap: not a candidate. Try the cap itself.
+            gain = max_gain;
+            continue;
+        }
         let error = lufs - target;
         if best.is_none_or(|(_, b)| (b - target).abs() > error.abs()) {
             best = Some((gain, lufs));
@@ -285,7 +301,7 @@ fn solve(
         }
         if error < 0.0 {
             low = Some((gain, lufs));
-            if gain >= max_gain - 1e-9 {
+            if gain >= max_gain - 1e-6 {
                 break; // At the reduction cap and still short: the report says so.
             }
         } else {
@@ -417,7 +433,8 @@ impl InPlace<'_> {
 }
 
 /// One solver trial: the limiter's output at `gain_db` into `output` (resized to the input,
-/// its statistics kept beside it), and the integrated loudness it has after the output stage.
+/// its statistics kept beside it); the integrated loudness it has after the output stage, and
+/// the limiter's peak reduction.
 #[allow(clippy::too_many_arguments)]
 fn trial_loudness(
     input: &[Vec<f32>],
@@ -429,7 +446,7 @@ fn trial_loudness(
     gain_db: f64,
     ceiling_dbtp: f64,
     cancel: &AtomicBool,
-) -> Result<Option<f64>, RenderError> {
+) -> Result<(Option<f64>, f64), RenderError> {
     let mut limiter = Limiter::new(settings, rate, input.len());
     limiter.set_now(gain_db, ceiling_dbtp);
     let frames = input.first().map_or(0, Vec::len);
@@ -445,7 +462,7 @@ fn trial_loudness(
     drive_limiter(&mut limiter, input.len(), frames, &mut io, cancel)?;
     let lufs = io.meter.finish();
     *stats = limiter.stats();
-    Ok(lufs)
+    Ok((lufs, stats.peak_reduction_db))
 }
 
 /// Runs the limiter over whole channels at `gain_db`, in place, latency compensated.

@@ -111,3 +111,59 @@ fn the_solver_measures_what_is_rendered_fades_and_trims_included() {
         assert_eq!(rendered.audio.frames(), kept);
     }
 }
+
+fn render_with(audio: &AudioBuffer, settings: &ChainSettings) -> crest_engine::render::Rendered {
+    let cancel = AtomicBool::new(false);
+    render(
+        audio,
+        settings,
+        0.0,
+        DecodeControl {
+            progress: &mut |_| {},
+            cancel: &cancel,
+        },
+    )
+    .expect("renders")
+}
+
+#[test]
+fn the_reduction_cap_holds_and_the_peak_before_the_limiter_is_reported() {
+    let rate = 44_100;
+    let (_, programme) = hard_programmes(rate)
+        .into_iter()
+        .find(|(name, _)| name.starts_with("pink"))
+        .expect("pink noise");
+    // Pink noise 34 dB down: −33.6 LUFS, true peak −24 dBTP.
+    let quiet: Vec<Vec<f32>> = programme
+        .iter()
+        .map(|c| c.iter().map(|x| x * 0.02).collect())
+        .collect();
+    let audio = AudioBuffer::new(rate, quiet).expect("buffer");
+    let measured = crest_engine::loudness::measure(&audio);
+    let peak = measured.true_peak_dbtp.expect("peak");
+    let lufs = measured.integrated_lufs.expect("loudness");
+
+    // The default chain is the limiter alone: what arrives at it is the audio itself.
+    let mut settings = ChainSettings::default();
+    settings.limiter.max_reduction_db = 3.0;
+    // Reachable with a little limiting: the peak before the limiter is the limiter's reading.
+    settings.limiter.target_lufs = Some(lufs + (-1.0 - peak) + 1.0);
+    let report = render_with(&audio, &settings).limiter.expect("report");
+    assert_eq!(report.target_reached, Some(true), "{report:?}");
+    assert!(report.peak_reduction_db > 0.5 && report.peak_reduction_db <= 3.0);
+    let before = report.true_peak_before_dbtp.expect("the limiter's reading");
+    assert!((before - peak).abs() < 0.05, "{before} vs {peak}");
+    assert!((report.plr_before_db.expect("PLR") - (peak - lufs)).abs() < 0.05);
+
+    // Out of reach: 6 dB more than the ceiling allows, with the cap at 3 dB.
+    settings.limiter.target_lufs = Some(lufs + (-1.0 - peak) + 6.0);
+    let report = render_with(&audio, &settings).limiter.expect("report");
+    assert_eq!(report.target_reached, Some(false));
+    assert!(
+        report.peak_reduction_db <= 3.0 + 0.05 && report.peak_reduction_db > 2.5,
+        "{report:?}"
+    );
+    let short = report.shortfall_lu.expect("shortfall");
+    assert!(short > 1.0 && short < 6.0, "{short}");
+    assert!(report.notes.iter().any(|n| n.contains("LU short")));
+}
