@@ -1,0 +1,606 @@
+//! The audio thread's work as a plain function over buffers: [`Engine::render`] fills one
+//! interleaved output block. The cpal stream calls it from its callback; tests call it block
+//! by block without a device (the offline driver).
+//!
+//! Per block: commands from the UI (lock-free queue), then the track at the playhead (looping
+//! gaplessly, or running out into silence), the live [`Chain`], the monitor path (A/B against
+//! the untouched mix at matched loudness, delayed by the chain's latency so the switch does
+//! not jump in time; mono, mid or side; dim; a safety ceiling), meter snapshots and the
+//! master tap for the UI. Nothing here allocates, locks or waits; objects that leave the audio
+//! thread (a replaced chain, settings that were applied) go back to the UI to be dropped.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+use crest_engine::AudioBuffer;
+use crest_engine::chain::{Applied, Chain, ChainSettings};
+use rtrb::{Consumer, Producer, RingBuffer};
+
+/// The largest block the engine processes at once; longer device buffers are split.
+pub const MAX_BLOCK: usize = 2_048;
+/// Length of the A/B and chain-swap crossfades.
+const CROSSFADE_MS: f64 = 10.0;
+/// The monitor's dim: −20 dB.
+const DIM_GAIN: f32 = 0.1;
+/// Nothing leaves the monitor above this (−0.5 dBFS): a wild EQ move cannot blast speakers.
+const SAFETY_CEILING: f32 = 0.944;
+/// Queue sizes: commands in flight, events back, and the master tap (frames × channels).
+const COMMAND_SLOTS: usize = 256;
+const EVENT_SLOTS: usize = 256;
+const TAP_SAMPLES: usize = 1 << 16;
+/// Events held on the audio side while the UI's queue is full.
+const PENDING_EVENTS: usize = 64;
+
+/// The live chain with the delay line that keeps the untouched mix aligned with it. Built off
+/// the audio thread (it allocates).
+#[derive(Debug)]
+pub struct LiveChain {
+    chain: Chain,
+    /// The mix delayed by the chain's latency, per channel (a ring of `latency` frames).
+    delay: [Vec<f32>; 2],
+    delay_at: usize,
+}
+
+impl LiveChain {
+    pub fn new(chain: Chain) -> Self {
+        let latency = chain.latency_frames();
+        Self {
+            chain,
+            delay: [vec![0.0; latency], vec![0.0; latency]],
+            delay_at: 0,
+        }
+    }
+
+    pub fn chain(&self) -> &Chain {
+        &self.chain
+    }
+
+    fn reset(&mut self) {
+        self.chain.reset();
+        self.delay.iter_mut().for_each(|d| d.fill(0.0));
+        self.delay_at = 0;
+    }
+
+    /// Runs the chain over `master` and delays `dry` by the chain's latency, in place.
+    fn process(
+        &mut self,
+        master: &mut [Vec<f32>; 2],
+        dry: &mut [Vec<f32>; 2],
+        channels: usize,
+        n: usize,
+    ) {
+        match channels {
+            1 => self.chain.process(&mut [&mut master[0][..n]]),
+            _ => {
+                let [left, right] = master;
+                self.chain.process(&mut [&mut left[..n], &mut right[..n]]);
+            }
+        }
+        let latency = self.delay[0].len();
+        if latency == 0 {
+            return;
+        }
+        // Each channel runs the same ring positions from the same start.
+        let start = self.delay_at;
+        for (delay, dry) in self.delay.iter_mut().zip(dry.iter_mut()).take(channels) {
+            let mut at = start;
+            for x in &mut dry[..n] {
+                std::mem::swap(&mut delay[at], x);
+                at = if at + 1 == latency { 0 } else { at + 1 };
+            }
+        }
+        self.delay_at = (start + n) % latency;
+    }
+}
+
+/// What the monitor lets through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Listen {
+    #[default]
+    Stereo,
+    Mono,
+    Mid,
+    Side,
+}
+
+/// Which source is heard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Source {
+    /// The chain's output.
+    #[default]
+    Master,
+    /// The untouched mix at the matched gain (A/B).
+    Mix,
+}
+
+/// UI → audio thread.
+#[derive(Debug)]
+pub enum Command {
+    Play,
+    Pause,
+    /// Pause and return to the start.
+    Stop,
+    /// Move the playhead to a frame of the track (what will be heard next).
+    Seek(u64),
+    /// Loop `start..end` (frames), or stop looping.
+    Loop(Option<(u64, u64)>),
+    /// New values for the live chain: applied with smoothing when the structure is unchanged,
+    /// otherwise [`Event::NeedsRebuild`] asks the UI for a new chain. Validated by the sender.
+    Apply(Box<ChainSettings>),
+    /// A new chain (new structure): crossfaded in, the old one sent back.
+    Swap(Box<LiveChain>),
+    Listen(Source),
+    /// Linear gain of the untouched mix so it matches the master's loudness.
+    MixGain(f32),
+    Monitor {
+        listen: Listen,
+        dim: bool,
+    },
+}
+
+/// Audio thread → UI.
+#[derive(Debug)]
+pub enum Event {
+    /// The settings sent need a new chain: build it off the audio thread and swap it in.
+    NeedsRebuild(Box<ChainSettings>),
+    /// Applied settings, returned to be dropped off the audio thread.
+    Applied(Box<ChainSettings>),
+    /// A chain that was replaced, returned to be dropped off the audio thread.
+    Retired(Box<LiveChain>),
+    /// Playback reached the end of the track and stopped.
+    Ended,
+}
+
+/// Meter values the audio thread publishes after every block (floats as bits in atomics, so
+/// the UI reads them without locks).
+#[derive(Debug, Default)]
+pub struct Meters {
+    /// The frame of the track being heard now (the playhead, latency compensated).
+    position: AtomicU64,
+    playing: AtomicU32,
+    /// Largest absolute sample of the master per channel since the UI last read it.
+    peak: [AtomicU32; 2],
+    /// Largest compressor and limiter gain reduction (dB) since the UI last read them.
+    compressor_db: AtomicU32,
+    limiter_db: AtomicU32,
+    /// Master tap samples dropped because the UI did not read in time.
+    dropped: AtomicU64,
+}
+
+/// One reading of [`Meters`].
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct MeterSnapshot {
+    pub position: u64,
+    pub playing: bool,
+    pub peak: [f32; 2],
+    pub compressor_db: f32,
+    pub limiter_db: f32,
+    pub dropped: u64,
+}
+
+impl Meters {
+    /// Reads the values; peaks and reductions start again from zero.
+    pub fn take(&self) -> MeterSnapshot {
+        let take = |a: &AtomicU32| f32::from_bits(a.swap(0, Ordering::Relaxed));
+        MeterSnapshot {
+            position: self.position.load(Ordering::Relaxed),
+            playing: self.playing.load(Ordering::Relaxed) != 0,
+            peak: [take(&self.peak[0]), take(&self.peak[1])],
+            compressor_db: take(&self.compressor_db),
+            limiter_db: take(&self.limiter_db),
+            dropped: self.dropped.load(Ordering::Relaxed),
+        }
+    }
+
+    fn raise(cell: &AtomicU32, value: f32) {
+        let current = f32::from_bits(cell.load(Ordering::Relaxed));
+        if value > current {
+            cell.store(value.to_bits(), Ordering::Relaxed);
+        }
+    }
+}
+
+/// The UI's ends of the queues.
+#[derive(Debug)]
+pub struct Remote {
+    pub commands: Producer<Command>,
+    pub events: Consumer<Event>,
+    pub meters: Arc<Meters>,
+    /// The master (chain output, before the monitor path), interleaved as the track's
+    /// channels: for the loudness and peak meters.
+    pub master_tap: Consumer<f32>,
+}
+
+/// A linear ramp between two gains over the crossfade length.
+#[derive(Debug, Clone, Copy)]
+struct Fade {
+    /// 0 → old, 1 → new.
+    progress: f32,
+    step: f32,
+}
+
+impl Fade {
+    fn done() -> Self {
+        Self {
+            progress: 1.0,
+            step: 0.0,
+        }
+    }
+
+    fn start(frames: usize) -> Self {
+        Self {
+            progress: 0.0,
+            step: 1.0 / frames.max(1) as f32,
+        }
+    }
+
+    #[inline]
+    fn next(&mut self) -> f32 {
+        self.progress = (self.progress + self.step).min(1.0);
+        self.progress
+    }
+
+    fn running(&self) -> bool {
+        self.progress < 1.0
+    }
+}
+
+/// The audio thread's state.
+#[derive(Debug)]
+pub struct Engine {
+    track: Arc<AudioBuffer>,
+    channels: usize,
+    live: Box<LiveChain>,
+    /// The chain being faded out after a swap, until the fade ends.
+    outgoing: Option<Box<LiveChain>>,
+    swap_fade: Fade,
+    crossfade_frames: usize,
+    /// Frames of the new chain's start-up still to run before its fade begins.
+    priming: usize,
+    playing: bool,
+    /// The next frame of the track to enter the chain.
+    cursor: u64,
+    /// Frames after the track's end still to flush through the chain's latency.
+    tail: usize,
+    looping: Option<(u64, u64)>,
+    source: Source,
+    source_fade: Fade,
+    mix_gain: f32,
+    listen: Listen,
+    dim: bool,
+    master: [Vec<f32>; 2],
+    dry: [Vec<f32>; 2],
+    old_master: [Vec<f32>; 2],
+    old_dry: [Vec<f32>; 2],
+    commands: Consumer<Command>,
+    events: Producer<Event>,
+    /// Events the queue had no room for, retried next block (never dropped here: dropping a
+    /// chain would free memory on the audio thread). Its capacity is reserved up front.
+    pending: Vec<Event>,
+    meters: Arc<Meters>,
+    tap: Producer<f32>,
+}
+
+impl Engine {
+    /// An engine for `track` through `chain` (built for the track's rate, at most
+    /// [`MAX_BLOCK`] frames, the track's channel count), paused at the start, and the UI's
+    /// ends of its queues.
+    pub fn new(track: Arc<AudioBuffer>, chain: LiveChain) -> (Self, Remote) {
+        let (commands_tx, commands_rx) = RingBuffer::new(COMMAND_SLOTS);
+        let (events_tx, events_rx) = RingBuffer::new(EVENT_SLOTS);
+        let (tap_tx, tap_rx) = RingBuffer::new(TAP_SAMPLES);
+        let meters = Arc::new(Meters::default());
+        let rate = f64::from(track.sample_rate());
+        let block = || [vec![0.0; MAX_BLOCK], vec![0.0; MAX_BLOCK]];
+        let engine = Self {
+            channels: track.channel_count().min(2),
+            track,
+            live: Box::new(chain),
+            outgoing: None,
+            swap_fade: Fade::done(),
+            crossfade_frames: (CROSSFADE_MS * 0.001 * rate).round() as usize,
+            priming: 0,
+            playing: false,
+            cursor: 0,
+            tail: 0,
+            looping: None,
+            source: Source::Master,
+            source_fade: Fade::done(),
+            mix_gain: 1.0,
+            listen: Listen::Stereo,
+            dim: false,
+            master: block(),
+            dry: block(),
+            old_master: block(),
+            old_dry: block(),
+            commands: commands_rx,
+            events: events_tx,
+            pending: Vec::with_capacity(PENDING_EVENTS),
+            meters: Arc::clone(&meters),
+            tap: tap_tx,
+        };
+        let remote = Remote {
+            commands: commands_tx,
+            events: events_rx,
+            meters,
+            master_tap: tap_rx,
+        };
+        (engine, remote)
+    }
+
+    /// Fills `out` (interleaved, `out_channels` per frame) with the next frames. Mono tracks
+    /// play on both sides; output channels past the second get silence.
+    pub fn render(&mut self, out: &mut [f32], out_channels: usize) {
+        let out_channels = out_channels.max(1);
+        self.run_commands();
+        for block in out.chunks_mut(MAX_BLOCK * out_channels) {
+            let frames = block.len() / out_channels;
+            if self.playing {
+                self.play_block(frames);
+            } else {
+                for c in 0..2 {
+                    self.master[c][..frames].fill(0.0);
+                    self.dry[c][..frames].fill(0.0);
+                }
+            }
+            self.write_out(block, out_channels, frames);
+        }
+        self.publish();
+    }
+
+    /// Sends an event to the UI; if its queue is full, holds it (in room reserved up front)
+    /// and retries on the next block.
+    fn send(&mut self, event: Event) {
+        self.flush_pending();
+        if !self.pending.is_empty() {
+            self.hold(event);
+        } else if let Err(rtrb::PushError::Full(event)) = self.events.push(event) {
+            self.hold(event);
+        }
+    }
+
+    fn hold(&mut self, event: Event) {
+        if self.pending.len() < self.pending.capacity() {
+            self.pending.push(event);
+        } else {
+            // The UI has stopped reading altogether. Freeing the object here would break the
+            // real-time rule; leaking it is the lesser harm in a state that is already broken.
+            std::mem::forget(event);
+        }
+    }
+
+    fn flush_pending(&mut self) {
+        while !self.pending.is_empty() && self.events.slots() > 0 {
+            let event = self.pending.swap_remove(0);
+            if let Err(rtrb::PushError::Full(event)) = self.events.push(event) {
+                self.pending.push(event);
+                break;
+            }
+        }
+    }
+
+    fn run_commands(&mut self) {
+        self.flush_pending();
+        while let Ok(command) = self.commands.pop() {
+            match command {
+                Command::Play => self.playing = true,
+                Command::Pause => self.playing = false,
+                Command::Stop => {
+                    self.playing = false;
+                    self.seek(0);
+                }
+                Command::Seek(frame) => self.seek(frame),
+                Command::Loop(region) => {
+                    let frames = self.track.frames() as u64;
+                    self.looping = region
+                        .map(|(start, end)| (start.min(frames), end.min(frames)))
+                        .filter(|(start, end)| end > start);
+                }
+                Command::Apply(settings) => match self.live.chain.apply(&settings) {
+                    Ok(Applied::Smoothed) => self.send(Event::Applied(settings)),
+                    // Refused values (the UI validates first) change nothing.
+                    Ok(Applied::NeedsRebuild) | Err(_) => self.send(Event::NeedsRebuild(settings)),
+                },
+                Command::Swap(chain) => self.swap(chain),
+                Command::Listen(source) => {
+                    if source != self.source {
+                        self.source = source;
+                        self.source_fade = Fade::start(self.crossfade_frames);
+                    }
+                }
+                Command::MixGain(gain) => self.mix_gain = gain,
+                Command::Monitor { listen, dim } => {
+                    self.listen = listen;
+                    self.dim = dim;
+                }
+            }
+        }
+    }
+
+    fn seek(&mut self, frame: u64) {
+        self.cursor = frame.min(self.track.frames() as u64);
+        self.tail = 0;
+        // The chain starts clean at the new place, so nothing from before leaks into it.
+        self.live.reset();
+        if let Some(outgoing) = self.outgoing.take() {
+            self.send(Event::Retired(outgoing));
+        }
+        self.swap_fade = Fade::done();
+        self.priming = 0;
+    }
+
+    fn swap(&mut self, chain: Box<LiveChain>) {
+        if let Some(older) = self.outgoing.take() {
+            self.send(Event::Retired(older));
+        }
+        let old = std::mem::replace(&mut self.live, chain);
+        self.live.reset();
+        self.outgoing = Some(old);
+        // Let the new chain fill its lookahead before it is heard, then fade over to it.
+        self.priming = self.live.chain.latency_frames();
+        self.swap_fade = Fade::start(self.crossfade_frames);
+    }
+
+    /// Reads the next `frames` of the track (looping or running out) into `master` and `dry`.
+    fn read_track(&mut self, frames: usize) {
+        let total = self.track.frames() as u64;
+        let mut k = 0;
+        while k < frames {
+            if let Some((start, end)) = self.looping
+                && self.cursor == end
+            {
+                self.cursor = start;
+            }
+            let end = match self.looping {
+                Some((start, end)) if self.cursor >= start && self.cursor < end => end,
+                _ => total,
+            };
+            let take = (end.saturating_sub(self.cursor) as usize).min(frames - k);
+            if take == 0 {
+                // Past the end: silence flushes the chain.
+                for c in 0..2 {
+                    self.master[c][k..frames].fill(0.0);
+                }
+                self.tail += frames - k;
+                break;
+            }
+            let from = self.cursor as usize;
+            for c in 0..self.channels {
+                self.master[c][k..k + take]
+                    .copy_from_slice(&self.track.channel(c)[from..from + take]);
+            }
+            self.cursor += take as u64;
+            k += take;
+        }
+        for c in 0..self.channels {
+            self.dry[c][..frames].copy_from_slice(&self.master[c][..frames]);
+        }
+    }
+
+    fn play_block(&mut self, frames: usize) {
+        self.read_track(frames);
+        let channels = self.channels;
+        if let Some(old) = self.outgoing.as_mut() {
+            for c in 0..channels {
+                self.old_master[c][..frames].copy_from_slice(&self.master[c][..frames]);
+                self.old_dry[c][..frames].copy_from_slice(&self.dry[c][..frames]);
+            }
+            old.process(&mut self.old_master, &mut self.old_dry, channels, frames);
+        }
+        self.live
+            .process(&mut self.master, &mut self.dry, channels, frames);
+        if self.outgoing.is_some() {
+            for k in 0..frames {
+                let new_share = if self.priming > 0 {
+                    self.priming -= 1;
+                    0.0
+                } else {
+                    self.swap_fade.next()
+                };
+                for c in 0..channels {
+                    let (old, new) = (self.old_master[c][k], self.master[c][k]);
+                    self.master[c][k] = old + (new - old) * new_share;
+                    let (old, new) = (self.old_dry[c][k], self.dry[c][k]);
+                    self.dry[c][k] = old + (new - old) * new_share;
+                }
+            }
+            if !self.swap_fade.running()
+                && let Some(old) = self.outgoing.take()
+            {
+                self.send(Event::Retired(old));
+            }
+        }
+        let latency = self.live.chain.latency_frames();
+        if self.tail > latency {
+            // Everything of the track has been heard.
+            self.playing = false;
+            self.tail = 0;
+            self.cursor = 0;
+            self.live.reset();
+            self.send(Event::Ended);
+        }
+        self.tap_master(frames);
+    }
+
+    /// The master tap and its meters: before the monitor path, so nothing heard-only (dim,
+    /// A/B, mono) falsifies loudness or peaks.
+    fn tap_master(&mut self, frames: usize) {
+        let channels = self.channels;
+        for c in 0..channels {
+            let peak = self.master[c][..frames]
+                .iter()
+                .fold(0.0f32, |m, x| m.max(x.abs()));
+            Meters::raise(&self.meters.peak[c], peak);
+        }
+        let mut dropped = 0;
+        for k in 0..frames {
+            for c in 0..channels {
+                if self.tap.push(self.master[c][k]).is_err() {
+                    dropped += 1;
+                }
+            }
+        }
+        if dropped > 0 {
+            self.meters.dropped.fetch_add(dropped, Ordering::Relaxed);
+        }
+    }
+
+    /// The monitor path into the interleaved output.
+    fn write_out(&mut self, out: &mut [f32], out_channels: usize, frames: usize) {
+        let stereo = self.channels == 2;
+        let dim = if self.dim { DIM_GAIN } else { 1.0 };
+        for k in 0..frames {
+            let share = self.source_fade.next();
+            let (master_share, mix_share) = match self.source {
+                Source::Master => (share, 1.0 - share),
+                Source::Mix => (1.0 - share, share),
+            };
+            let mix_gain = self.mix_gain * mix_share;
+            let sample = |c: usize| self.master[c][k] * master_share + self.dry[c][k] * mix_gain;
+            let (mut l, mut r) = if stereo {
+                (sample(0), sample(1))
+            } else {
+                let m = sample(0);
+                (m, m)
+            };
+            match self.listen {
+                Listen::Stereo => {}
+                Listen::Mono | Listen::Mid => {
+                    let mid = 0.5 * (l + r);
+                    (l, r) = (mid, mid);
+                }
+                Listen::Side => {
+                    let side = 0.5 * (l - r);
+                    (l, r) = (side, side);
+                }
+            }
+            let frame = &mut out[k * out_channels..(k + 1) * out_channels];
+            let ceiling = |x: f32| (x * dim).clamp(-SAFETY_CEILING, SAFETY_CEILING);
+            frame[0] = ceiling(l);
+            if out_channels > 1 {
+                frame[1] = ceiling(r);
+                frame[2..].fill(0.0);
+            }
+        }
+    }
+
+    fn publish(&mut self) {
+        let latency = self.live.chain.latency_frames() as u64;
+        // What is heard now entered the chain `latency` frames ago.
+        let heard = self
+            .cursor
+            .saturating_sub(latency.saturating_sub(self.tail as u64));
+        self.meters.position.store(heard, Ordering::Relaxed);
+        self.meters
+            .playing
+            .store(u32::from(self.playing), Ordering::Relaxed);
+        Meters::raise(
+            &self.meters.compressor_db,
+            self.live.chain.take_compressor_reduction_db() as f32,
+        );
+        Meters::raise(
+            &self.meters.limiter_db,
+            self.live.chain.take_limiter_reduction_db() as f32,
+        );
+    }
+}

@@ -1,0 +1,362 @@
+//! The audio thread's logic through the offline driver: the same samples as the offline
+//! render, seek and loop to the frame, A/B at matched loudness without a click or a jump in
+//! time, chain swaps without discontinuity, the end of the track, and no allocation.
+
+use std::f64::consts::TAU;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use assert_no_alloc::{AllocDisabler, assert_no_alloc};
+use crest_engine::AudioBuffer;
+use crest_engine::chain::{
+    BandKind, Chain, ChainSettings, DynamicsSettings, EqBand, Placement, Slope,
+};
+use crest_engine::decode::DecodeControl;
+use crest_engine::emulation::noise::Pink;
+use crest_engine::render::render;
+use crest_playback::engine::{
+    Command, Engine, Event, Listen, LiveChain, MAX_BLOCK, Remote, Source,
+};
+
+#[global_allocator]
+static ALLOCATOR: AllocDisabler = AllocDisabler;
+
+const RATE: u32 = 48_000;
+
+fn programme(seconds: f64, level: f64) -> AudioBuffer {
+    let frames = (seconds * f64::from(RATE)) as usize;
+    let channel = |seed| {
+        let mut pink = Pink::new(seed);
+        (0..frames)
+            .map(|n| {
+                let swell = 0.6 + 0.4 * (TAU * 0.5 * n as f64 / f64::from(RATE)).sin();
+                (pink.sample() * level * swell) as f32
+            })
+            .collect::<Vec<f32>>()
+    };
+    AudioBuffer::new(RATE, vec![channel(1), channel(2)]).expect("buffer")
+}
+
+fn sine(seconds: f64, amplitude: f64) -> AudioBuffer {
+    let frames = (seconds * f64::from(RATE)) as usize;
+    let tone: Vec<f32> = (0..frames)
+        .map(|n| (amplitude * (TAU * 440.0 * n as f64 / f64::from(RATE)).sin()) as f32)
+        .collect();
+    AudioBuffer::new(RATE, vec![tone.clone(), tone]).expect("buffer")
+}
+
+fn mastering() -> ChainSettings {
+    let mut s = ChainSettings::gentle_master();
+    s.eq.bands = vec![
+        EqBand {
+            enabled: true,
+            kind: BandKind::LowShelf,
+            freq_hz: 100.0,
+            gain_db: 1.5,
+            q: 0.707,
+            slope: Slope::Db12,
+            placement: Placement::Stereo,
+        },
+        EqBand {
+            enabled: true,
+            kind: BandKind::Bell,
+            freq_hz: 2_500.0,
+            gain_db: -1.0,
+            q: 1.0,
+            slope: Slope::Db12,
+            placement: Placement::Stereo,
+        },
+    ];
+    s.dynamics = DynamicsSettings {
+        bypass: false,
+        threshold_db: -20.0,
+        ratio: 2.0,
+        ..DynamicsSettings::default()
+    };
+    s.limiter.gain_db = 4.0;
+    s
+}
+
+fn neutral() -> ChainSettings {
+    let mut s = ChainSettings::default();
+    s.limiter.bypass = true;
+    s
+}
+
+fn start(track: &AudioBuffer, settings: &ChainSettings) -> (Engine, Remote) {
+    let chain = Chain::new(
+        settings,
+        track.sample_rate(),
+        MAX_BLOCK,
+        track.channel_count(),
+    )
+    .expect("chain");
+    Engine::new(Arc::new(track.clone()), LiveChain::new(chain))
+}
+
+fn send(remote: &mut Remote, command: Command) {
+    remote.commands.push(command).expect("queue has room");
+}
+
+/// Runs `blocks` callbacks of `frames` stereo frames; returns the two output channels.
+fn run(engine: &mut Engine, frames: usize, blocks: usize) -> [Vec<f32>; 2] {
+    let mut out = [Vec::new(), Vec::new()];
+    let mut buffer = vec![0.0f32; frames * 2];
+    for _ in 0..blocks {
+        engine.render(&mut buffer, 2);
+        for frame in buffer.chunks(2) {
+            out[0].push(frame[0]);
+            out[1].push(frame[1]);
+        }
+    }
+    out
+}
+
+fn events(remote: &mut Remote) -> Vec<Event> {
+    let mut all = Vec::new();
+    while let Ok(event) = remote.events.pop() {
+        all.push(event);
+    }
+    all
+}
+
+fn largest_step(x: &[f32]) -> f32 {
+    x.windows(2)
+        .map(|w| (w[1] - w[0]).abs())
+        .fold(0.0, f32::max)
+}
+
+#[test]
+fn playback_equals_the_offline_render() {
+    let track = programme(3.0, 1.5);
+    let settings = mastering();
+    let cancel = AtomicBool::new(false);
+    let offline = render(
+        &track,
+        &settings,
+        0.0,
+        DecodeControl {
+            progress: &mut |_| {},
+            cancel: &cancel,
+        },
+    )
+    .expect("render")
+    .audio;
+    let (mut engine, mut remote) = start(&track, &settings);
+    let latency = Chain::new(&settings, RATE, MAX_BLOCK, 2)
+        .expect("chain")
+        .latency_frames();
+    send(&mut remote, Command::Play);
+    // Device-sized blocks that do not divide the track (441 frames), the UI reading the
+    // master tap as it goes.
+    let mut out = [Vec::new(), Vec::new()];
+    let mut tapped = [Vec::new(), Vec::new()];
+    for _ in 0..track.frames() / 441 + 3 {
+        let block = run(&mut engine, 441, 1);
+        for c in 0..2 {
+            out[c].extend_from_slice(&block[c]);
+        }
+        while let Ok(sample) = remote.master_tap.pop() {
+            let c = tapped[0].len() - tapped[1].len();
+            tapped[c].push(sample);
+        }
+    }
+    for c in 0..2 {
+        let live = &out[c][latency..latency + track.frames()];
+        assert_eq!(live, offline.channel(c), "channel {c}");
+        // The master tap is the chain's output, before the monitor path.
+        assert_eq!(
+            &tapped[c][latency..latency + track.frames()],
+            offline.channel(c)
+        );
+    }
+    assert!(
+        events(&mut remote)
+            .iter()
+            .any(|e| matches!(e, Event::Ended))
+    );
+    let meters = remote.meters.take();
+    assert!(!meters.playing);
+    assert_eq!(meters.dropped, 0);
+}
+
+#[test]
+fn seek_and_loop_land_on_the_frame() {
+    let track = programme(2.0, 0.5);
+    let (mut engine, mut remote) = start(&track, &neutral());
+    send(&mut remote, Command::Seek(10_000));
+    send(&mut remote, Command::Play);
+    let out = run(&mut engine, 256, 4);
+    assert_eq!(out[0][..1_024], track.channel(0)[10_000..11_024]);
+    assert_eq!(remote.meters.take().position, 11_024);
+    // A loop of 1 000..5 000 frames, entered by seeking into it: gapless, to the frame.
+    send(&mut remote, Command::Loop(Some((1_000, 5_000))));
+    send(&mut remote, Command::Seek(4_500));
+    let out = run(&mut engine, 300, 20);
+    let expected: Vec<f32> = (0..6_000)
+        .map(|k| track.channel(1)[1_000 + (3_500 + k) % 4_000])
+        .collect();
+    assert_eq!(out[1], expected);
+    // Leaving the loop plays on to the end, where playback stops by itself.
+    send(&mut remote, Command::Loop(None));
+    let out = run(&mut engine, 1_000, 100);
+    assert!(out[0][out[0].len() - 1_000..].iter().all(|&x| x == 0.0));
+    assert!(
+        events(&mut remote)
+            .iter()
+            .any(|e| matches!(e, Event::Ended))
+    );
+}
+
+#[test]
+fn ab_is_level_matched_aligned_and_without_a_click() {
+    // The chain adds 6 dB (input trim) and a limiter whose latency the mix must match.
+    let track = sine(2.0, 0.2);
+    let mut settings = ChainSettings::default();
+    settings.input.trim_db = 6.0;
+    let (mut engine, mut remote) = start(&track, &settings);
+    send(&mut remote, Command::MixGain(10f32.powf(6.0 / 20.0)));
+    send(&mut remote, Command::Play);
+    let master = run(&mut engine, 512, 40);
+    send(&mut remote, Command::Listen(Source::Mix));
+    let switched = run(&mut engine, 512, 40);
+    let level = |x: &[f32]| 20.0 * f64::from(x.iter().fold(0.0f32, |m, v| m.max(v.abs()))).log10();
+    let (a, b) = (level(&master[0][10_000..]), level(&switched[0][5_000..]));
+    assert!(
+        (a - b).abs() < 0.05,
+        "master {a:.3} dB, matched mix {b:.3} dB"
+    );
+    // In time: the mix is delayed by the chain's latency, so after the switch the output is
+    // still the track `latency` frames late, now through the matched gain.
+    let latency = Chain::new(&settings, RATE, MAX_BLOCK, 2)
+        .expect("chain")
+        .latency_frames();
+    let gain = 10f32.powf(6.0 / 20.0);
+    for (k, &heard) in switched[0].iter().enumerate().take(20_000).skip(1_000) {
+        let played = master[0].len() + k - latency;
+        let expected = track.channel(0)[played] * gain;
+        assert!((heard - expected).abs() < 1e-6, "frame {k}");
+    }
+    // Same phase on both sides of the switch: the output is one continuous sine.
+    let joined: Vec<f32> = master[0].iter().chain(&switched[0]).copied().collect();
+    let natural = (TAU * 440.0 / f64::from(RATE)) as f32 * 0.2 * 2.0;
+    let step = largest_step(&joined[10_000..]);
+    assert!(step <= natural * 1.01, "step {step} vs {natural}");
+    // And back, through the same crossfade.
+    send(&mut remote, Command::Listen(Source::Master));
+    let back = run(&mut engine, 512, 10);
+    assert!(largest_step(&back[0]) <= natural * 1.01);
+}
+
+#[test]
+fn a_new_chain_crossfades_in_and_the_old_one_comes_back() {
+    let track = sine(3.0, 0.3);
+    let settings = neutral();
+    let (mut engine, mut remote) = start(&track, &settings);
+    send(&mut remote, Command::Play);
+    let before = run(&mut engine, 480, 50);
+    // A structural change: a band added. The engine says so; the UI builds and swaps.
+    let mut louder = settings.clone();
+    louder.eq.bands = vec![EqBand {
+        enabled: true,
+        kind: BandKind::Bell,
+        freq_hz: 440.0,
+        gain_db: 3.0,
+        q: 1.0,
+        slope: Slope::Db12,
+        placement: Placement::Stereo,
+    }];
+    send(&mut remote, Command::Apply(Box::new(louder.clone())));
+    let asked = run(&mut engine, 480, 1);
+    let rebuild = events(&mut remote);
+    assert!(matches!(rebuild.as_slice(), [Event::NeedsRebuild(_)]));
+    let chain = Chain::new(&louder, RATE, MAX_BLOCK, 2).expect("chain");
+    send(&mut remote, Command::Swap(Box::new(LiveChain::new(chain))));
+    let after = run(&mut engine, 480, 50);
+    let natural = (TAU * 440.0 / f64::from(RATE)) as f32 * 0.3 * 10f32.powf(3.0 / 20.0);
+    let joined = [
+        before[0].as_slice(),
+        asked[0].as_slice(),
+        after[0].as_slice(),
+    ]
+    .concat();
+    let step = largest_step(&joined[20_000..]);
+    assert!(step <= natural * 1.05, "step {step} vs {natural}");
+    let peak = after[0][10_000..]
+        .iter()
+        .fold(0.0f32, |m, v| m.max(v.abs()));
+    assert!(
+        (20.0 * (peak / 0.3).log10() - 3.0).abs() < 0.1,
+        "peak {peak}"
+    );
+    assert!(
+        events(&mut remote)
+            .iter()
+            .any(|e| matches!(e, Event::Retired(_)))
+    );
+}
+
+#[test]
+fn the_monitor_dims_solos_and_never_exceeds_its_ceiling() {
+    let left: Vec<f32> = vec![0.5; 4_800];
+    let right: Vec<f32> = vec![0.1; 4_800];
+    let track = AudioBuffer::new(RATE, vec![left, right]).expect("buffer");
+    let (mut engine, mut remote) = start(&track, &neutral());
+    send(&mut remote, Command::Play);
+    send(
+        &mut remote,
+        Command::Monitor {
+            listen: Listen::Mid,
+            dim: false,
+        },
+    );
+    let out = run(&mut engine, 100, 1);
+    assert!((out[0][50] - 0.3).abs() < 1e-6 && (out[1][50] - 0.3).abs() < 1e-6);
+    send(
+        &mut remote,
+        Command::Monitor {
+            listen: Listen::Side,
+            dim: true,
+        },
+    );
+    let out = run(&mut engine, 100, 1);
+    assert!((out[0][50] - 0.02).abs() < 1e-6);
+    // A wild 24 dB boost is held at the monitor's ceiling; the master tap still shows it.
+    let mut wild = neutral();
+    wild.input.trim_db = 24.0;
+    let (mut engine, mut remote) = start(&track, &wild);
+    send(&mut remote, Command::Play);
+    let out = run(&mut engine, 100, 1);
+    assert!(out[0].iter().all(|x| x.abs() <= 0.944));
+    assert!(remote.meters.take().peak[0] > 5.0);
+}
+
+#[test]
+fn the_callback_never_allocates() {
+    let track = programme(2.0, 1.0);
+    let settings = mastering();
+    let (mut engine, mut remote) = start(&track, &settings);
+    let mut moved = settings.clone();
+    moved.eq.bands[0].gain_db = 1.0;
+    moved.limiter.gain_db = 3.0;
+    let mut structural = settings.clone();
+    structural.eq.bands.pop();
+    let swap_in = LiveChain::new(Chain::new(&structural, RATE, MAX_BLOCK, 2).expect("chain"));
+    let mut buffer = vec![0.0f32; 2 * 1_024];
+    send(&mut remote, Command::Play);
+    assert_no_alloc(|| engine.render(&mut buffer, 2));
+    send(&mut remote, Command::Seek(30_000));
+    send(&mut remote, Command::Loop(Some((30_000, 60_000))));
+    send(&mut remote, Command::Apply(Box::new(moved)));
+    send(&mut remote, Command::Listen(Source::Mix));
+    send(&mut remote, Command::MixGain(0.5));
+    send(&mut remote, Command::Swap(Box::new(swap_in)));
+    assert_no_alloc(|| {
+        for _ in 0..100 {
+            engine.render(&mut buffer, 2);
+        }
+    });
+    let returned = events(&mut remote);
+    assert!(returned.iter().any(|e| matches!(e, Event::Applied(_))));
+    assert!(returned.iter().any(|e| matches!(e, Event::Retired(_))));
+}
