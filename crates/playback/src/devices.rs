@@ -80,12 +80,12 @@ pub fn output_devices() -> Vec<OutputDevice> {
 /// Runs `f` with ALSA's error messages captured on this thread instead of printed: on a
 /// machine without a sound card ALSA prints several lines each time a device is probed.
 #[cfg(target_os = "linux")]
-fn quiet_alsa<T>(f: impl FnOnce() -> T) -> T {
+pub(crate) fn quiet_alsa<T>(f: impl FnOnce() -> T) -> T {
     let _captured = alsa::Output::local_error_handler();
     f()
 }
 
 #[cfg(not(target_os = "linux"))]
-fn quiet_alsa<T>(f: impl FnOnce() -> T) -> T {
+pub(crate) fn quiet_alsa<T>(f: impl FnOnce() -> T) -> T {
     f()
 }

@@ -1,7 +1,11 @@
 //! Crest playback: real-time playback through cpal, the audio thread and its lock-free
 //! plumbing. The audio thread's work is [`engine::Engine`], a plain function over buffers.
 
+pub mod cpal_backend;
 pub mod devices;
 pub mod engine;
+pub mod output;
 
+pub use cpal_backend::CpalBackend;
 pub use devices::{DeviceStatus, OutputDevice, output_devices};
+pub use output::{Backend, OutputInfo, PlaybackError, PlaybackStatus, Player};

@@ -1,0 +1,202 @@
+//! [`Backend`] over cpal's default host: the real devices.
+
+use std::sync::Arc;
+
+use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
+use cpal::{FromSample, SampleFormat, SizedSample, StreamConfig};
+
+use crate::devices::quiet_alsa;
+use crate::output::{
+    Backend, FAILURE_DISCONNECTED, FAILURE_OTHER, Failure, OutputInfo, PlaybackError, RenderFn,
+    StreamHandle, StreamRequest,
+};
+
+/// Frames rendered at a time for devices that take another sample format than f32.
+const CONVERT_FRAMES: usize = 4_096;
+
+/// The system's audio devices through cpal.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CpalBackend;
+
+struct CpalStream(cpal::Stream);
+
+impl StreamHandle for CpalStream {
+    fn play(&self) -> Result<(), PlaybackError> {
+        self.0
+            .play()
+            .map_err(|e| PlaybackError::Stream(e.to_string()))
+    }
+
+    fn pause(&self) -> Result<(), PlaybackError> {
+        self.0
+            .pause()
+            .map_err(|e| PlaybackError::Stream(e.to_string()))
+    }
+}
+
+impl Backend for CpalBackend {
+    fn open(
+        &self,
+        device: Option<&str>,
+        request: StreamRequest,
+        render: RenderFn,
+        failure: Arc<Failure>,
+    ) -> Result<(Box<dyn StreamHandle>, OutputInfo), PlaybackError> {
+        quiet_alsa(|| open(device, request, render, failure))
+    }
+}
+
+fn open(
+    wanted: Option<&str>,
+    request: StreamRequest,
+    render: RenderFn,
+    failure: Arc<Failure>,
+) -> Result<(Box<dyn StreamHandle>, OutputInfo), PlaybackError> {
+    let host = cpal::default_host();
+    let device = match wanted {
+        Some(id) => host.output_devices().ok().and_then(|mut all| {
+            all.find(|d| d.id().is_ok_and(|device_id| device_id.to_string() == id))
+        }),
+        None => host.default_output_device(),
+    }
+    .ok_or(PlaybackError::NoDevice)?;
+    let name = device
+        .description()
+        .map(|d| d.to_string())
+        .or_else(|_| device.id().map(|id| id.to_string()))
+        .unwrap_or_else(|_| "output".to_owned());
+    if device.id().is_ok_and(|id| id.to_string() == "alsa:null") {
+        return Err(PlaybackError::Unavailable {
+            device: name,
+            reason: "ALSA's null device discards audio; it is not a sound output".into(),
+        });
+    }
+    let unavailable = |reason: String| PlaybackError::Unavailable {
+        device: name.clone(),
+        reason,
+    };
+    let ranges: Vec<_> = device
+        .supported_output_configs()
+        .map_err(|e| unavailable(e.to_string()))?
+        .collect();
+    if ranges.is_empty() {
+        return Err(unavailable("it offers no output format".into()));
+    }
+    // At the track's rate, with at least its channels; f32 first, then the formats cpal
+    // converts from best.
+    let rank = |format: SampleFormat| match format {
+        SampleFormat::F32 => 0,
+        SampleFormat::I32 => 1,
+        SampleFormat::I24 => 2,
+        SampleFormat::I16 => 3,
+        _ => 4,
+    };
+    let chosen = ranges
+        .iter()
+        .filter(|r| {
+            (r.min_sample_rate()..=r.max_sample_rate()).contains(&request.sample_rate)
+                && r.channels() >= request.channels
+        })
+        .min_by_key(|r| (rank(r.sample_format()), r.channels()))
+        .ok_or_else(|| PlaybackError::RateRefused {
+            device: name.clone(),
+            rate: request.sample_rate,
+            offered: offered(&ranges),
+        })?;
+    let format = chosen.sample_format();
+    let config = StreamConfig {
+        channels: chosen.channels(),
+        sample_rate: request.sample_rate,
+        buffer_size: cpal::BufferSize::Default,
+    };
+    let buffer_frames = match chosen.buffer_size() {
+        cpal::SupportedBufferSize::Range { min, max } if min == max => Some(*min),
+        _ => None,
+    };
+    let stream = match format {
+        SampleFormat::F32 => build::<f32>(&device, &config, render, failure),
+        SampleFormat::I32 => build::<i32>(&device, &config, render, failure),
+        SampleFormat::I24 => build::<cpal::I24>(&device, &config, render, failure),
+        SampleFormat::I16 => build::<i16>(&device, &config, render, failure),
+        SampleFormat::U16 => build::<u16>(&device, &config, render, failure),
+        SampleFormat::U8 => build::<u8>(&device, &config, render, failure),
+        SampleFormat::F64 => build::<f64>(&device, &config, render, failure),
+        other => {
+            return Err(unavailable(format!(
+                "its sample format {other} is not supported"
+            )));
+        }
+    }
+    .map_err(|e| unavailable(e.to_string()))?;
+    let info = OutputInfo {
+        device: name,
+        sample_rate: request.sample_rate,
+        channels: config.channels,
+        sample_format: format.to_string(),
+        buffer_frames,
+    };
+    Ok((Box::new(CpalStream(stream)), info))
+}
+
+/// The rates and channel counts a device offers, for the message when it refuses ours.
+fn offered(ranges: &[cpal::SupportedStreamConfigRange]) -> String {
+    let mut parts: Vec<String> = ranges
+        .iter()
+        .map(|r| {
+            if r.min_sample_rate() == r.max_sample_rate() {
+                format!("{} Hz × {}", r.min_sample_rate(), r.channels())
+            } else {
+                format!(
+                    "{}–{} Hz × {}",
+                    r.min_sample_rate(),
+                    r.max_sample_rate(),
+                    r.channels()
+                )
+            }
+        })
+        .collect();
+    parts.sort();
+    parts.dedup();
+    parts.join(", ")
+}
+
+fn build<T>(
+    device: &cpal::Device,
+    config: &StreamConfig,
+    mut render: RenderFn,
+    failure: Arc<Failure>,
+) -> Result<cpal::Stream, cpal::Error>
+where
+    T: SizedSample + FromSample<f32> + Send + 'static,
+{
+    let on_error = move |error: cpal::Error| match error.kind() {
+        // Dropouts and a refused real-time priority do not stop the stream.
+        cpal::ErrorKind::Xrun | cpal::ErrorKind::RealtimeDenied => {}
+        cpal::ErrorKind::DeviceNotAvailable => failure.set(FAILURE_DISCONNECTED),
+        _ => failure.set(FAILURE_OTHER),
+    };
+    if T::FORMAT == SampleFormat::F32 {
+        return device.build_output_stream::<f32, _, _>(
+            *config,
+            move |data: &mut [f32], _| render(data),
+            on_error,
+            None,
+        );
+    }
+    // Other formats: render into f32 (allocated here, once) and convert.
+    let mut scratch = vec![0.0f32; CONVERT_FRAMES * usize::from(config.channels)];
+    device.build_output_stream::<T, _, _>(
+        *config,
+        move |data: &mut [T], _| {
+            for chunk in data.chunks_mut(scratch.len()) {
+                let block = &mut scratch[..chunk.len()];
+                render(block);
+                for (out, &x) in chunk.iter_mut().zip(block.iter()) {
+                    *out = T::from_sample(x);
+                }
+            }
+        },
+        on_error,
+        None,
+    )
+}

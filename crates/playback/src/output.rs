@@ -1,0 +1,237 @@
+//! The device side: a thin shell that hands the [`Engine`] to an output stream, behind the
+//! [`Backend`] trait so that a fake device can stand in for cpal in tests (a device that
+//! fails, disappears or refuses a rate).
+//!
+//! [`Player`] is what the UI holds: it opens the stream at the track's rate, reports what it
+//! got (rate, buffer, latency), sends commands, drops what the audio thread returns, and says
+//! plainly when playback is unavailable. Nothing here panics on a missing or failing device.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+
+use crest_engine::AudioBuffer;
+use crest_engine::chain::{Chain, ChainSettings};
+use serde::Serialize;
+
+use crate::engine::{Command, Engine, Event, LiveChain, MAX_BLOCK, MeterSnapshot, Remote};
+
+/// Fills an interleaved f32 block (the backend converts to the device's sample format).
+pub type RenderFn = Box<dyn FnMut(&mut [f32]) + Send>;
+
+/// What a stream asks of a device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamRequest {
+    pub sample_rate: u32,
+    /// The track's channel count (1 or 2); the device may have more.
+    pub channels: u16,
+}
+
+/// What the device gave.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OutputInfo {
+    pub device: String,
+    pub sample_rate: u32,
+    pub channels: u16,
+    pub sample_format: String,
+    /// Frames per callback, when the device says.
+    pub buffer_frames: Option<u32>,
+}
+
+/// An open stream.
+pub trait StreamHandle {
+    fn play(&self) -> Result<(), PlaybackError>;
+    fn pause(&self) -> Result<(), PlaybackError>;
+}
+
+/// A place streams can be opened: cpal's default host, or a fake.
+pub trait Backend {
+    /// Opens `device` (or the default) for `request`. `render` is called from the audio
+    /// thread; `lost` is set (from any thread) when the device fails or disappears.
+    fn open(
+        &self,
+        device: Option<&str>,
+        request: StreamRequest,
+        render: RenderFn,
+        lost: Arc<Failure>,
+    ) -> Result<(Box<dyn StreamHandle>, OutputInfo), PlaybackError>;
+}
+
+/// Why a running stream stopped, written by whichever thread saw it.
+#[derive(Debug, Default)]
+pub struct Failure {
+    failed: AtomicBool,
+    /// One of the `FAILURE_*` codes.
+    kind: AtomicU32,
+}
+
+pub const FAILURE_DISCONNECTED: u32 = 1;
+pub const FAILURE_OTHER: u32 = 2;
+
+impl Failure {
+    pub fn set(&self, kind: u32) {
+        self.kind.store(kind, Ordering::Relaxed);
+        self.failed.store(true, Ordering::Release);
+    }
+
+    fn reason(&self) -> Option<String> {
+        self.failed
+            .load(Ordering::Acquire)
+            .then(|| match self.kind.load(Ordering::Relaxed) {
+                FAILURE_DISCONNECTED => "the output device disappeared".to_owned(),
+                _ => "the output device stopped with an error".to_owned(),
+            })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlaybackError {
+    #[error("no audio output device was found")]
+    NoDevice,
+    #[error("the output device `{device}` cannot be opened: {reason}")]
+    Unavailable { device: String, reason: String },
+    #[error(
+        "the output device `{device}` cannot play at {rate} Hz (it offers {offered}); \
+         real-time rate conversion is not in this build yet"
+    )]
+    RateRefused {
+        device: String,
+        rate: u32,
+        offered: String,
+    },
+    #[error("the output stream failed: {0}")]
+    Stream(String),
+    #[error("the chain cannot be built: {0}")]
+    Chain(String),
+}
+
+/// Whether sound can be heard, in words the UI can show.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "state")]
+pub enum PlaybackStatus {
+    Ready { output: OutputInfo },
+    Unavailable { reason: String },
+}
+
+/// The UI's side of playback: the open stream and the queues to its engine.
+pub struct Player {
+    remote: Remote,
+    stream: Box<dyn StreamHandle>,
+    failure: Arc<Failure>,
+    output: OutputInfo,
+    track_rate: u32,
+    track_channels: usize,
+}
+
+impl std::fmt::Debug for Player {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Player")
+            .field("output", &self.output)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Player {
+    /// Opens playback of `track` through `settings` on `device` (or the default), paused at
+    /// `position`.
+    pub fn open(
+        backend: &dyn Backend,
+        device: Option<&str>,
+        track: Arc<AudioBuffer>,
+        settings: &ChainSettings,
+        position: u64,
+    ) -> Result<Self, PlaybackError> {
+        let rate = track.sample_rate();
+        let channels = track.channel_count();
+        let chain = Chain::new(settings, rate, MAX_BLOCK, channels)
+            .map_err(|e| PlaybackError::Chain(e.to_string()))?;
+        let (mut engine, mut remote) = Engine::new(track, LiveChain::new(chain));
+        let failure = Arc::new(Failure::default());
+        let request = StreamRequest {
+            sample_rate: rate,
+            channels: channels as u16,
+        };
+        // The device's channel count is only known once it is open: the stream tells the
+        // engine through this cell before the first callback.
+        let device_channels = Arc::new(AtomicU32::new(u32::from(request.channels)));
+        let seen = Arc::clone(&device_channels);
+        let render: RenderFn = Box::new(move |out: &mut [f32]| {
+            engine.render(out, seen.load(Ordering::Relaxed) as usize);
+        });
+        let (stream, output) = backend.open(device, request, render, Arc::clone(&failure))?;
+        device_channels.store(u32::from(output.channels), Ordering::Relaxed);
+        if position > 0 {
+            let _ = remote.commands.push(Command::Seek(position));
+        }
+        stream.play()?;
+        Ok(Self {
+            remote,
+            stream,
+            failure,
+            output,
+            track_rate: rate,
+            track_channels: channels,
+        })
+    }
+
+    pub fn status(&self) -> PlaybackStatus {
+        match self.failure.reason() {
+            Some(reason) => PlaybackStatus::Unavailable { reason },
+            None => PlaybackStatus::Ready {
+                output: self.output.clone(),
+            },
+        }
+    }
+
+    pub fn output(&self) -> &OutputInfo {
+        &self.output
+    }
+
+    /// Sends a command; false if the queue is full (the UI sends again on its next tick).
+    pub fn send(&mut self, command: Command) -> bool {
+        self.remote.commands.push(command).is_ok()
+    }
+
+    /// New chain settings: smoothed on the audio thread, or, when the structure changed, a new
+    /// chain built here and swapped in (see [`Self::poll`]).
+    pub fn apply(&mut self, settings: &ChainSettings) -> Result<(), PlaybackError> {
+        settings
+            .validate()
+            .map_err(|e| PlaybackError::Chain(e.to_string()))?;
+        self.send(Command::Apply(Box::new(settings.clone())));
+        Ok(())
+    }
+
+    /// Handles what the audio thread sent back: builds chains it asked for, drops returned
+    /// objects here, and reports whether the track ended. Call it on every UI tick.
+    pub fn poll(&mut self) -> Result<bool, PlaybackError> {
+        let mut ended = false;
+        while let Ok(event) = self.remote.events.pop() {
+            match event {
+                Event::NeedsRebuild(settings) => {
+                    let chain =
+                        Chain::new(&settings, self.track_rate, MAX_BLOCK, self.track_channels)
+                            .map_err(|e| PlaybackError::Chain(e.to_string()))?;
+                    self.send(Command::Swap(Box::new(LiveChain::new(chain))));
+                }
+                Event::Applied(_) | Event::Retired(_) => {}
+                Event::Ended => ended = true,
+            }
+        }
+        Ok(ended)
+    }
+
+    /// The latest meter values.
+    pub fn meters(&self) -> MeterSnapshot {
+        self.remote.meters.take()
+    }
+
+    /// The master tap (interleaved as the track): drain it for the loudness meters.
+    pub fn master_tap(&mut self) -> &mut rtrb::Consumer<f32> {
+        &mut self.remote.master_tap
+    }
+
+    /// Stops the device stream (the engine keeps its place).
+    pub fn suspend(&self) -> Result<(), PlaybackError> {
+        self.stream.pause()
+    }
+}

@@ -1,0 +1,235 @@
+//! The device shell through a fake backend (a device that is missing, refuses, disappears,
+//! comes back), and the real one on this machine: no sound card means a clear Unavailable.
+
+use std::sync::{Arc, Mutex};
+
+use crest_engine::AudioBuffer;
+use crest_engine::chain::{BandKind, ChainSettings, EqBand, Placement, Slope};
+use crest_playback::engine::Command;
+use crest_playback::output::{
+    Backend, FAILURE_DISCONNECTED, Failure, OutputInfo, PlaybackError, PlaybackStatus, Player,
+    RenderFn, StreamHandle, StreamRequest,
+};
+use crest_playback::{CpalBackend, DeviceStatus, output_devices};
+
+const RATE: u32 = 48_000;
+
+#[derive(Clone)]
+struct FakeDevice {
+    name: &'static str,
+    rates: Vec<u32>,
+    channels: u16,
+    refuses: Option<&'static str>,
+}
+
+/// The open stream of the fake device: its callback, its failure flag, its channel count.
+type OpenStream = Option<(RenderFn, Arc<Failure>, u16)>;
+
+/// A backend whose one device is driven by the test: `pull` is the audio callback.
+#[derive(Default)]
+struct Fake {
+    device: Option<FakeDevice>,
+    stream: Arc<Mutex<OpenStream>>,
+}
+
+struct FakeStream;
+
+impl StreamHandle for FakeStream {
+    fn play(&self) -> Result<(), PlaybackError> {
+        Ok(())
+    }
+    fn pause(&self) -> Result<(), PlaybackError> {
+        Ok(())
+    }
+}
+
+impl Backend for Fake {
+    fn open(
+        &self,
+        _device: Option<&str>,
+        request: StreamRequest,
+        render: RenderFn,
+        lost: Arc<Failure>,
+    ) -> Result<(Box<dyn StreamHandle>, OutputInfo), PlaybackError> {
+        let device = self.device.clone().ok_or(PlaybackError::NoDevice)?;
+        if let Some(reason) = device.refuses {
+            return Err(PlaybackError::Unavailable {
+                device: device.name.into(),
+                reason: reason.into(),
+            });
+        }
+        if !device.rates.contains(&request.sample_rate) {
+            return Err(PlaybackError::RateRefused {
+                device: device.name.into(),
+                rate: request.sample_rate,
+                offered: format!("{:?}", device.rates),
+            });
+        }
+        *self.stream.lock().expect("fake stream") = Some((render, lost, device.channels));
+        Ok((
+            Box::new(FakeStream),
+            OutputInfo {
+                device: device.name.into(),
+                sample_rate: request.sample_rate,
+                channels: device.channels,
+                sample_format: "f32".into(),
+                buffer_frames: Some(256),
+            },
+        ))
+    }
+}
+
+impl Fake {
+    fn with(device: FakeDevice) -> Self {
+        Self {
+            device: Some(device),
+            stream: Arc::default(),
+        }
+    }
+
+    /// One callback of `frames` frames; the device's channels interleaved.
+    fn pull(&self, frames: usize) -> Vec<f32> {
+        let mut guard = self.stream.lock().expect("fake stream");
+        let (render, _, channels) = guard.as_mut().expect("a stream is open");
+        let mut out = vec![0.0f32; frames * usize::from(*channels)];
+        render(&mut out);
+        out
+    }
+
+    fn disconnect(&self) {
+        let mut guard = self.stream.lock().expect("fake stream");
+        if let Some((_, lost, _)) = guard.take() {
+            lost.set(FAILURE_DISCONNECTED);
+        }
+    }
+}
+
+fn speakers() -> FakeDevice {
+    FakeDevice {
+        name: "speakers",
+        rates: vec![44_100, 48_000],
+        channels: 4,
+        refuses: None,
+    }
+}
+
+fn track() -> Arc<AudioBuffer> {
+    let left: Vec<f32> = (0..RATE as usize)
+        .map(|n| (n % 100) as f32 * 0.001)
+        .collect();
+    let right: Vec<f32> = left.iter().map(|x| -x).collect();
+    Arc::new(AudioBuffer::new(RATE, vec![left, right]).expect("buffer"))
+}
+
+fn neutral() -> ChainSettings {
+    let mut s = ChainSettings::default();
+    s.limiter.bypass = true;
+    s
+}
+
+#[test]
+fn missing_refusing_and_rate_refusing_devices_say_so() {
+    let open = |backend: &Fake| Player::open(backend, None, track(), &neutral(), 0).map(|_| ());
+    assert_eq!(open(&Fake::default()), Err(PlaybackError::NoDevice));
+    let busy = Fake::with(FakeDevice {
+        refuses: Some("busy"),
+        ..speakers()
+    });
+    let error = open(&busy).expect_err("refused");
+    assert!(error.to_string().contains("busy"), "{error}");
+    let only_44k = Fake::with(FakeDevice {
+        rates: vec![44_100],
+        ..speakers()
+    });
+    match open(&only_44k) {
+        Err(PlaybackError::RateRefused { rate, offered, .. }) => {
+            assert_eq!(rate, RATE);
+            assert!(offered.contains("44100"));
+        }
+        other => panic!("expected a refused rate, got {other:?}"),
+    }
+}
+
+#[test]
+fn plays_through_the_device_and_survives_its_loss() {
+    let fake = Fake::with(speakers());
+    let track = track();
+    let mut player = Player::open(&fake, None, Arc::clone(&track), &neutral(), 0).expect("opens");
+    assert!(matches!(player.status(), PlaybackStatus::Ready { .. }));
+    assert_eq!(player.output().channels, 4);
+    player.send(Command::Play);
+    let out = fake.pull(1_000);
+    // Four device channels: the track on the first two, silence on the others.
+    for (k, frame) in out.chunks(4).enumerate() {
+        assert_eq!(frame, [track.channel(0)[k], track.channel(1)[k], 0.0, 0.0]);
+    }
+    let position = player.meters().position;
+    assert_eq!(position, 1_000);
+
+    // The device disappears: the player says so instead of failing.
+    fake.disconnect();
+    match player.status() {
+        PlaybackStatus::Unavailable { reason } => assert!(reason.contains("disappeared")),
+        other => panic!("expected unavailable, got {other:?}"),
+    }
+    // A rescan finds it again: playback resumes where it was.
+    let back = Fake::with(speakers());
+    let mut player =
+        Player::open(&back, None, Arc::clone(&track), &neutral(), position).expect("reopens");
+    player.send(Command::Play);
+    let out = back.pull(10);
+    assert_eq!(out[0], track.channel(0)[1_000]);
+}
+
+#[test]
+fn a_structural_change_is_built_off_the_audio_thread_and_swapped_in() {
+    let fake = Fake::with(speakers());
+    let tone: Vec<f32> = (0..RATE as usize * 2)
+        .map(|n| {
+            (0.25 * (std::f64::consts::TAU * 1_000.0 * n as f64 / f64::from(RATE)).sin()) as f32
+        })
+        .collect();
+    let track = Arc::new(AudioBuffer::new(RATE, vec![tone.clone(), tone]).expect("buffer"));
+    let mut player = Player::open(&fake, None, track, &neutral(), 0).expect("opens");
+    player.send(Command::Play);
+    fake.pull(4_800);
+    let mut boosted = neutral();
+    boosted.eq.bands = vec![EqBand {
+        enabled: true,
+        kind: BandKind::Bell,
+        freq_hz: 1_000.0,
+        gain_db: 6.0,
+        q: 1.0,
+        slope: Slope::Db12,
+        placement: Placement::Stereo,
+    }];
+    player.apply(&boosted).expect("valid");
+    fake.pull(256); // the engine asks for a rebuild
+    player.poll().expect("builds the new chain");
+    fake.pull(4_800); // the swap and its crossfade
+    let out = fake.pull(4_800);
+    let peak = out.chunks(4).fold(0.0f32, |m, f| m.max(f[0].abs()));
+    assert!(
+        (20.0 * (peak / 0.25).log10() - 6.0).abs() < 0.1,
+        "peak {peak}"
+    );
+    player.poll().expect("drops the retired chain");
+    // Invalid settings are refused before they reach the audio thread.
+    let mut wild = neutral();
+    wild.input.trim_db = 99.0;
+    assert!(matches!(player.apply(&wild), Err(PlaybackError::Chain(_))));
+}
+
+#[test]
+fn without_a_sound_card_playback_is_unavailable_not_a_crash() {
+    let usable = output_devices()
+        .iter()
+        .any(|d| matches!(d.status, DeviceStatus::Available { .. }));
+    let result = Player::open(&CpalBackend, None, track(), &neutral(), 0);
+    if !usable {
+        match result {
+            Err(PlaybackError::NoDevice | PlaybackError::Unavailable { .. }) => {}
+            other => panic!("expected no usable device, got {other:?}"),
+        }
+    }
+}
