@@ -352,6 +352,52 @@ fn preview_measures_as_predicted() {
         "{spotify_lufs} from {input_lufs}"
     );
 
+    // A chain first: 6 dB less in, no limiter; without a platform the preview is 6 LU down.
+    std::fs::write(
+        dir.join("quieter.json"),
+        r#"{"input": {"trim_db": -6.0}, "limiter": {"bypass": true}}"#,
+    )
+    .expect("chain file");
+    let output = crest(
+        &[
+            "preview",
+            &input,
+            "-o",
+            "chain.wav",
+            "--chain",
+            "quieter.json",
+        ],
+        &dir,
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(String::from_utf8_lossy(&output.stdout).contains("quieter.json"));
+    let measured = json_lines(&crest(&["analyze", "--json", "chain.wav"], &dir));
+    let chain_lufs = measured[0]["integrated_lufs"].as_f64().expect("I");
+    assert!(
+        (chain_lufs - (input_lufs - 6.0)).abs() < 0.05,
+        "{chain_lufs} from {input_lufs}"
+    );
+    // A broken chain file is refused by field name, before anything is written.
+    std::fs::write(dir.join("broken.json"), r#"{"input": {"trim_db": 99}}"#).expect("file");
+    let output = crest(
+        &[
+            "preview",
+            &input,
+            "-o",
+            "broken.wav",
+            "--chain",
+            "broken.json",
+        ],
+        &dir,
+    );
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("input.trim_db"));
+    assert!(!dir.join("broken.wav").exists());
+
     // Profile: a phone keeps 3 kHz and all but drops 200 Hz, at about the same loudness.
     let output = crest(
         &["preview", &input, "-o", "phone.wav", "--profile", "phone"],

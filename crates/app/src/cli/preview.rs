@@ -1,15 +1,21 @@
-//! `crest preview IN -o OUT.wav [--platform ID] [--profile ID]`: the listener path rendered
-//! offline — platform normalization, then the playback-system emulation — as an undithered
-//! 32-bit float WAV. A listening copy for comparison outside Crest, never a master.
+//! `crest preview IN -o OUT.wav [--chain FILE] [--platform ID] [--profile ID]`: the listener
+//! path rendered offline — the chain when given, platform normalization, then the
+//! playback-system emulation — as an undithered 32-bit float WAV. A listening copy for
+//! comparison outside Crest, never a master.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
 
 use clap::Args;
+use crest_engine::chain::ChainSettings;
+use crest_engine::decode::DecodeControl;
 use crest_engine::dsp::dynamics::Compressor;
 use crest_engine::emulation::{Emulation, EmulationOptions, built_in_profiles};
+use crest_engine::export::{Dither, ExportRequest, Format, export};
 use crest_engine::monitor::MonitorStage;
 use crest_engine::platform::Targets;
+use crest_engine::render::render;
 use crest_engine::units::db_to_amp;
 use crest_engine::{AudioBuffer, decode_file, loudness};
 
@@ -20,6 +26,9 @@ pub struct PreviewArgs {
     /// Where to write the preview (32-bit float WAV).
     #[arg(short, long)]
     pub output: PathBuf,
+    /// Render through this chain (a chain preset, JSON) first, as `crest master` would.
+    #[arg(long)]
+    pub chain: Option<PathBuf>,
     /// Apply this platform's normalization (an id from `crest targets`).
     #[arg(long)]
     pub platform: Option<String>,
@@ -66,8 +75,32 @@ fn preview(args: &PreviewArgs) -> Result<String, String> {
         })?),
         None => None,
     };
+    let settings = match &args.chain {
+        Some(path) => {
+            let text =
+                std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            Some(ChainSettings::from_json(&text).map_err(|e| format!("{}: {e}", path.display()))?)
+        }
+        None => None,
+    };
     let decoded = decode_file(&args.input).map_err(|e| e.to_string())?;
-    let audio = decoded.audio;
+    let mut audio = decoded.audio;
+    let mut steps = Vec::new();
+    if let (Some(settings), Some(path)) = (&settings, &args.chain) {
+        let cancel = AtomicBool::new(false);
+        let rendered = render(
+            &audio,
+            settings,
+            0.0,
+            DecodeControl {
+                progress: &mut |_| {},
+                cancel: &cancel,
+            },
+        )
+        .map_err(|e| e.to_string())?;
+        audio = rendered.audio;
+        steps.push(format!("rendered through the chain in {}", path.display()));
+    }
     let rate = audio.sample_rate();
     if audio.channel_count() > 2 {
         return Err(format!(
@@ -77,7 +110,6 @@ fn preview(args: &PreviewArgs) -> Result<String, String> {
         ));
     }
     let mut channels = audio.into_channels();
-    let mut steps = Vec::new();
 
     if let Some(target) = target {
         let measured = loudness::measure(
@@ -132,7 +164,19 @@ fn preview(args: &PreviewArgs) -> Result<String, String> {
             }
         ));
     }
-    write_float_wav(&args.output, rate, &channels)?;
+    let preview = AudioBuffer::new(rate, channels).map_err(|e| e.to_string())?;
+    export(
+        &preview,
+        &ExportRequest {
+            path: &args.output,
+            format: Format::Wav32f,
+            dither: Dither::None,
+            force: true,
+            source: Some(&args.input),
+        },
+        &AtomicBool::new(false),
+    )
+    .map_err(|e| e.to_string())?;
     let path = args.output.display();
     if steps.is_empty() {
         steps.push("no platform and no profile: the audio is unchanged".into());
@@ -141,33 +185,4 @@ fn preview(args: &PreviewArgs) -> Result<String, String> {
         "Wrote a listening preview (not a master) to {path}: {}.",
         steps.join("; ")
     ))
-}
-
-/// Writes to a temporary file beside the target and renames it into place once complete.
-fn write_float_wav(path: &Path, rate: u32, channels: &[Vec<f32>]) -> Result<(), String> {
-    let spec = hound::WavSpec {
-        channels: channels.len() as u16,
-        sample_rate: rate,
-        bits_per_sample: 32,
-        sample_format: hound::SampleFormat::Float,
-    };
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let temporary = path.with_file_name(format!(".{file_name}.partial"));
-    let write = || -> Result<(), hound::Error> {
-        let mut writer = hound::WavWriter::create(&temporary, spec)?;
-        for i in 0..channels[0].len() {
-            for channel in channels {
-                writer.write_sample(channel[i])?;
-            }
-        }
-        writer.finalize()
-    };
-    if let Err(error) = write() {
-        let _ = std::fs::remove_file(&temporary);
-        return Err(format!("cannot write {}: {error}", path.display()));
-    }
-    std::fs::rename(&temporary, path).map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
