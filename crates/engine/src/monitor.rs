@@ -6,7 +6,7 @@
 //! audio thread, so every stage allocates only when it is built.
 
 /// One stage of the monitor path.
-pub trait MonitorStage: Send {
+pub trait MonitorStage: Send + std::fmt::Debug {
     /// Processes planar audio in place: any number of frames, the channel count the stage was
     /// built for. Never allocates, locks or blocks.
     fn process(&mut self, channels: &mut [&mut [f32]]);

@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use crest_engine::AudioBuffer;
 use crest_engine::chain::{Applied, Chain, ChainSettings};
+use crest_engine::monitor::MonitorStage;
 use rtrb::{Consumer, Producer, RingBuffer};
 
 /// The largest block the engine processes at once; longer device buffers are split.
@@ -109,8 +110,63 @@ pub enum Source {
     /// The chain's output.
     #[default]
     Master,
-    /// The untouched mix at the matched gain (A/B).
+    /// The untouched mix at its matched gain (A/B).
     Mix,
+    /// The reference track at its matched gain.
+    Reference,
+}
+
+/// A second track to compare with: same rate as the track (the UI converts it first). It
+/// keeps its own playhead, which moves only while the reference is heard, so switching back
+/// to it returns to the passage left; it loops at its end.
+#[derive(Debug)]
+pub struct Reference {
+    audio: Arc<AudioBuffer>,
+    cursor: usize,
+}
+
+impl Reference {
+    /// None when `audio` is not at `sample_rate` or has no frames.
+    pub fn new(audio: Arc<AudioBuffer>, sample_rate: u32) -> Option<Self> {
+        (audio.sample_rate() == sample_rate && audio.frames() > 0)
+            .then_some(Self { audio, cursor: 0 })
+    }
+
+    /// Reads the next frames into both channels (a mono reference on both).
+    fn read(&mut self, block: &mut [Vec<f32>; 2], frames: usize) {
+        let total = self.audio.frames();
+        let channels = self.audio.channel_count();
+        let mut k = 0;
+        while k < frames {
+            let take = (total - self.cursor).min(frames - k);
+            for (c, out) in block.iter_mut().enumerate() {
+                let source = self.audio.channel(c.min(channels - 1));
+                out[k..k + take].copy_from_slice(&source[self.cursor..self.cursor + take]);
+            }
+            self.cursor = (self.cursor + take) % total;
+            k += take;
+        }
+    }
+}
+
+/// The linear gain each source is heard at. With platform preview on, each is the platform's
+/// gain for that source's own loudness and true peak; with it off, the mix and the reference
+/// are matched to the master's integrated loudness and the master is at unity.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SourceGains {
+    pub master: f32,
+    pub mix: f32,
+    pub reference: f32,
+}
+
+impl Default for SourceGains {
+    fn default() -> Self {
+        Self {
+            master: 1.0,
+            mix: 1.0,
+            reference: 1.0,
+        }
+    }
 }
 
 /// UI → audio thread.
@@ -130,8 +186,13 @@ pub enum Command {
     /// A new chain (new structure): crossfaded in, the old one sent back.
     Swap(Box<LiveChain>),
     Listen(Source),
-    /// Linear gain of the untouched mix so it matches the master's loudness.
-    MixGain(f32),
+    /// The gain of each source (level matching, platform normalization).
+    Gains(SourceGains),
+    /// A new reference track (or none); the old one comes back.
+    Reference(Option<Box<Reference>>),
+    /// A playback-system emulation (or none) in the monitor path, crossfaded in; the old one
+    /// comes back.
+    Emulation(Option<Box<dyn MonitorStage>>),
     Monitor {
         listen: Listen,
         dim: bool,
@@ -147,6 +208,10 @@ pub enum Event {
     Applied(Box<ChainSettings>),
     /// A chain that was replaced, returned to be dropped off the audio thread.
     Retired(Box<LiveChain>),
+    /// A replaced reference track, likewise.
+    RetiredReference(Box<Reference>),
+    /// A replaced emulation stage, likewise.
+    RetiredEmulation(Box<dyn MonitorStage>),
     /// Playback reached the end of the track and stopped.
     Ended,
 }
@@ -264,14 +329,24 @@ pub struct Engine {
     tail: usize,
     looping: Option<(u64, u64)>,
     source: Source,
+    /// The source faded out while `source_fade` runs.
+    previous: Source,
     source_fade: Fade,
-    mix_gain: f32,
+    gains: SourceGains,
+    reference: Option<Box<Reference>>,
+    emulation: Option<Box<dyn MonitorStage>>,
+    outgoing_emulation: Option<Box<dyn MonitorStage>>,
+    emulation_fade: Fade,
     listen: Listen,
     dim: bool,
     master: [Vec<f32>; 2],
     dry: [Vec<f32>; 2],
     old_master: [Vec<f32>; 2],
     old_dry: [Vec<f32>; 2],
+    /// The reference's block, and the monitor path's (always stereo) with its fade copy.
+    reference_block: [Vec<f32>; 2],
+    monitor: [Vec<f32>; 2],
+    old_monitor: [Vec<f32>; 2],
     commands: Consumer<Command>,
     events: Producer<Event>,
     /// Events the queue had no room for, retried next block (never dropped here: dropping a
@@ -305,14 +380,22 @@ impl Engine {
             tail: 0,
             looping: None,
             source: Source::Master,
+            previous: Source::Master,
             source_fade: Fade::done(),
-            mix_gain: 1.0,
+            gains: SourceGains::default(),
+            reference: None,
+            emulation: None,
+            outgoing_emulation: None,
+            emulation_fade: Fade::done(),
             listen: Listen::Stereo,
             dim: false,
             master: block(),
             dry: block(),
             old_master: block(),
             old_dry: block(),
+            reference_block: block(),
+            monitor: block(),
+            old_monitor: block(),
             commands: commands_rx,
             events: events_tx,
             pending: Vec::with_capacity(PENDING_EVENTS),
@@ -404,11 +487,27 @@ impl Engine {
                 Command::Swap(chain) => self.swap(chain),
                 Command::Listen(source) => {
                     if source != self.source {
+                        self.previous = self.source;
                         self.source = source;
                         self.source_fade = Fade::start(self.crossfade_frames);
                     }
                 }
-                Command::MixGain(gain) => self.mix_gain = gain,
+                Command::Gains(gains) => self.gains = gains,
+                Command::Reference(reference) => {
+                    if let Some(old) = std::mem::replace(&mut self.reference, reference) {
+                        self.send(Event::RetiredReference(old));
+                    }
+                }
+                Command::Emulation(stage) => {
+                    if let Some(older) = self.outgoing_emulation.take() {
+                        self.send(Event::RetiredEmulation(older));
+                    }
+                    self.outgoing_emulation = std::mem::replace(&mut self.emulation, stage);
+                    if let Some(stage) = self.emulation.as_mut() {
+                        stage.reset();
+                    }
+                    self.emulation_fade = Fade::start(self.crossfade_frames);
+                }
                 Command::Monitor { listen, dim } => {
                     self.listen = listen;
                     self.dim = dim;
@@ -545,24 +644,77 @@ impl Engine {
         }
     }
 
-    /// The monitor path into the interleaved output.
+    /// One source's sample (channel `c`, frame `k`) at its gain.
+    #[inline]
+    fn source_sample(&self, source: Source, c: usize, k: usize) -> f32 {
+        let c = if self.channels == 2 { c } else { 0 };
+        match source {
+            Source::Master => self.master[c][k] * self.gains.master,
+            Source::Mix => self.dry[c][k] * self.gains.mix,
+            Source::Reference => self.reference_block[c.min(1)][k] * self.gains.reference,
+        }
+    }
+
+    /// The monitor path into the interleaved output: source select (crossfaded), the
+    /// emulation (crossfaded when it changes), mono / mid / side, dim, the safety ceiling.
     fn write_out(&mut self, out: &mut [f32], out_channels: usize, frames: usize) {
-        let stereo = self.channels == 2;
+        let heard_reference = self.source == Source::Reference
+            || (self.source_fade.running() && self.previous == Source::Reference);
+        match self.reference.as_mut() {
+            Some(reference) if heard_reference && self.playing => {
+                reference.read(&mut self.reference_block, frames);
+            }
+            _ => self
+                .reference_block
+                .iter_mut()
+                .for_each(|b| b[..frames].fill(0.0)),
+        }
+        for k in 0..frames {
+            let fading = self.source_fade.running();
+            let share = self.source_fade.next();
+            for c in 0..2 {
+                let current = self.source_sample(self.source, c, k);
+                self.monitor[c][k] = if fading {
+                    let previous = self.source_sample(self.previous, c, k);
+                    previous + (current - previous) * share
+                } else {
+                    current
+                };
+            }
+        }
+        if let Some(old) = self.outgoing_emulation.as_mut() {
+            for c in 0..2 {
+                self.old_monitor[c][..frames].copy_from_slice(&self.monitor[c][..frames]);
+            }
+            let [l, r] = &mut self.old_monitor;
+            old.process(&mut [&mut l[..frames], &mut r[..frames]]);
+        }
+        if let Some(stage) = self.emulation.as_mut() {
+            let [l, r] = &mut self.monitor;
+            stage.process(&mut [&mut l[..frames], &mut r[..frames]]);
+        }
+        if self.emulation_fade.running() {
+            for k in 0..frames {
+                let share = self.emulation_fade.next();
+                for c in 0..2 {
+                    // No outgoing stage: fading in from the plain signal.
+                    let old = if self.outgoing_emulation.is_some() {
+                        self.old_monitor[c][k]
+                    } else {
+                        self.monitor[c][k]
+                    };
+                    self.monitor[c][k] = old + (self.monitor[c][k] - old) * share;
+                }
+            }
+            if !self.emulation_fade.running()
+                && let Some(old) = self.outgoing_emulation.take()
+            {
+                self.send(Event::RetiredEmulation(old));
+            }
+        }
         let dim = if self.dim { DIM_GAIN } else { 1.0 };
         for k in 0..frames {
-            let share = self.source_fade.next();
-            let (master_share, mix_share) = match self.source {
-                Source::Master => (share, 1.0 - share),
-                Source::Mix => (1.0 - share, share),
-            };
-            let mix_gain = self.mix_gain * mix_share;
-            let sample = |c: usize| self.master[c][k] * master_share + self.dry[c][k] * mix_gain;
-            let (mut l, mut r) = if stereo {
-                (sample(0), sample(1))
-            } else {
-                let m = sample(0);
-                (m, m)
-            };
+            let (mut l, mut r) = (self.monitor[0][k], self.monitor[1][k]);
             match self.listen {
                 Listen::Stereo => {}
                 Listen::Mono | Listen::Mid => {

@@ -213,7 +213,10 @@ impl Player {
                             .map_err(|e| PlaybackError::Chain(e.to_string()))?;
                     self.send(Command::Swap(Box::new(LiveChain::new(chain))));
                 }
-                Event::Applied(_) | Event::Retired(_) => {}
+                Event::Applied(_)
+                | Event::Retired(_)
+                | Event::RetiredReference(_)
+                | Event::RetiredEmulation(_) => {}
                 Event::Ended => ended = true,
             }
         }

@@ -13,9 +13,11 @@ use crest_engine::chain::{
 };
 use crest_engine::decode::DecodeControl;
 use crest_engine::emulation::noise::Pink;
+use crest_engine::emulation::{Emulation, EmulationOptions, built_in_profiles};
+use crest_engine::monitor::MonitorStage;
 use crest_engine::render::render;
 use crest_playback::engine::{
-    Command, Engine, Event, Listen, LiveChain, MAX_BLOCK, Remote, Source,
+    Command, Engine, Event, Listen, LiveChain, MAX_BLOCK, Reference, Remote, Source, SourceGains,
 };
 
 #[global_allocator]
@@ -215,7 +217,13 @@ fn ab_is_level_matched_aligned_and_without_a_click() {
     let mut settings = ChainSettings::default();
     settings.input.trim_db = 6.0;
     let (mut engine, mut remote) = start(&track, &settings);
-    send(&mut remote, Command::MixGain(10f32.powf(6.0 / 20.0)));
+    send(
+        &mut remote,
+        Command::Gains(SourceGains {
+            mix: 10f32.powf(6.0 / 20.0),
+            ..SourceGains::default()
+        }),
+    );
     send(&mut remote, Command::Play);
     let master = run(&mut engine, 512, 40);
     send(&mut remote, Command::Listen(Source::Mix));
@@ -349,14 +357,131 @@ fn the_callback_never_allocates() {
     send(&mut remote, Command::Loop(Some((30_000, 60_000))));
     send(&mut remote, Command::Apply(Box::new(moved)));
     send(&mut remote, Command::Listen(Source::Mix));
-    send(&mut remote, Command::MixGain(0.5));
+    send(
+        &mut remote,
+        Command::Gains(SourceGains {
+            mix: 0.5,
+            reference: 0.7,
+            ..SourceGains::default()
+        }),
+    );
+    send(
+        &mut remote,
+        Command::Reference(Some(Box::new(
+            Reference::new(Arc::new(sine(1.0, 0.1)), RATE).expect("same rate"),
+        ))),
+    );
+    send(&mut remote, Command::Emulation(Some(phone())));
     send(&mut remote, Command::Swap(Box::new(swap_in)));
     assert_no_alloc(|| {
-        for _ in 0..100 {
+        for _ in 0..50 {
+            engine.render(&mut buffer, 2);
+        }
+    });
+    send(&mut remote, Command::Listen(Source::Reference));
+    send(&mut remote, Command::Emulation(None));
+    send(&mut remote, Command::Reference(None));
+    assert_no_alloc(|| {
+        for _ in 0..50 {
             engine.render(&mut buffer, 2);
         }
     });
     let returned = events(&mut remote);
     assert!(returned.iter().any(|e| matches!(e, Event::Applied(_))));
     assert!(returned.iter().any(|e| matches!(e, Event::Retired(_))));
+    assert!(
+        returned
+            .iter()
+            .any(|e| matches!(e, Event::RetiredEmulation(_)))
+    );
+    assert!(
+        returned
+            .iter()
+            .any(|e| matches!(e, Event::RetiredReference(_)))
+    );
+}
+
+fn phone() -> Box<dyn MonitorStage> {
+    let profiles = built_in_profiles().expect("profiles");
+    let phone = profiles.iter().find(|p| p.id == "phone").expect("phone");
+    let mut stage = Emulation::new(phone, RATE, MAX_BLOCK, 2).expect("emulation");
+    stage.set_options(EmulationOptions {
+        environment_noise: false,
+        solo_lost: false,
+    });
+    Box::new(stage)
+}
+
+#[test]
+fn the_reference_keeps_its_own_playhead_at_its_matched_gain() {
+    let track = sine(2.0, 0.2);
+    let reference_audio = programme(1.0, 0.3);
+    let (mut engine, mut remote) = start(&track, &neutral());
+    send(
+        &mut remote,
+        Command::Gains(SourceGains {
+            reference: 0.5,
+            ..SourceGains::default()
+        }),
+    );
+    send(
+        &mut remote,
+        Command::Reference(Some(Box::new(
+            Reference::new(Arc::new(reference_audio.clone()), RATE).expect("same rate"),
+        ))),
+    );
+    send(&mut remote, Command::Play);
+    run(&mut engine, 480, 10);
+    send(&mut remote, Command::Listen(Source::Reference));
+    let heard = run(&mut engine, 480, 10);
+    // After the 10 ms fade: the reference from its own start, at its gain.
+    let expected: Vec<f32> = reference_audio.channel(1)[480..4_800]
+        .iter()
+        .map(|x| x * 0.5)
+        .collect();
+    assert_eq!(heard[1][480..4_800], expected);
+    // Away and back: it resumes where it was left.
+    send(&mut remote, Command::Listen(Source::Master));
+    run(&mut engine, 480, 10);
+    send(&mut remote, Command::Listen(Source::Reference));
+    let again = run(&mut engine, 480, 10);
+    // 480 frames fading out after the switch away, then it stood still; 480 fading back in.
+    let resumed_at = 4_800 + 480;
+    assert_eq!(
+        again[0][1_000],
+        reference_audio.channel(0)[resumed_at + 1_000] * 0.5
+    );
+    // A reference at another rate is refused (the UI converts it first).
+    let other_rate = AudioBuffer::new(44_100, vec![vec![0.1; 100]]).expect("buffer");
+    assert!(Reference::new(Arc::new(other_rate), RATE).is_none());
+}
+
+#[test]
+fn an_emulation_changes_what_is_heard_not_the_master_and_fades_in() {
+    let track = programme(2.0, 0.2);
+    let (mut engine, mut remote) = start(&track, &neutral());
+    send(&mut remote, Command::Play);
+    let plain = run(&mut engine, 480, 20);
+    send(&mut remote, Command::Emulation(Some(phone())));
+    let through_phone = run(&mut engine, 480, 40);
+    // The phone takes the low end away: the output is no longer the track.
+    let offset = 9_600;
+    let difference: f32 = (4_800..19_200)
+        .map(|k| (through_phone[0][k] - track.channel(0)[offset + k]).abs())
+        .sum();
+    assert!(difference > 10.0, "{difference}");
+    // The master tap still carries the chain's output, untouched by the emulation.
+    let mut tapped = Vec::new();
+    while let Ok(x) = remote.master_tap.pop() {
+        tapped.push(x);
+    }
+    let master_left: Vec<f32> = tapped.iter().step_by(2).copied().collect();
+    assert_eq!(
+        master_left[offset..offset + 1_000],
+        track.channel(0)[offset..offset + 1_000]
+    );
+    // The switch is a fade, not a jump: no step beyond what the programme itself makes.
+    let natural = largest_step(&plain[0]);
+    let joined = [plain[0].as_slice(), through_phone[0].as_slice()].concat();
+    assert!(largest_step(&joined) <= natural * 1.5);
 }
