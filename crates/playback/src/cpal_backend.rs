@@ -35,6 +35,33 @@ impl StreamHandle for CpalStream {
 }
 
 impl Backend for CpalBackend {
+    fn rate_for(&self, device: Option<&str>, request: StreamRequest) -> Result<u32, PlaybackError> {
+        quiet_alsa(|| {
+            let (device, name) = find(device)?;
+            let ranges: Vec<_> = device
+                .supported_output_configs()
+                .map_err(|e| PlaybackError::Unavailable {
+                    device: name.clone(),
+                    reason: e.to_string(),
+                })?
+                .collect();
+            if ranges.iter().any(|r| {
+                (r.min_sample_rate()..=r.max_sample_rate()).contains(&request.sample_rate)
+                    && r.channels() >= request.channels
+            }) {
+                return Ok(request.sample_rate);
+            }
+            device
+                .default_output_config()
+                .map(|c| c.sample_rate())
+                .map_err(|_| PlaybackError::RateRefused {
+                    device: name,
+                    rate: request.sample_rate,
+                    offered: offered(&ranges),
+                })
+        })
+    }
+
     fn open(
         &self,
         device: Option<&str>,
@@ -52,19 +79,7 @@ fn open(
     render: RenderFn,
     failure: Arc<Failure>,
 ) -> Result<(Box<dyn StreamHandle>, OutputInfo), PlaybackError> {
-    let host = cpal::default_host();
-    let device = match wanted {
-        Some(id) => host.output_devices().ok().and_then(|mut all| {
-            all.find(|d| d.id().is_ok_and(|device_id| device_id.to_string() == id))
-        }),
-        None => host.default_output_device(),
-    }
-    .ok_or(PlaybackError::NoDevice)?;
-    let name = device
-        .description()
-        .map(|d| d.to_string())
-        .or_else(|_| device.id().map(|id| id.to_string()))
-        .unwrap_or_else(|_| "output".to_owned());
+    let (device, name) = find(wanted)?;
     if device.id().is_ok_and(|id| id.to_string() == "alsa:null") {
         return Err(PlaybackError::Unavailable {
             device: name,
@@ -134,8 +149,28 @@ fn open(
         channels: config.channels,
         sample_format: format.to_string(),
         buffer_frames,
+        converted_from: None,
+        conversion_delay_frames: 0,
     };
     Ok((Box::new(CpalStream(stream)), info))
+}
+
+/// The named output device (or the default) and its name for messages.
+fn find(wanted: Option<&str>) -> Result<(cpal::Device, String), PlaybackError> {
+    let host = cpal::default_host();
+    let device = match wanted {
+        Some(id) => host.output_devices().ok().and_then(|mut all| {
+            all.find(|d| d.id().is_ok_and(|device_id| device_id.to_string() == id))
+        }),
+        None => host.default_output_device(),
+    }
+    .ok_or(PlaybackError::NoDevice)?;
+    let name = device
+        .description()
+        .map(|d| d.to_string())
+        .or_else(|_| device.id().map(|id| id.to_string()))
+        .unwrap_or_else(|_| "output".to_owned());
+    Ok((device, name))
 }
 
 /// The rates and channel counts a device offers, for the message when it refuses ours.

@@ -1,6 +1,7 @@
 //! Crest playback: real-time playback through cpal, the audio thread and its lock-free
 //! plumbing. The audio thread's work is [`engine::Engine`], a plain function over buffers.
 
+mod convert;
 pub mod cpal_backend;
 pub mod devices;
 pub mod engine;

@@ -13,6 +13,7 @@ use crest_engine::AudioBuffer;
 use crest_engine::chain::{Chain, ChainSettings};
 use serde::Serialize;
 
+use crate::convert::RateConverter;
 use crate::engine::{Command, Engine, Event, LiveChain, MAX_BLOCK, MeterSnapshot, Remote};
 
 /// Fills an interleaved f32 block (the backend converts to the device's sample format).
@@ -35,6 +36,10 @@ pub struct OutputInfo {
     pub sample_format: String,
     /// Frames per callback, when the device says.
     pub buffer_frames: Option<u32>,
+    /// The track's rate when the device refused it and the player converts in real time.
+    pub converted_from: Option<u32>,
+    /// Frames (at the device's rate) the real-time conversion delays the sound by.
+    pub conversion_delay_frames: usize,
 }
 
 /// An open stream.
@@ -45,6 +50,11 @@ pub trait StreamHandle {
 
 /// A place streams can be opened: cpal's default host, or a fake.
 pub trait Backend {
+    /// The rate a stream for `request` will run at on `device` (or the default): the
+    /// requested one when the device takes it, else the device's own preferred rate (the
+    /// player then converts in real time).
+    fn rate_for(&self, device: Option<&str>, request: StreamRequest) -> Result<u32, PlaybackError>;
+
     /// Opens `device` (or the default) for `request`. `render` is called from the audio
     /// thread; `lost` is set (from any thread) when the device fails or disappears.
     fn open(
@@ -89,10 +99,7 @@ pub enum PlaybackError {
     NoDevice,
     #[error("the output device `{device}` cannot be opened: {reason}")]
     Unavailable { device: String, reason: String },
-    #[error(
-        "the output device `{device}` cannot play at {rate} Hz (it offers {offered}); \
-         real-time rate conversion is not in this build yet"
-    )]
+    #[error("the output device `{device}` cannot play at {rate} Hz (it offers {offered})")]
     RateRefused {
         device: String,
         rate: u32,
@@ -146,19 +153,38 @@ impl Player {
             .map_err(|e| PlaybackError::Chain(e.to_string()))?;
         let (mut engine, mut remote) = Engine::new(track, LiveChain::new(chain));
         let failure = Arc::new(Failure::default());
-        let request = StreamRequest {
+        let wanted = StreamRequest {
             sample_rate: rate,
             channels: channels as u16,
+        };
+        let device_rate = backend.rate_for(device, wanted)?;
+        let request = StreamRequest {
+            sample_rate: device_rate,
+            ..wanted
         };
         // The device's channel count is only known once it is open: the stream tells the
         // engine through this cell before the first callback.
         let device_channels = Arc::new(AtomicU32::new(u32::from(request.channels)));
         let seen = Arc::clone(&device_channels);
-        let render: RenderFn = Box::new(move |out: &mut [f32]| {
-            engine.render(out, seen.load(Ordering::Relaxed) as usize);
-        });
-        let (stream, output) = backend.open(device, request, render, Arc::clone(&failure))?;
+        let mut conversion_delay_frames = 0;
+        let render: RenderFn = if device_rate == rate {
+            Box::new(move |out: &mut [f32]| {
+                engine.render(out, seen.load(Ordering::Relaxed) as usize);
+            })
+        } else {
+            let mut converter =
+                RateConverter::new(rate, device_rate).map_err(PlaybackError::Stream)?;
+            conversion_delay_frames = converter.latency_frames();
+            Box::new(move |out: &mut [f32]| {
+                converter.fill(out, seen.load(Ordering::Relaxed) as usize, &mut |block| {
+                    engine.render(block, 2)
+                });
+            })
+        };
+        let (stream, mut output) = backend.open(device, request, render, Arc::clone(&failure))?;
         device_channels.store(u32::from(output.channels), Ordering::Relaxed);
+        output.converted_from = (device_rate != rate).then_some(rate);
+        output.conversion_delay_frames = conversion_delay_frames;
         if position > 0 {
             let _ = remote.commands.push(Command::Seek(position));
         }

@@ -1,8 +1,10 @@
 //! The device shell through a fake backend (a device that is missing, refuses, disappears,
 //! comes back), and the real one on this machine: no sound card means a clear Unavailable.
 
+use std::f64::consts::TAU;
 use std::sync::{Arc, Mutex};
 
+use assert_no_alloc::{AllocDisabler, assert_no_alloc};
 use crest_engine::AudioBuffer;
 use crest_engine::chain::{BandKind, ChainSettings, EqBand, Placement, Slope};
 use crest_playback::engine::Command;
@@ -11,6 +13,9 @@ use crest_playback::output::{
     RenderFn, StreamHandle, StreamRequest,
 };
 use crest_playback::{CpalBackend, DeviceStatus, output_devices};
+
+#[global_allocator]
+static ALLOCATOR: AllocDisabler = AllocDisabler;
 
 const RATE: u32 = 48_000;
 
@@ -44,6 +49,26 @@ impl StreamHandle for FakeStream {
 }
 
 impl Backend for Fake {
+    fn rate_for(
+        &self,
+        _device: Option<&str>,
+        request: StreamRequest,
+    ) -> Result<u32, PlaybackError> {
+        let device = self.device.as_ref().ok_or(PlaybackError::NoDevice)?;
+        if device.rates.contains(&request.sample_rate) {
+            return Ok(request.sample_rate);
+        }
+        device
+            .rates
+            .first()
+            .copied()
+            .ok_or_else(|| PlaybackError::RateRefused {
+                device: device.name.into(),
+                rate: request.sample_rate,
+                offered: "nothing".into(),
+            })
+    }
+
     fn open(
         &self,
         _device: Option<&str>,
@@ -74,6 +99,8 @@ impl Backend for Fake {
                 channels: device.channels,
                 sample_format: "f32".into(),
                 buffer_frames: Some(256),
+                converted_from: None,
+                conversion_delay_frames: 0,
             },
         ))
     }
@@ -89,11 +116,23 @@ impl Fake {
 
     /// One callback of `frames` frames; the device's channels interleaved.
     fn pull(&self, frames: usize) -> Vec<f32> {
-        let mut guard = self.stream.lock().expect("fake stream");
-        let (render, _, channels) = guard.as_mut().expect("a stream is open");
-        let mut out = vec![0.0f32; frames * usize::from(*channels)];
-        render(&mut out);
+        let channels = self
+            .stream
+            .lock()
+            .expect("fake stream")
+            .as_ref()
+            .map_or(2, |s| s.2);
+        let mut out = vec![0.0f32; frames * usize::from(channels)];
+        self.pull_into(&mut out);
         out
+    }
+
+    /// One callback into a buffer the test owns (so the callback itself can be checked for
+    /// allocations).
+    fn pull_into(&self, out: &mut [f32]) {
+        let mut guard = self.stream.lock().expect("fake stream");
+        let (render, _, _) = guard.as_mut().expect("a stream is open");
+        render(out);
     }
 
     fn disconnect(&self) {
@@ -137,17 +176,64 @@ fn missing_refusing_and_rate_refusing_devices_say_so() {
     });
     let error = open(&busy).expect_err("refused");
     assert!(error.to_string().contains("busy"), "{error}");
-    let only_44k = Fake::with(FakeDevice {
-        rates: vec![44_100],
+    let no_rates = Fake::with(FakeDevice {
+        rates: vec![],
         ..speakers()
     });
-    match open(&only_44k) {
-        Err(PlaybackError::RateRefused { rate, offered, .. }) => {
-            assert_eq!(rate, RATE);
-            assert!(offered.contains("44100"));
-        }
+    match open(&no_rates) {
+        Err(PlaybackError::RateRefused { rate, .. }) => assert_eq!(rate, RATE),
         other => panic!("expected a refused rate, got {other:?}"),
     }
+}
+
+#[test]
+fn a_device_at_another_rate_plays_through_real_time_conversion() {
+    let device = Fake::with(FakeDevice {
+        rates: vec![44_100],
+        channels: 2,
+        ..speakers()
+    });
+    let tone: Vec<f32> = (0..RATE as usize * 2)
+        .map(|n| (0.5 * (TAU * 1_000.0 * n as f64 / f64::from(RATE)).sin()) as f32)
+        .collect();
+    let track = Arc::new(AudioBuffer::new(RATE, vec![tone.clone(), tone]).expect("buffer"));
+    let mut player = Player::open(&device, None, track, &neutral(), 0).expect("opens");
+    assert_eq!(player.output().sample_rate, 44_100);
+    assert_eq!(player.output().converted_from, Some(RATE));
+    player.send(Command::Play);
+    let mut left = Vec::new();
+    let mut block = vec![0.0f32; 2 * 333];
+    for _ in 0..100 {
+        // Callbacks of an odd size, unrelated to the conversion's own blocks; converting
+        // allocates nothing.
+        assert_no_alloc(|| device.pull_into(&mut block));
+        left.extend(block.chunks(2).map(|f| f[0]));
+    }
+    // A 1 kHz sine at 44.1 kHz: same level, nothing else in it.
+    let steady = &left[4_410..];
+    let w = TAU * 1_000.0 / 44_100.0;
+    let (mut s, mut c) = (0.0, 0.0);
+    for (n, &x) in steady.iter().enumerate() {
+        s += f64::from(x) * (w * n as f64).sin();
+        c += f64::from(x) * (w * n as f64).cos();
+    }
+    let amplitude = 2.0 * (s * s + c * c).sqrt() / steady.len() as f64;
+    assert!(
+        (20.0 * (amplitude / 0.5).log10()).abs() < 0.05,
+        "{amplitude}"
+    );
+    let phase = c.atan2(s);
+    let residual = steady
+        .iter()
+        .enumerate()
+        .map(|(n, &x)| (f64::from(x) - amplitude * (w * n as f64 + phase).sin()).powi(2))
+        .sum::<f64>()
+        / steady.len() as f64;
+    assert!(
+        10.0 * (residual / 0.125).log10() < -60.0,
+        "residual {:.1} dB",
+        10.0 * (residual / 0.125).log10()
+    );
 }
 
 #[test]
