@@ -251,6 +251,107 @@ impl IntegratedMeter {
     }
 }
 
+/// Momentary loudness (BS.1770: the last 400 ms) of mono or stereo audio arriving in blocks,
+/// for live meters: K-weighted energy per 10 ms segment in a ring of 40. Allocation-free after
+/// [`MomentaryMeter::new`], so playback runs it on the audio thread.
+#[derive(Debug, Clone)]
+pub struct MomentaryMeter {
+    filters: [Biquad; 2],
+    weights: [f64; 2],
+    state: [KState; 2],
+    segment_frames: usize,
+    /// Energy of the last 40 complete segments (a ring) and of the one in progress.
+    ring: [f64; MOMENTARY_SEGMENTS],
+    next: usize,
+    filled: usize,
+    current: f64,
+    current_frames: usize,
+}
+
+impl MomentaryMeter {
+    /// For `roles.len()` (1 or 2) channels at `rate`.
+    pub fn new(rate: u32, roles: &[crate::audio::ChannelRole]) -> Self {
+        let weight = |i: usize| roles.get(i).map_or(0.0, |r| r.loudness_weight());
+        Self {
+            filters: k_weighting(rate),
+            weights: [weight(0), weight(1)],
+            state: [KState::default(); 2],
+            segment_frames: (rate as usize).div_ceil(SEGMENTS_PER_S as usize).max(1),
+            ring: [0.0; MOMENTARY_SEGMENTS],
+            next: 0,
+            filled: 0,
+            current: 0.0,
+            current_frames: 0,
+        }
+    }
+
+    /// Takes the next block (planar, one or two channels).
+    pub fn push(&mut self, block: &[&[f32]]) {
+        let len = block.first().map_or(0, |c| c.len());
+        let mut at = 0;
+        while at < len {
+            let take = (self.segment_frames - self.current_frames).min(len - at);
+            let span = [take];
+            let mut energy = [0.0];
+            match block {
+                [a, b, ..] => {
+                    let mut pair = self.state;
+                    weighted_segment_energy_from(
+                        &mut pair,
+                        [&a[at..at + take], &b[at..at + take]],
+                        self.weights,
+                        &self.filters,
+                        &span,
+                        &mut energy,
+                    );
+                    self.state = pair;
+                }
+                [a] => {
+                    let mut one = [self.state[0]];
+                    weighted_segment_energy_from(
+                        &mut one,
+                        [&a[at..at + take]],
+                        [self.weights[0]],
+                        &self.filters,
+                        &span,
+                        &mut energy,
+                    );
+                    self.state[0] = one[0];
+                }
+                [] => return,
+            }
+            self.current += energy[0];
+            self.current_frames += take;
+            at += take;
+            if self.current_frames == self.segment_frames {
+                self.ring[self.next] = self.current;
+                self.next = (self.next + 1) % MOMENTARY_SEGMENTS;
+                self.filled = (self.filled + 1).min(MOMENTARY_SEGMENTS);
+                self.current = 0.0;
+                self.current_frames = 0;
+            }
+        }
+    }
+
+    /// The loudness of the last 400 ms (None before 400 ms have arrived, or in silence).
+    pub fn lufs(&self) -> Option<f64> {
+        if self.filled < MOMENTARY_SEGMENTS {
+            return None;
+        }
+        let power =
+            self.ring.iter().sum::<f64>() / (MOMENTARY_SEGMENTS * self.segment_frames) as f64;
+        (power > 0.0).then(|| power_to_lufs(power))
+    }
+
+    /// Starts again (after a seek or a stop).
+    pub fn reset(&mut self) {
+        self.state = [KState::default(); 2];
+        self.filled = 0;
+        self.current = 0.0;
+        self.current_frames = 0;
+    }
+}
+
 /// The exclusive end of 10 ms segment `k` (counted from 1), as [`segment_ends`] places it.
 fn segment_end(k: usize, sample_rate: u32) -> usize {
     let (rate, per) = (u64::from(sample_rate), u64::from(SEGMENTS_PER_S));

@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use crest_engine::AudioBuffer;
 use crest_engine::chain::{Applied, Chain, ChainSettings};
+use crest_engine::loudness::MomentaryMeter;
 use crest_engine::monitor::MonitorStage;
 use rtrb::{Consumer, Producer, RingBuffer};
 
@@ -31,6 +32,8 @@ const EVENT_SLOTS: usize = 256;
 const TAP_SAMPLES: usize = 1 << 16;
 /// Events held on the audio side while the UI's queue is full.
 const PENDING_EVENTS: usize = 64;
+/// Time constant of the RMS meter.
+const RMS_MS: f64 = 300.0;
 
 /// The live chain with the delay line that keeps the untouched mix aligned with it. Built off
 /// the audio thread (it allocates).
@@ -225,6 +228,10 @@ pub struct Meters {
     playing: AtomicU32,
     /// Largest absolute sample of the master per channel since the UI last read it.
     peak: [AtomicU32; 2],
+    /// RMS of the master per channel (300 ms time constant), and its momentary loudness
+    /// (LUFS; NaN until 400 ms have played).
+    rms: [AtomicU32; 2],
+    momentary_lufs: AtomicU32,
     /// Largest compressor and limiter gain reduction (dB) since the UI last read them.
     compressor_db: AtomicU32,
     limiter_db: AtomicU32,
@@ -238,6 +245,9 @@ pub struct MeterSnapshot {
     pub position: u64,
     pub playing: bool,
     pub peak: [f32; 2],
+    pub rms: [f32; 2],
+    /// None until 400 ms have played since the start or the last seek.
+    pub momentary_lufs: Option<f32>,
     pub compressor_db: f32,
     pub limiter_db: f32,
     pub dropped: u64,
@@ -251,6 +261,9 @@ impl Meters {
             position: self.position.load(Ordering::Relaxed),
             playing: self.playing.load(Ordering::Relaxed) != 0,
             peak: [take(&self.peak[0]), take(&self.peak[1])],
+            rms: [0, 1].map(|c| f32::from_bits(self.rms[c].load(Ordering::Relaxed))),
+            momentary_lufs: Some(f32::from_bits(self.momentary_lufs.load(Ordering::Relaxed)))
+                .filter(|v| v.is_finite()),
             compressor_db: take(&self.compressor_db),
             limiter_db: take(&self.limiter_db),
             dropped: self.dropped.load(Ordering::Relaxed),
@@ -274,6 +287,9 @@ pub struct Remote {
     /// The master (chain output, before the monitor path), interleaved as the track's
     /// channels: for the loudness and peak meters.
     pub master_tap: Consumer<f32>,
+    /// What is heard (after source select, emulation and mono/mid/side; before dim and the
+    /// safety ceiling), interleaved stereo: for the live spectrum.
+    pub heard_tap: Consumer<f32>,
 }
 
 /// A linear ramp between two gains over the crossfade length.
@@ -354,6 +370,11 @@ pub struct Engine {
     pending: Vec<Event>,
     meters: Arc<Meters>,
     tap: Producer<f32>,
+    heard_tap: Producer<f32>,
+    momentary: MomentaryMeter,
+    /// Mean square per channel, smoothed over 300 ms, and the per-frame coefficient.
+    mean_square: [f64; 2],
+    rms_coefficient: f64,
 }
 
 impl Engine {
@@ -364,7 +385,12 @@ impl Engine {
         let (commands_tx, commands_rx) = RingBuffer::new(COMMAND_SLOTS);
         let (events_tx, events_rx) = RingBuffer::new(EVENT_SLOTS);
         let (tap_tx, tap_rx) = RingBuffer::new(TAP_SAMPLES);
+        let (heard_tx, heard_rx) = RingBuffer::new(TAP_SAMPLES);
         let meters = Arc::new(Meters::default());
+        meters
+            .momentary_lufs
+            .store(f32::NAN.to_bits(), Ordering::Relaxed);
+        let momentary = MomentaryMeter::new(track.sample_rate(), track.roles());
         let rate = f64::from(track.sample_rate());
         let block = || [vec![0.0; MAX_BLOCK], vec![0.0; MAX_BLOCK]];
         let engine = Self {
@@ -401,12 +427,17 @@ impl Engine {
             pending: Vec::with_capacity(PENDING_EVENTS),
             meters: Arc::clone(&meters),
             tap: tap_tx,
+            heard_tap: heard_tx,
+            momentary,
+            mean_square: [0.0; 2],
+            rms_coefficient: (-1.0 / (RMS_MS * 0.001 * rate)).exp(),
         };
         let remote = Remote {
             commands: commands_tx,
             events: events_rx,
             meters,
             master_tap: tap_rx,
+            heard_tap: heard_rx,
         };
         (engine, remote)
     }
@@ -521,6 +552,7 @@ impl Engine {
         self.tail = 0;
         // The chain starts clean at the new place, so nothing from before leaks into it.
         self.live.reset();
+        self.momentary.reset();
         if let Some(outgoing) = self.outgoing.take() {
             self.send(Event::Retired(outgoing));
         }
@@ -631,6 +663,23 @@ impl Engine {
                 .fold(0.0f32, |m, x| m.max(x.abs()));
             Meters::raise(&self.meters.peak[c], peak);
         }
+        let a = self.rms_coefficient;
+        for (c, mean_square) in self.mean_square.iter_mut().enumerate().take(channels) {
+            for &x in &self.master[c][..frames] {
+                *mean_square = a * *mean_square + (1.0 - a) * f64::from(x) * f64::from(x);
+            }
+            self.meters.rms[c].store((mean_square.sqrt() as f32).to_bits(), Ordering::Relaxed);
+        }
+        match channels {
+            1 => self.momentary.push(&[&self.master[0][..frames]]),
+            _ => self
+                .momentary
+                .push(&[&self.master[0][..frames], &self.master[1][..frames]]),
+        }
+        let momentary = self.momentary.lufs().map_or(f32::NAN, |v| v as f32);
+        self.meters
+            .momentary_lufs
+            .store(momentary.to_bits(), Ordering::Relaxed);
         let mut dropped = 0;
         for k in 0..frames {
             for c in 0..channels {
@@ -725,6 +774,11 @@ impl Engine {
                     let side = 0.5 * (l - r);
                     (l, r) = (side, side);
                 }
+            }
+            if self.playing {
+                // A full ring means the spectrum is not being drawn: nothing to keep.
+                let _ = self.heard_tap.push(l);
+                let _ = self.heard_tap.push(r);
             }
             let frame = &mut out[k * out_channels..(k + 1) * out_channels];
             let ceiling = |x: f32| (x * dim).clamp(-SAFETY_CEILING, SAFETY_CEILING);

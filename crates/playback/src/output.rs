@@ -259,6 +259,12 @@ impl Player {
         &mut self.remote.master_tap
     }
 
+    /// What is heard (interleaved stereo, after the monitor path's emulation and
+    /// mono/mid/side): drain it for the live spectrum.
+    pub fn heard_tap(&mut self) -> &mut rtrb::Consumer<f32> {
+        &mut self.remote.heard_tap
+    }
+
     /// Stops the device stream (the engine keeps its place).
     pub fn suspend(&self) -> Result<(), PlaybackError> {
         self.stream.pause()

@@ -485,3 +485,46 @@ fn an_emulation_changes_what_is_heard_not_the_master_and_fades_in() {
     let joined = [plain[0].as_slice(), through_phone[0].as_slice()].concat();
     assert!(largest_step(&joined) <= natural * 1.5);
 }
+
+#[test]
+fn meters_read_the_master_whatever_the_monitor_does() {
+    // EBU Tech 3341 case 1: a stereo 1 kHz sine at −23 dBFS reads −23 LUFS.
+    let amplitude = 10f64.powf(-23.0 / 20.0);
+    let frames = RATE as usize * 2;
+    let tone: Vec<f32> = (0..frames)
+        .map(|n| (amplitude * (TAU * 1_000.0 * n as f64 / f64::from(RATE)).sin()) as f32)
+        .collect();
+    let track = AudioBuffer::new(RATE, vec![tone.clone(), tone]).expect("buffer");
+    let (mut engine, mut remote) = start(&track, &neutral());
+    send(&mut remote, Command::Play);
+    // What is heard: side only (nothing, for identical channels), dimmed.
+    send(
+        &mut remote,
+        Command::Monitor {
+            listen: Listen::Side,
+            dim: true,
+        },
+    );
+    run(&mut engine, 480, 20);
+    let early = remote.meters.take();
+    assert_eq!(early.momentary_lufs, None, "under 400 ms played");
+    // 1.8 s in: the 300 ms RMS average has settled (to 0.3 %).
+    run(&mut engine, 480, 160);
+    let meters = remote.meters.take();
+    let momentary = meters.momentary_lufs.expect("400 ms played");
+    assert!((momentary + 23.0).abs() < 0.1, "{momentary}");
+    let rms = amplitude / 2f64.sqrt();
+    assert!(
+        (f64::from(meters.rms[0]) / rms - 1.0).abs() < 0.01,
+        "{:?}",
+        meters.rms
+    );
+    assert!((f64::from(meters.peak[1]) / amplitude - 1.0).abs() < 0.01);
+    // The heard tap carries the side signal: silence.
+    let mut heard = 0;
+    while let Ok(x) = remote.heard_tap.pop() {
+        assert_eq!(x, 0.0);
+        heard += 1;
+    }
+    assert!(heard > 0);
+}
