@@ -162,6 +162,48 @@ pub struct SourceGains {
     pub reference: f32,
 }
 
+/// A source's measured loudness, for working out the gain it is heard at.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Measured {
+    pub integrated_lufs: Option<f64>,
+    pub true_peak_dbtp: Option<f64>,
+}
+
+impl SourceGains {
+    /// Platform preview off: the mix and the reference at the master's integrated loudness
+    /// (a source without a measurement stays at unity).
+    pub fn matched(master: Measured, mix: Measured, reference: Measured) -> Self {
+        let to_master = |other: Measured| match (master.integrated_lufs, other.integrated_lufs) {
+            (Some(target), Some(level)) => 10f64.powf((target - level) / 20.0) as f32,
+            _ => 1.0,
+        };
+        Self {
+            master: 1.0,
+            mix: to_master(mix),
+            reference: to_master(reference),
+        }
+    }
+
+    /// Platform preview on: each source at the gain `platform` gives it for its own loudness
+    /// and true peak, as a listener would hear the three as separate tracks.
+    pub fn platform(
+        platform: &crest_engine::platform::Target,
+        master: Measured,
+        mix: Measured,
+        reference: Measured,
+    ) -> Self {
+        let gain = |m: Measured| {
+            let n = platform.preview(m.integrated_lufs, m.true_peak_dbtp);
+            10f64.powf(n.gain_db / 20.0) as f32
+        };
+        Self {
+            master: gain(master),
+            mix: gain(mix),
+            reference: gain(reference),
+        }
+    }
+}
+
 impl Default for SourceGains {
     fn default() -> Self {
         Self {

@@ -14,10 +14,13 @@ use crest_engine::chain::{
 use crest_engine::decode::DecodeControl;
 use crest_engine::emulation::noise::Pink;
 use crest_engine::emulation::{Emulation, EmulationOptions, built_in_profiles};
+use crest_engine::loudness;
 use crest_engine::monitor::MonitorStage;
+use crest_engine::platform::Targets;
 use crest_engine::render::render;
 use crest_playback::engine::{
-    Command, Engine, Event, Listen, LiveChain, MAX_BLOCK, Reference, Remote, Source, SourceGains,
+    Command, Engine, Event, Listen, LiveChain, MAX_BLOCK, Measured, Reference, Remote, Source,
+    SourceGains,
 };
 
 #[global_allocator]
@@ -527,4 +530,107 @@ fn meters_read_the_master_whatever_the_monitor_does() {
         heard += 1;
     }
     assert!(heard > 0);
+}
+
+/// Plays the whole track from the start with `source` heard; returns the heard audio with
+/// the chain's latency removed.
+fn play_through(
+    engine: &mut Engine,
+    remote: &mut Remote,
+    source: Source,
+    frames: usize,
+    latency: usize,
+) -> AudioBuffer {
+    send(remote, Command::Stop);
+    send(remote, Command::Listen(source));
+    send(remote, Command::Play);
+    let out = run(engine, 480, (frames + latency) / 480 + 2);
+    let heard: Vec<Vec<f32>> = out
+        .iter()
+        .map(|c| c[latency..latency + frames].to_vec())
+        .collect();
+    AudioBuffer::new(RATE, heard).expect("buffer")
+}
+
+#[test]
+fn ab_and_platform_preview_match_loudness_as_measured() {
+    let track = programme(6.0, 0.1);
+    let settings = mastering();
+    let cancel = AtomicBool::new(false);
+    let master = render(
+        &track,
+        &settings,
+        0.0,
+        DecodeControl {
+            progress: &mut |_| {},
+            cancel: &cancel,
+        },
+    )
+    .expect("render")
+    .audio;
+    let measured = |audio: &AudioBuffer| {
+        let l = loudness::measure(audio);
+        Measured {
+            integrated_lufs: l.integrated_lufs,
+            true_peak_dbtp: l.true_peak_dbtp,
+        }
+    };
+    let (master_m, mix_m) = (measured(&master), measured(&track));
+    let lufs = |audio: &AudioBuffer| loudness::integrated_lufs(audio).expect("loud enough");
+    let louder = master_m.integrated_lufs.expect("I") - mix_m.integrated_lufs.expect("I");
+    assert!(louder > 2.0, "the chain makes it louder: {louder:.2} LU");
+    let latency = Chain::new(&settings, RATE, MAX_BLOCK, 2)
+        .expect("chain")
+        .latency_frames();
+    let (mut engine, mut remote) = start(&track, &settings);
+
+    // Platform preview off: the mix is heard at the master's loudness.
+    let gains = SourceGains::matched(master_m, mix_m, Measured::default());
+    send(&mut remote, Command::Gains(gains));
+    let a = play_through(
+        &mut engine,
+        &mut remote,
+        Source::Master,
+        track.frames(),
+        latency,
+    );
+    let b = play_through(
+        &mut engine,
+        &mut remote,
+        Source::Mix,
+        track.frames(),
+        latency,
+    );
+    let (la, lb) = (lufs(&a), lufs(&b));
+    assert!((la - lb).abs() < 0.5, "master {la:.2}, mix {lb:.2} LUFS");
+    assert!((la - master_m.integrated_lufs.expect("I")).abs() < 0.05);
+
+    // Platform preview on (Spotify): each at the platform's gain for its own loudness.
+    let targets = Targets::built_in().expect("targets");
+    let spotify = targets.get("spotify").expect("spotify");
+    let gains = SourceGains::platform(spotify, master_m, mix_m, Measured::default());
+    send(&mut remote, Command::Gains(gains));
+    let a = play_through(
+        &mut engine,
+        &mut remote,
+        Source::Master,
+        track.frames(),
+        latency,
+    );
+    let b = play_through(
+        &mut engine,
+        &mut remote,
+        Source::Mix,
+        track.frames(),
+        latency,
+    );
+    for (name, heard, m) in [("master", &a, master_m), ("mix", &b, mix_m)] {
+        let expected = spotify.preview(m.integrated_lufs, m.true_peak_dbtp);
+        let got = lufs(heard);
+        let want = expected.resulting_lufs.expect("measured");
+        assert!(
+            (got - want).abs() < 0.1,
+            "{name}: {got:.2} vs {want:.2} LUFS"
+        );
+    }
 }
