@@ -204,6 +204,12 @@ fn build<T>(
 where
     T: SizedSample + FromSample<f32> + Send + 'static,
 {
+    let timing = Arc::clone(&failure);
+    let note_latency = move |info: &cpal::OutputCallbackInfo| {
+        let t = info.timestamp();
+        let latency = t.playback.duration_since(t.callback);
+        timing.set_latency_us(latency.as_micros().min(u128::from(u32::MAX)) as u32);
+    };
     let on_error = move |error: cpal::Error| match error.kind() {
         // Dropouts and a refused real-time priority do not stop the stream.
         cpal::ErrorKind::Xrun | cpal::ErrorKind::RealtimeDenied => {}
@@ -213,7 +219,10 @@ where
     if T::FORMAT == SampleFormat::F32 {
         return device.build_output_stream::<f32, _, _>(
             *config,
-            move |data: &mut [f32], _| render(data),
+            move |data: &mut [f32], info| {
+                note_latency(info);
+                render(data)
+            },
             on_error,
             None,
         );
@@ -222,7 +231,8 @@ where
     let mut scratch = vec![0.0f32; CONVERT_FRAMES * usize::from(config.channels)];
     device.build_output_stream::<T, _, _>(
         *config,
-        move |data: &mut [T], _| {
+        move |data: &mut [T], info| {
+            note_latency(info);
             for chunk in data.chunks_mut(scratch.len()) {
                 let block = &mut scratch[..chunk.len()];
                 render(block);

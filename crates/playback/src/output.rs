@@ -66,12 +66,15 @@ pub trait Backend {
     ) -> Result<(Box<dyn StreamHandle>, OutputInfo), PlaybackError>;
 }
 
-/// Why a running stream stopped, written by whichever thread saw it.
+/// What a running stream reports back, written by whichever thread sees it: why it stopped,
+/// and the device's output latency.
 #[derive(Debug, Default)]
 pub struct Failure {
     failed: AtomicBool,
     /// One of the `FAILURE_*` codes.
     kind: AtomicU32,
+    /// From the callback's timestamps: how long after the callback its samples are heard.
+    latency_us: AtomicU32,
 }
 
 pub const FAILURE_DISCONNECTED: u32 = 1;
@@ -81,6 +84,11 @@ impl Failure {
     pub fn set(&self, kind: u32) {
         self.kind.store(kind, Ordering::Relaxed);
         self.failed.store(true, Ordering::Release);
+    }
+
+    /// Records the latency one callback saw (microseconds).
+    pub fn set_latency_us(&self, latency_us: u32) {
+        self.latency_us.store(latency_us, Ordering::Relaxed);
     }
 
     fn reason(&self) -> Option<String> {
@@ -210,6 +218,18 @@ impl Player {
 
     pub fn output(&self) -> &OutputInfo {
         &self.output
+    }
+
+    /// The device's output latency as the stream last reported it (None before the first
+    /// callback, or when the device does not say): the time from a callback to its sound,
+    /// plus the real-time conversion's delay when there is one.
+    pub fn output_latency_ms(&self) -> Option<f64> {
+        let device = self.failure.latency_us.load(Ordering::Relaxed);
+        (device > 0).then(|| {
+            f64::from(device) / 1_000.0
+                + self.output.conversion_delay_frames as f64 * 1_000.0
+                    / f64::from(self.output.sample_rate)
+        })
     }
 
     /// Sends a command; false if the queue is full (the UI sends again on its next tick).

@@ -131,7 +131,9 @@ impl Fake {
     /// allocations).
     fn pull_into(&self, out: &mut [f32]) {
         let mut guard = self.stream.lock().expect("fake stream");
-        let (render, _, _) = guard.as_mut().expect("a stream is open");
+        let (render, state, _) = guard.as_mut().expect("a stream is open");
+        // The fake device's samples are heard 5 ms after its callback.
+        state.set_latency_us(5_000);
         render(out);
     }
 
@@ -200,6 +202,7 @@ fn a_device_at_another_rate_plays_through_real_time_conversion() {
     let mut player = Player::open(&device, None, track, &neutral(), 0).expect("opens");
     assert_eq!(player.output().sample_rate, 44_100);
     assert_eq!(player.output().converted_from, Some(RATE));
+    assert_eq!(player.output_latency_ms(), None, "no callback yet");
     player.send(Command::Play);
     let mut left = Vec::new();
     let mut block = vec![0.0f32; 2 * 333];
@@ -209,6 +212,10 @@ fn a_device_at_another_rate_plays_through_real_time_conversion() {
         assert_no_alloc(|| device.pull_into(&mut block));
         left.extend(block.chunks(2).map(|f| f[0]));
     }
+    // The conversion's delay adds to the device's.
+    let latency = player.output_latency_ms().expect("reported");
+    let conversion = player.output().conversion_delay_frames as f64 / 44.1;
+    assert!(conversion > 0.0 && (latency - 5.0 - conversion).abs() < 1e-9);
     // A 1 kHz sine at 44.1 kHz: same level, nothing else in it.
     let steady = &left[4_410..];
     let w = TAU * 1_000.0 / 44_100.0;
@@ -251,6 +258,7 @@ fn plays_through_the_device_and_survives_its_loss() {
     }
     let position = player.meters().position;
     assert_eq!(position, 1_000);
+    assert_eq!(player.output_latency_ms(), Some(5.0));
 
     // The device disappears: the player says so instead of failing.
     fake.disconnect();
