@@ -458,3 +458,19 @@ fn devices_list_cleanly_even_without_a_sound_card() {
     assert!(table.status.success());
     assert!(!String::from_utf8_lossy(&table.stderr).contains("ALSA lib"));
 }
+
+#[test]
+fn without_a_display_the_desk_says_so_instead_of_crashing() {
+    for args in [&[][..], &["somefile.wav"][..], &["open", "somefile.wav"][..]] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_crest"))
+            .args(args)
+            .env_remove("DISPLAY")
+            .env_remove("WAYLAND_DISPLAY")
+            .output()
+            .expect("crest runs");
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("no display"), "{stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}

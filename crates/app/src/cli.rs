@@ -12,12 +12,15 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-/// Crest — a mastering workstation. Run a subcommand for batch work.
+/// Crest — a mastering workstation. Without a subcommand it opens the desk (on FILE, or on
+/// the built-in demo mix); subcommands do batch work.
 #[derive(Debug, Parser)]
-#[command(name = "crest", version, about)]
+#[command(name = "crest", version, about, args_conflicts_with_subcommands = true)]
 pub struct Cli {
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
+    /// Audio file to open in the desk.
+    pub file: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -37,10 +40,19 @@ pub enum Command {
     Verify(verify::VerifyArgs),
     /// Render what a listener hears (platform normalization, playback system) to a float WAV.
     Preview(preview::PreviewArgs),
+    /// Open the desk on a file (for a file whose name is also a subcommand's).
+    Open {
+        /// Audio file to open.
+        file: std::path::PathBuf,
+    },
 }
 
 pub fn run(cli: Cli) -> ExitCode {
-    match cli.command {
+    let Some(command) = cli.command else {
+        return crate::gui::run(cli.file);
+    };
+    match command {
+        Command::Open { file } => crate::gui::run(Some(file)),
         Command::Analyze(args) => analyze::run(&args),
         Command::Targets(args) => targets::run(&args),
         Command::Profiles(args) => profiles::run(&args),

@@ -1,6 +1,7 @@
 //! `crest`: the Crest mastering workstation (GUI) and its command-line tools.
 
 mod cli;
+mod gui;
 
 use std::process::ExitCode;
 

@@ -1,0 +1,574 @@
+//! The desk: one track, its loudness history (mix and master), the master's numbers and what
+//! a streaming platform will do with it, the loudness target, and the transport.
+//!
+//! Decoding, analysis and the background render of the master run as tasks off the UI
+//! thread; a render started for older settings is ignored when it arrives.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crest_engine::chain::ChainSettings;
+use crest_engine::decode::DecodeControl;
+use crest_engine::loudness::{self, Loudness};
+use crest_engine::platform::Targets;
+use crest_engine::render::{LimiterReport, render};
+use crest_engine::{AudioBuffer, decode_file, demo};
+use crest_playback::engine::{Command, Measured, Source, SourceGains};
+use crest_playback::{CpalBackend, PlaybackStatus, Player};
+use iced::widget::{Column, button, canvas, column, container, row, rule, text};
+use iced::{Element, Fill, Length, Subscription, Task, time};
+
+use super::style;
+use super::timeline::Timeline;
+
+/// Loudness targets offered on the desk: (label, LUFS).
+const TARGETS: [(&str, Option<f64>); 4] = [
+    ("No target", None),
+    ("−14 Spotify", Some(-14.0)),
+    ("−16 Apple Music", Some(-16.0)),
+    ("−23 EBU R128", Some(-23.0)),
+];
+
+/// A decoded and measured track.
+#[derive(Debug)]
+pub struct Loaded {
+    pub name: String,
+    pub audio: Arc<AudioBuffer>,
+    pub mix: Loudness,
+}
+
+/// The master as rendered for some settings.
+#[derive(Debug)]
+pub struct Mastered {
+    pub loudness: Loudness,
+    pub limiter: Option<LimiterReport>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Message {
+    Loaded(Arc<Result<Loaded, String>>),
+    Rendered(u64, Arc<Result<Mastered, String>>),
+    Target(Option<f64>),
+    Play,
+    Pause,
+    Stop,
+    Listen(Source),
+    Tick,
+}
+
+#[derive(Debug)]
+pub enum Desk {
+    Loading { name: String },
+    Failed(String),
+    Ready(Box<Session>),
+}
+
+#[derive(Debug)]
+pub struct Session {
+    name: String,
+    audio: Arc<AudioBuffer>,
+    mix: Loudness,
+    settings: ChainSettings,
+    master: Option<Mastered>,
+    /// Counts settings changes; a render reports which it was made for.
+    generation: u64,
+    timeline: Timeline,
+    playback: Result<Player, String>,
+    playing: bool,
+    listening: Source,
+}
+
+/// Decodes (or makes the demo mix) and measures it. Runs off the UI thread.
+pub fn load(path: Option<PathBuf>) -> Result<Loaded, String> {
+    let (name, audio) = match path {
+        Some(path) => {
+            let decoded = decode_file(&path).map_err(|e| e.to_string())?;
+            let name = path.file_name().map_or_else(
+                || path.display().to_string(),
+                |n| n.to_string_lossy().into(),
+            );
+            (name, decoded.audio)
+        }
+        None => ("Demo mix (built in)".to_owned(), demo::demo_mix()),
+    };
+    if audio.channel_count() > 2 {
+        return Err(format!(
+            "{name} has {} channels; the desk masters mono and stereo",
+            audio.channel_count()
+        ));
+    }
+    let mix = loudness::measure_with(&audio, &crate::RayonJoin);
+    Ok(Loaded {
+        name,
+        audio: Arc::new(audio),
+        mix,
+    })
+}
+
+/// Renders the master for `settings` and measures it. Runs off the UI thread.
+pub fn master(audio: &AudioBuffer, settings: &ChainSettings) -> Result<Mastered, String> {
+    let cancel = std::sync::atomic::AtomicBool::new(false);
+    let rendered = render(
+        audio,
+        settings,
+        0.0,
+        DecodeControl {
+            progress: &mut |_| {},
+            cancel: &cancel,
+        },
+    )
+    .map_err(|e| e.to_string())?;
+    Ok(Mastered {
+        loudness: loudness::measure_with(&rendered.audio, &crate::RayonJoin),
+        limiter: rendered.limiter,
+    })
+}
+
+impl Desk {
+    pub fn new(file: Option<PathBuf>) -> (Self, Task<Message>) {
+        let name = file
+            .as_ref()
+            .map_or_else(|| "the demo mix".to_owned(), |p| p.display().to_string());
+        (
+            Self::Loading { name },
+            Task::perform(async move { Arc::new(load(file)) }, Message::Loaded),
+        )
+    }
+
+    pub fn title(&self) -> String {
+        match self {
+            Self::Ready(session) => format!("{} — Crest", session.name),
+            _ => "Crest".to_owned(),
+        }
+    }
+
+    pub fn update(&mut self, message: Message) -> Task<Message> {
+        match (self, message) {
+            (desk, Message::Loaded(result)) => {
+                let loaded = Arc::try_unwrap(result).unwrap_or_else(|shared| match &*shared {
+                    Ok(_) => Err("the track was loaded twice".into()),
+                    Err(e) => Err(e.clone()),
+                });
+                match loaded {
+                    Ok(loaded) => {
+                        let session = Session::new(loaded);
+                        let task = session.render_task();
+                        *desk = Self::Ready(Box::new(session));
+                        task
+                    }
+                    Err(error) => {
+                        *desk = Self::Failed(error);
+                        Task::none()
+                    }
+                }
+            }
+            (Self::Ready(session), message) => session.update(message),
+            _ => Task::none(),
+        }
+    }
+
+    pub fn subscription(&self) -> Subscription<Message> {
+        match self {
+            Self::Ready(session) if session.playback.is_ok() => {
+                time::every(time::Duration::from_millis(33)).map(|_| Message::Tick)
+            }
+            _ => Subscription::none(),
+        }
+    }
+
+    pub fn view(&self) -> Element<'_, Message> {
+        let content: Element<'_, Message> = match self {
+            Self::Loading { name } => container(text(format!("Loading {name}…")).size(18))
+                .center(Fill)
+                .into(),
+            Self::Failed(error) => container(
+                column![
+                    text("This file cannot be opened").size(20),
+                    text(error.clone()).color(style::WARNING),
+                ]
+                .spacing(8),
+            )
+            .center(Fill)
+            .into(),
+            Self::Ready(session) => session.view(),
+        };
+        container(content).padding(16).into()
+    }
+}
+
+impl Session {
+    fn new(loaded: Loaded) -> Self {
+        let settings = ChainSettings::gentle_master();
+        let mut timeline = Timeline {
+            mix: loaded.mix.short_term_series(),
+            duration_s: loaded.audio.duration_s(),
+            ..Timeline::default()
+        };
+        timeline.refresh();
+        let playback = Player::open(&CpalBackend, None, Arc::clone(&loaded.audio), &settings, 0)
+            .map_err(|e| e.to_string());
+        Self {
+            name: loaded.name,
+            audio: loaded.audio,
+            mix: loaded.mix,
+            settings,
+            master: None,
+            generation: 0,
+            timeline,
+            playback,
+            playing: false,
+            listening: Source::Master,
+        }
+    }
+
+    fn render_task(&self) -> Task<Message> {
+        let (audio, settings, generation) = (
+            Arc::clone(&self.audio),
+            self.settings.clone(),
+            self.generation,
+        );
+        Task::perform(
+            async move { Arc::new(master(&audio, &settings)) },
+            move |result| Message::Rendered(generation, result),
+        )
+    }
+
+    fn send(&mut self, command: Command) {
+        if let Ok(player) = &mut self.playback {
+            player.send(command);
+        }
+    }
+
+    fn update(&mut self, message: Message) -> Task<Message> {
+        match message {
+            Message::Loaded(_) => Task::none(),
+            Message::Rendered(generation, result) => {
+                if generation != self.generation {
+                    return Task::none();
+                }
+                match Arc::try_unwrap(result) {
+                    Ok(Ok(mastered)) => {
+                        self.timeline.master = mastered.loudness.short_term_series();
+                        self.timeline.refresh();
+                        let measured = |l: &Loudness| Measured {
+                            integrated_lufs: l.integrated_lufs,
+                            true_peak_dbtp: l.true_peak_dbtp,
+                        };
+                        let gains = SourceGains::matched(
+                            measured(&mastered.loudness),
+                            measured(&self.mix),
+                            Measured::default(),
+                        );
+                        self.send(Command::Gains(gains));
+                        self.master = Some(mastered);
+                    }
+                    Ok(Err(error)) => {
+                        self.master = None;
+                        self.timeline.master.clear();
+                        self.timeline.refresh();
+                        self.playback = Err(error);
+                    }
+                    Err(_) => {}
+                }
+                Task::none()
+            }
+            Message::Target(target) => {
+                self.settings.limiter.target_lufs = target;
+                self.timeline.target_lufs = target;
+                self.timeline.refresh();
+                self.generation += 1;
+                if let Ok(player) = &mut self.playback {
+                    let _ = player.apply(&self.settings);
+                }
+                self.render_task()
+            }
+            Message::Play => {
+                self.playing = true;
+                self.send(Command::Play);
+                Task::none()
+            }
+            Message::Pause => {
+                self.playing = false;
+                self.send(Command::Pause);
+                Task::none()
+            }
+            Message::Stop => {
+                self.playing = false;
+                self.send(Command::Stop);
+                Task::none()
+            }
+            Message::Listen(source) => {
+                self.listening = source;
+                self.send(Command::Listen(source));
+                Task::none()
+            }
+            Message::Tick => {
+                if let Ok(player) = &mut self.playback {
+                    if player.poll().unwrap_or(false) {
+                        self.playing = false;
+                    }
+                    let meters = player.meters();
+                    self.timeline.playhead_s =
+                        Some(meters.position as f64 / f64::from(self.audio.sample_rate()));
+                    if let PlaybackStatus::Unavailable { reason } = player.status() {
+                        self.playback = Err(reason);
+                        self.playing = false;
+                    }
+                }
+                Task::none()
+            }
+        }
+    }
+
+    fn view(&self) -> Element<'_, Message> {
+        let transport = {
+            let enabled = self.playback.is_ok();
+            let play = if self.playing {
+                button("Pause").on_press_maybe(enabled.then_some(Message::Pause))
+            } else {
+                button("Play").on_press_maybe(enabled.then_some(Message::Play))
+            };
+            let source = match self.listening {
+                Source::Master => button("Hearing: master")
+                    .on_press_maybe(enabled.then_some(Message::Listen(Source::Mix))),
+                _ => button("Hearing: mix (level-matched)")
+                    .on_press_maybe(enabled.then_some(Message::Listen(Source::Master))),
+            };
+            row![
+                play,
+                button("Stop").on_press_maybe(enabled.then_some(Message::Stop)),
+                source
+            ]
+            .spacing(8)
+        };
+        let header = row![
+            column![
+                text(self.name.clone()).size(20),
+                text(format!(
+                    "{:.1} s, {} Hz, {}",
+                    self.audio.duration_s(),
+                    self.audio.sample_rate(),
+                    if self.audio.channel_count() == 1 {
+                        "mono"
+                    } else {
+                        "stereo"
+                    }
+                ))
+                .color(style::MUTED),
+            ]
+            .width(Fill),
+            transport,
+        ]
+        .spacing(16);
+        let mut page: Column<'_, Message> = column![header].spacing(12);
+        if let Err(reason) = &self.playback {
+            page = page.push(
+                text(format!(
+                    "Playback unavailable: {}. Analysis, the master render and export work.",
+                    reason.trim_end_matches('.')
+                ))
+                .color(style::WARNING),
+            );
+        }
+        let legend = row![
+            text("Short-term loudness").color(style::MUTED).width(Fill),
+            text("■ mix").color(style::MIX),
+            text("■ master").color(style::MASTER),
+            text("— target").color(style::TARGET),
+        ]
+        .spacing(12);
+        page = page.push(legend).push(
+            canvas(&self.timeline)
+                .width(Fill)
+                .height(Length::Fixed(260.0)),
+        );
+        page = page.push(rule::horizontal(1)).push(
+            row![
+                numbers("Mix", &self.mix, style::MIX),
+                match &self.master {
+                    Some(m) => numbers("Master", &m.loudness, style::MASTER),
+                    None => column![
+                        text("Master").size(18).color(style::MASTER),
+                        text("rendering…").color(style::MUTED)
+                    ]
+                    .spacing(4)
+                    .width(Fill)
+                    .into(),
+                },
+                self.target_panel(),
+            ]
+            .spacing(24),
+        );
+        page.into()
+    }
+
+    fn target_panel(&self) -> Element<'_, Message> {
+        let current = self.settings.limiter.target_lufs;
+        let choices = TARGETS
+            .iter()
+            .fold(row![].spacing(6), |r, &(label, target)| {
+                let chosen = current == target;
+                r.push(
+                    button(text(label).size(13))
+                        .style(if chosen {
+                            button::primary
+                        } else {
+                            button::secondary
+                        })
+                        .on_press(Message::Target(target)),
+                )
+            });
+        let mut panel = column![
+            text("Loudness target").size(18),
+            choices,
+            text(format!(
+                "Ceiling {:.1} dBTP, true-peak limiter",
+                self.settings.limiter.ceiling_dbtp
+            ))
+            .color(style::MUTED),
+        ]
+        .spacing(6)
+        .width(Length::FillPortion(2));
+        if let Some(master) = &self.master {
+            if let Some(limiter) = &master.limiter {
+                panel = panel.push(text(format!(
+                    "Limiter: {:+.1} dB in, up to {:.1} dB off the peaks",
+                    limiter.gain_db, limiter.peak_reduction_db
+                )));
+                for note in &limiter.notes {
+                    panel = panel.push(text(note.clone()).color(style::WARNING));
+                }
+            }
+            if let Ok(targets) = Targets::built_in()
+                && let Some(spotify) = targets.get("spotify")
+            {
+                let n = spotify.preview(
+                    master.loudness.integrated_lufs,
+                    master.loudness.true_peak_dbtp,
+                );
+                panel = panel.push(text(n.sentence(spotify)));
+            }
+        }
+        panel.into()
+    }
+}
+
+/// One column of loudness numbers.
+fn numbers<'a>(title: &'a str, l: &Loudness, color: iced::Color) -> Element<'a, Message> {
+    let value =
+        |v: Option<f64>, unit: &str| v.map_or_else(|| "—".to_owned(), |v| format!("{v:.1} {unit}"));
+    column![
+        text(title).size(18).color(color),
+        text(format!("Integrated  {}", value(l.integrated_lufs, "LUFS"))),
+        text(format!("Range (LRA)  {}", value(l.lra_lu, "LU"))),
+        text(format!("True peak  {}", value(l.true_peak_dbtp, "dBTP"))),
+        text(format!("PLR  {}", value(l.plr_db(), "dB"))),
+    ]
+    .spacing(4)
+    .width(Fill)
+    .into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use iced_test::Simulator;
+
+    /// The desk on the demo mix, as it is once loaded (on the build machines playback is
+    /// unavailable: no sound card).
+    fn ready() -> Desk {
+        let loaded = load(None).expect("the demo mix loads");
+        Desk::Ready(Box::new(Session::new(loaded)))
+    }
+
+    /// Applies the messages a user's interaction produced, then runs the background render
+    /// here (a test has no executor) and delivers it, as the task would.
+    fn apply(desk: &mut Desk, messages: impl IntoIterator<Item = Message>) {
+        for message in messages {
+            let _task = desk.update(message);
+        }
+        let Desk::Ready(session) = desk else {
+            return;
+        };
+        let result = master(&session.audio, &session.settings);
+        let generation = session.generation;
+        let _task = desk.update(Message::Rendered(generation, Arc::new(result)));
+    }
+
+    /// Finds a text that starts with `prefix`.
+    fn starting(prefix: &'static str) -> impl iced_test::selector::Selector<Output = ()> {
+        move |candidate: iced_test::selector::Candidate<'_>| match candidate {
+            iced_test::selector::Candidate::Text { content, .. } if content.starts_with(prefix) => {
+                Some(())
+            }
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn the_demo_opens_with_its_numbers_and_says_when_playback_is_off() {
+        let mut desk = ready();
+        apply(&mut desk, []);
+        let mut ui = Simulator::new(desk.view());
+        assert!(ui.find("Demo mix (built in)").is_ok());
+        assert!(ui.find("Integrated  -18.0 LUFS").is_ok());
+        assert!(ui.find("Loudness target").is_ok());
+        let Desk::Ready(session) = &desk else {
+            panic!("ready");
+        };
+        if session.playback.is_err() {
+            // No sound card: a banner says so, and everything else is there.
+            assert!(ui.find(starting("Playback unavailable:")).is_ok());
+        }
+    }
+
+    #[test]
+    fn choosing_a_target_renders_a_master_that_meets_it() {
+        let mut desk = ready();
+        apply(&mut desk, []);
+        let mut ui = Simulator::new(desk.view());
+        ui.click("−14 Spotify")
+            .expect("the Spotify target is offered");
+        let messages: Vec<Message> = ui.into_messages().collect();
+        assert!(matches!(messages.as_slice(), [Message::Target(Some(t))] if *t == -14.0));
+        apply(&mut desk, messages);
+        let Desk::Ready(session) = &desk else {
+            panic!("ready");
+        };
+        assert_eq!(session.settings.limiter.target_lufs, Some(-14.0));
+        let master = session.master.as_ref().expect("rendered");
+        let integrated = master.loudness.integrated_lufs.expect("loud enough");
+        assert!((integrated + 14.0).abs() < 0.2, "{integrated}");
+        let mut ui = Simulator::new(desk.view());
+        assert!(ui.find(format!("Integrated  {integrated:.1} LUFS")).is_ok());
+        assert!(ui.find(starting("Limiter: ")).is_ok());
+        assert!(ui.find(starting("Spotify (normal) plays this")).is_ok());
+    }
+
+    #[test]
+    fn a_render_for_older_settings_is_ignored() {
+        let mut desk = ready();
+        let Desk::Ready(session) = &mut desk else {
+            panic!("ready");
+        };
+        let stale = master(&session.audio, &session.settings);
+        let _ = session.update(Message::Target(Some(-16.0)));
+        let _ = session.update(Message::Rendered(0, Arc::new(stale)));
+        assert!(
+            session.master.is_none(),
+            "the render for generation 0 is stale"
+        );
+    }
+
+    #[test]
+    fn a_file_that_cannot_be_read_says_why() {
+        let mut desk = Desk::Loading {
+            name: "missing.wav".into(),
+        };
+        let _ = desk.update(Message::Loaded(Arc::new(load(Some(
+            "/nonexistent/missing.wav".into(),
+        )))));
+        let mut ui = Simulator::new(desk.view());
+        assert!(ui.find("This file cannot be opened").is_ok());
+    }
+}

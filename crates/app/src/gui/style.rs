@@ -1,0 +1,13 @@
+//! Colours that carry meaning, the same everywhere: the mix is blue, the master amber, the
+//! target green, warnings red.
+
+use iced::Color;
+
+pub const MIX: Color = Color::from_rgb(0.36, 0.62, 0.95);
+pub const MASTER: Color = Color::from_rgb(0.98, 0.70, 0.25);
+pub const TARGET: Color = Color::from_rgb(0.40, 0.80, 0.50);
+pub const WARNING: Color = Color::from_rgb(0.95, 0.40, 0.35);
+pub const PLAYHEAD: Color = Color::from_rgb(0.92, 0.92, 0.92);
+pub const MUTED: Color = Color::from_rgb(0.55, 0.57, 0.62);
+pub const GRID: Color = Color::from_rgb(0.20, 0.21, 0.24);
+pub const PLOT_BACKGROUND: Color = Color::from_rgb(0.09, 0.10, 0.11);

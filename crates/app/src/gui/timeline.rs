@@ -1,0 +1,117 @@
+//! The loudness timeline: short-term loudness of the mix and the master over the whole track,
+//! the target as a line, the playhead. Drawn on a canvas with a cache that is cleared only when
+//! the data changes; the playhead draws on its own layer.
+
+use iced::mouse;
+use iced::widget::canvas::{self, Cache, Frame, Geometry, Path, Stroke, Text};
+use iced::{Color, Point, Rectangle, Renderer, Size, Theme};
+
+use super::style;
+
+/// The lowest and highest loudness shown (LUFS).
+const FLOOR_LUFS: f32 = -40.0;
+const TOP_LUFS: f32 = 0.0;
+
+#[derive(Debug, Default)]
+pub struct Timeline {
+    /// `(seconds, LUFS)` of the mix and of the master (none until rendered).
+    pub mix: Vec<(f64, Option<f64>)>,
+    pub master: Vec<(f64, Option<f64>)>,
+    pub duration_s: f64,
+    pub target_lufs: Option<f64>,
+    pub playhead_s: Option<f64>,
+    pub curves: Cache,
+}
+
+impl Timeline {
+    /// Call after changing the data (not the playhead).
+    pub fn refresh(&mut self) {
+        self.curves.clear();
+    }
+
+    fn y(size: Size, lufs: f32) -> f32 {
+        let t = ((lufs - FLOOR_LUFS) / (TOP_LUFS - FLOOR_LUFS)).clamp(0.0, 1.0);
+        size.height * (1.0 - t)
+    }
+
+    fn x(&self, size: Size, seconds: f64) -> f32 {
+        (seconds / self.duration_s.max(1e-9)) as f32 * size.width
+    }
+
+    fn curve(&self, frame: &mut Frame, points: &[(f64, Option<f64>)], color: Color) {
+        let size = frame.size();
+        let path = Path::new(|b| {
+            let mut drawing = false;
+            for &(t, v) in points {
+                match v {
+                    Some(v) => {
+                        let p = Point::new(self.x(size, t), Self::y(size, v as f32));
+                        if drawing {
+                            b.line_to(p);
+                        } else {
+                            b.move_to(p);
+                            drawing = true;
+                        }
+                    }
+                    None => drawing = false,
+                }
+            }
+        });
+        frame.stroke(&path, Stroke::default().with_color(color).with_width(1.5));
+    }
+}
+
+impl<Message> canvas::Program<Message> for Timeline {
+    type State = ();
+
+    fn draw(
+        &self,
+        _state: &(),
+        renderer: &Renderer,
+        _theme: &Theme,
+        bounds: Rectangle,
+        _cursor: mouse::Cursor,
+    ) -> Vec<Geometry> {
+        let curves = self.curves.draw(renderer, bounds.size(), |frame| {
+            let size = frame.size();
+            frame.fill_rectangle(Point::ORIGIN, size, style::PLOT_BACKGROUND);
+            // A grid line every 6 LU, labelled.
+            for lufs in [-36.0, -30.0, -24.0, -18.0, -12.0, -6.0] {
+                let y = Self::y(size, lufs);
+                frame.stroke(
+                    &Path::line(Point::new(0.0, y), Point::new(size.width, y)),
+                    Stroke::default().with_color(style::GRID).with_width(1.0),
+                );
+                frame.fill_text(Text {
+                    content: format!("{lufs:.0}"),
+                    position: Point::new(4.0, y - 14.0),
+                    color: style::MUTED,
+                    size: 11.0.into(),
+                    ..Text::default()
+                });
+            }
+            if let Some(target) = self.target_lufs {
+                let y = Self::y(size, target as f32);
+                frame.stroke(
+                    &Path::line(Point::new(0.0, y), Point::new(size.width, y)),
+                    Stroke::default().with_color(style::TARGET).with_width(1.0),
+                );
+            }
+            self.curve(frame, &self.mix, style::MIX);
+            self.curve(frame, &self.master, style::MASTER);
+        });
+        let mut layers = vec![curves];
+        if let Some(t) = self.playhead_s {
+            let mut frame = Frame::new(renderer, bounds.size());
+            let x = self.x(bounds.size(), t);
+            frame.stroke(
+                &Path::line(Point::new(x, 0.0), Point::new(x, bounds.height)),
+                Stroke::default()
+                    .with_color(style::PLAYHEAD)
+                    .with_width(1.5),
+            );
+            layers.push(frame.into_geometry());
+        }
+        layers
+    }
+}
