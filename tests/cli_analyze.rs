@@ -461,7 +461,11 @@ fn devices_list_cleanly_even_without_a_sound_card() {
 
 #[test]
 fn without_a_display_the_desk_says_so_instead_of_crashing() {
-    for args in [&[][..], &["somefile.wav"][..], &["open", "somefile.wav"][..]] {
+    for args in [
+        &[][..],
+        &["somefile.wav"][..],
+        &["open", "somefile.wav"][..],
+    ] {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_crest"))
             .args(args)
             .env_remove("DISPLAY")

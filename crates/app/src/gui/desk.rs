@@ -47,6 +47,10 @@ pub struct Mastered {
 #[derive(Debug, Clone)]
 pub enum Message {
     Loaded(Arc<Result<Loaded, String>>),
+    /// A file dropped on the window: open it, keeping the current track if it fails.
+    Open(PathBuf),
+    Opened(Arc<Result<Loaded, String>>),
+    Seek(f64),
     Rendered(u64, Arc<Result<Mastered, String>>),
     Target(Option<f64>),
     Play,
@@ -76,6 +80,8 @@ pub struct Session {
     playback: Result<Player, String>,
     playing: bool,
     listening: Source,
+    /// A plain message for the engineer (a file that could not be opened, one being opened).
+    notice: Option<String>,
 }
 
 /// Decodes (or makes the demo mix) and measures it. Runs off the UI thread.
@@ -162,17 +168,50 @@ impl Desk {
                     }
                 }
             }
+            (Self::Ready(session), Message::Opened(result)) => {
+                match Arc::try_unwrap(result) {
+                    Ok(Ok(loaded)) => {
+                        // The old player stops as it is dropped; the new track starts paused.
+                        let next = Session::new(loaded);
+                        let task = next.render_task();
+                        **session = next;
+                        task
+                    }
+                    Ok(Err(error)) => {
+                        session.notice = Some(format!("{error}. The current track stays open."));
+                        Task::none()
+                    }
+                    Err(_) => Task::none(),
+                }
+            }
+            (Self::Ready(session), Message::Open(path)) => {
+                session.notice = Some(format!("Opening {}…", path.display()));
+                Task::perform(async move { Arc::new(load(Some(path))) }, Message::Opened)
+            }
+            (desk, Message::Open(path)) => {
+                *desk = Self::Loading {
+                    name: path.display().to_string(),
+                };
+                Task::perform(async move { Arc::new(load(Some(path))) }, Message::Loaded)
+            }
             (Self::Ready(session), message) => session.update(message),
             _ => Task::none(),
         }
     }
 
     pub fn subscription(&self) -> Subscription<Message> {
-        match self {
-            Self::Ready(session) if session.playback.is_ok() => {
-                time::every(time::Duration::from_millis(33)).map(|_| Message::Tick)
+        let dropped = iced::event::listen_with(|event, _, _| match event {
+            iced::Event::Window(iced::window::Event::FileDropped(path)) => {
+                Some(Message::Open(path))
             }
-            _ => Subscription::none(),
+            _ => None,
+        });
+        match self {
+            Self::Ready(session) if session.playback.is_ok() => Subscription::batch([
+                dropped,
+                time::every(time::Duration::from_millis(33)).map(|_| Message::Tick),
+            ]),
+            _ => dropped,
         }
     }
 
@@ -218,6 +257,7 @@ impl Session {
             playback,
             playing: false,
             listening: Source::Master,
+            notice: None,
         }
     }
 
@@ -241,7 +281,14 @@ impl Session {
 
     fn update(&mut self, message: Message) -> Task<Message> {
         match message {
-            Message::Loaded(_) => Task::none(),
+            Message::Loaded(_) | Message::Open(_) | Message::Opened(_) => Task::none(),
+            Message::Seek(seconds) => {
+                let seconds = seconds.clamp(0.0, self.audio.duration_s());
+                let frame = (seconds * f64::from(self.audio.sample_rate())) as u64;
+                self.send(Command::Seek(frame));
+                self.timeline.playhead_s = Some(seconds);
+                Task::none()
+            }
             Message::Rendered(generation, result) => {
                 if generation != self.generation {
                     return Task::none();
@@ -361,6 +408,9 @@ impl Session {
         ]
         .spacing(16);
         let mut page: Column<'_, Message> = column![header].spacing(12);
+        if let Some(notice) = &self.notice {
+            page = page.push(text(notice.clone()).color(style::WARNING));
+        }
         if let Err(reason) = &self.playback {
             page = page.push(
                 text(format!(
@@ -371,7 +421,9 @@ impl Session {
             );
         }
         let legend = row![
-            text("Short-term loudness").color(style::MUTED).width(Fill),
+            text("Short-term loudness — click to move the playhead; drop a file on the window to open it")
+                .color(style::MUTED)
+                .width(Fill),
             text("■ mix").color(style::MIX),
             text("■ master").color(style::MASTER),
             text("— target").color(style::TARGET),
@@ -558,6 +610,45 @@ mod tests {
             session.master.is_none(),
             "the render for generation 0 is stale"
         );
+    }
+
+    #[test]
+    fn a_bad_file_dropped_on_the_desk_leaves_the_session_and_says_why() {
+        let mut desk = ready();
+        apply(&mut desk, []);
+        let _ = desk.update(Message::Open("/nonexistent/dropped.wav".into()));
+        let _ = desk.update(Message::Opened(Arc::new(load(Some(
+            "/nonexistent/dropped.wav".into(),
+        )))));
+        let Desk::Ready(session) = &desk else {
+            panic!("still ready");
+        };
+        assert_eq!(session.name, "Demo mix (built in)");
+        assert!(session.master.is_some(), "the master is still there");
+        let mut ui = Simulator::new(desk.view());
+        assert!(ui.find(starting("/nonexistent/dropped.wav")).is_ok());
+    }
+
+    #[test]
+    fn clicking_the_timeline_moves_the_playhead() {
+        let mut desk = ready();
+        apply(&mut desk, []);
+        let mut ui = Simulator::new(desk.view());
+        // The timeline spans the window's width below the header; its middle is the track's.
+        ui.point_at(iced::Point::new(512.0, 250.0));
+        let _ = ui.simulate(iced_test::simulator::click());
+        let messages: Vec<Message> = ui.into_messages().collect();
+        let seek = messages.iter().find_map(|m| match m {
+            Message::Seek(seconds) => Some(*seconds),
+            _ => None,
+        });
+        let seconds = seek.expect("a click on the timeline seeks");
+        assert!(seconds > 5.0 && seconds < 19.0, "{seconds}");
+        apply(&mut desk, messages);
+        let Desk::Ready(session) = &desk else {
+            panic!("ready");
+        };
+        assert_eq!(session.timeline.playhead_s, Some(seconds));
     }
 
     #[test]

@@ -3,9 +3,11 @@
 //! the data changes; the playhead draws on its own layer.
 
 use iced::mouse;
-use iced::widget::canvas::{self, Cache, Frame, Geometry, Path, Stroke, Text};
+use iced::widget::Action;
+use iced::widget::canvas::{self, Cache, Event, Frame, Geometry, Path, Stroke, Text};
 use iced::{Color, Point, Rectangle, Renderer, Size, Theme};
 
+use super::desk::Message;
 use super::style;
 
 /// The lowest and highest loudness shown (LUFS).
@@ -61,8 +63,24 @@ impl Timeline {
     }
 }
 
-impl<Message> canvas::Program<Message> for Timeline {
+impl canvas::Program<Message> for Timeline {
     type State = ();
+
+    /// A click seeks to that moment of the track.
+    fn update(
+        &self,
+        _state: &mut (),
+        event: &Event,
+        bounds: Rectangle,
+        cursor: mouse::Cursor,
+    ) -> Option<Action<Message>> {
+        let Event::Mouse(mouse::Event::ButtonPressed(mouse::Button::Left)) = event else {
+            return None;
+        };
+        let position = cursor.position_in(bounds)?;
+        let seconds = f64::from(position.x / bounds.width) * self.duration_s;
+        Some(Action::publish(Message::Seek(seconds)).and_capture())
+    }
 
     fn draw(
         &self,
