@@ -9,13 +9,16 @@ use std::sync::Arc;
 
 use crest_engine::chain::ChainSettings;
 use crest_engine::decode::DecodeControl;
+use crest_engine::export::{Dither, Format};
 use crest_engine::loudness::{self, Loudness};
+use crest_engine::master::MasterRequest;
 use crest_engine::platform::Targets;
+use crest_engine::qc::QcReport;
 use crest_engine::render::{LimiterReport, render};
 use crest_engine::{AudioBuffer, decode_file, demo};
 use crest_playback::engine::{Command, Measured, Source, SourceGains};
 use crest_playback::{CpalBackend, PlaybackStatus, Player};
-use iced::widget::{Column, button, canvas, column, container, row, rule, text};
+use iced::widget::{Column, button, canvas, column, container, row, rule, text, text_input};
 use iced::{Element, Fill, Length, Subscription, Task, time};
 
 use super::style;
@@ -33,6 +36,7 @@ const TARGETS: [(&str, Option<f64>); 4] = [
 #[derive(Debug)]
 pub struct Loaded {
     pub name: String,
+    pub path: Option<PathBuf>,
     pub audio: Arc<AudioBuffer>,
     pub mix: Loudness,
 }
@@ -51,6 +55,10 @@ pub enum Message {
     Open(PathBuf),
     Opened(Arc<Result<Loaded, String>>),
     Seek(f64),
+    ExportPath(String),
+    ExportFormat(Format),
+    Export,
+    Exported(Arc<Result<QcReport, String>>),
     Rendered(u64, Arc<Result<Mastered, String>>),
     Target(Option<f64>),
     Play,
@@ -82,13 +90,20 @@ pub struct Session {
     listening: Source,
     /// A plain message for the engineer (a file that could not be opened, one being opened).
     notice: Option<String>,
+    /// Where and how the master is exported, and what the last export reported.
+    export_path: String,
+    export_format: Format,
+    exporting: bool,
+    exported: Option<Result<QcReport, String>>,
+    /// The source file, when the track came from one (never overwritten by an export).
+    source: Option<PathBuf>,
 }
 
 /// Decodes (or makes the demo mix) and measures it. Runs off the UI thread.
 pub fn load(path: Option<PathBuf>) -> Result<Loaded, String> {
-    let (name, audio) = match path {
+    let (name, audio) = match &path {
         Some(path) => {
-            let decoded = decode_file(&path).map_err(|e| e.to_string())?;
+            let decoded = decode_file(path).map_err(|e| e.to_string())?;
             let name = path.file_name().map_or_else(
                 || path.display().to_string(),
                 |n| n.to_string_lossy().into(),
@@ -106,6 +121,7 @@ pub fn load(path: Option<PathBuf>) -> Result<Loaded, String> {
     let mix = loudness::measure_with(&audio, &crate::RayonJoin);
     Ok(Loaded {
         name,
+        path,
         audio: Arc::new(audio),
         mix,
     })
@@ -258,6 +274,13 @@ impl Session {
             playing: false,
             listening: Source::Master,
             notice: None,
+            export_path: default_export_path(loaded.path.as_deref())
+                .display()
+                .to_string(),
+            export_format: Format::Wav24,
+            exporting: false,
+            exported: None,
+            source: loaded.path,
         }
     }
 
@@ -282,6 +305,51 @@ impl Session {
     fn update(&mut self, message: Message) -> Task<Message> {
         match message {
             Message::Loaded(_) | Message::Open(_) | Message::Opened(_) => Task::none(),
+            Message::ExportPath(path) => {
+                self.export_path = path;
+                Task::none()
+            }
+            Message::ExportFormat(format) => {
+                self.export_format = format;
+                self.export_path = PathBuf::from(&self.export_path)
+                    .with_extension(format.extension())
+                    .display()
+                    .to_string();
+                Task::none()
+            }
+            Message::Export => {
+                self.exporting = true;
+                self.exported = None;
+                let (audio, settings, format, source) = (
+                    Arc::clone(&self.audio),
+                    self.settings.clone(),
+                    self.export_format,
+                    self.source.clone(),
+                );
+                let output = PathBuf::from(&self.export_path);
+                Task::perform(
+                    async move {
+                        Arc::new(export(
+                            &audio,
+                            &settings,
+                            format,
+                            &output,
+                            source.as_deref(),
+                        ))
+                    },
+                    Message::Exported,
+                )
+            }
+            Message::Exported(result) => {
+                self.exporting = false;
+                self.exported = Some(Arc::try_unwrap(result).unwrap_or_else(
+                    |shared| match &*shared {
+                        Ok(report) => Ok(report.clone()),
+                        Err(e) => Err(e.clone()),
+                    },
+                ));
+                Task::none()
+            }
             Message::Seek(seconds) => {
                 let seconds = seconds.clamp(0.0, self.audio.duration_s());
                 let frame = (seconds * f64::from(self.audio.sample_rate())) as u64;
@@ -454,6 +522,73 @@ impl Session {
         page.into()
     }
 
+    fn export_panel(&self) -> Element<'_, Message> {
+        let formats = [
+            (Format::Wav24, "WAV 24"),
+            (Format::Wav16, "WAV 16"),
+            (Format::Flac24, "FLAC 24"),
+        ]
+        .into_iter()
+        .fold(row![].spacing(6), |r, (format, label)| {
+            r.push(
+                button(text(label).size(13))
+                    .style(if format == self.export_format {
+                        button::primary
+                    } else {
+                        button::secondary
+                    })
+                    .on_press(Message::ExportFormat(format)),
+            )
+        });
+        let mut panel = column![
+            text("Export the master").size(18),
+            formats,
+            row![
+                text_input("output file", &self.export_path)
+                    .on_input(Message::ExportPath)
+                    .width(Fill),
+                button(if self.exporting {
+                    "Exporting…"
+                } else {
+                    "Export"
+                })
+                .on_press_maybe((!self.exporting).then_some(Message::Export)),
+            ]
+            .spacing(6),
+        ]
+        .spacing(6);
+        match &self.exported {
+            Some(Ok(report)) => {
+                let value = |v: Option<f64>, unit: &str| {
+                    v.map_or_else(|| "—".to_owned(), |v| format!("{v:.1} {unit}"))
+                };
+                panel = panel.push(
+                    text(format!(
+                        "{} {}: {}, {}",
+                        if report.passed {
+                            "Passed QC —"
+                        } else {
+                            "FAILED QC —"
+                        },
+                        report.file,
+                        value(report.integrated_lufs, "LUFS"),
+                        value(report.true_peak_dbtp, "dBTP"),
+                    ))
+                    .color(if report.passed {
+                        style::TARGET
+                    } else {
+                        style::WARNING
+                    }),
+                );
+            }
+            Some(Err(error)) => {
+                panel = panel.push(text(format!("Not exported: {error}")).color(style::WARNING));
+            }
+            None => {}
+        }
+        panel.into()
+    }
+
     fn target_panel(&self) -> Element<'_, Message> {
         let current = self.settings.limiter.target_lufs;
         let choices = TARGETS
@@ -501,7 +636,55 @@ impl Session {
                 panel = panel.push(text(n.sentence(spotify)));
             }
         }
-        panel.into()
+        panel
+            .push(rule::horizontal(1))
+            .push(self.export_panel())
+            .into()
+    }
+}
+
+/// Writes the master for `settings`: rendered, dithered, written atomically, read back and
+/// checked. Runs off the UI thread.
+pub fn export(
+    audio: &AudioBuffer,
+    settings: &ChainSettings,
+    format: Format,
+    output: &std::path::Path,
+    source: Option<&std::path::Path>,
+) -> Result<QcReport, String> {
+    let cancel = std::sync::atomic::AtomicBool::new(false);
+    crest_engine::master::master(
+        &MasterRequest {
+            audio,
+            source_path: source,
+            settings,
+            format,
+            dither: Dither::Tpdf,
+            sample_rate: None,
+            output,
+            force: false,
+        },
+        DecodeControl {
+            progress: &mut |_| {},
+            cancel: &cancel,
+        },
+    )
+    .map(|mastered| mastered.report)
+    .map_err(|e| e.to_string())
+}
+
+/// Beside the source (`mix.wav` → `mix-master.wav`), or in the home folder for the demo.
+fn default_export_path(source: Option<&std::path::Path>) -> PathBuf {
+    match source {
+        Some(path) => {
+            let stem = path
+                .file_stem()
+                .map_or_else(|| "master".into(), |s| s.to_string_lossy().into_owned());
+            path.with_file_name(format!("{stem}-master.wav"))
+        }
+        None => std::env::home_dir()
+            .unwrap_or_else(std::env::temp_dir)
+            .join("crest-demo-master.wav"),
     }
 }
 
@@ -649,6 +832,59 @@ mod tests {
             panic!("ready");
         };
         assert_eq!(session.timeline.playhead_s, Some(seconds));
+    }
+
+    #[test]
+    fn export_writes_a_verified_master_and_refuses_to_overwrite() {
+        let dir = std::env::temp_dir().join(format!("crest-desk-export-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("demo-master.wav");
+        let mut desk = ready();
+        apply(&mut desk, [Message::Target(Some(-14.0))]);
+        let mut ui = Simulator::new(desk.view());
+        ui.click("FLAC 24").expect("formats offered");
+        let mut messages: Vec<Message> = ui.into_messages().collect();
+        messages.push(Message::ExportPath(
+            path.with_extension("flac").display().to_string(),
+        ));
+        for message in messages {
+            let _ = desk.update(message);
+        }
+        let mut ui = Simulator::new(desk.view());
+        ui.click("Export").expect("export button");
+        let messages: Vec<Message> = ui.into_messages().collect();
+        assert!(matches!(messages.as_slice(), [Message::Export]));
+        let run = |desk: &mut Desk| {
+            let Desk::Ready(session) = desk else {
+                panic!("ready");
+            };
+            let result = export(
+                &session.audio,
+                &session.settings,
+                session.export_format,
+                std::path::Path::new(&session.export_path),
+                None,
+            );
+            let _ = desk.update(Message::Exported(Arc::new(result)));
+        };
+        let _ = desk.update(Message::Export);
+        run(&mut desk);
+        let flac = path.with_extension("flac");
+        let back = crest_engine::decode_file(&flac).expect("the master reads back");
+        let measured = loudness::measure(&back.audio);
+        assert!((measured.integrated_lufs.expect("I") + 14.0).abs() < 0.2);
+        assert!(measured.true_peak_dbtp.expect("TP") <= -1.0);
+        let mut ui = Simulator::new(desk.view());
+        assert!(ui.find(starting("Passed QC")).is_ok());
+        drop(ui);
+        // Again to the same file: refused, the first master kept.
+        let _ = desk.update(Message::Export);
+        run(&mut desk);
+        let mut ui = Simulator::new(desk.view());
+        assert!(ui.find(starting("Not exported:")).is_ok());
+        assert!(flac.exists());
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
