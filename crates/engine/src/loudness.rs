@@ -198,36 +198,17 @@ impl IntegratedMeter {
         let mut at = 0;
         while at < len {
             let take = (self.segment_end - self.frames).min(len - at);
-            let current = self.energy.len() - 1;
-            let span = [take];
-            let energy = &mut self.energy[current..];
-            match block {
-                [a, b, ..] => {
-                    let (left, right) = self.state.split_at_mut(1);
-                    let mut pair = [left[0], right[0]];
-                    weighted_segment_energy_from(
-                        &mut pair,
-                        [&a[at..at + take], &b[at..at + take]],
-                        self.weights,
-                        &self.filters,
-                        &span,
-                        energy,
-                    );
-                    self.state = pair;
-                }
-                [a] => {
-                    let mut one = [self.state[0]];
-                    weighted_segment_energy_from(
-                        &mut one,
-                        [&a[at..at + take]],
-                        [self.weights[0]],
-                        &self.filters,
-                        &span,
-                        energy,
-                    );
-                    self.state[0] = one[0];
-                }
-                [] => return,
+            let Some(energy) = weigh_span(
+                &mut self.state,
+                self.weights,
+                &self.filters,
+                block,
+                at..at + take,
+            ) else {
+                return;
+            };
+            if let Some(current) = self.energy.last_mut() {
+                *current += energy;
             }
             self.frames += take;
             at += take;
@@ -291,36 +272,16 @@ impl MomentaryMeter {
         let mut at = 0;
         while at < len {
             let take = (self.segment_frames - self.current_frames).min(len - at);
-            let span = [take];
-            let mut energy = [0.0];
-            match block {
-                [a, b, ..] => {
-                    let mut pair = self.state;
-                    weighted_segment_energy_from(
-                        &mut pair,
-                        [&a[at..at + take], &b[at..at + take]],
-                        self.weights,
-                        &self.filters,
-                        &span,
-                        &mut energy,
-                    );
-                    self.state = pair;
-                }
-                [a] => {
-                    let mut one = [self.state[0]];
-                    weighted_segment_energy_from(
-                        &mut one,
-                        [&a[at..at + take]],
-                        [self.weights[0]],
-                        &self.filters,
-                        &span,
-                        &mut energy,
-                    );
-                    self.state[0] = one[0];
-                }
-                [] => return,
-            }
-            self.current += energy[0];
+            let Some(energy) = weigh_span(
+                &mut self.state,
+                self.weights,
+                &self.filters,
+                block,
+                at..at + take,
+            ) else {
+                return;
+            };
+            self.current += energy;
             self.current_frames += take;
             at += take;
             if self.current_frames == self.segment_frames {
@@ -350,6 +311,44 @@ impl MomentaryMeter {
         self.current = 0.0;
         self.current_frames = 0;
     }
+}
+
+/// The weighted K-filtered energy of frames `range` of a mono or stereo block, continuing
+/// each channel's filter state: the block-by-block step both live meters share. None for a
+/// block without channels.
+fn weigh_span(
+    state: &mut [KState; 2],
+    weights: [f64; 2],
+    filters: &[Biquad; 2],
+    block: &[&[f32]],
+    range: std::ops::Range<usize>,
+) -> Option<f64> {
+    let span = [range.len()];
+    let mut energy = [0.0];
+    match block {
+        [a, b, ..] => weighted_segment_energy_from(
+            state,
+            [&a[range.clone()], &b[range]],
+            weights,
+            filters,
+            &span,
+            &mut energy,
+        ),
+        [a] => {
+            let mut one = [state[0]];
+            weighted_segment_energy_from(
+                &mut one,
+                [&a[range]],
+                [weights[0]],
+                filters,
+                &span,
+                &mut energy,
+            );
+            state[0] = one[0];
+        }
+        [] => return None,
+    }
+    Some(energy[0])
 }
 
 /// The exclusive end of 10 ms segment `k` (counted from 1), as [`segment_ends`] places it.

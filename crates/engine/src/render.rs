@@ -379,9 +379,7 @@ struct InPlace<'a>(&'a mut [Vec<f32>]);
 
 impl LimiterIo for InPlace<'_> {
     fn read(&mut self, start: usize, end: usize, block: &mut [Vec<f32>]) {
-        for (b, c) in block.iter_mut().zip(self.0.iter()) {
-            b[..end - start].copy_from_slice(&c[start..end]);
-        }
+        Self::read_from(self.0, start, end, block);
     }
 
     fn write(&mut self, to: usize, count: usize, block: &[Vec<f32>]) {

@@ -169,6 +169,15 @@ pub struct Measured {
     pub true_peak_dbtp: Option<f64>,
 }
 
+impl From<&crest_engine::loudness::Loudness> for Measured {
+    fn from(l: &crest_engine::loudness::Loudness) -> Self {
+        Self {
+            integrated_lufs: l.integrated_lufs,
+            true_peak_dbtp: l.true_peak_dbtp,
+        }
+    }
+}
+
 impl SourceGains {
     /// Platform preview off: the mix and the reference at the master's integrated loudness
     /// (a source without a measurement stays at unity).

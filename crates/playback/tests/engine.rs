@@ -568,13 +568,7 @@ fn ab_and_platform_preview_match_loudness_as_measured() {
     )
     .expect("render")
     .audio;
-    let measured = |audio: &AudioBuffer| {
-        let l = loudness::measure(audio);
-        Measured {
-            integrated_lufs: l.integrated_lufs,
-            true_peak_dbtp: l.true_peak_dbtp,
-        }
-    };
+    let measured = |audio: &AudioBuffer| Measured::from(&loudness::measure(audio));
     let (master_m, mix_m) = (measured(&master), measured(&track));
     let lufs = |audio: &AudioBuffer| loudness::integrated_lufs(audio).expect("loud enough");
     let louder = master_m.integrated_lufs.expect("I") - mix_m.integrated_lufs.expect("I");

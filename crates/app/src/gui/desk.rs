@@ -365,13 +365,9 @@ impl Session {
                     Ok(Ok(mastered)) => {
                         self.timeline.master = mastered.loudness.short_term_series();
                         self.timeline.refresh();
-                        let measured = |l: &Loudness| Measured {
-                            integrated_lufs: l.integrated_lufs,
-                            true_peak_dbtp: l.true_peak_dbtp,
-                        };
                         let gains = SourceGains::matched(
-                            measured(&mastered.loudness),
-                            measured(&self.mix),
+                            Measured::from(&mastered.loudness),
+                            Measured::from(&self.mix),
                             Measured::default(),
                         );
                         self.send(Command::Gains(gains));
