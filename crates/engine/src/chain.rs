@@ -21,8 +21,8 @@ use dynamics::Dynamics;
 pub use limiter::{Limiter, LimiterStats};
 pub use settings::{
     BandDynamics, BandKind, ChainSettings, DynamicsSettings, EqBand, EqSettings, FadeCurve,
-    HighPass, InputSettings, LimiterSettings, Link, MultibandSettings, OutputSettings, Placement,
-    SettingsError, Slope, StereoSettings,
+    HighPass, InputSettings, LimiterSettings, Link, MAX_EQ_BANDS, MultibandSettings,
+    OutputSettings, Placement, SettingsError, Slope, StereoSettings,
 };
 
 /// Frames between parameter updates: the control grid, counted from the chain's start.

@@ -1,7 +1,10 @@
 //! The mastering desk (iced). `crest` opens it on the built-in demo mix, `crest FILE` (or
 //! `crest open FILE`) on a file.
 
+mod chain_panel;
 mod desk;
+mod history;
+mod params;
 mod style;
 mod timeline;
 

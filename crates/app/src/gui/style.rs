@@ -11,3 +11,4 @@ pub const PLAYHEAD: Color = Color::from_rgb(0.92, 0.92, 0.92);
 pub const MUTED: Color = Color::from_rgb(0.55, 0.57, 0.62);
 pub const GRID: Color = Color::from_rgb(0.20, 0.21, 0.24);
 pub const PLOT_BACKGROUND: Color = Color::from_rgb(0.09, 0.10, 0.11);
+pub const TEXT: Color = Color::from_rgb(0.90, 0.91, 0.93);

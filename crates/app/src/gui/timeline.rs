@@ -40,7 +40,7 @@ impl Timeline {
         (seconds / self.duration_s.max(1e-9)) as f32 * size.width
     }
 
-    fn curve(&self, frame: &mut Frame, points: &[(f64, Option<f64>)], color: Color) {
+    fn curve(&self, frame: &mut Frame, points: &[(f64, Option<f64>)], color: Color, width: f32) {
         let size = frame.size();
         let path = Path::new(|b| {
             let mut drawing = false;
@@ -59,7 +59,7 @@ impl Timeline {
                 }
             }
         });
-        frame.stroke(&path, Stroke::default().with_color(color).with_width(1.5));
+        frame.stroke(&path, Stroke::default().with_color(color).with_width(width));
     }
 }
 
@@ -115,8 +115,10 @@ impl canvas::Program<Message> for Timeline {
                     Stroke::default().with_color(style::TARGET).with_width(1.0),
                 );
             }
-            self.curve(frame, &self.mix, style::MIX);
-            self.curve(frame, &self.master, style::MASTER);
+            // The mix wide and the master narrow on top: where the chain leaves the loudness
+            // alone, both stay visible.
+            self.curve(frame, &self.mix, style::MIX, 4.0);
+            self.curve(frame, &self.master, style::MASTER, 1.5);
         });
         let mut layers = vec![curves];
         if let Some(t) = self.playhead_s {

@@ -1,0 +1,648 @@
+//! The chain panel: every stage of the mastering chain with its controls in real units.
+//!
+//! Each continuous control is a slider (Shift for fine steps, Ctrl-click or a double-click on
+//! its name for the default) beside a numeric entry (type a value with or without its unit,
+//! Enter to apply). Stages have a bypass switch. The panel edits a [`ChainSettings`]; the
+//! desk decides what an edit means for playback, the background render and undo.
+
+use std::collections::HashMap;
+
+use crest_engine::chain::{
+    BandKind, ChainSettings, EqBand, FadeCurve, HighPass, Link, MAX_EQ_BANDS, Placement, Slope,
+};
+use iced::widget::{
+    Column, button, checkbox, column, container, mouse_area, row, rule, slider, text, text_input,
+};
+use iced::{Alignment, Element, Fill, Length};
+
+use super::params::{BandParam, FINE_STEP, Param, STEP};
+use super::style;
+
+/// The stages in the chain's fixed order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    Input,
+    Eq,
+    Dynamics,
+    Stereo,
+    Limiter,
+    Output,
+}
+
+/// Parts of a stage that are switched in or out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Switch {
+    HighPass,
+    Band(usize),
+    ThreeBand,
+    AutoRelease,
+    Sidechain,
+    MonoBass,
+    LimiterAutoRelease,
+}
+
+/// A choice among a few named options.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Choice {
+    HighPassSlope(Slope),
+    BandKind(usize, BandKind),
+    BandPlacement(usize, Placement),
+    BandSlope(usize, Slope),
+    Link(Link),
+    FadeIn(FadeCurve),
+    FadeOut(FadeCurve),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Edit {
+    /// A slider moved to a position (0..=1): heard at once, part of one drag.
+    Slide(Param, f64),
+    /// The slider was let go: the drag is one step of undo.
+    Released,
+    /// Text typed into a numeric entry (applied on Enter).
+    Type(Param, String),
+    Submit(Param),
+    /// Back to the control's default.
+    Reset(Param),
+    /// A stage switched on (true) or bypassed (false).
+    Active(Stage, bool),
+    Switch(Switch, bool),
+    Choose(Choice),
+    AddBand,
+    RemoveBand(usize),
+}
+
+/// What an edit did to the settings.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// Nothing changed (typing in progress).
+    Unchanged,
+    /// Changed, and more of the same gesture follows (a drag): play it, do not render yet.
+    Moving,
+    /// A finished change: one step of undo, render the master again.
+    Changed,
+    /// The end of a gesture that has already changed the settings.
+    Finished,
+    /// Refused (out of range, or values that contradict each other): why, in words.
+    Refused(String),
+}
+
+/// Applies an edit to `settings`. `entries` holds what is being typed in numeric entries.
+pub fn apply(
+    settings: &mut ChainSettings,
+    entries: &mut HashMap<Param, String>,
+    edit: Edit,
+) -> Outcome {
+    let before = settings.clone();
+    let outcome = match edit {
+        Edit::Slide(param, position) => {
+            entries.remove(&param);
+            param.set(settings, param.spec().value_at(position));
+            Outcome::Moving
+        }
+        Edit::Released => return Outcome::Finished,
+        Edit::Type(param, typed) => {
+            entries.insert(param, typed);
+            return Outcome::Unchanged;
+        }
+        Edit::Submit(param) => {
+            let Some(typed) = entries.remove(&param) else {
+                return Outcome::Unchanged;
+            };
+            match param.spec().parse(&typed) {
+                Ok(value) => {
+                    param.set(settings, value);
+                    Outcome::Changed
+                }
+                Err(reason) => return Outcome::Refused(reason),
+            }
+        }
+        Edit::Reset(param) => {
+            entries.remove(&param);
+            param.set(settings, param.spec().default);
+            Outcome::Changed
+        }
+        Edit::Active(stage, on) => {
+            let bypass = !on;
+            match stage {
+                Stage::Input => settings.input.bypass = bypass,
+                Stage::Eq => settings.eq.bypass = bypass,
+                Stage::Dynamics => settings.dynamics.bypass = bypass,
+                Stage::Stereo => settings.stereo.bypass = bypass,
+                Stage::Limiter => settings.limiter.bypass = bypass,
+                Stage::Output => settings.output.bypass = bypass,
+            }
+            Outcome::Changed
+        }
+        Edit::Switch(switch, on) => {
+            match switch {
+                Switch::HighPass => {
+                    settings.input.high_pass = on.then_some(HighPass {
+                        freq_hz: Param::HighPassHz.spec().default,
+                        slope: Slope::Db12,
+                    });
+                }
+                Switch::Band(n) => {
+                    if let Some(band) = settings.eq.bands.get_mut(n) {
+                        band.enabled = on;
+                    }
+                }
+                Switch::ThreeBand => {
+                    settings.dynamics.multiband = on.then(Default::default);
+                }
+                Switch::AutoRelease => settings.dynamics.auto_release = on,
+                Switch::Sidechain => {
+                    settings.dynamics.sidechain_high_pass_hz =
+                        on.then_some(Param::SidechainHz.spec().default);
+                }
+                Switch::MonoBass => {
+                    settings.stereo.mono_bass_hz = on.then_some(Param::MonoBassHz.spec().default);
+                }
+                Switch::LimiterAutoRelease => settings.limiter.auto_release = on,
+            }
+            Outcome::Changed
+        }
+        Edit::Choose(choice) => {
+            match choice {
+                Choice::HighPassSlope(slope) => {
+                    if let Some(hp) = &mut settings.input.high_pass {
+                        hp.slope = slope;
+                    }
+                }
+                Choice::BandKind(n, kind) => {
+                    if let Some(band) = settings.eq.bands.get_mut(n) {
+                        band.kind = kind;
+                    }
+                }
+                Choice::BandPlacement(n, placement) => {
+                    if let Some(band) = settings.eq.bands.get_mut(n) {
+                        band.placement = placement;
+                    }
+                }
+                Choice::BandSlope(n, slope) => {
+                    if let Some(band) = settings.eq.bands.get_mut(n) {
+                        band.slope = slope;
+                    }
+                }
+                Choice::Link(link) => settings.dynamics.link = link,
+                Choice::FadeIn(curve) => settings.output.fade_in_curve = curve,
+                Choice::FadeOut(curve) => settings.output.fade_out_curve = curve,
+            }
+            Outcome::Changed
+        }
+        Edit::AddBand => {
+            if settings.eq.bands.len() >= MAX_EQ_BANDS {
+                return Outcome::Refused(format!("The EQ holds {MAX_EQ_BANDS} bands at most"));
+            }
+            settings.eq.bands.push(EqBand {
+                enabled: true,
+                kind: BandKind::Bell,
+                freq_hz: Param::EqFreq(0).spec().default,
+                gain_db: 0.0,
+                q: Param::EqQ(0).spec().default,
+                slope: Slope::Db12,
+                placement: Placement::Stereo,
+            });
+            Outcome::Changed
+        }
+        Edit::RemoveBand(n) => {
+            if n < settings.eq.bands.len() {
+                settings.eq.bands.remove(n);
+                // Entries typed for this band or the ones after it no longer point at them.
+                entries.retain(|param, _| {
+                    !matches!(param, Param::EqFreq(_) | Param::EqGain(_) | Param::EqQ(_))
+                });
+            }
+            Outcome::Changed
+        }
+    };
+    // Every value is in range by construction; what is left are rules between values (the
+    // crossovers an octave apart).
+    if let Err(error) = settings.validate() {
+        *settings = before;
+        return Outcome::Refused(format!("Not applied: {error}"));
+    }
+    if *settings == before && outcome == Outcome::Changed {
+        return Outcome::Unchanged;
+    }
+    outcome
+}
+
+/// The panel for `settings` (a mono track has no stereo controls).
+pub fn view<'a>(
+    settings: &'a ChainSettings,
+    entries: &'a HashMap<Param, String>,
+    stereo_track: bool,
+) -> Element<'a, Edit> {
+    let ui = Ui { settings, entries };
+    let s = settings;
+    let mut panel = column![].spacing(10);
+
+    // Input.
+    let mut input = ui.stage("Input", Stage::Input, !s.input.bypass);
+    input = input.push(ui.control(Param::InputTrim)).push(
+        row![
+            checkbox(s.input.high_pass.is_some())
+                .label("Subsonic high-pass")
+                .on_toggle(|on| Edit::Switch(Switch::HighPass, on))
+                .size(14)
+                .text_size(13),
+        ]
+        .spacing(8),
+    );
+    if let Some(hp) = s.input.high_pass {
+        input = input.push(ui.control(Param::HighPassHz)).push(segmented(
+            &SLOPES,
+            hp.slope,
+            Choice::HighPassSlope,
+        ));
+    }
+    panel = panel.push(input);
+
+    // EQ.
+    let mut eq = ui.stage("EQ", Stage::Eq, !s.eq.bypass);
+    for (n, band) in s.eq.bands.iter().enumerate() {
+        eq = eq.push(ui.band(n, band));
+    }
+    eq = eq.push(
+        button(text("Add band").size(13))
+            .style(button::secondary)
+            .on_press_maybe((s.eq.bands.len() < MAX_EQ_BANDS).then_some(Edit::AddBand)),
+    );
+    panel = panel.push(eq);
+
+    // Dynamics.
+    let d = &s.dynamics;
+    let mut dynamics = ui
+        .stage("Dynamics", Stage::Dynamics, !d.bypass)
+        .push(ui.three_band_switch());
+    if d.multiband.is_none() {
+        for param in [
+            Param::Threshold,
+            Param::Ratio,
+            Param::Attack,
+            Param::Release,
+            Param::Makeup,
+        ] {
+            dynamics = dynamics.push(ui.control(param));
+        }
+    }
+    dynamics = dynamics
+        .push(ui.control(Param::Knee))
+        .push(ui.control(Param::Mix))
+        .push(
+            row![
+                checkbox(d.auto_release)
+                    .label("Auto release")
+                    .on_toggle(|on| Edit::Switch(Switch::AutoRelease, on))
+                    .size(14)
+                    .text_size(13),
+                checkbox(d.sidechain_high_pass_hz.is_some())
+                    .label("Sidechain high-pass")
+                    .on_toggle(|on| Edit::Switch(Switch::Sidechain, on))
+                    .size(14)
+                    .text_size(13),
+            ]
+            .spacing(16),
+        );
+    if d.sidechain_high_pass_hz.is_some() {
+        dynamics = dynamics.push(ui.control(Param::SidechainHz));
+    }
+    if stereo_track {
+        dynamics = dynamics.push(segmented(
+            &[(Link::Stereo, "Linked"), (Link::MidSide, "Mid / side")],
+            d.link,
+            Choice::Link,
+        ));
+    }
+    if d.multiband.is_some() {
+        dynamics = dynamics
+            .push(ui.control(Param::LowCrossover))
+            .push(ui.control(Param::HighCrossover));
+        for (n, name) in ["Low band", "Mid band", "High band"]
+            .into_iter()
+            .enumerate()
+        {
+            dynamics = dynamics.push(text(name).size(13).color(style::MUTED));
+            for p in [
+                BandParam::Threshold,
+                BandParam::Ratio,
+                BandParam::Attack,
+                BandParam::Release,
+                BandParam::Makeup,
+            ] {
+                dynamics = dynamics.push(ui.control(Param::Band(n, p)));
+            }
+        }
+    }
+    panel = panel.push(dynamics);
+
+    // Stereo.
+    let mut stereo = ui.stage("Stereo", Stage::Stereo, !s.stereo.bypass);
+    if stereo_track {
+        stereo = stereo
+            .push(ui.control(Param::Width))
+            .push(ui.control(Param::Balance))
+            .push(
+                checkbox(s.stereo.mono_bass_hz.is_some())
+                    .label("Mono bass")
+                    .on_toggle(|on| Edit::Switch(Switch::MonoBass, on))
+                    .size(14)
+                    .text_size(13),
+            );
+        if s.stereo.mono_bass_hz.is_some() {
+            stereo = stereo.push(ui.control(Param::MonoBassHz));
+        }
+    } else {
+        stereo = stereo.push(
+            text("Width, balance and mono bass act on two channels; this track is mono.")
+                .size(13)
+                .color(style::MUTED),
+        );
+    }
+    panel = panel.push(stereo);
+
+    // Limiter.
+    let l = &s.limiter;
+    let mut limiter = ui.stage("True-peak limiter", Stage::Limiter, !l.bypass);
+    if l.target_lufs.is_none() {
+        limiter = limiter.push(ui.control(Param::LimiterGain));
+    } else {
+        limiter = limiter.push(
+            text("Gain in: solved for the loudness target")
+                .size(13)
+                .color(style::MUTED),
+        );
+    }
+    limiter = limiter
+        .push(ui.control(Param::Ceiling))
+        .push(ui.control(Param::Lookahead))
+        .push(ui.control(Param::LimiterRelease))
+        .push(
+            checkbox(l.auto_release)
+                .label("Program-dependent release")
+                .on_toggle(|on| Edit::Switch(Switch::LimiterAutoRelease, on))
+                .size(14)
+                .text_size(13),
+        )
+        .push(ui.control(Param::MaxReduction));
+    panel = panel.push(limiter);
+
+    // Output.
+    let o = &s.output;
+    let output = ui
+        .stage("Output", Stage::Output, !o.bypass)
+        .push(ui.control(Param::TrimStart))
+        .push(ui.control(Param::TrimEnd))
+        .push(ui.control(Param::FadeIn))
+        .push(segmented(&CURVES, o.fade_in_curve, Choice::FadeIn))
+        .push(ui.control(Param::FadeOut))
+        .push(segmented(&CURVES, o.fade_out_curve, Choice::FadeOut));
+    panel = panel.push(output);
+
+    panel.into()
+}
+
+const SLOPES: [(Slope, &str); 3] = [
+    (Slope::Db12, "12 dB/oct"),
+    (Slope::Db24, "24 dB/oct"),
+    (Slope::Db48, "48 dB/oct"),
+];
+
+const CURVES: [(FadeCurve, &str); 4] = [
+    (FadeCurve::Linear, "Linear"),
+    (FadeCurve::EqualPower, "Equal power"),
+    (FadeCurve::SCurve, "S-curve"),
+    (FadeCurve::Exponential, "Exponential"),
+];
+
+const KINDS: [(BandKind, &str); 5] = [
+    (BandKind::Bell, "Bell"),
+    (BandKind::LowShelf, "Low shelf"),
+    (BandKind::HighShelf, "High shelf"),
+    (BandKind::HighPass, "High-pass"),
+    (BandKind::LowPass, "Low-pass"),
+];
+
+const PLACEMENTS: [(Placement, &str); 5] = [
+    (Placement::Stereo, "Stereo"),
+    (Placement::Mid, "Mid"),
+    (Placement::Side, "Side"),
+    (Placement::Left, "Left"),
+    (Placement::Right, "Right"),
+];
+
+/// A row of buttons, the chosen one highlighted.
+fn segmented<'a, T: Copy + PartialEq + 'a>(
+    options: &[(T, &'a str)],
+    current: T,
+    choice: impl Fn(T) -> Choice + 'a,
+) -> Element<'a, Edit> {
+    options
+        .iter()
+        .fold(row![].spacing(4), |r, &(value, label)| {
+            r.push(
+                button(text(label).size(12))
+                    .padding([3, 8])
+                    .style(if value == current {
+                        button::primary
+                    } else {
+                        button::secondary
+                    })
+                    .on_press(Edit::Choose(choice(value))),
+            )
+        })
+        .into()
+}
+
+struct Ui<'a> {
+    settings: &'a ChainSettings,
+    entries: &'a HashMap<Param, String>,
+}
+
+impl<'a> Ui<'a> {
+    /// A stage's box: its name and its on/off switch (off = bypassed).
+    fn stage(&self, name: &'a str, stage: Stage, on: bool) -> Column<'a, Edit> {
+        column![
+            rule::horizontal(1),
+            row![
+                text(name)
+                    .size(16)
+                    .color(if on { style::TEXT } else { style::MUTED })
+                    .width(Fill),
+                checkbox(on)
+                    .label(if on { "On" } else { "Bypassed" })
+                    .on_toggle(move |on| Edit::Active(stage, on))
+                    .size(14)
+                    .text_size(13),
+            ]
+            .align_y(Alignment::Center),
+        ]
+        .spacing(6)
+    }
+
+    /// Name (double-click resets), slider, numeric entry.
+    fn control(&self, param: Param) -> Element<'a, Edit> {
+        let spec = param.spec();
+        let value = param.get(self.settings).unwrap_or(spec.default);
+        let shown = self
+            .entries
+            .get(&param)
+            .cloned()
+            .unwrap_or_else(|| spec.format(value));
+        row![
+            mouse_area(text(spec.label).size(13).width(Length::Fixed(92.0)))
+                .on_double_click(Edit::Reset(param)),
+            slider(0.0..=1.0, spec.position(value), move |p| Edit::Slide(
+                param, p
+            ))
+            .step(STEP)
+            .shift_step(FINE_STEP)
+            .default(spec.position(spec.default))
+            .on_release(Edit::Released),
+            text_input("", &shown)
+                .on_input(move |typed| Edit::Type(param, typed))
+                .on_submit(Edit::Submit(param))
+                .size(13)
+                .padding(3)
+                .width(Length::Fixed(88.0)),
+        ]
+        .spacing(8)
+        .align_y(Alignment::Center)
+        .into()
+    }
+
+    fn three_band_switch(&self) -> Element<'a, Edit> {
+        let three = self.settings.dynamics.multiband.is_some();
+        row![
+            checkbox(three)
+                .label("Three bands (Linkwitz–Riley crossovers)")
+                .on_toggle(|on| Edit::Switch(Switch::ThreeBand, on))
+                .size(14)
+                .text_size(13),
+        ]
+        .into()
+    }
+
+    fn band(&self, n: usize, band: &'a EqBand) -> Element<'a, Edit> {
+        let passes = matches!(band.kind, BandKind::HighPass | BandKind::LowPass);
+        let mut block = column![
+            row![
+                checkbox(band.enabled)
+                    .label(format!("Band {}", n + 1))
+                    .on_toggle(move |on| Edit::Switch(Switch::Band(n), on))
+                    .size(14)
+                    .text_size(13)
+                    .width(Fill),
+                button(text("Remove").size(12))
+                    .padding([3, 8])
+                    .style(button::secondary)
+                    .on_press(Edit::RemoveBand(n)),
+            ]
+            .align_y(Alignment::Center),
+            segmented(&KINDS, band.kind, move |kind| Choice::BandKind(n, kind)),
+            segmented(&PLACEMENTS, band.placement, move |placement| {
+                Choice::BandPlacement(n, placement)
+            }),
+            self.control(Param::EqFreq(n)),
+        ]
+        .spacing(4);
+        if passes {
+            block = block.push(segmented(&SLOPES, band.slope, move |slope| {
+                Choice::BandSlope(n, slope)
+            }));
+        } else {
+            block = block
+                .push(self.control(Param::EqGain(n)))
+                .push(self.control(Param::EqQ(n)));
+        }
+        container(block).padding([4, 0]).into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_drag_moves_then_finishes_and_typed_values_apply_on_enter() {
+        let mut s = ChainSettings::gentle_master();
+        let mut entries = HashMap::new();
+        let spec = Param::InputTrim.spec();
+        let outcome = apply(&mut s, &mut entries, Edit::Slide(Param::InputTrim, 0.75));
+        assert_eq!(outcome, Outcome::Moving);
+        assert_eq!(s.input.trim_db, 12.0);
+        assert_eq!(
+            apply(&mut s, &mut entries, Edit::Released),
+            Outcome::Finished
+        );
+        let typed = Edit::Type(Param::InputTrim, "-1.5 dB".into());
+        assert_eq!(apply(&mut s, &mut entries, typed), Outcome::Unchanged);
+        assert_eq!(s.input.trim_db, 12.0, "typing alone changes nothing");
+        let submit = Edit::Submit(Param::InputTrim);
+        assert_eq!(apply(&mut s, &mut entries, submit), Outcome::Changed);
+        assert_eq!(s.input.trim_db, -1.5);
+        assert!(entries.is_empty());
+        let reset = Edit::Reset(Param::InputTrim);
+        assert_eq!(apply(&mut s, &mut entries, reset), Outcome::Changed);
+        assert_eq!(s.input.trim_db, spec.default);
+    }
+
+    #[test]
+    fn values_out_of_range_or_contradicting_each_other_are_refused_and_nothing_changes() {
+        let mut s = ChainSettings::gentle_master();
+        let mut entries = HashMap::new();
+        let _ = apply(
+            &mut s,
+            &mut entries,
+            Edit::Type(Param::Ceiling, "+3".into()),
+        );
+        let outcome = apply(&mut s, &mut entries, Edit::Submit(Param::Ceiling));
+        assert_eq!(
+            outcome,
+            Outcome::Refused("Ceiling must be -20.0 dBTP to 0.0 dBTP".into())
+        );
+        assert_eq!(s.limiter.ceiling_dbtp, -1.0);
+        // Crossovers less than an octave apart: the engine's rule, reported by field.
+        let _ = apply(&mut s, &mut entries, Edit::Switch(Switch::ThreeBand, true));
+        let _ = apply(
+            &mut s,
+            &mut entries,
+            Edit::Type(Param::LowCrossover, "900".into()),
+        );
+        let outcome = apply(&mut s, &mut entries, Edit::Submit(Param::HighCrossover));
+        assert_eq!(outcome, Outcome::Unchanged, "nothing typed there");
+        let outcome = apply(&mut s, &mut entries, Edit::Submit(Param::LowCrossover));
+        assert_eq!(outcome, Outcome::Changed);
+        let before = s.clone();
+        let _ = apply(
+            &mut s,
+            &mut entries,
+            Edit::Type(Param::HighCrossover, "1000".into()),
+        );
+        let outcome = apply(&mut s, &mut entries, Edit::Submit(Param::HighCrossover));
+        assert!(
+            matches!(&outcome, Outcome::Refused(why) if why.contains("high_crossover_hz")),
+            "{outcome:?}"
+        );
+        assert_eq!(s, before);
+    }
+
+    #[test]
+    fn bands_are_added_up_to_eight_and_removed() {
+        let mut s = ChainSettings::gentle_master();
+        let mut entries = HashMap::new();
+        for _ in 0..MAX_EQ_BANDS {
+            assert_eq!(apply(&mut s, &mut entries, Edit::AddBand), Outcome::Changed);
+        }
+        assert!(matches!(
+            apply(&mut s, &mut entries, Edit::AddBand),
+            Outcome::Refused(_)
+        ));
+        let _ = apply(&mut s, &mut entries, Edit::Slide(Param::EqGain(3), 1.0));
+        assert_eq!(s.eq.bands[3].gain_db, 12.0);
+        let _ = apply(&mut s, &mut entries, Edit::RemoveBand(3));
+        assert_eq!(s.eq.bands.len(), MAX_EQ_BANDS - 1);
+        assert!(s.eq.bands.iter().all(|b| b.gain_db == 0.0));
+    }
+}

@@ -1,0 +1,176 @@
+//! Undo/redo of chain settings, and the four snapshots A–D.
+//!
+//! Every finished change is one step: a whole slider drag, a typed value, a switch, a
+//! snapshot recall. The history holds whole settings (a few hundred bytes each), so a step
+//! back is exactly what was there, whatever changed.
+
+use crest_engine::chain::ChainSettings;
+
+/// How many steps back can be undone.
+const DEPTH: usize = 500;
+
+#[derive(Debug, Default)]
+pub struct History {
+    undo: Vec<ChainSettings>,
+    redo: Vec<ChainSettings>,
+    /// The settings before a gesture in progress (a drag), recorded when it finishes.
+    gesture_start: Option<ChainSettings>,
+}
+
+impl History {
+    /// Call before a gesture's first change: remembers where it started.
+    pub fn begin(&mut self, current: &ChainSettings) {
+        if self.gesture_start.is_none() {
+            self.gesture_start = Some(current.clone());
+        }
+    }
+
+    /// A gesture ended: one step, if it changed anything.
+    pub fn finish(&mut self, current: &ChainSettings) -> bool {
+        match self.gesture_start.take() {
+            Some(before) if before != *current => {
+                self.push(before);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// A change made in one go: `before` is what it replaced.
+    pub fn record(&mut self, before: ChainSettings) {
+        // A change during a drag (a key press) closes the drag first.
+        if let Some(start) = self.gesture_start.take()
+            && start != before
+        {
+            self.push(start);
+        }
+        self.push(before);
+    }
+
+    fn push(&mut self, before: ChainSettings) {
+        self.undo.push(before);
+        if self.undo.len() > DEPTH {
+            self.undo.remove(0);
+        }
+        self.redo.clear();
+    }
+
+    /// Steps back: the settings to return to, if any.
+    pub fn undo(&mut self, current: &ChainSettings) -> Option<ChainSettings> {
+        self.gesture_start = None;
+        let previous = self.undo.pop()?;
+        self.redo.push(current.clone());
+        Some(previous)
+    }
+
+    pub fn redo(&mut self, current: &ChainSettings) -> Option<ChainSettings> {
+        self.gesture_start = None;
+        let next = self.redo.pop()?;
+        self.undo.push(current.clone());
+        Some(next)
+    }
+
+    pub fn can_undo(&self) -> bool {
+        !self.undo.is_empty()
+    }
+
+    pub fn can_redo(&self) -> bool {
+        !self.redo.is_empty()
+    }
+}
+
+/// Four slots of settings to compare while playing. The active slot is the one being edited;
+/// an empty slot starts as a copy of the settings at the moment it is first recalled.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshots {
+    slots: [Option<ChainSettings>; 4],
+    active: usize,
+}
+
+pub const SNAPSHOT_NAMES: [&str; 4] = ["A", "B", "C", "D"];
+
+impl Snapshots {
+    pub fn active(&self) -> usize {
+        self.active
+    }
+
+    /// Whether a slot holds settings (the active one always does: the current settings).
+    pub fn is_filled(&self, slot: usize) -> bool {
+        slot == self.active || self.slots.get(slot).is_some_and(Option::is_some)
+    }
+
+    /// Makes `slot` active: the current settings are kept in the slot being left, and the
+    /// settings to use now are returned (None when `slot` is already active or invalid).
+    pub fn recall(&mut self, slot: usize, current: &ChainSettings) -> Option<ChainSettings> {
+        if slot == self.active || slot >= self.slots.len() {
+            return None;
+        }
+        self.slots[self.active] = Some(current.clone());
+        self.active = slot;
+        Some(self.slots[slot].clone().unwrap_or_else(|| current.clone()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn trimmed(db: f64) -> ChainSettings {
+        let mut s = ChainSettings::gentle_master();
+        s.input.trim_db = db;
+        s
+    }
+
+    #[test]
+    fn a_drag_is_one_step_and_undo_redo_walk_the_steps() {
+        let mut history = History::default();
+        let mut current = trimmed(0.0);
+        history.begin(&current);
+        for db in [0.5, 1.0, 1.5] {
+            current = trimmed(db);
+            history.begin(&current);
+        }
+        assert!(history.finish(&current));
+        history.record(current.clone());
+        current = trimmed(-3.0);
+        current = history.undo(&current).expect("the typed value");
+        assert_eq!(current.input.trim_db, 1.5);
+        current = history.undo(&current).expect("the drag");
+        assert_eq!(current.input.trim_db, 0.0);
+        assert!(history.undo(&current).is_none());
+        current = history.redo(&current).expect("redo the drag");
+        assert_eq!(current.input.trim_db, 1.5);
+        current = history.redo(&current).expect("redo the typed value");
+        assert_eq!(current.input.trim_db, -3.0);
+        assert!(!history.can_redo());
+        // A new change after an undo drops what could be redone.
+        current = history.undo(&current).expect("undo");
+        history.record(current.clone());
+        assert!(!history.can_redo());
+    }
+
+    #[test]
+    fn a_drag_that_returns_to_where_it_started_is_no_step() {
+        let mut history = History::default();
+        let current = trimmed(0.0);
+        history.begin(&current);
+        assert!(!history.finish(&current));
+        assert!(!history.can_undo());
+    }
+
+    #[test]
+    fn snapshots_keep_each_slots_settings() {
+        let mut snapshots = Snapshots::default();
+        let a = trimmed(1.0);
+        let b = snapshots.recall(1, &a).expect("B starts as a copy of A");
+        assert_eq!(b, a);
+        let b = trimmed(-2.0);
+        let back_to_a = snapshots.recall(0, &b).expect("A");
+        assert_eq!(back_to_a.input.trim_db, 1.0);
+        let again_b = snapshots.recall(1, &back_to_a).expect("B");
+        assert_eq!(again_b.input.trim_db, -2.0);
+        assert!(snapshots.recall(1, &again_b).is_none(), "already B");
+        assert!(snapshots.is_filled(0) && snapshots.is_filled(1));
+        assert!(!snapshots.is_filled(2));
+    }
+}
