@@ -5,6 +5,7 @@ mod convert;
 pub mod cpal_backend;
 pub mod devices;
 pub mod engine;
+pub mod manual;
 pub mod output;
 
 pub use cpal_backend::CpalBackend;

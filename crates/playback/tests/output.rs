@@ -2,16 +2,14 @@
 //! comes back), and the real one on this machine: no sound card means a clear Unavailable.
 
 use std::f64::consts::TAU;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use assert_no_alloc::{AllocDisabler, assert_no_alloc};
 use crest_engine::AudioBuffer;
 use crest_engine::chain::{BandKind, ChainSettings, EqBand, Placement, Slope};
 use crest_playback::engine::Command;
-use crest_playback::output::{
-    Backend, FAILURE_DISCONNECTED, Failure, OutputInfo, PlaybackError, PlaybackStatus, Player,
-    RenderFn, StreamHandle, StreamRequest,
-};
+use crest_playback::manual::{ManualBackend as Fake, ManualDevice};
+use crest_playback::output::{PlaybackError, PlaybackStatus, Player};
 use crest_playback::{CpalBackend, DeviceStatus, output_devices};
 
 #[global_allocator]
@@ -19,138 +17,11 @@ static ALLOCATOR: AllocDisabler = AllocDisabler;
 
 const RATE: u32 = 48_000;
 
-#[derive(Clone)]
-struct FakeDevice {
-    name: &'static str,
-    rates: Vec<u32>,
-    channels: u16,
-    refuses: Option<&'static str>,
-}
-
-/// The open stream of the fake device: its callback, its failure flag, its channel count.
-type OpenStream = Option<(RenderFn, Arc<Failure>, u16)>;
-
-/// A backend whose one device is driven by the test: `pull` is the audio callback.
-#[derive(Default)]
-struct Fake {
-    device: Option<FakeDevice>,
-    stream: Arc<Mutex<OpenStream>>,
-}
-
-struct FakeStream;
-
-impl StreamHandle for FakeStream {
-    fn play(&self) -> Result<(), PlaybackError> {
-        Ok(())
-    }
-    fn pause(&self) -> Result<(), PlaybackError> {
-        Ok(())
-    }
-}
-
-impl Backend for Fake {
-    fn rate_for(
-        &self,
-        _device: Option<&str>,
-        request: StreamRequest,
-    ) -> Result<u32, PlaybackError> {
-        let device = self.device.as_ref().ok_or(PlaybackError::NoDevice)?;
-        if device.rates.contains(&request.sample_rate) {
-            return Ok(request.sample_rate);
-        }
-        device
-            .rates
-            .first()
-            .copied()
-            .ok_or_else(|| PlaybackError::RateRefused {
-                device: device.name.into(),
-                rate: request.sample_rate,
-                offered: "nothing".into(),
-            })
-    }
-
-    fn open(
-        &self,
-        _device: Option<&str>,
-        request: StreamRequest,
-        render: RenderFn,
-        lost: Arc<Failure>,
-    ) -> Result<(Box<dyn StreamHandle>, OutputInfo), PlaybackError> {
-        let device = self.device.clone().ok_or(PlaybackError::NoDevice)?;
-        if let Some(reason) = device.refuses {
-            return Err(PlaybackError::Unavailable {
-                device: device.name.into(),
-                reason: reason.into(),
-            });
-        }
-        if !device.rates.contains(&request.sample_rate) {
-            return Err(PlaybackError::RateRefused {
-                device: device.name.into(),
-                rate: request.sample_rate,
-                offered: format!("{:?}", device.rates),
-            });
-        }
-        *self.stream.lock().expect("fake stream") = Some((render, lost, device.channels));
-        Ok((
-            Box::new(FakeStream),
-            OutputInfo {
-                device: device.name.into(),
-                sample_rate: request.sample_rate,
-                channels: device.channels,
-                sample_format: "f32".into(),
-                buffer_frames: Some(256),
-                converted_from: None,
-                conversion_delay_frames: 0,
-            },
-        ))
-    }
-}
-
-impl Fake {
-    fn with(device: FakeDevice) -> Self {
-        Self {
-            device: Some(device),
-            stream: Arc::default(),
-        }
-    }
-
-    /// One callback of `frames` frames; the device's channels interleaved.
-    fn pull(&self, frames: usize) -> Vec<f32> {
-        let channels = self
-            .stream
-            .lock()
-            .expect("fake stream")
-            .as_ref()
-            .map_or(2, |s| s.2);
-        let mut out = vec![0.0f32; frames * usize::from(channels)];
-        self.pull_into(&mut out);
-        out
-    }
-
-    /// One callback into a buffer the test owns (so the callback itself can be checked for
-    /// allocations).
-    fn pull_into(&self, out: &mut [f32]) {
-        let mut guard = self.stream.lock().expect("fake stream");
-        let (render, state, _) = guard.as_mut().expect("a stream is open");
-        // The fake device's samples are heard 5 ms after its callback.
-        state.set_latency_us(5_000);
-        render(out);
-    }
-
-    fn disconnect(&self) {
-        let mut guard = self.stream.lock().expect("fake stream");
-        if let Some((_, lost, _)) = guard.take() {
-            lost.set(FAILURE_DISCONNECTED);
-        }
-    }
-}
-
-fn speakers() -> FakeDevice {
-    FakeDevice {
-        name: "speakers",
-        rates: vec![44_100, 48_000],
+/// A four-channel interface (the track's two channels go to its first two).
+fn speakers() -> ManualDevice {
+    ManualDevice {
         channels: 4,
-        refuses: None,
+        ..ManualDevice::speakers()
     }
 }
 
@@ -172,13 +43,13 @@ fn neutral() -> ChainSettings {
 fn missing_refusing_and_rate_refusing_devices_say_so() {
     let open = |backend: &Fake| Player::open(backend, None, track(), &neutral(), 0).map(|_| ());
     assert_eq!(open(&Fake::default()), Err(PlaybackError::NoDevice));
-    let busy = Fake::with(FakeDevice {
+    let busy = Fake::with(ManualDevice {
         refuses: Some("busy"),
         ..speakers()
     });
     let error = open(&busy).expect_err("refused");
     assert!(error.to_string().contains("busy"), "{error}");
-    let no_rates = Fake::with(FakeDevice {
+    let no_rates = Fake::with(ManualDevice {
         rates: vec![],
         ..speakers()
     });
@@ -190,7 +61,7 @@ fn missing_refusing_and_rate_refusing_devices_say_so() {
 
 #[test]
 fn a_device_at_another_rate_plays_through_real_time_conversion() {
-    let device = Fake::with(FakeDevice {
+    let device = Fake::with(ManualDevice {
         rates: vec![44_100],
         channels: 2,
         ..speakers()

@@ -455,6 +455,11 @@ fn segmented<'a, T: Copy + PartialEq + 'a>(
         .into()
 }
 
+/// The numeric entry of a control (tests find it by this).
+pub fn entry_id(param: Param) -> iced::widget::Id {
+    format!("entry {param:?}").into()
+}
+
 struct Ui<'a> {
     settings: &'a ChainSettings,
     entries: &'a HashMap<Param, String>,
@@ -501,6 +506,7 @@ impl<'a> Ui<'a> {
             .default(spec.position(spec.default))
             .on_release(Edit::Released),
             text_input("", &shown)
+                .id(entry_id(param))
                 .on_input(move |typed| Edit::Type(param, typed))
                 .on_submit(Edit::Submit(param))
                 .size(13)

@@ -18,7 +18,7 @@ use crest_engine::qc::QcReport;
 use crest_engine::render::{LimiterReport, render};
 use crest_engine::{AudioBuffer, decode_file, demo};
 use crest_playback::engine::{Command, Measured, Source, SourceGains};
-use crest_playback::{CpalBackend, PlaybackStatus, Player};
+use crest_playback::{Backend, CpalBackend, PlaybackStatus, Player};
 use iced::widget::{
     Column, button, canvas, center, column, container, opaque, row, rule, scrollable, stack, text,
     text_input,
@@ -120,6 +120,8 @@ pub struct Session {
     exported: Option<Result<QcReport, String>>,
     /// The source file, when the track came from one (never overwritten by an export).
     source: Option<PathBuf>,
+    /// Where playback goes: the sound card, or in tests a device the test drives.
+    output: Output,
     /// Numeric entries being typed in the chain panel.
     entries: HashMap<Param, String>,
     history: History,
@@ -130,6 +132,16 @@ pub struct Session {
     /// what is heard is the master.
     solved_gain_db: Option<f64>,
     help: bool,
+}
+
+/// The audio output backend (cpal's, or a manual device in tests).
+#[derive(Clone)]
+pub struct Output(pub Arc<dyn Backend>);
+
+impl std::fmt::Debug for Output {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Output")
+    }
 }
 
 /// Decodes (or makes the demo mix) and measures it. Runs off the UI thread.
@@ -206,7 +218,7 @@ impl Desk {
                 });
                 match loaded {
                     Ok(loaded) => {
-                        let session = Session::new(loaded);
+                        let session = Session::new(loaded, Output(Arc::new(CpalBackend)));
                         let task = session.render_task();
                         *desk = Self::Ready(Box::new(session));
                         task
@@ -221,7 +233,7 @@ impl Desk {
                 match Arc::try_unwrap(result) {
                     Ok(Ok(loaded)) => {
                         // The old player stops as it is dropped; the new track starts paused.
-                        let next = Session::new(loaded);
+                        let next = Session::new(loaded, session.output.clone());
                         let task = next.render_task();
                         **session = next;
                         task
@@ -288,7 +300,7 @@ impl Desk {
 }
 
 impl Session {
-    fn new(loaded: Loaded) -> Self {
+    fn new(loaded: Loaded, output: Output) -> Self {
         let settings = ChainSettings::gentle_master();
         let mut timeline = Timeline {
             mix: loaded.mix.short_term_series(),
@@ -296,7 +308,7 @@ impl Session {
             ..Timeline::default()
         };
         timeline.refresh();
-        let playback = Player::open(&CpalBackend, None, Arc::clone(&loaded.audio), &settings, 0)
+        let playback = Player::open(&*output.0, None, Arc::clone(&loaded.audio), &settings, 0)
             .map_err(|e| e.to_string());
         Self {
             name: loaded.name,
@@ -317,6 +329,7 @@ impl Session {
             exporting: false,
             exported: None,
             source: loaded.path,
+            output,
             entries: HashMap::new(),
             history: History::default(),
             snapshots: Snapshots::default(),
@@ -967,7 +980,8 @@ fn default_export_path(source: Option<&std::path::Path>) -> PathBuf {
 fn numbers<'a>(mix: &Loudness, master: Option<&Loudness>) -> Element<'a, Message> {
     let value =
         |v: Option<f64>, unit: &str| v.map_or_else(|| "—".to_owned(), |v| format!("{v:.1} {unit}"));
-    let rows: [(&str, fn(&Loudness) -> Option<f64>, &str); 4] = [
+    type Reading = fn(&Loudness) -> Option<f64>;
+    let rows: [(&str, Reading, &str); 4] = [
         ("Integrated", |l| l.integrated_lufs, "LUFS"),
         ("Range (LRA)", |l| l.lra_lu, "LU"),
         ("True peak", |l| l.true_peak_dbtp, "dBTP"),
@@ -1002,7 +1016,10 @@ mod tests {
     /// unavailable: no sound card).
     fn ready() -> Desk {
         let loaded = load(None).expect("the demo mix loads");
-        Desk::Ready(Box::new(Session::new(loaded)))
+        Desk::Ready(Box::new(Session::new(
+            loaded,
+            Output(Arc::new(CpalBackend)),
+        )))
     }
 
     /// Applies the messages a user's interaction produced, then runs the background render
@@ -1191,5 +1208,175 @@ mod tests {
         )))));
         let mut ui = window(&desk);
         assert!(ui.find("This file cannot be opened").is_ok());
+    }
+
+    /// Types `typed` into the numeric entry of `param` as a user would: click, clear, type,
+    /// Enter. Returns the messages the entry produced.
+    fn type_into(desk: &Desk, param: Param, typed: &str) -> Vec<Message> {
+        use iced::keyboard::key::Named;
+        let mut ui = window(desk);
+        ui.click(iced_test::selector::id(chain_panel::entry_id(param)))
+            .expect("the entry is on screen");
+        let _ = ui.tap_key(Named::End);
+        for _ in 0..12 {
+            let _ = ui.tap_key(Named::Backspace);
+        }
+        let _ = ui.typewrite(typed);
+        let _ = ui.tap_key(Named::Enter);
+        ui.into_messages().collect()
+    }
+
+    /// Clicks the button labelled `label` and applies what it sent (with the render).
+    fn click(desk: &mut Desk, label: &'static str) {
+        let mut ui = window(desk);
+        ui.click(label).unwrap_or_else(|e| panic!("{label}: {e:?}"));
+        let messages: Vec<Message> = ui.into_messages().collect();
+        apply(desk, messages);
+    }
+
+    fn master_lufs(desk: &Desk) -> f64 {
+        let master = session(desk).master.as_ref().expect("rendered");
+        master.loudness.integrated_lufs.expect("loud enough")
+    }
+
+    fn session(desk: &Desk) -> &Session {
+        match desk {
+            Desk::Ready(session) => session,
+            _ => panic!("the desk is ready"),
+        }
+    }
+
+    #[test]
+    fn chain_controls_and_numeric_entries_change_the_settings_and_undo_redo_walk_back() {
+        let mut desk = ready();
+        apply(&mut desk, []);
+        let mut ui = window(&desk);
+        ui.click("Add band").expect("the EQ offers a band");
+        let messages: Vec<Message> = ui.into_messages().collect();
+        apply(&mut desk, messages);
+        assert_eq!(session(&desk).settings.eq.bands.len(), 1);
+        let flat = master_lufs(&desk);
+        let messages = type_into(&desk, Param::EqGain(0), "1.5 dB");
+        assert!(
+            matches!(
+                messages.last(),
+                Some(Message::Chain(Edit::Submit(Param::EqGain(0))))
+            ),
+            "{messages:?}"
+        );
+        apply(&mut desk, messages);
+        let s = session(&desk);
+        assert_eq!(s.settings.eq.bands[0].gain_db, 1.5);
+        // The master was rendered again with the band: +1.5 dB at 1 kHz lifts the loudness by
+        // less than 1.5 dB (the demo's energy is mostly in the bass).
+        let lift = master_lufs(&desk) - flat;
+        assert!(lift > 0.02 && lift < 1.5, "{lift}");
+        // Out of range: refused, said, nothing changed.
+        let messages = type_into(&desk, Param::EqGain(0), "30");
+        apply(&mut desk, messages);
+        assert_eq!(session(&desk).settings.eq.bands[0].gain_db, 1.5);
+        let mut ui = window(&desk);
+        assert!(ui.find("Gain must be -12.0 dB to 12.0 dB").is_ok());
+        drop(ui);
+
+        click(&mut desk, "Undo");
+        assert_eq!(session(&desk).settings.eq.bands[0].gain_db, 0.0);
+        click(&mut desk, "Undo");
+        assert!(session(&desk).settings.eq.bands.is_empty());
+        assert!(!session(&desk).history.can_undo());
+        click(&mut desk, "Redo");
+        assert_eq!(session(&desk).settings.eq.bands.len(), 1);
+    }
+
+    #[test]
+    fn snapshots_switch_the_whole_chain_and_back() {
+        let mut desk = ready();
+        apply(&mut desk, []);
+        click(&mut desk, "B");
+        let messages = type_into(&desk, Param::InputTrim, "-3");
+        apply(&mut desk, messages);
+        assert_eq!(session(&desk).settings.input.trim_db, -3.0);
+        let b_master = session(&desk)
+            .master
+            .as_ref()
+            .map(|m| m.loudness.integrated_lufs);
+        click(&mut desk, "A");
+        let s = session(&desk);
+        assert_eq!(s.settings.input.trim_db, 0.0);
+        let a_master = s.master.as_ref().map(|m| m.loudness.integrated_lufs);
+        let (Some(Some(a)), Some(Some(b))) = (a_master, b_master) else {
+            panic!("both rendered");
+        };
+        assert!((a - b - 3.0).abs() < 0.05, "A {a}, B {b}");
+        let _ = desk.update(Message::Snapshot(1));
+        assert_eq!(session(&desk).settings.input.trim_db, -3.0);
+    }
+
+    #[test]
+    fn play_and_pause_drive_the_output_device() {
+        use crest_playback::manual::{ManualBackend, ManualDevice};
+        let device = Arc::new(ManualBackend::with(ManualDevice::speakers()));
+        let loaded = load(None).expect("the demo mix loads");
+        let output = Output(Arc::clone(&device) as Arc<dyn Backend>);
+        let mut desk = Desk::Ready(Box::new(Session::new(loaded, output)));
+        apply(&mut desk, []);
+        let mut ui = window(&desk);
+        assert!(ui.find(starting("Playback unavailable")).is_err());
+        drop(ui);
+        click(&mut desk, "Play");
+        // In the demo's loud section.
+        let _ = desk.update(Message::Seek(12.0));
+        let rms = |samples: &[f32]| {
+            (samples.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>() / samples.len() as f64)
+                .sqrt()
+        };
+        let playing = device.pull(9_600);
+        assert!(rms(&playing) > 0.01, "{}", rms(&playing));
+        let _ = desk.update(Message::Tick);
+        let heard = session(&desk).timeline.playhead_s.expect("playhead");
+        assert!((heard - 12.2).abs() < 0.05, "{heard}");
+        click(&mut desk, "Pause");
+        let paused = device.pull(9_600);
+        // After the 10 ms fade, silence.
+        assert_eq!(rms(&paused[2 * 960..]), 0.0);
+        let _ = desk.update(Message::Tick);
+        let still = session(&desk).timeline.playhead_s.expect("playhead");
+        assert!((still - heard).abs() < 0.02, "{still} vs {heard}");
+    }
+
+    #[test]
+    fn keys_map_to_their_actions() {
+        use iced::keyboard::{Event, Key, Location, Modifiers, key};
+        let press = |key: Key, modifiers: Modifiers| Event::KeyPressed {
+            key: key.clone(),
+            modified_key: key,
+            physical_key: key::Physical::Unidentified(key::NativeCode::Unidentified),
+            location: Location::Standard,
+            modifiers,
+            text: None,
+            repeat: false,
+        };
+        let ch = |c: &str| Key::Character(c.into());
+        let named = Key::Named;
+        let none = Modifiers::empty();
+        let cases = [
+            (
+                press(named(key::Named::Space), none),
+                Some(Message::TogglePlay),
+            ),
+            (press(ch("z"), Modifiers::CTRL), Some(Message::Undo)),
+            (
+                press(ch("Z"), Modifiers::CTRL | Modifiers::SHIFT),
+                Some(Message::Redo),
+            ),
+            (press(ch("3"), none), Some(Message::Snapshot(2))),
+            (press(ch("b"), none), Some(Message::ToggleAb)),
+            (press(ch("e"), Modifiers::CTRL), Some(Message::Export)),
+            (press(ch("e"), none), None),
+        ];
+        for (event, expected) in cases {
+            let got = shortcut(event.clone());
+            assert_eq!(format!("{got:?}"), format!("{expected:?}"), "{event:?}");
+        }
     }
 }
