@@ -40,6 +40,13 @@ pub struct DeliveryError {
 }
 
 impl DeliveryPreset {
+    /// The preset's loudness target and ceiling put into chain settings (the limiter on).
+    pub fn apply_to(&self, settings: &mut crate::chain::ChainSettings) {
+        settings.limiter.bypass = false;
+        settings.limiter.target_lufs = self.target_lufs;
+        settings.limiter.ceiling_dbtp = self.ceiling_dbtp;
+    }
+
     /// Reads and checks one preset.
     pub fn from_json(text: &str) -> Result<Self, DeliveryError> {
         let preset: Self = serde_json::from_str(text).map_err(|e| DeliveryError {

@@ -78,9 +78,7 @@ pub fn effective_settings(
 ) -> Result<ChainSettings, String> {
     let mut settings = chain.unwrap_or_else(ChainSettings::gentle_master);
     if let Some(p) = preset {
-        settings.limiter.bypass = false;
-        settings.limiter.target_lufs = p.target_lufs;
-        settings.limiter.ceiling_dbtp = p.ceiling_dbtp;
+        p.apply_to(&mut settings);
     }
     if let Some(target) = target_lufs {
         settings.limiter.bypass = false;

@@ -17,6 +17,7 @@ use iced::{Alignment, Element, Fill, Length};
 
 use super::params::{BandParam, FINE_STEP, Param, STEP};
 use super::style;
+use super::widgets;
 
 /// The stages in the chain's fixed order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -251,11 +252,11 @@ pub fn view<'a>(
         .spacing(8),
     );
     if let Some(hp) = s.input.high_pass {
-        input = input.push(ui.control(Param::HighPassHz)).push(segmented(
-            &SLOPES,
-            hp.slope,
-            Choice::HighPassSlope,
-        ));
+        input = input
+            .push(ui.control(Param::HighPassHz))
+            .push(widgets::segmented(&SLOPES, hp.slope, |s| {
+                Edit::Choose(Choice::HighPassSlope(s))
+            }));
     }
     panel = panel.push(input);
 
@@ -309,10 +310,10 @@ pub fn view<'a>(
         dynamics = dynamics.push(ui.control(Param::SidechainHz));
     }
     if stereo_track {
-        dynamics = dynamics.push(segmented(
+        dynamics = dynamics.push(widgets::segmented(
             &[(Link::Stereo, "Linked"), (Link::MidSide, "Mid / side")],
             d.link,
-            Choice::Link,
+            |l| Edit::Choose(Choice::Link(l)),
         ));
     }
     if d.multiband.is_some() {
@@ -395,9 +396,13 @@ pub fn view<'a>(
         .push(ui.control(Param::TrimStart))
         .push(ui.control(Param::TrimEnd))
         .push(ui.control(Param::FadeIn))
-        .push(segmented(&CURVES, o.fade_in_curve, Choice::FadeIn))
+        .push(widgets::segmented(&CURVES, o.fade_in_curve, |c| {
+            Edit::Choose(Choice::FadeIn(c))
+        }))
         .push(ui.control(Param::FadeOut))
-        .push(segmented(&CURVES, o.fade_out_curve, Choice::FadeOut));
+        .push(widgets::segmented(&CURVES, o.fade_out_curve, |c| {
+            Edit::Choose(Choice::FadeOut(c))
+        }));
     panel = panel.push(output);
 
     panel.into()
@@ -431,29 +436,6 @@ const PLACEMENTS: [(Placement, &str); 5] = [
     (Placement::Left, "Left"),
     (Placement::Right, "Right"),
 ];
-
-/// A row of buttons, the chosen one highlighted.
-fn segmented<'a, T: Copy + PartialEq + 'a>(
-    options: &[(T, &'a str)],
-    current: T,
-    choice: impl Fn(T) -> Choice + 'a,
-) -> Element<'a, Edit> {
-    options
-        .iter()
-        .fold(row![].spacing(4), |r, &(value, label)| {
-            r.push(
-                button(text(label).size(12))
-                    .padding([3, 8])
-                    .style(if value == current {
-                        button::primary
-                    } else {
-                        button::secondary
-                    })
-                    .on_press(Edit::Choose(choice(value))),
-            )
-        })
-        .into()
-}
 
 /// The numeric entry of a control (tests find it by this).
 pub fn entry_id(param: Param) -> iced::widget::Id {
@@ -546,16 +528,18 @@ impl<'a> Ui<'a> {
                     .on_press(Edit::RemoveBand(n)),
             ]
             .align_y(Alignment::Center),
-            segmented(&KINDS, band.kind, move |kind| Choice::BandKind(n, kind)),
-            segmented(&PLACEMENTS, band.placement, move |placement| {
-                Choice::BandPlacement(n, placement)
+            widgets::segmented(&KINDS, band.kind, move |kind| {
+                Edit::Choose(Choice::BandKind(n, kind))
+            }),
+            widgets::segmented(&PLACEMENTS, band.placement, move |placement| {
+                Edit::Choose(Choice::BandPlacement(n, placement))
             }),
             self.control(Param::EqFreq(n)),
         ]
         .spacing(4);
         if passes {
-            block = block.push(segmented(&SLOPES, band.slope, move |slope| {
-                Choice::BandSlope(n, slope)
+            block = block.push(widgets::segmented(&SLOPES, band.slope, move |slope| {
+                Edit::Choose(Choice::BandSlope(n, slope))
             }));
         } else {
             block = block

@@ -10,26 +10,33 @@ use std::sync::Arc;
 
 use crest_engine::chain::ChainSettings;
 use crest_engine::decode::DecodeControl;
-use crest_engine::export::{Dither, Format};
+use crest_engine::decode::{DecodeError, decode_file_with};
+use crest_engine::emulation::{Emulation, EmulationOptions, Profile, built_in_profiles};
 use crest_engine::loudness::{self, Loudness};
-use crest_engine::master::MasterRequest;
+use crest_engine::monitor::MonitorStage;
+use crest_engine::platform::Target;
 use crest_engine::platform::Targets;
-use crest_engine::qc::QcReport;
 use crest_engine::render::{LimiterReport, render};
-use crest_engine::{AudioBuffer, decode_file, demo};
-use crest_playback::engine::{Command, Measured, Source, SourceGains};
+use crest_engine::{AudioBuffer, demo};
+use crest_playback::engine::{
+    Command, Listen, MAX_BLOCK, Measured, Reference, Source, SourceGains,
+};
 use crest_playback::{Backend, CpalBackend, PlaybackStatus, Player};
 use iced::widget::{
-    Column, button, canvas, center, column, container, opaque, row, rule, scrollable, stack, text,
-    text_input,
+    Column, button, canvas, column, container, progress_bar, row, rule, scrollable, text, tooltip,
 };
 use iced::{Element, Fill, Length, Subscription, Task, keyboard, time};
 
 use super::chain_panel::{self, Edit, Outcome};
+use super::dialog::{self, Picked};
+use super::export_dialog::{self, ExportDialog, ExportMsg};
 use super::history::{History, SNAPSHOT_NAMES, Snapshots};
+use super::monitor_bar::{Monitor, MonitorMsg};
 use super::params::Param;
 use super::style;
 use super::timeline::Timeline;
+use super::widgets;
+use super::work::{Job, off_thread};
 
 /// Loudness targets offered on the desk: (label, LUFS).
 const TARGETS: [(&str, Option<f64>); 4] = [
@@ -62,16 +69,30 @@ pub enum Message {
     Open(PathBuf),
     Opened(Arc<Result<Loaded, String>>),
     Seek(f64),
-    ExportPath(String),
-    ExportFormat(Format),
-    Export,
-    Exported(Arc<Result<QcReport, String>>),
+    /// Stop the load in progress.
+    CancelLoad,
+    /// Open the built-in demo mix (from the "cannot be opened" page).
+    OpenDemo,
+    /// The export dialog.
+    Export(ExportMsg),
     Rendered(u64, Arc<Result<Mastered, String>>),
     Target(Option<f64>),
     Play,
     Pause,
     Stop,
-    Listen(Source),
+    /// The monitor bar: source, listen mode, dim, emulation, platform, reference.
+    Monitor(MonitorMsg),
+    /// The file dialog for a track (Ctrl+O) and what it gave.
+    OpenDialog,
+    OpenPicked(Picked),
+    ReferencePicked(Picked),
+    ReferenceLoaded(Arc<Result<Loaded, String>>),
+    /// An emulation built off the UI thread for a profile id.
+    EmulationBuilt(String, Arc<Result<Emulation, String>>),
+    /// R: the reference, or back to the master.
+    ToggleReference,
+    /// M: mono, or back to stereo.
+    ToggleMono,
     Tick,
     /// A change in the chain panel.
     Chain(Edit),
@@ -93,7 +114,7 @@ pub enum Message {
 
 #[derive(Debug)]
 pub enum Desk {
-    Loading { name: String },
+    Loading { name: String, job: Arc<Job> },
     Failed(String),
     Ready(Box<Session>),
 }
@@ -110,14 +131,19 @@ pub struct Session {
     timeline: Timeline,
     playback: Result<Player, String>,
     playing: bool,
-    listening: Source,
+    monitor: Monitor,
+    /// Playback-system profiles and platforms offered in the monitor bar.
+    profiles: Vec<Profile>,
+    targets: Vec<Target>,
+    reference_loudness: Option<Loudness>,
+    /// The emulation in use, kept to apply option changes without rebuilding.
+    emulation: Option<Arc<Emulation>>,
     /// A plain message for the engineer (a file that could not be opened, one being opened).
     notice: Option<String>,
-    /// Where and how the master is exported, and what the last export reported.
-    export_path: String,
-    export_format: Format,
-    exporting: bool,
-    exported: Option<Result<QcReport, String>>,
+    /// The export dialog and what the last export reported.
+    export: ExportDialog,
+    /// A file being opened to replace this track: its name and progress.
+    opening: Option<(String, Arc<Job>)>,
     /// The source file, when the track came from one (never overwritten by an export).
     source: Option<PathBuf>,
     /// Where playback goes: the sound card, or in tests a device the test drives.
@@ -144,11 +170,22 @@ impl std::fmt::Debug for Output {
     }
 }
 
-/// Decodes (or makes the demo mix) and measures it. Runs off the UI thread.
-pub fn load(path: Option<PathBuf>) -> Result<Loaded, String> {
+/// Decodes (or makes the demo mix) and measures it, reporting progress to `job` and
+/// stopping when it is cancelled. Runs off the UI thread.
+pub fn load(path: Option<PathBuf>, job: &Job) -> Result<Loaded, String> {
     let (name, audio) = match &path {
         Some(path) => {
-            let decoded = decode_file(path).map_err(|e| e.to_string())?;
+            let decoded = decode_file_with(
+                path,
+                DecodeControl {
+                    progress: &mut |f| job.set_progress(0.8 * f),
+                    cancel: job.cancel_flag(),
+                },
+            )
+            .map_err(|e| match e {
+                DecodeError::Cancelled { .. } => "Loading was cancelled".to_owned(),
+                e => e.to_string(),
+            })?;
             let name = path.file_name().map_or_else(
                 || path.display().to_string(),
                 |n| n.to_string_lossy().into(),
@@ -163,13 +200,45 @@ pub fn load(path: Option<PathBuf>) -> Result<Loaded, String> {
             audio.channel_count()
         ));
     }
+    job.set_progress(0.8);
     let mix = loudness::measure_with(&audio, &crate::RayonJoin);
+    job.set_progress(1.0);
     Ok(Loaded {
         name,
         path,
         audio: Arc::new(audio),
         mix,
     })
+}
+
+/// Loads on a worker thread; `done` wraps the result.
+fn load_task(
+    path: Option<PathBuf>,
+    job: Arc<Job>,
+    done: fn(Arc<Result<Loaded, String>>) -> Message,
+) -> Task<Message> {
+    Task::perform(off_thread(move || load(path, &job)), move |result| {
+        done(Arc::new(result))
+    })
+}
+
+/// Loads a reference track and converts it to the track's rate. Runs off the UI thread.
+pub fn load_reference(path: PathBuf, rate: u32) -> Result<Loaded, String> {
+    let mut loaded = load(Some(path), &Job::default())?;
+    if loaded.audio.sample_rate() != rate {
+        let cancel = std::sync::atomic::AtomicBool::new(false);
+        let converted = crest_engine::resample::resample(
+            &loaded.audio,
+            rate,
+            DecodeControl {
+                progress: &mut |_| {},
+                cancel: &cancel,
+            },
+        )
+        .map_err(|e| e.to_string())?;
+        loaded.audio = Arc::new(converted);
+    }
+    Ok(loaded)
 }
 
 /// Renders the master for `settings` and measures it. Runs off the UI thread.
@@ -196,10 +265,9 @@ impl Desk {
         let name = file
             .as_ref()
             .map_or_else(|| "the demo mix".to_owned(), |p| p.display().to_string());
-        (
-            Self::Loading { name },
-            Task::perform(async move { Arc::new(load(file)) }, Message::Loaded),
-        )
+        let job = Arc::new(Job::default());
+        let task = load_task(file, Arc::clone(&job), Message::Loaded);
+        (Self::Loading { name, job }, task)
     }
 
     pub fn title(&self) -> String {
@@ -230,6 +298,7 @@ impl Desk {
                 }
             }
             (Self::Ready(session), Message::Opened(result)) => {
+                session.opening = None;
                 match Arc::try_unwrap(result) {
                     Ok(Ok(loaded)) => {
                         // The old player stops as it is dropped; the new track starts paused.
@@ -246,15 +315,48 @@ impl Desk {
                 }
             }
             (Self::Ready(session), Message::Open(path)) => {
-                session.notice = Some(format!("Opening {}…", path.display()));
-                Task::perform(async move { Arc::new(load(Some(path))) }, Message::Opened)
+                if let Some((_, job)) = &session.opening {
+                    job.cancel();
+                }
+                session.notice = None;
+                let job = Arc::new(Job::default());
+                session.opening = Some((path.display().to_string(), Arc::clone(&job)));
+                load_task(Some(path), job, Message::Opened)
             }
             (desk, Message::Open(path)) => {
+                let job = Arc::new(Job::default());
+                let task = load_task(Some(path.clone()), Arc::clone(&job), Message::Loaded);
                 *desk = Self::Loading {
                     name: path.display().to_string(),
+                    job,
                 };
-                Task::perform(async move { Arc::new(load(Some(path))) }, Message::Loaded)
+                task
             }
+            (desk, Message::OpenDemo) => {
+                let job = Arc::new(Job::default());
+                let task = load_task(None, Arc::clone(&job), Message::Loaded);
+                *desk = Self::Loading {
+                    name: "the demo mix".to_owned(),
+                    job,
+                };
+                task
+            }
+            (Self::Loading { job, .. }, Message::CancelLoad) => {
+                job.cancel();
+                Task::none()
+            }
+            (Self::Failed(_), Message::OpenDialog) => Task::perform(
+                dialog::open("Open a track", "Audio", &dialog::AUDIO),
+                Message::OpenPicked,
+            ),
+            (Self::Failed(error), Message::OpenPicked(picked)) => match picked {
+                Picked::Path(path) => Task::done(Message::Open(path)),
+                Picked::Cancelled => Task::none(),
+                Picked::Unavailable => {
+                    *error = dialog::UNAVAILABLE.to_owned();
+                    Task::none()
+                }
+            },
             (Self::Ready(session), message) => session.update(message),
             _ => Task::none(),
         }
@@ -268,28 +370,51 @@ impl Desk {
             _ => None,
         });
         let keys = keyboard::listen().filter_map(shortcut);
+        let ticks = time::every(time::Duration::from_millis(33)).map(|_| Message::Tick);
         match self {
-            Self::Ready(session) if session.playback.is_ok() => Subscription::batch([
-                dropped,
-                keys,
-                time::every(time::Duration::from_millis(33)).map(|_| Message::Tick),
-            ]),
+            // Ticks read the meters and the progress of long work.
+            Self::Ready(session)
+                if session.playback.is_ok()
+                    || session.opening.is_some()
+                    || session.export.running.is_some() =>
+            {
+                Subscription::batch([dropped, keys, ticks])
+            }
             Self::Ready(_) => Subscription::batch([dropped, keys]),
-            _ => dropped,
+            Self::Loading { .. } => Subscription::batch([dropped, ticks]),
+            Self::Failed(_) => dropped,
         }
     }
 
     pub fn view(&self) -> Element<'_, Message> {
         let content: Element<'_, Message> = match self {
-            Self::Loading { name } => container(text(format!("Loading {name}…")).size(18))
-                .center(Fill)
-                .into(),
+            Self::Loading { name, job } => container(
+                column![
+                    text(format!("Loading {name}…")).size(18),
+                    progress_bar(0.0..=1.0, job.progress() as f32).girth(10),
+                    button("Cancel")
+                        .style(button::secondary)
+                        .on_press(Message::CancelLoad),
+                ]
+                .spacing(12)
+                .width(Length::Fixed(480.0)),
+            )
+            .center(Fill)
+            .into(),
             Self::Failed(error) => container(
                 column![
                     text("This file cannot be opened").size(20),
                     text(error.clone()).color(style::WARNING),
+                    row![
+                        button("Open another file…").on_press(Message::OpenDialog),
+                        button("Open the demo mix")
+                            .style(button::secondary)
+                            .on_press(Message::OpenDemo),
+                    ]
+                    .spacing(8),
+                    text("Or drop a file on the window.").color(style::MUTED),
                 ]
-                .spacing(8),
+                .spacing(12),
             )
             .center(Fill)
             .into(),
@@ -320,14 +445,16 @@ impl Session {
             timeline,
             playback,
             playing: false,
-            listening: Source::Master,
+            monitor: Monitor::default(),
+            profiles: built_in_profiles().unwrap_or_default(),
+            targets: Targets::built_in()
+                .map(|t| t.all().to_vec())
+                .unwrap_or_default(),
+            reference_loudness: None,
+            emulation: None,
             notice: None,
-            export_path: default_export_path(loaded.path.as_deref())
-                .display()
-                .to_string(),
-            export_format: Format::Wav24,
-            exporting: false,
-            exported: None,
+            export: ExportDialog::new(loaded.path.as_deref()),
+            opening: None,
             source: loaded.path,
             output,
             entries: HashMap::new(),
@@ -398,6 +525,156 @@ impl Session {
         }
     }
 
+    /// Each source's gain: matched to the master's loudness, or as the chosen platform
+    /// would play each of them.
+    fn send_gains(&mut self) {
+        let measured = |l: Option<&Loudness>| l.map(Measured::from).unwrap_or_default();
+        let master = measured(self.master.as_ref().map(|m| &m.loudness));
+        let mix = Measured::from(&self.mix);
+        let reference = measured(self.reference_loudness.as_ref());
+        let platform = self
+            .monitor
+            .platform
+            .as_deref()
+            .and_then(|id| self.targets.iter().find(|t| t.id == id));
+        let gains = match platform {
+            Some(platform) => SourceGains::platform(platform, master, mix, reference),
+            None => SourceGains::matched(master, mix, reference),
+        };
+        self.send(Command::Gains(gains));
+    }
+
+    fn send_emulation(&mut self) {
+        let stage = self.emulation.as_ref().map(|built| {
+            let mut emulation = Emulation::clone(built);
+            emulation.set_options(EmulationOptions {
+                environment_noise: self.monitor.environment_noise,
+                solo_lost: self.monitor.solo_lost,
+            });
+            Box::new(emulation) as Box<dyn MonitorStage>
+        });
+        self.send(Command::Emulation(stage));
+    }
+
+    fn monitor(&mut self, message: MonitorMsg) -> Task<Message> {
+        match message {
+            MonitorMsg::Source(source) => {
+                self.monitor.source = source;
+                self.send(Command::Listen(source));
+            }
+            MonitorMsg::Listen(listen) => {
+                self.monitor.listen = listen;
+                self.send(Command::Monitor {
+                    listen,
+                    dim: self.monitor.dim,
+                });
+            }
+            MonitorMsg::Dim(dim) => {
+                self.monitor.dim = dim;
+                self.send(Command::Monitor {
+                    listen: self.monitor.listen,
+                    dim,
+                });
+            }
+            MonitorMsg::Emulation(id) => {
+                self.monitor.emulation.clone_from(&id);
+                self.emulation = None;
+                self.send_emulation();
+                let profile = id
+                    .as_deref()
+                    .and_then(|id| self.profiles.iter().find(|p| p.id == id))
+                    .cloned();
+                if let (Some(id), Some(profile)) = (id, profile) {
+                    let rate = self.audio.sample_rate();
+                    return Task::perform(
+                        off_thread(move || {
+                            Emulation::new(&profile, rate, MAX_BLOCK, 2).map_err(|e| e.to_string())
+                        }),
+                        move |built| Message::EmulationBuilt(id.clone(), Arc::new(built)),
+                    );
+                }
+            }
+            MonitorMsg::EnvironmentNoise(on) => {
+                self.monitor.environment_noise = on;
+                self.send_emulation();
+            }
+            MonitorMsg::SoloLost(on) => {
+                self.monitor.solo_lost = on;
+                self.send_emulation();
+            }
+            MonitorMsg::Platform(id) => {
+                self.monitor.platform = id;
+                self.send_gains();
+            }
+            MonitorMsg::LoadReference => {
+                return Task::perform(
+                    dialog::open("Choose a reference track", "Audio", &dialog::AUDIO),
+                    Message::ReferencePicked,
+                );
+            }
+        }
+        Task::none()
+    }
+
+    fn export(&mut self, message: ExportMsg) -> Task<Message> {
+        let Some(message) = self.export.update(message) else {
+            return Task::none();
+        };
+        match message {
+            ExportMsg::Start => {
+                let plans = self.export.plans(&self.settings);
+                let job = Arc::new(Job::default());
+                self.export.running = Some(Arc::clone(&job));
+                self.export.outcomes.clear();
+                self.export.notice = None;
+                let (audio, source, force) = (
+                    Arc::clone(&self.audio),
+                    self.source.clone(),
+                    self.export.replace,
+                );
+                Task::perform(
+                    off_thread(move || {
+                        Ok(export_dialog::run(
+                            &audio,
+                            source.as_deref(),
+                            &plans,
+                            &job,
+                            force,
+                        ))
+                    }),
+                    |result| {
+                        let outcomes = result.unwrap_or_else(|error| {
+                            vec![export_dialog::Outcome {
+                                label: "Export".to_owned(),
+                                result: Err(error),
+                            }]
+                        });
+                        Message::Export(ExportMsg::Done(Arc::new(outcomes)))
+                    },
+                )
+            }
+            ExportMsg::Browse => {
+                let suggested = PathBuf::from(self.export.folder.trim()).join(format!(
+                    "{}.{}",
+                    self.export.name,
+                    self.export.format.extension()
+                ));
+                Task::perform(dialog::save("Export the master to", suggested), |picked| {
+                    Message::Export(ExportMsg::Browsed(picked))
+                })
+            }
+            ExportMsg::OpenFolder => {
+                let folder = self.export.folder.trim().to_owned();
+                if let Err(error) = std::process::Command::new("xdg-open").arg(&folder).spawn() {
+                    self.export.notice =
+                        Some(format!("Could not open {folder} (xdg-open: {error})"));
+                }
+                Task::none()
+            }
+            _ => Task::none(),
+        }
+    }
+
     fn seek_to(&mut self, seconds: f64) {
         let seconds = seconds.clamp(0.0, self.audio.duration_s());
         let frame = (seconds * f64::from(self.audio.sample_rate())) as u64;
@@ -412,8 +689,8 @@ impl Session {
             self.generation,
         );
         Task::perform(
-            async move { Arc::new(master(&audio, &settings)) },
-            move |result| Message::Rendered(generation, result),
+            off_thread(move || master(&audio, &settings)),
+            move |result| Message::Rendered(generation, Arc::new(result)),
         )
     }
 
@@ -425,52 +702,16 @@ impl Session {
 
     fn update(&mut self, message: Message) -> Task<Message> {
         match message {
-            Message::Loaded(_) | Message::Open(_) | Message::Opened(_) => Task::none(),
-            Message::ExportPath(path) => {
-                self.export_path = path;
+            Message::Loaded(_) | Message::Open(_) | Message::Opened(_) | Message::OpenDemo => {
                 Task::none()
             }
-            Message::ExportFormat(format) => {
-                self.export_format = format;
-                self.export_path = PathBuf::from(&self.export_path)
-                    .with_extension(format.extension())
-                    .display()
-                    .to_string();
+            Message::CancelLoad => {
+                if let Some((_, job)) = &self.opening {
+                    job.cancel();
+                }
                 Task::none()
             }
-            Message::Export => {
-                self.exporting = true;
-                self.exported = None;
-                let (audio, settings, format, source) = (
-                    Arc::clone(&self.audio),
-                    self.settings.clone(),
-                    self.export_format,
-                    self.source.clone(),
-                );
-                let output = PathBuf::from(&self.export_path);
-                Task::perform(
-                    async move {
-                        Arc::new(export(
-                            &audio,
-                            &settings,
-                            format,
-                            &output,
-                            source.as_deref(),
-                        ))
-                    },
-                    Message::Exported,
-                )
-            }
-            Message::Exported(result) => {
-                self.exporting = false;
-                self.exported = Some(Arc::try_unwrap(result).unwrap_or_else(
-                    |shared| match &*shared {
-                        Ok(report) => Ok(report.clone()),
-                        Err(e) => Err(e.clone()),
-                    },
-                ));
-                Task::none()
-            }
+            Message::Export(message) => self.export(message),
             Message::Seek(seconds) => {
                 self.seek_to(seconds);
                 Task::none()
@@ -517,10 +758,84 @@ impl Session {
                 };
                 self.update(message)
             }
-            Message::ToggleAb => self.update(Message::Listen(match self.listening {
+            Message::ToggleAb => self.monitor(MonitorMsg::Source(match self.monitor.source {
                 Source::Master => Source::Mix,
                 _ => Source::Master,
             })),
+            Message::ToggleReference => {
+                if self.monitor.reference.is_none() {
+                    return self.monitor(MonitorMsg::LoadReference);
+                }
+                self.monitor(MonitorMsg::Source(match self.monitor.source {
+                    Source::Reference => Source::Master,
+                    _ => Source::Reference,
+                }))
+            }
+            Message::Monitor(message) => self.monitor(message),
+            Message::ToggleMono => self.monitor(MonitorMsg::Listen(match self.monitor.listen {
+                Listen::Mono => Listen::Stereo,
+                _ => Listen::Mono,
+            })),
+            Message::OpenDialog => Task::perform(
+                dialog::open("Open a track", "Audio", &dialog::AUDIO),
+                Message::OpenPicked,
+            ),
+            Message::OpenPicked(picked) => match picked {
+                Picked::Path(path) => Task::done(Message::Open(path)),
+                Picked::Cancelled => Task::none(),
+                Picked::Unavailable => {
+                    self.notice = Some(dialog::UNAVAILABLE.to_owned());
+                    Task::none()
+                }
+            },
+            Message::ReferencePicked(picked) => match picked {
+                Picked::Path(path) => {
+                    self.notice = Some(format!("Loading the reference {}…", path.display()));
+                    let rate = self.audio.sample_rate();
+                    Task::perform(off_thread(move || load_reference(path, rate)), |result| {
+                        Message::ReferenceLoaded(Arc::new(result))
+                    })
+                }
+                Picked::Cancelled => Task::none(),
+                Picked::Unavailable => {
+                    self.notice = Some(dialog::UNAVAILABLE.to_owned());
+                    Task::none()
+                }
+            },
+            Message::ReferenceLoaded(result) => {
+                match &*result {
+                    Ok(loaded) => {
+                        self.notice = None;
+                        let reference =
+                            Reference::new(Arc::clone(&loaded.audio), self.audio.sample_rate());
+                        self.send(Command::Reference(reference.map(Box::new)));
+                        self.monitor.reference = Some(loaded.name.clone());
+                        self.reference_loudness = Some(loaded.mix.clone());
+                        self.send_gains();
+                    }
+                    Err(error) => {
+                        self.notice = Some(format!("The reference could not be loaded: {error}"));
+                    }
+                }
+                Task::none()
+            }
+            Message::EmulationBuilt(id, result) => {
+                // Only the profile still chosen is used.
+                if self.monitor.emulation.as_deref() != Some(id.as_str()) {
+                    return Task::none();
+                }
+                match &*result {
+                    Ok(emulation) => {
+                        self.emulation = Some(Arc::new(emulation.clone()));
+                        self.send_emulation();
+                    }
+                    Err(error) => {
+                        self.monitor.emulation = None;
+                        self.notice = Some(format!("The emulation could not be built: {error}"));
+                    }
+                }
+                Task::none()
+            }
             Message::ShowHelp(shown) => {
                 self.help = shown;
                 Task::none()
@@ -533,12 +848,6 @@ impl Session {
                     Ok(Ok(mastered)) => {
                         self.timeline.master = mastered.loudness.short_term_series();
                         self.timeline.refresh();
-                        let gains = SourceGains::matched(
-                            Measured::from(&mastered.loudness),
-                            Measured::from(&self.mix),
-                            Measured::default(),
-                        );
-                        self.send(Command::Gains(gains));
                         self.solved_gain_db = mastered
                             .limiter
                             .as_ref()
@@ -546,6 +855,7 @@ impl Session {
                             .map(|l| l.gain_db);
                         self.master = Some(mastered);
                         self.apply_live();
+                        self.send_gains();
                     }
                     Ok(Err(error)) => {
                         self.master = None;
@@ -581,11 +891,6 @@ impl Session {
                 self.send(Command::Stop);
                 Task::none()
             }
-            Message::Listen(source) => {
-                self.listening = source;
-                self.send(Command::Listen(source));
-                Task::none()
-            }
             Message::Tick => {
                 if let Ok(player) = &mut self.playback {
                     if player.poll().unwrap_or(false) {
@@ -612,16 +917,15 @@ impl Session {
             } else {
                 button("Play").on_press_maybe(enabled.then_some(Message::Play))
             };
-            let source = match self.listening {
-                Source::Master => button("Hearing: master")
-                    .on_press_maybe(enabled.then_some(Message::Listen(Source::Mix))),
-                _ => button("Hearing: mix (level-matched)")
-                    .on_press_maybe(enabled.then_some(Message::Listen(Source::Master))),
-            };
             row![
+                button("Open…")
+                    .style(button::secondary)
+                    .on_press(Message::OpenDialog),
+                button("Export…")
+                    .style(button::secondary)
+                    .on_press(Message::Export(ExportMsg::Show(true))),
                 play,
                 button("Stop").on_press_maybe(enabled.then_some(Message::Stop)),
-                source
             ]
             .spacing(8)
         };
@@ -678,21 +982,47 @@ impl Session {
         ]
         .spacing(16)
         .align_y(iced::Alignment::Center);
-        let mut page: Column<'_, Message> = column![header].spacing(12);
+        let monitor = self
+            .monitor
+            .view(
+                &self.profiles,
+                &self.targets,
+                self.audio.channel_count() == 2,
+            )
+            .map(Message::Monitor);
+        let mut page: Column<'_, Message> = column![header, monitor].spacing(12);
         if let Some(notice) = &self.notice {
             page = page.push(text(notice.clone()).color(style::WARNING));
         }
-        if let Err(reason) = &self.playback {
+        if let Some((name, job)) = &self.opening {
             page = page.push(
-                text(format!(
-                    "Playback unavailable: {}. Analysis, the master render and export work.",
-                    reason.trim_end_matches('.')
-                ))
-                .color(style::WARNING),
+                row![
+                    text(format!("Opening {name}…")).color(style::MUTED),
+                    progress_bar(0.0..=1.0, job.progress() as f32)
+                        .girth(8)
+                        .length(Length::Fixed(240.0)),
+                    button(text("Cancel").size(13))
+                        .style(button::secondary)
+                        .on_press(Message::CancelLoad),
+                ]
+                .spacing(12)
+                .align_y(iced::Alignment::Center),
             );
         }
+        if let Err(reason) = &self.playback {
+            // One line; the device's own words on hover.
+            page = page.push(tooltip(
+                text("Playback unavailable: no usable output device. Analysis, the master render and export work.")
+                    .color(style::WARNING),
+                container(text(reason.clone()).size(13))
+                    .padding(8)
+                    .max_width(600)
+                    .style(container::bordered_box),
+                tooltip::Position::Bottom,
+            ));
+        }
         let legend = row![
-            text("Short-term loudness — click to move the playhead; drop a file to open it")
+            text("Short-term loudness — click to move the playhead")
                 .color(style::MUTED)
                 .width(Fill),
             text("■ mix").color(style::MIX),
@@ -752,78 +1082,13 @@ impl Session {
             )
             .padding(24)
             .style(container::bordered_box);
-            stack![page, opaque(center(card))].into()
+            widgets::modal(page, card)
+        } else if self.export.shown {
+            widgets::modal(page, self.export.view(&self.settings).map(Message::Export))
         } else {
             page.into()
         }
     }
-    fn export_panel(&self) -> Element<'_, Message> {
-        let formats = [
-            (Format::Wav24, "WAV 24"),
-            (Format::Wav16, "WAV 16"),
-            (Format::Flac24, "FLAC 24"),
-        ]
-        .into_iter()
-        .fold(row![].spacing(6), |r, (format, label)| {
-            r.push(
-                button(text(label).size(13))
-                    .style(if format == self.export_format {
-                        button::primary
-                    } else {
-                        button::secondary
-                    })
-                    .on_press(Message::ExportFormat(format)),
-            )
-        });
-        let mut panel = column![
-            text("Export the master").size(18),
-            formats,
-            row![
-                text_input("output file", &self.export_path)
-                    .on_input(Message::ExportPath)
-                    .width(Fill),
-                button(if self.exporting {
-                    "Exporting…"
-                } else {
-                    "Export"
-                })
-                .on_press_maybe((!self.exporting).then_some(Message::Export)),
-            ]
-            .spacing(6),
-        ]
-        .spacing(6);
-        match &self.exported {
-            Some(Ok(report)) => {
-                let value = |v: Option<f64>, unit: &str| {
-                    v.map_or_else(|| "—".to_owned(), |v| format!("{v:.1} {unit}"))
-                };
-                panel = panel.push(
-                    text(format!(
-                        "{} {}: {}, {}",
-                        if report.passed {
-                            "Passed QC —"
-                        } else {
-                            "FAILED QC —"
-                        },
-                        report.file,
-                        value(report.integrated_lufs, "LUFS"),
-                        value(report.true_peak_dbtp, "dBTP"),
-                    ))
-                    .color(if report.passed {
-                        style::TARGET
-                    } else {
-                        style::WARNING
-                    }),
-                );
-            }
-            Some(Err(error)) => {
-                panel = panel.push(text(format!("Not exported: {error}")).color(style::WARNING));
-            }
-            None => {}
-        }
-        panel.into()
-    }
-
     fn target_panel(&self) -> Element<'_, Message> {
         let current = self.settings.limiter.target_lufs;
         let choices = TARGETS
@@ -871,24 +1136,24 @@ impl Session {
                 panel = panel.push(text(n.sentence(spotify)));
             }
         }
-        panel
-            .push(rule::horizontal(1))
-            .push(self.export_panel())
-            .into()
+        panel.into()
     }
 }
 
 /// The keyboard shortcuts, as listed in the help overlay. Keys typed into a text field are
 /// not shortcuts (the listener only sees keys no widget took).
-pub const SHORTCUTS: [(&str, &str); 11] = [
+pub const SHORTCUTS: [(&str, &str); 14] = [
     ("Space", "play / pause"),
     ("Home / End", "start / end of the track"),
     ("← / →", "back / forward 5 seconds (Shift: 1 second)"),
     ("B", "A/B: master or the mix at matched loudness"),
+    ("R", "the reference track (first press: choose one)"),
+    ("M", "mono / stereo"),
+    ("Ctrl+O", "open a track (or drop it on the window)"),
     ("1 – 4", "recall snapshot A – D"),
     ("Ctrl+Z", "undo"),
     ("Ctrl+Shift+Z, Ctrl+Y", "redo"),
-    ("Ctrl+E", "export the master"),
+    ("Ctrl+E", "export: the desk's master and delivery presets"),
     ("Shift + drag", "fine adjustment of a slider"),
     (
         "Ctrl + click, double-click name",
@@ -918,8 +1183,11 @@ fn shortcut(event: keyboard::Event) -> Option<Message> {
         Key::Character(c) => match (c.to_lowercase().as_str(), command, modifiers.shift()) {
             ("z", true, false) => Some(Message::Undo),
             ("z", true, true) | ("y", true, _) => Some(Message::Redo),
-            ("e", true, _) => Some(Message::Export),
+            ("e", true, _) => Some(Message::Export(ExportMsg::Show(true))),
             ("b", false, _) => Some(Message::ToggleAb),
+            ("r", false, _) => Some(Message::ToggleReference),
+            ("m", false, _) => Some(Message::ToggleMono),
+            ("o", true, _) => Some(Message::OpenDialog),
             ("?", false, _) => Some(Message::ShowHelp(true)),
             (digit @ ("1" | "2" | "3" | "4"), false, _) => digit
                 .parse::<usize>()
@@ -928,51 +1196,6 @@ fn shortcut(event: keyboard::Event) -> Option<Message> {
             _ => None,
         },
         _ => None,
-    }
-}
-
-/// Writes the master for `settings`: rendered, dithered, written atomically, read back and
-/// checked. Runs off the UI thread.
-pub fn export(
-    audio: &AudioBuffer,
-    settings: &ChainSettings,
-    format: Format,
-    output: &std::path::Path,
-    source: Option<&std::path::Path>,
-) -> Result<QcReport, String> {
-    let cancel = std::sync::atomic::AtomicBool::new(false);
-    crest_engine::master::master(
-        &MasterRequest {
-            audio,
-            source_path: source,
-            settings,
-            format,
-            dither: Dither::Tpdf,
-            sample_rate: None,
-            output,
-            force: false,
-        },
-        DecodeControl {
-            progress: &mut |_| {},
-            cancel: &cancel,
-        },
-    )
-    .map(|mastered| mastered.report)
-    .map_err(|e| e.to_string())
-}
-
-/// Beside the source (`mix.wav` → `mix-master.wav`), or in the home folder for the demo.
-fn default_export_path(source: Option<&std::path::Path>) -> PathBuf {
-    match source {
-        Some(path) => {
-            let stem = path
-                .file_stem()
-                .map_or_else(|| "master".into(), |s| s.to_string_lossy().into_owned());
-            path.with_file_name(format!("{stem}-master.wav"))
-        }
-        None => std::env::home_dir()
-            .unwrap_or_else(std::env::temp_dir)
-            .join("crest-demo-master.wav"),
     }
 }
 
@@ -1015,7 +1238,7 @@ mod tests {
     /// The desk on the demo mix, as it is once loaded (on the build machines playback is
     /// unavailable: no sound card).
     fn ready() -> Desk {
-        let loaded = load(None).expect("the demo mix loads");
+        let loaded = load(None, &Job::default()).expect("the demo mix loads");
         Desk::Ready(Box::new(Session::new(
             loaded,
             Output(Arc::new(CpalBackend)),
@@ -1042,11 +1265,20 @@ mod tests {
     }
 
     /// Finds a text that starts with `prefix`.
-    fn starting(prefix: &'static str) -> impl iced_test::selector::Selector<Output = ()> {
+    fn starting(
+        prefix: &'static str,
+    ) -> impl iced_test::selector::Selector<Output = iced_test::selector::Text> {
         move |candidate: iced_test::selector::Candidate<'_>| match candidate {
-            iced_test::selector::Candidate::Text { content, .. } if content.starts_with(prefix) => {
-                Some(())
-            }
+            iced_test::selector::Candidate::Text {
+                id,
+                bounds,
+                visible_bounds,
+                content,
+            } if content.starts_with(prefix) => Some(iced_test::selector::Text::Raw {
+                id: id.cloned(),
+                bounds,
+                visible_bounds,
+            }),
             _ => None,
         }
     }
@@ -1111,9 +1343,8 @@ mod tests {
         let mut desk = ready();
         apply(&mut desk, []);
         let _ = desk.update(Message::Open("/nonexistent/dropped.wav".into()));
-        let _ = desk.update(Message::Opened(Arc::new(load(Some(
-            "/nonexistent/dropped.wav".into(),
-        )))));
+        let loaded = load(Some("/nonexistent/dropped.wav".into()), &Job::default());
+        let _ = desk.update(Message::Opened(Arc::new(loaded)));
         let Desk::Ready(session) = &desk else {
             panic!("still ready");
         };
@@ -1145,56 +1376,69 @@ mod tests {
         assert_eq!(session.timeline.playhead_s, Some(seconds));
     }
 
+    /// Runs the export the dialog started, here (a test has no executor), and delivers it.
+    fn run_export(desk: &mut Desk) {
+        let Desk::Ready(session) = desk else {
+            panic!("ready");
+        };
+        let job = session
+            .export
+            .running
+            .clone()
+            .expect("an export is running");
+        let plans = session.export.plans(&session.settings);
+        let outcomes =
+            export_dialog::run(&session.audio, None, &plans, &job, session.export.replace);
+        let _ = desk.update(Message::Export(ExportMsg::Done(Arc::new(outcomes))));
+    }
+
     #[test]
-    fn export_writes_a_verified_master_and_refuses_to_overwrite() {
+    fn export_writes_verified_masters_for_the_desk_and_a_delivery_preset_and_never_overwrites() {
         let dir = std::env::temp_dir().join(format!("crest-desk-export-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("dir");
-        let path = dir.join("demo-master.wav");
         let mut desk = ready();
         apply(&mut desk, [Message::Target(Some(-14.0))]);
+        click(&mut desk, "Export…");
+        let _ = desk.update(Message::Export(ExportMsg::Folder(
+            dir.display().to_string(),
+        )));
+        let _ = desk.update(Message::Export(ExportMsg::Name("demo".into())));
         let mut ui = window(&desk);
-        ui.click("FLAC 24").expect("formats offered");
-        let mut messages: Vec<Message> = ui.into_messages().collect();
-        messages.push(Message::ExportPath(
-            path.with_extension("flac").display().to_string(),
-        ));
-        for message in messages {
-            let _ = desk.update(message);
-        }
-        let mut ui = window(&desk);
-        ui.click("Export").expect("export button");
+        ui.click(starting("CD (Red Book)"))
+            .expect("the CD preset is offered");
         let messages: Vec<Message> = ui.into_messages().collect();
-        assert!(matches!(messages.as_slice(), [Message::Export]));
-        let run = |desk: &mut Desk| {
-            let Desk::Ready(session) = desk else {
-                panic!("ready");
-            };
-            let result = export(
-                &session.audio,
-                &session.settings,
-                session.export_format,
-                std::path::Path::new(&session.export_path),
-                None,
-            );
-            let _ = desk.update(Message::Exported(Arc::new(result)));
-        };
-        let _ = desk.update(Message::Export);
-        run(&mut desk);
-        let flac = path.with_extension("flac");
-        let back = crest_engine::decode_file(&flac).expect("the master reads back");
-        let measured = loudness::measure(&back.audio);
+        assert!(
+            matches!(
+                messages.as_slice(),
+                [Message::Export(ExportMsg::Preset(_, true))]
+            ),
+            "{messages:?}"
+        );
+        apply(&mut desk, messages);
+        click(&mut desk, "Export 2 files");
+        run_export(&mut desk);
+
+        let streaming = crest_engine::decode_file(&dir.join("demo.wav")).expect("reads back");
+        let measured = loudness::measure(&streaming.audio);
         assert!((measured.integrated_lufs.expect("I") + 14.0).abs() < 0.2);
         assert!(measured.true_peak_dbtp.expect("TP") <= -1.0);
+        let cd = crest_engine::decode_file(&dir.join("demo-cd.wav")).expect("reads back");
+        assert_eq!(cd.audio.sample_rate(), 44_100);
+        assert_eq!(cd.info.bits_per_sample, Some(16));
+        let measured = loudness::measure(&cd.audio);
+        assert!(measured.true_peak_dbtp.expect("TP") <= -0.3);
         let mut ui = window(&desk);
-        assert!(ui.find(starting("Passed QC")).is_ok());
+        assert!(ui.find(starting("PASSED As set on the desk — ")).is_ok());
+        assert!(ui.find(starting("PASSED CD (Red Book) — ")).is_ok());
         drop(ui);
-        // Again to the same file: refused, the first master kept.
-        let _ = desk.update(Message::Export);
-        run(&mut desk);
+
+        // Again into the same files: refused, the masters kept.
+        click(&mut desk, "Export 2 files");
+        run_export(&mut desk);
         let mut ui = window(&desk);
-        assert!(ui.find(starting("Not exported:")).is_ok());
-        assert!(flac.exists());
+        assert!(ui.find(starting("NOT WRITTEN As set on the desk")).is_ok());
+        assert!(dir.join("demo.wav").exists());
         let _ = std::fs::remove_dir_all(&dir);
     }
 
@@ -1202,10 +1446,10 @@ mod tests {
     fn a_file_that_cannot_be_read_says_why() {
         let mut desk = Desk::Loading {
             name: "missing.wav".into(),
+            job: Arc::default(),
         };
-        let _ = desk.update(Message::Loaded(Arc::new(load(Some(
-            "/nonexistent/missing.wav".into(),
-        )))));
+        let loaded = load(Some("/nonexistent/missing.wav".into()), &Job::default());
+        let _ = desk.update(Message::Loaded(Arc::new(loaded)));
         let mut ui = window(&desk);
         assert!(ui.find("This file cannot be opened").is_ok());
     }
@@ -1316,7 +1560,7 @@ mod tests {
     fn play_and_pause_drive_the_output_device() {
         use crest_playback::manual::{ManualBackend, ManualDevice};
         let device = Arc::new(ManualBackend::with(ManualDevice::speakers()));
-        let loaded = load(None).expect("the demo mix loads");
+        let loaded = load(None, &Job::default()).expect("the demo mix loads");
         let output = Output(Arc::clone(&device) as Arc<dyn Backend>);
         let mut desk = Desk::Ready(Box::new(Session::new(loaded, output)));
         apply(&mut desk, []);
@@ -1371,7 +1615,10 @@ mod tests {
             ),
             (press(ch("3"), none), Some(Message::Snapshot(2))),
             (press(ch("b"), none), Some(Message::ToggleAb)),
-            (press(ch("e"), Modifiers::CTRL), Some(Message::Export)),
+            (
+                press(ch("e"), Modifiers::CTRL),
+                Some(Message::Export(ExportMsg::Show(true))),
+            ),
             (press(ch("e"), none), None),
         ];
         for (event, expected) in cases {

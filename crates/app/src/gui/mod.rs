@@ -3,10 +3,15 @@
 
 mod chain_panel;
 mod desk;
+mod dialog;
+mod export_dialog;
 mod history;
+mod monitor_bar;
 mod params;
 mod style;
 mod timeline;
+mod widgets;
+mod work;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

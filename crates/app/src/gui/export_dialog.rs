@@ -1,0 +1,464 @@
+//! The export dialog: the master as set on the desk and/or delivery presets (streaming,
+//! Apple Music, CD, broadcast, archive), several at once, into one folder. Each file is
+//! rendered at its delivery rate, dithered last, written atomically, read back and checked;
+//! the QC report of each is shown check by check.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crest_engine::AudioBuffer;
+use crest_engine::chain::ChainSettings;
+use crest_engine::decode::DecodeControl;
+use crest_engine::delivery::{self, DeliveryPreset};
+use crest_engine::export::{Dither, Format};
+use crest_engine::master::MasterRequest;
+use crest_engine::qc::QcReport;
+use iced::widget::{
+    Column, button, checkbox, column, container, progress_bar, row, rule, scrollable, text,
+    text_input,
+};
+use iced::{Alignment, Element, Fill, Length};
+
+use super::dialog::Picked;
+use super::style;
+use super::widgets::segmented;
+use super::work::Job;
+
+#[derive(Debug, Clone)]
+pub enum ExportMsg {
+    Show(bool),
+    Folder(String),
+    Name(String),
+    /// Choose the folder and name in a save dialog.
+    Browse,
+    Browsed(Picked),
+    /// Include the master as set on the desk.
+    Desk(bool),
+    /// Include delivery preset n.
+    Preset(usize, bool),
+    Format(Format),
+    Rate(Option<u32>),
+    Dither(Dither),
+    Replace(bool),
+    Start,
+    Cancel,
+    Done(Arc<Vec<Outcome>>),
+    OpenFolder,
+}
+
+/// One file of an export and how it went.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub label: String,
+    pub result: Result<QcReport, String>,
+}
+
+/// One file to write.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub label: String,
+    pub settings: ChainSettings,
+    pub format: Format,
+    pub dither: Dither,
+    pub sample_rate: Option<u32>,
+    pub output: PathBuf,
+}
+
+#[derive(Debug)]
+pub struct ExportDialog {
+    pub shown: bool,
+    pub folder: String,
+    pub name: String,
+    pub desk: bool,
+    pub presets: Vec<(DeliveryPreset, bool)>,
+    pub format: Format,
+    pub sample_rate: Option<u32>,
+    pub dither: Dither,
+    pub replace: bool,
+    pub running: Option<Arc<Job>>,
+    pub outcomes: Vec<Outcome>,
+    /// A plain message (no folder, a dialog that could not open).
+    pub notice: Option<String>,
+}
+
+const RATES: [(Option<u32>, &str); 5] = [
+    (None, "Source rate"),
+    (Some(44_100), "44.1 kHz"),
+    (Some(48_000), "48 kHz"),
+    (Some(88_200), "88.2 kHz"),
+    (Some(96_000), "96 kHz"),
+];
+
+const FORMATS: [(Format, &str); 5] = [
+    (Format::Wav24, "WAV 24"),
+    (Format::Wav16, "WAV 16"),
+    (Format::Wav32f, "WAV 32 float"),
+    (Format::Flac24, "FLAC 24"),
+    (Format::Flac16, "FLAC 16"),
+];
+
+const DITHERS: [(Dither, &str); 3] = [
+    (Dither::Tpdf, "TPDF"),
+    (Dither::Shaped, "Noise-shaped"),
+    (Dither::None, "None"),
+];
+
+impl ExportDialog {
+    /// For a track from `source` (beside it) or the demo (in the home folder).
+    pub fn new(source: Option<&Path>) -> Self {
+        let (folder, name) = match source {
+            Some(path) => (
+                path.parent().map(Path::to_path_buf).unwrap_or_default(),
+                format!(
+                    "{}-master",
+                    path.file_stem()
+                        .map_or_else(|| "track".into(), |s| s.to_string_lossy())
+                ),
+            ),
+            None => (
+                std::env::home_dir().unwrap_or_else(std::env::temp_dir),
+                "crest-demo-master".to_owned(),
+            ),
+        };
+        Self {
+            shown: false,
+            folder: folder.display().to_string(),
+            name,
+            desk: true,
+            presets: delivery::built_in()
+                .unwrap_or_default()
+                .into_iter()
+                .map(|p| (p, false))
+                .collect(),
+            format: Format::Wav24,
+            sample_rate: None,
+            dither: Dither::Tpdf,
+            replace: false,
+            running: None,
+            outcomes: Vec::new(),
+            notice: None,
+        }
+    }
+
+    /// The files the current choices write, from the desk's `settings`.
+    pub fn plans(&self, settings: &ChainSettings) -> Vec<Plan> {
+        let folder = PathBuf::from(self.folder.trim());
+        let mut plans = Vec::new();
+        if self.desk {
+            plans.push(Plan {
+                label: "As set on the desk".to_owned(),
+                settings: settings.clone(),
+                format: self.format,
+                dither: self.dither,
+                sample_rate: self.sample_rate,
+                output: folder.join(format!("{}.{}", self.name, self.format.extension())),
+            });
+        }
+        for (preset, _) in self.presets.iter().filter(|(_, on)| *on) {
+            let mut chosen = settings.clone();
+            preset.apply_to(&mut chosen);
+            plans.push(Plan {
+                label: preset.name.clone(),
+                settings: chosen,
+                format: preset.format,
+                dither: preset.dither,
+                sample_rate: preset.sample_rate,
+                output: folder.join(format!(
+                    "{}-{}.{}",
+                    self.name,
+                    preset.id,
+                    preset.format.extension()
+                )),
+            });
+        }
+        plans
+    }
+
+    /// Applies a message that only concerns the dialog's own state; returns it back when the
+    /// desk must act (start, cancel, browse, done, open folder).
+    pub fn update(&mut self, message: ExportMsg) -> Option<ExportMsg> {
+        match message {
+            ExportMsg::Show(shown) => self.shown = shown,
+            ExportMsg::Folder(folder) => self.folder = folder,
+            ExportMsg::Name(name) => self.name = name,
+            ExportMsg::Desk(on) => self.desk = on,
+            ExportMsg::Preset(n, on) => {
+                if let Some(preset) = self.presets.get_mut(n) {
+                    preset.1 = on;
+                }
+            }
+            ExportMsg::Format(format) => self.format = format,
+            ExportMsg::Rate(rate) => self.sample_rate = rate,
+            ExportMsg::Dither(dither) => self.dither = dither,
+            ExportMsg::Replace(on) => self.replace = on,
+            ExportMsg::Browsed(picked) => match picked {
+                Picked::Path(path) => {
+                    if let Some(folder) = path.parent() {
+                        self.folder = folder.display().to_string();
+                    }
+                    if let Some(stem) = path.file_stem() {
+                        self.name = stem.to_string_lossy().into_owned();
+                    }
+                }
+                Picked::Cancelled => {}
+                Picked::Unavailable => {
+                    self.notice = Some(
+                        "No file dialog is available here: type the folder and name instead"
+                            .to_owned(),
+                    );
+                }
+            },
+            ExportMsg::Cancel => {
+                if let Some(job) = &self.running {
+                    job.cancel();
+                }
+            }
+            ExportMsg::Done(outcomes) => {
+                self.running = None;
+                self.outcomes = Arc::unwrap_or_clone(outcomes);
+            }
+            other => return Some(other),
+        }
+        None
+    }
+
+    pub fn view(&self, settings: &ChainSettings) -> Element<'_, ExportMsg> {
+        let busy = self.running.is_some();
+        let mut what = column![text("What to export").size(16)].spacing(6);
+        let target = settings.limiter.target_lufs.map_or_else(
+            || "no loudness target".to_owned(),
+            |t| format!("{t:.1} LUFS"),
+        );
+        what = what.push(
+            checkbox(self.desk)
+                .label(format!(
+                    "As set on the desk ({target}, ceiling {:.1} dBTP)",
+                    settings.limiter.ceiling_dbtp
+                ))
+                .on_toggle(ExportMsg::Desk)
+                .text_size(14),
+        );
+        if self.desk {
+            what = what
+                .push(segmented(&FORMATS, self.format, ExportMsg::Format))
+                .push(segmented(&RATES, self.sample_rate, ExportMsg::Rate));
+            if self.format != Format::Wav32f {
+                what = what.push(
+                    row![
+                        text("Dither").size(13).color(style::MUTED),
+                        segmented(&DITHERS, self.dither, ExportMsg::Dither)
+                    ]
+                    .spacing(8)
+                    .align_y(Alignment::Center),
+                );
+            }
+        }
+        what = what.push(text("Delivery presets").size(16));
+        for (n, (preset, on)) in self.presets.iter().enumerate() {
+            let target = preset
+                .target_lufs
+                .map_or_else(|| "no target".to_owned(), |t| format!("{t:.0} LUFS"));
+            let rate = preset.sample_rate.map_or_else(
+                || "source rate".to_owned(),
+                |r| format!("{} kHz", r as f64 / 1e3),
+            );
+            what = what.push(
+                checkbox(*on)
+                    .label(format!(
+                        "{} — {}, {rate}, {target}, {:.1} dBTP",
+                        preset.name,
+                        preset.format.describe(),
+                        preset.ceiling_dbtp
+                    ))
+                    .on_toggle(move |on| ExportMsg::Preset(n, on))
+                    .text_size(14),
+            );
+        }
+        let plans = self.plans(settings);
+        let mut files = column![text("Files").size(16)].spacing(4);
+        for plan in &plans {
+            files = files.push(
+                text(plan.output.display().to_string())
+                    .size(13)
+                    .color(style::MUTED),
+            );
+        }
+        let place = column![
+            row![
+                text("Folder").width(Length::Fixed(60.0)),
+                text_input("folder", &self.folder)
+                    .on_input(ExportMsg::Folder)
+                    .size(14),
+                button("Choose…")
+                    .style(button::secondary)
+                    .on_press(ExportMsg::Browse),
+            ]
+            .spacing(8)
+            .align_y(Alignment::Center),
+            row![
+                text("Name").width(Length::Fixed(60.0)),
+                text_input("name", &self.name)
+                    .on_input(ExportMsg::Name)
+                    .size(14),
+            ]
+            .spacing(8)
+            .align_y(Alignment::Center),
+            checkbox(self.replace)
+                .label("Replace files that already exist")
+                .on_toggle(ExportMsg::Replace)
+                .text_size(14),
+        ]
+        .spacing(6);
+        let actions = match &self.running {
+            Some(job) => row![
+                progress_bar(0.0..=1.0, job.progress() as f32).girth(12),
+                button("Cancel")
+                    .style(button::danger)
+                    .on_press(ExportMsg::Cancel),
+            ]
+            .spacing(12)
+            .align_y(Alignment::Center),
+            None => row![
+                button(text(if plans.len() > 1 {
+                    format!("Export {} files", plans.len())
+                } else {
+                    "Export".to_owned()
+                }))
+                .on_press_maybe((!plans.is_empty()).then_some(ExportMsg::Start)),
+                button("Close")
+                    .style(button::secondary)
+                    .on_press(ExportMsg::Show(false)),
+            ]
+            .spacing(12),
+        };
+        let mut dialog = column![
+            text("Export the master").size(22),
+            what,
+            rule::horizontal(1),
+            place,
+            files,
+            actions,
+        ]
+        .spacing(12);
+        if let Some(notice) = &self.notice {
+            dialog = dialog.push(text(notice.clone()).color(style::WARNING));
+        }
+        if !busy && !self.outcomes.is_empty() {
+            dialog = dialog.push(rule::horizontal(1)).push(self.report());
+        }
+        container(scrollable(dialog.padding(iced::Padding {
+            right: 14.0,
+            ..iced::Padding::ZERO
+        })))
+        .padding(24)
+        .max_width(900)
+        .max_height(760)
+        .style(container::bordered_box)
+        .into()
+    }
+
+    /// Each file's QC: pass/fail per check with the measured value and the requirement.
+    fn report(&self) -> Element<'_, ExportMsg> {
+        let mut report: Column<'_, ExportMsg> = column![
+            row![
+                text("QC report").size(16).width(Fill),
+                button(text("Open folder").size(13))
+                    .style(button::secondary)
+                    .on_press(ExportMsg::OpenFolder),
+            ]
+            .align_y(Alignment::Center)
+        ]
+        .spacing(6);
+        for outcome in &self.outcomes {
+            match &outcome.result {
+                Ok(qc) => {
+                    report = report.push(
+                        text(format!(
+                            "{} {} — {}",
+                            if qc.passed { "PASSED" } else { "FAILED" },
+                            outcome.label,
+                            qc.file
+                        ))
+                        .color(if qc.passed {
+                            style::TARGET
+                        } else {
+                            style::WARNING
+                        }),
+                    );
+                    for check in &qc.checks {
+                        report = report.push(
+                            row![
+                                text(if check.passed { "✓" } else { "✗" })
+                                    .width(Length::Fixed(24.0))
+                                    .color(if check.passed {
+                                        style::TARGET
+                                    } else {
+                                        style::WARNING
+                                    }),
+                                text(check.name.clone()).width(Length::Fixed(200.0)),
+                                text(check.measured.clone()).width(Length::Fixed(200.0)),
+                                text(check.requirement.clone()).color(style::MUTED),
+                            ]
+                            .spacing(6),
+                        );
+                    }
+                    for note in &qc.notes {
+                        report = report.push(text(note.clone()).size(13).color(style::MUTED));
+                    }
+                }
+                Err(error) => {
+                    report = report.push(
+                        text(format!("NOT WRITTEN {} — {error}", outcome.label))
+                            .color(style::WARNING),
+                    );
+                }
+            }
+        }
+        report.into()
+    }
+}
+
+/// Writes every planned file in turn. `job` carries progress and cancellation; after a
+/// cancel the file in progress is abandoned (nothing left under its name) and the rest are
+/// not started. Runs off the UI thread.
+pub fn run(
+    audio: &AudioBuffer,
+    source: Option<&Path>,
+    plans: &[Plan],
+    job: &Job,
+    force: bool,
+) -> Vec<Outcome> {
+    let count = plans.len().max(1) as f64;
+    plans
+        .iter()
+        .enumerate()
+        .map(|(n, plan)| {
+            let result = if job.is_cancelled() {
+                Err("cancelled".to_owned())
+            } else {
+                crest_engine::master::master(
+                    &MasterRequest {
+                        audio,
+                        source_path: source,
+                        settings: &plan.settings,
+                        format: plan.format,
+                        dither: plan.dither,
+                        sample_rate: plan.sample_rate,
+                        output: &plan.output,
+                        force,
+                    },
+                    DecodeControl {
+                        progress: &mut |f| job.set_progress((n as f64 + f) / count),
+                        cancel: job.cancel_flag(),
+                    },
+                )
+                .map(|mastered| mastered.report)
+                .map_err(|e| e.to_string())
+            };
+            Outcome {
+                label: plan.label.clone(),
+                result,
+            }
+        })
+        .collect()
+}

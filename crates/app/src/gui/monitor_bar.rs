@@ -1,0 +1,178 @@
+//! The monitor bar: what is heard and how — master, mix or reference at matched loudness,
+//! stereo / mono / mid / side, dim, a playback-system emulation, and a streaming platform's
+//! normalization. None of it touches the master; it is the listener's side of the desk.
+
+use crest_engine::emulation::Profile;
+use crest_engine::platform::Target;
+use crest_playback::engine::{Listen, Source};
+use iced::widget::{button, checkbox, pick_list, row, text};
+use iced::{Alignment, Element, Length};
+
+use super::style;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum MonitorMsg {
+    Source(Source),
+    Listen(Listen),
+    Dim(bool),
+    /// A playback system by profile id, or none.
+    Emulation(Option<String>),
+    EnvironmentNoise(bool),
+    SoloLost(bool),
+    /// A platform's normalization by target id, or none (sources level-matched instead).
+    Platform(Option<String>),
+    /// Ask for a reference track.
+    LoadReference,
+}
+
+/// The monitor's state as the desk shows it.
+#[derive(Debug, Clone, Default)]
+pub struct Monitor {
+    pub source: Source,
+    pub listen: Listen,
+    pub dim: bool,
+    pub emulation: Option<String>,
+    pub environment_noise: bool,
+    pub solo_lost: bool,
+    pub platform: Option<String>,
+    /// The reference track's name once loaded.
+    pub reference: Option<String>,
+}
+
+/// A named choice in a pick list (None = "off").
+#[derive(Debug, Clone, PartialEq)]
+struct Named {
+    id: Option<String>,
+    name: String,
+}
+
+impl std::fmt::Display for Named {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.name)
+    }
+}
+
+fn choices<'a>(
+    off: &str,
+    items: impl Iterator<Item = (&'a str, &'a str)>,
+    current: Option<&str>,
+) -> (Vec<Named>, Option<Named>) {
+    let mut all = vec![Named {
+        id: None,
+        name: off.to_owned(),
+    }];
+    all.extend(items.map(|(id, name)| Named {
+        id: Some(id.to_owned()),
+        name: name.to_owned(),
+    }));
+    let selected = all.iter().find(|n| n.id.as_deref() == current).cloned();
+    (all, selected)
+}
+
+fn toggle<'a>(label: &'a str, on: bool, message: MonitorMsg) -> Element<'a, MonitorMsg> {
+    button(text(label).size(13))
+        .padding([4, 10])
+        .style(if on {
+            button::primary
+        } else {
+            button::secondary
+        })
+        .on_press(message)
+        .into()
+}
+
+impl Monitor {
+    /// The bar; `enabled` is false when there is no playback (the controls say so by being
+    /// inactive).
+    pub fn view<'a>(
+        &'a self,
+        profiles: &'a [Profile],
+        targets: &'a [Target],
+        stereo_track: bool,
+    ) -> Element<'a, MonitorMsg> {
+        let mut sources = row![
+            toggle(
+                "Master",
+                self.source == Source::Master,
+                MonitorMsg::Source(Source::Master)
+            ),
+            toggle(
+                "Mix",
+                self.source == Source::Mix,
+                MonitorMsg::Source(Source::Mix)
+            ),
+        ]
+        .spacing(2);
+        sources = match &self.reference {
+            Some(name) => sources.push(toggle(
+                name,
+                self.source == Source::Reference,
+                MonitorMsg::Source(Source::Reference),
+            )),
+            None => sources,
+        };
+        let reference = button(text("Reference…").size(13))
+            .padding([4, 10])
+            .style(button::text)
+            .on_press(MonitorMsg::LoadReference);
+        let mut listen = row![].spacing(2);
+        for (mode, label) in [
+            (Listen::Stereo, "Stereo"),
+            (Listen::Mono, "Mono"),
+            (Listen::Mid, "Mid"),
+            (Listen::Side, "Side"),
+        ] {
+            if stereo_track || mode == Listen::Stereo {
+                listen = listen.push(toggle(label, self.listen == mode, MonitorMsg::Listen(mode)));
+            }
+        }
+        let (systems, system) = choices(
+            "Studio monitors",
+            profiles.iter().map(|p| (p.id.as_str(), p.name.as_str())),
+            self.emulation.as_deref(),
+        );
+        let (platforms, platform) = choices(
+            "No platform (matched)",
+            targets.iter().map(|t| (t.id.as_str(), t.name.as_str())),
+            self.platform.as_deref(),
+        );
+        let mut bar = row![
+            sources,
+            reference,
+            listen,
+            toggle("Dim", self.dim, MonitorMsg::Dim(!self.dim)),
+            text("Heard on").color(style::MUTED),
+            pick_list(systems, system, |n: Named| MonitorMsg::Emulation(n.id))
+                .text_size(13)
+                .width(Length::Fixed(200.0)),
+        ]
+        .spacing(10)
+        .align_y(Alignment::Center);
+        if self.emulation.is_some() {
+            bar = bar
+                .push(
+                    checkbox(self.environment_noise)
+                        .label("Room noise")
+                        .on_toggle(MonitorMsg::EnvironmentNoise)
+                        .size(14)
+                        .text_size(13),
+                )
+                .push(
+                    checkbox(self.solo_lost)
+                        .label("Only what it loses")
+                        .on_toggle(MonitorMsg::SoloLost)
+                        .size(14)
+                        .text_size(13),
+                );
+        }
+        bar.push(text("Through").color(style::MUTED))
+            .push(
+                pick_list(platforms, platform, |n: Named| MonitorMsg::Platform(n.id))
+                    .text_size(13)
+                    .width(Length::Fixed(260.0)),
+            )
+            .wrap()
+            .vertical_spacing(6)
+            .into()
+    }
+}

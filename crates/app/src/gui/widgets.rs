@@ -1,0 +1,39 @@
+//! Small widgets the desk's panels share.
+
+use iced::Element;
+use iced::widget::{button, row, text};
+
+/// A row of buttons for a choice among a few options, the chosen one highlighted.
+pub fn segmented<'a, T: Copy + PartialEq + 'a, Message: Clone + 'a>(
+    options: &[(T, &'a str)],
+    current: T,
+    message: impl Fn(T) -> Message + 'a,
+) -> Element<'a, Message> {
+    options
+        .iter()
+        .fold(row![].spacing(4), |r, &(value, label)| {
+            r.push(
+                button(text(label).size(13))
+                    .padding([3, 8])
+                    .style(if value == current {
+                        button::primary
+                    } else {
+                        button::secondary
+                    })
+                    .on_press(message(value)),
+            )
+        })
+        .into()
+}
+
+/// `content` over `base`, centred, on a dimmed backdrop that takes the clicks.
+pub fn modal<'a, Message: 'a>(
+    base: impl Into<Element<'a, Message>>,
+    content: impl Into<Element<'a, Message>>,
+) -> Element<'a, Message> {
+    let backdrop = iced::widget::center(content).style(|_| iced::widget::container::Style {
+        background: Some(iced::Color::from_rgba(0.0, 0.0, 0.0, 0.55).into()),
+        ..Default::default()
+    });
+    iced::widget::stack![base.into(), iced::widget::opaque(backdrop)].into()
+}
