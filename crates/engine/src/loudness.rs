@@ -7,6 +7,7 @@
 //! 10 ms would re-sum 400 ms of audio each time.
 
 pub mod kweight;
+pub mod live;
 pub mod true_peak;
 
 use serde::Serialize;

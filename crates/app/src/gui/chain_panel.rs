@@ -58,8 +58,13 @@ pub enum Choice {
 pub enum Edit {
     /// A slider moved to a position (0..=1): heard at once, part of one drag.
     Slide(Param, f64),
-    /// The slider was let go: the drag is one step of undo.
+    /// Values moved together by dragging (an EQ handle: frequency and gain): heard at once,
+    /// part of one drag.
+    Drag(Vec<(Param, f64)>),
+    /// The slider or handle was let go: the drag is one step of undo.
     Released,
+    /// A value set in one go (the wheel over an EQ handle), clamped to its range.
+    Set(Param, f64),
     /// Text typed into a numeric entry (applied on Enter).
     Type(Param, String),
     Submit(Param),
@@ -101,7 +106,19 @@ pub fn apply(
             param.set(settings, param.spec().value_at(position));
             Outcome::Moving
         }
+        Edit::Drag(moves) => {
+            for (param, value) in moves {
+                entries.remove(&param);
+                param.set(settings, round_to_shown(param, value));
+            }
+            Outcome::Moving
+        }
         Edit::Released => return Outcome::Finished,
+        Edit::Set(param, value) => {
+            entries.remove(&param);
+            param.set(settings, round_to_shown(param, value));
+            Outcome::Changed
+        }
         Edit::Type(param, typed) => {
             entries.insert(param, typed);
             return Outcome::Unchanged;
@@ -227,6 +244,12 @@ pub fn apply(
         return Outcome::Unchanged;
     }
     outcome
+}
+
+/// `value` rounded to the decimals its control shows (a dragged 1 kHz is not 1000.37 Hz).
+fn round_to_shown(param: Param, value: f64) -> f64 {
+    let spec = param.spec();
+    spec.value_at(spec.position(value))
 }
 
 /// The panel for `settings` (a mono track has no stereo controls).

@@ -17,6 +17,7 @@ use crest_engine::monitor::MonitorStage;
 use crest_engine::platform::Target;
 use crest_engine::platform::Targets;
 use crest_engine::render::{LimiterReport, render};
+use crest_engine::spectrum::{BandSpectrum, long_term_spectrum};
 use crest_engine::{AudioBuffer, demo};
 use crest_playback::engine::{
     Command, Listen, MAX_BLOCK, Measured, Reference, Source, SourceGains,
@@ -31,8 +32,10 @@ use super::chain_panel::{self, Edit, Outcome};
 use super::dialog::{self, Picked};
 use super::export_dialog::{self, ExportDialog, ExportMsg};
 use super::history::{History, SNAPSHOT_NAMES, Snapshots};
+use super::meters::MeterBridge;
 use super::monitor_bar::{Monitor, MonitorMsg};
 use super::params::Param;
+use super::spectrum::Spectrum;
 use super::style;
 use super::timeline::Timeline;
 use super::widgets;
@@ -53,6 +56,8 @@ pub struct Loaded {
     pub path: Option<PathBuf>,
     pub audio: Arc<AudioBuffer>,
     pub mix: Loudness,
+    /// Long-term spectrum (tonal balance).
+    pub spectrum: BandSpectrum,
 }
 
 /// The master as rendered for some settings.
@@ -60,6 +65,7 @@ pub struct Loaded {
 pub struct Mastered {
     pub loudness: Loudness,
     pub limiter: Option<LimiterReport>,
+    pub spectrum: BandSpectrum,
 }
 
 #[derive(Debug, Clone)]
@@ -110,6 +116,8 @@ pub enum Message {
     ToggleAb,
     /// The keyboard help overlay.
     ShowHelp(bool),
+    /// Start the live meters' integrated reading, peaks and overs again.
+    ResetMeters,
 }
 
 #[derive(Debug)]
@@ -158,6 +166,11 @@ pub struct Session {
     /// what is heard is the master.
     solved_gain_db: Option<f64>,
     help: bool,
+    /// The live meters, fed from playback's master tap on each tick.
+    meters: MeterBridge,
+    spectrum: Spectrum,
+    tap_scratch: Vec<f32>,
+    last_tick: Option<std::time::Instant>,
 }
 
 /// The audio output backend (cpal's, or a manual device in tests).
@@ -201,14 +214,31 @@ pub fn load(path: Option<PathBuf>, job: &Job) -> Result<Loaded, String> {
         ));
     }
     job.set_progress(0.8);
-    let mix = loudness::measure_with(&audio, &crate::RayonJoin);
+    let (mix, spectrum) = rayon::join(
+        || loudness::measure_with(&audio, &crate::RayonJoin),
+        || long_term_spectrum(&audio),
+    );
     job.set_progress(1.0);
     Ok(Loaded {
+        spectrum,
         name,
         path,
         audio: Arc::new(audio),
         mix,
     })
+}
+
+/// Moves what a tap holds (whole frames of `channels`) into `into`.
+fn drain(tap: &mut rtrb::Consumer<f32>, channels: usize, into: &mut Vec<f32>) {
+    into.clear();
+    let available = tap.slots();
+    let whole = available - available % channels.max(1);
+    if let Ok(chunk) = tap.read_chunk(whole) {
+        let (first, second) = chunk.as_slices();
+        into.extend_from_slice(first);
+        into.extend_from_slice(second);
+        chunk.commit_all();
+    }
 }
 
 /// Loads on a worker thread; `done` wraps the result.
@@ -254,9 +284,14 @@ pub fn master(audio: &AudioBuffer, settings: &ChainSettings) -> Result<Mastered,
         },
     )
     .map_err(|e| e.to_string())?;
+    let (loudness, spectrum) = rayon::join(
+        || loudness::measure_with(&rendered.audio, &crate::RayonJoin),
+        || long_term_spectrum(&rendered.audio),
+    );
     Ok(Mastered {
-        loudness: loudness::measure_with(&rendered.audio, &crate::RayonJoin),
+        loudness,
         limiter: rendered.limiter,
+        spectrum,
     })
 }
 
@@ -427,6 +462,10 @@ impl Desk {
 impl Session {
     fn new(loaded: Loaded, output: Output) -> Self {
         let settings = ChainSettings::gentle_master();
+        let (rate, channels) = (loaded.audio.sample_rate(), loaded.audio.channel_count());
+        let mut spectrum = Spectrum::new(rate);
+        spectrum.mix = Some(loaded.spectrum);
+        spectrum.set_eq(&settings, rate, channels);
         let mut timeline = Timeline {
             mix: loaded.mix.short_term_series(),
             duration_s: loaded.audio.duration_s(),
@@ -463,6 +502,10 @@ impl Session {
             chain_notice: None,
             solved_gain_db: None,
             help: false,
+            meters: MeterBridge::new(rate, channels),
+            spectrum,
+            tap_scratch: Vec::new(),
+            last_tick: None,
         }
     }
 
@@ -490,6 +533,7 @@ impl Session {
     /// A finished change of settings: heard now, the master rendered again.
     fn settings_changed(&mut self) -> Task<Message> {
         self.generation += 1;
+        self.show_eq();
         self.chain_notice = None;
         self.timeline.target_lufs = self.settings.limiter.target_lufs;
         self.timeline.refresh();
@@ -503,6 +547,7 @@ impl Session {
             Outcome::Unchanged => Task::none(),
             Outcome::Moving => {
                 self.history.begin(&before);
+                self.show_eq();
                 self.chain_notice = None;
                 self.apply_live();
                 Task::none()
@@ -675,7 +720,13 @@ impl Session {
         }
     }
 
+    fn show_eq(&mut self) {
+        let (rate, channels) = (self.audio.sample_rate(), self.audio.channel_count());
+        self.spectrum.set_eq(&self.settings, rate, channels);
+    }
+
     fn seek_to(&mut self, seconds: f64) {
+        self.spectrum.reset_live();
         let seconds = seconds.clamp(0.0, self.audio.duration_s());
         let frame = (seconds * f64::from(self.audio.sample_rate())) as u64;
         self.send(Command::Seek(frame));
@@ -811,6 +862,8 @@ impl Session {
                         self.send(Command::Reference(reference.map(Box::new)));
                         self.monitor.reference = Some(loaded.name.clone());
                         self.reference_loudness = Some(loaded.mix.clone());
+                        self.spectrum.reference = Some(loaded.spectrum.clone());
+                        self.spectrum.refresh();
                         self.send_gains();
                     }
                     Err(error) => {
@@ -853,6 +906,8 @@ impl Session {
                             .as_ref()
                             .filter(|l| l.target_lufs.is_some())
                             .map(|l| l.gain_db);
+                        self.spectrum.master = Some(mastered.spectrum.clone());
+                        self.spectrum.refresh();
                         self.master = Some(mastered);
                         self.apply_live();
                         self.send_gains();
@@ -889,21 +944,45 @@ impl Session {
             Message::Stop => {
                 self.playing = false;
                 self.send(Command::Stop);
+                self.meters.reset();
+                self.spectrum.reset_live();
                 Task::none()
             }
             Message::Tick => {
+                let now = std::time::Instant::now();
+                let elapsed = self
+                    .last_tick
+                    .replace(now)
+                    .map_or(0.033, |t| (now - t).as_secs_f32());
                 if let Ok(player) = &mut self.playback {
-                    if player.poll().unwrap_or(false) {
-                        self.playing = false;
+                    match player.poll() {
+                        Ok(true) => self.playing = false,
+                        Ok(false) => {}
+                        Err(error) => self.chain_notice = Some(error.to_string()),
                     }
-                    let meters = player.meters();
+                    let snapshot = player.meters();
                     self.timeline.playhead_s =
-                        Some(meters.position as f64 / f64::from(self.audio.sample_rate()));
+                        Some(snapshot.position as f64 / f64::from(self.audio.sample_rate()));
+                    drain(
+                        player.master_tap(),
+                        self.audio.channel_count(),
+                        &mut self.tap_scratch,
+                    );
+                    self.meters.push(&self.tap_scratch);
+                    self.meters.target_lufs = self.settings.limiter.target_lufs;
+                    self.meters.ceiling_dbtp = self.settings.limiter.ceiling_dbtp;
+                    self.meters.update(&snapshot, elapsed);
+                    drain(player.heard_tap(), 2, &mut self.tap_scratch);
+                    self.spectrum.push_heard(&self.tap_scratch, elapsed);
                     if let PlaybackStatus::Unavailable { reason } = player.status() {
                         self.playback = Err(reason);
                         self.playing = false;
                     }
                 }
+                Task::none()
+            }
+            Message::ResetMeters => {
+                self.meters.reset();
                 Task::none()
             }
         }
@@ -1030,14 +1109,43 @@ impl Session {
             text("— target").color(style::TARGET),
         ]
         .spacing(12);
+        let spectrum_legend = row![
+            text("Spectrum — drag an EQ handle for frequency and gain, wheel for Q")
+                .color(style::MUTED)
+                .width(Fill),
+            text("■ heard").color(style::TEXT),
+            text("■ reference").color(style::REFERENCE),
+            text("— EQ").color(style::TARGET),
+        ]
+        .spacing(12);
         let left = column![
             legend,
             canvas(&self.timeline)
                 .width(Fill)
-                .height(Length::Fixed(240.0)),
-            numbers(&self.mix, self.master.as_ref().map(|m| &m.loudness)),
-            rule::horizontal(1),
-            self.target_panel(),
+                .height(Length::Fixed(200.0)),
+            spectrum_legend,
+            canvas(&self.spectrum)
+                .width(Fill)
+                .height(Length::Fixed(200.0)),
+            row![
+                numbers(&self.mix, self.master.as_ref().map(|m| &m.loudness)),
+                column![
+                    row![
+                        text("Playing").size(14).color(style::MUTED).width(Fill),
+                        button(text("Reset").size(12))
+                            .padding([2, 8])
+                            .style(button::text)
+                            .on_press(Message::ResetMeters),
+                    ]
+                    .align_y(iced::Alignment::Center),
+                    canvas(&self.meters)
+                        .width(Fill)
+                        .height(Length::Fixed(170.0)),
+                ]
+                .spacing(2)
+                .width(Fill),
+            ]
+            .spacing(16),
         ]
         .spacing(12)
         .padding(iced::Padding {
@@ -1045,7 +1153,7 @@ impl Session {
             ..iced::Padding::ZERO
         });
         let left = scrollable(left).width(Fill).height(Fill);
-        let mut chain = column![text("Chain").size(18)].spacing(6);
+        let mut chain = column![self.target_panel(), text("Chain").size(18)].spacing(6);
         if let Some(why) = &self.chain_notice {
             chain = chain.push(text(why.clone()).size(13).color(style::WARNING));
         }
@@ -1104,7 +1212,9 @@ impl Session {
                         })
                         .on_press(Message::Target(target)),
                 )
-            });
+            })
+            .wrap()
+            .vertical_spacing(6);
         let mut panel = column![
             text("Loudness target").size(18),
             choices,
@@ -1115,7 +1225,7 @@ impl Session {
             .color(style::MUTED),
         ]
         .spacing(6)
-        .width(Length::FillPortion(2));
+        .width(Fill);
         if let Some(master) = &self.master {
             if let Some(limiter) = &master.limiter {
                 panel = panel.push(text(format!(
@@ -1126,14 +1236,19 @@ impl Session {
                     panel = panel.push(text(note.clone()).color(style::WARNING));
                 }
             }
-            if let Ok(targets) = Targets::built_in()
-                && let Some(spotify) = targets.get("spotify")
-            {
-                let n = spotify.preview(
+            // What the platform chosen in the monitor bar (else Spotify) will do with it.
+            let platform = self
+                .monitor
+                .platform
+                .as_deref()
+                .or(Some("spotify"))
+                .and_then(|id| self.targets.iter().find(|t| t.id == id));
+            if let Some(platform) = platform {
+                let n = platform.preview(
                     master.loudness.integrated_lufs,
                     master.loudness.true_peak_dbtp,
                 );
-                panel = panel.push(text(n.sentence(spotify)));
+                panel = panel.push(text(n.sentence(platform)));
             }
         }
         panel.into()
@@ -1579,6 +1694,23 @@ mod tests {
         let _ = desk.update(Message::Tick);
         let heard = session(&desk).timeline.playhead_s.expect("playhead");
         assert!((heard - 12.2).abs() < 0.05, "{heard}");
+        // Another second, in callbacks of 10 ms, the desk ticking as it does (every 33 ms):
+        // the live meters read the master.
+        for n in 0..100 {
+            let _ = device.pull(480);
+            if n % 3 == 2 {
+                let _ = desk.update(Message::Tick);
+            }
+        }
+        let _ = desk.update(Message::Tick);
+        let heard = session(&desk).timeline.playhead_s.expect("playhead");
+        let reading = &session(&desk).meters.reading;
+        let momentary = reading.momentary_lufs.expect("momentary after 1.2 s");
+        assert!(momentary > -30.0 && momentary < -8.0, "{momentary}");
+        let peak = reading.true_peak_max_dbtp().expect("true peak");
+        assert!(peak <= -1.0 + 0.02, "the limiter holds the ceiling: {peak}");
+        assert!(reading.correlation.is_some());
+        assert!((reading.seconds - 1.2).abs() < 0.05, "{}", reading.seconds);
         click(&mut desk, "Pause");
         let paused = device.pull(9_600);
         // After the 10 ms fade, silence.
@@ -1625,5 +1757,58 @@ mod tests {
             let got = shortcut(event.clone());
             assert_eq!(format!("{got:?}"), format!("{expected:?}"), "{event:?}");
         }
+    }
+
+    #[test]
+    fn dragging_an_eq_handle_on_the_spectrum_moves_the_band_as_one_undo_step() {
+        use iced::mouse::{Button, Event as Mouse};
+        let mut desk = ready();
+        apply(&mut desk, []);
+        click(&mut desk, "Add band");
+        let mut ui = window(&desk);
+        // The spectrum sits under its legend row, as wide as the row.
+        let legend = ui
+            .find(starting("Spectrum — "))
+            .expect("the spectrum legend")
+            .bounds();
+        let right = ui.find("— EQ").expect("the EQ legend").bounds();
+        let (left_x, top) = (legend.x, legend.y + legend.height + 12.0);
+        let width = right.x + right.width - left_x;
+        let at = |freq: f64, gain_db: f64| {
+            let fraction = (freq / 20.0).log10() / 3.0;
+            iced::Point::new(
+                left_x + fraction as f32 * width,
+                top + 100.0 * (1.0 - (gain_db / 15.0) as f32),
+            )
+        };
+        let mouse = |e| iced::Event::Mouse(e);
+        ui.point_at(at(1_000.0, 0.0));
+        let _ = ui.simulate([mouse(Mouse::ButtonPressed(Button::Left))]);
+        let to = at(2_000.0, 3.0);
+        ui.point_at(to);
+        let _ = ui.simulate([mouse(Mouse::CursorMoved { position: to })]);
+        let _ = ui.simulate([mouse(Mouse::ButtonReleased(Button::Left))]);
+        let messages: Vec<Message> = ui.into_messages().collect();
+        assert!(
+            matches!(messages.first(), Some(Message::Chain(Edit::Drag(_)))),
+            "{messages:?}"
+        );
+        assert!(matches!(
+            messages.last(),
+            Some(Message::Chain(Edit::Released))
+        ));
+        let undo_before = session(&desk).history.can_undo();
+        apply(&mut desk, messages);
+        let band = session(&desk).settings.eq.bands[0];
+        assert!((band.freq_hz - 2_000.0).abs() < 30.0, "{}", band.freq_hz);
+        assert!((band.gain_db - 3.0).abs() < 0.3, "{}", band.gain_db);
+        assert!(undo_before);
+        let _ = desk.update(Message::Undo);
+        let band = session(&desk).settings.eq.bands[0];
+        assert_eq!(
+            (band.freq_hz, band.gain_db),
+            (1_000.0, 0.0),
+            "one drag, one undo"
+        );
     }
 }

@@ -1,5 +1,5 @@
 //! Colours that carry meaning, the same everywhere: the mix is blue, the master amber, the
-//! target green, warnings red.
+//! target green, the reference violet, warnings red.
 
 use iced::Color;
 
@@ -12,3 +12,4 @@ pub const MUTED: Color = Color::from_rgb(0.55, 0.57, 0.62);
 pub const GRID: Color = Color::from_rgb(0.20, 0.21, 0.24);
 pub const PLOT_BACKGROUND: Color = Color::from_rgb(0.09, 0.10, 0.11);
 pub const TEXT: Color = Color::from_rgb(0.90, 0.91, 0.93);
+pub const REFERENCE: Color = Color::from_rgb(0.72, 0.55, 0.95);

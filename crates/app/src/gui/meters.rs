@@ -1,0 +1,308 @@
+//! The live meter bridge: what the master is doing as it plays. Momentary and short-term
+//! loudness against the target, per-channel true peak with an over indicator that stays lit
+//! until reset, compressor and limiter gain reduction, stereo correlation, and the
+//! integrated loudness, range and PLR since the meter was reset.
+
+use crest_engine::loudness::live::{LiveLoudness, LiveReading};
+use crest_playback::engine::MeterSnapshot;
+use iced::mouse;
+use iced::widget::canvas::{self, Frame, Geometry, Path, Stroke, Text};
+use iced::{Color, Point, Rectangle, Renderer, Size, Theme};
+
+use super::style;
+
+/// Scale of the loudness and peak bars.
+const FLOOR_DB: f32 = -48.0;
+const TOP_DB: f32 = 0.0;
+/// Gain reduction shown down to.
+const MOST_GR_DB: f32 = 12.0;
+
+/// The meters' state, kept by the desk and fed on each tick.
+#[derive(Debug)]
+pub struct MeterBridge {
+    live: Option<LiveLoudness>,
+    pub reading: LiveReading,
+    /// Gain reduction (dB, positive) as last read, held briefly so short events are seen.
+    pub compressor_gr_db: f32,
+    pub limiter_gr_db: f32,
+    /// A channel went over the ceiling since the reset.
+    pub over: [bool; 2],
+    pub target_lufs: Option<f64>,
+    pub ceiling_dbtp: f64,
+    channels: usize,
+}
+
+impl MeterBridge {
+    pub fn new(rate: u32, channels: usize) -> Self {
+        Self {
+            live: LiveLoudness::new(rate, channels).ok(),
+            reading: LiveReading::default(),
+            compressor_gr_db: 0.0,
+            limiter_gr_db: 0.0,
+            over: [false; 2],
+            target_lufs: None,
+            ceiling_dbtp: -1.0,
+            channels,
+        }
+    }
+
+    /// Master samples from playback's tap (interleaved as the track).
+    pub fn push(&mut self, samples: &[f32]) {
+        if let Some(live) = &mut self.live {
+            live.push_interleaved(samples);
+        }
+    }
+
+    /// Takes a reading after new samples and the audio thread's meters.
+    pub fn update(&mut self, snapshot: &MeterSnapshot, elapsed_s: f32) {
+        if let Some(live) = &self.live {
+            self.reading = live.reading();
+        }
+        // Hold the larger of the new reduction and the old one falling at 20 dB/s.
+        let fall = 20.0 * elapsed_s;
+        self.compressor_gr_db = snapshot
+            .compressor_db
+            .abs()
+            .max(self.compressor_gr_db - fall)
+            .max(0.0);
+        self.limiter_gr_db = snapshot
+            .limiter_db
+            .abs()
+            .max(self.limiter_gr_db - fall)
+            .max(0.0);
+        for (c, over) in self.over.iter_mut().enumerate() {
+            let peak = self.reading.true_peak_dbtp.get(c).copied().flatten();
+            // An over: above the ceiling by more than the export's tolerance.
+            *over |= peak.is_some_and(|p| p > self.ceiling_dbtp + 0.02);
+        }
+    }
+
+    /// Starts the integrated reading, peaks and overs again.
+    pub fn reset(&mut self) {
+        if let Some(live) = &mut self.live {
+            live.reset();
+        }
+        self.reading = LiveReading::default();
+        self.over = [false; 2];
+        self.compressor_gr_db = 0.0;
+        self.limiter_gr_db = 0.0;
+    }
+}
+
+fn level_y(height: f32, db: f32) -> f32 {
+    let t = ((db - FLOOR_DB) / (TOP_DB - FLOOR_DB)).clamp(0.0, 1.0);
+    height * (1.0 - t)
+}
+
+impl<Message> canvas::Program<Message> for MeterBridge {
+    type State = ();
+
+    fn draw(
+        &self,
+        _state: &(),
+        renderer: &Renderer,
+        _theme: &Theme,
+        bounds: Rectangle,
+        _cursor: mouse::Cursor,
+    ) -> Vec<Geometry> {
+        let mut frame = Frame::new(renderer, bounds.size());
+        let size = frame.size();
+        frame.fill_rectangle(Point::ORIGIN, size, style::PLOT_BACKGROUND);
+        let label_h = 18.0;
+        let bar_h = size.height - 2.0 * label_h;
+        let bar_w = 18.0;
+        let gap = 10.0;
+        let r = &self.reading;
+        let lufs = |v: Option<f64>| v.map(|v| v as f32);
+        // Columns: M, S, one per channel's true peak, compressor GR, limiter GR.
+        let mut columns: Vec<(&str, Column)> = vec![
+            ("M", Column::Level(lufs(r.momentary_lufs), style::MASTER)),
+            ("S", Column::Level(lufs(r.short_term_lufs), style::MASTER)),
+        ];
+        let names = if self.channels == 1 {
+            ["TP", ""]
+        } else {
+            ["L", "R"]
+        };
+        for (c, name) in names.iter().enumerate().take(self.channels) {
+            let peak = r.true_peak_dbtp.get(c).copied().flatten();
+            columns.push((name, Column::Peak(peak.map(|p| p as f32), self.over[c])));
+        }
+        columns.push(("Comp", Column::Reduction(self.compressor_gr_db)));
+        columns.push(("Lim", Column::Reduction(self.limiter_gr_db)));
+
+        // Scale on the left.
+        let scale_w = 30.0;
+        for db in [0.0f32, -6.0, -12.0, -18.0, -24.0, -36.0] {
+            let y = label_h + level_y(bar_h, db);
+            frame.fill_text(Text {
+                content: format!("{db:.0}"),
+                position: Point::new(2.0, y - 6.0),
+                color: style::MUTED,
+                size: 10.0.into(),
+                ..Text::default()
+            });
+            frame.stroke(
+                &Path::line(Point::new(scale_w - 4.0, y), Point::new(size.width, y)),
+                Stroke::default().with_color(style::GRID).with_width(1.0),
+            );
+        }
+        let mut x = scale_w;
+        for (name, column) in &columns {
+            let well = Path::rectangle(Point::new(x, label_h), Size::new(bar_w, bar_h));
+            frame.fill(&well, Color::from_rgb(0.13, 0.14, 0.16));
+            match *column {
+                Column::Level(value, color) => {
+                    if let Some(v) = value {
+                        let y = level_y(bar_h, v);
+                        frame.fill_rectangle(
+                            Point::new(x, label_h + y),
+                            Size::new(bar_w, bar_h - y),
+                            color,
+                        );
+                    }
+                }
+                Column::Peak(value, over) => {
+                    if let Some(v) = value {
+                        let y = level_y(bar_h, v);
+                        frame.fill_rectangle(
+                            Point::new(x, label_h + y),
+                            Size::new(bar_w, bar_h - y),
+                            style::MIX,
+                        );
+                    }
+                    // The over lamp above the bar.
+                    frame.fill_rectangle(
+                        Point::new(x, 2.0),
+                        Size::new(bar_w, label_h - 6.0),
+                        if over {
+                            style::WARNING
+                        } else {
+                            Color::from_rgb(0.20, 0.12, 0.12)
+                        },
+                    );
+                }
+                Column::Reduction(db) => {
+                    // Reduction hangs from the top.
+                    let depth = (db / MOST_GR_DB).clamp(0.0, 1.0) * bar_h;
+                    frame.fill_rectangle(
+                        Point::new(x, label_h),
+                        Size::new(bar_w, depth),
+                        style::TARGET,
+                    );
+                }
+            }
+            frame.fill_text(Text {
+                content: (*name).to_owned(),
+                position: Point::new(x, label_h + bar_h + 3.0),
+                color: style::MUTED,
+                size: 11.0.into(),
+                ..Text::default()
+            });
+            x += bar_w + gap;
+        }
+        // The target across the loudness bars.
+        if let Some(target) = self.target_lufs {
+            let y = label_h + level_y(bar_h, target as f32);
+            frame.stroke(
+                &Path::line(
+                    Point::new(scale_w - 2.0, y),
+                    Point::new(scale_w + 2.0 * (bar_w + gap) - gap + 2.0, y),
+                ),
+                Stroke::default().with_color(style::TARGET).with_width(2.0),
+            );
+        }
+        // Correlation: a horizontal bar under the others, −1 … +1.
+        if self.channels == 2 {
+            let left = x + 4.0;
+            let width = (size.width - left - 8.0).max(40.0);
+            let y = size.height - label_h - 10.0;
+            frame.fill_rectangle(
+                Point::new(left, y),
+                Size::new(width, 8.0),
+                Color::from_rgb(0.13, 0.14, 0.16),
+            );
+            let centre = left + width / 2.0;
+            frame.stroke(
+                &Path::line(Point::new(centre, y - 3.0), Point::new(centre, y + 11.0)),
+                Stroke::default().with_color(style::MUTED).with_width(1.0),
+            );
+            if let Some(c) = r.correlation {
+                let at = centre + (c as f32) * width / 2.0;
+                let color = if c < 0.0 {
+                    style::WARNING
+                } else {
+                    style::TARGET
+                };
+                frame.fill_rectangle(Point::new(at - 2.0, y - 2.0), Size::new(4.0, 12.0), color);
+            }
+            frame.fill_text(Text {
+                content: "Correlation  −1 … +1".to_owned(),
+                position: Point::new(left, y + 12.0),
+                color: style::MUTED,
+                size: 11.0.into(),
+                ..Text::default()
+            });
+            // The numbers above the correlation bar.
+            let value = |v: Option<f64>, unit: &str| {
+                v.map_or_else(|| "—".to_owned(), |v| format!("{v:.1} {unit}"))
+            };
+            let lines = [
+                format!("Integrated  {}", value(r.integrated_lufs, "LUFS")),
+                format!("Range  {}", value(r.lra_lu, "LU")),
+                format!("True peak  {}", value(r.true_peak_max_dbtp(), "dBTP")),
+                format!("PLR  {}", value(r.plr_db(), "dB")),
+                format!("since {:.0} s of play", r.seconds),
+            ];
+            for (n, line) in lines.iter().enumerate() {
+                frame.fill_text(Text {
+                    content: line.clone(),
+                    position: Point::new(left, label_h + n as f32 * 18.0),
+                    color: if n == 4 { style::MUTED } else { style::TEXT },
+                    size: 13.0.into(),
+                    ..Text::default()
+                });
+            }
+        }
+        vec![frame.into_geometry()]
+    }
+}
+
+enum Column {
+    Level(Option<f32>, Color),
+    Peak(Option<f32>, bool),
+    Reduction(f32),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_over_stays_lit_until_reset_and_reduction_is_held() {
+        let mut bridge = MeterBridge::new(48_000, 2);
+        bridge.ceiling_dbtp = -1.0;
+        // A full-scale burst on the left only.
+        let burst: Vec<f32> = (0..4_800)
+            .flat_map(|n| [if n % 2 == 0 { 0.99 } else { -0.99 }, 0.1])
+            .collect();
+        bridge.push(&burst);
+        let snapshot = MeterSnapshot {
+            limiter_db: -3.0,
+            ..MeterSnapshot::default()
+        };
+        bridge.update(&snapshot, 0.033);
+        assert_eq!(bridge.over, [true, false]);
+        assert_eq!(bridge.limiter_gr_db, 3.0);
+        bridge.push(&vec![0.0; 9_600]);
+        bridge.update(&MeterSnapshot::default(), 0.05);
+        assert_eq!(bridge.over, [true, false], "an over stays lit");
+        assert!(
+            (bridge.limiter_gr_db - 2.0).abs() < 1e-6,
+            "falls at 20 dB/s"
+        );
+        bridge.reset();
+        bridge.update(&MeterSnapshot::default(), 0.033);
+        assert_eq!(bridge.over, [false, false]);
+    }
+}

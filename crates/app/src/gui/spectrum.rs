@@ -1,0 +1,429 @@
+//! The spectrum: the live analyzer of what is heard (with peak hold), the long-term spectra of
+//! mix, master and reference, and the EQ curve with a handle per band — drag a handle for
+//! frequency and gain, turn the wheel over it for Q.
+//!
+//! Levels are drawn per octave (band power × bands per octave), so the live analyzer and the
+//! finer long-term spectra share one scale: pink noise is a flat line on both.
+
+use crest_engine::chain::{BandKind, Chain, ChainSettings};
+use crest_engine::spectrum::{AnalyzerSettings, BandSpectrum, Bands, LiveAnalyzer};
+use iced::mouse;
+use iced::widget::Action;
+use iced::widget::canvas::{self, Cache, Event, Frame, Geometry, Path, Stroke, Text};
+use iced::{Color, Point, Rectangle, Renderer, Size, Theme};
+
+use super::chain_panel::Edit;
+use super::desk::Message;
+use super::params::Param;
+use super::style;
+
+const LOW_HZ: f64 = 20.0;
+const HIGH_HZ: f64 = 20_000.0;
+/// Level scale (dBFS per octave).
+const FLOOR_DB: f32 = -84.0;
+const TOP_DB: f32 = -6.0;
+/// EQ curve scale: ± this many dB over the plot's height.
+const EQ_RANGE_DB: f64 = 15.0;
+/// How close (pixels) the pointer must be to grab a handle.
+const GRAB_PX: f32 = 12.0;
+const CURVE_POINTS: usize = 240;
+
+/// What the spectrum shows; kept by the desk.
+#[derive(Debug)]
+pub struct Spectrum {
+    analyzer: LiveAnalyzer,
+    analyzer_bands_per_octave: f64,
+    scratch: [Vec<f32>; 2],
+    pub mix: Option<BandSpectrum>,
+    pub master: Option<BandSpectrum>,
+    pub reference: Option<BandSpectrum>,
+    /// The EQ's response at `CURVE_POINTS` log-spaced frequencies, and the bands' handles.
+    curve: Vec<(f64, f64)>,
+    handles: Vec<Handle>,
+    /// Long-term spectra and the EQ curve: redrawn only when they change.
+    still: Cache,
+}
+
+/// A draggable EQ band.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Handle {
+    band: usize,
+    freq_hz: f64,
+    /// Gain for bells and shelves; 0 dB (on the line) for passes, which only move sideways.
+    gain_db: f64,
+    has_gain: bool,
+    q: f64,
+    enabled: bool,
+}
+
+impl Spectrum {
+    pub fn new(sample_rate: u32) -> Self {
+        let settings = AnalyzerSettings::default();
+        Self {
+            analyzer: LiveAnalyzer::prepare(sample_rate, settings),
+            analyzer_bands_per_octave: settings.bands_per_octave,
+            scratch: [Vec::new(), Vec::new()],
+            mix: None,
+            master: None,
+            reference: None,
+            curve: Vec::new(),
+            handles: Vec::new(),
+            still: Cache::default(),
+        }
+    }
+
+    /// What was heard since the last tick (interleaved stereo), and the time that passed.
+    pub fn push_heard(&mut self, interleaved: &[f32], elapsed_s: f32) {
+        for (c, scratch) in self.scratch.iter_mut().enumerate() {
+            scratch.clear();
+            scratch.extend(interleaved.iter().skip(c).step_by(2));
+        }
+        self.analyzer.push(&[&self.scratch[0], &self.scratch[1]]);
+        self.analyzer.update(elapsed_s);
+    }
+
+    /// The EQ of `settings` (curve and handles), at the track's rate.
+    pub fn set_eq(&mut self, settings: &ChainSettings, sample_rate: u32, channels: usize) {
+        self.handles = settings
+            .eq
+            .bands
+            .iter()
+            .enumerate()
+            .map(|(band, b)| {
+                let has_gain = !matches!(b.kind, BandKind::HighPass | BandKind::LowPass);
+                Handle {
+                    band,
+                    freq_hz: b.freq_hz,
+                    gain_db: if has_gain { b.gain_db } else { 0.0 },
+                    has_gain,
+                    q: b.q,
+                    enabled: b.enabled && !settings.eq.bypass,
+                }
+            })
+            .collect();
+        // The curve of the EQ alone: the other stages do not shape it.
+        let mut eq_only = ChainSettings {
+            eq: settings.eq.clone(),
+            ..ChainSettings::default()
+        };
+        eq_only.limiter.bypass = true;
+        self.curve = match Chain::new(&eq_only, sample_rate, 64, channels) {
+            Ok(chain) => (0..CURVE_POINTS)
+                .map(|i| {
+                    let f = LOW_HZ * (HIGH_HZ / LOW_HZ).powf(i as f64 / (CURVE_POINTS - 1) as f64);
+                    (f, chain.eq_response_db(f))
+                })
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        self.still.clear();
+    }
+
+    /// Call after changing a long-term spectrum.
+    pub fn refresh(&mut self) {
+        self.still.clear();
+    }
+
+    /// Clears the live analyzer (a seek, a stop).
+    pub fn reset_live(&mut self) {
+        self.analyzer.reset();
+    }
+}
+
+fn x_of(width: f32, freq_hz: f64) -> f32 {
+    ((freq_hz / LOW_HZ).log10() / (HIGH_HZ / LOW_HZ).log10()) as f32 * width
+}
+
+fn freq_at(width: f32, x: f32) -> f64 {
+    LOW_HZ * (HIGH_HZ / LOW_HZ).powf(f64::from((x / width).clamp(0.0, 1.0)))
+}
+
+fn level_y(height: f32, db: f32) -> f32 {
+    height * (1.0 - ((db - FLOOR_DB) / (TOP_DB - FLOOR_DB)).clamp(0.0, 1.0))
+}
+
+fn eq_y(height: f32, db: f64) -> f32 {
+    height * 0.5 * (1.0 - (db / EQ_RANGE_DB).clamp(-1.0, 1.0) as f32)
+}
+
+fn eq_gain_at(height: f32, y: f32) -> f64 {
+    f64::from(1.0 - 2.0 * y / height) * EQ_RANGE_DB
+}
+
+/// A band spectrum as (x, y) points, per octave.
+fn line(bands: &Bands, levels_db: &[f32], bands_per_octave: f64, size: Size) -> Vec<Point> {
+    let per_octave = (10.0 * bands_per_octave.log10()) as f32;
+    bands
+        .centres_hz()
+        .into_iter()
+        .zip(levels_db)
+        .filter(|(f, _)| (LOW_HZ..=HIGH_HZ).contains(f))
+        .map(|(f, &db)| Point::new(x_of(size.width, f), level_y(size.height, db + per_octave)))
+        .collect()
+}
+
+fn polyline(frame: &mut Frame, points: &[Point], color: Color, width: f32) {
+    if points.len() < 2 {
+        return;
+    }
+    let path = Path::new(|b| {
+        b.move_to(points[0]);
+        for &p in &points[1..] {
+            b.line_to(p);
+        }
+    });
+    frame.stroke(&path, Stroke::default().with_color(color).with_width(width));
+}
+
+/// A drag in progress: which band.
+#[derive(Debug, Default)]
+pub struct Drag {
+    band: Option<usize>,
+}
+
+impl canvas::Program<Message> for Spectrum {
+    type State = Drag;
+
+    fn update(
+        &self,
+        drag: &mut Drag,
+        event: &Event,
+        bounds: Rectangle,
+        cursor: mouse::Cursor,
+    ) -> Option<Action<Message>> {
+        let size = bounds.size();
+        let position = cursor.position_in(bounds);
+        let nearest = |p: Point| {
+            self.handles
+                .iter()
+                .map(|h| {
+                    let at = Point::new(x_of(size.width, h.freq_hz), eq_y(size.height, h.gain_db));
+                    (h, at.distance(p))
+                })
+                .filter(|(_, d)| *d <= GRAB_PX)
+                .min_by(|a, b| a.1.total_cmp(&b.1))
+                .map(|(h, _)| *h)
+        };
+        match event {
+            Event::Mouse(mouse::Event::ButtonPressed(mouse::Button::Left)) => {
+                let handle = nearest(position?)?;
+                drag.band = Some(handle.band);
+                Some(Action::capture())
+            }
+            Event::Mouse(mouse::Event::CursorMoved { .. }) => {
+                let band = drag.band?;
+                let handle = self.handles.iter().find(|h| h.band == band)?;
+                let p = cursor.position_from(bounds.position())?;
+                let freq = freq_at(size.width, p.x);
+                let mut moves = vec![(Param::EqFreq(band), freq)];
+                if handle.has_gain {
+                    moves.push((Param::EqGain(band), eq_gain_at(size.height, p.y)));
+                }
+                Some(Action::publish(Message::Chain(Edit::Drag(moves))).and_capture())
+            }
+            Event::Mouse(mouse::Event::ButtonReleased(mouse::Button::Left)) => {
+                drag.band.take()?;
+                Some(Action::publish(Message::Chain(Edit::Released)).and_capture())
+            }
+            Event::Mouse(mouse::Event::WheelScrolled { delta }) => {
+                let handle = nearest(position?)?;
+                if !handle.has_gain {
+                    return None;
+                }
+                let lines = match delta {
+                    mouse::ScrollDelta::Lines { y, .. } => *y,
+                    mouse::ScrollDelta::Pixels { y, .. } => *y / 40.0,
+                };
+                // One notch: Q × or ÷ 1.12 (a sixth of an octave of bandwidth, roughly).
+                let q = handle.q * 1.12f64.powf(f64::from(lines));
+                Some(
+                    Action::publish(Message::Chain(Edit::Set(Param::EqQ(handle.band), q)))
+                        .and_capture(),
+                )
+            }
+            _ => None,
+        }
+    }
+
+    fn draw(
+        &self,
+        _drag: &Drag,
+        renderer: &Renderer,
+        _theme: &Theme,
+        bounds: Rectangle,
+        _cursor: mouse::Cursor,
+    ) -> Vec<Geometry> {
+        let still = self.still.draw(renderer, bounds.size(), |frame| {
+            let size = frame.size();
+            frame.fill_rectangle(Point::ORIGIN, size, style::PLOT_BACKGROUND);
+            for (f, label) in [
+                (50.0, "50"),
+                (100.0, "100"),
+                (200.0, "200"),
+                (500.0, "500"),
+                (1_000.0, "1k"),
+                (2_000.0, "2k"),
+                (5_000.0, "5k"),
+                (10_000.0, "10k"),
+            ] {
+                let x = x_of(size.width, f);
+                frame.stroke(
+                    &Path::line(Point::new(x, 0.0), Point::new(x, size.height)),
+                    Stroke::default().with_color(style::GRID).with_width(1.0),
+                );
+                frame.fill_text(Text {
+                    content: label.to_owned(),
+                    position: Point::new(x + 3.0, size.height - 14.0),
+                    color: style::MUTED,
+                    size: 11.0.into(),
+                    ..Text::default()
+                });
+            }
+            for db in [-12.0, -6.0, 6.0, 12.0] {
+                let y = eq_y(size.height, db);
+                frame.stroke(
+                    &Path::line(Point::new(0.0, y), Point::new(size.width, y)),
+                    Stroke::default()
+                        .with_color(Color {
+                            a: 0.5,
+                            ..style::GRID
+                        })
+                        .with_width(1.0),
+                );
+                frame.fill_text(Text {
+                    content: format!("{db:+.0} dB"),
+                    position: Point::new(size.width - 44.0, y - 13.0),
+                    color: Color {
+                        a: 0.7,
+                        ..style::MUTED
+                    },
+                    size: 10.0.into(),
+                    ..Text::default()
+                });
+            }
+            let zero = eq_y(size.height, 0.0);
+            frame.stroke(
+                &Path::line(Point::new(0.0, zero), Point::new(size.width, zero)),
+                Stroke::default().with_color(style::GRID).with_width(1.5),
+            );
+            let bpo = crest_engine::spectrum::BANDS_PER_OCTAVE;
+            // The mix wide under the master, as on the timeline: both stay visible where the
+            // chain leaves the balance alone.
+            for (spectrum, color, width) in [
+                (&self.reference, style::REFERENCE, 1.5),
+                (&self.mix, style::MIX, 3.5),
+                (&self.master, style::MASTER, 1.5),
+            ] {
+                if let Some(s) = spectrum {
+                    polyline(
+                        frame,
+                        &line(&s.bands, &s.levels_db, bpo, size),
+                        color,
+                        width,
+                    );
+                }
+            }
+            let curve: Vec<Point> = self
+                .curve
+                .iter()
+                .map(|&(f, db)| Point::new(x_of(size.width, f), eq_y(size.height, db)))
+                .collect();
+            polyline(frame, &curve, style::TARGET, 2.0);
+            for h in &self.handles {
+                let at = Point::new(x_of(size.width, h.freq_hz), eq_y(size.height, h.gain_db));
+                let color = if h.enabled {
+                    style::TARGET
+                } else {
+                    style::MUTED
+                };
+                frame.fill(&Path::circle(at, 7.0), color);
+                frame.fill_text(Text {
+                    content: format!("{}", h.band + 1),
+                    position: Point::new(at.x - 3.5, at.y - 7.0),
+                    color: style::PLOT_BACKGROUND,
+                    size: 11.0.into(),
+                    ..Text::default()
+                });
+            }
+        });
+        // The live analyzer: redrawn on every tick.
+        let mut live = Frame::new(renderer, bounds.size());
+        let size = live.size();
+        let bands = self.analyzer.bands();
+        let levels = line(
+            bands,
+            self.analyzer.levels_db(),
+            self.analyzer_bands_per_octave,
+            size,
+        );
+        if levels.len() >= 2 {
+            let area = Path::new(|b| {
+                b.move_to(Point::new(levels[0].x, size.height));
+                for &p in &levels {
+                    b.line_to(p);
+                }
+                b.line_to(Point::new(levels[levels.len() - 1].x, size.height));
+                b.close();
+            });
+            live.fill(&area, Color::from_rgba(0.85, 0.87, 0.92, 0.16));
+        }
+        let peaks = line(
+            bands,
+            self.analyzer.peaks_db(),
+            self.analyzer_bands_per_octave,
+            size,
+        );
+        for p in peaks {
+            live.fill_rectangle(
+                Point::new(p.x - 2.0, p.y - 1.0),
+                Size::new(4.0, 2.0),
+                Color::from_rgba(0.85, 0.87, 0.92, 0.6),
+            );
+        }
+        vec![still, live.into_geometry()]
+    }
+
+    fn mouse_interaction(
+        &self,
+        drag: &Drag,
+        bounds: Rectangle,
+        cursor: mouse::Cursor,
+    ) -> mouse::Interaction {
+        if drag.band.is_some() {
+            return mouse::Interaction::Grabbing;
+        }
+        let Some(p) = cursor.position_in(bounds) else {
+            return mouse::Interaction::default();
+        };
+        let size = bounds.size();
+        let over = self.handles.iter().any(|h| {
+            Point::new(x_of(size.width, h.freq_hz), eq_y(size.height, h.gain_db)).distance(p)
+                <= GRAB_PX
+        });
+        if over {
+            mouse::Interaction::Grab
+        } else {
+            mouse::Interaction::default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_axes_map_both_ways() {
+        let width = 800.0;
+        assert_eq!(x_of(width, LOW_HZ), 0.0);
+        assert!((x_of(width, HIGH_HZ) - width).abs() < 1e-3);
+        // 632 Hz is the middle of 20 Hz–20 kHz on a log axis.
+        assert!((freq_at(width, 400.0) - 632.46).abs() < 0.1);
+        for f in [31.5, 1_000.0, 12_000.0] {
+            assert!((freq_at(width, x_of(width, f)) - f).abs() / f < 1e-4);
+        }
+        let height = 200.0;
+        assert_eq!(eq_y(height, 0.0), 100.0);
+        assert!((eq_gain_at(height, eq_y(height, 4.5)) - 4.5).abs() < 1e-4);
+    }
+}
