@@ -18,6 +18,7 @@ pub mod platform;
 pub mod qc;
 pub mod render;
 pub mod resample;
+pub mod session;
 pub mod spectrum;
 pub mod units;
 

@@ -17,6 +17,7 @@ use crest_engine::monitor::MonitorStage;
 use crest_engine::platform::Target;
 use crest_engine::platform::Targets;
 use crest_engine::render::{LimiterReport, render};
+use crest_engine::session::{Preferences, Session as SessionFile, Storage, write_atomically};
 use crest_engine::spectrum::{BandSpectrum, long_term_spectrum};
 use crest_engine::{AudioBuffer, demo};
 use crest_playback::engine::{
@@ -24,7 +25,8 @@ use crest_playback::engine::{
 };
 use crest_playback::{Backend, CpalBackend, PlaybackStatus, Player};
 use iced::widget::{
-    Column, button, canvas, column, container, progress_bar, row, rule, scrollable, text, tooltip,
+    Column, button, canvas, column, container, pick_list, progress_bar, row, rule, scrollable,
+    text, tooltip,
 };
 use iced::{Element, Fill, Length, Subscription, Task, keyboard, time};
 
@@ -118,13 +120,22 @@ pub enum Message {
     ShowHelp(bool),
     /// Start the live meters' integrated reading, peaks and overs again.
     ResetMeters,
-}
-
-#[derive(Debug)]
-pub enum Desk {
-    Loading { name: String, job: Arc<Job> },
-    Failed(String),
-    Ready(Box<Session>),
+    /// Restore the autosave a crashed desk left (true) or discard it.
+    Restore(bool),
+    /// Ctrl+S: save the session (to its file, or `choose` one: Ctrl+Shift+S).
+    SaveSession {
+        choose: bool,
+    },
+    SessionPicked(Picked),
+    /// Chain presets (ChainSettings JSON): choose a file to load, or where to save.
+    LoadPreset,
+    PresetToLoad(Picked),
+    SavePreset,
+    PresetToSave(Picked),
+    /// Every second: write the autosave if something changed.
+    Autosave,
+    /// The window is closing: a clean exit (no restore offered next time).
+    Quit,
 }
 
 #[derive(Debug)]
@@ -154,8 +165,10 @@ pub struct Session {
     opening: Option<(String, Arc<Job>)>,
     /// The source file, when the track came from one (never overwritten by an export).
     source: Option<PathBuf>,
-    /// Where playback goes: the sound card, or in tests a device the test drives.
-    output: Output,
+    /// When something worth autosaving changed (none: saved).
+    changed_since: Option<std::time::Instant>,
+    /// The reference track's file.
+    reference_path: Option<PathBuf>,
     /// Numeric entries being typed in the chain panel.
     entries: HashMap<Param, String>,
     history: History,
@@ -295,135 +308,363 @@ pub fn master(audio: &AudioBuffer, settings: &ChainSettings) -> Result<Mastered,
     })
 }
 
+/// What the desk keeps whatever track is open.
+#[derive(Debug)]
+pub struct Context {
+    /// Where playback goes: the sound card, or in tests a device the test drives.
+    output: Output,
+    /// Where the autosave and preferences live (none: nothing is written, as in tests).
+    storage: Option<Storage>,
+    preferences: Preferences,
+    /// The autosave of a desk that did not close cleanly, offered back at start.
+    restore_offer: Option<SessionFile>,
+    /// A session being opened: applied once its track has loaded.
+    pending: Option<SessionFile>,
+    /// The session file Ctrl+S writes (chosen on the first save).
+    session_path: Option<PathBuf>,
+    /// Something to tell the engineer before a track is open (damaged preferences).
+    notice: Option<String>,
+}
+
+impl Context {
+    /// The user's own: the cpal backend, the user's data and config folders.
+    fn user() -> Self {
+        let mut context = Self::new(Output(Arc::new(CpalBackend)), Storage::user().ok());
+        if context.storage.is_none() {
+            context.notice =
+                Some("No user data folder (HOME is not set): sessions are not autosaved".into());
+        }
+        context
+    }
+
+    /// With `storage`, marks a desk as running and picks up what a crashed one left.
+    pub fn new(output: Output, storage: Option<Storage>) -> Self {
+        let mut notes = Vec::new();
+        let (preferences, restore_offer) = match &storage {
+            Some(storage) => {
+                let (preferences, bad) = storage.preferences();
+                notes.extend(bad);
+                let offer = storage.start().unwrap_or_else(|e| {
+                    notes.push(format!("autosave is off: {e}"));
+                    None
+                });
+                (preferences, offer)
+            }
+            None => (Preferences::default(), None),
+        };
+        Self {
+            output,
+            storage,
+            preferences,
+            restore_offer,
+            pending: None,
+            session_path: None,
+            notice: (!notes.is_empty()).then(|| notes.join("; ")),
+        }
+    }
+
+    fn remember_opened(&mut self, path: &std::path::Path) {
+        self.preferences.opened(path);
+        self.save_preferences();
+    }
+
+    fn save_preferences(&mut self) {
+        if let Some(storage) = &self.storage
+            && let Err(e) = storage.save_preferences(&self.preferences)
+        {
+            self.notice = Some(format!("Preferences not saved: {e}"));
+        }
+    }
+}
+
+/// The desk: its context and what it shows (a track loading, a file that failed, the session).
+#[derive(Debug)]
+pub struct Desk {
+    context: Context,
+    state: State,
+}
+
+#[derive(Debug)]
+pub enum State {
+    Loading { name: String, job: Arc<Job> },
+    Failed(String),
+    Ready(Box<Session>),
+}
+
 impl Desk {
     pub fn new(file: Option<PathBuf>) -> (Self, Task<Message>) {
+        Self::with_context(file, Context::user())
+    }
+
+    pub fn with_context(file: Option<PathBuf>, context: Context) -> (Self, Task<Message>) {
         let name = file
             .as_ref()
             .map_or_else(|| "the demo mix".to_owned(), |p| p.display().to_string());
         let job = Arc::new(Job::default());
         let task = load_task(file, Arc::clone(&job), Message::Loaded);
-        (Self::Loading { name, job }, task)
+        (
+            Self {
+                context,
+                state: State::Loading { name, job },
+            },
+            task,
+        )
     }
 
     pub fn title(&self) -> String {
-        match self {
-            Self::Ready(session) => format!("{} — Crest", session.name),
+        match &self.state {
+            State::Ready(session) => format!("{} — Crest", session.name),
             _ => "Crest".to_owned(),
         }
     }
 
+    /// A loaded track becomes the session (with the pending session file, if it names it).
+    fn start_session(&mut self, loaded: Loaded) -> Task<Message> {
+        if let Some(path) = &loaded.path {
+            self.context.remember_opened(path);
+        }
+        let mut session = Session::new(loaded, self.context.output.clone());
+        let pending = self.context.pending.take();
+        let task = match pending {
+            Some(file) if file.source == session.source => session.apply_file(&file),
+            _ => {
+                self.context.session_path = None;
+                session.render_task()
+            }
+        };
+        self.state = State::Ready(Box::new(session));
+        task
+    }
+
+    fn load(&mut self, path: Option<PathBuf>) -> Task<Message> {
+        if let State::Ready(session) = &mut self.state {
+            if let Some((_, job)) = &session.opening {
+                job.cancel();
+            }
+            session.notice = None;
+            let job = Arc::new(Job::default());
+            let name = path
+                .as_ref()
+                .map_or_else(|| "the demo mix".to_owned(), |p| p.display().to_string());
+            session.opening = Some((name, Arc::clone(&job)));
+            return load_task(path, job, Message::Opened);
+        }
+        let job = Arc::new(Job::default());
+        let name = path
+            .as_ref()
+            .map_or_else(|| "the demo mix".to_owned(), |p| p.display().to_string());
+        let task = load_task(path, Arc::clone(&job), Message::Loaded);
+        self.state = State::Loading { name, job };
+        task
+    }
+
+    /// Opens a session file: its track loads, then its chain, snapshots, reference and export
+    /// choices apply.
+    fn open_session(&mut self, path: &std::path::Path) -> Task<Message> {
+        match SessionFile::load(path) {
+            Ok(file) => {
+                self.context.session_path = Some(path.to_owned());
+                self.context.remember_opened(path);
+                let source = file.source.clone();
+                self.context.pending = Some(file);
+                self.load(source)
+            }
+            Err(error) => {
+                self.say(error.to_string());
+                Task::none()
+            }
+        }
+    }
+
+    /// A notice where the engineer will see it.
+    fn say(&mut self, notice: String) {
+        match &mut self.state {
+            State::Ready(session) => session.notice = Some(notice),
+            _ => self.context.notice = Some(notice),
+        }
+    }
+
     pub fn update(&mut self, message: Message) -> Task<Message> {
-        match (self, message) {
-            (desk, Message::Loaded(result)) => {
+        match message {
+            Message::Loaded(result) | Message::Opened(result) => {
+                if let State::Ready(session) = &mut self.state {
+                    session.opening = None;
+                }
                 let loaded = Arc::try_unwrap(result).unwrap_or_else(|shared| match &*shared {
                     Ok(_) => Err("the track was loaded twice".into()),
                     Err(e) => Err(e.clone()),
                 });
                 match loaded {
-                    Ok(loaded) => {
-                        let session = Session::new(loaded, Output(Arc::new(CpalBackend)));
-                        let task = session.render_task();
-                        *desk = Self::Ready(Box::new(session));
-                        task
-                    }
+                    // The old player stops as it is dropped; the new track starts paused.
+                    Ok(loaded) => self.start_session(loaded),
                     Err(error) => {
-                        *desk = Self::Failed(error);
+                        self.context.pending = None;
+                        match &mut self.state {
+                            State::Ready(session) => {
+                                session.notice =
+                                    Some(format!("{error}. The current track stays open."));
+                            }
+                            state => *state = State::Failed(error),
+                        }
                         Task::none()
                     }
                 }
             }
-            (Self::Ready(session), Message::Opened(result)) => {
-                session.opening = None;
-                match Arc::try_unwrap(result) {
-                    Ok(Ok(loaded)) => {
-                        // The old player stops as it is dropped; the new track starts paused.
-                        let next = Session::new(loaded, session.output.clone());
-                        let task = next.render_task();
-                        **session = next;
-                        task
-                    }
-                    Ok(Err(error)) => {
-                        session.notice = Some(format!("{error}. The current track stays open."));
-                        Task::none()
-                    }
-                    Err(_) => Task::none(),
+            Message::Open(path) => {
+                if is_session_file(&path) {
+                    self.open_session(&path)
+                } else {
+                    self.load(Some(path))
                 }
             }
-            (Self::Ready(session), Message::Open(path)) => {
-                if let Some((_, job)) = &session.opening {
-                    job.cancel();
+            Message::OpenDemo => self.load(None),
+            Message::CancelLoad => {
+                match &self.state {
+                    State::Loading { job, .. } => job.cancel(),
+                    State::Ready(session) => {
+                        if let Some((_, job)) = &session.opening {
+                            job.cancel();
+                        }
+                    }
+                    State::Failed(_) => {}
                 }
-                session.notice = None;
-                let job = Arc::new(Job::default());
-                session.opening = Some((path.display().to_string(), Arc::clone(&job)));
-                load_task(Some(path), job, Message::Opened)
-            }
-            (desk, Message::Open(path)) => {
-                let job = Arc::new(Job::default());
-                let task = load_task(Some(path.clone()), Arc::clone(&job), Message::Loaded);
-                *desk = Self::Loading {
-                    name: path.display().to_string(),
-                    job,
-                };
-                task
-            }
-            (desk, Message::OpenDemo) => {
-                let job = Arc::new(Job::default());
-                let task = load_task(None, Arc::clone(&job), Message::Loaded);
-                *desk = Self::Loading {
-                    name: "the demo mix".to_owned(),
-                    job,
-                };
-                task
-            }
-            (Self::Loading { job, .. }, Message::CancelLoad) => {
-                job.cancel();
                 Task::none()
             }
-            (Self::Failed(_), Message::OpenDialog) => Task::perform(
-                dialog::open("Open a track", "Audio", &dialog::AUDIO),
+            Message::OpenDialog => Task::perform(
+                dialog::open(
+                    "Open a track or a session",
+                    "Audio and sessions",
+                    &dialog::OPENABLE,
+                    self.context.preferences.last_open_folder.clone(),
+                ),
                 Message::OpenPicked,
             ),
-            (Self::Failed(error), Message::OpenPicked(picked)) => match picked {
+            Message::OpenPicked(picked) => match picked {
                 Picked::Path(path) => Task::done(Message::Open(path)),
                 Picked::Cancelled => Task::none(),
                 Picked::Unavailable => {
-                    *error = dialog::UNAVAILABLE.to_owned();
+                    self.say(dialog::UNAVAILABLE.to_owned());
                     Task::none()
                 }
             },
-            (Self::Ready(session), message) => session.update(message),
-            _ => Task::none(),
+            Message::Restore(accept) => match self.context.restore_offer.take() {
+                Some(file) if accept => {
+                    let source = file.source.clone();
+                    self.context.pending = Some(file);
+                    self.load(source)
+                }
+                _ => Task::none(),
+            },
+            Message::SaveSession { choose } => {
+                let State::Ready(session) = &self.state else {
+                    return Task::none();
+                };
+                match (&self.context.session_path, choose) {
+                    (Some(path), false) => {
+                        let path = path.clone();
+                        self.save_session(&path);
+                        Task::none()
+                    }
+                    _ => {
+                        let suggested = session.source.as_ref().map_or_else(
+                            || PathBuf::from("demo.crest.json"),
+                            |s| s.with_extension("crest.json"),
+                        );
+                        Task::perform(
+                            dialog::save("Save the session", suggested),
+                            Message::SessionPicked,
+                        )
+                    }
+                }
+            }
+            Message::SessionPicked(picked) => {
+                match picked {
+                    Picked::Path(path) => self.save_session(&path),
+                    Picked::Cancelled => {}
+                    Picked::Unavailable => self.say(
+                        "No file dialog is available here: the session is autosaved, and \
+                         `crest open FILE` opens a saved one"
+                            .to_owned(),
+                    ),
+                }
+                Task::none()
+            }
+            Message::Autosave => {
+                if let (State::Ready(session), Some(storage)) =
+                    (&mut self.state, &self.context.storage)
+                    && session
+                        .changed_since
+                        .is_some_and(|t| t.elapsed().as_secs_f64() >= 1.0)
+                {
+                    session.changed_since = None;
+                    if let Err(e) = storage.autosave(&session.to_file()) {
+                        session.notice = Some(format!("Autosave failed: {e}"));
+                    }
+                }
+                Task::none()
+            }
+            Message::Quit => {
+                if let Some(storage) = &self.context.storage {
+                    storage.finish();
+                }
+                self.context.save_preferences();
+                iced::exit()
+            }
+            message => match &mut self.state {
+                State::Ready(session) => session.update(message),
+                _ => Task::none(),
+            },
+        }
+    }
+
+    fn save_session(&mut self, path: &std::path::Path) {
+        let State::Ready(session) = &mut self.state else {
+            return;
+        };
+        let path = if is_session_file(path) {
+            path.to_owned()
+        } else {
+            path.with_extension("crest.json")
+        };
+        match session.to_file().save(&path) {
+            Ok(()) => {
+                session.notice = Some(format!("Session saved to {}", path.display()));
+                self.context.session_path = Some(path.clone());
+                self.context.remember_opened(&path);
+            }
+            Err(e) => session.notice = Some(format!("Session not saved: {e}")),
         }
     }
 
     pub fn subscription(&self) -> Subscription<Message> {
-        let dropped = iced::event::listen_with(|event, _, _| match event {
+        let window = iced::event::listen_with(|event, _, _| match event {
             iced::Event::Window(iced::window::Event::FileDropped(path)) => {
                 Some(Message::Open(path))
             }
+            iced::Event::Window(iced::window::Event::CloseRequested) => Some(Message::Quit),
             _ => None,
         });
         let keys = keyboard::listen().filter_map(shortcut);
         let ticks = time::every(time::Duration::from_millis(33)).map(|_| Message::Tick);
-        match self {
+        let autosave = time::every(time::Duration::from_secs(1)).map(|_| Message::Autosave);
+        match &self.state {
             // Ticks read the meters and the progress of long work.
-            Self::Ready(session)
+            State::Ready(session)
                 if session.playback.is_ok()
                     || session.opening.is_some()
                     || session.export.running.is_some() =>
             {
-                Subscription::batch([dropped, keys, ticks])
+                Subscription::batch([window, keys, ticks, autosave])
             }
-            Self::Ready(_) => Subscription::batch([dropped, keys]),
-            Self::Loading { .. } => Subscription::batch([dropped, ticks]),
-            Self::Failed(_) => dropped,
+            State::Ready(_) => Subscription::batch([window, keys, autosave]),
+            State::Loading { .. } => Subscription::batch([window, ticks]),
+            State::Failed(_) => window,
         }
     }
 
     pub fn view(&self) -> Element<'_, Message> {
-        let content: Element<'_, Message> = match self {
-            Self::Loading { name, job } => container(
+        let content: Element<'_, Message> = match &self.state {
+            State::Loading { name, job } => container(
                 column![
                     text(format!("Loading {name}…")).size(18),
                     progress_bar(0.0..=1.0, job.progress() as f32).girth(10),
@@ -436,7 +677,7 @@ impl Desk {
             )
             .center(Fill)
             .into(),
-            Self::Failed(error) => container(
+            State::Failed(error) => container(
                 column![
                     text("This file cannot be opened").size(20),
                     text(error.clone()).color(style::WARNING),
@@ -453,10 +694,57 @@ impl Desk {
             )
             .center(Fill)
             .into(),
-            Self::Ready(session) => session.view(),
+            State::Ready(session) => session.view(&self.context.preferences.recent),
         };
-        container(content).padding(16).into()
+        let mut page = column![].spacing(8);
+        if let Some(notice) = &self.context.notice {
+            page = page.push(text(notice.clone()).color(style::WARNING));
+        }
+        if let Some(offer) = &self.context.restore_offer {
+            let what = offer
+                .source
+                .as_ref()
+                .map_or_else(|| "the demo mix".to_owned(), |p| p.display().to_string());
+            page = page.push(
+                row![
+                    text(format!(
+                        "Crest did not close properly last time. Restore the autosaved session \
+                         ({what})?"
+                    ))
+                    .color(style::MASTER)
+                    .width(Fill),
+                    button("Restore").on_press(Message::Restore(true)),
+                    button("Discard")
+                        .style(button::secondary)
+                        .on_press(Message::Restore(false)),
+                ]
+                .spacing(8)
+                .align_y(iced::Alignment::Center),
+            );
+        }
+        container(page.push(content)).padding(16).into()
     }
+}
+
+/// A recent file in the list: its name (the folder is in the tooltip of the dialog).
+#[derive(Debug, Clone, PartialEq)]
+struct RecentFile(PathBuf);
+
+impl std::fmt::Display for RecentFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (self.0.file_name(), self.0.parent()) {
+            (Some(name), Some(folder)) => {
+                write!(f, "{}  ({})", name.to_string_lossy(), folder.display())
+            }
+            _ => write!(f, "{}", self.0.display()),
+        }
+    }
+}
+
+/// `*.crest.json` (or any `.json`): a session, not audio.
+fn is_session_file(path: &std::path::Path) -> bool {
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("json"))
 }
 
 impl Session {
@@ -495,7 +783,8 @@ impl Session {
             export: ExportDialog::new(loaded.path.as_deref()),
             opening: None,
             source: loaded.path,
-            output,
+            changed_since: None,
+            reference_path: None,
             entries: HashMap::new(),
             history: History::default(),
             snapshots: Snapshots::default(),
@@ -533,6 +822,7 @@ impl Session {
     /// A finished change of settings: heard now, the master rendered again.
     fn settings_changed(&mut self) -> Task<Message> {
         self.generation += 1;
+        self.changed_since = Some(std::time::Instant::now());
         self.show_eq();
         self.chain_notice = None;
         self.timeline.target_lufs = self.settings.limiter.target_lufs;
@@ -653,7 +943,7 @@ impl Session {
             }
             MonitorMsg::LoadReference => {
                 return Task::perform(
-                    dialog::open("Choose a reference track", "Audio", &dialog::AUDIO),
+                    dialog::open("Choose a reference track", "Audio", &dialog::AUDIO, None),
                     Message::ReferencePicked,
                 );
             }
@@ -720,6 +1010,37 @@ impl Session {
         }
     }
 
+    /// The session as saved: source, chain, snapshots, reference, export choices.
+    fn to_file(&self) -> SessionFile {
+        let mut file = SessionFile::new(self.source.clone(), self.settings.clone());
+        file.snapshots = self.snapshots.all(&self.settings);
+        file.active_snapshot = self.snapshots.active();
+        file.reference.clone_from(&self.reference_path);
+        file.export = self.export.choices();
+        file
+    }
+
+    /// Takes a saved session's chain, snapshots, export choices and reference.
+    fn apply_file(&mut self, file: &SessionFile) -> Task<Message> {
+        self.settings = file.chain.clone();
+        self.snapshots = Snapshots::restore(file.snapshots.clone(), file.active_snapshot);
+        self.export.set_choices(&file.export);
+        let render = self.settings_changed();
+        match file.reference.clone() {
+            Some(path) => Task::batch([render, self.reference_task(path)]),
+            None => render,
+        }
+    }
+
+    fn reference_task(&mut self, path: PathBuf) -> Task<Message> {
+        self.notice = Some(format!("Loading the reference {}…", path.display()));
+        self.reference_path = Some(path.clone());
+        let rate = self.audio.sample_rate();
+        Task::perform(off_thread(move || load_reference(path, rate)), |result| {
+            Message::ReferenceLoaded(Arc::new(result))
+        })
+    }
+
     fn show_eq(&mut self) {
         let (rate, channels) = (self.audio.sample_rate(), self.audio.channel_count());
         self.spectrum.set_eq(&self.settings, rate, channels);
@@ -753,15 +1074,19 @@ impl Session {
 
     fn update(&mut self, message: Message) -> Task<Message> {
         match message {
-            Message::Loaded(_) | Message::Open(_) | Message::Opened(_) | Message::OpenDemo => {
-                Task::none()
-            }
-            Message::CancelLoad => {
-                if let Some((_, job)) = &self.opening {
-                    job.cancel();
-                }
-                Task::none()
-            }
+            // The desk's own messages (opening files, sessions, quitting): handled above.
+            Message::Loaded(_)
+            | Message::Open(_)
+            | Message::Opened(_)
+            | Message::OpenDemo
+            | Message::CancelLoad
+            | Message::OpenDialog
+            | Message::OpenPicked(_)
+            | Message::Restore(_)
+            | Message::SaveSession { .. }
+            | Message::SessionPicked(_)
+            | Message::Autosave
+            | Message::Quit => Task::none(),
             Message::Export(message) => self.export(message),
             Message::Seek(seconds) => {
                 self.seek_to(seconds);
@@ -827,25 +1152,10 @@ impl Session {
                 Listen::Mono => Listen::Stereo,
                 _ => Listen::Mono,
             })),
-            Message::OpenDialog => Task::perform(
-                dialog::open("Open a track", "Audio", &dialog::AUDIO),
-                Message::OpenPicked,
-            ),
-            Message::OpenPicked(picked) => match picked {
-                Picked::Path(path) => Task::done(Message::Open(path)),
-                Picked::Cancelled => Task::none(),
-                Picked::Unavailable => {
-                    self.notice = Some(dialog::UNAVAILABLE.to_owned());
-                    Task::none()
-                }
-            },
             Message::ReferencePicked(picked) => match picked {
                 Picked::Path(path) => {
-                    self.notice = Some(format!("Loading the reference {}…", path.display()));
-                    let rate = self.audio.sample_rate();
-                    Task::perform(off_thread(move || load_reference(path, rate)), |result| {
-                        Message::ReferenceLoaded(Arc::new(result))
-                    })
+                    self.changed_since = Some(std::time::Instant::now());
+                    self.reference_task(path)
                 }
                 Picked::Cancelled => Task::none(),
                 Picked::Unavailable => {
@@ -867,6 +1177,7 @@ impl Session {
                         self.send_gains();
                     }
                     Err(error) => {
+                        self.reference_path = None;
                         self.notice = Some(format!("The reference could not be loaded: {error}"));
                     }
                 }
@@ -981,6 +1292,64 @@ impl Session {
                 }
                 Task::none()
             }
+            Message::LoadPreset => Task::perform(
+                dialog::open("Load a chain preset", "Chain presets", &["json"], None),
+                Message::PresetToLoad,
+            ),
+            Message::PresetToLoad(picked) => {
+                match picked {
+                    Picked::Path(path) => {
+                        let read = std::fs::read_to_string(&path)
+                            .map_err(|e| e.to_string())
+                            .and_then(|text| {
+                                ChainSettings::from_json(&text).map_err(|e| e.to_string())
+                            });
+                        match read {
+                            Ok(settings) => {
+                                let before = std::mem::replace(&mut self.settings, settings);
+                                self.history.record(before);
+                                self.entries.clear();
+                                return self.settings_changed();
+                            }
+                            Err(e) => {
+                                self.chain_notice =
+                                    Some(format!("{} is not a chain preset: {e}", path.display()));
+                            }
+                        }
+                    }
+                    Picked::Cancelled => {}
+                    Picked::Unavailable => self.chain_notice = Some(dialog::UNAVAILABLE.into()),
+                }
+                Task::none()
+            }
+            Message::SavePreset => Task::perform(
+                dialog::save("Save the chain as a preset", PathBuf::from("chain.json")),
+                Message::PresetToSave,
+            ),
+            Message::PresetToSave(picked) => {
+                match picked {
+                    Picked::Path(path) => {
+                        let written = serde_json::to_string_pretty(&self.settings)
+                            .map_err(|e| e.to_string())
+                            .and_then(|text| {
+                                write_atomically(&path, text.as_bytes()).map_err(|e| e.to_string())
+                            });
+                        self.chain_notice = Some(match written {
+                            Ok(()) => format!("Chain preset saved to {}", path.display()),
+                            Err(e) => format!("Chain preset not saved: {e}"),
+                        });
+                    }
+                    Picked::Cancelled => {}
+                    Picked::Unavailable => {
+                        self.chain_notice = Some(
+                            "No file dialog is available here: `crest master --chain FILE` \
+                             reads presets written by hand"
+                                .into(),
+                        );
+                    }
+                }
+                Task::none()
+            }
             Message::ResetMeters => {
                 self.meters.reset();
                 Task::none()
@@ -988,7 +1357,7 @@ impl Session {
         }
     }
 
-    fn view(&self) -> Element<'_, Message> {
+    fn view<'a>(&'a self, recent: &'a [PathBuf]) -> Element<'a, Message> {
         let enabled = self.playback.is_ok();
         let transport = {
             let play = if self.playing {
@@ -1000,6 +1369,16 @@ impl Session {
                 button("Open…")
                     .style(button::secondary)
                     .on_press(Message::OpenDialog),
+                pick_list(
+                    recent
+                        .iter()
+                        .map(|p| RecentFile(p.clone()))
+                        .collect::<Vec<_>>(),
+                    None::<RecentFile>,
+                    |f| Message::Open(f.0),
+                )
+                .placeholder("Recent")
+                .width(Length::Fixed(96.0)),
                 button("Export…")
                     .style(button::secondary)
                     .on_press(Message::Export(ExportMsg::Show(true))),
@@ -1153,7 +1532,19 @@ impl Session {
             ..iced::Padding::ZERO
         });
         let left = scrollable(left).width(Fill).height(Fill);
-        let mut chain = column![self.target_panel(), text("Chain").size(18)].spacing(6);
+        let chain_header = row![
+            text("Chain").size(18).width(Fill),
+            button(text("Load preset…").size(12))
+                .padding([3, 8])
+                .style(button::text)
+                .on_press(Message::LoadPreset),
+            button(text("Save preset…").size(12))
+                .padding([3, 8])
+                .style(button::text)
+                .on_press(Message::SavePreset),
+        ]
+        .align_y(iced::Alignment::Center);
+        let mut chain = column![self.target_panel(), chain_header].spacing(6);
         if let Some(why) = &self.chain_notice {
             chain = chain.push(text(why.clone()).size(13).color(style::WARNING));
         }
@@ -1257,14 +1648,19 @@ impl Session {
 
 /// The keyboard shortcuts, as listed in the help overlay. Keys typed into a text field are
 /// not shortcuts (the listener only sees keys no widget took).
-pub const SHORTCUTS: [(&str, &str); 14] = [
+pub const SHORTCUTS: [(&str, &str); 16] = [
     ("Space", "play / pause"),
     ("Home / End", "start / end of the track"),
     ("← / →", "back / forward 5 seconds (Shift: 1 second)"),
     ("B", "A/B: master or the mix at matched loudness"),
     ("R", "the reference track (first press: choose one)"),
     ("M", "mono / stereo"),
-    ("Ctrl+O", "open a track (or drop it on the window)"),
+    (
+        "Ctrl+O",
+        "open a track or a session (or drop it on the window)",
+    ),
+    ("Ctrl+S", "save the session"),
+    ("Ctrl+Shift+S", "save the session as…"),
     ("1 – 4", "recall snapshot A – D"),
     ("Ctrl+Z", "undo"),
     ("Ctrl+Shift+Z, Ctrl+Y", "redo"),
@@ -1303,6 +1699,7 @@ fn shortcut(event: keyboard::Event) -> Option<Message> {
             ("r", false, _) => Some(Message::ToggleReference),
             ("m", false, _) => Some(Message::ToggleMono),
             ("o", true, _) => Some(Message::OpenDialog),
+            ("s", true, shift) => Some(Message::SaveSession { choose: shift }),
             ("?", false, _) => Some(Message::ShowHelp(true)),
             (digit @ ("1" | "2" | "3" | "4"), false, _) => digit
                 .parse::<usize>()
@@ -1346,469 +1743,4 @@ fn numbers<'a>(mix: &Loudness, master: Option<&Loudness>) -> Element<'a, Message
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use iced_test::Simulator;
-
-    /// The desk on the demo mix, as it is once loaded (on the build machines playback is
-    /// unavailable: no sound card).
-    fn ready() -> Desk {
-        let loaded = load(None, &Job::default()).expect("the demo mix loads");
-        Desk::Ready(Box::new(Session::new(
-            loaded,
-            Output(Arc::new(CpalBackend)),
-        )))
-    }
-
-    /// Applies the messages a user's interaction produced, then runs the background render
-    /// here (a test has no executor) and delivers it, as the task would.
-    fn apply(desk: &mut Desk, messages: impl IntoIterator<Item = Message>) {
-        for message in messages {
-            let _task = desk.update(message);
-        }
-        let Desk::Ready(session) = desk else {
-            return;
-        };
-        let result = master(&session.audio, &session.settings);
-        let generation = session.generation;
-        let _task = desk.update(Message::Rendered(generation, Arc::new(result)));
-    }
-
-    /// The desk in a window of the size it opens at.
-    fn window(desk: &Desk) -> Simulator<'_, Message> {
-        Simulator::with_size(Default::default(), (1280.0, 800.0), desk.view())
-    }
-
-    /// Finds a text that starts with `prefix`.
-    fn starting(
-        prefix: &'static str,
-    ) -> impl iced_test::selector::Selector<Output = iced_test::selector::Text> {
-        move |candidate: iced_test::selector::Candidate<'_>| match candidate {
-            iced_test::selector::Candidate::Text {
-                id,
-                bounds,
-                visible_bounds,
-                content,
-            } if content.starts_with(prefix) => Some(iced_test::selector::Text::Raw {
-                id: id.cloned(),
-                bounds,
-                visible_bounds,
-            }),
-            _ => None,
-        }
-    }
-
-    #[test]
-    fn the_demo_opens_with_its_numbers_and_says_when_playback_is_off() {
-        let mut desk = ready();
-        apply(&mut desk, []);
-        let mut ui = window(&desk);
-        assert!(ui.find("Demo mix (built in)").is_ok());
-        assert!(ui.find("-18.0 LUFS").is_ok());
-        assert!(ui.find("Loudness target").is_ok());
-        let Desk::Ready(session) = &desk else {
-            panic!("ready");
-        };
-        if session.playback.is_err() {
-            // No sound card: a banner says so, and everything else is there.
-            assert!(ui.find(starting("Playback unavailable:")).is_ok());
-        }
-    }
-
-    #[test]
-    fn choosing_a_target_renders_a_master_that_meets_it() {
-        let mut desk = ready();
-        apply(&mut desk, []);
-        let mut ui = window(&desk);
-        ui.click("−14 Spotify")
-            .expect("the Spotify target is offered");
-        let messages: Vec<Message> = ui.into_messages().collect();
-        assert!(matches!(messages.as_slice(), [Message::Target(Some(t))] if *t == -14.0));
-        apply(&mut desk, messages);
-        let Desk::Ready(session) = &desk else {
-            panic!("ready");
-        };
-        assert_eq!(session.settings.limiter.target_lufs, Some(-14.0));
-        let master = session.master.as_ref().expect("rendered");
-        let integrated = master.loudness.integrated_lufs.expect("loud enough");
-        assert!((integrated + 14.0).abs() < 0.2, "{integrated}");
-        let mut ui = window(&desk);
-        assert!(ui.find(format!("{integrated:.1} LUFS")).is_ok());
-        assert!(ui.find(starting("Limiter: ")).is_ok());
-        assert!(ui.find(starting("Spotify (normal) plays this")).is_ok());
-    }
-
-    #[test]
-    fn a_render_for_older_settings_is_ignored() {
-        let mut desk = ready();
-        let Desk::Ready(session) = &mut desk else {
-            panic!("ready");
-        };
-        let stale = master(&session.audio, &session.settings);
-        let _ = session.update(Message::Target(Some(-16.0)));
-        let _ = session.update(Message::Rendered(0, Arc::new(stale)));
-        assert!(
-            session.master.is_none(),
-            "the render for generation 0 is stale"
-        );
-    }
-
-    #[test]
-    fn a_bad_file_dropped_on_the_desk_leaves_the_session_and_says_why() {
-        let mut desk = ready();
-        apply(&mut desk, []);
-        let _ = desk.update(Message::Open("/nonexistent/dropped.wav".into()));
-        let loaded = load(Some("/nonexistent/dropped.wav".into()), &Job::default());
-        let _ = desk.update(Message::Opened(Arc::new(loaded)));
-        let Desk::Ready(session) = &desk else {
-            panic!("still ready");
-        };
-        assert_eq!(session.name, "Demo mix (built in)");
-        assert!(session.master.is_some(), "the master is still there");
-        let mut ui = window(&desk);
-        assert!(ui.find(starting("/nonexistent/dropped.wav")).is_ok());
-    }
-
-    #[test]
-    fn clicking_the_timeline_moves_the_playhead() {
-        let mut desk = ready();
-        apply(&mut desk, []);
-        let mut ui = window(&desk);
-        // The timeline spans the window's width below the header; its middle is the track's.
-        ui.point_at(iced::Point::new(300.0, 250.0));
-        let _ = ui.simulate(iced_test::simulator::click());
-        let messages: Vec<Message> = ui.into_messages().collect();
-        let seek = messages.iter().find_map(|m| match m {
-            Message::Seek(seconds) => Some(*seconds),
-            _ => None,
-        });
-        let seconds = seek.expect("a click on the timeline seeks");
-        assert!(seconds > 5.0 && seconds < 19.0, "{seconds}");
-        apply(&mut desk, messages);
-        let Desk::Ready(session) = &desk else {
-            panic!("ready");
-        };
-        assert_eq!(session.timeline.playhead_s, Some(seconds));
-    }
-
-    /// Runs the export the dialog started, here (a test has no executor), and delivers it.
-    fn run_export(desk: &mut Desk) {
-        let Desk::Ready(session) = desk else {
-            panic!("ready");
-        };
-        let job = session
-            .export
-            .running
-            .clone()
-            .expect("an export is running");
-        let plans = session.export.plans(&session.settings);
-        let outcomes =
-            export_dialog::run(&session.audio, None, &plans, &job, session.export.replace);
-        let _ = desk.update(Message::Export(ExportMsg::Done(Arc::new(outcomes))));
-    }
-
-    #[test]
-    fn export_writes_verified_masters_for_the_desk_and_a_delivery_preset_and_never_overwrites() {
-        let dir = std::env::temp_dir().join(format!("crest-desk-export-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("dir");
-        let mut desk = ready();
-        apply(&mut desk, [Message::Target(Some(-14.0))]);
-        click(&mut desk, "Export…");
-        let _ = desk.update(Message::Export(ExportMsg::Folder(
-            dir.display().to_string(),
-        )));
-        let _ = desk.update(Message::Export(ExportMsg::Name("demo".into())));
-        let mut ui = window(&desk);
-        ui.click(starting("CD (Red Book)"))
-            .expect("the CD preset is offered");
-        let messages: Vec<Message> = ui.into_messages().collect();
-        assert!(
-            matches!(
-                messages.as_slice(),
-                [Message::Export(ExportMsg::Preset(_, true))]
-            ),
-            "{messages:?}"
-        );
-        apply(&mut desk, messages);
-        click(&mut desk, "Export 2 files");
-        run_export(&mut desk);
-
-        let streaming = crest_engine::decode_file(&dir.join("demo.wav")).expect("reads back");
-        let measured = loudness::measure(&streaming.audio);
-        assert!((measured.integrated_lufs.expect("I") + 14.0).abs() < 0.2);
-        assert!(measured.true_peak_dbtp.expect("TP") <= -1.0);
-        let cd = crest_engine::decode_file(&dir.join("demo-cd.wav")).expect("reads back");
-        assert_eq!(cd.audio.sample_rate(), 44_100);
-        assert_eq!(cd.info.bits_per_sample, Some(16));
-        let measured = loudness::measure(&cd.audio);
-        assert!(measured.true_peak_dbtp.expect("TP") <= -0.3);
-        let mut ui = window(&desk);
-        assert!(ui.find(starting("PASSED As set on the desk — ")).is_ok());
-        assert!(ui.find(starting("PASSED CD (Red Book) — ")).is_ok());
-        drop(ui);
-
-        // Again into the same files: refused, the masters kept.
-        click(&mut desk, "Export 2 files");
-        run_export(&mut desk);
-        let mut ui = window(&desk);
-        assert!(ui.find(starting("NOT WRITTEN As set on the desk")).is_ok());
-        assert!(dir.join("demo.wav").exists());
-        let _ = std::fs::remove_dir_all(&dir);
-    }
-
-    #[test]
-    fn a_file_that_cannot_be_read_says_why() {
-        let mut desk = Desk::Loading {
-            name: "missing.wav".into(),
-            job: Arc::default(),
-        };
-        let loaded = load(Some("/nonexistent/missing.wav".into()), &Job::default());
-        let _ = desk.update(Message::Loaded(Arc::new(loaded)));
-        let mut ui = window(&desk);
-        assert!(ui.find("This file cannot be opened").is_ok());
-    }
-
-    /// Types `typed` into the numeric entry of `param` as a user would: click, clear, type,
-    /// Enter. Returns the messages the entry produced.
-    fn type_into(desk: &Desk, param: Param, typed: &str) -> Vec<Message> {
-        use iced::keyboard::key::Named;
-        let mut ui = window(desk);
-        ui.click(iced_test::selector::id(chain_panel::entry_id(param)))
-            .expect("the entry is on screen");
-        let _ = ui.tap_key(Named::End);
-        for _ in 0..12 {
-            let _ = ui.tap_key(Named::Backspace);
-        }
-        let _ = ui.typewrite(typed);
-        let _ = ui.tap_key(Named::Enter);
-        ui.into_messages().collect()
-    }
-
-    /// Clicks the button labelled `label` and applies what it sent (with the render).
-    fn click(desk: &mut Desk, label: &'static str) {
-        let mut ui = window(desk);
-        ui.click(label).unwrap_or_else(|e| panic!("{label}: {e:?}"));
-        let messages: Vec<Message> = ui.into_messages().collect();
-        apply(desk, messages);
-    }
-
-    fn master_lufs(desk: &Desk) -> f64 {
-        let master = session(desk).master.as_ref().expect("rendered");
-        master.loudness.integrated_lufs.expect("loud enough")
-    }
-
-    fn session(desk: &Desk) -> &Session {
-        match desk {
-            Desk::Ready(session) => session,
-            _ => panic!("the desk is ready"),
-        }
-    }
-
-    #[test]
-    fn chain_controls_and_numeric_entries_change_the_settings_and_undo_redo_walk_back() {
-        let mut desk = ready();
-        apply(&mut desk, []);
-        let mut ui = window(&desk);
-        ui.click("Add band").expect("the EQ offers a band");
-        let messages: Vec<Message> = ui.into_messages().collect();
-        apply(&mut desk, messages);
-        assert_eq!(session(&desk).settings.eq.bands.len(), 1);
-        let flat = master_lufs(&desk);
-        let messages = type_into(&desk, Param::EqGain(0), "1.5 dB");
-        assert!(
-            matches!(
-                messages.last(),
-                Some(Message::Chain(Edit::Submit(Param::EqGain(0))))
-            ),
-            "{messages:?}"
-        );
-        apply(&mut desk, messages);
-        let s = session(&desk);
-        assert_eq!(s.settings.eq.bands[0].gain_db, 1.5);
-        // The master was rendered again with the band: +1.5 dB at 1 kHz lifts the loudness by
-        // less than 1.5 dB (the demo's energy is mostly in the bass).
-        let lift = master_lufs(&desk) - flat;
-        assert!(lift > 0.02 && lift < 1.5, "{lift}");
-        // Out of range: refused, said, nothing changed.
-        let messages = type_into(&desk, Param::EqGain(0), "30");
-        apply(&mut desk, messages);
-        assert_eq!(session(&desk).settings.eq.bands[0].gain_db, 1.5);
-        let mut ui = window(&desk);
-        assert!(ui.find("Gain must be -12.0 dB to 12.0 dB").is_ok());
-        drop(ui);
-
-        click(&mut desk, "Undo");
-        assert_eq!(session(&desk).settings.eq.bands[0].gain_db, 0.0);
-        click(&mut desk, "Undo");
-        assert!(session(&desk).settings.eq.bands.is_empty());
-        assert!(!session(&desk).history.can_undo());
-        click(&mut desk, "Redo");
-        assert_eq!(session(&desk).settings.eq.bands.len(), 1);
-    }
-
-    #[test]
-    fn snapshots_switch_the_whole_chain_and_back() {
-        let mut desk = ready();
-        apply(&mut desk, []);
-        click(&mut desk, "B");
-        let messages = type_into(&desk, Param::InputTrim, "-3");
-        apply(&mut desk, messages);
-        assert_eq!(session(&desk).settings.input.trim_db, -3.0);
-        let b_master = session(&desk)
-            .master
-            .as_ref()
-            .map(|m| m.loudness.integrated_lufs);
-        click(&mut desk, "A");
-        let s = session(&desk);
-        assert_eq!(s.settings.input.trim_db, 0.0);
-        let a_master = s.master.as_ref().map(|m| m.loudness.integrated_lufs);
-        let (Some(Some(a)), Some(Some(b))) = (a_master, b_master) else {
-            panic!("both rendered");
-        };
-        assert!((a - b - 3.0).abs() < 0.05, "A {a}, B {b}");
-        let _ = desk.update(Message::Snapshot(1));
-        assert_eq!(session(&desk).settings.input.trim_db, -3.0);
-    }
-
-    #[test]
-    fn play_and_pause_drive_the_output_device() {
-        use crest_playback::manual::{ManualBackend, ManualDevice};
-        let device = Arc::new(ManualBackend::with(ManualDevice::speakers()));
-        let loaded = load(None, &Job::default()).expect("the demo mix loads");
-        let output = Output(Arc::clone(&device) as Arc<dyn Backend>);
-        let mut desk = Desk::Ready(Box::new(Session::new(loaded, output)));
-        apply(&mut desk, []);
-        let mut ui = window(&desk);
-        assert!(ui.find(starting("Playback unavailable")).is_err());
-        drop(ui);
-        click(&mut desk, "Play");
-        // In the demo's loud section.
-        let _ = desk.update(Message::Seek(12.0));
-        let rms = |samples: &[f32]| {
-            (samples.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>() / samples.len() as f64)
-                .sqrt()
-        };
-        let playing = device.pull(9_600);
-        assert!(rms(&playing) > 0.01, "{}", rms(&playing));
-        let _ = desk.update(Message::Tick);
-        let heard = session(&desk).timeline.playhead_s.expect("playhead");
-        assert!((heard - 12.2).abs() < 0.05, "{heard}");
-        // Another second, in callbacks of 10 ms, the desk ticking as it does (every 33 ms):
-        // the live meters read the master.
-        for n in 0..100 {
-            let _ = device.pull(480);
-            if n % 3 == 2 {
-                let _ = desk.update(Message::Tick);
-            }
-        }
-        let _ = desk.update(Message::Tick);
-        let heard = session(&desk).timeline.playhead_s.expect("playhead");
-        let reading = &session(&desk).meters.reading;
-        let momentary = reading.momentary_lufs.expect("momentary after 1.2 s");
-        assert!(momentary > -30.0 && momentary < -8.0, "{momentary}");
-        let peak = reading.true_peak_max_dbtp().expect("true peak");
-        assert!(peak <= -1.0 + 0.02, "the limiter holds the ceiling: {peak}");
-        assert!(reading.correlation.is_some());
-        assert!((reading.seconds - 1.2).abs() < 0.05, "{}", reading.seconds);
-        click(&mut desk, "Pause");
-        let paused = device.pull(9_600);
-        // After the 10 ms fade, silence.
-        assert_eq!(rms(&paused[2 * 960..]), 0.0);
-        let _ = desk.update(Message::Tick);
-        let still = session(&desk).timeline.playhead_s.expect("playhead");
-        assert!((still - heard).abs() < 0.02, "{still} vs {heard}");
-    }
-
-    #[test]
-    fn keys_map_to_their_actions() {
-        use iced::keyboard::{Event, Key, Location, Modifiers, key};
-        let press = |key: Key, modifiers: Modifiers| Event::KeyPressed {
-            key: key.clone(),
-            modified_key: key,
-            physical_key: key::Physical::Unidentified(key::NativeCode::Unidentified),
-            location: Location::Standard,
-            modifiers,
-            text: None,
-            repeat: false,
-        };
-        let ch = |c: &str| Key::Character(c.into());
-        let named = Key::Named;
-        let none = Modifiers::empty();
-        let cases = [
-            (
-                press(named(key::Named::Space), none),
-                Some(Message::TogglePlay),
-            ),
-            (press(ch("z"), Modifiers::CTRL), Some(Message::Undo)),
-            (
-                press(ch("Z"), Modifiers::CTRL | Modifiers::SHIFT),
-                Some(Message::Redo),
-            ),
-            (press(ch("3"), none), Some(Message::Snapshot(2))),
-            (press(ch("b"), none), Some(Message::ToggleAb)),
-            (
-                press(ch("e"), Modifiers::CTRL),
-                Some(Message::Export(ExportMsg::Show(true))),
-            ),
-            (press(ch("e"), none), None),
-        ];
-        for (event, expected) in cases {
-            let got = shortcut(event.clone());
-            assert_eq!(format!("{got:?}"), format!("{expected:?}"), "{event:?}");
-        }
-    }
-
-    #[test]
-    fn dragging_an_eq_handle_on_the_spectrum_moves_the_band_as_one_undo_step() {
-        use iced::mouse::{Button, Event as Mouse};
-        let mut desk = ready();
-        apply(&mut desk, []);
-        click(&mut desk, "Add band");
-        let mut ui = window(&desk);
-        // The spectrum sits under its legend row, as wide as the row.
-        let legend = ui
-            .find(starting("Spectrum — "))
-            .expect("the spectrum legend")
-            .bounds();
-        let right = ui.find("— EQ").expect("the EQ legend").bounds();
-        let (left_x, top) = (legend.x, legend.y + legend.height + 12.0);
-        let width = right.x + right.width - left_x;
-        let at = |freq: f64, gain_db: f64| {
-            let fraction = (freq / 20.0).log10() / 3.0;
-            iced::Point::new(
-                left_x + fraction as f32 * width,
-                top + 100.0 * (1.0 - (gain_db / 15.0) as f32),
-            )
-        };
-        let mouse = |e| iced::Event::Mouse(e);
-        ui.point_at(at(1_000.0, 0.0));
-        let _ = ui.simulate([mouse(Mouse::ButtonPressed(Button::Left))]);
-        let to = at(2_000.0, 3.0);
-        ui.point_at(to);
-        let _ = ui.simulate([mouse(Mouse::CursorMoved { position: to })]);
-        let _ = ui.simulate([mouse(Mouse::ButtonReleased(Button::Left))]);
-        let messages: Vec<Message> = ui.into_messages().collect();
-        assert!(
-            matches!(messages.first(), Some(Message::Chain(Edit::Drag(_)))),
-            "{messages:?}"
-        );
-        assert!(matches!(
-            messages.last(),
-            Some(Message::Chain(Edit::Released))
-        ));
-        let undo_before = session(&desk).history.can_undo();
-        apply(&mut desk, messages);
-        let band = session(&desk).settings.eq.bands[0];
-        assert!((band.freq_hz - 2_000.0).abs() < 30.0, "{}", band.freq_hz);
-        assert!((band.gain_db - 3.0).abs() < 0.3, "{}", band.gain_db);
-        assert!(undo_before);
-        let _ = desk.update(Message::Undo);
-        let band = session(&desk).settings.eq.bands[0];
-        assert_eq!(
-            (band.freq_hz, band.gain_db),
-            (1_000.0, 0.0),
-            "one drag, one undo"
-        );
-    }
-}
+mod tests;

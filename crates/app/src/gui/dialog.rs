@@ -36,15 +36,22 @@ impl Picked {
 pub const UNAVAILABLE: &str = "No file dialog is available here (no desktop portal or zenity): \
      drop the file on the window instead";
 
-/// Asks for a file to open.
-pub async fn open(title: &str, kind: &str, extensions: &[&str]) -> Picked {
+/// What the desk opens: audio, and sessions (`*.crest.json`).
+pub const OPENABLE: [&str; 13] = [
+    "wav", "wave", "flac", "mp3", "ogg", "oga", "m4a", "aac", "aif", "aiff", "caf", "mka", "json",
+];
+
+/// Asks for a file to open, starting in `folder` when given.
+pub async fn open(title: &str, kind: &str, extensions: &[&str], folder: Option<PathBuf>) -> Picked {
     let started = Instant::now();
-    let file = rfd::AsyncFileDialog::new()
+    let mut dialog = rfd::AsyncFileDialog::new()
         .set_title(title)
         .add_filter(kind, extensions)
-        .add_filter("All files", &["*"])
-        .pick_file()
-        .await;
+        .add_filter("All files", &["*"]);
+    if let Some(folder) = folder {
+        dialog = dialog.set_directory(folder);
+    }
+    let file = dialog.pick_file().await;
     Picked::from(file.map(|f| f.path().to_path_buf()), started)
 }
 

@@ -13,6 +13,7 @@ use crest_engine::delivery::{self, DeliveryPreset};
 use crest_engine::export::{Dither, Format};
 use crest_engine::master::MasterRequest;
 use crest_engine::qc::QcReport;
+use crest_engine::session::ExportChoices;
 use iced::widget::{
     Column, button, checkbox, column, container, progress_bar, row, rule, scrollable, text,
     text_input,
@@ -137,6 +138,41 @@ impl ExportDialog {
             running: None,
             outcomes: Vec::new(),
             notice: None,
+        }
+    }
+
+    /// The choices as a session keeps them.
+    pub fn choices(&self) -> ExportChoices {
+        ExportChoices {
+            folder: Some(PathBuf::from(self.folder.trim())),
+            name: Some(self.name.clone()),
+            desk: self.desk,
+            format: self.format,
+            sample_rate: self.sample_rate,
+            dither: self.dither,
+            presets: self
+                .presets
+                .iter()
+                .filter(|(_, on)| *on)
+                .map(|(p, _)| p.id.clone())
+                .collect(),
+        }
+    }
+
+    /// Choices from a saved session (unknown preset ids are ignored).
+    pub fn set_choices(&mut self, choices: &ExportChoices) {
+        if let Some(folder) = &choices.folder {
+            self.folder = folder.display().to_string();
+        }
+        if let Some(name) = &choices.name {
+            self.name.clone_from(name);
+        }
+        self.desk = choices.desk;
+        self.format = choices.format;
+        self.sample_rate = choices.sample_rate;
+        self.dither = choices.dither;
+        for (preset, on) in &mut self.presets {
+            *on = choices.presets.contains(&preset.id);
         }
     }
 

@@ -109,6 +109,21 @@ impl Snapshots {
         self.active = slot;
         Some(self.slots[slot].clone().unwrap_or_else(|| current.clone()))
     }
+
+    /// All slots, the active one holding `current` (for saving a session).
+    pub fn all(&self, current: &ChainSettings) -> [Option<ChainSettings>; 4] {
+        let mut slots = self.slots.clone();
+        slots[self.active] = Some(current.clone());
+        slots
+    }
+
+    /// Slots as a session saved them; `active` is the one in use.
+    pub fn restore(slots: [Option<ChainSettings>; 4], active: usize) -> Self {
+        Self {
+            slots,
+            active: active.min(3),
+        }
+    }
 }
 
 #[cfg(test)]

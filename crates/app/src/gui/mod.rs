@@ -39,6 +39,9 @@ pub fn run(file: Option<PathBuf>) -> ExitCode {
         .subscription(Desk::subscription)
         .theme(|_: &Desk| iced::Theme::Dark)
         .window_size((1280.0, 800.0))
+        // Closing goes through the desk, which marks a clean exit (no restore offer next
+        // time) and saves the preferences.
+        .exit_on_close_request(false)
         .run();
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,569 @@
+//! Headless tests of the desk (iced_test): every flow a user goes through, with the work
+//! that tasks would run done here (a simulator runs no tasks).
+
+use super::*;
+use iced_test::Simulator;
+
+/// The desk on the demo mix, as it is once loaded (on the build machines playback is
+/// unavailable: no sound card).
+fn ready() -> Desk {
+    ready_with(Output(Arc::new(CpalBackend)), None)
+}
+
+/// The demo mix open on `output`, with `storage` for autosave and preferences (none: the
+/// desk writes nothing).
+fn ready_with(output: Output, storage: Option<Storage>) -> Desk {
+    let loaded = load(None, &Job::default()).expect("the demo mix loads");
+    let mut desk = Desk {
+        context: Context::new(output, storage),
+        state: State::Failed(String::new()),
+    };
+    let _task = desk.start_session(loaded);
+    desk
+}
+
+/// Applies the messages a user's interaction produced, then runs the background render
+/// here (a test has no executor) and delivers it, as the task would.
+fn apply(desk: &mut Desk, messages: impl IntoIterator<Item = Message>) {
+    for message in messages {
+        let _task = desk.update(message);
+    }
+    let State::Ready(session) = &mut desk.state else {
+        return;
+    };
+    let result = master(&session.audio, &session.settings);
+    let generation = session.generation;
+    let _task = desk.update(Message::Rendered(generation, Arc::new(result)));
+}
+
+/// The desk in a window of the size it opens at.
+fn window(desk: &Desk) -> Simulator<'_, Message> {
+    Simulator::with_size(Default::default(), (1280.0, 800.0), desk.view())
+}
+
+/// Finds a text that starts with `prefix`.
+fn starting(
+    prefix: impl Into<String>,
+) -> impl iced_test::selector::Selector<Output = iced_test::selector::Text> {
+    let prefix = prefix.into();
+    move |candidate: iced_test::selector::Candidate<'_>| match candidate {
+        iced_test::selector::Candidate::Text {
+            id,
+            bounds,
+            visible_bounds,
+            content,
+        } if content.starts_with(&prefix) => Some(iced_test::selector::Text::Raw {
+            id: id.cloned(),
+            bounds,
+            visible_bounds,
+        }),
+        _ => None,
+    }
+}
+
+#[test]
+fn the_demo_opens_with_its_numbers_and_says_when_playback_is_off() {
+    let mut desk = ready();
+    apply(&mut desk, []);
+    let mut ui = window(&desk);
+    assert!(ui.find("Demo mix (built in)").is_ok());
+    assert!(ui.find("-18.0 LUFS").is_ok());
+    assert!(ui.find("Loudness target").is_ok());
+    let State::Ready(session) = &desk.state else {
+        panic!("ready");
+    };
+    if session.playback.is_err() {
+        // No sound card: a banner says so, and everything else is there.
+        assert!(ui.find(starting("Playback unavailable:")).is_ok());
+    }
+}
+
+#[test]
+fn choosing_a_target_renders_a_master_that_meets_it() {
+    let mut desk = ready();
+    apply(&mut desk, []);
+    let mut ui = window(&desk);
+    ui.click("−14 Spotify")
+        .expect("the Spotify target is offered");
+    let messages: Vec<Message> = ui.into_messages().collect();
+    assert!(matches!(messages.as_slice(), [Message::Target(Some(t))] if *t == -14.0));
+    apply(&mut desk, messages);
+    let State::Ready(session) = &desk.state else {
+        panic!("ready");
+    };
+    assert_eq!(session.settings.limiter.target_lufs, Some(-14.0));
+    let master = session.master.as_ref().expect("rendered");
+    let integrated = master.loudness.integrated_lufs.expect("loud enough");
+    assert!((integrated + 14.0).abs() < 0.2, "{integrated}");
+    let mut ui = window(&desk);
+    assert!(ui.find(format!("{integrated:.1} LUFS")).is_ok());
+    assert!(ui.find(starting("Limiter: ")).is_ok());
+    assert!(ui.find(starting("Spotify (normal) plays this")).is_ok());
+}
+
+#[test]
+fn a_render_for_older_settings_is_ignored() {
+    let mut desk = ready();
+    let State::Ready(session) = &mut desk.state else {
+        panic!("ready");
+    };
+    let stale = master(&session.audio, &session.settings);
+    let _ = session.update(Message::Target(Some(-16.0)));
+    let _ = session.update(Message::Rendered(0, Arc::new(stale)));
+    assert!(
+        session.master.is_none(),
+        "the render for generation 0 is stale"
+    );
+}
+
+#[test]
+fn a_bad_file_dropped_on_the_desk_leaves_the_session_and_says_why() {
+    let mut desk = ready();
+    apply(&mut desk, []);
+    let _ = desk.update(Message::Open("/nonexistent/dropped.wav".into()));
+    let loaded = load(Some("/nonexistent/dropped.wav".into()), &Job::default());
+    let _ = desk.update(Message::Opened(Arc::new(loaded)));
+    let State::Ready(session) = &desk.state else {
+        panic!("still ready");
+    };
+    assert_eq!(session.name, "Demo mix (built in)");
+    assert!(session.master.is_some(), "the master is still there");
+    let mut ui = window(&desk);
+    assert!(ui.find(starting("/nonexistent/dropped.wav")).is_ok());
+}
+
+#[test]
+fn clicking_the_timeline_moves_the_playhead() {
+    let mut desk = ready();
+    apply(&mut desk, []);
+    let mut ui = window(&desk);
+    // The timeline spans the window's width below the header; its middle is the track's.
+    ui.point_at(iced::Point::new(300.0, 250.0));
+    let _ = ui.simulate(iced_test::simulator::click());
+    let messages: Vec<Message> = ui.into_messages().collect();
+    let seek = messages.iter().find_map(|m| match m {
+        Message::Seek(seconds) => Some(*seconds),
+        _ => None,
+    });
+    let seconds = seek.expect("a click on the timeline seeks");
+    assert!(seconds > 5.0 && seconds < 19.0, "{seconds}");
+    apply(&mut desk, messages);
+    let State::Ready(session) = &desk.state else {
+        panic!("ready");
+    };
+    assert_eq!(session.timeline.playhead_s, Some(seconds));
+}
+
+/// Runs the export the dialog started, here (a test has no executor), and delivers it.
+fn run_export(desk: &mut Desk) {
+    let State::Ready(session) = &mut desk.state else {
+        panic!("ready");
+    };
+    let job = session
+        .export
+        .running
+        .clone()
+        .expect("an export is running");
+    let plans = session.export.plans(&session.settings);
+    let outcomes = export_dialog::run(&session.audio, None, &plans, &job, session.export.replace);
+    let _ = desk.update(Message::Export(ExportMsg::Done(Arc::new(outcomes))));
+}
+
+#[test]
+fn export_writes_verified_masters_for_the_desk_and_a_delivery_preset_and_never_overwrites() {
+    let dir = std::env::temp_dir().join(format!("crest-desk-export-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let mut desk = ready();
+    apply(&mut desk, [Message::Target(Some(-14.0))]);
+    click(&mut desk, "Export…");
+    let _ = desk.update(Message::Export(ExportMsg::Folder(
+        dir.display().to_string(),
+    )));
+    let _ = desk.update(Message::Export(ExportMsg::Name("demo".into())));
+    let mut ui = window(&desk);
+    ui.click(starting("CD (Red Book)"))
+        .expect("the CD preset is offered");
+    let messages: Vec<Message> = ui.into_messages().collect();
+    assert!(
+        matches!(
+            messages.as_slice(),
+            [Message::Export(ExportMsg::Preset(_, true))]
+        ),
+        "{messages:?}"
+    );
+    apply(&mut desk, messages);
+    click(&mut desk, "Export 2 files");
+    run_export(&mut desk);
+
+    let streaming = crest_engine::decode_file(&dir.join("demo.wav")).expect("reads back");
+    let measured = loudness::measure(&streaming.audio);
+    assert!((measured.integrated_lufs.expect("I") + 14.0).abs() < 0.2);
+    assert!(measured.true_peak_dbtp.expect("TP") <= -1.0);
+    let cd = crest_engine::decode_file(&dir.join("demo-cd.wav")).expect("reads back");
+    assert_eq!(cd.audio.sample_rate(), 44_100);
+    assert_eq!(cd.info.bits_per_sample, Some(16));
+    let measured = loudness::measure(&cd.audio);
+    assert!(measured.true_peak_dbtp.expect("TP") <= -0.3);
+    let mut ui = window(&desk);
+    assert!(ui.find(starting("PASSED As set on the desk — ")).is_ok());
+    assert!(ui.find(starting("PASSED CD (Red Book) — ")).is_ok());
+    drop(ui);
+
+    // Again into the same files: refused, the masters kept.
+    click(&mut desk, "Export 2 files");
+    run_export(&mut desk);
+    let mut ui = window(&desk);
+    assert!(ui.find(starting("NOT WRITTEN As set on the desk")).is_ok());
+    assert!(dir.join("demo.wav").exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_file_that_cannot_be_read_says_why() {
+    let mut desk = Desk {
+        context: Context::new(Output(Arc::new(CpalBackend)), None),
+        state: State::Loading {
+            name: "missing.wav".into(),
+            job: Arc::default(),
+        },
+    };
+    let loaded = load(Some("/nonexistent/missing.wav".into()), &Job::default());
+    let _ = desk.update(Message::Loaded(Arc::new(loaded)));
+    let mut ui = window(&desk);
+    assert!(ui.find("This file cannot be opened").is_ok());
+}
+
+/// Types `typed` into the numeric entry of `param` as a user would: click, clear, type,
+/// Enter. Returns the messages the entry produced.
+fn type_into(desk: &Desk, param: Param, typed: &str) -> Vec<Message> {
+    use iced::keyboard::key::Named;
+    let mut ui = window(desk);
+    ui.click(iced_test::selector::id(chain_panel::entry_id(param)))
+        .expect("the entry is on screen");
+    let _ = ui.tap_key(Named::End);
+    for _ in 0..12 {
+        let _ = ui.tap_key(Named::Backspace);
+    }
+    let _ = ui.typewrite(typed);
+    let _ = ui.tap_key(Named::Enter);
+    ui.into_messages().collect()
+}
+
+/// Clicks the button labelled `label` and applies what it sent (with the render).
+fn click(desk: &mut Desk, label: &'static str) {
+    let mut ui = window(desk);
+    ui.click(label).unwrap_or_else(|e| panic!("{label}: {e:?}"));
+    let messages: Vec<Message> = ui.into_messages().collect();
+    apply(desk, messages);
+}
+
+fn master_lufs(desk: &Desk) -> f64 {
+    let master = session(desk).master.as_ref().expect("rendered");
+    master.loudness.integrated_lufs.expect("loud enough")
+}
+
+fn session(desk: &Desk) -> &Session {
+    match &desk.state {
+        State::Ready(session) => session,
+        _ => panic!("the desk is ready"),
+    }
+}
+
+#[test]
+fn chain_controls_and_numeric_entries_change_the_settings_and_undo_redo_walk_back() {
+    let mut desk = ready();
+    apply(&mut desk, []);
+    let mut ui = window(&desk);
+    ui.click("Add band").expect("the EQ offers a band");
+    let messages: Vec<Message> = ui.into_messages().collect();
+    apply(&mut desk, messages);
+    assert_eq!(session(&desk).settings.eq.bands.len(), 1);
+    let flat = master_lufs(&desk);
+    let messages = type_into(&desk, Param::EqGain(0), "1.5 dB");
+    assert!(
+        matches!(
+            messages.last(),
+            Some(Message::Chain(Edit::Submit(Param::EqGain(0))))
+        ),
+        "{messages:?}"
+    );
+    apply(&mut desk, messages);
+    let s = session(&desk);
+    assert_eq!(s.settings.eq.bands[0].gain_db, 1.5);
+    // The master was rendered again with the band: +1.5 dB at 1 kHz lifts the loudness by
+    // less than 1.5 dB (the demo's energy is mostly in the bass).
+    let lift = master_lufs(&desk) - flat;
+    assert!(lift > 0.02 && lift < 1.5, "{lift}");
+    // Out of range: refused, said, nothing changed.
+    let messages = type_into(&desk, Param::EqGain(0), "30");
+    apply(&mut desk, messages);
+    assert_eq!(session(&desk).settings.eq.bands[0].gain_db, 1.5);
+    let mut ui = window(&desk);
+    assert!(ui.find("Gain must be -12.0 dB to 12.0 dB").is_ok());
+    drop(ui);
+
+    click(&mut desk, "Undo");
+    assert_eq!(session(&desk).settings.eq.bands[0].gain_db, 0.0);
+    click(&mut desk, "Undo");
+    assert!(session(&desk).settings.eq.bands.is_empty());
+    assert!(!session(&desk).history.can_undo());
+    click(&mut desk, "Redo");
+    assert_eq!(session(&desk).settings.eq.bands.len(), 1);
+}
+
+#[test]
+fn snapshots_switch_the_whole_chain_and_back() {
+    let mut desk = ready();
+    apply(&mut desk, []);
+    click(&mut desk, "B");
+    let messages = type_into(&desk, Param::InputTrim, "-3");
+    apply(&mut desk, messages);
+    assert_eq!(session(&desk).settings.input.trim_db, -3.0);
+    let b_master = session(&desk)
+        .master
+        .as_ref()
+        .map(|m| m.loudness.integrated_lufs);
+    click(&mut desk, "A");
+    let s = session(&desk);
+    assert_eq!(s.settings.input.trim_db, 0.0);
+    let a_master = s.master.as_ref().map(|m| m.loudness.integrated_lufs);
+    let (Some(Some(a)), Some(Some(b))) = (a_master, b_master) else {
+        panic!("both rendered");
+    };
+    assert!((a - b - 3.0).abs() < 0.05, "A {a}, B {b}");
+    let _ = desk.update(Message::Snapshot(1));
+    assert_eq!(session(&desk).settings.input.trim_db, -3.0);
+}
+
+#[test]
+fn play_and_pause_drive_the_output_device() {
+    use crest_playback::manual::{ManualBackend, ManualDevice};
+    let device = Arc::new(ManualBackend::with(ManualDevice::speakers()));
+    let output = Output(Arc::clone(&device) as Arc<dyn Backend>);
+    let mut desk = ready_with(output, None);
+    apply(&mut desk, []);
+    let mut ui = window(&desk);
+    assert!(ui.find(starting("Playback unavailable")).is_err());
+    drop(ui);
+    click(&mut desk, "Play");
+    // In the demo's loud section.
+    let _ = desk.update(Message::Seek(12.0));
+    let rms = |samples: &[f32]| {
+        (samples.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>() / samples.len() as f64).sqrt()
+    };
+    let playing = device.pull(9_600);
+    assert!(rms(&playing) > 0.01, "{}", rms(&playing));
+    let _ = desk.update(Message::Tick);
+    let heard = session(&desk).timeline.playhead_s.expect("playhead");
+    assert!((heard - 12.2).abs() < 0.05, "{heard}");
+    // Another second, in callbacks of 10 ms, the desk ticking as it does (every 33 ms):
+    // the live meters read the master.
+    for n in 0..100 {
+        let _ = device.pull(480);
+        if n % 3 == 2 {
+            let _ = desk.update(Message::Tick);
+        }
+    }
+    let _ = desk.update(Message::Tick);
+    let heard = session(&desk).timeline.playhead_s.expect("playhead");
+    let reading = &session(&desk).meters.reading;
+    let momentary = reading.momentary_lufs.expect("momentary after 1.2 s");
+    assert!(momentary > -30.0 && momentary < -8.0, "{momentary}");
+    let peak = reading.true_peak_max_dbtp().expect("true peak");
+    assert!(peak <= -1.0 + 0.02, "the limiter holds the ceiling: {peak}");
+    assert!(reading.correlation.is_some());
+    assert!((reading.seconds - 1.2).abs() < 0.05, "{}", reading.seconds);
+    click(&mut desk, "Pause");
+    let paused = device.pull(9_600);
+    // After the 10 ms fade, silence.
+    assert_eq!(rms(&paused[2 * 960..]), 0.0);
+    let _ = desk.update(Message::Tick);
+    let still = session(&desk).timeline.playhead_s.expect("playhead");
+    assert!((still - heard).abs() < 0.02, "{still} vs {heard}");
+}
+
+#[test]
+fn keys_map_to_their_actions() {
+    use iced::keyboard::{Event, Key, Location, Modifiers, key};
+    let press = |key: Key, modifiers: Modifiers| Event::KeyPressed {
+        key: key.clone(),
+        modified_key: key,
+        physical_key: key::Physical::Unidentified(key::NativeCode::Unidentified),
+        location: Location::Standard,
+        modifiers,
+        text: None,
+        repeat: false,
+    };
+    let ch = |c: &str| Key::Character(c.into());
+    let named = Key::Named;
+    let none = Modifiers::empty();
+    let cases = [
+        (
+            press(named(key::Named::Space), none),
+            Some(Message::TogglePlay),
+        ),
+        (press(ch("z"), Modifiers::CTRL), Some(Message::Undo)),
+        (
+            press(ch("Z"), Modifiers::CTRL | Modifiers::SHIFT),
+            Some(Message::Redo),
+        ),
+        (press(ch("3"), none), Some(Message::Snapshot(2))),
+        (press(ch("b"), none), Some(Message::ToggleAb)),
+        (
+            press(ch("e"), Modifiers::CTRL),
+            Some(Message::Export(ExportMsg::Show(true))),
+        ),
+        (press(ch("e"), none), None),
+    ];
+    for (event, expected) in cases {
+        let got = shortcut(event.clone());
+        assert_eq!(format!("{got:?}"), format!("{expected:?}"), "{event:?}");
+    }
+}
+
+#[test]
+fn dragging_an_eq_handle_on_the_spectrum_moves_the_band_as_one_undo_step() {
+    use iced::mouse::{Button, Event as Mouse};
+    let mut desk = ready();
+    apply(&mut desk, []);
+    click(&mut desk, "Add band");
+    let mut ui = window(&desk);
+    // The spectrum sits under its legend row, as wide as the row.
+    let legend = ui
+        .find(starting("Spectrum — "))
+        .expect("the spectrum legend")
+        .bounds();
+    let right = ui.find("— EQ").expect("the EQ legend").bounds();
+    let (left_x, top) = (legend.x, legend.y + legend.height + 12.0);
+    let width = right.x + right.width - left_x;
+    let at = |freq: f64, gain_db: f64| {
+        let fraction = (freq / 20.0).log10() / 3.0;
+        iced::Point::new(
+            left_x + fraction as f32 * width,
+            top + 100.0 * (1.0 - (gain_db / 15.0) as f32),
+        )
+    };
+    let mouse = |e| iced::Event::Mouse(e);
+    ui.point_at(at(1_000.0, 0.0));
+    let _ = ui.simulate([mouse(Mouse::ButtonPressed(Button::Left))]);
+    let to = at(2_000.0, 3.0);
+    ui.point_at(to);
+    let _ = ui.simulate([mouse(Mouse::CursorMoved { position: to })]);
+    let _ = ui.simulate([mouse(Mouse::ButtonReleased(Button::Left))]);
+    let messages: Vec<Message> = ui.into_messages().collect();
+    assert!(
+        matches!(messages.first(), Some(Message::Chain(Edit::Drag(_)))),
+        "{messages:?}"
+    );
+    assert!(matches!(
+        messages.last(),
+        Some(Message::Chain(Edit::Released))
+    ));
+    let undo_before = session(&desk).history.can_undo();
+    apply(&mut desk, messages);
+    let band = session(&desk).settings.eq.bands[0];
+    assert!((band.freq_hz - 2_000.0).abs() < 30.0, "{}", band.freq_hz);
+    assert!((band.gain_db - 3.0).abs() < 0.3, "{}", band.gain_db);
+    assert!(undo_before);
+    let _ = desk.update(Message::Undo);
+    let band = session(&desk).settings.eq.bands[0];
+    assert_eq!(
+        (band.freq_hz, band.gain_db),
+        (1_000.0, 0.0),
+        "one drag, one undo"
+    );
+}
+
+fn scratch(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("crest-desk-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch folder");
+    dir
+}
+
+#[test]
+fn after_a_crash_the_next_desk_offers_the_autosave_and_restores_it() {
+    let dir = scratch("crash");
+    let storage = Storage::at(&dir);
+    let output = || Output(Arc::new(CpalBackend));
+    let mut first = ready_with(output(), Some(storage.clone()));
+    apply(&mut first, [Message::Target(Some(-16.0))]);
+    click(&mut first, "B");
+    let messages = type_into(&first, Param::InputTrim, "-2");
+    apply(&mut first, messages);
+    // The autosave waits a second after the last change.
+    let _ = first.update(Message::Autosave);
+    assert!(!storage.autosave_path().exists(), "not yet");
+    if let State::Ready(session) = &mut first.state {
+        session.changed_since = Some(std::time::Instant::now() - std::time::Duration::from_secs(2));
+    }
+    let _ = first.update(Message::Autosave);
+    assert!(storage.autosave_path().exists());
+    // The first desk never closes: a crash. The next one offers the autosave.
+    drop(first);
+    let mut second = ready_with(output(), Some(storage.clone()));
+    let mut ui = window(&second);
+    assert!(ui.find(starting("Crest did not close properly")).is_ok());
+    drop(ui);
+    click(&mut second, "Restore");
+    assert!(second.context.restore_offer.is_none());
+    let reloaded = load(None, &Job::default());
+    let _ = second.update(Message::Opened(Arc::new(reloaded)));
+    apply(&mut second, []);
+    let s = session(&second);
+    assert_eq!(s.settings.limiter.target_lufs, Some(-16.0));
+    assert_eq!(s.settings.input.trim_db, -2.0);
+    assert_eq!(s.snapshots.active(), 1, "snapshot B was in use");
+    let master = s
+        .master
+        .as_ref()
+        .expect("rendered")
+        .loudness
+        .integrated_lufs;
+    assert!((master.expect("I") + 16.0).abs() < 0.2);
+    // A clean close: nothing offered next time.
+    let _ = second.update(Message::Quit);
+    let third = ready_with(output(), Some(storage));
+    assert!(third.context.restore_offer.is_none());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_saved_session_opens_with_its_chain_snapshots_and_export_choices() {
+    let dir = scratch("session");
+    let mut desk = ready();
+    apply(&mut desk, [Message::Target(Some(-14.0))]);
+    click(&mut desk, "C");
+    let messages = type_into(&desk, Param::HighPassHz, "30");
+    apply(&mut desk, messages);
+    let _ = desk.update(Message::Export(ExportMsg::Preset(2, true)));
+    let path = dir.join("demo");
+    desk.save_session(&path);
+    let saved = dir.join("demo.crest.json");
+    assert!(saved.exists(), "saved with the session extension");
+    assert_eq!(desk.context.session_path.as_deref(), Some(saved.as_path()));
+
+    let mut other = ready();
+    let _ = other.update(Message::Open(saved.clone()));
+    let reloaded = load(None, &Job::default());
+    let _ = other.update(Message::Opened(Arc::new(reloaded)));
+    apply(&mut other, []);
+    let s = session(&other);
+    assert_eq!(s.settings.input.high_pass.map(|h| h.freq_hz), Some(30.0));
+    assert_eq!(s.settings.limiter.target_lufs, Some(-14.0));
+    assert_eq!(s.snapshots.active(), 2);
+    assert_eq!(s.export.choices().presets, vec!["cd".to_owned()]);
+    // A damaged session file says what is wrong and leaves the desk as it is.
+    std::fs::write(&saved, "{\"version\": 1, \"chain\": 3}").expect("damaged");
+    let _ = other.update(Message::Open(saved.clone()));
+    let mut ui = window(&other);
+    let why = format!("{} is not a Crest session", saved.display());
+    assert!(ui.find(starting(why)).is_ok());
+    drop(ui);
+    assert_eq!(
+        session(&other).settings.input.high_pass.map(|h| h.freq_hz),
+        Some(30.0)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
