@@ -125,21 +125,5 @@ pub fn analyze_file(
 
 /// Analyses the built-in demo mix.
 pub fn analyze_demo(options: AnalysisOptions, join: &impl Join) -> Analysis {
-    let audio = crate::demo::demo_mix();
-    let info = SourceInfo {
-        container: "generated".to_owned(),
-        codec: "demo".to_owned(),
-        bits_per_sample: None,
-        float: true,
-        lossless: true,
-        bit_exact: true,
-        gapless: false,
-        duration_s: audio.duration_s(),
-    };
-    let decoded = Decoded {
-        audio,
-        info,
-        warnings: Vec::new(),
-    };
-    analyze_with(&decoded, options, join)
+    analyze_with(&crate::demo::demo_decoded(), options, join)
 }

@@ -15,6 +15,26 @@ const LOUD_FROM_S: f64 = 8.0;
 /// Where the demo sits: a typical unmastered mix level.
 pub const DEMO_TARGET_LUFS: f64 = -18.0;
 
+/// The demo mix as if decoded: generated float audio, exact, lossless.
+pub fn demo_decoded() -> crate::decode::Decoded {
+    let audio = demo_mix();
+    let info = crate::decode::SourceInfo {
+        container: "generated".to_owned(),
+        codec: "demo".to_owned(),
+        bits_per_sample: None,
+        float: true,
+        lossless: true,
+        bit_exact: true,
+        gapless: false,
+        duration_s: audio.duration_s(),
+    };
+    crate::decode::Decoded {
+        audio,
+        info,
+        warnings: Vec::new(),
+    }
+}
+
 /// Generates the demo mix. Same output on every machine and every run.
 pub fn demo_mix() -> AudioBuffer {
     let rate = f64::from(DEMO_SAMPLE_RATE);

@@ -12,6 +12,7 @@ use crest_engine::chain::ChainSettings;
 use crest_engine::decode::DecodeControl;
 use crest_engine::decode::{DecodeError, decode_file_with};
 use crest_engine::emulation::{Emulation, EmulationOptions, Profile, built_in_profiles};
+use crest_engine::health::{self, Finding, Severity};
 use crest_engine::loudness::{self, Loudness};
 use crest_engine::monitor::MonitorStage;
 use crest_engine::platform::Target;
@@ -60,6 +61,10 @@ pub struct Loaded {
     pub mix: Loudness,
     /// Long-term spectrum (tonal balance).
     pub spectrum: BandSpectrum,
+    /// Mix health: what mastering cannot fix, worst first.
+    pub findings: Vec<Finding>,
+    /// What the decoder had to say (repairs, truncation).
+    pub warnings: Vec<String>,
 }
 
 /// The master as rendered for some settings.
@@ -120,6 +125,10 @@ pub enum Message {
     ShowHelp(bool),
     /// Start the live meters' integrated reading, peaks and overs again.
     ResetMeters,
+    /// Loop a region of the track (seconds), or stop looping.
+    SetLoop(Option<(f64, f64)>),
+    /// L: loop the last region again, or stop looping.
+    ToggleLoop,
     /// Restore the autosave a crashed desk left (true) or discard it.
     Restore(bool),
     /// Ctrl+S: save the session (to its file, or `choose` one: Ctrl+Shift+S).
@@ -165,6 +174,11 @@ pub struct Session {
     opening: Option<(String, Arc<Job>)>,
     /// The source file, when the track came from one (never overwritten by an export).
     source: Option<PathBuf>,
+    /// Mix health, worst first.
+    findings: Vec<Finding>,
+    /// The last loop region, and whether it is looping.
+    loop_region: Option<(f64, f64)>,
+    looping: bool,
     /// When something worth autosaving changed (none: saved).
     changed_since: Option<std::time::Instant>,
     /// The reference track's file.
@@ -199,7 +213,7 @@ impl std::fmt::Debug for Output {
 /// Decodes (or makes the demo mix) and measures it, reporting progress to `job` and
 /// stopping when it is cancelled. Runs off the UI thread.
 pub fn load(path: Option<PathBuf>, job: &Job) -> Result<Loaded, String> {
-    let (name, audio) = match &path {
+    let (name, decoded) = match &path {
         Some(path) => {
             let decoded = decode_file_with(
                 path,
@@ -216,10 +230,11 @@ pub fn load(path: Option<PathBuf>, job: &Job) -> Result<Loaded, String> {
                 || path.display().to_string(),
                 |n| n.to_string_lossy().into(),
             );
-            (name, decoded.audio)
+            (name, decoded)
         }
-        None => ("Demo mix (built in)".to_owned(), demo::demo_mix()),
+        None => ("Demo mix (built in)".to_owned(), demo::demo_decoded()),
     };
+    let audio = &decoded.audio;
     if audio.channel_count() > 2 {
         return Err(format!(
             "{name} has {} channels; the desk masters mono and stereo",
@@ -227,17 +242,26 @@ pub fn load(path: Option<PathBuf>, job: &Job) -> Result<Loaded, String> {
         ));
     }
     job.set_progress(0.8);
-    let (mix, spectrum) = rayon::join(
-        || loudness::measure_with(&audio, &crate::RayonJoin),
-        || long_term_spectrum(&audio),
+    let ((mix, spectrum), mut findings) = rayon::join(
+        || {
+            rayon::join(
+                || loudness::measure_with(audio, &crate::RayonJoin),
+                || long_term_spectrum(audio),
+            )
+        },
+        || health::audio_checks(audio, &decoded.info),
     );
+    findings.extend(health::loudness_checks(&mix));
+    findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
     job.set_progress(1.0);
     Ok(Loaded {
         spectrum,
         name,
         path,
-        audio: Arc::new(audio),
+        warnings: decoded.warnings,
+        audio: Arc::new(decoded.audio),
         mix,
+        findings,
     })
 }
 
@@ -726,6 +750,13 @@ impl Desk {
     }
 }
 
+/// Seconds as m:ss.s.
+fn clock(seconds: f64) -> String {
+    let seconds = seconds.max(0.0);
+    let minutes = (seconds / 60.0).floor();
+    format!("{}:{:04.1}", minutes as u64, seconds - minutes * 60.0)
+}
+
 /// A recent file in the list: its name (the folder is in the tooltip of the dialog).
 #[derive(Debug, Clone, PartialEq)]
 struct RecentFile(PathBuf);
@@ -757,6 +788,12 @@ impl Session {
         let mut timeline = Timeline {
             mix: loaded.mix.short_term_series(),
             duration_s: loaded.audio.duration_s(),
+            markers: loaded
+                .findings
+                .iter()
+                .filter(|f| f.severity >= Severity::Warning)
+                .flat_map(|f| f.ranges.iter().map(|&(a, b)| (a, b, style::WARNING)))
+                .collect(),
             ..Timeline::default()
         };
         timeline.refresh();
@@ -779,12 +816,15 @@ impl Session {
                 .unwrap_or_default(),
             reference_loudness: None,
             emulation: None,
-            notice: None,
+            notice: (!loaded.warnings.is_empty()).then(|| loaded.warnings.join("; ")),
             export: ExportDialog::new(loaded.path.as_deref()),
             opening: None,
             source: loaded.path,
             changed_since: None,
             reference_path: None,
+            findings: loaded.findings,
+            loop_region: None,
+            looping: false,
             entries: HashMap::new(),
             history: History::default(),
             snapshots: Snapshots::default(),
@@ -1039,6 +1079,19 @@ impl Session {
         Task::perform(off_thread(move || load_reference(path, rate)), |result| {
             Message::ReferenceLoaded(Arc::new(result))
         })
+    }
+
+    fn set_looping(&mut self, on: bool) {
+        self.looping = on && self.loop_region.is_some();
+        let rate = f64::from(self.audio.sample_rate());
+        let region = self.loop_region.filter(|_| self.looping);
+        self.timeline.loop_s = region;
+        self.send(Command::Loop(
+            region.map(|(a, b)| ((a * rate) as u64, (b * rate) as u64)),
+        ));
+        if let Some((start, _)) = region {
+            self.seek_to(start);
+        }
     }
 
     fn show_eq(&mut self) {
@@ -1350,6 +1403,17 @@ impl Session {
                 }
                 Task::none()
             }
+            Message::SetLoop(region) => {
+                if let Some(region) = region {
+                    self.loop_region = Some(region);
+                }
+                self.set_looping(region.is_some());
+                Task::none()
+            }
+            Message::ToggleLoop => {
+                self.set_looping(!self.looping && self.loop_region.is_some());
+                Task::none()
+            }
             Message::ResetMeters => {
                 self.meters.reset();
                 Task::none()
@@ -1384,8 +1448,25 @@ impl Session {
                     .on_press(Message::Export(ExportMsg::Show(true))),
                 play,
                 button("Stop").on_press_maybe(enabled.then_some(Message::Stop)),
+                button("Loop")
+                    .style(if self.looping {
+                        button::primary
+                    } else {
+                        button::secondary
+                    })
+                    .on_press_maybe(
+                        (enabled && self.loop_region.is_some()).then_some(Message::ToggleLoop)
+                    ),
+                text(format!(
+                    "{} / {}",
+                    clock(self.timeline.playhead_s.unwrap_or(0.0)),
+                    clock(self.audio.duration_s())
+                ))
+                .font(iced::Font::MONOSPACE)
+                .size(14),
             ]
             .spacing(8)
+            .align_y(iced::Alignment::Center)
         };
         let snapshots = SNAPSHOT_NAMES.iter().enumerate().fold(
             row![text("Snapshot").color(style::MUTED)]
@@ -1525,6 +1606,7 @@ impl Session {
                 .width(Fill),
             ]
             .spacing(16),
+            self.health_panel(),
         ]
         .spacing(12)
         .padding(iced::Padding {
@@ -1588,6 +1670,43 @@ impl Session {
             page.into()
         }
     }
+    /// What the mix brings that mastering cannot fix, worst first.
+    fn health_panel(&self) -> Element<'_, Message> {
+        let mut panel = column![text("Mix health").size(18)].spacing(4);
+        if self.findings.is_empty() {
+            return panel
+                .push(
+                    text(
+                        "Nothing found: no clipping or overs, no DC offset, mono-compatible, \
+                         no runaway sub-bass, no long silences, full resolution.",
+                    )
+                    .color(style::MUTED),
+                )
+                .into();
+        }
+        for finding in &self.findings {
+            let color = match finding.severity {
+                Severity::Problem => style::WARNING,
+                Severity::Warning => style::MASTER,
+                Severity::Info => style::MUTED,
+            };
+            panel = panel.push(
+                text(format!("{}: {}", finding.severity.label(), finding.message)).color(color),
+            );
+        }
+        if self
+            .findings
+            .iter()
+            .any(|f| f.severity == Severity::Problem)
+        {
+            panel = panel.push(text(
+                "Mastering cannot undo these: where you can, ask for a corrected mix. The marks \
+                 on the timeline show where they happen.",
+            ));
+        }
+        panel.into()
+    }
+
     fn target_panel(&self) -> Element<'_, Message> {
         let current = self.settings.limiter.target_lufs;
         let choices = TARGETS
@@ -1648,8 +1767,13 @@ impl Session {
 
 /// The keyboard shortcuts, as listed in the help overlay. Keys typed into a text field are
 /// not shortcuts (the listener only sees keys no widget took).
-pub const SHORTCUTS: [(&str, &str); 16] = [
+pub const SHORTCUTS: [(&str, &str); 18] = [
     ("Space", "play / pause"),
+    (
+        "Drag on the timeline",
+        "loop that region (right click: stop looping)",
+    ),
+    ("L", "loop the last region again / stop looping"),
     ("Home / End", "start / end of the track"),
     ("← / →", "back / forward 5 seconds (Shift: 1 second)"),
     ("B", "A/B: master or the mix at matched loudness"),
@@ -1697,6 +1821,7 @@ fn shortcut(event: keyboard::Event) -> Option<Message> {
             ("e", true, _) => Some(Message::Export(ExportMsg::Show(true))),
             ("b", false, _) => Some(Message::ToggleAb),
             ("r", false, _) => Some(Message::ToggleReference),
+            ("l", false, _) => Some(Message::ToggleLoop),
             ("m", false, _) => Some(Message::ToggleMono),
             ("o", true, _) => Some(Message::OpenDialog),
             ("s", true, shift) => Some(Message::SaveSession { choose: shift }),

@@ -22,8 +22,22 @@ pub struct Timeline {
     pub duration_s: f64,
     pub target_lufs: Option<f64>,
     pub playhead_s: Option<f64>,
+    /// The loop region (seconds), when looping.
+    pub loop_s: Option<(f64, f64)>,
+    /// Mix-health findings to mark (clips, overs): where, and in which colour.
+    pub markers: Vec<(f64, f64, Color)>,
     pub curves: Cache,
 }
+
+/// A press on the timeline: where it started and where the pointer is now (pixels).
+#[derive(Debug, Default)]
+pub struct Gesture {
+    pressed_at: Option<f32>,
+    now_at: f32,
+}
+
+/// Pointer travel that turns a click into a loop drag.
+const DRAG_PX: f32 = 4.0;
 
 impl Timeline {
     /// Call after changing the data (not the playhead).
@@ -64,27 +78,53 @@ impl Timeline {
 }
 
 impl canvas::Program<Message> for Timeline {
-    type State = ();
+    type State = Gesture;
 
-    /// A click seeks to that moment of the track.
+    /// A click seeks to that moment of the track; a drag sets a loop region; a right click
+    /// ends looping.
     fn update(
         &self,
-        _state: &mut (),
+        gesture: &mut Gesture,
         event: &Event,
         bounds: Rectangle,
         cursor: mouse::Cursor,
     ) -> Option<Action<Message>> {
-        let Event::Mouse(mouse::Event::ButtonPressed(mouse::Button::Left)) = event else {
-            return None;
-        };
-        let position = cursor.position_in(bounds)?;
-        let seconds = f64::from(position.x / bounds.width) * self.duration_s;
-        Some(Action::publish(Message::Seek(seconds)).and_capture())
+        let seconds_at = |x: f32| f64::from((x / bounds.width).clamp(0.0, 1.0)) * self.duration_s;
+        match event {
+            Event::Mouse(mouse::Event::ButtonPressed(mouse::Button::Left)) => {
+                let position = cursor.position_in(bounds)?;
+                gesture.pressed_at = Some(position.x);
+                gesture.now_at = position.x;
+                Some(Action::capture())
+            }
+            Event::Mouse(mouse::Event::CursorMoved { .. }) => {
+                gesture.pressed_at?;
+                let position = cursor.position_from(bounds.position())?;
+                gesture.now_at = position.x.clamp(0.0, bounds.width);
+                Some(Action::request_redraw().and_capture())
+            }
+            Event::Mouse(mouse::Event::ButtonReleased(mouse::Button::Left)) => {
+                let from = gesture.pressed_at.take()?;
+                let to = gesture.now_at;
+                let message = if (to - from).abs() >= DRAG_PX {
+                    let (a, b) = (seconds_at(from.min(to)), seconds_at(from.max(to)));
+                    Message::SetLoop(Some((a, b)))
+                } else {
+                    Message::Seek(seconds_at(from))
+                };
+                Some(Action::publish(message).and_capture())
+            }
+            Event::Mouse(mouse::Event::ButtonPressed(mouse::Button::Right)) => {
+                cursor.position_in(bounds)?;
+                Some(Action::publish(Message::SetLoop(None)).and_capture())
+            }
+            _ => None,
+        }
     }
 
     fn draw(
         &self,
-        _state: &(),
+        gesture: &Gesture,
         renderer: &Renderer,
         _theme: &Theme,
         bounds: Rectangle,
@@ -119,8 +159,39 @@ impl canvas::Program<Message> for Timeline {
             // alone, both stay visible.
             self.curve(frame, &self.mix, style::MIX, 4.0);
             self.curve(frame, &self.master, style::MASTER, 1.5);
+            // Findings along the top edge.
+            for &(start, end, color) in &self.markers {
+                let x0 = self.x(size, start);
+                let x1 = self.x(size, end).max(x0 + 2.0);
+                frame.fill_rectangle(Point::new(x0, 0.0), Size::new(x1 - x0, 5.0), color);
+            }
         });
         let mut layers = vec![curves];
+        let region = match gesture.pressed_at {
+            Some(from) if (gesture.now_at - from).abs() >= DRAG_PX => {
+                Some((from.min(gesture.now_at), from.max(gesture.now_at)))
+            }
+            _ => self
+                .loop_s
+                .map(|(a, b)| (self.x(bounds.size(), a), self.x(bounds.size(), b))),
+        };
+        if let Some((x0, x1)) = region {
+            let mut frame = Frame::new(renderer, bounds.size());
+            frame.fill_rectangle(
+                Point::new(x0, 0.0),
+                Size::new(x1 - x0, bounds.height),
+                Color::from_rgba(0.92, 0.92, 0.92, 0.08),
+            );
+            for x in [x0, x1] {
+                frame.stroke(
+                    &Path::line(Point::new(x, 0.0), Point::new(x, bounds.height)),
+                    Stroke::default()
+                        .with_color(Color::from_rgba(0.92, 0.92, 0.92, 0.5))
+                        .with_width(1.0),
+                );
+            }
+            layers.push(frame.into_geometry());
+        }
         if let Some(t) = self.playhead_s {
             let mut frame = Frame::new(renderer, bounds.size());
             let x = self.x(bounds.size(), t);

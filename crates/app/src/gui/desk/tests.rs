@@ -567,3 +567,97 @@ fn a_saved_session_opens_with_its_chain_snapshots_and_export_choices() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_drag_on_the_timeline_loops_that_region_and_playback_stays_in_it() {
+    use crest_playback::manual::{ManualBackend, ManualDevice};
+    use iced::mouse::{Button, Event as Mouse};
+    let device = Arc::new(ManualBackend::with(ManualDevice::speakers()));
+    let mut desk = ready_with(Output(Arc::clone(&device) as Arc<dyn Backend>), None);
+    apply(&mut desk, []);
+    let mut ui = window(&desk);
+    let mouse = |e| iced::Event::Mouse(e);
+    ui.point_at(iced::Point::new(200.0, 250.0));
+    let _ = ui.simulate([mouse(Mouse::ButtonPressed(Button::Left))]);
+    let to = iced::Point::new(300.0, 250.0);
+    ui.point_at(to);
+    let _ = ui.simulate([mouse(Mouse::CursorMoved { position: to })]);
+    let _ = ui.simulate([mouse(Mouse::ButtonReleased(Button::Left))]);
+    let messages: Vec<Message> = ui.into_messages().collect();
+    let Some(Message::SetLoop(Some((start, end)))) = messages.last().cloned() else {
+        panic!("a drag sets a loop: {messages:?}");
+    };
+    assert!(end - start > 2.0 && end - start < 5.0, "{start}..{end}");
+    apply(&mut desk, messages);
+    assert!(session(&desk).looping);
+    click(&mut desk, "Play");
+    // Twice the region's length: playback wraps and stays inside it.
+    let frames = ((end - start) * 2.0 * 48_000.0) as usize;
+    for n in 0..frames / 480 {
+        let _ = device.pull(480);
+        if n % 3 == 0 {
+            let _ = desk.update(Message::Tick);
+        }
+    }
+    let _ = desk.update(Message::Tick);
+    let at = session(&desk).timeline.playhead_s.expect("playhead");
+    assert!(
+        at >= start - 0.02 && at <= end + 0.02,
+        "{at} outside {start}..{end}"
+    );
+    // L stops looping; a right click too.
+    let _ = desk.update(Message::ToggleLoop);
+    assert!(!session(&desk).looping);
+    let _ = desk.update(Message::ToggleLoop);
+    assert!(session(&desk).looping, "L loops the last region again");
+}
+
+#[test]
+fn a_clipped_mix_is_called_out_with_marks_where_it_clips() {
+    let dir = scratch("clipped");
+    let path = dir.join("clipped.wav");
+    let spec = hound::WavSpec {
+        channels: 2,
+        sample_rate: 44_100,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut writer = hound::WavWriter::create(&path, spec).expect("fixture");
+    for n in 0..44_100 * 6 {
+        // A 100 Hz sine driven 6 dB into the rails between 2 s and 4 s.
+        let t = n as f64 / 44_100.0;
+        let gain = if (2.0..4.0).contains(&t) { 2.0 } else { 0.5 };
+        let x = (gain * (std::f64::consts::TAU * 100.0 * t).sin()).clamp(-1.0, 1.0);
+        let sample = (x * 32_767.0) as i16;
+        writer.write_sample(sample).expect("left");
+        writer.write_sample(sample).expect("right");
+    }
+    writer.finalize().expect("fixture written");
+    let loaded = load(Some(path), &Job::default()).expect("loads");
+    let mut desk = ready();
+    let _ = desk.update(Message::Opened(Arc::new(Ok(loaded))));
+    apply(&mut desk, []);
+    let s = session(&desk);
+    let clipping = s
+        .findings
+        .iter()
+        .find(|f| f.check == "clipping")
+        .expect("clipping found");
+    assert_eq!(clipping.severity, Severity::Problem);
+    let marks: Vec<_> = s.timeline.markers.iter().map(|m| (m.0, m.1)).collect();
+    assert!(
+        marks.iter().any(|&(a, b)| a >= 1.9 && b <= 4.1),
+        "marked where it clips: {marks:?}"
+    );
+    let mut ui = window(&desk);
+    assert!(ui.find(starting("problem: ")).is_ok());
+    assert!(ui.find(starting("Mastering cannot undo these")).is_ok());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_clock_reads_minutes_and_tenths() {
+    assert_eq!(clock(0.0), "0:00.0");
+    assert_eq!(clock(83.46), "1:23.5");
+    assert_eq!(clock(-1.0), "0:00.0");
+}
