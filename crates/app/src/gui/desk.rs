@@ -1462,7 +1462,6 @@ impl Session {
                     clock(self.timeline.playhead_s.unwrap_or(0.0)),
                     clock(self.audio.duration_s())
                 ))
-                .font(iced::Font::MONOSPACE)
                 .size(14),
             ]
             .spacing(8)
@@ -1564,8 +1563,8 @@ impl Session {
             text("Short-term loudness — click to move the playhead")
                 .color(style::MUTED)
                 .width(Fill),
-            text("■ mix").color(style::MIX),
-            text("■ master").color(style::MASTER),
+            text("— mix").color(style::MIX),
+            text("— master").color(style::MASTER),
             text("— target").color(style::TARGET),
         ]
         .spacing(12);
@@ -1573,8 +1572,8 @@ impl Session {
             text("Spectrum — drag an EQ handle for frequency and gain, wheel for Q")
                 .color(style::MUTED)
                 .width(Fill),
-            text("■ heard").color(style::TEXT),
-            text("■ reference").color(style::REFERENCE),
+            text("heard (live)").color(style::TEXT),
+            text("— reference").color(style::REFERENCE),
             text("— EQ").color(style::TARGET),
         ]
         .spacing(12);

@@ -424,8 +424,8 @@ impl ExportDialog {
                     for check in &qc.checks {
                         report = report.push(
                             row![
-                                text(if check.passed { "✓" } else { "✗" })
-                                    .width(Length::Fixed(24.0))
+                                text(if check.passed { "pass" } else { "FAIL" })
+                                    .width(Length::Fixed(40.0))
                                     .color(if check.passed {
                                         style::TARGET
                                     } else {

@@ -661,3 +661,78 @@ fn the_clock_reads_minutes_and_tenths() {
     assert_eq!(clock(83.46), "1:23.5");
     assert_eq!(clock(-1.0), "0:00.0");
 }
+
+/// Reads a PNG as RGBA bytes and its size.
+fn read_png(path: &std::path::Path) -> (Vec<u8>, u32, u32) {
+    let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut reader = png::Decoder::new(std::io::BufReader::new(file))
+        .read_info()
+        .expect("a PNG");
+    let mut bytes = vec![0; reader.output_buffer_size().expect("fits")];
+    let info = reader.next_frame(&mut bytes).expect("a frame");
+    bytes.truncate(info.buffer_size());
+    (bytes, info.width, info.height)
+}
+
+/// Compares the window with the committed image `snapshots/{name}-tiny-skia.png`. A missing
+/// image fails (set CREST_BLESS=1 to write it, then commit it); pixels may differ by a few
+/// levels of anti-aliasing, but no more than 0.2 % of them by more than that.
+fn assert_snapshot(ui: &mut Simulator<'_, Message>, name: &str) {
+    let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("snapshots");
+    let committed = folder.join(format!("{name}-tiny-skia.png"));
+    let snapshot = ui.snapshot(&iced::Theme::Dark).expect("a snapshot");
+    if std::env::var_os("CREST_BLESS").is_some() {
+        let _ = std::fs::remove_file(&committed);
+        assert!(snapshot.matches_image(folder.join(name)).expect("written"));
+        return;
+    }
+    assert!(
+        committed.exists(),
+        "no snapshot {}: run the test with CREST_BLESS=1 and commit the image",
+        committed.display()
+    );
+    let scratch = scratch(&format!("snapshot-{name}"));
+    assert!(snapshot.matches_image(scratch.join(name)).expect("written"));
+    let (now, width, height) = read_png(&scratch.join(format!("{name}-tiny-skia.png")));
+    let (then, w0, h0) = read_png(&committed);
+    assert_eq!((width, height), (w0, h0), "{name}: the window changed size");
+    let differing = now
+        .chunks(4)
+        .zip(then.chunks(4))
+        .filter(|(a, b)| a.iter().zip(b.iter()).any(|(x, y)| x.abs_diff(*y) > 24))
+        .count();
+    let allowed = (width * height) as usize / 500;
+    assert!(
+        differing <= allowed,
+        "{name}: {differing} pixels differ from {} (allowed {allowed}); if the change is \
+         meant, run with CREST_BLESS=1 and commit the image",
+        committed.display()
+    );
+    let _ = std::fs::remove_dir_all(&scratch);
+}
+
+#[test]
+fn the_key_screens_look_as_committed() {
+    // The desk on the demo with a −14 LUFS master and one EQ band.
+    let mut desk = ready();
+    apply(&mut desk, [Message::Target(Some(-14.0))]);
+    click(&mut desk, "Add band");
+    let messages = type_into(&desk, Param::EqGain(0), "1.5");
+    apply(&mut desk, messages);
+    let mut ui = window(&desk);
+    assert_snapshot(&mut ui, "desk");
+    drop(ui);
+    // The export dialog with the streaming and CD presets chosen.
+    let _ = desk.update(Message::Export(ExportMsg::Show(true)));
+    let _ = desk.update(Message::Export(ExportMsg::Folder("/music/masters".into())));
+    let _ = desk.update(Message::Export(ExportMsg::Preset(0, true)));
+    let _ = desk.update(Message::Export(ExportMsg::Preset(2, true)));
+    let mut ui = window(&desk);
+    assert_snapshot(&mut ui, "export");
+    drop(ui);
+    // The keys.
+    let _ = desk.update(Message::Export(ExportMsg::Show(false)));
+    let _ = desk.update(Message::ShowHelp(true));
+    let mut ui = window(&desk);
+    assert_snapshot(&mut ui, "keys");
+}
