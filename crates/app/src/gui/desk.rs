@@ -24,7 +24,7 @@ use crest_engine::{AudioBuffer, demo};
 use crest_playback::engine::{
     Command, Listen, MAX_BLOCK, Measured, Reference, Source, SourceGains,
 };
-use crest_playback::{Backend, CpalBackend, PlaybackStatus, Player};
+use crest_playback::{Backend, CpalBackend, OutputDevice, PlaybackStatus, Player};
 use iced::widget::{
     Column, button, canvas, column, container, pick_list, progress_bar, row, rule, scrollable,
     text, tooltip,
@@ -129,6 +129,11 @@ pub enum Message {
     SetLoop(Option<(f64, f64)>),
     /// L: loop the last region again, or stop looping.
     ToggleLoop,
+    /// Look for output devices (as the list opens).
+    ScanDevices,
+    DevicesFound(Vec<OutputDevice>),
+    /// Play through this device (by id; none: the system's default).
+    Device(Option<String>),
     /// Restore the autosave a crashed desk left (true) or discard it.
     Restore(bool),
     /// Ctrl+S: save the session (to its file, or `choose` one: Ctrl+Shift+S).
@@ -176,6 +181,11 @@ pub struct Session {
     source: Option<PathBuf>,
     /// Mix health, worst first.
     findings: Vec<Finding>,
+    /// The output device chosen (by id; none: the system's default) and those found.
+    device: Option<String>,
+    devices: Vec<OutputDevice>,
+    /// The reference as loaded (converted to the track's rate), to hand to a new player.
+    reference_audio: Option<Arc<AudioBuffer>>,
     /// The last loop region, and whether it is looping.
     loop_region: Option<(f64, f64)>,
     looping: bool,
@@ -447,7 +457,11 @@ impl Desk {
         if let Some(path) = &loaded.path {
             self.context.remember_opened(path);
         }
-        let mut session = Session::new(loaded, self.context.output.clone());
+        let mut session = Session::new(
+            loaded,
+            self.context.output.clone(),
+            self.context.preferences.device.clone(),
+        );
         let pending = self.context.pending.take();
         let task = match pending {
             Some(file) if file.source == session.source => session.apply_file(&file),
@@ -627,6 +641,14 @@ impl Desk {
                 }
                 Task::none()
             }
+            Message::Device(device) => {
+                if let State::Ready(session) = &mut self.state {
+                    session.reopen(&self.context.output, device.clone());
+                }
+                self.context.preferences.device = device;
+                self.context.save_preferences();
+                Task::none()
+            }
             Message::Quit => {
                 if let Some(storage) = &self.context.storage {
                     storage.finish();
@@ -757,6 +779,19 @@ fn clock(seconds: f64) -> String {
     format!("{}:{:04.1}", minutes as u64, seconds - minutes * 60.0)
 }
 
+/// An output device in the list.
+#[derive(Debug, Clone, PartialEq)]
+struct DeviceChoice {
+    id: Option<String>,
+    name: String,
+}
+
+impl std::fmt::Display for DeviceChoice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.name)
+    }
+}
+
 /// A recent file in the list: its name (the folder is in the tooltip of the dialog).
 #[derive(Debug, Clone, PartialEq)]
 struct RecentFile(PathBuf);
@@ -779,7 +814,7 @@ fn is_session_file(path: &std::path::Path) -> bool {
 }
 
 impl Session {
-    fn new(loaded: Loaded, output: Output) -> Self {
+    fn new(loaded: Loaded, output: Output, device: Option<String>) -> Self {
         let settings = ChainSettings::gentle_master();
         let (rate, channels) = (loaded.audio.sample_rate(), loaded.audio.channel_count());
         let mut spectrum = Spectrum::new(rate);
@@ -797,8 +832,14 @@ impl Session {
             ..Timeline::default()
         };
         timeline.refresh();
-        let playback = Player::open(&*output.0, None, Arc::clone(&loaded.audio), &settings, 0)
-            .map_err(|e| e.to_string());
+        let playback = Player::open(
+            &*output.0,
+            device.as_deref(),
+            Arc::clone(&loaded.audio),
+            &settings,
+            0,
+        )
+        .map_err(|e| e.to_string());
         Self {
             name: loaded.name,
             audio: loaded.audio,
@@ -823,6 +864,9 @@ impl Session {
             changed_since: None,
             reference_path: None,
             findings: loaded.findings,
+            device,
+            devices: Vec::new(),
+            reference_audio: None,
             loop_region: None,
             looping: false,
             entries: HashMap::new(),
@@ -1081,6 +1125,38 @@ impl Session {
         })
     }
 
+    /// Playback on another device: a new player at the playhead, with everything the monitor
+    /// path had (source, listen mode, dim, gains, emulation, reference, loop).
+    fn reopen(&mut self, output: &Output, device: Option<String>) {
+        self.playing = false;
+        let position =
+            (self.timeline.playhead_s.unwrap_or(0.0) * f64::from(self.audio.sample_rate())) as u64;
+        // The old stream closes first: some devices open only once.
+        self.playback = Err("switching the output".into());
+        self.playback = Player::open(
+            &*output.0,
+            device.as_deref(),
+            Arc::clone(&self.audio),
+            &self.live_settings(),
+            position,
+        )
+        .map_err(|e| e.to_string());
+        self.device = device;
+        self.send(Command::Listen(self.monitor.source));
+        self.send(Command::Monitor {
+            listen: self.monitor.listen,
+            dim: self.monitor.dim,
+        });
+        self.send_gains();
+        self.send_emulation();
+        if let Some(audio) = &self.reference_audio {
+            let reference = Reference::new(Arc::clone(audio), self.audio.sample_rate());
+            self.send(Command::Reference(reference.map(Box::new)));
+        }
+        let looping = self.looping;
+        self.set_looping(looping);
+    }
+
     fn set_looping(&mut self, on: bool) {
         self.looping = on && self.loop_region.is_some();
         let rate = f64::from(self.audio.sample_rate());
@@ -1139,7 +1215,16 @@ impl Session {
             | Message::SaveSession { .. }
             | Message::SessionPicked(_)
             | Message::Autosave
+            | Message::Device(_)
             | Message::Quit => Task::none(),
+            Message::ScanDevices => Task::perform(
+                off_thread(|| Ok(crest_playback::output_devices())),
+                |found| Message::DevicesFound(found.unwrap_or_default()),
+            ),
+            Message::DevicesFound(devices) => {
+                self.devices = devices;
+                Task::none()
+            }
             Message::Export(message) => self.export(message),
             Message::Seek(seconds) => {
                 self.seek_to(seconds);
@@ -1220,6 +1305,7 @@ impl Session {
                 match &*result {
                     Ok(loaded) => {
                         self.notice = None;
+                        self.reference_audio = Some(Arc::clone(&loaded.audio));
                         let reference =
                             Reference::new(Arc::clone(&loaded.audio), self.audio.sample_rate());
                         self.send(Command::Reference(reference.map(Box::new)));
@@ -1528,6 +1614,30 @@ impl Session {
                 self.audio.channel_count() == 2,
             )
             .map(Message::Monitor);
+        let mut outputs = vec![DeviceChoice {
+            id: None,
+            name: "System default output".into(),
+        }];
+        outputs.extend(self.devices.iter().map(|d| DeviceChoice {
+            id: Some(d.id.clone()),
+            name: d.name.clone(),
+        }));
+        if let Some(id) = &self.device
+            && !outputs.iter().any(|c| c.id.as_ref() == Some(id))
+        {
+            outputs.push(DeviceChoice {
+                id: Some(id.clone()),
+                name: id.clone(),
+            });
+        }
+        let chosen = outputs.iter().find(|c| c.id == self.device).cloned();
+        let device = pick_list(outputs, chosen, |c: DeviceChoice| Message::Device(c.id))
+            .on_open(Message::ScanDevices)
+            .text_size(13)
+            .width(Length::Fixed(190.0));
+        let monitor = row![container(monitor).width(Fill), device]
+            .spacing(10)
+            .align_y(iced::Alignment::Start);
         let mut page: Column<'_, Message> = column![header, monitor].spacing(12);
         if let Some(notice) = &self.notice {
             page = page.push(text(notice.clone()).color(style::WARNING));

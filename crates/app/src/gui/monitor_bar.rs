@@ -136,20 +136,16 @@ impl Monitor {
             targets.iter().map(|t| (t.id.as_str(), t.name.as_str())),
             self.platform.as_deref(),
         );
-        let mut bar = row![
-            sources,
-            reference,
-            listen,
-            toggle("Dim", self.dim, MonitorMsg::Dim(!self.dim)),
+        let mut heard_on = row![
             text("Heard on").color(style::MUTED),
             pick_list(systems, system, |n: Named| MonitorMsg::Emulation(n.id))
                 .text_size(13)
-                .width(Length::Fixed(200.0)),
+                .width(Length::Fixed(170.0)),
         ]
-        .spacing(10)
+        .spacing(8)
         .align_y(Alignment::Center);
         if self.emulation.is_some() {
-            bar = bar
+            heard_on = heard_on
                 .push(
                     checkbox(self.environment_noise)
                         .label("Room noise")
@@ -165,14 +161,27 @@ impl Monitor {
                         .text_size(13),
                 );
         }
-        bar.push(text("Through").color(style::MUTED))
-            .push(
-                pick_list(platforms, platform, |n: Named| MonitorMsg::Platform(n.id))
-                    .text_size(13)
-                    .width(Length::Fixed(260.0)),
-            )
-            .wrap()
-            .vertical_spacing(6)
-            .into()
+        let through = row![
+            text("Through").color(style::MUTED),
+            pick_list(platforms, platform, |n: Named| MonitorMsg::Platform(n.id))
+                .text_size(13)
+                .width(Length::Fixed(210.0)),
+        ]
+        .spacing(8)
+        .align_y(Alignment::Center);
+        // Each label stays with its list when the bar wraps.
+        row![
+            sources,
+            reference,
+            listen,
+            toggle("Dim", self.dim, MonitorMsg::Dim(!self.dim)),
+            heard_on,
+            through,
+        ]
+        .spacing(10)
+        .align_y(Alignment::Center)
+        .wrap()
+        .vertical_spacing(6)
+        .into()
     }
 }

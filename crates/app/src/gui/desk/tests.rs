@@ -736,3 +736,28 @@ fn the_key_screens_look_as_committed() {
     let mut ui = window(&desk);
     assert_snapshot(&mut ui, "keys");
 }
+
+#[test]
+fn another_output_device_takes_over_at_the_playhead_and_is_remembered() {
+    use crest_playback::manual::{ManualBackend, ManualDevice};
+    let dir = scratch("device");
+    let storage = Storage::at(&dir);
+    let device = Arc::new(ManualBackend::with(ManualDevice::speakers()));
+    let output = Output(Arc::clone(&device) as Arc<dyn Backend>);
+    let mut desk = ready_with(output, Some(storage.clone()));
+    apply(&mut desk, []);
+    let _ = desk.update(Message::Seek(10.0));
+    let _ = desk.update(Message::Device(Some("speakers".into())));
+    assert_eq!(session(&desk).device.as_deref(), Some("speakers"));
+    assert!(session(&desk).playback.is_ok());
+    click(&mut desk, "Play");
+    for _ in 0..10 {
+        let _ = device.pull(480);
+    }
+    let _ = desk.update(Message::Tick);
+    let at = session(&desk).timeline.playhead_s.expect("playhead");
+    assert!((at - 10.1).abs() < 0.03, "{at}");
+    let (preferences, _) = storage.preferences();
+    assert_eq!(preferences.device.as_deref(), Some("speakers"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
