@@ -129,6 +129,8 @@ pub enum Message {
     SetLoop(Option<(f64, f64)>),
     /// L: loop the last region again, or stop looping.
     ToggleLoop,
+    /// The timeline's loudness: momentary (true) or short-term.
+    Momentary(bool),
     /// Look for output devices (as the list opens).
     ScanDevices,
     DevicesFound(Vec<OutputDevice>),
@@ -179,6 +181,8 @@ pub struct Session {
     opening: Option<(String, Arc<Job>)>,
     /// The source file, when the track came from one (never overwritten by an export).
     source: Option<PathBuf>,
+    /// The timeline shows momentary loudness (400 ms) instead of short-term (3 s).
+    momentary: bool,
     /// Mix health, worst first.
     findings: Vec<Finding>,
     /// The output device chosen (by id; none: the system's default) and those found.
@@ -779,6 +783,15 @@ fn clock(seconds: f64) -> String {
     format!("{}:{:04.1}", minutes as u64, seconds - minutes * 60.0)
 }
 
+/// The loudness history the timeline draws.
+fn series(loudness: &Loudness, momentary: bool) -> Vec<(f64, Option<f64>)> {
+    if momentary {
+        loudness.momentary_series()
+    } else {
+        loudness.short_term_series()
+    }
+}
+
 /// An output device in the list.
 #[derive(Debug, Clone, PartialEq)]
 struct DeviceChoice {
@@ -863,6 +876,7 @@ impl Session {
             source: loaded.path,
             changed_since: None,
             reference_path: None,
+            momentary: false,
             findings: loaded.findings,
             device,
             devices: Vec::new(),
@@ -1023,6 +1037,13 @@ impl Session {
             }
             MonitorMsg::Platform(id) => {
                 self.monitor.platform = id;
+                self.timeline.platform = self
+                    .monitor
+                    .platform
+                    .as_deref()
+                    .and_then(|id| self.targets.iter().find(|t| t.id == id))
+                    .map(|t| (t.name.clone(), t.integrated_lufs));
+                self.timeline.refresh();
                 self.send_gains();
             }
             MonitorMsg::LoadReference => {
@@ -1349,7 +1370,7 @@ impl Session {
                 }
                 match Arc::try_unwrap(result) {
                     Ok(Ok(mastered)) => {
-                        self.timeline.master = mastered.loudness.short_term_series();
+                        self.timeline.master = series(&mastered.loudness, self.momentary);
                         self.timeline.refresh();
                         self.solved_gain_db = mastered
                             .limiter
@@ -1494,6 +1515,15 @@ impl Session {
                     self.loop_region = Some(region);
                 }
                 self.set_looping(region.is_some());
+                Task::none()
+            }
+            Message::Momentary(momentary) => {
+                self.momentary = momentary;
+                self.timeline.mix = series(&self.mix, momentary);
+                if let Some(master) = &self.master {
+                    self.timeline.master = series(&master.loudness, momentary);
+                }
+                self.timeline.refresh();
                 Task::none()
             }
             Message::ToggleLoop => {
@@ -1670,7 +1700,12 @@ impl Session {
             ));
         }
         let legend = row![
-            text("Short-term loudness — click to move the playhead")
+            widgets::segmented(
+                &[(false, "Short-term"), (true, "Momentary")],
+                self.momentary,
+                Message::Momentary
+            ),
+            text("loudness — click: playhead, drag: loop")
                 .color(style::MUTED)
                 .width(Fill),
             text("— mix").color(style::MIX),

@@ -21,6 +21,8 @@ pub struct Timeline {
     pub master: Vec<(f64, Option<f64>)>,
     pub duration_s: f64,
     pub target_lufs: Option<f64>,
+    /// The platform chosen in the monitor bar: its name and the level it plays at.
+    pub platform: Option<(String, f64)>,
     pub playhead_s: Option<f64>,
     /// The loop region (seconds), when looping.
     pub loop_s: Option<(f64, f64)>,
@@ -154,6 +156,28 @@ impl canvas::Program<Message> for Timeline {
                     &Path::line(Point::new(0.0, y), Point::new(size.width, y)),
                     Stroke::default().with_color(style::TARGET).with_width(1.0),
                 );
+            }
+            if let Some((name, lufs)) = &self.platform {
+                let y = Self::y(size, *lufs as f32);
+                frame.stroke(
+                    &Path::line(Point::new(0.0, y), Point::new(size.width, y)),
+                    Stroke {
+                        line_dash: canvas::LineDash {
+                            segments: &[6.0, 4.0],
+                            offset: 0,
+                        },
+                        ..Stroke::default()
+                            .with_color(style::REFERENCE)
+                            .with_width(1.0)
+                    },
+                );
+                frame.fill_text(Text {
+                    content: format!("{name} {lufs:.0} LUFS"),
+                    position: Point::new(size.width - 220.0, y - 15.0),
+                    color: style::REFERENCE,
+                    size: 11.0.into(),
+                    ..Text::default()
+                });
             }
             // The mix wide and the master narrow on top: where the chain leaves the loudness
             // alone, both stay visible.

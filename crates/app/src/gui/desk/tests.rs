@@ -761,3 +761,31 @@ fn another_output_device_takes_over_at_the_playhead_and_is_remembered() {
     assert_eq!(preferences.device.as_deref(), Some("speakers"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn the_timeline_shows_momentary_loudness_and_the_chosen_platforms_level() {
+    let mut desk = ready();
+    apply(&mut desk, []);
+    let short_term = session(&desk).timeline.mix.len();
+    click(&mut desk, "Momentary");
+    let s = session(&desk);
+    assert!(s.momentary);
+    assert_eq!(s.timeline.mix.len(), s.mix.momentary_series().len());
+    assert!(
+        s.timeline.mix.len() > 5 * short_term,
+        "10 ms steps, not 100 ms"
+    );
+    assert_eq!(
+        s.timeline.master.len(),
+        s.timeline.mix.len(),
+        "the master follows"
+    );
+    let _ = desk.update(Message::Monitor(MonitorMsg::Platform(Some(
+        "apple-music".into(),
+    ))));
+    let platform = session(&desk).timeline.platform.clone();
+    assert_eq!(
+        platform,
+        Some(("Apple Music (Sound Check)".to_owned(), -16.0))
+    );
+}
