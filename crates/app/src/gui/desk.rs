@@ -41,7 +41,7 @@ use super::params::Param;
 use super::spectrum::Spectrum;
 use super::style;
 use super::timeline::Timeline;
-use super::widgets;
+use super::widgets::{self, Named};
 use super::work::{Job, off_thread};
 
 /// Loudness targets offered on the desk: (label, LUFS).
@@ -789,19 +789,6 @@ fn series(loudness: &Loudness, momentary: bool) -> Vec<(f64, Option<f64>)> {
         loudness.momentary_series()
     } else {
         loudness.short_term_series()
-    }
-}
-
-/// An output device in the list.
-#[derive(Debug, Clone, PartialEq)]
-struct DeviceChoice {
-    id: Option<String>,
-    name: String,
-}
-
-impl std::fmt::Display for DeviceChoice {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.name)
     }
 }
 
@@ -1644,24 +1631,24 @@ impl Session {
                 self.audio.channel_count() == 2,
             )
             .map(Message::Monitor);
-        let mut outputs = vec![DeviceChoice {
+        let mut outputs = vec![Named {
             id: None,
             name: "System default output".into(),
         }];
-        outputs.extend(self.devices.iter().map(|d| DeviceChoice {
+        outputs.extend(self.devices.iter().map(|d| Named {
             id: Some(d.id.clone()),
             name: d.name.clone(),
         }));
         if let Some(id) = &self.device
             && !outputs.iter().any(|c| c.id.as_ref() == Some(id))
         {
-            outputs.push(DeviceChoice {
+            outputs.push(Named {
                 id: Some(id.clone()),
                 name: id.clone(),
             });
         }
         let chosen = outputs.iter().find(|c| c.id == self.device).cloned();
-        let device = pick_list(outputs, chosen, |c: DeviceChoice| Message::Device(c.id))
+        let device = pick_list(outputs, chosen, |c: Named| Message::Device(c.id))
             .on_open(Message::ScanDevices)
             .text_size(13)
             .width(Length::Fixed(190.0));

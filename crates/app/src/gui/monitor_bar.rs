@@ -9,6 +9,7 @@ use iced::widget::{button, checkbox, pick_list, row, text};
 use iced::{Alignment, Element, Length};
 
 use super::style;
+use super::widgets::Named;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum MonitorMsg {
@@ -37,19 +38,6 @@ pub struct Monitor {
     pub platform: Option<String>,
     /// The reference track's name once loaded.
     pub reference: Option<String>,
-}
-
-/// A named choice in a pick list (None = "off").
-#[derive(Debug, Clone, PartialEq)]
-struct Named {
-    id: Option<String>,
-    name: String,
-}
-
-impl std::fmt::Display for Named {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.name)
-    }
 }
 
 fn choices<'a>(

@@ -37,3 +37,16 @@ pub fn modal<'a, Message: 'a>(
     });
     iced::widget::stack![base.into(), iced::widget::opaque(backdrop)].into()
 }
+
+/// An entry of a pick list that names something by id (none: the "off" or default entry).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Named {
+    pub id: Option<String>,
+    pub name: String,
+}
+
+impl std::fmt::Display for Named {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.name)
+    }
+}
