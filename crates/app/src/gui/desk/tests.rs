@@ -633,7 +633,9 @@ fn a_clipped_mix_is_called_out_with_marks_where_it_clips() {
         writer.write_sample(sample).expect("right");
     }
     writer.finalize().expect("fixture written");
-    let loaded = load(Some(path), &Job::default()).expect("loads");
+    let job = Job::default();
+    let loaded = load(Some(path), &job).expect("loads");
+    assert_eq!(job.progress(), 1.0, "the progress bar reached its end");
     let mut desk = ready();
     let _ = desk.update(Message::Opened(Arc::new(Ok(loaded))));
     apply(&mut desk, []);
@@ -788,4 +790,92 @@ fn the_timeline_shows_momentary_loudness_and_the_chosen_platforms_level() {
         platform,
         Some(("Apple Music (Sound Check)".to_owned(), -16.0))
     );
+}
+
+/// Integrated loudness of interleaved stereo pulled from the device.
+fn pulled_lufs(samples: &[f32]) -> f64 {
+    let left: Vec<f32> = samples.iter().step_by(2).copied().collect();
+    let right: Vec<f32> = samples.iter().skip(1).step_by(2).copied().collect();
+    let audio = crest_engine::AudioBuffer::new(48_000, vec![left, right]).expect("buffer");
+    loudness::integrated_lufs(&audio).expect("loud enough")
+}
+
+#[test]
+fn master_mix_reference_and_an_emulation_are_heard_at_matched_loudness() {
+    use crest_playback::manual::{ManualBackend, ManualDevice};
+    let dir = scratch("ab");
+    let device = Arc::new(ManualBackend::with(ManualDevice::speakers()));
+    let mut desk = ready_with(Output(Arc::clone(&device) as Arc<dyn Backend>), None);
+    // A loud master: 4 dB above the mix.
+    apply(&mut desk, [Message::Target(Some(-14.0))]);
+    click(&mut desk, "Play");
+    // Two seconds of the demo's loud section through each source, after the switch's fade.
+    let listen = |desk: &mut Desk| {
+        let _ = desk.update(Message::Seek(12.0));
+        let _ = device.pull(4_800);
+        let heard = device.pull(96_000);
+        let _ = desk.update(Message::Tick);
+        pulled_lufs(&heard)
+    };
+    let master = listen(&mut desk);
+    click(&mut desk, "Mix");
+    let mix = listen(&mut desk);
+    assert!(
+        (master - mix).abs() < 0.5,
+        "A/B matched: master {master}, mix {mix}"
+    );
+    // Without matching the mix would be 4 LU down: the switch really changed the source.
+    let unmatched = session(&desk).mix.integrated_lufs.expect("mix I");
+    assert!((unmatched + 18.0).abs() < 0.1);
+
+    // A reference at another rate and level: converted, matched.
+    let reference = dir.join("reference.wav");
+    let spec = hound::WavSpec {
+        channels: 2,
+        sample_rate: 44_100,
+        bits_per_sample: 24,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut writer = hound::WavWriter::create(&reference, spec).expect("reference");
+    for n in 0..44_100 * 8 {
+        let t = n as f64 / 44_100.0;
+        let x = 0.1 * (std::f64::consts::TAU * 220.0 * t).sin();
+        let sample = (x * 8_388_607.0) as i32;
+        writer.write_sample(sample).expect("left");
+        writer.write_sample(sample).expect("right");
+    }
+    writer.finalize().expect("written");
+    let loaded = load_reference(reference, 48_000).expect("the reference loads");
+    assert_eq!(loaded.audio.sample_rate(), 48_000);
+    let _ = desk.update(Message::ReferenceLoaded(Arc::new(Ok(loaded))));
+    click(&mut desk, "reference.wav");
+    let heard = {
+        let _ = device.pull(4_800);
+        pulled_lufs(&device.pull(96_000))
+    };
+    assert!(
+        (heard - master).abs() < 0.5,
+        "reference {heard}, master {master}"
+    );
+
+    // Emulations are level-normalized on broadband programme: the flat reference system
+    // plays the master at its loudness; a phone speaker loses the demo's bass-heavy low end
+    // and with it most of the loudness, which is what the engineer needs to hear.
+    click(&mut desk, "Master");
+    let profiles = crest_engine::emulation::built_in_profiles().expect("profiles");
+    let through = |desk: &mut Desk, id: &str| {
+        let _ = desk.update(Message::Monitor(MonitorMsg::Emulation(Some(id.into()))));
+        let profile = profiles.iter().find(|p| p.id == id).expect("profile");
+        let built = Emulation::new(profile, 48_000, MAX_BLOCK, 2).map_err(|e| e.to_string());
+        let _ = desk.update(Message::EmulationBuilt(id.into(), Arc::new(built)));
+        listen(desk)
+    };
+    let flat = through(&mut desk, "reference");
+    assert!(
+        (flat - master).abs() < 0.5,
+        "reference system {flat}, master {master}"
+    );
+    let on_phone = through(&mut desk, "phone");
+    assert!(on_phone < master - 6.0, "phone {on_phone}, master {master}");
+    let _ = std::fs::remove_dir_all(&dir);
 }
