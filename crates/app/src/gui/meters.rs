@@ -128,7 +128,7 @@ impl<Message> canvas::Program<Message> for MeterBridge {
             let peak = r.true_peak_dbtp.get(c).copied().flatten();
             columns.push((name, Column::Peak(peak.map(|p| p as f32), self.over[c])));
         }
-        columns.push(("Comp", Column::Reduction(self.compressor_gr_db)));
+        columns.push(("Cmp", Column::Reduction(self.compressor_gr_db)));
         columns.push(("Lim", Column::Reduction(self.limiter_gr_db)));
 
         // Scale on the left.
@@ -140,6 +140,7 @@ impl<Message> canvas::Program<Message> for MeterBridge {
                 position: Point::new(2.0, y - 6.0),
                 color: style::MUTED,
                 size: 10.0.into(),
+                font: style::FONT,
                 ..Text::default()
             });
             frame.stroke(
@@ -197,6 +198,7 @@ impl<Message> canvas::Program<Message> for MeterBridge {
                 position: Point::new(x, label_h + bar_h + 3.0),
                 color: style::MUTED,
                 size: 11.0.into(),
+                font: style::FONT,
                 ..Text::default()
             });
             x += bar_w + gap;
@@ -241,6 +243,7 @@ impl<Message> canvas::Program<Message> for MeterBridge {
                 position: Point::new(left, y + 12.0),
                 color: style::MUTED,
                 size: 11.0.into(),
+                font: style::FONT,
                 ..Text::default()
             });
             // The numbers above the correlation bar.
@@ -260,6 +263,7 @@ impl<Message> canvas::Program<Message> for MeterBridge {
                     position: Point::new(left, label_h + n as f32 * 18.0),
                     color: if n == 4 { style::MUTED } else { style::TEXT },
                     size: 13.0.into(),
+                    font: style::FONT,
                     ..Text::default()
                 });
             }

@@ -40,7 +40,7 @@ pub fn run(file: Option<PathBuf>) -> ExitCode {
         .theme(|_: &Desk| iced::Theme::Dark)
         .window_size((1280.0, 800.0))
         // Fira Sans ships inside the program: the desk reads the same on every machine.
-        .default_font(iced::Font::with_name("Fira Sans"))
+        .default_font(style::FONT)
         // Closing goes through the desk, which marks a clean exit (no restore offer next
         // time) and saves the preferences.
         .exit_on_close_request(false)

@@ -276,6 +276,7 @@ impl canvas::Program<Message> for Spectrum {
                     position: Point::new(x + 3.0, size.height - 14.0),
                     color: style::MUTED,
                     size: 11.0.into(),
+                    font: style::FONT,
                     ..Text::default()
                 });
             }
@@ -298,6 +299,7 @@ impl canvas::Program<Message> for Spectrum {
                         ..style::MUTED
                     },
                     size: 10.0.into(),
+                    font: style::FONT,
                     ..Text::default()
                 });
             }
@@ -342,6 +344,7 @@ impl canvas::Program<Message> for Spectrum {
                     position: Point::new(at.x - 3.5, at.y - 7.0),
                     color: style::PLOT_BACKGROUND,
                     size: 11.0.into(),
+                    font: style::FONT,
                     ..Text::default()
                 });
             }

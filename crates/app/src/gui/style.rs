@@ -13,3 +13,5 @@ pub const GRID: Color = Color::from_rgb(0.20, 0.21, 0.24);
 pub const PLOT_BACKGROUND: Color = Color::from_rgb(0.09, 0.10, 0.11);
 pub const TEXT: Color = Color::from_rgb(0.90, 0.91, 0.93);
 pub const REFERENCE: Color = Color::from_rgb(0.72, 0.55, 0.95);
+/// The desk's font (bundled with the program), also for text drawn on canvases.
+pub const FONT: iced::Font = iced::Font::with_name("Fira Sans");

@@ -147,6 +147,7 @@ impl canvas::Program<Message> for Timeline {
                     position: Point::new(4.0, y - 14.0),
                     color: style::MUTED,
                     size: 11.0.into(),
+                    font: style::FONT,
                     ..Text::default()
                 });
             }
@@ -176,6 +177,7 @@ impl canvas::Program<Message> for Timeline {
                     position: Point::new(size.width - 220.0, y - 15.0),
                     color: style::REFERENCE,
                     size: 11.0.into(),
+                    font: style::FONT,
                     ..Text::default()
                 });
             }
