@@ -466,6 +466,9 @@ impl Desk {
             self.context.output.clone(),
             self.context.preferences.device.clone(),
         );
+        if let Some(folder) = &self.context.preferences.last_export_folder {
+            session.export.folder = folder.display().to_string();
+        }
         let pending = self.context.pending.take();
         let task = match pending {
             Some(file) if file.source == session.source => session.apply_file(&file),
@@ -661,7 +664,15 @@ impl Desk {
                 iced::exit()
             }
             message => match &mut self.state {
-                State::Ready(session) => session.update(message),
+                State::Ready(session) => {
+                    if matches!(message, Message::Export(ExportMsg::Start)) {
+                        // The next track's export starts in the same folder.
+                        let folder = PathBuf::from(session.export.folder.trim());
+                        self.context.preferences.last_export_folder = Some(folder);
+                        self.context.save_preferences();
+                    }
+                    session.update(message)
+                }
                 _ => Task::none(),
             },
         }

@@ -879,3 +879,34 @@ fn master_mix_reference_and_an_emulation_are_heard_at_matched_loudness() {
     assert!(on_phone < master - 6.0, "phone {on_phone}, master {master}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn without_a_file_dialog_the_desk_points_to_drag_and_drop() {
+    let mut desk = ready();
+    let _ = desk.update(Message::OpenPicked(dialog::Picked::Unavailable));
+    let mut ui = window(&desk);
+    assert!(
+        ui.find(starting("No file dialog is available here"))
+            .is_ok()
+    );
+    assert!(dialog::UNAVAILABLE.contains("drop the file on the window"));
+}
+
+#[test]
+fn the_export_folder_is_remembered_for_the_next_track() {
+    let dir = scratch("export-folder");
+    let storage = Storage::at(&dir.join("home"));
+    let mut desk = ready_with(Output(Arc::new(CpalBackend)), Some(storage.clone()));
+    let _ = desk.update(Message::Export(ExportMsg::Folder(
+        dir.display().to_string(),
+    )));
+    let _ = desk.update(Message::Export(ExportMsg::Start));
+    let (preferences, _) = storage.preferences();
+    assert_eq!(
+        preferences.last_export_folder.as_deref(),
+        Some(dir.as_path())
+    );
+    let next = ready_with(Output(Arc::new(CpalBackend)), Some(storage));
+    assert_eq!(session(&next).export.folder, dir.display().to_string());
+    let _ = std::fs::remove_dir_all(&dir);
+}
