@@ -123,6 +123,8 @@ pub enum Message {
     ToggleAb,
     /// The keyboard help overlay.
     ShowHelp(bool),
+    /// Esc: close the help or the export dialog (an export in progress goes on).
+    CloseOverlay,
     /// Start the live meters' integrated reading, peaks and overs again.
     ResetMeters,
     /// Loop a region of the track (seconds), or stop looping.
@@ -1362,6 +1364,11 @@ impl Session {
                 self.help = shown;
                 Task::none()
             }
+            Message::CloseOverlay => {
+                self.help = false;
+                self.export.shown = false;
+                Task::none()
+            }
             Message::Rendered(generation, result) => {
                 if generation != self.generation {
                     return Task::none();
@@ -1909,7 +1916,7 @@ impl Session {
 
 /// The keyboard shortcuts, as listed in the help overlay. Keys typed into a text field are
 /// not shortcuts (the listener only sees keys no widget took).
-pub const SHORTCUTS: [(&str, &str); 18] = [
+pub const SHORTCUTS: [(&str, &str); 19] = [
     ("Space", "play / pause"),
     (
         "Drag on the timeline",
@@ -1936,7 +1943,8 @@ pub const SHORTCUTS: [(&str, &str); 18] = [
         "Ctrl + click, double-click name",
         "a control back to its default",
     ),
-    ("F1, ?", "this help (Esc closes it)"),
+    ("F1, ?", "this help"),
+    ("Esc", "close this help or the export dialog"),
 ];
 
 fn shortcut(event: keyboard::Event) -> Option<Message> {
@@ -1956,7 +1964,7 @@ fn shortcut(event: keyboard::Event) -> Option<Message> {
             Some(Message::Nudge(if modifiers.shift() { 1.0 } else { 5.0 }))
         }
         Key::Named(Named::F1) => Some(Message::ShowHelp(true)),
-        Key::Named(Named::Escape) => Some(Message::ShowHelp(false)),
+        Key::Named(Named::Escape) => Some(Message::CloseOverlay),
         Key::Character(c) => match (c.to_lowercase().as_str(), command, modifiers.shift()) {
             ("z", true, false) => Some(Message::Undo),
             ("z", true, true) | ("y", true, _) => Some(Message::Redo),
