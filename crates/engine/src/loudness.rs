@@ -15,7 +15,10 @@ use serde::Serialize;
 use crate::audio::AudioBuffer;
 use crate::parallel::{Join, Sequential};
 use crate::units::{amp_to_db, finite};
-use kweight::{Biquad, KState, k_weighting, weighted_segment_energy, weighted_segment_energy_from};
+use kweight::{
+    Biquad, KState, k_weighting, weighted_segment_energy, weighted_segment_energy_from,
+    weighted_segment_energy_pair,
+};
 use true_peak::TruePeakMeter;
 
 /// Segments per second: the resolution of every window and of the momentary history.
@@ -155,10 +158,19 @@ pub fn measure_with(audio: &AudioBuffer, join: &impl Join) -> Loudness {
 /// Integrated loudness only (no peaks, no history): what the loudness-target solver needs on
 /// each of its trials.
 pub fn integrated_lufs(audio: &AudioBuffer) -> Option<f64> {
-    let rate = audio.sample_rate();
-    let ends = segment_ends(audio.frames(), rate);
-    let energy = weighted_energy(audio, &ends);
-    let windows = Windows::new(&energy, &ends, complete_segments(audio.frames(), rate));
+    integrated_lufs_of(audio.channels(), audio.roles(), audio.sample_rate())
+}
+
+/// [`integrated_lufs`] of planar channels held elsewhere (a render's working buffers).
+pub fn integrated_lufs_of(
+    channels: &[Vec<f32>],
+    roles: &[crate::audio::ChannelRole],
+    rate: u32,
+) -> Option<f64> {
+    let frames = channels.first().map_or(0, Vec::len);
+    let ends = segment_ends(frames, rate);
+    let energy = weighted_energy_of(channels, roles, rate, &ends);
+    let windows = Windows::new(&energy, &ends, complete_segments(frames, rate));
     integrated(&windows.mean_powers(MOMENTARY_SEGMENTS, GATING_STEP_SEGMENTS))
 }
 
@@ -360,24 +372,32 @@ fn segment_end(k: usize, sample_rate: u32) -> usize {
 
 /// K-weighted energy per 10 ms segment, channels in pairs so their filters run side by side.
 fn weighted_energy(audio: &AudioBuffer, ends: &[usize]) -> Vec<f64> {
-    let filters = k_weighting(audio.sample_rate());
+    weighted_energy_of(audio.channels(), audio.roles(), audio.sample_rate(), ends)
+}
+
+fn weighted_energy_of(
+    channels: &[Vec<f32>],
+    roles: &[crate::audio::ChannelRole],
+    rate: u32,
+    ends: &[usize],
+) -> Vec<f64> {
+    let filters = k_weighting(rate);
     let mut energy = vec![0.0f64; ends.len()];
-    let weighted: Vec<(usize, f64)> = (0..audio.channel_count())
-        .map(|i| (i, audio.roles()[i].loudness_weight()))
+    let weighted: Vec<(usize, f64)> = (0..channels.len())
+        .map(|i| (i, roles[i].loudness_weight()))
         .filter(|&(_, w)| w > 0.0)
         .collect();
     for pair in weighted.chunks(2) {
         match *pair {
-            [(a, wa), (b, wb)] => weighted_segment_energy(
-                [audio.channel(a), audio.channel(b)],
+            [(a, wa), (b, wb)] => weighted_segment_energy_pair(
+                [&channels[a], &channels[b]],
                 [wa, wb],
                 &filters,
                 ends,
+                rate as usize,
                 &mut energy,
             ),
-            [(a, wa)] => {
-                weighted_segment_energy([audio.channel(a)], [wa], &filters, ends, &mut energy)
-            }
+            [(a, wa)] => weighted_segment_energy([&channels[a]], [wa], &filters, ends, &mut energy),
             _ => {}
         }
     }

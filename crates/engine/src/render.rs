@@ -395,7 +395,9 @@ struct Measured<'a> {
     input: &'a [Vec<f32>],
     output: &'a mut [Vec<f32>],
     shape: Option<OutputShape>,
-    meter: IntegratedMeter,
+    /// Measures the shaped output block by block; none when the output stage is neutral
+    /// (then the whole output is measured once it is written, which runs faster).
+    meter: Option<IntegratedMeter>,
     shaped: Vec<Vec<f32>>,
 }
 
@@ -408,9 +410,7 @@ impl LimiterIo for Measured<'_> {
         for (b, c) in block.iter().zip(self.output.iter_mut()) {
             c[to..to + count].copy_from_slice(&b[..count]);
         }
-        let Some(shape) = &self.shape else {
-            let planes: Vec<&[f32]> = block.iter().map(|b| &b[..count]).collect();
-            self.meter.push(&planes);
+        let (Some(shape), Some(meter)) = (&self.shape, &mut self.meter) else {
             return;
         };
         for (shaped, b) in self.shaped.iter_mut().zip(block) {
@@ -418,7 +418,7 @@ impl LimiterIo for Measured<'_> {
             shaped.extend((0..count).filter_map(|k| shape.apply(to + k, b[k])));
         }
         let planes: Vec<&[f32]> = self.shaped.iter().map(Vec::as_slice).collect();
-        self.meter.push(&planes);
+        meter.push(&planes);
     }
 }
 
@@ -450,15 +450,19 @@ fn trial_loudness(
     let frames = input.first().map_or(0, Vec::len);
     let (buffer, stats) =
         output.get_or_insert_with(|| (vec![vec![0.0; frames]; input.len()], limiter.stats()));
+    let shape = OutputShape::new(stage, rate, frames);
     let mut io = Measured {
         input,
         output: buffer,
-        shape: OutputShape::new(stage, rate, frames),
-        meter: IntegratedMeter::new(rate, roles),
+        meter: shape.is_some().then(|| IntegratedMeter::new(rate, roles)),
+        shape,
         shaped: vec![Vec::with_capacity(BLOCK); input.len()],
     };
     drive_limiter(&mut limiter, input.len(), frames, &mut io, cancel)?;
-    let lufs = io.meter.finish();
+    let lufs = match io.meter {
+        Some(meter) => meter.finish(),
+        None => loudness::integrated_lufs_of(buffer, roles, rate),
+    };
     *stats = limiter.stats();
     Ok((lufs, stats.peak_reduction_db))
 }

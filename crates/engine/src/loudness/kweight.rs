@@ -94,36 +94,119 @@ pub fn weighted_segment_energy_from<const LANES: usize>(
     segment_ends: &[usize],
     segment_energy: &mut [f64],
 ) {
+    let mut start = 0usize;
+    for (energy, &end) in segment_energy.iter_mut().zip(segment_ends) {
+        let sums = filter_lanes(state, channels.map(|c| &c[start..end]), filters);
+        *energy += (0..LANES)
+            .map(|lane| sums[lane] * weights[lane])
+            .sum::<f64>();
+        start = end;
+    }
+}
+
+/// K-weights `LANES` equally long inputs side by side, continuing from each lane's state;
+/// the sum of each lane's squared output. The inner loop of every K-weighting here.
+#[inline(always)]
+fn filter_lanes<const LANES: usize>(
+    state: &mut [KState; LANES],
+    inputs: [&[f32]; LANES],
+    filters: &[Biquad; 2],
+) -> [f64; LANES] {
     let [f1, f2] = filters;
     let mut s1 = state.map(|s| s.s1);
     let mut s2 = state.map(|s| s.s2);
-    let mut start = 0usize;
-    for (energy, &end) in segment_energy.iter_mut().zip(segment_ends) {
-        let mut sum = [0.0f64; LANES];
-        #[allow(clippy::needless_range_loop)] // `n` indexes every lane's channel
-        for n in start..end {
-            for lane in 0..LANES {
-                let x = f64::from(channels[lane][n]);
-                // Transposed direct form II, twice.
-                let y1 = f1.b[0] * x + s1[lane][0];
-                s1[lane][0] = f1.b[1] * x - f1.a[0] * y1 + s1[lane][1];
-                s1[lane][1] = f1.b[2] * x - f1.a[1] * y1;
-                let y2 = f2.b[0] * y1 + s2[lane][0];
-                s2[lane][0] = f2.b[1] * y1 - f2.a[0] * y2 + s2[lane][1];
-                s2[lane][1] = f2.b[2] * y1 - f2.a[1] * y2;
-                sum[lane] += y2 * y2;
-            }
+    let mut sum = [0.0f64; LANES];
+    let len = inputs.iter().map(|i| i.len()).min().unwrap_or(0);
+    #[allow(clippy::needless_range_loop)] // `n` indexes every lane's input
+    for n in 0..len {
+        for lane in 0..LANES {
+            let x = f64::from(inputs[lane][n]);
+            // Transposed direct form II, twice.
+            let y1 = f1.b[0] * x + s1[lane][0];
+            s1[lane][0] = f1.b[1] * x - f1.a[0] * y1 + s1[lane][1];
+            s1[lane][1] = f1.b[2] * x - f1.a[1] * y1;
+            let y2 = f2.b[0] * y1 + s2[lane][0];
+            s2[lane][0] = f2.b[1] * y1 - f2.a[0] * y2 + s2[lane][1];
+            s2[lane][1] = f2.b[2] * y1 - f2.a[1] * y2;
+            sum[lane] += y2 * y2;
         }
-        *energy += (0..LANES)
-            .map(|lane| sum[lane] * weights[lane])
-            .sum::<f64>();
-        start = end;
     }
     for (lane, kept) in state.iter_mut().enumerate() {
         *kept = KState {
             s1: s1[lane],
             s2: s2[lane],
         };
+    }
+    sum
+}
+
+/// [`weighted_segment_energy`] for a pair of channels, faster on long programmes: each
+/// channel is cut in two halves filtered side by side, so four filter recursions are in
+/// flight instead of two. The second half's filters start one second early (`warm_up`
+/// samples, the rate): the K filters forget their start within a few thousand samples
+/// (their slowest pole decays by e in about 200 samples at 48 kHz), so after a second their
+/// state is the one the first half hands over, to rounding.
+pub fn weighted_segment_energy_pair(
+    channels: [&[f32]; 2],
+    weights: [f64; 2],
+    filters: &[Biquad; 2],
+    segment_ends: &[usize],
+    warm_up: usize,
+    segment_energy: &mut [f64],
+) {
+    let segments = segment_ends.len();
+    let half = segments / 2;
+    let start_of = |k: usize| if k == 0 { 0 } else { segment_ends[k - 1] };
+    let mid = start_of(half);
+    // Too short to be worth it: one pass.
+    if half == 0 || mid < 4 * warm_up {
+        weighted_segment_energy(channels, weights, filters, segment_ends, segment_energy);
+        return;
+    }
+    let [left, right] = channels;
+    let mut first = [KState::default(); 2];
+    let mut second = [KState::default(); 2];
+    let warm = mid - warm_up..mid;
+    filter_lanes(&mut second, [&left[warm.clone()], &right[warm]], filters);
+    for k in 0..half {
+        let (a, b) = (
+            start_of(k)..segment_ends[k],
+            start_of(half + k)..segment_ends[half + k],
+        );
+        let len = a.len().min(b.len());
+        let mut state = [first[0], first[1], second[0], second[1]];
+        let sums = filter_lanes(
+            &mut state,
+            [
+                &left[a.start..a.start + len],
+                &right[a.start..a.start + len],
+                &left[b.start..b.start + len],
+                &right[b.start..b.start + len],
+            ],
+            filters,
+        );
+        first = [state[0], state[1]];
+        second = [state[2], state[3]];
+        let mut energy_a = sums[0] * weights[0] + sums[1] * weights[1];
+        let mut energy_b = sums[2] * weights[0] + sums[3] * weights[1];
+        // Segments of a rate that is not a multiple of 100 Hz differ by a sample.
+        for (range, state, energy) in [
+            (a.start + len..a.end, &mut first, &mut energy_a),
+            (b.start + len..b.end, &mut second, &mut energy_b),
+        ] {
+            if !range.is_empty() {
+                let rest = filter_lanes(state, [&left[range.clone()], &right[range]], filters);
+                *energy += rest[0] * weights[0] + rest[1] * weights[1];
+            }
+        }
+        segment_energy[k] += energy_a;
+        segment_energy[half + k] += energy_b;
+    }
+    // An odd count leaves the last segment to the second half.
+    if segments % 2 == 1 {
+        let last = start_of(segments - 1)..segment_ends[segments - 1];
+        let rest = filter_lanes(&mut second, [&left[last.clone()], &right[last]], filters);
+        segment_energy[segments - 1] += rest[0] * weights[0] + rest[1] * weights[1];
     }
 }
 
@@ -158,6 +241,36 @@ mod tests {
             );
             assert!((total(10_000.0) - 4.0).abs() < 0.3, "+4 dB shelf at 10 kHz");
             assert!(total(20.0) < -10.0, "high-pass below 38 Hz");
+        }
+    }
+
+    #[test]
+    fn two_halves_side_by_side_give_the_one_pass_energies() {
+        for rate in [44_100u32, 48_000, 22_050, 96_000] {
+            let frames = rate as usize * 9 + 1_234;
+            let left: Vec<f32> = (0..frames)
+                .map(|n| (n as f32 * 0.013).sin() * 0.5 + (n as f32 * 0.0007).cos() * 0.3)
+                .collect();
+            let right: Vec<f32> = left.iter().map(|x| -0.7 * x + 0.01).collect();
+            let ends = crate::loudness::segment_ends(frames, rate);
+            let filters = k_weighting(rate);
+            let mut one = vec![0.0; ends.len()];
+            weighted_segment_energy([&left, &right], [1.0, 1.0], &filters, &ends, &mut one);
+            let mut sliced = vec![0.0; ends.len()];
+            weighted_segment_energy_pair(
+                [&left, &right],
+                [1.0, 1.0],
+                &filters,
+                &ends,
+                rate as usize,
+                &mut sliced,
+            );
+            for (k, (a, b)) in one.iter().zip(&sliced).enumerate() {
+                assert!(
+                    (a - b).abs() <= 1e-9 * a.abs().max(1e-12),
+                    "{rate} Hz segment {k}: {a} vs {b}"
+                );
+            }
         }
     }
 }
