@@ -489,9 +489,51 @@ fn branch_values_avx2<const T: usize, const P: usize>(
     taps: &[[f32; P]],
     window: &[f32],
 ) -> [[f32; LANES]; P] {
+    use std::arch::x86_64::_mm256_storeu_ps;
+    let acc = branch_accumulators_avx2::<T, P>(taps, window);
+    let mut out = [[0.0f32; LANES]; P];
+    for (lanes, [low, high]) in out.iter_mut().zip(acc) {
+        let (first, second) = lanes.split_at_mut(8);
+        // SAFETY: each half holds exactly 8 floats.
+        unsafe {
+            _mm256_storeu_ps(first.as_mut_ptr(), low);
+            _mm256_storeu_ps(second.as_mut_ptr(), high);
+        }
+    }
+    out
+}
+
+/// The largest absolute value of all `P` branches' `LANES` outputs, reduced in registers (a
+/// scalar reduction over the stored outputs took longer than the filtering itself).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn branch_abs_max_avx2<const T: usize, const P: usize>(taps: &[[f32; P]], window: &[f32]) -> f32 {
     use std::arch::x86_64::{
-        _mm256_fmadd_ps, _mm256_loadu_ps, _mm256_set1_ps, _mm256_setzero_ps, _mm256_storeu_ps,
+        _mm_cvtss_f32, _mm_max_ps, _mm_max_ss, _mm_movehl_ps, _mm_shuffle_ps, _mm256_andnot_ps,
+        _mm256_castps256_ps128, _mm256_extractf128_ps, _mm256_max_ps, _mm256_set1_ps,
+        _mm256_setzero_ps,
     };
+    let sign = _mm256_set1_ps(-0.0);
+    let mut max = _mm256_setzero_ps();
+    for [low, high] in branch_accumulators_avx2::<T, P>(taps, window) {
+        max = _mm256_max_ps(max, _mm256_andnot_ps(sign, low));
+        max = _mm256_max_ps(max, _mm256_andnot_ps(sign, high));
+    }
+    let m = _mm_max_ps(_mm256_castps256_ps128(max), _mm256_extractf128_ps::<1>(max));
+    let m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    _mm_cvtss_f32(_mm_max_ss(m, _mm_shuffle_ps::<1>(m, m)))
+}
+
+/// Each tap's 16 inputs loaded once and multiplied into all `P` branches: `2 P` independent
+/// FMA chains, left in registers.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[allow(unsafe_code)]
+fn branch_accumulators_avx2<const T: usize, const P: usize>(
+    taps: &[[f32; P]],
+    window: &[f32],
+) -> [[std::arch::x86_64::__m256; 2]; P] {
+    use std::arch::x86_64::{_mm256_fmadd_ps, _mm256_loadu_ps, _mm256_set1_ps, _mm256_setzero_ps};
     assert!(window.len() >= T - 1 + LANES && taps.len() >= T);
     let mut acc = [[_mm256_setzero_ps(); 2]; P];
     for (k, c) in taps.iter().enumerate().take(T) {
@@ -508,16 +550,7 @@ fn branch_values_avx2<const T: usize, const P: usize>(
             acc[p][1] = _mm256_fmadd_ps(coefficient, x1, acc[p][1]);
         }
     }
-    let mut out = [[0.0f32; LANES]; P];
-    for (lanes, [low, high]) in out.iter_mut().zip(acc) {
-        let (first, second) = lanes.split_at_mut(8);
-        // SAFETY: each half holds exactly 8 floats.
-        unsafe {
-            _mm256_storeu_ps(first.as_mut_ptr(), low);
-            _mm256_storeu_ps(second.as_mut_ptr(), high);
-        }
-    }
-    out
+    acc
 }
 
 /// The SIMD-friendly core: for each pass of `LANES` outputs, every tap's input window is loaded
@@ -534,10 +567,23 @@ fn branches_abs_max<const T: usize, const P: usize, const FUSED: bool>(
     let mut overall = 0.0f32;
     let mut n = 0;
     for pass_max in passes.iter_mut().take(len.div_ceil(LANES)) {
-        let acc = branch_values::<T, P, FUSED>(taps, &x[n..]);
         // Outputs past `len` would come from the zero padding, not from the signal: a
         // full-scale chunk followed by "silence" rings, and that ringing is not in the audio.
         let valid = (len - n).min(LANES);
+        #[cfg(target_arch = "x86_64")]
+        if FUSED && valid == LANES {
+            // SAFETY: fused kernels are only reached from the AVX2/FMA entry points, which run
+            // after the CPU was checked for both.
+            #[allow(unsafe_code)]
+            let pass = unsafe {
+                branch_abs_max_avx2::<T, P>(taps.as_chunks::<P>().0, &x[n..n + T - 1 + LANES])
+            };
+            *pass_max = pass;
+            overall = overall.max(pass);
+            n += LANES;
+            continue;
+        }
+        let acc = branch_values::<T, P, FUSED>(taps, &x[n..]);
         let mut max = [0.0f32; LANES];
         for branch in &acc {
             for j in 0..valid {
