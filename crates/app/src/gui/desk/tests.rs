@@ -475,6 +475,26 @@ fn dragging_an_eq_handle_on_the_spectrum_moves_the_band_as_one_undo_step() {
     );
 }
 
+/// A 44.1 kHz stereo integer WAV of `seconds`, both channels `signal(t)` (clipped to full
+/// scale as a converter would).
+fn write_wav(path: &std::path::Path, bits: u16, seconds: f64, signal: impl Fn(f64) -> f64) {
+    let spec = hound::WavSpec {
+        channels: 2,
+        sample_rate: 44_100,
+        bits_per_sample: bits,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let full_scale = f64::from((1u32 << (bits - 1)) - 1);
+    let mut writer = hound::WavWriter::create(path, spec).expect("fixture");
+    for n in 0..(seconds * 44_100.0) as usize {
+        let x = signal(n as f64 / 44_100.0).clamp(-1.0, 1.0);
+        let sample = (x * full_scale) as i32;
+        writer.write_sample(sample).expect("left");
+        writer.write_sample(sample).expect("right");
+    }
+    writer.finalize().expect("fixture written");
+}
+
 fn scratch(name: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("crest-desk-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -616,23 +636,11 @@ fn a_drag_on_the_timeline_loops_that_region_and_playback_stays_in_it() {
 fn a_clipped_mix_is_called_out_with_marks_where_it_clips() {
     let dir = scratch("clipped");
     let path = dir.join("clipped.wav");
-    let spec = hound::WavSpec {
-        channels: 2,
-        sample_rate: 44_100,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut writer = hound::WavWriter::create(&path, spec).expect("fixture");
-    for n in 0..44_100 * 6 {
-        // A 100 Hz sine driven 6 dB into the rails between 2 s and 4 s.
-        let t = n as f64 / 44_100.0;
+    // A 100 Hz sine driven 6 dB into the rails between 2 s and 4 s.
+    write_wav(&path, 16, 6.0, |t| {
         let gain = if (2.0..4.0).contains(&t) { 2.0 } else { 0.5 };
-        let x = (gain * (std::f64::consts::TAU * 100.0 * t).sin()).clamp(-1.0, 1.0);
-        let sample = (x * 32_767.0) as i16;
-        writer.write_sample(sample).expect("left");
-        writer.write_sample(sample).expect("right");
-    }
-    writer.finalize().expect("fixture written");
+        gain * (std::f64::consts::TAU * 100.0 * t).sin()
+    });
     let job = Job::default();
     let loaded = load(Some(path), &job).expect("loads");
     assert_eq!(job.progress(), 1.0, "the progress bar reached its end");
@@ -830,21 +838,9 @@ fn master_mix_reference_and_an_emulation_are_heard_at_matched_loudness() {
 
     // A reference at another rate and level: converted, matched.
     let reference = dir.join("reference.wav");
-    let spec = hound::WavSpec {
-        channels: 2,
-        sample_rate: 44_100,
-        bits_per_sample: 24,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut writer = hound::WavWriter::create(&reference, spec).expect("reference");
-    for n in 0..44_100 * 8 {
-        let t = n as f64 / 44_100.0;
-        let x = 0.1 * (std::f64::consts::TAU * 220.0 * t).sin();
-        let sample = (x * 8_388_607.0) as i32;
-        writer.write_sample(sample).expect("left");
-        writer.write_sample(sample).expect("right");
-    }
-    writer.finalize().expect("written");
+    write_wav(&reference, 24, 8.0, |t| {
+        0.1 * (std::f64::consts::TAU * 220.0 * t).sin()
+    });
     let loaded = load_reference(reference, 48_000).expect("the reference loads");
     assert_eq!(loaded.audio.sample_rate(), 48_000);
     let _ = desk.update(Message::ReferenceLoaded(Arc::new(Ok(loaded))));
