@@ -364,6 +364,8 @@ pub struct Context {
     session_path: Option<PathBuf>,
     /// Something to tell the engineer before a track is open (damaged preferences).
     notice: Option<String>,
+    /// The window asked to close while an export was running.
+    quitting: bool,
 }
 
 impl Context {
@@ -400,6 +402,7 @@ impl Context {
             pending: None,
             session_path: None,
             notice: (!notes.is_empty()).then(|| notes.join("; ")),
+            quitting: false,
         }
     }
 
@@ -659,6 +662,16 @@ impl Desk {
                 Task::none()
             }
             Message::Quit => {
+                // An export in progress is cancelled first, so it can take its temporary
+                // file away; the desk closes when it has reported back.
+                if let State::Ready(session) = &self.state
+                    && let Some(job) = &session.export.running
+                {
+                    job.cancel();
+                    self.context.quitting = true;
+                    session_notice(&mut self.state, "Closing once the export has stopped…");
+                    return Task::none();
+                }
                 if let Some(storage) = &self.context.storage {
                     storage.finish();
                 }
@@ -667,6 +680,12 @@ impl Desk {
             }
             message => match &mut self.state {
                 State::Ready(session) => {
+                    if self.context.quitting
+                        && matches!(message, Message::Export(ExportMsg::Done(_)))
+                    {
+                        let _ = session.update(message);
+                        return Task::done(Message::Quit);
+                    }
                     if matches!(message, Message::Export(ExportMsg::Start)) {
                         // The next track's export starts in the same folder.
                         let folder = PathBuf::from(session.export.folder.trim());
@@ -817,6 +836,12 @@ impl std::fmt::Display for RecentFile {
             }
             _ => write!(f, "{}", self.0.display()),
         }
+    }
+}
+
+fn session_notice(state: &mut State, notice: &str) {
+    if let State::Ready(session) = state {
+        session.notice = Some(notice.to_owned());
     }
 }
 

@@ -906,3 +906,23 @@ fn the_export_folder_is_remembered_for_the_next_track() {
     assert_eq!(session(&next).export.folder, dir.display().to_string());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn closing_during_an_export_cancels_it_and_leaves_no_files() {
+    let dir = scratch("quit-export");
+    let mut desk = ready();
+    apply(&mut desk, []);
+    let _ = desk.update(Message::Export(ExportMsg::Folder(
+        dir.display().to_string(),
+    )));
+    let _ = desk.update(Message::Export(ExportMsg::Start));
+    let job = session(&desk).export.running.clone().expect("running");
+    let _ = desk.update(Message::Quit);
+    assert!(job.is_cancelled(), "the export is told to stop");
+    assert!(desk.context.quitting, "the desk waits for it");
+    run_export(&mut desk);
+    assert!(session(&desk).export.running.is_none());
+    let left: Vec<_> = std::fs::read_dir(&dir).expect("dir").flatten().collect();
+    assert!(left.is_empty(), "nothing written: {left:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
