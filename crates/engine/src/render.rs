@@ -100,6 +100,24 @@ fn check(cancel: &AtomicBool) -> Result<(), RenderError> {
 /// Renders `audio` through the chain built from `settings`. `margin_db` lowers the limiter's
 /// working ceiling below the stated one (the closed loop of export uses it when a finished
 /// file measured over); the report states the stated ceiling.
+/// [`render`] to the end, with no progress to report and no way to cancel: previews, the
+/// desk's background render of the master, tests.
+pub fn render_whole(
+    audio: &AudioBuffer,
+    settings: &ChainSettings,
+) -> Result<Rendered, RenderError> {
+    let never = AtomicBool::new(false);
+    render(
+        audio,
+        settings,
+        0.0,
+        RenderControl {
+            progress: &mut |_| {},
+            cancel: &never,
+        },
+    )
+}
+
 pub fn render(
     audio: &AudioBuffer,
     settings: &ChainSettings,

@@ -3,28 +3,16 @@
 
 mod common;
 
-use std::sync::atomic::AtomicBool;
-
 use common::{hard_programmes, true_peak};
 use crest_engine::AudioBuffer;
 use crest_engine::chain::ChainSettings;
-use crest_engine::decode::DecodeControl;
-use crest_engine::render::render;
+use crest_engine::render::render_whole;
 
 fn rendered(audio: &AudioBuffer, settings: &ChainSettings) -> Vec<Vec<f32>> {
-    let cancel = AtomicBool::new(false);
-    render(
-        audio,
-        settings,
-        0.0,
-        DecodeControl {
-            progress: &mut |_| {},
-            cancel: &cancel,
-        },
-    )
-    .expect("renders")
-    .audio
-    .into_channels()
+    render_whole(audio, settings)
+        .expect("renders")
+        .audio
+        .into_channels()
 }
 
 #[test]
@@ -87,17 +75,7 @@ fn the_solver_measures_what_is_rendered_fades_and_trims_included() {
         settings.output.fade_in_s = fade_in_s;
         settings.output.fade_out_s = fade_out_s;
         settings.output.trim_start_s = trim_start_s;
-        let cancel = AtomicBool::new(false);
-        let rendered = render(
-            &audio,
-            &settings,
-            0.0,
-            DecodeControl {
-                progress: &mut |_| {},
-                cancel: &cancel,
-            },
-        )
-        .expect("renders");
+        let rendered = render_whole(&audio, &settings).expect("renders");
         let report = rendered.limiter.expect("limiter report");
         let solved = report.integrated_after_lufs.expect("solved loudness");
         let measured = crest_engine::loudness::integrated_lufs(&rendered.audio).expect("loud");
@@ -113,17 +91,7 @@ fn the_solver_measures_what_is_rendered_fades_and_trims_included() {
 }
 
 fn render_with(audio: &AudioBuffer, settings: &ChainSettings) -> crest_engine::render::Rendered {
-    let cancel = AtomicBool::new(false);
-    render(
-        audio,
-        settings,
-        0.0,
-        DecodeControl {
-            progress: &mut |_| {},
-            cancel: &cancel,
-        },
-    )
-    .expect("renders")
+    render_whole(audio, settings).expect("renders")
 }
 
 #[test]

@@ -4,20 +4,18 @@
 
 use std::f64::consts::TAU;
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 
 use assert_no_alloc::{AllocDisabler, assert_no_alloc};
 use crest_engine::AudioBuffer;
 use crest_engine::chain::{
     BandKind, Chain, ChainSettings, DynamicsSettings, EqBand, Placement, Slope,
 };
-use crest_engine::decode::DecodeControl;
 use crest_engine::emulation::noise::Pink;
 use crest_engine::emulation::{Emulation, EmulationOptions, built_in_profiles};
 use crest_engine::loudness;
 use crest_engine::monitor::MonitorStage;
 use crest_engine::platform::Targets;
-use crest_engine::render::render;
+use crest_engine::render::render_whole;
 use crest_playback::engine::{
     Command, Engine, Event, Listen, LiveChain, MAX_BLOCK, Measured, Reference, Remote, Source,
     SourceGains,
@@ -135,18 +133,7 @@ fn largest_step(x: &[f32]) -> f32 {
 fn playback_equals_the_offline_render() {
     let track = programme(3.0, 1.5);
     let settings = mastering();
-    let cancel = AtomicBool::new(false);
-    let offline = render(
-        &track,
-        &settings,
-        0.0,
-        DecodeControl {
-            progress: &mut |_| {},
-            cancel: &cancel,
-        },
-    )
-    .expect("render")
-    .audio;
+    let offline = render_whole(&track, &settings).expect("render").audio;
     let (mut engine, mut remote) = start(&track, &settings);
     let latency = Chain::new(&settings, RATE, MAX_BLOCK, 2)
         .expect("chain")
@@ -556,18 +543,7 @@ fn play_through(
 fn ab_and_platform_preview_match_loudness_as_measured() {
     let track = programme(6.0, 0.1);
     let settings = mastering();
-    let cancel = AtomicBool::new(false);
-    let master = render(
-        &track,
-        &settings,
-        0.0,
-        DecodeControl {
-            progress: &mut |_| {},
-            cancel: &cancel,
-        },
-    )
-    .expect("render")
-    .audio;
+    let master = render_whole(&track, &settings).expect("render").audio;
     let measured = |audio: &AudioBuffer| Measured::from(&loudness::measure(audio));
     let (master_m, mix_m) = (measured(&master), measured(&track));
     let lufs = |audio: &AudioBuffer| loudness::integrated_lufs(audio).expect("loud enough");

@@ -9,13 +9,12 @@ use std::sync::atomic::AtomicBool;
 
 use clap::Args;
 use crest_engine::chain::ChainSettings;
-use crest_engine::decode::DecodeControl;
 use crest_engine::dsp::dynamics::Compressor;
 use crest_engine::emulation::{Emulation, EmulationOptions, built_in_profiles};
 use crest_engine::export::{Dither, ExportRequest, Format, export};
 use crest_engine::monitor::MonitorStage;
 use crest_engine::platform::Targets;
-use crest_engine::render::render;
+use crest_engine::render::render_whole;
 use crest_engine::units::db_to_amp;
 use crest_engine::{AudioBuffer, decode_file, loudness};
 
@@ -87,17 +86,7 @@ fn preview(args: &PreviewArgs) -> Result<String, String> {
     let mut audio = decoded.audio;
     let mut steps = Vec::new();
     if let (Some(settings), Some(path)) = (&settings, &args.chain) {
-        let cancel = AtomicBool::new(false);
-        let rendered = render(
-            &audio,
-            settings,
-            0.0,
-            DecodeControl {
-                progress: &mut |_| {},
-                cancel: &cancel,
-            },
-        )
-        .map_err(|e| e.to_string())?;
+        let rendered = render_whole(&audio, settings).map_err(|e| e.to_string())?;
         audio = rendered.audio;
         steps.push(format!("rendered through the chain in {}", path.display()));
     }

@@ -17,7 +17,7 @@ use crest_engine::loudness::{self, Loudness};
 use crest_engine::monitor::MonitorStage;
 use crest_engine::platform::Target;
 use crest_engine::platform::Targets;
-use crest_engine::render::{LimiterReport, render};
+use crest_engine::render::{LimiterReport, render_whole};
 use crest_engine::session::{Preferences, Session as SessionFile, Storage, write_atomically};
 use crest_engine::spectrum::{BandSpectrum, long_term_spectrum};
 use crest_engine::{AudioBuffer, demo};
@@ -326,17 +326,7 @@ pub fn load_reference(path: PathBuf, rate: u32) -> Result<Loaded, String> {
 
 /// Renders the master for `settings` and measures it. Runs off the UI thread.
 pub fn master(audio: &AudioBuffer, settings: &ChainSettings) -> Result<Mastered, String> {
-    let cancel = std::sync::atomic::AtomicBool::new(false);
-    let rendered = render(
-        audio,
-        settings,
-        0.0,
-        DecodeControl {
-            progress: &mut |_| {},
-            cancel: &cancel,
-        },
-    )
-    .map_err(|e| e.to_string())?;
+    let rendered = render_whole(audio, settings).map_err(|e| e.to_string())?;
     let (loudness, spectrum) = rayon::join(
         || loudness::measure_with(&rendered.audio, &crate::RayonJoin),
         || long_term_spectrum(&rendered.audio),
