@@ -407,15 +407,13 @@ impl LimiterIo for InPlace<'_> {
     }
 }
 
-/// The limiter's output into `output` (whole, before the output stage), and through the
-/// output stage into a loudness meter.
+/// The limiter's output into `output` (whole, before the output stage), and, when the output
+/// stage does something, through it into a loudness meter block by block. (With a neutral
+/// output stage the whole output is measured once it is written, which runs faster.)
 struct Measured<'a> {
     input: &'a [Vec<f32>],
     output: &'a mut [Vec<f32>],
-    shape: Option<OutputShape>,
-    /// Measures the shaped output block by block; none when the output stage is neutral
-    /// (then the whole output is measured once it is written, which runs faster).
-    meter: Option<IntegratedMeter>,
+    shaping: Option<(OutputShape, IntegratedMeter)>,
     shaped: Vec<Vec<f32>>,
 }
 
@@ -428,7 +426,7 @@ impl LimiterIo for Measured<'_> {
         for (b, c) in block.iter().zip(self.output.iter_mut()) {
             c[to..to + count].copy_from_slice(&b[..count]);
         }
-        let (Some(shape), Some(meter)) = (&self.shape, &mut self.meter) else {
+        let Some((shape, meter)) = &mut self.shaping else {
             return;
         };
         for (shaped, b) in self.shaped.iter_mut().zip(block) {
@@ -468,17 +466,16 @@ fn trial_loudness(
     let frames = input.first().map_or(0, Vec::len);
     let (buffer, stats) =
         output.get_or_insert_with(|| (vec![vec![0.0; frames]; input.len()], limiter.stats()));
-    let shape = OutputShape::new(stage, rate, frames);
     let mut io = Measured {
         input,
         output: buffer,
-        meter: shape.is_some().then(|| IntegratedMeter::new(rate, roles)),
-        shape,
+        shaping: OutputShape::new(stage, rate, frames)
+            .map(|shape| (shape, IntegratedMeter::new(rate, roles))),
         shaped: vec![Vec::with_capacity(BLOCK); input.len()],
     };
     drive_limiter(&mut limiter, input.len(), frames, &mut io, cancel)?;
-    let lufs = match io.meter {
-        Some(meter) => meter.finish(),
+    let lufs = match io.shaping {
+        Some((_, meter)) => meter.finish(),
         None => loudness::integrated_lufs_of(buffer, roles, rate),
     };
     *stats = limiter.stats();

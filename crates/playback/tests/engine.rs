@@ -557,20 +557,8 @@ fn ab_and_platform_preview_match_loudness_as_measured() {
     // Platform preview off: the mix is heard at the master's loudness.
     let gains = SourceGains::matched(master_m, mix_m, Measured::default());
     send(&mut remote, Command::Gains(gains));
-    let a = play_through(
-        &mut engine,
-        &mut remote,
-        Source::Master,
-        track.frames(),
-        latency,
-    );
-    let b = play_through(
-        &mut engine,
-        &mut remote,
-        Source::Mix,
-        track.frames(),
-        latency,
-    );
+    let [a, b] = [Source::Master, Source::Mix]
+        .map(|source| play_through(&mut engine, &mut remote, source, track.frames(), latency));
     let (la, lb) = (lufs(&a), lufs(&b));
     assert!((la - lb).abs() < 0.5, "master {la:.2}, mix {lb:.2} LUFS");
     assert!((la - master_m.integrated_lufs.expect("I")).abs() < 0.05);
@@ -580,20 +568,8 @@ fn ab_and_platform_preview_match_loudness_as_measured() {
     let spotify = targets.get("spotify").expect("spotify");
     let gains = SourceGains::platform(spotify, master_m, mix_m, Measured::default());
     send(&mut remote, Command::Gains(gains));
-    let a = play_through(
-        &mut engine,
-        &mut remote,
-        Source::Master,
-        track.frames(),
-        latency,
-    );
-    let b = play_through(
-        &mut engine,
-        &mut remote,
-        Source::Mix,
-        track.frames(),
-        latency,
-    );
+    let [a, b] = [Source::Master, Source::Mix]
+        .map(|source| play_through(&mut engine, &mut remote, source, track.frames(), latency));
     for (name, heard, m) in [("master", &a, master_m), ("mix", &b, mix_m)] {
         let expected = spotify.preview(m.integrated_lufs, m.true_peak_dbtp);
         let got = lufs(heard);
