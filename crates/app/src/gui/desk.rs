@@ -430,18 +430,12 @@ impl Desk {
     }
 
     pub fn with_context(file: Option<PathBuf>, context: Context) -> (Self, Task<Message>) {
-        let name = file
-            .as_ref()
-            .map_or_else(|| "the demo mix".to_owned(), |p| p.display().to_string());
-        let job = Arc::new(Job::default());
-        let task = load_task(file, Arc::clone(&job), Message::Loaded);
-        (
-            Self {
-                context,
-                state: State::Loading { name, job },
-            },
-            task,
-        )
+        let mut desk = Self {
+            context,
+            state: State::Failed(String::new()),
+        };
+        let task = desk.load(file);
+        (desk, task)
     }
 
     pub fn title(&self) -> String {
@@ -459,11 +453,8 @@ impl Desk {
         let mut session = Session::new(
             loaded,
             self.context.output.clone(),
-            self.context.preferences.device.clone(),
+            &self.context.preferences,
         );
-        if let Some(folder) = &self.context.preferences.last_export_folder {
-            session.export.folder = folder.display().to_string();
-        }
         let pending = self.context.pending.take();
         let task = match pending {
             Some(file) if file.source == session.source => session.apply_file(&file),
@@ -476,23 +467,21 @@ impl Desk {
         task
     }
 
+    /// Loads a track (none: the demo): beside the open session, which stays until the new
+    /// one is ready, or in place of whatever the desk shows.
     fn load(&mut self, path: Option<PathBuf>) -> Task<Message> {
-        if let State::Ready(session) = &mut self.state {
-            if let Some((_, job)) = &session.opening {
-                job.cancel();
-            }
-            session.notice = None;
-            let job = Arc::new(Job::default());
-            let name = path
-                .as_ref()
-                .map_or_else(|| "the demo mix".to_owned(), |p| p.display().to_string());
-            session.opening = Some((name, Arc::clone(&job)));
-            return load_task(path, job, Message::Opened);
-        }
-        let job = Arc::new(Job::default());
         let name = path
             .as_ref()
             .map_or_else(|| "the demo mix".to_owned(), |p| p.display().to_string());
+        let job = Arc::new(Job::default());
+        if let State::Ready(session) = &mut self.state {
+            if let Some((_, previous)) = &session.opening {
+                previous.cancel();
+            }
+            session.notice = None;
+            session.opening = Some((name, Arc::clone(&job)));
+            return load_task(path, job, Message::Opened);
+        }
         let task = load_task(path, Arc::clone(&job), Message::Loaded);
         self.state = State::Loading { name, job };
         task
@@ -659,7 +648,7 @@ impl Desk {
                 {
                     job.cancel();
                     self.context.quitting = true;
-                    session_notice(&mut self.state, "Closing once the export has stopped…");
+                    self.say("Closing once the export has stopped…".to_owned());
                     return Task::none();
                 }
                 if let Some(storage) = &self.context.storage {
@@ -829,12 +818,6 @@ impl std::fmt::Display for RecentFile {
     }
 }
 
-fn session_notice(state: &mut State, notice: &str) {
-    if let State::Ready(session) = state {
-        session.notice = Some(notice.to_owned());
-    }
-}
-
 /// `*.crest.json` (or any `.json`): a session, not audio.
 fn is_session_file(path: &std::path::Path) -> bool {
     path.extension()
@@ -842,7 +825,10 @@ fn is_session_file(path: &std::path::Path) -> bool {
 }
 
 impl Session {
-    fn new(loaded: Loaded, output: Output, device: Option<String>) -> Self {
+    /// A session on a loaded track, playing through `output` on the preferred device, exporting
+    /// to the last export folder (else beside the track).
+    fn new(loaded: Loaded, output: Output, preferences: &Preferences) -> Self {
+        let device = preferences.device.clone();
         let settings = ChainSettings::gentle_master();
         let (rate, channels) = (loaded.audio.sample_rate(), loaded.audio.channel_count());
         let mut spectrum = Spectrum::new(rate);
@@ -886,7 +872,10 @@ impl Session {
             reference_loudness: None,
             emulation: None,
             notice: (!loaded.warnings.is_empty()).then(|| loaded.warnings.join("; ")),
-            export: ExportDialog::new(loaded.path.as_deref()),
+            export: ExportDialog::new(
+                loaded.path.as_deref(),
+                preferences.last_export_folder.as_deref(),
+            ),
             opening: None,
             source: loaded.path,
             changed_since: None,

@@ -105,9 +105,10 @@ const DITHERS: [(Dither, &str); 3] = [
 ];
 
 impl ExportDialog {
-    /// For a track from `source` (beside it) or the demo (in the home folder).
-    pub fn new(source: Option<&Path>) -> Self {
-        let (folder, name) = match source {
+    /// For a track from `source`, into `folder` when given, else beside the track (the home
+    /// folder for the demo).
+    pub fn new(source: Option<&Path>, folder: Option<&Path>) -> Self {
+        let (beside, name) = match source {
             Some(path) => (
                 path.parent().map(Path::to_path_buf).unwrap_or_default(),
                 format!(
@@ -123,7 +124,7 @@ impl ExportDialog {
         };
         Self {
             shown: false,
-            folder: folder.display().to_string(),
+            folder: folder.unwrap_or(&beside).display().to_string(),
             name,
             desk: true,
             presets: delivery::built_in()

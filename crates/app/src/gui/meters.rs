@@ -6,7 +6,7 @@
 use crest_engine::loudness::live::{LiveLoudness, LiveReading};
 use crest_playback::engine::MeterSnapshot;
 use iced::mouse;
-use iced::widget::canvas::{self, Frame, Geometry, Path, Stroke, Text};
+use iced::widget::canvas::{self, Frame, Geometry, Path, Stroke};
 use iced::{Color, Point, Rectangle, Renderer, Size, Theme};
 
 use super::style;
@@ -135,14 +135,12 @@ impl<Message> canvas::Program<Message> for MeterBridge {
         let scale_w = 30.0;
         for db in [0.0f32, -6.0, -12.0, -18.0, -24.0, -36.0] {
             let y = label_h + level_y(bar_h, db);
-            frame.fill_text(Text {
-                content: format!("{db:.0}"),
-                position: Point::new(2.0, y - 6.0),
-                color: style::MUTED,
-                size: 10.0.into(),
-                font: style::FONT,
-                ..Text::default()
-            });
+            frame.fill_text(style::canvas_text(
+                format!("{db:.0}"),
+                Point::new(2.0, y - 6.0),
+                style::MUTED,
+                10.0,
+            ));
             frame.stroke(
                 &Path::line(Point::new(scale_w - 4.0, y), Point::new(size.width, y)),
                 Stroke::default().with_color(style::GRID).with_width(1.0),
@@ -193,14 +191,12 @@ impl<Message> canvas::Program<Message> for MeterBridge {
                     );
                 }
             }
-            frame.fill_text(Text {
-                content: (*name).to_owned(),
-                position: Point::new(x, label_h + bar_h + 3.0),
-                color: style::MUTED,
-                size: 11.0.into(),
-                font: style::FONT,
-                ..Text::default()
-            });
+            frame.fill_text(style::canvas_text(
+                *name,
+                Point::new(x, label_h + bar_h + 3.0),
+                style::MUTED,
+                11.0,
+            ));
             x += bar_w + gap;
         }
         // The target across the loudness bars.
@@ -238,14 +234,12 @@ impl<Message> canvas::Program<Message> for MeterBridge {
                 };
                 frame.fill_rectangle(Point::new(at - 2.0, y - 2.0), Size::new(4.0, 12.0), color);
             }
-            frame.fill_text(Text {
-                content: "Correlation  −1 … +1".to_owned(),
-                position: Point::new(left, y + 12.0),
-                color: style::MUTED,
-                size: 11.0.into(),
-                font: style::FONT,
-                ..Text::default()
-            });
+            frame.fill_text(style::canvas_text(
+                "Correlation  −1 … +1".to_owned(),
+                Point::new(left, y + 12.0),
+                style::MUTED,
+                11.0,
+            ));
             // The numbers above the correlation bar.
             let value = |v: Option<f64>, unit: &str| {
                 v.map_or_else(|| "—".to_owned(), |v| format!("{v:.1} {unit}"))
@@ -258,14 +252,12 @@ impl<Message> canvas::Program<Message> for MeterBridge {
                 format!("since {:.0} s of play", r.seconds),
             ];
             for (n, line) in lines.iter().enumerate() {
-                frame.fill_text(Text {
-                    content: line.clone(),
-                    position: Point::new(left, label_h + n as f32 * 18.0),
-                    color: if n == 4 { style::MUTED } else { style::TEXT },
-                    size: 13.0.into(),
-                    font: style::FONT,
-                    ..Text::default()
-                });
+                frame.fill_text(style::canvas_text(
+                    line.as_str(),
+                    Point::new(left, label_h + n as f32 * 18.0),
+                    if n == 4 { style::MUTED } else { style::TEXT },
+                    13.0,
+                ));
             }
         }
         vec![frame.into_geometry()]

@@ -6,10 +6,10 @@
 //! finer long-term spectra share one scale: pink noise is a flat line on both.
 
 use crest_engine::chain::{BandKind, Chain, ChainSettings};
-use crest_engine::spectrum::{AnalyzerSettings, BandSpectrum, Bands, LiveAnalyzer};
+use crest_engine::spectrum::{AnalyzerSettings, BandSpectrum, LiveAnalyzer};
 use iced::mouse;
 use iced::widget::Action;
-use iced::widget::canvas::{self, Cache, Event, Frame, Geometry, Path, Stroke, Text};
+use iced::widget::canvas::{self, Cache, Event, Frame, Geometry, Path, Stroke};
 use iced::{Color, Point, Rectangle, Renderer, Size, Theme};
 
 use super::chain_panel::Edit;
@@ -33,6 +33,8 @@ const CURVE_POINTS: usize = 240;
 pub struct Spectrum {
     analyzer: LiveAnalyzer,
     analyzer_bands_per_octave: f64,
+    /// The live analyzer's band centres (fixed for the rate; read on every tick).
+    analyzer_centres_hz: Vec<f64>,
     scratch: [Vec<f32>; 2],
     pub mix: Option<BandSpectrum>,
     pub master: Option<BandSpectrum>,
@@ -59,8 +61,10 @@ struct Handle {
 impl Spectrum {
     pub fn new(sample_rate: u32) -> Self {
         let settings = AnalyzerSettings::default();
+        let analyzer = LiveAnalyzer::prepare(sample_rate, settings);
         Self {
-            analyzer: LiveAnalyzer::prepare(sample_rate, settings),
+            analyzer_centres_hz: analyzer.bands().centres_hz(),
+            analyzer,
             analyzer_bands_per_octave: settings.bands_per_octave,
             scratch: [Vec::new(), Vec::new()],
             mix: None,
@@ -151,14 +155,13 @@ fn eq_gain_at(height: f32, y: f32) -> f64 {
 }
 
 /// A band spectrum as (x, y) points, per octave.
-fn line(bands: &Bands, levels_db: &[f32], bands_per_octave: f64, size: Size) -> Vec<Point> {
+fn line(centres_hz: &[f64], levels_db: &[f32], bands_per_octave: f64, size: Size) -> Vec<Point> {
     let per_octave = (10.0 * bands_per_octave.log10()) as f32;
-    bands
-        .centres_hz()
-        .into_iter()
+    centres_hz
+        .iter()
         .zip(levels_db)
-        .filter(|(f, _)| (LOW_HZ..=HIGH_HZ).contains(f))
-        .map(|(f, &db)| Point::new(x_of(size.width, f), level_y(size.height, db + per_octave)))
+        .filter(|(f, _)| (LOW_HZ..=HIGH_HZ).contains(*f))
+        .map(|(&f, &db)| Point::new(x_of(size.width, f), level_y(size.height, db + per_octave)))
         .collect()
 }
 
@@ -271,14 +274,12 @@ impl canvas::Program<Message> for Spectrum {
                     &Path::line(Point::new(x, 0.0), Point::new(x, size.height)),
                     Stroke::default().with_color(style::GRID).with_width(1.0),
                 );
-                frame.fill_text(Text {
-                    content: label.to_owned(),
-                    position: Point::new(x + 3.0, size.height - 14.0),
-                    color: style::MUTED,
-                    size: 11.0.into(),
-                    font: style::FONT,
-                    ..Text::default()
-                });
+                frame.fill_text(style::canvas_text(
+                    label.to_owned(),
+                    Point::new(x + 3.0, size.height - 14.0),
+                    style::MUTED,
+                    11.0,
+                ));
             }
             for db in [-12.0, -6.0, 6.0, 12.0] {
                 let y = eq_y(size.height, db);
@@ -291,17 +292,15 @@ impl canvas::Program<Message> for Spectrum {
                         })
                         .with_width(1.0),
                 );
-                frame.fill_text(Text {
-                    content: format!("{db:+.0} dB"),
-                    position: Point::new(size.width - 44.0, y - 13.0),
-                    color: Color {
+                frame.fill_text(style::canvas_text(
+                    format!("{db:+.0} dB"),
+                    Point::new(size.width - 44.0, y - 13.0),
+                    Color {
                         a: 0.7,
                         ..style::MUTED
                     },
-                    size: 10.0.into(),
-                    font: style::FONT,
-                    ..Text::default()
-                });
+                    10.0,
+                ));
             }
             let zero = eq_y(size.height, 0.0);
             frame.stroke(
@@ -319,7 +318,7 @@ impl canvas::Program<Message> for Spectrum {
                 if let Some(s) = spectrum {
                     polyline(
                         frame,
-                        &line(&s.bands, &s.levels_db, bpo, size),
+                        &line(&s.bands.centres_hz(), &s.levels_db, bpo, size),
                         color,
                         width,
                     );
@@ -339,22 +338,20 @@ impl canvas::Program<Message> for Spectrum {
                     style::MUTED
                 };
                 frame.fill(&Path::circle(at, 7.0), color);
-                frame.fill_text(Text {
-                    content: format!("{}", h.band + 1),
-                    position: Point::new(at.x - 3.5, at.y - 7.0),
-                    color: style::PLOT_BACKGROUND,
-                    size: 11.0.into(),
-                    font: style::FONT,
-                    ..Text::default()
-                });
+                frame.fill_text(style::canvas_text(
+                    format!("{}", h.band + 1),
+                    Point::new(at.x - 3.5, at.y - 7.0),
+                    style::PLOT_BACKGROUND,
+                    11.0,
+                ));
             }
         });
         // The live analyzer: redrawn on every tick.
         let mut live = Frame::new(renderer, bounds.size());
         let size = live.size();
-        let bands = self.analyzer.bands();
+        let centres = &self.analyzer_centres_hz;
         let levels = line(
-            bands,
+            centres,
             self.analyzer.levels_db(),
             self.analyzer_bands_per_octave,
             size,
@@ -371,7 +368,7 @@ impl canvas::Program<Message> for Spectrum {
             live.fill(&area, Color::from_rgba(0.85, 0.87, 0.92, 0.16));
         }
         let peaks = line(
-            bands,
+            centres,
             self.analyzer.peaks_db(),
             self.analyzer_bands_per_octave,
             size,

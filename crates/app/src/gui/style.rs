@@ -15,3 +15,21 @@ pub const TEXT: Color = Color::from_rgb(0.90, 0.91, 0.93);
 pub const REFERENCE: Color = Color::from_rgb(0.72, 0.55, 0.95);
 /// The desk's font (bundled with the program), also for text drawn on canvases.
 pub const FONT: iced::Font = iced::Font::with_name("Fira Sans");
+
+/// Text drawn on a canvas, in the desk's font (canvas text does not take the window's
+/// default font; without this it would fall back to whatever the machine has).
+pub fn canvas_text(
+    content: impl Into<String>,
+    position: iced::Point,
+    color: Color,
+    size: f32,
+) -> iced::widget::canvas::Text {
+    iced::widget::canvas::Text {
+        content: content.into(),
+        position,
+        color,
+        size: size.into(),
+        font: FONT,
+        ..iced::widget::canvas::Text::default()
+    }
+}

@@ -4,7 +4,7 @@
 
 use iced::mouse;
 use iced::widget::Action;
-use iced::widget::canvas::{self, Cache, Event, Frame, Geometry, Path, Stroke, Text};
+use iced::widget::canvas::{self, Cache, Event, Frame, Geometry, Path, Stroke};
 use iced::{Color, Point, Rectangle, Renderer, Size, Theme};
 
 use super::desk::Message;
@@ -142,14 +142,12 @@ impl canvas::Program<Message> for Timeline {
                     &Path::line(Point::new(0.0, y), Point::new(size.width, y)),
                     Stroke::default().with_color(style::GRID).with_width(1.0),
                 );
-                frame.fill_text(Text {
-                    content: format!("{lufs:.0}"),
-                    position: Point::new(4.0, y - 14.0),
-                    color: style::MUTED,
-                    size: 11.0.into(),
-                    font: style::FONT,
-                    ..Text::default()
-                });
+                frame.fill_text(style::canvas_text(
+                    format!("{lufs:.0}"),
+                    Point::new(4.0, y - 14.0),
+                    style::MUTED,
+                    11.0,
+                ));
             }
             if let Some(target) = self.target_lufs {
                 let y = Self::y(size, target as f32);
@@ -172,14 +170,12 @@ impl canvas::Program<Message> for Timeline {
                             .with_width(1.0)
                     },
                 );
-                frame.fill_text(Text {
-                    content: format!("{name} {lufs:.0} LUFS"),
-                    position: Point::new(size.width - 220.0, y - 15.0),
-                    color: style::REFERENCE,
-                    size: 11.0.into(),
-                    font: style::FONT,
-                    ..Text::default()
-                });
+                frame.fill_text(style::canvas_text(
+                    format!("{name} {lufs:.0} LUFS"),
+                    Point::new(size.width - 220.0, y - 15.0),
+                    style::REFERENCE,
+                    11.0,
+                ));
             }
             // The mix wide and the master narrow on top: where the chain leaves the loudness
             // alone, both stay visible.
