@@ -11,12 +11,14 @@
 //! loudness-target gain in front). The output stage (head/tail trim, fades) depends on the
 //! position in the whole track, so render applies it over the finished buffer.
 
+mod cascade;
 mod dynamics;
 pub mod limiter;
 pub mod settings;
 
-use crate::dsp::biquad::{Coefficients, State, butterworth_q};
+use crate::dsp::biquad::{Coefficients, butterworth_q};
 use crate::units::db_to_amp;
+use cascade::{Cascade, LaneSection};
 use dynamics::Dynamics;
 pub use limiter::{Limiter, LimiterStats};
 pub use settings::{
@@ -83,7 +85,8 @@ impl Smoothed {
     }
 }
 
-/// One EQ band at run time: its smoothed values, its sections, and a state per channel.
+/// One EQ band at run time: its smoothed values and its sections, which it installs in the
+/// chain's cascade (where their state is kept).
 #[derive(Debug, Clone)]
 struct Band {
     kind: BandKind,
@@ -93,7 +96,9 @@ struct Band {
     gain_db: Smoothed,
     q: Smoothed,
     sections: Vec<Coefficients>,
-    states: [Vec<State>; 2],
+    /// Where its sections start in the cascade; none when it has nothing to act on (a side,
+    /// left or right band in mono) or its stage is bypassed.
+    slot: Option<usize>,
 }
 
 impl Band {
@@ -111,7 +116,7 @@ impl Band {
             gain_db: Smoothed::new(band.gain_db),
             q: Smoothed::new(band.q),
             sections: vec![Coefficients::IDENTITY; count],
-            states: [vec![State::default(); count], vec![State::default(); count]],
+            slot: None,
         };
         b.design(rate);
         b
@@ -136,12 +141,29 @@ impl Band {
         }
     }
 
-    #[inline]
-    fn tick(&mut self, channel: usize, x: f64) -> f64 {
-        self.sections
-            .iter()
-            .zip(self.states[channel].iter_mut())
-            .fold(x, |y, (c, s)| s.tick(c, y))
+    /// Whether the band acts on audio of `channels` channels (side, left and right bands have
+    /// nothing to act on in mono).
+    fn applies_to(&self, channels: usize) -> bool {
+        channels == 2 || matches!(self.placement, Placement::Stereo | Placement::Mid)
+    }
+
+    /// Writes its sections into the cascade at its slot, on the lanes its placement names (in
+    /// mono, lane 0 is the one channel).
+    fn install(&self, cascade: &mut Cascade, channels: usize) {
+        let Some(slot) = self.slot else {
+            return;
+        };
+        let identity = Coefficients::IDENTITY;
+        for (k, &c) in self.sections.iter().enumerate() {
+            cascade.sections[slot + k] = match self.placement {
+                _ if channels == 1 => LaneSection::new([c, identity], false),
+                Placement::Stereo => LaneSection::new([c, c], false),
+                Placement::Left => LaneSection::new([c, identity], false),
+                Placement::Right => LaneSection::new([identity, c], false),
+                Placement::Mid => LaneSection::new([c, identity], true),
+                Placement::Side => LaneSection::new([identity, c], true),
+            };
+        }
     }
 
     fn response_db(&self, freq_hz: f64, rate: f64) -> f64 {
@@ -169,6 +191,10 @@ pub struct Chain {
     width: Smoothed,
     balance: Smoothed,
     mono_bass: Option<Band>,
+    /// The input high-pass and the EQ bands (those in use), in order.
+    filters: Cascade,
+    /// The mono-bass high-pass on the side lane.
+    side_filter: Cascade,
     limiter: Option<Limiter>,
 }
 
@@ -197,7 +223,7 @@ impl Chain {
             slope,
             placement: Placement::Stereo,
         };
-        Ok(Self {
+        let mut chain = Self {
             settings: settings.clone(),
             rate,
             channels,
@@ -223,9 +249,42 @@ impl Chain {
                 .stereo
                 .mono_bass_hz
                 .map(|f| Band::new(&band(BandKind::HighPass, f, Slope::Db24), rate)),
+            filters: Cascade::default(),
+            side_filter: Cascade::default(),
             limiter: (!settings.limiter.bypass)
                 .then(|| Limiter::new(&settings.limiter, sample_rate, channels)),
-        })
+        };
+        chain.lay_out_filters();
+        Ok(chain)
+    }
+
+    /// Gives every band in use its place in the cascades and installs its sections.
+    fn lay_out_filters(&mut self) {
+        let s = &self.settings;
+        let mut next = 0;
+        let mut place = |band: &mut Band, used: bool| {
+            band.slot = used.then_some(next);
+            next += if used { band.sections.len() } else { 0 };
+        };
+        if let Some(hp) = &mut self.high_pass {
+            place(hp, !s.input.bypass);
+        }
+        for band in &mut self.bands {
+            let used = !s.eq.bypass && band.applies_to(self.channels);
+            place(band, used);
+        }
+        self.filters = Cascade::with_len(next);
+        self.side_filter =
+            Cascade::with_len(self.mono_bass.as_ref().map_or(0, |b| b.sections.len()));
+        self.install_all();
+    }
+
+    /// The mono-bass high-pass acts on lane 1 of frames the stereo stage has already turned
+    /// into mid/side.
+    fn install_mono_bass(band: &Band, cascade: &mut Cascade) {
+        for (slot, &c) in cascade.sections.iter_mut().zip(&band.sections) {
+            *slot = LaneSection::new([Coefficients::IDENTITY, c], false);
+        }
     }
 
     pub fn settings(&self) -> &ChainSettings {
@@ -335,12 +394,14 @@ impl Chain {
             .chain(self.high_pass.as_mut())
             .chain(self.mono_bass.as_mut())
         {
-            band.states.iter_mut().flatten().for_each(State::reset);
             band.freq_hz.current = band.freq_hz.target;
             band.gain_db.current = band.gain_db.target;
             band.q.current = band.q.target;
             band.design(self.rate);
         }
+        self.install_all();
+        self.filters.reset();
+        self.side_filter.reset();
         for value in [&mut self.trim, &mut self.width, &mut self.balance] {
             value.current = value.target;
         }
@@ -389,110 +450,100 @@ impl Chain {
         self.dynamics.control_step(k);
         self.width.step(k);
         self.balance.step(k);
+        let mut moved = false;
         for band in self
             .bands
             .iter_mut()
             .chain(self.high_pass.as_mut())
             .chain(self.mono_bass.as_mut())
         {
-            let moved = band.freq_hz.step(k) | band.gain_db.step(k) | band.q.step(k);
-            if moved {
+            if band.freq_hz.step(k) | band.gain_db.step(k) | band.q.step(k) {
                 band.design(rate);
+                moved = true;
             }
+        }
+        if moved {
+            self.install_all();
         }
     }
 
-    /// Input → EQ → dynamics → stereo, frame by frame in f64: one pass over the span, with
-    /// the two channels' filters (and every band's) independent within a frame, so the
-    /// processor overlaps their recursions instead of waiting on one at a time.
+    /// Writes every band's current coefficients into the cascades.
+    fn install_all(&mut self) {
+        for band in self.high_pass.iter().chain(&self.bands) {
+            band.install(&mut self.filters, self.channels);
+        }
+        if let Some(band) = &self.mono_bass {
+            Self::install_mono_bass(band, &mut self.side_filter);
+        }
+    }
+
+    /// Input → EQ → dynamics → stereo in f64 over one span of the control grid, stage by
+    /// stage, both channels side by side; then the limiter.
     fn process_span(&mut self, channels: &mut [&mut [f32]], start: usize, end: usize) {
         let count = channels.len().min(self.channels);
         let s = &self.settings;
-        let trim = (!s.input.bypass).then(|| db_to_amp(self.trim.current));
-        let high_pass = self.high_pass.as_mut().filter(|_| !s.input.bypass);
-        let bands: &mut [Band] = if s.eq.bypass {
-            &mut []
-        } else {
-            &mut self.bands
-        };
-        let dynamics = (!s.dynamics.bypass).then_some(&mut self.dynamics);
-        if count == 2 {
-            let stereo = (!s.stereo.is_neutral()).then(|| {
-                let balance = self.balance.current;
-                (
-                    self.width.current,
-                    1.0 - balance.max(0.0),
-                    1.0 + balance.min(0.0),
-                )
-            });
-            let mut mono_bass = self.mono_bass.as_mut();
-            let mut high_pass = high_pass;
-            let mut dynamics = dynamics;
-            let (left, right) = channels.split_at_mut(1);
-            for (l, r) in left[0][start..end]
-                .iter_mut()
-                .zip(&mut right[0][start..end])
-            {
-                let (mut a, mut b) = (f64::from(*l), f64::from(*r));
-                if let Some(gain) = trim {
-                    (a, b) = (a * gain, b * gain);
-                    if let Some(hp) = high_pass.as_deref_mut() {
-                        (a, b) = (hp.tick(0, a), hp.tick(1, b));
-                    }
+        let mut span = [[0.0f64; 2]; CONTROL_FRAMES];
+        let frames = &mut span[..end - start];
+        match channels {
+            [left, right, ..] if count == 2 => {
+                for (frame, (&l, &r)) in frames
+                    .iter_mut()
+                    .zip(left[start..end].iter().zip(&right[start..end]))
+                {
+                    *frame = [f64::from(l), f64::from(r)];
                 }
-                for band in bands.iter_mut() {
-                    match band.placement {
-                        Placement::Stereo => (a, b) = (band.tick(0, a), band.tick(1, b)),
-                        Placement::Left => a = band.tick(0, a),
-                        Placement::Right => b = band.tick(1, b),
-                        Placement::Mid => {
-                            let (mid, side) = (0.5 * (a + b), 0.5 * (a - b));
-                            let mid = band.tick(0, mid);
-                            (a, b) = (mid + side, mid - side);
-                        }
-                        Placement::Side => {
-                            let (mid, side) = (0.5 * (a + b), 0.5 * (a - b));
-                            let side = band.tick(0, side);
-                            (a, b) = (mid + side, mid - side);
-                        }
-                    }
-                }
-                if let Some(dynamics) = dynamics.as_deref_mut() {
-                    (a, b) = dynamics.frame(a, Some(b));
-                }
-                if let Some((width, gain_l, gain_r)) = stereo {
-                    let mid = 0.5 * (a + b);
-                    let mut side = 0.5 * (a - b);
-                    if let Some(hp) = mono_bass.as_deref_mut() {
-                        side = hp.tick(0, side);
-                    }
-                    side *= width;
-                    (a, b) = ((mid + side) * gain_l, (mid - side) * gain_r);
-                }
-                (*l, *r) = (a as f32, b as f32);
             }
-        } else if count == 1 {
-            let mut high_pass = high_pass;
-            let mut dynamics = dynamics;
-            for x in &mut channels[0][start..end] {
-                let mut a = f64::from(*x);
-                if let Some(gain) = trim {
-                    a *= gain;
-                    if let Some(hp) = high_pass.as_deref_mut() {
-                        a = hp.tick(0, a);
-                    }
+            [mono, ..] => {
+                for (frame, &x) in frames.iter_mut().zip(&mono[start..end]) {
+                    *frame = [f64::from(x), 0.0];
                 }
-                for band in bands.iter_mut() {
-                    // Side, left and right bands have nothing to act on in mono.
-                    if matches!(band.placement, Placement::Stereo | Placement::Mid) {
-                        a = band.tick(0, a);
-                    }
-                }
-                if let Some(dynamics) = dynamics.as_deref_mut() {
-                    a = dynamics.frame(a, None).0;
-                }
-                *x = a as f32;
             }
+            [] => return,
+        }
+        if !s.input.bypass {
+            let gain = db_to_amp(self.trim.current);
+            for frame in frames.iter_mut() {
+                *frame = [frame[0] * gain, frame[1] * gain];
+            }
+        }
+        self.filters.process(frames);
+        if !s.dynamics.bypass {
+            self.dynamics.process(frames, count == 2);
+        }
+        if count == 2 && !s.stereo.is_neutral() {
+            let balance = self.balance.current;
+            let (width, gain_l, gain_r) = (
+                self.width.current,
+                1.0 - balance.max(0.0),
+                1.0 + balance.min(0.0),
+            );
+            for frame in frames.iter_mut() {
+                *frame = [0.5 * (frame[0] + frame[1]), 0.5 * (frame[0] - frame[1])];
+            }
+            if self.mono_bass.is_some() {
+                self.side_filter.process(frames);
+            }
+            for frame in frames.iter_mut() {
+                let [mid, side] = *frame;
+                let side = side * width;
+                *frame = [(mid + side) * gain_l, (mid - side) * gain_r];
+            }
+        }
+        match channels {
+            [left, right, ..] if count == 2 => {
+                for (frame, (l, r)) in frames
+                    .iter()
+                    .zip(left[start..end].iter_mut().zip(&mut right[start..end]))
+                {
+                    (*l, *r) = (frame[0] as f32, frame[1] as f32);
+                }
+            }
+            [mono, ..] => {
+                for (frame, x) in frames.iter().zip(&mut mono[start..end]) {
+                    *x = frame[0] as f32;
+                }
+            }
+            [] => {}
         }
         if let Some(limiter) = &mut self.limiter {
             match channels {

@@ -6,10 +6,10 @@
 use std::f64::consts::FRAC_1_SQRT_2;
 
 use crate::dsp::biquad::{Coefficients, State};
-use crate::dsp::dynamics::{fast_amp_to_db, fast_db_to_amp, static_reduction_db, time_coefficient};
+use crate::dsp::dynamics::{fast_amp_to_db, fast_db_to_amp, time_coefficient};
 
-use super::Smoothed;
 use super::settings::{BandDynamics, DynamicsSettings, Link, MultibandSettings};
+use super::{CONTROL_FRAMES, Smoothed};
 
 /// A smooth decoupled peak detector in the gain-reduction domain (Giannoulis, Massberg and
 /// Reiss, "Digital Dynamic Range Compressor Design", JAES 2012): `hold` falls with the release
@@ -47,8 +47,6 @@ pub(super) struct Compressor {
     threshold_db: f64,
     ratio: f64,
     knee_db: f64,
-    /// Detector levels below this (the knee's foot) need no reduction: no logarithm taken.
-    knee_start: f64,
     makeup: f64,
     mix: f64,
     /// Makeup and mix glide to these (control-rate smoothing; the envelope smooths the rest).
@@ -77,7 +75,6 @@ impl Compressor {
             threshold_db: 0.0,
             ratio: 1.0,
             knee_db: 0.0,
-            knee_start: 0.0,
             makeup: fast_db_to_amp(settings.makeup_db),
             mix: settings.mix,
             makeup_target: 1.0,
@@ -107,7 +104,6 @@ impl Compressor {
         self.threshold_db = s.threshold_db;
         self.ratio = s.ratio;
         self.knee_db = s.knee_db;
-        self.knee_start = fast_db_to_amp(s.threshold_db - s.knee_db.max(0.0) / 2.0);
         self.makeup_target = fast_db_to_amp(s.makeup_db);
         self.mix_target = s.mix;
         self.auto_release = s.auto_release;
@@ -150,28 +146,51 @@ impl Compressor {
         std::mem::take(&mut self.meter_db)
     }
 
-    /// The envelope's new reduction for a detector level.
+    /// The envelope's reductions (dB) for a span of detector levels: the static curve for
+    /// every frame first (independent frames, so the processor overlaps them), then the
+    /// envelope, which must go frame by frame.
     #[inline]
-    fn follow(&mut self, detector: usize, level: f64) -> f64 {
-        let target = if level < self.knee_start {
+    fn follow(&mut self, detector: usize, levels: &mut [f64]) {
+        // Without branches: programme crosses the knee at random, and a mispredicted branch
+        // per frame cost more than the logarithm it would save.
+        let slope = 1.0 - 1.0 / self.ratio.max(1.0);
+        let half_knee = self.knee_db.max(0.0) / 2.0;
+        let knee_scale = if half_knee > 0.0 {
+            slope / (4.0 * half_knee)
+        } else {
             0.0
-        } else {
-            static_reduction_db(
-                fast_amp_to_db(level),
-                self.threshold_db,
-                self.ratio,
-                self.knee_db,
-            )
         };
+        for level in levels.iter_mut() {
+            let over = fast_amp_to_db(*level) - self.threshold_db;
+            let hard = slope * over.max(0.0);
+            let into_knee = over + half_knee;
+            let soft = knee_scale * into_knee * into_knee;
+            *level = if over.abs() <= half_knee { soft } else { hard };
+        }
         let env = &mut self.envelopes[detector];
-        let reduction = if self.auto_release {
-            let fast = env.fast.follow(target, self.attack, self.fast_release);
-            fast.max(env.slow.follow(target, self.slow_attack, self.slow_release))
-        } else {
-            env.fast.follow(target, self.attack, self.release)
-        };
-        self.meter_db = self.meter_db.max(reduction);
-        reduction
+        let mut meter = self.meter_db;
+        for target in levels.iter_mut() {
+            let reduction = if self.auto_release {
+                let fast = env.fast.follow(*target, self.attack, self.fast_release);
+                fast.max(
+                    env.slow
+                        .follow(*target, self.slow_attack, self.slow_release),
+                )
+            } else {
+                env.fast.follow(*target, self.attack, self.release)
+            };
+            meter = meter.max(reduction);
+            *target = reduction;
+        }
+        self.meter_db = meter;
+    }
+
+    /// Reductions (dB) to linear gains with the makeup.
+    #[inline]
+    fn gains(&self, reductions: &mut [f64]) {
+        for r in reductions.iter_mut() {
+            *r = fast_db_to_amp(-*r) * self.makeup;
+        }
     }
 
     #[inline]
@@ -182,31 +201,58 @@ impl Compressor {
         }
     }
 
-    /// One stereo frame (or a mono one with `right` = None).
-    #[inline]
-    fn frame(&mut self, left: f64, right: Option<f64>) -> (f64, f64) {
+    /// A span of frames (at most [`CONTROL_FRAMES`]) in place: stereo, or mono in lane 0.
+    fn process(&mut self, frames: &mut [[f64; 2]], stereo: bool) {
         let mix = self.mix;
         let blend = |dry: f64, wet: f64| dry + mix * (wet - dry);
-        match (right, self.link) {
-            (None, _) => {
-                let level = self.detect(0, left);
-                let gain = fast_db_to_amp(-self.follow(0, level)) * self.makeup;
-                (blend(left, left * gain), 0.0)
+        let mut first = [0.0f64; CONTROL_FRAMES];
+        let first = &mut first[..frames.len()];
+        match (stereo, self.link) {
+            (false, _) => {
+                for (level, frame) in first.iter_mut().zip(frames.iter()) {
+                    *level = self.detect(0, frame[0]);
+                }
+                self.follow(0, first);
+                self.gains(first);
+                for (frame, gain) in frames.iter_mut().zip(first.iter()) {
+                    frame[0] = blend(frame[0], frame[0] * gain);
+                }
             }
-            (Some(right), Link::Stereo) => {
-                let level = self.detect(0, left).max(self.detect(1, right));
-                let gain = fast_db_to_amp(-self.follow(0, level)) * self.makeup;
-                (blend(left, left * gain), blend(right, right * gain))
+            (true, Link::Stereo) => {
+                for (level, frame) in first.iter_mut().zip(frames.iter()) {
+                    *level = self.detect(0, frame[0]).max(self.detect(1, frame[1]));
+                }
+                self.follow(0, first);
+                self.gains(first);
+                for (frame, gain) in frames.iter_mut().zip(first.iter()) {
+                    *frame = frame.map(|x| blend(x, x * gain));
+                }
             }
-            (Some(right), Link::MidSide) => {
-                let (mid, side) = (0.5 * (left + right), 0.5 * (left - right));
-                let (mid_level, side_level) = (self.detect(0, mid), self.detect(1, side));
-                let mid_out = mid * fast_db_to_amp(-self.follow(0, mid_level)) * self.makeup;
-                let side_out = side * fast_db_to_amp(-self.follow(1, side_level)) * self.makeup;
-                (
-                    blend(left, mid_out + side_out),
-                    blend(right, mid_out - side_out),
-                )
+            (true, Link::MidSide) => {
+                let mut second = [0.0f64; CONTROL_FRAMES];
+                let second = &mut second[..frames.len()];
+                for ((mid, side), frame) in
+                    first.iter_mut().zip(second.iter_mut()).zip(frames.iter())
+                {
+                    let [left, right] = *frame;
+                    *mid = self.detect(0, 0.5 * (left + right));
+                    *side = self.detect(1, 0.5 * (left - right));
+                }
+                self.follow(0, first);
+                self.follow(1, second);
+                self.gains(first);
+                self.gains(second);
+                for ((frame, mid_gain), side_gain) in
+                    frames.iter_mut().zip(first.iter()).zip(second.iter())
+                {
+                    let [left, right] = *frame;
+                    let mid_out = 0.5 * (left + right) * mid_gain;
+                    let side_out = 0.5 * (left - right) * side_gain;
+                    *frame = [
+                        blend(left, mid_out + side_out),
+                        blend(right, mid_out - side_out),
+                    ];
+                }
             }
         }
     }
@@ -271,11 +317,11 @@ impl Dynamics {
         }
     }
 
-    #[inline]
-    pub(super) fn frame(&mut self, left: f64, right: Option<f64>) -> (f64, f64) {
+    /// A span of frames (at most [`CONTROL_FRAMES`]) in place: stereo, or mono in lane 0.
+    pub(super) fn process(&mut self, frames: &mut [[f64; 2]], stereo: bool) {
         match self {
-            Self::Single(c) => c.frame(left, right),
-            Self::ThreeBand(t) => t.frame(left, right),
+            Self::Single(c) => c.process(frames, stereo),
+            Self::ThreeBand(t) => t.process(frames, stereo),
         }
     }
 }
@@ -414,21 +460,36 @@ impl ThreeBand {
         [0, 1, 2].map(|b| self.bands[b].take_meter_db())
     }
 
-    #[inline]
-    fn frame(&mut self, left: f64, right: Option<f64>) -> (f64, f64) {
+    /// A span of frames (at most [`CONTROL_FRAMES`]) in place: stereo, or mono in lane 0.
+    fn process(&mut self, frames: &mut [[f64; 2]], stereo: bool) {
         let c = &self.crossovers;
-        let lows = self.splits[0].tick(c, left);
-        let rights = right.map(|r| self.splits[1].tick(c, r));
-        let (mut dry, mut wet) = ((0.0, 0.0), (0.0, 0.0));
-        for (b, compressor) in self.bands.iter_mut().enumerate() {
-            let r = rights.map(|r| r[b]);
-            let (l_out, r_out) = compressor.frame(lows[b], r);
-            dry = (dry.0 + lows[b], dry.1 + r.unwrap_or(0.0));
-            wet = (wet.0 + l_out, wet.1 + r_out);
+        let mut bands = [[[0.0f64; 2]; CONTROL_FRAMES]; 3];
+        for (i, frame) in frames.iter().enumerate() {
+            let left = self.splits[0].tick(c, frame[0]);
+            let right = if stereo {
+                self.splits[1].tick(c, frame[1])
+            } else {
+                [0.0; 3]
+            };
+            for b in 0..3 {
+                bands[b][i] = [left[b], right[b]];
+            }
+        }
+        let mix = self.mix.current;
+        let len = frames.len();
+        let mut wet = [[0.0f64; 2]; CONTROL_FRAMES];
+        for (band, compressor) in bands.iter().zip(self.bands.iter_mut()) {
+            let mut compressed = *band;
+            compressor.process(&mut compressed[..len], stereo);
+            for (sum, frame) in wet.iter_mut().zip(&compressed[..len]) {
+                *sum = [sum[0] + frame[0], sum[1] + frame[1]];
+            }
         }
         // The dry signal is the bands' sum, not the input: it has the crossovers' all-pass
         // phase, so a parallel blend does not comb.
-        let mix = self.mix.current;
-        (dry.0 + mix * (wet.0 - dry.0), dry.1 + mix * (wet.1 - dry.1))
+        for (i, frame) in frames.iter_mut().enumerate() {
+            let dry = [0, 1].map(|lane| bands[0][i][lane] + bands[1][i][lane] + bands[2][i][lane]);
+            *frame = [0, 1].map(|lane| dry[lane] + mix * (wet[i][lane] - dry[lane]));
+        }
     }
 }

@@ -27,16 +27,76 @@ pub fn static_reduction_db(level_db: f64, threshold_db: f64, ratio: f64, knee_db
     }
 }
 
-/// Linear amplitude to dB without the general-purpose `log10` (hot loops).
+/// Linear amplitude to dB for hot loops (a compressor's detector, every frame): the
+/// exponent read from the bits and a short series for the mantissa, within 2e-9 dB of
+/// `20 log10` for any amplitude from 1e-12 up (tested). libm's `ln` cost more than the rest of
+/// the compressor.
 #[inline]
 pub fn fast_amp_to_db(amp: f64) -> f64 {
-    DB_PER_NEPER * amp.max(1e-12).ln()
+    DB_PER_NEPER * fast_ln(amp.max(1e-12))
 }
 
-/// dB to linear amplitude via `exp` (hot loops).
+/// dB to linear amplitude for hot loops (a compressor's gain, every frame): within 1e-9
+/// relative of `10^(dB/20)` over ±300 dB (tested), and exactly 1 at 0 dB, so a compressor
+/// that is not reducing stays bit-transparent.
 #[inline]
 pub fn fast_db_to_amp(db: f64) -> f64 {
-    (db / DB_PER_NEPER).exp()
+    fast_exp2(db * LOG2_10_OVER_20)
+}
+
+/// log2(10) / 20: dB to the exponent of 2.
+const LOG2_10_OVER_20: f64 = 0.166_096_404_744_368_12;
+
+/// 2^x for |x| up to about 1000: x = n + f with n whole and |f| ≤ ½; 2^f by its Taylor series
+/// to the 9th power (remainder below 3e-12 relative), 2^n put straight into the exponent bits.
+#[inline]
+fn fast_exp2(x: f64) -> f64 {
+    // Adding 1.5·2^52 rounds to a whole number in the low mantissa bits (no libm `round`,
+    // which is a call on baseline x86-64).
+    const ROUNDER: f64 = 6_755_399_441_055_744.0;
+    let x = x.clamp(-1000.0, 1000.0);
+    let shifted = x + ROUNDER;
+    let n = shifted - ROUNDER;
+    let t = (x - n) * std::f64::consts::LN_2;
+    // e^t, Horner form, coefficients 1/k!.
+    let mut p = 1.0 / 362_880.0;
+    for inverse_factorial in [
+        1.0 / 40_320.0,
+        1.0 / 5_040.0,
+        1.0 / 720.0,
+        1.0 / 120.0,
+        1.0 / 24.0,
+        1.0 / 6.0,
+        0.5,
+        1.0,
+        1.0,
+    ] {
+        p = p * t + inverse_factorial;
+    }
+    let whole = (shifted.to_bits() as i64).wrapping_sub(ROUNDER.to_bits() as i64);
+    let scale = f64::from_bits(((whole + 1023) as u64) << 52);
+    p * scale
+}
+
+/// ln x for finite x > 0 (normal numbers): x = m·2^e with m in [√½, √2), and
+/// ln m = 2·atanh((m − 1)/(m + 1)) by its series to the 13th power (|t| ≤ 0.172, remainder
+/// below 1e-12).
+#[inline]
+fn fast_ln(x: f64) -> f64 {
+    let bits = x.to_bits();
+    let mut exponent = ((bits >> 52) & 0x7FF) as i64 - 1023;
+    let mut mantissa = f64::from_bits((bits & 0x000F_FFFF_FFFF_FFFF) | 0x3FF0_0000_0000_0000);
+    if mantissa > std::f64::consts::SQRT_2 {
+        mantissa *= 0.5;
+        exponent += 1;
+    }
+    let t = (mantissa - 1.0) / (mantissa + 1.0);
+    let t2 = t * t;
+    let mut series = 1.0 / 13.0;
+    for odd in [11.0, 9.0, 7.0, 5.0, 3.0, 1.0] {
+        series = series * t2 + 1.0 / odd;
+    }
+    2.0 * t * series + exponent as f64 * std::f64::consts::LN_2
 }
 
 /// A feed-forward peak compressor with a soft knee, attack and release, stereo-linked: one
@@ -113,6 +173,30 @@ impl Compressor {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fast_db_conversions_match_the_exact_ones() {
+        assert_eq!(fast_db_to_amp(0.0), 1.0);
+        assert_eq!(fast_db_to_amp(-0.0), 1.0);
+        let mut worst_amp = 0.0f64;
+        let mut worst_db = 0.0f64;
+        for i in -30_000..=30_000 {
+            // Uneven steps, so the points do not all fall on whole exponents of 2.
+            let db = f64::from(i) * 0.010_037;
+            let exact = 10f64.powf(db / 20.0);
+            worst_amp = worst_amp.max((fast_db_to_amp(db) / exact - 1.0).abs());
+            if db >= -240.0 {
+                worst_db = worst_db.max((fast_amp_to_db(exact) - db).abs());
+            }
+        }
+        assert!(
+            worst_amp < 1e-9,
+            "dB → amplitude off by {worst_amp:e} relative"
+        );
+        assert!(worst_db < 2e-9, "amplitude → dB off by {worst_db:e} dB");
+        assert!((fast_amp_to_db(0.0) - (-240.0)).abs() < 1e-6);
+        assert!((fast_amp_to_db(1.0)).abs() < 1e-15);
+    }
 
     #[test]
     fn a_step_settles_to_the_static_curve_with_its_time_constants() {
