@@ -74,6 +74,7 @@ fn configurations() -> Vec<(&'static str, ChainSettings)> {
         ..ChainSettings::default()
     };
     vec![
+        ("bypassed", bare()),
         ("input", input),
         ("eq_3_bands", eq),
         ("dynamics", dynamics),

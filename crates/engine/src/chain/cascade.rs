@@ -40,9 +40,12 @@ impl LaneSection {
     }
 
     /// One frame through the section (transposed direct form II per lane).
+    /// `MID_SIDE`: whether any section of the run is mid/side (when none is, the check is
+    /// left out of the loop).
     #[inline(always)]
-    fn tick(&self, state: &mut LaneState, frame: [f64; 2]) -> [f64; 2] {
-        let x = if self.mid_side {
+    fn tick<const MID_SIDE: bool>(&self, state: &mut LaneState, frame: [f64; 2]) -> [f64; 2] {
+        let mid_side = MID_SIDE && self.mid_side;
+        let x = if mid_side {
             [0.5 * (frame[0] + frame[1]), 0.5 * (frame[0] - frame[1])]
         } else {
             frame
@@ -50,10 +53,10 @@ impl LaneSection {
         let mut y = [0.0; 2];
         for lane in 0..2 {
             y[lane] = self.b0[lane] * x[lane] + state.s1[lane];
-            state.s1[lane] = self.b1[lane] * x[lane] - self.a1[lane] * y[lane] + state.s2[lane];
+            state.s1[lane] = (self.b1[lane] * x[lane] + state.s2[lane]) - self.a1[lane] * y[lane];
             state.s2[lane] = self.b2[lane] * x[lane] - self.a2[lane] * y[lane];
         }
-        if self.mid_side {
+        if mid_side {
             [y[0] + y[1], y[0] - y[1]]
         } else {
             y
@@ -124,22 +127,45 @@ fn pipelined<const N: usize>(
     else {
         return;
     };
+    if sections.iter().any(|s| s.mid_side) {
+        steps::<N, true>(sections, states, frames);
+    } else {
+        steps::<N, false>(sections, states, frames);
+    }
+}
+
+#[inline(always)]
+fn steps<const N: usize, const MID_SIDE: bool>(
+    sections: &[LaneSection; N],
+    states: &mut [LaneState; N],
+    frames: &mut [[f64; 2]],
+) {
     let len = frames.len();
     let mut held = *states;
     // `latest[k]`: section k's output of the previous step, which section k + 1 takes now.
     let mut latest = [[0.0f64; 2]; N];
-    for step in 0..len + N - 1 {
-        let mut input = if step < len { frames[step] } else { [0.0; 2] };
-        for k in 0..N {
-            let taken_next = latest[k];
-            // Section k works on frame `step − k` when that frame is in the block.
-            if step >= k && step - k < len {
-                latest[k] = sections[k].tick(&mut held[k], input);
+    for t in 0..len + N - 1 {
+        let mut input = if t < len { frames[t] } else { [0.0; 2] };
+        if t + 1 >= N && t < len {
+            // Every section has a frame of this block: no checks.
+            for k in 0..N {
+                let taken_next = latest[k];
+                latest[k] = sections[k].tick::<MID_SIDE>(&mut held[k], input);
+                input = taken_next;
             }
-            input = taken_next;
+        } else {
+            // Filling or draining the pipe: section k works on frame t − k if it is here.
+            let active = t.saturating_sub(len - 1)..(t + 1).min(N);
+            for k in 0..N {
+                let taken_next = latest[k];
+                if active.contains(&k) {
+                    latest[k] = sections[k].tick::<MID_SIDE>(&mut held[k], input);
+                }
+                input = taken_next;
+            }
         }
-        if step + 1 >= N {
-            frames[step + 1 - N] = latest[N - 1];
+        if t + 1 >= N {
+            frames[t + 1 - N] = latest[N - 1];
         }
     }
     *states = held;

@@ -128,6 +128,14 @@ impl WindowMin {
         self.count = 0;
     }
 
+    /// The queue as pushes of 1.0 up to frame `index` would leave it: one entry. (While the
+    /// limiter rests, pushes of 1.0 are skipped and this stands for them.)
+    fn rest_at(&mut self, index: u64) {
+        self.head = 0;
+        self.count = 1;
+        self.queue[0] = (index, 1.0);
+    }
+
     /// Ring position `offset` places after the head (no division on the hot path).
     #[inline]
     fn slot(&self, offset: usize) -> usize {
@@ -175,6 +183,12 @@ pub struct Limiter {
     sustain_coefficient: f64,
     window: WindowMin,
     envelope: f64,
+    /// Consecutive frames the envelope has been exactly 1 (counted up to the lookahead).
+    unity_run: usize,
+    /// Nothing to do: the envelope, the held window and the whole box are exactly 1, so each
+    /// frame whose group needs no reduction passes with a gain of exactly 1, skipping the
+    /// window, the envelope and the box (most frames of most masters).
+    resting: bool,
     /// The last `lookahead` envelope values and their sum (the averaging box).
     boxcar: Vec<f64>,
     boxcar_sum: f64,
@@ -215,6 +229,8 @@ impl Limiter {
             sustain_coefficient: time_coefficient(SUSTAIN_MS, rate),
             window: WindowMin::new(lookahead + 2 * GUARD_FRAMES),
             envelope: 1.0,
+            unity_run: lookahead,
+            resting: true,
             boxcar: vec![1.0; lookahead],
             boxcar_sum: lookahead as f64,
             boxcar_slot: 0,
@@ -260,6 +276,8 @@ impl Limiter {
         self.detection.reset();
         self.window.reset();
         self.envelope = 1.0;
+        self.unity_run = self.lookahead;
+        self.resting = true;
         self.boxcar.iter_mut().for_each(|g| *g = 1.0);
         self.boxcar_sum = self.lookahead as f64;
         self.boxcar_slot = 0;
@@ -311,6 +329,57 @@ impl Limiter {
         }
     }
 
+    /// The gain of the frame leaving the box now, for the newest frame's requirement: the
+    /// held minimum, the release, the average over the lookahead.
+    #[inline]
+    fn gain_for(&mut self, required: f64) -> f64 {
+        let held = self.window.push(self.frame, required);
+
+        // Release: quick after an isolated peak, at the set time under sustained limiting.
+        let release = if self.auto_release {
+            self.sustain * self.release + (1.0 - self.sustain) * self.fast_release
+        } else {
+            self.release
+        };
+        let mut released = 1.0 - (1.0 - self.envelope) * release;
+        // The last billionth of the release (−9e-9 dB) is finished at once, so the limiter
+        // comes to rest within moments of the last peak instead of seconds.
+        if released > 1.0 - 1e-9 {
+            released = 1.0;
+        }
+        self.envelope = held.min(released);
+        if self.auto_release {
+            let limiting = if self.envelope < 0.989 { 1.0 } else { 0.0 };
+            self.sustain = limiting + (self.sustain - limiting) * self.sustain_coefficient;
+        }
+
+        let slot = self.boxcar_slot;
+        self.boxcar_sum += self.envelope - self.boxcar[slot];
+        self.boxcar[slot] = self.envelope;
+        self.boxcar_slot = if slot + 1 == self.lookahead {
+            0
+        } else {
+            slot + 1
+        };
+        self.unity_run = if self.envelope == 1.0 {
+            (self.unity_run + 1).min(self.lookahead)
+        } else {
+            0
+        };
+        if self.unity_run == self.lookahead && held == 1.0 {
+            // The box holds only ones: at rest, with the sum's rounding cleared.
+            self.boxcar_sum = self.lookahead as f64;
+            self.resting = true;
+            return 1.0;
+        }
+        // An exact 1.0 when nothing in the box is limiting keeps quiet passages bit-exact.
+        if self.boxcar_sum >= self.lookahead as f64 - 1e-12 {
+            1.0
+        } else {
+            (self.boxcar_sum / self.lookahead as f64).min(1.0)
+        }
+    }
+
     /// Processes planar audio in place (the channel count it was built for; output delayed
     /// by [`latency_frames`](Self::latency_frames)).
     pub fn process(&mut self, channels: &mut [&mut [f32]]) {
@@ -329,32 +398,17 @@ impl Limiter {
             let required = self
                 .detection
                 .push(input, self.channels, self.ceiling.current);
-            let held = self.window.push(self.frame, required);
-
-            // Release: quick after an isolated peak, at the set time under sustained limiting.
-            let release = if self.auto_release {
-                self.sustain * self.release + (1.0 - self.sustain) * self.fast_release
-            } else {
-                self.release
-            };
-            let released = 1.0 - (1.0 - self.envelope) * release;
-            self.envelope = held.min(released);
-            let limiting = if self.envelope < 0.989 { 1.0 } else { 0.0 };
-            self.sustain = limiting + (self.sustain - limiting) * self.sustain_coefficient;
-
-            let slot = self.boxcar_slot;
-            self.boxcar_sum += self.envelope - self.boxcar[slot];
-            self.boxcar[slot] = self.envelope;
-            self.boxcar_slot = if slot + 1 == self.lookahead {
-                0
-            } else {
-                slot + 1
-            };
-            // An exact 1.0 when nothing in the box is limiting keeps quiet passages bit-exact.
-            let gain = if self.boxcar_sum >= self.lookahead as f64 - 1e-12 {
+            let gain = if self.resting && required >= 1.0 {
+                if self.auto_release {
+                    self.sustain *= self.sustain_coefficient;
+                }
                 1.0
             } else {
-                (self.boxcar_sum / self.lookahead as f64).min(1.0)
+                if self.resting {
+                    self.resting = false;
+                    self.window.rest_at(self.frame.wrapping_sub(1));
+                }
+                self.gain_for(required)
             };
 
             let at = self.delay_slot;

@@ -152,7 +152,9 @@ impl State {
     #[inline]
     pub fn tick(&mut self, c: &Coefficients, x: f64) -> f64 {
         let y = c.b0 * x + self.s1;
-        self.s1 = c.b1 * x - c.a1 * y + self.s2;
+        // The input terms first: only the last subtraction waits on y, which keeps the
+        // recursion (s1 → y → s1) three operations long instead of four.
+        self.s1 = (c.b1 * x + self.s2) - c.a1 * y;
         self.s2 = c.b2 * x - c.a2 * y;
         y
     }

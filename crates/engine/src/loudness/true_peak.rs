@@ -337,6 +337,10 @@ pub(crate) struct GroupDetector {
     fast: Interpolator<FAST_TAPS>,
     precise: Interpolator<PRECISE_TAPS>,
     reference: ReferenceTier,
+    /// The most the scanning filter can give for input no larger than 1: its largest sum of
+    /// |taps| over the branches. A group whose samples stay under `threshold / reach` (and the
+    /// margin) cannot come near the threshold, and is not scanned.
+    fast_reach: f32,
     /// Every oversampled point of a group: the last point before it, then sample `j` at
     /// `1 + j · factor` and branch `p` after it, then the first point after the group.
     points: Vec<f32>,
@@ -345,10 +349,17 @@ pub(crate) struct GroupDetector {
 impl GroupDetector {
     pub(crate) fn new(sample_rate: u32) -> Self {
         let factor = oversampling_factor(sample_rate);
+        let fast = Interpolator::<FAST_TAPS>::new(factor);
+        let fast_reach = fast
+            .phases
+            .iter()
+            .map(|branch| branch.iter().map(|c| c.abs()).sum::<f32>())
+            .fold(1.0f32, f32::max);
         Self {
-            fast: Interpolator::new(factor),
+            fast,
             precise: Interpolator::new(factor),
             reference: ReferenceTier::new(sample_rate),
+            fast_reach,
             points: vec![0.0; GROUP * factor + 3],
         }
     }
@@ -364,6 +375,13 @@ impl GroupDetector {
         let inner = &x[1..];
         if factor == 1 {
             return sample_peak.max(self.reference.group_max(inner));
+        }
+        // Quiet groups (most of a master's, at the limiter's input) end here: even the scan's
+        // largest possible value would stay under the threshold by the margin.
+        let scanned = &inner[LAG..LAG + GROUP + FAST_TAPS - 1];
+        let window_peak = scanned.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+        if window_peak * self.fast_reach * CANDIDATE_MARGIN < threshold {
+            return sample_peak;
         }
         let mut pass = [0.0f32; 1];
         let scan = self
