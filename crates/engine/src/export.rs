@@ -129,7 +129,9 @@ struct Quantizer {
     scale: f64,
     min: f64,
     max: f64,
-    noise: White,
+    /// Two generators, for even and odd samples: one generator's recursion per sample was the
+    /// slowest part of quantising; two interleave.
+    noise: [White; 2],
     /// The shaped dither's last errors, newest first.
     error: [f64; SHAPING.len()],
     clamped: u64,
@@ -145,15 +147,31 @@ impl Quantizer {
             scale,
             min: -scale,
             max: scale - 1.0,
-            noise: White::new(0x5eed_d17e ^ channel as u64),
+            noise: [
+                White::new(0x5eed_d17e ^ channel as u64),
+                White::new(0x0dd5_eed5 ^ channel as u64),
+            ],
             error: [0.0; SHAPING.len()],
             clamped: 0,
         }
     }
 
-    /// The integer value (as f64) stored for `x`.
-    #[inline]
-    fn next(&mut self, x: f32) -> f64 {
+    /// Every sample's integer value (as f64), in order, handed to `put(index, value)`.
+    #[inline(always)]
+    fn each(&mut self, samples: &[f32], mut put: impl FnMut(usize, f64)) {
+        let mut pairs = samples.chunks_exact(2);
+        for (i, pair) in pairs.by_ref().enumerate() {
+            put(2 * i, self.next(pair[0], 0));
+            put(2 * i + 1, self.next(pair[1], 1));
+        }
+        if let [last] = pairs.remainder() {
+            put(samples.len() - 1, self.next(*last, 0));
+        }
+    }
+
+    /// The integer value (as f64) stored for `x`, dithered by generator `lane`.
+    #[inline(always)]
+    fn next(&mut self, x: f32, lane: usize) -> f64 {
         let mut wanted = f64::from(x) * self.scale;
         if self.dither == Dither::Shaped {
             wanted -= SHAPING
@@ -165,7 +183,7 @@ impl Quantizer {
         let tpdf = match self.dither {
             Dither::None => 0.0,
             // Two uniform ±0.5 LSB values sum to a triangle of ±1 LSB.
-            _ => self.noise.triangular(),
+            _ => self.noise[lane].triangular(),
         };
         let mut q = round_to_integer(wanted + tpdf);
         if q < self.min || q > self.max {
@@ -190,7 +208,8 @@ pub fn quantize(audio: &AudioBuffer, bits: u32, dither: Dither) -> Quantized {
         .enumerate()
         .map(|(c, samples)| {
             let mut quantizer = Quantizer::new(c, bits, dither);
-            let ints = samples.iter().map(|&x| quantizer.next(x) as i32).collect();
+            let mut ints = vec![0i32; samples.len()];
+            quantizer.each(samples, |i, q| ints[i] = q as i32);
             clamped += quantizer.clamped;
             ints
         })
@@ -209,8 +228,13 @@ fn quantize_in_place(channels: &mut [Vec<f32>], bits: u32, dither: Dither) -> u6
     for (c, samples) in channels.iter_mut().enumerate() {
         let mut quantizer = Quantizer::new(c, bits, dither);
         let step = 1.0 / quantizer.scale;
-        for x in samples.iter_mut() {
-            *x = (quantizer.next(*x) * step) as f32;
+        // Rounded in blocks, then written back (the samples cannot be read and written
+        // through one borrow).
+        let mut block = [0.0f32; 1024];
+        for chunk in samples.chunks_mut(block.len()) {
+            let out = &mut block[..chunk.len()];
+            quantizer.each(chunk, |i, q| out[i] = (q * step) as f32);
+            chunk.copy_from_slice(out);
         }
         clamped += quantizer.clamped;
     }
@@ -402,17 +426,35 @@ pub fn write_atomically(
     verify: impl FnOnce(&Path) -> Result<(), ExportError>,
 ) -> Result<(), ExportError> {
     let temp = temporary_path(path);
-    let result = write(&temp).and_then(|()| verify(&temp)).and_then(|()| {
-        if !force && path.exists() {
-            return Err(ExportError::Exists {
-                path: path.to_owned(),
-            });
-        }
-        fs::rename(&temp, path).map_err(|source| ExportError::Io {
-            path: path.to_owned(),
-            source,
+    let result = write(&temp)
+        .and_then(|()| {
+            // Flushed to the disk before it may be renamed into place. The flush waits on the
+            // disk, not the processor, so it runs beside the verification, which reads the
+            // file back from memory.
+            std::thread::scope(|scope| {
+                let flushing = scope.spawn(|| fs::File::open(&temp).and_then(|f| f.sync_all()));
+                let verified = verify(&temp);
+                let flushed = flushing
+                    .join()
+                    .unwrap_or_else(|_| Err(io::Error::other("the flush to disk panicked")))
+                    .map_err(|source| ExportError::Io {
+                        path: temp.clone(),
+                        source,
+                    });
+                verified.and(flushed)
+            })
         })
-    });
+        .and_then(|()| {
+            if !force && path.exists() {
+                return Err(ExportError::Exists {
+                    path: path.to_owned(),
+                });
+            }
+            fs::rename(&temp, path).map_err(|source| ExportError::Io {
+                path: path.to_owned(),
+                source,
+            })
+        });
     if result.is_err() {
         let _ = fs::remove_file(&temp);
     }
@@ -430,17 +472,13 @@ fn encode(path: &Path, format: Format, audio: &AudioBuffer) -> Result<(), Export
     };
     match format {
         Format::Wav16 | Format::Wav24 | Format::Wav32f => {
-            write_wav(path, format, audio).map_err(encode_error)?;
+            write_wav(path, format, audio).map_err(encode_error)
         }
         Format::Flac16 | Format::Flac24 => {
             let bytes = flac_bytes(audio, format.bits().unwrap_or(24)).map_err(encode_error)?;
-            fs::write(path, bytes).map_err(io_error)?;
+            fs::write(path, bytes).map_err(io_error)
         }
     }
-    // Flushed to the disk before it may be renamed into place.
-    fs::File::open(path)
-        .and_then(|f| f.sync_all())
-        .map_err(io_error)
 }
 
 /// Frames packed per write.
@@ -485,26 +523,42 @@ fn write_wav(path: &Path, format: Format, audio: &AudioBuffer) -> Result<(), Str
     let file = fs::File::create(path).map_err(|e| e.to_string())?;
     let mut out = io::BufWriter::with_capacity(1 << 20, file);
     out.write_all(&header).map_err(|e| e.to_string())?;
-    let mut block = Vec::with_capacity(WAV_BLOCK_FRAMES * channels.len() * bytes_per_sample);
-    let scale = f64::from(1u32 << (bits - 1));
-    // One interleaving loop per sample format, so the packing inside is branch-free.
+    let mut block = vec![0u8; WAV_BLOCK_FRAMES * channels.len() * bytes_per_sample];
+    let scale = f64::from(1u32 << (bits - 1)) as f32;
+    // One interleaving loop per sample format and channel count, writing into a block sized
+    // in advance, so the packing inside is branch-free.
     fn pack<const BYTES: usize>(
         channels: &[Vec<f32>],
         range: std::ops::Range<usize>,
-        block: &mut Vec<u8>,
+        block: &mut [u8],
         bytes: impl Fn(f32) -> [u8; BYTES],
-    ) {
-        for n in range {
-            for c in channels {
-                block.extend_from_slice(&bytes(c[n]));
+    ) -> usize {
+        let len = range.len() * channels.len() * BYTES;
+        match channels {
+            [left, right] => {
+                for ((frame, &l), &r) in block[..len]
+                    .chunks_exact_mut(2 * BYTES)
+                    .zip(&left[range.clone()])
+                    .zip(&right[range])
+                {
+                    frame[..BYTES].copy_from_slice(&bytes(l));
+                    frame[BYTES..].copy_from_slice(&bytes(r));
+                }
+            }
+            _ => {
+                let mut slots = block[..len].chunks_exact_mut(BYTES);
+                for n in range {
+                    for (c, slot) in channels.iter().zip(slots.by_ref()) {
+                        slot.copy_from_slice(&bytes(c[n]));
+                    }
+                }
             }
         }
+        len
     }
-    let scale = scale as f32;
     for start in (0..frames).step_by(WAV_BLOCK_FRAMES) {
         let range = start..(start + WAV_BLOCK_FRAMES).min(frames);
-        block.clear();
-        match format {
+        let len = match format {
             Format::Wav32f => pack(channels, range, &mut block, f32::to_le_bytes),
             Format::Wav16 => pack(channels, range, &mut block, |x| {
                 ((x * scale) as i16).to_le_bytes()
@@ -513,8 +567,8 @@ fn write_wav(path: &Path, format: Format, audio: &AudioBuffer) -> Result<(), Str
                 let [a, b, c, _] = ((x * scale) as i32).to_le_bytes();
                 [a, b, c]
             }),
-        }
-        out.write_all(&block).map_err(|e| e.to_string())?;
+        };
+        out.write_all(&block[..len]).map_err(|e| e.to_string())?;
     }
     out.write_all(&[0u8; 1][..pad]).map_err(|e| e.to_string())?;
     out.flush().map_err(|e| e.to_string())
