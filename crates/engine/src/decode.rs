@@ -167,6 +167,95 @@ struct Opened {
     container: String,
     codec: String,
     lossless: bool,
+    /// Plain interleaved PCM whose samples Crest unpacks itself (see [`PlainPcm`]).
+    plain_pcm: Option<PlainPcm>,
+}
+
+/// Little-endian interleaved PCM that converts to f32 exactly (16- and 24-bit integers, 32-bit
+/// float): its packets, as symphonia's container reader delivers them, are unpacked straight
+/// into the planar output. The result is the same, bit for bit, as symphonia's PCM decoder
+/// (every such value is exact in f32), without the generic buffer in between, which took as
+/// long as the rest of reading a WAV file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PlainPcm {
+    S16,
+    S24,
+    F32,
+}
+
+impl PlainPcm {
+    fn of(params: &AudioCodecParameters) -> Option<Self> {
+        let format = match params.codec {
+            CODEC_ID_PCM_S16LE => Self::S16,
+            CODEC_ID_PCM_S24LE => Self::S24,
+            CODEC_ID_PCM_F32LE => Self::F32,
+            _ => return None,
+        };
+        // Fewer coded bits than stored ones are shifted by the decoder: leave those to it.
+        let bits = format.bits();
+        let all_bits = params.bits_per_sample.is_none_or(|b| b == bits)
+            && params.bits_per_coded_sample.is_none_or(|b| b == bits);
+        all_bits.then_some(format)
+    }
+
+    fn bits(self) -> u32 {
+        match self {
+            Self::S16 => 16,
+            Self::S24 => 24,
+            Self::F32 => 32,
+        }
+    }
+
+    /// Appends the whole frames of `data` to `channels` (a trailing partial frame is dropped,
+    /// as the decoder drops it).
+    fn append(self, data: &[u8], channels: &mut [Vec<f32>]) {
+        let width = self.bits() as usize / 8;
+        let frame_bytes = width * channels.len();
+        let frames = data.len() / frame_bytes;
+        let data = &data[..frames * frame_bytes];
+        let start = channels.first().map_or(0, Vec::len);
+        for channel in channels.iter_mut() {
+            channel.resize(start + frames, 0.0);
+        }
+        fn unpack<const W: usize>(
+            data: &[u8],
+            channels: &mut [Vec<f32>],
+            start: usize,
+            value: impl Fn([u8; W]) -> f32,
+        ) {
+            let sample = |bytes: &[u8]| value(bytes.try_into().expect("W bytes"));
+            match channels {
+                [left, right] => {
+                    for ((frame, l), r) in data
+                        .chunks_exact(2 * W)
+                        .zip(&mut left[start..])
+                        .zip(&mut right[start..])
+                    {
+                        *l = sample(&frame[..W]);
+                        *r = sample(&frame[W..]);
+                    }
+                }
+                _ => {
+                    let count = channels.len();
+                    for (n, frame) in data.chunks_exact(count * W).enumerate() {
+                        for (channel, bytes) in channels.iter_mut().zip(frame.chunks_exact(W)) {
+                            channel[start + n] = sample(bytes);
+                        }
+                    }
+                }
+            }
+        }
+        match self {
+            Self::S16 => unpack::<2>(data, channels, start, |b| {
+                f32::from(i16::from_le_bytes(b)) / 32_768.0
+            }),
+            Self::S24 => unpack::<3>(data, channels, start, |[a, b, c]| {
+                // Into the top of an i32 and back down, sign extended; exact in f32.
+                (i32::from_le_bytes([0, a, b, c]) >> 8) as f32 / 8_388_608.0
+            }),
+            Self::F32 => unpack::<4>(data, channels, start, f32::from_le_bytes),
+        }
+    }
 }
 
 fn open(path: &Path) -> Result<Opened, DecodeError> {
@@ -277,6 +366,7 @@ fn open(path: &Path) -> Result<Opened, DecodeError> {
         })?;
     let codec = decoder.codec_info().short_name.to_owned();
     let lossless = is_lossless(params.codec);
+    let plain_pcm = PlainPcm::of(&params);
 
     Ok(Opened {
         reader,
@@ -292,6 +382,7 @@ fn open(path: &Path) -> Result<Opened, DecodeError> {
         container,
         codec,
         lossless,
+        plain_pcm,
     })
 }
 
@@ -330,12 +421,16 @@ pub(crate) fn compare_file(
         if packet.track_id != opened.track.id {
             continue;
         }
-        let decoded = opened
-            .decoder
-            .decode(&packet)
-            .map_err(|e| CompareError::Unreadable(e.to_string()))?;
         block.iter_mut().for_each(Vec::clear);
-        append_planar(&mut block, &decoded).map_err(CompareError::Unreadable)?;
+        if let Some(pcm) = opened.plain_pcm {
+            pcm.append(&packet.data, &mut block);
+        } else {
+            let decoded = opened
+                .decoder
+                .decode(&packet)
+                .map_err(|e| CompareError::Unreadable(e.to_string()))?;
+            append_planar(&mut block, &decoded).map_err(CompareError::Unreadable)?;
+        }
         let frames = block[0].len();
         if position + frames > expected.frames() {
             return Err(differ(format!(
@@ -397,6 +492,7 @@ fn decode(path: &Path, control: DecodeControl<'_>) -> Result<Decoded, DecodeErro
         container,
         codec,
         lossless,
+        plain_pcm,
     } = open(path)?;
     // Reserve for the frames the header promises, but never more than the file could plausibly
     // hold: a header is not trusted to size an allocation.
@@ -444,18 +540,25 @@ fn decode(path: &Path, control: DecodeControl<'_>) -> Result<Decoded, DecodeErro
         if packet.track_id != track.id {
             continue;
         }
-        match decoder.decode(&packet) {
-            Ok(decoded) => {
-                decoded_bits.get_or_insert(sample_bits(&decoded));
-                append_planar(&mut channels, &decoded).map_err(|reason| DecodeError::Corrupt {
-                    path: path.to_owned(),
-                    reason,
-                })?
+        if let Some(pcm) = plain_pcm {
+            decoded_bits.get_or_insert(pcm.bits());
+            pcm.append(&packet.data, &mut channels);
+        } else {
+            match decoder.decode(&packet) {
+                Ok(decoded) => {
+                    decoded_bits.get_or_insert(sample_bits(&decoded));
+                    append_planar(&mut channels, &decoded).map_err(|reason| {
+                        DecodeError::Corrupt {
+                            path: path.to_owned(),
+                            reason,
+                        }
+                    })?
+                }
+                Err(SymphoniaError::DecodeError(_)) | Err(SymphoniaError::IoError(_)) => {
+                    skipped_packets += 1;
+                }
+                Err(e) => return Err(corrupt(path, &e)),
             }
-            Err(SymphoniaError::DecodeError(_)) | Err(SymphoniaError::IoError(_)) => {
-                skipped_packets += 1;
-            }
-            Err(e) => return Err(corrupt(path, &e)),
         }
         let fraction = bytes_read.load(Ordering::Relaxed) as f64 / file_len as f64;
         if fraction - last_reported >= 0.01 {
@@ -765,5 +868,72 @@ impl MediaSource for CountingSource {
 
     fn byte_len(&self) -> Option<u64> {
         Some(self.len)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A WAV of noise-like samples at full range, both signs, written by hound.
+    fn wav(name: &str, channels: u16, bits: u16, float: bool) -> PathBuf {
+        let path =
+            std::env::temp_dir().join(format!("crest-pcm-{}-{name}.wav", std::process::id()));
+        let spec = hound::WavSpec {
+            channels,
+            sample_rate: 44_100,
+            bits_per_sample: bits,
+            sample_format: if float {
+                hound::SampleFormat::Float
+            } else {
+                hound::SampleFormat::Int
+            },
+        };
+        let mut writer = hound::WavWriter::create(&path, spec).expect("create");
+        let mut state = 0x1234_5678u32;
+        for _ in 0..5_001 * usize::from(channels) {
+            state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            let value = state as i32;
+            match (float, bits) {
+                (true, _) => writer.write_sample(value as f32 / 2f32.powi(31)),
+                (false, 16) => writer.write_sample((value >> 16) as i16),
+                (false, _) => writer.write_sample(value >> 8),
+            }
+            .expect("sample");
+        }
+        writer.finalize().expect("finalize");
+        path
+    }
+
+    #[test]
+    fn plain_pcm_unpacks_exactly_as_the_pcm_decoder() {
+        for (name, channels, bits, float, expected) in [
+            ("s16-stereo", 2, 16, false, PlainPcm::S16),
+            ("s24-stereo", 2, 24, false, PlainPcm::S24),
+            ("s24-mono", 1, 24, false, PlainPcm::S24),
+            ("s24-three", 3, 24, false, PlainPcm::S24),
+            ("f32-stereo", 2, 32, true, PlainPcm::F32),
+            ("s16-mono", 1, 16, false, PlainPcm::S16),
+        ] {
+            let path = wav(name, channels, bits, float);
+            let mut opened = open(&path).expect("open");
+            assert_eq!(opened.plain_pcm, Some(expected), "{name}");
+            let count = usize::from(channels);
+            let (mut ours, mut theirs) = (vec![Vec::new(); count], vec![Vec::new(); count]);
+            while let Ok(Some(packet)) = opened.reader.next_packet() {
+                expected.append(&packet.data, &mut ours);
+                let decoded = opened.decoder.decode(&packet).expect("decode");
+                append_planar(&mut theirs, &decoded).expect("append");
+            }
+            assert_eq!(ours[0].len(), 5_001, "{name}");
+            for (a, b) in ours.iter().zip(&theirs) {
+                assert!(
+                    a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits()),
+                    "{name}: a sample differs"
+                );
+                assert!(a.iter().any(|x| *x < -0.5) && a.iter().any(|x| *x > 0.5));
+            }
+            let _ = std::fs::remove_file(&path);
+        }
     }
 }
