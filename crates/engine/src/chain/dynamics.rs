@@ -6,7 +6,9 @@
 use std::f64::consts::FRAC_1_SQRT_2;
 
 use crate::dsp::biquad::{Coefficients, State};
-use crate::dsp::dynamics::{fast_amp_to_db, fast_db_to_amp, time_coefficient};
+use crate::dsp::dynamics::{
+    fast_amp_to_db_f32, fast_db_to_amp, fast_db_to_amp_f32, time_coefficient,
+};
 
 use super::settings::{BandDynamics, DynamicsSettings, Link, MultibandSettings};
 use super::{CONTROL_FRAMES, Smoothed};
@@ -147,21 +149,23 @@ impl Compressor {
     }
 
     /// The envelope's reductions (dB) for a span of detector levels: the static curve for
-    /// every frame first (independent frames, so the processor overlaps them), then the
-    /// envelope, which must go frame by frame.
+    /// every frame first (independent frames, so the processor overlaps them; single
+    /// precision, four to a vector, 2e-5 dB at worst), then the envelope, which must go frame
+    /// by frame (double precision: its coefficients sit within 1e-5 of 1).
     #[inline]
-    fn follow(&mut self, detector: usize, levels: &mut [f64]) {
+    fn follow(&mut self, detector: usize, levels: &mut [f32]) {
         // Without branches: programme crosses the knee at random, and a mispredicted branch
         // per frame cost more than the logarithm it would save.
-        let slope = 1.0 - 1.0 / self.ratio.max(1.0);
-        let half_knee = self.knee_db.max(0.0) / 2.0;
+        let slope = (1.0 - 1.0 / self.ratio.max(1.0)) as f32;
+        let half_knee = (self.knee_db.max(0.0) / 2.0) as f32;
         let knee_scale = if half_knee > 0.0 {
             slope / (4.0 * half_knee)
         } else {
             0.0
         };
+        let threshold = self.threshold_db as f32;
         for level in levels.iter_mut() {
-            let over = fast_amp_to_db(*level) - self.threshold_db;
+            let over = fast_amp_to_db_f32(*level) - threshold;
             let hard = slope * over.max(0.0);
             let into_knee = over + half_knee;
             let soft = knee_scale * into_knee * into_knee;
@@ -169,27 +173,26 @@ impl Compressor {
         }
         let env = &mut self.envelopes[detector];
         let mut meter = self.meter_db;
-        for target in levels.iter_mut() {
+        for value in levels.iter_mut() {
+            let target = f64::from(*value);
             let reduction = if self.auto_release {
-                let fast = env.fast.follow(*target, self.attack, self.fast_release);
-                fast.max(
-                    env.slow
-                        .follow(*target, self.slow_attack, self.slow_release),
-                )
+                let fast = env.fast.follow(target, self.attack, self.fast_release);
+                fast.max(env.slow.follow(target, self.slow_attack, self.slow_release))
             } else {
-                env.fast.follow(*target, self.attack, self.release)
+                env.fast.follow(target, self.attack, self.release)
             };
             meter = meter.max(reduction);
-            *target = reduction;
+            *value = reduction as f32;
         }
         self.meter_db = meter;
     }
 
     /// Reductions (dB) to linear gains with the makeup.
     #[inline]
-    fn gains(&self, reductions: &mut [f64]) {
+    fn gains(&self, reductions: &mut [f32]) {
+        let makeup = self.makeup as f32;
         for r in reductions.iter_mut() {
-            *r = fast_db_to_amp(-*r) * self.makeup;
+            *r = fast_db_to_amp_f32(-*r) * makeup;
         }
     }
 
@@ -205,49 +208,49 @@ impl Compressor {
     fn process(&mut self, frames: &mut [[f64; 2]], stereo: bool) {
         let mix = self.mix;
         let blend = |dry: f64, wet: f64| dry + mix * (wet - dry);
-        let mut first = [0.0f64; CONTROL_FRAMES];
+        let mut first = [0.0f32; CONTROL_FRAMES];
         let first = &mut first[..frames.len()];
         match (stereo, self.link) {
             (false, _) => {
                 for (level, frame) in first.iter_mut().zip(frames.iter()) {
-                    *level = self.detect(0, frame[0]);
+                    *level = self.detect(0, frame[0]) as f32;
                 }
                 self.follow(0, first);
                 self.gains(first);
-                for (frame, gain) in frames.iter_mut().zip(first.iter()) {
-                    frame[0] = blend(frame[0], frame[0] * gain);
+                for (frame, &gain) in frames.iter_mut().zip(first.iter()) {
+                    frame[0] = blend(frame[0], frame[0] * f64::from(gain));
                 }
             }
             (true, Link::Stereo) => {
                 for (level, frame) in first.iter_mut().zip(frames.iter()) {
-                    *level = self.detect(0, frame[0]).max(self.detect(1, frame[1]));
+                    *level = self.detect(0, frame[0]).max(self.detect(1, frame[1])) as f32;
                 }
                 self.follow(0, first);
                 self.gains(first);
-                for (frame, gain) in frames.iter_mut().zip(first.iter()) {
-                    *frame = frame.map(|x| blend(x, x * gain));
+                for (frame, &gain) in frames.iter_mut().zip(first.iter()) {
+                    *frame = frame.map(|x| blend(x, x * f64::from(gain)));
                 }
             }
             (true, Link::MidSide) => {
-                let mut second = [0.0f64; CONTROL_FRAMES];
+                let mut second = [0.0f32; CONTROL_FRAMES];
                 let second = &mut second[..frames.len()];
                 for ((mid, side), frame) in
                     first.iter_mut().zip(second.iter_mut()).zip(frames.iter())
                 {
                     let [left, right] = *frame;
-                    *mid = self.detect(0, 0.5 * (left + right));
-                    *side = self.detect(1, 0.5 * (left - right));
+                    *mid = self.detect(0, 0.5 * (left + right)) as f32;
+                    *side = self.detect(1, 0.5 * (left - right)) as f32;
                 }
                 self.follow(0, first);
                 self.follow(1, second);
                 self.gains(first);
                 self.gains(second);
-                for ((frame, mid_gain), side_gain) in
+                for ((frame, &mid_gain), &side_gain) in
                     frames.iter_mut().zip(first.iter()).zip(second.iter())
                 {
                     let [left, right] = *frame;
-                    let mid_out = 0.5 * (left + right) * mid_gain;
-                    let side_out = 0.5 * (left - right) * side_gain;
+                    let mid_out = 0.5 * (left + right) * f64::from(mid_gain);
+                    let side_out = 0.5 * (left - right) * f64::from(side_gain);
                     *frame = [
                         blend(left, mid_out + side_out),
                         blend(right, mid_out - side_out),
