@@ -178,3 +178,51 @@ fn release_is_as_set_and_quicker_after_isolated_peaks_when_automatic() {
         "{sustained:.0} vs {fixed:.0}"
     );
 }
+
+#[test]
+fn after_limiting_it_returns_to_bit_exact_passthrough_and_limits_again() {
+    let rate = 44_100;
+    let second = rate as usize;
+    // Loud noise (peaks near 0 dBFS, the ceiling −1 dBTP), 2.5 s of quiet noise, loud again.
+    let loud = |seed| noise(second / 2, seed, 0.95);
+    let quiet = noise(5 * second / 2, 11, 0.1);
+    let programme: Vec<f32> = [loud(9), quiet.clone(), loud(10)].concat();
+    for block in [64, 4_096] {
+        let out = limit(
+            &settings(-1.0, 0.0),
+            rate,
+            std::slice::from_ref(&programme),
+            block,
+        );
+        let out = &out[0];
+        // Released by the end of the quiet stretch: its last second passes untouched (up to
+        // the lookahead before the next loud stretch, where the gain starts down again).
+        let tail = 2 * second..3 * second - second / 20;
+        let changed = out[tail.clone()]
+            .iter()
+            .zip(&programme[tail.clone()])
+            .filter(|(y, x)| y.to_bits() != x.to_bits())
+            .count();
+        let first = out[tail.clone()]
+            .iter()
+            .zip(&programme[tail])
+            .position(|(y, x)| y.to_bits() != x.to_bits());
+        assert_eq!(
+            changed, 0,
+            "block {block}: not back to unity, first at {first:?}"
+        );
+        // And the limiter takes hold again: the second loud stretch is under the ceiling
+        // and reduced.
+        let last = &out[3 * second..];
+        let tp = true_peak(rate, &[last.to_vec()]);
+        assert!(tp <= -1.0 + 0.02, "block {block}: {tp:.3} dBTP");
+        let reduced = last
+            .iter()
+            .zip(&programme[3 * second..])
+            .any(|(y, x)| (y / x) < 0.8 && x.abs() > 0.5);
+        assert!(
+            reduced,
+            "block {block}: the second loud stretch was not limited"
+        );
+    }
+}
