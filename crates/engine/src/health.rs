@@ -92,7 +92,7 @@ pub fn clipping(audio: &AudioBuffer) -> Option<Finding> {
     let mut ranges = Vec::new();
     let mut runs = 0usize;
     for samples in audio.channels() {
-        let peak = abs_max(samples);
+        let peak = crate::dsp::abs_peak(samples);
         // A mix clipped and then lowered still has flat tops at its peak.
         let level = if peak >= 0.5 {
             (peak * 0.999_9).min(CLIP_LEVEL)
@@ -103,7 +103,7 @@ pub fn clipping(audio: &AudioBuffer) -> Option<Finding> {
         for (block_index, block) in samples.chunks(SCAN_BLOCK).enumerate() {
             let offset = block_index * SCAN_BLOCK;
             // Most blocks never reach the clip level: a vectorised maximum skips them.
-            if abs_max(block) < level {
+            if crate::dsp::abs_peak(block) < level {
                 if run >= CLIP_RUN {
                     runs += 1;
                     ranges.push(((offset - run) as f64 / rate, offset as f64 / rate));
@@ -435,20 +435,6 @@ fn stereo_pair(audio: &AudioBuffer) -> Option<(&[f32], &[f32])> {
 const SCAN_BLOCK: usize = 256;
 /// Accumulator lanes for the vectorised sums below (two AVX registers).
 const LANES: usize = 16;
-
-/// The largest absolute sample (vectorises: no early exit, no NaN-dependent branches).
-pub(crate) fn abs_max(samples: &[f32]) -> f32 {
-    let mut lanes = [0.0f32; LANES];
-    let (chunks, tail) = samples.as_chunks::<LANES>();
-    for chunk in chunks {
-        for (m, &x) in lanes.iter_mut().zip(chunk) {
-            *m = m.max(x.abs());
-        }
-    }
-    tail.iter()
-        .chain(&lanes)
-        .fold(0.0f32, |m, &x| m.max(x.abs()))
-}
 
 /// Σ f(x) in f32 lanes per block of 4,096, added up in f64: fast, and accurate enough for
 /// energies and offsets (each lane sums 256 values).

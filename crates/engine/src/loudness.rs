@@ -433,7 +433,7 @@ fn channel_peaks(
 
 fn one_channel_peaks(samples: &[f32], rate: u32, ends: &[usize]) -> (ChannelPeaks, Vec<f32>) {
     let mut meter = TruePeakMeter::new(rate);
-    let sample_peak = samples.iter().fold(0.0f32, |m, x| m.max(x.abs()));
+    let sample_peak = crate::dsp::abs_peak(samples);
     let mut true_peak = 0.0f32;
     let mut segments = Vec::with_capacity(ends.len());
     let mut start = 0;

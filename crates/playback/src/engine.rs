@@ -709,9 +709,7 @@ impl Engine {
     fn tap_master(&mut self, frames: usize) {
         let channels = self.channels;
         for c in 0..channels {
-            let peak = self.master[c][..frames]
-                .iter()
-                .fold(0.0f32, |m, x| m.max(x.abs()));
+            let peak = crest_engine::dsp::abs_peak(&self.master[c][..frames]);
             Meters::raise(&self.meters.peak[c], peak);
         }
         let a = self.rms_coefficient;

@@ -129,7 +129,7 @@ impl LiveLoudness {
             let chunk = &self.planar[c];
             let peak = self.true_peak[c].chunk_peak(chunk, self.true_peak_max[c]);
             self.true_peak_max[c] = self.true_peak_max[c].max(peak);
-            let sample_peak = chunk.iter().fold(0.0f32, |m, x| m.max(x.abs()));
+            let sample_peak = crate::dsp::abs_peak(chunk);
             self.sample_peak_max[c] = self.sample_peak_max[c].max(sample_peak);
         }
         if self.channels == 2 {

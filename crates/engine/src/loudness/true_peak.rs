@@ -196,7 +196,7 @@ impl TruePeakMeter {
     /// `running_max`: the largest peak so far; chunks that may exceed it are re-measured with
     /// the precise filter, and a new maximum is refined between oversampled points.
     pub fn chunk_peak(&mut self, chunk: &[f32], running_max: f32) -> f32 {
-        let sample_peak = chunk.iter().fold(0.0f32, |m, x| m.max(x.abs()));
+        let sample_peak = crate::dsp::abs_peak(chunk);
         if self.factor == 1 || chunk.is_empty() {
             return sample_peak;
         }
@@ -369,7 +369,7 @@ impl GroupDetector {
     /// is returned: the caller only needs to know that the group is under `threshold`.
     pub(crate) fn peak(&mut self, x: &[f32], threshold: f32) -> f32 {
         let samples = &x[GROUP_CENTRE..=GROUP_CENTRE + GROUP];
-        let sample_peak = samples.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+        let sample_peak = crate::dsp::abs_peak(samples);
         let factor = self.precise.factor;
         // The interpolators' windows for the group's own intervals start one sample in.
         let inner = &x[1..];
@@ -379,7 +379,7 @@ impl GroupDetector {
         // Quiet groups (most of a master's, at the limiter's input) end here: even the scan's
         // largest possible value would stay under the threshold by the margin.
         let scanned = &inner[LAG..LAG + GROUP + FAST_TAPS - 1];
-        let window_peak = scanned.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+        let window_peak = crate::dsp::abs_peak(scanned);
         if window_peak * self.fast_reach * CANDIDATE_MARGIN < threshold {
             return sample_peak;
         }
