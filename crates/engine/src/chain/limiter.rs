@@ -50,8 +50,10 @@ pub struct LimiterStats {
 #[derive(Debug, Clone)]
 struct Detection {
     groups: GroupDetector,
-    /// Per channel, the samples of the next group's window read so far.
+    /// Per channel, the samples read: the next group's window starts at `start`, and the
+    /// buffer holds many groups' worth, so the shift back to the front is rare.
     window: [Vec<f32>; 2],
+    start: usize,
     filled: usize,
     /// The gain the newest complete group needs (`ceiling / peak`, at most 1).
     required: f64,
@@ -59,12 +61,15 @@ struct Detection {
 
 /// Frames the detection lags the input: the group, and the interpolator's reach past it.
 const DETECTION_DELAY: usize = GROUP_WINDOW - 1 - GROUP_CENTRE;
+/// Samples each channel's detection buffer holds: one window and 63 groups more.
+const DETECTION_BUFFER: usize = GROUP_WINDOW + 63 * GROUP;
 
 impl Detection {
     fn new(sample_rate: u32) -> Self {
         let mut d = Self {
             groups: GroupDetector::new(sample_rate),
-            window: [vec![0.0; GROUP_WINDOW], vec![0.0; GROUP_WINDOW]],
+            window: [vec![0.0; DETECTION_BUFFER], vec![0.0; DETECTION_BUFFER]],
+            start: 0,
             filled: 0,
             required: 1.0,
         };
@@ -75,6 +80,7 @@ impl Detection {
     fn reset(&mut self) {
         // The first group's window reaches back before the start: silence.
         self.window.iter_mut().flatten().for_each(|x| *x = 0.0);
+        self.start = 0;
         self.filled = GROUP_CENTRE;
         self.required = 1.0;
     }
@@ -87,17 +93,23 @@ impl Detection {
             window[self.filled] = frame[c];
         }
         self.filled += 1;
-        if self.filled == GROUP_WINDOW {
+        if self.filled - self.start == GROUP_WINDOW {
             let mut peak = 0.0f32;
             for window in self.window.iter().take(channels) {
-                peak = peak.max(self.groups.peak(window, ceiling as f32));
+                let group = &window[self.start..self.filled];
+                peak = peak.max(self.groups.peak(group, ceiling as f32));
             }
             let peak = f64::from(peak);
             self.required = if peak > ceiling { ceiling / peak } else { 1.0 };
-            for window in self.window.iter_mut().take(channels) {
-                window.copy_within(GROUP.., 0);
+            self.start += GROUP;
+            if self.filled == DETECTION_BUFFER {
+                // The next window's samples so far, back to the front.
+                for window in self.window.iter_mut().take(channels) {
+                    window.copy_within(self.start..self.filled, 0);
+                }
+                self.filled -= self.start;
+                self.start = 0;
             }
-            self.filled -= GROUP;
         }
         self.required
     }

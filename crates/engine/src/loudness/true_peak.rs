@@ -365,23 +365,28 @@ impl GroupDetector {
     }
 
     /// The true peak of the group read from `x` (at least [`GROUP_WINDOW`] samples).
-    /// When the scan stays [`CANDIDATE_MARGIN`] below `threshold`, its (slightly low) reading
-    /// is returned: the caller only needs to know that the group is under `threshold`.
+    /// When the group cannot come within [`CANDIDATE_MARGIN`] of `threshold`, a reading under
+    /// `threshold` is returned (its samples' peak, or the scan's slightly low one): the caller
+    /// only needs to know that the group is under `threshold`.
     pub(crate) fn peak(&mut self, x: &[f32], threshold: f32) -> f32 {
-        let samples = &x[GROUP_CENTRE..=GROUP_CENTRE + GROUP];
-        let sample_peak = crate::dsp::abs_peak(samples);
         let factor = self.precise.factor;
         // The interpolators' windows for the group's own intervals start one sample in.
         let inner = &x[1..];
+        if factor > 1 {
+            // Quiet groups (most of a master's, at the limiter's input) end here: even the
+            // scan's largest possible value would stay under the threshold by the margin. The
+            // bound reads the scan's window and one sample before it: three whole vectors.
+            const BOUND_FROM: usize = LAG;
+            const BOUND_LEN: usize = GROUP + FAST_TAPS;
+            let window_peak = crate::dsp::abs_peak(&x[BOUND_FROM..BOUND_FROM + BOUND_LEN]);
+            if window_peak * self.fast_reach * CANDIDATE_MARGIN < threshold {
+                return window_peak;
+            }
+        }
+        let samples = &x[GROUP_CENTRE..=GROUP_CENTRE + GROUP];
+        let sample_peak = crate::dsp::abs_peak(samples);
         if factor == 1 {
             return sample_peak.max(self.reference.group_max(inner));
-        }
-        // Quiet groups (most of a master's, at the limiter's input) end here: even the scan's
-        // largest possible value would stay under the threshold by the margin.
-        let scanned = &inner[LAG..LAG + GROUP + FAST_TAPS - 1];
-        let window_peak = crate::dsp::abs_peak(scanned);
-        if window_peak * self.fast_reach * CANDIDATE_MARGIN < threshold {
-            return sample_peak;
         }
         let mut pass = [0.0f32; 1];
         let scan = self
