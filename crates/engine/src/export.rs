@@ -129,9 +129,12 @@ struct Quantizer {
     scale: f64,
     min: f64,
     max: f64,
-    /// Two generators, for even and odd samples: one generator's recursion per sample was the
-    /// slowest part of quantising; two interleave.
+    /// Two generators for the shaped dither, for even and odd samples: one generator's
+    /// recursion per sample was the slowest part of quantising; two interleave.
     noise: [White; 2],
+    /// Four 32-bit xorshift generators for plain TPDF, one per lane of four samples: their
+    /// shifts and exclusive-ors vectorise, where a 64-bit multiply per sample does not.
+    lanes: [u32; 4],
     /// The shaped dither's last errors, newest first.
     error: [f64; SHAPING.len()],
     clamped: u64,
@@ -151,6 +154,11 @@ impl Quantizer {
                 White::new(0x5eed_d17e ^ channel as u64),
                 White::new(0x0dd5_eed5 ^ channel as u64),
             ],
+            lanes: {
+                let mut seed = White::new(0x7bdf_d17e ^ channel as u64);
+                // Never zero: xorshift stays at zero.
+                [0; 4].map(|_: u32| (seed.bits() >> 32) as u32 | 1)
+            },
             error: [0.0; SHAPING.len()],
             clamped: 0,
         }
@@ -159,14 +167,64 @@ impl Quantizer {
     /// Every sample's integer value (as f64), in order, handed to `put(index, value)`.
     #[inline(always)]
     fn each(&mut self, samples: &[f32], mut put: impl FnMut(usize, f64)) {
-        let mut pairs = samples.chunks_exact(2);
-        for (i, pair) in pairs.by_ref().enumerate() {
-            put(2 * i, self.next(pair[0], 0));
-            put(2 * i + 1, self.next(pair[1], 1));
+        if self.dither == Dither::Shaped {
+            // The error feedback makes each sample wait on the last: one at a time.
+            let mut pairs = samples.chunks_exact(2);
+            for (i, pair) in pairs.by_ref().enumerate() {
+                put(2 * i, self.next(pair[0], 0));
+                put(2 * i + 1, self.next(pair[1], 1));
+            }
+            if let [last] = pairs.remainder() {
+                put(samples.len() - 1, self.next(*last, 0));
+            }
+            return;
         }
-        if let [last] = pairs.remainder() {
-            put(samples.len() - 1, self.next(*last, 0));
+        const BLOCK: usize = 256;
+        let mut values = [0.0f64; BLOCK];
+        for (b, chunk) in samples.chunks(BLOCK).enumerate() {
+            let values = &mut values[..chunk.len()];
+            self.plain(chunk, values);
+            for (i, &q) in values.iter().enumerate() {
+                put(b * BLOCK + i, q);
+            }
         }
+    }
+
+    /// Plain TPDF (or no dither) of a block, four samples at a time in independent lanes,
+    /// written to `values`: the same steps as [`next`](Self::next) without the shaping.
+    #[inline(always)]
+    fn plain(&mut self, samples: &[f32], values: &mut [f64]) {
+        let dithered = self.dither != Dither::None;
+        let (scale, min, max) = (self.scale, self.min, self.max);
+        let mut clamped = 0u64;
+        let mut quads = samples.chunks(4);
+        for (quad, out) in quads.by_ref().zip(values.chunks_mut(4)) {
+            let noise = if dithered { self.tpdf4() } else { [0.0; 4] };
+            for ((value, &x), tpdf) in out.iter_mut().zip(quad).zip(noise) {
+                let q = round_to_integer(f64::from(x) * scale + tpdf);
+                let kept = q.clamp(min, max);
+                clamped += u64::from(kept != q);
+                *value = kept;
+            }
+        }
+        self.clamped += clamped;
+    }
+
+    /// Four triangular values in (−1, 1) LSB, one from each lane: the sum of two 16-bit
+    /// uniform halves of a 32-bit xorshift output, centred.
+    #[inline(always)]
+    fn tpdf4(&mut self) -> [f64; 4] {
+        let mut out = [0.0; 4];
+        for (state, value) in self.lanes.iter_mut().zip(&mut out) {
+            let mut x = *state;
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            *state = x;
+            let halves = (x & 0xFFFF) + (x >> 16) + 1;
+            *value = f64::from(halves) * (1.0 / 65_536.0) - 1.0;
+        }
+        out
     }
 
     /// The integer value (as f64) stored for `x`, dithered by generator `lane`.

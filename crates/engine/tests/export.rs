@@ -185,6 +185,40 @@ fn tpdf_dither_turns_truncation_into_noise() {
     assert!((plain - 1e-5 / lsb / 2f64.sqrt()).abs() < 0.01, "{plain}");
     // TPDF (variance 1/6 LSB²) plus rounding (1/12 LSB²): 0.5 LSB rms.
     assert!((tpdf - 0.5).abs() < 0.03, "{tpdf}");
+
+    // And the error is white and centred: no bias, no correlation between neighbours (the
+    // dither comes from four interleaved generators), none with the signal.
+    let q = quantize(&audio, 16, Dither::Tpdf).to_f32();
+    let error: Vec<f64> = q[0]
+        .iter()
+        .zip(&x)
+        .map(|(a, b)| (f64::from(*a) - f64::from(*b)) / lsb)
+        .collect();
+    let n = error.len() as f64;
+    let mean = error.iter().sum::<f64>() / n;
+    assert!(mean.abs() < 0.01, "mean error {mean} LSB");
+    let power = error.iter().map(|e| e * e).sum::<f64>() / n;
+    for lag in 1..=8 {
+        let r = error
+            .iter()
+            .zip(&error[lag..])
+            .map(|(a, b)| a * b)
+            .sum::<f64>()
+            / n
+            / power;
+        assert!(r.abs() < 0.02, "lag {lag}: correlation {r}");
+    }
+    let with_signal = error
+        .iter()
+        .zip(&x)
+        .map(|(e, s)| e * f64::from(*s) / 1e-5)
+        .sum::<f64>()
+        / n
+        / power.sqrt();
+    assert!(
+        with_signal.abs() < 0.02,
+        "correlation with the signal {with_signal}"
+    );
 }
 
 #[test]
