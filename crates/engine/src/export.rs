@@ -197,15 +197,23 @@ impl Quantizer {
         let dithered = self.dither != Dither::None;
         let (scale, min, max) = (self.scale, self.min, self.max);
         let mut clamped = 0u64;
-        let mut quads = samples.chunks(4);
-        for (quad, out) in quads.by_ref().zip(values.chunks_mut(4)) {
+        let mut one = |x: f32, tpdf: f64, value: &mut f64| {
+            let q = round_to_integer(f64::from(x) * scale + tpdf);
+            let kept = q.clamp(min, max);
+            clamped += u64::from(kept != q);
+            *value = kept;
+        };
+        let (quads, tail) = samples.as_chunks::<4>();
+        let (outs, out_tail) = values.as_chunks_mut::<4>();
+        for (quad, out) in quads.iter().zip(outs) {
             let noise = if dithered { self.tpdf4() } else { [0.0; 4] };
-            for ((value, &x), tpdf) in out.iter_mut().zip(quad).zip(noise) {
-                let q = round_to_integer(f64::from(x) * scale + tpdf);
-                let kept = q.clamp(min, max);
-                clamped += u64::from(kept != q);
-                *value = kept;
+            for i in 0..4 {
+                one(quad[i], noise[i], &mut out[i]);
             }
+        }
+        let noise = if dithered { self.tpdf4() } else { [0.0; 4] };
+        for ((&x, value), tpdf) in tail.iter().zip(out_tail).zip(noise) {
+            one(x, tpdf, value);
         }
         self.clamped += clamped;
     }
