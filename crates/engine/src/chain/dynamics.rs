@@ -26,7 +26,10 @@ struct Detector {
 impl Detector {
     #[inline]
     fn follow(&mut self, target: f64, attack: f64, release: f64) -> f64 {
-        self.hold = target.max(release * self.hold + (1.0 - release) * target);
+        // A plain comparison, not `f64::max`: its NaN handling sat on this recursion, the
+        // compressor's longest, every frame.
+        let decayed = release * self.hold + (1.0 - release) * target;
+        self.hold = if decayed > target { decayed } else { target };
         self.out = attack * self.out + (1.0 - attack) * self.hold;
         self.out
     }
@@ -181,7 +184,7 @@ impl Compressor {
             } else {
                 env.fast.follow(target, self.attack, self.release)
             };
-            meter = meter.max(reduction);
+            meter = if reduction > meter { reduction } else { meter };
             *value = reduction as f32;
         }
         self.meter_db = meter;

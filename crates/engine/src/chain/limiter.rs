@@ -359,7 +359,8 @@ impl Limiter {
         if released > 1.0 - 1e-9 {
             released = 1.0;
         }
-        self.envelope = held.min(released);
+        // Plain comparisons on the per-frame recursions (`f64::min` adds NaN handling).
+        self.envelope = if released < held { released } else { held };
         if self.auto_release {
             let limiting = if self.envelope < 0.989 { 1.0 } else { 0.0 };
             self.sustain = limiting + (self.sustain - limiting) * self.sustain_coefficient;
@@ -430,8 +431,12 @@ impl Limiter {
                 self.delay[c][at] = input[c];
                 channel[n] = (f64::from(self.delay[c][out_at]) * gain) as f32;
             }
-            self.meter_gain = self.meter_gain.min(gain);
-            self.stats_gain = self.stats_gain.min(gain);
+            if gain < self.meter_gain {
+                self.meter_gain = gain;
+            }
+            if gain < self.stats_gain {
+                self.stats_gain = gain;
+            }
             // The mean is sampled once per control step: a log per frame would cost more than
             // the rest of the gain path.
             if self.frame.is_multiple_of(CONTROL_FRAMES as u64) {
