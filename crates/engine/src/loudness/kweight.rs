@@ -121,12 +121,13 @@ fn filter_lanes<const LANES: usize>(
     for n in 0..len {
         for lane in 0..LANES {
             let x = f64::from(inputs[lane][n]);
-            // Transposed direct form II, twice.
+            // Transposed direct form II, twice; the input terms first, so only the last
+            // subtraction waits on the output (a shorter recursion).
             let y1 = f1.b[0] * x + s1[lane][0];
-            s1[lane][0] = f1.b[1] * x - f1.a[0] * y1 + s1[lane][1];
+            s1[lane][0] = (f1.b[1] * x + s1[lane][1]) - f1.a[0] * y1;
             s1[lane][1] = f1.b[2] * x - f1.a[1] * y1;
             let y2 = f2.b[0] * y1 + s2[lane][0];
-            s2[lane][0] = f2.b[1] * y1 - f2.a[0] * y2 + s2[lane][1];
+            s2[lane][0] = (f2.b[1] * y1 + s2[lane][1]) - f2.a[0] * y2;
             s2[lane][1] = f2.b[2] * y1 - f2.a[1] * y2;
             sum[lane] += y2 * y2;
         }
