@@ -422,15 +422,16 @@ pub(crate) fn compare_file(
             continue;
         }
         block.iter_mut().for_each(Vec::clear);
-        if let Some(pcm) = opened.plain_pcm {
-            pcm.append(&packet.data, &mut block);
-        } else {
-            let decoded = opened
-                .decoder
-                .decode(&packet)
-                .map_err(|e| CompareError::Unreadable(e.to_string()))?;
-            append_planar(&mut block, &decoded).map_err(CompareError::Unreadable)?;
-        }
+        append_packet(
+            opened.decoder.as_mut(),
+            opened.plain_pcm,
+            &packet,
+            &mut block,
+        )
+        .map_err(|e| match e {
+            PacketError::Decoder(e) => CompareError::Unreadable(e.to_string()),
+            PacketError::Layout(reason) => CompareError::Unreadable(reason),
+        })?;
         let frames = block[0].len();
         if position + frames > expected.frames() {
             return Err(differ(format!(
@@ -551,25 +552,22 @@ fn decode(path: &Path, control: DecodeControl<'_>) -> Result<Decoded, DecodeErro
         if packet.track_id != track.id {
             continue;
         }
-        if let Some(pcm) = plain_pcm {
-            decoded_bits.get_or_insert(pcm.bits());
-            pcm.append(&packet.data, &mut channels);
-        } else {
-            match decoder.decode(&packet) {
-                Ok(decoded) => {
-                    decoded_bits.get_or_insert(sample_bits(&decoded));
-                    append_planar(&mut channels, &decoded).map_err(|reason| {
-                        DecodeError::Corrupt {
-                            path: path.to_owned(),
-                            reason,
-                        }
-                    })?
-                }
-                Err(SymphoniaError::DecodeError(_)) | Err(SymphoniaError::IoError(_)) => {
-                    skipped_packets += 1;
-                }
-                Err(e) => return Err(corrupt(path, &e)),
+        match append_packet(decoder.as_mut(), plain_pcm, &packet, &mut channels) {
+            Ok(bits) => {
+                decoded_bits.get_or_insert(bits);
             }
+            Err(PacketError::Layout(reason)) => {
+                return Err(DecodeError::Corrupt {
+                    path: path.to_owned(),
+                    reason,
+                });
+            }
+            Err(PacketError::Decoder(
+                SymphoniaError::DecodeError(_) | SymphoniaError::IoError(_),
+            )) => {
+                skipped_packets += 1;
+            }
+            Err(PacketError::Decoder(e)) => return Err(corrupt(path, &e)),
         }
         let fraction = bytes_read.load(Ordering::Relaxed) as f64 / file_len as f64;
         if fraction - last_reported >= 0.01 {
@@ -724,6 +722,31 @@ fn sample_bits(decoded: &GenericAudioBufferRef<'_>) -> u32 {
         | GenericAudioBufferRef::F32(_) => 32,
         GenericAudioBufferRef::F64(_) => 64,
     }
+}
+
+/// Why a packet added no samples.
+enum PacketError {
+    /// The decoder refused it.
+    Decoder(SymphoniaError),
+    /// It decoded to a different channel count than the stream declares.
+    Layout(String),
+}
+
+/// Appends one packet's samples to the planar output: plain PCM unpacked directly, anything
+/// else through the decoder. Returns the bits per sample it decoded.
+fn append_packet(
+    decoder: &mut dyn AudioDecoder,
+    plain_pcm: Option<PlainPcm>,
+    packet: &symphonia::core::packet::Packet,
+    channels: &mut [Vec<f32>],
+) -> Result<u32, PacketError> {
+    if let Some(pcm) = plain_pcm {
+        pcm.append(&packet.data, channels);
+        return Ok(pcm.bits());
+    }
+    let decoded = decoder.decode(packet).map_err(PacketError::Decoder)?;
+    append_planar(channels, &decoded).map_err(PacketError::Layout)?;
+    Ok(sample_bits(&decoded))
 }
 
 /// Appends a decoded packet to the planar output.
