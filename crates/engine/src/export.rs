@@ -171,11 +171,11 @@ impl Quantizer {
             // The error feedback makes each sample wait on the last: one at a time.
             let mut pairs = samples.chunks_exact(2);
             for (i, pair) in pairs.by_ref().enumerate() {
-                put(2 * i, self.next(pair[0], 0));
-                put(2 * i + 1, self.next(pair[1], 1));
+                put(2 * i, self.shaped(pair[0], 0));
+                put(2 * i + 1, self.shaped(pair[1], 1));
             }
             if let [last] = pairs.remainder() {
-                put(samples.len() - 1, self.next(*last, 0));
+                put(samples.len() - 1, self.shaped(*last, 0));
             }
             return;
         }
@@ -191,7 +191,7 @@ impl Quantizer {
     }
 
     /// Plain TPDF (or no dither) of a block, four samples at a time in independent lanes,
-    /// written to `values`: the same steps as [`next`](Self::next) without the shaping.
+    /// written to `values`: the same steps as [`shaped`](Self::shaped) without the shaping.
     #[inline(always)]
     fn plain(&mut self, samples: &[f32], values: &mut [f64]) {
         let dithered = self.dither != Dither::None;
@@ -235,32 +235,26 @@ impl Quantizer {
         out
     }
 
-    /// The integer value (as f64) stored for `x`, dithered by generator `lane`.
+    /// The integer value (as f64) stored for `x` under shaped dither: TPDF from generator
+    /// `lane`, the filtered error of the samples before subtracted first.
     #[inline(always)]
-    fn next(&mut self, x: f32, lane: usize) -> f64 {
-        let mut wanted = f64::from(x) * self.scale;
-        if self.dither == Dither::Shaped {
-            wanted -= SHAPING
+    fn shaped(&mut self, x: f32, lane: usize) -> f64 {
+        let wanted = f64::from(x) * self.scale
+            - SHAPING
                 .iter()
                 .zip(&self.error)
                 .map(|(h, e)| h * e)
                 .sum::<f64>();
-        }
-        let tpdf = match self.dither {
-            Dither::None => 0.0,
-            // Two uniform ±0.5 LSB values sum to a triangle of ±1 LSB.
-            _ => self.noise[lane].triangular(),
-        };
+        // Two uniform ±0.5 LSB values sum to a triangle of ±1 LSB.
+        let tpdf = self.noise[lane].triangular();
         let mut q = round_to_integer(wanted + tpdf);
         if q < self.min || q > self.max {
             self.clamped += 1;
             q = q.clamp(self.min, self.max);
         }
-        if self.dither == Dither::Shaped {
-            self.error.rotate_right(1);
-            // Bounded so a clamped sample cannot make the feedback run away.
-            self.error[0] = (q - wanted).clamp(-4.0, 4.0);
-        }
+        self.error.rotate_right(1);
+        // Bounded so a clamped sample cannot make the feedback run away.
+        self.error[0] = (q - wanted).clamp(-4.0, 4.0);
         q
     }
 }
@@ -591,8 +585,8 @@ fn write_wav(path: &Path, format: Format, audio: &AudioBuffer) -> Result<(), Str
     out.write_all(&header).map_err(|e| e.to_string())?;
     let mut block = vec![0u8; WAV_BLOCK_FRAMES * channels.len() * bytes_per_sample];
     let scale = f64::from(1u32 << (bits - 1)) as f32;
-    // One interleaving loop per sample format and channel count, writing into a block sized
-    // in advance, so the packing inside is branch-free.
+    // One interleaving loop per sample format, writing into a block sized in advance, so the
+    // packing inside is branch-free.
     fn pack<const BYTES: usize>(
         channels: &[Vec<f32>],
         range: std::ops::Range<usize>,
@@ -600,24 +594,10 @@ fn write_wav(path: &Path, format: Format, audio: &AudioBuffer) -> Result<(), Str
         bytes: impl Fn(f32) -> [u8; BYTES],
     ) -> usize {
         let len = range.len() * channels.len() * BYTES;
-        match channels {
-            [left, right] => {
-                for ((frame, &l), &r) in block[..len]
-                    .chunks_exact_mut(2 * BYTES)
-                    .zip(&left[range.clone()])
-                    .zip(&right[range])
-                {
-                    frame[..BYTES].copy_from_slice(&bytes(l));
-                    frame[BYTES..].copy_from_slice(&bytes(r));
-                }
-            }
-            _ => {
-                let mut slots = block[..len].chunks_exact_mut(BYTES);
-                for n in range {
-                    for (c, slot) in channels.iter().zip(slots.by_ref()) {
-                        slot.copy_from_slice(&bytes(c[n]));
-                    }
-                }
+        let mut slots = block[..len].chunks_exact_mut(BYTES);
+        for n in range {
+            for (c, slot) in channels.iter().zip(slots.by_ref()) {
+                slot.copy_from_slice(&bytes(c[n]));
             }
         }
         len
