@@ -433,13 +433,14 @@ fn channel_peaks(
 
 fn one_channel_peaks(samples: &[f32], rate: u32, ends: &[usize]) -> (ChannelPeaks, Vec<f32>) {
     let mut meter = TruePeakMeter::new(rate);
-    let sample_peak = crate::dsp::abs_peak(samples);
+    let mut sample_peak = 0.0f32;
     let mut true_peak = 0.0f32;
     let mut segments = Vec::with_capacity(ends.len());
     let mut start = 0;
     for &end in ends {
-        let peak = meter.chunk_peak(&samples[start..end], true_peak);
+        let (peak, chunk_sample_peak) = meter.chunk_peaks(&samples[start..end], true_peak);
         true_peak = true_peak.max(peak);
+        sample_peak = sample_peak.max(chunk_sample_peak);
         segments.push(peak);
         start = end;
     }

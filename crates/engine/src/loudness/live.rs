@@ -127,9 +127,8 @@ impl LiveLoudness {
         }
         for c in 0..self.channels {
             let chunk = &self.planar[c];
-            let peak = self.true_peak[c].chunk_peak(chunk, self.true_peak_max[c]);
+            let (peak, sample_peak) = self.true_peak[c].chunk_peaks(chunk, self.true_peak_max[c]);
             self.true_peak_max[c] = self.true_peak_max[c].max(peak);
-            let sample_peak = crate::dsp::abs_peak(chunk);
             self.sample_peak_max[c] = self.sample_peak_max[c].max(sample_peak);
         }
         if self.channels == 2 {

@@ -196,9 +196,15 @@ impl TruePeakMeter {
     /// `running_max`: the largest peak so far; chunks that may exceed it are re-measured with
     /// the precise filter, and a new maximum is refined between oversampled points.
     pub fn chunk_peak(&mut self, chunk: &[f32], running_max: f32) -> f32 {
+        self.chunk_peaks(chunk, running_max).0
+    }
+
+    /// [`chunk_peak`](Self::chunk_peak) and the chunk's sample peak, which it finds on the
+    /// way: (true peak, sample peak), both linear.
+    pub fn chunk_peaks(&mut self, chunk: &[f32], running_max: f32) -> (f32, f32) {
         let sample_peak = crate::dsp::abs_peak(chunk);
         if self.factor == 1 || chunk.is_empty() {
-            return sample_peak;
+            return (sample_peak, sample_peak);
         }
         let history = PRECISE_TAPS - 1;
         self.scratch.truncate(history);
@@ -262,7 +268,7 @@ impl TruePeakMeter {
         self.scratch.truncate(history + chunk.len());
         self.scratch.drain(..chunk.len());
         self.filled = (self.filled + chunk.len()).min(history);
-        peak.max(sample_peak)
+        (peak.max(sample_peak), sample_peak)
     }
 }
 
