@@ -520,9 +520,8 @@ impl Chain {
             for frame in frames.iter_mut() {
                 *frame = [0.5 * (frame[0] + frame[1]), 0.5 * (frame[0] - frame[1])];
             }
-            if self.mono_bass.is_some() {
-                self.side_filter.process(frames);
-            }
+            // Empty without mono bass.
+            self.side_filter.process(frames);
             for frame in frames.iter_mut() {
                 let [mid, side] = *frame;
                 let side = side * width;
