@@ -2,11 +2,13 @@
 //! peak of the very samples to be written (rendering again with a lower working ceiling if
 //! they came out over: the closed loop), write atomically, verify, and report.
 
+use std::borrow::Cow;
 use std::path::Path;
 use std::time::Instant;
 
 use crate::audio::AudioBuffer;
 use crate::chain::ChainSettings;
+use crate::decode::DecodeError;
 use crate::export::{self, Dither, ExportError, ExportRequest, Format, Written};
 use crate::qc::{self, FileFacts, QcReport, Requirements};
 use crate::render::{self, LimiterReport, RenderControl, RenderError, Rendered};
@@ -29,14 +31,51 @@ pub enum MasterError {
     Export(#[from] ExportError),
     #[error(transparent)]
     Resample(#[from] ResampleError),
+    /// Reading the source again for a second render failed.
+    #[error(transparent)]
+    Reload(#[from] DecodeError),
     #[error("the QC report could not be written beside the master: {0}")]
     Report(std::io::Error),
+}
+
+/// The audio to master.
+#[derive(Clone)]
+pub enum MasterSource<'a> {
+    /// Audio the caller keeps (the desk's track, several masters from one buffer): every
+    /// render works on a copy.
+    Borrowed(&'a AudioBuffer),
+    /// Audio the master may consume: the first render works on it in place, without a copy of
+    /// the whole track. Should the closed loop need another render, `reload` gives the audio
+    /// again (the command line decodes the file once more).
+    Owned {
+        audio: AudioBuffer,
+        reload: &'a dyn Fn() -> Result<AudioBuffer, DecodeError>,
+    },
+}
+
+impl MasterSource<'_> {
+    fn audio(&self) -> &AudioBuffer {
+        match self {
+            Self::Borrowed(audio) => audio,
+            Self::Owned { audio, .. } => audio,
+        }
+    }
+}
+
+impl std::fmt::Debug for MasterSource<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = match self {
+            Self::Borrowed(_) => "Borrowed",
+            Self::Owned { .. } => "Owned",
+        };
+        f.debug_tuple(kind).field(self.audio()).finish()
+    }
 }
 
 /// What to make.
 #[derive(Debug, Clone)]
 pub struct MasterRequest<'a> {
-    pub audio: &'a AudioBuffer,
+    pub audio: MasterSource<'a>,
     pub source_path: Option<&'a Path>,
     /// The effective settings: chain file, then delivery preset, then flags already applied.
     pub settings: &'a ChainSettings,
@@ -75,40 +114,58 @@ pub struct Timings {
 /// Makes the master. A file that is written but fails a QC check is kept; `report.passed`
 /// says so.
 pub fn master(
-    request: &MasterRequest<'_>,
+    request: MasterRequest<'_>,
     control: RenderControl<'_>,
+) -> Result<Mastered, MasterError> {
+    master_with_margin(request, control, FIRST_MARGIN_DB)
+}
+
+/// [`master`] with the first render's working ceiling `first_margin_db` under the stated one.
+fn master_with_margin(
+    request: MasterRequest<'_>,
+    control: RenderControl<'_>,
+    first_margin_db: f64,
 ) -> Result<Mastered, MasterError> {
     let RenderControl { progress, cancel } = control;
     export::check_destination(request.output, request.source_path, request.force)?;
+    let source_rate = request.audio.audio().sample_rate();
+    let rate = request.sample_rate.unwrap_or(source_rate);
+    let render_share = if rate == source_rate {
+        (0.0, 0.85)
+    } else {
+        (0.15, 0.7)
+    };
     // Resample first, so the limiter, the closed loop and the dither all work at the rate that
     // is delivered (conversion makes new inter-sample peaks).
     let mut timings = Timings::default();
-    let started = Instant::now();
-    let converted;
-    let (audio, render_share) = match request.sample_rate {
-        Some(rate) if rate != request.audio.sample_rate() => {
-            converted = resample::resample(
-                request.audio,
-                rate,
-                RenderControl {
-                    progress: &mut |f| progress(0.15 * f),
-                    cancel,
-                },
-            )?;
-            (&converted, (0.15, 0.7))
-        }
-        _ => (request.audio, (0.0, 0.85)),
+    let mut convert = |audio, progress: &mut dyn FnMut(f64)| {
+        to_rate(audio, rate, progress, cancel, &mut timings.resample_s)
     };
-    timings.resample_s = started.elapsed().as_secs_f64();
+    // The first render's input; a later one gets the source again (borrowed, or reloaded).
+    let (first, reload) = match request.audio {
+        MasterSource::Borrowed(audio) => (Cow::Borrowed(audio), None),
+        MasterSource::Owned { audio, reload } => (Cow::Owned(audio), Some(reload)),
+    };
+    let borrowed = match &first {
+        Cow::Borrowed(audio) => Some(*audio),
+        Cow::Owned(_) => None,
+    };
+    let mut next_input = Some(convert(first, &mut *progress)?);
     let limiter_on = !request.settings.limiter.bypass;
     let ceiling = request.settings.limiter.ceiling_dbtp;
-    let mut margin = FIRST_MARGIN_DB;
+    let mut margin = first_margin_db;
     let mut renders = 0;
     let (rendered, prepared) = loop {
         renders += 1;
+        let input = match (next_input.take(), borrowed, reload) {
+            (Some(input), _, _) => input,
+            (None, Some(audio), _) => convert(Cow::Borrowed(audio), &mut |_| {})?,
+            (None, None, Some(reload)) => convert(Cow::Owned(reload()?), &mut |_| {})?,
+            (None, None, None) => unreachable!("owned audio always comes with a way to reload it"),
+        };
         let started = Instant::now();
         let rendered = render::render(
-            audio,
+            input,
             request.settings,
             margin,
             RenderControl {
@@ -149,11 +206,9 @@ pub fn master(
     timings.encode_s = written.encode_s;
     timings.verify_s = written.verify_s;
     let mut report = report_for(&written, rendered, request.settings);
-    if audio.sample_rate() != request.audio.sample_rate() {
+    if rate != source_rate {
         report.notes.push(format!(
-            "Converted from {} Hz to {} Hz before the chain, so the limiter and the dither worked at the delivered rate.",
-            request.audio.sample_rate(),
-            audio.sample_rate()
+            "Converted from {source_rate} Hz to {rate} Hz before the chain, so the limiter and the dither worked at the delivered rate."
         ));
     }
     report
@@ -166,6 +221,30 @@ pub fn master(
         renders,
         timings,
     })
+}
+
+/// `audio` at `rate`: as it is, or converted (adding the time it took to `resample_s`).
+fn to_rate<'s>(
+    audio: Cow<'s, AudioBuffer>,
+    rate: u32,
+    progress: &mut dyn FnMut(f64),
+    cancel: &std::sync::atomic::AtomicBool,
+    resample_s: &mut f64,
+) -> Result<Cow<'s, AudioBuffer>, MasterError> {
+    if rate == audio.sample_rate() {
+        return Ok(audio);
+    }
+    let started = Instant::now();
+    let converted = resample::resample(
+        &audio,
+        rate,
+        RenderControl {
+            progress: &mut |f| progress(0.15 * f),
+            cancel,
+        },
+    )?;
+    *resample_s += started.elapsed().as_secs_f64();
+    Ok(Cow::Owned(converted))
 }
 
 /// What render reported besides the audio: the limiter's report and the settings mono lacks.
@@ -226,4 +305,95 @@ fn report_for(
     }
     report.limiter = limiter;
     report
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+    use std::path::PathBuf;
+    use std::sync::atomic::AtomicBool;
+
+    use super::*;
+    use crate::emulation::noise::White;
+
+    /// One second of loud stereo noise at `rate`.
+    fn loud_noise(rate: u32) -> AudioBuffer {
+        let mut white = White::new(17);
+        let channels = (0..2)
+            .map(|_| {
+                (0..rate as usize)
+                    .map(|_| (white.sample() * 0.7).clamp(-1.0, 1.0) as f32)
+                    .collect()
+            })
+            .collect();
+        AudioBuffer::new(rate, channels).expect("audio")
+    }
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("crest-master-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("dir");
+        dir
+    }
+
+    /// The closed loop's second render, forced by a first working ceiling 0.5 dB over the
+    /// stated one: owned audio is reloaded for it exactly once (and converted again when the
+    /// delivery rate differs), and the master is the same file a borrowed source gives.
+    #[test]
+    fn the_closed_loop_renders_again_from_reloaded_audio_when_the_first_render_is_over() {
+        let mut settings = ChainSettings::default();
+        settings.limiter.gain_db = 6.0;
+        settings.limiter.ceiling_dbtp = -1.0;
+        let dir = scratch("closed-loop");
+        let cancel = AtomicBool::new(false);
+        for delivery_rate in [None, Some(48_000)] {
+            let source = loud_noise(44_100);
+            let make = |audio: MasterSource<'_>, name: &str| {
+                let output = dir.join(format!("{name}-{delivery_rate:?}.wav"));
+                let made = master_with_margin(
+                    MasterRequest {
+                        audio,
+                        source_path: None,
+                        settings: &settings,
+                        format: Format::Wav24,
+                        dither: Dither::Tpdf,
+                        sample_rate: delivery_rate,
+                        output: &output,
+                        force: false,
+                    },
+                    RenderControl {
+                        progress: &mut |_| {},
+                        cancel: &cancel,
+                    },
+                    -0.5,
+                )
+                .expect("mastered");
+                (made, std::fs::read(&output).expect("written"))
+            };
+            let reloads = Cell::new(0);
+            let reload = || {
+                reloads.set(reloads.get() + 1);
+                Ok(loud_noise(44_100))
+            };
+            let (owned, owned_file) = make(
+                MasterSource::Owned {
+                    audio: source.clone(),
+                    reload: &reload,
+                },
+                "owned",
+            );
+            let (borrowed, borrowed_file) = make(MasterSource::Borrowed(&source), "borrowed");
+            assert_eq!(owned.renders, 2, "{delivery_rate:?}");
+            assert_eq!(reloads.get(), 1, "{delivery_rate:?}");
+            assert_eq!(borrowed.renders, 2, "{delivery_rate:?}");
+            let peak = owned.report.true_peak_dbtp.expect("a peak");
+            assert!(
+                (-1.02..=-1.0).contains(&peak),
+                "{delivery_rate:?}: {peak:.3} dBTP"
+            );
+            assert!(owned.report.passed);
+            assert_eq!(owned.written.sample_rate, delivery_rate.unwrap_or(44_100));
+            assert!(owned_file == borrowed_file, "{delivery_rate:?}");
+        }
+    }
 }

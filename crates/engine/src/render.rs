@@ -7,6 +7,7 @@
 //! the first trial that limits tells the highest gain the reduction cap allows — and the true
 //! peak arriving at the limiter, without a separate true-peak pass.
 
+use std::borrow::Cow;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::Serialize;
@@ -97,9 +98,6 @@ fn check(cancel: &AtomicBool) -> Result<(), RenderError> {
     }
 }
 
-/// Renders `audio` through the chain built from `settings`. `margin_db` lowers the limiter's
-/// working ceiling below the stated one (the closed loop of export uses it when a finished
-/// file measured over); the report states the stated ceiling.
 /// [`render`] to the end, with no progress to report and no way to cancel: previews, the
 /// desk's background render of the master, tests.
 pub fn render_whole(
@@ -108,7 +106,7 @@ pub fn render_whole(
 ) -> Result<Rendered, RenderError> {
     let never = AtomicBool::new(false);
     render(
-        audio,
+        Cow::Borrowed(audio),
         settings,
         0.0,
         RenderControl {
@@ -118,8 +116,13 @@ pub fn render_whole(
     )
 }
 
+/// Renders `audio` through the chain built from `settings`. `margin_db` lowers the limiter's
+/// working ceiling below the stated one (the closed loop of export uses it when a finished
+/// file measured over; a test of that loop raises it with a negative margin); the report
+/// states the stated ceiling. Audio handed over owned is rendered in place; borrowed audio
+/// is copied first.
 pub fn render(
-    audio: &AudioBuffer,
+    audio: Cow<'_, AudioBuffer>,
     settings: &ChainSettings,
     margin_db: f64,
     control: RenderControl<'_>,
@@ -130,11 +133,16 @@ pub fn render(
     pre_settings.limiter.bypass = true;
     let mut chain = Chain::new(&pre_settings, rate, BLOCK, audio.channel_count())?;
     let disabled_for_mono = chain.disabled_for_mono();
-    check_trims(&settings.output, audio)?;
-
-    // Input → EQ → dynamics → stereo, in place on a copy.
-    let mut pre: Vec<Vec<f32>> = audio.channels().to_vec();
+    check_trims(&settings.output, &audio)?;
+    let roles = audio.roles().to_vec();
     let frames = audio.frames();
+    let rebuild = |channels| {
+        AudioBuffer::with_roles(rate, roles.clone(), channels)
+            .expect("same layout and rate as the input")
+    };
+
+    // Input → EQ → dynamics → stereo, in place.
+    let mut pre: Vec<Vec<f32>> = audio.into_owned().into_channels();
     let mut start = 0;
     while start < frames {
         check(cancel)?;
@@ -148,20 +156,20 @@ pub fn render(
         let channels = apply_output(pre, &settings.output, rate);
         progress(1.0);
         return Ok(Rendered {
-            audio: rebuild(audio, channels),
+            audio: rebuild(channels),
             limiter: None,
             disabled_for_mono,
         });
     }
 
     let l = &settings.limiter;
-    let pre_buffer = rebuild(audio, pre);
+    let pre_buffer = rebuild(pre);
     // The loudness arriving at the limiter (its true peak comes from the limiter itself).
     let integrated_before = loudness::integrated_lufs(&pre_buffer);
     let pre = pre_buffer.into_channels();
     check(cancel)?;
     progress(0.5);
-    let working_ceiling = l.ceiling_dbtp - margin_db.max(0.0);
+    let working_ceiling = l.ceiling_dbtp - margin_db;
     // The limiter's output at a gain, in place on the chain's output, through the output stage.
     let finish = |gain_db: f64, channels: Vec<Vec<f32>>| -> Result<_, RenderError> {
         let (out, stats) = limit(channels, l, rate, gain_db, working_ceiling, cancel)?;
@@ -188,7 +196,7 @@ pub fn render(
                 trial_loudness(
                     &pre,
                     &mut trial_out,
-                    audio.roles(),
+                    &roles,
                     l,
                     &settings.output,
                     rate,
@@ -225,7 +233,7 @@ pub fn render(
         Some((out, stats)) => (apply_output(out, &settings.output, rate), stats),
         None => finish(gain_db, pre)?,
     };
-    let out = rebuild(audio, out);
+    let out = rebuild(out);
     // Where the limiter worked, its reduction is the highest peak's overshoot at the gain.
     let true_peak_before = (stats.peak_reduction_db > 0.0)
         .then_some(stats.peak_reduction_db + working_ceiling - gain_db);
@@ -519,11 +527,6 @@ fn process_planar(
         [mono] => f(&mut [&mut mono[start..end]]),
         _ => {}
     }
-}
-
-fn rebuild(like: &AudioBuffer, channels: Vec<Vec<f32>>) -> AudioBuffer {
-    AudioBuffer::with_roles(like.sample_rate(), like.roles().to_vec(), channels)
-        .expect("same layout and rate as an existing buffer")
 }
 
 fn check_trims(output: &OutputSettings, audio: &AudioBuffer) -> Result<(), RenderError> {

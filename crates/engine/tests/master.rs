@@ -12,7 +12,7 @@ use crest_engine::chain::ChainSettings;
 use crest_engine::decode::DecodeControl;
 use crest_engine::decode_file;
 use crest_engine::export::{Dither, Format};
-use crest_engine::master::{MasterRequest, master};
+use crest_engine::master::{MasterRequest, MasterSource, master};
 
 #[test]
 fn converted_masters_hold_the_ceiling_at_the_delivered_rate() {
@@ -28,8 +28,8 @@ fn converted_masters_hold_the_ceiling_at_the_delivered_rate() {
             let output = dir.join(format!("{from}-{to}-{}.wav", name.replace([' ', '/'], "_")));
             let cancel = AtomicBool::new(false);
             let made = master(
-                &MasterRequest {
-                    audio: &audio,
+                MasterRequest {
+                    audio: MasterSource::Borrowed(&audio),
                     source_path: None,
                     settings: &settings,
                     format: Format::Wav24,

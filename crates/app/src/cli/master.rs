@@ -13,9 +13,9 @@ use clap::Args;
 use crest_engine::chain::ChainSettings;
 use crest_engine::delivery::{self, DeliveryPreset};
 use crest_engine::export::{Dither, Format};
-use crest_engine::master::{MasterRequest, master};
+use crest_engine::master::{MasterRequest, MasterSource, master};
 use crest_engine::render::RenderControl;
-use crest_engine::{DecodeControl, decode_file_with};
+use crest_engine::{DecodeControl, decode_file, decode_file_with};
 
 #[derive(Debug, Args)]
 pub struct MasterArgs {
@@ -164,9 +164,16 @@ fn run_master(args: &MasterArgs) -> Result<bool, String> {
     for warning in &decoded.warnings {
         eprintln!("crest: {}: {warning}", args.input.display());
     }
+    let duration_s = decoded.audio.duration_s();
+    // The render works on the decoded track in place; the rare second render of the closed
+    // loop decodes the file again rather than every master keeping a copy of the track.
+    let reload = || decode_file(&args.input).map(|d| d.audio);
     let mastered = master(
-        &MasterRequest {
-            audio: &decoded.audio,
+        MasterRequest {
+            audio: MasterSource::Owned {
+                audio: decoded.audio,
+                reload: &reload,
+            },
             source_path: Some(&args.input),
             settings: &settings,
             format,
@@ -195,8 +202,8 @@ fn run_master(args: &MasterArgs) -> Result<bool, String> {
             t.quantise_and_measure_s,
             t.encode_s,
             t.verify_s,
-            decoded.audio.duration_s(),
-            decoded.audio.duration_s() / total,
+            duration_s,
+            duration_s / total,
             mastered.renders,
             if mastered.renders == 1 { "" } else { "s" },
         );

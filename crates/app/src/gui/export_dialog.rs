@@ -11,7 +11,7 @@ use crest_engine::chain::ChainSettings;
 use crest_engine::decode::DecodeControl;
 use crest_engine::delivery::{self, DeliveryPreset};
 use crest_engine::export::{Dither, Format};
-use crest_engine::master::MasterRequest;
+use crest_engine::master::{MasterRequest, MasterSource};
 use crest_engine::qc::QcReport;
 use crest_engine::session::ExportChoices;
 use iced::widget::{
@@ -474,8 +474,8 @@ pub fn run(
                 Err("cancelled".to_owned())
             } else {
                 crest_engine::master::master(
-                    &MasterRequest {
-                        audio,
+                    MasterRequest {
+                        audio: MasterSource::Borrowed(audio),
                         source_path: source,
                         settings: &plan.settings,
                         format: plan.format,
