@@ -209,51 +209,30 @@ impl PlainPcm {
     /// Appends the whole frames of `data` to `channels` (a trailing partial frame is dropped,
     /// as the decoder drops it).
     fn append(self, data: &[u8], channels: &mut [Vec<f32>]) {
-        let width = self.bits() as usize / 8;
-        let frame_bytes = width * channels.len();
-        let frames = data.len() / frame_bytes;
-        let data = &data[..frames * frame_bytes];
-        let start = channels.first().map_or(0, Vec::len);
-        for channel in channels.iter_mut() {
-            channel.resize(start + frames, 0.0);
-        }
+        // Each channel is extended from an exact-size iterator over the packet (which stays
+        // in cache): no zero fill of the new samples before they are written.
         fn unpack<const W: usize>(
             data: &[u8],
             channels: &mut [Vec<f32>],
-            start: usize,
             value: impl Fn([u8; W]) -> f32,
         ) {
-            let sample = |bytes: &[u8]| value(bytes.try_into().expect("W bytes"));
-            match channels {
-                [left, right] => {
-                    for ((frame, l), r) in data
-                        .chunks_exact(2 * W)
-                        .zip(&mut left[start..])
-                        .zip(&mut right[start..])
-                    {
-                        *l = sample(&frame[..W]);
-                        *r = sample(&frame[W..]);
-                    }
-                }
-                _ => {
-                    let count = channels.len();
-                    for (n, frame) in data.chunks_exact(count * W).enumerate() {
-                        for (channel, bytes) in channels.iter_mut().zip(frame.chunks_exact(W)) {
-                            channel[start + n] = sample(bytes);
-                        }
-                    }
-                }
+            let frame_bytes = W * channels.len();
+            for (c, channel) in channels.iter_mut().enumerate() {
+                channel.extend(
+                    data.chunks_exact(frame_bytes)
+                        .map(|frame| value(frame[c * W..c * W + W].try_into().expect("W bytes"))),
+                );
             }
         }
         match self {
-            Self::S16 => unpack::<2>(data, channels, start, |b| {
+            Self::S16 => unpack::<2>(data, channels, |b| {
                 f32::from(i16::from_le_bytes(b)) / 32_768.0
             }),
-            Self::S24 => unpack::<3>(data, channels, start, |[a, b, c]| {
+            Self::S24 => unpack::<3>(data, channels, |[a, b, c]| {
                 // Into the top of an i32 and back down, sign extended; exact in f32.
                 (i32::from_le_bytes([0, a, b, c]) >> 8) as f32 / 8_388_608.0
             }),
-            Self::F32 => unpack::<4>(data, channels, start, f32::from_le_bytes),
+            Self::F32 => unpack::<4>(data, channels, f32::from_le_bytes),
         }
     }
 }
