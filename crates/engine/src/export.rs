@@ -119,8 +119,23 @@ impl Quantized {
 /// fraction bits. A libm-free `round` (the quantiser's hot loop).
 #[inline]
 fn round_to_integer(v: f64) -> f64 {
-    const SHIFT: f64 = 6_755_399_441_055_744.0;
-    (v + SHIFT) - SHIFT
+    (v + ROUNDING_SHIFT) - ROUNDING_SHIFT
+}
+
+/// 1.5 × 2⁵²: see [`round_to_integer`].
+const ROUNDING_SHIFT: f64 = 6_755_399_441_055_744.0;
+
+/// A triangular value in (−1, 1) LSB from a 32-bit xorshift generator: the sum of two 16-bit
+/// uniform halves of its output, centred.
+#[inline(always)]
+fn xorshift_triangular(state: &mut u32) -> f64 {
+    let mut x = *state;
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    *state = x;
+    let halves = (x & 0xFFFF) + (x >> 16) + 1;
+    f64::from(halves) * (1.0 / 65_536.0) - 1.0
 }
 
 /// The dither and rounding of one channel, sample by sample.
@@ -137,6 +152,9 @@ struct Quantizer {
     lanes: [u32; 4],
     /// The shaped dither's last errors, newest first.
     error: [f64; SHAPING.len()],
+    /// Samples quantised so far: sample `n` takes its dither from generator `n mod 4` (plain)
+    /// or `n mod 2` (shaped), so the result does not depend on how the samples are cut up.
+    position: usize,
     clamped: u64,
 }
 
@@ -160,38 +178,170 @@ impl Quantizer {
                 [0; 4].map(|_: u32| (seed.bits() >> 32) as u32 | 1)
             },
             error: [0.0; SHAPING.len()],
+            position: 0,
             clamped: 0,
+        }
+    }
+
+    /// Dithers and rounds `samples` in place: each becomes the f32 a decoder returns for the
+    /// integer stored (exact up to 24 bits).
+    fn round_in_place(&mut self, samples: &mut [f32]) {
+        #[cfg(target_arch = "x86_64")]
+        if self.dither != Dither::Shaped && std::arch::is_x86_feature_detected!("avx2") {
+            // Single samples up to the next multiple of four, whole quads, the rest.
+            let head = ((4 - self.position % 4) % 4).min(samples.len());
+            let quads_end = head + (samples.len() - head) / 4 * 4;
+            let (head, rest) = samples.split_at_mut(head);
+            let (quads, tail) = rest.split_at_mut(quads_end - head.len());
+            self.round_in_place_portable(head);
+            if !quads.is_empty() {
+                // SAFETY: the CPU supports AVX2, checked just above.
+                #[allow(unsafe_code)]
+                unsafe {
+                    self.round_quads_avx2(quads);
+                }
+            }
+            self.round_in_place_portable(tail);
+            return;
+        }
+        self.round_in_place_portable(samples);
+    }
+
+    /// Plain TPDF (or no dither) of whole quads starting on a multiple of four samples, four
+    /// samples to a vector: the operations of [`plain`](Self::plain) in the same order, so
+    /// the same result.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn round_quads_avx2(&mut self, samples: &mut [f32]) {
+        use std::arch::x86_64::{
+            __m128i, _CMP_NEQ_UQ, _mm_add_epi32, _mm_and_si128, _mm_loadu_ps, _mm_loadu_si128,
+            _mm_set1_epi32, _mm_slli_epi32, _mm_srli_epi32, _mm_storeu_ps, _mm_storeu_si128,
+            _mm_xor_si128, _mm256_add_pd, _mm256_cmp_pd, _mm256_cvtepi32_pd, _mm256_cvtpd_ps,
+            _mm256_cvtps_pd, _mm256_max_pd, _mm256_min_pd, _mm256_movemask_pd, _mm256_mul_pd,
+            _mm256_set1_pd, _mm256_setzero_pd, _mm256_sub_pd,
+        };
+        debug_assert!(self.position.is_multiple_of(4) && samples.len().is_multiple_of(4));
+        self.position += samples.len();
+        let dithered = self.dither != Dither::None;
+        let (scale, min, max) = (
+            _mm256_set1_pd(self.scale),
+            _mm256_set1_pd(self.min),
+            _mm256_set1_pd(self.max),
+        );
+        let step = _mm256_set1_pd(1.0 / self.scale);
+        let shift = _mm256_set1_pd(ROUNDING_SHIFT);
+        let (low_half, one) = (_mm_set1_epi32(0xFFFF), _mm_set1_epi32(1));
+        let (unit, minus_one) = (_mm256_set1_pd(1.0 / 65_536.0), _mm256_set1_pd(-1.0));
+        // SAFETY: `lanes` is four u32, the size of the vector read and written.
+        #[allow(unsafe_code)]
+        let mut lanes = unsafe { _mm_loadu_si128(self.lanes.as_ptr().cast::<__m128i>()) };
+        let mut clamped = 0u64;
+        for quad in samples.chunks_exact_mut(4) {
+            let tpdf = if dithered {
+                lanes = _mm_xor_si128(lanes, _mm_slli_epi32::<13>(lanes));
+                lanes = _mm_xor_si128(lanes, _mm_srli_epi32::<17>(lanes));
+                lanes = _mm_xor_si128(lanes, _mm_slli_epi32::<5>(lanes));
+                let halves = _mm_add_epi32(
+                    _mm_add_epi32(_mm_and_si128(lanes, low_half), _mm_srli_epi32::<16>(lanes)),
+                    one,
+                );
+                _mm256_add_pd(_mm256_mul_pd(_mm256_cvtepi32_pd(halves), unit), minus_one)
+            } else {
+                _mm256_setzero_pd()
+            };
+            // SAFETY: `quad` holds four f32, the size of the vector read.
+            #[allow(unsafe_code)]
+            let x = _mm256_cvtps_pd(unsafe { _mm_loadu_ps(quad.as_ptr()) });
+            let wanted = _mm256_add_pd(_mm256_mul_pd(x, scale), tpdf);
+            let q = _mm256_sub_pd(_mm256_add_pd(wanted, shift), shift);
+            let kept = _mm256_max_pd(_mm256_min_pd(q, max), min);
+            clamped +=
+                u64::from(_mm256_movemask_pd(_mm256_cmp_pd::<_CMP_NEQ_UQ>(kept, q)).count_ones());
+            let out = _mm256_cvtpd_ps(_mm256_mul_pd(kept, step));
+            // SAFETY: `quad` holds four f32, the size of the vector written.
+            #[allow(unsafe_code)]
+            unsafe {
+                _mm_storeu_ps(quad.as_mut_ptr(), out);
+            }
+        }
+        // SAFETY: as for the load.
+        #[allow(unsafe_code)]
+        unsafe {
+            _mm_storeu_si128(self.lanes.as_mut_ptr().cast::<__m128i>(), lanes);
+        }
+        self.clamped += clamped;
+    }
+
+    #[inline(always)]
+    fn round_in_place_portable(&mut self, samples: &mut [f32]) {
+        let step = 1.0 / self.scale;
+        // Rounded in blocks, then written back (the samples cannot be read and written
+        // through one borrow).
+        let mut block = [0.0f32; 1024];
+        for chunk in samples.chunks_mut(block.len()) {
+            let out = &mut block[..chunk.len()];
+            self.each(chunk, |i, q| out[i] = (q * step) as f32);
+            chunk.copy_from_slice(out);
         }
     }
 
     /// Every sample's integer value (as f64), in order, handed to `put(index, value)`.
     #[inline(always)]
     fn each(&mut self, samples: &[f32], mut put: impl FnMut(usize, f64)) {
+        let start = self.position;
+        self.position += samples.len();
         if self.dither == Dither::Shaped {
-            // The error feedback makes each sample wait on the last: one at a time.
-            let mut pairs = samples.chunks_exact(2);
+            // The error feedback makes each sample wait on the last: one at a time, the two
+            // generators taking turns (sample `n` uses generator `n mod 2`).
+            let head = start % 2;
+            if let (1, Some(&x)) = (head, samples.first()) {
+                put(0, self.shaped(x, 1));
+            }
+            let rest = &samples[head.min(samples.len())..];
+            let mut pairs = rest.chunks_exact(2);
             for (i, pair) in pairs.by_ref().enumerate() {
-                put(2 * i, self.shaped(pair[0], 0));
-                put(2 * i + 1, self.shaped(pair[1], 1));
+                put(head + 2 * i, self.shaped(pair[0], 0));
+                put(head + 2 * i + 1, self.shaped(pair[1], 1));
             }
             if let [last] = pairs.remainder() {
                 put(samples.len() - 1, self.shaped(*last, 0));
             }
             return;
         }
+        // Single samples up to the next multiple of four, then blocks of whole quads.
+        let head = ((4 - start % 4) % 4).min(samples.len());
+        for (i, &x) in samples[..head].iter().enumerate() {
+            let tpdf = self.tpdf_of_lane((start + i) % 4);
+            put(i, self.plain_one(x, tpdf));
+        }
         const BLOCK: usize = 256;
         let mut values = [0.0f64; BLOCK];
-        for (b, chunk) in samples.chunks(BLOCK).enumerate() {
+        for (b, chunk) in samples[head..].chunks(BLOCK).enumerate() {
             let values = &mut values[..chunk.len()];
             self.plain(chunk, values);
             for (i, &q) in values.iter().enumerate() {
-                put(b * BLOCK + i, q);
+                put(head + b * BLOCK + i, q);
             }
         }
     }
 
-    /// Plain TPDF (or no dither) of a block, four samples at a time in independent lanes,
-    /// written to `values`: the same steps as [`shaped`](Self::shaped) without the shaping.
+    /// One sample's integer value without shaping (TPDF or no dither).
+    #[inline(always)]
+    fn plain_one(&mut self, x: f32, tpdf: f64) -> f64 {
+        let tpdf = if self.dither == Dither::None {
+            0.0
+        } else {
+            tpdf
+        };
+        let q = round_to_integer(f64::from(x) * self.scale + tpdf);
+        let kept = q.clamp(self.min, self.max);
+        self.clamped += u64::from(kept != q);
+        kept
+    }
+
+    /// Plain TPDF (or no dither) of a block starting on a multiple of four samples, four at a
+    /// time in independent lanes, written to `values`: the same steps as
+    /// [`shaped`](Self::shaped) without the shaping.
     #[inline(always)]
     fn plain(&mut self, samples: &[f32], values: &mut [f64]) {
         let dithered = self.dither != Dither::None;
@@ -211,15 +361,19 @@ impl Quantizer {
                 one(quad[i], noise[i], &mut out[i]);
             }
         }
-        let noise = if dithered { self.tpdf4() } else { [0.0; 4] };
-        for ((&x, value), tpdf) in tail.iter().zip(out_tail).zip(noise) {
+        // The tail's samples take the next value of their own lanes only.
+        for (lane, (&x, value)) in tail.iter().zip(out_tail).enumerate() {
+            let tpdf = if dithered {
+                self.tpdf_of_lane(lane)
+            } else {
+                0.0
+            };
             one(x, tpdf, value);
         }
         self.clamped += clamped;
     }
 
-    /// Four triangular values in (−1, 1) LSB, one from each lane: the sum of two 16-bit
-    /// uniform halves of a 32-bit xorshift output, centred.
+    /// Four triangular values in (−1, 1) LSB, one from each lane.
     #[inline(always)]
     fn tpdf4(&mut self) -> [f64; 4] {
         let mut out = [0.0; 4];
@@ -233,6 +387,12 @@ impl Quantizer {
             *value = f64::from(halves) * (1.0 / 65_536.0) - 1.0;
         }
         out
+    }
+
+    /// The next triangular value of one lane.
+    #[inline(always)]
+    fn tpdf_of_lane(&mut self, lane: usize) -> f64 {
+        xorshift_triangular(&mut self.lanes[lane])
     }
 
     /// The integer value (as f64) stored for `x` under shaped dither: TPDF from generator
@@ -279,26 +439,6 @@ pub fn quantize(audio: &AudioBuffer, bits: u32, dither: Dither) -> Quantized {
         channels,
         clamped,
     }
-}
-
-/// [`quantize`] in place: each sample becomes the f32 a decoder returns for the integer stored
-/// (exact up to 24 bits). Returns how many samples were clamped.
-fn quantize_in_place(channels: &mut [Vec<f32>], bits: u32, dither: Dither) -> u64 {
-    let mut clamped = 0;
-    for (c, samples) in channels.iter_mut().enumerate() {
-        let mut quantizer = Quantizer::new(c, bits, dither);
-        let step = 1.0 / quantizer.scale;
-        // Rounded in blocks, then written back (the samples cannot be read and written
-        // through one borrow).
-        let mut block = [0.0f32; 1024];
-        for chunk in samples.chunks_mut(block.len()) {
-            let out = &mut block[..chunk.len()];
-            quantizer.each(chunk, |i, q| out[i] = (q * step) as f32);
-            chunk.copy_from_slice(out);
-        }
-        clamped += quantizer.clamped;
-    }
-    clamped
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -383,19 +523,29 @@ pub struct Prepared {
 }
 
 /// Dithers and quantises `audio` for `format` (in place) and measures the result: the numbers
-/// a QC report states are those of the file.
+/// a QC report states are those of the file. Each stretch is measured as soon as it is
+/// quantised, while it is still in cache.
 pub fn prepare(audio: AudioBuffer, format: Format, dither: Dither) -> Prepared {
     let rate = audio.sample_rate();
     let roles = audio.roles().to_vec();
     let mut channels = audio.into_channels();
-    let clamped = format
-        .bits()
-        .map_or(0, |bits| quantize_in_place(&mut channels, bits, dither));
+    let mut quantizers: Vec<Quantizer> = match format.bits() {
+        Some(bits) => (0..channels.len())
+            .map(|c| Quantizer::new(c, bits, dither))
+            .collect(),
+        None => Vec::new(),
+    };
+    let measured = loudness::make_and_measure(&mut channels, &roles, rate, |c, samples| {
+        if let Some(quantizer) = quantizers.get_mut(c) {
+            quantizer.round_in_place(samples);
+        }
+    });
+    let clamped = quantizers.iter().map(|q| q.clamped).sum();
     let exact =
         AudioBuffer::with_roles(rate, roles, channels).expect("same layout as the rendered buffer");
     Prepared {
         format,
-        measured: loudness::measure(&exact),
+        measured,
         clamped,
         exact,
     }
@@ -748,6 +898,36 @@ mod tests {
         match result {
             Err(ExportError::Verify { reason, .. }) => reason,
             other => panic!("expected a verification failure, got {other:?}"),
+        }
+    }
+
+    /// The dither does not depend on how the samples are cut up: quantising in stretches of
+    /// any length gives the samples quantising the whole channel at once gives.
+    #[test]
+    fn quantising_in_stretches_matches_quantising_whole() {
+        let mut noise = White::new(3);
+        // Some samples past full scale, to be clamped.
+        let samples: Vec<f32> = (0..5_000).map(|_| (noise.sample() * 1.2) as f32).collect();
+        for dither in [Dither::Tpdf, Dither::Shaped, Dither::None] {
+            let mut whole = samples.clone();
+            let mut quantizer = Quantizer::new(1, 16, dither);
+            quantizer.round_in_place(&mut whole);
+            assert!(whole != samples, "{dither:?}: quantised");
+            // The vector kernel (where the CPU has one) against the portable loop.
+            let mut portable = samples.clone();
+            let mut reference = Quantizer::new(1, 16, dither);
+            reference.round_in_place_portable(&mut portable);
+            assert!(portable == whole, "{dither:?}: vector and portable agree");
+            assert_eq!(quantizer.clamped, reference.clamped, "{dither:?}");
+            assert!(reference.clamped > 0, "{dither:?}: some samples clamped");
+            for stretch in [1, 3, 7, 441, 1_000] {
+                let mut cut = samples.clone();
+                let mut quantizer = Quantizer::new(1, 16, dither);
+                for part in cut.chunks_mut(stretch) {
+                    quantizer.round_in_place(part);
+                }
+                assert!(cut == whole, "{dither:?} in stretches of {stretch}");
+            }
         }
     }
 

@@ -115,6 +115,44 @@ pub fn measure_with(audio: &AudioBuffer, join: &impl Join) -> Loudness {
         || weighted_energy(audio, &ends),
         || channel_peaks(audio, &all, &ends, join),
     );
+    assemble(audio.frames(), rate, &ends, &energy, peaks)
+}
+
+/// Makes and measures a programme in one go: `make(channel, samples)` turns each 10 ms
+/// segment of each channel into what is measured (the export's dither and rounding), and the
+/// segment's peaks are read at once, while it is still in cache, instead of in another pass
+/// over the whole programme. The result is [`measure`] of the made samples.
+pub fn make_and_measure(
+    channels: &mut [Vec<f32>],
+    roles: &[crate::audio::ChannelRole],
+    rate: u32,
+    mut make: impl FnMut(usize, &mut [f32]),
+) -> Loudness {
+    let frames = channels.first().map_or(0, Vec::len);
+    let ends = segment_ends(frames, rate);
+    let peaks = channels
+        .iter_mut()
+        .enumerate()
+        .map(|(c, samples)| {
+            peaks_of_segments(rate, &ends, |meter, start, end, running| {
+                let segment = &mut samples[start..end];
+                make(c, segment);
+                meter.chunk_peaks(segment, running)
+            })
+        })
+        .collect();
+    let energy = weighted_energy_of(channels, roles, rate, &ends);
+    assemble(frames, rate, &ends, &energy, peaks)
+}
+
+/// The whole programme's figures from its segments' energies and each channel's peaks.
+fn assemble(
+    frames: usize,
+    rate: u32,
+    ends: &[usize],
+    energy: &[f64],
+    peaks: Vec<(ChannelPeaks, Vec<f32>)>,
+) -> Loudness {
     let (channels, segment_peaks): (Vec<ChannelPeaks>, Vec<Vec<f32>>) = peaks.into_iter().unzip();
     let mut true_peak_segments = vec![0.0f32; ends.len()];
     for channel in &segment_peaks {
@@ -129,7 +167,7 @@ pub fn measure_with(audio: &AudioBuffer, join: &impl Join) -> Loudness {
             .fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))))
     };
 
-    let windows = Windows::new(&energy, &ends, complete_segments(audio.frames(), rate));
+    let windows = Windows::new(energy, ends, complete_segments(frames, rate));
     let momentary = windows.history(MOMENTARY_SEGMENTS, 1);
     let short_term = windows.history(SHORT_TERM_SEGMENTS, GATING_STEP_SEGMENTS);
     let gating_blocks = windows.mean_powers(MOMENTARY_SEGMENTS, GATING_STEP_SEGMENTS);
@@ -432,13 +470,25 @@ fn channel_peaks(
 }
 
 fn one_channel_peaks(samples: &[f32], rate: u32, ends: &[usize]) -> (ChannelPeaks, Vec<f32>) {
+    peaks_of_segments(rate, ends, |meter, start, end, running| {
+        meter.chunk_peaks(&samples[start..end], running)
+    })
+}
+
+/// One channel's sample and true peak, and its true peak per segment: `segment_peaks(meter,
+/// start, end, running maximum)` gives each segment's (true peak, sample peak).
+fn peaks_of_segments(
+    rate: u32,
+    ends: &[usize],
+    mut segment_peaks: impl FnMut(&mut TruePeakMeter, usize, usize, f32) -> (f32, f32),
+) -> (ChannelPeaks, Vec<f32>) {
     let mut meter = TruePeakMeter::new(rate);
     let mut sample_peak = 0.0f32;
     let mut true_peak = 0.0f32;
     let mut segments = Vec::with_capacity(ends.len());
     let mut start = 0;
     for &end in ends {
-        let (peak, chunk_sample_peak) = meter.chunk_peaks(&samples[start..end], true_peak);
+        let (peak, chunk_sample_peak) = segment_peaks(&mut meter, start, end, true_peak);
         true_peak = true_peak.max(peak);
         sample_peak = sample_peak.max(chunk_sample_peak);
         segments.push(peak);
