@@ -224,17 +224,88 @@ impl PlainPcm {
                 );
             }
         }
+        #[cfg(target_arch = "x86_64")]
+        if let (Self::S24, [left, right]) = (self, &mut *channels)
+            && std::arch::is_x86_feature_detected!("avx2")
+        {
+            // SAFETY: the CPU supports AVX2, checked just above.
+            #[allow(unsafe_code)]
+            let done = unsafe { unpack_stereo_s24_avx2(data, left, right) };
+            // The last few frames (the vector loads read past them) one by one.
+            unpack::<3>(&data[done * 6..], channels, s24_value);
+            return;
+        }
         match self {
             Self::S16 => unpack::<2>(data, channels, |b| {
                 f32::from(i16::from_le_bytes(b)) / 32_768.0
             }),
-            Self::S24 => unpack::<3>(data, channels, |[a, b, c]| {
-                // Into the top of an i32 and back down, sign extended; exact in f32.
-                (i32::from_le_bytes([0, a, b, c]) >> 8) as f32 / 8_388_608.0
-            }),
+            Self::S24 => unpack::<3>(data, channels, s24_value),
             Self::F32 => unpack::<4>(data, channels, f32::from_le_bytes),
         }
     }
+}
+
+/// One 24-bit little-endian sample as f32: into the top of an i32 and back down, sign
+/// extended; exact in f32.
+fn s24_value([a, b, c]: [u8; 3]) -> f32 {
+    (i32::from_le_bytes([0, a, b, c]) >> 8) as f32 / 8_388_608.0
+}
+
+/// Appends the frames of interleaved 24-bit stereo `data` to `left` and `right` four at a
+/// time (the same values as [`s24_value`]), as many as the vector loads can read without
+/// passing the end; returns how many frames that was.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn unpack_stereo_s24_avx2(data: &[u8], left: &mut Vec<f32>, right: &mut Vec<f32>) -> usize {
+    use std::arch::x86_64::{
+        __m128i, __m256i, _mm_storeu_ps, _mm256_castps256_ps128, _mm256_cvtepi32_ps,
+        _mm256_extractf128_ps, _mm256_loadu2_m128i, _mm256_mul_ps, _mm256_permutevar8x32_epi32,
+        _mm256_set1_ps, _mm256_setr_epi8, _mm256_setr_epi32, _mm256_shuffle_epi8,
+        _mm256_srai_epi32,
+    };
+    // Four frames are 24 bytes; the loads read 28 (two 16-byte loads, 12 bytes apart).
+    let quads = data.len().saturating_sub(4) / 24;
+    let start = left.len();
+    left.resize(start + 4 * quads, 0.0);
+    right.resize(start + 4 * quads, 0.0);
+    // Each 128-bit half holds two frames (four samples of three bytes): each sample's bytes
+    // go to the top three bytes of its 32-bit slot.
+    let z = -128i8; // 0x80: a zero byte
+    let to_top = _mm256_setr_epi8(
+        z, 0, 1, 2, z, 3, 4, 5, z, 6, 7, 8, z, 9, 10, 11, //
+        z, 0, 1, 2, z, 3, 4, 5, z, 6, 7, 8, z, 9, 10, 11,
+    );
+    // L0 R0 L1 R1 L2 R2 L3 R3 → L0 L1 L2 L3 R0 R1 R2 R3.
+    let split = _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7);
+    let unit = _mm256_set1_ps(1.0 / 8_388_608.0);
+    let (lefts, rights) = (&mut left[start..], &mut right[start..]);
+    for (k, (l, r)) in lefts
+        .chunks_exact_mut(4)
+        .zip(rights.chunks_exact_mut(4))
+        .enumerate()
+    {
+        let bytes = &data[24 * k..24 * k + 28];
+        // SAFETY: `bytes` holds 28 bytes: the loads read 0..16 and 12..28.
+        #[allow(unsafe_code)]
+        let packed: __m256i = unsafe {
+            _mm256_loadu2_m128i(
+                bytes[12..].as_ptr().cast::<__m128i>(),
+                bytes.as_ptr().cast::<__m128i>(),
+            )
+        };
+        let ints = _mm256_srai_epi32::<8>(_mm256_shuffle_epi8(packed, to_top));
+        let values = _mm256_mul_ps(
+            _mm256_cvtepi32_ps(_mm256_permutevar8x32_epi32(ints, split)),
+            unit,
+        );
+        // SAFETY: `l` and `r` hold four f32 each, the size of each store.
+        #[allow(unsafe_code)]
+        unsafe {
+            _mm_storeu_ps(l.as_mut_ptr(), _mm256_castps256_ps128(values));
+            _mm_storeu_ps(r.as_mut_ptr(), _mm256_extractf128_ps::<1>(values));
+        }
+    }
+    4 * quads
 }
 
 fn open(path: &Path) -> Result<Opened, DecodeError> {
