@@ -60,9 +60,10 @@ fn a_writer_failing_midway_leaves_nothing() {
 fn every_format_reads_back_exactly() {
     let dir = scratch("formats");
     let cancel = AtomicBool::new(false);
-    // Stereo, and mono with an odd frame count (an odd-sized 24-bit data chunk, padded).
+    // Stereo whose last block is not a whole number of the packer's four-frame steps, and
+    // mono with an odd frame count (an odd-sized 24-bit data chunk, padded).
     let layouts = [
-        AudioBuffer::new(44_100, vec![noise(44_100, 2, 0.5), noise(44_100, 3, 0.5)]),
+        AudioBuffer::new(44_100, vec![noise(44_103, 2, 0.5), noise(44_103, 3, 0.5)]),
         AudioBuffer::new(48_000, vec![noise(48_001, 4, 0.5)]),
     ];
     for audio in layouts {
