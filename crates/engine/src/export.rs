@@ -378,13 +378,7 @@ impl Quantizer {
     fn tpdf4(&mut self) -> [f64; 4] {
         let mut out = [0.0; 4];
         for (state, value) in self.lanes.iter_mut().zip(&mut out) {
-            let mut x = *state;
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            *state = x;
-            let halves = (x & 0xFFFF) + (x >> 16) + 1;
-            *value = f64::from(halves) * (1.0 / 65_536.0) - 1.0;
+            *value = xorshift_triangular(state);
         }
         out
     }
