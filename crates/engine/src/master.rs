@@ -34,6 +34,11 @@ pub enum MasterError {
     /// Reading the source again for a second render failed.
     #[error(transparent)]
     Reload(#[from] DecodeError),
+    #[error(
+        "the source changed while it was being mastered (read again for a second render, it \
+         is no longer the audio the first render used); nothing was written"
+    )]
+    SourceChanged,
     #[error("the QC report could not be written beside the master: {0}")]
     Report(std::io::Error),
 }
@@ -142,13 +147,10 @@ fn master_with_margin(
         to_rate(audio, rate, progress, cancel, &mut timings.resample_s)
     };
     // The first render's input; a later one gets the source again (borrowed, or reloaded).
-    let (first, reload) = match request.audio {
-        MasterSource::Borrowed(audio) => (Cow::Borrowed(audio), None),
-        MasterSource::Owned { audio, reload } => (Cow::Owned(audio), Some(reload)),
-    };
-    let borrowed = match &first {
-        Cow::Borrowed(audio) => Some(*audio),
-        Cow::Owned(_) => None,
+    let layout = Layout::of(request.audio.audio());
+    let (first, again) = match request.audio {
+        MasterSource::Borrowed(audio) => (Cow::Borrowed(audio), Again::Lend(audio)),
+        MasterSource::Owned { audio, reload } => (Cow::Owned(audio), Again::Reload(reload)),
     };
     let mut next_input = Some(convert(first, &mut *progress)?);
     let limiter_on = !request.settings.limiter.bypass;
@@ -157,11 +159,9 @@ fn master_with_margin(
     let mut renders = 0;
     let (rendered, prepared) = loop {
         renders += 1;
-        let input = match (next_input.take(), borrowed, reload) {
-            (Some(input), _, _) => input,
-            (None, Some(audio), _) => convert(Cow::Borrowed(audio), &mut |_| {})?,
-            (None, None, Some(reload)) => convert(Cow::Owned(reload()?), &mut |_| {})?,
-            (None, None, None) => unreachable!("owned audio always comes with a way to reload it"),
+        let input = match next_input.take() {
+            Some(input) => input,
+            None => convert(again.source(layout)?, &mut |_| {})?,
         };
         let started = Instant::now();
         let rendered = render::render(
@@ -221,6 +221,46 @@ fn master_with_margin(
         renders,
         timings,
     })
+}
+
+/// Where a render after the first gets the source from.
+enum Again<'a> {
+    Lend(&'a AudioBuffer),
+    Reload(&'a dyn Fn() -> Result<AudioBuffer, DecodeError>),
+}
+
+impl<'a> Again<'a> {
+    /// The source again, checked against the first one's `layout`.
+    fn source(&self, layout: Layout) -> Result<Cow<'a, AudioBuffer>, MasterError> {
+        match self {
+            Self::Lend(audio) => Ok(Cow::Borrowed(*audio)),
+            Self::Reload(reload) => {
+                let audio = reload()?;
+                if Layout::of(&audio) != layout {
+                    return Err(MasterError::SourceChanged);
+                }
+                Ok(Cow::Owned(audio))
+            }
+        }
+    }
+}
+
+/// Rate, channels and length: what a reloaded source must share with the first.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Layout {
+    sample_rate: u32,
+    channels: usize,
+    frames: usize,
+}
+
+impl Layout {
+    fn of(audio: &AudioBuffer) -> Self {
+        Self {
+            sample_rate: audio.sample_rate(),
+            channels: audio.channel_count(),
+            frames: audio.frames(),
+        }
+    }
 }
 
 /// `audio` at `rate`: as it is, or converted (adding the time it took to `resample_s`).
@@ -395,5 +435,51 @@ mod tests {
             assert_eq!(owned.written.sample_rate, delivery_rate.unwrap_or(44_100));
             assert!(owned_file == borrowed_file, "{delivery_rate:?}");
         }
+    }
+
+    /// A source that reads back different for the second render (the file changed on disk)
+    /// stops the master with a clear error, and nothing is written.
+    #[test]
+    fn a_source_that_changed_before_the_second_render_stops_the_master() {
+        let mut settings = ChainSettings::default();
+        settings.limiter.gain_db = 6.0;
+        let dir = scratch("changed");
+        let output = dir.join("master.wav");
+        let reload = || {
+            let mut shorter = loud_noise(44_100).into_channels();
+            shorter.iter_mut().for_each(|c| c.truncate(40_000));
+            Ok(AudioBuffer::new(44_100, shorter).expect("audio"))
+        };
+        let cancel = AtomicBool::new(false);
+        let result = master_with_margin(
+            MasterRequest {
+                audio: MasterSource::Owned {
+                    audio: loud_noise(44_100),
+                    reload: &reload,
+                },
+                source_path: None,
+                settings: &settings,
+                format: Format::Wav24,
+                dither: Dither::Tpdf,
+                sample_rate: None,
+                output: &output,
+                force: false,
+            },
+            RenderControl {
+                progress: &mut |_| {},
+                cancel: &cancel,
+            },
+            -0.5,
+        );
+        assert!(
+            matches!(result, Err(MasterError::SourceChanged)),
+            "{result:?}"
+        );
+        assert!(!output.exists());
+        assert_eq!(
+            std::fs::read_dir(&dir).expect("dir").count(),
+            0,
+            "no stray files"
+        );
     }
 }
