@@ -187,6 +187,23 @@ fn after_limiting_it_returns_to_bit_exact_passthrough_and_limits_again() {
     let loud = |seed| noise(second / 2, seed, 0.95);
     let quiet = noise(5 * second / 2, 11, 0.1);
     let programme: Vec<f32> = [loud(9), quiet.clone(), loud(10)].concat();
+    // Resting stretches pass in runs up to the next control step or detection group; any
+    // block size cuts them elsewhere and gives the same output.
+    let whole = limit(
+        &settings(-1.0, 0.0),
+        rate,
+        std::slice::from_ref(&programme),
+        programme.len(),
+    );
+    for block in [1, 7, 33] {
+        let cut = limit(
+            &settings(-1.0, 0.0),
+            rate,
+            std::slice::from_ref(&programme),
+            block,
+        );
+        assert!(cut == whole, "block {block}");
+    }
     for block in [64, 4_096] {
         let out = limit(
             &settings(-1.0, 0.0),
@@ -225,4 +242,36 @@ fn after_limiting_it_returns_to_bit_exact_passthrough_and_limits_again() {
             "block {block}: the second loud stretch was not limited"
         );
     }
+}
+
+#[test]
+fn a_gain_change_at_rest_glides_to_the_new_gain() {
+    // Quiet noise, far under the ceiling: the limiter rests throughout, and the gain set
+    // half-way reaches the signal through the control steps' smoothing.
+    let rate = 44_100;
+    let second = rate as usize;
+    let input = noise(2 * second, 5, 0.05);
+    let mut limiter = Limiter::new(&settings(-1.0, 0.0), rate, 1);
+    let latency = limiter.latency_frames();
+    let mut output = input.clone();
+    let (first, rest) = output.split_at_mut(second);
+    for block in first.chunks_mut(100) {
+        limiter.process(&mut [block]);
+    }
+    limiter.set(&settings(-1.0, 6.0));
+    for block in rest.chunks_mut(100) {
+        limiter.process(&mut [block]);
+    }
+    // Before the change: the input, delayed, bit for bit.
+    assert_eq!(output[latency..second], input[..second - latency]);
+    // Long after it: twice the input (+6 dB), delayed.
+    let doubled = 10f64.powf(6.0 / 20.0);
+    for n in 2 * second - second / 10..2 * second {
+        let (y, x) = (f64::from(output[n]), f64::from(input[n - latency]));
+        assert!(
+            (y - x * doubled).abs() <= 1e-6,
+            "frame {n}: {y} vs {x} × {doubled:.4}"
+        );
+    }
+    assert_eq!(limiter.stats().peak_reduction_db, 0.0);
 }

@@ -85,6 +85,11 @@ impl Detection {
         self.required = 1.0;
     }
 
+    /// Frames that can be taken before the next one completes a group.
+    fn frames_before_group(&self) -> usize {
+        GROUP_WINDOW - (self.filled - self.start) - 1
+    }
+
     /// Takes the newest frame; returns the gain needed by the group holding the frame
     /// [`DETECTION_DELAY`] back to stay under `ceiling`.
     #[inline]
@@ -399,7 +404,21 @@ impl Limiter {
         let frames = channels.first().map_or(0, |c| c.len());
         let stereo = self.channels == 2 && channels.len() >= 2;
         let len = self.latency + 1;
-        for n in 0..frames {
+        let mut n = 0;
+        while n < frames {
+            // At rest, the frames up to the next control step or completed group pass in one
+            // go (the frame loop below would give each of them a gain of exactly 1).
+            let into_control = (self.frame % CONTROL_FRAMES as u64) as usize;
+            if self.resting && self.detection.required >= 1.0 && into_control != 0 {
+                let count = (frames - n)
+                    .min(CONTROL_FRAMES - into_control)
+                    .min(self.detection.frames_before_group());
+                if count > 0 {
+                    self.pass_at_rest(channels, n, count);
+                    n += count;
+                    continue;
+                }
+            }
             if self.frame.is_multiple_of(CONTROL_FRAMES as u64) {
                 self.control_step();
             }
@@ -445,6 +464,46 @@ impl Limiter {
             }
             self.stats_frames += 1;
             self.frame += 1;
+            n += 1;
         }
+    }
+
+    /// `count` frames from `at`, at rest, with no control step and no detection group
+    /// completing among them: exactly what the frame loop of [`process`](Self::process) does
+    /// for such frames (into the detection window and the delay line; out of the delay line
+    /// at a gain of exactly 1), a channel at a time.
+    fn pass_at_rest(&mut self, channels: &mut [&mut [f32]], at: usize, count: usize) {
+        let drive = self.drive.current as f32;
+        let len = self.latency + 1;
+        let stereo = self.channels == 2 && channels.len() >= 2;
+        let filled = self.detection.filled;
+        for c in 0..self.channels {
+            let window = &mut self.detection.window[c][filled..filled + count];
+            let Some(channel) = channels.get_mut(c).filter(|_| c == 0 || stereo) else {
+                // The frame loop detects silence for a channel it was not given.
+                window.fill(0.0);
+                continue;
+            };
+            let samples = &mut channel[at..at + count];
+            let delay = &mut self.delay[c];
+            let mut slot = self.delay_slot;
+            for (x, detected) in samples.iter_mut().zip(window.iter_mut()) {
+                let input = *x * drive;
+                *detected = input;
+                let out_slot = if slot + 1 == len { 0 } else { slot + 1 };
+                delay[slot] = input;
+                *x = delay[out_slot];
+                slot = out_slot;
+            }
+        }
+        self.detection.filled += count;
+        self.delay_slot = (self.delay_slot + count) % len;
+        if self.auto_release {
+            for _ in 0..count {
+                self.sustain *= self.sustain_coefficient;
+            }
+        }
+        self.stats_frames += count as u64;
+        self.frame += count as u64;
     }
 }
