@@ -156,22 +156,10 @@ fn filter_eight_lanes_avx2(
     };
     let len = inputs.iter().map(|i| i.len()).min().unwrap_or(0);
     let inputs = inputs.map(|i| &i[..len]);
-    let [f1, f2] = filters;
-    let splat = _mm256_set1_pd;
-    let (b10, b11, b12, na10, na11) = (
-        splat(f1.b[0]),
-        splat(f1.b[1]),
-        splat(f1.b[2]),
-        splat(-f1.a[0]),
-        splat(-f1.a[1]),
-    );
-    let (b20, b21, b22, na20, na21) = (
-        splat(f2.b[0]),
-        splat(f2.b[1]),
-        splat(f2.b[2]),
-        splat(-f2.a[0]),
-        splat(-f2.a[1]),
-    );
+    // Each coefficient in all four lanes, the feedback ones negated: b0, b1, b2, −a1, −a2.
+    let splat = |f: &Biquad| [f.b[0], f.b[1], f.b[2], -f.a[0], -f.a[1]].map(|c| _mm256_set1_pd(c));
+    let [b10, b11, b12, na10, na11] = splat(&filters[0]);
+    let [b20, b21, b22, na20, na21] = splat(&filters[1]);
     // Lanes 0–3 and 4–7: each state variable of four lanes in one vector.
     let gather = |g: usize, value: fn(&KState) -> f64| {
         let s = &state[4 * g..4 * g + 4];
@@ -229,44 +217,22 @@ fn filter_lanes_with<const LANES: usize, const FMA: bool>(
         if FMA { a.mul_add(b, c) } else { a * b + c }
     }
     let [f1, f2] = filters;
-    // Each state variable of all lanes side by side (not each lane's together), so the
-    // compiler can run the lanes as vectors.
-    let mut shelf = [state.map(|s| s.s1[0]), state.map(|s| s.s1[1])];
-    let mut high_pass = [state.map(|s| s.s2[0]), state.map(|s| s.s2[1])];
     let mut sum = [0.0f64; LANES];
     let len = inputs.iter().map(|i| i.len()).min().unwrap_or(0);
-    #[inline(always)]
-    fn each<const LANES: usize>(value: impl FnMut(usize) -> f64) -> [f64; LANES] {
-        std::array::from_fn(value)
-    }
     #[allow(clippy::needless_range_loop)] // `n` indexes every lane's input
     for n in 0..len {
-        let x: [f64; LANES] = each(|lane| f64::from(inputs[lane][n]));
-        // Transposed direct form II, twice; the input terms first, so only the last step
-        // waits on the output (a shorter recursion).
-        let y1: [f64; LANES] = each(|l| madd::<FMA>(f1.b[0], x[l], shelf[0][l]));
-        shelf = [
-            each(|l| madd::<FMA>(-f1.a[0], y1[l], madd::<FMA>(f1.b[1], x[l], shelf[1][l]))),
-            each(|l| madd::<FMA>(-f1.a[1], y1[l], f1.b[2] * x[l])),
-        ];
-        let y2: [f64; LANES] = each(|l| madd::<FMA>(f2.b[0], y1[l], high_pass[0][l]));
-        high_pass = [
-            each(|l| {
-                madd::<FMA>(
-                    -f2.a[0],
-                    y2[l],
-                    madd::<FMA>(f2.b[1], y1[l], high_pass[1][l]),
-                )
-            }),
-            each(|l| madd::<FMA>(-f2.a[1], y2[l], f2.b[2] * y1[l])),
-        ];
-        sum = each(|l| madd::<FMA>(y2[l], y2[l], sum[l]));
-    }
-    for (lane, kept) in state.iter_mut().enumerate() {
-        *kept = KState {
-            s1: [shelf[0][lane], shelf[1][lane]],
-            s2: [high_pass[0][lane], high_pass[1][lane]],
-        };
+        for (lane, (KState { s1, s2 }, total)) in state.iter_mut().zip(&mut sum).enumerate() {
+            let x = f64::from(inputs[lane][n]);
+            // Transposed direct form II, twice; the input terms first, so only the last step
+            // waits on the output (a shorter recursion).
+            let y1 = madd::<FMA>(f1.b[0], x, s1[0]);
+            s1[0] = madd::<FMA>(-f1.a[0], y1, madd::<FMA>(f1.b[1], x, s1[1]));
+            s1[1] = madd::<FMA>(-f1.a[1], y1, f1.b[2] * x);
+            let y2 = madd::<FMA>(f2.b[0], y1, s2[0]);
+            s2[0] = madd::<FMA>(-f2.a[0], y2, madd::<FMA>(f2.b[1], y1, s2[1]));
+            s2[1] = madd::<FMA>(-f2.a[1], y2, f2.b[2] * y1);
+            *total = madd::<FMA>(y2, y2, *total);
+        }
     }
     sum
 }
