@@ -189,7 +189,7 @@ impl Quantizer {
         #[cfg(target_arch = "x86_64")]
         if self.dither != Dither::Shaped && std::arch::is_x86_feature_detected!("avx2") {
             // Single samples up to the next multiple of four, whole quads, the rest.
-            let head = ((4 - self.position % 4) % 4).min(samples.len());
+            let head = self.samples_to_quad(samples.len());
             let quads_end = head + (samples.len() - head) / 4 * 4;
             let (head, rest) = samples.split_at_mut(head);
             let (quads, tail) = rest.split_at_mut(quads_end - head.len());
@@ -289,19 +289,20 @@ impl Quantizer {
     #[inline(always)]
     fn each(&mut self, samples: &[f32], mut put: impl FnMut(usize, f64)) {
         let start = self.position;
+        let head = self.samples_to_quad(samples.len());
         self.position += samples.len();
         if self.dither == Dither::Shaped {
             // The error feedback makes each sample wait on the last: one at a time, the two
             // generators taking turns (sample `n` uses generator `n mod 2`).
-            let head = start % 2;
-            if let (1, Some(&x)) = (head, samples.first()) {
+            let odd = start % 2;
+            if let (1, Some(&x)) = (odd, samples.first()) {
                 put(0, self.shaped(x, 1));
             }
-            let rest = &samples[head.min(samples.len())..];
+            let rest = &samples[odd.min(samples.len())..];
             let mut pairs = rest.chunks_exact(2);
             for (i, pair) in pairs.by_ref().enumerate() {
-                put(head + 2 * i, self.shaped(pair[0], 0));
-                put(head + 2 * i + 1, self.shaped(pair[1], 1));
+                put(odd + 2 * i, self.shaped(pair[0], 0));
+                put(odd + 2 * i + 1, self.shaped(pair[1], 1));
             }
             if let [last] = pairs.remainder() {
                 put(samples.len() - 1, self.shaped(*last, 0));
@@ -309,41 +310,32 @@ impl Quantizer {
             return;
         }
         // Single samples up to the next multiple of four, then blocks of whole quads.
-        let head = ((4 - start % 4) % 4).min(samples.len());
-        for (i, &x) in samples[..head].iter().enumerate() {
-            let tpdf = self.tpdf_of_lane((start + i) % 4);
-            put(i, self.plain_one(x, tpdf));
-        }
         const BLOCK: usize = 256;
         let mut values = [0.0f64; BLOCK];
+        self.plain(&samples[..head], &mut values[..head], start % 4);
+        for (i, &q) in values[..head].iter().enumerate() {
+            put(i, q);
+        }
         for (b, chunk) in samples[head..].chunks(BLOCK).enumerate() {
             let values = &mut values[..chunk.len()];
-            self.plain(chunk, values);
+            self.plain(chunk, values, 0);
             for (i, &q) in values.iter().enumerate() {
                 put(head + b * BLOCK + i, q);
             }
         }
     }
 
-    /// One sample's integer value without shaping (TPDF or no dither).
-    #[inline(always)]
-    fn plain_one(&mut self, x: f32, tpdf: f64) -> f64 {
-        let tpdf = if self.dither == Dither::None {
-            0.0
-        } else {
-            tpdf
-        };
-        let q = round_to_integer(f64::from(x) * self.scale + tpdf);
-        let kept = q.clamp(self.min, self.max);
-        self.clamped += u64::from(kept != q);
-        kept
+    /// How many of the next `len` samples come before the next multiple of four.
+    fn samples_to_quad(&self, len: usize) -> usize {
+        ((4 - self.position % 4) % 4).min(len)
     }
 
-    /// Plain TPDF (or no dither) of a block starting on a multiple of four samples, four at a
-    /// time in independent lanes, written to `values`: the same steps as
-    /// [`shaped`](Self::shaped) without the shaping.
+    /// Plain TPDF (or no dither) of a block whose first sample takes its dither from lane
+    /// `first_lane`, written to `values`: whole quads four at a time in independent lanes
+    /// (when the block starts on a multiple of four), then each remaining sample from its
+    /// own lane; the same steps as [`shaped`](Self::shaped) without the shaping.
     #[inline(always)]
-    fn plain(&mut self, samples: &[f32], values: &mut [f64]) {
+    fn plain(&mut self, samples: &[f32], values: &mut [f64], first_lane: usize) {
         let dithered = self.dither != Dither::None;
         let (scale, min, max) = (self.scale, self.min, self.max);
         let mut clamped = 0u64;
@@ -353,18 +345,28 @@ impl Quantizer {
             clamped += u64::from(kept != q);
             *value = kept;
         };
-        let (quads, tail) = samples.as_chunks::<4>();
-        let (outs, out_tail) = values.as_chunks_mut::<4>();
-        for (quad, out) in quads.iter().zip(outs) {
+        let whole = if first_lane == 0 {
+            samples.len() / 4
+        } else {
+            0
+        };
+        let (quads, tail) = samples.split_at(4 * whole);
+        let (outs, out_tail) = values.split_at_mut(4 * whole);
+        for (quad, out) in quads
+            .as_chunks::<4>()
+            .0
+            .iter()
+            .zip(outs.as_chunks_mut::<4>().0)
+        {
             let noise = if dithered { self.tpdf4() } else { [0.0; 4] };
             for i in 0..4 {
                 one(quad[i], noise[i], &mut out[i]);
             }
         }
         // The tail's samples take the next value of their own lanes only.
-        for (lane, (&x, value)) in tail.iter().zip(out_tail).enumerate() {
+        for (i, (&x, value)) in tail.iter().zip(out_tail).enumerate() {
             let tpdf = if dithered {
-                self.tpdf_of_lane(lane)
+                self.tpdf_of_lane((first_lane + i) % 4)
             } else {
                 0.0
             };
@@ -754,7 +756,7 @@ fn write_wav(path: &Path, format: Format, audio: &AudioBuffer) -> Result<(), Str
             Format::Wav16 => pack(channels, range, &mut block, |x| {
                 ((x * scale) as i16).to_le_bytes()
             }),
-            _ => {
+            _ => 'packed: {
                 let three_bytes = |x: f32| {
                     let [a, b, c, _] = ((x * scale) as i32).to_le_bytes();
                     [a, b, c]
@@ -767,11 +769,9 @@ fn write_wav(path: &Path, format: Format, audio: &AudioBuffer) -> Result<(), Str
                     #[allow(unsafe_code)]
                     let (frames, len) =
                         unsafe { pack_stereo_s24_avx2(left, right, range.clone(), &mut block) };
+                    // The last few frames (less than a vector's four) one by one.
                     let rest = range.start + frames..range.end;
-                    let more = pack(channels, rest, &mut block[len..], three_bytes);
-                    out.write_all(&block[..len + more])
-                        .map_err(|e| e.to_string())?;
-                    continue;
+                    break 'packed len + pack(channels, rest, &mut block[len..], three_bytes);
                 }
                 pack(channels, range, &mut block, three_bytes)
             }
