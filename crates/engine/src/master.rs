@@ -376,6 +376,33 @@ mod tests {
         dir
     }
 
+    /// A 24-bit master whose first render aims 0.5 dB over the stated ceiling, so the closed
+    /// loop must render again.
+    fn over_first(
+        audio: MasterSource<'_>,
+        settings: &ChainSettings,
+        sample_rate: Option<u32>,
+        output: &Path,
+    ) -> Result<Mastered, MasterError> {
+        master_with_margin(
+            MasterRequest {
+                audio,
+                source_path: None,
+                settings,
+                format: Format::Wav24,
+                dither: Dither::Tpdf,
+                sample_rate,
+                output,
+                force: false,
+            },
+            RenderControl {
+                progress: &mut |_| {},
+                cancel: &AtomicBool::new(false),
+            },
+            -0.5,
+        )
+    }
+
     /// The closed loop's second render, forced by a first working ceiling 0.5 dB over the
     /// stated one: owned audio is reloaded for it exactly once (and converted again when the
     /// delivery rate differs), and the master is the same file a borrowed source gives.
@@ -385,29 +412,11 @@ mod tests {
         settings.limiter.gain_db = 6.0;
         settings.limiter.ceiling_dbtp = -1.0;
         let dir = scratch("closed-loop");
-        let cancel = AtomicBool::new(false);
         for delivery_rate in [None, Some(48_000)] {
             let source = loud_noise(44_100);
             let make = |audio: MasterSource<'_>, name: &str| {
                 let output = dir.join(format!("{name}-{delivery_rate:?}.wav"));
-                let made = master_with_margin(
-                    MasterRequest {
-                        audio,
-                        source_path: None,
-                        settings: &settings,
-                        format: Format::Wav24,
-                        dither: Dither::Tpdf,
-                        sample_rate: delivery_rate,
-                        output: &output,
-                        force: false,
-                    },
-                    RenderControl {
-                        progress: &mut |_| {},
-                        cancel: &cancel,
-                    },
-                    -0.5,
-                )
-                .expect("mastered");
+                let made = over_first(audio, &settings, delivery_rate, &output).expect("mastered");
                 (made, std::fs::read(&output).expect("written"))
             };
             let reloads = Cell::new(0);
@@ -450,26 +459,14 @@ mod tests {
             shorter.iter_mut().for_each(|c| c.truncate(40_000));
             Ok(AudioBuffer::new(44_100, shorter).expect("audio"))
         };
-        let cancel = AtomicBool::new(false);
-        let result = master_with_margin(
-            MasterRequest {
-                audio: MasterSource::Owned {
-                    audio: loud_noise(44_100),
-                    reload: &reload,
-                },
-                source_path: None,
-                settings: &settings,
-                format: Format::Wav24,
-                dither: Dither::Tpdf,
-                sample_rate: None,
-                output: &output,
-                force: false,
+        let result = over_first(
+            MasterSource::Owned {
+                audio: loud_noise(44_100),
+                reload: &reload,
             },
-            RenderControl {
-                progress: &mut |_| {},
-                cancel: &cancel,
-            },
-            -0.5,
+            &settings,
+            None,
+            &output,
         );
         assert!(
             matches!(result, Err(MasterError::SourceChanged)),
