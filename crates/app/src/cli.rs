@@ -10,7 +10,8 @@ mod verify;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
+use crest_engine::limits::{DecodeLimits, parse_memory_size};
 
 /// Crest — a mastering workstation. Without a subcommand it opens the desk (on FILE, or on
 /// the built-in demo mix); subcommands do batch work.
@@ -45,6 +46,25 @@ pub enum Command {
         /// Audio file to open.
         file: std::path::PathBuf,
     },
+}
+
+/// The memory budget flag every command that decodes a whole file takes.
+#[derive(Debug, Clone, Args)]
+pub struct MemoryArgs {
+    /// The most memory one decoded file may take (e.g. 4G, 512M). Default: half of the
+    /// memory available to Crest (physical memory, or the process's limits where lower).
+    #[arg(long, value_parser = parse_memory_size, value_name = "SIZE")]
+    pub max_memory: Option<u64>,
+}
+
+impl MemoryArgs {
+    pub fn analysis(&self) -> DecodeLimits {
+        DecodeLimits::analysis().with_memory(self.max_memory)
+    }
+
+    pub fn mastering(&self) -> DecodeLimits {
+        DecodeLimits::mastering().with_memory(self.max_memory)
+    }
 }
 
 pub fn run(cli: Cli) -> ExitCode {

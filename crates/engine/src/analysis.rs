@@ -4,8 +4,9 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::decode::{DecodeError, Decoded, SourceInfo, decode_file};
+use crate::decode::{DecodeError, Decoded, SourceInfo, decode_file_within};
 use crate::health::{self, Finding};
+use crate::limits::DecodeLimits;
 use crate::loudness::{self, Loudness};
 use crate::parallel::{Join, Sequential};
 use crate::spectrum::{BandSpectrum, long_term_spectrum};
@@ -114,13 +115,18 @@ pub fn analyze_with(decoded: &Decoded, options: AnalysisOptions, join: &impl Joi
     }
 }
 
-/// Decodes and analyses a file.
+/// Decodes (within `limits`) and analyses a file.
 pub fn analyze_file(
     path: &Path,
+    limits: &DecodeLimits,
     options: AnalysisOptions,
     join: &impl Join,
 ) -> Result<Analysis, DecodeError> {
-    Ok(analyze_with(&decode_file(path)?, options, join))
+    Ok(analyze_with(
+        &decode_file_within(path, limits)?,
+        options,
+        join,
+    ))
 }
 
 /// Analyses the built-in demo mix.

@@ -74,7 +74,7 @@ pub struct AudioBuffer {
 pub enum BufferError {
     #[error("audio needs at least one channel")]
     NoChannels,
-    #[error("sample rate {0} Hz is outside 1 Hz – 768 kHz")]
+    #[error("sample rate {0} Hz is outside 8 kHz – 768 kHz")]
     BadRate(u32),
     #[error("channel {channel} has {got} frames, channel 0 has {expected}")]
     RaggedChannels {
@@ -87,7 +87,7 @@ pub enum BufferError {
 }
 
 /// The highest sample rate Crest accepts anywhere (8× 96 kHz).
-pub const MAX_SAMPLE_RATE: u32 = 768_000;
+pub const MAX_SAMPLE_RATE: u32 = *crate::limits::SOURCE_RATES.end();
 
 impl AudioBuffer {
     /// Builds a buffer with the conventional channel roles for its channel count.
@@ -105,7 +105,7 @@ impl AudioBuffer {
         if channels.is_empty() {
             return Err(BufferError::NoChannels);
         }
-        if sample_rate == 0 || sample_rate > MAX_SAMPLE_RATE {
+        if !crate::limits::SOURCE_RATES.contains(&sample_rate) {
             return Err(BufferError::BadRate(sample_rate));
         }
         if roles.len() != channels.len() {

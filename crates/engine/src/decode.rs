@@ -26,7 +26,8 @@ use symphonia::core::formats::{FormatOptions, FormatReader, Track, TrackType};
 use symphonia::core::io::{MediaSource, MediaSourceStream, MediaSourceStreamOptions};
 use symphonia::core::meta::MetadataOptions;
 
-use crate::audio::{AudioBuffer, ChannelRole, MAX_SAMPLE_RATE};
+use crate::audio::{AudioBuffer, ChannelRole};
+use crate::limits::{self, DecodeLimits, LimitError, Purpose};
 
 /// What a decode could not get past. Every variant names the file.
 #[derive(Debug, thiserror::Error)]
@@ -53,6 +54,13 @@ pub enum DecodeError {
     NoSamples { path: PathBuf },
     #[error("{path}: decoding was cancelled")]
     Cancelled { path: PathBuf },
+    /// Outside what Crest works with: rate, channels, or the memory the decoded audio needs.
+    #[error("{path}: {source}")]
+    Limit {
+        path: PathBuf,
+        #[source]
+        source: LimitError,
+    },
 }
 
 impl DecodeError {
@@ -67,7 +75,8 @@ impl DecodeError {
             | DecodeError::BadHeader { path, .. }
             | DecodeError::Corrupt { path, .. }
             | DecodeError::NoSamples { path }
-            | DecodeError::Cancelled { path } => path,
+            | DecodeError::Cancelled { path }
+            | DecodeError::Limit { path, .. } => path,
         }
     }
 }
@@ -120,11 +129,17 @@ impl std::fmt::Debug for DecodeControl<'_> {
     }
 }
 
-/// Decodes a whole file.
+/// Decodes a whole file for measuring (1–8 channels, the system's memory budget).
 pub fn decode_file(path: &Path) -> Result<Decoded, DecodeError> {
+    decode_file_within(path, &DecodeLimits::analysis())
+}
+
+/// Decodes a whole file within `limits`, without progress or cancel.
+pub fn decode_file_within(path: &Path, limits: &DecodeLimits) -> Result<Decoded, DecodeError> {
     let cancel = AtomicBool::new(false);
-    decode_file_with(
+    decode_file_limited(
         path,
+        limits,
         DecodeControl {
             progress: &mut |_| {},
             cancel: &cancel,
@@ -132,23 +147,35 @@ pub fn decode_file(path: &Path) -> Result<Decoded, DecodeError> {
     )
 }
 
-/// Decodes a whole file, reporting progress and honouring cancellation.
+/// Decodes a whole file for measuring (1–8 channels, the system's memory budget), reporting
+/// progress and honouring cancellation.
 pub fn decode_file_with(path: &Path, control: DecodeControl<'_>) -> Result<Decoded, DecodeError> {
+    decode_file_limited(path, &DecodeLimits::analysis(), control)
+}
+
+/// Decodes a whole file within `limits`: a rate, channel count or decoded size beyond them is
+/// refused (from the header before decoding, and while decoding, since headers lie).
+pub fn decode_file_limited(
+    path: &Path,
+    limits: &DecodeLimits,
+    control: DecodeControl<'_>,
+) -> Result<Decoded, DecodeError> {
     // Malformed input must end in an error, never take the program down: should a decoder
     // still panic on some input (none of the fuzzed ones did), report it as corrupt data.
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| decode(path, control))).unwrap_or_else(
-        |payload| {
-            let detail = payload
-                .downcast_ref::<&str>()
-                .map(|s| (*s).to_owned())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_default();
-            Err(DecodeError::Corrupt {
-                path: path.to_owned(),
-                reason: format!("the decoder failed on malformed data ({detail})"),
-            })
-        },
-    )
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        decode(path, limits, control)
+    }))
+    .unwrap_or_else(|payload| {
+        let detail = payload
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        Err(DecodeError::Corrupt {
+            path: path.to_owned(),
+            reason: format!("the decoder failed on malformed data ({detail})"),
+        })
+    })
 }
 
 /// A file opened for decoding: its container read, its audio track chosen and checked, a
@@ -308,7 +335,11 @@ fn unpack_stereo_s24_avx2(data: &[u8], left: &mut Vec<f32>, right: &mut Vec<f32>
     4 * quads
 }
 
-fn open(path: &Path) -> Result<Opened, DecodeError> {
+/// The most frames one packet may decode to: far beyond any codec's (FLAC's largest block is
+/// 65,535 frames, ALAC's 4,096), far below what would exhaust memory on a lying header.
+const MAX_PACKET_FRAMES: u64 = 1 << 20;
+
+fn open(path: &Path, purpose: Purpose) -> Result<Opened, DecodeError> {
     let io_err = |source| DecodeError::Io {
         path: path.to_owned(),
         source,
@@ -331,6 +362,13 @@ fn open(path: &Path) -> Result<Opened, DecodeError> {
             path: path.to_owned(),
             reason,
         })?;
+        // Before symphonia sees the header: it divides by the rate.
+        limits::check_source(wav.sample_rate, usize::from(wav.channels), purpose).map_err(
+            |source| DecodeError::Limit {
+                path: path.to_owned(),
+                source,
+            },
+        )?;
     }
     let mp4_trim = mp4::gapless_trim(&file, file_len).ok().flatten();
 
@@ -395,15 +433,29 @@ fn open(path: &Path) -> Result<Opened, DecodeError> {
     let sample_rate = params
         .sample_rate
         .ok_or_else(|| bad_header("no sample rate".into()))?;
-    if sample_rate == 0 || sample_rate > MAX_SAMPLE_RATE {
-        return Err(bad_header(format!("sample rate {sample_rate} Hz")));
-    }
     if params.bits_per_sample == Some(0) {
         return Err(bad_header("0 bits per sample".into()));
     }
     let declared_channels = params.channels.as_ref().map(Channels::count).unwrap_or(0);
     if declared_channels == 0 {
         return Err(bad_header("0 channels".into()));
+    }
+    limits::check_source(sample_rate, declared_channels, purpose).map_err(|source| {
+        DecodeError::Limit {
+            path: path.to_owned(),
+            source,
+        }
+    })?;
+    // Decoders size their buffers by the largest packet the header announces: a header is not
+    // trusted with that.
+    if let Some(frames) = params
+        .max_frames_per_packet
+        .filter(|&f| f > MAX_PACKET_FRAMES)
+    {
+        return Err(bad_header(format!(
+            "packets of {frames} frames announced; no codec makes packets over \
+             {MAX_PACKET_FRAMES}"
+        )));
     }
 
     let mut options = AudioDecoderOptions::default();
@@ -444,7 +496,8 @@ pub(crate) fn compare_file(
     expected: &AudioBuffer,
     cancel: &AtomicBool,
 ) -> Result<(), CompareError> {
-    let mut opened = open(path).map_err(|e| CompareError::Unreadable(e.to_string()))?;
+    let mut opened =
+        open(path, Purpose::Analysis).map_err(|e| CompareError::Unreadable(e.to_string()))?;
     let differ = CompareError::Differs;
     if opened.sample_rate != expected.sample_rate()
         || opened.declared_channels != expected.channel_count()
@@ -539,7 +592,11 @@ pub(crate) enum CompareError {
     Cancelled,
 }
 
-fn decode(path: &Path, control: DecodeControl<'_>) -> Result<Decoded, DecodeError> {
+fn decode(
+    path: &Path,
+    limits: &DecodeLimits,
+    control: DecodeControl<'_>,
+) -> Result<Decoded, DecodeError> {
     let Opened {
         mut reader,
         mut decoder,
@@ -555,20 +612,62 @@ fn decode(path: &Path, control: DecodeControl<'_>) -> Result<Decoded, DecodeErro
         codec,
         lossless,
         plain_pcm,
-    } = open(path)?;
+    } = open(path, limits.purpose)?;
+    let over_budget = |frames: u64| DecodeError::Limit {
+        path: path.to_owned(),
+        source: LimitError::Memory {
+            needed_bytes: limits::decoded_bytes(frames, declared_channels),
+            frames,
+            channels: declared_channels,
+            rate: sample_rate,
+            budget: limits.memory.clone(),
+        },
+    };
+    // What the header promises, where it can be believed: plain PCM cannot hold more frames
+    // than its bytes make (a truncated file promises more), a streamed WAV's sizes are
+    // placeholders.
+    let streamed_wav = wav.as_ref().is_some_and(|w| w.sizes_are_placeholders);
+    let pcm_frame_bytes = is_linear_pcm(params.codec)
+        .then_some(params.bits_per_coded_sample.or(params.bits_per_sample))
+        .flatten()
+        .map(|bits| u64::from(bits.div_ceil(8)) * declared_channels as u64);
+    let promised_frames =
+        track
+            .num_frames
+            .filter(|_| !streamed_wav)
+            .map(|frames| match pcm_frame_bytes {
+                Some(bytes) if bytes > 0 => frames.min(file_len / bytes),
+                _ => frames,
+            });
+    if let Some(frames) = promised_frames
+        && limits
+            .memory
+            .check(frames, declared_channels, sample_rate)
+            .is_err()
+    {
+        return Err(over_budget(frames));
+    }
+    let max_frames = limits.memory.max_frames(declared_channels);
     // Reserve for the frames the header promises, but never more than the file could plausibly
-    // hold: a header is not trusted to size an allocation.
+    // hold: a header is not trusted to size an allocation, and a reservation that cannot be
+    // had is a refusal, not an abort.
     let plausible_frames = file_len.saturating_mul(32) / declared_channels as u64;
-    let reserve = track.num_frames.unwrap_or(0).min(plausible_frames) as usize;
-    let mut channels: Vec<Vec<f32>> = (0..declared_channels)
-        .map(|_| Vec::with_capacity(reserve))
-        .collect();
+    let reserve = promised_frames.unwrap_or(0).min(plausible_frames) as usize;
+    let mut channels: Vec<Vec<f32>> = Vec::new();
+    for _ in 0..declared_channels {
+        let mut channel = Vec::new();
+        channel
+            .try_reserve_exact(reserve)
+            .map_err(|_| over_budget(reserve as u64))?;
+        channels.push(channel);
+    }
 
     let mut warnings = Vec::new();
     let mut decoded_bits = None;
     let mut skipped_packets = 0usize;
     let mut truncated_by_io = false;
     let mut last_reported = -1.0;
+    let mut packet_bytes = 0u64;
     loop {
         if control.cancel.load(Ordering::Relaxed) {
             return Err(DecodeError::Cancelled {
@@ -620,6 +719,15 @@ fn decode(path: &Path, control: DecodeControl<'_>) -> Result<Decoded, DecodeErro
             Err(PacketError::Decoder(e)) => return Err(corrupt(path, &e)),
         }
         let fraction = bytes_read.load(Ordering::Relaxed) as f64 / file_len as f64;
+        packet_bytes += packet.data.len() as u64;
+        let decoded = channels[0].len() as u64;
+        if decoded > max_frames {
+            // The header said less (or nothing): what the whole file would take, judged by how
+            // much of it the packets so far were (the reader buffers ahead of them).
+            let consumed = (packet_bytes as f64 / file_len as f64).clamp(1e-9, 1.0);
+            let estimate = (decoded as f64 / consumed) as u64;
+            return Err(over_budget(estimate.max(decoded)));
+        }
         if fraction - last_reported >= 0.01 {
             last_reported = fraction;
             (control.progress)(fraction.min(1.0));
@@ -667,7 +775,6 @@ fn decode(path: &Path, control: DecodeControl<'_>) -> Result<Decoded, DecodeErro
             path: path.to_owned(),
         });
     }
-    let streamed_wav = wav.as_ref().is_some_and(|w| w.sizes_are_placeholders);
     let expected = track
         .num_frames
         .filter(|_| !streamed_wav && mp4_trim.is_none());
@@ -869,8 +976,12 @@ fn is_float(codec: AudioCodecId) -> bool {
     .contains(&codec)
 }
 
+fn is_linear_pcm(codec: AudioCodecId) -> bool {
+    (CODEC_ID_PCM_S32LE..=CODEC_ID_PCM_F64BE_PLANAR).contains(&codec)
+}
+
 fn is_lossless(codec: AudioCodecId) -> bool {
-    let linear_pcm = (CODEC_ID_PCM_S32LE..=CODEC_ID_PCM_F64BE_PLANAR).contains(&codec);
+    let linear_pcm = is_linear_pcm(codec);
     let lossless_codecs = [
         CODEC_ID_FLAC,
         CODEC_ID_WAVPACK,
@@ -1000,7 +1111,7 @@ mod tests {
             ("s16-mono", 1, 16, false, PlainPcm::S16),
         ] {
             let path = wav(name, channels, bits, float);
-            let mut opened = open(&path).expect("open");
+            let mut opened = open(&path, Purpose::Analysis).expect("open");
             assert_eq!(opened.plain_pcm, Some(expected), "{name}");
             let count = usize::from(channels);
             let (mut ours, mut theirs) = (vec![Vec::new(); count], vec![Vec::new(); count]);

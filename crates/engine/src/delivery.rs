@@ -69,7 +69,7 @@ impl DeliveryPreset {
             return Err(fail("`target_lufs` must be −40 to −3 LUFS"));
         }
         if let Some(rate) = preset.sample_rate
-            && !(8_000..=384_000).contains(&rate)
+            && !crate::limits::DELIVERY_RATES.contains(&rate)
         {
             return Err(fail("`sample_rate` must be 8 000–384 000 Hz"));
         }

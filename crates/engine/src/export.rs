@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::audio::AudioBuffer;
 use crate::decode::{CompareError, compare_file};
 use crate::emulation::noise::White;
+use crate::files::{self, PartialFile, WriteError};
 use crate::loudness::{self, Loudness};
 
 /// What the file is: container and sample format.
@@ -441,10 +442,8 @@ pub fn quantize(audio: &AudioBuffer, bits: u32, dither: Dither) -> Quantized {
 pub enum ExportError {
     #[error("{path}: refusing to overwrite the source file")]
     WouldOverwriteSource { path: PathBuf },
-    #[error("{path} already exists (use --force to replace it)")]
-    Exists { path: PathBuf },
-    #[error("{path}: {source}")]
-    Io { path: PathBuf, source: io::Error },
+    #[error(transparent)]
+    Write(#[from] WriteError),
     #[error("{path}: encoding failed: {reason}")]
     Encode { path: PathBuf, reason: String },
     #[error("{path}: the written file does not read back as the samples meant ({reason})")]
@@ -482,7 +481,8 @@ pub struct Written {
     pub verify_s: f64,
 }
 
-/// Checks that `path` may be written: not the source, not an existing file without `force`.
+/// Checks, before any long work, that `path` may be written: not the source, its folder there
+/// and writable, not a folder itself, not an existing file without `force`.
 pub fn check_destination(
     path: &Path,
     source: Option<&Path>,
@@ -499,11 +499,7 @@ pub fn check_destination(
             });
         }
     }
-    if !force && path.exists() {
-        return Err(ExportError::Exists {
-            path: path.to_owned(),
-        });
-    }
+    files::check_writable(path, force)?;
     Ok(())
 }
 
@@ -547,13 +543,26 @@ pub fn prepare(audio: AudioBuffer, format: Format, dither: Dither) -> Prepared {
     }
 }
 
-/// Writes prepared samples: encode to a temporary file, decode it back and compare sample for
-/// sample, rename into place.
+/// Writes prepared samples: encode to a partial file beside the destination, decode it back
+/// and compare sample for sample, rename into place.
 pub fn write(
     prepared: Prepared,
     request: &ExportRequest<'_>,
     cancel: &AtomicBool,
 ) -> Result<Written, ExportError> {
+    let (written, partial) = write_partial(prepared, request, cancel)?;
+    partial.commit(request.force)?;
+    Ok(written)
+}
+
+/// [`write`] up to the rename: the file is encoded, flushed and verified, but still under its
+/// partial name, so that files which belong with it (the QC reports) can be committed with it
+/// as one set ([`files::commit_all`]).
+pub fn write_partial(
+    prepared: Prepared,
+    request: &ExportRequest<'_>,
+    cancel: &AtomicBool,
+) -> Result<(Written, PartialFile), ExportError> {
     check_destination(request.path, request.source, request.force)?;
     if cancel.load(Ordering::Relaxed) {
         return Err(ExportError::Cancelled);
@@ -564,24 +573,27 @@ pub fn write(
         measured,
         clamped,
     } = prepared;
-    let (mut encode_s, mut verify_s) = (0.0, 0.0);
-    write_atomically(
-        request.path,
-        request.force,
-        |temp| {
-            let started = Instant::now();
-            let result = encode(temp, format, &exact);
-            encode_s = started.elapsed().as_secs_f64();
-            result
-        },
-        |temp| {
-            let started = Instant::now();
-            let result = verify_samples(temp, &exact, cancel);
-            verify_s = started.elapsed().as_secs_f64();
-            result
-        },
-    )?;
-    Ok(Written {
+    let mut partial = PartialFile::create(request.path)?;
+    let started = Instant::now();
+    encode(partial.file(), request.path, format, &exact)?;
+    let encode_s = started.elapsed().as_secs_f64();
+    // Flushed to the disk before it may be renamed into place. The flush waits on the disk,
+    // not the processor, so it runs beside the verification, which reads the file back from
+    // memory.
+    let started = Instant::now();
+    std::thread::scope(|scope| {
+        let flushing = scope.spawn(|| partial.sync());
+        let verified = verify_samples(partial.path(), request.path, &exact, cancel);
+        let flushed = flushing.join().unwrap_or_else(|_| {
+            Err(WriteError::Io {
+                path: request.path.to_owned(),
+                source: io::Error::other("the flush to disk panicked"),
+            })
+        });
+        verified.and(flushed.map_err(ExportError::from))
+    })?;
+    let verify_s = started.elapsed().as_secs_f64();
+    let written = Written {
         path: request.path.to_owned(),
         format,
         sample_rate: exact.sample_rate(),
@@ -591,7 +603,8 @@ pub fn write(
         clamped,
         encode_s,
         verify_s,
-    })
+    };
+    Ok((written, partial))
 }
 
 /// [`prepare`] and [`write`] in one: for audio that needs no closed loop.
@@ -608,81 +621,29 @@ pub fn export(
     )
 }
 
-/// The temporary name beside `path`: hidden, with the process id, keeping the extension so
-/// the file's type is still recognised when it is read back.
-fn temporary_path(path: &Path) -> PathBuf {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let extension = path
-        .extension()
-        .map(|e| format!(".{}", e.to_string_lossy()))
-        .unwrap_or_default();
-    path.with_file_name(format!(".{name}.partial-{}{extension}", std::process::id()))
-}
-
-/// Writes through a temporary file: `write` fills it, `verify` checks it, and only then is it
-/// renamed to `path`. Any failure (or a crash) leaves nothing under `path`, and the temporary
-/// file is removed.
-pub fn write_atomically(
-    path: &Path,
-    force: bool,
-    write: impl FnOnce(&Path) -> Result<(), ExportError>,
-    verify: impl FnOnce(&Path) -> Result<(), ExportError>,
+/// Encodes `audio` into `file` (a new, empty partial file); errors name `destination`.
+fn encode(
+    file: &mut fs::File,
+    destination: &Path,
+    format: Format,
+    audio: &AudioBuffer,
 ) -> Result<(), ExportError> {
-    let temp = temporary_path(path);
-    let result = write(&temp)
-        .and_then(|()| {
-            // Flushed to the disk before it may be renamed into place. The flush waits on the
-            // disk, not the processor, so it runs beside the verification, which reads the
-            // file back from memory.
-            std::thread::scope(|scope| {
-                let flushing = scope.spawn(|| fs::File::open(&temp).and_then(|f| f.sync_all()));
-                let verified = verify(&temp);
-                let flushed = flushing
-                    .join()
-                    .unwrap_or_else(|_| Err(io::Error::other("the flush to disk panicked")))
-                    .map_err(|source| ExportError::Io {
-                        path: temp.clone(),
-                        source,
-                    });
-                verified.and(flushed)
-            })
-        })
-        .and_then(|()| {
-            if !force && path.exists() {
-                return Err(ExportError::Exists {
-                    path: path.to_owned(),
-                });
-            }
-            fs::rename(&temp, path).map_err(|source| ExportError::Io {
-                path: path.to_owned(),
-                source,
-            })
-        });
-    if result.is_err() {
-        let _ = fs::remove_file(&temp);
-    }
-    result
-}
-
-fn encode(path: &Path, format: Format, audio: &AudioBuffer) -> Result<(), ExportError> {
-    let io_error = |source| ExportError::Io {
-        path: path.to_owned(),
-        source,
-    };
     let encode_error = |reason: String| ExportError::Encode {
-        path: path.to_owned(),
+        path: destination.to_owned(),
         reason,
     };
     match format {
         Format::Wav16 | Format::Wav24 | Format::Wav32f => {
-            write_wav(path, format, audio).map_err(encode_error)
+            write_wav(file, format, audio).map_err(encode_error)
         }
         Format::Flac16 | Format::Flac24 => {
             let bytes = flac_bytes(audio, format.bits().unwrap_or(24)).map_err(encode_error)?;
-            fs::write(path, bytes).map_err(io_error)
+            file.write_all(&bytes).map_err(|source| {
+                ExportError::Write(WriteError::Io {
+                    path: destination.to_owned(),
+                    source,
+                })
+            })
         }
     }
 }
@@ -694,7 +655,7 @@ const WAV_BLOCK_FRAMES: usize = 4_096;
 /// always does), Crest packs the samples in bulk — hound's one call per sample took longer
 /// than the whole dither. The samples are already quantised: scaling them back to integers is
 /// exact.
-fn write_wav(path: &Path, format: Format, audio: &AudioBuffer) -> Result<(), String> {
+fn write_wav(file: &mut fs::File, format: Format, audio: &AudioBuffer) -> Result<(), String> {
     let channels = audio.channels();
     let frames = audio.frames();
     let (bits, sample_format) = match format.bits() {
@@ -726,7 +687,6 @@ fn write_wav(path: &Path, format: Format, audio: &AudioBuffer) -> Result<(), Str
     header[4..8].copy_from_slice(&riff_size.to_le_bytes());
     header[data_size_at..].copy_from_slice(&(data_bytes as u32).to_le_bytes());
 
-    let file = fs::File::create(path).map_err(|e| e.to_string())?;
     let mut out = io::BufWriter::with_capacity(1 << 20, file);
     out.write_all(&header).map_err(|e| e.to_string())?;
     // 16 bytes to spare: the vector packing's last store runs past the block's data.
@@ -921,15 +881,17 @@ fn flac_bytes(audio: &AudioBuffer, bits: u32) -> Result<Vec<u8>, String> {
 
 /// Decodes the written file and compares it with the samples meant, bit for bit, as it
 /// reads (the decoded file is never held whole).
+/// Reads the file at `path` back and compares it with `expected`; errors name `destination`.
 fn verify_samples(
     path: &Path,
+    destination: &Path,
     expected: &AudioBuffer,
     cancel: &AtomicBool,
 ) -> Result<(), ExportError> {
     compare_file(path, expected, cancel).map_err(|e| match e {
         CompareError::Cancelled => ExportError::Cancelled,
         CompareError::Unreadable(reason) | CompareError::Differs(reason) => ExportError::Verify {
-            path: path.to_owned(),
+            path: destination.to_owned(),
             reason,
         },
     })
@@ -954,7 +916,8 @@ mod tests {
             format,
             Dither::Tpdf,
         );
-        encode(&path, format, &prepared.exact).expect("encoded");
+        let mut file = fs::File::create(&path).expect("create");
+        encode(&mut file, &path, format, &prepared.exact).expect("encoded");
         (path, prepared.exact)
     }
 
@@ -999,13 +962,13 @@ mod tests {
     fn verification_catches_a_changed_sample_and_a_short_file() {
         let cancel = AtomicBool::new(false);
         let (path, exact) = written(Format::Wav24, "changed");
-        verify_samples(&path, &exact, &cancel).expect("the file as written passes");
+        verify_samples(&path, &path, &exact, &cancel).expect("the file as written passes");
         // One byte of one sample changed, in the middle of the data.
         let mut bytes = fs::read(&path).expect("read");
         let at = bytes.len() - 3 * 2 * 5_000;
         bytes[at] ^= 0x10;
         fs::write(&path, &bytes).expect("write");
-        let why = reason(verify_samples(&path, &exact, &cancel));
+        let why = reason(verify_samples(&path, &path, &exact, &cancel));
         assert!(why.contains("frame 15000"), "{why}");
         // The same file, cut short by whole frames.
         let (path, exact) = written(Format::Wav16, "short");
@@ -1014,15 +977,15 @@ mod tests {
         let data = (header.len() - 44) as u32;
         header[40..44].copy_from_slice(&data.to_le_bytes());
         fs::write(&path, &header).expect("write");
-        let why = reason(verify_samples(&path, &exact, &cancel));
+        let why = reason(verify_samples(&path, &path, &exact, &cancel));
         assert!(why.contains("19900 frames read back"), "{why}");
         // And a FLAC file whose samples differ from what was meant.
         let (path, mut exact) = written(Format::Flac16, "flac");
-        verify_samples(&path, &exact, &cancel).expect("the file as written passes");
+        verify_samples(&path, &path, &exact, &cancel).expect("the file as written passes");
         let mut channels = exact.into_channels();
         channels[1][123] += 1.0 / 32_768.0;
         exact = AudioBuffer::new(44_100, channels).expect("audio");
-        let why = reason(verify_samples(&path, &exact, &cancel));
+        let why = reason(verify_samples(&path, &path, &exact, &cancel));
         assert!(why.contains("channel 1, frame 123"), "{why}");
     }
 }

@@ -9,7 +9,9 @@ pub mod demo;
 pub mod dsp;
 pub mod emulation;
 pub mod export;
+pub mod files;
 pub mod health;
+pub mod limits;
 pub mod loudness;
 pub mod master;
 pub mod monitor;
@@ -23,4 +25,7 @@ pub mod spectrum;
 pub mod units;
 
 pub use audio::{AudioBuffer, ChannelRole};
-pub use decode::{DecodeControl, DecodeError, Decoded, SourceInfo, decode_file, decode_file_with};
+pub use decode::{
+    DecodeControl, DecodeError, Decoded, SourceInfo, decode_file, decode_file_limited,
+    decode_file_with, decode_file_within,
+};

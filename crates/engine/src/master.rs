@@ -10,6 +10,7 @@ use crate::audio::AudioBuffer;
 use crate::chain::ChainSettings;
 use crate::decode::DecodeError;
 use crate::export::{self, Dither, ExportError, ExportRequest, Format, Written};
+use crate::files::{self, WriteError};
 use crate::qc::{self, FileFacts, QcReport, Requirements};
 use crate::render::{self, LimiterReport, RenderControl, RenderError, Rendered};
 use crate::resample::{self, ResampleError};
@@ -39,8 +40,8 @@ pub enum MasterError {
          is no longer the audio the first render used); nothing was written"
     )]
     SourceChanged,
-    #[error("the QC report could not be written beside the master: {0}")]
-    Report(std::io::Error),
+    #[error("the QC report could not be written beside the master (nothing was written): {0}")]
+    Report(WriteError),
 }
 
 /// The audio to master.
@@ -100,6 +101,8 @@ pub struct Mastered {
     pub renders: usize,
     /// Where the time went.
     pub timings: Timings,
+    /// Unfinished files of interrupted exports found in the output folder and removed.
+    pub removed_partials: Vec<files::RemovedPartial>,
 }
 
 /// Seconds per phase of a master (the closed loop's renders summed).
@@ -114,6 +117,20 @@ pub struct Timings {
     pub encode_s: f64,
     /// Reading the written file back and comparing it sample for sample.
     pub verify_s: f64,
+}
+
+/// Checks, before any work, that the master and its two QC reports may be written at
+/// `output` (see [`export::check_destination`]).
+pub fn check_destinations(
+    output: &Path,
+    source: Option<&Path>,
+    force: bool,
+) -> Result<(), ExportError> {
+    export::check_destination(output, source, force)?;
+    for report in QcReport::paths_beside(output) {
+        files::check_writable(&report, force)?;
+    }
+    Ok(())
 }
 
 /// Makes the master. A file that is written but fails a QC check is kept; `report.passed`
@@ -132,7 +149,8 @@ fn master_with_margin(
     first_margin_db: f64,
 ) -> Result<Mastered, MasterError> {
     let RenderControl { progress, cancel } = control;
-    export::check_destination(request.output, request.source_path, request.force)?;
+    check_destinations(request.output, request.source_path, request.force)?;
+    let removed_partials = files::remove_stale_partials(&files::folder_of(request.output));
     let source_rate = request.audio.audio().sample_rate();
     let rate = request.sample_rate.unwrap_or(source_rate);
     let render_share = if rate == source_rate {
@@ -192,7 +210,7 @@ fn master_with_margin(
         margin += over + RETRY_MARGIN_DB;
     };
     progress(0.9);
-    let written = export::write(
+    let (written, master_partial) = export::write_partial(
         prepared,
         &ExportRequest {
             path: request.output,
@@ -211,15 +229,23 @@ fn master_with_margin(
             "Converted from {source_rate} Hz to {rate} Hz before the chain, so the limiter and the dither worked at the delivered rate."
         ));
     }
-    report
-        .write_beside(request.output)
+    if let Some(removed) = files::describe_removed(&removed_partials) {
+        report.notes.push(format!("Crest {removed}."));
+    }
+    // The reports first, the master last: a master under its name always has its complete
+    // reports beside it, and a failure anywhere leaves nothing new at the destination.
+    let [json, text] = report
+        .write_partials(request.output)
         .map_err(MasterError::Report)?;
+    files::commit_all(vec![json, text, master_partial], request.force)
+        .map_err(|e| MasterError::Export(e.into()))?;
     progress(1.0);
     Ok(Mastered {
         written,
         report,
         renders,
         timings,
+        removed_partials,
     })
 }
 

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use crate::files::{PartialFile, WriteError};
 use crate::loudness::Loudness;
 use crate::render::LimiterReport;
 
@@ -187,18 +188,30 @@ impl QcReport {
         t
     }
 
-    /// Writes `NAME.qc.json` and `NAME.qc.txt` beside `master`; records the JSON path.
-    pub fn write_beside(&mut self, master: &Path) -> std::io::Result<PathBuf> {
+    /// Where the reports of `master` go: `NAME.qc.json` and `NAME.qc.txt` beside it.
+    pub fn paths_beside(master: &Path) -> [PathBuf; 2] {
         let name = master
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let json_path = master.with_file_name(format!("{name}.qc.json"));
-        let text_path = master.with_file_name(format!("{name}.qc.txt"));
+        [
+            master.with_file_name(format!("{name}.qc.json")),
+            master.with_file_name(format!("{name}.qc.txt")),
+        ]
+    }
+
+    /// Writes `NAME.qc.json` and `NAME.qc.txt` for `master` into partial files (flushed, not
+    /// yet in place: the caller commits them together with the master); records the JSON path.
+    pub fn write_partials(&mut self, master: &Path) -> Result<[PartialFile; 2], WriteError> {
+        let [json_path, text_path] = Self::paths_beside(master);
         self.report_path = Some(json_path.display().to_string());
-        let json = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
-        std::fs::write(&json_path, json + "\n")?;
-        std::fs::write(&text_path, self.text())?;
-        Ok(json_path)
+        let json = serde_json::to_string_pretty(self).map_err(|e| WriteError::Io {
+            path: json_path.clone(),
+            source: std::io::Error::other(e),
+        })? + "\n";
+        Ok([
+            PartialFile::with_bytes(&json_path, json.as_bytes())?,
+            PartialFile::with_bytes(&text_path, self.text().as_bytes())?,
+        ])
     }
 }

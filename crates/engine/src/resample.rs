@@ -12,6 +12,7 @@ use rubato::{Fft, FixedSync, Indexing, Resampler, WindowFunction};
 
 use crate::audio::AudioBuffer;
 use crate::decode::DecodeControl;
+use crate::limits::LimitError;
 
 /// Input frames per FFT block. The anti-aliasing sinc is as long as the block, and a longer sinc
 /// moves the cutoff closer to Nyquist: at 2048 it sits at 0.993 of the lower rate's Nyquist,
@@ -19,13 +20,11 @@ use crate::decode::DecodeControl;
 const FFT_BLOCK: usize = 2_048;
 /// Blocks per call: progress and cancellation are checked between calls.
 const BLOCKS_PER_CALL: usize = 8;
-/// The rates a delivery may ask for; anything else is refused before any work.
-pub const SUPPORTED_RATES: std::ops::RangeInclusive<u32> = 8_000..=384_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ResampleError {
-    #[error("{0} Hz is not a delivery rate Crest converts to (8000–384000 Hz)")]
-    UnsupportedRate(u32),
+    #[error(transparent)]
+    UnsupportedRate(#[from] LimitError),
     #[error("sample-rate conversion cancelled")]
     Cancelled,
     #[error("the resampler refused the conversion from {from} Hz to {to} Hz: {reason}")]
@@ -40,9 +39,7 @@ pub fn resample(
     control: DecodeControl<'_>,
 ) -> Result<AudioBuffer, ResampleError> {
     let DecodeControl { progress, cancel } = control;
-    if !SUPPORTED_RATES.contains(&rate) {
-        return Err(ResampleError::UnsupportedRate(rate));
-    }
+    crate::limits::check_delivery_rate(rate)?;
     let from = audio.sample_rate();
     if from == rate {
         progress(1.0);

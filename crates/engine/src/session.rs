@@ -10,13 +10,13 @@
 //! are read field by field: a damaged field falls back to its default without taking the
 //! others with it.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use crate::chain::ChainSettings;
 use crate::export::{Dither, Format};
+use crate::files::{WriteError, write_atomically};
 
 pub const SESSION_VERSION: u32 = 1;
 /// How many recent files the preferences keep.
@@ -29,11 +29,8 @@ pub enum SessionError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("cannot write {path}: {source}")]
-    Write {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    #[error("cannot save: {0}")]
+    Write(#[from] WriteError),
     #[error("{path} is not a Crest session: {reason}")]
     Invalid { path: PathBuf, reason: String },
     #[error("no user data directory (is HOME set?)")]
@@ -142,33 +139,8 @@ impl Session {
             path: path.to_owned(),
             reason: e.to_string(),
         })?;
-        write_atomically(path, text.as_bytes())
+        Ok(write_atomically(path, true, text.as_bytes())?)
     }
-}
-
-/// Writes `bytes` to a temporary file beside `path`, flushes it to disk, then renames it over
-/// `path`.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), SessionError> {
-    let fail = |source| SessionError::Write {
-        path: path.to_owned(),
-        source,
-    };
-    if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(folder).map_err(fail)?;
-    }
-    let mut temporary = path.as_os_str().to_owned();
-    temporary.push(format!(".{}.tmp", std::process::id()));
-    let temporary = PathBuf::from(temporary);
-    let written = (|| {
-        let mut file = std::fs::File::create(&temporary)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        std::fs::rename(&temporary, path)
-    })();
-    if written.is_err() {
-        let _ = std::fs::remove_file(&temporary);
-    }
-    written.map_err(fail)
 }
 
 /// Where sessions, the autosave and preferences live.
@@ -219,6 +191,7 @@ impl Storage {
         };
         write_atomically(
             &self.running_marker(),
+            true,
             std::process::id().to_string().as_bytes(),
         )?;
         Ok(left_behind)
@@ -255,7 +228,7 @@ impl Storage {
                 path: path.clone(),
                 reason: e.to_string(),
             })?;
-        write_atomically(&path, text.as_bytes())
+        Ok(write_atomically(&path, true, text.as_bytes())?)
     }
 }
 
@@ -268,6 +241,9 @@ pub struct Preferences {
     pub last_export_folder: Option<PathBuf>,
     /// Most recent first.
     pub recent: Vec<PathBuf>,
+    /// The most memory one decoded file may take, in bytes (the command line's
+    /// `--max-memory`); none for half of what is available.
+    pub max_memory_bytes: Option<u64>,
 }
 
 impl Preferences {
@@ -300,6 +276,7 @@ impl Preferences {
             last_open_folder: field(&value, "last_open_folder", &mut notes),
             last_export_folder: field(&value, "last_export_folder", &mut notes),
             recent: field(&value, "recent", &mut notes),
+            max_memory_bytes: field(&value, "max_memory_bytes", &mut notes),
         };
         preferences.recent.truncate(RECENT_FILES);
         (preferences, notes)

@@ -4,7 +4,12 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
+mod common;
+
+use common::hostile::{self, wav_bytes};
+use crest_engine::decode_file_within;
 use crest_engine::emulation::noise::White;
+use crest_engine::limits::{DecodeLimits, LimitError, MemoryBudget, Purpose};
 use crest_engine::{ChannelRole, DecodeControl, DecodeError, decode_file, decode_file_with};
 
 fn fixture(name: &str) -> PathBuf {
@@ -24,45 +29,6 @@ fn scratch(test: &str) -> PathBuf {
 fn noise(len: usize, seed: u64) -> Vec<f64> {
     let mut white = White::new(seed);
     (0..len).map(|_| white.sample()).collect()
-}
-
-/// A RIFF/WAVE file: `fmt ` (plain, or WAVE_FORMAT_EXTENSIBLE with a mask) and `data`.
-fn wav_bytes(
-    tag: u16,
-    channels: u16,
-    rate: u32,
-    bits: u16,
-    mask: Option<u32>,
-    data: &[u8],
-) -> Vec<u8> {
-    let block_align = channels.wrapping_mul(bits.div_ceil(8));
-    let mut fmt = Vec::new();
-    fmt.extend_from_slice(&(if mask.is_some() { 0xFFFEu16 } else { tag }).to_le_bytes());
-    fmt.extend_from_slice(&channels.to_le_bytes());
-    fmt.extend_from_slice(&rate.to_le_bytes());
-    fmt.extend_from_slice(&rate.wrapping_mul(u32::from(block_align)).to_le_bytes());
-    fmt.extend_from_slice(&block_align.to_le_bytes());
-    fmt.extend_from_slice(&bits.to_le_bytes());
-    if let Some(mask) = mask {
-        fmt.extend_from_slice(&22u16.to_le_bytes());
-        fmt.extend_from_slice(&bits.to_le_bytes());
-        fmt.extend_from_slice(&mask.to_le_bytes());
-        // Sub-format GUID: the format tag followed by the standard suffix.
-        fmt.extend_from_slice(&u32::from(tag).to_le_bytes());
-        fmt.extend_from_slice(&[
-            0x00, 0x00, 0x10, 0x00, 0x80, 0x00, 0x00, 0xAA, 0x00, 0x38, 0x9B, 0x71,
-        ]);
-    }
-    let mut out = Vec::new();
-    out.extend_from_slice(b"RIFF");
-    out.extend_from_slice(&((4 + 8 + fmt.len() + 8 + data.len()) as u32).to_le_bytes());
-    out.extend_from_slice(b"WAVEfmt ");
-    out.extend_from_slice(&(fmt.len() as u32).to_le_bytes());
-    out.extend_from_slice(&fmt);
-    out.extend_from_slice(b"data");
-    out.extend_from_slice(&(data.len() as u32).to_le_bytes());
-    out.extend_from_slice(data);
-    out
 }
 
 /// Integer samples of `bits` from [−1, 1) values: (little-endian bytes, the exact f32 each
@@ -440,13 +406,26 @@ fn bad_inputs_give_typed_errors_naming_the_file() {
     });
 
     let (data, _) = int_pcm(&noise(200, 2), 16);
-    let header_cases: [(&str, Vec<u8>); 5] = [
+    // Rates outside the range are refused by the one rule on rates.
+    for (name, rate) in [("zero-rate.wav", 0), ("max-rate.wav", u32::MAX)] {
+        assert_error(
+            &write(&dir, name, &wav_bytes(1, 2, rate, 16, None, &data)),
+            |e| {
+                matches!(
+                    e,
+                    DecodeError::Limit {
+                        source: LimitError::SourceRate { .. },
+                        ..
+                    }
+                )
+            },
+        );
+    }
+    let header_cases: [(&str, Vec<u8>); 3] = [
         (
             "zero-channels.wav",
             wav_bytes(1, 0, 48_000, 16, None, &data),
         ),
-        ("zero-rate.wav", wav_bytes(1, 2, 0, 16, None, &data)),
-        ("max-rate.wav", wav_bytes(1, 2, u32::MAX, 16, None, &data)),
         ("zero-bits.wav", wav_bytes(1, 2, 48_000, 0, None, &data)),
         (
             "unknown-tag.wav",
@@ -525,4 +504,151 @@ fn decode_reports_progress_and_can_be_cancelled() {
         calls < 80,
         "stopped soon after the request ({calls} progress calls)"
     );
+}
+
+/// A decode within `limits`, and the limit it was refused on.
+fn refused_by(path: &Path, limits: &DecodeLimits) -> LimitError {
+    match decode_file_within(path, limits) {
+        Err(DecodeError::Limit {
+            source,
+            path: named,
+        }) => {
+            assert_eq!(named, path);
+            assert!(!source.to_string().contains("NaN") && !source.to_string().contains("inf"));
+            source
+        }
+        other => panic!("{}: expected a refusal, got {other:?}", path.display()),
+    }
+}
+
+fn budget(bytes: u64, purpose: Purpose) -> DecodeLimits {
+    DecodeLimits {
+        purpose,
+        memory: MemoryBudget::set(bytes),
+    }
+}
+
+#[test]
+fn rates_outside_8_to_768_khz_are_refused_at_the_door() {
+    let dir = scratch("rates");
+    // The 108-byte WAV at 1 Hz that made the health checks panic, and a 3 Hz one.
+    for rate in [1u32, 3, 7_999, 768_001] {
+        let (data, _) = int_pcm(&noise(32, 3), 16);
+        let path = write(
+            &dir,
+            &format!("r{rate}.wav"),
+            &wav_bytes(1, 2, rate, 16, None, &data),
+        );
+        for limits in [DecodeLimits::analysis(), DecodeLimits::mastering()] {
+            assert_eq!(refused_by(&path, &limits), LimitError::SourceRate { rate });
+        }
+    }
+    let (data, _) = int_pcm(&noise(64, 3), 16);
+    let ok = write(&dir, "r8000.wav", &wav_bytes(1, 1, 8_000, 16, None, &data));
+    assert_eq!(
+        decode_file(&ok).expect("8 kHz decodes").audio.sample_rate(),
+        8_000
+    );
+}
+
+#[test]
+fn channel_counts_follow_what_the_file_is_for() {
+    let dir = scratch("channels");
+    let (data, _) = int_pcm(&noise(3 * 480, 4), 16);
+    let three = write(&dir, "three.wav", &wav_bytes(1, 3, 48_000, 16, None, &data));
+    assert_eq!(
+        decode_file(&three)
+            .expect("analysis takes 3")
+            .audio
+            .channel_count(),
+        3
+    );
+    assert_eq!(
+        refused_by(&three, &DecodeLimits::mastering()),
+        LimitError::MasteringChannels { channels: 3 }
+    );
+    let (data, _) = int_pcm(&noise(9 * 480, 4), 16);
+    let nine = write(&dir, "nine.wav", &wav_bytes(1, 9, 48_000, 16, None, &data));
+    assert_eq!(
+        refused_by(&nine, &DecodeLimits::analysis()),
+        LimitError::AnalysisChannels { channels: 9 }
+    );
+}
+
+#[test]
+fn a_header_promising_more_than_the_budget_is_refused_before_decoding() {
+    let dir = scratch("budget-header");
+    // Ten hours of 8 channels at 192 kHz declared by a file of a few hundred bytes.
+    let ten_hours = 10 * 3600 * 192_000;
+    let path = write(
+        &dir,
+        "ten-hours.flac",
+        &hostile::flac_constant(192_000, 8, 4_096, 4, ten_hours),
+    );
+    let refusal = refused_by(&path, &budget(64 << 20, Purpose::Analysis));
+    assert!(
+        matches!(refusal, LimitError::Memory { frames, channels: 8, rate: 192_000, .. } if frames == ten_hours),
+        "{refusal:?}"
+    );
+    assert!(
+        refusal.to_string().starts_with(
+            "decoded, this file would need 221.2 GB of memory (10 h 0 min, 8 channels, 192 kHz)"
+        ),
+        "{refusal}"
+    );
+    // A plain PCM file cannot hold more than its bytes: a truncated one (its header promising
+    // 4,800 frames, 2,400 there) is judged by its size, and decodes within a budget that the
+    // header's figure would exceed.
+    let (data, _) = int_pcm(&noise(2 * 4_800, 5), 16);
+    let whole = wav_bytes(1, 2, 48_000, 16, None, &data);
+    let path = write(&dir, "truncated.wav", &whole[..whole.len() - 4 * 2_400]);
+    let decoded = decode_file_within(&path, &budget(25_000, Purpose::Analysis)).expect("fits");
+    assert_eq!(decoded.audio.frames(), 2_400);
+    assert!(decoded.warnings.iter().any(|w| w.contains("truncated")));
+}
+
+#[test]
+fn a_file_decoding_to_more_than_its_header_says_is_stopped_at_the_budget() {
+    let dir = scratch("budget-running");
+    // 200 frames of 65,535 constant samples in 2 channels: 105 MB decoded from 3 KB, the
+    // length unstated.
+    let bytes = hostile::flac_constant(48_000, 2, 65_535, 200, 0);
+    assert!(bytes.len() < 4_000);
+    let path = write(&dir, "bomb.flac", &bytes);
+    let refusal = refused_by(&path, &budget(16 << 20, Purpose::Analysis));
+    match refusal {
+        LimitError::Memory {
+            needed_bytes,
+            frames,
+            ..
+        } => {
+            // Judged from the share of the file decoded so far: about the whole (105 MB).
+            let whole = 200 * 65_535 * 2 * 4;
+            assert!(
+                (needed_bytes as f64 / whole as f64 - 1.0).abs() < 0.1,
+                "estimated {needed_bytes} bytes for {whole}"
+            );
+            assert!(frames > 16 << 20 >> 3);
+        }
+        other => panic!("{other:?}"),
+    }
+    // Within a larger budget it decodes, every frame of it.
+    let decoded = decode_file_within(&path, &budget(256 << 20, Purpose::Analysis)).expect("fits");
+    assert_eq!(decoded.audio.frames(), 200 * 65_535);
+    assert_eq!(decoded.audio.channel(1)[12_345], 2_000.0 / 32_768.0);
+}
+
+#[test]
+fn a_packet_size_no_codec_makes_is_refused_without_allocating_it() {
+    let dir = scratch("huge-packets");
+    // Four billion frames per packet: the decoder would have asked for gigabytes and aborted.
+    let path = write(&dir, "huge.caf", &hostile::caf_ima4(u32::MAX));
+    assert_error(
+        &path,
+        |e| matches!(e, DecodeError::BadHeader { reason, .. } if reason.contains("4294967295 frames")),
+    );
+    // The same file with an honest packet size decodes.
+    let path = write(&dir, "honest.caf", &hostile::caf_ima4(64));
+    let decoded = decode_file(&path).expect("decodes");
+    assert_eq!(decoded.audio.frames(), 8 * 64);
 }

@@ -10,33 +10,24 @@ use common::{noise, scratch};
 use crest_engine::AudioBuffer;
 use crest_engine::chain::{FadeCurve, OutputSettings};
 use crest_engine::emulation::noise::Pink;
-use crest_engine::export::{
-    Dither, ExportError, ExportRequest, Format, export, quantize, write_atomically,
-};
+use crest_engine::export::{Dither, ExportError, ExportRequest, Format, export, quantize};
+use crest_engine::files::PartialFile;
 use crest_engine::render::apply_output;
 
 #[test]
 fn a_writer_failing_midway_leaves_nothing() {
     let dir = scratch("fail");
     let path = dir.join("master.wav");
-    let result = write_atomically(
-        &path,
-        false,
-        |temp| {
-            let mut f = std::fs::File::create(temp).expect("temp");
-            f.write_all(&[0u8; 1000]).expect("half");
-            Err(ExportError::Io {
-                path: temp.to_owned(),
-                source: std::io::Error::other("disk full"),
-            })
-        },
-        |_| Ok(()),
-    );
-    assert!(result.is_err());
+    {
+        // A writer that fails half way drops its partial file without committing it.
+        let mut partial = PartialFile::create(&path).expect("partial");
+        partial.file().write_all(&[0u8; 1000]).expect("half");
+        assert!(partial.path().exists());
+    }
     let left: Vec<_> = std::fs::read_dir(&dir).expect("list").collect();
     assert!(
         left.is_empty(),
-        "nothing under the final name, no temporary file"
+        "nothing under the final name, no partial file: {left:?}"
     );
 
     // A cancelled export writes nothing either.

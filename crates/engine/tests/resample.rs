@@ -9,6 +9,7 @@ use std::sync::atomic::AtomicBool;
 use common::{db, fit_sine, sine};
 use crest_engine::AudioBuffer;
 use crest_engine::decode::DecodeControl;
+use crest_engine::limits::LimitError;
 use crest_engine::resample::{ResampleError, resample};
 
 const CONVERSIONS: [(u32, u32); 5] = [
@@ -130,7 +131,9 @@ fn same_rate_is_a_copy_and_odd_rates_are_refused() {
     );
     assert!(matches!(
         refused,
-        Err(ResampleError::UnsupportedRate(1_000))
+        Err(ResampleError::UnsupportedRate(LimitError::DeliveryRate {
+            rate: 1_000
+        }))
     ));
 }
 

@@ -30,6 +30,8 @@ pub struct AnalyzeArgs {
     /// With --json: add the momentary (10 ms hop) and short-term (100 ms hop) histories.
     #[arg(long, requires = "json")]
     pub series: bool,
+    #[command(flatten)]
+    pub memory: super::MemoryArgs,
 }
 
 pub fn run(args: &AnalyzeArgs) -> ExitCode {
@@ -43,6 +45,7 @@ pub fn run(args: &AnalyzeArgs) -> ExitCode {
     let options = AnalysisOptions {
         spectrum: args.spectrum,
     };
+    let limits = args.memory.analysis();
     // Files are independent jobs: analyse them on all cores, print in argument order.
     let mut results: Vec<(String, Result<Analysis, DecodeError>)> = args
         .files
@@ -50,7 +53,7 @@ pub fn run(args: &AnalyzeArgs) -> ExitCode {
         .map(|path| {
             (
                 path.display().to_string(),
-                analyze_file(path, options, &RayonJoin),
+                analyze_file(path, &limits, options, &RayonJoin),
             )
         })
         .collect();

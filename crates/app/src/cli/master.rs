@@ -15,7 +15,7 @@ use crest_engine::delivery::{self, DeliveryPreset};
 use crest_engine::export::{Dither, Format};
 use crest_engine::master::{MasterRequest, MasterSource, master};
 use crest_engine::render::RenderControl;
-use crest_engine::{DecodeControl, decode_file, decode_file_with};
+use crest_engine::{DecodeControl, decode_file_limited, decode_file_within};
 
 #[derive(Debug, Args)]
 pub struct MasterArgs {
@@ -56,6 +56,8 @@ pub struct MasterArgs {
     /// the realtime factor, on stderr.
     #[arg(long)]
     pub timings: bool,
+    #[command(flatten)]
+    pub memory: super::MemoryArgs,
 }
 
 pub fn run(args: &MasterArgs) -> ExitCode {
@@ -141,7 +143,7 @@ fn run_master(args: &MasterArgs) -> Result<bool, String> {
     };
     let rate = args.rate.or(preset.as_ref().and_then(|p| p.sample_rate));
     // Refuse before the work, not after it.
-    crest_engine::export::check_destination(&args.output, Some(&args.input), args.force)
+    crest_engine::master::check_destinations(&args.output, Some(&args.input), args.force)
         .map_err(|e| e.to_string())?;
 
     let cancel = AtomicBool::new(false);
@@ -152,8 +154,10 @@ fn run_master(args: &MasterArgs) -> Result<bool, String> {
             eprint!("\r{stage} {:3.0} %", fraction * 100.0);
         }
     };
-    let decoded = decode_file_with(
+    let limits = args.memory.mastering();
+    let decoded = decode_file_limited(
         &args.input,
+        &limits,
         DecodeControl {
             progress: &mut |f| report_progress("decoding ", f),
             cancel: &cancel,
@@ -167,7 +171,7 @@ fn run_master(args: &MasterArgs) -> Result<bool, String> {
     let duration_s = decoded.audio.duration_s();
     // The render works on the decoded track in place; the rare second render of the closed
     // loop decodes the file again rather than every master keeping a copy of the track.
-    let reload = || decode_file(&args.input).map(|d| d.audio);
+    let reload = || decode_file_within(&args.input, &limits).map(|d| d.audio);
     let mastered = master(
         MasterRequest {
             audio: MasterSource::Owned {

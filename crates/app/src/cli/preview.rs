@@ -16,7 +16,7 @@ use crest_engine::monitor::MonitorStage;
 use crest_engine::platform::Targets;
 use crest_engine::render::render_whole;
 use crest_engine::units::db_to_amp;
-use crest_engine::{AudioBuffer, decode_file, loudness};
+use crest_engine::{AudioBuffer, decode_file_within, loudness};
 
 #[derive(Debug, Args)]
 pub struct PreviewArgs {
@@ -37,6 +37,8 @@ pub struct PreviewArgs {
     /// Leave out the profile's environment noise (car, club, record surface).
     #[arg(long)]
     pub no_noise: bool,
+    #[command(flatten)]
+    pub memory: super::MemoryArgs,
 }
 
 pub fn run(args: &PreviewArgs) -> ExitCode {
@@ -82,7 +84,8 @@ fn preview(args: &PreviewArgs) -> Result<String, String> {
         }
         None => None,
     };
-    let decoded = decode_file(&args.input).map_err(|e| e.to_string())?;
+    let decoded =
+        decode_file_within(&args.input, &args.memory.mastering()).map_err(|e| e.to_string())?;
     let mut audio = decoded.audio;
     let mut steps = Vec::new();
     if let (Some(settings), Some(path)) = (&settings, &args.chain) {
@@ -91,13 +94,6 @@ fn preview(args: &PreviewArgs) -> Result<String, String> {
         steps.push(format!("rendered through the chain in {}", path.display()));
     }
     let rate = audio.sample_rate();
-    if audio.channel_count() > 2 {
-        return Err(format!(
-            "{}: the listener path is stereo; this file has {} channels",
-            args.input.display(),
-            audio.channel_count()
-        ));
-    }
     let mut channels = audio.into_channels();
 
     if let Some(target) = target {

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 use crest_engine::qc::{FileFacts, Requirements, evaluate};
-use crest_engine::{decode_file, loudness};
+use crest_engine::{decode_file_within, loudness};
 
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
@@ -22,10 +22,12 @@ pub struct VerifyArgs {
     /// Print the report as one JSON object (the shape `crest master --json` prints).
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub memory: super::MemoryArgs,
 }
 
 pub fn run(args: &VerifyArgs) -> ExitCode {
-    let decoded = match decode_file(&args.file) {
+    let decoded = match decode_file_within(&args.file, &args.memory.analysis()) {
         Ok(d) => d,
         Err(e) => {
             eprintln!("crest: {e}");

@@ -10,15 +10,17 @@ use std::sync::Arc;
 
 use crest_engine::chain::ChainSettings;
 use crest_engine::decode::DecodeControl;
-use crest_engine::decode::{DecodeError, decode_file_with};
+use crest_engine::decode::{DecodeError, decode_file_limited};
 use crest_engine::emulation::{Emulation, EmulationOptions, Profile, built_in_profiles};
+use crest_engine::files::write_atomically;
 use crest_engine::health::{self, Finding, Severity};
+use crest_engine::limits::DecodeLimits;
 use crest_engine::loudness::{self, Loudness};
 use crest_engine::monitor::MonitorStage;
 use crest_engine::platform::Target;
 use crest_engine::platform::Targets;
 use crest_engine::render::{LimiterReport, render_whole};
-use crest_engine::session::{Preferences, Session as SessionFile, Storage, write_atomically};
+use crest_engine::session::{Preferences, Session as SessionFile, Storage};
 use crest_engine::spectrum::{BandSpectrum, long_term_spectrum};
 use crest_engine::{AudioBuffer, demo};
 use crest_playback::engine::{
@@ -158,6 +160,8 @@ pub enum Message {
 
 #[derive(Debug)]
 pub struct Session {
+    /// What a reference may be (the same rule as the track).
+    decode_limits: DecodeLimits,
     name: String,
     audio: Arc<AudioBuffer>,
     mix: Loudness,
@@ -228,11 +232,12 @@ impl std::fmt::Debug for Output {
 
 /// Decodes (or makes the demo mix) and measures it, reporting progress to `job` and
 /// stopping when it is cancelled. Runs off the UI thread.
-pub fn load(path: Option<PathBuf>, job: &Job) -> Result<Loaded, String> {
+pub fn load(path: Option<PathBuf>, limits: &DecodeLimits, job: &Job) -> Result<Loaded, String> {
     let (name, decoded) = match &path {
         Some(path) => {
-            let decoded = decode_file_with(
+            let decoded = decode_file_limited(
                 path,
+                limits,
                 DecodeControl {
                     progress: &mut |f| job.set_progress(0.8 * f),
                     cancel: job.cancel_flag(),
@@ -251,12 +256,6 @@ pub fn load(path: Option<PathBuf>, job: &Job) -> Result<Loaded, String> {
         None => ("Demo mix (built in)".to_owned(), demo::demo_decoded()),
     };
     let audio = &decoded.audio;
-    if audio.channel_count() > 2 {
-        return Err(format!(
-            "{name} has {} channels; the desk masters mono and stereo",
-            audio.channel_count()
-        ));
-    }
     job.set_progress(0.8);
     let ((mix, spectrum), mut findings) = rayon::join(
         || {
@@ -297,17 +296,19 @@ fn drain(tap: &mut rtrb::Consumer<f32>, channels: usize, into: &mut Vec<f32>) {
 /// Loads on a worker thread; `done` wraps the result.
 fn load_task(
     path: Option<PathBuf>,
+    limits: DecodeLimits,
     job: Arc<Job>,
     done: fn(Arc<Result<Loaded, String>>) -> Message,
 ) -> Task<Message> {
-    Task::perform(off_thread(move || load(path, &job)), move |result| {
-        done(Arc::new(result))
-    })
+    Task::perform(
+        off_thread(move || load(path, &limits, &job)),
+        move |result| done(Arc::new(result)),
+    )
 }
 
 /// Loads a reference track and converts it to the track's rate. Runs off the UI thread.
-pub fn load_reference(path: PathBuf, rate: u32) -> Result<Loaded, String> {
-    let mut loaded = load(Some(path), &Job::default())?;
+pub fn load_reference(path: PathBuf, rate: u32, limits: &DecodeLimits) -> Result<Loaded, String> {
+    let mut loaded = load(Some(path), limits, &Job::default())?;
     if loaded.audio.sample_rate() != rate {
         let cancel = std::sync::atomic::AtomicBool::new(false);
         let converted = crest_engine::resample::resample(
@@ -401,6 +402,11 @@ impl Context {
         self.save_preferences();
     }
 
+    /// What the desk decodes: mono or stereo, within the preferences' memory budget.
+    fn decode_limits(&self) -> DecodeLimits {
+        DecodeLimits::mastering().with_memory(self.preferences.max_memory_bytes)
+    }
+
     fn save_preferences(&mut self) {
         if let Some(storage) = &self.storage
             && let Err(e) = storage.save_preferences(&self.preferences)
@@ -480,9 +486,14 @@ impl Desk {
             }
             session.notice = None;
             session.opening = Some((name, Arc::clone(&job)));
-            return load_task(path, job, Message::Opened);
+            return load_task(path, self.context.decode_limits(), job, Message::Opened);
         }
-        let task = load_task(path, Arc::clone(&job), Message::Loaded);
+        let task = load_task(
+            path,
+            self.context.decode_limits(),
+            Arc::clone(&job),
+            Message::Loaded,
+        );
         self.state = State::Loading { name, job };
         task
     }
@@ -877,6 +888,7 @@ impl Session {
                 preferences.last_export_folder.as_deref(),
             ),
             opening: None,
+            decode_limits: DecodeLimits::mastering().with_memory(preferences.max_memory_bytes),
             source: loaded.path,
             changed_since: None,
             reference_path: None,
@@ -1145,9 +1157,11 @@ impl Session {
         self.notice = Some(format!("Loading the reference {}…", path.display()));
         self.reference_path = Some(path.clone());
         let rate = self.audio.sample_rate();
-        Task::perform(off_thread(move || load_reference(path, rate)), |result| {
-            Message::ReferenceLoaded(Arc::new(result))
-        })
+        let limits = self.decode_limits.clone();
+        Task::perform(
+            off_thread(move || load_reference(path, rate, &limits)),
+            |result| Message::ReferenceLoaded(Arc::new(result)),
+        )
     }
 
     /// Playback on another device: a new player at the playhead, with everything the monitor
@@ -1501,7 +1515,8 @@ impl Session {
                         let written = serde_json::to_string_pretty(&self.settings)
                             .map_err(|e| e.to_string())
                             .and_then(|text| {
-                                write_atomically(&path, text.as_bytes()).map_err(|e| e.to_string())
+                                write_atomically(&path, true, text.as_bytes())
+                                    .map_err(|e| e.to_string())
                             });
                         self.chain_notice = Some(match written {
                             Ok(()) => format!("Chain preset saved to {}", path.display()),

@@ -1,6 +1,8 @@
 //! Signals with known answers, shared by the engine's integration tests.
 #![allow(dead_code)]
 
+pub mod hostile;
+
 use std::f64::consts::{FRAC_PI_4, TAU};
 use std::path::PathBuf;
 

@@ -13,7 +13,8 @@ fn ready() -> Desk {
 /// The demo mix open on `output`, with `storage` for autosave and preferences (none: the
 /// desk writes nothing).
 fn ready_with(output: Output, storage: Option<Storage>) -> Desk {
-    let loaded = load(None, &Job::default()).expect("the demo mix loads");
+    let loaded =
+        load(None, &DecodeLimits::mastering(), &Job::default()).expect("the demo mix loads");
     let mut desk = Desk {
         context: Context::new(output, storage),
         state: State::Failed(String::new()),
@@ -121,7 +122,11 @@ fn a_bad_file_dropped_on_the_desk_leaves_the_session_and_says_why() {
     let mut desk = ready();
     apply(&mut desk, []);
     let _ = desk.update(Message::Open("/nonexistent/dropped.wav".into()));
-    let loaded = load(Some("/nonexistent/dropped.wav".into()), &Job::default());
+    let loaded = load(
+        Some("/nonexistent/dropped.wav".into()),
+        &DecodeLimits::mastering(),
+        &Job::default(),
+    );
     let _ = desk.update(Message::Opened(Arc::new(loaded)));
     let State::Ready(session) = &desk.state else {
         panic!("still ready");
@@ -228,7 +233,11 @@ fn a_file_that_cannot_be_read_says_why() {
             job: Arc::default(),
         },
     };
-    let loaded = load(Some("/nonexistent/missing.wav".into()), &Job::default());
+    let loaded = load(
+        Some("/nonexistent/missing.wav".into()),
+        &DecodeLimits::mastering(),
+        &Job::default(),
+    );
     let _ = desk.update(Message::Loaded(Arc::new(loaded)));
     let mut ui = window(&desk);
     assert!(ui.find("This file cannot be opened").is_ok());
@@ -528,7 +537,7 @@ fn after_a_crash_the_next_desk_offers_the_autosave_and_restores_it() {
     drop(ui);
     click(&mut second, "Restore");
     assert!(second.context.restore_offer.is_none());
-    let reloaded = load(None, &Job::default());
+    let reloaded = load(None, &DecodeLimits::mastering(), &Job::default());
     let _ = second.update(Message::Opened(Arc::new(reloaded)));
     apply(&mut second, []);
     let s = session(&second);
@@ -566,7 +575,7 @@ fn a_saved_session_opens_with_its_chain_snapshots_and_export_choices() {
 
     let mut other = ready();
     let _ = other.update(Message::Open(saved.clone()));
-    let reloaded = load(None, &Job::default());
+    let reloaded = load(None, &DecodeLimits::mastering(), &Job::default());
     let _ = other.update(Message::Opened(Arc::new(reloaded)));
     apply(&mut other, []);
     let s = session(&other);
@@ -642,7 +651,7 @@ fn a_clipped_mix_is_called_out_with_marks_where_it_clips() {
         gain * (std::f64::consts::TAU * 100.0 * t).sin()
     });
     let job = Job::default();
-    let loaded = load(Some(path), &job).expect("loads");
+    let loaded = load(Some(path), &DecodeLimits::mastering(), &job).expect("loads");
     assert_eq!(job.progress(), 1.0, "the progress bar reached its end");
     let mut desk = ready();
     let _ = desk.update(Message::Opened(Arc::new(Ok(loaded))));
@@ -841,7 +850,8 @@ fn master_mix_reference_and_an_emulation_are_heard_at_matched_loudness() {
     write_wav(&reference, 24, 8.0, |t| {
         0.1 * (std::f64::consts::TAU * 220.0 * t).sin()
     });
-    let loaded = load_reference(reference, 48_000).expect("the reference loads");
+    let loaded =
+        load_reference(reference, 48_000, &DecodeLimits::mastering()).expect("the reference loads");
     assert_eq!(loaded.audio.sample_rate(), 48_000);
     let _ = desk.update(Message::ReferenceLoaded(Arc::new(Ok(loaded))));
     click(&mut desk, "reference.wav");
