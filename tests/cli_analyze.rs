@@ -478,3 +478,127 @@ fn without_a_display_the_desk_says_so_instead_of_crashing() {
         assert!(!stderr.contains("panicked"), "{stderr}");
     }
 }
+
+/// A 16-bit PCM WAV of silence, its header written by hand (any rate, any channel count).
+fn raw_wav(dir: &Path, name: &str, rate: u32, channels: u16, frames: u32) -> String {
+    let block = channels * 2;
+    let data = vec![0u8; (frames * u32::from(block)) as usize];
+    let mut bytes = b"RIFF".to_vec();
+    bytes.extend_from_slice(&(36 + data.len() as u32).to_le_bytes());
+    bytes.extend_from_slice(b"WAVEfmt ");
+    bytes.extend_from_slice(&16u32.to_le_bytes());
+    for field in [1u16, channels] {
+        bytes.extend_from_slice(&field.to_le_bytes());
+    }
+    bytes.extend_from_slice(&rate.to_le_bytes());
+    bytes.extend_from_slice(&rate.wrapping_mul(u32::from(block)).to_le_bytes());
+    for field in [block, 16] {
+        bytes.extend_from_slice(&field.to_le_bytes());
+    }
+    bytes.extend_from_slice(b"data");
+    bytes.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    bytes.extend_from_slice(&data);
+    std::fs::write(dir.join(name), bytes).expect("write");
+    name.to_owned()
+}
+
+#[test]
+fn rates_and_channels_outside_the_rule_are_refused_with_one_message() {
+    let dir = scratch("limits");
+    // The 108-byte WAV at 1 Hz that made `analyze` panic and `verify` print PASSED.
+    let one_hz = raw_wav(&dir, "one-hz.wav", 1, 2, 16);
+    assert_eq!(
+        std::fs::metadata(dir.join(&one_hz)).expect("size").len(),
+        108
+    );
+    let rate_message =
+        "one-hz.wav: a sample rate of 1 Hz is outside what Crest works with (8 to 768 kHz)";
+    for command in ["analyze", "verify", "master", "preview"] {
+        let mut args = vec![command, one_hz.as_str()];
+        if command == "master" || command == "preview" {
+            args.extend(["-o", "out.wav"]);
+        }
+        let output = crest(&args, &dir);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            matches!(output.status.code(), Some(1 | 2)),
+            "{command}: {:?} {stderr}",
+            output.status
+        );
+        assert!(stderr.contains(rate_message), "{command}: {stderr}");
+        assert!(!String::from_utf8_lossy(&output.stdout).contains("PASSED"));
+    }
+    assert!(!dir.join("out.wav").exists());
+
+    // Three channels: measured, but not mastered.
+    let three = raw_wav(&dir, "three.wav", 48_000, 3, 4_800);
+    let analysed = crest(&["analyze", &three], &dir);
+    assert_eq!(analysed.status.code(), Some(0));
+    let mastered = crest(&["master", &three, "-o", "out.wav"], &dir);
+    assert_eq!(mastered.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&mastered.stderr)
+            .contains("3 channels: Crest masters and plays mono and stereo (1–2 channels)"),
+        "{}",
+        String::from_utf8_lossy(&mastered.stderr)
+    );
+}
+
+#[test]
+fn max_memory_bounds_what_a_file_may_take_decoded() {
+    let dir = scratch("max-memory");
+    // Ten seconds of stereo at 48 kHz: 3.84 MB decoded.
+    let wav = raw_wav(&dir, "ten.wav", 48_000, 2, 480_000);
+    let refused = crest(&["analyze", "--max-memory", "2M", &wav], &dir);
+    assert_eq!(refused.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("decoded, this file would need 4 MB of memory (10.0 s, 2 channels, 48 kHz); Crest's limit is 2 MB"),
+        "{stderr}"
+    );
+    let allowed = crest(&["analyze", "--max-memory", "8M", &wav], &dir);
+    assert_eq!(allowed.status.code(), Some(0));
+    let bad = crest(&["analyze", "--max-memory", "lots", &wav], &dir);
+    assert_eq!(bad.status.code(), Some(2), "clap's usage error");
+}
+
+#[test]
+fn finite_garbage_is_flagged_and_never_printed_as_nan_or_inf() {
+    let dir = scratch("garbage");
+    // A float WAV at +770 dBFS: finite samples no recording holds, in anti-phase so the mono
+    // checks' powers overflow.
+    let spec = hound::WavSpec {
+        channels: 2,
+        sample_rate: 48_000,
+        bits_per_sample: 32,
+        sample_format: hound::SampleFormat::Float,
+    };
+    let mut w = hound::WavWriter::create(dir.join("huge.wav"), spec).expect("create");
+    for n in 0..48_000 * 3 {
+        let v = if n % 7 < 3 { 3.0e38f32 } else { -3.0e38 };
+        w.write_sample(v).expect("write");
+        w.write_sample(-v).expect("write");
+    }
+    w.finalize().expect("finalize");
+    for json in [false, true] {
+        let mut args = vec!["analyze", "huge.wav"];
+        if json {
+            args.push("--json");
+        }
+        let output = crest(&args, &dir);
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(0), "{stderr}");
+        let all = format!("{stdout}{stderr}").to_lowercase();
+        let words: Vec<&str> = all.split(|c: char| !c.is_ascii_alphanumeric()).collect();
+        assert!(
+            !words.iter().any(|w| ["nan", "inf", "infinity"].contains(w)),
+            "{stdout}"
+        );
+        assert!(
+            stdout
+                .contains("the samples reach +770 dBFS, far beyond what any real recording holds"),
+            "{stdout}"
+        );
+    }
+}

@@ -7,6 +7,7 @@
 
 mod mp4;
 mod riff;
+mod truncated;
 
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
@@ -196,6 +197,8 @@ struct Opened {
     lossless: bool,
     /// Plain interleaved PCM whose samples Crest unpacks itself (see [`PlainPcm`]).
     plain_pcm: Option<PlainPcm>,
+    /// The file ends before a chunk its header declares (AIFF, CAF): read as far as it goes.
+    cut_short: bool,
 }
 
 /// Little-endian interleaved PCM that converts to f32 exactly (16- and 24-bit integers, 32-bit
@@ -373,10 +376,13 @@ fn open(path: &Path, purpose: Purpose) -> Result<Opened, DecodeError> {
     let mp4_trim = mp4::gapless_trim(&file, file_len).ok().flatten();
 
     let bytes_read = Arc::new(AtomicU64::new(0));
+    let patches = truncated::patches(&file, file_len);
+    let cut_short = !patches.is_empty();
     let source = CountingSource {
         file,
         pos: Arc::clone(&bytes_read),
         len: file_len,
+        patches,
     };
     let stream = MediaSourceStream::new(
         Box::new(source),
@@ -485,6 +491,7 @@ fn open(path: &Path, purpose: Purpose) -> Result<Opened, DecodeError> {
         codec,
         lossless,
         plain_pcm,
+        cut_short,
     })
 }
 
@@ -612,6 +619,7 @@ fn decode(
         codec,
         lossless,
         plain_pcm,
+        cut_short,
     } = open(path, limits.purpose)?;
     let over_budget = |frames: u64| DecodeError::Limit {
         path: path.to_owned(),
@@ -785,8 +793,13 @@ fn decode(
             expected as f64 / f64::from(sample_rate),
             frames as f64 / f64::from(sample_rate),
         )),
-        None if truncated_by_io && !streamed_wav => warnings.push(format!(
+        None if (truncated_by_io || cut_short) && !streamed_wav => warnings.push(format!(
             "the file ends mid-packet: it is truncated after {:.2} s",
+            frames as f64 / f64::from(sample_rate)
+        )),
+        _ if cut_short => warnings.push(format!(
+            "the file is truncated: it ends before its audio chunk does, after {:.2} s; the \
+             missing end was not decoded",
             frames as f64 / f64::from(sample_rate)
         )),
         _ => {}
@@ -799,6 +812,9 @@ fn decode(
         );
     }
     if let Some(message) = repair_non_finite(&mut channels, sample_rate) {
+        warnings.push(message);
+    }
+    if let Some(message) = implausible_level(&channels) {
         warnings.push(message);
     }
 
@@ -962,6 +978,27 @@ fn repair_non_finite(channels: &mut [Vec<f32>], sample_rate: u32) -> Option<Stri
     })
 }
 
+/// A sample peak no real master reaches (above +24 dBFS): finite garbage, a damaged or
+/// mislabelled file, whose measurements mean nothing. Says so, with the level.
+fn implausible_level(channels: &[Vec<f32>]) -> Option<String> {
+    let peak = channels
+        .iter()
+        .map(|c| crate::dsp::abs_peak(c))
+        .fold(0.0f32, f32::max);
+    let peak_dbfs = 20.0 * f64::from(peak).log10();
+    (peak_dbfs > IMPLAUSIBLE_PEAK_DBFS).then(|| {
+        format!(
+            "the samples reach {peak_dbfs:+.0} dBFS, far beyond what any real recording holds \
+             (over {IMPLAUSIBLE_PEAK_DBFS:+.0} dBFS): the file is damaged or is not audio, and \
+             its measurements are meaningless"
+        )
+    })
+}
+
+/// Above this sample peak a decoded file is taken for garbage (float files may exceed full
+/// scale, but not by 24 dB).
+const IMPLAUSIBLE_PEAK_DBFS: f64 = 24.0;
+
 fn is_float(codec: AudioCodecId) -> bool {
     [
         CODEC_ID_PCM_F32LE,
@@ -1033,17 +1070,20 @@ fn role_of(position: Position) -> ChannelRole {
     }
 }
 
-/// A file that counts the bytes symphonia has read, for progress.
+/// A file that counts the bytes symphonia has read, for progress, and reads a cut-short
+/// AIFF's or CAF's chunk sizes as what the file holds ([`truncated`]).
 struct CountingSource {
     file: File,
     pos: Arc<AtomicU64>,
     len: u64,
+    patches: Vec<truncated::Patch>,
 }
 
 impl Read for CountingSource {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.file.read(buf)?;
-        self.pos.fetch_add(n as u64, Ordering::Relaxed);
+        let position = self.pos.fetch_add(n as u64, Ordering::Relaxed);
+        truncated::apply(&self.patches, position, &mut buf[..n]);
         Ok(n)
     }
 }

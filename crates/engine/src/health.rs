@@ -236,6 +236,11 @@ pub fn mono_compatibility(audio: &AudioBuffer) -> Option<Finding> {
     let correlation = lr / (ll * rr).sqrt().max(f64::MIN_POSITIVE);
     // Mono sum (L+R)/2 played on both speakers, against the stereo power.
     let mono_loss_db = -power_to_db(((ll + rr + 2.0 * lr) / 2.0).max(1e-30) / (ll + rr));
+    if !(correlation.is_finite() && mono_loss_db.is_finite()) {
+        // Samples so far beyond full scale that their powers overflow: garbage, which decoding
+        // has already flagged; no figure here would mean anything.
+        return None;
+    }
     let severity = if correlation < ANTI_CORRELATED || mono_loss_db > 6.0 {
         Severity::Problem
     } else if !anti_phase.is_empty() || mono_loss_db > 4.5 {

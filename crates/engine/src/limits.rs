@@ -237,13 +237,15 @@ pub fn parse_memory_size(text: &str) -> Result<u64, String> {
     Ok(bytes as u64)
 }
 
-/// "55.3 GB", "512 MB".
+/// "55.3 GB", "512 MB", "64 kB".
 pub fn gigabytes(bytes: u64) -> String {
-    let gb = bytes as f64 / 1e9;
-    if gb >= 1.0 {
-        format!("{gb:.1} GB")
+    let bytes = bytes as f64;
+    if bytes >= 1e9 {
+        format!("{:.1} GB", bytes / 1e9)
+    } else if bytes >= 1e6 {
+        format!("{:.0} MB", bytes / 1e6)
     } else {
-        format!("{:.0} MB", bytes as f64 / 1e6)
+        format!("{:.0} kB", bytes / 1e3)
     }
 }
 

@@ -246,23 +246,7 @@ fn aiff_decodes_bit_exactly() {
     let values = noise(2 * 1_000, 11);
     let (le, expected) = int_pcm(&values, 16);
     let be: Vec<u8> = le.chunks(2).flat_map(|b| [b[1], b[0]]).collect();
-    let mut comm = Vec::new();
-    comm.extend_from_slice(&2u16.to_be_bytes());
-    comm.extend_from_slice(&1_000u32.to_be_bytes());
-    comm.extend_from_slice(&16u16.to_be_bytes());
-    // 44100 as an 80-bit IEEE extended float.
-    comm.extend_from_slice(&[0x40, 0x0E, 0xAC, 0x44, 0, 0, 0, 0, 0, 0]);
-    let mut ssnd = vec![0u8; 8];
-    ssnd.extend_from_slice(&be);
-    let mut body = b"AIFF".to_vec();
-    for (id, chunk) in [(b"COMM", &comm), (b"SSND", &ssnd)] {
-        body.extend_from_slice(id);
-        body.extend_from_slice(&(chunk.len() as u32).to_be_bytes());
-        body.extend_from_slice(chunk);
-    }
-    let mut file = b"FORM".to_vec();
-    file.extend_from_slice(&(body.len() as u32).to_be_bytes());
-    file.extend_from_slice(&body);
+    let file = hostile::aiff_s16(2, 1_000, &be);
     let d = decode_file(&write(&dir, "t.aiff", &file)).expect("decodes");
     assert_eq!(d.audio.sample_rate(), 44_100);
     assert_eq!(interleaved(&d), expected);
@@ -651,4 +635,27 @@ fn a_packet_size_no_codec_makes_is_refused_without_allocating_it() {
     let path = write(&dir, "honest.caf", &hostile::caf_ima4(64));
     let decoded = decode_file(&path).expect("decodes");
     assert_eq!(decoded.audio.frames(), 8 * 64);
+}
+
+#[test]
+fn truncated_aiff_and_caf_decode_what_is_there_with_a_warning() {
+    let dir = scratch("truncated-aiff-caf");
+    let (le, expected) = int_pcm(&noise(2 * 10_000, 12), 16);
+    let be: Vec<u8> = le.chunks(2).flat_map(|b| [b[1], b[0]]).collect();
+    for (name, whole) in [
+        ("cut.aiff", hostile::aiff_s16(2, 10_000, &be)),
+        ("cut.caf", hostile::caf_s16(2, &be)),
+    ] {
+        // Cut mid-way through a frame, 6,000 whole frames in.
+        let cut = &whole[..whole.len() - 4 * 4_000 + 1];
+        let d = decode_file(&write(&dir, name, cut))
+            .unwrap_or_else(|e| panic!("{name}: decodes what is there: {e}"));
+        assert_eq!(d.audio.frames(), 6_000, "{name}");
+        assert_eq!(interleaved(&d), expected[..12_000], "{name}");
+        assert!(
+            d.warnings.iter().any(|w| w.contains("truncated")),
+            "{name}: {:?}",
+            d.warnings
+        );
+    }
 }

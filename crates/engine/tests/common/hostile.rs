@@ -145,3 +145,46 @@ pub fn caf_ima4(frames_per_packet: u32) -> Vec<u8> {
     out.extend_from_slice(&data);
     out
 }
+
+/// A 16-bit AIFF at 44.1 kHz: `frames` frames of big-endian interleaved `data`.
+pub fn aiff_s16(channels: u16, frames: u32, data: &[u8]) -> Vec<u8> {
+    let mut comm = Vec::new();
+    comm.extend_from_slice(&channels.to_be_bytes());
+    comm.extend_from_slice(&frames.to_be_bytes());
+    comm.extend_from_slice(&16u16.to_be_bytes());
+    // 44100 as an 80-bit IEEE extended float.
+    comm.extend_from_slice(&[0x40, 0x0E, 0xAC, 0x44, 0, 0, 0, 0, 0, 0]);
+    let mut ssnd = vec![0u8; 8];
+    ssnd.extend_from_slice(data);
+    let mut body = b"AIFF".to_vec();
+    for (id, chunk) in [(b"COMM", &comm), (b"SSND", &ssnd)] {
+        body.extend_from_slice(id);
+        body.extend_from_slice(&(chunk.len() as u32).to_be_bytes());
+        body.extend_from_slice(chunk);
+    }
+    let mut file = b"FORM".to_vec();
+    file.extend_from_slice(&(body.len() as u32).to_be_bytes());
+    file.extend_from_slice(&body);
+    file
+}
+
+/// A 16-bit big-endian linear PCM CAF at 44.1 kHz holding interleaved `data`.
+pub fn caf_s16(channels: u32, data: &[u8]) -> Vec<u8> {
+    let mut out = b"caff".to_vec();
+    out.extend_from_slice(&1u16.to_be_bytes());
+    out.extend_from_slice(&0u16.to_be_bytes());
+    out.extend_from_slice(b"desc");
+    out.extend_from_slice(&32u64.to_be_bytes());
+    out.extend_from_slice(&44_100f64.to_be_bytes());
+    out.extend_from_slice(b"lpcm");
+    out.extend_from_slice(&0u32.to_be_bytes()); // flags: integer, big-endian
+    out.extend_from_slice(&(2 * channels).to_be_bytes()); // bytes per packet
+    out.extend_from_slice(&1u32.to_be_bytes()); // frames per packet
+    out.extend_from_slice(&channels.to_be_bytes());
+    out.extend_from_slice(&16u32.to_be_bytes());
+    out.extend_from_slice(b"data");
+    out.extend_from_slice(&(4 + data.len() as u64).to_be_bytes());
+    out.extend_from_slice(&0u32.to_be_bytes()); // edit count
+    out.extend_from_slice(data);
+    out
+}
