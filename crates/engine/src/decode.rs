@@ -5,6 +5,7 @@
 //! non-finite samples repaired with a warning, conventional channel roles where the file names
 //! none, gapless trimming where symphonia leaves it undone (AAC in MP4), progress and cancel.
 
+mod container;
 mod mp4;
 mod riff;
 mod truncated;
@@ -372,6 +373,24 @@ fn open(path: &Path, purpose: Purpose) -> Result<Opened, DecodeError> {
                 source,
             },
         )?;
+    }
+    // AIFF and CAF: the description first, the one rule on rate and channels before
+    // symphonia's readers compute sizes from them.
+    let described = container::early_look(&file).map_err(|reason| DecodeError::BadHeader {
+        path: path.to_owned(),
+        reason,
+    })?;
+    if let Some((rate, channels)) = described {
+        let rate = if rate.is_finite() && rate >= 0.0 {
+            rate.round() as u32
+        } else {
+            0
+        };
+        let channels = usize::try_from(channels).unwrap_or(usize::MAX);
+        limits::check_source(rate, channels, purpose).map_err(|source| DecodeError::Limit {
+            path: path.to_owned(),
+            source,
+        })?;
     }
     let mp4_trim = mp4::gapless_trim(&file, file_len).ok().flatten();
 
@@ -971,7 +990,7 @@ fn repair_non_finite(channels: &mut [Vec<f32>], sample_rate: u32) -> Option<Stri
     }
     (count > 0).then(|| {
         format!(
-            "{count} invalid sample(s) (NaN or infinity) were replaced with silence, the first \
+            "{count} invalid sample(s) (not a number, or infinite) were replaced with silence, the first \
              at {:.3} s: the file was written by faulty software",
             first_frame as f64 / f64::from(sample_rate)
         )

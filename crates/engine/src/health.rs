@@ -189,7 +189,8 @@ pub fn dc_offset(audio: &AudioBuffer) -> Option<Finding> {
         .map(|c| (lane_sum(c, |x| x) / c.len() as f64).abs())
         .fold(0.0f64, f64::max);
     let worst_db = amp_to_db(worst);
-    if worst_db < -60.0 {
+    // Not finite: samples so large their sum overflowed (garbage, flagged by decoding).
+    if !worst_db.is_finite() || worst_db < -60.0 {
         return None;
     }
     let severity = if worst_db >= -40.0 {
@@ -333,10 +334,12 @@ pub fn sub_bass(audio: &AudioBuffer) -> Option<Finding> {
             sub += y * y * group.len() as f64;
         }
     }
-    if total <= 0.0 {
+    let share = sub / total;
+    // Not finite: silence, or samples so large their powers overflowed (garbage, flagged by
+    // decoding).
+    if !(total > 0.0 && share.is_finite()) {
         return None;
     }
-    let share = sub / total;
     if share < 0.6 {
         return None;
     }

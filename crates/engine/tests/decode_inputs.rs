@@ -659,3 +659,36 @@ fn truncated_aiff_and_caf_decode_what_is_there_with_a_warning() {
         );
     }
 }
+
+/// Files the hostile-input property test found taking symphonia's readers down (arithmetic
+/// overflow on header fields), kept as typed-error cases.
+#[test]
+fn header_fields_that_overflowed_the_readers_are_typed_errors() {
+    let dir = scratch("overflows");
+    // CAF: bytes per packet × 8 overflowed 32 bits.
+    let mut caf = hostile::caf_ima4(64);
+    caf[36..40].copy_from_slice(&0x7FFF_FFFFu32.to_be_bytes());
+    assert_error(
+        &write(&dir, "bytes-per-packet.caf", &caf),
+        |e| matches!(e, DecodeError::BadHeader { reason, .. } if reason.contains("packets of 2147483647 bytes")),
+    );
+    // AIFF: bytes per frame × 65,535 channels overflowed 16 bits; refused by the one rule.
+    let mut aiff = hostile::aiff_s16(2, 10, &[0u8; 40]);
+    aiff[20..22].copy_from_slice(&u16::MAX.to_be_bytes());
+    assert_error(&write(&dir, "channels.aiff", &aiff), |e| {
+        matches!(
+            e,
+            DecodeError::Limit {
+                source: LimitError::AnalysisChannels { channels: 65_535 },
+                ..
+            }
+        )
+    });
+    // WAV: an extensible mask with bit 31 set and too few positions for its channels.
+    let (data, _) = int_pcm(&noise(3 * 100, 6), 16);
+    let wav = wav_bytes(1, 3, 48_000, 16, Some(0x8000_0001), &data);
+    assert_error(
+        &write(&dir, "mask.wav", &wav),
+        |e| matches!(e, DecodeError::BadHeader { reason, .. } if reason.contains("channel mask 0x80000001")),
+    );
+}

@@ -46,6 +46,18 @@ impl WavHeader {
         if !known.contains(&self.format_tag) {
             return Err(format!("unknown WAVE format tag 0x{:04X}", self.format_tag));
         }
+        // A mask naming fewer positions than there are channels is topped up above its
+        // highest bit (by symphonia), which cannot work once bit 31 is taken.
+        if let Some(mask) = self.channel_mask
+            && mask & 0x8000_0000 != 0
+            && u32::from(self.channels) > mask.count_ones()
+        {
+            return Err(format!(
+                "the channel mask 0x{mask:08X} names {} positions for {} channels",
+                mask.count_ones(),
+                self.channels
+            ));
+        }
         Ok(())
     }
 }
