@@ -5,6 +5,48 @@
 //! its environment noise) → mono / mid / side → dim → safety ceiling. Playback runs them on the
 //! audio thread, so every stage allocates only when it is built.
 
+use serde::{Deserialize, Serialize};
+
+/// What the monitor lets through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Listen {
+    #[default]
+    Stereo,
+    Mono,
+    Mid,
+    Side,
+}
+
+/// Which source is heard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    /// The chain's output.
+    #[default]
+    Master,
+    /// The untouched mix at its matched gain (A/B).
+    Mix,
+    /// The reference track at its matched gain.
+    Reference,
+}
+
+/// How the engineer was listening: kept with a session so that a restored or reopened
+/// session sounds as it did.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MonitorChoices {
+    pub source: Source,
+    pub listen: Listen,
+    pub dim: bool,
+    /// A playback-system emulation by profile id.
+    pub emulation: Option<String>,
+    pub environment_noise: bool,
+    pub solo_lost: bool,
+    /// A platform's normalization by target id.
+    pub platform: Option<String>,
+}
+
 /// One stage of the monitor path.
 pub trait MonitorStage: Send + std::fmt::Debug {
     /// Processes planar audio in place: any number of frames, the channel count the stage was

@@ -1,10 +1,11 @@
 //! Sessions and preferences on disk.
 //!
 //! A session is what an engineer would lose in a crash: the source, the chain, the four
-//! snapshots, the reference, the export choices. It is versioned JSON, saved where the
-//! engineer asks and autosaved to the user's data directory shortly after every change. A
-//! marker file says a desk is running; when a desk starts and finds the marker of one that
-//! never closed, it offers the autosave back.
+//! snapshots, the reference, the export choices and how they were listening (the undo history
+//! is not kept: a restored session starts a new one). It is versioned JSON, saved where the
+//! engineer asks and autosaved to the user's data directory shortly after every change, each
+//! desk to its own file ([`autosave`]): a desk that starts offers back the autosaves of desks
+//! that are gone, never those of desks still running.
 //!
 //! Preferences (output device, last folders, recent files) live in the config directory and
 //! are read field by field: a damaged field falls back to its default without taking the
@@ -14,9 +15,14 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+mod autosave;
+
+pub use autosave::{DeskLease, DeskStart, Orphan};
+
 use crate::chain::ChainSettings;
 use crate::export::{Dither, Format};
 use crate::files::{WriteError, write_atomically};
+use crate::monitor::MonitorChoices;
 
 pub const SESSION_VERSION: u32 = 1;
 /// How many recent files the preferences keep.
@@ -80,6 +86,9 @@ pub struct Session {
     pub reference: Option<PathBuf>,
     #[serde(default)]
     pub export: ExportChoices,
+    /// How the session was being heard (absent in sessions saved before it was kept).
+    #[serde(default)]
+    pub monitor: MonitorChoices,
 }
 
 impl Session {
@@ -92,7 +101,63 @@ impl Session {
             active_snapshot: 0,
             reference: None,
             export: ExportChoices::default(),
+            monitor: MonitorChoices::default(),
         }
+    }
+
+    /// Reads what can be read of a session that [`Session::from_json`] refuses (saved by a
+    /// newer Crest, or with a damaged field): the source and the chain must be readable, the
+    /// rest falls back to defaults, each with a note. None when even that is not there.
+    pub fn from_json_lenient(text: &str) -> Option<(Self, Vec<String>)> {
+        let value: serde_json::Value = serde_json::from_str(text).ok()?;
+        let mut notes = Vec::new();
+        if let Some(version) = value.get("version").and_then(serde_json::Value::as_u64)
+            && version != u64::from(SESSION_VERSION)
+        {
+            notes.push(format!(
+                "saved by a Crest that writes version {version}; what this version does not \
+                 know was left out"
+            ));
+        }
+        let source: Option<PathBuf> = serde_json::from_value(value.get("source")?.clone()).ok()?;
+        let chain = lenient_chain(value.get("chain")?)?;
+        let mut session = Self::new(source, chain);
+        let mut field = |name: &str, read: &mut dyn FnMut(serde_json::Value) -> bool| {
+            if let Some(v) = value.get(name)
+                && !read(v.clone())
+            {
+                notes.push(format!("`{name}` could not be read and was left out"));
+            }
+        };
+        field("snapshots", &mut |v| {
+            serde_json::from_value::<[Option<serde_json::Value>; 4]>(v)
+                .map(|slots| {
+                    session.snapshots = slots.map(|s| s.and_then(|s| lenient_chain(&s)));
+                })
+                .is_ok()
+        });
+        field("active_snapshot", &mut |v| {
+            v.as_u64()
+                .filter(|&n| n <= 3)
+                .map(|n| session.active_snapshot = n as usize)
+                .is_some()
+        });
+        field("reference", &mut |v| {
+            serde_json::from_value(v)
+                .map(|r| session.reference = r)
+                .is_ok()
+        });
+        field("export", &mut |v| {
+            serde_json::from_value(v)
+                .map(|e| session.export = e)
+                .is_ok()
+        });
+        field("monitor", &mut |v| {
+            serde_json::from_value(v)
+                .map(|m| session.monitor = m)
+                .is_ok()
+        });
+        Some((session, notes))
     }
 
     /// Reads and checks a session (`path` names it in errors).
@@ -168,43 +233,8 @@ impl Storage {
         }
     }
 
-    pub fn autosave_path(&self) -> PathBuf {
-        self.data_dir.join("autosave.crest.json")
-    }
-
-    fn running_marker(&self) -> PathBuf {
-        self.data_dir.join("running")
-    }
-
     pub fn preferences_path(&self) -> PathBuf {
         self.config_dir.join("preferences.json")
-    }
-
-    /// Called as a desk starts: the autosave of a desk that did not close cleanly, if any.
-    /// Marks this desk as running.
-    pub fn start(&self) -> Result<Option<Session>, SessionError> {
-        let crashed = self.running_marker().exists();
-        let left_behind = if crashed {
-            Session::load(&self.autosave_path()).ok()
-        } else {
-            None
-        };
-        write_atomically(
-            &self.running_marker(),
-            true,
-            std::process::id().to_string().as_bytes(),
-        )?;
-        Ok(left_behind)
-    }
-
-    pub fn autosave(&self, session: &Session) -> Result<(), SessionError> {
-        session.save(&self.autosave_path())
-    }
-
-    /// Called as a desk closes cleanly: nothing to restore next time.
-    pub fn finish(&self) {
-        let _ = std::fs::remove_file(self.running_marker());
-        let _ = std::fs::remove_file(self.autosave_path());
     }
 
     /// The preferences, each field read on its own (a damaged one falls back to its default),
@@ -229,6 +259,41 @@ impl Storage {
                 reason: e.to_string(),
             })?;
         Ok(write_atomically(&path, true, text.as_bytes())?)
+    }
+}
+
+/// A chain as far as it can be read: fields this version does not know (a newer Crest's)
+/// left out, the version taken as this one's, then checked like any chain.
+fn lenient_chain(value: &serde_json::Value) -> Option<ChainSettings> {
+    if let Ok(chain) = ChainSettings::from_json(&value.to_string()) {
+        return Some(chain);
+    }
+    let template = serde_json::to_value(ChainSettings::gentle_master()).ok()?;
+    let mut pruned = value.clone();
+    prune_to(&template, &mut pruned);
+    if let Some(version) = pruned.get_mut("version") {
+        *version = template["version"].clone();
+    }
+    ChainSettings::from_json(&pruned.to_string()).ok()
+}
+
+/// Removes from `value` the object keys `template` does not have, recursively (an array's
+/// items against the template's first item; where the template holds null, anything goes).
+fn prune_to(template: &serde_json::Value, value: &mut serde_json::Value) {
+    use serde_json::Value;
+    match (template, value) {
+        (Value::Object(known), Value::Object(fields)) => {
+            fields.retain(|key, _| known.contains_key(key));
+            for (key, field) in fields.iter_mut() {
+                prune_to(&known[key], field);
+            }
+        }
+        (Value::Array(known), Value::Array(items)) => {
+            if let Some(first) = known.first() {
+                items.iter_mut().for_each(|item| prune_to(first, item));
+            }
+        }
+        _ => {}
     }
 }
 
@@ -332,17 +397,148 @@ mod tests {
     #[test]
     fn a_desk_that_did_not_close_leaves_its_autosave_to_restore() {
         let storage = Storage::at(&scratch("crash"));
-        assert_eq!(storage.start().expect("first start"), None);
-        let session = Session::new(None, ChainSettings::gentle_master());
-        storage.autosave(&session).expect("autosaved");
-        // No finish(): the desk crashed. The next start offers the autosave.
+        let first = storage.start().expect("first start");
+        assert!(first.orphans.is_empty() && first.notices.is_empty());
+        let mut session = Session::new(None, ChainSettings::gentle_master());
+        session.monitor.listen = crate::monitor::Listen::Mono;
+        session.monitor.emulation = Some("phone".into());
+        storage.autosave(&first.lease, &session).expect("autosaved");
+        // No finish(): the desk crashed (its lock went with it). The next start offers it.
+        drop(first);
+        let second = storage.start().expect("second start");
+        assert_eq!(second.orphans.len(), 1);
         assert_eq!(
-            storage.start().expect("second start"),
-            Some(session.clone())
+            second.orphans[0].session, session,
+            "monitor choices included"
         );
-        storage.finish();
-        assert_eq!(storage.start().expect("after a clean close"), None);
-        storage.finish();
+        storage.dismiss(&second.orphans[0]);
+        storage.finish(second.lease);
+        let third = storage.start().expect("after a clean close");
+        assert!(third.orphans.is_empty());
+        storage.finish(third.lease);
+        let _ = std::fs::remove_dir_all(storage.data_dir.parent().expect("folder"));
+    }
+
+    #[test]
+    fn two_desks_never_offer_or_remove_each_others_autosave() {
+        let storage = Storage::at(&scratch("two-desks"));
+        let a = storage.start().expect("desk A");
+        let session_a = Session::new(Some("/music/a.wav".into()), ChainSettings::gentle_master());
+        storage.autosave(&a.lease, &session_a).expect("A autosaves");
+        // B starts while A runs: A's live session is not a crash.
+        let b = storage.start().expect("desk B");
+        assert!(b.orphans.is_empty(), "{:?}", b.orphans);
+        let session_b = Session::new(Some("/music/b.wav".into()), ChainSettings::gentle_master());
+        storage.autosave(&b.lease, &session_b).expect("B autosaves");
+        // B closes cleanly: A's protection stays.
+        let a_file = a.lease.autosave_path();
+        storage.finish(b.lease);
+        assert_eq!(Session::load(&a_file).expect("A's autosave"), session_a);
+        // A crashes: the next desk offers A's session, and only it.
+        drop(a);
+        let c = storage.start().expect("desk C");
+        let offered: Vec<_> = c.orphans.iter().map(|o| o.session.source.clone()).collect();
+        assert_eq!(offered, [Some(PathBuf::from("/music/a.wav"))]);
+        storage.finish(c.lease);
+        let _ = std::fs::remove_dir_all(storage.data_dir.parent().expect("folder"));
+    }
+
+    /// A desk that crashed leaving `text` as its autosave; what the next desk makes of it.
+    fn crashed_with(name: &str, text: &str) -> (Storage, DeskStart) {
+        let storage = Storage::at(&scratch(name));
+        let desk = storage.start().expect("start");
+        std::fs::write(desk.lease.autosave_path(), text).expect("autosave");
+        drop(desk);
+        let next = storage.start().expect("next start");
+        (storage, next)
+    }
+
+    /// Files in the data folder named like an autosave kept aside.
+    fn kept_aside(storage: &Storage) -> Vec<PathBuf> {
+        std::fs::read_dir(&storage.data_dir)
+            .expect("data folder")
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.to_string_lossy().contains("unreadable-autosave-"))
+            .collect()
+    }
+
+    #[test]
+    fn a_truncated_autosave_is_kept_aside_and_reported_not_dropped() {
+        let session = Session::new(
+            Some("/music/mix.wav".into()),
+            ChainSettings::gentle_master(),
+        );
+        let text = serde_json::to_string_pretty(&session).expect("json");
+        let cut = &text[..text.len() / 2];
+        let (storage, next) = crashed_with("truncated", cut);
+        assert!(next.orphans.is_empty());
+        let kept = kept_aside(&storage);
+        assert_eq!(kept.len(), 1);
+        assert_eq!(std::fs::read_to_string(&kept[0]).expect("kept"), cut);
+        assert_eq!(next.notices.len(), 1);
+        assert!(
+            next.notices[0].contains("cannot be read")
+                && next.notices[0].contains(&kept[0].display().to_string()),
+            "{:?}",
+            next.notices
+        );
+        // Not offered again, not lost: the next start says nothing, the file stays.
+        storage.finish(next.lease);
+        let after = storage.start().expect("again");
+        assert!(after.orphans.is_empty() && after.notices.is_empty());
+        assert_eq!(kept_aside(&storage), kept);
+        storage.finish(after.lease);
+        let _ = std::fs::remove_dir_all(storage.data_dir.parent().expect("folder"));
+    }
+
+    #[test]
+    fn a_newer_autosave_offers_what_can_be_read() {
+        let mut chain = ChainSettings::gentle_master();
+        chain.limiter.target_lufs = Some(-14.0);
+        let mut value =
+            serde_json::to_value(Session::new(Some("/music/mix.wav".into()), chain)).expect("json");
+        value["version"] = 7.into();
+        value["album"] = serde_json::json!({"title": "later"});
+        value["chain"]["version"] = 3.into();
+        value["chain"]["limiter"]["character"] = "warm".into();
+        value["monitor"] = serde_json::json!({"listen": "side", "loudness_match": true});
+        let (storage, next) = crashed_with("newer", &value.to_string());
+        assert_eq!(next.orphans.len(), 1, "{:?}", next.notices);
+        let orphan = &next.orphans[0];
+        assert_eq!(orphan.session.source, Some(PathBuf::from("/music/mix.wav")));
+        assert_eq!(orphan.session.chain.limiter.target_lufs, Some(-14.0));
+        assert!(
+            orphan.notes[0].contains("read only in part"),
+            "{:?}",
+            orphan.notes
+        );
+        assert!(orphan.notes.iter().any(|n| n.contains("version 7")));
+        assert!(orphan.notes.iter().any(|n| n.contains("`monitor`")));
+        assert_eq!(kept_aside(&storage), std::slice::from_ref(&orphan.path));
+        storage.finish(next.lease);
+        let _ = std::fs::remove_dir_all(storage.data_dir.parent().expect("folder"));
+    }
+
+    #[test]
+    fn the_autosave_of_an_older_crest_is_still_offered() {
+        let storage = Storage::at(&scratch("legacy"));
+        std::fs::create_dir_all(&storage.data_dir).expect("folder");
+        let mut value =
+            serde_json::to_value(Session::new(None, ChainSettings::gentle_master())).expect("json");
+        // Saved before monitor choices were kept.
+        value.as_object_mut().expect("object").remove("monitor");
+        std::fs::write(
+            storage.data_dir.join("autosave.crest.json"),
+            value.to_string(),
+        )
+        .expect("legacy autosave");
+        std::fs::write(storage.data_dir.join("running"), "1234").expect("marker");
+        let start = storage.start().expect("start");
+        assert_eq!(start.orphans.len(), 1);
+        assert_eq!(start.orphans[0].session.monitor, MonitorChoices::default());
+        assert!(!storage.data_dir.join("running").exists());
+        storage.finish(start.lease);
         let _ = std::fs::remove_dir_all(storage.data_dir.parent().expect("folder"));
     }
 

@@ -660,8 +660,8 @@ fn truncated_aiff_and_caf_decode_what_is_there_with_a_warning() {
     }
 }
 
-/// Files the hostile-input property test found taking symphonia's readers down (arithmetic
-/// overflow on header fields), kept as typed-error cases.
+/// Files the hostile-input property test found taking symphonia's readers and decoders down
+/// (arithmetic overflow on header fields, a write past a buffer), kept as typed-error cases.
 #[test]
 fn header_fields_that_overflowed_the_readers_are_typed_errors() {
     let dir = scratch("overflows");
@@ -671,6 +671,12 @@ fn header_fields_that_overflowed_the_readers_are_typed_errors() {
     assert_error(
         &write(&dir, "bytes-per-packet.caf", &caf),
         |e| matches!(e, DecodeError::BadHeader { reason, .. } if reason.contains("packets of 2147483647 bytes")),
+    );
+    // CAF IMA ADPCM claiming 2 frames per packet: its decoder writes 64 whatever the header
+    // says, past the end of a buffer sized by the header (a panic in any build).
+    assert_error(
+        &write(&dir, "ima4-frames.caf", &hostile::caf_ima4(2)),
+        |e| matches!(e, DecodeError::BadHeader { reason, .. } if reason.contains("IMA ADPCM packets of 2 frames")),
     );
     // AIFF: bytes per frame × 65,535 channels overflowed 16 bits; refused by the one rule.
     let mut aiff = hostile::aiff_s16(2, 10, &[0u8; 40]);

@@ -97,27 +97,7 @@ impl LiveChain {
     }
 }
 
-/// What the monitor lets through.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Listen {
-    #[default]
-    Stereo,
-    Mono,
-    Mid,
-    Side,
-}
-
-/// Which source is heard.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Source {
-    /// The chain's output.
-    #[default]
-    Master,
-    /// The untouched mix at its matched gain (A/B).
-    Mix,
-    /// The reference track at its matched gain.
-    Reference,
-}
+pub use crest_engine::monitor::{Listen, Source};
 
 /// A second track to compare with: same rate as the track (the UI converts it first). It
 /// keeps its own playhead, which moves only while the reference is heard, so switching back

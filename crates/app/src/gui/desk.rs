@@ -16,11 +16,12 @@ use crest_engine::files::write_atomically;
 use crest_engine::health::{self, Finding, Severity};
 use crest_engine::limits::DecodeLimits;
 use crest_engine::loudness::{self, Loudness};
+use crest_engine::monitor::MonitorChoices;
 use crest_engine::monitor::MonitorStage;
 use crest_engine::platform::Target;
 use crest_engine::platform::Targets;
 use crest_engine::render::{LimiterReport, render_whole};
-use crest_engine::session::{Preferences, Session as SessionFile, Storage};
+use crest_engine::session::{DeskLease, Orphan, Preferences, Session as SessionFile, Storage};
 use crest_engine::spectrum::{BandSpectrum, long_term_spectrum};
 use crest_engine::{AudioBuffer, demo};
 use crest_playback::engine::{
@@ -162,6 +163,9 @@ pub enum Message {
 pub struct Session {
     /// What a reference may be (the same rule as the track).
     decode_limits: DecodeLimits,
+    /// The source to switch to once the reference has loaded (a session saved while the
+    /// reference was heard).
+    pending_source: Option<Source>,
     name: String,
     audio: Arc<AudioBuffer>,
     mix: Loudness,
@@ -346,9 +350,12 @@ pub struct Context {
     output: Output,
     /// Where the autosave and preferences live (none: nothing is written, as in tests).
     storage: Option<Storage>,
+    /// This desk's own autosave, held while it runs (none without storage).
+    lease: Option<DeskLease>,
     preferences: Preferences,
-    /// The autosave of a desk that did not close cleanly, offered back at start.
-    restore_offer: Option<SessionFile>,
+    /// Autosaves of desks that did not close cleanly, offered back one at a time, newest
+    /// first.
+    restore_offers: Vec<Orphan>,
     /// A session being opened: applied once its track has loaded.
     pending: Option<SessionFile>,
     /// The session file Ctrl+S writes (chosen on the first save).
@@ -373,23 +380,29 @@ impl Context {
     /// With `storage`, marks a desk as running and picks up what a crashed one left.
     pub fn new(output: Output, storage: Option<Storage>) -> Self {
         let mut notes = Vec::new();
-        let (preferences, restore_offer) = match &storage {
+        let (preferences, lease, restore_offers) = match &storage {
             Some(storage) => {
                 let (preferences, bad) = storage.preferences();
                 notes.extend(bad);
-                let offer = storage.start().unwrap_or_else(|e| {
-                    notes.push(format!("autosave is off: {e}"));
-                    None
-                });
-                (preferences, offer)
+                match storage.start() {
+                    Ok(start) => {
+                        notes.extend(start.notices);
+                        (preferences, Some(start.lease), start.orphans)
+                    }
+                    Err(e) => {
+                        notes.push(format!("autosave is off: {e}"));
+                        (preferences, None, Vec::new())
+                    }
+                }
             }
-            None => (Preferences::default(), None),
+            None => (Preferences::default(), None, Vec::new()),
         };
         Self {
             output,
             storage,
+            lease,
             preferences,
-            restore_offer,
+            restore_offers,
             pending: None,
             session_path: None,
             notice: (!notes.is_empty()).then(|| notes.join("; ")),
@@ -440,7 +453,17 @@ impl Desk {
             context,
             state: State::Failed(String::new()),
         };
-        let task = desk.load(file);
+        let task = match file {
+            // `crest mix.crest.json`: a saved session, not audio.
+            Some(path) if is_session_file(&path) => match SessionFile::load(&path) {
+                Ok(_) => desk.open_session(&path),
+                Err(error) => {
+                    desk.state = State::Failed(error.to_string());
+                    Task::none()
+                }
+            },
+            file => desk.load(file),
+        };
         (desk, task)
     }
 
@@ -587,14 +610,32 @@ impl Desk {
                     Task::none()
                 }
             },
-            Message::Restore(accept) => match self.context.restore_offer.take() {
-                Some(file) if accept => {
-                    let source = file.source.clone();
-                    self.context.pending = Some(file);
-                    self.load(source)
+            Message::Restore(accept) => {
+                if self.context.restore_offers.is_empty() {
+                    return Task::none();
                 }
-                _ => Task::none(),
-            },
+                let offer = self.context.restore_offers.remove(0);
+                let Some(storage) = &self.context.storage else {
+                    return Task::none();
+                };
+                if !accept {
+                    storage.dismiss(&offer);
+                    return Task::none();
+                }
+                // Under this desk's own autosave before the orphan goes: a crash from here
+                // on still has it.
+                let kept = match &self.context.lease {
+                    Some(lease) => storage.autosave(lease, &offer.session),
+                    None => Ok(()),
+                };
+                match kept {
+                    Ok(()) => storage.dismiss(&offer),
+                    Err(e) => self.say(format!("Autosave failed: {e}")),
+                }
+                let source = offer.session.source.clone();
+                self.context.pending = Some(offer.session);
+                self.load(source)
+            }
             Message::SaveSession { choose } => {
                 let State::Ready(session) = &self.state else {
                     return Task::none();
@@ -637,7 +678,9 @@ impl Desk {
                         .is_some_and(|t| t.elapsed().as_secs_f64() >= 1.0)
                 {
                     session.changed_since = None;
-                    if let Err(e) = storage.autosave(&session.to_file()) {
+                    if let Some(lease) = &self.context.lease
+                        && let Err(e) = storage.autosave(lease, &session.to_file())
+                    {
                         session.notice = Some(format!("Autosave failed: {e}"));
                     }
                 }
@@ -662,8 +705,10 @@ impl Desk {
                     self.say("Closing once the export has stopped…".to_owned());
                     return Task::none();
                 }
-                if let Some(storage) = &self.context.storage {
-                    storage.finish();
+                if let (Some(storage), Some(lease)) =
+                    (&self.context.storage, self.context.lease.take())
+                {
+                    storage.finish(lease);
                 }
                 self.context.save_preferences();
                 iced::exit()
@@ -772,16 +817,26 @@ impl Desk {
         if let Some(notice) = &self.context.notice {
             page = page.push(text(notice.clone()).color(style::WARNING));
         }
-        if let Some(offer) = &self.context.restore_offer {
+        if let Some(offer) = self.context.restore_offers.first() {
             let what = offer
+                .session
                 .source
                 .as_ref()
                 .map_or_else(|| "the demo mix".to_owned(), |p| p.display().to_string());
+            let more = match self.context.restore_offers.len() {
+                1 => String::new(),
+                n => format!(" ({} more after this one)", n - 1),
+            };
+            let partly = if offer.notes.is_empty() {
+                String::new()
+            } else {
+                format!(" Note: {}.", offer.notes.join("; "))
+            };
             page = page.push(
                 row![
                     text(format!(
                         "Crest did not close properly last time. Restore the autosaved session \
-                         ({what})?"
+                         ({what})?{more}{partly}"
                     ))
                     .color(style::MASTER)
                     .width(Fill),
@@ -889,6 +944,7 @@ impl Session {
             ),
             opening: None,
             decode_limits: DecodeLimits::mastering().with_memory(preferences.max_memory_bytes),
+            pending_source: None,
             source: loaded.path,
             changed_since: None,
             reference_path: None,
@@ -1138,6 +1194,15 @@ impl Session {
         file.active_snapshot = self.snapshots.active();
         file.reference.clone_from(&self.reference_path);
         file.export = self.export.choices();
+        file.monitor = MonitorChoices {
+            source: self.monitor.source,
+            listen: self.monitor.listen,
+            dim: self.monitor.dim,
+            emulation: self.monitor.emulation.clone(),
+            environment_noise: self.monitor.environment_noise,
+            solo_lost: self.monitor.solo_lost,
+            platform: self.monitor.platform.clone(),
+        };
         file
     }
 
@@ -1146,7 +1211,28 @@ impl Session {
         self.settings = file.chain.clone();
         self.snapshots = Snapshots::restore(file.snapshots.clone(), file.active_snapshot);
         self.export.set_choices(&file.export);
+        let m = &file.monitor;
+        let mut tasks = Vec::new();
+        for message in [
+            MonitorMsg::Listen(m.listen),
+            MonitorMsg::Dim(m.dim),
+            MonitorMsg::EnvironmentNoise(m.environment_noise),
+            MonitorMsg::SoloLost(m.solo_lost),
+            MonitorMsg::Platform(m.platform.clone()),
+            MonitorMsg::Emulation(m.emulation.clone()),
+        ] {
+            tasks.push(self.monitor(message));
+        }
+        // The reference is heard only once it has loaded (ReferenceLoaded sets the source
+        // when the session asked for it).
+        if m.source != Source::Reference {
+            tasks.push(self.monitor(MonitorMsg::Source(m.source)));
+        } else {
+            self.pending_source = Some(Source::Reference);
+        }
         let render = self.settings_changed();
+        tasks.push(render);
+        let render = Task::batch(tasks);
         match file.reference.clone() {
             Some(path) => Task::batch([render, self.reference_task(path)]),
             None => render,
@@ -1353,9 +1439,13 @@ impl Session {
                         self.spectrum.reference = Some(loaded.spectrum.clone());
                         self.spectrum.refresh();
                         self.send_gains();
+                        if let Some(source) = self.pending_source.take() {
+                            return self.monitor(MonitorMsg::Source(source));
+                        }
                     }
                     Err(error) => {
                         self.reference_path = None;
+                        self.pending_source = None;
                         self.notice = Some(format!("The reference could not be loaded: {error}"));
                     }
                 }

@@ -54,6 +54,7 @@ fn extended_to_f64(bytes: [u8; 10]) -> f64 {
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct Description {
     pub sample_rate: f64,
+    pub format: [u8; 4],
     pub bytes_per_packet: u32,
     pub frames_per_packet: u32,
     pub channels_per_frame: u32,
@@ -75,6 +76,7 @@ impl Description {
         let u32_at = |i: usize| u32::from_be_bytes([d[i], d[i + 1], d[i + 2], d[i + 3]]);
         Some(Self {
             sample_rate: f64::from_be_bytes(d[0..8].try_into().ok()?),
+            format: d[8..12].try_into().ok()?,
             bytes_per_packet: u32_at(16),
             frames_per_packet: u32_at(20),
             channels_per_frame: u32_at(24),
@@ -95,6 +97,17 @@ impl Description {
         }
         if self.bits_per_channel > 64 {
             return Err(format!("{} bits per sample", self.bits_per_channel));
+        }
+        // QuickTime IMA ADPCM is always 34 bytes → 64 frames per channel: its decoder fills
+        // 64 frames whatever the header says.
+        if &self.format == b"ima4"
+            && (self.frames_per_packet != 64
+                || u64::from(self.bytes_per_packet) != 34 * u64::from(self.channels_per_frame))
+        {
+            return Err(format!(
+                "IMA ADPCM packets of {} frames in {} bytes (the format has 64 in 34 per channel)",
+                self.frames_per_packet, self.bytes_per_packet
+            ));
         }
         Ok(())
     }

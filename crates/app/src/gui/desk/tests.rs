@@ -521,14 +521,25 @@ fn after_a_crash_the_next_desk_offers_the_autosave_and_restores_it() {
     click(&mut first, "B");
     let messages = type_into(&first, Param::InputTrim, "-2");
     apply(&mut first, messages);
+    // How it was heard comes back too.
+    let _ = first.update(Message::Monitor(MonitorMsg::Listen(Listen::Mono)));
+    let _ = first.update(Message::Monitor(MonitorMsg::Platform(Some(
+        "spotify".into(),
+    ))));
     // The autosave waits a second after the last change.
+    let autosave = first
+        .context
+        .lease
+        .as_ref()
+        .expect("a lease")
+        .autosave_path();
     let _ = first.update(Message::Autosave);
-    assert!(!storage.autosave_path().exists(), "not yet");
+    assert!(!autosave.exists(), "not yet");
     if let State::Ready(session) = &mut first.state {
         session.changed_since = Some(std::time::Instant::now() - std::time::Duration::from_secs(2));
     }
     let _ = first.update(Message::Autosave);
-    assert!(storage.autosave_path().exists());
+    assert!(autosave.exists());
     // The first desk never closes: a crash. The next one offers the autosave.
     drop(first);
     let mut second = ready_with(output(), Some(storage.clone()));
@@ -536,7 +547,11 @@ fn after_a_crash_the_next_desk_offers_the_autosave_and_restores_it() {
     assert!(ui.find(starting("Crest did not close properly")).is_ok());
     drop(ui);
     click(&mut second, "Restore");
-    assert!(second.context.restore_offer.is_none());
+    assert!(second.context.restore_offers.is_empty());
+    assert!(
+        !autosave.exists(),
+        "taken over by the second desk's own autosave"
+    );
     let reloaded = load(None, &DecodeLimits::mastering(), &Job::default());
     let _ = second.update(Message::Opened(Arc::new(reloaded)));
     apply(&mut second, []);
@@ -544,6 +559,8 @@ fn after_a_crash_the_next_desk_offers_the_autosave_and_restores_it() {
     assert_eq!(s.settings.limiter.target_lufs, Some(-16.0));
     assert_eq!(s.settings.input.trim_db, -2.0);
     assert_eq!(s.snapshots.active(), 1, "snapshot B was in use");
+    assert_eq!(s.monitor.listen, Listen::Mono);
+    assert_eq!(s.monitor.platform.as_deref(), Some("spotify"));
     let master = s
         .master
         .as_ref()
@@ -554,7 +571,7 @@ fn after_a_crash_the_next_desk_offers_the_autosave_and_restores_it() {
     // A clean close: nothing offered next time.
     let _ = second.update(Message::Quit);
     let third = ready_with(output(), Some(storage));
-    assert!(third.context.restore_offer.is_none());
+    assert!(third.context.restore_offers.is_empty());
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -934,5 +951,82 @@ fn closing_during_an_export_cancels_it_and_leaves_no_files() {
     assert!(session(&desk).export.running.is_none());
     let left: Vec<_> = std::fs::read_dir(&dir).expect("dir").flatten().collect();
     assert!(left.is_empty(), "nothing written: {left:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_session_file_given_at_start_opens_as_a_session() {
+    let dir = scratch("session-at-start");
+    let mut desk = ready();
+    apply(&mut desk, [Message::Target(Some(-15.0))]);
+    let _ = desk.update(Message::Monitor(MonitorMsg::Listen(Listen::Side)));
+    desk.save_session(&dir.join("demo"));
+    let saved = dir.join("demo.crest.json");
+
+    // `crest demo.crest.json` (and `crest open demo.crest.json`): the session, not audio.
+    let (mut started, _task) = Desk::with_context(
+        Some(saved.clone()),
+        Context::new(Output(Arc::new(CpalBackend)), None),
+    );
+    assert!(
+        matches!(started.state, State::Loading { .. }),
+        "the session's track is loading: {:?}",
+        started.state
+    );
+    let reloaded = load(None, &DecodeLimits::mastering(), &Job::default());
+    let _ = started.update(Message::Loaded(Arc::new(reloaded)));
+    apply(&mut started, []);
+    let s = session(&started);
+    assert_eq!(s.settings.limiter.target_lufs, Some(-15.0));
+    assert_eq!(s.monitor.listen, Listen::Side);
+    assert_eq!(
+        started.context.session_path.as_deref(),
+        Some(saved.as_path())
+    );
+
+    // A damaged one says what is wrong instead of trying to decode it as audio.
+    std::fs::write(&saved, "{\"version\": 1, \"chain\": 3}").expect("damaged");
+    let (broken, _task) = Desk::with_context(
+        Some(saved.clone()),
+        Context::new(Output(Arc::new(CpalBackend)), None),
+    );
+    match &broken.state {
+        State::Failed(why) => assert!(why.contains("is not a Crest session"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn an_unreadable_autosave_is_reported_on_the_desk_and_kept() {
+    let dir = scratch("unreadable-autosave");
+    let storage = Storage::at(&dir);
+    std::fs::create_dir_all(storage.data_dir.join("desks")).expect("folder");
+    // A desk that crashed mid-write on an older Crest: half a session, no lock.
+    std::fs::write(
+        storage.data_dir.join("desks").join("desk-1-1.crest.json"),
+        "{\"version\": 1, \"source\": null, \"chain\": {\"ver",
+    )
+    .expect("autosave");
+    let desk = ready_with(Output(Arc::new(CpalBackend)), Some(storage.clone()));
+    assert!(desk.context.restore_offers.is_empty());
+    let mut ui = window(&desk);
+    assert!(
+        ui.find(starting(
+            "The autosave of a desk that did not close properly cannot be read"
+        ))
+        .is_ok()
+    );
+    drop(ui);
+    let kept: Vec<_> = std::fs::read_dir(&storage.data_dir)
+        .expect("data")
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("unreadable-autosave-")
+        })
+        .collect();
+    assert_eq!(kept.len(), 1, "kept aside, not dropped");
     let _ = std::fs::remove_dir_all(&dir);
 }
