@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::files::{PartialFile, WriteError};
 use crate::loudness::Loudness;
@@ -13,7 +13,7 @@ use crate::render::LimiterReport;
 /// How close the integrated loudness must be to a target.
 pub const LOUDNESS_TOLERANCE_LU: f64 = 0.2;
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct QcCheck {
     pub name: String,
     pub passed: bool,
@@ -21,9 +21,16 @@ pub struct QcCheck {
     pub requirement: String,
 }
 
+/// The QC report's schema: 1 is the first that states it (reports without the field are
+/// version 0, the same fields). Fields added later default to their absence when read.
+pub const QC_SCHEMA_VERSION: u32 = 1;
+
 /// Everything the report says about one file.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct QcReport {
+    /// [`QC_SCHEMA_VERSION`] when written; 0 for reports older than the field.
+    #[serde(default)]
+    pub schema_version: u32,
     pub file: String,
     pub format: String,
     pub sample_rate: u32,
@@ -104,6 +111,7 @@ pub fn evaluate(facts: FileFacts<'_>, requirements: Requirements) -> QcReport {
     }
     let passed = checks.iter().all(|c| c.passed);
     QcReport {
+        schema_version: QC_SCHEMA_VERSION,
         file: facts.file.display().to_string(),
         format: facts.format.to_owned(),
         sample_rate: facts.sample_rate,
@@ -213,5 +221,41 @@ impl QcReport {
             PartialFile::with_bytes(&json_path, json.as_bytes())?,
             PartialFile::with_bytes(&text_path, self.text().as_bytes())?,
         ])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reports_state_their_schema_and_older_ones_still_read() {
+        let tone: Vec<f32> = (0..48_000)
+            .map(|n| 0.5 * (n as f32 * 0.0576).sin())
+            .collect();
+        let audio = crate::AudioBuffer::new(48_000, vec![tone.clone(), tone]).expect("audio");
+        let measured = crate::loudness::measure(&audio);
+        let report = evaluate(
+            FileFacts {
+                file: Path::new("/m/master.wav"),
+                format: "WAV 24-bit PCM",
+                sample_rate: 48_000,
+                channels: 2,
+                duration_s: 1.0,
+                measured: &measured,
+            },
+            Requirements::default(),
+        );
+        let mut json = serde_json::to_value(&report).expect("json");
+        assert_eq!(json["schema_version"], QC_SCHEMA_VERSION);
+        let back: QcReport = serde_json::from_value(json.clone()).expect("reads");
+        assert_eq!(back, report);
+        // A report written before the field: version 0, everything else as it was.
+        json.as_object_mut()
+            .expect("object")
+            .remove("schema_version");
+        let old: QcReport = serde_json::from_value(json).expect("older report reads");
+        assert_eq!(old.schema_version, 0);
+        assert_eq!(old.checks, report.checks);
     }
 }

@@ -56,7 +56,7 @@ pub enum RenderError {
 }
 
 /// What the limiter (and the loudness solver in front of it) did.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct LimiterReport {
     pub ceiling_dbtp: f64,
     pub target_lufs: Option<f64>,
