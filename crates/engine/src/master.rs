@@ -11,6 +11,7 @@ use crate::chain::ChainSettings;
 use crate::decode::DecodeError;
 use crate::export::{self, Dither, ExportError, ExportRequest, Format, Written};
 use crate::files::{self, WriteError};
+use crate::parallel::{Join, Sequential};
 use crate::qc::{self, FileFacts, QcReport, Requirements};
 use crate::render::{self, LimiterReport, RenderControl, RenderError, Rendered};
 use crate::resample::{self, ResampleError};
@@ -139,14 +140,25 @@ pub fn master(
     request: MasterRequest<'_>,
     control: RenderControl<'_>,
 ) -> Result<Mastered, MasterError> {
-    master_with_margin(request, control, FIRST_MARGIN_DB)
+    master_with(request, control, &Sequential)
 }
 
-/// [`master`] with the first render's working ceiling `first_margin_db` under the stated one.
+/// [`master`], with `join` to split the work that splits (FLAC encoding) between threads.
+pub fn master_with(
+    request: MasterRequest<'_>,
+    control: RenderControl<'_>,
+    join: &impl Join,
+) -> Result<Mastered, MasterError> {
+    master_with_margin(request, control, FIRST_MARGIN_DB, join)
+}
+
+/// [`master_with`] with the first render's working ceiling `first_margin_db` under the stated
+/// one.
 fn master_with_margin(
     request: MasterRequest<'_>,
     control: RenderControl<'_>,
     first_margin_db: f64,
+    join: &impl Join,
 ) -> Result<Mastered, MasterError> {
     let RenderControl { progress, cancel } = control;
     check_destinations(request.output, request.source_path, request.force)?;
@@ -220,6 +232,7 @@ fn master_with_margin(
             source: request.source_path,
         },
         cancel,
+        join,
     )?;
     timings.encode_s = written.encode_s;
     timings.verify_s = written.verify_s;
@@ -426,6 +439,7 @@ mod tests {
                 cancel: &AtomicBool::new(false),
             },
             -0.5,
+            &Sequential,
         )
     }
 

@@ -34,6 +34,10 @@ const STREAMING_REFERENCE: &str = "spotify";
 /// How close to the target the solver stops (well inside the ±0.1 LU promise).
 const SOLVER_TOLERANCE_LU: f64 = 0.02;
 const SOLVER_TRIALS: usize = 8;
+/// The largest programme whose solver trials keep their output for the render to reuse (a
+/// second buffer as large as the programme): 256 MB, 25 minutes of stereo at 44.1 kHz.
+/// Longer programmes render the chosen gain again instead, in place.
+const TRIAL_BUFFER_MAX_BYTES: u64 = 256 << 20;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
@@ -127,6 +131,19 @@ pub fn render(
     margin_db: f64,
     control: RenderControl<'_>,
 ) -> Result<Rendered, RenderError> {
+    render_with_trial_budget(audio, settings, margin_db, control, TRIAL_BUFFER_MAX_BYTES)
+}
+
+/// [`render`], with the largest programme (in decoded bytes) whose loudness-solver trials keep
+/// their output for the render to reuse: up to it the master takes twice the programme's
+/// memory and one limiter pass less; beyond it, the programme's memory alone.
+pub fn render_with_trial_budget(
+    audio: Cow<'_, AudioBuffer>,
+    settings: &ChainSettings,
+    margin_db: f64,
+    control: RenderControl<'_>,
+    trial_buffer_max_bytes: u64,
+) -> Result<Rendered, RenderError> {
     let RenderControl { progress, cancel } = control;
     let rate = audio.sample_rate();
     let mut pre_settings = settings.clone();
@@ -188,14 +205,18 @@ pub fn render(
             };
             // Each trial writes the limiter's output into one reusable buffer and measures it
             // through the output stage as it goes; the last trial is usually the one chosen,
-            // and then its output is the render.
+            // and then its output is the render. A long programme's trials are only measured
+            // (a second whole buffer would double the memory a master takes), and the chosen
+            // gain is rendered once more, in place.
+            let keep_trials =
+                crate::limits::decoded_bytes(frames as u64, pre.len()) <= trial_buffer_max_bytes;
             let mut trial_out = None;
             let mut last_gain = None;
             let mut trial = |gain_db: f64| {
                 last_gain = Some(gain_db);
                 trial_loudness(
                     &pre,
-                    &mut trial_out,
+                    keep_trials.then_some(&mut trial_out),
                     &roles,
                     l,
                     &settings.output,
@@ -415,13 +436,16 @@ impl LimiterIo for InPlace<'_> {
     }
 }
 
-/// The limiter's output into `output` (whole, before the output stage), and, when the output
-/// stage does something, through it into a loudness meter block by block. (With a neutral
-/// output stage the whole output is measured once it is written, which runs faster.)
+/// The limiter's output into `output` (whole, before the output stage) when there is one,
+/// and into a loudness meter block by block (through the output stage when it does
+/// something) when that is needed: the output stage shapes it, or there is no whole output to
+/// measure. (With a neutral output stage and a whole output, the output is measured once it
+/// is written, which runs faster.)
 struct Measured<'a> {
     input: &'a [Vec<f32>],
-    output: &'a mut [Vec<f32>],
-    shaping: Option<(OutputShape, IntegratedMeter)>,
+    output: Option<&'a mut [Vec<f32>]>,
+    shape: Option<OutputShape>,
+    meter: Option<IntegratedMeter>,
     shaped: Vec<Vec<f32>>,
 }
 
@@ -431,18 +455,28 @@ impl LimiterIo for Measured<'_> {
     }
 
     fn write(&mut self, to: usize, count: usize, block: &[Vec<f32>]) {
-        for (b, c) in block.iter().zip(self.output.iter_mut()) {
-            c[to..to + count].copy_from_slice(&b[..count]);
+        if let Some(output) = &mut self.output {
+            for (b, c) in block.iter().zip(output.iter_mut()) {
+                c[to..to + count].copy_from_slice(&b[..count]);
+            }
         }
-        let Some((shape, meter)) = &mut self.shaping else {
+        let Some(meter) = &mut self.meter else {
             return;
         };
-        for (shaped, b) in self.shaped.iter_mut().zip(block) {
-            shaped.clear();
-            shaped.extend((0..count).filter_map(|k| shape.apply(to + k, b[k])));
+        match &mut self.shape {
+            Some(shape) => {
+                for (shaped, b) in self.shaped.iter_mut().zip(block) {
+                    shaped.clear();
+                    shaped.extend((0..count).filter_map(|k| shape.apply(to + k, b[k])));
+                }
+                let planes: Vec<&[f32]> = self.shaped.iter().map(Vec::as_slice).collect();
+                meter.push(&planes);
+            }
+            None => {
+                let planes: Vec<&[f32]> = block.iter().map(|b| &b[..count]).collect();
+                meter.push(&planes);
+            }
         }
-        let planes: Vec<&[f32]> = self.shaped.iter().map(Vec::as_slice).collect();
-        meter.push(&planes);
     }
 }
 
@@ -454,13 +488,17 @@ impl InPlace<'_> {
     }
 }
 
-/// One solver trial: the limiter's output at `gain_db` into `output` (resized to the input,
-/// its statistics kept beside it); the integrated loudness it has after the output stage, and
-/// the limiter's peak reduction.
+/// A solver trial's output kept for the render to reuse, with the limiter's statistics.
+type TrialOutput = (Vec<Vec<f32>>, LimiterStats);
+
+/// One solver trial: the limiter's output at `gain_db` into `output` when there is one
+/// (resized to the input, its statistics kept beside it; none for a long programme, whose
+/// trials are measured as they run and kept nowhere); the integrated loudness it has after
+/// the output stage, and the limiter's peak reduction.
 #[allow(clippy::too_many_arguments)]
 fn trial_loudness(
     input: &[Vec<f32>],
-    output: &mut Option<(Vec<Vec<f32>>, LimiterStats)>,
+    output: Option<&mut Option<TrialOutput>>,
     roles: &[crate::audio::ChannelRole],
     settings: &LimiterSettings,
     stage: &OutputSettings,
@@ -472,22 +510,33 @@ fn trial_loudness(
     let mut limiter = Limiter::new(settings, rate, input.len());
     limiter.set_now(gain_db, ceiling_dbtp);
     let frames = input.first().map_or(0, Vec::len);
-    let (buffer, stats) =
-        output.get_or_insert_with(|| (vec![vec![0.0; frames]; input.len()], limiter.stats()));
+    let kept = output.map(|output| {
+        output.get_or_insert_with(|| (vec![vec![0.0; frames]; input.len()], limiter.stats()))
+    });
+    let shape = OutputShape::new(stage, rate, frames);
+    let (buffer, stats) = match kept {
+        Some((buffer, stats)) => (Some(buffer), Some(stats)),
+        None => (None, None),
+    };
+    let metered = shape.is_some() || buffer.is_none();
     let mut io = Measured {
         input,
-        output: buffer,
-        shaping: OutputShape::new(stage, rate, frames)
-            .map(|shape| (shape, IntegratedMeter::new(rate, roles))),
+        output: buffer.map(|b| b.as_mut_slice()),
+        shape,
+        meter: metered.then(|| IntegratedMeter::new(rate, roles)),
         shaped: vec![Vec::with_capacity(BLOCK); input.len()],
     };
     drive_limiter(&mut limiter, input.len(), frames, &mut io, cancel)?;
-    let lufs = match io.shaping {
-        Some((_, meter)) => meter.finish(),
-        None => loudness::integrated_lufs_of(buffer, roles, rate),
+    let lufs = match (io.meter, io.output) {
+        (Some(meter), _) => meter.finish(),
+        (None, Some(buffer)) => loudness::integrated_lufs_of(buffer, roles, rate),
+        (None, None) => None,
     };
-    *stats = limiter.stats();
-    Ok((lufs, stats.peak_reduction_db))
+    let reduction = limiter.stats().peak_reduction_db;
+    if let Some(stats) = stats {
+        *stats = limiter.stats();
+    }
+    Ok((lufs, reduction))
 }
 
 /// Runs the limiter over whole channels at `gain_db`, in place, latency compensated.

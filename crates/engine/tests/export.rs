@@ -240,3 +240,93 @@ fn trims_and_fades_land_where_set() {
         c[5_999]
     );
 }
+
+/// Both closures on threads of their own: a Join as parallel as the app's.
+struct Threads;
+
+impl crest_engine::parallel::Join for Threads {
+    fn join<A, B, RA, RB>(&self, a: A, b: B) -> (RA, RB)
+    where
+        A: FnOnce() -> RA + Send,
+        B: FnOnce() -> RB + Send,
+        RA: Send,
+        RB: Send,
+    {
+        std::thread::scope(|scope| {
+            let b = scope.spawn(b);
+            let a = a();
+            (a, b.join().expect("the other half"))
+        })
+    }
+}
+
+#[test]
+fn flac_streams_in_batches_and_threads_change_no_byte() {
+    use crest_engine::chain::ChainSettings;
+    use crest_engine::master::{MasterRequest, MasterSource, master_with};
+    use crest_engine::parallel::Sequential;
+    use crest_engine::render::RenderControl;
+    let dir = scratch("flac-batches");
+    // Three batches and a short last block: 64 × 4,096 × 2.5 frames, plus 1,000.
+    let frames = 64 * 4_096 * 5 / 2 + 1_000;
+    let audio = AudioBuffer::new(44_100, vec![noise(frames, 21, 0.2), noise(frames, 22, 0.2)])
+        .expect("audio");
+    let settings = ChainSettings::default();
+    let make = |name: &str, threads: bool| {
+        let output = dir.join(name);
+        let request = MasterRequest {
+            audio: MasterSource::Borrowed(&audio),
+            source_path: None,
+            settings: &settings,
+            format: Format::Flac24,
+            dither: Dither::Tpdf,
+            sample_rate: None,
+            output: &output,
+            force: false,
+        };
+        let cancel = AtomicBool::new(false);
+        let control = RenderControl {
+            progress: &mut |_| {},
+            cancel: &cancel,
+        };
+        let mastered = if threads {
+            master_with(request, control, &Threads)
+        } else {
+            master_with(request, control, &Sequential)
+        };
+        assert!(mastered.expect("mastered").report.passed);
+        std::fs::read(&output).expect("written")
+    };
+    let sequential = make("sequential.flac", false);
+    let threaded = make("threaded.flac", true);
+    assert!(
+        sequential == threaded,
+        "the same bytes whoever encodes them"
+    );
+    // STREAMINFO: fixed block size 4,096, the exact length, and an MD5 that is not zero.
+    assert_eq!(&sequential[..4], b"fLaC");
+    assert_eq!(&sequential[8..12], &[0x10, 0x00, 0x10, 0x00]);
+    let total = u64::from_be_bytes(sequential[18..26].try_into().expect("8 bytes")) & 0xF_FFFF_FFFF;
+    assert_eq!(total, frames as u64);
+    assert!(
+        sequential[26..42].iter().any(|&b| b != 0),
+        "an MD5 is stored"
+    );
+    let decoded = crest_engine::decode_file(&dir.join("threaded.flac")).expect("decodes");
+    assert!(
+        decoded.warnings.is_empty(),
+        "the MD5 matches: {:?}",
+        decoded.warnings
+    );
+    assert_eq!(decoded.audio.frames(), frames);
+    // And the check would see a wrong one.
+    let mut wrong = sequential.clone();
+    wrong[30] ^= 0x40;
+    std::fs::write(dir.join("wrong-md5.flac"), &wrong).expect("written");
+    let decoded = crest_engine::decode_file(&dir.join("wrong-md5.flac")).expect("decodes");
+    assert!(
+        decoded.warnings.iter().any(|w| w.contains("MD5")),
+        "{:?}",
+        decoded.warnings
+    );
+}

@@ -135,3 +135,61 @@ fn the_reduction_cap_holds_and_the_peak_before_the_limiter_is_reported() {
     assert!(short > 1.0 && short < 6.0, "{short}");
     assert!(report.notes.iter().any(|n| n.contains("LU short")));
 }
+
+#[test]
+fn a_long_programme_solves_its_target_without_a_second_buffer_and_the_same_result() {
+    use crest_engine::render::{RenderControl, render_with_trial_budget};
+    use std::borrow::Cow;
+    use std::sync::atomic::AtomicBool;
+    let rate = 44_100;
+    let (_, programme) = hard_programmes(rate).swap_remove(0);
+    let audio = AudioBuffer::new(rate, programme).expect("buffer");
+    for fades in [false, true] {
+        let mut settings = ChainSettings::gentle_master();
+        settings.limiter.target_lufs = Some(-9.0);
+        if fades {
+            settings.output.fade_in_s = 0.5;
+            settings.output.fade_out_s = 1.0;
+        }
+        let render = |budget: u64| {
+            let cancel = AtomicBool::new(false);
+            render_with_trial_budget(
+                Cow::Borrowed(&audio),
+                &settings,
+                0.0,
+                RenderControl {
+                    progress: &mut |_| {},
+                    cancel: &cancel,
+                },
+                budget,
+            )
+            .expect("renders")
+        };
+        // Trials kept (the programme is small) against trials measured only (budget 0).
+        let kept = render(u64::MAX);
+        let measured = render(0);
+        let (a, b) = (
+            kept.limiter.as_ref().expect("limiter"),
+            measured.limiter.as_ref().expect("limiter"),
+        );
+        assert_eq!(a.target_reached, Some(true));
+        assert_eq!(b.target_reached, Some(true));
+        assert!(
+            (a.gain_db - b.gain_db).abs() < 0.01,
+            "{} vs {}",
+            a.gain_db,
+            b.gain_db
+        );
+        if a.gain_db == b.gain_db {
+            // The same gain through the same limiter: the same master, sample for sample.
+            assert_eq!(
+                kept.audio.channels(),
+                measured.audio.channels(),
+                "fades {fades}"
+            );
+        }
+        assert!(true_peak(rate, measured.audio.channels()) <= -0.99);
+        let lufs = crest_engine::loudness::integrated_lufs(&measured.audio).expect("loud");
+        assert!((lufs + 9.0).abs() < 0.1, "{lufs}");
+    }
+}

@@ -13,7 +13,7 @@ use clap::Args;
 use crest_engine::chain::ChainSettings;
 use crest_engine::delivery::{self, DeliveryPreset};
 use crest_engine::export::{Dither, Format};
-use crest_engine::master::{MasterRequest, MasterSource, master};
+use crest_engine::master::{MasterRequest, MasterSource, master_with};
 use crest_engine::render::RenderControl;
 use crest_engine::{DecodeControl, decode_file_limited, decode_file_within};
 
@@ -172,7 +172,7 @@ fn run_master(args: &MasterArgs) -> Result<bool, String> {
     // The render works on the decoded track in place; the rare second render of the closed
     // loop decodes the file again rather than every master keeping a copy of the track.
     let reload = || decode_file_within(&args.input, &limits).map(|d| d.audio);
-    let mastered = master(
+    let mastered = master_with(
         MasterRequest {
             audio: MasterSource::Owned {
                 audio: decoded.audio,
@@ -190,6 +190,7 @@ fn run_master(args: &MasterArgs) -> Result<bool, String> {
             progress: &mut |f| report_progress("mastering", f),
             cancel: &cancel,
         },
+        &crate::RayonJoin,
     )
     .map_err(|e| e.to_string())?;
     if show {

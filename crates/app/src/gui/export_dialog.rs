@@ -473,7 +473,7 @@ pub fn run(
             let result = if job.is_cancelled() {
                 Err("cancelled".to_owned())
             } else {
-                crest_engine::master::master(
+                crest_engine::master::master_with(
                     MasterRequest {
                         audio: MasterSource::Borrowed(audio),
                         source_path: source,
@@ -488,6 +488,7 @@ pub fn run(
                         progress: &mut |f| job.set_progress((n as f64 + f) / count),
                         cancel: job.cancel_flag(),
                     },
+                    &crate::RayonJoin,
                 )
                 .map(|mastered| mastered.report)
                 .map_err(|e| e.to_string())
