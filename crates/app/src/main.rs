@@ -22,6 +22,10 @@ impl Join for RayonJoin {
     {
         rayon::join(a, b)
     }
+
+    fn threads(&self) -> usize {
+        rayon::current_num_threads()
+    }
 }
 
 fn main() -> ExitCode {

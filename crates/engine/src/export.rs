@@ -3,8 +3,10 @@
 //! rename it into place. The samples written are measured on the way, so verification costs
 //! one decode and a comparison, not a second analysis.
 
+mod flac;
+
 use std::fs;
-use std::io::{self, Seek, Write};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
@@ -640,7 +642,8 @@ fn encode(
             write_wav(file, format, audio).map_err(encode_error)
         }
         Format::Flac16 | Format::Flac24 => {
-            write_flac(file, audio, format.bits().unwrap_or(24), join).map_err(encode_error)
+            flac::write(file, audio, format.bits().unwrap_or(24), join.threads())
+                .map_err(encode_error)
         }
     }
 }
@@ -790,174 +793,6 @@ fn pack_stereo_s24_avx2(
     }
     (4 * quads, 24 * quads)
 }
-
-/// Writes a FLAC file frame by frame as it is encoded (nothing but one block is held: the
-/// encoded stream never sits in memory whole), then patches STREAMINFO's MD5 at the end.
-/// flacenc encodes each frame; Crest writes the stream around them.
-fn write_flac(
-    file: &mut fs::File,
-    audio: &AudioBuffer,
-    bits: u32,
-    join: &impl Join,
-) -> Result<(), String> {
-    use flacenc::component::BitRepr;
-    use flacenc::error::Verify;
-    let rate = audio.sample_rate();
-    let channels = audio.channel_count();
-    let frames = audio.frames();
-    let config = flacenc::config::Encoder::default()
-        .into_verified()
-        .map_err(|e| format!("{e:?}"))?;
-    // flacenc 0.5 caps the Rice parameter at 14 and its bit estimate overflows on loud 24-bit
-    // noise-like blocks, where it then picks parameter 0: a valid frame of over 300 MB that
-    // decoders (symphonia among them) refuse. Such a block is re-encoded verbatim, which is
-    // never larger than the samples themselves.
-    let mut verbatim = flacenc::config::Encoder::default();
-    verbatim.stereo_coding.use_leftside = false;
-    verbatim.stereo_coding.use_rightside = false;
-    verbatim.stereo_coding.use_midside = false;
-    verbatim.subframe_coding.use_fixed = false;
-    verbatim.subframe_coding.use_lpc = false;
-    let verbatim = verbatim.into_verified().map_err(|e| format!("{e:?}"))?;
-    let block = config.block_size;
-    // The verbatim size of a full block plus the largest frame header and footer.
-    let verbatim_bits = block * channels * bits as usize + 8 * (16 + 2);
-
-    let mut stream = flacenc::component::Stream::new(rate as usize, channels, bits as usize)
-        .map_err(|e| format!("{e:?}"))?;
-    let info = stream.stream_info_mut();
-    info.set_block_sizes(block, block)
-        .map_err(|e| format!("{e:?}"))?;
-    info.set_total_samples(frames);
-    let mut sink = flacenc::bitsink::ByteSink::new();
-    stream.write(&mut sink).map_err(|e| format!("{e:?}"))?;
-    // "fLaC" and STREAMINFO. Frame sizes are left 0 ("unknown", always valid: flacenc's
-    // figures can come out inconsistent, which decoders reject).
-    let mut header = sink.as_slice().to_vec();
-    header[12..18].fill(0);
-    let mut out = io::BufWriter::with_capacity(1 << 20, file);
-    out.write_all(&header).map_err(|e| e.to_string())?;
-
-    // Blocks are encoded a batch at a time, the batch split between threads by `join`, and
-    // written in order; the MD5 of the samples runs beside the encoding.
-    let blocks = frames.div_ceil(block);
-    let encoder = BlockEncoder {
-        audio,
-        bits,
-        block,
-        config: &config,
-        verbatim: &verbatim,
-        verbatim_bits,
-        stream_info: stream.stream_info(),
-    };
-    let mut context = flacenc::source::Context::new(bits as usize, channels);
-    for batch_start in (0..blocks).step_by(FLAC_BATCH_BLOCKS) {
-        let batch = batch_start..(batch_start + FLAC_BATCH_BLOCKS).min(blocks);
-        let (encoded, hashed) = join.join(
-            || encoder.encode(batch.clone(), join),
-            || encoder.hash(batch.clone(), &mut context),
-        );
-        hashed?;
-        out.write_all(&encoded?).map_err(|e| e.to_string())?;
-    }
-    // The MD5 of the samples, now known, into STREAMINFO (bytes 26–41).
-    let file = out.into_inner().map_err(|e| e.error().to_string())?;
-    file.seek(io::SeekFrom::Start(STREAMINFO_MD5_AT))
-        .and_then(|_| file.write_all(&context.md5_digest()))
-        .and_then(|()| file.seek(io::SeekFrom::End(0)).map(drop))
-        .map_err(|e| e.to_string())
-}
-
-/// Blocks per batch of FLAC encoding: 64 × 4,096 frames (6 s at 44.1 kHz) is enough work to
-/// split between threads and little to hold.
-const FLAC_BATCH_BLOCKS: usize = 64;
-/// Below this many blocks a batch's half is encoded on the thread it is on.
-const FLAC_SPLIT_BLOCKS: usize = 8;
-
-/// Encodes FLAC frames of quantised samples, a range of blocks at a time.
-struct BlockEncoder<'a> {
-    audio: &'a AudioBuffer,
-    bits: u32,
-    block: usize,
-    config: &'a flacenc::error::Verified<flacenc::config::Encoder>,
-    verbatim: &'a flacenc::error::Verified<flacenc::config::Encoder>,
-    verbatim_bits: usize,
-    stream_info: &'a flacenc::component::StreamInfo,
-}
-
-impl BlockEncoder<'_> {
-    /// The interleaved integer samples of block `index` into `into`.
-    fn interleave(&self, index: usize, into: &mut Vec<i32>) {
-        // The samples are already quantised: scaling back to integers is exact.
-        let scale = f64::from(1u32 << (self.bits - 1));
-        let start = index * self.block;
-        let end = (start + self.block).min(self.audio.frames());
-        into.clear();
-        for n in start..end {
-            for c in self.audio.channels() {
-                into.push((f64::from(c[n]) * scale) as i32);
-            }
-        }
-    }
-
-    /// The encoded frames of `blocks`, in order, split in halves through `join`.
-    fn encode(&self, blocks: std::ops::Range<usize>, join: &impl Join) -> Result<Vec<u8>, String> {
-        use flacenc::component::BitRepr;
-        use flacenc::source::Fill;
-        if blocks.len() > FLAC_SPLIT_BLOCKS {
-            let middle = blocks.start + blocks.len() / 2;
-            let (first, second) = join.join(
-                || self.encode(blocks.start..middle, join),
-                || self.encode(middle..blocks.end, join),
-            );
-            let mut bytes = first?;
-            bytes.extend_from_slice(&second?);
-            return Ok(bytes);
-        }
-        let channels = self.audio.channel_count();
-        let mut frame_buf = flacenc::source::FrameBuf::with_size(channels, self.block)
-            .map_err(|e| format!("{e:?}"))?;
-        let mut interleaved = Vec::with_capacity(self.block * channels);
-        let mut sink = flacenc::bitsink::ByteSink::new();
-        for index in blocks {
-            self.interleave(index, &mut interleaved);
-            frame_buf
-                .fill_interleaved(&interleaved)
-                .map_err(|e| format!("{e:?}"))?;
-            let encode = |config| {
-                flacenc::encode_fixed_size_frame(config, &frame_buf, index, self.stream_info)
-                    .map_err(|e| format!("{e:?}"))
-            };
-            let mut frame = encode(self.config)?;
-            if frame.count_bits() > self.verbatim_bits {
-                frame = encode(self.verbatim)?;
-            }
-            frame.write(&mut sink).map_err(|e| format!("{e:?}"))?;
-        }
-        Ok(sink.into_inner())
-    }
-
-    /// Adds `blocks`' samples to the MD5 in `context`, in order.
-    fn hash(
-        &self,
-        blocks: std::ops::Range<usize>,
-        context: &mut flacenc::source::Context,
-    ) -> Result<(), String> {
-        use flacenc::source::Fill;
-        let mut interleaved = Vec::with_capacity(self.block * self.audio.channel_count());
-        for index in blocks {
-            self.interleave(index, &mut interleaved);
-            context
-                .fill_interleaved(&interleaved)
-                .map_err(|e| format!("{e:?}"))?;
-        }
-        Ok(())
-    }
-}
-
-/// Where STREAMINFO's MD5 sits: after "fLaC" (4), the block header (4) and 18 bytes of sizes,
-/// rate, channels, depth and length.
-const STREAMINFO_MD5_AT: u64 = 26;
 
 /// Decodes the written file at `path` and compares it with the samples meant, bit for bit, as
 /// it reads (the decoded file is never held whole); errors name `destination`.

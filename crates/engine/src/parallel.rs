@@ -12,6 +12,12 @@ pub trait Join: Sync {
         B: FnOnce() -> RB + Send,
         RA: Send,
         RB: Send;
+
+    /// How many threads work done through this join may use at most (a library that runs
+    /// threads of its own, such as the FLAC encoder, is given this many).
+    fn threads(&self) -> usize {
+        1
+    }
 }
 
 /// Runs both closures one after the other on the calling thread.

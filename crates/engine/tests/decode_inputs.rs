@@ -199,29 +199,34 @@ fn streamed_wav_with_placeholder_sizes_decodes_what_is_there() {
 
 #[test]
 fn flac_16_and_24_bit_decode_bit_exactly() {
-    use flacenc::component::BitRepr;
-    use flacenc::error::Verify;
+    use crest_engine::export::{Dither, ExportRequest, Format, export};
     let dir = scratch("flac");
     for bits in [16u32, 24] {
         let (_, expected) = int_pcm(&noise(2 * 44_100, u64::from(bits)), bits);
-        let ints: Vec<i32> = expected
-            .iter()
-            .map(|&v| (f64::from(v) * (1i64 << (bits - 1)) as f64) as i32)
+        // Written by libFLAC (Crest's export, no dither: the values are already on the grid).
+        let planar: Vec<Vec<f32>> = (0..2)
+            .map(|c| expected.iter().skip(c).step_by(2).copied().collect())
             .collect();
-        let config = flacenc::config::Encoder::default()
-            .into_verified()
-            .expect("config");
-        let source = flacenc::source::MemSource::from_samples(&ints, 2, bits as usize, 44_100);
-        let stream = flacenc::encode_with_fixed_block_size(&config, source, config.block_size)
-            .expect("encode");
-        let mut sink = flacenc::bitsink::ByteSink::new();
-        stream.write(&mut sink).expect("serialise");
-        let mut bytes = sink.as_slice().to_vec();
-        // flacenc 0.5 records the short last block as STREAMINFO's minimum block size; the FLAC
-        // format excludes the last block from it, and symphonia (rightly strict) then rejects
-        // the fixed-blocksize frames. Write the conforming value (min = max).
-        let max_block = [bytes[10], bytes[11]];
-        bytes[8..10].copy_from_slice(&max_block);
+        let audio = crest_engine::AudioBuffer::new(44_100, planar).expect("audio");
+        let encoded = dir.join(format!("{bits}-encoded.flac"));
+        let _ = std::fs::remove_file(&encoded);
+        export(
+            &audio,
+            &ExportRequest {
+                path: &encoded,
+                format: if bits == 16 {
+                    Format::Flac16
+                } else {
+                    Format::Flac24
+                },
+                dither: Dither::None,
+                force: true,
+                source: None,
+            },
+            &AtomicBool::new(false),
+        )
+        .expect("encoded");
+        let bytes = std::fs::read(&encoded).expect("read");
         let path = write(&dir, &format!("{bits}.flac"), &bytes);
         let d = decode_file(&path).expect("decodes");
         assert_eq!(interleaved(&d), expected, "{bits}-bit FLAC");

@@ -258,16 +258,20 @@ impl crest_engine::parallel::Join for Threads {
             (a, b.join().expect("the other half"))
         })
     }
+
+    fn threads(&self) -> usize {
+        2
+    }
 }
 
 #[test]
-fn flac_streams_in_batches_and_threads_change_no_byte() {
+fn flac_is_the_same_on_one_thread_or_several_and_completes_its_header() {
     use crest_engine::chain::ChainSettings;
     use crest_engine::master::{MasterRequest, MasterSource, master_with};
     use crest_engine::parallel::Sequential;
     use crest_engine::render::RenderControl;
     let dir = scratch("flac-batches");
-    // Three batches and a short last block: 64 × 4,096 × 2.5 frames, plus 1,000.
+    // Many blocks and a short last one: 4,096 × 160 frames, plus 1,000.
     let frames = 64 * 4_096 * 5 / 2 + 1_000;
     let audio = AudioBuffer::new(44_100, vec![noise(frames, 21, 0.2), noise(frames, 22, 0.2)])
         .expect("audio");
