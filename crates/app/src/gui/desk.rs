@@ -16,7 +16,6 @@ use crest_engine::files::write_atomically;
 use crest_engine::health::{self, Finding, Severity};
 use crest_engine::limits::DecodeLimits;
 use crest_engine::loudness::{self, Loudness};
-use crest_engine::monitor::MonitorChoices;
 use crest_engine::monitor::MonitorStage;
 use crest_engine::platform::Target;
 use crest_engine::platform::Targets;
@@ -1039,6 +1038,7 @@ impl Session {
         let reference = measured(self.reference_loudness.as_ref());
         let platform = self
             .monitor
+            .choices
             .platform
             .as_deref()
             .and_then(|id| self.targets.iter().find(|t| t.id == id));
@@ -1053,8 +1053,8 @@ impl Session {
         let stage = self.emulation.as_ref().map(|built| {
             let mut emulation = Emulation::clone(built);
             emulation.set_options(EmulationOptions {
-                environment_noise: self.monitor.environment_noise,
-                solo_lost: self.monitor.solo_lost,
+                environment_noise: self.monitor.choices.environment_noise,
+                solo_lost: self.monitor.choices.solo_lost,
             });
             Box::new(emulation) as Box<dyn MonitorStage>
         });
@@ -1064,25 +1064,25 @@ impl Session {
     fn monitor(&mut self, message: MonitorMsg) -> Task<Message> {
         match message {
             MonitorMsg::Source(source) => {
-                self.monitor.source = source;
+                self.monitor.choices.source = source;
                 self.send(Command::Listen(source));
             }
             MonitorMsg::Listen(listen) => {
-                self.monitor.listen = listen;
+                self.monitor.choices.listen = listen;
                 self.send(Command::Monitor {
                     listen,
-                    dim: self.monitor.dim,
+                    dim: self.monitor.choices.dim,
                 });
             }
             MonitorMsg::Dim(dim) => {
-                self.monitor.dim = dim;
+                self.monitor.choices.dim = dim;
                 self.send(Command::Monitor {
-                    listen: self.monitor.listen,
+                    listen: self.monitor.choices.listen,
                     dim,
                 });
             }
             MonitorMsg::Emulation(id) => {
-                self.monitor.emulation.clone_from(&id);
+                self.monitor.choices.emulation.clone_from(&id);
                 self.emulation = None;
                 self.send_emulation();
                 let profile = id
@@ -1100,17 +1100,18 @@ impl Session {
                 }
             }
             MonitorMsg::EnvironmentNoise(on) => {
-                self.monitor.environment_noise = on;
+                self.monitor.choices.environment_noise = on;
                 self.send_emulation();
             }
             MonitorMsg::SoloLost(on) => {
-                self.monitor.solo_lost = on;
+                self.monitor.choices.solo_lost = on;
                 self.send_emulation();
             }
             MonitorMsg::Platform(id) => {
-                self.monitor.platform = id;
+                self.monitor.choices.platform = id;
                 self.timeline.platform = self
                     .monitor
+                    .choices
                     .platform
                     .as_deref()
                     .and_then(|id| self.targets.iter().find(|t| t.id == id))
@@ -1194,15 +1195,7 @@ impl Session {
         file.active_snapshot = self.snapshots.active();
         file.reference.clone_from(&self.reference_path);
         file.export = self.export.choices();
-        file.monitor = MonitorChoices {
-            source: self.monitor.source,
-            listen: self.monitor.listen,
-            dim: self.monitor.dim,
-            emulation: self.monitor.emulation.clone(),
-            environment_noise: self.monitor.environment_noise,
-            solo_lost: self.monitor.solo_lost,
-            platform: self.monitor.platform.clone(),
-        };
+        file.monitor = self.monitor.choices.clone();
         file
     }
 
@@ -1267,10 +1260,10 @@ impl Session {
         )
         .map_err(|e| e.to_string());
         self.device = device;
-        self.send(Command::Listen(self.monitor.source));
+        self.send(Command::Listen(self.monitor.choices.source));
         self.send(Command::Monitor {
-            listen: self.monitor.listen,
-            dim: self.monitor.dim,
+            listen: self.monitor.choices.listen,
+            dim: self.monitor.choices.dim,
         });
         self.send_gains();
         self.send_emulation();
@@ -1397,24 +1390,28 @@ impl Session {
                 };
                 self.update(message)
             }
-            Message::ToggleAb => self.monitor(MonitorMsg::Source(match self.monitor.source {
-                Source::Master => Source::Mix,
-                _ => Source::Master,
-            })),
+            Message::ToggleAb => {
+                self.monitor(MonitorMsg::Source(match self.monitor.choices.source {
+                    Source::Master => Source::Mix,
+                    _ => Source::Master,
+                }))
+            }
             Message::ToggleReference => {
                 if self.monitor.reference.is_none() {
                     return self.monitor(MonitorMsg::LoadReference);
                 }
-                self.monitor(MonitorMsg::Source(match self.monitor.source {
+                self.monitor(MonitorMsg::Source(match self.monitor.choices.source {
                     Source::Reference => Source::Master,
                     _ => Source::Reference,
                 }))
             }
             Message::Monitor(message) => self.monitor(message),
-            Message::ToggleMono => self.monitor(MonitorMsg::Listen(match self.monitor.listen {
-                Listen::Mono => Listen::Stereo,
-                _ => Listen::Mono,
-            })),
+            Message::ToggleMono => {
+                self.monitor(MonitorMsg::Listen(match self.monitor.choices.listen {
+                    Listen::Mono => Listen::Stereo,
+                    _ => Listen::Mono,
+                }))
+            }
             Message::ReferencePicked(picked) => match picked {
                 Picked::Path(path) => {
                     self.changed_since = Some(std::time::Instant::now());
@@ -1453,7 +1450,7 @@ impl Session {
             }
             Message::EmulationBuilt(id, result) => {
                 // Only the profile still chosen is used.
-                if self.monitor.emulation.as_deref() != Some(id.as_str()) {
+                if self.monitor.choices.emulation.as_deref() != Some(id.as_str()) {
                     return Task::none();
                 }
                 match &*result {
@@ -1462,7 +1459,7 @@ impl Session {
                         self.send_emulation();
                     }
                     Err(error) => {
-                        self.monitor.emulation = None;
+                        self.monitor.choices.emulation = None;
                         self.notice = Some(format!("The emulation could not be built: {error}"));
                     }
                 }
@@ -2007,6 +2004,7 @@ impl Session {
             // What the platform chosen in the monitor bar (else Spotify) will do with it.
             let platform = self
                 .monitor
+                .choices
                 .platform
                 .as_deref()
                 .or(Some("spotify"))

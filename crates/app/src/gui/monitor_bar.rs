@@ -3,6 +3,7 @@
 //! normalization. None of it touches the master; it is the listener's side of the desk.
 
 use crest_engine::emulation::Profile;
+use crest_engine::monitor::MonitorChoices;
 use crest_engine::platform::Target;
 use crest_playback::engine::{Listen, Source};
 use iced::widget::{button, checkbox, pick_list, row, text};
@@ -26,16 +27,11 @@ pub enum MonitorMsg {
     LoadReference,
 }
 
-/// The monitor's state as the desk shows it.
+/// The monitor's state as the desk shows it: the choices a session keeps, and the reference
+/// track's name.
 #[derive(Debug, Clone, Default)]
 pub struct Monitor {
-    pub source: Source,
-    pub listen: Listen,
-    pub dim: bool,
-    pub emulation: Option<String>,
-    pub environment_noise: bool,
-    pub solo_lost: bool,
-    pub platform: Option<String>,
+    pub choices: MonitorChoices,
     /// The reference track's name once loaded.
     pub reference: Option<String>,
 }
@@ -81,12 +77,12 @@ impl Monitor {
         let mut sources = row![
             toggle(
                 "Master",
-                self.source == Source::Master,
+                self.choices.source == Source::Master,
                 MonitorMsg::Source(Source::Master)
             ),
             toggle(
                 "Mix",
-                self.source == Source::Mix,
+                self.choices.source == Source::Mix,
                 MonitorMsg::Source(Source::Mix)
             ),
         ]
@@ -94,7 +90,7 @@ impl Monitor {
         sources = match &self.reference {
             Some(name) => sources.push(toggle(
                 name,
-                self.source == Source::Reference,
+                self.choices.source == Source::Reference,
                 MonitorMsg::Source(Source::Reference),
             )),
             None => sources,
@@ -111,18 +107,22 @@ impl Monitor {
             (Listen::Side, "Side"),
         ] {
             if stereo_track || mode == Listen::Stereo {
-                listen = listen.push(toggle(label, self.listen == mode, MonitorMsg::Listen(mode)));
+                listen = listen.push(toggle(
+                    label,
+                    self.choices.listen == mode,
+                    MonitorMsg::Listen(mode),
+                ));
             }
         }
         let (systems, system) = choices(
             "Studio monitors",
             profiles.iter().map(|p| (p.id.as_str(), p.name.as_str())),
-            self.emulation.as_deref(),
+            self.choices.emulation.as_deref(),
         );
         let (platforms, platform) = choices(
             "No platform (matched)",
             targets.iter().map(|t| (t.id.as_str(), t.name.as_str())),
-            self.platform.as_deref(),
+            self.choices.platform.as_deref(),
         );
         let mut heard_on = row![
             text("Heard on").color(style::MUTED),
@@ -132,17 +132,17 @@ impl Monitor {
         ]
         .spacing(8)
         .align_y(Alignment::Center);
-        if self.emulation.is_some() {
+        if self.choices.emulation.is_some() {
             heard_on = heard_on
                 .push(
-                    checkbox(self.environment_noise)
+                    checkbox(self.choices.environment_noise)
                         .label("Room noise")
                         .on_toggle(MonitorMsg::EnvironmentNoise)
                         .size(14)
                         .text_size(13),
                 )
                 .push(
-                    checkbox(self.solo_lost)
+                    checkbox(self.choices.solo_lost)
                         .label("Only what it loses")
                         .on_toggle(MonitorMsg::SoloLost)
                         .size(14)
@@ -162,7 +162,7 @@ impl Monitor {
             sources,
             reference,
             listen,
-            toggle("Dim", self.dim, MonitorMsg::Dim(!self.dim)),
+            toggle("Dim", self.choices.dim, MonitorMsg::Dim(!self.choices.dim)),
             heard_on,
             through,
         ]

@@ -559,8 +559,8 @@ fn after_a_crash_the_next_desk_offers_the_autosave_and_restores_it() {
     assert_eq!(s.settings.limiter.target_lufs, Some(-16.0));
     assert_eq!(s.settings.input.trim_db, -2.0);
     assert_eq!(s.snapshots.active(), 1, "snapshot B was in use");
-    assert_eq!(s.monitor.listen, Listen::Mono);
-    assert_eq!(s.monitor.platform.as_deref(), Some("spotify"));
+    assert_eq!(s.monitor.choices.listen, Listen::Mono);
+    assert_eq!(s.monitor.choices.platform.as_deref(), Some("spotify"));
     let master = s
         .master
         .as_ref()
@@ -978,7 +978,7 @@ fn a_session_file_given_at_start_opens_as_a_session() {
     apply(&mut started, []);
     let s = session(&started);
     assert_eq!(s.settings.limiter.target_lufs, Some(-15.0));
-    assert_eq!(s.monitor.listen, Listen::Side);
+    assert_eq!(s.monitor.choices.listen, Listen::Side);
     assert_eq!(
         started.context.session_path.as_deref(),
         Some(saved.as_path())
