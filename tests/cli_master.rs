@@ -267,3 +267,87 @@ fn presets_and_formats_apply() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("streaming"));
 }
+
+/// Names in `dir` that are Crest partial files.
+fn partials(dir: &Path) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(dir)
+        .expect("list")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.to_string_lossy().contains(".crest-partial-"))
+        .collect()
+}
+
+#[test]
+fn an_export_killed_mid_write_leaves_no_master_and_the_next_one_clears_its_partial_file() {
+    let dir = scratch("killed");
+    // Eighteen 10-second mixes joined: three minutes, long enough to be caught writing.
+    let one = mix_wav(&dir, "one.wav");
+    let mut reader = hound::WavReader::open(dir.join(&one)).expect("read");
+    let spec = reader.spec();
+    let samples: Vec<i32> = reader
+        .samples::<i32>()
+        .map(|s| s.expect("sample"))
+        .collect();
+    let mut w = hound::WavWriter::create(dir.join("long.wav"), spec).expect("create");
+    for _ in 0..18 {
+        for &s in &samples {
+            w.write_sample(s).expect("write");
+        }
+    }
+    w.finalize().expect("finalize");
+
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_crest"))
+        .args(["master", "long.wav", "-o", "out.flac", "--format", "flac24"])
+        .current_dir(&dir)
+        .spawn()
+        .expect("crest starts");
+    // Wait until the master's partial file is being filled (the destination checks create
+    // and remove empty ones first), then kill -9.
+    let started = std::time::Instant::now();
+    let left = loop {
+        let found = partials(&dir);
+        let filling = found
+            .iter()
+            .any(|p| std::fs::metadata(p).is_ok_and(|m| m.len() > 1 << 20));
+        if filling {
+            break found;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("finished ({status}) before it could be caught writing");
+        }
+        assert!(
+            started.elapsed().as_secs() < 120,
+            "no partial file appeared"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    };
+    child.kill().expect("SIGKILL");
+    let _ = child.wait();
+    assert!(
+        !dir.join("out.flac").exists(),
+        "nothing under the final name"
+    );
+    assert_eq!(left.len(), 1, "{left:?}");
+    // Older than a writer's first moments, so it is judged by its lock alone.
+    std::fs::File::options()
+        .write(true)
+        .open(&left[0])
+        .and_then(|f| {
+            f.set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(60))
+        })
+        .expect("age");
+
+    // The next export to the folder takes the dead writer's lock, removes the file, says so.
+    let output = crest(&["master", &one, "-o", "next.wav", "--json"], &dir);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report = json(&output);
+    let notes = report["notes"].to_string();
+    assert!(notes.contains("removed 1 unfinished file(s)"), "{notes}");
+    assert!(partials(&dir).is_empty());
+}
