@@ -1030,3 +1030,46 @@ fn an_unreadable_autosave_is_reported_on_the_desk_and_kept() {
     assert_eq!(kept.len(), 1, "kept aside, not dropped");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn the_desk_refuses_what_it_cannot_master_in_the_command_lines_words() {
+    let dir = scratch("limits");
+    // A 108-byte WAV at 1 Hz, and a 3-channel one at 48 kHz.
+    let wav = |name: &str, rate: u32, channels: u16, frames: u32| {
+        let block = channels * 2;
+        let data = vec![0u8; (frames * u32::from(block)) as usize];
+        let mut bytes = b"RIFF".to_vec();
+        bytes.extend_from_slice(&(36 + data.len() as u32).to_le_bytes());
+        bytes.extend_from_slice(b"WAVEfmt ");
+        bytes.extend_from_slice(&16u32.to_le_bytes());
+        bytes.extend_from_slice(&1u16.to_le_bytes());
+        bytes.extend_from_slice(&channels.to_le_bytes());
+        bytes.extend_from_slice(&rate.to_le_bytes());
+        bytes.extend_from_slice(&(rate * u32::from(block)).to_le_bytes());
+        bytes.extend_from_slice(&block.to_le_bytes());
+        bytes.extend_from_slice(&16u16.to_le_bytes());
+        bytes.extend_from_slice(b"data");
+        bytes.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        bytes.extend_from_slice(&data);
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).expect("wav");
+        path
+    };
+    let one_hz = wav("one-hz.wav", 1, 2, 16);
+    let three = wav("three.wav", 48_000, 3, 4_800);
+    let limits = DecodeLimits::mastering();
+    let refused = load(Some(one_hz), &limits, &Job::default()).expect_err("refused");
+    assert!(
+        refused.ends_with("a sample rate of 1 Hz is outside what Crest works with (8 to 768 kHz)"),
+        "{refused}"
+    );
+    let refused = load(Some(three.clone()), &limits, &Job::default()).expect_err("refused");
+    assert!(
+        refused.contains("3 channels: Crest masters and plays mono and stereo"),
+        "{refused}"
+    );
+    // The reference slot follows the same rule.
+    let refused = load_reference(three, 48_000, &limits).expect_err("refused");
+    assert!(refused.contains("3 channels"), "{refused}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
