@@ -395,8 +395,10 @@ fn open(path: &Path, purpose: Purpose) -> Result<Opened, DecodeError> {
     let mp4_trim = mp4::gapless_trim(&file, file_len).ok().flatten();
 
     let bytes_read = Arc::new(AtomicU64::new(0));
-    let patches = truncated::patches(&file, file_len);
-    let cut_short = !patches.is_empty();
+    let truncated::Cut {
+        patches,
+        audio_cut: cut_short,
+    } = truncated::patches(&file, file_len);
     let source = CountingSource {
         file,
         pos: Arc::clone(&bytes_read),
@@ -556,10 +558,14 @@ pub(crate) fn compare_file(
             opened.plain_pcm,
             &packet,
             &mut block,
+            usize::MAX,
         )
         .map_err(|e| match e {
             PacketError::Decoder(e) => CompareError::Unreadable(e.to_string()),
             PacketError::Layout(reason) => CompareError::Unreadable(reason),
+            PacketError::Memory { frames } => {
+                CompareError::Unreadable(format!("no memory for {frames} frames"))
+            }
         })?;
         let frames = block[0].len();
         if position + frames > expected.frames() {
@@ -680,15 +686,23 @@ fn decode(
     // had is a refusal, not an abort.
     let plausible_frames = file_len.saturating_mul(32) / declared_channels as u64;
     let reserve = promised_frames.unwrap_or(0).min(plausible_frames) as usize;
+    let unavailable = |frames: usize| DecodeError::Limit {
+        path: path.to_owned(),
+        source: LimitError::Unavailable {
+            bytes: limits::decoded_bytes(frames as u64, declared_channels),
+        },
+    };
+    // Channels grow fallibly, never past the budget plus one packet: growing them can end in
+    // a refusal, never an abort.
+    let frames_cap = (max_frames + MAX_PACKET_FRAMES) as usize;
     let mut channels: Vec<Vec<f32>> = Vec::new();
     for _ in 0..declared_channels {
         let mut channel = Vec::new();
         channel
             .try_reserve_exact(reserve)
-            .map_err(|_| over_budget(reserve as u64))?;
+            .map_err(|_| unavailable(reserve))?;
         channels.push(channel);
     }
-
     let mut warnings = Vec::new();
     let mut decoded_bits = None;
     let mut skipped_packets = 0usize;
@@ -728,7 +742,13 @@ fn decode(
         if packet.track_id != track.id {
             continue;
         }
-        match append_packet(decoder.as_mut(), plain_pcm, &packet, &mut channels) {
+        match append_packet(
+            decoder.as_mut(),
+            plain_pcm,
+            &packet,
+            &mut channels,
+            frames_cap,
+        ) {
             Ok(bits) => {
                 decoded_bits.get_or_insert(bits);
             }
@@ -738,6 +758,7 @@ fn decode(
                     reason,
                 });
             }
+            Err(PacketError::Memory { frames }) => return Err(unavailable(frames)),
             Err(PacketError::Decoder(
                 SymphoniaError::DecodeError(_) | SymphoniaError::IoError(_),
             )) => {
@@ -922,6 +943,21 @@ enum PacketError {
     Decoder(SymphoniaError),
     /// It decoded to a different channel count than the stream declares.
     Layout(String),
+    /// The channels could not grow to hold it.
+    Memory { frames: usize },
+}
+
+/// Makes room in `channel` for `additional` more samples, fallibly: amortised doubling as a
+/// `Vec` does, but never past `cap` samples (unless one packet needs more).
+fn grow(channel: &mut Vec<f32>, additional: usize, cap: usize) -> Result<(), PacketError> {
+    let needed = channel.len() + additional;
+    if needed <= channel.capacity() {
+        return Ok(());
+    }
+    let target = (2 * channel.capacity()).min(cap).max(needed);
+    channel
+        .try_reserve_exact(target - channel.len())
+        .map_err(|_| PacketError::Memory { frames: target })
 }
 
 /// Appends one packet's samples to the planar output: plain PCM unpacked directly, anything
@@ -931,12 +967,20 @@ fn append_packet(
     plain_pcm: Option<PlainPcm>,
     packet: &symphonia::core::packet::Packet,
     channels: &mut [Vec<f32>],
+    cap: usize,
 ) -> Result<u32, PacketError> {
     if let Some(pcm) = plain_pcm {
+        let frames = packet.data.len() / (pcm.bits() as usize / 8 * channels.len());
+        for channel in channels.iter_mut() {
+            grow(channel, frames, cap)?;
+        }
         pcm.append(&packet.data, channels);
         return Ok(pcm.bits());
     }
     let decoded = decoder.decode(packet).map_err(PacketError::Decoder)?;
+    for channel in channels.iter_mut() {
+        grow(channel, decoded.frames(), cap)?;
+    }
     append_planar(channels, &decoded).map_err(PacketError::Layout)?;
     Ok(sample_bits(&decoded))
 }

@@ -17,6 +17,9 @@ use std::time::{Duration, SystemTime};
 /// Every partial file's name holds this marker: `.NAME.crest-partial-RANDOM.EXT`.
 const PARTIAL_MARKER: &str = ".crest-partial-";
 
+/// The most of the destination's name a partial file's name repeats.
+const PARTIAL_NAME_BYTES: usize = 100;
+
 /// A partial file younger than this is left alone even when its lock is free: its writer may
 /// have created it and not yet taken the lock.
 const STALE_AFTER: Duration = Duration::from_secs(10);
@@ -54,6 +57,13 @@ impl PartialFile {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
+        // A long name is shortened (on a character boundary) so that the partial file's name
+        // stays within the 255 bytes file systems allow.
+        let mut cut = name.len().min(PARTIAL_NAME_BYTES);
+        while !name.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let name = &name[..cut];
         let extension = destination
             .extension()
             .map(|e| format!(".{}", e.to_string_lossy()))
@@ -129,24 +139,49 @@ impl PartialFile {
 
 /// Renames a set of flushed partial files into place, in order: all or none of them. Every
 /// destination is checked first (none may exist without `overwrite`, none may be a folder);
-/// should a rename still fail, the files already renamed by this call are removed again, so a
-/// set is never left half there. Callers put the file whose presence means "done" last.
+/// should a rename still fail, the files already renamed by this call are taken back (the
+/// files they replaced, kept as second links meanwhile, put back), so a set is never left
+/// half there. Callers put the file whose presence means "done" last.
 pub fn commit_all(partials: Vec<PartialFile>, overwrite: bool) -> Result<(), WriteError> {
     for partial in &partials {
         check_destination_name(&partial.destination, overwrite)?;
     }
-    let mut placed: Vec<PathBuf> = Vec::new();
+    // (destination, the file it replaced, kept as a second link until the set is in place)
+    let mut placed: Vec<(PathBuf, Option<PathBuf>)> = Vec::new();
+    let undo = |placed: &[(PathBuf, Option<PathBuf>)]| {
+        for (path, previous) in placed.iter().rev() {
+            match previous {
+                Some(previous) => {
+                    let _ = fs::rename(previous, path);
+                }
+                None => {
+                    let _ = fs::remove_file(path);
+                }
+            }
+        }
+    };
     for partial in partials {
         let destination = partial.destination.clone();
+        let previous = if overwrite && fs::symlink_metadata(&destination).is_ok() {
+            let mut name = partial.path().as_os_str().to_owned();
+            name.push(".previous");
+            let previous = PathBuf::from(name);
+            fs::hard_link(&destination, &previous)
+                .ok()
+                .map(|()| previous)
+        } else {
+            None
+        };
         let renamed = if overwrite {
             partial.file.persist(&destination)
         } else {
             partial.file.persist_noclobber(&destination)
         };
         if let Err(e) = renamed {
-            for path in &placed {
-                let _ = fs::remove_file(path);
+            if let Some(previous) = &previous {
+                let _ = fs::remove_file(previous);
             }
+            undo(&placed);
             let exists = e.error.kind() == io::ErrorKind::AlreadyExists;
             // Dropping the returned file removes the partial.
             drop(e.file);
@@ -159,7 +194,12 @@ pub fn commit_all(partials: Vec<PartialFile>, overwrite: bool) -> Result<(), Wri
                 }
             });
         }
-        placed.push(destination);
+        placed.push((destination, previous));
+    }
+    for (_, previous) in placed {
+        if let Some(previous) = previous {
+            let _ = fs::remove_file(previous);
+        }
     }
     Ok(())
 }

@@ -60,6 +60,12 @@ pub enum LimitError {
     #[error("{channels} channels: Crest measures 1–8 channels (mono up to 7.1)")]
     AnalysisChannels { channels: usize },
     #[error(
+        "the system could not provide the {} of memory this file needs decoded; close other \
+         programs or set a lower `--max-memory`",
+        gigabytes(*bytes)
+    )]
+    Unavailable { bytes: u64 },
+    #[error(
         "decoded, this file would need {} of memory ({}, {channels} channels, {} kHz); \
          Crest's limit is {} ({})",
         gigabytes(*needed_bytes),

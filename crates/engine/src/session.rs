@@ -516,6 +516,9 @@ mod tests {
         assert!(orphan.notes.iter().any(|n| n.contains("version 7")));
         assert!(orphan.notes.iter().any(|n| n.contains("`monitor`")));
         assert_eq!(kept_aside(&storage), std::slice::from_ref(&orphan.path));
+        // Restored or discarded, the kept file stays: it holds what this version left out.
+        storage.dismiss(orphan);
+        assert_eq!(kept_aside(&storage), std::slice::from_ref(&orphan.path));
         storage.finish(next.lease);
         let _ = std::fs::remove_dir_all(storage.data_dir.parent().expect("folder"));
     }

@@ -663,6 +663,13 @@ fn truncated_aiff_and_caf_decode_what_is_there_with_a_warning() {
             d.warnings
         );
     }
+    // A whole AIFF with an ID3v1 tag appended after its FORM is not truncated.
+    let mut tagged = hostile::aiff_s16(2, 10_000, &be);
+    tagged.extend_from_slice(b"TAG");
+    tagged.extend_from_slice(&[b' '; 125]);
+    let d = decode_file(&write(&dir, "tagged.aiff", &tagged)).expect("decodes");
+    assert_eq!(d.audio.frames(), 10_000);
+    assert!(d.warnings.is_empty(), "{:?}", d.warnings);
 }
 
 /// Files the hostile-input property test found taking symphonia's readers and decoders down

@@ -180,6 +180,30 @@ fn a_set_is_committed_whole_or_not_at_all() {
     assert!(result.is_err(), "{result:?}");
     assert_eq!(names(&dir), ["a.wav"]);
     assert!(dir.join("a.wav").is_dir());
+
+    // With overwrite: the older report the new one replaced comes back.
+    let dir = scratch("files-set-force");
+    fs::write(dir.join("b.qc.json"), "older report").expect("older");
+    let report = PartialFile::with_bytes(&dir.join("b.qc.json"), b"{}").expect("report");
+    let master = PartialFile::with_bytes(&dir.join("b.wav"), b"RIFF").expect("master");
+    // The master's rename fails after the report's went through (its partial file vanished).
+    fs::remove_file(master.path()).expect("partial gone");
+    let result = files::commit_all(vec![report, master], true);
+    assert!(result.is_err(), "{result:?}");
+    assert_eq!(names(&dir), ["b.qc.json"]);
+    assert_eq!(
+        fs::read_to_string(dir.join("b.qc.json")).expect("report"),
+        "older report"
+    );
+    // And when all goes in, nothing of the older files is left behind.
+    let report = PartialFile::with_bytes(&dir.join("b.qc.json"), b"{}").expect("report");
+    let master = PartialFile::with_bytes(&dir.join("b.wav"), b"RIFF").expect("master");
+    files::commit_all(vec![report, master], true).expect("committed");
+    assert_eq!(names(&dir), ["b.qc.json", "b.wav"]);
+    assert_eq!(
+        fs::read_to_string(dir.join("b.qc.json")).expect("report"),
+        "{}"
+    );
 }
 
 /// A file named like a Crest partial file, last written `age` ago.

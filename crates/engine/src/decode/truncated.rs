@@ -13,23 +13,36 @@ pub struct Patch {
     pub bytes: Vec<u8>,
 }
 
-/// The size corrections a cut-short AIFF or CAF needs: the container's size and the size of
-/// the chunk that runs past the end. None for any other file, or one that is whole.
-pub fn patches(file: &File, file_len: u64) -> Vec<Patch> {
+/// What reading a cut-short AIFF or CAF takes: the size corrections, and whether the chunk
+/// cut short is the audio itself (`SSND`, `data`) rather than one after it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Cut {
+    pub patches: Vec<Patch>,
+    pub audio_cut: bool,
+}
+
+/// The corrections a cut-short AIFF or CAF needs; none for any other file, or a whole one.
+pub fn patches(file: &File, file_len: u64) -> Cut {
     let mut head = [0u8; 12];
     if read_at(file, 0, &mut head).is_err() {
-        return Vec::new();
+        return Cut::default();
     }
     match (&head[0..4], &head[8..12]) {
-        (b"FORM", b"AIFF" | b"AIFC") => aiff(file, file_len),
+        (b"FORM", b"AIFF" | b"AIFC") => {
+            let form_end = 8 + u64::from(u32::from_be_bytes([head[4], head[5], head[6], head[7]]));
+            aiff(file, file_len, form_end)
+        }
         (b"caff", _) => caf(file, file_len),
-        _ => Vec::new(),
+        _ => Cut::default(),
     }
 }
 
 /// AIFF: big-endian 32-bit chunk sizes after a 12-byte FORM header; chunks pad to even sizes.
-fn aiff(file: &File, file_len: u64) -> Vec<Patch> {
-    let mut patches = Vec::new();
+/// A file whose FORM ends within it is whole (whatever follows, an ID3 tag say, is not AIFF).
+fn aiff(file: &File, file_len: u64, form_end: u64) -> Cut {
+    if form_end <= file_len {
+        return Cut::default();
+    }
     let mut at = 12u64;
     while at + 8 <= file_len {
         let mut header = [0u8; 8];
@@ -42,27 +55,29 @@ fn aiff(file: &File, file_len: u64) -> Vec<Patch> {
         let body = at + 8;
         if body + size > file_len {
             let there = (file_len - body) as u32;
-            patches.push(Patch {
-                offset: at + 4,
-                bytes: there.to_be_bytes().to_vec(),
-            });
-            break;
+            let form = u32::try_from(file_len - 8).unwrap_or(u32::MAX);
+            return Cut {
+                patches: vec![
+                    Patch {
+                        offset: 4,
+                        bytes: form.to_be_bytes().to_vec(),
+                    },
+                    Patch {
+                        offset: at + 4,
+                        bytes: there.to_be_bytes().to_vec(),
+                    },
+                ],
+                audio_cut: &header[0..4] == b"SSND",
+            };
         }
         at = body + size + size % 2;
     }
-    if !patches.is_empty() {
-        let form = u32::try_from(file_len - 8).unwrap_or(u32::MAX);
-        patches.push(Patch {
-            offset: 4,
-            bytes: form.to_be_bytes().to_vec(),
-        });
-    }
-    patches
+    Cut::default()
 }
 
 /// CAF: big-endian 64-bit chunk sizes after an 8-byte file header; a `data` size of −1 means
 /// "to the end of the file", which is always right.
-fn caf(file: &File, file_len: u64) -> Vec<Patch> {
+fn caf(file: &File, file_len: u64) -> Cut {
     let mut at = 8u64;
     while at + 12 <= file_len {
         let mut header = [0u8; 12];
@@ -76,14 +91,17 @@ fn caf(file: &File, file_len: u64) -> Vec<Patch> {
         }
         let size = size as u64;
         if body.saturating_add(size) > file_len {
-            return vec![Patch {
-                offset: at + 4,
-                bytes: (file_len - body).to_be_bytes().to_vec(),
-            }];
+            return Cut {
+                patches: vec![Patch {
+                    offset: at + 4,
+                    bytes: (file_len - body).to_be_bytes().to_vec(),
+                }],
+                audio_cut: &header[0..4] == b"data",
+            };
         }
         at = body + size;
     }
-    Vec::new()
+    Cut::default()
 }
 
 fn read_at(mut file: &File, offset: u64, buf: &mut [u8]) -> io::Result<()> {

@@ -42,8 +42,12 @@ impl DeskLease {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Orphan {
     pub session: Session,
-    /// The file it was read from (removed once restored or discarded).
+    /// The file it was read from.
     pub path: PathBuf,
+    /// Whether that file goes once the session is restored or discarded: an autosave read
+    /// whole does; one read only in part was kept aside for good (it holds what this
+    /// version could not read) and stays.
+    pub remove_when_done: bool,
     /// When it was last written (for the offer's wording).
     pub saved: Option<SystemTime>,
     /// What could not be read of it, when it was read only in part.
@@ -136,6 +140,7 @@ impl Storage {
             Ok(session) => orphans.push(Orphan {
                 session,
                 path: path.to_owned(),
+                remove_when_done: true,
                 saved,
                 notes: Vec::new(),
             }),
@@ -159,6 +164,7 @@ impl Storage {
                         orphans.push(Orphan {
                             session,
                             path: kept_at.to_owned(),
+                            remove_when_done: false,
                             saved,
                             notes,
                         });
@@ -202,9 +208,12 @@ impl Storage {
         session.save(&lease.autosave_path())
     }
 
-    /// An orphan was restored (and autosaved under this desk) or discarded: its file goes.
+    /// An orphan was restored (and autosaved under this desk) or discarded: its file goes,
+    /// unless it is an unreadable autosave kept aside.
     pub fn dismiss(&self, orphan: &Orphan) {
-        let _ = fs::remove_file(&orphan.path);
+        if orphan.remove_when_done {
+            let _ = fs::remove_file(&orphan.path);
+        }
     }
 
     /// Called as a desk closes cleanly: its autosave and lock go; other desks' stay.
@@ -236,9 +245,11 @@ fn take_lease(folder: &Path) -> std::io::Result<DeskLease> {
 }
 
 /// Whether a running desk holds the lock file at `path`.
+/// Only a lock file that is missing, or whose lock can be taken, belongs to no desk: one that
+/// cannot be opened (permissions, too many open files) is taken as held, never as a crash.
 fn is_held(path: &Path) -> bool {
     match File::open(path) {
         Ok(file) => file.try_lock().is_err(),
-        Err(_) => false,
+        Err(e) => e.kind() != std::io::ErrorKind::NotFound,
     }
 }
