@@ -343,3 +343,15 @@ fn small_files_replace_atomically_and_keep_a_normal_mode() {
         fs::metadata(&plain).expect("meta").permissions()
     );
 }
+
+#[test]
+fn a_long_file_name_still_gets_a_partial_file() {
+    let dir = scratch("files-long-name");
+    // 240 bytes of name (80 three-byte characters): the partial file's own name must stay
+    // within the 255 bytes a file system allows.
+    let name = format!("{}.wav", "音".repeat(78));
+    assert!(name.len() > 230 && name.len() <= 255);
+    let path = dir.join(&name);
+    files::write_atomically(&path, false, b"RIFF").expect("written under a long name");
+    assert_eq!(names(&dir), [name]);
+}
