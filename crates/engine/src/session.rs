@@ -115,8 +115,8 @@ impl Session {
             && version != u64::from(SESSION_VERSION)
         {
             notes.push(format!(
-                "saved by a Crest that writes version {version}; what this version does not \
-                 know was left out"
+                "it was saved by a Crest that writes session version {version}; what this \
+                 version does not know was left out"
             ));
         }
         let source: Option<PathBuf> = serde_json::from_value(value.get("source")?.clone()).ok()?;
@@ -478,7 +478,7 @@ mod tests {
         assert_eq!(std::fs::read_to_string(&kept[0]).expect("kept"), cut);
         assert_eq!(next.notices.len(), 1);
         assert!(
-            next.notices[0].contains("cannot be read")
+            next.notices[0].contains("cannot be read (it is cut short")
                 && next.notices[0].contains(&kept[0].display().to_string()),
             "{:?}",
             next.notices

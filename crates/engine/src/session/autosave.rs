@@ -147,17 +147,14 @@ impl Storage {
             Err(error) => {
                 let kept = self.move_aside(path);
                 let kept_at = kept.as_deref().unwrap_or(path);
-                let reason = match &error {
-                    SessionError::Invalid { reason, .. } => reason.clone(),
-                    other => other.to_string(),
-                };
+                let reason = why_unreadable(&text, &error);
                 match Session::from_json_lenient(&text) {
                     Some((session, mut notes)) => {
                         notes.insert(
                             0,
                             format!(
-                                "the autosave was read only in part ({reason}); the whole file \
-                                 is kept as {}",
+                                "the autosave was read only in part; the whole file is kept as \
+                                 {}",
                                 kept_at.display()
                             ),
                         );
@@ -220,6 +217,29 @@ impl Storage {
     pub fn finish(&self, lease: DeskLease) {
         let _ = fs::remove_file(lease.autosave_path());
         let _ = fs::remove_file(lease.lock_path());
+    }
+}
+
+/// Why an autosave did not read, in a user's words: cut short, not a session at all, or
+/// one this version cannot take whole (the parser's own detail only in the last case).
+fn why_unreadable(text: &str, error: &SessionError) -> String {
+    match serde_json::from_str::<serde_json::Value>(text) {
+        Err(e) if e.is_eof() => "it is cut short: the desk stopped while writing it".to_owned(),
+        Err(_) => "it is damaged: not a session file any more".to_owned(),
+        Ok(value) => {
+            let version = value.get("version").and_then(serde_json::Value::as_u64);
+            match version {
+                Some(v) if v > u64::from(super::SESSION_VERSION) => {
+                    format!("it was written by a newer Crest (session version {v})")
+                }
+                _ => match error {
+                    SessionError::Invalid { reason, .. } => {
+                        format!("a value is not valid: {reason}")
+                    }
+                    other => other.to_string(),
+                },
+            }
+        }
     }
 }
 
