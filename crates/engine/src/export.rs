@@ -558,7 +558,7 @@ pub fn write(
     Ok(written)
 }
 
-/// [`write`] up to the rename: the file is encoded, flushed and verified, but still under its
+/// [`write()`] up to the rename: the file is encoded, flushed and verified, but still under its
 /// partial name, so that files which belong with it (the QC reports) can be committed with it
 /// as one set ([`files::commit_all`]). `join` may split the encoding between threads.
 pub fn write_partial(
@@ -611,7 +611,7 @@ pub fn write_partial(
     Ok((written, partial))
 }
 
-/// [`prepare`] and [`write`] in one: for audio that needs no closed loop.
+/// [`prepare`] and [`write()`] in one: for audio that needs no closed loop.
 pub fn export(
     audio: &AudioBuffer,
     request: &ExportRequest<'_>,

@@ -4,7 +4,7 @@
 //! snapshots, the reference, the export choices and how they were listening (the undo history
 //! is not kept: a restored session starts a new one). It is versioned JSON, saved where the
 //! engineer asks and autosaved to the user's data directory shortly after every change, each
-//! desk to its own file ([`autosave`]): a desk that starts offers back the autosaves of desks
+//! desk to its own file (the `autosave` module): a desk that starts offers back the autosaves of desks
 //! that are gone, never those of desks still running.
 //!
 //! Preferences (output device, last folders, recent files) live in the config directory and

@@ -245,9 +245,10 @@ impl Default for AnalyzerSettings {
     }
 }
 
-/// The live spectrum analyzer for the UI: feed it what is heard, call [`update`] at the
-/// display rate, draw [`levels_db`] and [`peaks_db`]. Everything is allocated in
-/// [`prepare`](Self::prepare); `push` and `update` never allocate.
+/// The live spectrum analyzer for the UI: feed it what is heard, call
+/// [`update`](Self::update) at the display rate, draw [`levels_db`](Self::levels_db) and
+/// [`peaks_db`](Self::peaks_db). Everything is allocated in [`prepare`](Self::prepare); `push`
+/// and `update` never allocate.
 pub struct LiveAnalyzer {
     settings: AnalyzerSettings,
     bands: Bands,

@@ -241,7 +241,7 @@ fn filter_lanes_with<const LANES: usize, const FMA: bool>(
 const PARTS: usize = 4;
 
 /// [`weighted_segment_energy`] for a pair of channels, faster on long programmes: the
-/// segments are cut into [`PARTS`] runs filtered side by side, so eight filter recursions are
+/// segments are cut into `PARTS` runs filtered side by side, so eight filter recursions are
 /// in flight instead of two. Each run after the first starts its filters one second early
 /// (`warm_up` samples, the rate): the K filters forget their start within a few thousand
 /// samples (their slowest pole decays by e in about 200 samples at 48 kHz), so after a second

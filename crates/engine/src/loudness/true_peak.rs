@@ -139,7 +139,7 @@ fn sinusoid_peak(y: [f32; 3]) -> f32 {
     (amplitude.min(y1 * f64::from(REFINE_REACH))) as f32
 }
 
-/// A true-peak meter for one sample rate; reused across channels (call [`reset`] between).
+/// A true-peak meter for one sample rate; reused across channels (call [`reset`](Self::reset) between).
 #[derive(Debug, Clone)]
 pub struct TruePeakMeter {
     factor: usize,
