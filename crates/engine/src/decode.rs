@@ -348,6 +348,10 @@ fn open(path: &Path, purpose: Purpose) -> Result<Opened, DecodeError> {
         path: path.to_owned(),
         source,
     };
+    let limit = |source| DecodeError::Limit {
+        path: path.to_owned(),
+        source,
+    };
     let file = File::open(path).map_err(io_err)?;
     let file_len = file.metadata().map_err(io_err)?.len();
     if file_len == 0 {
@@ -367,12 +371,7 @@ fn open(path: &Path, purpose: Purpose) -> Result<Opened, DecodeError> {
             reason,
         })?;
         // Before symphonia sees the header: it divides by the rate.
-        limits::check_source(wav.sample_rate, usize::from(wav.channels), purpose).map_err(
-            |source| DecodeError::Limit {
-                path: path.to_owned(),
-                source,
-            },
-        )?;
+        limits::check_source(wav.sample_rate, usize::from(wav.channels), purpose).map_err(limit)?;
     }
     // AIFF and CAF: the description first, the one rule on rate and channels before
     // symphonia's readers compute sizes from them.
@@ -387,10 +386,7 @@ fn open(path: &Path, purpose: Purpose) -> Result<Opened, DecodeError> {
             0
         };
         let channels = usize::try_from(channels).unwrap_or(usize::MAX);
-        limits::check_source(rate, channels, purpose).map_err(|source| DecodeError::Limit {
-            path: path.to_owned(),
-            source,
-        })?;
+        limits::check_source(rate, channels, purpose).map_err(limit)?;
     }
     let mp4_trim = mp4::gapless_trim(&file, file_len).ok().flatten();
 
@@ -467,12 +463,7 @@ fn open(path: &Path, purpose: Purpose) -> Result<Opened, DecodeError> {
     if declared_channels == 0 {
         return Err(bad_header("0 channels".into()));
     }
-    limits::check_source(sample_rate, declared_channels, purpose).map_err(|source| {
-        DecodeError::Limit {
-            path: path.to_owned(),
-            source,
-        }
-    })?;
+    limits::check_source(sample_rate, declared_channels, purpose).map_err(limit)?;
     // Decoders size their buffers by the largest packet the header announces: a header is not
     // trusted with that.
     if let Some(frames) = params
@@ -646,15 +637,9 @@ fn decode(
         plain_pcm,
         cut_short,
     } = open(path, limits.purpose)?;
-    let over_budget = |frames: u64| DecodeError::Limit {
+    let limit = |source| DecodeError::Limit {
         path: path.to_owned(),
-        source: LimitError::Memory {
-            needed_bytes: limits::decoded_bytes(frames, declared_channels),
-            frames,
-            channels: declared_channels,
-            rate: sample_rate,
-            budget: limits.memory.clone(),
-        },
+        source,
     };
     // What the header promises, where it can be believed: plain PCM cannot hold more frames
     // than its bytes make (a truncated file promises more), a streamed WAV's sizes are
@@ -672,13 +657,11 @@ fn decode(
                 Some(bytes) if bytes > 0 => frames.min(file_len / bytes),
                 _ => frames,
             });
-    if let Some(frames) = promised_frames
-        && limits
+    if let Some(frames) = promised_frames {
+        limits
             .memory
             .check(frames, declared_channels, sample_rate)
-            .is_err()
-    {
-        return Err(over_budget(frames));
+            .map_err(limit)?;
     }
     let max_frames = limits.memory.max_frames(declared_channels);
     // Reserve for the frames the header promises, but never more than the file could plausibly
@@ -686,11 +669,10 @@ fn decode(
     // had is a refusal, not an abort.
     let plausible_frames = file_len.saturating_mul(32) / declared_channels as u64;
     let reserve = promised_frames.unwrap_or(0).min(plausible_frames) as usize;
-    let unavailable = |frames: usize| DecodeError::Limit {
-        path: path.to_owned(),
-        source: LimitError::Unavailable {
+    let unavailable = |frames: usize| {
+        limit(LimitError::Unavailable {
             bytes: limits::decoded_bytes(frames as u64, declared_channels),
-        },
+        })
     };
     // Channels grow fallibly, never past the budget plus one packet: growing them can end in
     // a refusal, never an abort.
@@ -774,7 +756,11 @@ fn decode(
             // much of it the packets so far were (the reader buffers ahead of them).
             let consumed = (packet_bytes as f64 / file_len as f64).clamp(1e-9, 1.0);
             let estimate = (decoded as f64 / consumed) as u64;
-            return Err(over_budget(estimate.max(decoded)));
+            return Err(limit(limits.memory.refusal(
+                estimate.max(decoded),
+                declared_channels,
+                sample_rate,
+            )));
         }
         if fraction - last_reported >= 0.01 {
             last_reported = fraction;
@@ -851,12 +837,12 @@ fn decode(
                 .to_owned(),
         );
     }
-    if let Some(message) = repair_non_finite(&mut channels, sample_rate) {
-        warnings.push(message);
+    let mut largest = largest_magnitude_bits(&channels);
+    if largest >= NON_FINITE_BITS {
+        warnings.extend(repair_non_finite(&mut channels, sample_rate));
+        largest = largest_magnitude_bits(&channels);
     }
-    if let Some(message) = implausible_level(&channels) {
-        warnings.push(message);
-    }
+    warnings.extend(implausible_level(f32::from_bits(largest)));
 
     let roles = channel_roles(params.channels.as_ref(), wav.as_ref(), channels.len());
     let bits_per_sample = params
@@ -1010,17 +996,24 @@ fn append_planar(
     Ok(())
 }
 
-/// Replaces NaN and ±Inf samples with silence and says so.
-fn repair_non_finite(channels: &mut [Vec<f32>], sample_rate: u32) -> Option<String> {
-    // The common case, all finite, in one vectorised pass: a non-finite sample has all
-    // exponent bits set.
-    let exponent_all_ones = |x: &f32| x.to_bits() & 0x7F80_0000 == 0x7F80_0000;
-    if !channels
+/// The bit pattern of the largest sample magnitude over all channels, in one vectorised pass:
+/// as unsigned integers, non-negative floats order as their values, and non-finite samples
+/// (all exponent bits set, [`NON_FINITE_BITS`] and above) above every finite one. It tells
+/// both whether anything needs repair and the sample peak.
+fn largest_magnitude_bits(channels: &[Vec<f32>]) -> u32 {
+    channels
         .iter()
-        .any(|c| c.iter().fold(false, |bad, x| bad | exponent_all_ones(x)))
-    {
-        return None;
-    }
+        .map(|c| c.iter().fold(0u32, |m, x| m.max(x.to_bits() & 0x7FFF_FFFF)))
+        .max()
+        .unwrap_or(0)
+}
+
+/// A magnitude's bits from here up are infinity or NaN.
+const NON_FINITE_BITS: u32 = 0x7F80_0000;
+
+/// Replaces NaN and ±Inf samples with silence and says so (called when
+/// [`largest_magnitude_bits`] found some).
+fn repair_non_finite(channels: &mut [Vec<f32>], sample_rate: u32) -> Option<String> {
     let mut count = 0usize;
     let mut first_frame = usize::MAX;
     for channel in channels.iter_mut() {
@@ -1043,11 +1036,7 @@ fn repair_non_finite(channels: &mut [Vec<f32>], sample_rate: u32) -> Option<Stri
 
 /// A sample peak no real master reaches (above +24 dBFS): finite garbage, a damaged or
 /// mislabelled file, whose measurements mean nothing. Says so, with the level.
-fn implausible_level(channels: &[Vec<f32>]) -> Option<String> {
-    let peak = channels
-        .iter()
-        .map(|c| crate::dsp::abs_peak(c))
-        .fold(0.0f32, f32::max);
+fn implausible_level(peak: f32) -> Option<String> {
     let peak_dbfs = 20.0 * f64::from(peak).log10();
     (peak_dbfs > IMPLAUSIBLE_PEAK_DBFS).then(|| {
         format!(

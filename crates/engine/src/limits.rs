@@ -161,17 +161,21 @@ impl MemoryBudget {
 
     /// Refuses a decode of `frames` × `channels` at `rate` that would not fit.
     pub fn check(&self, frames: u64, channels: usize, rate: u32) -> Result<(), LimitError> {
-        let needed_bytes = decoded_bytes(frames, channels);
-        if needed_bytes <= self.bytes {
+        if decoded_bytes(frames, channels) <= self.bytes {
             return Ok(());
         }
-        Err(LimitError::Memory {
-            needed_bytes,
+        Err(self.refusal(frames, channels, rate))
+    }
+
+    /// The refusal of a decode of `frames` × `channels` at `rate`, for one known not to fit.
+    pub fn refusal(&self, frames: u64, channels: usize, rate: u32) -> LimitError {
+        LimitError::Memory {
+            needed_bytes: decoded_bytes(frames, channels),
             frames,
             channels,
             rate,
             budget: self.clone(),
-        })
+        }
     }
 
     /// The most frames of `channels` that fit.
