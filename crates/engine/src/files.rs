@@ -217,18 +217,12 @@ pub fn write_atomically(path: &Path, overwrite: bool, bytes: &[u8]) -> Result<()
 /// new file, the path is not a folder, and (without `overwrite`) nothing is there yet.
 pub fn check_writable(path: &Path, overwrite: bool) -> Result<(), WriteError> {
     let folder = folder_of(path);
-    match fs::metadata(&folder) {
-        Ok(meta) if meta.is_dir() => {}
-        Ok(_) => {
-            return Err(WriteError::Folder {
-                source: io::Error::new(io::ErrorKind::NotADirectory, "not a folder"),
-                folder,
-            });
-        }
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            return Err(WriteError::NoFolder { folder });
-        }
-        Err(source) => return Err(WriteError::Folder { folder, source }),
+    let meta = fs::metadata(&folder).map_err(|source| folder_error(&folder, source))?;
+    if !meta.is_dir() {
+        return Err(WriteError::Folder {
+            source: io::Error::new(io::ErrorKind::NotADirectory, "not a folder"),
+            folder,
+        });
     }
     check_destination_name(path, overwrite)?;
     // The one sure test of "can a file be created here": create (and drop) a partial file.

@@ -463,20 +463,17 @@ impl LimiterIo for Measured<'_> {
         let Some(meter) = &mut self.meter else {
             return;
         };
-        match &mut self.shape {
+        let planes: Vec<&[f32]> = match &mut self.shape {
             Some(shape) => {
                 for (shaped, b) in self.shaped.iter_mut().zip(block) {
                     shaped.clear();
                     shaped.extend((0..count).filter_map(|k| shape.apply(to + k, b[k])));
                 }
-                let planes: Vec<&[f32]> = self.shaped.iter().map(Vec::as_slice).collect();
-                meter.push(&planes);
+                self.shaped.iter().map(Vec::as_slice).collect()
             }
-            None => {
-                let planes: Vec<&[f32]> = block.iter().map(|b| &b[..count]).collect();
-                meter.push(&planes);
-            }
-        }
+            None => block.iter().map(|b| &b[..count]).collect(),
+        };
+        meter.push(&planes);
     }
 }
 
@@ -514,10 +511,7 @@ fn trial_loudness(
         output.get_or_insert_with(|| (vec![vec![0.0; frames]; input.len()], limiter.stats()))
     });
     let shape = OutputShape::new(stage, rate, frames);
-    let (buffer, stats) = match kept {
-        Some((buffer, stats)) => (Some(buffer), Some(stats)),
-        None => (None, None),
-    };
+    let (buffer, stats) = kept.map(|(buffer, stats)| (buffer, stats)).unzip();
     let metered = shape.is_some() || buffer.is_none();
     let mut io = Measured {
         input,
