@@ -479,26 +479,19 @@ fn without_a_display_the_desk_says_so_instead_of_crashing() {
     }
 }
 
-/// A 16-bit PCM WAV of silence, its header written by hand (any rate, any channel count).
+/// A 16-bit PCM WAV of silence at any rate and channel count (hound checks neither).
 fn raw_wav(dir: &Path, name: &str, rate: u32, channels: u16, frames: u32) -> String {
-    let block = channels * 2;
-    let data = vec![0u8; (frames * u32::from(block)) as usize];
-    let mut bytes = b"RIFF".to_vec();
-    bytes.extend_from_slice(&(36 + data.len() as u32).to_le_bytes());
-    bytes.extend_from_slice(b"WAVEfmt ");
-    bytes.extend_from_slice(&16u32.to_le_bytes());
-    for field in [1u16, channels] {
-        bytes.extend_from_slice(&field.to_le_bytes());
+    let spec = hound::WavSpec {
+        channels,
+        sample_rate: rate,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(dir.join(name), spec).expect("create");
+    for _ in 0..frames * u32::from(channels) {
+        w.write_sample(0i16).expect("write");
     }
-    bytes.extend_from_slice(&rate.to_le_bytes());
-    bytes.extend_from_slice(&rate.wrapping_mul(u32::from(block)).to_le_bytes());
-    for field in [block, 16] {
-        bytes.extend_from_slice(&field.to_le_bytes());
-    }
-    bytes.extend_from_slice(b"data");
-    bytes.extend_from_slice(&(data.len() as u32).to_le_bytes());
-    bytes.extend_from_slice(&data);
-    std::fs::write(dir.join(name), bytes).expect("write");
+    w.finalize().expect("finalize");
     name.to_owned()
 }
 

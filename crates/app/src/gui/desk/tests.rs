@@ -1036,23 +1036,18 @@ fn the_desk_refuses_what_it_cannot_master_in_the_command_lines_words() {
     let dir = scratch("limits");
     // A 108-byte WAV at 1 Hz, and a 3-channel one at 48 kHz.
     let wav = |name: &str, rate: u32, channels: u16, frames: u32| {
-        let block = channels * 2;
-        let data = vec![0u8; (frames * u32::from(block)) as usize];
-        let mut bytes = b"RIFF".to_vec();
-        bytes.extend_from_slice(&(36 + data.len() as u32).to_le_bytes());
-        bytes.extend_from_slice(b"WAVEfmt ");
-        bytes.extend_from_slice(&16u32.to_le_bytes());
-        bytes.extend_from_slice(&1u16.to_le_bytes());
-        bytes.extend_from_slice(&channels.to_le_bytes());
-        bytes.extend_from_slice(&rate.to_le_bytes());
-        bytes.extend_from_slice(&(rate * u32::from(block)).to_le_bytes());
-        bytes.extend_from_slice(&block.to_le_bytes());
-        bytes.extend_from_slice(&16u16.to_le_bytes());
-        bytes.extend_from_slice(b"data");
-        bytes.extend_from_slice(&(data.len() as u32).to_le_bytes());
-        bytes.extend_from_slice(&data);
+        let spec = hound::WavSpec {
+            channels,
+            sample_rate: rate,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
         let path = dir.join(name);
-        std::fs::write(&path, bytes).expect("wav");
+        let mut w = hound::WavWriter::create(&path, spec).expect("create");
+        for _ in 0..frames * u32::from(channels) {
+            w.write_sample(0i16).expect("write");
+        }
+        w.finalize().expect("finalize");
         path
     };
     let one_hz = wav("one-hz.wav", 1, 2, 16);
