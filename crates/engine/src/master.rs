@@ -18,10 +18,9 @@ use crate::resample::{self, ResampleError};
 
 /// Closed-loop attempts before giving up on the ceiling (the first normally suffices).
 const ATTEMPTS: usize = 4;
-/// The first render's working ceiling sits this far under the stated one: room for the
-/// limiter's own worst overshoot on hard programme (+0.003 dB measured, see tests/limiter.rs)
-/// and for the dither and rounding of 16-bit output, so the closed loop seldom renders twice.
-const FIRST_MARGIN_DB: f64 = 0.005;
+/// The first render adds nothing to the limiter's own working margin
+/// ([`crate::chain::limiter::WORKING_MARGIN_DB`], which playback uses too).
+const FIRST_MARGIN_DB: f64 = 0.0;
 /// Extra margin added to a measured overshoot when rendering again.
 const RETRY_MARGIN_DB: f64 = 0.01;
 

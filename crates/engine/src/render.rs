@@ -121,7 +121,7 @@ pub fn render_whole(
 }
 
 /// Renders `audio` through the chain built from `settings`. `margin_db` lowers the limiter's
-/// working ceiling below the stated one (the closed loop of export uses it when a finished
+/// working ceiling further below the stated one than its own working margin (the closed loop of export uses it when a finished
 /// file measured over; a test of that loop raises it with a negative margin); the report
 /// states the stated ceiling. Audio handed over owned is rendered in place; borrowed audio
 /// is copied first.
@@ -186,7 +186,7 @@ pub fn render_with_trial_budget(
     let pre = pre_buffer.into_channels();
     check(cancel)?;
     progress(0.5);
-    let working_ceiling = l.ceiling_dbtp - margin_db;
+    let working_ceiling = crate::chain::limiter::working_ceiling_dbtp(l.ceiling_dbtp) - margin_db;
     // The limiter's output at a gain, in place on the chain's output, through the output stage.
     let finish = |gain_db: f64, channels: Vec<Vec<f32>>| -> Result<_, RenderError> {
         let (out, stats) = limit(channels, l, rate, gain_db, working_ceiling, cancel)?;

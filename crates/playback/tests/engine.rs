@@ -580,3 +580,65 @@ fn ab_and_platform_preview_match_loudness_as_measured() {
         );
     }
 }
+
+/// What is heard under heavy limiting equals the exported master (WAV 32-bit float, no
+/// dither), sample for sample: playback's limiter works to the same ceiling as export's.
+#[test]
+fn playback_under_heavy_limiting_equals_the_exported_master() {
+    use crest_engine::export::{Dither, Format};
+    use crest_engine::master::{MasterRequest, MasterSource, master};
+    use crest_engine::render::RenderControl;
+
+    let track = programme(4.0, 3.0);
+    let mut settings = mastering();
+    settings.limiter.gain_db = 12.0;
+    let folder = tempfile::tempdir().expect("temporary folder");
+    let path = folder.path().join("master.wav");
+    let cancel = std::sync::atomic::AtomicBool::new(false);
+    let mastered = master(
+        MasterRequest {
+            audio: MasterSource::Borrowed(&track),
+            source_path: None,
+            settings: &settings,
+            format: Format::Wav32f,
+            dither: Dither::None,
+            sample_rate: None,
+            output: &path,
+            force: false,
+        },
+        RenderControl {
+            progress: &mut |_| {},
+            cancel: &cancel,
+        },
+    )
+    .expect("master");
+    let reduction = mastered
+        .report
+        .limiter
+        .as_ref()
+        .map_or(0.0, |l| l.peak_reduction_db);
+    assert!(reduction > 6.0, "heavy limiting: {reduction} dB");
+    let samples: Vec<f32> = hound::WavReader::open(&path)
+        .expect("the master")
+        .into_samples::<f32>()
+        .collect::<Result<_, _>>()
+        .expect("samples");
+    let exported: [Vec<f32>; 2] =
+        [0, 1].map(|c| samples.iter().skip(c).step_by(2).copied().collect());
+
+    let latency = Chain::new(&settings, RATE, MAX_BLOCK, 2)
+        .expect("chain")
+        .latency_frames();
+    let (mut engine, mut remote) = start(&track, &settings);
+    send(&mut remote, Command::Play);
+    let live = run(&mut engine, 1_024, (track.frames() + latency) / 1_024 + 2);
+    for c in 0..2 {
+        let heard = &live[c][latency..latency + track.frames()];
+        let worst = heard
+            .iter()
+            .zip(&exported[c])
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
+        assert_eq!(worst, 0.0, "channel {c}: largest difference {worst:e}");
+    }
+}
