@@ -20,7 +20,8 @@ use rtrb::{Consumer, Producer, RingBuffer};
 
 /// The largest block the engine processes at once; longer device buffers are split.
 pub const MAX_BLOCK: usize = 2_048;
-/// Length of the A/B and chain-swap crossfades.
+/// Length of the A/B and chain-swap crossfades, and of the transport's fades (seek, pause,
+/// stop, loop wrap).
 const CROSSFADE_MS: f64 = 10.0;
 /// The monitor's dim: −20 dB.
 const DIM_GAIN: f32 = 0.1;
@@ -42,6 +43,8 @@ pub struct LiveChain {
     chain: Chain,
     /// The mix delayed by the chain's latency, per channel (a ring of `latency` frames).
     delay: [Vec<f32>; 2],
+    /// The transport's gain per frame (its fades), delayed alike.
+    gain_delay: Vec<f32>,
     delay_at: usize,
 }
 
@@ -51,6 +54,7 @@ impl LiveChain {
         Self {
             chain,
             delay: [vec![0.0; latency], vec![0.0; latency]],
+            gain_delay: vec![0.0; latency],
             delay_at: 0,
         }
     }
@@ -62,14 +66,19 @@ impl LiveChain {
     fn reset(&mut self) {
         self.chain.reset();
         self.delay.iter_mut().for_each(|d| d.fill(0.0));
+        // What a reset chain puts out before its lookahead fills is silence.
+        self.gain_delay.fill(0.0);
         self.delay_at = 0;
     }
 
-    /// Runs the chain over `master` and delays `dry` by the chain's latency, in place.
+    /// Runs the chain over `master`, delays `dry` and the transport's `gain` by the chain's
+    /// latency, and applies the gain to both, in place: a fade made where the track is read
+    /// is heard on the frames it was made for.
     fn process(
         &mut self,
         master: &mut [Vec<f32>; 2],
         dry: &mut [Vec<f32>; 2],
+        gain: &mut [f32],
         channels: usize,
         n: usize,
     ) {
@@ -81,19 +90,31 @@ impl LiveChain {
             }
         }
         let latency = self.delay[0].len();
-        if latency == 0 {
-            return;
+        if latency > 0 {
+            // Each ring runs the same positions from the same start.
+            let start = self.delay_at;
+            let rings = self.delay.iter_mut().zip(dry.iter_mut()).take(channels);
+            for (delay, x) in rings
+                .map(|(d, x)| (d, &mut x[..n]))
+                .chain(std::iter::once((&mut self.gain_delay, &mut gain[..n])))
+            {
+                let mut at = start;
+                for x in x {
+                    std::mem::swap(&mut delay[at], x);
+                    at = if at + 1 == latency { 0 } else { at + 1 };
+                }
+            }
+            self.delay_at = (start + n) % latency;
         }
-        // Each channel runs the same ring positions from the same start.
-        let start = self.delay_at;
-        for (delay, dry) in self.delay.iter_mut().zip(dry.iter_mut()).take(channels) {
-            let mut at = start;
-            for x in &mut dry[..n] {
-                std::mem::swap(&mut delay[at], x);
-                at = if at + 1 == latency { 0 } else { at + 1 };
+        // Unity (nearly always) leaves the samples exactly as the chain made them.
+        if gain[..n].iter().any(|&g| g != 1.0) {
+            let signals = master.iter_mut().take(channels);
+            for signal in signals.chain(dry.iter_mut().take(channels)) {
+                for (x, g) in signal[..n].iter_mut().zip(&gain[..n]) {
+                    *x *= g;
+                }
             }
         }
-        self.delay_at = (start + n) % latency;
     }
 }
 
@@ -357,6 +378,24 @@ impl Fade {
     }
 }
 
+/// What the transport does once the output has faded out.
+#[derive(Debug, Clone, Copy, Default)]
+struct Pending {
+    pause: bool,
+    /// Where to go; None returns to the frame being heard (a pause resumes there).
+    seek: Option<u64>,
+}
+
+/// The ramp a transport fade-in gives the `n`-th frame read since it began (`length` frames).
+#[inline]
+fn ramp_in(n: usize, length: usize) -> f32 {
+    if n >= length {
+        1.0
+    } else {
+        (n + 1) as f32 / length as f32
+    }
+}
+
 /// The audio thread's state.
 #[derive(Debug)]
 pub struct Engine {
@@ -374,6 +413,14 @@ pub struct Engine {
     cursor: u64,
     /// Frames after the track's end still to flush through the chain's latency.
     tail: usize,
+    /// Frames the live chain has taken since it was last reset, up to its latency: what has
+    /// not come out yet.
+    primed: usize,
+    /// A seek, pause or stop waiting for the output to fade out, and the frames left.
+    fading_out: Option<(Pending, usize)>,
+    /// Frames read since playback started at a new place, and the length of their fade-in
+    /// (`usize::MAX` frames read: no fade, the track's own start).
+    fade_in: (usize, usize),
     looping: Option<(u64, u64)>,
     source: Source,
     /// The source faded out while `source_fade` runs.
@@ -388,8 +435,11 @@ pub struct Engine {
     dim: bool,
     master: [Vec<f32>; 2],
     dry: [Vec<f32>; 2],
+    /// The transport's gain for each frame read (fades), before and after the chain.
+    entry_gain: Vec<f32>,
     old_master: [Vec<f32>; 2],
     old_dry: [Vec<f32>; 2],
+    old_entry_gain: Vec<f32>,
     /// The reference's block, and the monitor path's (always stereo) with its fade copy.
     reference_block: [Vec<f32>; 2],
     monitor: [Vec<f32>; 2],
@@ -435,6 +485,9 @@ impl Engine {
             playing: false,
             cursor: 0,
             tail: 0,
+            primed: 0,
+            fading_out: None,
+            fade_in: (usize::MAX, 1),
             looping: None,
             source: Source::Master,
             previous: Source::Master,
@@ -448,8 +501,10 @@ impl Engine {
             dim: false,
             master: block(),
             dry: block(),
+            entry_gain: vec![1.0; MAX_BLOCK],
             old_master: block(),
             old_dry: block(),
+            old_entry_gain: vec![1.0; MAX_BLOCK],
             reference_block: block(),
             monitor: block(),
             old_monitor: block(),
@@ -478,8 +533,13 @@ impl Engine {
     pub fn render(&mut self, out: &mut [f32], out_channels: usize) {
         let out_channels = out_channels.max(1);
         self.run_commands();
-        for block in out.chunks_mut(MAX_BLOCK * out_channels) {
-            let frames = block.len() / out_channels;
+        let total = out.len() / out_channels;
+        let mut at = 0;
+        while at < total {
+            // A fade-out ends on a block boundary, where its seek or pause then happens.
+            let frames = (total - at)
+                .min(MAX_BLOCK)
+                .min(self.fading_out.map_or(usize::MAX, |(_, left)| left));
             if self.playing {
                 self.play_block(frames);
             } else {
@@ -488,7 +548,17 @@ impl Engine {
                     self.dry[c][..frames].fill(0.0);
                 }
             }
+            let block = &mut out[at * out_channels..(at + frames) * out_channels];
             self.write_out(block, out_channels, frames);
+            at += frames;
+            if let Some((pending, left)) = self.fading_out {
+                if left == frames {
+                    self.fading_out = None;
+                    self.complete(pending);
+                } else {
+                    self.fading_out = Some((pending, left - frames));
+                }
+            }
         }
         self.publish();
     }
@@ -528,13 +598,22 @@ impl Engine {
         self.flush_pending();
         while let Ok(command) = self.commands.pop() {
             match command {
-                Command::Play => self.playing = true,
-                Command::Pause => self.playing = false,
-                Command::Stop => {
-                    self.playing = false;
-                    self.seek(0);
-                }
-                Command::Seek(frame) => self.seek(frame),
+                Command::Play => match self.fading_out.as_mut() {
+                    Some((pending, _)) => pending.pause = false,
+                    None => self.playing = true,
+                },
+                Command::Pause => self.after_fade(Pending {
+                    pause: true,
+                    seek: None,
+                }),
+                Command::Stop => self.after_fade(Pending {
+                    pause: true,
+                    seek: Some(0),
+                }),
+                Command::Seek(frame) => self.after_fade(Pending {
+                    pause: false,
+                    seek: Some(frame),
+                }),
                 Command::Loop(region) => {
                     let frames = self.track.frames() as u64;
                     self.looping = region
@@ -578,9 +657,52 @@ impl Engine {
         }
     }
 
+    /// A seek, pause or stop: at once when nothing is heard, else once the output has faded
+    /// out (a cut in the sound would click). Requests during a fade join it.
+    fn after_fade(&mut self, request: Pending) {
+        if let Some((pending, _)) = self.fading_out.as_mut() {
+            pending.pause |= request.pause;
+            pending.seek = request.seek.or(pending.seek);
+        } else if self.playing {
+            self.fading_out = Some((request, self.crossfade_frames.max(1)));
+        } else if let Some(frame) = request.seek {
+            self.seek(frame);
+        }
+    }
+
+    /// The fade-out is over: pause and/or move, and fade in again from there.
+    fn complete(&mut self, pending: Pending) {
+        let to = pending.seek.unwrap_or_else(|| self.heard_position());
+        if pending.pause {
+            self.playing = false;
+        }
+        self.seek(to);
+    }
+
+    /// The frame of the track being heard: the one that entered the chain its latency ago
+    /// (the track's end flushes through it; a loop wrap is followed back).
+    fn heard_position(&self) -> u64 {
+        let behind = self.primed as u64;
+        let ahead = self.cursor + self.tail as u64;
+        match self.looping {
+            Some((start, end)) if ahead >= start && ahead < end && ahead - start < behind => {
+                end - (behind - (ahead - start))
+            }
+            _ => ahead.saturating_sub(behind),
+        }
+        .min(self.track.frames() as u64)
+    }
+
     fn seek(&mut self, frame: u64) {
         self.cursor = frame.min(self.track.frames() as u64);
         self.tail = 0;
+        self.primed = 0;
+        // Anywhere but the track's own start, the sound fades in.
+        self.fade_in = if self.cursor == 0 {
+            (usize::MAX, 1)
+        } else {
+            (0, self.crossfade_frames.max(1))
+        };
         // The chain starts clean at the new place, so nothing from before leaks into it.
         self.live.reset();
         self.momentary.reset();
@@ -603,7 +725,9 @@ impl Engine {
         self.swap_fade = Fade::start(self.crossfade_frames);
     }
 
-    /// Reads the next `frames` of the track (looping or running out) into `master` and `dry`.
+    /// Reads the next `frames` of the track (looping or running out) into `master` and `dry`,
+    /// and the transport's gain for each into `entry_gain`: a fade-in after a seek or a
+    /// pause, and a fade-out into each loop wrap and in again after it.
     fn read_track(&mut self, frames: usize) {
         let total = self.track.frames() as u64;
         let mut k = 0;
@@ -612,10 +736,13 @@ impl Engine {
                 && self.cursor == end
             {
                 self.cursor = start;
+                self.fade_in = (0, self.loop_fade(start, end));
             }
-            let end = match self.looping {
-                Some((start, end)) if self.cursor >= start && self.cursor < end => end,
-                _ => total,
+            let (end, wraps) = match self.looping {
+                Some((start, end)) if self.cursor >= start && self.cursor < end => {
+                    (end, Some(self.loop_fade(start, end)))
+                }
+                _ => (total, None),
             };
             let take = (end.saturating_sub(self.cursor) as usize).min(frames - k);
             if take == 0 {
@@ -623,6 +750,7 @@ impl Engine {
                 for c in 0..2 {
                     self.master[c][k..frames].fill(0.0);
                 }
+                self.entry_gain[k..frames].fill(1.0);
                 self.tail += frames - k;
                 break;
             }
@@ -631,12 +759,27 @@ impl Engine {
                 self.master[c][k..k + take]
                     .copy_from_slice(&self.track.channel(c)[from..from + take]);
             }
+            let (read, length) = self.fade_in;
+            for (i, gain) in self.entry_gain[k..k + take].iter_mut().enumerate() {
+                *gain = ramp_in(read.saturating_add(i), length);
+                if let Some(fade) = wraps {
+                    // Frames before the loop's end, counted from 1 at the last.
+                    let before = end as usize - (from + i);
+                    *gain *= ramp_in(before - 1, fade);
+                }
+            }
+            self.fade_in.0 = read.saturating_add(take);
             self.cursor += take as u64;
             k += take;
         }
         for c in 0..self.channels {
             self.dry[c][..frames].copy_from_slice(&self.master[c][..frames]);
         }
+    }
+
+    /// The transport fade of a loop wrap: the crossfade, or half the loop when it is shorter.
+    fn loop_fade(&self, start: u64, end: u64) -> usize {
+        (((end - start) / 2) as usize).clamp(1, self.crossfade_frames.max(1))
     }
 
     fn play_block(&mut self, frames: usize) {
@@ -647,10 +790,23 @@ impl Engine {
                 self.old_master[c][..frames].copy_from_slice(&self.master[c][..frames]);
                 self.old_dry[c][..frames].copy_from_slice(&self.dry[c][..frames]);
             }
-            old.process(&mut self.old_master, &mut self.old_dry, channels, frames);
+            self.old_entry_gain[..frames].copy_from_slice(&self.entry_gain[..frames]);
+            old.process(
+                &mut self.old_master,
+                &mut self.old_dry,
+                &mut self.old_entry_gain,
+                channels,
+                frames,
+            );
         }
-        self.live
-            .process(&mut self.master, &mut self.dry, channels, frames);
+        self.live.process(
+            &mut self.master,
+            &mut self.dry,
+            &mut self.entry_gain,
+            channels,
+            frames,
+        );
+        self.primed = (self.primed + frames).min(self.live.chain.latency_frames());
         if self.outgoing.is_some() {
             for k in 0..frames {
                 let new_share = if self.priming > 0 {
@@ -676,9 +832,8 @@ impl Engine {
         if self.tail > latency {
             // Everything of the track has been heard.
             self.playing = false;
-            self.tail = 0;
-            self.cursor = 0;
-            self.live.reset();
+            self.fading_out = None;
+            self.seek(0);
             self.send(Event::Ended);
         }
         self.tap_master(frames);
@@ -791,8 +946,16 @@ impl Engine {
             }
         }
         let dim = if self.dim { DIM_GAIN } else { 1.0 };
+        // A fade-out before a seek, pause or stop: this block ends where it reaches silence.
+        let fade_out = self
+            .fading_out
+            .map(|(_, left)| (left, self.crossfade_frames.max(1) as f32));
         for k in 0..frames {
             let (mut l, mut r) = (self.monitor[0][k], self.monitor[1][k]);
+            if let Some((left, length)) = fade_out {
+                let gain = (left - 1 - k) as f32 / length;
+                (l, r) = (l * gain, r * gain);
+            }
             match self.listen {
                 Listen::Stereo => {}
                 Listen::Mono | Listen::Mid => {
@@ -820,11 +983,7 @@ impl Engine {
     }
 
     fn publish(&mut self) {
-        let latency = self.live.chain.latency_frames() as u64;
-        // What is heard now entered the chain `latency` frames ago.
-        let heard = self
-            .cursor
-            .saturating_sub(latency.saturating_sub(self.tail as u64));
+        let heard = self.heard_position();
         self.meters.position.store(heard, Ordering::Relaxed);
         self.meters
             .playing

@@ -172,6 +172,9 @@ fn playback_equals_the_offline_render() {
     assert_eq!(meters.dropped, 0);
 }
 
+/// Frames of the transport's fades (10 ms at 48 kHz).
+const FADE: usize = 480;
+
 #[test]
 fn seek_and_loop_land_on_the_frame() {
     let track = programme(2.0, 0.5);
@@ -179,16 +182,41 @@ fn seek_and_loop_land_on_the_frame() {
     send(&mut remote, Command::Seek(10_000));
     send(&mut remote, Command::Play);
     let out = run(&mut engine, 256, 4);
-    assert_eq!(out[0][..1_024], track.channel(0)[10_000..11_024]);
+    // Away from the track's start the sound fades in, then it is the track to the frame.
+    assert_eq!(out[0][FADE..1_024], track.channel(0)[10_000 + FADE..11_024]);
+    for (k, (&heard, &x)) in out[0][..FADE]
+        .iter()
+        .zip(&track.channel(0)[10_000..])
+        .enumerate()
+    {
+        let gain = (k + 1) as f32 / FADE as f32;
+        assert!((heard - x * gain).abs() <= 1e-6, "frame {k}");
+    }
     assert_eq!(remote.meters.take().position, 11_024);
-    // A loop of 1 000..5 000 frames, entered by seeking into it: gapless, to the frame.
+    // A loop of 1 000..5 000 frames, entered by seeking into it (after the output fades
+    // out): to the frame, with a fade into and out of each wrap.
     send(&mut remote, Command::Loop(Some((1_000, 5_000))));
     send(&mut remote, Command::Seek(4_500));
+    let faded = run(&mut engine, FADE, 1);
+    assert_eq!(faded[1][FADE - 1], 0.0, "faded out before the seek");
     let out = run(&mut engine, 300, 20);
     let expected: Vec<f32> = (0..6_000)
         .map(|k| track.channel(1)[1_000 + (3_500 + k) % 4_000])
         .collect();
-    assert_eq!(out[1], expected);
+    // Frames of the loop 1 000..5 000 that are at full gain: past the fade-ins, before the
+    // fade-outs.
+    let full = |k: usize| {
+        let at = 1_000 + (3_500 + k) % 4_000;
+        k >= FADE && (1_000 + FADE..5_000 - FADE).contains(&at)
+    };
+    let mut compared = 0;
+    for k in (0..6_000).filter(|&k| full(k)) {
+        assert_eq!(out[1][k], expected[k], "frame {k}");
+        compared += 1;
+    }
+    assert!(compared > 4_000);
+    // The last frame before each wrap is the quietest of its fade.
+    assert!(out[1][499].abs() <= expected[499].abs() / FADE as f32 + 1e-6);
     // Leaving the loop plays on to the end, where playback stops by itself.
     send(&mut remote, Command::Loop(None));
     let out = run(&mut engine, 1_000, 100);
@@ -197,6 +225,62 @@ fn seek_and_loop_land_on_the_frame() {
         events(&mut remote)
             .iter()
             .any(|e| matches!(e, Event::Ended))
+    );
+}
+
+/// Seek, pause, stop and loop wraps fade out and in: on a loud sine through a chain with a
+/// lookahead, no step between samples is larger than the sine's own steepest one (plus the
+/// fade's share), where a cut would jump by up to twice the amplitude.
+#[test]
+fn seek_pause_stop_and_loop_wraps_are_click_free() {
+    let amplitude = 0.8f32;
+    let track = sine(3.0, f64::from(amplitude));
+    let settings = ChainSettings::default();
+    let latency = Chain::new(&settings, RATE, MAX_BLOCK, 2)
+        .expect("chain")
+        .latency_frames();
+    assert!(latency > 0, "the limiter's lookahead is in the path");
+    let (mut engine, mut remote) = start(&track, &settings);
+    let mut heard: Vec<f32> = Vec::new();
+    let mut play = |engine: &mut Engine, frames: usize| {
+        // Device buffers that do not line up with the fades.
+        let out = run(engine, 333, frames / 333);
+        heard.extend_from_slice(&out[0]);
+        out
+    };
+    send(&mut remote, Command::Play);
+    play(&mut engine, 24_000);
+    send(&mut remote, Command::Seek(70_000));
+    play(&mut engine, 24_000);
+    send(&mut remote, Command::Pause);
+    let paused = play(&mut engine, 12_000);
+    assert!(
+        paused[0][FADE + 333..].iter().all(|&x| x == 0.0),
+        "silent while paused"
+    );
+    let paused_at = remote.meters.take().position;
+    send(&mut remote, Command::Play);
+    let resumed = play(&mut engine, 24_000);
+    // It resumes where it was heard to stop, to the frame, once the fade-in is over.
+    let offset = latency + 2 * FADE;
+    let frame = paused_at as usize - latency + offset;
+    assert!(
+        (resumed[0][offset] - track.channel(0)[frame]).abs() < 1e-6,
+        "resumed at {paused_at}"
+    );
+    send(&mut remote, Command::Stop);
+    play(&mut engine, 12_000);
+    assert_eq!(remote.meters.take().position, 0);
+    send(&mut remote, Command::Loop(Some((9_000, 21_000))));
+    send(&mut remote, Command::Seek(12_000));
+    send(&mut remote, Command::Play);
+    play(&mut engine, 48_000);
+    let natural = (TAU * 440.0 / f64::from(RATE)) as f32 * amplitude;
+    let allowed = natural + amplitude / FADE as f32;
+    let step = largest_step(&heard);
+    assert!(
+        step <= allowed * 1.01,
+        "step {step} (the sine's own {natural})"
     );
 }
 
