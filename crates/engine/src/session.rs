@@ -309,6 +309,8 @@ pub struct Preferences {
     /// The most memory one decoded file may take, in bytes (the command line's
     /// `--max-memory`); none for half of what is available.
     pub max_memory_bytes: Option<u64>,
+    /// Frames per output buffer playback asks the device for; none for playback's default.
+    pub buffer_frames: Option<u32>,
 }
 
 impl Preferences {
@@ -342,6 +344,7 @@ impl Preferences {
             last_export_folder: field(&value, "last_export_folder", &mut notes),
             recent: field(&value, "recent", &mut notes),
             max_memory_bytes: field(&value, "max_memory_bytes", &mut notes),
+            buffer_frames: field(&value, "buffer_frames", &mut notes),
         };
         preferences.recent.truncate(RECENT_FILES);
         (preferences, notes)

@@ -7,8 +7,8 @@ use cpal::{FromSample, SampleFormat, SizedSample, StreamConfig};
 
 use crate::devices::quiet_alsa;
 use crate::output::{
-    Backend, FAILURE_DISCONNECTED, FAILURE_OTHER, Failure, OutputInfo, PlaybackError, RenderFn,
-    StreamHandle, StreamRequest,
+    Backend, OutputInfo, PlaybackError, RenderFn, StreamFault, StreamHandle, StreamHealth,
+    StreamRequest,
 };
 
 /// Frames rendered at a time for devices that take another sample format than f32.
@@ -67,9 +67,9 @@ impl Backend for CpalBackend {
         device: Option<&str>,
         request: StreamRequest,
         render: RenderFn,
-        failure: Arc<Failure>,
+        health: Arc<StreamHealth>,
     ) -> Result<(Box<dyn StreamHandle>, OutputInfo), PlaybackError> {
-        quiet_alsa(|| open(device, request, render, failure))
+        quiet_alsa(|| open(device, request, render, health))
     }
 }
 
@@ -77,7 +77,7 @@ fn open(
     wanted: Option<&str>,
     request: StreamRequest,
     render: RenderFn,
-    failure: Arc<Failure>,
+    health: Arc<StreamHealth>,
 ) -> Result<(Box<dyn StreamHandle>, OutputInfo), PlaybackError> {
     let (device, name) = find(wanted)?;
     if device.id().is_ok_and(|id| id.to_string() == "alsa:null") {
@@ -119,23 +119,25 @@ fn open(
             offered: offered(&ranges),
         })?;
     let format = chosen.sample_format();
+    // The buffer asked for, within what the device offers (JACK's ALSA plugin would otherwise
+    // give 65 536 frames: 1.5 s between pressing Play and hearing it).
+    let buffer_frames = match *chosen.buffer_size() {
+        cpal::SupportedBufferSize::Range { min, max } => request.buffer_frames.clamp(min, max),
+        cpal::SupportedBufferSize::Unknown => request.buffer_frames,
+    };
     let config = StreamConfig {
         channels: chosen.channels(),
         sample_rate: request.sample_rate,
-        buffer_size: cpal::BufferSize::Default,
-    };
-    let buffer_frames = match chosen.buffer_size() {
-        cpal::SupportedBufferSize::Range { min, max } if min == max => Some(*min),
-        _ => None,
+        buffer_size: cpal::BufferSize::Fixed(buffer_frames),
     };
     let stream = match format {
-        SampleFormat::F32 => build::<f32>(&device, &config, render, failure),
-        SampleFormat::I32 => build::<i32>(&device, &config, render, failure),
-        SampleFormat::I24 => build::<cpal::I24>(&device, &config, render, failure),
-        SampleFormat::I16 => build::<i16>(&device, &config, render, failure),
-        SampleFormat::U16 => build::<u16>(&device, &config, render, failure),
-        SampleFormat::U8 => build::<u8>(&device, &config, render, failure),
-        SampleFormat::F64 => build::<f64>(&device, &config, render, failure),
+        SampleFormat::F32 => build::<f32>(&device, &config, render, health),
+        SampleFormat::I32 => build::<i32>(&device, &config, render, health),
+        SampleFormat::I24 => build::<cpal::I24>(&device, &config, render, health),
+        SampleFormat::I16 => build::<i16>(&device, &config, render, health),
+        SampleFormat::U16 => build::<u16>(&device, &config, render, health),
+        SampleFormat::U8 => build::<u8>(&device, &config, render, health),
+        SampleFormat::F64 => build::<f64>(&device, &config, render, health),
         other => {
             return Err(unavailable(format!(
                 "its sample format {other} is not supported"
@@ -148,7 +150,7 @@ fn open(
         sample_rate: request.sample_rate,
         channels: config.channels,
         sample_format: format.to_string(),
-        buffer_frames,
+        buffer_frames: stream.buffer_size().ok().or(Some(buffer_frames)),
         converted_from: None,
         conversion_delay_frames: 0,
     };
@@ -199,22 +201,30 @@ fn build<T>(
     device: &cpal::Device,
     config: &StreamConfig,
     mut render: RenderFn,
-    failure: Arc<Failure>,
+    health: Arc<StreamHealth>,
 ) -> Result<cpal::Stream, cpal::Error>
 where
     T: SizedSample + FromSample<f32> + Send + 'static,
 {
-    let timing = Arc::clone(&failure);
+    let timing = Arc::clone(&health);
     let note_latency = move |info: &cpal::OutputCallbackInfo| {
         let t = info.timestamp();
         let latency = t.playback.duration_since(t.callback);
         timing.set_latency_us(latency.as_micros().min(u128::from(u32::MAX)) as u32);
     };
+    // Errors by what they mean. cpal's backends go on after anything but a device that is
+    // gone or a stream that must be rebuilt; the rest (ALSA's bursts of EIO from
+    // snd_pcm_avail_delay on a PulseAudio stream, a busy moment) pass, and if the callbacks
+    // really stop, the player's watchdog reopens the stream.
     let on_error = move |error: cpal::Error| match error.kind() {
-        // Dropouts and a refused real-time priority do not stop the stream.
-        cpal::ErrorKind::Xrun | cpal::ErrorKind::RealtimeDenied => {}
-        cpal::ErrorKind::DeviceNotAvailable => failure.set(FAILURE_DISCONNECTED),
-        _ => failure.set(FAILURE_OTHER),
+        cpal::ErrorKind::Xrun => health.underrun(),
+        // Playback goes on at normal priority.
+        cpal::ErrorKind::RealtimeDenied => {}
+        cpal::ErrorKind::DeviceNotAvailable | cpal::ErrorKind::HostUnavailable => {
+            health.fault(StreamFault::DeviceGone)
+        }
+        cpal::ErrorKind::StreamInvalidated => health.fault(StreamFault::Invalidated),
+        _ => health.passing_error(),
     };
     if T::FORMAT == SampleFormat::F32 {
         return device.build_output_stream::<f32, _, _>(

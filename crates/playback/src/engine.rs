@@ -322,6 +322,16 @@ impl Meters {
         }
     }
 
+    /// The frame of the track being heard (at the end of the last block rendered).
+    pub fn position(&self) -> u64 {
+        self.position.load(Ordering::Relaxed)
+    }
+
+    /// Whether the transport is playing.
+    pub fn playing(&self) -> bool {
+        self.playing.load(Ordering::Relaxed) != 0
+    }
+
     fn raise(cell: &AtomicU32, value: f32) {
         let current = f32::from_bits(cell.load(Ordering::Relaxed));
         if value > current {

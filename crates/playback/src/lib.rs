@@ -10,4 +10,7 @@ pub mod output;
 
 pub use cpal_backend::CpalBackend;
 pub use devices::{DeviceStatus, OutputDevice, output_devices};
-pub use output::{Backend, OutputInfo, PlaybackError, PlaybackStatus, Player};
+pub use output::{
+    BUFFER_CHOICES, Backend, DEFAULT_BUFFER_FRAMES, OutputChoice, OutputInfo, PlaybackError,
+    PlaybackStatus, Player, Polled, StreamCounts,
+};

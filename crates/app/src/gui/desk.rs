@@ -26,7 +26,10 @@ use crest_engine::{AudioBuffer, demo};
 use crest_playback::engine::{
     Command, Listen, MAX_BLOCK, Measured, Reference, Source, SourceGains,
 };
-use crest_playback::{Backend, CpalBackend, OutputDevice, PlaybackStatus, Player};
+use crest_playback::{
+    BUFFER_CHOICES, Backend, CpalBackend, DEFAULT_BUFFER_FRAMES, OutputChoice, OutputDevice,
+    PlaybackStatus, Player,
+};
 use iced::widget::{
     Column, button, canvas, column, container, pick_list, progress_bar, row, rule, scrollable,
     text, tooltip,
@@ -140,6 +143,8 @@ pub enum Message {
     DevicesFound(Vec<OutputDevice>),
     /// Play through this device (by id; none: the system's default).
     Device(Option<String>),
+    /// Frames per output buffer (latency against safety from dropouts).
+    BufferFrames(u32),
     /// Restore the autosave a crashed desk left (true) or discard it.
     Restore(bool),
     /// Ctrl+S: save the session (to its file, or `choose` one: Ctrl+Shift+S).
@@ -194,9 +199,12 @@ pub struct Session {
     momentary: bool,
     /// Mix health, worst first.
     findings: Vec<Finding>,
-    /// The output device chosen (by id; none: the system's default) and those found.
-    device: Option<String>,
+    /// The output device chosen (by id; none: the system's default) and its buffer size, and
+    /// the devices found.
+    output_choice: OutputChoice,
     devices: Vec<OutputDevice>,
+    /// What happened to the output (it stopped and was reopened, it is gone).
+    output_notice: Option<String>,
     /// The reference as loaded (converted to the track's rate), to hand to a new player.
     reference_audio: Option<Arc<AudioBuffer>>,
     /// The last loop region, and whether it is looping.
@@ -221,6 +229,25 @@ pub struct Session {
     spectrum: Spectrum,
     tap_scratch: Vec<f32>,
     last_tick: Option<std::time::Instant>,
+}
+
+/// A buffer size in the output menu, with the latency it gives at the track's rate.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct BufferChoice {
+    frames: u32,
+    rate: f64,
+}
+
+impl std::fmt::Display for BufferChoice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let ms = f64::from(self.frames) * 1_000.0 / self.rate;
+        let note = if self.frames == DEFAULT_BUFFER_FRAMES {
+            " (default)"
+        } else {
+            ""
+        };
+        write!(f, "Buffer {} frames · {ms:.0} ms{note}", self.frames)
+    }
 }
 
 /// The audio output backend (cpal's, or a manual device in tests).
@@ -687,9 +714,25 @@ impl Desk {
             }
             Message::Device(device) => {
                 if let State::Ready(session) = &mut self.state {
-                    session.reopen(&self.context.output, device.clone());
+                    let choice = OutputChoice {
+                        device: device.clone(),
+                        ..session.output_choice.clone()
+                    };
+                    session.reopen(&self.context.output, choice);
                 }
                 self.context.preferences.device = device;
+                self.context.save_preferences();
+                Task::none()
+            }
+            Message::BufferFrames(frames) => {
+                if let State::Ready(session) = &mut self.state {
+                    let choice = OutputChoice {
+                        buffer_frames: frames,
+                        ..session.output_choice.clone()
+                    };
+                    session.reopen(&self.context.output, choice);
+                }
+                self.context.preferences.buffer_frames = Some(frames);
                 self.context.save_preferences();
                 Task::none()
             }
@@ -893,7 +936,10 @@ impl Session {
     /// A session on a loaded track, playing through `output` on the preferred device, exporting
     /// to the last export folder (else beside the track).
     fn new(loaded: Loaded, output: Output, preferences: &Preferences) -> Self {
-        let device = preferences.device.clone();
+        let output_choice = OutputChoice {
+            device: preferences.device.clone(),
+            buffer_frames: preferences.buffer_frames.unwrap_or(DEFAULT_BUFFER_FRAMES),
+        };
         let settings = ChainSettings::gentle_master();
         let (rate, channels) = (loaded.audio.sample_rate(), loaded.audio.channel_count());
         let mut spectrum = Spectrum::new(rate);
@@ -912,8 +958,8 @@ impl Session {
         };
         timeline.refresh();
         let playback = Player::open(
-            &*output.0,
-            device.as_deref(),
+            Arc::clone(&output.0),
+            output_choice.clone(),
             Arc::clone(&loaded.audio),
             &settings,
             0,
@@ -949,8 +995,9 @@ impl Session {
             reference_path: None,
             momentary: false,
             findings: loaded.findings,
-            device,
+            output_choice,
             devices: Vec::new(),
+            output_notice: None,
             reference_audio: None,
             loop_region: None,
             looping: false,
@@ -1245,21 +1292,22 @@ impl Session {
 
     /// Playback on another device: a new player at the playhead, with everything the monitor
     /// path had (source, listen mode, dim, gains, emulation, reference, loop).
-    fn reopen(&mut self, output: &Output, device: Option<String>) {
+    fn reopen(&mut self, output: &Output, choice: OutputChoice) {
         self.playing = false;
         let position =
             (self.timeline.playhead_s.unwrap_or(0.0) * f64::from(self.audio.sample_rate())) as u64;
         // The old stream closes first: some devices open only once.
         self.playback = Err("switching the output".into());
         self.playback = Player::open(
-            &*output.0,
-            device.as_deref(),
+            Arc::clone(&output.0),
+            choice.clone(),
             Arc::clone(&self.audio),
             &self.live_settings(),
             position,
         )
         .map_err(|e| e.to_string());
-        self.device = device;
+        self.output_choice = choice;
+        self.output_notice = None;
         self.send(Command::Listen(self.monitor.choices.source));
         self.send(Command::Monitor {
             listen: self.monitor.choices.listen,
@@ -1334,6 +1382,7 @@ impl Session {
             | Message::SessionPicked(_)
             | Message::Autosave
             | Message::Device(_)
+            | Message::BufferFrames(_)
             | Message::Quit => Task::none(),
             Message::ScanDevices => Task::perform(
                 off_thread(|| Ok(crest_playback::output_devices())),
@@ -1537,13 +1586,20 @@ impl Session {
                     .map_or(0.033, |t| (now - t).as_secs_f32());
                 if let Ok(player) = &mut self.playback {
                     match player.poll() {
-                        Ok(true) => self.playing = false,
-                        Ok(false) => {}
+                        Ok(polled) => {
+                            if polled.ended {
+                                self.playing = false;
+                            }
+                            if let Some(notice) = polled.notice {
+                                self.output_notice = Some(notice);
+                            }
+                        }
                         Err(error) => self.chain_notice = Some(error.to_string()),
                     }
                     let snapshot = player.meters();
+                    // Where the sound is now: between callbacks, less the device's latency.
                     self.timeline.playhead_s =
-                        Some(snapshot.position as f64 / f64::from(self.audio.sample_rate()));
+                        Some(player.playhead() as f64 / f64::from(self.audio.sample_rate()));
                     drain(
                         player.master_tap(),
                         self.audio.channel_count(),
@@ -1555,8 +1611,9 @@ impl Session {
                     self.meters.update(&snapshot, elapsed);
                     drain(player.heard_tap(), 2, &mut self.tap_scratch);
                     self.spectrum.push_heard(&self.tap_scratch, elapsed);
-                    if let PlaybackStatus::Unavailable { reason } = player.status() {
-                        self.playback = Err(reason);
+                    // A stream that stopped or a device that is gone: the player keeps trying;
+                    // the transport waits.
+                    if let PlaybackStatus::Unavailable { .. } = player.status() {
                         self.playing = false;
                     }
                 }
@@ -1763,7 +1820,7 @@ impl Session {
             id: Some(d.id.clone()),
             name: d.name.clone(),
         }));
-        if let Some(id) = &self.device
+        if let Some(id) = &self.output_choice.device
             && !outputs.iter().any(|c| c.id.as_ref() == Some(id))
         {
             outputs.push(Named {
@@ -1771,17 +1828,58 @@ impl Session {
                 name: id.clone(),
             });
         }
-        let chosen = outputs.iter().find(|c| c.id == self.device).cloned();
+        let chosen = outputs
+            .iter()
+            .find(|c| c.id == self.output_choice.device)
+            .cloned();
         let device = pick_list(outputs, chosen, |c: Named| Message::Device(c.id))
             .on_open(Message::ScanDevices)
             .text_size(13)
-            .width(Length::Fixed(190.0));
-        let monitor = row![container(monitor).width(Fill), device]
+            .width(Length::Fixed(260.0));
+        let rate = f64::from(self.audio.sample_rate());
+        let buffers: Vec<BufferChoice> = BUFFER_CHOICES
+            .iter()
+            .map(|&frames| BufferChoice { frames, rate })
+            .collect();
+        let buffer = pick_list(
+            buffers,
+            Some(BufferChoice {
+                frames: self.output_choice.buffer_frames,
+                rate,
+            }),
+            |c: BufferChoice| Message::BufferFrames(c.frames),
+        )
+        .text_size(13)
+        .width(Length::Fixed(260.0));
+        let output_state = match &self.playback {
+            Ok(player) => match player.status() {
+                PlaybackStatus::Ready { output } => {
+                    let latency = player
+                        .output_latency_ms()
+                        .map_or(String::new(), |ms| format!(", heard {ms:.0} ms late"));
+                    let buffer = output
+                        .buffer_frames
+                        .map_or(String::new(), |f| format!(", {f}-frame buffer"));
+                    text(format!("{} Hz{buffer}{latency}", output.sample_rate)).color(style::MUTED)
+                }
+                PlaybackStatus::Unavailable { reason } => {
+                    text(format!("Output: {reason}")).color(style::WARNING)
+                }
+            },
+            Err(_) => text(""),
+        }
+        .size(12)
+        .width(Length::Fixed(260.0));
+        let outputs = column![device, buffer, output_state].spacing(4);
+        let monitor = row![container(monitor).width(Fill), outputs]
             .spacing(10)
             .align_y(iced::Alignment::Start);
         let mut page: Column<'_, Message> = column![header, monitor].spacing(12);
         if let Some(notice) = &self.notice {
             page = page.push(text(notice.clone()).color(style::WARNING));
+        }
+        if let Some(notice) = &self.output_notice {
+            page = page.push(text(format!("Output: {notice}")).color(style::WARNING));
         }
         if let Some((name, job)) = &self.opening {
             page = page.push(

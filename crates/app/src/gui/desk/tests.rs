@@ -364,8 +364,11 @@ fn play_and_pause_drive_the_output_device() {
     let playing = device.pull(9_600);
     assert!(rms(&playing) > 0.01, "{}", rms(&playing));
     let _ = desk.update(Message::Tick);
+    // Just after a 200 ms callback its sound has not started (the device plays it 5 ms
+    // later): the playhead is at the callback's first frame — the 10 ms fade out of the
+    // start, then 12.0 s — not at its end (12.19 s).
     let heard = session(&desk).timeline.playhead_s.expect("playhead");
-    assert!((heard - 12.2).abs() < 0.05, "{heard}");
+    assert!((heard - 11.98).abs() < 0.02, "{heard}");
     // Another second, in callbacks of 10 ms, the desk ticking as it does (every 33 ms):
     // the live meters read the master.
     for n in 0..100 {
@@ -388,8 +391,10 @@ fn play_and_pause_drive_the_output_device() {
     // After the 10 ms fade, silence.
     assert_eq!(rms(&paused[2 * 960..]), 0.0);
     let _ = desk.update(Message::Tick);
+    // Paused where the fade ended: 10 ms past the last callback's end, which the playhead
+    // showed 15 ms before its end (its 10 ms not yet heard, and the device's 5 ms).
     let still = session(&desk).timeline.playhead_s.expect("playhead");
-    assert!((still - heard).abs() < 0.02, "{still} vs {heard}");
+    assert!((still - heard - 0.025).abs() < 0.001, "{still} vs {heard}");
 }
 
 #[test]
@@ -784,7 +789,10 @@ fn another_output_device_takes_over_at_the_playhead_and_is_remembered() {
     apply(&mut desk, []);
     let _ = desk.update(Message::Seek(10.0));
     let _ = desk.update(Message::Device(Some("speakers".into())));
-    assert_eq!(session(&desk).device.as_deref(), Some("speakers"));
+    assert_eq!(
+        session(&desk).output_choice.device.as_deref(),
+        Some("speakers")
+    );
     assert!(session(&desk).playback.is_ok());
     click(&mut desk, "Play");
     for _ in 0..10 {
