@@ -29,10 +29,14 @@ pub enum DeviceStatus {
     Unavailable { reason: String },
 }
 
-/// Lists the output devices of the default audio host.
+/// Lists the output devices of the preferred audio host: PipeWire's or PulseAudio's sinks
+/// with their descriptions when that server runs, else ALSA's devices — its hardware and
+/// the plugin outputs that open, not the converters, effects and sound servers that are not
+/// outputs here (nine raw plugin names on a machine with PulseAudio's ALSA plugins).
 pub fn output_devices() -> Vec<OutputDevice> {
     quiet_alsa(|| {
         let host = cpal::default_host();
+        let alsa = host.id() == cpal::HostId::Alsa;
         let default_id = host
             .default_output_device()
             .and_then(|d| d.id().ok())
@@ -41,6 +45,10 @@ pub fn output_devices() -> Vec<OutputDevice> {
             return Vec::new();
         };
         devices
+            .filter(|device| {
+                let id = device.id().map(|id| id.to_string()).unwrap_or_default();
+                !alsa || worth_probing(&id)
+            })
             .map(|device| {
                 let id = device
                     .id()
@@ -51,12 +59,6 @@ pub fn output_devices() -> Vec<OutputDevice> {
                     .map(|d| d.to_string())
                     .unwrap_or_else(|_| id.clone());
                 let status = match device.default_output_config() {
-                    // ALSA's null device accepts a stream and discards it, pulling audio as
-                    // fast as the callback can produce it: not something to listen through.
-                    Ok(_) if id == "alsa:null" => DeviceStatus::Unavailable {
-                        reason: "ALSA's null device discards audio; it is not a sound output"
-                            .into(),
-                    },
                     Ok(config) => DeviceStatus::Available {
                         sample_rate: config.sample_rate(),
                         channels: config.channels(),
@@ -73,8 +75,69 @@ pub fn output_devices() -> Vec<OutputDevice> {
                     status,
                 }
             })
+            // ALSA's plugin outputs are listed only when they open; hardware always (a
+            // busy card says why).
+            .filter(|d| {
+                !alsa || is_hardware(&d.id) || matches!(d.status, DeviceStatus::Available { .. })
+            })
             .collect()
     })
+}
+
+/// ALSA plugin PCMs that are not outputs of their own: rate converters, effects, mixing
+/// helpers, and the discarding null device.
+const NOT_OUTPUTS: [&str; 9] = [
+    "alsa:null",
+    "alsa:lavrate",
+    "alsa:samplerate",
+    "alsa:speexrate",
+    "alsa:speex",
+    "alsa:upmix",
+    "alsa:vdownmix",
+    "alsa:oss",
+    "alsa:a52",
+];
+
+/// Whether an ALSA device is worth opening to see if it plays. JACK's plugin is opened only
+/// when a JACK server runs: opening it otherwise makes libjack print its connection errors
+/// on stderr, which no handler captures.
+fn worth_probing(id: &str) -> bool {
+    if NOT_OUTPUTS.contains(&id) {
+        return false;
+    }
+    if id == "alsa:jack" {
+        return jack_server_running();
+    }
+    true
+}
+
+/// A running JACK server has its socket in /dev/shm: `jack_default_UID_0` (JACK 2) or the
+/// folder `jack-UID` (JACK 1). (A client that failed to connect leaves `jack_db-0` behind,
+/// which says nothing.)
+fn jack_server_running() -> bool {
+    std::fs::read_dir("/dev/shm").is_ok_and(|entries| {
+        entries.flatten().any(|e| {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            name.starts_with("jack_default_") || name.starts_with("jack-")
+        })
+    })
+}
+
+/// A sound card's own device (hw, plughw, and the per-card defaults), as opposed to a plugin.
+fn is_hardware(id: &str) -> bool {
+    let name = id.strip_prefix("alsa:").unwrap_or(id);
+    [
+        "hw:",
+        "plughw:",
+        "sysdefault:",
+        "front:",
+        "iec958:",
+        "hdmi:",
+        "surround",
+    ]
+    .iter()
+    .any(|prefix| name.starts_with(prefix))
 }
 
 /// Runs `f` with ALSA's error messages captured on this thread instead of printed: on a
@@ -88,4 +151,42 @@ pub(crate) fn quiet_alsa<T>(f: impl FnOnce() -> T) -> T {
 #[cfg(not(target_os = "linux"))]
 pub(crate) fn quiet_alsa<T>(f: impl FnOnce() -> T) -> T {
     f()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn alsa_plugins_that_are_not_outputs_are_not_listed_hardware_always_is() {
+        for id in [
+            "alsa:null",
+            "alsa:lavrate",
+            "alsa:speexrate",
+            "alsa:upmix",
+            "alsa:oss",
+        ] {
+            assert!(!worth_probing(id), "{id}");
+        }
+        for id in [
+            "alsa:default",
+            "alsa:pulse",
+            "alsa:hw:CARD=0,DEV=0",
+            "alsa:dmix",
+        ] {
+            assert!(worth_probing(id), "{id}");
+        }
+        // JACK's plugin only with a JACK server's socket present.
+        assert_eq!(worth_probing("alsa:jack"), jack_server_running());
+        for id in [
+            "alsa:hw:CARD=0,DEV=0",
+            "alsa:plughw:CARD=1,DEV=3",
+            "alsa:sysdefault:CARD=0",
+        ] {
+            assert!(is_hardware(id), "{id}");
+        }
+        for id in ["alsa:default", "alsa:pulse", "pulseaudio:crest_out"] {
+            assert!(!is_hardware(id), "{id}");
+        }
+    }
 }
