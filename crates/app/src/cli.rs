@@ -3,6 +3,7 @@
 mod analyze;
 mod devices;
 mod master;
+mod play;
 mod preview;
 mod profiles;
 mod targets;
@@ -41,6 +42,9 @@ pub enum Command {
     Verify(verify::VerifyArgs),
     /// Render what a listener hears (platform normalization, playback system) to a float WAV.
     Preview(preview::PreviewArgs),
+    /// Play a file through the chain and the monitor path on an output device (a headless
+    /// audition).
+    Play(play::PlayArgs),
     /// Open the desk on a file (for a file whose name is also a subcommand's).
     Open {
         /// Audio file to open.
@@ -77,6 +81,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Targets(args) => targets::run(&args),
         Command::Profiles(args) => profiles::run(&args),
         Command::Preview(args) => preview::run(&args),
+        Command::Play(args) => play::run(&args),
         Command::Devices(args) => devices::run(&args),
         Command::Master(args) => master::run(&args),
         Command::Verify(args) => verify::run(&args),

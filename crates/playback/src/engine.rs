@@ -25,8 +25,10 @@ pub const MAX_BLOCK: usize = 2_048;
 const CROSSFADE_MS: f64 = 10.0;
 /// The monitor's dim: −20 dB.
 const DIM_GAIN: f32 = 0.1;
-/// Nothing leaves the monitor above this (−0.5 dBFS): a wild EQ move cannot blast speakers.
-const SAFETY_CEILING: f32 = 0.944;
+/// Nothing leaves the monitor above full scale: a wild EQ move cannot send the floats of a
+/// +24 dB boost to a server that passes them on unclipped. At full scale, not under it, so
+/// that a master with a ceiling up to 0 dBTP is heard as exported, sample for sample.
+const SAFETY_CEILING: f32 = 1.0;
 /// Queue sizes: commands in flight, events back, and the master tap (frames × channels).
 const COMMAND_SLOTS: usize = 256;
 const EVENT_SLOTS: usize = 256;

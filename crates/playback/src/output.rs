@@ -31,8 +31,11 @@ pub type RenderFn = Box<dyn FnMut(&mut [f32]) + Send>;
 pub const BUFFER_CHOICES: [u32; 4] = [512, 1_024, 2_048, 4_096];
 pub const DEFAULT_BUFFER_FRAMES: u32 = 2_048;
 
-/// A stream that has not called back for this long while it should be playing is reopened.
+/// A running stream that has not called back for this long is reopened.
 const STALL: Duration = Duration::from_secs(1);
+/// A new stream may take longer between its first callback (the prefill) and the next: a
+/// PulseAudio null sink waits up to 2 s, its initial latency, before it asks for more.
+const STARTUP: Duration = Duration::from_secs(3);
 /// How often a device that is gone is tried again.
 const RETRY: Duration = Duration::from_secs(2);
 
@@ -468,6 +471,13 @@ impl Player {
         self.playhead_at(Instant::now())
     }
 
+    /// Whether the output is running: a stream open and calling back past its first
+    /// (prefill) callback. Starting the transport before may lose the start to the device's
+    /// start-up.
+    pub fn is_running(&self) -> bool {
+        self.lost.is_none() && self.health.callbacks.load(Ordering::Relaxed) >= 2
+    }
+
     /// Callbacks, dropouts, errors ridden out and reopenings so far.
     pub fn counts(&self) -> StreamCounts {
         StreamCounts {
@@ -534,7 +544,8 @@ impl Player {
                 self.seen_callbacks = callbacks;
                 self.seen_at = now;
             }
-            let stalled = now.saturating_duration_since(self.seen_at) >= STALL;
+            let patience = if callbacks < 2 { STARTUP } else { STALL };
+            let stalled = now.saturating_duration_since(self.seen_at) >= patience;
             let why = match self.health.faulted() {
                 Some(StreamFault::DeviceGone) => Some("the output device disappeared"),
                 Some(StreamFault::Invalidated) => Some("the output stream was invalidated"),
