@@ -279,6 +279,8 @@ fn playback_on_a_pulseaudio_server_is_the_exported_master_sample_for_sample() {
     );
     let report: serde_json::Value =
         serde_json::from_slice(&played.stdout).expect("crest play --json");
+    // The figures docs/performance.md reports (shown with --nocapture).
+    eprintln!("crest play: {report}");
     // Played on the server's sink through cpal's PulseAudio host, the whole track, with the
     // stream alive throughout.
     assert_eq!(report["output"]["device"], "Null Output", "{report}");

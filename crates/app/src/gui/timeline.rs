@@ -40,6 +40,8 @@ pub struct Gesture {
 
 /// Pointer travel that turns a click into a loop drag.
 const DRAG_PX: f32 = 4.0;
+/// Width of the playhead.
+const PLAYHEAD_PX: f32 = 2.0;
 
 impl Timeline {
     /// Call after changing the data (not the playhead).
@@ -217,11 +219,13 @@ impl canvas::Program<Message> for Timeline {
         if let Some(t) = self.playhead_s {
             let mut frame = Frame::new(renderer, bounds.size());
             let x = self.x(bounds.size(), t);
-            frame.stroke(
-                &Path::line(Point::new(x, 0.0), Point::new(x, bounds.height)),
-                Stroke::default()
-                    .with_color(style::PLAYHEAD)
-                    .with_width(1.5),
+            // A filled bar, not a stroked line: the software renderer repaints only where
+            // a shape's path bounds say it changed, and a vertical line's bounds are 0 px
+            // wide, so a stroked playhead stayed where it was first drawn.
+            frame.fill_rectangle(
+                Point::new(x - PLAYHEAD_PX / 2.0, 0.0),
+                Size::new(PLAYHEAD_PX, bounds.height),
+                style::PLAYHEAD,
             );
             layers.push(frame.into_geometry());
         }
