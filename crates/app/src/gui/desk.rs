@@ -1862,8 +1862,9 @@ impl Session {
                         .map_or(String::new(), |f| format!(", {f}-frame buffer"));
                     text(format!("{} Hz{buffer}{latency}", output.sample_rate)).color(style::MUTED)
                 }
-                PlaybackStatus::Unavailable { reason } => {
-                    text(format!("Output: {reason}")).color(style::WARNING)
+                // The reason is on the notice line below the bar.
+                PlaybackStatus::Unavailable { .. } => {
+                    text("No output now: trying again every 2 s").color(style::WARNING)
                 }
             },
             Err(_) => text(""),

@@ -398,6 +398,42 @@ fn play_and_pause_drive_the_output_device() {
 }
 
 #[test]
+fn a_lost_output_is_reported_and_retried_not_dropped() {
+    use crest_playback::manual::{ManualBackend, ManualDevice};
+    let device = Arc::new(ManualBackend::with(ManualDevice::speakers()));
+    let output = Output(Arc::clone(&device) as Arc<dyn Backend>);
+    let mut desk = ready_with(output, None);
+    apply(&mut desk, []);
+    click(&mut desk, "Play");
+    let _ = device.pull(4_800);
+    // Errors that pass change nothing the user sees.
+    device.passing_errors(600);
+    let _ = desk.update(Message::Tick);
+    assert_eq!(session(&desk).output_notice, None);
+    assert!(session(&desk).playing);
+    // The device goes: the desk says so, stops its transport and keeps the player, which
+    // tries again by itself.
+    let _ = device.unplug();
+    let _ = desk.update(Message::Tick);
+    let notice = session(&desk).output_notice.clone().expect("told");
+    assert!(notice.contains("disappeared"), "{notice}");
+    assert!(!session(&desk).playing);
+    let player = session(&desk)
+        .playback
+        .as_ref()
+        .expect("the player is kept");
+    assert!(matches!(
+        player.status(),
+        PlaybackStatus::Unavailable { .. }
+    ));
+    let mut ui = window(&desk);
+    assert!(
+        ui.find(starting("Output: the output device disappeared"))
+            .is_ok()
+    );
+}
+
+#[test]
 fn keys_map_to_their_actions() {
     use iced::keyboard::{Event, Key, Location, Modifiers, key};
     let press = |key: Key, modifiers: Modifiers| Event::KeyPressed {
