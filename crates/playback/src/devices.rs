@@ -111,15 +111,26 @@ fn worth_probing(id: &str) -> bool {
     true
 }
 
-/// A running JACK server has its socket in /dev/shm: `jack_default_UID_0` (JACK 2) or the
-/// folder `jack-UID` (JACK 1). (A client that failed to connect leaves `jack_db-0` behind,
-/// which says nothing.)
+/// A running JACK server has its socket in /dev/shm: `jack_SERVER_UID_0` (JACK 2) or
+/// `jack-UID/SERVER/` (JACK 1), SERVER being `$JACK_DEFAULT_SERVER` or `default`. (What
+/// clients and servers leave behind when they end — `jack_db-0`, `jack-shm-registry` —
+/// says nothing.)
 fn jack_server_running() -> bool {
-    std::fs::read_dir("/dev/shm").is_ok_and(|entries| {
+    let server = std::env::var("JACK_DEFAULT_SERVER").unwrap_or_else(|_| "default".into());
+    jack_socket_in(std::path::Path::new("/dev/shm"), &server)
+}
+
+fn jack_socket_in(folder: &std::path::Path, server: &str) -> bool {
+    let jack2 = format!("jack_{server}_");
+    std::fs::read_dir(folder).is_ok_and(|entries| {
         entries.flatten().any(|e| {
             let name = e.file_name();
             let name = name.to_string_lossy();
-            name.starts_with("jack_default_") || name.starts_with("jack-")
+            let jack1 = name
+                .strip_prefix("jack-")
+                .is_some_and(|uid| !uid.is_empty() && uid.bytes().all(|b| b.is_ascii_digit()))
+                && e.path().join(server).is_dir();
+            name.starts_with(&jack2) || jack1
         })
     })
 }
@@ -178,6 +189,22 @@ mod tests {
         }
         // JACK's plugin only with a JACK server's socket present.
         assert_eq!(worth_probing("alsa:jack"), jack_server_running());
+        let shm = std::env::temp_dir().join(format!("crest-shm-{}", std::process::id()));
+        std::fs::create_dir_all(&shm).expect("folder");
+        for left_behind in [
+            "jack_db-0",
+            "jack-shm-registry",
+            "jack_sem.0_default_system",
+        ] {
+            std::fs::write(shm.join(left_behind), b"").expect("file");
+        }
+        assert!(!jack_socket_in(&shm, "default"));
+        std::fs::write(shm.join("jack_default_0_0"), b"").expect("socket");
+        assert!(jack_socket_in(&shm, "default"));
+        assert!(!jack_socket_in(&shm, "studio"));
+        std::fs::create_dir_all(shm.join("jack-1000/studio")).expect("JACK 1 folder");
+        assert!(jack_socket_in(&shm, "studio"));
+        let _ = std::fs::remove_dir_all(&shm);
         for id in [
             "alsa:hw:CARD=0,DEV=0",
             "alsa:plughw:CARD=1,DEV=3",
