@@ -26,12 +26,6 @@ impl StreamHandle for CpalStream {
             .play()
             .map_err(|e| PlaybackError::Stream(e.to_string()))
     }
-
-    fn pause(&self) -> Result<(), PlaybackError> {
-        self.0
-            .pause()
-            .map_err(|e| PlaybackError::Stream(e.to_string()))
-    }
 }
 
 impl Backend for CpalBackend {

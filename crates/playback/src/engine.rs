@@ -428,6 +428,9 @@ pub struct Engine {
     /// Frames the live chain has taken since it was last reset, up to its latency: what has
     /// not come out yet.
     primed: usize,
+    /// Frames of the track read since the last loop wrap (or seek), up to the latency: how
+    /// many of the frames still in the chain come after the wrap.
+    since_wrap: usize,
     /// A seek, pause or stop waiting for the output to fade out, and the frames left.
     fading_out: Option<(Pending, usize)>,
     /// Frames read since playback started at a new place, and the length of their fade-in
@@ -498,6 +501,7 @@ impl Engine {
             cursor: 0,
             tail: 0,
             primed: 0,
+            since_wrap: 0,
             fading_out: None,
             fade_in: (usize::MAX, 1),
             looping: None,
@@ -695,12 +699,16 @@ impl Engine {
     /// (the track's end flushes through it; a loop wrap is followed back).
     fn heard_position(&self) -> u64 {
         let behind = self.primed as u64;
-        let ahead = self.cursor + self.tail as u64;
+        let after_wrap = self.since_wrap as u64;
         match self.looping {
-            Some((start, end)) if ahead >= start && ahead < end && ahead - start < behind => {
-                end - (behind - (ahead - start))
+            // Some of what is still in the chain was read before the last wrap: the frame
+            // heard is that many before the loop's end (the loop may be shorter than the
+            // latency and have wrapped more than once).
+            Some((start, end)) if after_wrap < behind && end > start => {
+                let back = behind - after_wrap;
+                end - ((back - 1) % (end - start) + 1)
             }
-            _ => ahead.saturating_sub(behind),
+            _ => (self.cursor + self.tail as u64).saturating_sub(behind),
         }
         .min(self.track.frames() as u64)
     }
@@ -709,6 +717,7 @@ impl Engine {
         self.cursor = frame.min(self.track.frames() as u64);
         self.tail = 0;
         self.primed = 0;
+        self.since_wrap = 0;
         // Anywhere but the track's own start, the sound fades in.
         self.fade_in = if self.cursor == 0 {
             (usize::MAX, 1)
@@ -749,6 +758,7 @@ impl Engine {
             {
                 self.cursor = start;
                 self.fade_in = (0, self.loop_fade(start, end));
+                self.since_wrap = 0;
             }
             let (end, wraps) = match self.looping {
                 Some((start, end)) if self.cursor >= start && self.cursor < end => {
@@ -781,6 +791,7 @@ impl Engine {
                 }
             }
             self.fade_in.0 = read.saturating_add(take);
+            self.since_wrap = self.since_wrap.saturating_add(take);
             self.cursor += take as u64;
             k += take;
         }
@@ -843,10 +854,15 @@ impl Engine {
         let latency = self.live.chain.latency_frames();
         if self.tail > latency {
             // Everything of the track has been heard.
-            self.playing = false;
-            self.fading_out = None;
-            self.seek(0);
-            self.send(Event::Ended);
+            match self.fading_out.take() {
+                // A seek asked for as the track ran out is carried out, not lost.
+                Some((pending, _)) if pending.seek.is_some() => self.complete(pending),
+                _ => {
+                    self.playing = false;
+                    self.seek(0);
+                    self.send(Event::Ended);
+                }
+            }
         }
         self.tap_master(frames);
     }

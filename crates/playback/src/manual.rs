@@ -53,6 +53,10 @@ struct State {
     stream: Option<Open>,
     opened: usize,
     last_request: Option<StreamRequest>,
+    /// Closed streams not let go yet (as PulseAudio's, until the server answers), when
+    /// [`ManualBackend::hold_closed_streams`] asked for it.
+    holding: bool,
+    closed: Vec<Open>,
 }
 
 /// A backend with one manual device (or none: [`Self::default`]).
@@ -81,15 +85,18 @@ impl StreamHandle for ManualStream {
     fn play(&self) -> Result<(), PlaybackError> {
         Ok(())
     }
-    fn pause(&self) -> Result<(), PlaybackError> {
-        Ok(())
-    }
 }
 
 impl Drop for ManualStream {
     fn drop(&mut self) {
         // Dropped outside the lock: the render function sends its engine home as it goes.
-        let open = lock(&self.0).stream.take();
+        let mut state = lock(&self.0);
+        let open = state.stream.take();
+        if state.holding {
+            state.closed.extend(open);
+            return;
+        }
+        drop(state);
         drop(open);
     }
 }
@@ -194,6 +201,18 @@ impl ManualBackend {
             open.health.set_latency_us(latency_us);
             (open.render)(out);
         }
+    }
+
+    /// Closed streams keep their render function (and its engine) until
+    /// [`Self::let_go`], as a server that has not answered yet does.
+    pub fn hold_closed_streams(&self) {
+        self.lock().holding = true;
+    }
+
+    /// Drops the closed streams held back.
+    pub fn let_go(&self) {
+        let closed = std::mem::take(&mut self.lock().closed);
+        drop(closed);
     }
 
     /// Whether a stream is open.

@@ -33,9 +33,14 @@ pub const DEFAULT_BUFFER_FRAMES: u32 = 2_048;
 
 /// A running stream that has not called back for this long is reopened.
 const STALL: Duration = Duration::from_secs(1);
-/// A new stream may take longer between its first callback (the prefill) and the next: a
-/// PulseAudio null sink waits up to 2 s, its initial latency, before it asks for more.
+/// A new stream may wait longer after its first callbacks (the prefill) before it asks for
+/// more: a PulseAudio null sink waits up to its 2 s initial latency, natively and through
+/// ALSA's plugin alike.
 const STARTUP: Duration = Duration::from_secs(3);
+/// A stream runs once its callbacks have come for this long (past the prefill's burst).
+const FLOWING: Duration = Duration::from_millis(150);
+/// How long a closed stream may keep the engine before the player says it is stuck.
+const ENGINE_BACK: Duration = Duration::from_secs(5);
 /// How often a device that is gone is tried again.
 const RETRY: Duration = Duration::from_secs(2);
 
@@ -56,7 +61,7 @@ pub struct OutputInfo {
     pub sample_rate: u32,
     pub channels: u16,
     pub sample_format: String,
-    /// Frames per callback, when the device says.
+    /// Frames per callback: what the stream reports, else what was asked of it.
     pub buffer_frames: Option<u32>,
     /// The track's rate when the device refused it and the player converts in real time.
     pub converted_from: Option<u32>,
@@ -67,7 +72,6 @@ pub struct OutputInfo {
 /// An open stream. Dropping it closes the stream and drops its render function.
 pub trait StreamHandle {
     fn play(&self) -> Result<(), PlaybackError>;
-    fn pause(&self) -> Result<(), PlaybackError>;
 }
 
 /// A place streams can be opened: cpal's default host, or a fake.
@@ -104,7 +108,9 @@ pub enum StreamFault {
 pub struct StreamHealth {
     /// Callbacks so far: the watchdog's heartbeat.
     callbacks: AtomicU64,
-    /// When the last callback ran (µs since the player's epoch) and its frames.
+    /// When the first and the last callback ran (µs since the player's epoch), and the last
+    /// one's frames.
+    first_callback_us: AtomicU64,
     last_callback_us: AtomicU64,
     last_frames: AtomicU32,
     /// From the callback's timestamps: how long after the callback its samples are heard.
@@ -145,10 +151,24 @@ impl StreamHealth {
     }
 
     fn beat(&self, frames: usize, at: Duration) {
+        let at = at.as_micros() as u64;
+        // Only the audio thread writes these.
+        if self.callbacks.load(Ordering::Relaxed) == 0 {
+            self.first_callback_us.store(at, Ordering::Relaxed);
+        }
         self.last_frames.store(frames as u32, Ordering::Relaxed);
-        self.last_callback_us
-            .store(at.as_micros() as u64, Ordering::Relaxed);
+        self.last_callback_us.store(at, Ordering::Relaxed);
         self.callbacks.fetch_add(1, Ordering::Release);
+    }
+
+    /// Whether callbacks have come for a while, not only the prefill's first burst.
+    fn flowing(&self) -> bool {
+        self.callbacks.load(Ordering::Acquire) >= 2
+            && self
+                .last_callback_us
+                .load(Ordering::Relaxed)
+                .saturating_sub(self.first_callback_us.load(Ordering::Relaxed))
+                >= FLOWING.as_micros() as u64
     }
 
     fn faulted(&self) -> Option<StreamFault> {
@@ -266,10 +286,15 @@ pub struct Player {
     /// The heartbeat last seen and when it changed.
     seen_callbacks: u64,
     seen_at: Instant,
-    /// Why there is no stream now, and when to try again.
+    /// Why there is no stream now (what happened, and what the last try found), and when
+    /// to try again.
     lost: Option<String>,
+    lost_cause: Option<&'static str>,
+    lost_at: Instant,
     retry_at: Instant,
     reopened: u64,
+    /// The counts of streams closed before the current one.
+    past: StreamCounts,
 }
 
 impl std::fmt::Debug for Player {
@@ -325,8 +350,11 @@ impl Player {
             seen_callbacks: 0,
             seen_at: now,
             lost: None,
+            lost_cause: None,
+            lost_at: now,
             retry_at: now,
             reopened: 0,
+            past: StreamCounts::default(),
         };
         player.start_stream(engine, now)?;
         Ok(player)
@@ -378,6 +406,8 @@ impl Player {
             self.epoch,
         );
         let render: RenderFn = Box::new(move |out: &mut [f32]| {
+            // The callback's time as cpal measures its latency from: before rendering.
+            let called = epoch.elapsed();
             let channels = seen.load(Ordering::Relaxed) as usize;
             if let Some(engine) = carried.engine.as_mut() {
                 match converter.as_mut() {
@@ -387,7 +417,7 @@ impl Player {
                     }
                 }
             }
-            beat.beat(out.len() / channels.max(1), epoch.elapsed());
+            beat.beat(out.len() / channels.max(1), called);
         });
         let opened = self
             .backend
@@ -410,6 +440,7 @@ impl Player {
         self.seen_callbacks = 0;
         self.seen_at = now;
         self.lost = None;
+        self.lost_cause = None;
         Ok(())
     }
 
@@ -437,7 +468,8 @@ impl Player {
     /// plus the real-time conversion's delay when there is one.
     pub fn output_latency_ms(&self) -> Option<f64> {
         let device = self.health.latency_us.load(Ordering::Relaxed);
-        (device > 0).then(|| f64::from(device) / 1_000.0 + self.conversion_delay_ms())
+        (device > 0 && self.stream.is_some())
+            .then(|| f64::from(device) / 1_000.0 + self.conversion_delay_ms())
     }
 
     fn conversion_delay_ms(&self) -> f64 {
@@ -471,19 +503,22 @@ impl Player {
         self.playhead_at(Instant::now())
     }
 
-    /// Whether the output is running: a stream open and calling back past its first
-    /// (prefill) callback. Starting the transport before may lose the start to the device's
-    /// start-up.
+    /// Whether the output is running: a stream open whose callbacks have come for 150 ms,
+    /// past the prefill's burst. Starting the transport before may lose the start to the
+    /// device's start-up.
     pub fn is_running(&self) -> bool {
-        self.lost.is_none() && self.health.callbacks.load(Ordering::Relaxed) >= 2
+        self.lost.is_none() && self.health.flowing()
     }
 
-    /// Callbacks, dropouts, errors ridden out and reopenings so far.
+    /// Callbacks, dropouts, errors ridden out and reopenings since the player opened (over
+    /// every stream it opened).
     pub fn counts(&self) -> StreamCounts {
+        let current = &self.health;
         StreamCounts {
-            callbacks: self.health.callbacks.load(Ordering::Relaxed),
-            underruns: self.health.underruns.load(Ordering::Relaxed),
-            passing_errors: self.health.passing_errors.load(Ordering::Relaxed),
+            callbacks: self.past.callbacks + current.callbacks.load(Ordering::Relaxed),
+            underruns: self.past.underruns + current.underruns.load(Ordering::Relaxed),
+            passing_errors: self.past.passing_errors
+                + current.passing_errors.load(Ordering::Relaxed),
             reopened: self.reopened,
         }
     }
@@ -544,15 +579,18 @@ impl Player {
                 self.seen_callbacks = callbacks;
                 self.seen_at = now;
             }
-            let patience = if callbacks < 2 { STARTUP } else { STALL };
+            let patience = if self.health.flowing() {
+                STALL
+            } else {
+                STARTUP
+            };
             let stalled = now.saturating_duration_since(self.seen_at) >= patience;
             let why = match self.health.faulted() {
-                Some(StreamFault::DeviceGone) => Some("the output device disappeared"),
-                Some(StreamFault::Invalidated) => Some("the output stream was invalidated"),
-                None if stalled => Some("the output stopped"),
-                None => None,
+                Some(StreamFault::DeviceGone) => "the output device disappeared",
+                Some(StreamFault::Invalidated) => "the output stream was invalidated",
+                None if stalled => "the output stopped",
+                None => return None,
             };
-            let why = why?;
             // Where the listener was: playback picks up there, replaying what the device
             // held (a stream that stopped or died did not play it).
             let held =
@@ -561,34 +599,56 @@ impl Player {
             let resume = self
                 .playhead_at(now)
                 .min(self.remote.meters.position().saturating_sub(held));
-            let was_playing = self.remote.meters.playing();
-            self.stream = None;
-            self.lost = Some(why.to_owned());
-            self.retry_at = now;
-            if was_playing {
+            if self.remote.meters.playing() {
                 let _ = self.remote.commands.push(Command::Seek(resume));
             }
+            let counts = self.counts();
+            self.past = StreamCounts {
+                reopened: 0,
+                ..counts
+            };
+            // Closing it sends the engine back, at once or when the server lets the stream
+            // go (PulseAudio's, when it answers the request to delete it).
+            self.stream = None;
+            self.health = Arc::new(StreamHealth::default());
+            self.lost = Some(why.to_owned());
+            self.lost_cause = Some(why);
+            self.lost_at = now;
+            self.retry_at = now;
             notice = Some(why.to_owned());
         }
-        if self.stream.is_none() && now >= self.retry_at {
-            if self.parked.is_none() {
-                self.parked = self.home.try_recv().ok();
+        if self.stream.is_some() || now < self.retry_at {
+            return notice;
+        }
+        let why = self.lost_cause.unwrap_or("the output stopped");
+        if self.parked.is_none() {
+            self.parked = self.home.try_recv().ok();
+        }
+        let Some(engine) = self.parked.take() else {
+            if now.saturating_duration_since(self.lost_at) >= ENGINE_BACK {
+                let stuck = format!(
+                    "{why}, and its stream did not close; choose the output again to restart \
+                     playback"
+                );
+                if self.lost.as_deref() != Some(stuck.as_str()) {
+                    notice = Some(stuck.clone());
+                    self.lost = Some(stuck);
+                }
             }
-            let engine = self.parked.take()?;
-            let why = self.lost.clone().unwrap_or_default();
-            match self.start_stream(engine, now) {
-                Ok(()) => {
-                    self.reopened += 1;
-                    notice = Some(format!("{why}; reconnected to {}", self.output.device));
+            return notice;
+        };
+        match self.start_stream(engine, now) {
+            Ok(()) => {
+                self.reopened += 1;
+                notice = Some(format!("{why}; reconnected to {}", self.output.device));
+            }
+            Err(error) => {
+                let gone = format!("{why}: {error}; trying again");
+                if self.lost.as_deref() != Some(gone.as_str()) {
+                    notice = Some(gone.clone());
                 }
-                Err(error) => {
-                    let gone = format!("{why}: {error}; trying again");
-                    if self.lost.as_deref() != Some(gone.as_str()) {
-                        notice = Some(gone.clone());
-                    }
-                    self.lost = Some(gone);
-                    self.retry_at = now + RETRY;
-                }
+                self.lost = Some(gone);
+                self.retry_at = now + RETRY;
             }
         }
         notice

@@ -164,22 +164,43 @@ fn plays_through_the_device_and_survives_its_loss() {
         other => panic!("expected unavailable, got {other:?}"),
     }
     assert!(!fake.is_open());
-    // Still gone a second later: no new notice, no new stream.
+    let first_reason = match player.status() {
+        PlaybackStatus::Unavailable { reason } => reason,
+        other => panic!("expected unavailable, got {other:?}"),
+    };
+    // Still gone a second later, and at the next try: no new notice, no new stream, the same
+    // words.
     let polled = player.poll_at(now + Duration::from_secs(1)).expect("polls");
     assert_eq!(polled.notice, None);
+    let polled = player
+        .poll_at(now + Duration::from_millis(2_100))
+        .expect("polls");
+    assert_eq!(polled.notice, None);
+    assert_eq!(
+        player.status(),
+        PlaybackStatus::Unavailable {
+            reason: first_reason
+        }
+    );
+    assert_eq!(fake.opened(), 1);
     // It comes back: the player reopens by itself and plays on from where it was heard
     // (the 5 ms the device held are played again), fading in.
     fake.plug_in(device);
-    let polled = player.poll_at(now + Duration::from_secs(3)).expect("polls");
+    let polled = player.poll_at(now + Duration::from_secs(5)).expect("polls");
     let notice = polled.notice.expect("the user is told");
-    assert!(notice.contains("reconnected to speakers"), "{notice}");
+    assert_eq!(
+        notice,
+        "the output device disappeared; reconnected to speakers"
+    );
     assert!(matches!(player.status(), PlaybackStatus::Ready { .. }));
     assert_eq!(fake.opened(), 2);
     let out = fake.pull(2_000);
     let left: Vec<f32> = out.chunks(4).map(|f| f[0]).collect();
     // 10 ms (480 frames) fade out the old place, 480 fade in the new one, then the track.
     assert_resumed_at(&left, &track, 1_000 - 240);
+    // Counted over both streams.
     assert_eq!(player.counts().reopened, 1);
+    assert_eq!(player.counts().callbacks, 2);
 }
 
 /// After a reopening, the first 480 frames fade out where the engine was, the next 480 fade
@@ -233,10 +254,14 @@ fn a_stream_that_stops_or_is_invalidated_is_reopened_at_the_playhead() {
     let mut player = open_on(&fake, Arc::clone(&track), 0).expect("opens");
     player.send(Command::Play);
     let start = Instant::now();
+    assert!(!player.is_running(), "no callback yet");
+    // Callbacks for 200 ms (real time: the stream's heartbeat is timed by the clock).
     for _ in 0..10 {
         fake.pull(480);
         player.poll_at(start).expect("polls");
+        std::thread::sleep(Duration::from_millis(20));
     }
+    assert!(player.is_running());
     // Callbacks went on until now; half a second without one is not yet a stall.
     let polled = player
         .poll_at(start + Duration::from_millis(500))
@@ -264,6 +289,78 @@ fn a_stream_that_stops_or_is_invalidated_is_reopened_at_the_playhead() {
     assert!(notice.contains("invalidated; reconnected"), "{notice}");
     assert_eq!(fake.opened(), 3);
     assert_eq!(player.counts().reopened, 2);
+}
+
+#[test]
+fn a_new_stream_waiting_after_its_prefill_is_given_time_to_start() {
+    let fake = Arc::new(Fake::with(speakers()));
+    let mut player = open_on(&fake, track(), 0).expect("opens");
+    let start = Instant::now();
+    // The prefill, then nothing (a PulseAudio null sink waits up to 2 s for its first real
+    // request): starting, not stopped.
+    fake.pull(4_096);
+    player.poll_at(start).expect("polls");
+    assert!(!player.is_running());
+    let polled = player
+        .poll_at(start + Duration::from_millis(2_500))
+        .expect("polls");
+    assert_eq!(polled.notice, None);
+    assert_eq!(fake.opened(), 1);
+    // 3 s without its next callback: that is a stream that stopped.
+    let polled = player
+        .poll_at(start + Duration::from_millis(3_100))
+        .expect("polls");
+    assert!(polled.notice.is_some_and(|n| n.contains("stopped")));
+    assert_eq!(fake.opened(), 2);
+}
+
+#[test]
+fn a_closed_stream_that_keeps_the_engine_is_waited_for_then_reported() {
+    let fake = Arc::new(Fake::with(speakers()));
+    let track = track();
+    let mut player = open_on(&fake, Arc::clone(&track), 0).expect("opens");
+    player.send(Command::Play);
+    fake.pull(1_000);
+    fake.hold_closed_streams();
+    fake.invalidate();
+    let start = Instant::now();
+    let polled = player.poll_at(start).expect("polls");
+    // Told at once, though the engine is not back yet.
+    assert_eq!(
+        polled.notice.as_deref(),
+        Some("the output stream was invalidated")
+    );
+    assert_eq!(fake.opened(), 1);
+    let polled = player
+        .poll_at(start + Duration::from_millis(500))
+        .expect("polls");
+    assert_eq!(polled.notice, None);
+    // The server lets the stream go: the engine is back and a new stream opens.
+    fake.let_go();
+    let polled = player
+        .poll_at(start + Duration::from_millis(600))
+        .expect("polls");
+    assert_eq!(
+        polled.notice.as_deref(),
+        Some("the output stream was invalidated; reconnected to speakers")
+    );
+    assert_eq!(fake.opened(), 2);
+    // One that never lets go: after 5 s the user is told what to do.
+    fake.invalidate();
+    let later = start + Duration::from_secs(1);
+    player.poll_at(later).expect("polls");
+    let polled = player
+        .poll_at(later + Duration::from_millis(5_100))
+        .expect("polls");
+    let notice = polled.notice.expect("told");
+    assert!(
+        notice.contains("did not close; choose the output again"),
+        "{notice}"
+    );
+    let polled = player
+        .poll_at(later + Duration::from_millis(5_200))
+        .expect("polls");
+    assert_eq!(polled.notice, None, "said once");
 }
 
 #[test]

@@ -4,8 +4,11 @@
 //! audition, and what automated tests of playback on real audio servers drive.
 //!
 //! The chain is the one `crest master` would use with the same flags (without `--chain`, the
-//! same gentle default), and a loudness target is solved by the same render, so what plays is
-//! what `crest master --format wav32f --dither none` writes, sample for sample.
+//! same gentle default), and a loudness target is solved by the same render, so what plays
+//! from the start is what `crest master --format wav32f --dither none` writes, sample for
+//! sample (from `--start`, after a 10 ms fade-in and with the chain starting there, and
+//! unless export's closed loop had to render again under a lower ceiling, which its report
+//! says).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -264,7 +267,7 @@ fn play(args: &PlayArgs) -> Result<Played, String> {
 
     let end = args
         .seconds
-        .map(|s| start + (s * rate).round() as u64)
+        .map(|s| start.saturating_add((s * rate).round() as u64))
         .unwrap_or(u64::MAX);
     let mut ended = false;
     let mut last_heard = start;

@@ -938,7 +938,10 @@ impl Session {
     fn new(loaded: Loaded, output: Output, preferences: &Preferences) -> Self {
         let output_choice = OutputChoice {
             device: preferences.device.clone(),
-            buffer_frames: preferences.buffer_frames.unwrap_or(DEFAULT_BUFFER_FRAMES),
+            buffer_frames: preferences
+                .buffer_frames
+                .filter(|frames| BUFFER_CHOICES.contains(frames))
+                .unwrap_or(DEFAULT_BUFFER_FRAMES),
         };
         let settings = ChainSettings::gentle_master();
         let (rate, channels) = (loaded.audio.sample_rate(), loaded.audio.channel_count());

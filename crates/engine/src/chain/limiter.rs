@@ -296,9 +296,9 @@ impl Limiter {
 
     /// Sets drive and working ceiling at once, without smoothing (offline render and the
     /// solver, which work out the working ceiling themselves).
-    pub fn set_now(&mut self, gain_db: f64, ceiling_dbtp: f64) {
+    pub fn set_now(&mut self, gain_db: f64, working_ceiling_dbtp: f64) {
         self.drive = Smoothed::new(db_to_amp(gain_db));
-        self.ceiling = Smoothed::new(db_to_amp(ceiling_dbtp));
+        self.ceiling = Smoothed::new(db_to_amp(working_ceiling_dbtp));
     }
 
     pub fn reset(&mut self) {
