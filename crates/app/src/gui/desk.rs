@@ -1614,11 +1614,9 @@ impl Session {
                     self.meters.update(&snapshot, elapsed);
                     drain(player.heard_tap(), 2, &mut self.tap_scratch);
                     self.spectrum.push_heard(&self.tap_scratch, elapsed);
-                    // A stream that stopped or a device that is gone: the player keeps trying;
-                    // the transport waits.
-                    if let PlaybackStatus::Unavailable { .. } = player.status() {
-                        self.playing = false;
-                    }
+                    // A stream that stopped or a device that is gone: the player keeps trying
+                    // and plays on from where it was heard when the output is back, so the
+                    // transport keeps its state.
                 }
                 Task::none()
             }
