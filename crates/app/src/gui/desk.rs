@@ -1861,7 +1861,11 @@ impl Session {
                     let buffer = output
                         .buffer_frames
                         .map_or(String::new(), |f| format!(", {f}-frame buffer"));
-                    text(format!("{} Hz{buffer}{latency}", output.sample_rate)).color(style::MUTED)
+                    text(format!(
+                        "{}: {} Hz{buffer}{latency}",
+                        output.device, output.sample_rate
+                    ))
+                    .color(style::MUTED)
                 }
                 // The reason is on the notice line below the bar.
                 PlaybackStatus::Unavailable { .. } => {
