@@ -327,3 +327,53 @@ fn playback_on_a_pulseaudio_server_is_the_exported_master_sample_for_sample() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Without any output (no sound server, ALSA configured with no devices) `crest play` says
+/// so and exits 2; a buffer size it does not offer is refused before anything opens.
+#[test]
+fn crest_play_without_an_output_or_with_a_wrong_buffer_says_why() {
+    let dir = scratch("play-no-output");
+    let track = dir.join("programme.wav");
+    let spec = hound::WavSpec {
+        channels: 2,
+        sample_rate: RATE,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut writer = hound::WavWriter::create(&track, spec).expect("file");
+    for n in 0..RATE as i32 {
+        writer.write_sample((n % 200 - 100) as i16).expect("sample");
+        writer.write_sample((n % 200 - 100) as i16).expect("sample");
+    }
+    writer.finalize().expect("written");
+    let crest = env!("CARGO_BIN_EXE_crest");
+    let nowhere = |args: &[&str]| {
+        Command::new(crest)
+            .arg("play")
+            .arg(&track)
+            .args(args)
+            .env_remove("PULSE_SERVER")
+            .env_remove("PULSE_RUNTIME_PATH")
+            .env_remove("XDG_RUNTIME_DIR")
+            .env_remove("PIPEWIRE_RUNTIME_DIR")
+            .env("ALSA_CONFIG_PATH", dir.join("no-devices.conf"))
+            .output()
+            .expect("crest play runs")
+    };
+    std::fs::write(dir.join("no-devices.conf"), "").expect("empty ALSA configuration");
+    let played = nowhere(&[]);
+    assert_eq!(played.status.code(), Some(2));
+    let said = String::from_utf8_lossy(&played.stderr);
+    assert!(
+        said.contains("no audio output device") || said.contains("cannot be opened"),
+        "{said}"
+    );
+    let played = nowhere(&["--buffer", "100"]);
+    assert_eq!(played.status.code(), Some(2));
+    let said = String::from_utf8_lossy(&played.stderr);
+    assert!(
+        said.contains("--buffer 100 is not offered; choose one of: 512, 1024, 2048, 4096"),
+        "{said}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -71,6 +71,54 @@ impl MemoryArgs {
     }
 }
 
+/// A chain preset file, read and parsed; the error names the file.
+pub fn read_chain(path: &std::path::Path) -> Result<crest_engine::chain::ChainSettings, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    crest_engine::chain::ChainSettings::from_json(&text)
+        .map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// What a listener is heard through: a platform's normalization (an id from `crest
+/// targets`) and a playback system (an id from `crest profiles`), each when asked for.
+#[derive(Debug)]
+pub struct Listener {
+    pub platform: Option<crest_engine::platform::Target>,
+    pub profile: Option<crest_engine::emulation::Profile>,
+}
+
+impl Listener {
+    /// Looks the ids up; an unknown one gets a message listing those there are.
+    pub fn find(platform: Option<&str>, profile: Option<&str>) -> Result<Self, String> {
+        let platform = match platform {
+            Some(id) => {
+                let targets =
+                    crest_engine::platform::Targets::built_in().map_err(|e| e.to_string())?;
+                let found = targets.get(id).cloned().ok_or_else(|| {
+                    format!(
+                        "unknown platform `{id}`; choose one of: {}",
+                        targets.ids().join(", ")
+                    )
+                })?;
+                Some(found)
+            }
+            None => None,
+        };
+        let profile = match profile {
+            Some(id) => {
+                let profiles =
+                    crest_engine::emulation::built_in_profiles().map_err(|e| e.to_string())?;
+                let ids: Vec<String> = profiles.iter().map(|p| p.id.clone()).collect();
+                let found = profiles.into_iter().find(|p| p.id == id).ok_or_else(|| {
+                    format!("unknown profile `{id}`; choose one of: {}", ids.join(", "))
+                })?;
+                Some(found)
+            }
+            None => None,
+        };
+        Ok(Self { platform, profile })
+    }
+}
+
 pub fn run(cli: Cli) -> ExitCode {
     let Some(command) = cli.command else {
         return crate::gui::run(cli.file);

@@ -111,14 +111,7 @@ fn run_master(args: &MasterArgs) -> Result<bool, String> {
         ),
         None => None,
     };
-    let chain = match &args.chain {
-        Some(path) => {
-            let text =
-                std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-            Some(ChainSettings::from_json(&text).map_err(|e| format!("{}: {e}", path.display()))?)
-        }
-        None => None,
-    };
+    let chain = args.chain.as_deref().map(super::read_chain).transpose()?;
     let settings = effective_settings(chain, preset.as_ref(), args.target_lufs, args.ceiling_dbtp)?;
     let format = match (&args.format, &preset) {
         (Some(id), _) => Format::from_id(id).ok_or_else(|| {

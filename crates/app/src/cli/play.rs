@@ -16,11 +16,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Args;
-use crest_engine::chain::ChainSettings;
 use crest_engine::decode_file_within;
-use crest_engine::emulation::{Emulation, EmulationOptions, built_in_profiles};
+use crest_engine::emulation::{Emulation, EmulationOptions};
 use crest_engine::monitor::MonitorStage;
-use crest_engine::platform::Targets;
 use crest_engine::render::render_whole;
 use crest_playback::engine::{Command, MAX_BLOCK, Measured, SourceGains};
 use crest_playback::{
@@ -156,32 +154,9 @@ fn play(args: &PlayArgs) -> Result<Played, String> {
     {
         return Err(format!("--seconds {seconds} must be more than 0"));
     }
-    let targets = Targets::built_in().map_err(|e| e.to_string())?;
-    let platform = match &args.platform {
-        Some(id) => Some(targets.get(id).ok_or_else(|| {
-            format!(
-                "unknown platform `{id}`; choose one of: {}",
-                targets.ids().join(", ")
-            )
-        })?),
-        None => None,
-    };
-    let profiles = built_in_profiles().map_err(|e| e.to_string())?;
-    let profile = match &args.profile {
-        Some(id) => Some(profiles.iter().find(|p| &p.id == id).ok_or_else(|| {
-            let ids: Vec<&str> = profiles.iter().map(|p| p.id.as_str()).collect();
-            format!("unknown profile `{id}`; choose one of: {}", ids.join(", "))
-        })?),
-        None => None,
-    };
-    let chain = match &args.chain {
-        Some(path) => {
-            let text =
-                std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-            Some(ChainSettings::from_json(&text).map_err(|e| format!("{}: {e}", path.display()))?)
-        }
-        None => None,
-    };
+    let listener = super::Listener::find(args.platform.as_deref(), args.profile.as_deref())?;
+    let (platform, profile) = (listener.platform.as_ref(), listener.profile.as_ref());
+    let chain = args.chain.as_deref().map(super::read_chain).transpose()?;
     let mut settings =
         super::master::effective_settings(chain, None, args.target_lufs, args.ceiling_dbtp)?;
     let decoded =

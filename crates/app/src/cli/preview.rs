@@ -8,12 +8,10 @@ use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
 
 use clap::Args;
-use crest_engine::chain::ChainSettings;
 use crest_engine::dsp::dynamics::Compressor;
-use crest_engine::emulation::{Emulation, EmulationOptions, built_in_profiles};
+use crest_engine::emulation::{Emulation, EmulationOptions};
 use crest_engine::export::{Dither, ExportRequest, Format, export};
 use crest_engine::monitor::MonitorStage;
-use crest_engine::platform::Targets;
 use crest_engine::render::render_whole;
 use crest_engine::units::db_to_amp;
 use crest_engine::{AudioBuffer, decode_file_within, loudness};
@@ -58,32 +56,9 @@ fn preview(args: &PreviewArgs) -> Result<String, String> {
     if args.output == args.input {
         return Err("the preview would overwrite its source; choose another output path".into());
     }
-    let targets = Targets::built_in().map_err(|e| e.to_string())?;
-    let target = match &args.platform {
-        Some(id) => Some(targets.get(id).ok_or_else(|| {
-            format!(
-                "unknown platform `{id}`; choose one of: {}",
-                targets.ids().join(", ")
-            )
-        })?),
-        None => None,
-    };
-    let profiles = built_in_profiles().map_err(|e| e.to_string())?;
-    let profile = match &args.profile {
-        Some(id) => Some(profiles.iter().find(|p| &p.id == id).ok_or_else(|| {
-            let ids: Vec<&str> = profiles.iter().map(|p| p.id.as_str()).collect();
-            format!("unknown profile `{id}`; choose one of: {}", ids.join(", "))
-        })?),
-        None => None,
-    };
-    let settings = match &args.chain {
-        Some(path) => {
-            let text =
-                std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-            Some(ChainSettings::from_json(&text).map_err(|e| format!("{}: {e}", path.display()))?)
-        }
-        None => None,
-    };
+    let listener = super::Listener::find(args.platform.as_deref(), args.profile.as_deref())?;
+    let (target, profile) = (listener.platform.as_ref(), listener.profile.as_ref());
+    let settings = args.chain.as_deref().map(super::read_chain).transpose()?;
     let decoded =
         decode_file_within(&args.input, &args.memory.mastering()).map_err(|e| e.to_string())?;
     let mut audio = decoded.audio;
