@@ -50,6 +50,9 @@ use super::widgets::{self, Named};
 use super::work::{Job, off_thread};
 
 /// Loudness targets offered on the desk: (label, LUFS).
+/// How long the desk keeps ticking after the transport stops, while the meters fall.
+const SETTLE: std::time::Duration = std::time::Duration::from_millis(1_500);
+
 const TARGETS: [(&str, Option<f64>); 4] = [
     ("No target", None),
     ("−14 Spotify", Some(-14.0)),
@@ -180,6 +183,9 @@ pub struct Session {
     timeline: Timeline,
     playback: Result<Player, String>,
     playing: bool,
+    /// Until when the meters and the live spectrum still settle after the transport stopped
+    /// (the desk ticks until then, then rests).
+    settle_until: Option<std::time::Instant>,
     monitor: Monitor,
     /// Playback-system profiles and platforms offered in the monitor bar.
     profiles: Vec<Profile>,
@@ -804,19 +810,23 @@ impl Desk {
             _ => None,
         });
         let keys = keyboard::listen().filter_map(shortcut);
-        let ticks = time::every(time::Duration::from_millis(33)).map(|_| Message::Tick);
+        let ticks = || time::every(time::Duration::from_millis(33)).map(|_| Message::Tick);
         let autosave = time::every(time::Duration::from_secs(1)).map(|_| Message::Autosave);
         match &self.state {
-            // Ticks read the meters and the progress of long work.
-            State::Ready(session)
-                if session.playback.is_ok()
-                    || session.opening.is_some()
-                    || session.export.running.is_some() =>
-            {
-                Subscription::batch([window, keys, ticks, autosave])
+            State::Ready(session) => {
+                let mut running = vec![window, keys];
+                // Ticks read the meters, the playhead and the progress of long work: only
+                // while there is something to read, so a desk at rest takes no CPU.
+                if session.needs_ticks() {
+                    running.push(ticks());
+                }
+                // Autosave looks only while there are edits it has not written.
+                if session.changed_since.is_some() {
+                    running.push(autosave);
+                }
+                Subscription::batch(running)
             }
-            State::Ready(_) => Subscription::batch([window, keys, autosave]),
-            State::Loading { .. } => Subscription::batch([window, ticks]),
+            State::Loading { .. } => Subscription::batch([window, ticks()]),
             State::Failed(_) => window,
         }
     }
@@ -978,6 +988,7 @@ impl Session {
             timeline,
             playback,
             playing: false,
+            settle_until: None,
             monitor: Monitor::default(),
             profiles: built_in_profiles().unwrap_or_default(),
             targets: Targets::built_in()
@@ -1015,6 +1026,22 @@ impl Session {
             tap_scratch: Vec::new(),
             last_tick: None,
         }
+    }
+
+    /// Whether the desk has anything to read on a tick: playback, its meters settling after
+    /// a stop, a track opening, an export.
+    fn needs_ticks(&self) -> bool {
+        self.playing
+            || self.opening.is_some()
+            || self.export.running.is_some()
+            || self
+                .settle_until
+                .is_some_and(|until| std::time::Instant::now() < until)
+    }
+
+    /// The transport stopped: keep reading the meters a moment while they fall.
+    fn settle(&mut self) {
+        self.settle_until = Some(std::time::Instant::now() + SETTLE);
     }
 
     /// The settings playback runs: the panel's, with the limiter gain the solver found for
@@ -1565,17 +1592,20 @@ impl Session {
                 self.settings_changed()
             }
             Message::Play => {
-                self.playing = true;
+                // Without an output nothing would play: the button stays Play.
+                self.playing = self.playback.is_ok();
                 self.send(Command::Play);
                 Task::none()
             }
             Message::Pause => {
                 self.playing = false;
+                self.settle();
                 self.send(Command::Pause);
                 Task::none()
             }
             Message::Stop => {
                 self.playing = false;
+                self.settle();
                 self.send(Command::Stop);
                 self.meters.reset();
                 self.spectrum.reset_live();
@@ -1592,6 +1622,7 @@ impl Session {
                         Ok(polled) => {
                             if polled.ended {
                                 self.playing = false;
+                                self.settle_until = Some(std::time::Instant::now() + SETTLE);
                             }
                             if let Some(notice) = polled.notice {
                                 self.output_notice = Some(notice);

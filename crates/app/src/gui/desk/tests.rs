@@ -435,6 +435,32 @@ fn a_lost_output_is_reported_and_retried_not_dropped() {
 }
 
 #[test]
+fn the_desk_ticks_only_while_there_is_something_to_read() {
+    use crest_playback::manual::{ManualBackend, ManualDevice};
+    let device = Arc::new(ManualBackend::with(ManualDevice::speakers()));
+    let output = Output(Arc::clone(&device) as Arc<dyn Backend>);
+    let mut desk = ready_with(output, None);
+    apply(&mut desk, []);
+    // A track loaded, an output open, nothing playing: at rest.
+    assert!(!session(&desk).needs_ticks());
+    click(&mut desk, "Play");
+    assert!(session(&desk).needs_ticks());
+    click(&mut desk, "Pause");
+    // The meters fall for a moment, then the desk rests.
+    assert!(session(&desk).needs_ticks());
+    if let State::Ready(session) = &mut desk.state {
+        session.settle_until = Some(std::time::Instant::now());
+    }
+    assert!(!session(&desk).needs_ticks());
+    // Without an output, Play plays nothing: the transport stays stopped, the desk at rest.
+    let mut desk = ready_with(Output(Arc::new(ManualBackend::default())), None);
+    apply(&mut desk, []);
+    let _ = desk.update(Message::TogglePlay);
+    assert!(!session(&desk).playing);
+    assert!(!session(&desk).needs_ticks());
+}
+
+#[test]
 fn keys_map_to_their_actions() {
     use iced::keyboard::{Event, Key, Location, Modifiers, key};
     let press = |key: Key, modifiers: Modifiers| Event::KeyPressed {
