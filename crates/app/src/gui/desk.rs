@@ -1063,6 +1063,9 @@ impl Session {
         {
             self.chain_notice = Some(error.to_string());
         }
+        // A new structure is built when the audio thread asks for it, read on a tick: tick
+        // a moment even while paused, so the next Play starts on the new chain.
+        self.settle();
     }
 
     /// A finished change of settings: heard now, the master rendered again.

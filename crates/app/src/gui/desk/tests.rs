@@ -437,24 +437,33 @@ fn a_lost_output_is_reported_and_retried_not_dropped() {
 #[test]
 fn the_desk_ticks_only_while_there_is_something_to_read() {
     use crest_playback::manual::{ManualBackend, ManualDevice};
+    // The moment to settle has passed (as it would 1.5 s later).
+    let settled = |desk: &mut Desk| {
+        if let State::Ready(session) = &mut desk.state {
+            session.settle_until = Some(std::time::Instant::now());
+        }
+    };
     let device = Arc::new(ManualBackend::with(ManualDevice::speakers()));
     let output = Output(Arc::clone(&device) as Arc<dyn Backend>);
     let mut desk = ready_with(output, None);
     apply(&mut desk, []);
-    // A track loaded, an output open, nothing playing: at rest.
+    // A track loaded, an output open, nothing playing: at rest once its master rendered.
+    settled(&mut desk);
     assert!(!session(&desk).needs_ticks());
     click(&mut desk, "Play");
     assert!(session(&desk).needs_ticks());
     click(&mut desk, "Pause");
     // The meters fall for a moment, then the desk rests.
     assert!(session(&desk).needs_ticks());
-    if let State::Ready(session) = &mut desk.state {
-        session.settle_until = Some(std::time::Instant::now());
-    }
+    settled(&mut desk);
     assert!(!session(&desk).needs_ticks());
+    // A chain edit while paused: ticks a moment, so a new structure gets built.
+    let _ = desk.update(Message::Chain(Edit::Set(Param::InputTrim, -1.0)));
+    assert!(session(&desk).needs_ticks());
     // Without an output, Play plays nothing: the transport stays stopped, the desk at rest.
     let mut desk = ready_with(Output(Arc::new(ManualBackend::default())), None);
     apply(&mut desk, []);
+    settled(&mut desk);
     let _ = desk.update(Message::TogglePlay);
     assert!(!session(&desk).playing);
     assert!(!session(&desk).needs_ticks());
