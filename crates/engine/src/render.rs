@@ -121,10 +121,10 @@ pub fn render_whole(
 }
 
 /// Renders `audio` through the chain built from `settings`. `margin_db` lowers the limiter's
-/// working ceiling further below the stated one than its own working margin (the closed loop of export uses it when a finished
-/// file measured over; a test of that loop raises it with a negative margin); the report
-/// states the stated ceiling. Audio handed over owned is rendered in place; borrowed audio
-/// is copied first.
+/// working ceiling further below the stated one than its own working margin (the closed loop
+/// of export uses it when a finished file measured over; a test of that loop raises it with a
+/// negative margin); the report states the stated ceiling. Audio handed over owned is
+/// rendered in place; borrowed audio is copied first.
 pub fn render(
     audio: Cow<'_, AudioBuffer>,
     settings: &ChainSettings,

@@ -495,7 +495,8 @@ impl Engine {
             live: Box::new(chain),
             outgoing: None,
             swap_fade: Fade::done(),
-            crossfade_frames: (CROSSFADE_MS * 0.001 * rate).round() as usize,
+            // At least one frame: the transport's fades count down to their end.
+            crossfade_frames: ((CROSSFADE_MS * 0.001 * rate).round() as usize).max(1),
             priming: 0,
             playing: false,
             cursor: 0,
@@ -680,7 +681,7 @@ impl Engine {
             pending.pause |= request.pause;
             pending.seek = request.seek.or(pending.seek);
         } else if self.playing {
-            self.fading_out = Some((request, self.crossfade_frames.max(1)));
+            self.fading_out = Some((request, self.crossfade_frames));
         } else if let Some(frame) = request.seek {
             self.seek(frame);
         }
@@ -722,7 +723,7 @@ impl Engine {
         self.fade_in = if self.cursor == 0 {
             (usize::MAX, 1)
         } else {
-            (0, self.crossfade_frames.max(1))
+            (0, self.crossfade_frames)
         };
         // The chain starts clean at the new place, so nothing from before leaks into it.
         self.live.reset();
@@ -802,7 +803,7 @@ impl Engine {
 
     /// The transport fade of a loop wrap: the crossfade, or half the loop when it is shorter.
     fn loop_fade(&self, start: u64, end: u64) -> usize {
-        (((end - start) / 2) as usize).clamp(1, self.crossfade_frames.max(1))
+        (((end - start) / 2) as usize).clamp(1, self.crossfade_frames)
     }
 
     fn play_block(&mut self, frames: usize) {
@@ -977,7 +978,7 @@ impl Engine {
         // A fade-out before a seek, pause or stop: this block ends where it reaches silence.
         let fade_out = self
             .fading_out
-            .map(|(_, left)| (left, self.crossfade_frames.max(1) as f32));
+            .map(|(_, left)| (left, self.crossfade_frames as f32));
         for k in 0..frames {
             let (mut l, mut r) = (self.monitor[0][k], self.monitor[1][k]);
             if let Some((left, length)) = fade_out {

@@ -262,9 +262,4 @@ impl ManualBackend {
     pub fn plug_in(&self, device: ManualDevice) {
         self.lock().device = Some(device);
     }
-
-    /// The device disappears for good (as [`Self::unplug`]).
-    pub fn disconnect(&self) {
-        self.unplug();
-    }
 }

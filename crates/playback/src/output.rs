@@ -10,7 +10,7 @@
 //! is gone is said to be gone, and tried again every few seconds. Nothing here panics on a
 //! missing or failing device.
 
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
@@ -118,8 +118,7 @@ pub struct StreamHealth {
     /// Underruns the device reported, and errors it reported and went on from.
     underruns: AtomicU64,
     passing_errors: AtomicU64,
-    faulted: AtomicBool,
-    /// 1: the device is gone; 2: the stream was invalidated.
+    /// 0: none; 1: the device is gone; 2: the stream was invalidated.
     fault: AtomicU32,
 }
 
@@ -130,8 +129,7 @@ impl StreamHealth {
             StreamFault::DeviceGone => 1,
             StreamFault::Invalidated => 2,
         };
-        self.fault.store(code, Ordering::Relaxed);
-        self.faulted.store(true, Ordering::Release);
+        self.fault.store(code, Ordering::Release);
     }
 
     /// The device ran out of samples (a dropout); the stream goes on.
@@ -172,12 +170,11 @@ impl StreamHealth {
     }
 
     fn faulted(&self) -> Option<StreamFault> {
-        self.faulted
-            .load(Ordering::Acquire)
-            .then(|| match self.fault.load(Ordering::Relaxed) {
-                1 => StreamFault::DeviceGone,
-                _ => StreamFault::Invalidated,
-            })
+        match self.fault.load(Ordering::Acquire) {
+            0 => None,
+            1 => Some(StreamFault::DeviceGone),
+            _ => Some(StreamFault::Invalidated),
+        }
     }
 }
 
@@ -457,10 +454,6 @@ impl Player {
 
     pub fn output(&self) -> &OutputInfo {
         &self.output
-    }
-
-    pub fn choice(&self) -> &OutputChoice {
-        &self.choice
     }
 
     /// The device's output latency as the stream last reported it (None before the first

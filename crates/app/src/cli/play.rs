@@ -138,6 +138,17 @@ fn print_summary(played: &Played) {
     );
 }
 
+/// Polls the player, says what happened to the output (and keeps it for the report), and
+/// tells whether the track ended.
+fn poll(player: &mut Player, notices: &mut Vec<String>) -> Result<bool, String> {
+    let polled = player.poll().map_err(|e| e.to_string())?;
+    if let Some(notice) = polled.notice {
+        eprintln!("crest: {notice}");
+        notices.push(notice);
+    }
+    Ok(polled.ended)
+}
+
 fn play(args: &PlayArgs) -> Result<Played, String> {
     if !BUFFER_CHOICES.contains(&args.buffer) {
         return Err(format!(
@@ -233,10 +244,7 @@ fn play(args: &PlayArgs) -> Result<Played, String> {
             ));
         }
         std::thread::sleep(POLL);
-        if let Some(notice) = player.poll().map_err(|e| e.to_string())?.notice {
-            eprintln!("crest: {notice}");
-            notices.push(notice);
-        }
+        poll(&mut player, &mut notices)?;
     }
     player.send(Command::Play);
 
@@ -249,12 +257,7 @@ fn play(args: &PlayArgs) -> Result<Played, String> {
     let mut lost_since: Option<Instant> = None;
     loop {
         std::thread::sleep(POLL);
-        let polled = player.poll().map_err(|e| e.to_string())?;
-        if let Some(notice) = polled.notice {
-            eprintln!("crest: {notice}");
-            notices.push(notice);
-        }
-        if polled.ended {
+        if poll(&mut player, &mut notices)? {
             ended = true;
             break;
         }
@@ -284,7 +287,7 @@ fn play(args: &PlayArgs) -> Result<Played, String> {
     std::thread::sleep(Duration::from_secs_f64(
         (latency + 2.0 * buffer_ms + 30.0) / 1_000.0,
     ));
-    let _ = player.poll();
+    let _ = poll(&mut player, &mut notices);
     let played_frames = if ended {
         audio.frames() as u64 - start
     } else {

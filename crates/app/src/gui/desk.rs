@@ -1620,13 +1620,14 @@ impl Session {
                     .last_tick
                     .replace(now)
                     .map_or(0.033, |t| (now - t).as_secs_f32());
+                let mut ended = false;
                 if let Ok(player) = &mut self.playback {
                     match player.poll() {
                         Ok(polled) => {
-                            if polled.ended {
-                                self.playing = false;
-                                self.settle_until = Some(std::time::Instant::now() + SETTLE);
-                            }
+                            ended = polled.ended;
+                            // A stream that stopped or a device that is gone: the player keeps
+                            // trying and plays on from where it was heard when the output is
+                            // back, so the transport keeps its state; the user is told.
                             if let Some(notice) = polled.notice {
                                 self.output_notice = Some(notice);
                             }
@@ -1648,9 +1649,10 @@ impl Session {
                     self.meters.update(&snapshot, elapsed);
                     drain(player.heard_tap(), 2, &mut self.tap_scratch);
                     self.spectrum.push_heard(&self.tap_scratch, elapsed);
-                    // A stream that stopped or a device that is gone: the player keeps trying
-                    // and plays on from where it was heard when the output is back, so the
-                    // transport keeps its state.
+                }
+                if ended {
+                    self.playing = false;
+                    self.settle();
                 }
                 Task::none()
             }
