@@ -255,6 +255,34 @@ fn presets_and_formats_apply() {
         "{report}"
     );
     assert!(number(&report, "ceiling_dbtp") == -1.0);
+    // The CD preset has no loudness of its own: a chain mastered to −14 LUFS stays there.
+    let chain_at_14 = dir.join("at-14.json");
+    let mut settings: Value =
+        serde_json::from_str(&std::fs::read_to_string(chain).expect("chain")).expect("json");
+    settings["limiter"]["target_lufs"] = Value::from(-14.0);
+    std::fs::write(&chain_at_14, settings.to_string()).expect("chain written");
+    let out = crest(
+        &[
+            "master",
+            &input,
+            "-o",
+            "cd.wav",
+            "--chain",
+            chain_at_14.to_str().expect("utf-8"),
+            "--delivery",
+            "cd",
+            "--json",
+        ],
+        &dir,
+    );
+    let report = json(&out);
+    assert_eq!(out.status.code(), Some(0), "{report}");
+    assert!(
+        (number(&report, "integrated_lufs") + 14.0).abs() <= 0.1,
+        "{report}"
+    );
+    assert!(number(&report, "true_peak_dbtp") <= -0.3, "{report}");
+    assert_eq!(report["sample_rate"], 44_100);
     // A rate nobody delivers is refused plainly, leaving no file.
     let out = crest(&["master", &input, "-o", "odd.wav", "--rate", "1000"], &dir);
     assert_eq!(out.status.code(), Some(2));

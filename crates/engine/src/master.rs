@@ -90,6 +90,9 @@ pub struct MasterRequest<'a> {
     pub sample_rate: Option<u32>,
     pub output: &'a Path,
     pub force: bool,
+    /// The integrated loudness the master was judged at (the desk's measured master), when
+    /// this file must keep it: the QC report checks it.
+    pub judged_lufs: Option<f64>,
 }
 
 /// A written master and its report.
@@ -235,7 +238,7 @@ fn master_with_margin(
     )?;
     timings.encode_s = written.encode_s;
     timings.verify_s = written.verify_s;
-    let mut report = report_for(&written, rendered, request.settings);
+    let mut report = report_for(&written, rendered, request.settings, request.judged_lufs);
     if rate != source_rate {
         report.notes.push(format!(
             "Converted from {source_rate} Hz to {rate} Hz before the chain, so the limiter and the dither worked at the delivered rate."
@@ -332,6 +335,7 @@ fn report_for(
     written: &Written,
     (limiter, disabled_for_mono): RenderNotes,
     settings: &ChainSettings,
+    judged_lufs: Option<f64>,
 ) -> QcReport {
     let mut report = qc::evaluate(
         FileFacts {
@@ -345,6 +349,7 @@ fn report_for(
         Requirements {
             target_lufs: limiter.as_ref().and_then(|l| l.target_lufs),
             ceiling_dbtp: Some(settings.limiter.ceiling_dbtp),
+            judged_lufs,
         },
     );
     let mut limiter = limiter;
@@ -432,6 +437,7 @@ mod tests {
                 sample_rate,
                 output,
                 force: false,
+                judged_lufs: None,
             },
             RenderControl {
                 progress: &mut |_| {},

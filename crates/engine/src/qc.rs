@@ -13,6 +13,10 @@ use crate::render::LimiterReport;
 /// How close the integrated loudness must be to a target.
 pub const LOUDNESS_TOLERANCE_LU: f64 = 0.2;
 
+/// How close a file must stay to the loudness its master was judged at (a delivery preset
+/// that keeps the loudness, or the desk's master measured before export).
+pub const JUDGED_TOLERANCE_LU: f64 = 0.1;
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct QcCheck {
     pub name: String,
@@ -43,6 +47,9 @@ pub struct QcReport {
     pub plr_db: Option<f64>,
     pub target_lufs: Option<f64>,
     pub ceiling_dbtp: Option<f64>,
+    /// The loudness the master was judged at, when the file had to keep it.
+    #[serde(default)]
+    pub judged_lufs: Option<f64>,
     /// The limiter's largest gain reduction (masters only).
     pub limiter_peak_gr_db: Option<f64>,
     /// Whether the loudness target was met within tolerance (none without a target).
@@ -62,6 +69,9 @@ pub struct QcReport {
 pub struct Requirements {
     pub target_lufs: Option<f64>,
     pub ceiling_dbtp: Option<f64>,
+    /// The integrated loudness the master was judged at (the desk showed it): the file must
+    /// stay within [`JUDGED_TOLERANCE_LU`] of it.
+    pub judged_lufs: Option<f64>,
 }
 
 /// The file's facts, as measured.
@@ -109,6 +119,16 @@ pub fn evaluate(facts: FileFacts<'_>, requirements: Requirements) -> QcReport {
             requirement: format!("{target:.1} ± {LOUDNESS_TOLERANCE_LU} LU"),
         });
     }
+    if let Some(judged) = requirements.judged_lufs {
+        checks.push(QcCheck {
+            name: "loudness as judged".into(),
+            passed: m
+                .integrated_lufs
+                .is_some_and(|i| (i - judged).abs() <= JUDGED_TOLERANCE_LU),
+            measured: db(m.integrated_lufs, "LUFS"),
+            requirement: format!("{judged:.1} ± {JUDGED_TOLERANCE_LU} LU (as shown on the desk)"),
+        });
+    }
     let passed = checks.iter().all(|c| c.passed);
     QcReport {
         schema_version: QC_SCHEMA_VERSION,
@@ -124,6 +144,7 @@ pub fn evaluate(facts: FileFacts<'_>, requirements: Requirements) -> QcReport {
         plr_db: m.plr_db(),
         target_lufs: requirements.target_lufs,
         ceiling_dbtp: requirements.ceiling_dbtp,
+        judged_lufs: requirements.judged_lufs,
         limiter_peak_gr_db: None,
         target_reached,
         checks,

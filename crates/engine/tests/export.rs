@@ -287,6 +287,7 @@ fn flac_is_the_same_on_one_thread_or_several_and_completes_its_header() {
             sample_rate: None,
             output: &output,
             force: false,
+            judged_lufs: None,
         };
         let cancel = AtomicBool::new(false);
         let control = RenderControl {

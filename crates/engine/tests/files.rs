@@ -42,6 +42,7 @@ fn master_to(
             sample_rate: None,
             output,
             force,
+            judged_lufs: None,
         },
         RenderControl {
             progress: &mut |f| started |= f > 0.0,

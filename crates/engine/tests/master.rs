@@ -37,6 +37,7 @@ fn converted_masters_hold_the_ceiling_at_the_delivered_rate() {
                     sample_rate: Some(to),
                     output: &output,
                     force: false,
+                    judged_lufs: None,
                 },
                 DecodeControl {
                     progress: &mut |_| {},

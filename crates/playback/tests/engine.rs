@@ -726,6 +726,7 @@ fn playback_under_heavy_limiting_equals_the_exported_master() {
             sample_rate: None,
             output: &path,
             force: false,
+            judged_lufs: None,
         },
         RenderControl {
             progress: &mut |_| {},

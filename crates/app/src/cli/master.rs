@@ -178,6 +178,7 @@ fn run_master(args: &MasterArgs) -> Result<bool, String> {
             sample_rate: rate,
             output: &args.output,
             force: args.force,
+            judged_lufs: None,
         },
         RenderControl {
             progress: &mut |f| report_progress("mastering", f),

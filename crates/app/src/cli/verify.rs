@@ -57,6 +57,7 @@ pub fn run(args: &VerifyArgs) -> ExitCode {
         Requirements {
             target_lufs: args.target_lufs,
             ceiling_dbtp: Some(args.ceiling_dbtp),
+            judged_lufs: None,
         },
     );
     report.notes.extend(decoded.warnings.iter().cloned());

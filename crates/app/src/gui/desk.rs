@@ -180,6 +180,8 @@ pub struct Session {
     master: Option<Mastered>,
     /// Counts settings changes; a render reports which it was made for.
     generation: u64,
+    /// The generation the master on screen was rendered for.
+    rendered_generation: u64,
     timeline: Timeline,
     playback: Result<Player, String>,
     playing: bool,
@@ -985,6 +987,7 @@ impl Session {
             settings,
             master: None,
             generation: 0,
+            rendered_generation: 0,
             timeline,
             playback,
             playing: false,
@@ -1215,7 +1218,7 @@ impl Session {
         };
         match message {
             ExportMsg::Start => {
-                let plans = self.export.plans(&self.settings);
+                let plans = self.export.plans(self.judged());
                 let job = Arc::new(Job::default());
                 self.export.running = Some(Arc::clone(&job));
                 self.export.outcomes.clear();
@@ -1392,6 +1395,24 @@ impl Session {
             off_thread(move || master(&audio, &settings)),
             move |result| Message::Rendered(generation, Arc::new(result)),
         )
+    }
+
+    /// The master's numbers are for the settings on the desk (no edit since its render).
+    fn master_is_current(&self) -> bool {
+        self.master.is_some() && self.rendered_generation == self.generation
+    }
+
+    /// What an export starts from: the chain, and the loudness shown for it when current.
+    fn judged(&self) -> export_dialog::Judged<'_> {
+        export_dialog::Judged {
+            settings: &self.settings,
+            measured_lufs: self
+                .master
+                .as_ref()
+                .filter(|_| self.master_is_current())
+                .and_then(|m| m.loudness.integrated_lufs),
+            source_rate: self.audio.sample_rate(),
+        }
     }
 
     fn send(&mut self, command: Command) {
@@ -1572,6 +1593,7 @@ impl Session {
                         self.spectrum.master = Some(mastered.spectrum.clone());
                         self.spectrum.refresh();
                         self.master = Some(mastered);
+                        self.rendered_generation = generation;
                         self.apply_live();
                         self.send_gains();
                     }
@@ -2060,7 +2082,7 @@ impl Session {
             .style(container::bordered_box);
             widgets::modal(page, card)
         } else if self.export.shown {
-            widgets::modal(page, self.export.view(&self.settings).map(Message::Export))
+            widgets::modal(page, self.export.view(self.judged()).map(Message::Export))
         } else {
             page.into()
         }

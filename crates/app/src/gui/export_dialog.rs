@@ -9,7 +9,7 @@ use std::sync::Arc;
 use crest_engine::AudioBuffer;
 use crest_engine::chain::ChainSettings;
 use crest_engine::decode::DecodeControl;
-use crest_engine::delivery::{self, DeliveryPreset};
+use crest_engine::delivery::{self, DeliveryPreset, PresetLoudness};
 use crest_engine::export::{Dither, Format};
 use crest_engine::master::{MasterRequest, MasterSource};
 use crest_engine::qc::QcReport;
@@ -63,6 +63,36 @@ pub struct Plan {
     pub dither: Dither,
     pub sample_rate: Option<u32>,
     pub output: PathBuf,
+    /// The loudness the desk showed, when this file must keep it (its QC checks it).
+    pub judged_lufs: Option<f64>,
+    /// The file's loudness in words: the target and where it comes from.
+    pub loudness: String,
+}
+
+/// What an export starts from: the desk's chain, the loudness its master measured (once
+/// rendered) and the track's rate.
+#[derive(Debug, Clone, Copy)]
+pub struct Judged<'a> {
+    pub settings: &'a ChainSettings,
+    pub measured_lufs: Option<f64>,
+    pub source_rate: u32,
+}
+
+impl Plan {
+    /// One line for the list of files: name, format, rate, loudness, ceiling.
+    pub fn summary(&self, source_rate: u32) -> String {
+        let name = self
+            .output
+            .file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+        let rate = f64::from(self.sample_rate.unwrap_or(source_rate)) / 1e3;
+        format!(
+            "{name} — {}, {rate} kHz, {}, ceiling {:.1} dBTP",
+            self.format.describe(),
+            self.loudness,
+            self.settings.limiter.ceiling_dbtp
+        )
+    }
 }
 
 #[derive(Debug)]
@@ -177,23 +207,45 @@ impl ExportDialog {
         }
     }
 
-    /// The files the current choices write, from the desk's `settings`.
-    pub fn plans(&self, settings: &ChainSettings) -> Vec<Plan> {
+    /// The files the current choices write, from what the desk has.
+    pub fn plans(&self, judged: Judged<'_>) -> Vec<Plan> {
         let folder = PathBuf::from(self.folder.trim());
+        let desk_target = judged.settings.limiter.target_lufs;
         let mut plans = Vec::new();
         if self.desk {
+            let loudness = match (desk_target, judged.measured_lufs) {
+                (Some(t), _) => format!("{t:.1} LUFS (the desk's target)"),
+                (None, Some(m)) => format!("{m:.1} LUFS as rendered (no target)"),
+                (None, None) => "no target (not measured yet)".to_owned(),
+            };
             plans.push(Plan {
                 label: "As set on the desk".to_owned(),
-                settings: settings.clone(),
+                settings: judged.settings.clone(),
                 format: self.format,
                 dither: self.dither,
                 sample_rate: self.sample_rate,
                 output: folder.join(format!("{}.{}", self.name, self.format.extension())),
+                judged_lufs: judged.measured_lufs,
+                loudness,
             });
         }
         for (preset, _) in self.presets.iter().filter(|(_, on)| *on) {
-            let mut chosen = settings.clone();
-            preset.apply_to(&mut chosen);
+            let mut chosen = judged.settings.clone();
+            preset.apply_judged(&mut chosen, judged.measured_lufs);
+            let kept = preset.keeps_loudness();
+            let loudness = match (preset.target_lufs, chosen.limiter.target_lufs) {
+                (PresetLoudness::Keep, Some(t)) => format!("{t:.1} LUFS (kept from the desk)"),
+                (PresetLoudness::Keep, None) => "no target (as the desk)".to_owned(),
+                (PresetLoudness::NoTarget, _) => {
+                    "no loudness target (the chain's gain, not the desk's loudness)".to_owned()
+                }
+                (PresetLoudness::Mandated(t), _) => match judged.measured_lufs.or(desk_target) {
+                    Some(desk) if (desk - t).abs() >= 0.05 => {
+                        format!("{t:.1} LUFS (the preset's; the desk is at {desk:.1})")
+                    }
+                    _ => format!("{t:.1} LUFS (the preset's)"),
+                },
+            };
             plans.push(Plan {
                 label: preset.name.clone(),
                 settings: chosen,
@@ -206,6 +258,8 @@ impl ExportDialog {
                     preset.id,
                     preset.format.extension()
                 )),
+                judged_lufs: judged.measured_lufs.filter(|_| kept),
+                loudness,
             });
         }
         plans
@@ -259,7 +313,8 @@ impl ExportDialog {
         None
     }
 
-    pub fn view(&self, settings: &ChainSettings) -> Element<'_, ExportMsg> {
+    pub fn view(&self, judged: Judged<'_>) -> Element<'_, ExportMsg> {
+        let settings = judged.settings;
         let busy = self.running.is_some();
         let mut what = column![text("What to export").size(16)].spacing(6);
         let target = settings.limiter.target_lufs.map_or_else(
@@ -292,9 +347,11 @@ impl ExportDialog {
         }
         what = what.push(text("Delivery presets").size(16));
         for (n, (preset, on)) in self.presets.iter().enumerate() {
-            let target = preset
-                .target_lufs
-                .map_or_else(|| "no target".to_owned(), |t| format!("{t:.0} LUFS"));
+            let target = match preset.target_lufs {
+                PresetLoudness::Keep => "keeps the desk's loudness".to_owned(),
+                PresetLoudness::NoTarget => "no loudness target".to_owned(),
+                PresetLoudness::Mandated(t) => format!("{t:.0} LUFS"),
+            };
             let rate = preset.sample_rate.map_or_else(
                 || "source rate".to_owned(),
                 |r| format!("{} kHz", r as f64 / 1e3),
@@ -311,11 +368,12 @@ impl ExportDialog {
                     .text_size(14),
             );
         }
-        let plans = self.plans(settings);
-        let mut files = column![text("Files").size(16)].spacing(4);
+        let plans = self.plans(judged);
+        let mut files =
+            column![text(format!("Files, into {}", self.folder.trim())).size(16)].spacing(4);
         for plan in &plans {
             files = files.push(
-                text(plan.output.display().to_string())
+                text(plan.summary(judged.source_rate))
                     .size(13)
                     .color(style::MUTED),
             );
@@ -483,6 +541,7 @@ pub fn run(
                         sample_rate: plan.sample_rate,
                         output: &plan.output,
                         force,
+                        judged_lufs: plan.judged_lufs,
                     },
                     DecodeControl {
                         progress: &mut |f| job.set_progress((n as f64 + f) / count),
