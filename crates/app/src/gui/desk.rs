@@ -45,7 +45,7 @@ use super::monitor_bar::{Monitor, MonitorMsg};
 use super::params::Param;
 use super::spectrum::Spectrum;
 use super::style;
-use super::timeline::Timeline;
+use super::timeline::{self, Timeline};
 use super::widgets::{self, Named};
 use super::work::{Job, off_thread};
 
@@ -1997,13 +1997,22 @@ impl Session {
         .spacing(12);
         let left = column![
             legend,
-            canvas(&self.timeline)
-                .width(Fill)
-                .height(Length::Fixed(200.0)),
+            Element::from(
+                canvas(&self.timeline)
+                    .width(Fill)
+                    .height(Length::Fixed(200.0))
+            )
+            .map(|event| match event {
+                timeline::Event::Seek(seconds) => Message::Seek(seconds),
+                timeline::Event::Loop(region) => Message::SetLoop(region),
+            }),
             spectrum_legend,
-            canvas(&self.spectrum)
-                .width(Fill)
-                .height(Length::Fixed(200.0)),
+            Element::from(
+                canvas(&self.spectrum)
+                    .width(Fill)
+                    .height(Length::Fixed(200.0))
+            )
+            .map(Message::Chain),
             row![
                 numbers(&self.mix, self.master.as_ref().map(|m| &m.loudness)),
                 column![

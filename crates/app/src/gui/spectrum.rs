@@ -13,7 +13,6 @@ use iced::widget::canvas::{self, Cache, Event, Frame, Geometry, Path, Stroke};
 use iced::{Color, Point, Rectangle, Renderer, Size, Theme};
 
 use super::chain_panel::Edit;
-use super::desk::Message;
 use super::params::Param;
 use super::style;
 
@@ -184,7 +183,8 @@ pub struct Drag {
     band: Option<usize>,
 }
 
-impl canvas::Program<Message> for Spectrum {
+/// The spectrum publishes chain edits (EQ handles dragged, Q on the wheel).
+impl canvas::Program<Edit> for Spectrum {
     type State = Drag;
 
     fn update(
@@ -193,7 +193,7 @@ impl canvas::Program<Message> for Spectrum {
         event: &Event,
         bounds: Rectangle,
         cursor: mouse::Cursor,
-    ) -> Option<Action<Message>> {
+    ) -> Option<Action<Edit>> {
         let size = bounds.size();
         let position = cursor.position_in(bounds);
         let nearest = |p: Point| {
@@ -222,11 +222,11 @@ impl canvas::Program<Message> for Spectrum {
                 if handle.has_gain {
                     moves.push((Param::EqGain(band), eq_gain_at(size.height, p.y)));
                 }
-                Some(Action::publish(Message::Chain(Edit::Drag(moves))).and_capture())
+                Some(Action::publish(Edit::Drag(moves)).and_capture())
             }
             Event::Mouse(mouse::Event::ButtonReleased(mouse::Button::Left)) => {
                 drag.band.take()?;
-                Some(Action::publish(Message::Chain(Edit::Released)).and_capture())
+                Some(Action::publish(Edit::Released).and_capture())
             }
             Event::Mouse(mouse::Event::WheelScrolled { delta }) => {
                 let handle = nearest(position?)?;
@@ -239,10 +239,7 @@ impl canvas::Program<Message> for Spectrum {
                 };
                 // One notch: Q × or ÷ 1.12 (a sixth of an octave of bandwidth, roughly).
                 let q = handle.q * 1.12f64.powf(f64::from(lines));
-                Some(
-                    Action::publish(Message::Chain(Edit::Set(Param::EqQ(handle.band), q)))
-                        .and_capture(),
-                )
+                Some(Action::publish(Edit::Set(Param::EqQ(handle.band), q)).and_capture())
             }
             _ => None,
         }

@@ -4,11 +4,19 @@
 
 use iced::mouse;
 use iced::widget::Action;
-use iced::widget::canvas::{self, Cache, Event, Frame, Geometry, Path, Stroke};
+use iced::widget::canvas::{self, Cache, Frame, Geometry, Path, Stroke};
 use iced::{Color, Point, Rectangle, Renderer, Size, Theme};
 
-use super::desk::Message;
 use super::style;
+
+/// What a user does on the timeline; the screen that shows it decides what follows.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Event {
+    /// A click: play from here (seconds).
+    Seek(f64),
+    /// A drag: loop this region (seconds); a right click: stop looping.
+    Loop(Option<(f64, f64)>),
+}
 
 /// The lowest and highest loudness shown (LUFS).
 const FLOOR_LUFS: f32 = -40.0;
@@ -81,7 +89,8 @@ impl Timeline {
     }
 }
 
-impl canvas::Program<Message> for Timeline {
+/// Publishes [`Event`]s; the parent maps them to its own messages.
+impl canvas::Program<Event> for Timeline {
     type State = Gesture;
 
     /// A click seeks to that moment of the track; a drag sets a loop region; a right click
@@ -89,38 +98,38 @@ impl canvas::Program<Message> for Timeline {
     fn update(
         &self,
         gesture: &mut Gesture,
-        event: &Event,
+        event: &canvas::Event,
         bounds: Rectangle,
         cursor: mouse::Cursor,
-    ) -> Option<Action<Message>> {
+    ) -> Option<Action<Event>> {
         let seconds_at = |x: f32| f64::from((x / bounds.width).clamp(0.0, 1.0)) * self.duration_s;
         match event {
-            Event::Mouse(mouse::Event::ButtonPressed(mouse::Button::Left)) => {
+            canvas::Event::Mouse(mouse::Event::ButtonPressed(mouse::Button::Left)) => {
                 let position = cursor.position_in(bounds)?;
                 gesture.pressed_at = Some(position.x);
                 gesture.now_at = position.x;
                 Some(Action::capture())
             }
-            Event::Mouse(mouse::Event::CursorMoved { .. }) => {
+            canvas::Event::Mouse(mouse::Event::CursorMoved { .. }) => {
                 gesture.pressed_at?;
                 let position = cursor.position_from(bounds.position())?;
                 gesture.now_at = position.x.clamp(0.0, bounds.width);
                 Some(Action::request_redraw().and_capture())
             }
-            Event::Mouse(mouse::Event::ButtonReleased(mouse::Button::Left)) => {
+            canvas::Event::Mouse(mouse::Event::ButtonReleased(mouse::Button::Left)) => {
                 let from = gesture.pressed_at.take()?;
                 let to = gesture.now_at;
                 let message = if (to - from).abs() >= DRAG_PX {
                     let (a, b) = (seconds_at(from.min(to)), seconds_at(from.max(to)));
-                    Message::SetLoop(Some((a, b)))
+                    Event::Loop(Some((a, b)))
                 } else {
-                    Message::Seek(seconds_at(from))
+                    Event::Seek(seconds_at(from))
                 };
                 Some(Action::publish(message).and_capture())
             }
-            Event::Mouse(mouse::Event::ButtonPressed(mouse::Button::Right)) => {
+            canvas::Event::Mouse(mouse::Event::ButtonPressed(mouse::Button::Right)) => {
                 cursor.position_in(bounds)?;
-                Some(Action::publish(Message::SetLoop(None)).and_capture())
+                Some(Action::publish(Event::Loop(None)).and_capture())
             }
             _ => None,
         }
