@@ -103,6 +103,8 @@ pub fn analyze_with(decoded: &Decoded, options: AnalysisOptions, join: &impl Joi
         },
     );
     findings.extend(health::loudness_checks(&loudness));
+    // Worst first, in the order found within a severity: the desk and the CLI list the same.
+    findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
     Analysis {
         info: decoded.info.clone(),
         sample_rate: audio.sample_rate(),

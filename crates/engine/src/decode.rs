@@ -31,6 +31,36 @@ use symphonia::core::meta::MetadataOptions;
 use crate::audio::{AudioBuffer, ChannelRole};
 use crate::limits::{self, DecodeLimits, LimitError, Purpose};
 
+/// The file extensions of every container the decoder reads, lowercase, sorted, as its
+/// format readers declare them (file dialogs offer exactly these).
+pub fn audio_extensions() -> Vec<&'static str> {
+    use symphonia::core::formats::probe::{ProbeFormatData, ProbeableFormat};
+    use symphonia::default::formats::{
+        AdtsReader, AiffReader, CafReader, FlacReader, IsoMp4Reader, MkvReader, MpaReader,
+        OggReader, WavReader,
+    };
+    // The readers `symphonia::default::get_probe` registers with the features Crest builds.
+    let readers: [&[ProbeFormatData]; 9] = [
+        AdtsReader::probe_data(),
+        AiffReader::probe_data(),
+        CafReader::probe_data(),
+        FlacReader::probe_data(),
+        IsoMp4Reader::probe_data(),
+        MkvReader::probe_data(),
+        MpaReader::probe_data(),
+        OggReader::probe_data(),
+        WavReader::probe_data(),
+    ];
+    let mut extensions: Vec<&'static str> = readers
+        .iter()
+        .flat_map(|data| data.iter())
+        .flat_map(|data| data.spec.extensions.iter().copied())
+        .collect();
+    extensions.sort_unstable();
+    extensions.dedup();
+    extensions
+}
+
 /// What a decode could not get past. Every variant names the file.
 #[derive(Debug, thiserror::Error)]
 pub enum DecodeError {
@@ -1161,6 +1191,30 @@ impl MediaSource for CountingSource {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_dialogs_offer_every_container_the_decoder_reads() {
+        let extensions = audio_extensions();
+        for expected in [
+            "aac", "aif", "aiff", "caf", "flac", "m4a", "mkv", "mp3", "mp4",
+        ] {
+            assert!(
+                extensions.contains(&expected),
+                "{expected} in {extensions:?}"
+            );
+        }
+        for expected in ["oga", "ogg", "wav", "wave", "webm"] {
+            assert!(
+                extensions.contains(&expected),
+                "{expected} in {extensions:?}"
+            );
+        }
+        assert!(
+            extensions.windows(2).all(|pair| pair[0] < pair[1]),
+            "sorted, once each"
+        );
+        assert!(extensions.iter().all(|e| *e == e.to_lowercase()));
+    }
 
     /// A WAV of noise-like samples at full range, both signs, written by hound.
     fn wav(name: &str, channels: u16, bits: u16, float: bool) -> PathBuf {

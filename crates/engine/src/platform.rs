@@ -63,6 +63,10 @@ pub struct Target {
     /// The numbers approximate an unpublished or loosely specified behaviour.
     pub approximation: bool,
     pub notes: String,
+    /// Offered as a loudness target on the desk, under this short label ("Spotify"); the
+    /// desk shows "−14 Spotify".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub desk_label: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -171,6 +175,13 @@ impl Target {
         }
         if self.name.trim().is_empty() {
             return fail("name", "is empty");
+        }
+        if self
+            .desk_label
+            .as_ref()
+            .is_some_and(|l| l.trim().is_empty() || l.chars().count() > 16)
+        {
+            return fail("desk_label", "must be 1 to 16 characters");
         }
         if !(-40.0..=0.0).contains(&self.integrated_lufs) {
             return fail("integrated_lufs", "must be between -40 and 0 LUFS");

@@ -171,4 +171,24 @@ fn broken_tables_name_the_field() {
     assert!(matches!(e, TargetsError::Version { found: 7, .. }));
     let e = broken(|t| t["targets"][0]["kind"] = serde_json::json!("podcast"));
     assert!(e.to_string().contains("podcast"), "{e}");
+    let e = broken(|t| t["targets"][0]["desk_label"] = serde_json::json!("  "));
+    assert!(e.to_string().contains("desk_label"), "{e}");
+}
+
+#[test]
+fn the_desk_offers_spotify_apple_music_and_ebu_r128_as_targets() {
+    let targets = targets();
+    let offered: Vec<(&str, f64)> = targets
+        .all()
+        .iter()
+        .filter_map(|t| Some((t.desk_label.as_deref()?, t.integrated_lufs)))
+        .collect();
+    assert_eq!(
+        offered,
+        [
+            ("Spotify", -14.0),
+            ("Apple Music", -16.0),
+            ("EBU R128", -23.0)
+        ]
+    );
 }

@@ -8,12 +8,13 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use crest_engine::analysis::{AnalysisOptions, analyze_with};
 use crest_engine::chain::ChainSettings;
 use crest_engine::decode::DecodeControl;
 use crest_engine::decode::{DecodeError, decode_file_limited};
 use crest_engine::emulation::{Emulation, EmulationOptions, Profile, built_in_profiles};
 use crest_engine::files::write_atomically;
-use crest_engine::health::{self, Finding, Severity};
+use crest_engine::health::{Finding, Severity};
 use crest_engine::limits::DecodeLimits;
 use crest_engine::loudness::{self, Loudness};
 use crest_engine::monitor::MonitorStage;
@@ -49,16 +50,23 @@ use super::timeline::{self, Timeline};
 use super::widgets::{self, Named};
 use super::work::{Job, off_thread};
 
-/// Loudness targets offered on the desk: (label, LUFS).
 /// How long the desk keeps ticking after the transport stops, while the meters fall.
 const SETTLE: std::time::Duration = std::time::Duration::from_millis(1_500);
 
-const TARGETS: [(&str, Option<f64>); 4] = [
-    ("No target", None),
-    ("−14 Spotify", Some(-14.0)),
-    ("−16 Apple Music", Some(-16.0)),
-    ("−23 EBU R128", Some(-23.0)),
-];
+/// The loudness targets offered on the desk: none, then the table's desk targets
+/// ("−14 Spotify").
+fn target_choices(targets: &[Target]) -> Vec<(String, Option<f64>)> {
+    let mut choices = vec![("No target".to_owned(), None)];
+    choices.extend(targets.iter().filter_map(|t| {
+        let label = t.desk_label.as_ref()?;
+        let sign = if t.integrated_lufs < 0.0 { "−" } else { "" };
+        Some((
+            format!("{sign}{:.0} {label}", t.integrated_lufs.abs()),
+            Some(t.integrated_lufs),
+        ))
+    }));
+    choices
+}
 
 /// A decoded and measured track.
 #[derive(Debug)]
@@ -293,28 +301,25 @@ pub fn load(path: Option<PathBuf>, limits: &DecodeLimits, job: &Job) -> Result<L
         }
         None => ("Demo mix (built in)".to_owned(), demo::demo_decoded()),
     };
-    let audio = &decoded.audio;
     job.set_progress(0.8);
-    let ((mix, spectrum), mut findings) = rayon::join(
-        || {
-            rayon::join(
-                || loudness::measure_with(audio, &crate::RayonJoin),
-                || long_term_spectrum(audio),
-            )
-        },
-        || health::audio_checks(audio, &decoded.info),
+    let analysis = analyze_with(
+        &decoded,
+        AnalysisOptions { spectrum: true },
+        &crate::RayonJoin,
     );
-    findings.extend(health::loudness_checks(&mix));
-    findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
     job.set_progress(1.0);
+    // Asked for above, so always there.
+    let spectrum = analysis
+        .spectrum
+        .unwrap_or_else(|| long_term_spectrum(&decoded.audio));
     Ok(Loaded {
         spectrum,
         name,
         path,
         warnings: decoded.warnings,
         audio: Arc::new(decoded.audio),
-        mix,
-        findings,
+        mix: analysis.loudness,
+        findings: analysis.findings,
     })
 }
 
@@ -631,7 +636,7 @@ impl Desk {
                 dialog::open(
                     "Open a track or a session",
                     "Audio and sessions",
-                    &dialog::OPENABLE,
+                    dialog::openable(),
                     self.context.preferences.last_open_folder.clone(),
                 ),
                 Message::OpenPicked,
@@ -1204,7 +1209,7 @@ impl Session {
             }
             MonitorMsg::LoadReference => {
                 return Task::perform(
-                    dialog::open("Choose a reference track", "Audio", &dialog::AUDIO, None),
+                    dialog::open("Choose a reference track", "Audio", dialog::audio(), None),
                     Message::ReferencePicked,
                 );
             }
@@ -1679,7 +1684,7 @@ impl Session {
                 Task::none()
             }
             Message::LoadPreset => Task::perform(
-                dialog::open("Load a chain preset", "Chain presets", &["json"], None),
+                dialog::open("Load a chain preset", "Chain presets", vec!["json"], None),
                 Message::PresetToLoad,
             ),
             Message::PresetToLoad(picked) => {
@@ -2135,9 +2140,9 @@ impl Session {
 
     fn target_panel(&self) -> Element<'_, Message> {
         let current = self.settings.limiter.target_lufs;
-        let choices = TARGETS
-            .iter()
-            .fold(row![].spacing(6), |r, &(label, target)| {
+        let choices = target_choices(&self.targets)
+            .into_iter()
+            .fold(row![].spacing(6), |r, (label, target)| {
                 let chosen = current == target;
                 r.push(
                     button(text(label).size(13))

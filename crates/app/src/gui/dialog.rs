@@ -7,10 +7,10 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-/// Extensions the decoder reads.
-pub const AUDIO: [&str; 12] = [
-    "wav", "wave", "flac", "mp3", "ogg", "oga", "m4a", "aac", "aif", "aiff", "caf", "mka",
-];
+/// Extensions the decoder reads (its format readers say which).
+pub fn audio() -> Vec<&'static str> {
+    crest_engine::decode::audio_extensions()
+}
 
 /// What a dialog gave.
 #[derive(Debug, Clone, PartialEq)]
@@ -37,16 +37,23 @@ pub const UNAVAILABLE: &str = "No file dialog is available here (no desktop port
      drop the file on the window instead";
 
 /// What the desk opens: audio, and sessions (`*.crest.json`).
-pub const OPENABLE: [&str; 13] = [
-    "wav", "wave", "flac", "mp3", "ogg", "oga", "m4a", "aac", "aif", "aiff", "caf", "mka", "json",
-];
+pub fn openable() -> Vec<&'static str> {
+    let mut extensions = audio();
+    extensions.push("json");
+    extensions
+}
 
 /// Asks for a file to open, starting in `folder` when given.
-pub async fn open(title: &str, kind: &str, extensions: &[&str], folder: Option<PathBuf>) -> Picked {
+pub async fn open(
+    title: &str,
+    kind: &str,
+    extensions: Vec<&'static str>,
+    folder: Option<PathBuf>,
+) -> Picked {
     let started = Instant::now();
     let mut dialog = rfd::AsyncFileDialog::new()
         .set_title(title)
-        .add_filter(kind, extensions)
+        .add_filter(kind, &extensions)
         .add_filter("All files", &["*"]);
     if let Some(folder) = folder {
         dialog = dialog.set_directory(folder);
