@@ -4,10 +4,16 @@
 use super::*;
 use iced_test::Simulator;
 
-/// The desk on the demo mix, as it is once loaded (on the build machines playback is
-/// unavailable: no sound card).
+/// A fake output with one pair of speakers: the desk's tests never depend on the machine's
+/// sound card (or its absence).
+fn speakers() -> Output {
+    use crest_playback::manual::{ManualBackend, ManualDevice};
+    Output(Arc::new(ManualBackend::with(ManualDevice::speakers())))
+}
+
+/// The demo mix open on the fake speakers, as it is once loaded.
 fn ready() -> Desk {
-    ready_with(Output(Arc::new(CpalBackend)), None)
+    ready_with(speakers(), None)
 }
 
 /// The demo mix open on `output`, with `storage` for autosave and preferences (none: the
@@ -70,13 +76,17 @@ fn the_demo_opens_with_its_numbers_and_says_when_playback_is_off() {
     assert!(ui.find("Demo mix (built in)").is_ok());
     assert!(ui.find("-18.0 LUFS").is_ok());
     assert!(ui.find("Loudness target").is_ok());
-    let State::Ready(session) = &desk.state else {
-        panic!("ready");
-    };
-    if session.playback.is_err() {
-        // No sound card: a banner says so, and everything else is there.
-        assert!(ui.find(starting("Playback unavailable:")).is_ok());
-    }
+    assert!(ui.find(starting("Playback unavailable:")).is_err());
+    assert!(session(&desk).playback.is_ok());
+    drop(ui);
+    // No output device at all: a banner says so, and everything else is there.
+    let no_device = crest_playback::manual::ManualBackend::default();
+    let mut desk = ready_with(Output(Arc::new(no_device)), None);
+    apply(&mut desk, []);
+    assert!(session(&desk).playback.is_err());
+    let mut ui = window(&desk);
+    assert!(ui.find(starting("Playback unavailable:")).is_ok());
+    assert!(ui.find("-18.0 LUFS").is_ok());
 }
 
 #[test]
@@ -311,7 +321,7 @@ fn presets_keep_the_desks_loudness_unless_they_mandate_another_and_say_so() {
 #[test]
 fn a_file_that_cannot_be_read_says_why() {
     let mut desk = Desk {
-        context: Context::new(Output(Arc::new(CpalBackend)), None),
+        context: Context::new(speakers(), None),
         state: State::Loading {
             name: "missing.wav".into(),
             job: Arc::default(),
@@ -676,7 +686,7 @@ fn scratch(name: &str) -> std::path::PathBuf {
 fn after_a_crash_the_next_desk_offers_the_autosave_and_restores_it() {
     let dir = scratch("crash");
     let storage = Storage::at(&dir);
-    let output = || Output(Arc::new(CpalBackend));
+    let output = || speakers();
     let mut first = ready_with(output(), Some(storage.clone()));
     apply(&mut first, [Message::Target(Some(-16.0))]);
     click(&mut first, "B");
@@ -1083,7 +1093,7 @@ fn without_a_file_dialog_the_desk_points_to_drag_and_drop() {
 fn the_export_folder_is_remembered_for_the_next_track() {
     let dir = scratch("export-folder");
     let storage = Storage::at(&dir.join("home"));
-    let mut desk = ready_with(Output(Arc::new(CpalBackend)), Some(storage.clone()));
+    let mut desk = ready_with(speakers(), Some(storage.clone()));
     let _ = desk.update(Message::Export(ExportMsg::Folder(
         dir.display().to_string(),
     )));
@@ -1093,7 +1103,7 @@ fn the_export_folder_is_remembered_for_the_next_track() {
         preferences.last_export_folder.as_deref(),
         Some(dir.as_path())
     );
-    let next = ready_with(Output(Arc::new(CpalBackend)), Some(storage));
+    let next = ready_with(speakers(), Some(storage));
     assert_eq!(session(&next).export.folder, dir.display().to_string());
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -1128,10 +1138,8 @@ fn a_session_file_given_at_start_opens_as_a_session() {
     let saved = dir.join("demo.crest.json");
 
     // `crest demo.crest.json` (and `crest open demo.crest.json`): the session, not audio.
-    let (mut started, _task) = Desk::with_context(
-        Some(saved.clone()),
-        Context::new(Output(Arc::new(CpalBackend)), None),
-    );
+    let (mut started, _task) =
+        Desk::with_context(Some(saved.clone()), Context::new(speakers(), None));
     assert!(
         matches!(started.state, State::Loading { .. }),
         "the session's track is loading: {:?}",
@@ -1150,10 +1158,7 @@ fn a_session_file_given_at_start_opens_as_a_session() {
 
     // A damaged one says what is wrong instead of trying to decode it as audio.
     std::fs::write(&saved, "{\"version\": 1, \"chain\": 3}").expect("damaged");
-    let (broken, _task) = Desk::with_context(
-        Some(saved.clone()),
-        Context::new(Output(Arc::new(CpalBackend)), None),
-    );
+    let (broken, _task) = Desk::with_context(Some(saved.clone()), Context::new(speakers(), None));
     match &broken.state {
         State::Failed(why) => assert!(why.contains("is not a Crest session"), "{why}"),
         other => panic!("{other:?}"),
@@ -1172,7 +1177,7 @@ fn an_unreadable_autosave_is_reported_on_the_desk_and_kept() {
         "{\"version\": 1, \"source\": null, \"chain\": {\"ver",
     )
     .expect("autosave");
-    let desk = ready_with(Output(Arc::new(CpalBackend)), Some(storage.clone()));
+    let desk = ready_with(speakers(), Some(storage.clone()));
     assert!(desk.context.restore_offers.is_empty());
     let mut ui = window(&desk);
     assert!(
