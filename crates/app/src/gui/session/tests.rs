@@ -1,7 +1,16 @@
 //! Headless tests of the desk (iced_test): every flow a user goes through, with the work
 //! that tasks would run done here (a simulator runs no tasks).
 
+use super::super::Message;
+use super::super::pipeline::load_reference;
+use super::super::*;
+use super::keys::shortcut;
+use super::transport::clock;
 use super::*;
+use super::{Message as S, listening::Message as L, transport::Message as T};
+use crest_engine::loudness;
+use crest_playback::engine::{Listen, MAX_BLOCK};
+use crest_playback::{Backend, PlaybackStatus};
 use iced_test::Simulator;
 
 /// A fake output with one pair of speakers: the desk's tests never depend on the machine's
@@ -23,7 +32,7 @@ fn ready_with(output: Output, storage: Option<Storage>) -> Desk {
         load(None, &DecodeLimits::mastering(), &Job::default()).expect("the demo mix loads");
     let mut desk = Desk {
         context: Context::new(output, storage),
-        state: State::Failed(String::new()),
+        screen: Screen::Failed(String::new()),
     };
     let _task = desk.start_session(loaded);
     desk
@@ -35,12 +44,12 @@ fn apply(desk: &mut Desk, messages: impl IntoIterator<Item = Message>) {
     for message in messages {
         let _task = desk.update(message);
     }
-    let State::Ready(session) = &mut desk.state else {
+    let Screen::Session(session) = &mut desk.screen else {
         return;
     };
     let result = master(&session.audio, &session.settings);
     let generation = session.generation;
-    let _task = desk.update(Message::Rendered(generation, Arc::new(result)));
+    let _task = desk.update(Message::Session(S::Rendered(generation, Arc::new(result))));
 }
 
 /// The desk in a window of the size it opens at.
@@ -97,9 +106,9 @@ fn choosing_a_target_renders_a_master_that_meets_it() {
     ui.click("−14 Spotify")
         .expect("the Spotify target is offered");
     let messages: Vec<Message> = ui.into_messages().collect();
-    assert!(matches!(messages.as_slice(), [Message::Target(Some(t))] if *t == -14.0));
+    assert!(matches!(messages.as_slice(), [Message::Session(S::Target(Some(t)))] if *t == -14.0));
     apply(&mut desk, messages);
-    let State::Ready(session) = &desk.state else {
+    let Screen::Session(session) = &desk.screen else {
         panic!("ready");
     };
     assert_eq!(session.settings.limiter.target_lufs, Some(-14.0));
@@ -115,12 +124,12 @@ fn choosing_a_target_renders_a_master_that_meets_it() {
 #[test]
 fn a_render_for_older_settings_is_ignored() {
     let mut desk = ready();
-    let State::Ready(session) = &mut desk.state else {
+    let Screen::Session(session) = &mut desk.screen else {
         panic!("ready");
     };
     let stale = master(&session.audio, &session.settings);
-    let _ = session.update(Message::Target(Some(-16.0)));
-    let _ = session.update(Message::Rendered(0, Arc::new(stale)));
+    let _ = session.update(S::Target(Some(-16.0)));
+    let _ = session.update(S::Rendered(0, Arc::new(stale)));
     assert!(
         session.master.is_none(),
         "the render for generation 0 is stale"
@@ -138,7 +147,7 @@ fn a_bad_file_dropped_on_the_desk_leaves_the_session_and_says_why() {
         &Job::default(),
     );
     let _ = desk.update(Message::Opened(Arc::new(loaded)));
-    let State::Ready(session) = &desk.state else {
+    let Screen::Session(session) = &desk.screen else {
         panic!("still ready");
     };
     assert_eq!(session.name, "Demo mix (built in)");
@@ -157,13 +166,13 @@ fn clicking_the_timeline_moves_the_playhead() {
     let _ = ui.simulate(iced_test::simulator::click());
     let messages: Vec<Message> = ui.into_messages().collect();
     let seek = messages.iter().find_map(|m| match m {
-        Message::Seek(seconds) => Some(*seconds),
+        Message::Session(S::Transport(T::Seek(seconds))) => Some(*seconds),
         _ => None,
     });
     let seconds = seek.expect("a click on the timeline seeks");
     assert!(seconds > 5.0 && seconds < 19.0, "{seconds}");
     apply(&mut desk, messages);
-    let State::Ready(session) = &desk.state else {
+    let Screen::Session(session) = &desk.screen else {
         panic!("ready");
     };
     assert_eq!(session.timeline.playhead_s, Some(seconds));
@@ -171,7 +180,7 @@ fn clicking_the_timeline_moves_the_playhead() {
 
 /// Runs the export the dialog started, here (a test has no executor), and delivers it.
 fn run_export(desk: &mut Desk) {
-    let State::Ready(session) = &mut desk.state else {
+    let Screen::Session(session) = &mut desk.screen else {
         panic!("ready");
     };
     let job = session
@@ -181,7 +190,9 @@ fn run_export(desk: &mut Desk) {
         .expect("an export is running");
     let plans = session.export.plans(session.judged());
     let outcomes = export_dialog::run(&session.audio, None, &plans, &job, session.export.replace);
-    let _ = desk.update(Message::Export(ExportMsg::Done(Arc::new(outcomes))));
+    let _ = desk.update(Message::Session(S::Export(ExportMsg::Done(Arc::new(
+        outcomes,
+    )))));
 }
 
 #[test]
@@ -190,12 +201,12 @@ fn export_writes_verified_masters_for_the_desk_and_a_delivery_preset_and_never_o
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("dir");
     let mut desk = ready();
-    apply(&mut desk, [Message::Target(Some(-14.0))]);
+    apply(&mut desk, [Message::Session(S::Target(Some(-14.0)))]);
     click(&mut desk, "Export…");
-    let _ = desk.update(Message::Export(ExportMsg::Folder(
+    let _ = desk.update(Message::Session(S::Export(ExportMsg::Folder(
         dir.display().to_string(),
-    )));
-    let _ = desk.update(Message::Export(ExportMsg::Name("demo".into())));
+    ))));
+    let _ = desk.update(Message::Session(S::Export(ExportMsg::Name("demo".into()))));
     let mut ui = window(&desk);
     ui.click(starting("CD (Red Book)"))
         .expect("the CD preset is offered");
@@ -203,7 +214,7 @@ fn export_writes_verified_masters_for_the_desk_and_a_delivery_preset_and_never_o
     assert!(
         matches!(
             messages.as_slice(),
-            [Message::Export(ExportMsg::Preset(_, true))]
+            [Message::Session(S::Export(ExportMsg::Preset(_, true)))]
         ),
         "{messages:?}"
     );
@@ -264,13 +275,13 @@ fn presets_keep_the_desks_loudness_unless_they_mandate_another_and_say_so() {
     apply(&mut desk, []);
     let judged = master_lufs(&desk);
     click(&mut desk, "Export…");
-    let _ = desk.update(Message::Export(ExportMsg::Folder(
+    let _ = desk.update(Message::Session(S::Export(ExportMsg::Folder(
         dir.display().to_string(),
-    )));
-    let _ = desk.update(Message::Export(ExportMsg::Name("demo".into())));
-    let _ = desk.update(Message::Export(ExportMsg::Desk(false)));
+    ))));
+    let _ = desk.update(Message::Session(S::Export(ExportMsg::Name("demo".into()))));
+    let _ = desk.update(Message::Session(S::Export(ExportMsg::Desk(false))));
     for preset in [2, 3] {
-        let _ = desk.update(Message::Export(ExportMsg::Preset(preset, true)));
+        let _ = desk.update(Message::Session(S::Export(ExportMsg::Preset(preset, true))));
     }
     let mut ui = window(&desk);
     assert!(
@@ -322,7 +333,7 @@ fn presets_keep_the_desks_loudness_unless_they_mandate_another_and_say_so() {
 fn a_file_that_cannot_be_read_says_why() {
     let mut desk = Desk {
         context: Context::new(speakers(), None),
-        state: State::Loading {
+        screen: Screen::Loading {
             name: "missing.wav".into(),
             job: Arc::default(),
         },
@@ -367,8 +378,8 @@ fn master_lufs(desk: &Desk) -> f64 {
 }
 
 fn session(desk: &Desk) -> &Session {
-    match &desk.state {
-        State::Ready(session) => session,
+    match &desk.screen {
+        Screen::Session(session) => session,
         _ => panic!("the desk is ready"),
     }
 }
@@ -387,7 +398,7 @@ fn chain_controls_and_numeric_entries_change_the_settings_and_undo_redo_walk_bac
     assert!(
         matches!(
             messages.last(),
-            Some(Message::Chain(Edit::Submit(Param::EqGain(0))))
+            Some(Message::Session(S::Chain(Edit::Submit(Param::EqGain(0)))))
         ),
         "{messages:?}"
     );
@@ -435,7 +446,7 @@ fn snapshots_switch_the_whole_chain_and_back() {
         panic!("both rendered");
     };
     assert!((a - b - 3.0).abs() < 0.05, "A {a}, B {b}");
-    let _ = desk.update(Message::Snapshot(1));
+    let _ = desk.update(Message::Session(S::Transport(T::Snapshot(1))));
     assert_eq!(session(&desk).settings.input.trim_db, -3.0);
 }
 
@@ -451,13 +462,13 @@ fn play_and_pause_drive_the_output_device() {
     drop(ui);
     click(&mut desk, "Play");
     // In the demo's loud section.
-    let _ = desk.update(Message::Seek(12.0));
+    let _ = desk.update(Message::Session(S::Transport(T::Seek(12.0))));
     let rms = |samples: &[f32]| {
         (samples.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>() / samples.len() as f64).sqrt()
     };
     let playing = device.pull(9_600);
     assert!(rms(&playing) > 0.01, "{}", rms(&playing));
-    let _ = desk.update(Message::Tick);
+    let _ = desk.update(Message::Session(S::Listening(L::Tick)));
     // Just after a 200 ms callback its sound has not started (the device plays it 5 ms
     // later): the playhead is at the callback's first frame — the 10 ms fade out of the
     // start, then 12.0 s — not at its end (12.19 s).
@@ -468,10 +479,10 @@ fn play_and_pause_drive_the_output_device() {
     for n in 0..100 {
         let _ = device.pull(480);
         if n % 3 == 2 {
-            let _ = desk.update(Message::Tick);
+            let _ = desk.update(Message::Session(S::Listening(L::Tick)));
         }
     }
-    let _ = desk.update(Message::Tick);
+    let _ = desk.update(Message::Session(S::Listening(L::Tick)));
     let heard = session(&desk).timeline.playhead_s.expect("playhead");
     let reading = &session(&desk).meters.reading;
     let momentary = reading.momentary_lufs.expect("momentary after 1.2 s");
@@ -484,7 +495,7 @@ fn play_and_pause_drive_the_output_device() {
     let paused = device.pull(9_600);
     // After the 10 ms fade, silence.
     assert_eq!(rms(&paused[2 * 960..]), 0.0);
-    let _ = desk.update(Message::Tick);
+    let _ = desk.update(Message::Session(S::Listening(L::Tick)));
     // Paused where the fade ended: 10 ms past the last callback's end, which the playhead
     // showed 15 ms before its end (its 10 ms not yet heard, and the device's 5 ms).
     let still = session(&desk).timeline.playhead_s.expect("playhead");
@@ -502,13 +513,13 @@ fn a_lost_output_is_reported_and_retried_not_dropped() {
     let _ = device.pull(4_800);
     // Errors that pass change nothing the user sees.
     device.passing_errors(600);
-    let _ = desk.update(Message::Tick);
+    let _ = desk.update(Message::Session(S::Listening(L::Tick)));
     assert_eq!(session(&desk).output_notice, None);
     assert!(session(&desk).playing);
     // The device goes: the desk says so and keeps the player, which tries again by itself;
     // the transport keeps its state.
     let _ = device.unplug();
-    let _ = desk.update(Message::Tick);
+    let _ = desk.update(Message::Session(S::Listening(L::Tick)));
     let notice = session(&desk).output_notice.clone().expect("told");
     assert!(notice.contains("disappeared"), "{notice}");
     assert!(session(&desk).playing);
@@ -533,7 +544,7 @@ fn the_desk_ticks_only_while_there_is_something_to_read() {
     use crest_playback::manual::{ManualBackend, ManualDevice};
     // The moment to settle has passed (as it would 1.5 s later).
     let settled = |desk: &mut Desk| {
-        if let State::Ready(session) = &mut desk.state {
+        if let Screen::Session(session) = &mut desk.screen {
             session.settle_until = Some(std::time::Instant::now());
         }
     };
@@ -552,13 +563,16 @@ fn the_desk_ticks_only_while_there_is_something_to_read() {
     settled(&mut desk);
     assert!(!session(&desk).needs_ticks());
     // A chain edit while paused: ticks a moment, so a new structure gets built.
-    let _ = desk.update(Message::Chain(Edit::Set(Param::InputTrim, -1.0)));
+    let _ = desk.update(Message::Session(S::Chain(Edit::Set(
+        Param::InputTrim,
+        -1.0,
+    ))));
     assert!(session(&desk).needs_ticks());
     // Without an output, Play plays nothing: the transport stays stopped, the desk at rest.
     let mut desk = ready_with(Output(Arc::new(ManualBackend::default())), None);
     apply(&mut desk, []);
     settled(&mut desk);
-    let _ = desk.update(Message::TogglePlay);
+    let _ = desk.update(Message::Session(S::Transport(T::TogglePlay)));
     assert!(!session(&desk).playing);
     assert!(!session(&desk).needs_ticks());
 }
@@ -581,20 +595,28 @@ fn keys_map_to_their_actions() {
     let cases = [
         (
             press(named(key::Named::Space), none),
-            Some(Message::TogglePlay),
+            Some(S::Transport(T::TogglePlay)),
         ),
-        (press(ch("z"), Modifiers::CTRL), Some(Message::Undo)),
+        (press(ch("z"), Modifiers::CTRL), Some(S::Transport(T::Undo))),
         (
             press(ch("Z"), Modifiers::CTRL | Modifiers::SHIFT),
-            Some(Message::Redo),
+            Some(S::Transport(T::Redo)),
         ),
-        (press(ch("3"), none), Some(Message::Snapshot(2))),
-        (press(ch("b"), none), Some(Message::ToggleAb)),
+        (press(ch("3"), none), Some(S::Transport(T::Snapshot(2)))),
+        (press(ch("b"), none), Some(S::Listening(L::ToggleAb))),
         (
             press(ch("e"), Modifiers::CTRL),
-            Some(Message::Export(ExportMsg::Show(true))),
+            Some(S::Export(ExportMsg::Show(true))),
         ),
         (press(ch("e"), none), None),
+        (
+            press(ch("o"), Modifiers::CTRL),
+            Some(S::Request(super::Event::OpenDialog)),
+        ),
+        (
+            press(ch("s"), Modifiers::CTRL | Modifiers::SHIFT),
+            Some(S::Request(super::Event::SaveSession { choose: true })),
+        ),
     ];
     for (event, expected) in cases {
         let got = shortcut(event.clone());
@@ -633,12 +655,15 @@ fn dragging_an_eq_handle_on_the_spectrum_moves_the_band_as_one_undo_step() {
     let _ = ui.simulate([mouse(Mouse::ButtonReleased(Button::Left))]);
     let messages: Vec<Message> = ui.into_messages().collect();
     assert!(
-        matches!(messages.first(), Some(Message::Chain(Edit::Drag(_)))),
+        matches!(
+            messages.first(),
+            Some(Message::Session(S::Chain(Edit::Drag(_))))
+        ),
         "{messages:?}"
     );
     assert!(matches!(
         messages.last(),
-        Some(Message::Chain(Edit::Released))
+        Some(Message::Session(S::Chain(Edit::Released)))
     ));
     let undo_before = session(&desk).history.can_undo();
     apply(&mut desk, messages);
@@ -646,7 +671,7 @@ fn dragging_an_eq_handle_on_the_spectrum_moves_the_band_as_one_undo_step() {
     assert!((band.freq_hz - 2_000.0).abs() < 30.0, "{}", band.freq_hz);
     assert!((band.gain_db - 3.0).abs() < 0.3, "{}", band.gain_db);
     assert!(undo_before);
-    let _ = desk.update(Message::Undo);
+    let _ = desk.update(Message::Session(S::Transport(T::Undo)));
     let band = session(&desk).settings.eq.bands[0];
     assert_eq!(
         (band.freq_hz, band.gain_db),
@@ -688,14 +713,16 @@ fn after_a_crash_the_next_desk_offers_the_autosave_and_restores_it() {
     let storage = Storage::at(&dir);
     let output = || speakers();
     let mut first = ready_with(output(), Some(storage.clone()));
-    apply(&mut first, [Message::Target(Some(-16.0))]);
+    apply(&mut first, [Message::Session(S::Target(Some(-16.0)))]);
     click(&mut first, "B");
     let messages = type_into(&first, Param::InputTrim, "-2");
     apply(&mut first, messages);
     // How it was heard comes back too.
-    let _ = first.update(Message::Monitor(MonitorMsg::Listen(Listen::Mono)));
-    let _ = first.update(Message::Monitor(MonitorMsg::Platform(Some(
-        "spotify".into(),
+    let _ = first.update(Message::Session(S::Listening(L::Monitor(
+        MonitorMsg::Listen(Listen::Mono),
+    ))));
+    let _ = first.update(Message::Session(S::Listening(L::Monitor(
+        MonitorMsg::Platform(Some("spotify".into())),
     ))));
     // The autosave waits a second after the last change.
     let autosave = first
@@ -706,7 +733,7 @@ fn after_a_crash_the_next_desk_offers_the_autosave_and_restores_it() {
         .autosave_path();
     let _ = first.update(Message::Autosave);
     assert!(!autosave.exists(), "not yet");
-    if let State::Ready(session) = &mut first.state {
+    if let Screen::Session(session) = &mut first.screen {
         session.changed_since = Some(std::time::Instant::now() - std::time::Duration::from_secs(2));
     }
     let _ = first.update(Message::Autosave);
@@ -750,11 +777,11 @@ fn after_a_crash_the_next_desk_offers_the_autosave_and_restores_it() {
 fn a_saved_session_opens_with_its_chain_snapshots_and_export_choices() {
     let dir = scratch("session");
     let mut desk = ready();
-    apply(&mut desk, [Message::Target(Some(-14.0))]);
+    apply(&mut desk, [Message::Session(S::Target(Some(-14.0)))]);
     click(&mut desk, "C");
     let messages = type_into(&desk, Param::HighPassHz, "30");
     apply(&mut desk, messages);
-    let _ = desk.update(Message::Export(ExportMsg::Preset(2, true)));
+    let _ = desk.update(Message::Session(S::Export(ExportMsg::Preset(2, true))));
     let path = dir.join("demo");
     desk.save_session(&path);
     let saved = dir.join("demo.crest.json");
@@ -801,7 +828,9 @@ fn a_drag_on_the_timeline_loops_that_region_and_playback_stays_in_it() {
     let _ = ui.simulate([mouse(Mouse::CursorMoved { position: to })]);
     let _ = ui.simulate([mouse(Mouse::ButtonReleased(Button::Left))]);
     let messages: Vec<Message> = ui.into_messages().collect();
-    let Some(Message::SetLoop(Some((start, end)))) = messages.last().cloned() else {
+    let Some(Message::Session(S::Transport(T::SetLoop(Some((start, end)))))) =
+        messages.last().cloned()
+    else {
         panic!("a drag sets a loop: {messages:?}");
     };
     assert!(end - start > 2.0 && end - start < 5.0, "{start}..{end}");
@@ -813,19 +842,19 @@ fn a_drag_on_the_timeline_loops_that_region_and_playback_stays_in_it() {
     for n in 0..frames / 480 {
         let _ = device.pull(480);
         if n % 3 == 0 {
-            let _ = desk.update(Message::Tick);
+            let _ = desk.update(Message::Session(S::Listening(L::Tick)));
         }
     }
-    let _ = desk.update(Message::Tick);
+    let _ = desk.update(Message::Session(S::Listening(L::Tick)));
     let at = session(&desk).timeline.playhead_s.expect("playhead");
     assert!(
         at >= start - 0.02 && at <= end + 0.02,
         "{at} outside {start}..{end}"
     );
     // L stops looping; a right click too.
-    let _ = desk.update(Message::ToggleLoop);
+    let _ = desk.update(Message::Session(S::Transport(T::ToggleLoop)));
     assert!(!session(&desk).looping);
-    let _ = desk.update(Message::ToggleLoop);
+    let _ = desk.update(Message::Session(S::Transport(T::ToggleLoop)));
     assert!(session(&desk).looping, "L loops the last region again");
 }
 
@@ -922,7 +951,7 @@ fn assert_snapshot(ui: &mut Simulator<'_, Message>, name: &str) {
 fn the_key_screens_look_as_committed() {
     // The desk on the demo with a −14 LUFS master and one EQ band.
     let mut desk = ready();
-    apply(&mut desk, [Message::Target(Some(-14.0))]);
+    apply(&mut desk, [Message::Session(S::Target(Some(-14.0)))]);
     click(&mut desk, "Add band");
     let messages = type_into(&desk, Param::EqGain(0), "1.5");
     apply(&mut desk, messages);
@@ -930,16 +959,18 @@ fn the_key_screens_look_as_committed() {
     assert_snapshot(&mut ui, "desk");
     drop(ui);
     // The export dialog with the streaming and CD presets chosen.
-    let _ = desk.update(Message::Export(ExportMsg::Show(true)));
-    let _ = desk.update(Message::Export(ExportMsg::Folder("/music/masters".into())));
-    let _ = desk.update(Message::Export(ExportMsg::Preset(0, true)));
-    let _ = desk.update(Message::Export(ExportMsg::Preset(2, true)));
+    let _ = desk.update(Message::Session(S::Export(ExportMsg::Show(true))));
+    let _ = desk.update(Message::Session(S::Export(ExportMsg::Folder(
+        "/music/masters".into(),
+    ))));
+    let _ = desk.update(Message::Session(S::Export(ExportMsg::Preset(0, true))));
+    let _ = desk.update(Message::Session(S::Export(ExportMsg::Preset(2, true))));
     let mut ui = window(&desk);
     assert_snapshot(&mut ui, "export");
     drop(ui);
     // The keys.
-    let _ = desk.update(Message::Export(ExportMsg::Show(false)));
-    let _ = desk.update(Message::ShowHelp(true));
+    let _ = desk.update(Message::Session(S::Export(ExportMsg::Show(false))));
+    let _ = desk.update(Message::Session(S::ShowHelp(true)));
     let mut ui = window(&desk);
     assert_snapshot(&mut ui, "keys");
 }
@@ -953,8 +984,10 @@ fn another_output_device_takes_over_at_the_playhead_and_is_remembered() {
     let output = Output(Arc::clone(&device) as Arc<dyn Backend>);
     let mut desk = ready_with(output, Some(storage.clone()));
     apply(&mut desk, []);
-    let _ = desk.update(Message::Seek(10.0));
-    let _ = desk.update(Message::Device(Some("speakers".into())));
+    let _ = desk.update(Message::Session(S::Transport(T::Seek(10.0))));
+    let _ = desk.update(Message::Session(S::Listening(L::Device(Some(
+        "speakers".into(),
+    )))));
     assert_eq!(
         session(&desk).output_choice.device.as_deref(),
         Some("speakers")
@@ -964,7 +997,7 @@ fn another_output_device_takes_over_at_the_playhead_and_is_remembered() {
     for _ in 0..10 {
         let _ = device.pull(480);
     }
-    let _ = desk.update(Message::Tick);
+    let _ = desk.update(Message::Session(S::Listening(L::Tick)));
     let at = session(&desk).timeline.playhead_s.expect("playhead");
     assert!((at - 10.1).abs() < 0.03, "{at}");
     let (preferences, _) = storage.preferences();
@@ -990,8 +1023,8 @@ fn the_timeline_shows_momentary_loudness_and_the_chosen_platforms_level() {
         s.timeline.mix.len(),
         "the master follows"
     );
-    let _ = desk.update(Message::Monitor(MonitorMsg::Platform(Some(
-        "apple-music".into(),
+    let _ = desk.update(Message::Session(S::Listening(L::Monitor(
+        MonitorMsg::Platform(Some("apple-music".into())),
     ))));
     let platform = session(&desk).timeline.platform.clone();
     assert_eq!(
@@ -1015,14 +1048,14 @@ fn master_mix_reference_and_an_emulation_are_heard_at_matched_loudness() {
     let device = Arc::new(ManualBackend::with(ManualDevice::speakers()));
     let mut desk = ready_with(Output(Arc::clone(&device) as Arc<dyn Backend>), None);
     // A loud master: 4 dB above the mix.
-    apply(&mut desk, [Message::Target(Some(-14.0))]);
+    apply(&mut desk, [Message::Session(S::Target(Some(-14.0)))]);
     click(&mut desk, "Play");
     // Two seconds of the demo's loud section through each source, after the switch's fade.
     let listen = |desk: &mut Desk| {
-        let _ = desk.update(Message::Seek(12.0));
+        let _ = desk.update(Message::Session(S::Transport(T::Seek(12.0))));
         let _ = device.pull(4_800);
         let heard = device.pull(96_000);
-        let _ = desk.update(Message::Tick);
+        let _ = desk.update(Message::Session(S::Listening(L::Tick)));
         pulled_lufs(&heard)
     };
     let master = listen(&mut desk);
@@ -1044,7 +1077,9 @@ fn master_mix_reference_and_an_emulation_are_heard_at_matched_loudness() {
     let loaded =
         load_reference(reference, 48_000, &DecodeLimits::mastering()).expect("the reference loads");
     assert_eq!(loaded.audio.sample_rate(), 48_000);
-    let _ = desk.update(Message::ReferenceLoaded(Arc::new(Ok(loaded))));
+    let _ = desk.update(Message::Session(S::Listening(L::ReferenceLoaded(
+        Arc::new(Ok(loaded)),
+    ))));
     click(&mut desk, "reference.wav");
     let heard = {
         let _ = device.pull(4_800);
@@ -1061,10 +1096,15 @@ fn master_mix_reference_and_an_emulation_are_heard_at_matched_loudness() {
     click(&mut desk, "Master");
     let profiles = crest_engine::emulation::built_in_profiles().expect("profiles");
     let through = |desk: &mut Desk, id: &str| {
-        let _ = desk.update(Message::Monitor(MonitorMsg::Emulation(Some(id.into()))));
+        let _ = desk.update(Message::Session(S::Listening(L::Monitor(
+            MonitorMsg::Emulation(Some(id.into())),
+        ))));
         let profile = profiles.iter().find(|p| p.id == id).expect("profile");
         let built = Emulation::new(profile, 48_000, MAX_BLOCK, 2).map_err(|e| e.to_string());
-        let _ = desk.update(Message::EmulationBuilt(id.into(), Arc::new(built)));
+        let _ = desk.update(Message::Session(S::Listening(L::EmulationBuilt(
+            id.into(),
+            Arc::new(built),
+        ))));
         listen(desk)
     };
     let flat = through(&mut desk, "reference");
@@ -1094,10 +1134,10 @@ fn the_export_folder_is_remembered_for_the_next_track() {
     let dir = scratch("export-folder");
     let storage = Storage::at(&dir.join("home"));
     let mut desk = ready_with(speakers(), Some(storage.clone()));
-    let _ = desk.update(Message::Export(ExportMsg::Folder(
+    let _ = desk.update(Message::Session(S::Export(ExportMsg::Folder(
         dir.display().to_string(),
-    )));
-    let _ = desk.update(Message::Export(ExportMsg::Start));
+    ))));
+    let _ = desk.update(Message::Session(S::Export(ExportMsg::Start)));
     let (preferences, _) = storage.preferences();
     assert_eq!(
         preferences.last_export_folder.as_deref(),
@@ -1113,10 +1153,10 @@ fn closing_during_an_export_cancels_it_and_leaves_no_files() {
     let dir = scratch("quit-export");
     let mut desk = ready();
     apply(&mut desk, []);
-    let _ = desk.update(Message::Export(ExportMsg::Folder(
+    let _ = desk.update(Message::Session(S::Export(ExportMsg::Folder(
         dir.display().to_string(),
-    )));
-    let _ = desk.update(Message::Export(ExportMsg::Start));
+    ))));
+    let _ = desk.update(Message::Session(S::Export(ExportMsg::Start)));
     let job = session(&desk).export.running.clone().expect("running");
     let _ = desk.update(Message::Quit);
     assert!(job.is_cancelled(), "the export is told to stop");
@@ -1132,8 +1172,10 @@ fn closing_during_an_export_cancels_it_and_leaves_no_files() {
 fn a_session_file_given_at_start_opens_as_a_session() {
     let dir = scratch("session-at-start");
     let mut desk = ready();
-    apply(&mut desk, [Message::Target(Some(-15.0))]);
-    let _ = desk.update(Message::Monitor(MonitorMsg::Listen(Listen::Side)));
+    apply(&mut desk, [Message::Session(S::Target(Some(-15.0)))]);
+    let _ = desk.update(Message::Session(S::Listening(L::Monitor(
+        MonitorMsg::Listen(Listen::Side),
+    ))));
     desk.save_session(&dir.join("demo"));
     let saved = dir.join("demo.crest.json");
 
@@ -1141,9 +1183,9 @@ fn a_session_file_given_at_start_opens_as_a_session() {
     let (mut started, _task) =
         Desk::with_context(Some(saved.clone()), Context::new(speakers(), None));
     assert!(
-        matches!(started.state, State::Loading { .. }),
+        matches!(started.screen, Screen::Loading { .. }),
         "the session's track is loading: {:?}",
-        started.state
+        started.screen
     );
     let reloaded = load(None, &DecodeLimits::mastering(), &Job::default());
     let _ = started.update(Message::Loaded(Arc::new(reloaded)));
@@ -1159,8 +1201,8 @@ fn a_session_file_given_at_start_opens_as_a_session() {
     // A damaged one says what is wrong instead of trying to decode it as audio.
     std::fs::write(&saved, "{\"version\": 1, \"chain\": 3}").expect("damaged");
     let (broken, _task) = Desk::with_context(Some(saved.clone()), Context::new(speakers(), None));
-    match &broken.state {
-        State::Failed(why) => assert!(why.contains("is not a Crest session"), "{why}"),
+    match &broken.screen {
+        Screen::Failed(why) => assert!(why.contains("is not a Crest session"), "{why}"),
         other => panic!("{other:?}"),
     }
     let _ = std::fs::remove_dir_all(&dir);

@@ -1,0 +1,649 @@
+//! The mastering desk (iced). `crest` opens it on the built-in demo mix, `crest FILE` (or
+//! `crest open FILE`) on a file.
+//!
+//! The application ([`Desk`]) keeps what outlives a track ([`Context`]: the output backend,
+//! preferences, autosave, the session file) and shows one [`Screen`]: a track loading, a
+//! file that could not be opened, or the [`session`] screen, which owns its messages and asks
+//! the application for what it cannot do itself (open a file, save the session, remember a
+//! choice) through its events. Plots and panels are widgets with their own messages, mapped
+//! by the screen that shows them.
+
+mod chain_panel;
+mod dialog;
+mod export_dialog;
+mod history;
+mod meters;
+mod monitor_bar;
+mod params;
+mod pipeline;
+mod session;
+mod spectrum;
+mod style;
+mod timeline;
+mod widgets;
+mod work;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use crest_engine::limits::DecodeLimits;
+use crest_engine::session::{DeskLease, Orphan, Preferences, Session as SessionFile, Storage};
+use crest_playback::CpalBackend;
+use iced::widget::{button, column, container, progress_bar, row, text};
+use iced::{Element, Fill, Length, Subscription, Task};
+
+use dialog::Picked;
+use pipeline::{Loaded, load};
+use session::{Event, Output, Session};
+use work::{Job, off_thread};
+
+/// Opens the window; without a display says so instead of failing inside the windowing
+/// library.
+pub fn run(file: Option<PathBuf>) -> ExitCode {
+    let has_display = ["DISPLAY", "WAYLAND_DISPLAY"]
+        .iter()
+        .any(|name| std::env::var_os(name).is_some_and(|v| !v.is_empty()));
+    if !has_display {
+        eprintln!(
+            "crest: no display (neither DISPLAY nor WAYLAND_DISPLAY is set), so the desk cannot \
+             open. The command-line tools work without one: try `crest analyze --demo` or \
+             `crest --help`."
+        );
+        return ExitCode::from(2);
+    }
+    let result = iced::application(move || Desk::new(file.clone()), Desk::update, Desk::view)
+        .title(Desk::title)
+        .subscription(Desk::subscription)
+        .theme(|_: &Desk| iced::Theme::Dark)
+        .window_size((1280.0, 800.0))
+        // Fira Sans ships inside the program: the desk reads the same on every machine.
+        .default_font(style::FONT)
+        // Closing goes through the desk, which marks a clean exit (no restore offer next
+        // time) and saves the preferences.
+        .exit_on_close_request(false)
+        .run();
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("crest: the desk could not open: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum Message {
+    /// The track the desk opened with (or the one a failed or loading desk opens).
+    Loaded(Arc<Result<Loaded, String>>),
+    /// A file to open: dropped on the window, picked, or from the recent list. The current
+    /// track stays if it fails.
+    Open(PathBuf),
+    /// A track that replaces the open session.
+    Opened(Arc<Result<Loaded, String>>),
+    /// Stop the load in progress.
+    CancelLoad,
+    /// Open the built-in demo mix (from the "cannot be opened" page).
+    OpenDemo,
+    /// The file dialog for a track or a session (Ctrl+O) and what it gave.
+    OpenDialog,
+    OpenPicked(Picked),
+    /// Restore the autosave a crashed desk left (true) or discard it.
+    Restore(bool),
+    /// Ctrl+S: save the session (to its file, or `choose` one: Ctrl+Shift+S).
+    SaveSession {
+        choose: bool,
+    },
+    SessionPicked(Picked),
+    /// Every second while there are unsaved edits: write the autosave.
+    Autosave,
+    /// While a track loads: the progress bar moves.
+    Progress,
+    /// The window is closing: a clean exit (no restore offered next time).
+    Quit,
+    /// The session screen's own.
+    Session(session::Message),
+}
+
+impl From<session::Message> for Message {
+    fn from(message: session::Message) -> Self {
+        Self::Session(message)
+    }
+}
+
+/// What the desk keeps whatever track is open.
+#[derive(Debug)]
+pub struct Context {
+    /// Where playback goes: the sound card, or in tests a device the test drives.
+    output: Output,
+    /// Where the autosave and preferences live (none: nothing is written, as in tests).
+    storage: Option<Storage>,
+    /// This desk's own autosave, held while it runs (none without storage).
+    lease: Option<DeskLease>,
+    preferences: Preferences,
+    /// Autosaves of desks that did not close cleanly, offered back one at a time, newest
+    /// first.
+    restore_offers: Vec<Orphan>,
+    /// A session being opened: applied once its track has loaded.
+    pending: Option<SessionFile>,
+    /// The session file Ctrl+S writes (chosen on the first save).
+    session_path: Option<PathBuf>,
+    /// Something to tell the engineer before a track is open (damaged preferences).
+    notice: Option<String>,
+    /// The window asked to close while an export was running.
+    quitting: bool,
+}
+
+impl Context {
+    /// The user's own: the cpal backend, the user's data and config folders.
+    fn user() -> Self {
+        let mut context = Self::new(Output(Arc::new(CpalBackend)), Storage::user().ok());
+        if context.storage.is_none() {
+            context.notice =
+                Some("No user data folder (HOME is not set): sessions are not autosaved".into());
+        }
+        context
+    }
+
+    /// With `storage`, marks a desk as running and picks up what a crashed one left.
+    pub fn new(output: Output, storage: Option<Storage>) -> Self {
+        let mut notes = Vec::new();
+        let (preferences, lease, restore_offers) = match &storage {
+            Some(storage) => {
+                let (preferences, bad) = storage.preferences();
+                notes.extend(bad);
+                match storage.start() {
+                    Ok(start) => {
+                        notes.extend(start.notices);
+                        (preferences, Some(start.lease), start.orphans)
+                    }
+                    Err(e) => {
+                        notes.push(format!("autosave is off: {e}"));
+                        (preferences, None, Vec::new())
+                    }
+                }
+            }
+            None => (Preferences::default(), None, Vec::new()),
+        };
+        Self {
+            output,
+            storage,
+            lease,
+            preferences,
+            restore_offers,
+            pending: None,
+            session_path: None,
+            notice: (!notes.is_empty()).then(|| notes.join("; ")),
+            quitting: false,
+        }
+    }
+
+    fn remember_opened(&mut self, path: &Path) {
+        self.preferences.opened(path);
+        self.save_preferences();
+    }
+
+    /// What the desk decodes: mono or stereo, within the preferences' memory budget.
+    fn decode_limits(&self) -> DecodeLimits {
+        DecodeLimits::mastering().with_memory(self.preferences.max_memory_bytes)
+    }
+
+    fn save_preferences(&mut self) {
+        if let Some(storage) = &self.storage
+            && let Err(e) = storage.save_preferences(&self.preferences)
+        {
+            self.notice = Some(format!("Preferences not saved: {e}"));
+        }
+    }
+}
+
+/// The desk: its context and the screen it shows.
+#[derive(Debug)]
+pub struct Desk {
+    context: Context,
+    screen: Screen,
+}
+
+/// What the window shows.
+#[derive(Debug)]
+pub enum Screen {
+    /// A track loading, with its progress.
+    Loading { name: String, job: Arc<Job> },
+    /// A file that could not be opened, and why.
+    Failed(String),
+    /// A track open for mastering.
+    Session(Box<Session>),
+}
+
+/// Loads on a worker thread; `done` wraps the result.
+fn load_task(
+    path: Option<PathBuf>,
+    limits: DecodeLimits,
+    job: Arc<Job>,
+    done: fn(Arc<Result<Loaded, String>>) -> Message,
+) -> Task<Message> {
+    Task::perform(
+        off_thread(move || load(path, &limits, &job)),
+        move |result| done(Arc::new(result)),
+    )
+}
+
+/// `*.crest.json` (or any `.json`): a session, not audio.
+fn is_session_file(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("json"))
+}
+
+impl Desk {
+    pub fn new(file: Option<PathBuf>) -> (Self, Task<Message>) {
+        Self::with_context(file, Context::user())
+    }
+
+    pub fn with_context(file: Option<PathBuf>, context: Context) -> (Self, Task<Message>) {
+        let mut desk = Self {
+            context,
+            screen: Screen::Failed(String::new()),
+        };
+        let task = match file {
+            // `crest mix.crest.json`: a saved session, not audio.
+            Some(path) if is_session_file(&path) => match SessionFile::load(&path) {
+                Ok(_) => desk.open_session(&path),
+                Err(error) => {
+                    desk.screen = Screen::Failed(error.to_string());
+                    Task::none()
+                }
+            },
+            file => desk.load(file),
+        };
+        (desk, task)
+    }
+
+    pub fn title(&self) -> String {
+        match &self.screen {
+            Screen::Session(session) => format!("{} — Crest", session.name()),
+            _ => "Crest".to_owned(),
+        }
+    }
+
+    /// A loaded track becomes the session (with the pending session file, if it names it).
+    fn start_session(&mut self, loaded: Loaded) -> Task<Message> {
+        if let Some(path) = &loaded.path {
+            self.context.remember_opened(path);
+        }
+        let mut session = Session::new(
+            loaded,
+            self.context.output.clone(),
+            &self.context.preferences,
+        );
+        let pending = self.context.pending.take();
+        let task = match pending {
+            Some(file) if file.source == session.source => session.apply_file(&file),
+            _ => {
+                self.context.session_path = None;
+                session.render_task()
+            }
+        };
+        self.screen = Screen::Session(Box::new(session));
+        task.map(Message::Session)
+    }
+
+    /// Loads a track (none: the demo): beside the open session, which stays until the new
+    /// one is ready, or in place of whatever the desk shows.
+    fn load(&mut self, path: Option<PathBuf>) -> Task<Message> {
+        let name = path
+            .as_ref()
+            .map_or_else(|| "the demo mix".to_owned(), |p| p.display().to_string());
+        let job = Arc::new(Job::default());
+        let limits = self.context.decode_limits();
+        if let Screen::Session(session) = &mut self.screen {
+            session.opening(name, Arc::clone(&job));
+            return load_task(path, limits, job, Message::Opened);
+        }
+        let task = load_task(path, limits, Arc::clone(&job), Message::Loaded);
+        self.screen = Screen::Loading { name, job };
+        task
+    }
+
+    /// Opens a session file: its track loads, then its chain, snapshots, reference and export
+    /// choices apply.
+    fn open_session(&mut self, path: &Path) -> Task<Message> {
+        match SessionFile::load(path) {
+            Ok(file) => {
+                self.context.session_path = Some(path.to_owned());
+                self.context.remember_opened(path);
+                let source = file.source.clone();
+                self.context.pending = Some(file);
+                self.load(source)
+            }
+            Err(error) => {
+                self.say(error.to_string());
+                Task::none()
+            }
+        }
+    }
+
+    /// A notice where the engineer will see it.
+    fn say(&mut self, notice: String) {
+        match &mut self.screen {
+            Screen::Session(session) => session.say(notice),
+            _ => self.context.notice = Some(notice),
+        }
+    }
+
+    pub fn update(&mut self, message: Message) -> Task<Message> {
+        match message {
+            Message::Loaded(result) | Message::Opened(result) => {
+                if let Screen::Session(session) = &mut self.screen {
+                    session.opened();
+                }
+                let loaded = Arc::try_unwrap(result).unwrap_or_else(|shared| match &*shared {
+                    Ok(_) => Err("the track was loaded twice".into()),
+                    Err(e) => Err(e.clone()),
+                });
+                match loaded {
+                    // The old player stops as it is dropped; the new track starts paused.
+                    Ok(loaded) => self.start_session(loaded),
+                    Err(error) => {
+                        self.context.pending = None;
+                        match &mut self.screen {
+                            Screen::Session(session) => {
+                                session.say(format!("{error}. The current track stays open."));
+                            }
+                            screen => *screen = Screen::Failed(error),
+                        }
+                        Task::none()
+                    }
+                }
+            }
+            Message::Open(path) => {
+                if is_session_file(&path) {
+                    self.open_session(&path)
+                } else {
+                    self.load(Some(path))
+                }
+            }
+            Message::OpenDemo => self.load(None),
+            Message::CancelLoad => {
+                if let Screen::Loading { job, .. } = &self.screen {
+                    job.cancel();
+                }
+                Task::none()
+            }
+            Message::OpenDialog => Task::perform(
+                dialog::open(
+                    "Open a track or a session",
+                    "Audio and sessions",
+                    dialog::openable(),
+                    self.context.preferences.last_open_folder.clone(),
+                ),
+                Message::OpenPicked,
+            ),
+            Message::OpenPicked(picked) => match picked {
+                Picked::Path(path) => Task::done(Message::Open(path)),
+                Picked::Cancelled => Task::none(),
+                Picked::Unavailable => {
+                    self.say(dialog::UNAVAILABLE.to_owned());
+                    Task::none()
+                }
+            },
+            Message::Restore(accept) => self.restore(accept),
+            Message::SaveSession { choose } => {
+                let Screen::Session(session) = &self.screen else {
+                    return Task::none();
+                };
+                match (&self.context.session_path, choose) {
+                    (Some(path), false) => {
+                        let path = path.clone();
+                        self.save_session(&path);
+                        Task::none()
+                    }
+                    _ => {
+                        let suggested = session.source.as_ref().map_or_else(
+                            || PathBuf::from("demo.crest.json"),
+                            |s| s.with_extension("crest.json"),
+                        );
+                        Task::perform(
+                            dialog::save("Save the session", suggested),
+                            Message::SessionPicked,
+                        )
+                    }
+                }
+            }
+            Message::SessionPicked(picked) => {
+                match picked {
+                    Picked::Path(path) => self.save_session(&path),
+                    Picked::Cancelled => {}
+                    Picked::Unavailable => self.say(
+                        "No file dialog is available here: the session is autosaved, and \
+                         `crest open FILE` opens a saved one"
+                            .to_owned(),
+                    ),
+                }
+                Task::none()
+            }
+            Message::Autosave => {
+                if let (Screen::Session(session), Some(storage), Some(lease)) =
+                    (&mut self.screen, &self.context.storage, &self.context.lease)
+                    && let Some(file) = session.autosave_due()
+                    && let Err(e) = storage.autosave(lease, &file)
+                {
+                    session.say(format!("Autosave failed: {e}"));
+                }
+                Task::none()
+            }
+            Message::Progress => Task::none(),
+            Message::Quit => self.quit(),
+            Message::Session(message) => {
+                let Screen::Session(session) = &mut self.screen else {
+                    return Task::none();
+                };
+                let (task, event) = session.update(message);
+                let task = task.map(Message::Session);
+                match event {
+                    Some(event) => Task::batch([task, self.session_event(event)]),
+                    None => task,
+                }
+            }
+        }
+    }
+
+    /// What the session screen asked for.
+    fn session_event(&mut self, event: Event) -> Task<Message> {
+        match event {
+            Event::Open(path) => self.update(Message::Open(path)),
+            Event::OpenDialog => self.update(Message::OpenDialog),
+            Event::SaveSession { choose } => self.update(Message::SaveSession { choose }),
+            Event::DeviceChosen(device) => {
+                self.context.preferences.device = device;
+                self.context.save_preferences();
+                Task::none()
+            }
+            Event::BufferChosen(frames) => {
+                self.context.preferences.buffer_frames = Some(frames);
+                self.context.save_preferences();
+                Task::none()
+            }
+            Event::ExportStarted(folder) => {
+                // The next track's export starts in the same folder.
+                self.context.preferences.last_export_folder = Some(folder);
+                self.context.save_preferences();
+                Task::none()
+            }
+            Event::ExportFinished if self.context.quitting => Task::done(Message::Quit),
+            Event::ExportFinished => Task::none(),
+        }
+    }
+
+    /// Takes up (or discards) the first autosave a crashed desk left.
+    fn restore(&mut self, accept: bool) -> Task<Message> {
+        if self.context.restore_offers.is_empty() {
+            return Task::none();
+        }
+        let offer = self.context.restore_offers.remove(0);
+        let Some(storage) = &self.context.storage else {
+            return Task::none();
+        };
+        if !accept {
+            storage.dismiss(&offer);
+            return Task::none();
+        }
+        // Under this desk's own autosave before the orphan goes: a crash from here on still
+        // has it.
+        let kept = match &self.context.lease {
+            Some(lease) => storage.autosave(lease, &offer.session),
+            None => Ok(()),
+        };
+        match kept {
+            Ok(()) => storage.dismiss(&offer),
+            Err(e) => self.say(format!("Autosave failed: {e}")),
+        }
+        let source = offer.session.source.clone();
+        self.context.pending = Some(offer.session);
+        self.load(source)
+    }
+
+    /// Closes the desk: an export in progress is cancelled first, so it can take its
+    /// temporary file away, and the desk closes when it has reported back.
+    fn quit(&mut self) -> Task<Message> {
+        if let Screen::Session(session) = &self.screen
+            && let Some(job) = session.export_job()
+        {
+            job.cancel();
+            self.context.quitting = true;
+            self.say("Closing once the export has stopped…".to_owned());
+            return Task::none();
+        }
+        if let (Some(storage), Some(lease)) = (&self.context.storage, self.context.lease.take()) {
+            storage.finish(lease);
+        }
+        self.context.save_preferences();
+        iced::exit()
+    }
+
+    fn save_session(&mut self, path: &Path) {
+        let Screen::Session(session) = &mut self.screen else {
+            return;
+        };
+        let path = if is_session_file(path) {
+            path.to_owned()
+        } else {
+            path.with_extension("crest.json")
+        };
+        match session.to_file().save(&path) {
+            Ok(()) => {
+                session.say(format!("Session saved to {}", path.display()));
+                self.context.session_path = Some(path.clone());
+                self.context.remember_opened(&path);
+            }
+            Err(e) => session.say(format!("Session not saved: {e}")),
+        }
+    }
+
+    pub fn subscription(&self) -> Subscription<Message> {
+        let window = iced::event::listen_with(|event, _, _| match event {
+            iced::Event::Window(iced::window::Event::FileDropped(path)) => {
+                Some(Message::Open(path))
+            }
+            iced::Event::Window(iced::window::Event::CloseRequested) => Some(Message::Quit),
+            _ => None,
+        });
+        match &self.screen {
+            Screen::Session(session) => {
+                let mut running = vec![window, session.subscription().map(Message::Session)];
+                // Autosave looks only while there are edits it has not written.
+                if session.has_unsaved_edits() {
+                    running.push(
+                        iced::time::every(iced::time::Duration::from_secs(1))
+                            .map(|_| Message::Autosave),
+                    );
+                }
+                Subscription::batch(running)
+            }
+            // The progress bar moves.
+            Screen::Loading { .. } => Subscription::batch([
+                window,
+                iced::time::every(iced::time::Duration::from_millis(33)).map(|_| Message::Progress),
+            ]),
+            Screen::Failed(_) => window,
+        }
+    }
+
+    pub fn view(&self) -> Element<'_, Message> {
+        let content: Element<'_, Message> = match &self.screen {
+            Screen::Loading { name, job } => container(
+                column![
+                    text(format!("Loading {name}…")).size(18),
+                    progress_bar(0.0..=1.0, job.progress() as f32).girth(10),
+                    button("Cancel")
+                        .style(button::secondary)
+                        .on_press(Message::CancelLoad),
+                ]
+                .spacing(12)
+                .width(Length::Fixed(480.0)),
+            )
+            .center(Fill)
+            .into(),
+            Screen::Failed(error) => container(
+                column![
+                    text("This file cannot be opened").size(20),
+                    text(error.clone()).color(style::WARNING),
+                    row![
+                        button("Open another file…").on_press(Message::OpenDialog),
+                        button("Open the demo mix")
+                            .style(button::secondary)
+                            .on_press(Message::OpenDemo),
+                    ]
+                    .spacing(8),
+                    text("Or drop a file on the window.").color(style::MUTED),
+                ]
+                .spacing(12),
+            )
+            .center(Fill)
+            .into(),
+            Screen::Session(session) => session
+                .view(&self.context.preferences.recent)
+                .map(Message::Session),
+        };
+        let mut page = column![].spacing(8);
+        if let Some(notice) = &self.context.notice {
+            page = page.push(text(notice.clone()).color(style::WARNING));
+        }
+        if let Some(offer) = self.context.restore_offers.first() {
+            page = page.push(restore_offer(offer, self.context.restore_offers.len()));
+        }
+        container(page.push(content)).padding(16).into()
+    }
+}
+
+/// The offer to restore what a crashed desk left.
+fn restore_offer(offer: &Orphan, offers: usize) -> Element<'_, Message> {
+    let what = offer
+        .session
+        .source
+        .as_ref()
+        .map_or_else(|| "the demo mix".to_owned(), |p| p.display().to_string());
+    let more = match offers {
+        1 => String::new(),
+        n => format!(" ({} more after this one)", n - 1),
+    };
+    let partly = if offer.notes.is_empty() {
+        String::new()
+    } else {
+        format!(" Note: {}.", offer.notes.join("; "))
+    };
+    row![
+        text(format!(
+            "Crest did not close properly last time. Restore the autosaved session \
+             ({what})?{more}{partly}"
+        ))
+        .color(style::MASTER)
+        .width(Fill),
+        button("Restore").on_press(Message::Restore(true)),
+        button("Discard")
+            .style(button::secondary)
+            .on_press(Message::Restore(false)),
+    ]
+    .spacing(8)
+    .align_y(iced::Alignment::Center)
+    .into()
+}

@@ -1,0 +1,121 @@
+//! The desk's work off the UI thread: decode and analyse a track (or the demo), load a
+//! reference at the track's rate, render and measure the master. Each runs in a task and
+//! reports progress and honours cancellation through a [`Job`].
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crest_engine::analysis::{AnalysisOptions, analyze_with};
+use crest_engine::chain::ChainSettings;
+use crest_engine::decode::{DecodeControl, DecodeError, decode_file_limited};
+use crest_engine::health::Finding;
+use crest_engine::limits::DecodeLimits;
+use crest_engine::loudness::{self, Loudness};
+use crest_engine::render::{LimiterReport, render_whole};
+use crest_engine::spectrum::{BandSpectrum, long_term_spectrum};
+use crest_engine::{AudioBuffer, demo};
+
+use super::work::Job;
+
+/// A decoded and measured track.
+#[derive(Debug)]
+pub struct Loaded {
+    pub name: String,
+    pub path: Option<PathBuf>,
+    pub audio: Arc<AudioBuffer>,
+    pub mix: Loudness,
+    /// Long-term spectrum (tonal balance).
+    pub spectrum: BandSpectrum,
+    /// Mix health: what mastering cannot fix, worst first.
+    pub findings: Vec<Finding>,
+    /// What the decoder had to say (repairs, truncation).
+    pub warnings: Vec<String>,
+}
+
+/// The master as rendered for some settings.
+#[derive(Debug)]
+pub struct Mastered {
+    pub loudness: Loudness,
+    pub limiter: Option<LimiterReport>,
+    pub spectrum: BandSpectrum,
+}
+
+/// Decodes (or makes the demo mix) and measures it, reporting progress to `job` and
+/// stopping when it is cancelled.
+pub fn load(path: Option<PathBuf>, limits: &DecodeLimits, job: &Job) -> Result<Loaded, String> {
+    let (name, decoded) = match &path {
+        Some(path) => {
+            let decoded = decode_file_limited(
+                path,
+                limits,
+                DecodeControl {
+                    progress: &mut |f| job.set_progress(0.8 * f),
+                    cancel: job.cancel_flag(),
+                },
+            )
+            .map_err(|e| match e {
+                DecodeError::Cancelled { .. } => "Loading was cancelled".to_owned(),
+                e => e.to_string(),
+            })?;
+            let name = path.file_name().map_or_else(
+                || path.display().to_string(),
+                |n| n.to_string_lossy().into(),
+            );
+            (name, decoded)
+        }
+        None => ("Demo mix (built in)".to_owned(), demo::demo_decoded()),
+    };
+    job.set_progress(0.8);
+    let analysis = analyze_with(
+        &decoded,
+        AnalysisOptions { spectrum: true },
+        &crate::RayonJoin,
+    );
+    job.set_progress(1.0);
+    // Asked for above, so always there.
+    let spectrum = analysis
+        .spectrum
+        .unwrap_or_else(|| long_term_spectrum(&decoded.audio));
+    Ok(Loaded {
+        spectrum,
+        name,
+        path,
+        warnings: decoded.warnings,
+        audio: Arc::new(decoded.audio),
+        mix: analysis.loudness,
+        findings: analysis.findings,
+    })
+}
+
+/// Loads a reference track and converts it to the track's rate.
+pub fn load_reference(path: PathBuf, rate: u32, limits: &DecodeLimits) -> Result<Loaded, String> {
+    let mut loaded = load(Some(path), limits, &Job::default())?;
+    if loaded.audio.sample_rate() != rate {
+        let cancel = std::sync::atomic::AtomicBool::new(false);
+        let converted = crest_engine::resample::resample(
+            &loaded.audio,
+            rate,
+            DecodeControl {
+                progress: &mut |_| {},
+                cancel: &cancel,
+            },
+        )
+        .map_err(|e| e.to_string())?;
+        loaded.audio = Arc::new(converted);
+    }
+    Ok(loaded)
+}
+
+/// Renders the master for `settings` and measures it.
+pub fn master(audio: &AudioBuffer, settings: &ChainSettings) -> Result<Mastered, String> {
+    let rendered = render_whole(audio, settings).map_err(|e| e.to_string())?;
+    let (loudness, spectrum) = rayon::join(
+        || loudness::measure_with(&rendered.audio, &crate::RayonJoin),
+        || long_term_spectrum(&rendered.audio),
+    );
+    Ok(Mastered {
+        loudness,
+        limiter: rendered.limiter,
+        spectrum,
+    })
+}

@@ -1,0 +1,828 @@
+//! The session screen: one track, its loudness history (mix and master), the master's
+//! numbers and what a streaming platform will do with it, the chain, the transport and the
+//! listening path.
+//!
+//! The screen owns its [`Message`]s and tells the application what it cannot do itself
+//! through an [`Event`] (open another file, save the session, remember a choice). Its parts
+//! live by concern: [`transport`] (play, seek, loop, snapshots, undo), [`listening`] (player,
+//! monitor, reference, emulation, output device), [`readouts`] (numbers, mix health, target)
+//! and [`keys`].
+//!
+//! The master is rendered off the UI thread for every finished change; a render started for
+//! older settings is ignored when it arrives.
+
+pub mod keys;
+pub mod listening;
+pub mod readouts;
+pub mod transport;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crest_engine::AudioBuffer;
+use crest_engine::chain::ChainSettings;
+use crest_engine::emulation::{Emulation, Profile, built_in_profiles};
+use crest_engine::files::write_atomically;
+use crest_engine::health::{Finding, Severity};
+use crest_engine::limits::DecodeLimits;
+use crest_engine::loudness::Loudness;
+use crest_engine::monitor::MonitorChoices;
+use crest_engine::platform::{Target, Targets};
+use crest_engine::session::{Preferences, Session as SessionFile};
+use crest_playback::engine::Source;
+use crest_playback::{BUFFER_CHOICES, DEFAULT_BUFFER_FRAMES, OutputChoice, OutputDevice, Player};
+use iced::widget::{
+    Column, button, canvas, column, container, progress_bar, row, rule, scrollable, text, tooltip,
+};
+use iced::{Element, Fill, Length, Subscription, Task, time};
+
+use super::chain_panel::{self, Edit, Outcome};
+use super::dialog::{self, Picked};
+use super::export_dialog::{self, ExportDialog, ExportMsg};
+use super::history::{History, Snapshots};
+use super::meters::MeterBridge;
+use super::monitor_bar::{Monitor, MonitorMsg};
+use super::params::Param;
+use super::pipeline::{Loaded, Mastered, master};
+use super::spectrum::Spectrum;
+use super::style;
+use super::timeline::{self, Timeline};
+use super::widgets;
+use super::work::{Job, off_thread};
+
+pub use listening::Output;
+
+/// How long the screen keeps ticking after the transport stops, while the meters fall.
+const SETTLE: std::time::Duration = std::time::Duration::from_millis(1_500);
+
+#[derive(Debug, Clone)]
+pub enum Message {
+    /// Play, pause, seek, loop, snapshots, undo and redo.
+    Transport(transport::Message),
+    /// The player, the monitor path, the reference, the output device, the meters.
+    Listening(listening::Message),
+    /// A change in the chain panel (or on the spectrum's EQ handles).
+    Chain(Edit),
+    Rendered(u64, Arc<Result<Mastered, String>>),
+    Target(Option<f64>),
+    /// The export dialog.
+    Export(ExportMsg),
+    /// Chain presets (ChainSettings JSON): choose a file to load, or where to save.
+    LoadPreset,
+    PresetToLoad(Picked),
+    SavePreset,
+    PresetToSave(Picked),
+    /// The timeline's loudness: momentary (true) or short-term.
+    Momentary(bool),
+    /// The keyboard help overlay.
+    ShowHelp(bool),
+    /// Esc: close the help or the export dialog (an export in progress goes on).
+    CloseOverlay,
+    /// Stop opening the file that would replace this track.
+    CancelOpen,
+    /// Asks of the application (see [`Event`]): the screen has nothing to do with them.
+    Request(Event),
+}
+
+impl From<transport::Message> for Message {
+    fn from(message: transport::Message) -> Self {
+        Self::Transport(message)
+    }
+}
+
+impl From<listening::Message> for Message {
+    fn from(message: listening::Message) -> Self {
+        Self::Listening(message)
+    }
+}
+
+/// What the screen asks of the application.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// Open this track or session in place of this one.
+    Open(PathBuf),
+    /// Ctrl+O: choose a track or a session to open.
+    OpenDialog,
+    /// Ctrl+S: save the session (to its file, or `choose` one: Ctrl+Shift+S).
+    SaveSession { choose: bool },
+    /// Playback goes to this device now (none: the system's default): remember it.
+    DeviceChosen(Option<String>),
+    /// Playback uses buffers of this many frames now: remember it.
+    BufferChosen(u32),
+    /// An export into this folder started: the next track's export starts there too.
+    ExportStarted(PathBuf),
+    /// An export has finished (written, failed or cancelled).
+    ExportFinished,
+}
+
+#[derive(Debug)]
+pub struct Session {
+    /// What a reference may be (the same rule as the track).
+    decode_limits: DecodeLimits,
+    pub(super) name: String,
+    pub(super) audio: Arc<AudioBuffer>,
+    mix: Loudness,
+    pub(super) settings: ChainSettings,
+    pub(super) master: Option<Mastered>,
+    /// Counts settings changes; a render reports which it was made for.
+    pub(super) generation: u64,
+    /// The generation the master on screen was rendered for.
+    rendered_generation: u64,
+    timeline: Timeline,
+    /// The track's file, when it came from one (never overwritten by an export).
+    pub(super) source: Option<PathBuf>,
+    /// The timeline shows momentary loudness (400 ms) instead of short-term (3 s).
+    momentary: bool,
+    /// Mix health, worst first.
+    findings: Vec<Finding>,
+    /// Playback-system profiles and platforms offered in the monitor bar.
+    profiles: Vec<Profile>,
+    targets: Vec<Target>,
+    /// A plain message for the engineer (a file that could not be opened, one being opened).
+    notice: Option<String>,
+    /// The export dialog and what the last export reported.
+    pub(super) export: ExportDialog,
+    /// A file being opened to replace this track: its name and progress.
+    opening: Option<(String, Arc<Job>)>,
+    /// When something worth autosaving changed (none: saved).
+    changed_since: Option<std::time::Instant>,
+    /// Numeric entries being typed in the chain panel.
+    entries: HashMap<Param, String>,
+    history: History,
+    snapshots: Snapshots,
+    /// Why the last chain edit was refused.
+    chain_notice: Option<String>,
+    /// The limiter gain the last render solved for the loudness target: playback uses it so
+    /// what is heard is the master.
+    solved_gain_db: Option<f64>,
+    help: bool,
+    /// The spectrum of mix, master, reference, EQ and what is heard.
+    spectrum: Spectrum,
+
+    // Transport (see `transport`).
+    pub(super) playing: bool,
+    /// Until when the meters and the live spectrum still settle after the transport stopped
+    /// (the screen ticks until then, then rests).
+    settle_until: Option<std::time::Instant>,
+    /// The last loop region, and whether it is looping.
+    loop_region: Option<(f64, f64)>,
+    looping: bool,
+
+    // Listening (see `listening`).
+    /// Where playback goes: the sound card, or in tests a device the test drives.
+    output: Output,
+    pub(super) playback: Result<Player, String>,
+    pub(super) monitor: Monitor,
+    /// The source to switch to once the reference has loaded (a session saved while the
+    /// reference was heard).
+    pending_source: Option<Source>,
+    reference_loudness: Option<Loudness>,
+    /// The reference as loaded (converted to the track's rate), to hand to a new player.
+    reference_audio: Option<Arc<AudioBuffer>>,
+    /// The reference track's file.
+    reference_path: Option<PathBuf>,
+    /// The emulation in use, kept to apply option changes without rebuilding.
+    emulation: Option<Arc<Emulation>>,
+    /// The output device chosen (by id; none: the system's default) and its buffer size, and
+    /// the devices found.
+    output_choice: OutputChoice,
+    devices: Vec<OutputDevice>,
+    /// What happened to the output (it stopped and was reopened, it is gone).
+    output_notice: Option<String>,
+    /// The live meters, fed from playback's master tap on each tick.
+    meters: MeterBridge,
+    tap_scratch: Vec<f32>,
+    last_tick: Option<std::time::Instant>,
+}
+
+impl Session {
+    /// A session on a loaded track, playing through `output` on the preferred device, exporting
+    /// to the last export folder (else beside the track).
+    pub fn new(loaded: Loaded, output: Output, preferences: &Preferences) -> Self {
+        let output_choice = OutputChoice {
+            device: preferences.device.clone(),
+            buffer_frames: preferences
+                .buffer_frames
+                .filter(|frames| BUFFER_CHOICES.contains(frames))
+                .unwrap_or(DEFAULT_BUFFER_FRAMES),
+        };
+        let settings = ChainSettings::gentle_master();
+        let (rate, channels) = (loaded.audio.sample_rate(), loaded.audio.channel_count());
+        let mut spectrum = Spectrum::new(rate);
+        spectrum.mix = Some(loaded.spectrum);
+        spectrum.set_eq(&settings, rate, channels);
+        let mut timeline = Timeline {
+            mix: loaded.mix.short_term_series(),
+            duration_s: loaded.audio.duration_s(),
+            markers: loaded
+                .findings
+                .iter()
+                .filter(|f| f.severity >= Severity::Warning)
+                .flat_map(|f| f.ranges.iter().map(|&(a, b)| (a, b, style::WARNING)))
+                .collect(),
+            ..Timeline::default()
+        };
+        timeline.refresh();
+        let playback = Player::open(
+            Arc::clone(&output.0),
+            output_choice.clone(),
+            Arc::clone(&loaded.audio),
+            &settings,
+            0,
+        )
+        .map_err(|e| e.to_string());
+        Self {
+            name: loaded.name,
+            audio: loaded.audio,
+            mix: loaded.mix,
+            settings,
+            master: None,
+            generation: 0,
+            rendered_generation: 0,
+            timeline,
+            output,
+            playback,
+            playing: false,
+            settle_until: None,
+            monitor: Monitor::default(),
+            profiles: built_in_profiles().unwrap_or_default(),
+            targets: Targets::built_in()
+                .map(|t| t.all().to_vec())
+                .unwrap_or_default(),
+            reference_loudness: None,
+            emulation: None,
+            notice: (!loaded.warnings.is_empty()).then(|| loaded.warnings.join("; ")),
+            export: ExportDialog::new(
+                loaded.path.as_deref(),
+                preferences.last_export_folder.as_deref(),
+            ),
+            opening: None,
+            decode_limits: DecodeLimits::mastering().with_memory(preferences.max_memory_bytes),
+            pending_source: None,
+            source: loaded.path,
+            changed_since: None,
+            reference_path: None,
+            momentary: false,
+            findings: loaded.findings,
+            output_choice,
+            devices: Vec::new(),
+            output_notice: None,
+            reference_audio: None,
+            loop_region: None,
+            looping: false,
+            entries: HashMap::new(),
+            history: History::default(),
+            snapshots: Snapshots::default(),
+            chain_notice: None,
+            solved_gain_db: None,
+            help: false,
+            meters: MeterBridge::new(rate, channels),
+            spectrum,
+            tap_scratch: Vec::new(),
+            last_tick: None,
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// A notice where the engineer will see it.
+    pub fn say(&mut self, notice: String) {
+        self.notice = Some(notice);
+    }
+
+    /// Another file is being opened to replace this track (the previous attempt stops).
+    pub fn opening(&mut self, name: String, job: Arc<Job>) {
+        if let Some((_, previous)) = &self.opening {
+            previous.cancel();
+        }
+        self.notice = None;
+        self.opening = Some((name, job));
+    }
+
+    /// The file being opened has loaded or failed.
+    pub fn opened(&mut self) {
+        self.opening = None;
+    }
+
+    /// The export in progress, if any.
+    pub fn export_job(&self) -> Option<&Arc<Job>> {
+        self.export.running.as_ref()
+    }
+
+    /// Edits not yet in the autosave.
+    pub fn has_unsaved_edits(&self) -> bool {
+        self.changed_since.is_some()
+    }
+
+    /// The session to autosave, once edits have rested for a second.
+    pub fn autosave_due(&mut self) -> Option<SessionFile> {
+        let due = self
+            .changed_since
+            .is_some_and(|t| t.elapsed().as_secs_f64() >= 1.0);
+        due.then(|| {
+            self.changed_since = None;
+            self.to_file()
+        })
+    }
+
+    /// Whether there is anything to read on a tick: playback, its meters settling after a
+    /// stop, a track opening, an export.
+    fn needs_ticks(&self) -> bool {
+        self.playing
+            || self.opening.is_some()
+            || self.export.running.is_some()
+            || self
+                .settle_until
+                .is_some_and(|until| std::time::Instant::now() < until)
+    }
+
+    /// The transport stopped: keep reading the meters a moment while they fall.
+    fn settle(&mut self) {
+        self.settle_until = Some(std::time::Instant::now() + SETTLE);
+    }
+
+    /// Keys, and the tick while there is something to read (a screen at rest takes no CPU).
+    pub fn subscription(&self) -> Subscription<Message> {
+        let keys = iced::keyboard::listen().filter_map(keys::shortcut);
+        if self.needs_ticks() {
+            let ticks = time::every(time::Duration::from_millis(33))
+                .map(|_| Message::Listening(listening::Message::Tick));
+            Subscription::batch([keys, ticks])
+        } else {
+            keys
+        }
+    }
+
+    /// The settings playback runs: the panel's, with the limiter gain the solver found for
+    /// the loudness target (the live chain has no solver).
+    fn live_settings(&self) -> ChainSettings {
+        let mut live = self.settings.clone();
+        if live.limiter.target_lufs.is_some()
+            && let Some(gain) = self.solved_gain_db
+        {
+            live.limiter.gain_db = gain;
+        }
+        live
+    }
+
+    fn apply_live(&mut self) {
+        let live = self.live_settings();
+        if let Ok(player) = &mut self.playback
+            && let Err(error) = player.apply(&live)
+        {
+            self.chain_notice = Some(error.to_string());
+        }
+        // A new structure is built when the audio thread asks for it, read on a tick: tick
+        // a moment even while paused, so the next Play starts on the new chain.
+        self.settle();
+    }
+
+    /// A finished change of settings: heard now, the master rendered again.
+    fn settings_changed(&mut self) -> Task<Message> {
+        self.generation += 1;
+        self.changed_since = Some(std::time::Instant::now());
+        self.show_eq();
+        self.chain_notice = None;
+        self.timeline.target_lufs = self.settings.limiter.target_lufs;
+        self.timeline.refresh();
+        self.apply_live();
+        self.render_task()
+    }
+
+    /// New settings as one undoable step (a snapshot, a preset, a target).
+    fn replace_settings(&mut self, settings: ChainSettings) -> Task<Message> {
+        let before = std::mem::replace(&mut self.settings, settings);
+        self.history.record(before);
+        self.entries.clear();
+        self.settings_changed()
+    }
+
+    fn edit_chain(&mut self, edit: Edit) -> Task<Message> {
+        let before = self.settings.clone();
+        match chain_panel::apply(&mut self.settings, &mut self.entries, edit) {
+            Outcome::Unchanged => Task::none(),
+            Outcome::Moving => {
+                self.history.begin(&before);
+                self.show_eq();
+                self.chain_notice = None;
+                self.apply_live();
+                Task::none()
+            }
+            Outcome::Finished => {
+                if self.history.finish(&self.settings) {
+                    self.settings_changed()
+                } else {
+                    Task::none()
+                }
+            }
+            Outcome::Changed => {
+                self.history.record(before);
+                self.settings_changed()
+            }
+            Outcome::Refused(why) => {
+                self.chain_notice = Some(why);
+                Task::none()
+            }
+        }
+    }
+
+    fn show_eq(&mut self) {
+        let (rate, channels) = (self.audio.sample_rate(), self.audio.channel_count());
+        self.spectrum.set_eq(&self.settings, rate, channels);
+    }
+
+    pub(super) fn render_task(&self) -> Task<Message> {
+        let (audio, settings, generation) = (
+            Arc::clone(&self.audio),
+            self.settings.clone(),
+            self.generation,
+        );
+        Task::perform(
+            off_thread(move || master(&audio, &settings)),
+            move |result| Message::Rendered(generation, Arc::new(result)),
+        )
+    }
+
+    /// The master's numbers are for the settings on the desk (no edit since its render).
+    fn master_is_current(&self) -> bool {
+        self.master.is_some() && self.rendered_generation == self.generation
+    }
+
+    /// What an export starts from: the chain, and the loudness shown for it when current.
+    pub(super) fn judged(&self) -> export_dialog::Judged<'_> {
+        export_dialog::Judged {
+            settings: &self.settings,
+            measured_lufs: self
+                .master
+                .as_ref()
+                .filter(|_| self.master_is_current())
+                .and_then(|m| m.loudness.integrated_lufs),
+            source_rate: self.audio.sample_rate(),
+        }
+    }
+
+    /// The session as saved: source, chain, snapshots, reference, export choices, monitor.
+    pub fn to_file(&self) -> SessionFile {
+        let mut file = SessionFile::new(self.source.clone(), self.settings.clone());
+        file.snapshots = self.snapshots.all(&self.settings);
+        file.active_snapshot = self.snapshots.active();
+        file.reference.clone_from(&self.reference_path);
+        file.export = self.export.choices();
+        file.monitor = self.monitor.choices.clone();
+        file
+    }
+
+    /// Takes a saved session's chain, snapshots, export choices, monitor and reference.
+    pub fn apply_file(&mut self, file: &SessionFile) -> Task<Message> {
+        self.settings = file.chain.clone();
+        self.snapshots = Snapshots::restore(file.snapshots.clone(), file.active_snapshot);
+        self.export.set_choices(&file.export);
+        let monitor = self.restore_monitor(&file.monitor);
+        let render = Task::batch([monitor, self.settings_changed()]);
+        match file.reference.clone() {
+            Some(path) => Task::batch([render, self.reference_task(path)]),
+            None => render,
+        }
+    }
+
+    /// The monitor choices of a saved session. The reference is heard only once it has
+    /// loaded (the reference's arrival sets the source when the session asked for it).
+    fn restore_monitor(&mut self, m: &MonitorChoices) -> Task<Message> {
+        let mut tasks = Vec::new();
+        for message in [
+            MonitorMsg::Listen(m.listen),
+            MonitorMsg::Dim(m.dim),
+            MonitorMsg::EnvironmentNoise(m.environment_noise),
+            MonitorMsg::SoloLost(m.solo_lost),
+            MonitorMsg::Platform(m.platform.clone()),
+            MonitorMsg::Emulation(m.emulation.clone()),
+        ] {
+            tasks.push(self.monitor(message));
+        }
+        if m.source == Source::Reference {
+            self.pending_source = Some(Source::Reference);
+        } else {
+            tasks.push(self.monitor(MonitorMsg::Source(m.source)));
+        }
+        Task::batch(tasks)
+    }
+
+    pub fn update(&mut self, message: Message) -> (Task<Message>, Option<Event>) {
+        let task = match message {
+            Message::Transport(message) => self.transport(message),
+            Message::Listening(message) => return self.listening(message),
+            Message::Chain(edit) => self.edit_chain(edit),
+            Message::Rendered(generation, result) => {
+                self.rendered(generation, result);
+                Task::none()
+            }
+            Message::Target(target) => {
+                if self.settings.limiter.target_lufs == target {
+                    return (Task::none(), None);
+                }
+                let before = self.settings.clone();
+                self.settings.limiter.target_lufs = target;
+                self.history.record(before);
+                self.settings_changed()
+            }
+            Message::Export(message) => return self.export(message),
+            Message::LoadPreset => Task::perform(
+                dialog::open("Load a chain preset", "Chain presets", vec!["json"], None),
+                Message::PresetToLoad,
+            ),
+            Message::PresetToLoad(picked) => self.preset_to_load(picked),
+            Message::SavePreset => Task::perform(
+                dialog::save("Save the chain as a preset", PathBuf::from("chain.json")),
+                Message::PresetToSave,
+            ),
+            Message::PresetToSave(picked) => {
+                self.preset_to_save(picked);
+                Task::none()
+            }
+            Message::Momentary(momentary) => {
+                self.momentary = momentary;
+                self.timeline.mix = readouts::series(&self.mix, momentary);
+                if let Some(master) = &self.master {
+                    self.timeline.master = readouts::series(&master.loudness, momentary);
+                }
+                self.timeline.refresh();
+                Task::none()
+            }
+            Message::ShowHelp(shown) => {
+                self.help = shown;
+                Task::none()
+            }
+            Message::CloseOverlay => {
+                self.help = false;
+                self.export.shown = false;
+                Task::none()
+            }
+            Message::CancelOpen => {
+                if let Some((_, job)) = &self.opening {
+                    job.cancel();
+                }
+                Task::none()
+            }
+            Message::Request(event) => return (Task::none(), Some(event)),
+        };
+        (task, None)
+    }
+
+    /// A render arrived: the numbers, curves and live gain follow it, if it is for the
+    /// settings on the desk.
+    fn rendered(&mut self, generation: u64, result: Arc<Result<Mastered, String>>) {
+        if generation != self.generation {
+            return;
+        }
+        match Arc::try_unwrap(result) {
+            Ok(Ok(mastered)) => {
+                self.timeline.master = readouts::series(&mastered.loudness, self.momentary);
+                self.timeline.refresh();
+                self.solved_gain_db = mastered
+                    .limiter
+                    .as_ref()
+                    .filter(|l| l.target_lufs.is_some())
+                    .map(|l| l.gain_db);
+                self.spectrum.master = Some(mastered.spectrum.clone());
+                self.spectrum.refresh();
+                self.master = Some(mastered);
+                self.rendered_generation = generation;
+                self.apply_live();
+                self.send_gains();
+            }
+            Ok(Err(error)) => {
+                self.master = None;
+                self.timeline.master.clear();
+                self.timeline.refresh();
+                self.playback = Err(error);
+            }
+            Err(_) => {}
+        }
+    }
+
+    fn export(&mut self, message: ExportMsg) -> (Task<Message>, Option<Event>) {
+        let finished = matches!(message, ExportMsg::Done(_));
+        let Some(message) = self.export.update(message) else {
+            return (Task::none(), finished.then_some(Event::ExportFinished));
+        };
+        let task = match message {
+            ExportMsg::Start => {
+                let plans = self.export.plans(self.judged());
+                let job = Arc::new(Job::default());
+                self.export.running = Some(Arc::clone(&job));
+                self.export.outcomes.clear();
+                self.export.notice = None;
+                let (audio, source, force) = (
+                    Arc::clone(&self.audio),
+                    self.source.clone(),
+                    self.export.replace,
+                );
+                let started = Task::perform(
+                    off_thread(move || {
+                        Ok(export_dialog::run(
+                            &audio,
+                            source.as_deref(),
+                            &plans,
+                            &job,
+                            force,
+                        ))
+                    }),
+                    |result| {
+                        let outcomes = result.unwrap_or_else(|error| {
+                            vec![export_dialog::Outcome {
+                                label: "Export".to_owned(),
+                                result: Err(error),
+                            }]
+                        });
+                        Message::Export(ExportMsg::Done(Arc::new(outcomes)))
+                    },
+                );
+                let folder = PathBuf::from(self.export.folder.trim());
+                return (started, Some(Event::ExportStarted(folder)));
+            }
+            ExportMsg::Browse => {
+                let suggested = PathBuf::from(self.export.folder.trim()).join(format!(
+                    "{}.{}",
+                    self.export.name,
+                    self.export.format.extension()
+                ));
+                Task::perform(dialog::save("Export the master to", suggested), |picked| {
+                    Message::Export(ExportMsg::Browsed(picked))
+                })
+            }
+            ExportMsg::OpenFolder => {
+                let folder = self.export.folder.trim().to_owned();
+                if let Err(error) = std::process::Command::new("xdg-open").arg(&folder).spawn() {
+                    self.export.notice =
+                        Some(format!("Could not open {folder} (xdg-open: {error})"));
+                }
+                Task::none()
+            }
+            _ => Task::none(),
+        };
+        (task, None)
+    }
+
+    fn preset_to_load(&mut self, picked: Picked) -> Task<Message> {
+        match picked {
+            Picked::Path(path) => {
+                let read = std::fs::read_to_string(&path)
+                    .map_err(|e| e.to_string())
+                    .and_then(|text| ChainSettings::from_json(&text).map_err(|e| e.to_string()));
+                match read {
+                    Ok(settings) => return self.replace_settings(settings),
+                    Err(e) => {
+                        self.chain_notice =
+                            Some(format!("{} is not a chain preset: {e}", path.display()));
+                    }
+                }
+            }
+            Picked::Cancelled => {}
+            Picked::Unavailable => self.chain_notice = Some(dialog::UNAVAILABLE.into()),
+        }
+        Task::none()
+    }
+
+    fn preset_to_save(&mut self, picked: Picked) {
+        match picked {
+            Picked::Path(path) => {
+                let written = serde_json::to_string_pretty(&self.settings)
+                    .map_err(|e| e.to_string())
+                    .and_then(|text| {
+                        write_atomically(&path, true, text.as_bytes()).map_err(|e| e.to_string())
+                    });
+                self.chain_notice = Some(match written {
+                    Ok(()) => format!("Chain preset saved to {}", path.display()),
+                    Err(e) => format!("Chain preset not saved: {e}"),
+                });
+            }
+            Picked::Cancelled => {}
+            Picked::Unavailable => {
+                self.chain_notice = Some(
+                    "No file dialog is available here: `crest master --chain FILE` reads \
+                     presets written by hand"
+                        .into(),
+                );
+            }
+        }
+    }
+
+    pub fn view<'a>(&'a self, recent: &'a [PathBuf]) -> Element<'a, Message> {
+        let header = self.header(recent);
+        let monitor = row![
+            container(self.monitor_bar()).width(Fill),
+            self.outputs().map(Message::Listening)
+        ]
+        .spacing(10)
+        .align_y(iced::Alignment::Start);
+        let mut page: Column<'_, Message> = column![header, monitor].spacing(12);
+        if let Some(notice) = &self.notice {
+            page = page.push(text(notice.clone()).color(style::WARNING));
+        }
+        if let Some(notice) = &self.output_notice {
+            page = page.push(text(format!("Output: {notice}")).color(style::WARNING));
+        }
+        if let Some((name, job)) = &self.opening {
+            page = page.push(
+                row![
+                    text(format!("Opening {name}…")).color(style::MUTED),
+                    progress_bar(0.0..=1.0, job.progress() as f32)
+                        .girth(8)
+                        .length(Length::Fixed(240.0)),
+                    button(text("Cancel").size(13))
+                        .style(button::secondary)
+                        .on_press(Message::CancelOpen),
+                ]
+                .spacing(12)
+                .align_y(iced::Alignment::Center),
+            );
+        }
+        if let Err(reason) = &self.playback {
+            // One line; the device's own words on hover.
+            page = page.push(tooltip(
+                text("Playback unavailable: no usable output device. Analysis, the master render and export work.")
+                    .color(style::WARNING),
+                container(text(reason.clone()).size(13))
+                    .padding(8)
+                    .max_width(600)
+                    .style(container::bordered_box),
+                tooltip::Position::Bottom,
+            ));
+        }
+        let left = column![
+            readouts::timeline_legend(self.momentary),
+            Element::from(
+                canvas(&self.timeline)
+                    .width(Fill)
+                    .height(Length::Fixed(200.0))
+            )
+            .map(|event| match event {
+                timeline::Event::Seek(seconds) => transport::Message::Seek(seconds).into(),
+                timeline::Event::Loop(region) => transport::Message::SetLoop(region).into(),
+            }),
+            readouts::spectrum_legend(),
+            Element::from(
+                canvas(&self.spectrum)
+                    .width(Fill)
+                    .height(Length::Fixed(200.0))
+            )
+            .map(Message::Chain),
+            row![
+                readouts::numbers(&self.mix, self.master.as_ref().map(|m| &m.loudness)),
+                self.live_meters().map(Message::Listening),
+            ]
+            .spacing(16),
+            readouts::health(&self.findings),
+        ]
+        .spacing(12)
+        .padding(iced::Padding {
+            right: 14.0,
+            ..iced::Padding::ZERO
+        });
+        let left = scrollable(left).width(Fill).height(Fill);
+        let chain_header = row![
+            text("Chain").size(18).width(Fill),
+            button(text("Load preset…").size(12))
+                .padding([3, 8])
+                .style(button::text)
+                .on_press(Message::LoadPreset),
+            button(text("Save preset…").size(12))
+                .padding([3, 8])
+                .style(button::text)
+                .on_press(Message::SavePreset),
+        ]
+        .align_y(iced::Alignment::Center);
+        let mut chain = column![self.target_panel(), chain_header].spacing(6);
+        if let Some(why) = &self.chain_notice {
+            chain = chain.push(text(why.clone()).size(13).color(style::WARNING));
+        }
+        chain = chain.push(
+            chain_panel::view(
+                &self.settings,
+                &self.entries,
+                self.audio.channel_count() == 2,
+            )
+            .map(Message::Chain),
+        );
+        let right = scrollable(container(chain).padding(iced::Padding {
+            right: 14.0,
+            ..iced::Padding::ZERO
+        }))
+        .width(Length::Fixed(440.0))
+        .height(Fill);
+        page = page.push(row![left, rule::vertical(1), right].spacing(16));
+        if self.help {
+            widgets::modal(page, keys::help())
+        } else if self.export.shown {
+            widgets::modal(page, self.export.view(self.judged()).map(Message::Export))
+        } else {
+            page.into()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,508 @@
+//! What is heard and how: the player and its output device, the monitor path (master, mix or
+//! reference; stereo, mono, mid or side; dim; a playback-system emulation; a platform's
+//! normalization), the reference track, and the live meters fed from playback.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crest_engine::emulation::{Emulation, EmulationOptions};
+use crest_engine::loudness::Loudness;
+use crest_engine::monitor::MonitorStage;
+use crest_playback::engine::{
+    Command, Listen, MAX_BLOCK, Measured, Reference, Source, SourceGains,
+};
+use crest_playback::{
+    BUFFER_CHOICES, Backend, DEFAULT_BUFFER_FRAMES, OutputChoice, OutputDevice, PlaybackStatus,
+    Player,
+};
+use iced::widget::{button, canvas, column, pick_list, row, text};
+use iced::{Element, Fill, Length, Task};
+
+use super::super::dialog::{self, Picked};
+use super::super::monitor_bar::MonitorMsg;
+use super::super::pipeline::{Loaded, load_reference};
+use super::super::style;
+use super::super::widgets::Named;
+use super::super::work::off_thread;
+use super::{Event, Session};
+
+#[derive(Debug, Clone)]
+pub enum Message {
+    /// The monitor bar: source, listen mode, dim, emulation, platform, reference.
+    Monitor(MonitorMsg),
+    /// B: master or level-matched mix.
+    ToggleAb,
+    /// R: the reference, or back to the master.
+    ToggleReference,
+    /// M: mono, or back to stereo.
+    ToggleMono,
+    ReferencePicked(Picked),
+    ReferenceLoaded(Arc<Result<Loaded, String>>),
+    /// An emulation built off the UI thread for a profile id.
+    EmulationBuilt(String, Arc<Result<Emulation, String>>),
+    /// Look for output devices (as the list opens).
+    ScanDevices,
+    DevicesFound(Vec<OutputDevice>),
+    /// Play through this device (by id; none: the system's default).
+    Device(Option<String>),
+    /// Frames per output buffer (latency against safety from dropouts).
+    BufferFrames(u32),
+    /// Read the player: meters, playhead, how the output is doing.
+    Tick,
+    /// Start the live meters' integrated reading, peaks and overs again.
+    ResetMeters,
+}
+
+/// The audio output backend (cpal's, or a manual device in tests).
+#[derive(Clone)]
+pub struct Output(pub Arc<dyn Backend>);
+
+impl std::fmt::Debug for Output {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Output")
+    }
+}
+
+/// A buffer size in the output menu, with the latency it gives at the track's rate.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct BufferChoice {
+    frames: u32,
+    rate: f64,
+}
+
+impl std::fmt::Display for BufferChoice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let ms = f64::from(self.frames) * 1_000.0 / self.rate;
+        let note = if self.frames == DEFAULT_BUFFER_FRAMES {
+            " (default)"
+        } else {
+            ""
+        };
+        write!(f, "Buffer {} frames · {ms:.0} ms{note}", self.frames)
+    }
+}
+
+impl Session {
+    pub(super) fn listening(&mut self, message: Message) -> (Task<super::Message>, Option<Event>) {
+        let task = match message {
+            Message::Monitor(message) => self.monitor(message),
+            Message::ToggleAb => {
+                self.monitor(MonitorMsg::Source(match self.monitor.choices.source {
+                    Source::Master => Source::Mix,
+                    _ => Source::Master,
+                }))
+            }
+            Message::ToggleReference => {
+                if self.monitor.reference.is_none() {
+                    self.monitor(MonitorMsg::LoadReference)
+                } else {
+                    self.monitor(MonitorMsg::Source(match self.monitor.choices.source {
+                        Source::Reference => Source::Master,
+                        _ => Source::Reference,
+                    }))
+                }
+            }
+            Message::ToggleMono => {
+                self.monitor(MonitorMsg::Listen(match self.monitor.choices.listen {
+                    Listen::Mono => Listen::Stereo,
+                    _ => Listen::Mono,
+                }))
+            }
+            Message::ReferencePicked(picked) => match picked {
+                Picked::Path(path) => {
+                    self.changed_since = Some(std::time::Instant::now());
+                    self.reference_task(path)
+                }
+                Picked::Cancelled => Task::none(),
+                Picked::Unavailable => {
+                    self.notice = Some(dialog::UNAVAILABLE.to_owned());
+                    Task::none()
+                }
+            },
+            Message::ReferenceLoaded(result) => self.reference_loaded(&result),
+            Message::EmulationBuilt(id, result) => {
+                self.emulation_built(&id, &result);
+                Task::none()
+            }
+            Message::ScanDevices => Task::perform(
+                off_thread(|| Ok(crest_playback::output_devices())),
+                |found| Message::DevicesFound(found.unwrap_or_default()).into(),
+            ),
+            Message::DevicesFound(devices) => {
+                self.devices = devices;
+                Task::none()
+            }
+            Message::Device(device) => {
+                self.reopen(OutputChoice {
+                    device: device.clone(),
+                    ..self.output_choice.clone()
+                });
+                return (Task::none(), Some(Event::DeviceChosen(device)));
+            }
+            Message::BufferFrames(buffer_frames) => {
+                self.reopen(OutputChoice {
+                    buffer_frames,
+                    ..self.output_choice.clone()
+                });
+                return (Task::none(), Some(Event::BufferChosen(buffer_frames)));
+            }
+            Message::Tick => {
+                self.tick();
+                Task::none()
+            }
+            Message::ResetMeters => {
+                self.meters.reset();
+                Task::none()
+            }
+        };
+        (task, None)
+    }
+
+    pub(super) fn send(&mut self, command: Command) {
+        if let Ok(player) = &mut self.playback {
+            player.send(command);
+        }
+    }
+
+    /// Each source's gain: matched to the master's loudness, or as the chosen platform
+    /// would play each of them.
+    pub(super) fn send_gains(&mut self) {
+        let measured = |l: Option<&Loudness>| l.map(Measured::from).unwrap_or_default();
+        let master = measured(self.master.as_ref().map(|m| &m.loudness));
+        let mix = Measured::from(&self.mix);
+        let reference = measured(self.reference_loudness.as_ref());
+        let platform = self
+            .monitor
+            .choices
+            .platform
+            .as_deref()
+            .and_then(|id| self.targets.iter().find(|t| t.id == id));
+        let gains = match platform {
+            Some(platform) => SourceGains::platform(platform, master, mix, reference),
+            None => SourceGains::matched(master, mix, reference),
+        };
+        self.send(Command::Gains(gains));
+    }
+
+    fn send_emulation(&mut self) {
+        let stage = self.emulation.as_ref().map(|built| {
+            let mut emulation = Emulation::clone(built);
+            emulation.set_options(EmulationOptions {
+                environment_noise: self.monitor.choices.environment_noise,
+                solo_lost: self.monitor.choices.solo_lost,
+            });
+            Box::new(emulation) as Box<dyn MonitorStage>
+        });
+        self.send(Command::Emulation(stage));
+    }
+
+    pub(super) fn monitor(&mut self, message: MonitorMsg) -> Task<super::Message> {
+        match message {
+            MonitorMsg::Source(source) => {
+                self.monitor.choices.source = source;
+                self.send(Command::Listen(source));
+            }
+            MonitorMsg::Listen(listen) => {
+                self.monitor.choices.listen = listen;
+                self.send(Command::Monitor {
+                    listen,
+                    dim: self.monitor.choices.dim,
+                });
+            }
+            MonitorMsg::Dim(dim) => {
+                self.monitor.choices.dim = dim;
+                self.send(Command::Monitor {
+                    listen: self.monitor.choices.listen,
+                    dim,
+                });
+            }
+            MonitorMsg::Emulation(id) => {
+                self.monitor.choices.emulation.clone_from(&id);
+                self.emulation = None;
+                self.send_emulation();
+                let profile = id
+                    .as_deref()
+                    .and_then(|id| self.profiles.iter().find(|p| p.id == id))
+                    .cloned();
+                if let (Some(id), Some(profile)) = (id, profile) {
+                    let rate = self.audio.sample_rate();
+                    return Task::perform(
+                        off_thread(move || {
+                            Emulation::new(&profile, rate, MAX_BLOCK, 2).map_err(|e| e.to_string())
+                        }),
+                        move |built| Message::EmulationBuilt(id.clone(), Arc::new(built)).into(),
+                    );
+                }
+            }
+            MonitorMsg::EnvironmentNoise(on) => {
+                self.monitor.choices.environment_noise = on;
+                self.send_emulation();
+            }
+            MonitorMsg::SoloLost(on) => {
+                self.monitor.choices.solo_lost = on;
+                self.send_emulation();
+            }
+            MonitorMsg::Platform(id) => {
+                self.monitor.choices.platform = id;
+                self.timeline.platform = self
+                    .monitor
+                    .choices
+                    .platform
+                    .as_deref()
+                    .and_then(|id| self.targets.iter().find(|t| t.id == id))
+                    .map(|t| (t.name.clone(), t.integrated_lufs));
+                self.timeline.refresh();
+                self.send_gains();
+            }
+            MonitorMsg::LoadReference => {
+                return Task::perform(
+                    dialog::open("Choose a reference track", "Audio", dialog::audio(), None),
+                    |picked| Message::ReferencePicked(picked).into(),
+                );
+            }
+        }
+        Task::none()
+    }
+
+    pub(super) fn reference_task(&mut self, path: PathBuf) -> Task<super::Message> {
+        self.notice = Some(format!("Loading the reference {}…", path.display()));
+        self.reference_path = Some(path.clone());
+        let rate = self.audio.sample_rate();
+        let limits = self.decode_limits.clone();
+        Task::perform(
+            off_thread(move || load_reference(path, rate, &limits)),
+            |result| Message::ReferenceLoaded(Arc::new(result)).into(),
+        )
+    }
+
+    fn reference_loaded(&mut self, result: &Result<Loaded, String>) -> Task<super::Message> {
+        match result {
+            Ok(loaded) => {
+                self.notice = None;
+                self.reference_audio = Some(Arc::clone(&loaded.audio));
+                let reference = Reference::new(Arc::clone(&loaded.audio), self.audio.sample_rate());
+                self.send(Command::Reference(reference.map(Box::new)));
+                self.monitor.reference = Some(loaded.name.clone());
+                self.reference_loudness = Some(loaded.mix.clone());
+                self.spectrum.reference = Some(loaded.spectrum.clone());
+                self.spectrum.refresh();
+                self.send_gains();
+                if let Some(source) = self.pending_source.take() {
+                    return self.monitor(MonitorMsg::Source(source));
+                }
+            }
+            Err(error) => {
+                self.reference_path = None;
+                self.pending_source = None;
+                self.notice = Some(format!("The reference could not be loaded: {error}"));
+            }
+        }
+        Task::none()
+    }
+
+    fn emulation_built(&mut self, id: &str, result: &Result<Emulation, String>) {
+        // Only the profile still chosen is used.
+        if self.monitor.choices.emulation.as_deref() != Some(id) {
+            return;
+        }
+        match result {
+            Ok(emulation) => {
+                self.emulation = Some(Arc::new(emulation.clone()));
+                self.send_emulation();
+            }
+            Err(error) => {
+                self.monitor.choices.emulation = None;
+                self.notice = Some(format!("The emulation could not be built: {error}"));
+            }
+        }
+    }
+
+    /// Playback on another device: a new player at the playhead, with everything the monitor
+    /// path had (source, listen mode, dim, gains, emulation, reference, loop).
+    fn reopen(&mut self, choice: OutputChoice) {
+        self.playing = false;
+        let position =
+            (self.timeline.playhead_s.unwrap_or(0.0) * f64::from(self.audio.sample_rate())) as u64;
+        // The old stream closes first: some devices open only once.
+        self.playback = Err("switching the output".into());
+        self.playback = Player::open(
+            Arc::clone(&self.output.0),
+            choice.clone(),
+            Arc::clone(&self.audio),
+            &self.live_settings(),
+            position,
+        )
+        .map_err(|e| e.to_string());
+        self.output_choice = choice;
+        self.output_notice = None;
+        self.send(Command::Listen(self.monitor.choices.source));
+        self.send(Command::Monitor {
+            listen: self.monitor.choices.listen,
+            dim: self.monitor.choices.dim,
+        });
+        self.send_gains();
+        self.send_emulation();
+        if let Some(audio) = &self.reference_audio {
+            let reference = Reference::new(Arc::clone(audio), self.audio.sample_rate());
+            self.send(Command::Reference(reference.map(Box::new)));
+        }
+        let looping = self.looping;
+        self.set_looping(looping);
+    }
+
+    /// Reads the player: how the output is doing, where the sound is, the meters' and the
+    /// live spectrum's new audio.
+    fn tick(&mut self) {
+        let now = std::time::Instant::now();
+        let elapsed = self
+            .last_tick
+            .replace(now)
+            .map_or(0.033, |t| (now - t).as_secs_f32());
+        let mut ended = false;
+        if let Ok(player) = &mut self.playback {
+            match player.poll() {
+                Ok(polled) => {
+                    ended = polled.ended;
+                    // A stream that stopped or a device that is gone: the player keeps trying
+                    // and plays on from where it was heard when the output is back, so the
+                    // transport keeps its state; the user is told.
+                    if let Some(notice) = polled.notice {
+                        self.output_notice = Some(notice);
+                    }
+                }
+                Err(error) => self.chain_notice = Some(error.to_string()),
+            }
+            let snapshot = player.meters();
+            // Where the sound is now: between callbacks, less the device's latency.
+            self.timeline.playhead_s =
+                Some(player.playhead() as f64 / f64::from(self.audio.sample_rate()));
+            drain(
+                player.master_tap(),
+                self.audio.channel_count(),
+                &mut self.tap_scratch,
+            );
+            self.meters.push(&self.tap_scratch);
+            self.meters.target_lufs = self.settings.limiter.target_lufs;
+            self.meters.ceiling_dbtp = self.settings.limiter.ceiling_dbtp;
+            self.meters.update(&snapshot, elapsed);
+            drain(player.heard_tap(), 2, &mut self.tap_scratch);
+            self.spectrum.push_heard(&self.tap_scratch, elapsed);
+        }
+        if ended {
+            self.playing = false;
+            self.settle();
+        }
+    }
+
+    /// The monitor bar: source, listen mode, dim, playback system, platform, reference.
+    pub(super) fn monitor_bar(&self) -> Element<'_, super::Message> {
+        self.monitor
+            .view(
+                &self.profiles,
+                &self.targets,
+                self.audio.channel_count() == 2,
+            )
+            .map(|message| Message::Monitor(message).into())
+    }
+
+    /// The output column: device, buffer size, and how the output is doing.
+    pub(super) fn outputs(&self) -> Element<'_, Message> {
+        let mut outputs = vec![Named {
+            id: None,
+            name: "System default output".into(),
+        }];
+        outputs.extend(self.devices.iter().map(|d| Named {
+            id: Some(d.id.clone()),
+            name: d.name.clone(),
+        }));
+        if let Some(id) = &self.output_choice.device
+            && !outputs.iter().any(|c| c.id.as_ref() == Some(id))
+        {
+            outputs.push(Named {
+                id: Some(id.clone()),
+                name: id.clone(),
+            });
+        }
+        let chosen = outputs
+            .iter()
+            .find(|c| c.id == self.output_choice.device)
+            .cloned();
+        let device = pick_list(outputs, chosen, |c: Named| Message::Device(c.id))
+            .on_open(Message::ScanDevices)
+            .text_size(13)
+            .width(Length::Fixed(260.0));
+        let rate = f64::from(self.audio.sample_rate());
+        let buffers: Vec<BufferChoice> = BUFFER_CHOICES
+            .iter()
+            .map(|&frames| BufferChoice { frames, rate })
+            .collect();
+        let buffer = pick_list(
+            buffers,
+            Some(BufferChoice {
+                frames: self.output_choice.buffer_frames,
+                rate,
+            }),
+            |c: BufferChoice| Message::BufferFrames(c.frames),
+        )
+        .text_size(13)
+        .width(Length::Fixed(260.0));
+        let output_state = match &self.playback {
+            Ok(player) => match player.status() {
+                PlaybackStatus::Ready { output } => {
+                    let latency = player
+                        .output_latency_ms()
+                        .map_or(String::new(), |ms| format!(", heard {ms:.0} ms late"));
+                    let buffer = output
+                        .buffer_frames
+                        .map_or(String::new(), |f| format!(", {f}-frame buffer"));
+                    text(format!(
+                        "{}: {} Hz{buffer}{latency}",
+                        output.device, output.sample_rate
+                    ))
+                    .color(style::MUTED)
+                }
+                // The reason is on the notice line below the bar.
+                PlaybackStatus::Unavailable { .. } => {
+                    text("No output now: trying again every 2 s").color(style::WARNING)
+                }
+            },
+            Err(_) => text(""),
+        }
+        .size(12)
+        .width(Length::Fixed(260.0));
+        column![device, buffer, output_state].spacing(4).into()
+    }
+
+    /// The live meters of what is playing, with their reset.
+    pub(super) fn live_meters(&self) -> Element<'_, Message> {
+        column![
+            row![
+                text("Playing").size(14).color(style::MUTED).width(Fill),
+                button(text("Reset").size(12))
+                    .padding([2, 8])
+                    .style(button::text)
+                    .on_press(Message::ResetMeters),
+            ]
+            .align_y(iced::Alignment::Center),
+            canvas(&self.meters)
+                .width(Fill)
+                .height(Length::Fixed(170.0)),
+        ]
+        .spacing(2)
+        .width(Fill)
+        .into()
+    }
+}
+
+/// Moves what a tap holds (whole frames of `channels`) into `into`.
+fn drain(tap: &mut rtrb::Consumer<f32>, channels: usize, into: &mut Vec<f32>) {
+    into.clear();
+    let available = tap.slots();
+    let whole = available - available % channels.max(1);
+    if let Ok(chunk) = tap.read_chunk(whole) {
+        let (first, second) = chunk.as_slices();
+        into.extend_from_slice(first);
+        into.extend_from_slice(second);
+        chunk.commit_all();
+    }
+}

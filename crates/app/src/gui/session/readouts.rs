@@ -1,0 +1,192 @@
+//! What the screen reads out: the mix's and the master's numbers, the loudness target with
+//! what the limiter did and what a platform will do, mix health, and the plots' legends.
+
+use crest_engine::health::{Finding, Severity};
+use crest_engine::loudness::Loudness;
+use crest_engine::platform::Target;
+use iced::widget::{button, column, row, text};
+use iced::{Element, Fill, Length};
+
+use super::super::style;
+use super::super::widgets;
+use super::{Message, Session};
+
+/// The loudness history the timeline draws.
+pub(super) fn series(loudness: &Loudness, momentary: bool) -> Vec<(f64, Option<f64>)> {
+    if momentary {
+        loudness.momentary_series()
+    } else {
+        loudness.short_term_series()
+    }
+}
+
+/// The loudness targets offered: none, then the table's desk targets ("−14 Spotify").
+fn target_choices(targets: &[Target]) -> Vec<(String, Option<f64>)> {
+    let mut choices = vec![("No target".to_owned(), None)];
+    choices.extend(targets.iter().filter_map(|t| {
+        let label = t.desk_label.as_ref()?;
+        let sign = if t.integrated_lufs < 0.0 { "−" } else { "" };
+        Some((
+            format!("{sign}{:.0} {label}", t.integrated_lufs.abs()),
+            Some(t.integrated_lufs),
+        ))
+    }));
+    choices
+}
+
+impl Session {
+    /// The loudness target, the ceiling, what the limiter did and what a platform will do.
+    pub(super) fn target_panel(&self) -> Element<'_, Message> {
+        let current = self.settings.limiter.target_lufs;
+        let choices = target_choices(&self.targets)
+            .into_iter()
+            .fold(row![].spacing(6), |r, (label, target)| {
+                let chosen = current == target;
+                r.push(
+                    button(text(label).size(13))
+                        .style(if chosen {
+                            button::primary
+                        } else {
+                            button::secondary
+                        })
+                        .on_press(Message::Target(target)),
+                )
+            })
+            .wrap()
+            .vertical_spacing(6);
+        let mut panel = column![
+            text("Loudness target").size(18),
+            choices,
+            text(format!(
+                "Ceiling {:.1} dBTP, true-peak limiter",
+                self.settings.limiter.ceiling_dbtp
+            ))
+            .color(style::MUTED),
+        ]
+        .spacing(6)
+        .width(Fill);
+        if let Some(master) = &self.master {
+            if let Some(limiter) = &master.limiter {
+                panel = panel.push(text(format!(
+                    "Limiter: {:+.1} dB in, up to {:.1} dB off the peaks",
+                    limiter.gain_db, limiter.peak_reduction_db
+                )));
+                for note in &limiter.notes {
+                    panel = panel.push(text(note.clone()).color(style::WARNING));
+                }
+            }
+            // What the platform chosen in the monitor bar (else Spotify) will do with it.
+            let platform = self
+                .monitor
+                .choices
+                .platform
+                .as_deref()
+                .or(Some("spotify"))
+                .and_then(|id| self.targets.iter().find(|t| t.id == id));
+            if let Some(platform) = platform {
+                let n = platform.preview(
+                    master.loudness.integrated_lufs,
+                    master.loudness.true_peak_dbtp,
+                );
+                panel = panel.push(text(n.sentence(platform)));
+            }
+        }
+        panel.into()
+    }
+}
+
+/// The timeline's legend, with its short-term / momentary switch.
+pub(super) fn timeline_legend<'a>(momentary: bool) -> Element<'a, Message> {
+    row![
+        widgets::segmented(
+            &[(false, "Short-term"), (true, "Momentary")],
+            momentary,
+            Message::Momentary
+        ),
+        text("loudness — click: playhead, drag: loop")
+            .color(style::MUTED)
+            .width(Fill),
+        text("— mix").color(style::MIX),
+        text("— master").color(style::MASTER),
+        text("— target").color(style::TARGET),
+    ]
+    .spacing(12)
+    .into()
+}
+
+/// The spectrum's legend.
+pub(super) fn spectrum_legend<'a>() -> Element<'a, Message> {
+    row![
+        text("Spectrum — drag an EQ handle for frequency and gain, wheel for Q")
+            .color(style::MUTED)
+            .width(Fill),
+        text("heard (live)").color(style::TEXT),
+        text("— reference").color(style::REFERENCE),
+        text("— EQ").color(style::TARGET),
+    ]
+    .spacing(12)
+    .into()
+}
+
+/// What the mix brings that mastering cannot fix, worst first.
+pub(super) fn health<'a>(findings: &[Finding]) -> Element<'a, Message> {
+    let mut panel = column![text("Mix health").size(18)].spacing(4);
+    if findings.is_empty() {
+        return panel
+            .push(
+                text(
+                    "Nothing found: no clipping or overs, no DC offset, mono-compatible, \
+                     no runaway sub-bass, no long silences, full resolution.",
+                )
+                .color(style::MUTED),
+            )
+            .into();
+    }
+    for finding in findings {
+        let color = match finding.severity {
+            Severity::Problem => style::WARNING,
+            Severity::Warning => style::MASTER,
+            Severity::Info => style::MUTED,
+        };
+        panel = panel
+            .push(text(format!("{}: {}", finding.severity.label(), finding.message)).color(color));
+    }
+    if findings.iter().any(|f| f.severity == Severity::Problem) {
+        panel = panel.push(text(
+            "Mastering cannot undo these: where you can, ask for a corrected mix. The marks \
+             on the timeline show where they happen.",
+        ));
+    }
+    panel.into()
+}
+
+/// The mix's and the master's loudness numbers side by side (the master's once rendered).
+pub(super) fn numbers<'a>(mix: &Loudness, master: Option<&Loudness>) -> Element<'a, Message> {
+    let value =
+        |v: Option<f64>, unit: &str| v.map_or_else(|| "—".to_owned(), |v| format!("{v:.1} {unit}"));
+    type Reading = fn(&Loudness) -> Option<f64>;
+    let rows: [(&str, Reading, &str); 4] = [
+        ("Integrated", |l| l.integrated_lufs, "LUFS"),
+        ("Range (LRA)", |l| l.lra_lu, "LU"),
+        ("True peak", |l| l.true_peak_dbtp, "dBTP"),
+        ("PLR", Loudness::plr_db, "dB"),
+    ];
+    let cell = |content: String| text(content).width(Length::Fixed(130.0));
+    let mut table = column![row![
+        text("").width(Length::Fixed(130.0)),
+        cell("Mix".into()).color(style::MIX),
+        cell("Master".into()).color(style::MASTER),
+    ]]
+    .spacing(3);
+    for (label, read, unit) in rows {
+        table = table.push(row![
+            cell(label.into()).color(style::MUTED),
+            cell(value(read(mix), unit)),
+            match master {
+                Some(master) => cell(value(read(master), unit)),
+                None => cell("rendering…".into()).color(style::MUTED),
+            },
+        ]);
+    }
+    table.into()
+}
