@@ -9,6 +9,7 @@
 //! by the screen that shows them.
 
 mod chain_panel;
+mod context;
 mod dialog;
 mod export_dialog;
 mod history;
@@ -28,14 +29,14 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use crest_engine::limits::DecodeLimits;
-use crest_engine::session::{DeskLease, Orphan, Preferences, Session as SessionFile, Storage};
-use crest_playback::CpalBackend;
+use crest_engine::session::{Orphan, Session as SessionFile};
 use iced::widget::{button, column, container, progress_bar, row, text};
 use iced::{Element, Fill, Length, Subscription, Task};
 
+pub use context::Context;
 use dialog::Picked;
 use pipeline::{Loaded, load};
-use session::{Event, Output, Session};
+use session::{Event, Session};
 use work::{Job, off_thread};
 
 /// Opens the window; without a display says so instead of failing inside the windowing
@@ -108,92 +109,6 @@ pub enum Message {
 impl From<session::Message> for Message {
     fn from(message: session::Message) -> Self {
         Self::Session(message)
-    }
-}
-
-/// What the desk keeps whatever track is open.
-#[derive(Debug)]
-pub struct Context {
-    /// Where playback goes: the sound card, or in tests a device the test drives.
-    output: Output,
-    /// Where the autosave and preferences live (none: nothing is written, as in tests).
-    storage: Option<Storage>,
-    /// This desk's own autosave, held while it runs (none without storage).
-    lease: Option<DeskLease>,
-    preferences: Preferences,
-    /// Autosaves of desks that did not close cleanly, offered back one at a time, newest
-    /// first.
-    restore_offers: Vec<Orphan>,
-    /// A session being opened: applied once its track has loaded.
-    pending: Option<SessionFile>,
-    /// The session file Ctrl+S writes (chosen on the first save).
-    session_path: Option<PathBuf>,
-    /// Something to tell the engineer before a track is open (damaged preferences).
-    notice: Option<String>,
-    /// The window asked to close while an export was running.
-    quitting: bool,
-}
-
-impl Context {
-    /// The user's own: the cpal backend, the user's data and config folders.
-    fn user() -> Self {
-        let mut context = Self::new(Output(Arc::new(CpalBackend)), Storage::user().ok());
-        if context.storage.is_none() {
-            context.notice =
-                Some("No user data folder (HOME is not set): sessions are not autosaved".into());
-        }
-        context
-    }
-
-    /// With `storage`, marks a desk as running and picks up what a crashed one left.
-    pub fn new(output: Output, storage: Option<Storage>) -> Self {
-        let mut notes = Vec::new();
-        let (preferences, lease, restore_offers) = match &storage {
-            Some(storage) => {
-                let (preferences, bad) = storage.preferences();
-                notes.extend(bad);
-                match storage.start() {
-                    Ok(start) => {
-                        notes.extend(start.notices);
-                        (preferences, Some(start.lease), start.orphans)
-                    }
-                    Err(e) => {
-                        notes.push(format!("autosave is off: {e}"));
-                        (preferences, None, Vec::new())
-                    }
-                }
-            }
-            None => (Preferences::default(), None, Vec::new()),
-        };
-        Self {
-            output,
-            storage,
-            lease,
-            preferences,
-            restore_offers,
-            pending: None,
-            session_path: None,
-            notice: (!notes.is_empty()).then(|| notes.join("; ")),
-            quitting: false,
-        }
-    }
-
-    fn remember_opened(&mut self, path: &Path) {
-        self.preferences.opened(path);
-        self.save_preferences();
-    }
-
-    /// What the desk decodes: mono or stereo, within the preferences' memory budget.
-    fn decode_limits(&self) -> DecodeLimits {
-        DecodeLimits::mastering().with_memory(self.preferences.max_memory_bytes)
-    }
-
-    fn save_preferences(&mut self) {
-        if let Some(storage) = &self.storage
-            && let Err(e) = storage.save_preferences(&self.preferences)
-        {
-            self.notice = Some(format!("Preferences not saved: {e}"));
-        }
     }
 }
 

@@ -11,7 +11,9 @@
 //! The master is rendered off the UI thread for every finished change; a render started for
 //! older settings is ignored when it arrives.
 
+mod files;
 pub mod keys;
+mod layout;
 pub mod listening;
 pub mod readouts;
 pub mod transport;
@@ -23,32 +25,26 @@ use std::sync::Arc;
 use crest_engine::AudioBuffer;
 use crest_engine::chain::ChainSettings;
 use crest_engine::emulation::{Emulation, Profile, built_in_profiles};
-use crest_engine::files::write_atomically;
 use crest_engine::health::{Finding, Severity};
 use crest_engine::limits::DecodeLimits;
 use crest_engine::loudness::Loudness;
-use crest_engine::monitor::MonitorChoices;
 use crest_engine::platform::{Target, Targets};
 use crest_engine::session::{Preferences, Session as SessionFile};
 use crest_playback::engine::Source;
 use crest_playback::{BUFFER_CHOICES, DEFAULT_BUFFER_FRAMES, OutputChoice, OutputDevice, Player};
-use iced::widget::{
-    Column, button, canvas, column, container, progress_bar, row, rule, scrollable, text, tooltip,
-};
-use iced::{Element, Fill, Length, Subscription, Task, time};
+use iced::{Subscription, Task, time};
 
 use super::chain_panel::{self, Edit, Outcome};
 use super::dialog::{self, Picked};
 use super::export_dialog::{self, ExportDialog, ExportMsg};
 use super::history::{History, Snapshots};
 use super::meters::MeterBridge;
-use super::monitor_bar::{Monitor, MonitorMsg};
+use super::monitor_bar::Monitor;
 use super::params::Param;
 use super::pipeline::{Loaded, Mastered, master};
 use super::spectrum::Spectrum;
 use super::style;
-use super::timeline::{self, Timeline};
-use super::widgets;
+use super::timeline::Timeline;
 use super::work::{Job, off_thread};
 
 pub use listening::Output;
@@ -464,52 +460,6 @@ impl Session {
         }
     }
 
-    /// The session as saved: source, chain, snapshots, reference, export choices, monitor.
-    pub fn to_file(&self) -> SessionFile {
-        let mut file = SessionFile::new(self.source.clone(), self.settings.clone());
-        file.snapshots = self.snapshots.all(&self.settings);
-        file.active_snapshot = self.snapshots.active();
-        file.reference.clone_from(&self.reference_path);
-        file.export = self.export.choices();
-        file.monitor = self.monitor.choices.clone();
-        file
-    }
-
-    /// Takes a saved session's chain, snapshots, export choices, monitor and reference.
-    pub fn apply_file(&mut self, file: &SessionFile) -> Task<Message> {
-        self.settings = file.chain.clone();
-        self.snapshots = Snapshots::restore(file.snapshots.clone(), file.active_snapshot);
-        self.export.set_choices(&file.export);
-        let monitor = self.restore_monitor(&file.monitor);
-        let render = Task::batch([monitor, self.settings_changed()]);
-        match file.reference.clone() {
-            Some(path) => Task::batch([render, self.reference_task(path)]),
-            None => render,
-        }
-    }
-
-    /// The monitor choices of a saved session. The reference is heard only once it has
-    /// loaded (the reference's arrival sets the source when the session asked for it).
-    fn restore_monitor(&mut self, m: &MonitorChoices) -> Task<Message> {
-        let mut tasks = Vec::new();
-        for message in [
-            MonitorMsg::Listen(m.listen),
-            MonitorMsg::Dim(m.dim),
-            MonitorMsg::EnvironmentNoise(m.environment_noise),
-            MonitorMsg::SoloLost(m.solo_lost),
-            MonitorMsg::Platform(m.platform.clone()),
-            MonitorMsg::Emulation(m.emulation.clone()),
-        ] {
-            tasks.push(self.monitor(message));
-        }
-        if m.source == Source::Reference {
-            self.pending_source = Some(Source::Reference);
-        } else {
-            tasks.push(self.monitor(MonitorMsg::Source(m.source)));
-        }
-        Task::batch(tasks)
-    }
-
     pub fn update(&mut self, message: Message) -> (Task<Message>, Option<Event>) {
         let task = match message {
             Message::Transport(message) => self.transport(message),
@@ -600,226 +550,6 @@ impl Session {
                 self.playback = Err(error);
             }
             Err(_) => {}
-        }
-    }
-
-    fn export(&mut self, message: ExportMsg) -> (Task<Message>, Option<Event>) {
-        let finished = matches!(message, ExportMsg::Done(_));
-        let Some(message) = self.export.update(message) else {
-            return (Task::none(), finished.then_some(Event::ExportFinished));
-        };
-        let task = match message {
-            ExportMsg::Start => {
-                let plans = self.export.plans(self.judged());
-                let job = Arc::new(Job::default());
-                self.export.running = Some(Arc::clone(&job));
-                self.export.outcomes.clear();
-                self.export.notice = None;
-                let (audio, source, force) = (
-                    Arc::clone(&self.audio),
-                    self.source.clone(),
-                    self.export.replace,
-                );
-                let started = Task::perform(
-                    off_thread(move || {
-                        Ok(export_dialog::run(
-                            &audio,
-                            source.as_deref(),
-                            &plans,
-                            &job,
-                            force,
-                        ))
-                    }),
-                    |result| {
-                        let outcomes = result.unwrap_or_else(|error| {
-                            vec![export_dialog::Outcome {
-                                label: "Export".to_owned(),
-                                result: Err(error),
-                            }]
-                        });
-                        Message::Export(ExportMsg::Done(Arc::new(outcomes)))
-                    },
-                );
-                let folder = PathBuf::from(self.export.folder.trim());
-                return (started, Some(Event::ExportStarted(folder)));
-            }
-            ExportMsg::Browse => {
-                let suggested = PathBuf::from(self.export.folder.trim()).join(format!(
-                    "{}.{}",
-                    self.export.name,
-                    self.export.format.extension()
-                ));
-                Task::perform(dialog::save("Export the master to", suggested), |picked| {
-                    Message::Export(ExportMsg::Browsed(picked))
-                })
-            }
-            ExportMsg::OpenFolder => {
-                let folder = self.export.folder.trim().to_owned();
-                if let Err(error) = std::process::Command::new("xdg-open").arg(&folder).spawn() {
-                    self.export.notice =
-                        Some(format!("Could not open {folder} (xdg-open: {error})"));
-                }
-                Task::none()
-            }
-            _ => Task::none(),
-        };
-        (task, None)
-    }
-
-    fn preset_to_load(&mut self, picked: Picked) -> Task<Message> {
-        match picked {
-            Picked::Path(path) => {
-                let read = std::fs::read_to_string(&path)
-                    .map_err(|e| e.to_string())
-                    .and_then(|text| ChainSettings::from_json(&text).map_err(|e| e.to_string()));
-                match read {
-                    Ok(settings) => return self.replace_settings(settings),
-                    Err(e) => {
-                        self.chain_notice =
-                            Some(format!("{} is not a chain preset: {e}", path.display()));
-                    }
-                }
-            }
-            Picked::Cancelled => {}
-            Picked::Unavailable => self.chain_notice = Some(dialog::UNAVAILABLE.into()),
-        }
-        Task::none()
-    }
-
-    fn preset_to_save(&mut self, picked: Picked) {
-        match picked {
-            Picked::Path(path) => {
-                let written = serde_json::to_string_pretty(&self.settings)
-                    .map_err(|e| e.to_string())
-                    .and_then(|text| {
-                        write_atomically(&path, true, text.as_bytes()).map_err(|e| e.to_string())
-                    });
-                self.chain_notice = Some(match written {
-                    Ok(()) => format!("Chain preset saved to {}", path.display()),
-                    Err(e) => format!("Chain preset not saved: {e}"),
-                });
-            }
-            Picked::Cancelled => {}
-            Picked::Unavailable => {
-                self.chain_notice = Some(
-                    "No file dialog is available here: `crest master --chain FILE` reads \
-                     presets written by hand"
-                        .into(),
-                );
-            }
-        }
-    }
-
-    pub fn view<'a>(&'a self, recent: &'a [PathBuf]) -> Element<'a, Message> {
-        let header = self.header(recent);
-        let monitor = row![
-            container(self.monitor_bar()).width(Fill),
-            self.outputs().map(Message::Listening)
-        ]
-        .spacing(10)
-        .align_y(iced::Alignment::Start);
-        let mut page: Column<'_, Message> = column![header, monitor].spacing(12);
-        if let Some(notice) = &self.notice {
-            page = page.push(text(notice.clone()).color(style::WARNING));
-        }
-        if let Some(notice) = &self.output_notice {
-            page = page.push(text(format!("Output: {notice}")).color(style::WARNING));
-        }
-        if let Some((name, job)) = &self.opening {
-            page = page.push(
-                row![
-                    text(format!("Opening {name}…")).color(style::MUTED),
-                    progress_bar(0.0..=1.0, job.progress() as f32)
-                        .girth(8)
-                        .length(Length::Fixed(240.0)),
-                    button(text("Cancel").size(13))
-                        .style(button::secondary)
-                        .on_press(Message::CancelOpen),
-                ]
-                .spacing(12)
-                .align_y(iced::Alignment::Center),
-            );
-        }
-        if let Err(reason) = &self.playback {
-            // One line; the device's own words on hover.
-            page = page.push(tooltip(
-                text("Playback unavailable: no usable output device. Analysis, the master render and export work.")
-                    .color(style::WARNING),
-                container(text(reason.clone()).size(13))
-                    .padding(8)
-                    .max_width(600)
-                    .style(container::bordered_box),
-                tooltip::Position::Bottom,
-            ));
-        }
-        let left = column![
-            readouts::timeline_legend(self.momentary),
-            Element::from(
-                canvas(&self.timeline)
-                    .width(Fill)
-                    .height(Length::Fixed(200.0))
-            )
-            .map(|event| match event {
-                timeline::Event::Seek(seconds) => transport::Message::Seek(seconds).into(),
-                timeline::Event::Loop(region) => transport::Message::SetLoop(region).into(),
-            }),
-            readouts::spectrum_legend(),
-            Element::from(
-                canvas(&self.spectrum)
-                    .width(Fill)
-                    .height(Length::Fixed(200.0))
-            )
-            .map(Message::Chain),
-            row![
-                readouts::numbers(&self.mix, self.master.as_ref().map(|m| &m.loudness)),
-                self.live_meters().map(Message::Listening),
-            ]
-            .spacing(16),
-            readouts::health(&self.findings),
-        ]
-        .spacing(12)
-        .padding(iced::Padding {
-            right: 14.0,
-            ..iced::Padding::ZERO
-        });
-        let left = scrollable(left).width(Fill).height(Fill);
-        let chain_header = row![
-            text("Chain").size(18).width(Fill),
-            button(text("Load preset…").size(12))
-                .padding([3, 8])
-                .style(button::text)
-                .on_press(Message::LoadPreset),
-            button(text("Save preset…").size(12))
-                .padding([3, 8])
-                .style(button::text)
-                .on_press(Message::SavePreset),
-        ]
-        .align_y(iced::Alignment::Center);
-        let mut chain = column![self.target_panel(), chain_header].spacing(6);
-        if let Some(why) = &self.chain_notice {
-            chain = chain.push(text(why.clone()).size(13).color(style::WARNING));
-        }
-        chain = chain.push(
-            chain_panel::view(
-                &self.settings,
-                &self.entries,
-                self.audio.channel_count() == 2,
-            )
-            .map(Message::Chain),
-        );
-        let right = scrollable(container(chain).padding(iced::Padding {
-            right: 14.0,
-            ..iced::Padding::ZERO
-        }))
-        .width(Length::Fixed(440.0))
-        .height(Fill);
-        page = page.push(row![left, rule::vertical(1), right].spacing(16));
-        if self.help {
-            widgets::modal(page, keys::help())
-        } else if self.export.shown {
-            widgets::modal(page, self.export.view(self.judged()).map(Message::Export))
-        } else {
-            page.into()
         }
     }
 }

@@ -1,0 +1,175 @@
+//! What the screen reads and writes as files: the saved session, the export (the desk's
+//! master and delivery presets, rendered, verified and reported off the UI thread) and chain
+//! presets.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crest_engine::chain::ChainSettings;
+use crest_engine::files::write_atomically;
+use crest_engine::monitor::MonitorChoices;
+use crest_engine::session::Session as SessionFile;
+use crest_playback::engine::Source;
+use iced::Task;
+
+use super::super::dialog::{self, Picked};
+use super::super::export_dialog::{self, ExportMsg};
+use super::super::history::Snapshots;
+use super::super::monitor_bar::MonitorMsg;
+use super::super::work::{Job, off_thread};
+use super::{Event, Message, Session};
+
+impl Session {
+    /// The session as saved: source, chain, snapshots, reference, export choices, monitor.
+    pub fn to_file(&self) -> SessionFile {
+        let mut file = SessionFile::new(self.source.clone(), self.settings.clone());
+        file.snapshots = self.snapshots.all(&self.settings);
+        file.active_snapshot = self.snapshots.active();
+        file.reference.clone_from(&self.reference_path);
+        file.export = self.export.choices();
+        file.monitor = self.monitor.choices.clone();
+        file
+    }
+
+    /// Takes a saved session's chain, snapshots, export choices, monitor and reference.
+    pub fn apply_file(&mut self, file: &SessionFile) -> Task<Message> {
+        self.settings = file.chain.clone();
+        self.snapshots = Snapshots::restore(file.snapshots.clone(), file.active_snapshot);
+        self.export.set_choices(&file.export);
+        let monitor = self.restore_monitor(&file.monitor);
+        let render = Task::batch([monitor, self.settings_changed()]);
+        match file.reference.clone() {
+            Some(path) => Task::batch([render, self.reference_task(path)]),
+            None => render,
+        }
+    }
+
+    /// The monitor choices of a saved session. The reference is heard only once it has
+    /// loaded (the reference's arrival sets the source when the session asked for it).
+    fn restore_monitor(&mut self, m: &MonitorChoices) -> Task<Message> {
+        let mut tasks = Vec::new();
+        for message in [
+            MonitorMsg::Listen(m.listen),
+            MonitorMsg::Dim(m.dim),
+            MonitorMsg::EnvironmentNoise(m.environment_noise),
+            MonitorMsg::SoloLost(m.solo_lost),
+            MonitorMsg::Platform(m.platform.clone()),
+            MonitorMsg::Emulation(m.emulation.clone()),
+        ] {
+            tasks.push(self.monitor(message));
+        }
+        if m.source == Source::Reference {
+            self.pending_source = Some(Source::Reference);
+        } else {
+            tasks.push(self.monitor(MonitorMsg::Source(m.source)));
+        }
+        Task::batch(tasks)
+    }
+
+    pub(super) fn export(&mut self, message: ExportMsg) -> (Task<Message>, Option<Event>) {
+        let finished = matches!(message, ExportMsg::Done(_));
+        let Some(message) = self.export.update(message) else {
+            return (Task::none(), finished.then_some(Event::ExportFinished));
+        };
+        let task = match message {
+            ExportMsg::Start => {
+                let plans = self.export.plans(self.judged());
+                let job = Arc::new(Job::default());
+                self.export.running = Some(Arc::clone(&job));
+                self.export.outcomes.clear();
+                self.export.notice = None;
+                let (audio, source, force) = (
+                    Arc::clone(&self.audio),
+                    self.source.clone(),
+                    self.export.replace,
+                );
+                let started = Task::perform(
+                    off_thread(move || {
+                        Ok(export_dialog::run(
+                            &audio,
+                            source.as_deref(),
+                            &plans,
+                            &job,
+                            force,
+                        ))
+                    }),
+                    |result| {
+                        let outcomes = result.unwrap_or_else(|error| {
+                            vec![export_dialog::Outcome {
+                                label: "Export".to_owned(),
+                                result: Err(error),
+                            }]
+                        });
+                        Message::Export(ExportMsg::Done(Arc::new(outcomes)))
+                    },
+                );
+                let folder = PathBuf::from(self.export.folder.trim());
+                return (started, Some(Event::ExportStarted(folder)));
+            }
+            ExportMsg::Browse => {
+                let suggested = PathBuf::from(self.export.folder.trim()).join(format!(
+                    "{}.{}",
+                    self.export.name,
+                    self.export.format.extension()
+                ));
+                Task::perform(dialog::save("Export the master to", suggested), |picked| {
+                    Message::Export(ExportMsg::Browsed(picked))
+                })
+            }
+            ExportMsg::OpenFolder => {
+                let folder = self.export.folder.trim().to_owned();
+                if let Err(error) = std::process::Command::new("xdg-open").arg(&folder).spawn() {
+                    self.export.notice =
+                        Some(format!("Could not open {folder} (xdg-open: {error})"));
+                }
+                Task::none()
+            }
+            _ => Task::none(),
+        };
+        (task, None)
+    }
+
+    pub(super) fn preset_to_load(&mut self, picked: Picked) -> Task<Message> {
+        match picked {
+            Picked::Path(path) => {
+                let read = std::fs::read_to_string(&path)
+                    .map_err(|e| e.to_string())
+                    .and_then(|text| ChainSettings::from_json(&text).map_err(|e| e.to_string()));
+                match read {
+                    Ok(settings) => return self.replace_settings(settings),
+                    Err(e) => {
+                        self.chain_notice =
+                            Some(format!("{} is not a chain preset: {e}", path.display()));
+                    }
+                }
+            }
+            Picked::Cancelled => {}
+            Picked::Unavailable => self.chain_notice = Some(dialog::UNAVAILABLE.into()),
+        }
+        Task::none()
+    }
+
+    pub(super) fn preset_to_save(&mut self, picked: Picked) {
+        match picked {
+            Picked::Path(path) => {
+                let written = serde_json::to_string_pretty(&self.settings)
+                    .map_err(|e| e.to_string())
+                    .and_then(|text| {
+                        write_atomically(&path, true, text.as_bytes()).map_err(|e| e.to_string())
+                    });
+                self.chain_notice = Some(match written {
+                    Ok(()) => format!("Chain preset saved to {}", path.display()),
+                    Err(e) => format!("Chain preset not saved: {e}"),
+                });
+            }
+            Picked::Cancelled => {}
+            Picked::Unavailable => {
+                self.chain_notice = Some(
+                    "No file dialog is available here: `crest master --chain FILE` reads \
+                     presets written by hand"
+                        .into(),
+                );
+            }
+        }
+    }
+}

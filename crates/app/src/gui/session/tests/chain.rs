@@ -1,0 +1,210 @@
+//! The chain, the target and the history: edits, numeric entries, undo, snapshots, EQ handles, keys.
+
+use super::*;
+
+#[test]
+fn choosing_a_target_renders_a_master_that_meets_it() {
+    let mut desk = ready();
+    apply(&mut desk, []);
+    let mut ui = window(&desk);
+    ui.click("−14 Spotify")
+        .expect("the Spotify target is offered");
+    let messages: Vec<Message> = ui.into_messages().collect();
+    assert!(matches!(messages.as_slice(), [Message::Session(S::Target(Some(t)))] if *t == -14.0));
+    apply(&mut desk, messages);
+    let Screen::Session(session) = &desk.screen else {
+        panic!("ready");
+    };
+    assert_eq!(session.settings.limiter.target_lufs, Some(-14.0));
+    let master = session.master.as_ref().expect("rendered");
+    let integrated = master.loudness.integrated_lufs.expect("loud enough");
+    assert!((integrated + 14.0).abs() < 0.2, "{integrated}");
+    let mut ui = window(&desk);
+    assert!(ui.find(format!("{integrated:.1} LUFS")).is_ok());
+    assert!(ui.find(starting("Limiter: ")).is_ok());
+    assert!(ui.find(starting("Spotify (normal) plays this")).is_ok());
+}
+
+#[test]
+fn a_render_for_older_settings_is_ignored() {
+    let mut desk = ready();
+    let Screen::Session(session) = &mut desk.screen else {
+        panic!("ready");
+    };
+    let stale = master(&session.audio, &session.settings);
+    let _ = session.update(S::Target(Some(-16.0)));
+    let _ = session.update(S::Rendered(0, Arc::new(stale)));
+    assert!(
+        session.master.is_none(),
+        "the render for generation 0 is stale"
+    );
+}
+
+#[test]
+fn chain_controls_and_numeric_entries_change_the_settings_and_undo_redo_walk_back() {
+    let mut desk = ready();
+    apply(&mut desk, []);
+    let mut ui = window(&desk);
+    ui.click("Add band").expect("the EQ offers a band");
+    let messages: Vec<Message> = ui.into_messages().collect();
+    apply(&mut desk, messages);
+    assert_eq!(session(&desk).settings.eq.bands.len(), 1);
+    let flat = master_lufs(&desk);
+    let messages = type_into(&desk, Param::EqGain(0), "1.5 dB");
+    assert!(
+        matches!(
+            messages.last(),
+            Some(Message::Session(S::Chain(Edit::Submit(Param::EqGain(0)))))
+        ),
+        "{messages:?}"
+    );
+    apply(&mut desk, messages);
+    let s = session(&desk);
+    assert_eq!(s.settings.eq.bands[0].gain_db, 1.5);
+    // The master was rendered again with the band: +1.5 dB at 1 kHz lifts the loudness by
+    // less than 1.5 dB (the demo's energy is mostly in the bass).
+    let lift = master_lufs(&desk) - flat;
+    assert!(lift > 0.02 && lift < 1.5, "{lift}");
+    // Out of range: refused, said, nothing changed.
+    let messages = type_into(&desk, Param::EqGain(0), "30");
+    apply(&mut desk, messages);
+    assert_eq!(session(&desk).settings.eq.bands[0].gain_db, 1.5);
+    let mut ui = window(&desk);
+    assert!(ui.find("Gain must be -12.0 dB to 12.0 dB").is_ok());
+    drop(ui);
+
+    click(&mut desk, "Undo");
+    assert_eq!(session(&desk).settings.eq.bands[0].gain_db, 0.0);
+    click(&mut desk, "Undo");
+    assert!(session(&desk).settings.eq.bands.is_empty());
+    assert!(!session(&desk).history.can_undo());
+    click(&mut desk, "Redo");
+    assert_eq!(session(&desk).settings.eq.bands.len(), 1);
+}
+
+#[test]
+fn snapshots_switch_the_whole_chain_and_back() {
+    let mut desk = ready();
+    apply(&mut desk, []);
+    click(&mut desk, "B");
+    let messages = type_into(&desk, Param::InputTrim, "-3");
+    apply(&mut desk, messages);
+    assert_eq!(session(&desk).settings.input.trim_db, -3.0);
+    let b_master = session(&desk)
+        .master
+        .as_ref()
+        .map(|m| m.loudness.integrated_lufs);
+    click(&mut desk, "A");
+    let s = session(&desk);
+    assert_eq!(s.settings.input.trim_db, 0.0);
+    let a_master = s.master.as_ref().map(|m| m.loudness.integrated_lufs);
+    let (Some(Some(a)), Some(Some(b))) = (a_master, b_master) else {
+        panic!("both rendered");
+    };
+    assert!((a - b - 3.0).abs() < 0.05, "A {a}, B {b}");
+    let _ = desk.update(Message::Session(S::Transport(T::Snapshot(1))));
+    assert_eq!(session(&desk).settings.input.trim_db, -3.0);
+}
+
+#[test]
+fn keys_map_to_their_actions() {
+    use iced::keyboard::{Event, Key, Location, Modifiers, key};
+    let press = |key: Key, modifiers: Modifiers| Event::KeyPressed {
+        key: key.clone(),
+        modified_key: key,
+        physical_key: key::Physical::Unidentified(key::NativeCode::Unidentified),
+        location: Location::Standard,
+        modifiers,
+        text: None,
+        repeat: false,
+    };
+    let ch = |c: &str| Key::Character(c.into());
+    let named = Key::Named;
+    let none = Modifiers::empty();
+    let cases = [
+        (
+            press(named(key::Named::Space), none),
+            Some(S::Transport(T::TogglePlay)),
+        ),
+        (press(ch("z"), Modifiers::CTRL), Some(S::Transport(T::Undo))),
+        (
+            press(ch("Z"), Modifiers::CTRL | Modifiers::SHIFT),
+            Some(S::Transport(T::Redo)),
+        ),
+        (press(ch("3"), none), Some(S::Transport(T::Snapshot(2)))),
+        (press(ch("b"), none), Some(S::Listening(L::ToggleAb))),
+        (
+            press(ch("e"), Modifiers::CTRL),
+            Some(S::Export(ExportMsg::Show(true))),
+        ),
+        (press(ch("e"), none), None),
+        (
+            press(ch("o"), Modifiers::CTRL),
+            Some(S::Request(super::Event::OpenDialog)),
+        ),
+        (
+            press(ch("s"), Modifiers::CTRL | Modifiers::SHIFT),
+            Some(S::Request(super::Event::SaveSession { choose: true })),
+        ),
+    ];
+    for (event, expected) in cases {
+        let got = shortcut(event.clone());
+        assert_eq!(format!("{got:?}"), format!("{expected:?}"), "{event:?}");
+    }
+}
+
+#[test]
+fn dragging_an_eq_handle_on_the_spectrum_moves_the_band_as_one_undo_step() {
+    use iced::mouse::{Button, Event as Mouse};
+    let mut desk = ready();
+    apply(&mut desk, []);
+    click(&mut desk, "Add band");
+    let mut ui = window(&desk);
+    // The spectrum sits under its legend row, as wide as the row.
+    let legend = ui
+        .find(starting("Spectrum — "))
+        .expect("the spectrum legend")
+        .bounds();
+    let right = ui.find("— EQ").expect("the EQ legend").bounds();
+    let (left_x, top) = (legend.x, legend.y + legend.height + 12.0);
+    let width = right.x + right.width - left_x;
+    let at = |freq: f64, gain_db: f64| {
+        let fraction = (freq / 20.0).log10() / 3.0;
+        iced::Point::new(
+            left_x + fraction as f32 * width,
+            top + 100.0 * (1.0 - (gain_db / 15.0) as f32),
+        )
+    };
+    let mouse = |e| iced::Event::Mouse(e);
+    ui.point_at(at(1_000.0, 0.0));
+    let _ = ui.simulate([mouse(Mouse::ButtonPressed(Button::Left))]);
+    let to = at(2_000.0, 3.0);
+    ui.point_at(to);
+    let _ = ui.simulate([mouse(Mouse::CursorMoved { position: to })]);
+    let _ = ui.simulate([mouse(Mouse::ButtonReleased(Button::Left))]);
+    let messages: Vec<Message> = ui.into_messages().collect();
+    assert!(
+        matches!(
+            messages.first(),
+            Some(Message::Session(S::Chain(Edit::Drag(_))))
+        ),
+        "{messages:?}"
+    );
+    assert!(matches!(
+        messages.last(),
+        Some(Message::Session(S::Chain(Edit::Released)))
+    ));
+    let undo_before = session(&desk).history.can_undo();
+    apply(&mut desk, messages);
+    let band = session(&desk).settings.eq.bands[0];
+    assert!((band.freq_hz - 2_000.0).abs() < 30.0, "{}", band.freq_hz);
+    assert!((band.gain_db - 3.0).abs() < 0.3, "{}", band.gain_db);
+    assert!(undo_before);
+    let _ = desk.update(Message::Session(S::Transport(T::Undo)));
+    let band = session(&desk).settings.eq.bands[0];
+    assert_eq!(
+        (band.freq_hz, band.gain_db),
+        (1_000.0, 0.0),
+        "one drag, one undo"
+    );
+}

@@ -1,0 +1,193 @@
+//! Export: verified masters, delivery presets and their loudness, the remembered folder, closing mid-export.
+
+use super::*;
+
+/// Runs the export the dialog started, here (a test has no executor), and delivers it.
+fn run_export(desk: &mut Desk) {
+    let Screen::Session(session) = &mut desk.screen else {
+        panic!("ready");
+    };
+    let job = session
+        .export
+        .running
+        .clone()
+        .expect("an export is running");
+    let plans = session.export.plans(session.judged());
+    let outcomes = export_dialog::run(&session.audio, None, &plans, &job, session.export.replace);
+    let _ = desk.update(Message::Session(S::Export(ExportMsg::Done(Arc::new(
+        outcomes,
+    )))));
+}
+
+#[test]
+fn export_writes_verified_masters_for_the_desk_and_a_delivery_preset_and_never_overwrites() {
+    let dir = std::env::temp_dir().join(format!("crest-desk-export-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let mut desk = ready();
+    apply(&mut desk, [Message::Session(S::Target(Some(-14.0)))]);
+    click(&mut desk, "Export…");
+    let _ = desk.update(Message::Session(S::Export(ExportMsg::Folder(
+        dir.display().to_string(),
+    ))));
+    let _ = desk.update(Message::Session(S::Export(ExportMsg::Name("demo".into()))));
+    let mut ui = window(&desk);
+    ui.click(starting("CD (Red Book)"))
+        .expect("the CD preset is offered");
+    let messages: Vec<Message> = ui.into_messages().collect();
+    assert!(
+        matches!(
+            messages.as_slice(),
+            [Message::Session(S::Export(ExportMsg::Preset(_, true)))]
+        ),
+        "{messages:?}"
+    );
+    apply(&mut desk, messages);
+    // Before exporting, every file is listed with its format, rate, loudness and ceiling.
+    let mut ui = window(&desk);
+    assert!(
+        ui.find(starting(
+            "demo-cd.wav — WAV 16-bit PCM, 44.1 kHz, -14.0 LUFS (kept from the desk), ceiling -0.3 dBTP"
+        ))
+        .is_ok()
+    );
+    drop(ui);
+    click(&mut desk, "Export 2 files");
+    run_export(&mut desk);
+
+    let streaming = crest_engine::decode_file(&dir.join("demo.wav")).expect("reads back");
+    let measured = loudness::measure(&streaming.audio);
+    assert!((measured.integrated_lufs.expect("I") + 14.0).abs() < 0.2);
+    assert!(measured.true_peak_dbtp.expect("TP") <= -1.0);
+    let cd = crest_engine::decode_file(&dir.join("demo-cd.wav")).expect("reads back");
+    assert_eq!(cd.audio.sample_rate(), 44_100);
+    assert_eq!(cd.info.bits_per_sample, Some(16));
+    let measured = loudness::measure(&cd.audio);
+    assert!(measured.true_peak_dbtp.expect("TP") <= -0.3);
+    // The CD keeps the loudness the desk was judged at, and its QC checked it.
+    let cd_lufs = measured.integrated_lufs.expect("I");
+    assert!((cd_lufs + 14.0).abs() <= 0.1, "{cd_lufs}");
+    let session = session(&desk);
+    let cd_report = session.export.outcomes[1].result.as_ref().expect("written");
+    let judged = cd_report
+        .checks
+        .iter()
+        .find(|c| c.name == "loudness as judged")
+        .expect("the CD's QC checks the desk's loudness");
+    assert!(judged.passed, "{judged:?}");
+    let mut ui = window(&desk);
+    assert!(ui.find(starting("PASSED As set on the desk — ")).is_ok());
+    assert!(ui.find(starting("PASSED CD (Red Book) — ")).is_ok());
+    drop(ui);
+
+    // Again into the same files: refused, the masters kept.
+    click(&mut desk, "Export 2 files");
+    run_export(&mut desk);
+    let mut ui = window(&desk);
+    assert!(ui.find(starting("NOT WRITTEN As set on the desk")).is_ok());
+    assert!(dir.join("demo.wav").exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn presets_keep_the_desks_loudness_unless_they_mandate_another_and_say_so() {
+    let dir = std::env::temp_dir().join(format!("crest-desk-presets-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    // No target on the desk: the master is as loud as the chain makes it.
+    let mut desk = ready();
+    apply(&mut desk, []);
+    let judged = master_lufs(&desk);
+    click(&mut desk, "Export…");
+    let _ = desk.update(Message::Session(S::Export(ExportMsg::Folder(
+        dir.display().to_string(),
+    ))));
+    let _ = desk.update(Message::Session(S::Export(ExportMsg::Name("demo".into()))));
+    let _ = desk.update(Message::Session(S::Export(ExportMsg::Desk(false))));
+    for preset in [2, 3] {
+        let _ = desk.update(Message::Session(S::Export(ExportMsg::Preset(preset, true))));
+    }
+    let mut ui = window(&desk);
+    assert!(
+        ui.find(starting(format!(
+            "demo-cd.wav — WAV 16-bit PCM, 44.1 kHz, {judged:.1} LUFS (kept from the desk)"
+        )))
+        .is_ok()
+    );
+    assert!(
+        ui.find(starting(format!(
+            "demo-broadcast-r128.wav — WAV 24-bit PCM, 48 kHz, -23.0 LUFS (the preset's; the \
+             desk is at {judged:.1})"
+        )))
+        .is_ok()
+    );
+    drop(ui);
+    click(&mut desk, "Export 2 files");
+    run_export(&mut desk);
+    let cd = crest_engine::decode_file(&dir.join("demo-cd.wav")).expect("reads back");
+    let cd_lufs = loudness::measure(&cd.audio).integrated_lufs.expect("I");
+    assert!(
+        (cd_lufs - judged).abs() <= 0.1,
+        "{cd_lufs} against {judged}"
+    );
+    let broadcast =
+        crest_engine::decode_file(&dir.join("demo-broadcast-r128.wav")).expect("reads back");
+    let broadcast_lufs = loudness::measure(&broadcast.audio)
+        .integrated_lufs
+        .expect("I");
+    assert!((broadcast_lufs + 23.0).abs() <= 0.2, "{broadcast_lufs}");
+    let outcomes = &session(&desk).export.outcomes;
+    for outcome in outcomes {
+        let report = outcome.result.as_ref().expect("written");
+        assert!(report.passed, "{}: {:?}", outcome.label, report.checks);
+    }
+    // Only the file that keeps the loudness is checked against it.
+    let judged_checks: Vec<bool> = outcomes
+        .iter()
+        .map(|o| {
+            let report = o.result.as_ref().expect("written");
+            report.checks.iter().any(|c| c.name == "loudness as judged")
+        })
+        .collect();
+    assert_eq!(judged_checks, [true, false]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_export_folder_is_remembered_for_the_next_track() {
+    let dir = scratch("export-folder");
+    let storage = Storage::at(&dir.join("home"));
+    let mut desk = ready_with(speakers(), Some(storage.clone()));
+    let _ = desk.update(Message::Session(S::Export(ExportMsg::Folder(
+        dir.display().to_string(),
+    ))));
+    let _ = desk.update(Message::Session(S::Export(ExportMsg::Start)));
+    let (preferences, _) = storage.preferences();
+    assert_eq!(
+        preferences.last_export_folder.as_deref(),
+        Some(dir.as_path())
+    );
+    let next = ready_with(speakers(), Some(storage));
+    assert_eq!(session(&next).export.folder, dir.display().to_string());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn closing_during_an_export_cancels_it_and_leaves_no_files() {
+    let dir = scratch("quit-export");
+    let mut desk = ready();
+    apply(&mut desk, []);
+    let _ = desk.update(Message::Session(S::Export(ExportMsg::Folder(
+        dir.display().to_string(),
+    ))));
+    let _ = desk.update(Message::Session(S::Export(ExportMsg::Start)));
+    let job = session(&desk).export.running.clone().expect("running");
+    let _ = desk.update(Message::Quit);
+    assert!(job.is_cancelled(), "the export is told to stop");
+    assert!(desk.context.quitting, "the desk waits for it");
+    run_export(&mut desk);
+    assert!(session(&desk).export.running.is_none());
+    let left: Vec<_> = std::fs::read_dir(&dir).expect("dir").flatten().collect();
+    assert!(left.is_empty(), "nothing written: {left:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

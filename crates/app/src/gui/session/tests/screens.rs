@@ -1,0 +1,218 @@
+//! What the desk shows: the demo, files that cannot be opened, mix health, the committed screenshots.
+
+use super::*;
+
+/// Compares the window with the committed image `snapshots/{name}-tiny-skia.png`. A missing
+/// image fails (set CREST_BLESS=1 to write it, then commit it); pixels may differ by a few
+/// levels of anti-aliasing, but no more than 0.2 % of them by more than that.
+fn assert_snapshot(ui: &mut Simulator<'_, Message>, name: &str) {
+    let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("snapshots");
+    let committed = folder.join(format!("{name}-tiny-skia.png"));
+    let snapshot = ui.snapshot(&iced::Theme::Dark).expect("a snapshot");
+    if std::env::var_os("CREST_BLESS").is_some() {
+        let _ = std::fs::remove_file(&committed);
+        assert!(snapshot.matches_image(folder.join(name)).expect("written"));
+        return;
+    }
+    assert!(
+        committed.exists(),
+        "no snapshot {}: run the test with CREST_BLESS=1 and commit the image",
+        committed.display()
+    );
+    let scratch = scratch(&format!("snapshot-{name}"));
+    assert!(snapshot.matches_image(scratch.join(name)).expect("written"));
+    let (now, width, height) = read_png(&scratch.join(format!("{name}-tiny-skia.png")));
+    let (then, w0, h0) = read_png(&committed);
+    assert_eq!((width, height), (w0, h0), "{name}: the window changed size");
+    let differing = now
+        .chunks(4)
+        .zip(then.chunks(4))
+        .filter(|(a, b)| a.iter().zip(b.iter()).any(|(x, y)| x.abs_diff(*y) > 24))
+        .count();
+    let allowed = (width * height) as usize / 500;
+    assert!(
+        differing <= allowed,
+        "{name}: {differing} pixels differ from {} (allowed {allowed}); if the change is \
+         meant, run with CREST_BLESS=1 and commit the image",
+        committed.display()
+    );
+    let _ = std::fs::remove_dir_all(&scratch);
+}
+
+#[test]
+fn the_demo_opens_with_its_numbers_and_says_when_playback_is_off() {
+    let mut desk = ready();
+    apply(&mut desk, []);
+    let mut ui = window(&desk);
+    assert!(ui.find("Demo mix (built in)").is_ok());
+    assert!(ui.find("-18.0 LUFS").is_ok());
+    assert!(ui.find("Loudness target").is_ok());
+    assert!(ui.find(starting("Playback unavailable:")).is_err());
+    assert!(session(&desk).playback.is_ok());
+    drop(ui);
+    // No output device at all: a banner says so, and everything else is there.
+    let no_device = crest_playback::manual::ManualBackend::default();
+    let mut desk = ready_with(Output(Arc::new(no_device)), None);
+    apply(&mut desk, []);
+    assert!(session(&desk).playback.is_err());
+    let mut ui = window(&desk);
+    assert!(ui.find(starting("Playback unavailable:")).is_ok());
+    assert!(ui.find("-18.0 LUFS").is_ok());
+}
+
+#[test]
+fn a_bad_file_dropped_on_the_desk_leaves_the_session_and_says_why() {
+    let mut desk = ready();
+    apply(&mut desk, []);
+    let _ = desk.update(Message::Open("/nonexistent/dropped.wav".into()));
+    let loaded = load(
+        Some("/nonexistent/dropped.wav".into()),
+        &DecodeLimits::mastering(),
+        &Job::default(),
+    );
+    let _ = desk.update(Message::Opened(Arc::new(loaded)));
+    let Screen::Session(session) = &desk.screen else {
+        panic!("still ready");
+    };
+    assert_eq!(session.name, "Demo mix (built in)");
+    assert!(session.master.is_some(), "the master is still there");
+    let mut ui = window(&desk);
+    assert!(ui.find(starting("/nonexistent/dropped.wav")).is_ok());
+}
+
+#[test]
+fn a_file_that_cannot_be_read_says_why() {
+    let mut desk = Desk {
+        context: Context::new(speakers(), None),
+        screen: Screen::Loading {
+            name: "missing.wav".into(),
+            job: Arc::default(),
+        },
+    };
+    let loaded = load(
+        Some("/nonexistent/missing.wav".into()),
+        &DecodeLimits::mastering(),
+        &Job::default(),
+    );
+    let _ = desk.update(Message::Loaded(Arc::new(loaded)));
+    let mut ui = window(&desk);
+    assert!(ui.find("This file cannot be opened").is_ok());
+}
+
+#[test]
+fn a_clipped_mix_is_called_out_with_marks_where_it_clips() {
+    let dir = scratch("clipped");
+    let path = dir.join("clipped.wav");
+    // A 100 Hz sine driven 6 dB into the rails between 2 s and 4 s.
+    write_wav(&path, 16, 6.0, |t| {
+        let gain = if (2.0..4.0).contains(&t) { 2.0 } else { 0.5 };
+        gain * (std::f64::consts::TAU * 100.0 * t).sin()
+    });
+    let job = Job::default();
+    let loaded = load(Some(path), &DecodeLimits::mastering(), &job).expect("loads");
+    assert_eq!(job.progress(), 1.0, "the progress bar reached its end");
+    let mut desk = ready();
+    let _ = desk.update(Message::Opened(Arc::new(Ok(loaded))));
+    apply(&mut desk, []);
+    let s = session(&desk);
+    let clipping = s
+        .findings
+        .iter()
+        .find(|f| f.check == "clipping")
+        .expect("clipping found");
+    assert_eq!(clipping.severity, Severity::Problem);
+    let marks: Vec<_> = s.timeline.markers.iter().map(|m| (m.0, m.1)).collect();
+    assert!(
+        marks.iter().any(|&(a, b)| a >= 1.9 && b <= 4.1),
+        "marked where it clips: {marks:?}"
+    );
+    let mut ui = window(&desk);
+    assert!(ui.find(starting("problem: ")).is_ok());
+    assert!(ui.find(starting("Mastering cannot undo these")).is_ok());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_clock_reads_minutes_and_tenths() {
+    assert_eq!(clock(0.0), "0:00.0");
+    assert_eq!(clock(83.46), "1:23.5");
+    assert_eq!(clock(-1.0), "0:00.0");
+}
+
+#[test]
+fn the_key_screens_look_as_committed() {
+    // The desk on the demo with a −14 LUFS master and one EQ band.
+    let mut desk = ready();
+    apply(&mut desk, [Message::Session(S::Target(Some(-14.0)))]);
+    click(&mut desk, "Add band");
+    let messages = type_into(&desk, Param::EqGain(0), "1.5");
+    apply(&mut desk, messages);
+    let mut ui = window(&desk);
+    assert_snapshot(&mut ui, "desk");
+    drop(ui);
+    // The export dialog with the streaming and CD presets chosen.
+    let _ = desk.update(Message::Session(S::Export(ExportMsg::Show(true))));
+    let _ = desk.update(Message::Session(S::Export(ExportMsg::Folder(
+        "/music/masters".into(),
+    ))));
+    let _ = desk.update(Message::Session(S::Export(ExportMsg::Preset(0, true))));
+    let _ = desk.update(Message::Session(S::Export(ExportMsg::Preset(2, true))));
+    let mut ui = window(&desk);
+    assert_snapshot(&mut ui, "export");
+    drop(ui);
+    // The keys.
+    let _ = desk.update(Message::Session(S::Export(ExportMsg::Show(false))));
+    let _ = desk.update(Message::Session(S::ShowHelp(true)));
+    let mut ui = window(&desk);
+    assert_snapshot(&mut ui, "keys");
+}
+
+#[test]
+fn without_a_file_dialog_the_desk_points_to_drag_and_drop() {
+    let mut desk = ready();
+    let _ = desk.update(Message::OpenPicked(dialog::Picked::Unavailable));
+    let mut ui = window(&desk);
+    assert!(
+        ui.find(starting("No file dialog is available here"))
+            .is_ok()
+    );
+    assert!(dialog::UNAVAILABLE.contains("drop the file on the window"));
+}
+
+#[test]
+fn the_desk_refuses_what_it_cannot_master_in_the_command_lines_words() {
+    let dir = scratch("limits");
+    // A 108-byte WAV at 1 Hz, and a 3-channel one at 48 kHz.
+    let wav = |name: &str, rate: u32, channels: u16, frames: u32| {
+        let spec = hound::WavSpec {
+            channels,
+            sample_rate: rate,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
+        let path = dir.join(name);
+        let mut w = hound::WavWriter::create(&path, spec).expect("create");
+        for _ in 0..frames * u32::from(channels) {
+            w.write_sample(0i16).expect("write");
+        }
+        w.finalize().expect("finalize");
+        path
+    };
+    let one_hz = wav("one-hz.wav", 1, 2, 16);
+    let three = wav("three.wav", 48_000, 3, 4_800);
+    let limits = DecodeLimits::mastering();
+    let refused = load(Some(one_hz), &limits, &Job::default()).expect_err("refused");
+    assert!(
+        refused.ends_with("a sample rate of 1 Hz is outside what Crest works with (8 to 768 kHz)"),
+        "{refused}"
+    );
+    let refused = load(Some(three.clone()), &limits, &Job::default()).expect_err("refused");
+    assert!(
+        refused.contains("3 channels: Crest masters and plays mono and stereo"),
+        "{refused}"
+    );
+    // The reference slot follows the same rule.
+    let refused = load_reference(three, 48_000, &limits).expect_err("refused");
+    assert!(refused.contains("3 channels"), "{refused}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
