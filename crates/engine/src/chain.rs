@@ -14,6 +14,7 @@
 mod cascade;
 mod dynamics;
 pub mod limiter;
+pub mod params;
 pub mod settings;
 
 use crate::dsp::biquad::{Coefficients, butterworth_q};
@@ -21,6 +22,7 @@ use crate::units::db_to_amp;
 use cascade::{Cascade, LaneSection};
 use dynamics::Dynamics;
 pub use limiter::{Limiter, LimiterStats};
+pub use params::{BandParam, Param, Spec};
 pub use settings::{
     BandDynamics, BandKind, ChainSettings, DynamicsSettings, EqBand, EqSettings, FadeCurve,
     HighPass, InputSettings, LimiterSettings, Link, MAX_EQ_BANDS, MultibandSettings,

@@ -13,7 +13,7 @@ use crest_engine::chain::{
 use iced::Element;
 use iced::widget::{button, checkbox, column, row, text};
 
-use super::params::{BandParam, Param};
+use super::params::{BandParam, Param, Slider};
 use super::style;
 use super::widgets;
 

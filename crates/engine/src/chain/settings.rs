@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::params::{self, Param};
+
 /// The settings format this build writes and reads.
 pub const CHAIN_VERSION: u32 = 1;
 /// EQ bands at most.
@@ -399,101 +401,6 @@ pub struct SettingsError {
     pub reason: String,
 }
 
-/// Ranges shared by the single-band compressor and each band of the three-band one.
-fn check_band(
-    field: &'static str,
-    threshold_db: f64,
-    ratio: f64,
-    attack_ms: f64,
-    release_ms: f64,
-    makeup_db: f64,
-) -> Result<(), SettingsError> {
-    // The field name is only formatted on failure (validation runs on the audio thread).
-    let fail = |name: &str, reason: &str| SettingsError {
-        field: format!("{field}.{name}"),
-        reason: reason.to_owned(),
-    };
-    if !(-60.0..=0.0).contains(&threshold_db) {
-        return Err(fail("threshold_db", "must be −60 to 0 dBFS"));
-    }
-    if !(1.0..=20.0).contains(&ratio) {
-        return Err(fail("ratio", "must be 1–20 (1 = no compression)"));
-    }
-    if !(0.1..=500.0).contains(&attack_ms) {
-        return Err(fail("attack_ms", "must be 0.1–500 ms"));
-    }
-    if !(5.0..=5_000.0).contains(&release_ms) {
-        return Err(fail("release_ms", "must be 5–5000 ms"));
-    }
-    if !(-12.0..=24.0).contains(&makeup_db) {
-        return Err(fail("makeup_db", "must be −12 to +24 dB"));
-    }
-    Ok(())
-}
-
-impl DynamicsSettings {
-    /// Checks every value against its range (allocation-free unless it fails).
-    pub fn validate(&self) -> Result<(), SettingsError> {
-        check_band(
-            "dynamics",
-            self.threshold_db,
-            self.ratio,
-            self.attack_ms,
-            self.release_ms,
-            self.makeup_db,
-        )?;
-        check(
-            (0.0..=24.0).contains(&self.knee_db),
-            "dynamics.knee_db",
-            "must be 0–24 dB",
-        )?;
-        check(
-            (0.0..=1.0).contains(&self.mix),
-            "dynamics.mix",
-            "must be 0–1 (0 = dry, 1 = compressed)",
-        )?;
-        if let Some(freq) = self.sidechain_high_pass_hz {
-            check(
-                (20.0..=500.0).contains(&freq),
-                "dynamics.sidechain_high_pass_hz",
-                "must be 20–500 Hz",
-            )?;
-        }
-        if let Some(m) = &self.multiband {
-            check(
-                (40.0..=1_000.0).contains(&m.low_crossover_hz),
-                "dynamics.multiband.low_crossover_hz",
-                "must be 40–1000 Hz",
-            )?;
-            check(
-                (500.0..=16_000.0).contains(&m.high_crossover_hz),
-                "dynamics.multiband.high_crossover_hz",
-                "must be 500–16000 Hz",
-            )?;
-            check(
-                m.high_crossover_hz >= 2.0 * m.low_crossover_hz,
-                "dynamics.multiband.high_crossover_hz",
-                "must be at least an octave above the low crossover",
-            )?;
-            for (band, field) in m.bands().into_iter().zip([
-                "dynamics.multiband.low",
-                "dynamics.multiband.mid",
-                "dynamics.multiband.high",
-            ]) {
-                check_band(
-                    field,
-                    band.threshold_db,
-                    band.ratio,
-                    band.attack_ms,
-                    band.release_ms,
-                    band.makeup_db,
-                )?;
-            }
-        }
-        Ok(())
-    }
-}
-
 fn check(ok: bool, field: &str, reason: &str) -> Result<(), SettingsError> {
     if ok {
         Ok(())
@@ -529,107 +436,51 @@ impl ChainSettings {
         Ok(settings)
     }
 
-    /// Checks every value against its range.
+    /// Checks every value against its range in the parameter table ([`Param::spec`]), and
+    /// what the table cannot say (the version, how many bands, the crossovers' octave).
+    /// Allocation-free unless it fails: it runs on the audio thread ([`Chain::apply`]).
+    ///
+    /// [`Chain::apply`]: super::Chain::apply
     pub fn validate(&self) -> Result<(), SettingsError> {
         check(self.version == CHAIN_VERSION, "version", "is not 1")?;
-        let i = &self.input;
-        check(
-            i.trim_db.is_finite() && (-24.0..=24.0).contains(&i.trim_db),
-            "input.trim_db",
-            "must be within ±24 dB",
-        )?;
-        if let Some(hp) = i.high_pass {
-            check(
-                (5.0..=300.0).contains(&hp.freq_hz),
-                "input.high_pass.freq_hz",
-                "must be 5–300 Hz",
-            )?;
+        for param in params::INPUT {
+            param.check(self)?;
         }
         check(
             self.eq.bands.len() <= MAX_EQ_BANDS,
             "eq.bands",
             "holds at most 8 bands",
         )?;
-        for (n, band) in self.eq.bands.iter().enumerate() {
-            // The field name is only formatted on failure: validation runs on the audio thread
-            // (Chain::apply) and must not allocate.
-            let fail = |name: &str, reason: &str| SettingsError {
-                field: format!("eq.bands[{n}].{name}"),
-                reason: reason.to_owned(),
-            };
-            if !(10.0..=24_000.0).contains(&band.freq_hz) {
-                return Err(fail("freq_hz", "must be 10 Hz–24 kHz"));
-            }
-            if !(band.gain_db.is_finite() && band.gain_db.abs() <= 24.0) {
-                return Err(fail("gain_db", "must be within ±24 dB"));
-            }
-            if !(0.1..=20.0).contains(&band.q) {
-                return Err(fail("q", "must be 0.1–20"));
+        for n in 0..self.eq.bands.len() {
+            for param in [Param::EqFreq(n), Param::EqGain(n), Param::EqQ(n)] {
+                param.check(self)?;
             }
         }
-        self.dynamics.validate()?;
-        let s = &self.stereo;
-        check(
-            (0.0..=2.0).contains(&s.width),
-            "stereo.width",
-            "must be 0–2 (1 = unchanged)",
-        )?;
-        check(
-            (-1.0..=1.0).contains(&s.balance),
-            "stereo.balance",
-            "must be −1 (left) to +1 (right)",
-        )?;
-        if let Some(freq) = s.mono_bass_hz {
+        for param in params::DYNAMICS {
+            param.check(self)?;
+        }
+        if let Some(m) = &self.dynamics.multiband {
+            Param::LowCrossover.check(self)?;
+            Param::HighCrossover.check(self)?;
             check(
-                (20.0..=500.0).contains(&freq),
-                "stereo.mono_bass_hz",
-                "must be 20–500 Hz",
+                m.high_crossover_hz >= 2.0 * m.low_crossover_hz,
+                "dynamics.multiband.high_crossover_hz",
+                "must be at least an octave above the low crossover",
             )?;
+            for band in 0..3 {
+                for param in params::BAND_PARAMS {
+                    Param::Band(band, param).check(self)?;
+                }
+            }
         }
-        let l = &self.limiter;
-        check(
-            (-12.0..=24.0).contains(&l.gain_db),
-            "limiter.gain_db",
-            "must be −12 to +24 dB",
-        )?;
-        check(
-            (-20.0..=0.0).contains(&l.ceiling_dbtp),
-            "limiter.ceiling_dbtp",
-            "must be −20 to 0 dBTP",
-        )?;
-        check(
-            (0.5..=10.0).contains(&l.lookahead_ms),
-            "limiter.lookahead_ms",
-            "must be 0.5–10 ms",
-        )?;
-        check(
-            (1.0..=2_000.0).contains(&l.release_ms),
-            "limiter.release_ms",
-            "must be 1–2000 ms",
-        )?;
-        check(
-            (1.0..=24.0).contains(&l.max_reduction_db),
-            "limiter.max_reduction_db",
-            "must be 1–24 dB",
-        )?;
-        if let Some(target) = l.target_lufs {
+        for param in params::AFTER_DYNAMICS {
+            param.check(self)?;
+        }
+        if let Some(target) = self.limiter.target_lufs {
             check(
                 (-40.0..=-3.0).contains(&target),
                 "limiter.target_lufs",
                 "must be −40 to −3 LUFS",
-            )?;
-        }
-        let o = &self.output;
-        for (value, field) in [
-            (o.trim_start_s, "output.trim_start_s"),
-            (o.trim_end_s, "output.trim_end_s"),
-            (o.fade_in_s, "output.fade_in_s"),
-            (o.fade_out_s, "output.fade_out_s"),
-        ] {
-            check(
-                (0.0..=600.0).contains(&value),
-                field,
-                "must be 0–600 seconds",
             )?;
         }
         Ok(())

@@ -9,7 +9,7 @@ use iced::widget::{
 };
 use iced::{Alignment, Element, Fill, Length};
 
-use super::super::params::{FINE_STEP, Param, STEP};
+use super::super::params::{FINE_STEP, Param, STEP, Slider};
 use super::super::style;
 use super::super::widgets;
 use super::{Choice, Edit, KINDS, PLACEMENTS, SLOPES, Stage, Switch};
