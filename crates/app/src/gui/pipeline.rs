@@ -2,6 +2,7 @@
 //! reference at the track's rate, render and measure the master. Each runs in a task and
 //! reports progress and honours cancellation through a [`Job`].
 
+use std::borrow::Cow;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -11,7 +12,7 @@ use crest_engine::decode::{DecodeControl, DecodeError, decode_file_limited};
 use crest_engine::health::Finding;
 use crest_engine::limits::DecodeLimits;
 use crest_engine::loudness::{self, Loudness};
-use crest_engine::render::{LimiterReport, render_whole};
+use crest_engine::render::{LimiterReport, RenderControl, RenderError, render};
 use crest_engine::spectrum::{BandSpectrum, long_term_spectrum};
 use crest_engine::{AudioBuffer, demo};
 
@@ -106,13 +107,31 @@ pub fn load_reference(path: PathBuf, rate: u32, limits: &DecodeLimits) -> Result
     Ok(loaded)
 }
 
-/// Renders the master for `settings` and measures it.
-pub fn master(audio: &AudioBuffer, settings: &ChainSettings) -> Result<Mastered, String> {
-    let rendered = render_whole(audio, settings).map_err(|e| e.to_string())?;
+/// Renders the master for `settings` and measures it, reporting progress to `job`; a job
+/// cancelled (a newer edit superseded it) stops the render where it is.
+pub fn master(
+    audio: &AudioBuffer,
+    settings: &ChainSettings,
+    job: &Job,
+) -> Result<Mastered, String> {
+    let rendered = render(
+        Cow::Borrowed(audio),
+        settings,
+        0.0,
+        RenderControl {
+            progress: &mut |f| job.set_progress(0.8 * f),
+            cancel: job.cancel_flag(),
+        },
+    )
+    .map_err(|e| e.to_string())?;
+    if job.is_cancelled() {
+        return Err(RenderError::Cancelled.to_string());
+    }
     let (loudness, spectrum) = rayon::join(
         || loudness::measure_with(&rendered.audio, &crate::RayonJoin),
         || long_term_spectrum(&rendered.audio),
     );
+    job.set_progress(1.0);
     Ok(Mastered {
         loudness,
         limiter: rendered.limiter,

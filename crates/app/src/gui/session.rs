@@ -125,6 +125,8 @@ pub struct Session {
     pub(super) generation: u64,
     /// The generation the master on screen was rendered for.
     rendered_generation: u64,
+    /// The render in flight for the current generation (cancelled when superseded).
+    rendering: Option<Arc<Job>>,
     timeline: Timeline,
     /// The track's file, when it came from one (never overwritten by an export).
     pub(super) source: Option<PathBuf>,
@@ -236,6 +238,7 @@ impl Session {
             master: None,
             generation: 0,
             rendered_generation: 0,
+            rendering: None,
             timeline,
             output,
             playback,
@@ -328,6 +331,7 @@ impl Session {
     /// stop, a track opening, an export.
     fn needs_ticks(&self) -> bool {
         self.playing
+            || self.rendering.is_some()
             || self.opening.is_some()
             || self.export.running.is_some()
             || self
@@ -383,6 +387,7 @@ impl Session {
         self.show_eq();
         self.chain_notice = None;
         self.timeline.target_lufs = self.settings.limiter.target_lufs;
+        self.timeline.master_pending = true;
         self.timeline.refresh();
         self.apply_live();
         self.render_task()
@@ -430,16 +435,29 @@ impl Session {
         self.spectrum.set_eq(&self.settings, rate, channels);
     }
 
-    pub(super) fn render_task(&self) -> Task<Message> {
+    /// Renders the master for the settings on the desk; a render still running for older
+    /// settings is cancelled (its numbers would be stale on arrival).
+    pub(super) fn render_task(&mut self) -> Task<Message> {
+        let job = Arc::new(Job::default());
+        if let Some(previous) = self.rendering.replace(Arc::clone(&job)) {
+            previous.cancel();
+        }
         let (audio, settings, generation) = (
             Arc::clone(&self.audio),
             self.settings.clone(),
             self.generation,
         );
         Task::perform(
-            off_thread(move || master(&audio, &settings)),
+            off_thread(move || master(&audio, &settings, &job)),
             move |result| Message::Rendered(generation, Arc::new(result)),
         )
+    }
+
+    /// How far the render for the settings on the desk has come, while the numbers on screen
+    /// are older than the settings (none: they are current).
+    pub(super) fn pending(&self) -> Option<f64> {
+        (!self.master_is_current())
+            .then(|| self.rendering.as_ref().map_or(0.0, |job| job.progress()))
     }
 
     /// The master's numbers are for the settings on the desk (no edit since its render).
@@ -527,9 +545,11 @@ impl Session {
         if generation != self.generation {
             return;
         }
+        self.rendering = None;
         match Arc::try_unwrap(result) {
             Ok(Ok(mastered)) => {
                 self.timeline.master = readouts::series(&mastered.loudness, self.momentary);
+                self.timeline.master_pending = false;
                 self.timeline.refresh();
                 self.solved_gain_db = mastered
                     .limiter

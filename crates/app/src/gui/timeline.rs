@@ -27,6 +27,8 @@ pub struct Timeline {
     /// `(seconds, LUFS)` of the mix and of the master (none until rendered).
     pub mix: Vec<(f64, Option<f64>)>,
     pub master: Vec<(f64, Option<f64>)>,
+    /// The master curve is for older settings: a render for the current ones is running.
+    pub master_pending: bool,
     pub duration_s: f64,
     pub target_lufs: Option<f64>,
     /// The platform chosen in the monitor bar: its name and the level it plays at.
@@ -191,7 +193,12 @@ impl canvas::Program<Event> for Timeline {
             // The mix wide and the master narrow on top: where the chain leaves the loudness
             // alone, both stay visible.
             self.curve(frame, &self.mix, style::MIX, 4.0);
-            self.curve(frame, &self.master, style::MASTER, 1.5);
+            let master = if self.master_pending {
+                style::MASTER.scale_alpha(0.35)
+            } else {
+                style::MASTER
+            };
+            self.curve(frame, &self.master, master, 1.5);
             // Findings along the top edge.
             for &(start, end, color) in &self.markers {
                 let x0 = self.x(size, start);

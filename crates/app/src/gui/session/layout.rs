@@ -76,7 +76,11 @@ impl Session {
             )
             .map(Message::Chain),
             row![
-                readouts::numbers(&self.mix, self.master.as_ref().map(|m| &m.loudness)),
+                readouts::numbers(
+                    &self.mix,
+                    self.master.as_ref().map(|m| &m.loudness),
+                    self.pending(),
+                ),
                 self.live_meters().map(Message::Listening),
             ]
             .spacing(16),

@@ -4,7 +4,7 @@
 use crest_engine::health::{Finding, Severity};
 use crest_engine::loudness::Loudness;
 use crest_engine::platform::Target;
-use iced::widget::{button, column, row, text};
+use iced::widget::{button, column, progress_bar, row, text};
 use iced::{Element, Fill, Length};
 
 use super::super::style;
@@ -66,13 +66,34 @@ impl Session {
         .spacing(6)
         .width(Fill);
         if let Some(master) = &self.master {
+            // Until the render for the settings on the desk arrives, these are the previous
+            // settings' and say so.
+            let pending = self.pending();
+            let (plain, warning) = match pending {
+                Some(_) => (Some(style::MUTED), style::MUTED),
+                None => (None, style::WARNING),
+            };
+            if let Some(done) = pending {
+                panel = panel.push(
+                    text(format!(
+                        "Updating the master for the new settings… {:.0} % (below: before the \
+                         change)",
+                        done * 100.0
+                    ))
+                    .size(13)
+                    .color(style::MASTER),
+                );
+            }
             if let Some(limiter) = &master.limiter {
-                panel = panel.push(text(format!(
-                    "Limiter: {:+.1} dB in, up to {:.1} dB off the peaks",
-                    limiter.gain_db, limiter.peak_reduction_db
-                )));
+                panel = panel.push(
+                    text(format!(
+                        "Limiter: {:+.1} dB in, up to {:.1} dB off the peaks",
+                        limiter.gain_db, limiter.peak_reduction_db
+                    ))
+                    .color_maybe(plain),
+                );
                 for note in &limiter.notes {
-                    panel = panel.push(text(note.clone()).color(style::WARNING));
+                    panel = panel.push(text(note.clone()).color(warning));
                 }
             }
             // What the platform chosen in the monitor bar (else Spotify) will do with it.
@@ -88,7 +109,7 @@ impl Session {
                     master.loudness.integrated_lufs,
                     master.loudness.true_peak_dbtp,
                 );
-                panel = panel.push(text(n.sentence(platform)));
+                panel = panel.push(text(n.sentence(platform)).color_maybe(plain));
             }
         }
         panel.into()
@@ -161,7 +182,13 @@ pub(super) fn health<'a>(findings: &[Finding]) -> Element<'a, Message> {
 }
 
 /// The mix's and the master's loudness numbers side by side (the master's once rendered).
-pub(super) fn numbers<'a>(mix: &Loudness, master: Option<&Loudness>) -> Element<'a, Message> {
+/// While a render for newer settings runs (`pending`: how far it has come), the master's
+/// numbers are the previous settings': dimmed, under a progress bar.
+pub(super) fn numbers<'a>(
+    mix: &Loudness,
+    master: Option<&Loudness>,
+    pending: Option<f64>,
+) -> Element<'a, Message> {
     let value =
         |v: Option<f64>, unit: &str| v.map_or_else(|| "—".to_owned(), |v| format!("{v:.1} {unit}"));
     type Reading = fn(&Loudness) -> Option<f64>;
@@ -172,10 +199,22 @@ pub(super) fn numbers<'a>(mix: &Loudness, master: Option<&Loudness>) -> Element<
         ("PLR", Loudness::plr_db, "dB"),
     ];
     let cell = |content: String| text(content).width(Length::Fixed(130.0));
+    let master_heading: Element<'a, Message> = match pending {
+        Some(done) if master.is_some() => column![
+            text(format!("Master · updating {:.0} %", done * 100.0))
+                .size(13)
+                .color(style::MASTER),
+            progress_bar(0.0..=1.0, done as f32).girth(3),
+        ]
+        .width(Length::Fixed(130.0))
+        .into(),
+        _ => cell("Master".into()).color(style::MASTER).into(),
+    };
+    let master_color = pending.map(|_| style::MUTED);
     let mut table = column![row![
         text("").width(Length::Fixed(130.0)),
         cell("Mix".into()).color(style::MIX),
-        cell("Master".into()).color(style::MASTER),
+        master_heading,
     ]]
     .spacing(3);
     for (label, read, unit) in rows {
@@ -183,7 +222,7 @@ pub(super) fn numbers<'a>(mix: &Loudness, master: Option<&Loudness>) -> Element<
             cell(label.into()).color(style::MUTED),
             cell(value(read(mix), unit)),
             match master {
-                Some(master) => cell(value(read(master), unit)),
+                Some(master) => cell(value(read(master), unit)).color_maybe(master_color),
                 None => cell("rendering…".into()).color(style::MUTED),
             },
         ]);

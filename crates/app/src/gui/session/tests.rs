@@ -55,7 +55,7 @@ pub(super) fn apply(desk: &mut Desk, messages: impl IntoIterator<Item = Message>
     let Screen::Session(session) = &mut desk.screen else {
         return;
     };
-    let result = master(&session.audio, &session.settings);
+    let result = master(&session.audio, &session.settings, &Job::default());
     let generation = session.generation;
     let _task = desk.update(Message::Session(S::Rendered(generation, Arc::new(result))));
 }

@@ -31,13 +31,57 @@ fn a_render_for_older_settings_is_ignored() {
     let Screen::Session(session) = &mut desk.screen else {
         panic!("ready");
     };
-    let stale = master(&session.audio, &session.settings);
+    let stale = master(&session.audio, &session.settings, &Job::default());
     let _ = session.update(S::Target(Some(-16.0)));
     let _ = session.update(S::Rendered(0, Arc::new(stale)));
     assert!(
         session.master.is_none(),
         "the render for generation 0 is stale"
     );
+}
+
+#[test]
+fn numbers_of_older_settings_are_marked_pending_and_a_superseded_render_is_cancelled() {
+    let mut desk = ready();
+    apply(&mut desk, []);
+    let before = master_lufs(&desk);
+    let mut ui = window(&desk);
+    assert!(ui.find(starting("Master · updating")).is_err(), "current");
+    drop(ui);
+    // An edit: the render for it runs, the numbers on screen are the previous settings'.
+    let _ = desk.update(Message::Session(S::Target(Some(-14.0))));
+    let first = session(&desk).rendering.clone().expect("a render runs");
+    assert_eq!(session(&desk).pending(), Some(0.0));
+    assert!(session(&desk).timeline.master_pending);
+    let mut ui = window(&desk);
+    assert!(ui.find("Master · updating 0 %").is_ok());
+    assert!(
+        ui.find(starting("Updating the master for the new settings"))
+            .is_ok()
+    );
+    assert!(
+        ui.find(format!("{before:.1} LUFS")).is_ok(),
+        "the old numbers stay, dimmed"
+    );
+    drop(ui);
+    // Another edit before it finished: the first render is cancelled, not finished.
+    let _ = desk.update(Message::Session(S::Target(Some(-16.0))));
+    assert!(first.is_cancelled(), "superseded");
+    let second = session(&desk)
+        .rendering
+        .clone()
+        .expect("the newer render runs");
+    assert!(!second.is_cancelled());
+    let cancelled = master(&session(&desk).audio, &session(&desk).settings, &first);
+    assert_eq!(cancelled.expect_err("stopped").as_str(), "render cancelled");
+    // Its render arrives: the marks go, the numbers are the new settings'.
+    apply(&mut desk, []);
+    assert_eq!(session(&desk).pending(), None);
+    assert!(!session(&desk).timeline.master_pending);
+    assert!((master_lufs(&desk) + 16.0).abs() < 0.2);
+    let mut ui = window(&desk);
+    assert!(ui.find(starting("Master · updating")).is_err());
+    assert!(ui.find(starting("Updating the master")).is_err());
 }
 
 #[test]
