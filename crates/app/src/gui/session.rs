@@ -516,6 +516,9 @@ impl Session {
                 if let Some(master) = &self.master {
                     self.timeline.master = readouts::series(&master.loudness, momentary);
                 }
+                if let Some(reference) = &self.reference_loudness {
+                    self.timeline.reference = readouts::series(reference, momentary);
+                }
                 self.timeline.refresh();
                 Task::none()
             }

@@ -27,6 +27,8 @@ pub struct Timeline {
     /// `(seconds, LUFS)` of the mix and of the master (none until rendered).
     pub mix: Vec<(f64, Option<f64>)>,
     pub master: Vec<(f64, Option<f64>)>,
+    /// The reference track's loudness on the same time scale (cut at the track's end).
+    pub reference: Vec<(f64, Option<f64>)>,
     /// The master curve is for older settings: a render for the current ones is running.
     pub master_pending: bool,
     pub duration_s: f64,
@@ -192,6 +194,10 @@ impl canvas::Program<Event> for Timeline {
             }
             // The mix wide and the master narrow on top: where the chain leaves the loudness
             // alone, both stay visible.
+            let within = self
+                .reference
+                .partition_point(|&(t, _)| t <= self.duration_s);
+            self.curve(frame, &self.reference[..within], style::REFERENCE, 1.0);
             self.curve(frame, &self.mix, style::MIX, 4.0);
             let master = if self.master_pending {
                 style::MASTER.scale_alpha(0.35)

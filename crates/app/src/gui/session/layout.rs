@@ -58,7 +58,7 @@ impl Session {
             ));
         }
         let left = column![
-            readouts::timeline_legend(self.momentary),
+            readouts::timeline_legend(self.momentary, self.reference_loudness.is_some()),
             Element::from(
                 canvas(&self.timeline)
                     .width(Fill)
@@ -80,6 +80,8 @@ impl Session {
                     &self.mix,
                     self.master.as_ref().map(|m| &m.loudness),
                     self.pending(),
+                    self.reference_loudness.as_ref(),
+                    &self.source_gains(),
                 ),
                 self.live_meters().map(Message::Listening),
             ]

@@ -24,7 +24,7 @@ use super::super::pipeline::{Loaded, load_reference};
 use super::super::style;
 use super::super::widgets::Named;
 use super::super::work::off_thread;
-use super::{Event, Session};
+use super::{Event, Session, readouts};
 
 #[derive(Debug, Clone)]
 pub enum Message {
@@ -167,6 +167,13 @@ impl Session {
     /// Each source's gain: matched to the master's loudness, or as the chosen platform
     /// would play each of them.
     pub(super) fn send_gains(&mut self) {
+        let gains = self.source_gains();
+        self.send(Command::Gains(gains));
+    }
+
+    /// The gain each source is heard at: matched to the master's loudness, or as the chosen
+    /// platform would play each of them.
+    pub(super) fn source_gains(&self) -> SourceGains {
         let measured = |l: Option<&Loudness>| l.map(Measured::from).unwrap_or_default();
         let master = measured(self.master.as_ref().map(|m| &m.loudness));
         let mix = Measured::from(&self.mix);
@@ -177,11 +184,10 @@ impl Session {
             .platform
             .as_deref()
             .and_then(|id| self.targets.iter().find(|t| t.id == id));
-        let gains = match platform {
+        match platform {
             Some(platform) => SourceGains::platform(platform, master, mix, reference),
             None => SourceGains::matched(master, mix, reference),
-        };
-        self.send(Command::Gains(gains));
+        }
     }
 
     fn send_emulation(&mut self) {
@@ -284,6 +290,8 @@ impl Session {
                 self.send(Command::Reference(reference.map(Box::new)));
                 self.monitor.reference = Some(loaded.name.clone());
                 self.reference_loudness = Some(loaded.mix.clone());
+                self.timeline.reference = readouts::series(&loaded.mix, self.momentary);
+                self.timeline.refresh();
                 self.spectrum.reference = Some(loaded.spectrum.clone());
                 self.spectrum.refresh();
                 self.send_gains();

@@ -4,6 +4,7 @@
 use crest_engine::health::{Finding, Severity};
 use crest_engine::loudness::Loudness;
 use crest_engine::platform::Target;
+use crest_playback::engine::SourceGains;
 use iced::widget::{button, column, progress_bar, row, text};
 use iced::{Element, Fill, Length};
 
@@ -117,8 +118,8 @@ impl Session {
 }
 
 /// The timeline's legend, with its short-term / momentary switch.
-pub(super) fn timeline_legend<'a>(momentary: bool) -> Element<'a, Message> {
-    row![
+pub(super) fn timeline_legend<'a>(momentary: bool, reference: bool) -> Element<'a, Message> {
+    let legend = row![
         widgets::segmented(
             &[(false, "Short-term"), (true, "Momentary")],
             momentary,
@@ -129,10 +130,14 @@ pub(super) fn timeline_legend<'a>(momentary: bool) -> Element<'a, Message> {
             .width(Fill),
         text("— mix").color(style::MIX),
         text("— master").color(style::MASTER),
-        text("— target").color(style::TARGET),
     ]
-    .spacing(12)
-    .into()
+    .spacing(12);
+    let legend = if reference {
+        legend.push(text("— reference").color(style::REFERENCE))
+    } else {
+        legend
+    };
+    legend.push(text("— target").color(style::TARGET)).into()
 }
 
 /// The spectrum's legend.
@@ -184,10 +189,15 @@ pub(super) fn health<'a>(findings: &[Finding]) -> Element<'a, Message> {
 /// The mix's and the master's loudness numbers side by side (the master's once rendered).
 /// While a render for newer settings runs (`pending`: how far it has come), the master's
 /// numbers are the previous settings': dimmed, under a progress bar.
+/// The reference's numbers join as a third column once it is loaded, and a last row says
+/// the gain each is heard at (level matched to the master, or as the chosen platform plays
+/// it).
 pub(super) fn numbers<'a>(
     mix: &Loudness,
     master: Option<&Loudness>,
     pending: Option<f64>,
+    reference: Option<&Loudness>,
+    heard_at: &SourceGains,
 ) -> Element<'a, Message> {
     let value =
         |v: Option<f64>, unit: &str| v.map_or_else(|| "—".to_owned(), |v| format!("{v:.1} {unit}"));
@@ -198,7 +208,9 @@ pub(super) fn numbers<'a>(
         ("True peak", |l| l.true_peak_dbtp, "dBTP"),
         ("PLR", Loudness::plr_db, "dB"),
     ];
-    let cell = |content: String| text(content).width(Length::Fixed(130.0));
+    // Narrower with the reference's column, so the meters beside keep their room.
+    let width = if reference.is_some() { 104.0 } else { 130.0 };
+    let cell = |content: String| text(content).width(Length::Fixed(width));
     let master_heading: Element<'a, Message> = match pending {
         Some(done) if master.is_some() => column![
             text(format!("Master · updating {:.0} %", done * 100.0))
@@ -206,25 +218,41 @@ pub(super) fn numbers<'a>(
                 .color(style::MASTER),
             progress_bar(0.0..=1.0, done as f32).girth(3),
         ]
-        .width(Length::Fixed(130.0))
+        .width(Length::Fixed(width))
         .into(),
         _ => cell("Master".into()).color(style::MASTER).into(),
     };
     let master_color = pending.map(|_| style::MUTED);
-    let mut table = column![row![
-        text("").width(Length::Fixed(130.0)),
+    let mut heading = row![
+        text("").width(Length::Fixed(width)),
         cell("Mix".into()).color(style::MIX),
         master_heading,
-    ]]
-    .spacing(3);
+    ];
+    if reference.is_some() {
+        heading = heading.push(cell("Reference".into()).color(style::REFERENCE));
+    }
+    let mut table = column![heading].spacing(3);
     for (label, read, unit) in rows {
-        table = table.push(row![
+        let mut line = row![
             cell(label.into()).color(style::MUTED),
             cell(value(read(mix), unit)),
             match master {
                 Some(master) => cell(value(read(master), unit)).color_maybe(master_color),
                 None => cell("rendering…".into()).color(style::MUTED),
             },
+        ];
+        if let Some(reference) = reference {
+            line = line.push(cell(value(read(reference), unit)));
+        }
+        table = table.push(line);
+    }
+    if reference.is_some() {
+        let db = |gain: f32| format!("{:+.1} dB", 20.0 * f64::from(gain).log10());
+        table = table.push(row![
+            cell("Heard at".into()).color(style::MUTED),
+            cell(db(heard_at.mix)),
+            cell(db(heard_at.master)),
+            cell(db(heard_at.reference)),
         ]);
     }
     table.into()

@@ -299,9 +299,23 @@ fn master_mix_reference_and_an_emulation_are_heard_at_matched_loudness() {
     let loaded =
         load_reference(reference, 48_000, &DecodeLimits::mastering()).expect("the reference loads");
     assert_eq!(loaded.audio.sample_rate(), 48_000);
+    let reference_lufs = loaded.mix.integrated_lufs.expect("I");
     let _ = desk.update(Message::Session(S::Listening(L::ReferenceLoaded(
         Arc::new(Ok(loaded)),
     ))));
+    // The reference's numbers join the table, with the gain it is heard at to match the
+    // master, and its loudness curve the timeline.
+    let mut ui = window(&desk);
+    assert!(ui.find("Reference").is_ok());
+    assert!(ui.find(format!("{reference_lufs:.1} LUFS")).is_ok());
+    assert!(ui.find("— reference").is_ok());
+    let matching = master_lufs(&desk) - reference_lufs;
+    assert!(
+        ui.find(format!("{matching:+.1} dB")).is_ok(),
+        "heard at {matching:+.1} dB"
+    );
+    drop(ui);
+    assert!(!session(&desk).timeline.reference.is_empty());
     click(&mut desk, "reference.wav");
     let heard = {
         let _ = device.pull(4_800);
