@@ -425,7 +425,9 @@ impl Desk {
         {
             job.cancel();
             self.context.quitting = true;
-            self.say("Closing once the export has stopped…".to_owned());
+            if let Screen::Session(session) = &mut self.screen {
+                session.tell("Closing once the export has stopped…".to_owned());
+            }
             return Task::none();
         }
         if let (Some(storage), Some(lease)) = (&self.context.storage, self.context.lease.take()) {
@@ -446,7 +448,7 @@ impl Desk {
         };
         match session.to_file().save(&path) {
             Ok(()) => {
-                session.say(format!("Session saved to {}", path.display()));
+                session.tell(format!("Session saved to {}", path.display()));
                 self.context.session_path = Some(path.clone());
                 self.context.remember_opened(&path);
             }

@@ -45,6 +45,7 @@ use super::pipeline::{Loaded, Mastered, master};
 use super::spectrum::Spectrum;
 use super::style;
 use super::timeline::Timeline;
+use super::widgets::Notice;
 use super::work::{Job, off_thread};
 
 pub use listening::Output;
@@ -138,7 +139,7 @@ pub struct Session {
     profiles: Vec<Profile>,
     targets: Vec<Target>,
     /// A plain message for the engineer (a file that could not be opened, one being opened).
-    notice: Option<String>,
+    notice: Option<Notice>,
     /// The export dialog and what the last export reported.
     pub(super) export: ExportDialog,
     /// A file being opened to replace this track: its name and progress.
@@ -149,8 +150,8 @@ pub struct Session {
     entries: HashMap<Param, String>,
     history: History,
     snapshots: Snapshots,
-    /// Why the last chain edit was refused.
-    chain_notice: Option<String>,
+    /// Why the last chain edit was refused, or that a preset was saved.
+    chain_notice: Option<Notice>,
     /// The limiter gain the last render solved for the loudness target: playback uses it so
     /// what is heard is the master.
     solved_gain_db: Option<f64>,
@@ -251,7 +252,8 @@ impl Session {
                 .unwrap_or_default(),
             reference_loudness: None,
             emulation: None,
-            notice: (!loaded.warnings.is_empty()).then(|| loaded.warnings.join("; ")),
+            notice: (!loaded.warnings.is_empty())
+                .then(|| Notice::Warning(loaded.warnings.join("; "))),
             export: ExportDialog::new(
                 loaded.path.as_deref(),
                 preferences.last_export_folder.as_deref(),
@@ -287,9 +289,14 @@ impl Session {
         &self.name
     }
 
-    /// A notice where the engineer will see it.
-    pub fn say(&mut self, notice: String) {
-        self.notice = Some(notice);
+    /// A warning where the engineer will see it.
+    pub fn say(&mut self, warning: String) {
+        self.notice = Some(Notice::Warning(warning));
+    }
+
+    /// News (saved, under way) where the engineer will see it.
+    pub fn tell(&mut self, news: String) {
+        self.notice = Some(Notice::News(news));
     }
 
     /// Another file is being opened to replace this track (the previous attempt stops).
@@ -373,7 +380,7 @@ impl Session {
         if let Ok(player) = &mut self.playback
             && let Err(error) = player.apply(&live)
         {
-            self.chain_notice = Some(error.to_string());
+            self.chain_notice = Some(Notice::Warning(error.to_string()));
         }
         // A new structure is built when the audio thread asks for it, read on a tick: tick
         // a moment even while paused, so the next Play starts on the new chain.
@@ -424,7 +431,7 @@ impl Session {
                 self.settings_changed()
             }
             Outcome::Refused(why) => {
-                self.chain_notice = Some(why);
+                self.chain_notice = Some(Notice::Warning(why));
                 Task::none()
             }
         }

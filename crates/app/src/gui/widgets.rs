@@ -50,3 +50,21 @@ impl std::fmt::Display for Named {
         f.write_str(&self.name)
     }
 }
+
+/// A line for the engineer: a warning (something failed or needs attention) in the warning
+/// colour, or news (saved, under way) in the plain one.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Notice {
+    Warning(String),
+    News(String),
+}
+
+impl Notice {
+    pub fn view<'a, Message: 'a>(&self, size: f32) -> Element<'a, Message> {
+        match self {
+            Notice::Warning(line) => text(line.clone()).size(size).color(super::style::WARNING),
+            Notice::News(line) => text(line.clone()).size(size).color(super::style::MASTER),
+        }
+        .into()
+    }
+}

@@ -34,8 +34,10 @@ impl<'a> Ui<'a> {
                     .size(16)
                     .color(if on { style::TEXT } else { style::MUTED })
                     .width(Fill),
+                // The same "On" switch whatever its state: an unticked "Bypassed" read as
+                // "not bypassed".
                 checkbox(on)
-                    .label(if on { "On" } else { "Bypassed" })
+                    .label("On")
                     .on_toggle(move |on| Edit::Active(stage, on))
                     .size(14)
                     .text_size(13),

@@ -16,6 +16,7 @@ use super::super::dialog::{self, Picked};
 use super::super::export_dialog::{self, ExportMsg};
 use super::super::history::Snapshots;
 use super::super::monitor_bar::MonitorMsg;
+use super::super::widgets::Notice;
 use super::super::work::{Job, off_thread};
 use super::{Event, Message, Session};
 
@@ -138,13 +139,17 @@ impl Session {
                 match read {
                     Ok(settings) => return self.replace_settings(settings),
                     Err(e) => {
-                        self.chain_notice =
-                            Some(format!("{} is not a chain preset: {e}", path.display()));
+                        self.chain_notice = Some(Notice::Warning(format!(
+                            "{} is not a chain preset: {e}",
+                            path.display()
+                        )));
                     }
                 }
             }
             Picked::Cancelled => {}
-            Picked::Unavailable => self.chain_notice = Some(dialog::UNAVAILABLE.into()),
+            Picked::Unavailable => {
+                self.chain_notice = Some(Notice::Warning(dialog::UNAVAILABLE.into()));
+            }
         }
         Task::none()
     }
@@ -158,17 +163,17 @@ impl Session {
                         write_atomically(&path, true, text.as_bytes()).map_err(|e| e.to_string())
                     });
                 self.chain_notice = Some(match written {
-                    Ok(()) => format!("Chain preset saved to {}", path.display()),
-                    Err(e) => format!("Chain preset not saved: {e}"),
+                    Ok(()) => Notice::News(format!("Chain preset saved to {}", path.display())),
+                    Err(e) => Notice::Warning(format!("Chain preset not saved: {e}")),
                 });
             }
             Picked::Cancelled => {}
             Picked::Unavailable => {
-                self.chain_notice = Some(
+                self.chain_notice = Some(Notice::Warning(
                     "No file dialog is available here: `crest master --chain FILE` reads \
                      presets written by hand"
                         .into(),
-                );
+                ));
             }
         }
     }

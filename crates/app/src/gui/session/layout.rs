@@ -25,7 +25,7 @@ impl Session {
         .align_y(iced::Alignment::Start);
         let mut page: Column<'_, Message> = column![header, monitor].spacing(12);
         if let Some(notice) = &self.notice {
-            page = page.push(text(notice.clone()).color(style::WARNING));
+            page = page.push(notice.view(16.0));
         }
         if let Some(notice) = &self.output_notice {
             page = page.push(text(format!("Output: {notice}")).color(style::WARNING));
@@ -108,7 +108,7 @@ impl Session {
         .align_y(iced::Alignment::Center);
         let mut chain = column![self.target_panel(), chain_header].spacing(6);
         if let Some(why) = &self.chain_notice {
-            chain = chain.push(text(why.clone()).size(13).color(style::WARNING));
+            chain = chain.push(why.view(13.0));
         }
         chain = chain.push(
             chain_panel::view(

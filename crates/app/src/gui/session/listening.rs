@@ -22,7 +22,7 @@ use super::super::dialog::{self, Picked};
 use super::super::monitor_bar::MonitorMsg;
 use super::super::pipeline::{Loaded, load_reference};
 use super::super::style;
-use super::super::widgets::Named;
+use super::super::widgets::{Named, Notice};
 use super::super::work::off_thread;
 use super::{Event, Session, readouts};
 
@@ -115,7 +115,7 @@ impl Session {
                 }
                 Picked::Cancelled => Task::none(),
                 Picked::Unavailable => {
-                    self.notice = Some(dialog::UNAVAILABLE.to_owned());
+                    self.say(dialog::UNAVAILABLE.to_owned());
                     Task::none()
                 }
             },
@@ -271,7 +271,7 @@ impl Session {
     }
 
     pub(super) fn reference_task(&mut self, path: PathBuf) -> Task<super::Message> {
-        self.notice = Some(format!("Loading the reference {}…", path.display()));
+        self.tell(format!("Loading the reference {}…", path.display()));
         self.reference_path = Some(path.clone());
         let rate = self.audio.sample_rate();
         let limits = self.decode_limits.clone();
@@ -302,7 +302,7 @@ impl Session {
             Err(error) => {
                 self.reference_path = None;
                 self.pending_source = None;
-                self.notice = Some(format!("The reference could not be loaded: {error}"));
+                self.say(format!("The reference could not be loaded: {error}"));
             }
         }
         Task::none()
@@ -320,7 +320,7 @@ impl Session {
             }
             Err(error) => {
                 self.monitor.choices.emulation = None;
-                self.notice = Some(format!("The emulation could not be built: {error}"));
+                self.say(format!("The emulation could not be built: {error}"));
             }
         }
     }
@@ -378,7 +378,7 @@ impl Session {
                         self.output_notice = Some(notice);
                     }
                 }
-                Err(error) => self.chain_notice = Some(error.to_string()),
+                Err(error) => self.chain_notice = Some(Notice::Warning(error.to_string())),
             }
             let snapshot = player.meters();
             // Where the sound is now: between callbacks, less the device's latency.

@@ -4,6 +4,7 @@
 use super::super::Message;
 use super::super::monitor_bar::MonitorMsg;
 use super::super::pipeline::load_reference;
+use super::super::widgets::Notice;
 use super::super::*;
 use super::keys::shortcut;
 use super::transport::clock;

@@ -49,6 +49,8 @@ fn the_demo_opens_with_its_numbers_and_says_when_playback_is_off() {
     assert!(ui.find("Loudness target").is_ok());
     assert!(ui.find(starting("Playback unavailable:")).is_err());
     assert!(session(&desk).playback.is_ok());
+    // Every stage carries the same "On" switch; an unticked "Bypassed" read as "not bypassed".
+    assert!(ui.find("Bypassed").is_err());
     drop(ui);
     // No output device at all: a banner says so, and everything else is there.
     let no_device = crest_playback::manual::ManualBackend::default();

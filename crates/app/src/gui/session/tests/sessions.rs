@@ -82,6 +82,12 @@ fn a_saved_session_opens_with_its_chain_snapshots_and_export_choices() {
     let saved = dir.join("demo.crest.json");
     assert!(saved.exists(), "saved with the session extension");
     assert_eq!(desk.context.session_path.as_deref(), Some(saved.as_path()));
+    // Success is news, not a warning (shown in the plain colour, not the warning red).
+    assert!(
+        matches!(&session(&desk).notice, Some(Notice::News(line)) if line.starts_with("Session saved to")),
+        "{:?}",
+        session(&desk).notice
+    );
 
     let mut other = ready();
     let _ = other.update(Message::Open(saved.clone()));
