@@ -7,6 +7,8 @@
 
 use crest_engine::chain::{BandKind, Chain, ChainSettings};
 use crest_engine::spectrum::{AnalyzerSettings, BandSpectrum, LiveAnalyzer};
+use std::time::{Duration, Instant};
+
 use iced::mouse;
 use iced::widget::Action;
 use iced::widget::canvas::{self, Cache, Event, Frame, Geometry, Path, Stroke};
@@ -43,7 +45,14 @@ pub struct Spectrum {
     handles: Vec<Handle>,
     /// Long-term spectra and the EQ curve: redrawn only when they change.
     still: Cache,
+    /// The live analyzer's layer, redrawn at most every [`LIVE_INTERVAL`] and when it was last.
+    live: Cache,
+    live_at: Option<Instant>,
 }
+
+/// How often the live analyzer's picture changes: a spectrum moving faster than this cannot
+/// be followed by eye, and every redraw repaints the whole plot.
+const LIVE_INTERVAL: Duration = Duration::from_millis(80);
 
 /// A draggable EQ band.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -72,6 +81,8 @@ impl Spectrum {
             curve: Vec::new(),
             handles: Vec::new(),
             still: Cache::default(),
+            live: Cache::default(),
+            live_at: None,
         }
     }
 
@@ -83,6 +94,14 @@ impl Spectrum {
         }
         self.analyzer.push(&[&self.scratch[0], &self.scratch[1]]);
         self.analyzer.update(elapsed_s);
+        let now = Instant::now();
+        if self
+            .live_at
+            .is_none_or(|at| now.duration_since(at) >= LIVE_INTERVAL)
+        {
+            self.live.clear();
+            self.live_at = Some(now);
+        }
     }
 
     /// The EQ of `settings` (curve and handles), at the track's rate.
@@ -130,6 +149,43 @@ impl Spectrum {
     /// Clears the live analyzer (a seek, a stop).
     pub fn reset_live(&mut self) {
         self.analyzer.reset();
+        self.live.clear();
+    }
+
+    /// The live analyzer: the level as a faint area, the peaks as ticks.
+    fn draw_live(&self, live: &mut Frame) {
+        let size = live.size();
+        let centres = &self.analyzer_centres_hz;
+        let levels = line(
+            centres,
+            self.analyzer.levels_db(),
+            self.analyzer_bands_per_octave,
+            size,
+        );
+        if levels.len() >= 2 {
+            let area = Path::new(|b| {
+                b.move_to(Point::new(levels[0].x, size.height));
+                for &p in &levels {
+                    b.line_to(p);
+                }
+                b.line_to(Point::new(levels[levels.len() - 1].x, size.height));
+                b.close();
+            });
+            live.fill(&area, Color::from_rgba(0.85, 0.87, 0.92, 0.16));
+        }
+        let peaks = line(
+            centres,
+            self.analyzer.peaks_db(),
+            self.analyzer_bands_per_octave,
+            size,
+        );
+        for p in peaks {
+            live.fill_rectangle(
+                Point::new(p.x - 2.0, p.y - 1.0),
+                Size::new(4.0, 2.0),
+                Color::from_rgba(0.85, 0.87, 0.92, 0.6),
+            );
+        }
     }
 }
 
@@ -343,41 +399,11 @@ impl canvas::Program<Edit> for Spectrum {
                 ));
             }
         });
-        // The live analyzer: redrawn on every tick.
-        let mut live = Frame::new(renderer, bounds.size());
-        let size = live.size();
-        let centres = &self.analyzer_centres_hz;
-        let levels = line(
-            centres,
-            self.analyzer.levels_db(),
-            self.analyzer_bands_per_octave,
-            size,
-        );
-        if levels.len() >= 2 {
-            let area = Path::new(|b| {
-                b.move_to(Point::new(levels[0].x, size.height));
-                for &p in &levels {
-                    b.line_to(p);
-                }
-                b.line_to(Point::new(levels[levels.len() - 1].x, size.height));
-                b.close();
-            });
-            live.fill(&area, Color::from_rgba(0.85, 0.87, 0.92, 0.16));
-        }
-        let peaks = line(
-            centres,
-            self.analyzer.peaks_db(),
-            self.analyzer_bands_per_octave,
-            size,
-        );
-        for p in peaks {
-            live.fill_rectangle(
-                Point::new(p.x - 2.0, p.y - 1.0),
-                Size::new(4.0, 2.0),
-                Color::from_rgba(0.85, 0.87, 0.92, 0.6),
-            );
-        }
-        vec![still, live.into_geometry()]
+        // The live analyzer, on its own layer (see `LIVE_INTERVAL`).
+        let live = self
+            .live
+            .draw(renderer, bounds.size(), |live| self.draw_live(live));
+        vec![still, live]
     }
 
     fn mouse_interaction(

@@ -240,7 +240,8 @@ impl canvas::Program<Event> for Timeline {
         }
         if let Some(t) = self.playhead_s {
             let mut frame = Frame::new(renderer, bounds.size());
-            let x = self.x(bounds.size(), t);
+            // Whole pixels: between moves the layer is the same and nothing is repainted.
+            let x = self.x(bounds.size(), t).round();
             // A filled bar, not a stroked line: the software renderer repaints only where
             // a shape's path bounds say it changed, and a vertical line's bounds are 0 px
             // wide, so a stroked playhead stayed where it was first drawn.
