@@ -9,9 +9,11 @@ use iced::mouse;
 use std::time::{Duration, Instant};
 
 use iced::widget::canvas::{self, Cache, Frame, Geometry, Path, Stroke};
-use iced::{Color, Point, Rectangle, Renderer, Size, Theme};
+use iced::widget::{column, container, row, text};
+use iced::{Color, Element, Fill, Length, Point, Rectangle, Renderer, Size, Theme};
 
 use super::style;
+use super::widgets::KeyedLayer;
 
 /// Scale of the loudness and peak bars.
 const FLOOR_DB: f32 = -48.0;
@@ -32,12 +34,16 @@ pub struct MeterBridge {
     pub target_lufs: Option<f64>,
     pub ceiling_dbtp: f64,
     channels: usize,
-    /// Background, scale, wells and names: drawn once per size.
+    /// The scale's labels and the bars' wells: drawn once per size.
+    scale: Cache,
     still: Cache,
-    /// The readouts as shown, when they last changed, and their layer.
+    /// The readouts as shown and when they last changed.
     shown: [String; 5],
     shown_at: Option<Instant>,
-    numbers: Cache,
+    /// The bars, lamps and target, and the correlation marker: redrawn when one moves by a
+    /// pixel.
+    moving: KeyedLayer<Vec<i32>>,
+    correlation: KeyedLayer<Option<i32>>,
 }
 
 /// How often the readouts may change: numbers that change faster cannot be read.
@@ -54,10 +60,12 @@ impl MeterBridge {
             target_lufs: None,
             ceiling_dbtp: -1.0,
             channels,
+            scale: Cache::new(),
             still: Cache::new(),
             shown: Default::default(),
             shown_at: None,
-            numbers: Cache::new(),
+            moving: KeyedLayer::default(),
+            correlation: KeyedLayer::default(),
         };
         bridge.refresh_readouts(Instant::now());
         bridge
@@ -72,11 +80,7 @@ impl MeterBridge {
         {
             return;
         }
-        let readouts = self.readouts();
-        if readouts != self.shown {
-            self.shown = readouts;
-            self.numbers.clear();
-        }
+        self.shown = self.readouts();
         self.shown_at = Some(now);
     }
 
@@ -128,43 +132,20 @@ impl MeterBridge {
 
 fn level_y(height: f32, db: f32) -> f32 {
     let t = ((db - FLOOR_DB) / (TOP_DB - FLOOR_DB)).clamp(0.0, 1.0);
-    // Whole pixels: a level that moves less than a pixel changes nothing on screen, so the
-    // renderer has nothing to repaint.
+    // Whole pixels: a level that moves less than a pixel changes nothing on screen.
     (height * (1.0 - t)).round()
 }
 
-/// Where everything sits, for a size and channel count.
-struct Layout {
-    label_h: f32,
-    bar_h: f32,
-    bar_w: f32,
-    gap: f32,
-    scale_w: f32,
-    columns: usize,
-}
-
-impl Layout {
-    fn new(size: Size, channels: usize) -> Self {
-        Self {
-            label_h: 18.0,
-            bar_h: size.height - 36.0,
-            bar_w: 18.0,
-            gap: 10.0,
-            scale_w: 30.0,
-            // M, S, a true peak per channel, compressor and limiter reduction.
-            columns: 4 + channels,
-        }
-    }
-
-    fn column_x(&self, n: usize) -> f32 {
-        self.scale_w + n as f32 * (self.bar_w + self.gap)
-    }
-
-    /// Where the correlation bar and the numbers start.
-    fn right(&self) -> f32 {
-        self.column_x(self.columns) + 4.0
-    }
-}
+/// The bridge's height, and how it is cut: over lamps above the bars, names below.
+const HEIGHT: f32 = 170.0;
+const LAMP_H: f32 = 18.0;
+const NAMES_H: f32 = 16.0;
+const BARS_H: f32 = HEIGHT - NAMES_H;
+const BAR_H: f32 = BARS_H - LAMP_H;
+const BAR_W: f32 = 18.0;
+const GAP: f32 = 10.0;
+const SCALE_W: f32 = 30.0;
+const SCALE_DB: [f32; 6] = [0.0, -6.0, -12.0, -18.0, -24.0, -36.0];
 
 impl MeterBridge {
     fn names(&self) -> Vec<&'static str> {
@@ -178,62 +159,47 @@ impl MeterBridge {
         names
     }
 
-    /// What does not move: background, scale, wells, names, the correlation caption.
-    fn draw_still(&self, frame: &mut Frame) {
-        let size = frame.size();
-        let at = Layout::new(size, self.channels);
-        frame.fill_rectangle(Point::ORIGIN, size, style::PLOT_BACKGROUND);
-        for db in [0.0f32, -6.0, -12.0, -18.0, -24.0, -36.0] {
-            let y = at.label_h + level_y(at.bar_h, db);
-            frame.fill_text(style::canvas_text(
-                format!("{db:.0}"),
-                Point::new(2.0, y - 6.0),
-                style::MUTED,
-                10.0,
-            ));
+    fn bars_width(&self) -> f32 {
+        self.names().len() as f32 * (BAR_W + GAP) - GAP + 4.0
+    }
+
+    /// What the moving layer shows, in pixels (and lamps on or off): it is drawn again only
+    /// when this changes.
+    fn moving_key(&self) -> Vec<i32> {
+        let r = &self.reading;
+        let px = |v: Option<f64>| v.map_or(-1, |v| level_y(BAR_H, v as f32) as i32);
+        let mut key = vec![px(r.momentary_lufs), px(r.short_term_lufs)];
+        for c in 0..self.channels {
+            key.push(px(r.true_peak_dbtp.get(c).copied().flatten()));
+            key.push(i32::from(self.over[c]));
+        }
+        for db in [self.compressor_gr_db, self.limiter_gr_db] {
+            key.push(((db / MOST_GR_DB).clamp(0.0, 1.0) * BAR_H).round() as i32);
+        }
+        key.push(px(self.target_lufs));
+        key
+    }
+
+    /// The bars' still part: wells and the scale's lines.
+    fn draw_wells(&self, frame: &mut Frame) {
+        let width = frame.size().width;
+        frame.fill_rectangle(Point::ORIGIN, frame.size(), style::PLOT_BACKGROUND);
+        for db in SCALE_DB {
+            let y = LAMP_H + level_y(BAR_H, db);
             frame.stroke(
-                &Path::line(Point::new(at.scale_w - 4.0, y), Point::new(size.width, y)),
+                &Path::line(Point::new(0.0, y), Point::new(width, y)),
                 Stroke::default().with_color(style::GRID).with_width(1.0),
             );
         }
-        for (n, name) in self.names().into_iter().enumerate() {
-            let x = at.column_x(n);
-            let well = Path::rectangle(Point::new(x, at.label_h), Size::new(at.bar_w, at.bar_h));
+        for n in 0..self.names().len() {
+            let x = n as f32 * (BAR_W + GAP);
+            let well = Path::rectangle(Point::new(x, LAMP_H), Size::new(BAR_W, BAR_H));
             frame.fill(&well, Color::from_rgb(0.13, 0.14, 0.16));
-            frame.fill_text(style::canvas_text(
-                name,
-                Point::new(x, at.label_h + at.bar_h + 3.0),
-                style::MUTED,
-                11.0,
-            ));
-        }
-        if self.channels == 2 {
-            let left = at.right();
-            let width = (size.width - left - 8.0).max(40.0);
-            let y = size.height - at.label_h - 10.0;
-            frame.fill_rectangle(
-                Point::new(left, y),
-                Size::new(width, 8.0),
-                Color::from_rgb(0.13, 0.14, 0.16),
-            );
-            let centre = left + width / 2.0;
-            frame.stroke(
-                &Path::line(Point::new(centre, y - 3.0), Point::new(centre, y + 11.0)),
-                Stroke::default().with_color(style::MUTED).with_width(1.0),
-            );
-            frame.fill_text(style::canvas_text(
-                "Correlation  −1 … +1".to_owned(),
-                Point::new(left, y + 12.0),
-                style::MUTED,
-                11.0,
-            ));
         }
     }
 
-    /// What moves with the audio: bars, reduction, over lamps, the target, correlation.
+    /// What moves with the audio: bars, reduction, over lamps, the target.
     fn draw_moving(&self, frame: &mut Frame) {
-        let size = frame.size();
-        let at = Layout::new(size, self.channels);
         let r = &self.reading;
         let lufs = |v: Option<f64>| v.map(|v| v as f32);
         let mut columns = vec![
@@ -247,13 +213,13 @@ impl MeterBridge {
         columns.push(Column::Reduction(self.compressor_gr_db));
         columns.push(Column::Reduction(self.limiter_gr_db));
         for (n, column) in columns.into_iter().enumerate() {
-            let x = at.column_x(n);
+            let x = n as f32 * (BAR_W + GAP);
             let bar = |frame: &mut Frame, value: Option<f32>, color| {
                 if let Some(v) = value {
-                    let y = level_y(at.bar_h, v);
+                    let y = level_y(BAR_H, v);
                     frame.fill_rectangle(
-                        Point::new(x, at.label_h + y),
-                        Size::new(at.bar_w, at.bar_h - y),
+                        Point::new(x, LAMP_H + y),
+                        Size::new(BAR_W, BAR_H - y),
                         color,
                     );
                 }
@@ -265,7 +231,7 @@ impl MeterBridge {
                     // The over lamp above the bar.
                     frame.fill_rectangle(
                         Point::new(x, 2.0),
-                        Size::new(at.bar_w, at.label_h - 6.0),
+                        Size::new(BAR_W, LAMP_H - 6.0),
                         if over {
                             style::WARNING
                         } else {
@@ -275,10 +241,10 @@ impl MeterBridge {
                 }
                 Column::Reduction(db) => {
                     // Reduction hangs from the top.
-                    let depth = ((db / MOST_GR_DB).clamp(0.0, 1.0) * at.bar_h).round();
+                    let depth = ((db / MOST_GR_DB).clamp(0.0, 1.0) * BAR_H).round();
                     frame.fill_rectangle(
-                        Point::new(x, at.label_h),
-                        Size::new(at.bar_w, depth),
+                        Point::new(x, LAMP_H),
+                        Size::new(BAR_W, depth),
                         style::TARGET,
                     );
                 }
@@ -286,28 +252,14 @@ impl MeterBridge {
         }
         // The target across the loudness bars.
         if let Some(target) = self.target_lufs {
-            let y = at.label_h + level_y(at.bar_h, target as f32);
+            let y = LAMP_H + level_y(BAR_H, target as f32);
             frame.stroke(
                 &Path::line(
-                    Point::new(at.scale_w - 2.0, y),
-                    Point::new(at.column_x(2) - at.gap + 2.0, y),
+                    Point::new(0.0, y),
+                    Point::new(2.0 * (BAR_W + GAP) - GAP + 2.0, y),
                 ),
                 Stroke::default().with_color(style::TARGET).with_width(2.0),
             );
-        }
-        if self.channels == 2
-            && let Some(c) = r.correlation
-        {
-            let left = at.right();
-            let width = (size.width - left - 8.0).max(40.0);
-            let y = size.height - at.label_h - 10.0;
-            let at_x = (left + width / 2.0 + (c as f32) * width / 2.0).round();
-            let color = if c < 0.0 {
-                style::WARNING
-            } else {
-                style::TARGET
-            };
-            frame.fill_rectangle(Point::new(at_x - 2.0, y - 2.0), Size::new(4.0, 12.0), color);
         }
     }
 
@@ -326,24 +278,78 @@ impl MeterBridge {
         ]
     }
 
-    fn draw_numbers(&self, frame: &mut Frame) {
-        let at = Layout::new(frame.size(), self.channels);
-        for (n, line) in self.shown.iter().enumerate() {
-            frame.fill_text(style::canvas_text(
-                line.as_str(),
-                Point::new(at.right(), at.label_h + n as f32 * 18.0),
-                if n == 4 { style::MUTED } else { style::TEXT },
-                13.0,
-            ));
+    /// The bridge. Text lives in widgets and in a scale that never moves, outside the bars:
+    /// the software renderer repaints the whole area of a layer that changed, and text is
+    /// the dearest thing it paints.
+    pub fn view<'a, Message: 'a>(&'a self) -> Element<'a, Message> {
+        let names = self
+            .names()
+            .into_iter()
+            .enumerate()
+            .fold(row![], |r, (n, name)| {
+                let width = if n == 0 { BAR_W } else { BAR_W + GAP };
+                r.push(
+                    text(name)
+                        .size(11)
+                        .color(style::MUTED)
+                        .width(Length::Fixed(width))
+                        .align_x(if n == 0 {
+                            iced::alignment::Horizontal::Left
+                        } else {
+                            iced::alignment::Horizontal::Right
+                        }),
+                )
+            });
+        let bars = column![
+            canvas::Canvas::new(Bars(self))
+                .width(Length::Fixed(self.bars_width()))
+                .height(Length::Fixed(BARS_H)),
+            names,
+        ];
+        let mut readouts =
+            self.shown
+                .iter()
+                .enumerate()
+                .fold(column![].spacing(2), |c, (n, line)| {
+                    c.push(text(line.clone()).size(13).color(if n == 4 {
+                        style::MUTED
+                    } else {
+                        style::TEXT
+                    }))
+                });
+        if self.channels == 2 {
+            readouts = readouts.push(iced::widget::space::vertical()).push(
+                column![
+                    canvas::Canvas::new(Correlation(self))
+                        .width(Fill)
+                        .height(Length::Fixed(14.0)),
+                    text("Correlation  −1 … +1").size(11).color(style::MUTED),
+                ]
+                .spacing(2),
+            );
         }
+        container(
+            row![
+                canvas::Canvas::new(Scale(self))
+                    .width(Length::Fixed(SCALE_W))
+                    .height(Length::Fixed(HEIGHT)),
+                bars,
+                readouts.height(Length::Fixed(HEIGHT)).width(Fill),
+            ]
+            .spacing(8),
+        )
+        .style(|_| container::background(style::PLOT_BACKGROUND))
+        .height(Length::Fixed(HEIGHT))
+        .into()
     }
 }
 
-impl<Message> canvas::Program<Message> for MeterBridge {
+/// The dB scale beside the bars: drawn once.
+struct Scale<'a>(&'a MeterBridge);
+
+impl<Message> canvas::Program<Message> for Scale<'_> {
     type State = ();
 
-    /// Three layers: the still parts and the numbers are cached (the numbers change a few
-    /// times a second), the bars are drawn on every frame.
     fn draw(
         &self,
         _state: &(),
@@ -352,18 +358,89 @@ impl<Message> canvas::Program<Message> for MeterBridge {
         bounds: Rectangle,
         _cursor: mouse::Cursor,
     ) -> Vec<Geometry> {
-        let still = self
+        vec![self.0.scale.draw(renderer, bounds.size(), |frame| {
+            for db in SCALE_DB {
+                let y = LAMP_H + level_y(BAR_H, db);
+                frame.fill_text(style::canvas_text(
+                    format!("{db:.0}"),
+                    Point::new(2.0, y - 6.0),
+                    style::MUTED,
+                    10.0,
+                ));
+            }
+        })]
+    }
+}
+
+/// The bars: wells once, the levels when one moves by a pixel.
+struct Bars<'a>(&'a MeterBridge);
+
+impl<Message> canvas::Program<Message> for Bars<'_> {
+    type State = ();
+
+    fn draw(
+        &self,
+        _state: &(),
+        renderer: &Renderer,
+        _theme: &Theme,
+        bounds: Rectangle,
+        _cursor: mouse::Cursor,
+    ) -> Vec<Geometry> {
+        let bridge = self.0;
+        let wells = bridge
             .still
-            .draw(renderer, bounds.size(), |frame| self.draw_still(frame));
-        let mut moving = Frame::new(renderer, bounds.size());
-        self.draw_moving(&mut moving);
-        let numbers = if self.channels == 2 {
-            self.numbers
-                .draw(renderer, bounds.size(), |frame| self.draw_numbers(frame))
-        } else {
-            Frame::new(renderer, bounds.size()).into_geometry()
-        };
-        vec![still, moving.into_geometry(), numbers]
+            .draw(renderer, bounds.size(), |frame| bridge.draw_wells(frame));
+        let moving = bridge
+            .moving
+            .draw(renderer, bounds.size(), bridge.moving_key(), |frame| {
+                bridge.draw_moving(frame)
+            });
+        vec![wells, moving]
+    }
+}
+
+/// Stereo correlation, −1 … +1: a track and a marker that moves by the pixel.
+struct Correlation<'a>(&'a MeterBridge);
+
+impl<Message> canvas::Program<Message> for Correlation<'_> {
+    type State = ();
+
+    fn draw(
+        &self,
+        _state: &(),
+        renderer: &Renderer,
+        _theme: &Theme,
+        bounds: Rectangle,
+        _cursor: mouse::Cursor,
+    ) -> Vec<Geometry> {
+        let width = (bounds.width - 8.0).max(40.0);
+        let at = |c: f64| (4.0 + width / 2.0 + (c as f32) * width / 2.0).round();
+        let marker = self.0.reading.correlation;
+        vec![self.0.correlation.draw(
+            renderer,
+            bounds.size(),
+            marker.map(|c| at(c) as i32),
+            |frame| {
+                frame.fill_rectangle(
+                    Point::new(4.0, 3.0),
+                    Size::new(width, 8.0),
+                    Color::from_rgb(0.13, 0.14, 0.16),
+                );
+                let centre = 4.0 + width / 2.0;
+                frame.stroke(
+                    &Path::line(Point::new(centre, 0.0), Point::new(centre, 14.0)),
+                    Stroke::default().with_color(style::MUTED).with_width(1.0),
+                );
+                if let Some(c) = marker {
+                    let color = if c < 0.0 {
+                        style::WARNING
+                    } else {
+                        style::TARGET
+                    };
+                    frame.fill_rectangle(Point::new(at(c) - 2.0, 1.0), Size::new(4.0, 12.0), color);
+                }
+            },
+        )]
     }
 }
 

@@ -11,8 +11,9 @@ use std::time::{Duration, Instant};
 
 use iced::mouse;
 use iced::widget::Action;
-use iced::widget::canvas::{self, Cache, Event, Frame, Geometry, Path, Stroke};
-use iced::{Color, Point, Rectangle, Renderer, Size, Theme};
+use iced::widget::canvas::{self, Cache, Canvas, Event, Frame, Geometry, Path, Stroke};
+use iced::widget::{column, row, space};
+use iced::{Color, Element, Fill, Length, Point, Rectangle, Renderer, Size, Theme};
 
 use super::chain_panel::Edit;
 use super::params::Param;
@@ -28,6 +29,22 @@ const EQ_RANGE_DB: f64 = 15.0;
 /// How close (pixels) the pointer must be to grab a handle.
 const GRAB_PX: f32 = 12.0;
 const CURVE_POINTS: usize = 240;
+
+/// The frequencies marked on the grid and labelled under it.
+const FREQUENCY_LABELS: [(f64, &str); 8] = [
+    (50.0, "50"),
+    (100.0, "100"),
+    (200.0, "200"),
+    (500.0, "500"),
+    (1_000.0, "1k"),
+    (2_000.0, "2k"),
+    (5_000.0, "5k"),
+    (10_000.0, "10k"),
+];
+/// Widths of the axes beside the plot: level (dBFS) on the left, EQ gain on the right.
+const LEVEL_AXIS_W: f32 = 34.0;
+const EQ_AXIS_W: f32 = 40.0;
+const FREQUENCY_AXIS_H: f32 = 14.0;
 
 /// What the spectrum shows; kept by the desk.
 #[derive(Debug)]
@@ -48,6 +65,8 @@ pub struct Spectrum {
     /// The live analyzer's layer, redrawn at most every [`LIVE_INTERVAL`] and when it was last.
     live: Cache,
     live_at: Option<Instant>,
+    /// The axes' labels, beside the plot (see `view`).
+    axes: [Cache; 3],
 }
 
 /// How often the live analyzer's picture changes: a spectrum moving faster than this cannot
@@ -83,6 +102,7 @@ impl Spectrum {
             still: Cache::default(),
             live: Cache::default(),
             live_at: None,
+            axes: Default::default(),
         }
     }
 
@@ -186,6 +206,94 @@ impl Spectrum {
                 Color::from_rgba(0.85, 0.87, 0.92, 0.6),
             );
         }
+    }
+}
+
+impl Spectrum {
+    /// The plot with its axes beside it: level in dBFS per octave band on the left, the
+    /// EQ's gain on the right, frequency below. The axes' labels are never repainted by the
+    /// live layer, which repaints the plot several times a second. It publishes the EQ
+    /// handles' edits.
+    pub fn view(&self, height: f32) -> Element<'_, Edit> {
+        let plot_h = height - FREQUENCY_AXIS_H;
+        column![
+            row![
+                Canvas::new(Axis(self, AxisKind::Level))
+                    .width(Length::Fixed(LEVEL_AXIS_W))
+                    .height(Length::Fixed(plot_h)),
+                Canvas::new(self).width(Fill).height(Length::Fixed(plot_h)),
+                Canvas::new(Axis(self, AxisKind::Eq))
+                    .width(Length::Fixed(EQ_AXIS_W))
+                    .height(Length::Fixed(plot_h)),
+            ],
+            row![
+                space::horizontal().width(Length::Fixed(LEVEL_AXIS_W)),
+                Canvas::new(Axis(self, AxisKind::Frequency))
+                    .width(Fill)
+                    .height(Length::Fixed(FREQUENCY_AXIS_H)),
+                space::horizontal().width(Length::Fixed(EQ_AXIS_W)),
+            ],
+        ]
+        .into()
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum AxisKind {
+    Level,
+    Eq,
+    Frequency,
+}
+
+/// One of the plot's axes: labels only, drawn once per size.
+struct Axis<'a>(&'a Spectrum, AxisKind);
+
+impl canvas::Program<Edit> for Axis<'_> {
+    type State = ();
+
+    fn draw(
+        &self,
+        _state: &(),
+        renderer: &Renderer,
+        _theme: &Theme,
+        bounds: Rectangle,
+        _cursor: mouse::Cursor,
+    ) -> Vec<Geometry> {
+        let Axis(spectrum, kind) = *self;
+        let cache = &spectrum.axes[kind as usize];
+        vec![cache.draw(renderer, bounds.size(), |frame| {
+            let size = frame.size();
+            let mut label = |at: Point, text: String, color: Color, px: f32| {
+                frame.fill_text(style::canvas_text(text, at, color, px));
+            };
+            match kind {
+                AxisKind::Level => {
+                    for db in [-12.0f32, -24.0, -36.0, -48.0, -60.0, -72.0] {
+                        let y = level_y(size.height, db) - 6.0;
+                        label(Point::new(2.0, y), format!("{db:.0}"), style::MUTED, 10.0);
+                    }
+                    let y = size.height - 12.0;
+                    label(Point::new(2.0, y), "dBFS".into(), style::MUTED, 10.0);
+                }
+                AxisKind::Eq => {
+                    for db in [-12.0, -6.0, 0.0, 6.0, 12.0] {
+                        let text = if db == 0.0 {
+                            "0 dB".to_owned()
+                        } else {
+                            format!("{db:+.0}")
+                        };
+                        let y = eq_y(size.height, db) - 6.0;
+                        label(Point::new(4.0, y), text, style::TARGET, 10.0);
+                    }
+                }
+                AxisKind::Frequency => {
+                    for (f, text) in FREQUENCY_LABELS {
+                        let x = x_of(size.width, f) + 3.0;
+                        label(Point::new(x, 0.0), text.into(), style::MUTED, 11.0);
+                    }
+                }
+            }
+        })]
     }
 }
 
@@ -312,27 +420,12 @@ impl canvas::Program<Edit> for Spectrum {
         let still = self.still.draw(renderer, bounds.size(), |frame| {
             let size = frame.size();
             frame.fill_rectangle(Point::ORIGIN, size, style::PLOT_BACKGROUND);
-            for (f, label) in [
-                (50.0, "50"),
-                (100.0, "100"),
-                (200.0, "200"),
-                (500.0, "500"),
-                (1_000.0, "1k"),
-                (2_000.0, "2k"),
-                (5_000.0, "5k"),
-                (10_000.0, "10k"),
-            ] {
+            for (f, _) in FREQUENCY_LABELS {
                 let x = x_of(size.width, f);
                 frame.stroke(
                     &Path::line(Point::new(x, 0.0), Point::new(x, size.height)),
                     Stroke::default().with_color(style::GRID).with_width(1.0),
                 );
-                frame.fill_text(style::canvas_text(
-                    label.to_owned(),
-                    Point::new(x + 3.0, size.height - 14.0),
-                    style::MUTED,
-                    11.0,
-                ));
             }
             for db in [-12.0, -6.0, 6.0, 12.0] {
                 let y = eq_y(size.height, db);
@@ -345,15 +438,6 @@ impl canvas::Program<Edit> for Spectrum {
                         })
                         .with_width(1.0),
                 );
-                frame.fill_text(style::canvas_text(
-                    format!("{db:+.0} dB"),
-                    Point::new(size.width - 44.0, y - 13.0),
-                    Color {
-                        a: 0.7,
-                        ..style::MUTED
-                    },
-                    10.0,
-                ));
             }
             let zero = eq_y(size.height, 0.0);
             frame.stroke(

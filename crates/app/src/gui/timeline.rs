@@ -8,6 +8,7 @@ use iced::widget::canvas::{self, Cache, Frame, Geometry, Path, Stroke};
 use iced::{Color, Point, Rectangle, Renderer, Size, Theme};
 
 use super::style;
+use super::widgets::KeyedLayer;
 
 /// What a user does on the timeline; the screen that shows it decides what follows.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -41,6 +42,9 @@ pub struct Timeline {
     /// Mix-health findings to mark (clips, overs): where, and in which colour.
     pub markers: Vec<(f64, f64, Color)>,
     pub curves: Cache,
+    /// The loop region and the playhead, each redrawn only when it moves by a pixel.
+    pub region_layer: KeyedLayer<Option<(i32, i32)>>,
+    pub playhead_layer: KeyedLayer<Option<i32>>,
 }
 
 /// A press on the timeline: where it started and where the pointer is now (pixels).
@@ -221,37 +225,52 @@ impl canvas::Program<Event> for Timeline {
                 .loop_s
                 .map(|(a, b)| (self.x(bounds.size(), a), self.x(bounds.size(), b))),
         };
-        if let Some((x0, x1)) = region {
-            let mut frame = Frame::new(renderer, bounds.size());
-            frame.fill_rectangle(
-                Point::new(x0, 0.0),
-                Size::new(x1 - x0, bounds.height),
-                Color::from_rgba(0.92, 0.92, 0.92, 0.08),
-            );
-            for x in [x0, x1] {
-                frame.stroke(
-                    &Path::line(Point::new(x, 0.0), Point::new(x, bounds.height)),
-                    Stroke::default()
-                        .with_color(Color::from_rgba(0.92, 0.92, 0.92, 0.5))
-                        .with_width(1.0),
-                );
-            }
-            layers.push(frame.into_geometry());
-        }
-        if let Some(t) = self.playhead_s {
-            let mut frame = Frame::new(renderer, bounds.size());
-            // Whole pixels: between moves the layer is the same and nothing is repainted.
-            let x = self.x(bounds.size(), t).round();
-            // A filled bar, not a stroked line: the software renderer repaints only where
-            // a shape's path bounds say it changed, and a vertical line's bounds are 0 px
-            // wide, so a stroked playhead stayed where it was first drawn.
-            frame.fill_rectangle(
-                Point::new(x - PLAYHEAD_PX / 2.0, 0.0),
-                Size::new(PLAYHEAD_PX, bounds.height),
-                style::PLAYHEAD,
-            );
-            layers.push(frame.into_geometry());
-        }
+        let width = bounds.width;
+        let height = bounds.height;
+        let region_key = region.map(|(x0, x1)| (x0.round() as i32, x1.round() as i32));
+        layers.push(
+            self.region_layer
+                .draw(renderer, bounds.size(), region_key, |frame| {
+                    let Some((x0, x1)) = region_key else {
+                        return;
+                    };
+                    let (x0, x1) = (x0 as f32, x1 as f32);
+                    frame.fill_rectangle(
+                        Point::new(x0, 0.0),
+                        Size::new(x1 - x0, height),
+                        Color::from_rgba(0.92, 0.92, 0.92, 0.08),
+                    );
+                    for x in [x0, x1] {
+                        frame.stroke(
+                            &Path::line(Point::new(x, 0.0), Point::new(x, height)),
+                            Stroke::default()
+                                .with_color(Color::from_rgba(0.92, 0.92, 0.92, 0.5))
+                                .with_width(1.0),
+                        );
+                    }
+                }),
+        );
+        // Whole pixels: between moves the layer is the same and nothing is repainted.
+        let playhead_key = self
+            .playhead_s
+            .map(|t| self.x(bounds.size(), t).round().clamp(0.0, width) as i32);
+        layers.push(
+            self.playhead_layer
+                .draw(renderer, bounds.size(), playhead_key, |frame| {
+                    let Some(x) = playhead_key else {
+                        return;
+                    };
+                    // A filled bar, not a stroked line: the software renderer repaints only
+                    // where a shape's path bounds say it changed, and a vertical line's
+                    // bounds are 0 px wide, so a stroked playhead stayed where it was first
+                    // drawn.
+                    frame.fill_rectangle(
+                        Point::new(x as f32 - PLAYHEAD_PX / 2.0, 0.0),
+                        Size::new(PLAYHEAD_PX, height),
+                        style::PLAYHEAD,
+                    );
+                }),
+        );
         layers
     }
 }

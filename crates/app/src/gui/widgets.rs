@@ -68,3 +68,38 @@ impl Notice {
         .into()
     }
 }
+
+/// A canvas layer drawn again only when what it shows changes, as told by a key (a
+/// playhead's pixel, the bars' heights in pixels). The software renderer repaints a layer
+/// drawn afresh on every frame whole, whether or not anything in it moved; a cached layer
+/// only when it was redrawn.
+#[derive(Debug)]
+pub struct KeyedLayer<K> {
+    cache: iced::widget::canvas::Cache,
+    key: std::cell::RefCell<Option<K>>,
+}
+
+impl<K> Default for KeyedLayer<K> {
+    fn default() -> Self {
+        Self {
+            cache: iced::widget::canvas::Cache::new(),
+            key: std::cell::RefCell::new(None),
+        }
+    }
+}
+
+impl<K: PartialEq> KeyedLayer<K> {
+    pub fn draw(
+        &self,
+        renderer: &iced::Renderer,
+        size: iced::Size,
+        key: K,
+        draw: impl FnOnce(&mut iced::widget::canvas::Frame),
+    ) -> iced::widget::canvas::Geometry {
+        if self.key.borrow().as_ref() != Some(&key) {
+            self.cache.clear();
+            *self.key.borrow_mut() = Some(key);
+        }
+        self.cache.draw(renderer, size, draw)
+    }
+}

@@ -69,12 +69,7 @@ impl Session {
                 timeline::Event::Loop(region) => transport::Message::SetLoop(region).into(),
             }),
             readouts::spectrum_legend(),
-            Element::from(
-                canvas(&self.spectrum)
-                    .width(Fill)
-                    .height(Length::Fixed(200.0))
-            )
-            .map(Message::Chain),
+            self.spectrum.view(200.0).map(Message::Chain),
             row![
                 readouts::numbers(
                     &self.mix,

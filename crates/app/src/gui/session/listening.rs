@@ -15,7 +15,7 @@ use crest_playback::{
     BUFFER_CHOICES, Backend, DEFAULT_BUFFER_FRAMES, OutputChoice, OutputDevice, PlaybackStatus,
     Player,
 };
-use iced::widget::{button, canvas, column, pick_list, row, text};
+use iced::widget::{button, column, pick_list, row, text};
 use iced::{Element, Fill, Length, Task};
 
 use super::super::dialog::{self, Picked};
@@ -492,9 +492,7 @@ impl Session {
                     .on_press(Message::ResetMeters),
             ]
             .align_y(iced::Alignment::Center),
-            canvas(&self.meters)
-                .width(Fill)
-                .height(Length::Fixed(170.0)),
+            self.meters.view(),
         ]
         .spacing(2)
         .width(Fill)

@@ -204,19 +204,20 @@ fn dragging_an_eq_handle_on_the_spectrum_moves_the_band_as_one_undo_step() {
     apply(&mut desk, []);
     click(&mut desk, "Add band");
     let mut ui = window(&desk);
-    // The spectrum sits under its legend row, as wide as the row.
+    // The spectrum sits under its legend row, as wide as the row less its axes (34 px of
+    // dBFS on the left, 40 px of EQ gain on the right), 186 px high over its frequency axis.
     let legend = ui
         .find(starting("Spectrum — "))
         .expect("the spectrum legend")
         .bounds();
     let right = ui.find("— EQ").expect("the EQ legend").bounds();
-    let (left_x, top) = (legend.x, legend.y + legend.height + 12.0);
-    let width = right.x + right.width - left_x;
+    let (left_x, top) = (legend.x + 34.0, legend.y + legend.height + 12.0);
+    let width = right.x + right.width - 40.0 - left_x;
     let at = |freq: f64, gain_db: f64| {
         let fraction = (freq / 20.0).log10() / 3.0;
         iced::Point::new(
             left_x + fraction as f32 * width,
-            top + 100.0 * (1.0 - (gain_db / 15.0) as f32),
+            top + 93.0 * (1.0 - (gain_db / 15.0) as f32),
         )
     };
     let mouse = |e| iced::Event::Mouse(e);
