@@ -14,6 +14,10 @@ use super::super::timeline;
 use super::super::widgets;
 use super::{Message, Session, keys, readouts, transport};
 
+/// The timeline's and the spectrum's height: with the meters under them, they fit a
+/// 1280×800 window without scrolling.
+const PLOT_HEIGHT: f32 = 170.0;
+
 impl Session {
     pub fn view<'a>(&'a self, recent: &'a [PathBuf]) -> Element<'a, Message> {
         let header = self.header(recent);
@@ -62,14 +66,14 @@ impl Session {
             Element::from(
                 canvas(&self.timeline)
                     .width(Fill)
-                    .height(Length::Fixed(200.0))
+                    .height(Length::Fixed(PLOT_HEIGHT))
             )
             .map(|event| match event {
                 timeline::Event::Seek(seconds) => transport::Message::Seek(seconds).into(),
                 timeline::Event::Loop(region) => transport::Message::SetLoop(region).into(),
             }),
             readouts::spectrum_legend(),
-            self.spectrum.view(200.0).map(Message::Chain),
+            self.spectrum.view(PLOT_HEIGHT).map(Message::Chain),
             row![
                 readouts::numbers(
                     &self.mix,
