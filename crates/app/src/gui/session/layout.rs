@@ -16,7 +16,7 @@ use super::{Message, Session, keys, readouts, transport};
 
 /// The timeline's and the spectrum's height: with the meters under them, they fit a
 /// 1280×800 window without scrolling.
-const PLOT_HEIGHT: f32 = 170.0;
+const PLOT_HEIGHT: f32 = 160.0;
 
 impl Session {
     pub fn view<'a>(&'a self, recent: &'a [PathBuf]) -> Element<'a, Message> {

@@ -205,7 +205,7 @@ fn dragging_an_eq_handle_on_the_spectrum_moves_the_band_as_one_undo_step() {
     click(&mut desk, "Add band");
     let mut ui = window(&desk);
     // The spectrum sits under its legend row, as wide as the row less its axes (34 px of
-    // dBFS on the left, 40 px of EQ gain on the right), 156 px high over its frequency axis.
+    // dBFS on the left, 40 px of EQ gain on the right), 146 px high over its frequency axis.
     let legend = ui
         .find(starting("Spectrum — "))
         .expect("the spectrum legend")
@@ -217,7 +217,7 @@ fn dragging_an_eq_handle_on_the_spectrum_moves_the_band_as_one_undo_step() {
         let fraction = (freq / 20.0).log10() / 3.0;
         iced::Point::new(
             left_x + fraction as f32 * width,
-            top + 78.0 * (1.0 - (gain_db / 15.0) as f32),
+            top + 73.0 * (1.0 - (gain_db / 15.0) as f32),
         )
     };
     let mouse = |e| iced::Event::Mouse(e);
