@@ -165,6 +165,37 @@ pub struct BandSpectrum {
     pub levels_db: Vec<f32>,
 }
 
+impl BandSpectrum {
+    /// The levels as a tonal-balance view shows them: power-averaged over 1/`fraction` of an
+    /// octave around each band (3: third-octave, 6, 12: the bands as they are), then tilted
+    /// by `slope_db_per_octave` about 1 kHz (3 dB/oct shows pink noise flat, 4.5 dB/oct the
+    /// average commercial mix). Smoothing takes the ±3–4 dB comb of single 1/12-octave bands
+    /// out of the picture without moving broad balance.
+    pub fn viewed(&self, fraction: f64, slope_db_per_octave: f64) -> Vec<f32> {
+        let centres = self.bands.centres_hz();
+        let octaves: Vec<f64> = centres.iter().map(|f| (f / 1_000.0).log2()).collect();
+        // Half the window either side, a hair wider so a band on the edge is counted.
+        let half = 0.5 / fraction.max(1.0) + 1e-9;
+        let powers: Vec<f64> = self
+            .levels_db
+            .iter()
+            .map(|&db| 10f64.powf(f64::from(db) / 10.0))
+            .collect();
+        octaves
+            .iter()
+            .map(|&at| {
+                let (sum, count) = octaves
+                    .iter()
+                    .zip(&powers)
+                    .filter(|(o, _)| (**o - at).abs() <= half)
+                    .fold((0.0, 0usize), |(sum, n), (_, p)| (sum + p, n + 1));
+                let mean = sum / count.max(1) as f64;
+                (10.0 * mean.max(1e-30).log10() + slope_db_per_octave * at) as f32
+            })
+            .collect()
+    }
+}
+
 /// FFT length of the long-term spectrum at 44.1/48 kHz (scaled with the rate).
 const LONG_TERM_FFT_AT_48K: usize = 8_192;
 

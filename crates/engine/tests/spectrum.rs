@@ -5,7 +5,10 @@ use std::f64::consts::TAU;
 use assert_no_alloc::{AllocDisabler, assert_no_alloc};
 use crest_engine::AudioBuffer;
 use crest_engine::emulation::noise::White;
-use crest_engine::spectrum::{AnalyzerSettings, FLOOR_DB, LiveAnalyzer, long_term_spectrum};
+use crest_engine::spectrum::{
+    AnalyzerSettings, BANDS_PER_OCTAVE, BandSpectrum, Bands, FLOOR_DB, LiveAnalyzer,
+    long_term_spectrum,
+};
 
 #[global_allocator]
 static ALLOCATOR: AllocDisabler = AllocDisabler;
@@ -156,4 +159,71 @@ fn live_analyzer_tracks_decays_holds_peaks_and_never_allocates() {
         (peak_fall - settings.peak_decay_db_per_s * released_for).abs() < 0.7,
         "peak fell {peak_fall} dB after {released_for} s of release"
     );
+}
+
+#[test]
+fn a_viewed_spectrum_is_smoothed_over_its_fraction_of_an_octave_and_tilted() {
+    let bands = Bands::log_spaced(BANDS_PER_OCTAVE, 48_000);
+    // A ±3 dB comb from band to band on a flat −40 dB.
+    let levels_db: Vec<f32> = (0..bands.len())
+        .map(|n| if n % 2 == 0 { -37.0 } else { -43.0 })
+        .collect();
+    let spectrum = BandSpectrum { bands, levels_db };
+    let centres = spectrum.bands.centres_hz();
+    let ripple = |levels: &[f32]| {
+        let mid: Vec<f32> = centres
+            .iter()
+            .zip(levels)
+            .filter(|(f, _)| (100.0..=10_000.0).contains(*f))
+            .map(|(_, l)| *l)
+            .collect();
+        let max = mid.iter().copied().fold(f32::MIN, f32::max);
+        let min = mid.iter().copied().fold(f32::MAX, f32::min);
+        max - min
+    };
+    let as_is = spectrum.viewed(12.0, 0.0);
+    assert!(
+        (ripple(&as_is) - 6.0).abs() < 1e-3,
+        "1/12: the bands as they are"
+    );
+    // The known answer for a comb of period two: a window of 2k + 1 bands holds k + 1 of one
+    // level and k of the other, so the view alternates between those two power means.
+    let (a, b) = (10f64.powf(-3.7), 10f64.powf(-4.3));
+    let comb_ripple = |k: f64| {
+        (10.0 * (((k + 1.0) * a + k * b) / (2.0 * k + 1.0)).log10()
+            - 10.0 * ((k * a + (k + 1.0) * b) / (2.0 * k + 1.0)).log10()) as f32
+    };
+    let sixth = spectrum.viewed(6.0, 0.0);
+    assert!(
+        (ripple(&sixth) - comb_ripple(1.0)).abs() < 1e-3,
+        "{}",
+        ripple(&sixth)
+    );
+    let third = spectrum.viewed(3.0, 0.0);
+    assert!(
+        (ripple(&third) - comb_ripple(2.0)).abs() < 1e-3,
+        "{}",
+        ripple(&third)
+    );
+    assert!(
+        ripple(&third) < 1.1 && ripple(&sixth) < 1.8,
+        "6 dB of comb smoothed away"
+    );
+    // The broad level is kept: the power mean of −37 and −43 dB.
+    let mean = 10.0 * ((10f64.powf(-3.7) + 10f64.powf(-4.3)) / 2.0).log10();
+    let at_1k = centres
+        .iter()
+        .position(|f| *f >= 1_000.0)
+        .expect("a band at 1 kHz");
+    assert!(
+        (f64::from(third[at_1k]) - mean).abs() < 0.5,
+        "{} vs {mean}",
+        third[at_1k]
+    );
+    // A 3 dB/oct slope lifts 2 kHz against 1 kHz by 3 dB per octave between their bands.
+    let sloped = spectrum.viewed(3.0, 3.0);
+    let at_2k = centres.iter().position(|f| *f >= 2_000.0).expect("2 kHz");
+    let lift = (sloped[at_2k] - third[at_2k]) - (sloped[at_1k] - third[at_1k]);
+    let octaves = (centres[at_2k] / centres[at_1k]).log2();
+    assert!((f64::from(lift) - 3.0 * octaves).abs() < 1e-3, "{lift}");
 }

@@ -72,6 +72,11 @@ pub enum Message {
     PresetToSave(Picked),
     /// The timeline's loudness: momentary (true) or short-term.
     Momentary(bool),
+    /// The spectrum's view: smoothing (1/N octave) and slope (dB per octave).
+    SpectrumView {
+        smoothing: f64,
+        slope: f64,
+    },
     /// The keyboard help overlay.
     ShowHelp(bool),
     /// Esc: close the help or the export dialog (an export in progress goes on).
@@ -527,6 +532,10 @@ impl Session {
                     self.timeline.reference = readouts::series(reference, momentary);
                 }
                 self.timeline.refresh();
+                Task::none()
+            }
+            Message::SpectrumView { smoothing, slope } => {
+                self.spectrum.set_view(smoothing, slope);
                 Task::none()
             }
             Message::ShowHelp(shown) => {

@@ -67,7 +67,15 @@ pub struct Spectrum {
     live_at: Option<Instant>,
     /// The axes' labels, beside the plot (see `view`).
     axes: [Cache; 3],
+    /// The long-term spectra smoothed over 1/`smoothing` octave (3, 6 or 12), and every
+    /// curve tilted by `slope` dB per octave about 1 kHz (0, 3 or 4.5).
+    pub smoothing: f64,
+    pub slope: f64,
 }
+
+/// The smoothings and slopes offered.
+pub const SMOOTHINGS: [(f64, &str); 3] = [(3.0, "1/3 oct"), (6.0, "1/6"), (12.0, "1/12")];
+pub const SLOPES: [(f64, &str); 3] = [(0.0, "0 dB/oct"), (3.0, "3"), (4.5, "4.5")];
 
 /// How often the live analyzer's picture changes: a spectrum moving faster than this cannot
 /// be followed by eye, and every redraw repaints the whole plot.
@@ -103,6 +111,8 @@ impl Spectrum {
             live: Cache::default(),
             live_at: None,
             axes: Default::default(),
+            smoothing: 6.0,
+            slope: 0.0,
         }
     }
 
@@ -166,6 +176,14 @@ impl Spectrum {
         self.still.clear();
     }
 
+    /// Views the spectra with another smoothing and slope.
+    pub fn set_view(&mut self, smoothing: f64, slope: f64) {
+        self.smoothing = smoothing;
+        self.slope = slope;
+        self.still.clear();
+        self.live.clear();
+    }
+
     /// Clears the live analyzer (a seek, a stop).
     pub fn reset_live(&mut self) {
         self.analyzer.reset();
@@ -180,6 +198,7 @@ impl Spectrum {
             centres,
             self.analyzer.levels_db(),
             self.analyzer_bands_per_octave,
+            self.slope,
             size,
         );
         if levels.len() >= 2 {
@@ -197,6 +216,7 @@ impl Spectrum {
             centres,
             self.analyzer.peaks_db(),
             self.analyzer_bands_per_octave,
+            self.slope,
             size,
         );
         for p in peaks {
@@ -318,13 +338,26 @@ fn eq_gain_at(height: f32, y: f32) -> f64 {
 }
 
 /// A band spectrum as (x, y) points, per octave.
-fn line(centres_hz: &[f64], levels_db: &[f32], bands_per_octave: f64, size: Size) -> Vec<Point> {
+/// Tilted by `slope` dB per octave about 1 kHz (the view's slope).
+fn line(
+    centres_hz: &[f64],
+    levels_db: &[f32],
+    bands_per_octave: f64,
+    slope: f64,
+    size: Size,
+) -> Vec<Point> {
     let per_octave = (10.0 * bands_per_octave.log10()) as f32;
     centres_hz
         .iter()
         .zip(levels_db)
         .filter(|(f, _)| (LOW_HZ..=HIGH_HZ).contains(*f))
-        .map(|(&f, &db)| Point::new(x_of(size.width, f), level_y(size.height, db + per_octave)))
+        .map(|(&f, &db)| {
+            let tilt = (slope * (f / 1_000.0).log2()) as f32;
+            Point::new(
+                x_of(size.width, f),
+                level_y(size.height, db + per_octave + tilt),
+            )
+        })
         .collect()
 }
 
@@ -453,9 +486,10 @@ impl canvas::Program<Edit> for Spectrum {
                 (&self.master, style::MASTER, 1.5),
             ] {
                 if let Some(s) = spectrum {
+                    let levels = s.viewed(self.smoothing, 0.0);
                     polyline(
                         frame,
-                        &line(&s.bands.centres_hz(), &s.levels_db, bpo, size),
+                        &line(&s.bands.centres_hz(), &levels, bpo, self.slope, size),
                         color,
                         width,
                     );

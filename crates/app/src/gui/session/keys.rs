@@ -9,7 +9,7 @@ use super::super::style;
 use super::{Event, Message, listening, transport};
 
 /// The keyboard shortcuts, as listed in the help overlay.
-pub const SHORTCUTS: [(&str, &str); 19] = [
+pub const SHORTCUTS: [(&str, &str); 20] = [
     ("Space", "play / pause"),
     (
         "Drag on the timeline",
@@ -31,6 +31,10 @@ pub const SHORTCUTS: [(&str, &str); 19] = [
     ("Ctrl+Z", "undo"),
     ("Ctrl+Shift+Z, Ctrl+Y", "redo"),
     ("Ctrl+E", "export: the desk's master and delivery presets"),
+    (
+        "Drag an EQ handle",
+        "its band's frequency and gain (wheel over it: Q)",
+    ),
     ("Shift + drag", "fine adjustment of a slider"),
     (
         "Ctrl + click, double-click name",

@@ -72,7 +72,7 @@ impl Session {
                 timeline::Event::Seek(seconds) => transport::Message::Seek(seconds).into(),
                 timeline::Event::Loop(region) => transport::Message::SetLoop(region).into(),
             }),
-            readouts::spectrum_legend(),
+            readouts::spectrum_legend(self.spectrum.smoothing, self.spectrum.slope),
             self.spectrum.view(PLOT_HEIGHT).map(Message::Chain),
             row![
                 readouts::numbers(

@@ -8,6 +8,7 @@ use crest_playback::engine::SourceGains;
 use iced::widget::{button, column, progress_bar, row, text};
 use iced::{Element, Fill, Length};
 
+use super::super::spectrum::{SLOPES, SMOOTHINGS};
 use super::super::style;
 use super::super::widgets;
 use super::{Message, Session};
@@ -141,11 +142,17 @@ pub(super) fn timeline_legend<'a>(momentary: bool, reference: bool) -> Element<'
 }
 
 /// The spectrum's legend.
-pub(super) fn spectrum_legend<'a>() -> Element<'a, Message> {
+pub(super) fn spectrum_legend<'a>(smoothing: f64, slope: f64) -> Element<'a, Message> {
     row![
-        text("Spectrum — drag an EQ handle for frequency and gain, wheel for Q")
-            .color(style::MUTED)
-            .width(Fill),
+        // How the EQ handles move is in the keys help.
+        text("Spectrum").color(style::MUTED).width(Fill),
+        widgets::segmented(&SMOOTHINGS, smoothing, move |smoothing| {
+            Message::SpectrumView { smoothing, slope }
+        }),
+        widgets::segmented(&SLOPES, slope, move |slope| Message::SpectrumView {
+            smoothing,
+            slope
+        }),
         text("heard (live)").color(style::TEXT),
         text("— reference").color(style::REFERENCE),
         text("— EQ").color(style::TARGET),

@@ -206,12 +206,12 @@ fn dragging_an_eq_handle_on_the_spectrum_moves_the_band_as_one_undo_step() {
     let mut ui = window(&desk);
     // The spectrum sits under its legend row, as wide as the row less its axes (34 px of
     // dBFS on the left, 40 px of EQ gain on the right), 146 px high over its frequency axis.
-    let legend = ui
-        .find(starting("Spectrum — "))
-        .expect("the spectrum legend")
-        .bounds();
+    let legend = ui.find("Spectrum").expect("the spectrum legend").bounds();
     let right = ui.find("— EQ").expect("the EQ legend").bounds();
-    let (left_x, top) = (legend.x + 34.0, legend.y + legend.height + 12.0);
+    // The row is as tall as its view buttons (their text and 3 px of padding above and below).
+    let button = ui.find("1/12").expect("the smoothing buttons").bounds();
+    let row_bottom = legend.y + (button.height + 6.0).max(legend.height);
+    let (left_x, top) = (legend.x + 34.0, row_bottom + 12.0);
     let width = right.x + right.width - 40.0 - left_x;
     let at = |freq: f64, gain_db: f64| {
         let fraction = (freq / 20.0).log10() / 3.0;

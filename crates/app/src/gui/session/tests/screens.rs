@@ -218,3 +218,28 @@ fn the_desk_refuses_what_it_cannot_master_in_the_command_lines_words() {
     assert!(refused.contains("3 channels"), "{refused}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn the_spectrum_is_viewed_smoothed_and_sloped_as_chosen() {
+    let mut desk = ready();
+    apply(&mut desk, []);
+    assert_eq!(
+        (
+            session(&desk).spectrum.smoothing,
+            session(&desk).spectrum.slope
+        ),
+        (6.0, 0.0),
+        "1/6 octave, no slope, to start"
+    );
+    click(&mut desk, "1/3 oct");
+    click(&mut desk, "4.5");
+    assert_eq!(
+        (
+            session(&desk).spectrum.smoothing,
+            session(&desk).spectrum.slope
+        ),
+        (3.0, 4.5)
+    );
+    click(&mut desk, "1/12");
+    assert_eq!(session(&desk).spectrum.smoothing, 12.0);
+}
