@@ -18,6 +18,7 @@ use iced::{Color, Element, Fill, Length, Point, Rectangle, Renderer, Size, Theme
 use super::chain_panel::Edit;
 use super::params::Param;
 use super::style;
+use super::widgets::KeyedLayer;
 
 const LOW_HZ: f64 = 20.0;
 const HIGH_HZ: f64 = 20_000.0;
@@ -67,6 +68,8 @@ pub struct Spectrum {
     live_at: Option<Instant>,
     /// The axes' labels, beside the plot (see `view`).
     axes: [Cache; 3],
+    /// The readout under the pointer, redrawn when the pointer moves by a pixel.
+    readout_layer: KeyedLayer<Option<i32>>,
     /// The long-term spectra smoothed over 1/`smoothing` octave (3, 6 or 12), and every
     /// curve tilted by `slope` dB per octave about 1 kHz (0, 3 or 4.5).
     pub smoothing: f64,
@@ -111,6 +114,7 @@ impl Spectrum {
             live: Cache::default(),
             live_at: None,
             axes: Default::default(),
+            readout_layer: KeyedLayer::default(),
             smoothing: 6.0,
             slope: 0.0,
         }
@@ -174,6 +178,54 @@ impl Spectrum {
     /// Call after changing a long-term spectrum.
     pub fn refresh(&mut self) {
         self.still.clear();
+    }
+
+    /// What each curve reads at `freq_hz`, as the plot shows it (smoothed, sloped, dBFS per
+    /// octave band), and the EQ's gain there.
+    pub fn readout(&self, freq_hz: f64) -> String {
+        let per_octave = 10.0 * crest_engine::spectrum::BANDS_PER_OCTAVE.log10();
+        let tilt = self.slope * (freq_hz / 1_000.0).log2();
+        let at = |s: &BandSpectrum| {
+            let levels = s.viewed(self.smoothing, 0.0);
+            let centres = s.bands.centres_hz();
+            let nearest = centres
+                .iter()
+                .enumerate()
+                .min_by(|a, b| {
+                    let d = |f: f64| (f / freq_hz).log2().abs();
+                    d(*a.1).total_cmp(&d(*b.1))
+                })
+                .map(|(n, _)| n)?;
+            Some(f64::from(levels[nearest]) + per_octave + tilt)
+        };
+        let frequency = if freq_hz >= 1_000.0 {
+            format!("{:.2} kHz", freq_hz / 1_000.0)
+        } else {
+            format!("{freq_hz:.0} Hz")
+        };
+        let mut parts = vec![frequency];
+        for (name, spectrum) in [
+            ("mix", &self.mix),
+            ("master", &self.master),
+            ("reference", &self.reference),
+        ] {
+            if let Some(db) = spectrum.as_ref().and_then(at) {
+                parts.push(format!("{name} {db:.1} dBFS"));
+            }
+        }
+        let eq = self
+            .curve
+            .iter()
+            .min_by(|a, b| {
+                let d = |f: f64| (f / freq_hz).log2().abs();
+                d(a.0).total_cmp(&d(b.0))
+            })
+            .map(|&(_, db)| db);
+        if let Some(db) = eq {
+            // + 0.0: a flat curve's −0.0 reads as +0.0.
+            parts.push(format!("EQ {:+.1} dB", db + 0.0));
+        }
+        parts.join(" · ")
     }
 
     /// Views the spectra with another smoothing and slope.
@@ -378,6 +430,8 @@ fn polyline(frame: &mut Frame, points: &[Point], color: Color, width: f32) {
 #[derive(Debug, Default)]
 pub struct Drag {
     band: Option<usize>,
+    /// The pointer is over the plot (its readout is shown).
+    hovering: bool,
 }
 
 /// The spectrum publishes chain edits (EQ handles dragged, Q on the wheel).
@@ -409,6 +463,12 @@ impl canvas::Program<Edit> for Spectrum {
                 let handle = nearest(position?)?;
                 drag.band = Some(handle.band);
                 Some(Action::capture())
+            }
+            Event::Mouse(mouse::Event::CursorMoved { .. }) if drag.band.is_none() => {
+                // The readout follows the pointer over the plot, and goes when it leaves.
+                let over = position.is_some();
+                let was = std::mem::replace(&mut drag.hovering, over);
+                (over || was).then(Action::request_redraw)
             }
             Event::Mouse(mouse::Event::CursorMoved { .. }) => {
                 let band = drag.band?;
@@ -448,7 +508,7 @@ impl canvas::Program<Edit> for Spectrum {
         renderer: &Renderer,
         _theme: &Theme,
         bounds: Rectangle,
-        _cursor: mouse::Cursor,
+        cursor: mouse::Cursor,
     ) -> Vec<Geometry> {
         let still = self.still.draw(renderer, bounds.size(), |frame| {
             let size = frame.size();
@@ -521,7 +581,33 @@ impl canvas::Program<Edit> for Spectrum {
         let live = self
             .live
             .draw(renderer, bounds.size(), |live| self.draw_live(live));
-        vec![still, live]
+        // Under the pointer: a hairline and what each curve reads there.
+        let at = cursor.position_in(bounds).map(|p| p.x.round() as i32);
+        let readout = self
+            .readout_layer
+            .draw(renderer, bounds.size(), at, |frame| {
+                let Some(x) = at else {
+                    return;
+                };
+                let size = frame.size();
+                frame.fill_rectangle(
+                    Point::new(x as f32, 0.0),
+                    Size::new(1.0, size.height),
+                    Color::from_rgba(0.92, 0.92, 0.92, 0.35),
+                );
+                frame.fill_rectangle(
+                    Point::new(4.0, 3.0),
+                    Size::new(size.width - 8.0, 17.0),
+                    Color::from_rgba(0.09, 0.10, 0.11, 0.85),
+                );
+                frame.fill_text(style::canvas_text(
+                    self.readout(freq_at(size.width, x as f32)),
+                    Point::new(8.0, 4.0),
+                    style::TEXT,
+                    12.0,
+                ));
+            });
+        vec![still, live, readout]
     }
 
     fn mouse_interaction(

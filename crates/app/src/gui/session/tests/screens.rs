@@ -242,4 +242,24 @@ fn the_spectrum_is_viewed_smoothed_and_sloped_as_chosen() {
     );
     click(&mut desk, "1/12");
     assert_eq!(session(&desk).spectrum.smoothing, 12.0);
+    // The readout under the pointer says what each curve reads there, as plotted.
+    let spectrum = &session(&desk).spectrum;
+    let mix = spectrum.mix.as_ref().expect("the mix's spectrum");
+    let centres = mix.bands.centres_hz();
+    let band = centres.iter().position(|f| *f >= 1_000.0).expect("1 kHz");
+    let at = centres[band];
+    let per_octave = 10.0 * crest_engine::spectrum::BANDS_PER_OCTAVE.log10();
+    let expected =
+        f64::from(mix.viewed(12.0, 0.0)[band]) + per_octave + 4.5 * (at / 1_000.0).log2();
+    let readout = spectrum.readout(at);
+    assert!(
+        readout.starts_with(&format!("{:.2} kHz", at / 1e3)),
+        "{readout}"
+    );
+    assert!(
+        readout.contains(&format!("mix {expected:.1} dBFS")),
+        "{readout}, expected mix {expected:.1}"
+    );
+    assert!(readout.contains("master "), "{readout}");
+    assert!(readout.ends_with("EQ +0.0 dB"), "{readout}");
 }
