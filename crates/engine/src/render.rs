@@ -120,6 +120,47 @@ pub fn render_whole(
     )
 }
 
+/// A render as the desk shows it: the master's loudness, what the limiter did and its
+/// long-term spectrum (the audio itself is not kept).
+#[derive(Debug)]
+pub struct MeasuredMaster {
+    pub loudness: crate::loudness::Loudness,
+    pub limiter: Option<LimiterReport>,
+    pub spectrum: crate::spectrum::BandSpectrum,
+}
+
+/// Renders `audio` for `settings` and measures the result (loudness with true peak, and the
+/// long-term spectrum, as two pieces of work through `join`). Progress runs to 0.8 during
+/// the render; a cancel stops it where it is.
+pub fn render_measured(
+    audio: &AudioBuffer,
+    settings: &ChainSettings,
+    control: RenderControl<'_>,
+    join: &impl crate::parallel::Join,
+) -> Result<MeasuredMaster, RenderError> {
+    let RenderControl { progress, cancel } = control;
+    let rendered = render(
+        Cow::Borrowed(audio),
+        settings,
+        0.0,
+        RenderControl {
+            progress: &mut |f| progress(0.8 * f),
+            cancel,
+        },
+    )?;
+    check(cancel)?;
+    let (loudness, spectrum) = join.join(
+        || loudness::measure_with(&rendered.audio, join),
+        || crate::spectrum::long_term_spectrum(&rendered.audio),
+    );
+    progress(1.0);
+    Ok(MeasuredMaster {
+        loudness,
+        limiter: rendered.limiter,
+        spectrum,
+    })
+}
+
 /// Renders `audio` through the chain built from `settings`. `margin_db` lowers the limiter's
 /// working ceiling further below the stated one than its own working margin (the closed loop
 /// of export uses it when a finished file measured over; a test of that loop raises it with a

@@ -193,3 +193,61 @@ fn a_long_programme_solves_its_target_without_a_second_buffer_and_the_same_resul
         assert!((lufs + 9.0).abs() < 0.1, "{lufs}");
     }
 }
+
+#[test]
+fn a_measured_render_reports_what_the_render_measures_and_stops_when_cancelled() {
+    use crest_engine::parallel::Sequential;
+    use crest_engine::render::{RenderControl, RenderError, render_measured};
+    use std::sync::atomic::AtomicBool;
+    let rate = 48_000;
+    let programme: Vec<Vec<f32>> = hard_programmes(rate)
+        .into_iter()
+        .find(|(name, _)| name.starts_with("pink"))
+        .expect("pink noise")
+        .1
+        .into_iter()
+        .map(|c| c.iter().map(|x| x * 0.1).collect())
+        .collect();
+    let audio = AudioBuffer::new(rate, programme).expect("buffer");
+    let mut settings = ChainSettings::gentle_master();
+    settings.limiter.target_lufs = Some(-14.0);
+    let rendered = render_whole(&audio, &settings).expect("renders");
+    let expected = crest_engine::loudness::measure(&rendered.audio);
+    let (running, cancelled) = (AtomicBool::new(false), AtomicBool::new(true));
+    let mut last = 0.0;
+    let measured = render_measured(
+        &audio,
+        &settings,
+        RenderControl {
+            progress: &mut |f| last = f,
+            cancel: &running,
+        },
+        &Sequential,
+    )
+    .expect("measured");
+    assert_eq!(last, 1.0, "progress ends at 1");
+    assert_eq!(measured.loudness.integrated_lufs, expected.integrated_lufs);
+    assert_eq!(measured.loudness.true_peak_dbtp, expected.true_peak_dbtp);
+    assert_eq!(
+        measured.spectrum,
+        crest_engine::spectrum::long_term_spectrum(&rendered.audio)
+    );
+    assert!(
+        measured
+            .limiter
+            .is_some_and(|l| l.target_reached == Some(true))
+    );
+    let stopped = render_measured(
+        &audio,
+        &settings,
+        RenderControl {
+            progress: &mut |_| {},
+            cancel: &cancelled,
+        },
+        &Sequential,
+    );
+    assert!(
+        matches!(stopped, Err(RenderError::Cancelled)),
+        "{stopped:?}"
+    );
+}

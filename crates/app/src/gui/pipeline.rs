@@ -2,7 +2,6 @@
 //! reference at the track's rate, render and measure the master. Each runs in a task and
 //! reports progress and honours cancellation through a [`Job`].
 
-use std::borrow::Cow;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -11,8 +10,8 @@ use crest_engine::chain::ChainSettings;
 use crest_engine::decode::{DecodeControl, DecodeError, decode_file_limited};
 use crest_engine::health::Finding;
 use crest_engine::limits::DecodeLimits;
-use crest_engine::loudness::{self, Loudness};
-use crest_engine::render::{LimiterReport, RenderControl, RenderError, render};
+use crest_engine::loudness::Loudness;
+use crest_engine::render::{RenderControl, render_measured};
 use crest_engine::spectrum::{BandSpectrum, long_term_spectrum};
 use crest_engine::{AudioBuffer, demo};
 
@@ -33,13 +32,9 @@ pub struct Loaded {
     pub warnings: Vec<String>,
 }
 
-/// The master as rendered for some settings.
-#[derive(Debug)]
-pub struct Mastered {
-    pub loudness: Loudness,
-    pub limiter: Option<LimiterReport>,
-    pub spectrum: BandSpectrum,
-}
+/// The master as rendered for some settings: its loudness, the limiter's report, its
+/// spectrum.
+pub type Mastered = crest_engine::render::MeasuredMaster;
 
 /// Decodes (or makes the demo mix) and measures it, reporting progress to `job` and
 /// stopping when it is cancelled.
@@ -114,27 +109,14 @@ pub fn master(
     settings: &ChainSettings,
     job: &Job,
 ) -> Result<Mastered, String> {
-    let rendered = render(
-        Cow::Borrowed(audio),
+    render_measured(
+        audio,
         settings,
-        0.0,
         RenderControl {
-            progress: &mut |f| job.set_progress(0.8 * f),
+            progress: &mut |f| job.set_progress(f),
             cancel: job.cancel_flag(),
         },
+        &crate::RayonJoin,
     )
-    .map_err(|e| e.to_string())?;
-    if job.is_cancelled() {
-        return Err(RenderError::Cancelled.to_string());
-    }
-    let (loudness, spectrum) = rayon::join(
-        || loudness::measure_with(&rendered.audio, &crate::RayonJoin),
-        || long_term_spectrum(&rendered.audio),
-    );
-    job.set_progress(1.0);
-    Ok(Mastered {
-        loudness,
-        limiter: rendered.limiter,
-        spectrum,
-    })
+    .map_err(|e| e.to_string())
 }
