@@ -72,6 +72,28 @@ impl Default for ExportChoices {
     }
 }
 
+/// How the desk's plots were viewed, kept with a session.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ViewChoices {
+    /// The timeline shows momentary loudness (else short-term).
+    pub momentary: bool,
+    /// The spectrum's smoothing, 1/N octave (3, 6 or 12).
+    pub smoothing: f64,
+    /// The spectrum's slope in dB per octave about 1 kHz (0, 3 or 4.5).
+    pub slope: f64,
+}
+
+impl Default for ViewChoices {
+    fn default() -> Self {
+        Self {
+            momentary: false,
+            smoothing: 6.0,
+            slope: 0.0,
+        }
+    }
+}
+
 /// Everything a session holds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -89,6 +111,9 @@ pub struct Session {
     /// How the session was being heard (absent in sessions saved before it was kept).
     #[serde(default)]
     pub monitor: MonitorChoices,
+    /// How its plots were viewed (absent in sessions saved before it was kept).
+    #[serde(default)]
+    pub view: ViewChoices,
 }
 
 impl Session {
@@ -102,6 +127,7 @@ impl Session {
             reference: None,
             export: ExportChoices::default(),
             monitor: MonitorChoices::default(),
+            view: ViewChoices::default(),
         }
     }
 
@@ -155,6 +181,11 @@ impl Session {
         field("monitor", &mut |v| {
             serde_json::from_value(v)
                 .map(|m| session.monitor = m)
+                .is_ok()
+        });
+        field("view", &mut |v| {
+            serde_json::from_value(v)
+                .map(|view| session.view = view)
                 .is_ok()
         });
         Some((session, notes))

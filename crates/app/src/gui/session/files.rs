@@ -8,7 +8,7 @@ use std::sync::Arc;
 use crest_engine::chain::ChainSettings;
 use crest_engine::files::write_atomically;
 use crest_engine::monitor::MonitorChoices;
-use crest_engine::session::Session as SessionFile;
+use crest_engine::session::{Session as SessionFile, ViewChoices};
 use crest_playback::engine::Source;
 use iced::Task;
 
@@ -16,6 +16,7 @@ use super::super::dialog::{self, Picked};
 use super::super::export_dialog::{self, ExportMsg};
 use super::super::history::Snapshots;
 use super::super::monitor_bar::MonitorMsg;
+use super::super::spectrum::{SLOPES, SMOOTHINGS};
 use super::super::widgets::Notice;
 use super::super::work::{Job, off_thread};
 use super::{Event, Message, Session};
@@ -29,6 +30,11 @@ impl Session {
         file.reference.clone_from(&self.reference_path);
         file.export = self.export.choices();
         file.monitor = self.monitor.choices.clone();
+        file.view = ViewChoices {
+            momentary: self.momentary,
+            smoothing: self.spectrum.smoothing,
+            slope: self.spectrum.slope,
+        };
         file
     }
 
@@ -38,6 +44,20 @@ impl Session {
         self.snapshots = Snapshots::restore(file.snapshots.clone(), file.active_snapshot);
         self.export.set_choices(&file.export);
         let monitor = self.restore_monitor(&file.monitor);
+        let view = file.view;
+        let _ = self.update(Message::Momentary(view.momentary));
+        // Only the smoothings and slopes the desk offers.
+        let offered = |value: f64, offers: &[(f64, &str)], or: f64| {
+            offers
+                .iter()
+                .map(|&(v, _)| v)
+                .find(|&v| v == value)
+                .unwrap_or(or)
+        };
+        self.spectrum.set_view(
+            offered(view.smoothing, &SMOOTHINGS, 6.0),
+            offered(view.slope, &SLOPES, 0.0),
+        );
         let render = Task::batch([monitor, self.settings_changed()]);
         match file.reference.clone() {
             Some(path) => Task::batch([render, self.reference_task(path)]),

@@ -121,6 +121,12 @@ fn a_session_file_given_at_start_opens_as_a_session() {
     let _ = desk.update(Message::Session(S::Listening(L::Monitor(
         MonitorMsg::Listen(Listen::Side),
     ))));
+    // How the plots were viewed is kept too.
+    let _ = desk.update(Message::Session(S::Momentary(true)));
+    let _ = desk.update(Message::Session(S::SpectrumView {
+        smoothing: 3.0,
+        slope: 4.5,
+    }));
     desk.save_session(&dir.join("demo"));
     let saved = dir.join("demo.crest.json");
 
@@ -138,6 +144,8 @@ fn a_session_file_given_at_start_opens_as_a_session() {
     let s = session(&started);
     assert_eq!(s.settings.limiter.target_lufs, Some(-15.0));
     assert_eq!(s.monitor.choices.listen, Listen::Side);
+    assert!(s.momentary);
+    assert_eq!((s.spectrum.smoothing, s.spectrum.slope), (3.0, 4.5));
     assert_eq!(
         started.context.session_path.as_deref(),
         Some(saved.as_path())
