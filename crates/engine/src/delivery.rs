@@ -45,16 +45,6 @@ impl PresetLoudness {
             Self::Mandated(lufs) => Some(lufs),
         }
     }
-
-    /// For a list of files: "keeps −14.0 LUFS", "−23 LUFS (the preset's)", "no target".
-    pub fn describe(self, judged: Option<f64>) -> String {
-        match (self, judged) {
-            (Self::Keep, Some(t)) => format!("keeps {t:.1} LUFS"),
-            (Self::Keep, None) => "keeps the chain's gain (no target)".to_owned(),
-            (Self::NoTarget, _) => "no loudness target (the chain's gain)".to_owned(),
-            (Self::Mandated(t), _) => format!("{t:.1} LUFS (the preset's)"),
-        }
-    }
 }
 
 impl Serialize for PresetLoudness {

@@ -57,9 +57,8 @@ fn any_length_renders_aligned_and_whole() {
     assert_eq!(out, quiet);
 }
 
-#[test]
-fn the_solver_measures_what_is_rendered_fades_and_trims_included() {
-    let rate = 48_000;
+/// The hard programmes' pink noise, 20 dB down.
+fn quiet_pink(rate: u32) -> AudioBuffer {
     let programme: Vec<Vec<f32>> = hard_programmes(rate)
         .into_iter()
         .find(|(name, _)| name.starts_with("pink"))
@@ -68,7 +67,13 @@ fn the_solver_measures_what_is_rendered_fades_and_trims_included() {
         .into_iter()
         .map(|c| c.iter().map(|x| x * 0.1).collect())
         .collect();
-    let audio = AudioBuffer::new(rate, programme).expect("buffer");
+    AudioBuffer::new(rate, programme).expect("buffer")
+}
+
+#[test]
+fn the_solver_measures_what_is_rendered_fades_and_trims_included() {
+    let rate = 48_000;
+    let audio = quiet_pink(rate);
     for (fade_in_s, fade_out_s, trim_start_s) in [(0.0, 0.0, 0.0), (0.3, 0.7, 0.1)] {
         let mut settings = ChainSettings::gentle_master();
         settings.limiter.target_lufs = Some(-12.0);
@@ -200,15 +205,7 @@ fn a_measured_render_reports_what_the_render_measures_and_stops_when_cancelled()
     use crest_engine::render::{RenderControl, RenderError, render_measured};
     use std::sync::atomic::AtomicBool;
     let rate = 48_000;
-    let programme: Vec<Vec<f32>> = hard_programmes(rate)
-        .into_iter()
-        .find(|(name, _)| name.starts_with("pink"))
-        .expect("pink noise")
-        .1
-        .into_iter()
-        .map(|c| c.iter().map(|x| x * 0.1).collect())
-        .collect();
-    let audio = AudioBuffer::new(rate, programme).expect("buffer");
+    let audio = quiet_pink(rate);
     let mut settings = ChainSettings::gentle_master();
     settings.limiter.target_lufs = Some(-14.0);
     let rendered = render_whole(&audio, &settings).expect("renders");
