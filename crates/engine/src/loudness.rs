@@ -8,6 +8,7 @@
 
 pub mod kweight;
 pub mod live;
+mod stream;
 pub mod true_peak;
 
 use serde::Serialize;
@@ -19,6 +20,7 @@ use kweight::{
     Biquad, KState, k_weighting, weighted_segment_energy, weighted_segment_energy_from,
     weighted_segment_energy_pair,
 };
+pub use stream::ProgrammeMeter;
 use true_peak::TruePeakMeter;
 
 /// Segments per second: the resolution of every window and of the momentary history.
@@ -134,11 +136,15 @@ pub fn make_and_measure(
         .iter_mut()
         .enumerate()
         .map(|(c, samples)| {
-            peaks_of_segments(rate, &ends, |meter, start, end, running| {
+            let mut track = PeakTrack::new(rate, ends.len());
+            let mut start = 0;
+            for &end in &ends {
                 let segment = &mut samples[start..end];
                 make(c, segment);
-                meter.chunk_peaks(segment, running)
-            })
+                track.push_segment(segment);
+                start = end;
+            }
+            track.finish()
         })
         .collect();
     let energy = weighted_energy_of(channels, roles, rate, &ends);
@@ -271,15 +277,18 @@ impl IntegratedMeter {
     }
 
     /// The integrated loudness of everything pushed (None below the −70 LUFS gate).
-    pub fn finish(mut self) -> Option<f64> {
+    pub fn finish(self) -> Option<f64> {
+        let rate = self.rate;
+        let (frames, ends, energy) = self.into_segments();
+        let windows = Windows::new(&energy, &ends, complete_segments(frames, rate));
+        integrated(&windows.mean_powers(MOMENTARY_SEGMENTS, GATING_STEP_SEGMENTS))
+    }
+
+    /// Frames pushed, where each 10 ms segment ends, and each segment's weighted energy.
+    fn into_segments(mut self) -> (usize, Vec<usize>, Vec<f64>) {
         let ends = segment_ends(self.frames, self.rate);
         self.energy.truncate(ends.len());
-        let windows = Windows::new(
-            &self.energy,
-            &ends,
-            complete_segments(self.frames, self.rate),
-        );
-        integrated(&windows.mean_powers(MOMENTARY_SEGMENTS, GATING_STEP_SEGMENTS))
+        (self.frames, ends, self.energy)
     }
 }
 
@@ -470,35 +479,50 @@ fn channel_peaks(
 }
 
 fn one_channel_peaks(samples: &[f32], rate: u32, ends: &[usize]) -> (ChannelPeaks, Vec<f32>) {
-    peaks_of_segments(rate, ends, |meter, start, end, running| {
-        meter.chunk_peaks(&samples[start..end], running)
-    })
-}
-
-/// One channel's sample and true peak, and its true peak per segment: `segment_peaks(meter,
-/// start, end, running maximum)` gives each segment's (true peak, sample peak).
-fn peaks_of_segments(
-    rate: u32,
-    ends: &[usize],
-    mut segment_peaks: impl FnMut(&mut TruePeakMeter, usize, usize, f32) -> (f32, f32),
-) -> (ChannelPeaks, Vec<f32>) {
-    let mut meter = TruePeakMeter::new(rate);
-    let mut sample_peak = 0.0f32;
-    let mut true_peak = 0.0f32;
-    let mut segments = Vec::with_capacity(ends.len());
+    let mut track = PeakTrack::new(rate, ends.len());
     let mut start = 0;
     for &end in ends {
-        let (peak, chunk_sample_peak) = segment_peaks(&mut meter, start, end, true_peak);
-        true_peak = true_peak.max(peak);
-        sample_peak = sample_peak.max(chunk_sample_peak);
-        segments.push(peak);
+        track.push_segment(&samples[start..end]);
         start = end;
     }
-    let peaks = ChannelPeaks {
-        sample_peak_dbfs: finite(amp_to_db(f64::from(sample_peak))),
-        true_peak_dbtp: finite(amp_to_db(f64::from(true_peak.max(sample_peak)))),
-    };
-    (peaks, segments)
+    track.finish()
+}
+
+/// One channel's sample and true peak, and its true peak per 10 ms segment, as the segments
+/// arrive in order.
+#[derive(Debug, Clone)]
+struct PeakTrack {
+    meter: TruePeakMeter,
+    sample_peak: f32,
+    true_peak: f32,
+    segments: Vec<f32>,
+}
+
+impl PeakTrack {
+    fn new(rate: u32, segments: usize) -> Self {
+        Self {
+            meter: TruePeakMeter::new(rate),
+            sample_peak: 0.0,
+            true_peak: 0.0,
+            segments: Vec::with_capacity(segments),
+        }
+    }
+
+    /// Takes the next whole segment.
+    fn push_segment(&mut self, samples: &[f32]) {
+        let (peak, sample_peak) = self.meter.chunk_peaks(samples, self.true_peak);
+        self.true_peak = self.true_peak.max(peak);
+        self.sample_peak = self.sample_peak.max(sample_peak);
+        self.segments.push(peak);
+    }
+
+    fn finish(self) -> (ChannelPeaks, Vec<f32>) {
+        let peaks = ChannelPeaks {
+            sample_peak_dbfs: finite(amp_to_db(f64::from(self.sample_peak))),
+            true_peak_dbtp: finite(amp_to_db(f64::from(self.true_peak.max(self.sample_peak)))),
+        };
+        (peaks, self.segments)
+    }
 }
 
 /// Mean-square power → LUFS (BS.1770's −0.691 dB offset makes 1 kHz read as its level).

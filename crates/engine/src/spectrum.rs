@@ -145,7 +145,17 @@ impl PowerFrame {
 
     /// Adds the frame's power (of `samples`, `len` of them) into `power` (len / 2 + 1 bins).
     fn accumulate(&mut self, samples: &[f32], power: &mut [f32]) {
-        for ((b, &x), &w) in self.buffer.iter_mut().zip(samples).zip(&self.window) {
+        self.accumulate_parts(samples, &[], power);
+    }
+
+    /// [`accumulate`](Self::accumulate) of a frame held in two pieces, `first` then `second`.
+    fn accumulate_parts(&mut self, first: &[f32], second: &[f32], power: &mut [f32]) {
+        let (head, tail) = self.buffer.split_at_mut(first.len());
+        let (head_window, tail_window) = self.window.split_at(first.len());
+        for ((b, &x), &w) in head.iter_mut().zip(first).zip(head_window) {
+            *b = Complex::new(x * w, 0.0);
+        }
+        for ((b, &x), &w) in tail.iter_mut().zip(second).zip(tail_window) {
             *b = Complex::new(x * w, 0.0);
         }
         self.fft
@@ -202,44 +212,128 @@ const LONG_TERM_FFT_AT_48K: usize = 8_192;
 /// Long-term average spectrum of a whole track: the mean power of all full-range channels
 /// (LFE excluded), Hann-windowed frames with 50 % overlap.
 pub fn long_term_spectrum(audio: &AudioBuffer) -> BandSpectrum {
-    let rate = audio.sample_rate();
-    let fft_len = (LONG_TERM_FFT_AT_48K * rate as usize / 48_000)
-        .next_power_of_two()
-        .max(256);
-    let bands = Bands::log_spaced(BANDS_PER_OCTAVE, rate);
-    let mut frame = PowerFrame::new(fft_len);
-    let mut power = vec![0.0f32; fft_len / 2 + 1];
-    let mut frames = 0usize;
-    let hop = fft_len / 2;
-    let mut padded = vec![0.0f32; fft_len];
-    for (i, channel) in audio.channels().iter().enumerate() {
-        if audio.roles()[i] == ChannelRole::Lfe {
-            continue;
-        }
-        if channel.len() < fft_len {
-            // A file shorter than one frame: zero-padded.
-            padded.fill(0.0);
-            padded[..channel.len()].copy_from_slice(channel);
-            frame.accumulate(&padded, &mut power);
-            frames += 1;
-            continue;
-        }
-        // Frames every hop, and a last one aligned to the end (never zero-padded: a cut
-        // inside the window would splatter across the spectrum).
-        let last_start = channel.len() - fft_len;
-        let starts = (0..last_start)
-            .step_by(hop)
-            .chain(std::iter::once(last_start));
-        for start in starts {
-            frame.accumulate(&channel[start..start + fft_len], &mut power);
-            frames += 1;
+    let mut analyzer = LongTermAnalyzer::new(audio.sample_rate(), audio.roles());
+    let planes: Vec<&[f32]> = audio.channels().iter().map(Vec::as_slice).collect();
+    analyzer.push(&planes);
+    analyzer.finish()
+}
+
+/// [`long_term_spectrum`] of audio arriving in blocks, holding about one FFT frame per
+/// channel: the desk measures its master with it as the master is rendered.
+#[derive(Debug)]
+pub struct LongTermAnalyzer {
+    rate: u32,
+    frame: PowerFrame,
+    /// Full-range channels (LFE excluded) by their index in the pushed blocks.
+    channels: Vec<(usize, FrameQueue)>,
+    power: Vec<f32>,
+    frames: usize,
+}
+
+/// One channel's samples from the start of its last frame (or from the start) on.
+#[derive(Debug, Default)]
+struct FrameQueue {
+    samples: Vec<f32>,
+    /// Position in the channel of `samples[0]`, and of the next frame to take.
+    base: usize,
+    next_start: usize,
+    received: usize,
+    /// Where the last frame taken started.
+    last_taken: Option<usize>,
+}
+
+impl LongTermAnalyzer {
+    pub fn new(rate: u32, roles: &[ChannelRole]) -> Self {
+        let fft_len = (LONG_TERM_FFT_AT_48K * rate as usize / 48_000)
+            .next_power_of_two()
+            .max(256);
+        Self {
+            rate,
+            frame: PowerFrame::new(fft_len),
+            channels: roles
+                .iter()
+                .enumerate()
+                .filter(|(_, role)| **role != ChannelRole::Lfe)
+                .map(|(i, _)| (i, FrameQueue::default()))
+                .collect(),
+            power: vec![0.0; fft_len / 2 + 1],
+            frames: 0,
         }
     }
-    let mean: Vec<f32> = power.iter().map(|p| p / frames.max(1) as f32).collect();
-    let mut levels = vec![0.0f32; bands.len()];
-    BandMap::new(&bands, fft_len, rate).apply(&mean, &mut levels);
-    let levels_db = levels.iter().map(|&p| power_db(p)).collect();
-    BandSpectrum { bands, levels_db }
+
+    /// Takes the next block (planar, every channel).
+    pub fn push(&mut self, block: &[&[f32]]) {
+        let fft_len = self.frame.window.len();
+        let hop = fft_len / 2;
+        for (index, queue) in &mut self.channels {
+            let Some(&samples) = block.get(*index) else {
+                continue;
+            };
+            // Frames every hop while the audio reaches their end; a frame may begin in the
+            // queued samples and end in the block.
+            let queued_end = queue.received;
+            queue.received += samples.len();
+            while queue.next_start + fft_len <= queue.received {
+                let start = queue.next_start;
+                let (queued, fresh) = if start >= queued_end {
+                    let at = start - queued_end;
+                    (&[][..], &samples[at..at + fft_len])
+                } else {
+                    let queued = &queue.samples[start - queue.base..];
+                    (queued, &samples[..fft_len - queued.len().min(fft_len)])
+                };
+                self.frame.accumulate_parts(queued, fresh, &mut self.power);
+                self.frames += 1;
+                queue.last_taken = Some(start);
+                queue.next_start += hop;
+            }
+            // Keep from the last frame's start on: the end-aligned frame may start there.
+            let keep_from = queue.last_taken.unwrap_or(0);
+            if keep_from >= queued_end {
+                queue.samples.clear();
+                queue
+                    .samples
+                    .extend_from_slice(&samples[keep_from - queued_end..]);
+            } else {
+                queue.samples.drain(..keep_from - queue.base);
+                queue.samples.extend_from_slice(samples);
+            }
+            queue.base = keep_from;
+        }
+    }
+
+    /// The mean spectrum on log-spaced bands.
+    pub fn finish(mut self) -> BandSpectrum {
+        let fft_len = self.frame.window.len();
+        for (_, queue) in &mut self.channels {
+            if queue.received < fft_len {
+                // A file shorter than one frame: zero-padded.
+                queue.samples.resize(fft_len, 0.0);
+                self.frame.accumulate(&queue.samples, &mut self.power);
+                self.frames += 1;
+                continue;
+            }
+            // A last frame aligned to the end (never zero-padded: a cut inside the window
+            // would splatter across the spectrum), unless a frame every hop ended there.
+            let last_start = queue.received - fft_len;
+            if queue.last_taken != Some(last_start) {
+                let at = last_start - queue.base;
+                self.frame
+                    .accumulate(&queue.samples[at..at + fft_len], &mut self.power);
+                self.frames += 1;
+            }
+        }
+        let bands = Bands::log_spaced(BANDS_PER_OCTAVE, self.rate);
+        let mean: Vec<f32> = self
+            .power
+            .iter()
+            .map(|p| p / self.frames.max(1) as f32)
+            .collect();
+        let mut levels = vec![0.0f32; bands.len()];
+        BandMap::new(&bands, fft_len, self.rate).apply(&mean, &mut levels);
+        let levels_db = levels.iter().map(|&p| power_db(p)).collect();
+        BandSpectrum { bands, levels_db }
+    }
 }
 
 fn power_db(power: f32) -> f32 {

@@ -7,7 +7,7 @@ use crest_engine::AudioBuffer;
 use crest_engine::emulation::noise::White;
 use crest_engine::spectrum::{
     AnalyzerSettings, BANDS_PER_OCTAVE, BandSpectrum, Bands, FLOOR_DB, LiveAnalyzer,
-    long_term_spectrum,
+    LongTermAnalyzer, long_term_spectrum,
 };
 
 #[global_allocator]
@@ -226,4 +226,34 @@ fn a_viewed_spectrum_is_smoothed_over_its_fraction_of_an_octave_and_tilted() {
     let lift = (sloped[at_2k] - third[at_2k]) - (sloped[at_1k] - third[at_1k]);
     let octaves = (centres[at_2k] / centres[at_1k]).log2();
     assert!((f64::from(lift) - 3.0 * octaves).abs() < 1e-3, "{lift}");
+}
+
+#[test]
+fn blocks_give_the_long_term_spectrum_of_the_whole() {
+    // Lengths on and off the hop grid, shorter than one frame, and a 96 kHz file.
+    for (rate, frames) in [
+        (44_100u32, 200_000usize),
+        (44_100, 8_192 * 10),
+        (48_000, 3_000),
+        (96_000, 150_001),
+    ] {
+        let left = noise(frames, 7);
+        let right: Vec<f32> = sine(3_000.0, 0.3, rate, frames as f64 / f64::from(rate));
+        let audio = AudioBuffer::new(rate, vec![left, right]).expect("stereo");
+        let whole = long_term_spectrum(&audio);
+        for block in [1_000usize, 4_096, 70_001] {
+            let mut analyzer = LongTermAnalyzer::new(rate, audio.roles());
+            let mut start = 0;
+            while start < frames {
+                let end = (start + block).min(frames);
+                analyzer.push(&[&audio.channel(0)[start..end], &audio.channel(1)[start..end]]);
+                start = end;
+            }
+            let parts = analyzer.finish();
+            assert_eq!(parts.bands, whole.bands);
+            for (a, b) in parts.levels_db.iter().zip(&whole.levels_db) {
+                assert!((a - b).abs() < 1e-3, "{rate} {frames} {block}: {a} vs {b}");
+            }
+        }
+    }
 }
