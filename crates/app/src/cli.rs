@@ -1,6 +1,7 @@
 //! The command-line interface: batch tools over the same engine the GUI uses.
 
 mod analyze;
+mod bench;
 mod devices;
 mod master;
 mod play;
@@ -45,6 +46,9 @@ pub enum Command {
     /// Play a file through the chain and the monitor path on an output device (a headless
     /// audition).
     Play(play::PlayArgs),
+    /// Time and weigh the desk's work on a file: loading it, and re-rendering and measuring
+    /// the master as after an edit (seconds, realtime factor, resident memory).
+    Bench(bench::BenchArgs),
     /// Open the desk on a file (for a file whose name is also a subcommand's).
     Open {
         /// Audio file to open.
@@ -133,5 +137,6 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Devices(args) => devices::run(&args),
         Command::Master(args) => master::run(&args),
         Command::Verify(args) => verify::run(&args),
+        Command::Bench(args) => bench::run(&args),
     }
 }

@@ -8,6 +8,7 @@
 //! choice) through its events. Plots and panels are widgets with their own messages, mapped
 //! by the screen that shows them.
 
+pub mod bench;
 mod chain_panel;
 mod context;
 mod dialog;

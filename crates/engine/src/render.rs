@@ -130,8 +130,13 @@ pub struct MeasuredMaster {
 }
 
 /// Renders `audio` for `settings` and measures the result (loudness with true peak, and the
-/// long-term spectrum, as two pieces of work through `join`). Progress runs to 0.8 during
-/// the render; a cancel stops it where it is.
+/// long-term spectrum) without holding the master: the desk's re-render after every edit.
+/// Nothing as large as the programme is made, so a re-render takes the source's memory and a
+/// few blocks: the chain runs block by block from the source on every pass (once to measure
+/// the loudness arriving at the limiter, once per solver trial, once for the master, which
+/// is measured as it is made), each pass's measuring beside its rendering through `join`.
+/// The figures are those of [`render`] followed by [`measure`](loudness::measure) and
+/// [`long_term_spectrum`](crate::spectrum::long_term_spectrum). A cancel stops it where it is.
 pub fn render_measured(
     audio: &AudioBuffer,
     settings: &ChainSettings,
@@ -139,26 +144,206 @@ pub fn render_measured(
     join: &impl crate::parallel::Join,
 ) -> Result<MeasuredMaster, RenderError> {
     let RenderControl { progress, cancel } = control;
-    let rendered = render(
-        Cow::Borrowed(audio),
-        settings,
-        0.0,
-        RenderControl {
-            progress: &mut |f| progress(0.8 * f),
-            cancel,
+    let rate = audio.sample_rate();
+    let mut pre_settings = settings.clone();
+    pre_settings.limiter.bypass = true;
+    // Made once here so a bad setting fails before any work; each pass builds its own.
+    Chain::new(&pre_settings, rate, BLOCK, audio.channel_count())?;
+    check_trims(&settings.output, audio)?;
+    let feed = || -> Result<ChainFeed<'_>, RenderError> {
+        Ok(ChainFeed {
+            source: audio.channels(),
+            chain: Chain::new(&pre_settings, rate, BLOCK, audio.channel_count())?,
+        })
+    };
+    let roles = audio.roles();
+    let frames = audio.frames();
+    let master_meter = || MasterMeter {
+        loudness: loudness::ProgrammeMeter::new(rate, roles),
+        spectrum: crate::spectrum::LongTermAnalyzer::new(rate, roles),
+    };
+    let l = &settings.limiter;
+    if l.bypass {
+        let mut io = Streamed::new(feed()?, &settings.output, rate, frames, master_meter());
+        let mut block = vec![vec![0.0f32; BLOCK]; audio.channel_count()];
+        let mut start = 0;
+        while start < frames {
+            check(cancel)?;
+            let end = (start + BLOCK).min(frames);
+            io.read(start, end, &mut block);
+            io.write(start, end - start, &block);
+            progress(start as f64 / frames.max(1) as f64);
+            start = end;
+        }
+        let (loudness, spectrum) = io.meter.finish(join);
+        progress(1.0);
+        return Ok(MeasuredMaster {
+            loudness,
+            limiter: None,
+            spectrum,
+        });
+    }
+
+    // The loudness arriving at the limiter (before the output stage, as `render` reads it).
+    let integrated_before = {
+        let mut feed = feed()?;
+        let mut meter = IntegratedMeter::new(rate, roles);
+        let mut block = vec![vec![0.0f32; BLOCK]; audio.channel_count()];
+        let mut start = 0;
+        while start < frames {
+            check(cancel)?;
+            let end = (start + BLOCK).min(frames);
+            feed.read_into(start, end, &mut block);
+            let planes: Vec<&[f32]> = block.iter().map(|b| &b[..end - start]).collect();
+            meter.push(&planes);
+            start = end;
+        }
+        meter.finish()
+    };
+    progress(0.15);
+    let working_ceiling = crate::chain::limiter::working_ceiling_dbtp(l.ceiling_dbtp);
+    let solved = solve_gain(
+        l,
+        integrated_before,
+        &mut |gain_db| {
+            let meter = IntegratedMeter::new(rate, roles);
+            let mut io = Streamed::new(feed()?, &settings.output, rate, frames, meter);
+            let mut limiter = Limiter::new(l, rate, audio.channel_count());
+            limiter.set_now(gain_db, working_ceiling);
+            drive_limiter(&mut limiter, audio.channel_count(), frames, &mut io, cancel)?;
+            Ok((io.meter.finish(), limiter.stats().peak_reduction_db))
         },
+        &mut |f| progress(0.15 + 0.55 * f),
     )?;
     check(cancel)?;
-    let (loudness, spectrum) = join.join(
-        || loudness::measure_with(&rendered.audio, join),
-        || crate::spectrum::long_term_spectrum(&rendered.audio),
+    progress(0.7);
+    let mut io = Streamed::new(feed()?, &settings.output, rate, frames, master_meter());
+    let mut limiter = Limiter::new(l, rate, audio.channel_count());
+    limiter.set_now(solved.gain_db, working_ceiling);
+    drive_limiter(&mut limiter, audio.channel_count(), frames, &mut io, cancel)?;
+    let (loudness, spectrum) = io.meter.finish(join);
+    let report = limiter_report(
+        l,
+        solved,
+        &limiter.stats(),
+        working_ceiling,
+        integrated_before,
+        || loudness.integrated_lufs,
     );
     progress(1.0);
     Ok(MeasuredMaster {
         loudness,
-        limiter: rendered.limiter,
+        limiter: Some(report),
         spectrum,
     })
+}
+
+/// The chain (limiter bypassed) over a borrowed programme, block by block as it is read:
+/// each block is copied from the source and processed, in order from the start.
+struct ChainFeed<'a> {
+    source: &'a [Vec<f32>],
+    chain: Chain,
+}
+
+impl ChainFeed<'_> {
+    /// Fills `block` with the chain's output for frames `start..end` (the next frames).
+    fn read_into(&mut self, start: usize, end: usize, block: &mut [Vec<f32>]) {
+        InPlace::read_from(self.source, start, end, block);
+        process_planar(block, 0, end - start, |planes| self.chain.process(planes));
+    }
+}
+
+/// Where a streamed pass's output goes: a meter, block by block.
+trait BlockMeter {
+    fn push(&mut self, planes: &[&[f32]]);
+}
+
+impl BlockMeter for IntegratedMeter {
+    fn push(&mut self, planes: &[&[f32]]) {
+        IntegratedMeter::push(self, planes);
+    }
+}
+
+/// The master's figures as it is made: loudness and peaks, and the long-term spectrum.
+struct MasterMeter {
+    loudness: loudness::ProgrammeMeter,
+    spectrum: crate::spectrum::LongTermAnalyzer,
+}
+
+impl BlockMeter for MasterMeter {
+    fn push(&mut self, planes: &[&[f32]]) {
+        self.loudness.push(planes);
+        self.spectrum.push(planes);
+    }
+}
+
+impl MasterMeter {
+    fn finish(
+        self,
+        join: &impl crate::parallel::Join,
+    ) -> (loudness::Loudness, crate::spectrum::BandSpectrum) {
+        let Self { loudness, spectrum } = self;
+        join.join(|| loudness.finish(), || spectrum.finish())
+    }
+}
+
+/// One streamed pass: the chain from the source into the limiter (or straight out), through
+/// the output stage into a meter.
+struct Streamed<'a, M> {
+    feed: ChainFeed<'a>,
+    shape: Option<OutputShape>,
+    shaped: Vec<Vec<f32>>,
+    meter: M,
+}
+
+impl<'a, M: BlockMeter> Streamed<'a, M> {
+    fn new(
+        feed: ChainFeed<'a>,
+        output: &OutputSettings,
+        rate: u32,
+        frames: usize,
+        meter: M,
+    ) -> Self {
+        let channels = feed.source.len();
+        Self {
+            feed,
+            shape: OutputShape::new(output, rate, frames),
+            shaped: vec![Vec::with_capacity(BLOCK); channels],
+            meter,
+        }
+    }
+}
+
+impl<M: BlockMeter> LimiterIo for Streamed<'_, M> {
+    fn read(&mut self, start: usize, end: usize, block: &mut [Vec<f32>]) {
+        self.feed.read_into(start, end, block);
+    }
+
+    fn write(&mut self, to: usize, count: usize, block: &[Vec<f32>]) {
+        let planes = shaped_planes(self.shape.as_ref(), &mut self.shaped, to, count, block);
+        self.meter.push(&planes);
+    }
+}
+
+/// Output frames `to..to + count` (the first `count` of each block) after the output stage:
+/// the block itself when the stage is neutral, else its trimmed and faded frames in `shaped`.
+fn shaped_planes<'b>(
+    shape: Option<&OutputShape>,
+    shaped: &'b mut [Vec<f32>],
+    to: usize,
+    count: usize,
+    block: &'b [Vec<f32>],
+) -> Vec<&'b [f32]> {
+    match shape {
+        Some(shape) => {
+            for (shaped, b) in shaped.iter_mut().zip(block) {
+                shaped.clear();
+                shaped.extend((0..count).filter_map(|k| shape.apply(to + k, b[k])));
+            }
+            shaped.iter().map(Vec::as_slice).collect()
+        }
+        None => block.iter().map(|b| &b[..count]).collect(),
+    }
 }
 
 /// Renders `audio` through the chain built from `settings`. `margin_db` lowers the limiter's
@@ -234,99 +419,167 @@ pub fn render_with_trial_budget(
         Ok((apply_output(out, &settings.output, rate), stats))
     };
 
-    let mut notes = Vec::new();
     // The limiter's output at the chosen gain when the solver already made it (before the
     // output stage), with its statistics.
     let mut chosen: Option<(Vec<Vec<f32>>, LimiterStats)> = None;
-    let (gain_db, integrated_after, target_reached, shortfall_lu) = match l.target_lufs {
-        None => (l.gain_db, None, None, None),
-        Some(target) => {
-            let Some(lufs_before) = integrated_before else {
-                return Err(RenderError::Silent);
-            };
-            // Each trial writes the limiter's output into one reusable buffer and measures it
-            // through the output stage as it goes; the last trial is usually the one chosen,
-            // and then its output is the render. A long programme's trials are only measured
-            // (a second whole buffer would double the memory a master takes), and the chosen
-            // gain is rendered once more, in place.
-            let keep_trials =
-                crate::limits::decoded_bytes(frames as u64, pre.len()) <= trial_buffer_max_bytes;
-            let mut trial_out = None;
-            let mut last_gain = None;
-            let mut trial = |gain_db: f64| {
-                last_gain = Some(gain_db);
-                trial_loudness(
-                    &pre,
-                    keep_trials.then_some(&mut trial_out),
-                    &roles,
-                    l,
-                    &settings.output,
-                    rate,
-                    gain_db,
-                    working_ceiling,
-                    cancel,
-                )
-            };
-            let (gain, lufs) = solve(
-                target,
-                lufs_before,
-                l.max_reduction_db,
-                &mut trial,
-                &mut *progress,
-            )?;
-            if last_gain == Some(gain) {
-                chosen = trial_out;
-            }
-            let reached = (lufs - target).abs() <= 0.1;
-            let shortfall = (!reached).then_some(target - lufs);
-            if let Some(short) = shortfall.filter(|s| *s > 0.0) {
-                notes.push(format!(
-                    "The target of {target:.1} LUFS needs more than the {:.0} dB of limiting \
-                     allowed: the master stops at {:.1} LUFS, {short:.1} LU short. Raise the \
-                     cap only if the extra loudness is worth the dynamics.",
-                    l.max_reduction_db, lufs
-                ));
-            }
-            (gain, Some(lufs), Some(reached), shortfall)
-        }
-    };
+    // Each trial writes the limiter's output into one reusable buffer and measures it through
+    // the output stage as it goes; the last trial is usually the one chosen, and then its
+    // output is the render. A long programme's trials are only measured (a second whole
+    // buffer would double the memory a master takes), and the chosen gain is rendered once
+    // more, in place.
+    let keep_trials =
+        crate::limits::decoded_bytes(frames as u64, pre.len()) <= trial_buffer_max_bytes;
+    let mut trial_out = None;
+    let mut last_gain = None;
+    let solved = solve_gain(
+        l,
+        integrated_before,
+        &mut |gain_db| {
+            last_gain = Some(gain_db);
+            trial_loudness(
+                &pre,
+                keep_trials.then_some(&mut trial_out),
+                &roles,
+                l,
+                &settings.output,
+                rate,
+                gain_db,
+                working_ceiling,
+                cancel,
+            )
+        },
+        &mut |f| progress(0.5 + 0.4 * f),
+    )?;
+    if solved.searched && last_gain == Some(solved.gain_db) {
+        chosen = trial_out;
+    }
     check(cancel)?;
     let (out, stats) = match chosen {
         Some((out, stats)) => (apply_output(out, &settings.output, rate), stats),
-        None => finish(gain_db, pre)?,
+        None => finish(solved.gain_db, pre)?,
     };
     let out = rebuild(out);
+    let report = limiter_report(
+        l,
+        solved,
+        &stats,
+        working_ceiling,
+        integrated_before,
+        || loudness::integrated_lufs(&out),
+    );
+    progress(1.0);
+    Ok(Rendered {
+        audio: out,
+        limiter: Some(report),
+        disabled_for_mono,
+    })
+}
+
+/// The limiter's gain as set, or as solved for the loudness target, and what came of it.
+#[derive(Debug)]
+struct SolvedGain {
+    gain_db: f64,
+    /// Whether trials searched for it (there is a target).
+    searched: bool,
+    /// The output's integrated loudness at the gain, as the solver measured it.
+    integrated_after: Option<f64>,
+    target_reached: Option<bool>,
+    shortfall_lu: Option<f64>,
+    notes: Vec<String>,
+}
+
+/// The limiter's gain for `settings`: as set without a target, else solved through `trial`
+/// (the output's loudness and the peak reduction at a gain; progress 0–1 after each).
+fn solve_gain(
+    settings: &LimiterSettings,
+    integrated_before: Option<f64>,
+    trial: &mut dyn FnMut(f64) -> Result<(Option<f64>, f64), RenderError>,
+    progress: &mut dyn FnMut(f64),
+) -> Result<SolvedGain, RenderError> {
+    let Some(target) = settings.target_lufs else {
+        return Ok(SolvedGain {
+            gain_db: settings.gain_db,
+            searched: false,
+            integrated_after: None,
+            target_reached: None,
+            shortfall_lu: None,
+            notes: Vec::new(),
+        });
+    };
+    let lufs_before = integrated_before.ok_or(RenderError::Silent)?;
+    let (gain, lufs) = solve(
+        target,
+        lufs_before,
+        settings.max_reduction_db,
+        trial,
+        progress,
+    )?;
+    let reached = (lufs - target).abs() <= 0.1;
+    let shortfall = (!reached).then_some(target - lufs);
+    let mut notes = Vec::new();
+    if let Some(short) = shortfall.filter(|s| *s > 0.0) {
+        notes.push(format!(
+            "The target of {target:.1} LUFS needs more than the {:.0} dB of limiting \
+             allowed: the master stops at {:.1} LUFS, {short:.1} LU short. Raise the \
+             cap only if the extra loudness is worth the dynamics.",
+            settings.max_reduction_db, lufs
+        ));
+    }
+    Ok(SolvedGain {
+        gain_db: gain,
+        searched: true,
+        integrated_after: Some(lufs),
+        target_reached: Some(reached),
+        shortfall_lu: shortfall,
+        notes,
+    })
+}
+
+/// What the limiter did, from the solved gain and the final pass's statistics;
+/// `integrated_after` measures the output when the heavy-limiting note needs its loudness and
+/// the solver did not measure it.
+fn limiter_report(
+    settings: &LimiterSettings,
+    solved: SolvedGain,
+    stats: &LimiterStats,
+    working_ceiling: f64,
+    integrated_before: Option<f64>,
+    integrated_after: impl FnOnce() -> Option<f64>,
+) -> LimiterReport {
+    let SolvedGain {
+        gain_db,
+        integrated_after: solved_after,
+        target_reached,
+        shortfall_lu,
+        mut notes,
+        ..
+    } = solved;
     // Where the limiter worked, its reduction is the highest peak's overshoot at the gain.
     let true_peak_before = (stats.peak_reduction_db > 0.0)
         .then_some(stats.peak_reduction_db + working_ceiling - gain_db);
     let integrated_after = if stats.peak_reduction_db > HEAVY_LIMITING_DB {
-        let integrated = integrated_after.or_else(|| loudness::integrated_lufs(&out));
+        let integrated = solved_after.or_else(integrated_after);
         notes.push(heavy_limiting_note(stats.peak_reduction_db, integrated));
         integrated
     } else {
-        integrated_after
+        solved_after
     };
-    progress(1.0);
-    Ok(Rendered {
-        audio: out,
-        limiter: Some(LimiterReport {
-            ceiling_dbtp: l.ceiling_dbtp,
-            target_lufs: l.target_lufs,
-            gain_db,
-            peak_reduction_db: stats.peak_reduction_db,
-            mean_reduction_db: stats.mean_reduction_db,
-            integrated_before_lufs: integrated_before,
-            true_peak_before_dbtp: true_peak_before,
-            plr_before_db: true_peak_before
-                .zip(integrated_before)
-                .map(|(peak, lufs)| peak - lufs),
-            integrated_after_lufs: integrated_after,
-            target_reached,
-            shortfall_lu,
-            notes,
-        }),
-        disabled_for_mono,
-    })
+    LimiterReport {
+        ceiling_dbtp: settings.ceiling_dbtp,
+        target_lufs: settings.target_lufs,
+        gain_db,
+        peak_reduction_db: stats.peak_reduction_db,
+        mean_reduction_db: stats.mean_reduction_db,
+        integrated_before_lufs: integrated_before,
+        true_peak_before_dbtp: true_peak_before,
+        plr_before_db: true_peak_before
+            .zip(integrated_before)
+            .map(|(peak, lufs)| peak - lufs),
+        integrated_after_lufs: integrated_after,
+        target_reached,
+        shortfall_lu,
+        notes,
+    }
 }
 
 /// "Over-limiting buys nothing": what the reference streaming normalisation (Spotify's normal
@@ -371,7 +624,7 @@ fn solve(
     for n in 0..SOLVER_TRIALS {
         let (lufs, reduction) = trial(gain)?;
         let lufs = lufs.ok_or(RenderError::Silent)?;
-        progress(0.5 + 0.4 * (n + 1) as f64 / SOLVER_TRIALS as f64);
+        progress((n + 1) as f64 / SOLVER_TRIALS as f64);
         if reduction > 0.0 {
             max_gain = max_gain.min(gain + max_reduction_db - reduction);
         }
@@ -504,16 +757,7 @@ impl LimiterIo for Measured<'_> {
         let Some(meter) = &mut self.meter else {
             return;
         };
-        let planes: Vec<&[f32]> = match &mut self.shape {
-            Some(shape) => {
-                for (shaped, b) in self.shaped.iter_mut().zip(block) {
-                    shaped.clear();
-                    shaped.extend((0..count).filter_map(|k| shape.apply(to + k, b[k])));
-                }
-                self.shaped.iter().map(Vec::as_slice).collect()
-            }
-            None => block.iter().map(|b| &b[..count]).collect(),
-        };
+        let planes = shaped_planes(self.shape.as_ref(), &mut self.shaped, to, count, block);
         meter.push(&planes);
     }
 }

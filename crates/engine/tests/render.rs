@@ -206,37 +206,84 @@ fn a_measured_render_reports_what_the_render_measures_and_stops_when_cancelled()
     use std::sync::atomic::AtomicBool;
     let rate = 48_000;
     let audio = quiet_pink(rate);
-    let mut settings = ChainSettings::gentle_master();
-    settings.limiter.target_lufs = Some(-14.0);
-    let rendered = render_whole(&audio, &settings).expect("renders");
-    let expected = crest_engine::loudness::measure(&rendered.audio);
-    let (running, cancelled) = (AtomicBool::new(false), AtomicBool::new(true));
-    let mut last = 0.0;
-    let measured = render_measured(
+    let mut target = ChainSettings::gentle_master();
+    target.limiter.target_lufs = Some(-14.0);
+    // The output stage trims and fades; a fixed gain limits hard; no limiter at all.
+    let mut shaped = target.clone();
+    shaped.output.trim_start_s = 0.25;
+    shaped.output.fade_in_s = 0.5;
+    shaped.output.fade_out_s = 1.0;
+    let mut fixed = ChainSettings::gentle_master();
+    fixed.limiter.gain_db = 24.0;
+    let mut unlimited = ChainSettings::gentle_master();
+    unlimited.limiter.bypass = true;
+    for settings in [target, shaped, fixed, unlimited] {
+        let rendered = render_whole(&audio, &settings).expect("renders");
+        let expected = crest_engine::loudness::measure(&rendered.audio);
+        let running = AtomicBool::new(false);
+        let mut last = 0.0;
+        let measured = render_measured(
+            &audio,
+            &settings,
+            RenderControl {
+                progress: &mut |f| last = f,
+                cancel: &running,
+            },
+            &Sequential,
+        )
+        .expect("measured");
+        assert_eq!(last, 1.0, "progress ends at 1");
+        let close = |a: Option<f64>, b: Option<f64>, within: f64| match (a, b) {
+            (Some(a), Some(b)) => (a - b).abs() <= within,
+            (a, b) => a == b,
+        };
+        let (got, want) = (&measured.loudness, &expected);
+        assert!(
+            close(got.integrated_lufs, want.integrated_lufs, 1e-6),
+            "{got:?}"
+        );
+        assert!(close(got.lra_lu, want.lra_lu, 1e-6));
+        assert!(close(got.true_peak_dbtp, want.true_peak_dbtp, 1e-6));
+        assert!(close(got.sample_peak_dbfs, want.sample_peak_dbfs, 1e-6));
+        assert_eq!(got.momentary.len(), want.momentary.len());
+        let spectrum = crest_engine::spectrum::long_term_spectrum(&rendered.audio);
+        for (a, b) in measured.spectrum.levels_db.iter().zip(&spectrum.levels_db) {
+            assert!((a - b).abs() < 1e-3, "{a} vs {b}");
+        }
+        match (&measured.limiter, &rendered.limiter) {
+            (Some(got), Some(want)) => {
+                assert!((got.gain_db - want.gain_db).abs() < 1e-9);
+                assert!((got.peak_reduction_db - want.peak_reduction_db).abs() < 1e-6);
+                assert_eq!(got.target_reached, want.target_reached);
+                assert_eq!(got.notes.len(), want.notes.len());
+            }
+            (None, None) => {}
+            other => panic!("limiter reports differ: {other:?}"),
+        }
+        if settings.limiter.target_lufs.is_some() {
+            assert!(got.integrated_lufs.is_some_and(|i| (i + 14.0).abs() <= 0.1));
+        }
+    }
+    // The fixed gain drives the limiter hard: the report says so (and the test sees a note).
+    let mut fixed = ChainSettings::gentle_master();
+    fixed.limiter.gain_db = 24.0;
+    let never = AtomicBool::new(false);
+    let hard = render_measured(
         &audio,
-        &settings,
+        &fixed,
         RenderControl {
-            progress: &mut |f| last = f,
-            cancel: &running,
+            progress: &mut |_| {},
+            cancel: &never,
         },
         &Sequential,
     )
     .expect("measured");
-    assert_eq!(last, 1.0, "progress ends at 1");
-    assert_eq!(measured.loudness.integrated_lufs, expected.integrated_lufs);
-    assert_eq!(measured.loudness.true_peak_dbtp, expected.true_peak_dbtp);
-    assert_eq!(
-        measured.spectrum,
-        crest_engine::spectrum::long_term_spectrum(&rendered.audio)
-    );
-    assert!(
-        measured
-            .limiter
-            .is_some_and(|l| l.target_reached == Some(true))
-    );
+    assert!(hard.limiter.is_some_and(|l| !l.notes.is_empty()));
+
+    let cancelled = AtomicBool::new(true);
     let stopped = render_measured(
         &audio,
-        &settings,
+        &ChainSettings::gentle_master(),
         RenderControl {
             progress: &mut |_| {},
             cancel: &cancelled,
