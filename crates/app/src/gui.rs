@@ -17,6 +17,7 @@ mod meters;
 mod monitor_bar;
 mod params;
 mod pipeline;
+mod restore;
 mod session;
 mod spectrum;
 mod style;
@@ -29,7 +30,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use crest_engine::limits::DecodeLimits;
-use crest_engine::session::{Orphan, Session as SessionFile};
+use crest_engine::session::Session as SessionFile;
 use iced::widget::{button, column, container, progress_bar, row, text};
 use iced::{Element, Fill, Length, Subscription, Task};
 
@@ -389,34 +390,6 @@ impl Desk {
         }
     }
 
-    /// Takes up (or discards) the first autosave a crashed desk left.
-    fn restore(&mut self, accept: bool) -> Task<Message> {
-        if self.context.restore_offers.is_empty() {
-            return Task::none();
-        }
-        let offer = self.context.restore_offers.remove(0);
-        let Some(storage) = &self.context.storage else {
-            return Task::none();
-        };
-        if !accept {
-            storage.dismiss(&offer);
-            return Task::none();
-        }
-        // Under this desk's own autosave before the orphan goes: a crash from here on still
-        // has it.
-        let kept = match &self.context.lease {
-            Some(lease) => storage.autosave(lease, &offer.session),
-            None => Ok(()),
-        };
-        match kept {
-            Ok(()) => storage.dismiss(&offer),
-            Err(e) => self.say(format!("Autosave failed: {e}")),
-        }
-        let source = offer.session.source.clone();
-        self.context.pending = Some(offer.session);
-        self.load(source)
-    }
-
     /// Closes the desk: an export in progress is cancelled first, so it can take its
     /// temporary file away, and the desk closes when it has reported back.
     fn quit(&mut self) -> Task<Message> {
@@ -526,41 +499,8 @@ impl Desk {
             page = page.push(text(notice.clone()).color(style::WARNING));
         }
         if let Some(offer) = self.context.restore_offers.first() {
-            page = page.push(restore_offer(offer, self.context.restore_offers.len()));
+            page = page.push(restore::offer(offer, self.context.restore_offers.len()));
         }
         container(page.push(content)).padding(16).into()
     }
-}
-
-/// The offer to restore what a crashed desk left.
-fn restore_offer(offer: &Orphan, offers: usize) -> Element<'_, Message> {
-    let what = offer
-        .session
-        .source
-        .as_ref()
-        .map_or_else(|| "the demo mix".to_owned(), |p| p.display().to_string());
-    let more = match offers {
-        1 => String::new(),
-        n => format!(" ({} more after this one)", n - 1),
-    };
-    let partly = if offer.notes.is_empty() {
-        String::new()
-    } else {
-        format!(" Note: {}.", offer.notes.join("; "))
-    };
-    row![
-        text(format!(
-            "Crest did not close properly last time. Restore the autosaved session \
-             ({what})?{more}{partly}"
-        ))
-        .color(style::MASTER)
-        .width(Fill),
-        button("Restore").on_press(Message::Restore(true)),
-        button("Discard")
-            .style(button::secondary)
-            .on_press(Message::Restore(false)),
-    ]
-    .spacing(8)
-    .align_y(iced::Alignment::Center)
-    .into()
 }
