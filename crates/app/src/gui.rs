@@ -16,6 +16,7 @@ mod history;
 mod meters;
 mod monitor_bar;
 mod params;
+mod path_entry;
 mod pipeline;
 mod restore;
 mod session;
@@ -35,7 +36,8 @@ use iced::widget::{button, column, container, progress_bar, row, text};
 use iced::{Element, Fill, Length, Subscription, Task};
 
 pub use context::Context;
-use dialog::Picked;
+use dialog::{Ask, Picked};
+use path_entry::{PathEntry, Typing};
 use pipeline::{Loaded, load};
 use session::{Event, Session};
 use work::{Job, off_thread};
@@ -90,6 +92,8 @@ pub enum Message {
     /// The file dialog for a track or a session (Ctrl+O) and what it gave.
     OpenDialog,
     OpenPicked(Picked),
+    /// The typed path standing in for a file dialog.
+    TypedPath(path_entry::Message),
     /// Restore the autosave a crashed desk left (true) or discard it.
     Restore(bool),
     /// Ctrl+S: save the session (to its file, or `choose` one: Ctrl+Shift+S).
@@ -118,6 +122,8 @@ impl From<session::Message> for Message {
 pub struct Desk {
     context: Context,
     screen: Screen,
+    /// A path being typed where a file dialog could not open.
+    typing: Option<Typing<Message>>,
 }
 
 /// What the window shows.
@@ -159,6 +165,7 @@ impl Desk {
         let mut desk = Self {
             context,
             screen: Screen::Failed(String::new()),
+            typing: None,
         };
         let task = match file {
             // `crest mix.crest.json`: a saved session, not audio.
@@ -238,6 +245,28 @@ impl Desk {
         }
     }
 
+    /// What opening asks for: a track or a session, from the folder the last one came from
+    /// (else the open track's).
+    fn open_ask(&self) -> Ask {
+        let source = match &self.screen {
+            Screen::Session(session) => session.source.as_deref(),
+            _ => None,
+        };
+        let folder = self.context.preferences.last_open_folder.clone();
+        Ask::open(
+            "Open a track or a session",
+            "Audio and sessions",
+            dialog::openable(),
+            folder.unwrap_or_else(|| dialog::beside(source)),
+        )
+    }
+
+    /// Shows `entry` in place of a file dialog; its answer goes to `then`.
+    fn type_path(&mut self, entry: PathEntry, then: fn(Picked) -> Message) -> Task<Message> {
+        self.typing = Some(Typing { entry, then });
+        PathEntry::focus()
+    }
+
     /// A notice where the engineer will see it.
     fn say(&mut self, notice: String) {
         match &mut self.screen {
@@ -285,23 +314,31 @@ impl Desk {
                 }
                 Task::none()
             }
-            Message::OpenDialog => Task::perform(
-                dialog::open(
-                    "Open a track or a session",
-                    "Audio and sessions",
-                    dialog::openable(),
-                    self.context.preferences.last_open_folder.clone(),
-                ),
-                Message::OpenPicked,
-            ),
+            Message::OpenDialog => {
+                Task::perform(dialog::pick(self.open_ask()), Message::OpenPicked)
+            }
             Message::OpenPicked(picked) => match picked {
-                Picked::Path(path) => Task::done(Message::Open(path)),
+                Picked::Path(path) => self.update(Message::Open(path)),
                 Picked::Cancelled => Task::none(),
-                Picked::Unavailable => {
-                    self.say(dialog::UNAVAILABLE.to_owned());
-                    Task::none()
-                }
+                Picked::Unavailable => self.type_path(
+                    PathEntry::new(self.open_ask(), Some(dialog::UNAVAILABLE_OR_DROP)),
+                    Message::OpenPicked,
+                ),
             },
+            Message::TypedPath(message) => {
+                let Some(typing) = &mut self.typing else {
+                    return Task::none();
+                };
+                match typing.entry.update(message) {
+                    Some(event) => {
+                        // The typed answer goes where the dialog's would have gone.
+                        let then = typing.then;
+                        self.typing = None;
+                        self.update(then(event.into()))
+                    }
+                    None => Task::none(),
+                }
+            }
             Message::Restore(accept) => self.restore(accept),
             Message::SaveSession { choose } => {
                 let Screen::Session(session) = &self.screen else {
@@ -313,30 +350,27 @@ impl Desk {
                         self.save_session(&path);
                         Task::none()
                     }
-                    _ => {
-                        let suggested = session.source.as_ref().map_or_else(
-                            || PathBuf::from("demo.crest.json"),
-                            |s| s.with_extension("crest.json"),
-                        );
-                        Task::perform(
-                            dialog::save("Save the session", suggested),
-                            Message::SessionPicked,
-                        )
-                    }
-                }
-            }
-            Message::SessionPicked(picked) => {
-                match picked {
-                    Picked::Path(path) => self.save_session(&path),
-                    Picked::Cancelled => {}
-                    Picked::Unavailable => self.say(
-                        "No file dialog is available here: the session is autosaved, and \
-                         `crest open FILE` opens a saved one"
-                            .to_owned(),
+                    _ => Task::perform(
+                        dialog::pick(save_session_ask(session)),
+                        Message::SessionPicked,
                     ),
                 }
-                Task::none()
             }
+            Message::SessionPicked(picked) => match picked {
+                Picked::Path(path) => {
+                    self.save_session(&path);
+                    Task::none()
+                }
+                Picked::Cancelled => Task::none(),
+                Picked::Unavailable => match &self.screen {
+                    Screen::Session(session) => {
+                        let ask = save_session_ask(session);
+                        let entry = PathEntry::new(ask, Some(dialog::UNAVAILABLE));
+                        self.type_path(entry, Message::SessionPicked)
+                    }
+                    _ => Task::none(),
+                },
+            },
             Message::Autosave => {
                 if let (Screen::Session(session), Some(storage), Some(lease)) =
                     (&mut self.screen, &self.context.storage, &self.context.lease)
@@ -437,9 +471,17 @@ impl Desk {
             iced::Event::Window(iced::window::Event::CloseRequested) => Some(Message::Quit),
             _ => None,
         });
+        let window = match &self.typing {
+            Some(_) => {
+                Subscription::batch([window, PathEntry::subscription().map(Message::TypedPath)])
+            }
+            None => window,
+        };
         match &self.screen {
             Screen::Session(session) => {
-                let mut running = vec![window, session.subscription().map(Message::Session)];
+                // While a path is typed here, the session's keys rest.
+                let keys = self.typing.is_none();
+                let mut running = vec![window, session.subscription(keys).map(Message::Session)];
                 // Autosave looks only while there are edits it has not written.
                 if session.has_unsaved_edits() {
                     running.push(
@@ -501,6 +543,19 @@ impl Desk {
         if let Some(offer) = self.context.restore_offers.first() {
             page = page.push(restore::offer(offer, self.context.restore_offers.len()));
         }
-        container(page.push(content)).padding(16).into()
+        let page = container(page.push(content)).padding(16);
+        match &self.typing {
+            Some(typing) => widgets::modal(page, typing.entry.view().map(Message::TypedPath)),
+            None => page.into(),
+        }
     }
+}
+
+/// What saving the session under a name asks for: beside its track, named after it.
+fn save_session_ask(session: &Session) -> Ask {
+    let suggested = match &session.source {
+        Some(source) => source.with_extension("crest.json"),
+        None => dialog::beside(None).join("demo.crest.json"),
+    };
+    Ask::save("Save the session as", "Sessions", vec!["json"], suggested)
 }
