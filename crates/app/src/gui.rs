@@ -92,6 +92,8 @@ pub enum Message {
     /// The file dialog for a track or a session (Ctrl+O) and what it gave.
     OpenDialog,
     OpenPicked(Picked),
+    /// Ctrl+L: type the path of a track or a session instead.
+    TypePath,
     /// The typed path standing in for a file dialog.
     TypedPath(path_entry::Message),
     /// Restore the autosave a crashed desk left (true) or discard it.
@@ -122,7 +124,7 @@ impl From<session::Message> for Message {
 pub struct Desk {
     context: Context,
     screen: Screen,
-    /// A path being typed where a file dialog could not open.
+    /// A path being typed where a file dialog could not open (or for Ctrl+L).
     typing: Option<Typing<Message>>,
 }
 
@@ -325,6 +327,9 @@ impl Desk {
                     Message::OpenPicked,
                 ),
             },
+            Message::TypePath => {
+                self.type_path(PathEntry::new(self.open_ask(), None), Message::OpenPicked)
+            }
             Message::TypedPath(message) => {
                 let Some(typing) = &mut self.typing else {
                     return Task::none();
@@ -402,6 +407,7 @@ impl Desk {
         match event {
             Event::Open(path) => self.update(Message::Open(path)),
             Event::OpenDialog => self.update(Message::OpenDialog),
+            Event::TypePath => self.update(Message::TypePath),
             Event::SaveSession { choose } => self.update(Message::SaveSession { choose }),
             Event::DeviceChosen(device) => {
                 self.context.preferences.device = device;

@@ -1,5 +1,5 @@
 //! A path typed by hand, standing in for a file dialog where none can open (no desktop
-//! portal, no zenity).
+//! portal, no zenity) or when the engineer would rather type (Ctrl+L opens a file this way).
 //!
 //! It asks what the dialog would have asked (a [`dialog::Ask`]): the field starts in the
 //! dialog's folder or on its suggested file, Tab completes against the folder's entries, and

@@ -109,6 +109,8 @@ pub enum Event {
     Open(PathBuf),
     /// Ctrl+O: choose a track or a session to open.
     OpenDialog,
+    /// Ctrl+L: type the path of a track or a session to open.
+    TypePath,
     /// Ctrl+S: save the session (to its file, or `choose` one: Ctrl+Shift+S).
     SaveSession { choose: bool },
     /// Playback goes to this device now (none: the system's default): remember it.

@@ -131,6 +131,30 @@ fn a_typed_file_that_does_not_exist_is_said_under_the_field() {
 }
 
 #[test]
+fn ctrl_l_asks_for_a_typed_path_to_open() {
+    let ctrl_l = iced::keyboard::Event::KeyPressed {
+        key: iced::keyboard::Key::Character("l".into()),
+        modified_key: iced::keyboard::Key::Character("l".into()),
+        physical_key: iced::keyboard::key::Physical::Code(iced::keyboard::key::Code::KeyL),
+        location: iced::keyboard::Location::Standard,
+        modifiers: iced::keyboard::Modifiers::CTRL,
+        text: None,
+        repeat: false,
+    };
+    let message = shortcut(ctrl_l).expect("a shortcut");
+    assert!(matches!(message, S::Request(Event::TypePath)));
+    let mut desk = ready();
+    let _ = desk.update(Message::Session(message));
+    assert!(desk.typing.is_some());
+    let mut ui = window(&desk);
+    assert!(ui.find("Open a track or a session").is_ok());
+    assert!(
+        ui.find(starting("No file dialog")).is_err(),
+        "asked for, not a fallback"
+    );
+}
+
+#[test]
 fn presets_sessions_references_and_exports_take_typed_paths_too() {
     let dir = scratch("typed-elsewhere");
     let mut desk = ready();
