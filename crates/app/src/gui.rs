@@ -17,7 +17,9 @@ mod history;
 mod meters;
 mod monitor_bar;
 mod params;
+mod path_entry;
 mod pipeline;
+mod restore;
 mod session;
 mod spectrum;
 mod style;
@@ -30,12 +32,13 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use crest_engine::limits::DecodeLimits;
-use crest_engine::session::{Orphan, Session as SessionFile};
+use crest_engine::session::Session as SessionFile;
 use iced::widget::{button, column, container, progress_bar, row, text};
 use iced::{Element, Fill, Length, Subscription, Task};
 
 pub use context::Context;
-use dialog::Picked;
+use dialog::{Ask, Picked};
+use path_entry::{PathEntry, Typing};
 use pipeline::{Loaded, load};
 use session::{Event, Session};
 use work::{Job, off_thread};
@@ -90,6 +93,10 @@ pub enum Message {
     /// The file dialog for a track or a session (Ctrl+O) and what it gave.
     OpenDialog,
     OpenPicked(Picked),
+    /// Ctrl+L: type the path of a track or a session instead.
+    TypePath,
+    /// The typed path standing in for a file dialog.
+    TypedPath(path_entry::Message),
     /// Restore the autosave a crashed desk left (true) or discard it.
     Restore(bool),
     /// Ctrl+S: save the session (to its file, or `choose` one: Ctrl+Shift+S).
@@ -118,6 +125,8 @@ impl From<session::Message> for Message {
 pub struct Desk {
     context: Context,
     screen: Screen,
+    /// A path being typed where a file dialog could not open (or for Ctrl+L).
+    typing: Option<Typing<Message>>,
 }
 
 /// What the window shows.
@@ -159,6 +168,7 @@ impl Desk {
         let mut desk = Self {
             context,
             screen: Screen::Failed(String::new()),
+            typing: None,
         };
         let task = match file {
             // `crest mix.crest.json`: a saved session, not audio.
@@ -238,6 +248,28 @@ impl Desk {
         }
     }
 
+    /// What opening asks for: a track or a session, from the folder the last one came from
+    /// (else the open track's).
+    fn open_ask(&self) -> Ask {
+        let source = match &self.screen {
+            Screen::Session(session) => session.source.as_deref(),
+            _ => None,
+        };
+        let folder = self.context.preferences.last_open_folder.clone();
+        Ask::open(
+            "Open a track or a session",
+            "Audio and sessions",
+            dialog::openable(),
+            folder.unwrap_or_else(|| dialog::beside(source)),
+        )
+    }
+
+    /// Shows `entry` in place of a file dialog; its answer goes to `then`.
+    fn type_path(&mut self, entry: PathEntry, then: fn(Picked) -> Message) -> Task<Message> {
+        self.typing = Some(Typing { entry, then });
+        PathEntry::focus()
+    }
+
     /// A notice where the engineer will see it.
     fn say(&mut self, notice: String) {
         match &mut self.screen {
@@ -285,23 +317,34 @@ impl Desk {
                 }
                 Task::none()
             }
-            Message::OpenDialog => Task::perform(
-                dialog::open(
-                    "Open a track or a session",
-                    "Audio and sessions",
-                    dialog::openable(),
-                    self.context.preferences.last_open_folder.clone(),
-                ),
-                Message::OpenPicked,
-            ),
+            Message::OpenDialog => {
+                Task::perform(dialog::pick(self.open_ask()), Message::OpenPicked)
+            }
             Message::OpenPicked(picked) => match picked {
-                Picked::Path(path) => Task::done(Message::Open(path)),
+                Picked::Path(path) => self.update(Message::Open(path)),
                 Picked::Cancelled => Task::none(),
-                Picked::Unavailable => {
-                    self.say(dialog::UNAVAILABLE.to_owned());
-                    Task::none()
-                }
+                Picked::Unavailable => self.type_path(
+                    PathEntry::new(self.open_ask(), Some(dialog::UNAVAILABLE_OR_DROP)),
+                    Message::OpenPicked,
+                ),
             },
+            Message::TypePath => {
+                self.type_path(PathEntry::new(self.open_ask(), None), Message::OpenPicked)
+            }
+            Message::TypedPath(message) => {
+                let Some(typing) = &mut self.typing else {
+                    return Task::none();
+                };
+                match typing.entry.update(message) {
+                    Some(event) => {
+                        // The typed answer goes where the dialog's would have gone.
+                        let then = typing.then;
+                        self.typing = None;
+                        self.update(then(event.into()))
+                    }
+                    None => Task::none(),
+                }
+            }
             Message::Restore(accept) => self.restore(accept),
             Message::SaveSession { choose } => {
                 let Screen::Session(session) = &self.screen else {
@@ -313,30 +356,27 @@ impl Desk {
                         self.save_session(&path);
                         Task::none()
                     }
-                    _ => {
-                        let suggested = session.source.as_ref().map_or_else(
-                            || PathBuf::from("demo.crest.json"),
-                            |s| s.with_extension("crest.json"),
-                        );
-                        Task::perform(
-                            dialog::save("Save the session", suggested),
-                            Message::SessionPicked,
-                        )
-                    }
-                }
-            }
-            Message::SessionPicked(picked) => {
-                match picked {
-                    Picked::Path(path) => self.save_session(&path),
-                    Picked::Cancelled => {}
-                    Picked::Unavailable => self.say(
-                        "No file dialog is available here: the session is autosaved, and \
-                         `crest open FILE` opens a saved one"
-                            .to_owned(),
+                    _ => Task::perform(
+                        dialog::pick(save_session_ask(session)),
+                        Message::SessionPicked,
                     ),
                 }
-                Task::none()
             }
+            Message::SessionPicked(picked) => match picked {
+                Picked::Path(path) => {
+                    self.save_session(&path);
+                    Task::none()
+                }
+                Picked::Cancelled => Task::none(),
+                Picked::Unavailable => match &self.screen {
+                    Screen::Session(session) => {
+                        let ask = save_session_ask(session);
+                        let entry = PathEntry::new(ask, Some(dialog::UNAVAILABLE));
+                        self.type_path(entry, Message::SessionPicked)
+                    }
+                    _ => Task::none(),
+                },
+            },
             Message::Autosave => {
                 if let (Screen::Session(session), Some(storage), Some(lease)) =
                     (&mut self.screen, &self.context.storage, &self.context.lease)
@@ -368,6 +408,7 @@ impl Desk {
         match event {
             Event::Open(path) => self.update(Message::Open(path)),
             Event::OpenDialog => self.update(Message::OpenDialog),
+            Event::TypePath => self.update(Message::TypePath),
             Event::SaveSession { choose } => self.update(Message::SaveSession { choose }),
             Event::DeviceChosen(device) => {
                 self.context.preferences.device = device;
@@ -388,34 +429,6 @@ impl Desk {
             Event::ExportFinished if self.context.quitting => Task::done(Message::Quit),
             Event::ExportFinished => Task::none(),
         }
-    }
-
-    /// Takes up (or discards) the first autosave a crashed desk left.
-    fn restore(&mut self, accept: bool) -> Task<Message> {
-        if self.context.restore_offers.is_empty() {
-            return Task::none();
-        }
-        let offer = self.context.restore_offers.remove(0);
-        let Some(storage) = &self.context.storage else {
-            return Task::none();
-        };
-        if !accept {
-            storage.dismiss(&offer);
-            return Task::none();
-        }
-        // Under this desk's own autosave before the orphan goes: a crash from here on still
-        // has it.
-        let kept = match &self.context.lease {
-            Some(lease) => storage.autosave(lease, &offer.session),
-            None => Ok(()),
-        };
-        match kept {
-            Ok(()) => storage.dismiss(&offer),
-            Err(e) => self.say(format!("Autosave failed: {e}")),
-        }
-        let source = offer.session.source.clone();
-        self.context.pending = Some(offer.session);
-        self.load(source)
     }
 
     /// Closes the desk: an export in progress is cancelled first, so it can take its
@@ -465,9 +478,17 @@ impl Desk {
             iced::Event::Window(iced::window::Event::CloseRequested) => Some(Message::Quit),
             _ => None,
         });
+        let window = match &self.typing {
+            Some(_) => {
+                Subscription::batch([window, PathEntry::subscription().map(Message::TypedPath)])
+            }
+            None => window,
+        };
         match &self.screen {
             Screen::Session(session) => {
-                let mut running = vec![window, session.subscription().map(Message::Session)];
+                // While a path is typed here, the session's keys rest.
+                let keys = self.typing.is_none();
+                let mut running = vec![window, session.subscription(keys).map(Message::Session)];
                 // Autosave looks only while there are edits it has not written.
                 if session.has_unsaved_edits() {
                     running.push(
@@ -527,41 +548,21 @@ impl Desk {
             page = page.push(text(notice.clone()).color(style::WARNING));
         }
         if let Some(offer) = self.context.restore_offers.first() {
-            page = page.push(restore_offer(offer, self.context.restore_offers.len()));
+            page = page.push(restore::offer(offer, self.context.restore_offers.len()));
         }
-        container(page.push(content)).padding(16).into()
+        let page = container(page.push(content)).padding(16);
+        match &self.typing {
+            Some(typing) => widgets::modal(page, typing.entry.view().map(Message::TypedPath)),
+            None => page.into(),
+        }
     }
 }
 
-/// The offer to restore what a crashed desk left.
-fn restore_offer(offer: &Orphan, offers: usize) -> Element<'_, Message> {
-    let what = offer
-        .session
-        .source
-        .as_ref()
-        .map_or_else(|| "the demo mix".to_owned(), |p| p.display().to_string());
-    let more = match offers {
-        1 => String::new(),
-        n => format!(" ({} more after this one)", n - 1),
+/// What saving the session under a name asks for: beside its track, named after it.
+fn save_session_ask(session: &Session) -> Ask {
+    let suggested = match &session.source {
+        Some(source) => source.with_extension("crest.json"),
+        None => dialog::beside(None).join("demo.crest.json"),
     };
-    let partly = if offer.notes.is_empty() {
-        String::new()
-    } else {
-        format!(" Note: {}.", offer.notes.join("; "))
-    };
-    row![
-        text(format!(
-            "Crest did not close properly last time. Restore the autosaved session \
-             ({what})?{more}{partly}"
-        ))
-        .color(style::MASTER)
-        .width(Fill),
-        button("Restore").on_press(Message::Restore(true)),
-        button("Discard")
-            .style(button::secondary)
-            .on_press(Message::Restore(false)),
-    ]
-    .spacing(8)
-    .align_y(iced::Alignment::Center)
-    .into()
+    Ask::save("Save the session as", "Sessions", vec!["json"], suggested)
 }

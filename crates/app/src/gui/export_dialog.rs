@@ -266,7 +266,7 @@ impl ExportDialog {
     }
 
     /// Applies a message that only concerns the dialog's own state; returns it back when the
-    /// desk must act (start, cancel, browse, done, open folder).
+    /// desk must act (start, browse, a dialog that could not open, open folder).
     pub fn update(&mut self, message: ExportMsg) -> Option<ExportMsg> {
         match message {
             ExportMsg::Show(shown) => self.shown = shown,
@@ -292,12 +292,8 @@ impl ExportDialog {
                     }
                 }
                 Picked::Cancelled => {}
-                Picked::Unavailable => {
-                    self.notice = Some(
-                        "No file dialog is available here: type the folder and name instead"
-                            .to_owned(),
-                    );
-                }
+                // The desk asks for the path typed instead.
+                Picked::Unavailable => return Some(ExportMsg::Browsed(Picked::Unavailable)),
             },
             ExportMsg::Cancel => {
                 if let Some(job) = &self.running {

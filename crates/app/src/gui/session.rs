@@ -36,11 +36,12 @@ use iced::{Subscription, Task, time};
 
 use super::chain_panel::{self, Edit, Outcome};
 use super::dialog::{self, Picked};
-use super::export_dialog::{self, ExportDialog, ExportMsg};
+use super::export_dialog::{ExportDialog, ExportMsg};
 use super::history::{History, Snapshots};
 use super::meters::MeterBridge;
 use super::monitor_bar::Monitor;
 use super::params::Param;
+use super::path_entry::{self, PathEntry, Typing};
 use super::pipeline::{Loaded, Mastered, master};
 use super::spectrum::Spectrum;
 use super::style;
@@ -81,6 +82,8 @@ pub enum Message {
     ShowHelp(bool),
     /// Esc: close the help or the export dialog (an export in progress goes on).
     CloseOverlay,
+    /// The typed path standing in for a file dialog.
+    TypedPath(path_entry::Message),
     /// Stop opening the file that would replace this track.
     CancelOpen,
     /// Asks of the application (see [`Event`]): the screen has nothing to do with them.
@@ -106,6 +109,8 @@ pub enum Event {
     Open(PathBuf),
     /// Ctrl+O: choose a track or a session to open.
     OpenDialog,
+    /// Ctrl+L: type the path of a track or a session to open.
+    TypePath,
     /// Ctrl+S: save the session (to its file, or `choose` one: Ctrl+Shift+S).
     SaveSession { choose: bool },
     /// Playback goes to this device now (none: the system's default): remember it.
@@ -161,6 +166,8 @@ pub struct Session {
     /// what is heard is the master.
     solved_gain_db: Option<f64>,
     help: bool,
+    /// A path being typed where a file dialog could not open (reference, preset, export).
+    typing: Option<Typing<Message>>,
     /// The spectrum of mix, master, reference, EQ and what is heard.
     spectrum: Spectrum,
 
@@ -283,6 +290,7 @@ impl Session {
             chain_notice: None,
             solved_gain_db: None,
             help: false,
+            typing: None,
             meters: MeterBridge::new(rate, channels),
             spectrum,
             tap_scratch: Vec::new(),
@@ -356,9 +364,14 @@ impl Session {
         self.settle_until = Some(std::time::Instant::now() + SETTLE);
     }
 
-    /// Keys, and the tick while there is something to read (a screen at rest takes no CPU).
-    pub fn subscription(&self) -> Subscription<Message> {
-        let keys = iced::keyboard::listen().filter_map(keys::shortcut);
+    /// Keys (unless `with_keys` is off: the desk has them), and the tick while there is
+    /// something to read (a screen at rest takes no CPU). A typed path takes the keys.
+    pub fn subscription(&self, with_keys: bool) -> Subscription<Message> {
+        let keys = match (&self.typing, with_keys) {
+            (Some(_), _) => PathEntry::subscription().map(Message::TypedPath),
+            (None, true) => iced::keyboard::listen().filter_map(keys::shortcut),
+            (None, false) => Subscription::none(),
+        };
         if self.needs_ticks() {
             let ticks = time::every(time::Duration::from_millis(33))
                 .map(|_| Message::Listening(listening::Message::Tick));
@@ -473,21 +486,8 @@ impl Session {
     }
 
     /// The master's numbers are for the settings on the desk (no edit since its render).
-    fn master_is_current(&self) -> bool {
+    pub(super) fn master_is_current(&self) -> bool {
         self.master.is_some() && self.rendered_generation == self.generation
-    }
-
-    /// What an export starts from: the chain, and the loudness shown for it when current.
-    pub(super) fn judged(&self) -> export_dialog::Judged<'_> {
-        export_dialog::Judged {
-            settings: &self.settings,
-            measured_lufs: self
-                .master
-                .as_ref()
-                .filter(|_| self.master_is_current())
-                .and_then(|m| m.loudness.integrated_lufs),
-            source_rate: self.audio.sample_rate(),
-        }
     }
 
     pub fn update(&mut self, message: Message) -> (Task<Message>, Option<Event>) {
@@ -509,19 +509,14 @@ impl Session {
                 self.settings_changed()
             }
             Message::Export(message) => return self.export(message),
-            Message::LoadPreset => Task::perform(
-                dialog::open("Load a chain preset", "Chain presets", vec!["json"], None),
-                Message::PresetToLoad,
-            ),
-            Message::PresetToLoad(picked) => self.preset_to_load(picked),
-            Message::SavePreset => Task::perform(
-                dialog::save("Save the chain as a preset", PathBuf::from("chain.json")),
-                Message::PresetToSave,
-            ),
-            Message::PresetToSave(picked) => {
-                self.preset_to_save(picked);
-                Task::none()
+            Message::LoadPreset => {
+                Task::perform(dialog::pick(self.preset_ask(false)), Message::PresetToLoad)
             }
+            Message::PresetToLoad(picked) => self.preset_to_load(picked),
+            Message::SavePreset => {
+                Task::perform(dialog::pick(self.preset_ask(true)), Message::PresetToSave)
+            }
+            Message::PresetToSave(picked) => self.preset_to_save(picked),
             Message::Momentary(momentary) => {
                 self.momentary = momentary;
                 self.timeline.mix = readouts::series(&self.mix, momentary);
@@ -547,6 +542,7 @@ impl Session {
                 self.export.shown = false;
                 Task::none()
             }
+            Message::TypedPath(message) => return self.typed_path(message),
             Message::CancelOpen => {
                 if let Some((_, job)) = &self.opening {
                     job.cancel();

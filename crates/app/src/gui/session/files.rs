@@ -12,10 +12,11 @@ use crest_engine::session::{Session as SessionFile, ViewChoices};
 use crest_playback::engine::Source;
 use iced::Task;
 
-use super::super::dialog::{self, Picked};
+use super::super::dialog::{self, Ask, Picked};
 use super::super::export_dialog::{self, ExportMsg};
 use super::super::history::Snapshots;
 use super::super::monitor_bar::MonitorMsg;
+use super::super::path_entry::{self, PathEntry, Typing};
 use super::super::spectrum::{SLOPES, SMOOTHINGS};
 use super::super::widgets::Notice;
 use super::super::work::{Job, off_thread};
@@ -87,6 +88,29 @@ impl Session {
         Task::batch(tasks)
     }
 
+    /// What an export starts from: the chain, and the loudness shown for it when current.
+    pub(super) fn judged(&self) -> export_dialog::Judged<'_> {
+        export_dialog::Judged {
+            settings: &self.settings,
+            measured_lufs: self
+                .master
+                .as_ref()
+                .filter(|_| self.master_is_current())
+                .and_then(|m| m.loudness.integrated_lufs),
+            source_rate: self.audio.sample_rate(),
+        }
+    }
+
+    /// What choosing the export's destination asks for: the folder and name on the dialog.
+    fn export_ask(&self) -> Ask {
+        let suggested = PathBuf::from(self.export.folder.trim()).join(format!(
+            "{}.{}",
+            self.export.name,
+            self.export.format.extension()
+        ));
+        Ask::save("Export the master to", "Audio", dialog::audio(), suggested)
+    }
+
     pub(super) fn export(&mut self, message: ExportMsg) -> (Task<Message>, Option<Event>) {
         let finished = matches!(message, ExportMsg::Done(_));
         let Some(message) = self.export.update(message) else {
@@ -127,16 +151,12 @@ impl Session {
                 let folder = PathBuf::from(self.export.folder.trim());
                 return (started, Some(Event::ExportStarted(folder)));
             }
-            ExportMsg::Browse => {
-                let suggested = PathBuf::from(self.export.folder.trim()).join(format!(
-                    "{}.{}",
-                    self.export.name,
-                    self.export.format.extension()
-                ));
-                Task::perform(dialog::save("Export the master to", suggested), |picked| {
-                    Message::Export(ExportMsg::Browsed(picked))
-                })
-            }
+            ExportMsg::Browse => Task::perform(dialog::pick(self.export_ask()), |picked| {
+                Message::Export(ExportMsg::Browsed(picked))
+            }),
+            ExportMsg::Browsed(Picked::Unavailable) => self.type_path(self.export_ask(), |p| {
+                Message::Export(ExportMsg::Browsed(p))
+            }),
             ExportMsg::OpenFolder => {
                 let folder = self.export.folder.trim().to_owned();
                 if let Err(error) = std::process::Command::new("xdg-open").arg(&folder).spawn() {
@@ -148,6 +168,45 @@ impl Session {
             _ => Task::none(),
         };
         (task, None)
+    }
+
+    /// What loading (or saving) a chain preset asks for: a preset beside the track.
+    pub(super) fn preset_ask(&self, save: bool) -> Ask {
+        let folder = dialog::beside(self.source.as_deref());
+        match save {
+            false => Ask::open("Load a chain preset", "Chain presets", vec!["json"], folder),
+            true => Ask::save(
+                "Save the chain as a preset",
+                "Chain presets",
+                vec!["json"],
+                folder.join("chain.json"),
+            ),
+        }
+    }
+
+    /// Shows the typed path for `ask`, where its file dialog could not open; the answer goes
+    /// to `then`, as the dialog's would have.
+    pub(super) fn type_path(&mut self, ask: Ask, then: fn(Picked) -> Message) -> Task<Message> {
+        let entry = PathEntry::new(ask, Some(dialog::UNAVAILABLE));
+        self.typing = Some(Typing { entry, then });
+        PathEntry::focus()
+    }
+
+    pub(super) fn typed_path(
+        &mut self,
+        message: path_entry::Message,
+    ) -> (Task<Message>, Option<Event>) {
+        let Some(typing) = &mut self.typing else {
+            return (Task::none(), None);
+        };
+        match typing.entry.update(message) {
+            Some(event) => {
+                let then = typing.then;
+                self.typing = None;
+                self.update(then(event.into()))
+            }
+            None => (Task::none(), None),
+        }
     }
 
     pub(super) fn preset_to_load(&mut self, picked: Picked) -> Task<Message> {
@@ -168,13 +227,13 @@ impl Session {
             }
             Picked::Cancelled => {}
             Picked::Unavailable => {
-                self.chain_notice = Some(Notice::Warning(dialog::UNAVAILABLE.into()));
+                return self.type_path(self.preset_ask(false), Message::PresetToLoad);
             }
         }
         Task::none()
     }
 
-    pub(super) fn preset_to_save(&mut self, picked: Picked) {
+    pub(super) fn preset_to_save(&mut self, picked: Picked) -> Task<Message> {
         match picked {
             Picked::Path(path) => {
                 let written = serde_json::to_string_pretty(&self.settings)
@@ -189,12 +248,9 @@ impl Session {
             }
             Picked::Cancelled => {}
             Picked::Unavailable => {
-                self.chain_notice = Some(Notice::Warning(
-                    "No file dialog is available here: `crest master --chain FILE` reads \
-                     presets written by hand"
-                        .into(),
-                ));
+                return self.type_path(self.preset_ask(true), Message::PresetToSave);
             }
         }
+        Task::none()
     }
 }

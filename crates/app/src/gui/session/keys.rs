@@ -9,7 +9,7 @@ use super::super::style;
 use super::{Event, Message, listening, transport};
 
 /// The keyboard shortcuts, as listed in the help overlay.
-pub const SHORTCUTS: [(&str, &str); 20] = [
+pub const SHORTCUTS: [(&str, &str); 21] = [
     ("Space", "play / pause"),
     (
         "Drag on the timeline",
@@ -25,6 +25,7 @@ pub const SHORTCUTS: [(&str, &str); 20] = [
         "Ctrl+O",
         "open a track or a session (or drop it on the window)",
     ),
+    ("Ctrl+L", "type the path of a track or a session to open"),
     ("Ctrl+S", "save the session"),
     ("Ctrl+Shift+S", "save the session as…"),
     ("1 – 4", "recall snapshot A – D"),
@@ -70,6 +71,7 @@ pub fn shortcut(event: keyboard::Event) -> Option<Message> {
             ("l", false, _) => Some(T::ToggleLoop.into()),
             ("m", false, _) => Some(listening::Message::ToggleMono.into()),
             ("o", true, _) => Some(Message::Request(Event::OpenDialog)),
+            ("l", true, _) => Some(Message::Request(Event::TypePath)),
             ("s", true, shift) => Some(Message::Request(Event::SaveSession { choose: shift })),
             ("?", false, _) => Some(Message::ShowHelp(true)),
             (digit @ ("1" | "2" | "3" | "4"), false, _) => digit

@@ -124,7 +124,10 @@ impl Session {
         .width(Length::Fixed(440.0))
         .height(Fill);
         page = page.push(row![left, rule::vertical(1), right].spacing(16));
-        if self.help {
+        if let Some(typing) = &self.typing {
+            // Over the export dialog too, when it asks where to export.
+            widgets::modal(page, typing.entry.view().map(Message::TypedPath))
+        } else if self.help {
             widgets::modal(page, keys::help())
         } else if self.export.shown {
             widgets::modal(page, self.export.view(self.judged()).map(Message::Export))

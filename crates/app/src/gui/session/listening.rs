@@ -18,7 +18,7 @@ use crest_playback::{
 use iced::widget::{button, column, pick_list, row, text};
 use iced::{Element, Fill, Length, Task};
 
-use super::super::dialog::{self, Picked};
+use super::super::dialog::{self, Ask, Picked};
 use super::super::monitor_bar::MonitorMsg;
 use super::super::pipeline::{Loaded, load_reference};
 use super::super::style;
@@ -114,10 +114,9 @@ impl Session {
                     self.reference_task(path)
                 }
                 Picked::Cancelled => Task::none(),
-                Picked::Unavailable => {
-                    self.say(dialog::UNAVAILABLE.to_owned());
-                    Task::none()
-                }
+                Picked::Unavailable => self.type_path(self.reference_ask(), |picked| {
+                    Message::ReferencePicked(picked).into()
+                }),
             },
             Message::ReferenceLoaded(result) => self.reference_loaded(&result),
             Message::EmulationBuilt(id, result) => {
@@ -261,13 +260,18 @@ impl Session {
                 self.send_gains();
             }
             MonitorMsg::LoadReference => {
-                return Task::perform(
-                    dialog::open("Choose a reference track", "Audio", dialog::audio(), None),
-                    |picked| Message::ReferencePicked(picked).into(),
-                );
+                return Task::perform(dialog::pick(self.reference_ask()), |picked| {
+                    Message::ReferencePicked(picked).into()
+                });
             }
         }
         Task::none()
+    }
+
+    /// What choosing a reference asks for: a track, from the folder of the one on the desk.
+    fn reference_ask(&self) -> Ask {
+        let folder = dialog::beside(self.source.as_deref());
+        Ask::open("Choose a reference track", "Audio", dialog::audio(), folder)
     }
 
     pub(super) fn reference_task(&mut self, path: PathBuf) -> Task<super::Message> {

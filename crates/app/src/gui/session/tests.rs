@@ -21,6 +21,7 @@ mod export;
 mod playback;
 mod screens;
 mod sessions;
+mod typed_paths;
 
 /// A fake output with one pair of speakers: the desk's tests never depend on the machine's
 /// sound card (or its absence).
@@ -42,6 +43,7 @@ pub(super) fn ready_with(output: Output, storage: Option<Storage>) -> Desk {
     let mut desk = Desk {
         context: Context::new(output, storage),
         screen: Screen::Failed(String::new()),
+        typing: None,
     };
     let _task = desk.start_session(loaded);
     desk

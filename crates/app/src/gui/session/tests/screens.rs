@@ -90,6 +90,7 @@ fn a_file_that_cannot_be_read_says_why() {
             name: "missing.wav".into(),
             job: Arc::default(),
         },
+        typing: None,
     };
     let loaded = load(
         Some("/nonexistent/missing.wav".into()),
@@ -167,18 +168,6 @@ fn the_key_screens_look_as_committed() {
     let _ = desk.update(Message::Session(S::ShowHelp(true)));
     let mut ui = window(&desk);
     assert_snapshot(&mut ui, "keys");
-}
-
-#[test]
-fn without_a_file_dialog_the_desk_points_to_drag_and_drop() {
-    let mut desk = ready();
-    let _ = desk.update(Message::OpenPicked(dialog::Picked::Unavailable));
-    let mut ui = window(&desk);
-    assert!(
-        ui.find(starting("No file dialog is available here"))
-            .is_ok()
-    );
-    assert!(dialog::UNAVAILABLE.contains("drop the file on the window"));
 }
 
 #[test]
