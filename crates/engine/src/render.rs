@@ -21,6 +21,10 @@ use crate::decode::DecodeControl;
 use crate::loudness::{self, IntegratedMeter};
 use crate::platform::Targets;
 
+mod measured;
+
+pub use measured::{MeasuredMaster, render_measured};
+
 /// Progress (0–1) and cancellation for long work: the same shape as decoding's.
 pub type RenderControl<'a> = DecodeControl<'a>;
 
@@ -118,232 +122,6 @@ pub fn render_whole(
             cancel: &never,
         },
     )
-}
-
-/// A render as the desk shows it: the master's loudness, what the limiter did and its
-/// long-term spectrum (the audio itself is not kept).
-#[derive(Debug)]
-pub struct MeasuredMaster {
-    pub loudness: crate::loudness::Loudness,
-    pub limiter: Option<LimiterReport>,
-    pub spectrum: crate::spectrum::BandSpectrum,
-}
-
-/// Renders `audio` for `settings` and measures the result (loudness with true peak, and the
-/// long-term spectrum) without holding the master: the desk's re-render after every edit.
-/// Nothing as large as the programme is made, so a re-render takes the source's memory and a
-/// few blocks: the chain runs block by block from the source on every pass (once to measure
-/// the loudness arriving at the limiter, once per solver trial, once for the master, which
-/// is measured as it is made), each pass's measuring beside its rendering through `join`.
-/// The figures are those of [`render`] followed by [`measure`](loudness::measure) and
-/// [`long_term_spectrum`](crate::spectrum::long_term_spectrum). A cancel stops it where it is.
-pub fn render_measured(
-    audio: &AudioBuffer,
-    settings: &ChainSettings,
-    control: RenderControl<'_>,
-    join: &impl crate::parallel::Join,
-) -> Result<MeasuredMaster, RenderError> {
-    let RenderControl { progress, cancel } = control;
-    let rate = audio.sample_rate();
-    let mut pre_settings = settings.clone();
-    pre_settings.limiter.bypass = true;
-    // Made once here so a bad setting fails before any work; each pass builds its own.
-    Chain::new(&pre_settings, rate, BLOCK, audio.channel_count())?;
-    check_trims(&settings.output, audio)?;
-    let feed = || -> Result<ChainFeed<'_>, RenderError> {
-        Ok(ChainFeed {
-            source: audio.channels(),
-            chain: Chain::new(&pre_settings, rate, BLOCK, audio.channel_count())?,
-        })
-    };
-    let roles = audio.roles();
-    let frames = audio.frames();
-    let master_meter = || MasterMeter {
-        loudness: loudness::ProgrammeMeter::new(rate, roles),
-        spectrum: crate::spectrum::LongTermAnalyzer::new(rate, roles),
-    };
-    let l = &settings.limiter;
-    if l.bypass {
-        let mut io = Streamed::new(feed()?, &settings.output, rate, frames, master_meter());
-        let mut block = vec![vec![0.0f32; BLOCK]; audio.channel_count()];
-        let mut start = 0;
-        while start < frames {
-            check(cancel)?;
-            let end = (start + BLOCK).min(frames);
-            io.read(start, end, &mut block);
-            io.write(start, end - start, &block);
-            progress(start as f64 / frames.max(1) as f64);
-            start = end;
-        }
-        let (loudness, spectrum) = io.meter.finish(join);
-        progress(1.0);
-        return Ok(MeasuredMaster {
-            loudness,
-            limiter: None,
-            spectrum,
-        });
-    }
-
-    // The loudness arriving at the limiter (before the output stage, as `render` reads it).
-    let integrated_before = {
-        let mut feed = feed()?;
-        let mut meter = IntegratedMeter::new(rate, roles);
-        let mut block = vec![vec![0.0f32; BLOCK]; audio.channel_count()];
-        let mut start = 0;
-        while start < frames {
-            check(cancel)?;
-            let end = (start + BLOCK).min(frames);
-            feed.read_into(start, end, &mut block);
-            let planes: Vec<&[f32]> = block.iter().map(|b| &b[..end - start]).collect();
-            meter.push(&planes);
-            start = end;
-        }
-        meter.finish()
-    };
-    progress(0.15);
-    let working_ceiling = crate::chain::limiter::working_ceiling_dbtp(l.ceiling_dbtp);
-    let solved = solve_gain(
-        l,
-        integrated_before,
-        &mut |gain_db| {
-            let meter = IntegratedMeter::new(rate, roles);
-            let mut io = Streamed::new(feed()?, &settings.output, rate, frames, meter);
-            let mut limiter = Limiter::new(l, rate, audio.channel_count());
-            limiter.set_now(gain_db, working_ceiling);
-            drive_limiter(&mut limiter, audio.channel_count(), frames, &mut io, cancel)?;
-            Ok((io.meter.finish(), limiter.stats().peak_reduction_db))
-        },
-        &mut |f| progress(0.15 + 0.55 * f),
-    )?;
-    check(cancel)?;
-    progress(0.7);
-    let mut io = Streamed::new(feed()?, &settings.output, rate, frames, master_meter());
-    let mut limiter = Limiter::new(l, rate, audio.channel_count());
-    limiter.set_now(solved.gain_db, working_ceiling);
-    drive_limiter(&mut limiter, audio.channel_count(), frames, &mut io, cancel)?;
-    let (loudness, spectrum) = io.meter.finish(join);
-    let report = limiter_report(
-        l,
-        solved,
-        &limiter.stats(),
-        working_ceiling,
-        integrated_before,
-        || loudness.integrated_lufs,
-    );
-    progress(1.0);
-    Ok(MeasuredMaster {
-        loudness,
-        limiter: Some(report),
-        spectrum,
-    })
-}
-
-/// The chain (limiter bypassed) over a borrowed programme, block by block as it is read:
-/// each block is copied from the source and processed, in order from the start.
-struct ChainFeed<'a> {
-    source: &'a [Vec<f32>],
-    chain: Chain,
-}
-
-impl ChainFeed<'_> {
-    /// Fills `block` with the chain's output for frames `start..end` (the next frames).
-    fn read_into(&mut self, start: usize, end: usize, block: &mut [Vec<f32>]) {
-        InPlace::read_from(self.source, start, end, block);
-        process_planar(block, 0, end - start, |planes| self.chain.process(planes));
-    }
-}
-
-/// Where a streamed pass's output goes: a meter, block by block.
-trait BlockMeter {
-    fn push(&mut self, planes: &[&[f32]]);
-}
-
-impl BlockMeter for IntegratedMeter {
-    fn push(&mut self, planes: &[&[f32]]) {
-        IntegratedMeter::push(self, planes);
-    }
-}
-
-/// The master's figures as it is made: loudness and peaks, and the long-term spectrum.
-struct MasterMeter {
-    loudness: loudness::ProgrammeMeter,
-    spectrum: crate::spectrum::LongTermAnalyzer,
-}
-
-impl BlockMeter for MasterMeter {
-    fn push(&mut self, planes: &[&[f32]]) {
-        self.loudness.push(planes);
-        self.spectrum.push(planes);
-    }
-}
-
-impl MasterMeter {
-    fn finish(
-        self,
-        join: &impl crate::parallel::Join,
-    ) -> (loudness::Loudness, crate::spectrum::BandSpectrum) {
-        let Self { loudness, spectrum } = self;
-        join.join(|| loudness.finish(), || spectrum.finish())
-    }
-}
-
-/// One streamed pass: the chain from the source into the limiter (or straight out), through
-/// the output stage into a meter.
-struct Streamed<'a, M> {
-    feed: ChainFeed<'a>,
-    shape: Option<OutputShape>,
-    shaped: Vec<Vec<f32>>,
-    meter: M,
-}
-
-impl<'a, M: BlockMeter> Streamed<'a, M> {
-    fn new(
-        feed: ChainFeed<'a>,
-        output: &OutputSettings,
-        rate: u32,
-        frames: usize,
-        meter: M,
-    ) -> Self {
-        let channels = feed.source.len();
-        Self {
-            feed,
-            shape: OutputShape::new(output, rate, frames),
-            shaped: vec![Vec::with_capacity(BLOCK); channels],
-            meter,
-        }
-    }
-}
-
-impl<M: BlockMeter> LimiterIo for Streamed<'_, M> {
-    fn read(&mut self, start: usize, end: usize, block: &mut [Vec<f32>]) {
-        self.feed.read_into(start, end, block);
-    }
-
-    fn write(&mut self, to: usize, count: usize, block: &[Vec<f32>]) {
-        let planes = shaped_planes(self.shape.as_ref(), &mut self.shaped, to, count, block);
-        self.meter.push(&planes);
-    }
-}
-
-/// Output frames `to..to + count` (the first `count` of each block) after the output stage:
-/// the block itself when the stage is neutral, else its trimmed and faded frames in `shaped`.
-fn shaped_planes<'b>(
-    shape: Option<&OutputShape>,
-    shaped: &'b mut [Vec<f32>],
-    to: usize,
-    count: usize,
-    block: &'b [Vec<f32>],
-) -> Vec<&'b [f32]> {
-    match shape {
-        Some(shape) => {
-            for (shaped, b) in shaped.iter_mut().zip(block) {
-                shaped.clear();
-                shaped.extend((0..count).filter_map(|k| shape.apply(to + k, b[k])));
-            }
-            shaped.iter().map(Vec::as_slice).collect()
-        }
-        None => block.iter().map(|b| &b[..count]).collect(),
-    }
 }
 
 /// Renders `audio` through the chain built from `settings`. `margin_db` lowers the limiter's
@@ -686,32 +464,65 @@ fn drive_limiter(
     io: &mut impl LimiterIo,
     cancel: &AtomicBool,
 ) -> Result<(), RenderError> {
-    let latency = limiter.latency_frames();
-    let mut scratch = vec![vec![0.0f32; BLOCK]; channels];
-    let mut start = 0;
-    while start < frames + latency {
+    let mut run = LimiterRun::new(limiter, channels, frames);
+    loop {
         check(cancel)?;
+        if !run.step(io) {
+            return Ok(());
+        }
+    }
+}
+
+/// [`drive_limiter`] a block at a time, so a pass can stop after any block and go on later.
+struct LimiterRun<'l> {
+    limiter: &'l mut Limiter,
+    frames: usize,
+    latency: usize,
+    /// The next input frame to read.
+    start: usize,
+    scratch: Vec<Vec<f32>>,
+}
+
+impl<'l> LimiterRun<'l> {
+    fn new(limiter: &'l mut Limiter, channels: usize, frames: usize) -> Self {
+        Self {
+            latency: limiter.latency_frames(),
+            limiter,
+            frames,
+            start: 0,
+            scratch: vec![vec![0.0f32; BLOCK]; channels],
+        }
+    }
+
+    /// Reads, limits and writes the next block; false once the programme and its flush are
+    /// through.
+    fn step(&mut self, io: &mut impl LimiterIo) -> bool {
+        let (frames, latency, start) = (self.frames, self.latency, self.start);
+        if start >= frames + latency {
+            return false;
+        }
         let end = (start + BLOCK).min(frames + latency);
         let len = end - start;
         // Past the programme's end the block is (partly) silence.
         let (from, to) = (start.min(frames), end.min(frames));
-        io.read(from, to, &mut scratch);
-        for block in &mut scratch {
+        io.read(from, to, &mut self.scratch);
+        for block in &mut self.scratch {
             block[to - from..len].fill(0.0);
         }
-        process_planar(&mut scratch, 0, len, |planes| limiter.process(planes));
+        let limiter = &mut *self.limiter;
+        process_planar(&mut self.scratch, 0, len, |planes| limiter.process(planes));
         // Output frame `start + k` belongs at input frame `start + k − latency`.
         let skip = latency.saturating_sub(start).min(len);
         if skip < len {
-            for block in &mut scratch {
+            for block in &mut self.scratch {
                 block.copy_within(skip..len, 0);
             }
             let to = start + skip - latency;
-            io.write(to, (len - skip).min(frames - to), &scratch);
+            io.write(to, (len - skip).min(frames - to), &self.scratch);
         }
-        start = end;
+        self.start = end;
+        true
     }
-    Ok(())
 }
 
 /// The limiter in place over whole channels: each block lands `latency` frames earlier than it
@@ -759,6 +570,27 @@ impl LimiterIo for Measured<'_> {
         };
         let planes = shaped_planes(self.shape.as_ref(), &mut self.shaped, to, count, block);
         meter.push(&planes);
+    }
+}
+
+/// Output frames `to..to + count` (the first `count` of each block) after the output stage:
+/// the block itself when the stage is neutral, else its trimmed and faded frames in `shaped`.
+fn shaped_planes<'b>(
+    shape: Option<&OutputShape>,
+    shaped: &'b mut [Vec<f32>],
+    to: usize,
+    count: usize,
+    block: &'b [Vec<f32>],
+) -> Vec<&'b [f32]> {
+    match shape {
+        Some(shape) => {
+            for (shaped, b) in shaped.iter_mut().zip(block) {
+                shaped.clear();
+                shaped.extend((0..count).filter_map(|k| shape.apply(to + k, b[k])));
+            }
+            shaped.iter().map(Vec::as_slice).collect()
+        }
+        None => block.iter().map(|b| &b[..count]).collect(),
     }
 }
 

@@ -150,14 +150,7 @@ impl PowerFrame {
 
     /// [`accumulate`](Self::accumulate) of a frame held in two pieces, `first` then `second`.
     fn accumulate_parts(&mut self, first: &[f32], second: &[f32], power: &mut [f32]) {
-        let (head, tail) = self.buffer.split_at_mut(first.len());
-        let (head_window, tail_window) = self.window.split_at(first.len());
-        for ((b, &x), &w) in head.iter_mut().zip(first).zip(head_window) {
-            *b = Complex::new(x * w, 0.0);
-        }
-        for ((b, &x), &w) in tail.iter_mut().zip(second).zip(tail_window) {
-            *b = Complex::new(x * w, 0.0);
-        }
+        self.window_into((first, second), None);
         self.fft
             .process_with_scratch(&mut self.buffer, &mut self.scratch);
         let half = self.buffer.len() / 2;
@@ -165,6 +158,59 @@ impl PowerFrame {
             let one_sided = if k == 0 || k == half { 1.0 } else { 2.0 };
             *p += c.norm_sqr() * self.scale * one_sided;
         }
+    }
+
+    /// Adds the power of two real frames with one complex FFT: `a` as the real part and `b`
+    /// as the imaginary. Their spectra are `(Z[k] + Z*[N−k]) / 2` and `(Z[k] − Z*[N−k]) / 2i`,
+    /// whose powers sum to `(|Z[k]|² + |Z[N−k]|²) / 2`: the sum is all the long-term spectrum
+    /// needs, so the two are never separated.
+    fn accumulate_pair(&mut self, a: Pieces<'_>, b: Pieces<'_>, power: &mut [f32]) {
+        self.window_into(a, Some(b));
+        self.fft
+            .process_with_scratch(&mut self.buffer, &mut self.scratch);
+        let len = self.buffer.len();
+        let half = len / 2;
+        for (k, p) in power.iter_mut().enumerate().take(half + 1) {
+            let mirrored = self.buffer[(len - k) % len];
+            let both = 0.5 * (self.buffer[k].norm_sqr() + mirrored.norm_sqr());
+            let one_sided = if k == 0 || k == half { 1.0 } else { 2.0 };
+            *p += both * self.scale * one_sided;
+        }
+    }
+
+    /// Fills the FFT buffer with the windowed frame `real` plus `i` times the windowed frame
+    /// `imaginary` (none: zero).
+    fn window_into(&mut self, real: Pieces<'_>, imaginary: Option<Pieces<'_>>) {
+        let (head, tail) = self.buffer.split_at_mut(real.0.len());
+        let (head_window, tail_window) = self.window.split_at(real.0.len());
+        for ((b, &x), &w) in head.iter_mut().zip(real.0).zip(head_window) {
+            *b = Complex::new(x * w, 0.0);
+        }
+        for ((b, &x), &w) in tail.iter_mut().zip(real.1).zip(tail_window) {
+            *b = Complex::new(x * w, 0.0);
+        }
+        if let Some((first, second)) = imaginary {
+            let (head, tail) = self.buffer.split_at_mut(first.len());
+            let (head_window, tail_window) = self.window.split_at(first.len());
+            for ((b, &x), &w) in head.iter_mut().zip(first).zip(head_window) {
+                b.im = x * w;
+            }
+            for ((b, &x), &w) in tail.iter_mut().zip(second).zip(tail_window) {
+                b.im = x * w;
+            }
+        }
+    }
+
+    /// Adds one frame of each channel (channels in pairs through one FFT); how many frames.
+    fn accumulate_channels(&mut self, channels: &[Pieces<'_>], power: &mut [f32]) -> usize {
+        for pair in channels.chunks(2) {
+            match *pair {
+                [a, b] => self.accumulate_pair(a, b, power),
+                [(first, second)] => self.accumulate_parts(first, second, power),
+                _ => {}
+            }
+        }
+        channels.len()
     }
 }
 
@@ -224,23 +270,21 @@ pub fn long_term_spectrum(audio: &AudioBuffer) -> BandSpectrum {
 pub struct LongTermAnalyzer {
     rate: u32,
     frame: PowerFrame,
-    /// Full-range channels (LFE excluded) by their index in the pushed blocks.
-    channels: Vec<(usize, FrameQueue)>,
-    power: Vec<f32>,
-    frames: usize,
-}
-
-/// One channel's samples from the start of its last frame (or from the start) on.
-#[derive(Debug, Default)]
-struct FrameQueue {
-    samples: Vec<f32>,
-    /// Position in the channel of `samples[0]`, and of the next frame to take.
+    /// Full-range channels (LFE excluded): their index in the pushed blocks, and their samples
+    /// from `base` on.
+    channels: Vec<(usize, Vec<f32>)>,
+    /// Position in the programme of each kept `samples[0]`, and of the next frame to take.
     base: usize,
     next_start: usize,
     received: usize,
     /// Where the last frame taken started.
     last_taken: Option<usize>,
+    power: Vec<f32>,
+    frames: usize,
 }
+
+/// One channel's frame, held in two pieces: the end of what was kept, then the new block.
+type Pieces<'a> = (&'a [f32], &'a [f32]);
 
 impl LongTermAnalyzer {
     pub fn new(rate: u32, roles: &[ChannelRole]) -> Self {
@@ -254,73 +298,90 @@ impl LongTermAnalyzer {
                 .iter()
                 .enumerate()
                 .filter(|(_, role)| **role != ChannelRole::Lfe)
-                .map(|(i, _)| (i, FrameQueue::default()))
+                .map(|(i, _)| (i, Vec::new()))
                 .collect(),
+            base: 0,
+            next_start: 0,
+            received: 0,
+            last_taken: None,
             power: vec![0.0; fft_len / 2 + 1],
             frames: 0,
         }
     }
 
-    /// Takes the next block (planar, every channel).
+    /// Takes the next block (planar, every channel, all of one length).
     pub fn push(&mut self, block: &[&[f32]]) {
         let fft_len = self.frame.window.len();
         let hop = fft_len / 2;
-        for (index, queue) in &mut self.channels {
-            let Some(&samples) = block.get(*index) else {
-                continue;
-            };
-            // Frames every hop while the audio reaches their end; a frame may begin in the
-            // queued samples and end in the block.
-            let queued_end = queue.received;
-            queue.received += samples.len();
-            while queue.next_start + fft_len <= queue.received {
-                let start = queue.next_start;
-                let (queued, fresh) = if start >= queued_end {
-                    let at = start - queued_end;
-                    (&[][..], &samples[at..at + fft_len])
-                } else {
-                    let queued = &queue.samples[start - queue.base..];
-                    (queued, &samples[..fft_len - queued.len().min(fft_len)])
-                };
-                self.frame.accumulate_parts(queued, fresh, &mut self.power);
-                self.frames += 1;
-                queue.last_taken = Some(start);
-                queue.next_start += hop;
-            }
-            // Keep from the last frame's start on: the end-aligned frame may start there.
-            let keep_from = queue.last_taken.unwrap_or(0);
-            if keep_from >= queued_end {
-                queue.samples.clear();
-                queue
-                    .samples
-                    .extend_from_slice(&samples[keep_from - queued_end..]);
-            } else {
-                queue.samples.drain(..keep_from - queue.base);
-                queue.samples.extend_from_slice(samples);
-            }
-            queue.base = keep_from;
+        let len = block.first().map_or(0, |b| b.len());
+        let empty: &[f32] = &[];
+        let fresh = |index: usize| block.get(index).copied().unwrap_or(empty);
+        // Frames every hop while the audio reaches their end; a frame may begin in the kept
+        // samples and end in the block.
+        let kept_end = self.received;
+        self.received += len;
+        while self.next_start + fft_len <= self.received {
+            let start = self.next_start;
+            let pieces: Vec<Pieces<'_>> = self
+                .channels
+                .iter()
+                .map(|(index, kept)| {
+                    let samples = fresh(*index);
+                    if start >= kept_end {
+                        let at = start - kept_end;
+                        (empty, &samples[at..at + fft_len])
+                    } else {
+                        let kept = &kept[start - self.base..];
+                        (kept, &samples[..fft_len - kept.len().min(fft_len)])
+                    }
+                })
+                .collect();
+            self.frames += self.frame.accumulate_channels(&pieces, &mut self.power);
+            self.last_taken = Some(start);
+            self.next_start += hop;
         }
+        // Keep from the last frame's start on: the end-aligned frame may start there.
+        let keep_from = self.last_taken.unwrap_or(0);
+        for (index, kept) in &mut self.channels {
+            let samples = fresh(*index);
+            if keep_from >= kept_end {
+                kept.clear();
+                kept.extend_from_slice(&samples[keep_from - kept_end..]);
+            } else {
+                kept.drain(..keep_from - self.base);
+                kept.extend_from_slice(samples);
+            }
+        }
+        self.base = keep_from;
     }
 
     /// The mean spectrum on log-spaced bands.
     pub fn finish(mut self) -> BandSpectrum {
         let fft_len = self.frame.window.len();
-        for (_, queue) in &mut self.channels {
-            if queue.received < fft_len {
-                // A file shorter than one frame: zero-padded.
-                queue.samples.resize(fft_len, 0.0);
-                self.frame.accumulate(&queue.samples, &mut self.power);
-                self.frames += 1;
-                continue;
+        let empty: &[f32] = &[];
+        if self.received < fft_len {
+            // A file shorter than one frame: zero-padded.
+            for (_, kept) in &mut self.channels {
+                kept.resize(fft_len, 0.0);
             }
+            let pieces: Vec<Pieces<'_>> = self
+                .channels
+                .iter()
+                .map(|(_, kept)| (kept.as_slice(), empty))
+                .collect();
+            self.frames += self.frame.accumulate_channels(&pieces, &mut self.power);
+        } else {
             // A last frame aligned to the end (never zero-padded: a cut inside the window
             // would splatter across the spectrum), unless a frame every hop ended there.
-            let last_start = queue.received - fft_len;
-            if queue.last_taken != Some(last_start) {
-                let at = last_start - queue.base;
-                self.frame
-                    .accumulate(&queue.samples[at..at + fft_len], &mut self.power);
-                self.frames += 1;
+            let last_start = self.received - fft_len;
+            if self.last_taken != Some(last_start) {
+                let at = last_start - self.base;
+                let pieces: Vec<Pieces<'_>> = self
+                    .channels
+                    .iter()
+                    .map(|(_, kept)| (&kept[at..at + fft_len], empty))
+                    .collect();
+                self.frames += self.frame.accumulate_channels(&pieces, &mut self.power);
             }
         }
         let bands = Bands::log_spaced(BANDS_PER_OCTAVE, self.rate);

@@ -257,3 +257,30 @@ fn blocks_give_the_long_term_spectrum_of_the_whole() {
         }
     }
 }
+
+#[test]
+fn a_stereo_spectrum_is_the_mean_power_of_its_channels_read_alone() {
+    // Two channels share one FFT (one as the real part, one as the imaginary): the result
+    // must be what each channel gives alone, power-averaged.
+    let rate = 44_100;
+    let frames = 100_000;
+    let left: Vec<f32> = noise(frames, 3).iter().map(|x| 0.3 * x).collect();
+    let right = sine(440.0, 0.5, rate, frames as f64 / f64::from(rate));
+    let stereo = long_term_spectrum(
+        &AudioBuffer::new(rate, vec![left.clone(), right.clone()]).expect("stereo"),
+    );
+    let alone = |samples: Vec<f32>| {
+        long_term_spectrum(&AudioBuffer::new(rate, vec![samples]).expect("mono")).levels_db
+    };
+    let (l, r) = (alone(left), alone(right));
+    let mut compared = 0;
+    for ((s, l), r) in stereo.levels_db.iter().zip(&l).zip(&r) {
+        let mean = 10.0
+            * ((10f64.powf(f64::from(*l) / 10.0) + 10f64.powf(f64::from(*r) / 10.0)) / 2.0).log10();
+        if mean > f64::from(FLOOR_DB) + 20.0 {
+            assert!((f64::from(*s) - mean).abs() < 1e-3, "{s} vs {mean}");
+            compared += 1;
+        }
+    }
+    assert!(compared > 100, "{compared} bands compared");
+}
