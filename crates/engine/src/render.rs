@@ -23,7 +23,7 @@ use crate::platform::Targets;
 
 mod measured;
 
-pub use measured::{MeasuredMaster, render_measured};
+pub use measured::{MeasuredMaster, RenderScratch, render_measured};
 
 /// Progress (0–1) and cancellation for long work: the same shape as decoding's.
 pub type RenderControl<'a> = DecodeControl<'a>;

@@ -202,7 +202,7 @@ fn a_long_programme_solves_its_target_without_a_second_buffer_and_the_same_resul
 #[test]
 fn a_measured_render_reports_what_the_render_measures_and_stops_when_cancelled() {
     use crest_engine::parallel::Sequential;
-    use crest_engine::render::{RenderControl, RenderError, render_measured};
+    use crest_engine::render::{RenderControl, RenderError, RenderScratch, render_measured};
     use std::sync::atomic::AtomicBool;
     let rate = 48_000;
     let audio = quiet_pink(rate);
@@ -217,7 +217,12 @@ fn a_measured_render_reports_what_the_render_measures_and_stops_when_cancelled()
     fixed.limiter.gain_db = 24.0;
     let mut unlimited = ChainSettings::gentle_master();
     unlimited.limiter.bypass = true;
-    for settings in [target, shaped, fixed, unlimited] {
+    // Kept: the chain's output held for the passes after the first; streamed: the chain on
+    // every pass.
+    let cases = [target, shaped, fixed, unlimited]
+        .into_iter()
+        .flat_map(|settings| [(settings.clone(), u64::MAX), (settings, 0)]);
+    for (settings, kept_max_bytes) in cases {
         let rendered = render_whole(&audio, &settings).expect("renders");
         let expected = crest_engine::loudness::measure(&rendered.audio);
         let running = AtomicBool::new(false);
@@ -225,6 +230,8 @@ fn a_measured_render_reports_what_the_render_measures_and_stops_when_cancelled()
         let measured = render_measured(
             &audio,
             &settings,
+            None,
+            &mut RenderScratch::keeping(kept_max_bytes),
             RenderControl {
                 progress: &mut |f| last = f,
                 cancel: &running,
@@ -264,6 +271,53 @@ fn a_measured_render_reports_what_the_render_measures_and_stops_when_cancelled()
             assert!(got.integrated_lufs.is_some_and(|i| (i + 14.0).abs() <= 0.1));
         }
     }
+    // Started from a guess (the mix's loudness, as the desk does): the solver still measures
+    // its way to the target, and the loudness arriving at the limiter is the one measured.
+    let mut settings = ChainSettings::gentle_master();
+    settings.limiter.target_lufs = Some(-14.0);
+    settings.eq.bands.push(crest_engine::chain::EqBand {
+        enabled: true,
+        kind: crest_engine::chain::BandKind::LowShelf,
+        freq_hz: 2_000.0,
+        gain_db: 6.0,
+        q: 0.7,
+        slope: crest_engine::chain::Slope::Db12,
+        placement: crest_engine::chain::Placement::Stereo,
+    });
+    let never = AtomicBool::new(false);
+    let exact = render_whole(&audio, &settings).expect("renders");
+    let mix_lufs = crest_engine::loudness::integrated_lufs(&audio);
+    // Streamed, where the guess is where the solver starts.
+    let guessed = render_measured(
+        &audio,
+        &settings,
+        mix_lufs,
+        &mut RenderScratch::keeping(0),
+        RenderControl {
+            progress: &mut |_| {},
+            cancel: &never,
+        },
+        &Sequential,
+    )
+    .expect("measured");
+    let (guessed_report, exact_report) = (
+        guessed.limiter.as_ref().expect("limited"),
+        exact.limiter.as_ref().expect("limited"),
+    );
+    let before = exact_report.integrated_before_lufs.expect("before");
+    assert!(
+        (guessed_report.integrated_before_lufs.expect("measured") - before).abs() < 1e-6,
+        "the loudness arriving at the limiter is measured, not the guess"
+    );
+    assert!(
+        (before - mix_lufs.expect("mix")).abs() > 0.5,
+        "the shelf moves the loudness: the guess is off"
+    );
+    let reached = guessed.loudness.integrated_lufs.expect("I");
+    assert!((reached + 14.0).abs() <= 0.02 + 1e-9, "{reached}");
+    assert_eq!(guessed_report.target_reached, Some(true));
+    assert!(guessed.loudness.true_peak_dbtp.expect("tp") <= -1.0 + 1e-6);
+
     // The fixed gain drives the limiter hard: the report says so (and the test sees a note).
     let mut fixed = ChainSettings::gentle_master();
     fixed.limiter.gain_db = 24.0;
@@ -271,6 +325,8 @@ fn a_measured_render_reports_what_the_render_measures_and_stops_when_cancelled()
     let hard = render_measured(
         &audio,
         &fixed,
+        None,
+        &mut RenderScratch::default(),
         RenderControl {
             progress: &mut |_| {},
             cancel: &never,
@@ -284,6 +340,8 @@ fn a_measured_render_reports_what_the_render_measures_and_stops_when_cancelled()
     let stopped = render_measured(
         &audio,
         &ChainSettings::gentle_master(),
+        None,
+        &mut RenderScratch::default(),
         RenderControl {
             progress: &mut |_| {},
             cancel: &cancelled,

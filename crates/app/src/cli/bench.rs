@@ -63,10 +63,11 @@ fn bench(args: &BenchArgs) -> Result<(), String> {
         );
     }
     Resident::reset_peak();
+    let scratch = std::sync::Mutex::new(desk::RenderScratch::default());
     let mut times = Vec::with_capacity(args.renders);
     for n in 1..=args.renders.max(1) {
         let started = Instant::now();
-        let master = desk::master(&loaded.audio, &settings)?;
+        let master = desk::master(&loaded, &settings, &scratch)?;
         let seconds = started.elapsed().as_secs_f64();
         times.push(seconds);
         println!(

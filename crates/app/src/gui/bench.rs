@@ -2,8 +2,10 @@
 //! with a job nobody cancels.
 
 use std::path::Path;
+use std::sync::Mutex;
 
 use crest_engine::limits::DecodeLimits;
+pub use crest_engine::render::RenderScratch;
 
 use super::pipeline::{self, Loaded, Mastered};
 use super::work::Job;
@@ -13,10 +15,18 @@ pub fn load(path: &Path, limits: &DecodeLimits) -> Result<Loaded, String> {
     pipeline::load(Some(path.to_path_buf()), limits, &Job::default())
 }
 
-/// Renders and measures the master as the desk does after an edit.
+/// Renders and measures the master of `loaded` as the desk does after an edit, reusing the
+/// track's render buffers.
 pub fn master(
-    audio: &crest_engine::AudioBuffer,
+    loaded: &Loaded,
     settings: &crest_engine::chain::ChainSettings,
+    scratch: &Mutex<RenderScratch>,
 ) -> Result<Mastered, String> {
-    pipeline::master(audio, settings, &Job::default())
+    pipeline::master(
+        &loaded.audio,
+        settings,
+        loaded.mix.integrated_lufs,
+        scratch,
+        &Job::default(),
+    )
 }

@@ -3,7 +3,7 @@
 //! reports progress and honours cancellation through a [`Job`].
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use crest_engine::analysis::{AnalysisOptions, analyze_with};
 use crest_engine::chain::ChainSettings;
@@ -11,7 +11,7 @@ use crest_engine::decode::{DecodeControl, DecodeError, decode_file_limited};
 use crest_engine::health::Finding;
 use crest_engine::limits::DecodeLimits;
 use crest_engine::loudness::Loudness;
-use crest_engine::render::{RenderControl, render_measured};
+use crest_engine::render::{RenderControl, RenderScratch, render_measured};
 use crest_engine::spectrum::{BandSpectrum, long_term_spectrum};
 use crest_engine::{AudioBuffer, demo};
 
@@ -103,15 +103,22 @@ pub fn load_reference(path: PathBuf, rate: u32, limits: &DecodeLimits) -> Result
 }
 
 /// Renders the master for `settings` and measures it, reporting progress to `job`; a job
-/// cancelled (a newer edit superseded it) stops the render where it is.
+/// cancelled (a newer edit superseded it) stops the render where it is. The loudness solver
+/// starts from `mix_lufs`, the mix's integrated loudness (a chain seldom moves it far).
 pub fn master(
     audio: &AudioBuffer,
     settings: &ChainSettings,
+    mix_lufs: Option<f64>,
+    scratch: &Mutex<RenderScratch>,
     job: &Job,
 ) -> Result<Mastered, String> {
+    // A superseded render still holding the buffers is cancelled: it lets go within a chunk.
+    let mut scratch = scratch.lock().unwrap_or_else(PoisonError::into_inner);
     render_measured(
         audio,
         settings,
+        mix_lufs,
+        &mut scratch,
         RenderControl {
             progress: &mut |f| job.set_progress(f),
             cancel: job.cancel_flag(),

@@ -18,9 +18,10 @@ pub mod listening;
 pub mod readouts;
 pub mod transport;
 
+use crest_engine::render::RenderScratch;
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use crest_engine::AudioBuffer;
 use crest_engine::chain::ChainSettings;
@@ -138,6 +139,8 @@ pub struct Session {
     rendered_generation: u64,
     /// The render in flight for the current generation (cancelled when superseded).
     rendering: Option<Arc<Job>>,
+    /// The buffers every re-render of this track reuses.
+    render_scratch: Arc<Mutex<RenderScratch>>,
     timeline: Timeline,
     /// The track's file, when it came from one (never overwritten by an export).
     pub(super) source: Option<PathBuf>,
@@ -252,6 +255,7 @@ impl Session {
             generation: 0,
             rendered_generation: 0,
             rendering: None,
+            render_scratch: Arc::default(),
             timeline,
             output,
             playback,
@@ -472,8 +476,9 @@ impl Session {
             self.settings.clone(),
             self.generation,
         );
+        let (mix_lufs, scratch) = (self.mix.integrated_lufs, Arc::clone(&self.render_scratch));
         Task::perform(
-            off_thread(move || master(&audio, &settings, &job)),
+            off_thread(move || master(&audio, &settings, mix_lufs, &scratch, &job)),
             move |result| Message::Rendered(generation, Arc::new(result)),
         )
     }

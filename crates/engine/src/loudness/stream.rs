@@ -4,6 +4,7 @@
 
 use super::{ChannelPeaks, IntegratedMeter, Loudness, PeakTrack, assemble, segment_end};
 use crate::audio::ChannelRole;
+use crate::parallel::{Join, Sequential};
 
 /// Everything [`measure`](super::measure) gives (integrated loudness, range, histories, sample
 /// and true peaks), from mono or stereo blocks pushed in order. The true peaks are read a
@@ -43,24 +44,18 @@ impl ProgrammeMeter {
 
     /// Takes the next block (planar, as many channels as the meter was made for).
     pub fn push(&mut self, block: &[&[f32]]) {
-        self.energy.push(block);
+        self.push_with(block, &Sequential);
+    }
+
+    /// [`push`](Self::push), the loudness and each channel's peaks as separate pieces of work
+    /// through `join`.
+    pub fn push_with(&mut self, block: &[&[f32]], join: &impl Join) {
         let rate = self.rate;
-        for (channel, samples) in self.channels.iter_mut().zip(block) {
-            channel.pending.extend_from_slice(samples);
-            let mut used = 0;
-            loop {
-                let done = channel.track.segments.len();
-                let length = segment_end(done + 1, rate) - segment_end(done, rate);
-                if channel.pending.len() - used < length {
-                    break;
-                }
-                channel
-                    .track
-                    .push_segment(&channel.pending[used..used + length]);
-                used += length;
-            }
-            channel.pending.drain(..used);
-        }
+        let (energy, channels) = (&mut self.energy, &mut self.channels);
+        join.join(
+            || energy.push(block),
+            || push_peaks(channels, block, rate, join),
+        );
     }
 
     /// The programme's figures: what [`measure`](super::measure) gives for the same audio.
@@ -79,6 +74,37 @@ impl ProgrammeMeter {
             })
             .collect::<Vec<(ChannelPeaks, Vec<f32>)>>();
         assemble(frames, rate, &ends, &energy, peaks)
+    }
+}
+
+/// Each channel's samples into its peaks, whole 10 ms segments at a time; the channels split
+/// in halves through `join`.
+fn push_peaks(channels: &mut [PendingPeaks], block: &[&[f32]], rate: u32, join: &impl Join) {
+    if channels.len() > 1 {
+        let half = channels.len() / 2;
+        let (first, second) = channels.split_at_mut(half);
+        let (a, b) = block.split_at(half.min(block.len()));
+        join.join(
+            || push_peaks(first, a, rate, join),
+            || push_peaks(second, b, rate, join),
+        );
+        return;
+    }
+    for (channel, samples) in channels.iter_mut().zip(block) {
+        channel.pending.extend_from_slice(samples);
+        let mut used = 0;
+        loop {
+            let done = channel.track.segments.len();
+            let length = segment_end(done + 1, rate) - segment_end(done, rate);
+            if channel.pending.len() - used < length {
+                break;
+            }
+            channel
+                .track
+                .push_segment(&channel.pending[used..used + length]);
+            used += length;
+        }
+        channel.pending.drain(..used);
     }
 }
 

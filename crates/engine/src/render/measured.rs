@@ -15,7 +15,8 @@ use super::{
     check_trims, limiter_report, process_planar, solve_gain,
 };
 use crate::audio::AudioBuffer;
-use crate::chain::{Chain, ChainSettings, Limiter};
+use crate::audio::ChannelRole;
+use crate::chain::{Chain, ChainSettings, Limiter, LimiterSettings, LimiterStats};
 use crate::loudness::{IntegratedMeter, Loudness, ProgrammeMeter};
 use crate::parallel::Join;
 use crate::spectrum::{BandSpectrum, LongTermAnalyzer};
@@ -43,9 +44,18 @@ pub struct MeasuredMaster {
 /// followed by [`measure`](crate::loudness::measure) and
 /// [`long_term_spectrum`](crate::spectrum::long_term_spectrum), equal up to rounding.
 /// Progress runs to 1; a cancel stops it where it is.
+///
+/// `expected_before_lufs` is where the loudness solver starts: the loudness expected to arrive
+/// at the limiter (the mix's own is a good guess, as a chain seldom moves it far). The solver
+/// measures every trial, so the guess decides only how many trials it takes; the first trial
+/// measures the loudness that really arrives. Without a guess that is measured first, in a
+/// pass of its own. Every limited pass measures the master whole, so when the solver's last
+/// trial is the gain it chooses (as it usually is) no further pass is needed.
 pub fn render_measured(
     audio: &AudioBuffer,
     settings: &ChainSettings,
+    expected_before_lufs: Option<f64>,
+    scratch: &mut RenderScratch,
     control: RenderControl<'_>,
     join: &impl Join,
 ) -> Result<MeasuredMaster, RenderError> {
@@ -59,37 +69,28 @@ pub fn render_measured(
     // Made once here so a bad setting fails before any work; each pass builds its own.
     Chain::new(&pre_settings, rate, BLOCK, channels)?;
     check_trims(&settings.output, audio)?;
-    let feed = || -> Result<ChainFeed<'_>, RenderError> {
-        Ok(ChainFeed {
+    let shape = OutputShape::new(&settings.output, rate, frames);
+    let l = &settings.limiter;
+    if l.bypass {
+        let mut feed = ChainFeed {
             source: audio.channels(),
             chain: Some(Chain::new(&pre_settings, rate, BLOCK, channels)?),
             next: 0,
             keep: None,
-        })
-    };
-    let shape = OutputShape::new(&settings.output, rate, frames);
-    let fraction = |done: usize| done as f64 / frames.max(1) as f64;
-    // The master's loudness and peaks, and its spectrum, as two pieces of work.
-    let master = |source: &mut dyn Fill, done: &mut dyn FnMut(usize)| {
-        let mut spectrum = LongTermAnalyzer::new(rate, roles);
-        let mut loudness = ProgrammeMeter::new(rate, roles);
-        let pass = Pass {
-            channels,
-            shape: shape.as_ref(),
-            cancel,
+            before: None,
         };
-        pass.run(
+        let (loudness, spectrum) = measure_pass(
+            &mut feed,
+            Pass {
+                channels,
+                shape: shape.as_ref(),
+                cancel,
+            },
+            roles,
+            rate,
             join,
-            source,
-            |planes| loudness.push(planes),
-            |planes| spectrum.push(planes),
-            done,
+            &mut |f| progress(f),
         )?;
-        Ok::<_, RenderError>(join.join(|| loudness.finish(), || spectrum.finish()))
-    };
-    let l = &settings.limiter;
-    if l.bypass {
-        let (loudness, spectrum) = master(&mut feed()?, &mut |done| progress(fraction(done)))?;
         progress(1.0);
         return Ok(MeasuredMaster {
             loudness,
@@ -98,95 +99,320 @@ pub fn render_measured(
         });
     }
 
-    // The loudness arriving at the limiter (before the output stage, as `render` reads it).
-    // A programme up to PRE_LIMITER_KEPT_MAX_BYTES keeps the chain's output for the passes
-    // after this one, which then only copy it.
-    let keep = crate::limits::decoded_bytes(frames as u64, channels) <= PRE_LIMITER_KEPT_MAX_BYTES;
-    let mut first = feed()?;
-    first.keep = keep.then(|| vec![Vec::with_capacity(frames); channels]);
-    let integrated_before = {
-        let mut meter = IntegratedMeter::new(rate, roles);
-        let pass = Pass {
-            channels,
-            shape: None,
-            cancel,
-        };
-        pass.run(
-            join,
-            &mut first,
-            |planes| meter.push(planes),
-            |_| {},
-            &mut |done| progress(0.15 * fraction(done)),
-        )?;
-        meter.finish()
+    let mut passes = LimitedPasses {
+        source: audio.channels(),
+        pre_settings: &pre_settings,
+        rate,
+        roles,
+        limiter: l,
+        working_ceiling: crate::chain::limiter::working_ceiling_dbtp(l.ceiling_dbtp),
+        // A programme up to PRE_LIMITER_KEPT_MAX_BYTES keeps the chain's output from its
+        // first pass for the passes after it, which then only copy it.
+        keep: crate::limits::decoded_bytes(frames as u64, channels) <= scratch.kept_max_bytes,
+        kept: None,
+        integrated_before: None,
+        latest: None,
+        shape: shape.as_ref(),
+        cancel,
     };
-    let kept = first.keep.take();
-    let feed = || -> Result<ChainFeed<'_>, RenderError> {
-        match &kept {
-            Some(kept) => Ok(ChainFeed {
+    // Where the chain's output is kept, the passes after the first only copy it and the
+    // limiter: rendering is the quicker stage, so trials measure only their loudness, and the
+    // loudness arriving at the limiter is measured first (beside the chain, no slower than
+    // it), so the solver starts where `render` starts. Where the chain runs on every pass it is
+    // the slower stage, and every trial measures the master whole beside it: started from the
+    // guess, the last trial is the master and no pass is spent on either.
+    let result = (|| {
+        let whole_trials = !passes.keep;
+        let start = match (l.target_lufs, expected_before_lufs) {
+            (None, _) => None,
+            (Some(_), Some(expected)) if whole_trials => Some(expected),
+            (Some(_), _) => {
+                passes.measure_before(scratch, join, &mut |f| progress(0.15 * f))?;
+                passes.integrated_before.flatten()
+            }
+        };
+        let solved = solve_gain(
+            l,
+            start,
+            &mut |gain_db| passes.limited(scratch, gain_db, whole_trials, join, &mut |_| {}),
+            &mut |f| progress(0.15 + 0.75 * f),
+        )?;
+        check(cancel)?;
+        let chosen = passes.latest.take().filter(|m| m.gain_db == solved.gain_db);
+        let master = match chosen {
+            Some(master) => master,
+            None => {
+                passes.limited(scratch, solved.gain_db, true, join, &mut |f| {
+                    progress(0.9 + 0.1 * f)
+                })?;
+                passes.latest.take().expect("the pass just made it")
+            }
+        };
+        let integrated_before = passes.integrated_before.flatten();
+        if l.target_lufs.is_some() && integrated_before.is_none() {
+            return Err(RenderError::Silent);
+        }
+        let report = limiter_report(
+            l,
+            solved,
+            &master.stats,
+            passes.working_ceiling,
+            integrated_before,
+            || master.loudness.integrated_lufs,
+        );
+        progress(1.0);
+        Ok(MeasuredMaster {
+            loudness: master.loudness,
+            limiter: Some(report),
+            spectrum: master.spectrum,
+        })
+    })();
+    // Cancelled or not, the kept buffers go back for the next re-render.
+    scratch.give_back(passes.kept.take());
+    result
+}
+
+/// The buffers a re-render keeps for the next one: the chain's output of a programme small
+/// enough to keep (256 MB decoded by default). Hold one per track and lend it to every
+/// re-render, so that after the first none allocates anything programme-sized (on this
+/// machine each fresh page is faulted in and cleared: 100 MB of it costs a tenth of a 5-minute
+/// re-render).
+#[derive(Debug)]
+pub struct RenderScratch {
+    kept_max_bytes: u64,
+    buffers: Vec<Vec<f32>>,
+}
+
+impl Default for RenderScratch {
+    fn default() -> Self {
+        Self::keeping(PRE_LIMITER_KEPT_MAX_BYTES)
+    }
+}
+
+impl RenderScratch {
+    /// Keeping the chain's output of programmes up to `max_bytes` decoded (0: never).
+    pub fn keeping(max_bytes: u64) -> Self {
+        Self {
+            kept_max_bytes: max_bytes,
+            buffers: Vec::new(),
+        }
+    }
+
+    /// Empty buffers for `channels` channels of `frames`, reusing what was given back.
+    fn buffers(&mut self, channels: usize, frames: usize) -> Vec<Vec<f32>> {
+        let mut buffers = std::mem::take(&mut self.buffers);
+        buffers.resize_with(channels, Vec::new);
+        for buffer in &mut buffers {
+            buffer.clear();
+            buffer.reserve(frames);
+        }
+        buffers
+    }
+
+    fn give_back(&mut self, buffers: Option<Vec<Vec<f32>>>) {
+        if let Some(buffers) = buffers {
+            self.buffers = buffers;
+        }
+    }
+}
+
+/// One pass from `source`, measuring the master whole: its loudness and peaks, and its
+/// spectrum, as two pieces of work.
+fn measure_pass(
+    source: &mut dyn Fill,
+    pass: Pass<'_>,
+    roles: &[ChannelRole],
+    rate: u32,
+    join: &impl Join,
+    progress: &mut dyn FnMut(f64),
+) -> Result<(Loudness, BandSpectrum), RenderError> {
+    let frames = source.frames();
+    let mut spectrum = LongTermAnalyzer::new(rate, roles);
+    let mut loudness = ProgrammeMeter::new(rate, roles);
+    pass.run(
+        join,
+        source,
+        |planes| loudness.push_with(planes, join),
+        |planes| spectrum.push(planes),
+        &mut |done| progress(done as f64 / frames.max(1) as f64),
+    )?;
+    Ok(join.join(|| loudness.finish(), || spectrum.finish()))
+}
+
+/// A limited pass's master, measured whole.
+struct LimitedMaster {
+    gain_db: f64,
+    loudness: Loudness,
+    spectrum: BandSpectrum,
+    stats: LimiterStats,
+}
+
+/// The limited passes of a re-render, and what their first pass learns for the others.
+struct LimitedPasses<'a> {
+    source: &'a [Vec<f32>],
+    pre_settings: &'a ChainSettings,
+    rate: u32,
+    roles: &'a [ChannelRole],
+    limiter: &'a LimiterSettings,
+    working_ceiling: f64,
+    /// Whether the chain's output is kept for the passes after the first.
+    keep: bool,
+    kept: Option<Vec<Vec<f32>>>,
+    /// The loudness arriving at the limiter, once a pass has measured it.
+    integrated_before: Option<Option<f64>>,
+    /// The last pass's master.
+    latest: Option<LimitedMaster>,
+    /// The output stage, and the render's cancel.
+    shape: Option<&'a OutputShape>,
+    cancel: &'a AtomicBool,
+}
+
+impl<'a> LimitedPasses<'a> {
+    /// The chain's output from the start: copied from what the first pass kept, or the chain
+    /// run afresh; the first pass also measures it (and keeps it when it is to be kept).
+    fn feed<'k>(
+        &self,
+        kept: Option<&'k [Vec<f32>]>,
+        spare: &mut RenderScratch,
+    ) -> Result<ChainFeed<'k>, RenderError>
+    where
+        'a: 'k,
+    {
+        let channels = self.source.len();
+        let mut feed = match kept {
+            Some(kept) => ChainFeed {
                 source: kept,
                 chain: None,
                 next: 0,
                 keep: None,
-            }),
-            None => feed(),
+                before: None,
+            },
+            None => ChainFeed {
+                source: self.source,
+                chain: Some(Chain::new(self.pre_settings, self.rate, BLOCK, channels)?),
+                next: 0,
+                keep: None,
+                before: None,
+            },
+        };
+        if self.integrated_before.is_none() {
+            let frames = self.source.first().map_or(0, Vec::len);
+            feed.before = Some(IntegratedMeter::new(self.rate, self.roles));
+            feed.keep = self.keep.then(|| spare.buffers(channels, frames));
         }
-    };
-    let working_ceiling = crate::chain::limiter::working_ceiling_dbtp(l.ceiling_dbtp);
-    let limiter_at = |gain_db: f64| {
-        let mut limiter = Limiter::new(l, rate, channels);
-        limiter.set_now(gain_db, working_ceiling);
-        limiter
-    };
-    let solved = solve_gain(
-        l,
-        integrated_before,
-        &mut |gain_db| {
-            let mut limiter = limiter_at(gain_db);
-            let mut meter = IntegratedMeter::new(rate, roles);
-            let pass = Pass {
-                channels,
-                shape: shape.as_ref(),
-                cancel,
-            };
+        Ok(feed)
+    }
+
+    /// Takes what a first pass learnt from its feed.
+    fn learn(&mut self, feed: &mut ChainFeed<'_>) -> Option<Vec<Vec<f32>>> {
+        if let Some(meter) = feed.before.take() {
+            self.integrated_before = Some(meter.finish());
+        }
+        feed.keep.take()
+    }
+
+    /// A pass of the chain alone, measuring the loudness arriving at the limiter.
+    fn measure_before(
+        &mut self,
+        scratch: &mut RenderScratch,
+        join: &impl Join,
+        progress: &mut dyn FnMut(f64),
+    ) -> Result<(), RenderError> {
+        let cancel = self.cancel;
+        let frames = self.source.first().map_or(0, Vec::len);
+        let mut feed = self.feed(None, scratch)?;
+        // Measured beside the chain rather than by it.
+        let mut meter = feed.before.take();
+        let pass = Pass {
+            channels: self.source.len(),
+            shape: None,
+            cancel,
+        };
+        let ran = pass.run(
+            join,
+            &mut feed,
+            |planes| {
+                if let Some(meter) = &mut meter {
+                    meter.push(planes);
+                }
+            },
+            |_| {},
+            &mut |done| progress(done as f64 / frames.max(1) as f64),
+        );
+        self.kept = self.learn(&mut feed);
+        ran?;
+        self.integrated_before = meter.map(IntegratedMeter::finish);
+        Ok(())
+    }
+
+    /// The master at `gain_db`: its integrated loudness and the limiter's peak reduction, for
+    /// the solver; measured `whole`, it is kept as `latest`.
+    fn limited(
+        &mut self,
+        scratch: &mut RenderScratch,
+        gain_db: f64,
+        whole: bool,
+        join: &impl Join,
+        progress: &mut dyn FnMut(f64),
+    ) -> Result<(Option<f64>, f64), RenderError> {
+        let (shape, cancel) = (self.shape, self.cancel);
+        let channels = self.source.len();
+        let frames = self.source.first().map_or(0, Vec::len);
+        let mut limiter = Limiter::new(self.limiter, self.rate, channels);
+        limiter.set_now(gain_db, self.working_ceiling);
+        let kept = self.kept.take();
+        let mut source = LimitedFeed {
+            feed: self.feed(kept.as_deref(), scratch)?,
+            run: LimiterRun::new(&mut limiter, channels, frames),
+        };
+        let pass = Pass {
+            channels,
+            shape,
+            cancel,
+        };
+        let ran = if whole {
+            measure_pass(&mut source, pass, self.roles, self.rate, join, progress)
+                .map(|measured| Measured::Whole(Box::new(measured)))
+        } else {
+            let mut meter = IntegratedMeter::new(self.rate, self.roles);
             pass.run(
                 join,
-                &mut LimitedFeed {
-                    feed: feed()?,
-                    run: LimiterRun::new(&mut limiter, channels, frames),
-                },
-                |_| {},
+                &mut source,
                 |planes| meter.push(planes),
-                &mut |_| {},
-            )?;
-            Ok((meter.finish(), limiter.stats().peak_reduction_db))
-        },
-        &mut |f| progress(0.15 + 0.55 * f),
-    )?;
-    check(cancel)?;
-    progress(0.7);
-    let mut limiter = limiter_at(solved.gain_db);
-    let (loudness, spectrum) = master(
-        &mut LimitedFeed {
-            feed: feed()?,
-            run: LimiterRun::new(&mut limiter, channels, frames),
-        },
-        &mut |done| progress(0.7 + 0.3 * fraction(done)),
-    )?;
-    let report = limiter_report(
-        l,
-        solved,
-        &limiter.stats(),
-        working_ceiling,
-        integrated_before,
-        || loudness.integrated_lufs,
-    );
-    progress(1.0);
-    Ok(MeasuredMaster {
-        loudness,
-        limiter: Some(report),
-        spectrum,
-    })
+                |_| {},
+                &mut |done| progress(done as f64 / frames.max(1) as f64),
+            )
+            .map(|()| Measured::Loudness(meter.finish()))
+        };
+        let LimitedFeed { mut feed, .. } = source;
+        let newly_kept = self.learn(&mut feed);
+        drop(feed);
+        self.kept = kept.or(newly_kept);
+        let stats = limiter.stats();
+        match ran? {
+            Measured::Whole(measured) => {
+                let (loudness, spectrum) = *measured;
+                let result = (loudness.integrated_lufs, stats.peak_reduction_db);
+                self.latest = Some(LimitedMaster {
+                    gain_db,
+                    loudness,
+                    spectrum,
+                    stats,
+                });
+                Ok(result)
+            }
+            Measured::Loudness(lufs) => {
+                self.latest = None;
+                Ok((lufs, stats.peak_reduction_db))
+            }
+        }
+    }
+}
+
+/// What a limited pass measured: the master whole, or its integrated loudness alone.
+enum Measured {
+    Whole(Box<(Loudness, BandSpectrum)>),
+    Loudness(Option<f64>),
 }
 
 /// Consecutive output frames of a pass, from `start`.
@@ -284,6 +510,8 @@ impl Pass<'_> {
 trait Fill: Send {
     /// Fills `chunk` with the next frames; false once the source is through.
     fn fill(&mut self, chunk: &mut Chunk) -> bool;
+    /// How many frames the programme has.
+    fn frames(&self) -> usize;
 }
 
 /// The chain (limiter bypassed) over a borrowed programme, in order from the start: each
@@ -297,13 +525,11 @@ struct ChainFeed<'a> {
     next: usize,
     /// Where the chain's output is kept for later passes, when it is.
     keep: Option<Vec<Vec<f32>>>,
+    /// The loudness arriving at the limiter, measured as the chain's output passes.
+    before: Option<IntegratedMeter>,
 }
 
 impl ChainFeed<'_> {
-    fn frames(&self) -> usize {
-        self.source.first().map_or(0, Vec::len)
-    }
-
     /// Processes frames `start..end` (the next ones) into the first `end − start` frames of
     /// `block`.
     fn read_into(&mut self, start: usize, end: usize, block: &mut [Vec<f32>]) {
@@ -325,10 +551,18 @@ impl ChainFeed<'_> {
                 k.extend_from_slice(&b[span.clone()]);
             }
         }
+        if let Some(meter) = &mut self.before {
+            let planes: Vec<&[f32]> = block.iter().map(|b| &b[span.clone()]).collect();
+            meter.push(&planes);
+        }
     }
 }
 
 impl Fill for ChainFeed<'_> {
+    fn frames(&self) -> usize {
+        self.source.first().map_or(0, Vec::len)
+    }
+
     fn fill(&mut self, chunk: &mut Chunk) -> bool {
         let frames = self.frames();
         let start = self.next;
@@ -355,6 +589,10 @@ struct LimitedFeed<'a, 'l> {
 }
 
 impl Fill for LimitedFeed<'_, '_> {
+    fn frames(&self) -> usize {
+        self.feed.frames()
+    }
+
     fn fill(&mut self, chunk: &mut Chunk) -> bool {
         let mut into = IntoChunk {
             feed: &mut self.feed,

@@ -58,7 +58,13 @@ pub(super) fn apply(desk: &mut Desk, messages: impl IntoIterator<Item = Message>
     let Screen::Session(session) = &mut desk.screen else {
         return;
     };
-    let result = master(&session.audio, &session.settings, &Job::default());
+    let result = master(
+        &session.audio,
+        &session.settings,
+        session.mix.integrated_lufs,
+        &session.render_scratch,
+        &Job::default(),
+    );
     let generation = session.generation;
     let _task = desk.update(Message::Session(S::Rendered(generation, Arc::new(result))));
 }

@@ -31,7 +31,13 @@ fn a_render_for_older_settings_is_ignored() {
     let Screen::Session(session) = &mut desk.screen else {
         panic!("ready");
     };
-    let stale = master(&session.audio, &session.settings, &Job::default());
+    let stale = master(
+        &session.audio,
+        &session.settings,
+        session.mix.integrated_lufs,
+        &session.render_scratch,
+        &Job::default(),
+    );
     let _ = session.update(S::Target(Some(-16.0)));
     let _ = session.update(S::Rendered(0, Arc::new(stale)));
     assert!(
@@ -72,7 +78,13 @@ fn numbers_of_older_settings_are_marked_pending_and_a_superseded_render_is_cance
         .clone()
         .expect("the newer render runs");
     assert!(!second.is_cancelled());
-    let cancelled = master(&session(&desk).audio, &session(&desk).settings, &first);
+    let cancelled = master(
+        &session(&desk).audio,
+        &session(&desk).settings,
+        None,
+        &session(&desk).render_scratch,
+        &first,
+    );
     assert_eq!(cancelled.expect_err("stopped").as_str(), "render cancelled");
     // Its render arrives: the marks go, the numbers are the new settings'.
     apply(&mut desk, []);
