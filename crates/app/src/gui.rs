@@ -33,7 +33,7 @@ use std::sync::Arc;
 
 use crest_engine::limits::DecodeLimits;
 use crest_engine::session::Session as SessionFile;
-use iced::widget::{button, column, container, progress_bar, row, text};
+use iced::widget::{button, column, container, progress_bar, row, stack, text};
 use iced::{Element, Fill, Length, Subscription, Task};
 
 pub use context::Context;
@@ -543,14 +543,33 @@ impl Desk {
                 .view(&self.context.preferences.recent)
                 .map(Message::Session),
         };
-        let mut page = column![].spacing(8);
+        // The application's own word and the offer to restore lie over the foot of the window
+        // rather than pushing the desk down.
+        let mut banner = column![].spacing(8);
         if let Some(notice) = &self.context.notice {
-            page = page.push(text(notice.clone()).color(style::WARNING));
+            banner = banner.push(text(notice.clone()).color(style::WARNING));
         }
         if let Some(offer) = self.context.restore_offers.first() {
-            page = page.push(restore::offer(offer, self.context.restore_offers.len()));
+            banner = banner.push(restore::offer(offer, self.context.restore_offers.len()));
         }
-        let page = container(page.push(content)).padding(16);
+        let page = container(content).padding(16);
+        let quiet = self.context.notice.is_none() && self.context.restore_offers.is_empty();
+        let page: Element<'_, Message> = if quiet {
+            page.into()
+        } else {
+            stack![
+                page,
+                container(
+                    container(banner)
+                        .padding(12)
+                        .width(Fill)
+                        .style(container::bordered_box)
+                )
+                .padding(16)
+                .align_bottom(Fill)
+            ]
+            .into()
+        };
         match &self.typing {
             Some(typing) => widgets::modal(page, typing.entry.view().map(Message::TypedPath)),
             None => page.into(),

@@ -60,6 +60,13 @@ pub enum Notice {
 }
 
 impl Notice {
+    /// What it says.
+    pub fn words(&self) -> &str {
+        match self {
+            Notice::Warning(line) | Notice::News(line) => line,
+        }
+    }
+
     pub fn view<'a, Message: 'a>(&self, size: f32) -> Element<'a, Message> {
         match self {
             Notice::Warning(line) => text(line.clone()).size(size).color(super::style::WARNING),

@@ -4,7 +4,8 @@
 use std::path::PathBuf;
 
 use iced::widget::{
-    Column, button, canvas, column, container, progress_bar, row, rule, scrollable, text, tooltip,
+    Column, button, canvas, column, container, progress_bar, responsive, row, rule, scrollable,
+    text, tooltip,
 };
 use iced::{Element, Fill, Length};
 
@@ -14,78 +15,72 @@ use super::super::timeline;
 use super::super::widgets;
 use super::{Message, Session, keys, readouts, transport};
 
-/// The timeline's and the spectrum's height: with the meters under them, they fit a
-/// 1280×800 window without scrolling.
-const PLOT_HEIGHT: f32 = 160.0;
+/// How the screen fits its window: the plots take the height the rest leaves them, a narrow
+/// window (under about 1,200 px) gets the header in two rows and a narrower chain column, a
+/// wide one (4K) a wider chain column.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) struct Fit {
+    pub narrow: bool,
+    /// The timeline's and the spectrum's height each.
+    pub plot_height: f32,
+    pub chain_width: f32,
+}
+
+/// Below this width the header takes two rows.
+const NARROW_BELOW: f32 = 1_180.0;
+/// What the left column holds besides its two plots (header, monitor bar, status line,
+/// legends, the numbers and meters and the first lines of mix health), measured on the
+/// desk at 1280×800; the header's second row when narrow.
+const BESIDE_THE_PLOTS: f32 = 500.0;
+const SECOND_HEADER_ROW: f32 = 44.0;
+
+impl Fit {
+    pub fn for_size(size: iced::Size) -> Self {
+        let narrow = size.width < NARROW_BELOW;
+        let beside = BESIDE_THE_PLOTS + if narrow { SECOND_HEADER_ROW } else { 0.0 };
+        Self {
+            narrow,
+            plot_height: ((size.height - beside) / 2.0).clamp(120.0, 640.0).floor(),
+            chain_width: if narrow {
+                380.0
+            } else if size.width >= 2_400.0 {
+                560.0
+            } else {
+                440.0
+            },
+        }
+    }
+}
 
 impl Session {
     pub fn view<'a>(&'a self, recent: &'a [PathBuf]) -> Element<'a, Message> {
-        let header = self.header(recent);
+        responsive(move |size| self.fitted(Fit::for_size(size), recent)).into()
+    }
+
+    fn fitted<'a>(&'a self, fit: Fit, recent: &'a [PathBuf]) -> Element<'a, Message> {
+        let header = self.header(recent, fit.narrow);
         let monitor = row![
             container(self.monitor_bar()).width(Fill),
             self.outputs().map(Message::Listening)
         ]
         .spacing(10)
         .align_y(iced::Alignment::Start);
-        let mut page: Column<'_, Message> = column![header, monitor].spacing(12);
-        if let Some(notice) = &self.notice {
-            page = page.push(notice.view(16.0));
-        }
-        if let Some(notice) = &self.output_notice {
-            page = page.push(text(format!("Output: {notice}")).color(style::WARNING));
-        }
-        if let Some((name, job)) = &self.opening {
-            page = page.push(
-                row![
-                    text(format!("Opening {name}…")).color(style::MUTED),
-                    progress_bar(0.0..=1.0, job.progress() as f32)
-                        .girth(8)
-                        .length(Length::Fixed(240.0)),
-                    button(text("Cancel").size(13))
-                        .style(button::secondary)
-                        .on_press(Message::CancelOpen),
-                ]
-                .spacing(12)
-                .align_y(iced::Alignment::Center),
-            );
-        }
-        if let Err(reason) = &self.playback {
-            // One line; the device's own words on hover.
-            page = page.push(tooltip(
-                text("Playback unavailable: no usable output device. Analysis, the master render and export work.")
-                    .color(style::WARNING),
-                container(text(reason.clone()).size(13))
-                    .padding(8)
-                    .max_width(600)
-                    .style(container::bordered_box),
-                tooltip::Position::Bottom,
-            ));
-        }
+        let mut page: Column<'_, Message> =
+            column![header, monitor, self.status_line()].spacing(12);
         let left = column![
             readouts::timeline_legend(self.momentary, self.reference_loudness.is_some()),
             Element::from(
                 canvas(&self.timeline)
                     .width(Fill)
-                    .height(Length::Fixed(PLOT_HEIGHT))
+                    .height(Length::Fixed(fit.plot_height))
             )
             .map(|event| match event {
                 timeline::Event::Seek(seconds) => transport::Message::Seek(seconds).into(),
                 timeline::Event::Loop(region) => transport::Message::SetLoop(region).into(),
             }),
             readouts::spectrum_legend(self.spectrum.smoothing, self.spectrum.slope),
-            self.spectrum.view(PLOT_HEIGHT).map(Message::Chain),
-            row![
-                readouts::numbers(
-                    &self.mix,
-                    self.master.as_ref().map(|m| &m.loudness),
-                    self.pending(),
-                    self.reference_loudness.as_ref(),
-                    &self.source_gains(),
-                ),
-                self.live_meters().map(Message::Listening),
-            ]
-            .spacing(16),
-            readouts::health(&self.findings),
+            self.spectrum.view(fit.plot_height).map(Message::Chain),
+            self.numbers_and_meters(fit.narrow),
         ]
         .spacing(12)
         .padding(iced::Padding {
@@ -121,7 +116,7 @@ impl Session {
             right: 14.0,
             ..iced::Padding::ZERO
         }))
-        .width(Length::Fixed(440.0))
+        .width(Length::Fixed(fit.chain_width))
         .height(Fill);
         page = page.push(row![left, rule::vertical(1), right].spacing(16));
         if let Some(typing) = &self.typing {
@@ -134,5 +129,109 @@ impl Session {
         } else {
             page.into()
         }
+    }
+}
+
+impl Session {
+    /// The numbers with mix health under them, beside the live meters (at 1280×800 all of it
+    /// is seen without scrolling); in a narrow window the meters go under them.
+    fn numbers_and_meters(&self, narrow: bool) -> Element<'_, Message> {
+        let numbers = column![
+            readouts::numbers(
+                &self.mix,
+                self.master.as_ref().map(|m| &m.loudness),
+                self.pending(),
+                self.reference_loudness.as_ref(),
+                &self.source_gains(),
+            ),
+            readouts::health(&self.findings),
+        ]
+        .spacing(12)
+        .width(Fill);
+        let meters = self.live_meters().map(Message::Listening);
+        if narrow {
+            column![numbers, meters].spacing(12).into()
+        } else {
+            row![numbers, meters].spacing(16).into()
+        }
+    }
+}
+
+/// The status line's height: always there, so a notice coming or going moves nothing.
+const STATUS_HEIGHT: f32 = 22.0;
+
+impl Session {
+    /// One line for what the desk has to say, most pressing first: a track opening (with its
+    /// progress), the last notice, the output's trouble, playback unavailable. What does not
+    /// fit behind the first is listed on hover.
+    fn status_line(&self) -> Element<'_, Message> {
+        let mut others: Vec<String> = Vec::new();
+        let mut first: Option<Element<'_, Message>> = None;
+        let mut offer = |element: Element<'static, Message>, words: String| {
+            if first.is_none() {
+                first = Some(element);
+            } else {
+                others.push(words);
+            }
+        };
+        if let Some((name, job)) = &self.opening {
+            let words = format!("Opening {name}…");
+            offer(
+                row![
+                    text(words.clone()).color(style::MUTED),
+                    progress_bar(0.0..=1.0, job.progress() as f32)
+                        .girth(8)
+                        .length(Length::Fixed(240.0)),
+                    button(text("Cancel").size(13))
+                        .padding([1, 8])
+                        .style(button::secondary)
+                        .on_press(Message::CancelOpen),
+                ]
+                .spacing(12)
+                .align_y(iced::Alignment::Center)
+                .into(),
+                words,
+            );
+        }
+        if let Some(notice) = &self.notice {
+            offer(notice.view(15.0), notice.words().to_owned());
+        }
+        if let Some(notice) = &self.output_notice {
+            let words = format!("Output: {notice}");
+            offer(text(words.clone()).color(style::WARNING).into(), words);
+        }
+        if let Err(reason) = &self.playback {
+            offer(
+                text(
+                    "Playback unavailable: no usable output device. Analysis, the master \
+                     render and export work.",
+                )
+                .color(style::WARNING)
+                .into(),
+                format!("Playback unavailable: {reason}"),
+            );
+        }
+        let line: Element<'_, Message> = match first {
+            None => text("").into(),
+            Some(first) if others.is_empty() => first,
+            Some(first) => tooltip(
+                row![
+                    first,
+                    text(format!("· {} more", others.len())).color(style::MUTED)
+                ]
+                .spacing(8)
+                .align_y(iced::Alignment::Center),
+                container(text(others.join("\n")).size(13))
+                    .padding(8)
+                    .max_width(700)
+                    .style(container::bordered_box),
+                tooltip::Position::Bottom,
+            )
+            .into(),
+        };
+        container(line)
+            .height(Length::Fixed(STATUS_HEIGHT))
+            .clip(true)
+            .into()
     }
 }

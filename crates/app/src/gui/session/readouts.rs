@@ -5,7 +5,7 @@ use crest_engine::health::{Finding, Severity};
 use crest_engine::loudness::Loudness;
 use crest_engine::platform::Target;
 use crest_playback::engine::SourceGains;
-use iced::widget::{button, column, progress_bar, row, text};
+use iced::widget::{button, column, container, progress_bar, row, text, tooltip};
 use iced::{Element, Fill, Length};
 
 use super::super::spectrum::{SLOPES, SMOOTHINGS};
@@ -126,9 +126,14 @@ pub(super) fn timeline_legend<'a>(momentary: bool, reference: bool) -> Element<'
             momentary,
             Message::Momentary
         ),
-        text("loudness — click: playhead, drag: loop")
-            .color(style::MUTED)
-            .width(Fill),
+        // One line, cut where the window is narrow (the keys help says it too).
+        container(
+            text("loudness — click: playhead, drag: loop")
+                .color(style::MUTED)
+                .wrapping(text::Wrapping::None)
+        )
+        .width(Fill)
+        .clip(true),
         text("— mix").color(style::MIX),
         text("— master").color(style::MASTER),
     ]
@@ -145,7 +150,13 @@ pub(super) fn timeline_legend<'a>(momentary: bool, reference: bool) -> Element<'
 pub(super) fn spectrum_legend<'a>(smoothing: f64, slope: f64) -> Element<'a, Message> {
     row![
         // How the EQ handles move is in the keys help.
-        text("Spectrum").color(style::MUTED).width(Fill),
+        container(
+            text("Spectrum")
+                .color(style::MUTED)
+                .wrapping(text::Wrapping::None)
+        )
+        .width(Fill)
+        .clip(true),
         widgets::segmented(&SMOOTHINGS, smoothing, move |smoothing| {
             Message::SpectrumView { smoothing, slope }
         }),
@@ -181,14 +192,32 @@ pub(super) fn health<'a>(findings: &[Finding]) -> Element<'a, Message> {
             Severity::Warning => style::MASTER,
             Severity::Info => style::MUTED,
         };
-        panel = panel
-            .push(text(format!("{}: {}", finding.severity.label(), finding.message)).color(color));
+        // One line each, so the list fits beside the meters; the whole sentence on hover.
+        let line = format!("{}: {}", finding.severity.label(), finding.message);
+        panel = panel.push(tooltip(
+            container(
+                text(line.clone())
+                    .color(color)
+                    .wrapping(text::Wrapping::None),
+            )
+            .width(Fill)
+            .clip(true),
+            container(text(line).size(13))
+                .padding(8)
+                .max_width(520)
+                .style(container::bordered_box),
+            tooltip::Position::Top,
+        ));
     }
     if findings.iter().any(|f| f.severity == Severity::Problem) {
-        panel = panel.push(text(
-            "Mastering cannot undo these: where you can, ask for a corrected mix. The marks \
-             on the timeline show where they happen.",
-        ));
+        panel = panel.push(
+            text(
+                "Mastering cannot undo these: where you can, ask for a corrected mix. The marks \
+                 on the timeline show where they happen.",
+            )
+            .size(13)
+            .color(style::MUTED),
+        );
     }
     panel.into()
 }

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use crest_playback::engine::Command;
-use iced::widget::{button, column, pick_list, row, text};
+use iced::widget::{button, column, container, pick_list, row, text};
 use iced::{Element, Fill, Length, Task};
 
 use super::super::export_dialog::ExportMsg;
@@ -122,7 +122,13 @@ impl Session {
     }
 
     /// The header: the track, snapshots, undo, open, recent files, export, the transport.
-    pub(super) fn header<'a>(&'a self, recent: &'a [PathBuf]) -> Element<'a, super::Message> {
+    /// The track's name and format, the snapshots, undo, files and transport: in one row, or
+    /// with the toolbar under the name in a `narrow` window.
+    pub(super) fn header<'a>(
+        &'a self,
+        recent: &'a [PathBuf],
+        narrow: bool,
+    ) -> Element<'a, super::Message> {
         let enabled = self.playback.is_ok();
         let transport = |message: Message| super::Message::Transport(message);
         let play = if self.playing {
@@ -199,22 +205,33 @@ impl Session {
                 .on_press(super::Message::ShowHelp(true)),
         ]
         .spacing(4);
-        row![
-            column![
-                text(self.name.clone()).size(20),
-                text(format!(
-                    "{:.1} s, {} Hz, {}",
-                    self.audio.duration_s(),
-                    self.audio.sample_rate(),
-                    if self.audio.channel_count() == 1 {
-                        "mono"
-                    } else {
-                        "stereo"
-                    }
-                ))
-                .color(style::MUTED),
+        let name = text(self.name.clone())
+            .size(20)
+            .wrapping(text::Wrapping::None);
+        let format = text(format!(
+            "{:.1} s, {} Hz, {}",
+            self.audio.duration_s(),
+            self.audio.sample_rate(),
+            if self.audio.channel_count() == 1 {
+                "mono"
+            } else {
+                "stereo"
+            }
+        ))
+        .color(style::MUTED)
+        .wrapping(text::Wrapping::None);
+        if narrow {
+            return column![
+                row![name, format].spacing(12).align_y(iced::Alignment::End),
+                row![snapshots, edits, controls]
+                    .spacing(16)
+                    .align_y(iced::Alignment::Center),
             ]
-            .width(Fill),
+            .spacing(8)
+            .into();
+        }
+        row![
+            container(column![name, format]).width(Fill).clip(true),
             snapshots,
             edits,
             controls,

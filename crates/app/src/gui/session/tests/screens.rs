@@ -252,3 +252,68 @@ fn the_spectrum_is_viewed_smoothed_and_sloped_as_chosen() {
     assert!(readout.contains("master "), "{readout}");
     assert!(readout.ends_with("EQ +0.0 dB"), "{readout}");
 }
+
+#[test]
+fn notices_do_not_move_the_desk() {
+    // Where the numbers and the chain sit, with nothing to say.
+    let where_they_sit = |desk: &Desk| {
+        let mut ui = window(desk);
+        ["Integrated", "Loudness target", "Mix health"].map(|label| {
+            let found = ui.find(label).unwrap_or_else(|_| panic!("{label} shown"));
+            (found.bounds().x, found.bounds().y)
+        })
+    };
+    let mut desk = ready();
+    apply(&mut desk, []);
+    let quiet = where_they_sit(&desk);
+    // A notice, the output's trouble and the application's own word all at once.
+    let Screen::Session(session) = &mut desk.screen else {
+        panic!("a session");
+    };
+    session.notice = Some(Notice::News("Saved the session".into()));
+    session.output_notice = Some("the device went away; retrying".into());
+    desk.context.notice = Some("Preferences could not be written".into());
+    let busy = where_they_sit(&desk);
+    assert_eq!(quiet, busy, "a notice moved the desk");
+    let mut ui = window(&desk);
+    // The first is shown, the rest counted on the same line.
+    assert!(ui.find("Saved the session").is_ok());
+    assert!(ui.find("· 1 more").is_ok());
+    assert!(ui.find("Preferences could not be written").is_ok());
+}
+
+#[test]
+fn the_desk_fits_windows_from_1024_by_700_to_4k() {
+    use super::super::layout::Fit;
+    let small = Fit::for_size(iced::Size::new(1024.0 - 32.0, 700.0 - 32.0));
+    let default = Fit::for_size(iced::Size::new(1280.0 - 32.0, 800.0 - 32.0));
+    let large = Fit::for_size(iced::Size::new(3840.0 - 32.0, 2160.0 - 32.0));
+    assert!(small.narrow && !default.narrow && !large.narrow);
+    assert!(small.chain_width < default.chain_width && default.chain_width < large.chain_width);
+    assert!(small.plot_height >= 120.0, "plots stay readable");
+    assert!(
+        large.plot_height > 2.0 * default.plot_height,
+        "plots use a large window"
+    );
+    // At 1280×800 everything the left column shows fits: the last finding's line and the
+    // foot of the meter bridge are inside the window.
+    let mut desk = ready();
+    apply(&mut desk, []);
+    let mut ui = window(&desk);
+    for label in ["Mix health", "Correlation"] {
+        let found = ui
+            .find(starting(label))
+            .unwrap_or_else(|_| panic!("{label} shown"));
+        let bottom = found.bounds().y + found.bounds().height;
+        assert!(
+            bottom <= 800.0,
+            "{label} ends at {bottom}, below the window"
+        );
+    }
+    // In a narrow window the track's name and format stay on one line each.
+    let mut narrow = Simulator::with_size(Default::default(), (1024.0, 700.0), desk.view());
+    let format = narrow
+        .find(starting("24.0 s, 48000 Hz"))
+        .expect("the format");
+    assert!(format.bounds().height < 30.0, "{:?}", format.bounds());
+}
