@@ -19,6 +19,7 @@ mod monitor_bar;
 mod params;
 mod path_entry;
 mod pipeline;
+mod reduction_trace;
 mod restore;
 mod session;
 mod spectrum;

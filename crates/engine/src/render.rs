@@ -22,8 +22,11 @@ use crate::loudness::{self, IntegratedMeter};
 use crate::platform::Targets;
 
 mod measured;
+mod reduction;
 
 pub use measured::{MeasuredMaster, RenderScratch, render_measured};
+use reduction::ReductionTrace;
+pub use reduction::{GainReductionHistory, REDUCTION_STEP_S};
 
 /// Progress (0–1) and cancellation for long work: the same shape as decoding's.
 pub type RenderControl<'a> = DecodeControl<'a>;
@@ -481,6 +484,9 @@ struct LimiterRun<'l> {
     /// The next input frame to read.
     start: usize,
     scratch: Vec<Vec<f32>>,
+    /// The reduction per step of the master, when it is recorded (its origin includes the
+    /// latency: the gain the limiter applies at input frame `f` is output frame `f − latency`'s).
+    reduction: Option<ReductionTrace>,
 }
 
 impl<'l> LimiterRun<'l> {
@@ -491,7 +497,19 @@ impl<'l> LimiterRun<'l> {
             frames,
             start: 0,
             scratch: vec![vec![0.0f32; BLOCK]; channels],
+            reduction: None,
         }
+    }
+
+    /// Records the reduction per step of a master that starts `head` frames into the
+    /// programme and lasts `master_frames`.
+    fn recording_reduction(mut self, rate: u32, head: usize, master_frames: usize) -> Self {
+        self.reduction = Some(ReductionTrace::new(
+            rate,
+            self.latency + head,
+            master_frames,
+        ));
+        self
     }
 
     /// Reads, limits and writes the next block; false once the programme and its flush are
@@ -509,8 +527,16 @@ impl<'l> LimiterRun<'l> {
         for block in &mut self.scratch {
             block[to - from..len].fill(0.0);
         }
-        let limiter = &mut *self.limiter;
-        process_planar(&mut self.scratch, 0, len, |planes| limiter.process(planes));
+        let (limiter, scratch) = (&mut *self.limiter, &mut self.scratch);
+        match &mut self.reduction {
+            Some(trace) => trace.run(start, end, |piece| {
+                process_planar(scratch, piece.start, piece.end, |planes| {
+                    limiter.process(planes);
+                });
+                limiter.take_meter_db()
+            }),
+            None => process_planar(scratch, 0, len, |planes| limiter.process(planes)),
+        }
         // Output frame `start + k` belongs at input frame `start + k − latency`.
         let skip = latency.saturating_sub(start).min(len);
         if skip < len {

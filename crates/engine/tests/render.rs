@@ -353,3 +353,111 @@ fn a_measured_render_reports_what_the_render_measures_and_stops_when_cancelled()
         "{stopped:?}"
     );
 }
+
+/// A 1 kHz tone at −30 dBFS for 4 s with a burst at −3 dBFS from 2.003 s to 2.5 s.
+fn quiet_with_a_burst(rate: u32) -> AudioBuffer {
+    let frames = 4 * rate as usize;
+    let burst = (2.003 * f64::from(rate)) as usize..(2.5 * f64::from(rate)) as usize;
+    let tone: Vec<f32> = common::sine(rate, 1_000.0, 1.0, 0.0, frames)
+        .into_iter()
+        .enumerate()
+        .map(|(n, x)| x * if burst.contains(&n) { 0.7 } else { 0.03 })
+        .collect();
+    AudioBuffer::new(rate, vec![tone.clone(), tone]).expect("buffer")
+}
+
+#[test]
+fn the_gain_reduction_over_time_lines_up_with_the_master() {
+    use crest_engine::parallel::Sequential;
+    use crest_engine::render::{RenderControl, RenderScratch, render_measured};
+    use std::sync::atomic::AtomicBool;
+    let rate = 44_100;
+    let audio = quiet_with_a_burst(rate);
+    let never = AtomicBool::new(false);
+    let measure = |settings: &ChainSettings, kept_max_bytes| {
+        render_measured(
+            &audio,
+            settings,
+            None,
+            &mut RenderScratch::keeping(kept_max_bytes),
+            RenderControl {
+                progress: &mut |_| {},
+                cancel: &never,
+            },
+            &Sequential,
+        )
+        .expect("measured")
+    };
+    // 9 dB into the limiter takes the burst ~7 dB over the ceiling; the tone stays under it.
+    // A long lookahead: the reduction starts 5 ms before the burst, in the step before it.
+    let mut limited = ChainSettings::default();
+    limited.limiter.gain_db = 9.0;
+    limited.limiter.lookahead_ms = 5.0;
+    let mut compressed = limited.clone();
+    compressed.dynamics.bypass = false;
+    compressed.dynamics.threshold_db = -20.0;
+    compressed.dynamics.ratio = 4.0;
+    // Its makeup gives back what it takes from the burst, so the limiter still has work.
+    compressed.dynamics.makeup_db = 12.0;
+    for kept_max_bytes in [u64::MAX, 0] {
+        for settings in [&limited, &compressed] {
+            let measured = measure(settings, kept_max_bytes);
+            let history = &measured.gain_reduction;
+            assert_eq!(history.step_s, 0.1);
+            let limiter = &history.limiter_db;
+            assert_eq!(limiter.len(), 40, "one value per 100 ms of 4 s");
+            assert!(limiter[..19].iter().all(|&db| db < 0.05), "{limiter:?}");
+            // Latency compensated: the lookahead's ramp is in the step before the burst
+            // (uncompensated it would start 6.6 ms later, inside the burst's own step).
+            assert!(limiter[19] > 0.5, "{limiter:?}");
+            assert!(limiter[20..25].iter().all(|&db| db > 3.0), "{limiter:?}");
+            assert!(limiter[28..].iter().all(|&db| db < 0.05), "{limiter:?}");
+            // The largest step is the limiter's peak reduction in the report.
+            let peak = limiter.iter().copied().fold(0.0f32, f32::max);
+            let report = measured.limiter.as_ref().expect("limited");
+            assert!(
+                (f64::from(peak) - report.peak_reduction_db).abs() < 1e-3,
+                "{peak} vs {}",
+                report.peak_reduction_db
+            );
+            let compressor = &history.compressor_db;
+            if settings.dynamics.bypass {
+                assert!(compressor.is_empty(), "no compressor, no series");
+                continue;
+            }
+            assert_eq!(compressor.len(), 40);
+            assert!(
+                compressor[..20].iter().all(|&db| db < 0.05),
+                "{compressor:?}"
+            );
+            assert!(
+                compressor[21..25].iter().all(|&db| db > 3.0),
+                "{compressor:?}"
+            );
+            // Released at its 150 ms: back within 0.05 dB a second after the burst.
+            assert!(
+                compressor[35..].iter().all(|&db| db < 0.05),
+                "{compressor:?}"
+            );
+        }
+    }
+    // The output stage's trim moves the series with the master (as the loudness histories).
+    let mut trimmed = limited.clone();
+    trimmed.output.trim_start_s = 0.5;
+    let history = measure(&trimmed, u64::MAX).gain_reduction;
+    assert_eq!(history.limiter_db.len(), 35);
+    assert!(history.limiter_db[..14].iter().all(|&db| db < 0.05));
+    assert!(history.limiter_db[14] > 0.5 && history.limiter_db[15] > 3.0);
+    // Neither stage: nothing to show.
+    let mut neither = ChainSettings::default();
+    neither.limiter.bypass = true;
+    let history = measure(&neither, u64::MAX).gain_reduction;
+    assert!(history.limiter_db.is_empty() && history.compressor_db.is_empty());
+    assert!(!history.reduces(0.0));
+    // A compressor without a limiter still reports its own.
+    let mut compressor_only = compressed.clone();
+    compressor_only.limiter.bypass = true;
+    let history = measure(&compressor_only, u64::MAX).gain_reduction;
+    assert!(history.limiter_db.is_empty());
+    assert!(history.compressor_db[21..25].iter().all(|&db| db > 3.0));
+}

@@ -1,7 +1,7 @@
 //! The live meter bridge: what the master is doing as it plays. Momentary and short-term
 //! loudness against the target, per-channel true peak with an over indicator that stays lit
-//! until reset, compressor and limiter gain reduction, stereo correlation, and the
-//! integrated loudness, range and PLR since the meter was reset.
+//! until reset, compressor and limiter gain reduction (now, and as a trace of the last 10 s),
+//! stereo correlation, and the integrated loudness, range and PLR since the meter was reset.
 
 use crest_engine::loudness::live::{LiveLoudness, LiveReading};
 use crest_playback::engine::MeterSnapshot;
@@ -12,6 +12,7 @@ use iced::widget::canvas::{self, Cache, Frame, Geometry, Path, Stroke};
 use iced::widget::{column, container, row, text};
 use iced::{Color, Element, Fill, Length, Point, Rectangle, Renderer, Size, Theme};
 
+use super::reduction_trace::{self, ReductionTrace};
 use super::style;
 use super::widgets::KeyedLayer;
 
@@ -29,6 +30,8 @@ pub struct MeterBridge {
     /// Gain reduction (dB, positive) as last read, held briefly so short events are seen.
     pub compressor_gr_db: f32,
     pub limiter_gr_db: f32,
+    /// Both reductions over the last 10 s of play.
+    pub trace: ReductionTrace,
     /// A channel went over the ceiling since the reset.
     pub over: [bool; 2],
     pub target_lufs: Option<f64>,
@@ -56,6 +59,7 @@ impl MeterBridge {
             reading: LiveReading::default(),
             compressor_gr_db: 0.0,
             limiter_gr_db: 0.0,
+            trace: ReductionTrace::default(),
             over: [false; 2],
             target_lufs: None,
             ceiling_dbtp: -1.0,
@@ -108,6 +112,7 @@ impl MeterBridge {
             .abs()
             .max(self.limiter_gr_db - fall)
             .max(0.0);
+        self.trace.push(snapshot, elapsed_s);
         for (c, over) in self.over.iter_mut().enumerate() {
             let peak = self.reading.true_peak_dbtp.get(c).copied().flatten();
             // An over: above the ceiling by more than the export's tolerance.
@@ -125,6 +130,7 @@ impl MeterBridge {
         self.over = [false; 2];
         self.compressor_gr_db = 0.0;
         self.limiter_gr_db = 0.0;
+        self.trace.clear();
         self.shown_at = None;
         self.refresh_readouts(Instant::now());
     }
@@ -317,8 +323,22 @@ impl MeterBridge {
                         style::TEXT
                     }))
                 });
+        readouts = readouts.push(iced::widget::space::vertical()).push(
+            column![
+                canvas::Canvas::new(&self.trace)
+                    .width(Fill)
+                    .height(Length::Fixed(reduction_trace::HEIGHT)),
+                row![
+                    text("Reduction, 10 s").size(11).color(style::MUTED),
+                    text("Lim").size(11).color(style::LIMITER_GR),
+                    text("Cmp").size(11).color(style::COMPRESSOR_GR),
+                ]
+                .spacing(6),
+            ]
+            .spacing(2),
+        );
         if self.channels == 2 {
-            readouts = readouts.push(iced::widget::space::vertical()).push(
+            readouts = readouts.push(
                 column![
                     canvas::Canvas::new(Correlation(self))
                         .width(Fill)

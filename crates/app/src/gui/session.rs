@@ -569,6 +569,9 @@ impl Session {
         match Arc::try_unwrap(result) {
             Ok(Ok(mastered)) => {
                 self.timeline.master = readouts::series(&mastered.loudness, self.momentary);
+                self.timeline
+                    .gain_reduction
+                    .clone_from(&mastered.gain_reduction);
                 self.timeline.master_pending = false;
                 self.timeline.refresh();
                 self.solved_gain_db = mastered
@@ -586,6 +589,7 @@ impl Session {
             Ok(Err(error)) => {
                 self.master = None;
                 self.timeline.master.clear();
+                self.timeline.gain_reduction = Default::default();
                 self.timeline.refresh();
                 self.playback = Err(error);
             }

@@ -1,5 +1,6 @@
 //! Colours that carry meaning, the same everywhere: the mix is blue, the master amber, the
-//! target green, the reference violet, warnings red.
+//! target green, the reference violet, warnings red; gain reduction rose (limiter) and teal
+//! (compressor).
 
 use iced::Color;
 
@@ -13,6 +14,9 @@ pub const GRID: Color = Color::from_rgb(0.20, 0.21, 0.24);
 pub const PLOT_BACKGROUND: Color = Color::from_rgb(0.09, 0.10, 0.11);
 pub const TEXT: Color = Color::from_rgb(0.90, 0.91, 0.93);
 pub const REFERENCE: Color = Color::from_rgb(0.72, 0.55, 0.95);
+/// Gain reduction, apart from the loudness colours: the limiter rose, the compressor teal.
+pub const LIMITER_GR: Color = Color::from_rgb(0.95, 0.42, 0.62);
+pub const COMPRESSOR_GR: Color = Color::from_rgb(0.30, 0.78, 0.78);
 /// The desk's font (bundled with the program), also for text drawn on canvases.
 pub const FONT: iced::Font = iced::Font::with_name("Fira Sans");
 

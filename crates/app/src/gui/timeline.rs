@@ -1,7 +1,9 @@
 //! The loudness timeline: short-term loudness of the mix and the master over the whole track,
-//! the target as a line, the playhead. Drawn on a canvas with a cache that is cleared only when
-//! the data changes; the playhead draws on its own layer.
+//! the target as a line, the master's gain reduction hanging from the top edge, the playhead.
+//! Drawn on a canvas with a cache that is cleared only when the data changes; the playhead
+//! draws on its own layer.
 
+use crest_engine::render::GainReductionHistory;
 use iced::mouse;
 use iced::widget::Action;
 use iced::widget::canvas::{self, Cache, Frame, Geometry, Path, Stroke};
@@ -22,6 +24,11 @@ pub enum Event {
 /// The lowest and highest loudness shown (LUFS).
 const FLOOR_LUFS: f32 = -40.0;
 const TOP_LUFS: f32 = 0.0;
+/// Gain reduction hangs from the top edge: this much reaches down a third of the plot.
+const MOST_GR_DB: f32 = 12.0;
+const GR_SHARE: f32 = 1.0 / 3.0;
+/// Less reduction than this is not drawn (the meters' rounding, a limiter touching a peak).
+const LEAST_GR_DB: f32 = 0.05;
 
 #[derive(Debug, Default)]
 pub struct Timeline {
@@ -30,6 +37,8 @@ pub struct Timeline {
     pub master: Vec<(f64, Option<f64>)>,
     /// The reference track's loudness on the same time scale (cut at the track's end).
     pub reference: Vec<(f64, Option<f64>)>,
+    /// The master's gain reduction every 100 ms (limiter, compressor; empty where bypassed).
+    pub gain_reduction: GainReductionHistory,
     /// The master curve is for older settings: a render for the current ones is running.
     pub master_pending: bool,
     pub duration_s: f64,
@@ -95,6 +104,58 @@ impl Timeline {
         });
         frame.stroke(&path, Stroke::default().with_color(color).with_width(width));
     }
+
+    /// Whether the master's render reduced anything worth drawing.
+    pub fn shows_gain_reduction(&self) -> bool {
+        self.gain_reduction.reduces(LEAST_GR_DB)
+    }
+
+    /// Which stages' reduction is drawn: the limiter's, the compressor's (for the legend).
+    pub fn gain_reduction_drawn(&self) -> [bool; 2] {
+        let history = &self.gain_reduction;
+        [&history.limiter_db, &history.compressor_db]
+            .map(|values| values.iter().any(|&db| db > LEAST_GR_DB))
+    }
+
+    /// One stage's reduction as an area hanging from the top edge (0 dB at the top,
+    /// [`MOST_GR_DB`] a third of the way down), at most one step per pixel column.
+    fn reduction_area(&self, frame: &mut Frame, values_db: &[f32], color: Color) {
+        if !values_db.iter().any(|&db| db > LEAST_GR_DB) {
+            return;
+        }
+        let size = frame.size();
+        let depth = |db: f32| (db / MOST_GR_DB).clamp(0.0, 1.0) * size.height * GR_SHARE;
+        let step_s = self.gain_reduction.step_s;
+        let columns = peak_columns(values_db, size.width.max(1.0) as usize);
+        let per_column = values_db.len() as f64 / columns.len().max(1) as f64;
+        let path = Path::new(|b| {
+            b.move_to(Point::new(self.x(size, 0.0), 0.0));
+            for (c, &db) in columns.iter().enumerate() {
+                let from = self.x(size, c as f64 * per_column * step_s);
+                let to = self.x(size, (c + 1) as f64 * per_column * step_s);
+                b.line_to(Point::new(from, depth(db)));
+                b.line_to(Point::new(to, depth(db)));
+            }
+            b.line_to(Point::new(
+                self.x(size, values_db.len() as f64 * step_s),
+                0.0,
+            ));
+            b.close();
+        });
+        frame.fill(&path, color.scale_alpha(0.45));
+    }
+}
+
+/// The largest of `values` in each of at most `columns` equal runs (all of them when there are
+/// fewer): a long programme's thousands of steps become one value per pixel.
+pub fn peak_columns(values: &[f32], columns: usize) -> Vec<f32> {
+    let count = columns.clamp(1, values.len().max(1));
+    (0..count)
+        .map(|c| {
+            let (from, to) = (c * values.len() / count, (c + 1) * values.len() / count);
+            values[from..to].iter().copied().fold(0.0, f32::max)
+        })
+        .collect()
 }
 
 /// Publishes [`Event`]s; the parent maps them to its own messages.
@@ -209,6 +270,55 @@ impl canvas::Program<Event> for Timeline {
                 style::MASTER
             };
             self.curve(frame, &self.master, master, 1.5);
+            if self.shows_gain_reduction() {
+                // Dimmed with the master curve while a render for newer settings runs.
+                let dim = |c: Color| {
+                    if self.master_pending {
+                        c.scale_alpha(0.35)
+                    } else {
+                        c
+                    }
+                };
+                let history = &self.gain_reduction;
+                self.reduction_area(frame, &history.compressor_db, dim(style::COMPRESSOR_GR));
+                self.reduction_area(frame, &history.limiter_db, dim(style::LIMITER_GR));
+                // The scale's depth and the stages drawn, in their colours, labelled on a
+                // backing the curves pass behind.
+                let y = size.height * GR_SHARE;
+                let mut labels = vec![(format!("GR {MOST_GR_DB:.0} dB"), style::MUTED)];
+                let [limiter, compressor] = self.gain_reduction_drawn();
+                if limiter {
+                    labels.push(("Lim".to_owned(), style::LIMITER_GR));
+                }
+                if compressor {
+                    labels.push(("Cmp".to_owned(), style::COMPRESSOR_GR));
+                }
+                // Fira Sans at 10 px: about 5.5 px a character.
+                let width: f32 = labels
+                    .iter()
+                    .map(|(label, _)| label.chars().count() as f32 * 5.5 + 6.0)
+                    .sum();
+                let mut x = size.width - width;
+                frame.stroke(
+                    &Path::line(Point::new(x - 4.0, y), Point::new(size.width, y)),
+                    Stroke::default().with_color(style::MUTED).with_width(1.0),
+                );
+                frame.fill_rectangle(
+                    Point::new(x - 4.0, y + 1.0),
+                    Size::new(width + 4.0, 13.0),
+                    style::PLOT_BACKGROUND.scale_alpha(0.85),
+                );
+                for (label, color) in labels {
+                    let advance = label.chars().count() as f32 * 5.5 + 6.0;
+                    frame.fill_text(style::canvas_text(
+                        label,
+                        Point::new(x, y + 1.0),
+                        dim(color),
+                        10.0,
+                    ));
+                    x += advance;
+                }
+            }
             // Findings along the top edge.
             for &(start, end, color) in &self.markers {
                 let x0 = self.x(size, start);
@@ -272,5 +382,23 @@ impl canvas::Program<Event> for Timeline {
                 }),
         );
         layers
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_series_keeps_its_peaks_one_column_per_pixel() {
+        let mut values = vec![0.0; 36_000];
+        values[12_345] = 7.5;
+        let columns = peak_columns(&values, 800);
+        assert_eq!(columns.len(), 800);
+        assert_eq!(columns.iter().copied().fold(0.0, f32::max), 7.5);
+        assert_eq!(columns[12_345 * 800 / 36_000], 7.5);
+        // Fewer steps than pixels: each step is a column.
+        assert_eq!(peak_columns(&[1.0, 2.0], 800), [1.0, 2.0]);
+        assert_eq!(peak_columns(&[], 800), [0.0]);
     }
 }

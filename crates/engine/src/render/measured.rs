@@ -10,6 +10,7 @@
 
 use std::sync::atomic::AtomicBool;
 
+use super::reduction::{GainReductionHistory, REDUCTION_STEP_S, ReductionTrace};
 use super::{
     BLOCK, LimiterIo, LimiterReport, LimiterRun, OutputShape, RenderControl, RenderError, check,
     check_trims, limiter_report, process_planar, solve_gain,
@@ -30,13 +31,20 @@ const CHUNK: usize = 16 * BLOCK;
 /// the source's memory.
 const PRE_LIMITER_KEPT_MAX_BYTES: u64 = 256 << 20;
 
-/// A render as the desk shows it: the master's loudness, what the limiter did and its
-/// long-term spectrum (the audio itself is not kept).
+/// A render as the desk shows it: the master's loudness, what the limiter did, its long-term
+/// spectrum and the gain reduction over time (the audio itself is not kept).
 #[derive(Debug)]
 pub struct MeasuredMaster {
     pub loudness: Loudness,
     pub limiter: Option<LimiterReport>,
     pub spectrum: BandSpectrum,
+    pub gain_reduction: GainReductionHistory,
+}
+
+/// Where the master lies in the programme: the frames the output stage trims from the head,
+/// and how many it keeps.
+fn master_span(shape: Option<&OutputShape>, frames: usize) -> (usize, usize) {
+    shape.map_or((0, frames), |s| (s.head, s.kept))
 }
 
 /// Renders `audio` for `settings` and measures the result (loudness with true peak, and the
@@ -70,6 +78,11 @@ pub fn render_measured(
     Chain::new(&pre_settings, rate, BLOCK, channels)?;
     check_trims(&settings.output, audio)?;
     let shape = OutputShape::new(&settings.output, rate, frames);
+    let (head, master_frames) = master_span(shape.as_ref(), frames);
+    // The compressor's reduction does not depend on the limiter's gain: recorded by the first
+    // pass that runs the chain (the compressor has no latency).
+    let compressor_trace =
+        || (!settings.dynamics.bypass).then(|| ReductionTrace::new(rate, head, master_frames));
     let l = &settings.limiter;
     if l.bypass {
         let mut feed = ChainFeed {
@@ -78,6 +91,7 @@ pub fn render_measured(
             next: 0,
             keep: None,
             before: None,
+            compressor: compressor_trace(),
         };
         let (loudness, spectrum) = measure_pass(
             &mut feed,
@@ -96,6 +110,14 @@ pub fn render_measured(
             loudness,
             limiter: None,
             spectrum,
+            gain_reduction: GainReductionHistory {
+                step_s: REDUCTION_STEP_S,
+                limiter_db: Vec::new(),
+                compressor_db: feed
+                    .compressor
+                    .map(ReductionTrace::finish)
+                    .unwrap_or_default(),
+            },
         });
     }
 
@@ -111,6 +133,8 @@ pub fn render_measured(
         keep: crate::limits::decoded_bytes(frames as u64, channels) <= scratch.kept_max_bytes,
         kept: None,
         integrated_before: None,
+        compressor: compressor_trace(),
+        compressor_db: None,
         latest: None,
         shape: shape.as_ref(),
         cancel,
@@ -165,6 +189,11 @@ pub fn render_measured(
             loudness: master.loudness,
             limiter: Some(report),
             spectrum: master.spectrum,
+            gain_reduction: GainReductionHistory {
+                step_s: REDUCTION_STEP_S,
+                limiter_db: master.limiter_db,
+                compressor_db: passes.compressor_db.take().unwrap_or_default(),
+            },
         })
     })();
     // Cancelled or not, the kept buffers go back for the next re-render.
@@ -245,6 +274,8 @@ struct LimitedMaster {
     loudness: Loudness,
     spectrum: BandSpectrum,
     stats: LimiterStats,
+    /// The limiter's largest reduction per step of the master.
+    limiter_db: Vec<f32>,
 }
 
 /// The limited passes of a re-render, and what their first pass learns for the others.
@@ -260,6 +291,10 @@ struct LimitedPasses<'a> {
     kept: Option<Vec<Vec<f32>>>,
     /// The loudness arriving at the limiter, once a pass has measured it.
     integrated_before: Option<Option<f64>>,
+    /// The compressor's trace for the first pass to fill (none when it is bypassed), and its
+    /// reduction per step once that pass is through.
+    compressor: Option<ReductionTrace>,
+    compressor_db: Option<Vec<f32>>,
     /// The last pass's master.
     latest: Option<LimitedMaster>,
     /// The output stage, and the render's cancel.
@@ -271,7 +306,7 @@ impl<'a> LimitedPasses<'a> {
     /// The chain's output from the start: copied from what the first pass kept, or the chain
     /// run afresh; the first pass also measures it (and keeps it when it is to be kept).
     fn feed<'k>(
-        &self,
+        &mut self,
         kept: Option<&'k [Vec<f32>]>,
         spare: &mut RenderScratch,
     ) -> Result<ChainFeed<'k>, RenderError>
@@ -286,6 +321,7 @@ impl<'a> LimitedPasses<'a> {
                 next: 0,
                 keep: None,
                 before: None,
+                compressor: None,
             },
             None => ChainFeed {
                 source: self.source,
@@ -293,6 +329,8 @@ impl<'a> LimitedPasses<'a> {
                 next: 0,
                 keep: None,
                 before: None,
+                // The first pass runs the chain, so this is taken by the first feed made.
+                compressor: self.compressor.take(),
             },
         };
         if self.integrated_before.is_none() {
@@ -307,6 +345,9 @@ impl<'a> LimitedPasses<'a> {
     fn learn(&mut self, feed: &mut ChainFeed<'_>) -> Option<Vec<Vec<f32>>> {
         if let Some(meter) = feed.before.take() {
             self.integrated_before = Some(meter.finish());
+        }
+        if let Some(trace) = feed.compressor.take() {
+            self.compressor_db = Some(trace.finish());
         }
         feed.keep.take()
     }
@@ -361,9 +402,14 @@ impl<'a> LimitedPasses<'a> {
         let mut limiter = Limiter::new(self.limiter, self.rate, channels);
         limiter.set_now(gain_db, self.working_ceiling);
         let kept = self.kept.take();
+        let mut run = LimiterRun::new(&mut limiter, channels, frames);
+        if whole {
+            let (head, master_frames) = master_span(shape, frames);
+            run = run.recording_reduction(self.rate, head, master_frames);
+        }
         let mut source = LimitedFeed {
             feed: self.feed(kept.as_deref(), scratch)?,
-            run: LimiterRun::new(&mut limiter, channels, frames),
+            run,
         };
         let pass = Pass {
             channels,
@@ -384,7 +430,11 @@ impl<'a> LimitedPasses<'a> {
             )
             .map(|()| Measured::Loudness(meter.finish()))
         };
-        let LimitedFeed { mut feed, .. } = source;
+        let LimitedFeed { mut feed, run } = source;
+        let limiter_db = run
+            .reduction
+            .map(ReductionTrace::finish)
+            .unwrap_or_default();
         let newly_kept = self.learn(&mut feed);
         drop(feed);
         self.kept = kept.or(newly_kept);
@@ -398,6 +448,7 @@ impl<'a> LimitedPasses<'a> {
                     loudness,
                     spectrum,
                     stats,
+                    limiter_db,
                 });
                 Ok(result)
             }
@@ -527,6 +578,8 @@ struct ChainFeed<'a> {
     keep: Option<Vec<Vec<f32>>>,
     /// The loudness arriving at the limiter, measured as the chain's output passes.
     before: Option<IntegratedMeter>,
+    /// The compressor's reduction per step of the master, when this pass records it.
+    compressor: Option<ReductionTrace>,
 }
 
 impl ChainFeed<'_> {
@@ -537,14 +590,22 @@ impl ChainFeed<'_> {
         for (b, c) in block.iter_mut().zip(self.source) {
             b[..end - start].copy_from_slice(&c[start..end]);
         }
-        self.process(block, 0..end - start);
+        self.process(block, 0..end - start, start);
         self.next = end;
     }
 
-    /// Runs the chain over `span` of `block` (one block at most), keeping its output when asked.
-    fn process(&mut self, block: &mut [Vec<f32>], span: std::ops::Range<usize>) {
+    /// Runs the chain over `span` of `block` (one block at most; programme frames from
+    /// `from`), keeping its output when asked.
+    fn process(&mut self, block: &mut [Vec<f32>], span: std::ops::Range<usize>, from: usize) {
         if let Some(chain) = &mut self.chain {
-            process_planar(block, span.start, span.end, |planes| chain.process(planes));
+            match &mut self.compressor {
+                Some(trace) => trace.run(from, from + span.len(), |piece| {
+                    let (start, end) = (span.start + piece.start, span.start + piece.end);
+                    process_planar(block, start, end, |planes| chain.process(planes));
+                    chain.take_compressor_reduction_db()
+                }),
+                None => process_planar(block, span.start, span.end, |planes| chain.process(planes)),
+            }
         }
         if let Some(keep) = &mut self.keep {
             for (k, b) in keep.iter_mut().zip(block.iter()) {
@@ -574,7 +635,7 @@ impl Fill for ChainFeed<'_> {
         let mut at = start;
         while at < end {
             let to = (at + BLOCK).min(end);
-            self.process(&mut chunk.channels, (at - start)..(to - start));
+            self.process(&mut chunk.channels, (at - start)..(to - start), at);
             at = to;
         }
         self.next = end;

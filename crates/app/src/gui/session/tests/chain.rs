@@ -265,3 +265,43 @@ fn dragging_an_eq_handle_on_the_spectrum_moves_the_band_as_one_undo_step() {
         "one drag, one undo"
     );
 }
+
+#[test]
+fn the_timeline_draws_the_gain_reduction_of_the_latest_render() {
+    let mut desk = ready();
+    // Driven 12 dB into the limiter, the demo mix is limited.
+    apply(
+        &mut desk,
+        [Message::Session(S::Chain(Edit::Set(
+            Param::LimiterGain,
+            12.0,
+        )))],
+    );
+    let s = session(&desk);
+    let history = &s.timeline.gain_reduction;
+    assert_eq!(
+        history,
+        &s.master.as_ref().expect("rendered").gain_reduction
+    );
+    let steps = (s.audio.duration_s() / history.step_s).ceil() as usize;
+    assert_eq!(history.limiter_db.len(), steps, "one value per 100 ms");
+    assert!(history.limiter_db.iter().any(|&db| db > 3.0));
+    assert!(history.compressor_db.is_empty(), "the compressor is off");
+    assert!(s.timeline.shows_gain_reduction());
+    // An edit leaves it on screen, dimmed with the master, until the new render arrives.
+    let _ = desk.update(Message::Session(S::Chain(Edit::Set(
+        Param::LimiterGain,
+        -12.0,
+    ))));
+    assert!(session(&desk).timeline.master_pending);
+    assert!(session(&desk).timeline.shows_gain_reduction());
+    // 12 dB down the limiter has nothing to do: nothing is drawn.
+    apply(&mut desk, []);
+    let timeline = &session(&desk).timeline;
+    assert!(!timeline.master_pending);
+    assert!(
+        !timeline.shows_gain_reduction(),
+        "{:?}",
+        timeline.gain_reduction
+    );
+}
