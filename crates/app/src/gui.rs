@@ -573,7 +573,7 @@ impl Desk {
         };
         match &self.typing {
             Some(typing) => widgets::modal(page, typing.entry.view().map(Message::TypedPath)),
-            None => page.into(),
+            None => page,
         }
     }
 }

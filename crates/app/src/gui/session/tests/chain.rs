@@ -217,7 +217,10 @@ fn dragging_an_eq_handle_on_the_spectrum_moves_the_band_as_one_undo_step() {
     click(&mut desk, "Add band");
     let mut ui = window(&desk);
     // The spectrum sits under its legend row, as wide as the row less its axes (34 px of
-    // dBFS on the left, 40 px of EQ gain on the right), 146 px high over its frequency axis.
+    // dBFS on the left, 40 px of EQ gain on the right), as high as the layout makes the plots
+    // in this window (less 14 px of frequency axis).
+    let fit = super::super::layout::Fit::for_size(iced::Size::new(1280.0 - 32.0, 800.0 - 32.0));
+    let half = (fit.plot_height - 14.0) / 2.0;
     let legend = ui.find("Spectrum").expect("the spectrum legend").bounds();
     let right = ui.find("— EQ").expect("the EQ legend").bounds();
     // The row is as tall as its view buttons (their text and 3 px of padding above and below).
@@ -229,7 +232,7 @@ fn dragging_an_eq_handle_on_the_spectrum_moves_the_band_as_one_undo_step() {
         let fraction = (freq / 20.0).log10() / 3.0;
         iced::Point::new(
             left_x + fraction as f32 * width,
-            top + 73.0 * (1.0 - (gain_db / 15.0) as f32),
+            top + half * (1.0 - (gain_db / 15.0) as f32),
         )
     };
     let mouse = |e| iced::Event::Mouse(e);
