@@ -15,7 +15,7 @@ use crest_playback::{
     BUFFER_CHOICES, Backend, DEFAULT_BUFFER_FRAMES, OutputChoice, OutputDevice, PlaybackStatus,
     Player,
 };
-use iced::widget::{button, column, pick_list, row, text};
+use iced::widget::{button, column, container, pick_list, row, text};
 use iced::{Element, Fill, Length, Task};
 
 use super::super::dialog::{self, Ask, Picked};
@@ -57,6 +57,8 @@ pub enum Message {
 #[derive(Clone)]
 pub struct Output(pub Arc<dyn Backend>);
 
+/// The output's state under its menus: two lines of 12 px text.
+const OUTPUT_STATE_HEIGHT: f32 = 32.0;
 impl std::fmt::Debug for Output {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Output")
@@ -482,6 +484,11 @@ impl Session {
         }
         .size(12)
         .width(Length::Fixed(260.0));
+        // Two lines' room whether it says one, two or nothing: the desk below never moves
+        // when playback starts and the latency joins the line.
+        let output_state = container(output_state)
+            .height(Length::Fixed(OUTPUT_STATE_HEIGHT))
+            .clip(true);
         column![device, buffer, output_state].spacing(4).into()
     }
 

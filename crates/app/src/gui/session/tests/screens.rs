@@ -263,9 +263,17 @@ fn notices_do_not_move_the_desk() {
             (found.bounds().x, found.bounds().y)
         })
     };
-    let mut desk = ready();
+    use crest_playback::manual::{ManualBackend, ManualDevice};
+    let device = Arc::new(ManualBackend::with(ManualDevice::speakers()));
+    let mut desk = ready_with(Output(Arc::clone(&device) as Arc<dyn Backend>), None);
     apply(&mut desk, []);
     let quiet = where_they_sit(&desk);
+    // Playing: the output's line gains the latency heard.
+    click(&mut desk, "Play");
+    let _ = device.pull(9_600);
+    let _ = desk.update(Message::Session(S::Listening(L::Tick)));
+    assert!(session(&desk).playing);
+    assert_eq!(quiet, where_they_sit(&desk), "playing moved the desk");
     // A notice, the output's trouble and the application's own word all at once.
     let Screen::Session(session) = &mut desk.screen else {
         panic!("a session");
