@@ -42,7 +42,7 @@ const STREAMING_REFERENCE: &str = "spotify";
 const SOLVER_TOLERANCE_LU: f64 = 0.02;
 const SOLVER_TRIALS: usize = 8;
 /// The largest programme whose solver trials keep their output for the render to reuse (a
-/// second buffer as large as the programme): 256 MB, 25 minutes of stereo at 44.1 kHz.
+/// second buffer as large as the programme): 256 MB, 12.7 minutes of stereo at 44.1 kHz.
 /// Longer programmes render the chosen gain again instead, in place.
 const TRIAL_BUFFER_MAX_BYTES: u64 = 256 << 20;
 
@@ -109,8 +109,8 @@ fn check(cancel: &AtomicBool) -> Result<(), RenderError> {
     }
 }
 
-/// [`render`] to the end, with no progress to report and no way to cancel: previews, the
-/// desk's background render of the master, tests.
+/// [`render`] to the end, with no progress to report and no way to cancel: previews, tests
+/// (the desk's re-render is [`render_measured`]).
 pub fn render_whole(
     audio: &AudioBuffer,
     settings: &ChainSettings,

@@ -264,8 +264,9 @@ pub fn long_term_spectrum(audio: &AudioBuffer) -> BandSpectrum {
     analyzer.finish()
 }
 
-/// [`long_term_spectrum`] of audio arriving in blocks, holding about one FFT frame per
-/// channel: the desk measures its master with it as the master is rendered.
+/// [`long_term_spectrum`] of audio arriving in blocks, holding each channel's samples from its
+/// last frame's start on (about a frame and the last block): the desk measures its master with
+/// it as the master is rendered.
 #[derive(Debug)]
 pub struct LongTermAnalyzer {
     rate: u32,

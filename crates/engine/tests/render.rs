@@ -226,20 +226,24 @@ fn a_measured_render_reports_what_the_render_measures_and_stops_when_cancelled()
         let rendered = render_whole(&audio, &settings).expect("renders");
         let expected = crest_engine::loudness::measure(&rendered.audio);
         let running = AtomicBool::new(false);
-        let mut last = 0.0;
+        let mut seen: Vec<f64> = Vec::new();
         let measured = render_measured(
             &audio,
             &settings,
             None,
             &mut RenderScratch::keeping(kept_max_bytes),
             RenderControl {
-                progress: &mut |f| last = f,
+                progress: &mut |f| seen.push(f),
                 cancel: &running,
             },
             &Sequential,
         )
         .expect("measured");
-        assert_eq!(last, 1.0, "progress ends at 1");
+        assert!(
+            seen.windows(2).all(|w| w[0] <= w[1]),
+            "progress never goes back"
+        );
+        assert!(seen.len() >= 2 && seen.last() == Some(&1.0), "{seen:?}");
         let close = |a: Option<f64>, b: Option<f64>, within: f64| match (a, b) {
             (Some(a), Some(b)) => (a - b).abs() <= within,
             (a, b) => a == b,
@@ -315,6 +319,15 @@ fn a_measured_render_reports_what_the_render_measures_and_stops_when_cancelled()
     );
     let reached = guessed.loudness.integrated_lufs.expect("I");
     assert!((reached + 14.0).abs() <= 0.02 + 1e-9, "{reached}");
+    // What the export (render, then measure) gives differs by no more than the solver's
+    // tolerance either side.
+    let exported = crest_engine::loudness::measure(&exact.audio)
+        .integrated_lufs
+        .expect("I");
+    assert!(
+        (reached - exported).abs() <= 0.04 + 1e-9,
+        "{reached} vs {exported}"
+    );
     assert_eq!(guessed_report.target_reached, Some(true));
     assert!(guessed.loudness.true_peak_dbtp.expect("tp") <= -1.0 + 1e-6);
 
@@ -335,6 +348,65 @@ fn a_measured_render_reports_what_the_render_measures_and_stops_when_cancelled()
     )
     .expect("measured");
     assert!(hard.limiter.is_some_and(|l| !l.notes.is_empty()));
+
+    // Silence cannot be brought to a target: said at once, guessed or not, kept or not.
+    let silence = AudioBuffer::new(rate, vec![vec![0.0; 3 * rate as usize]; 2]).expect("stereo");
+    let mut to_target = ChainSettings::gentle_master();
+    to_target.limiter.target_lufs = Some(-14.0);
+    for (guess, kept_max_bytes) in [(None, u64::MAX), (Some(-20.0), 0), (Some(-20.0), u64::MAX)] {
+        let silent = render_measured(
+            &silence,
+            &to_target,
+            guess,
+            &mut RenderScratch::keeping(kept_max_bytes),
+            RenderControl {
+                progress: &mut |_| {},
+                cancel: &never,
+            },
+            &Sequential,
+        );
+        assert!(matches!(silent, Err(RenderError::Silent)), "{silent:?}");
+    }
+    // Cancelled halfway through a pass: it stops there, and the next render with the same
+    // buffers runs as before.
+    let mut scratch = RenderScratch::default();
+    let halfway = AtomicBool::new(false);
+    let stopped = render_measured(
+        &audio,
+        &to_target,
+        None,
+        &mut scratch,
+        RenderControl {
+            progress: &mut |f| {
+                if f > 0.05 {
+                    halfway.store(true, std::sync::atomic::Ordering::Relaxed);
+                }
+            },
+            cancel: &halfway,
+        },
+        &Sequential,
+    );
+    assert!(
+        matches!(stopped, Err(RenderError::Cancelled)),
+        "{stopped:?}"
+    );
+    let again = render_measured(
+        &audio,
+        &to_target,
+        None,
+        &mut scratch,
+        RenderControl {
+            progress: &mut |_| {},
+            cancel: &never,
+        },
+        &Sequential,
+    )
+    .expect("renders after a cancel");
+    let exact = render_whole(&audio, &to_target).expect("renders");
+    assert_eq!(
+        again.limiter.map(|l| l.gain_db),
+        exact.limiter.map(|l| l.gain_db)
+    );
 
     let cancelled = AtomicBool::new(true);
     let stopped = render_measured(

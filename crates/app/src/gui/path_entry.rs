@@ -1,7 +1,7 @@
 //! A path typed by hand, standing in for a file dialog where none can open (no desktop
 //! portal, no zenity) or when the engineer would rather type (Ctrl+L opens a file this way).
 //!
-//! It asks what the dialog would have asked (a [`dialog::Ask`]): the field starts in the
+//! It asks what the dialog would have asked (a [`dialog::Ask`](super::dialog::Ask)): the field starts in the
 //! dialog's folder or on its suggested file, Tab completes against the folder's entries, and
 //! the entries that fit the ask are listed under the field to click. Its answer is what the
 //! dialog's would have been ([`Event`] into [`Picked`]), so the owner sends it through the

@@ -1,8 +1,10 @@
 //! The desk's re-render: the master rendered and measured without being held.
 //!
-//! Nothing as large as the programme is made, so a re-render takes the source's memory and a
-//! few chunks. Every pass (the loudness arriving at the limiter, each solver trial, the
-//! master) runs the chain from the borrowed source; the master is measured as it is made.
+//! The master itself is never made. Every pass (the loudness arriving at the limiter, each
+//! solver trial, the master) runs from the borrowed source, through the chain, or copies the
+//! chain's output the first pass kept (programmes up to 256 MB decoded, with a loudness
+//! target); the master is measured as it is made. A longer programme's re-render takes the
+//! source's memory and a few chunks.
 //! Each pass is a two-stage pipeline through the caller's [`Join`]: while one chunk is
 //! measured the next is rendered, so the chain's repeated runs cost little wall time where
 //! there is a second core (with [`Sequential`](crate::parallel::Sequential) the stages take
@@ -26,9 +28,9 @@ use crate::spectrum::{BandSpectrum, LongTermAnalyzer};
 /// 1.5 s at 44.1 kHz: two chunks of stereo are 1 MiB).
 const CHUNK: usize = 16 * BLOCK;
 /// The largest programme (decoded bytes) whose chain output a re-render keeps for its passes
-/// after the first (the solver's trials and the master), so the chain runs once: 256 MB, 25
-/// minutes of stereo at 44.1 kHz. Longer programmes run the chain on every pass and stay at
-/// the source's memory.
+/// after the first (the solver's trials and the master), so the chain runs once: 256 MB, 12.7
+/// minutes of stereo at 44.1 kHz in 32-bit float. Longer programmes run the chain on every
+/// pass and stay at the source's memory.
 const PRE_LIMITER_KEPT_MAX_BYTES: u64 = 256 << 20;
 
 /// A render as the desk shows it: the master's loudness, what the limiter did, its long-term
@@ -48,17 +50,19 @@ fn master_span(shape: Option<&OutputShape>, frames: usize) -> (usize, usize) {
 }
 
 /// Renders `audio` for `settings` and measures the result (loudness with true peak, and the
-/// long-term spectrum) without holding the master: the figures of [`render`](super::render)
-/// followed by [`measure`](crate::loudness::measure) and
+/// long-term spectrum) without holding the master. Started from the measured loudness, its
+/// figures are those of [`render`](super::render) followed by
+/// [`measure`](crate::loudness::measure) and
 /// [`long_term_spectrum`](crate::spectrum::long_term_spectrum), equal up to rounding.
 /// Progress runs to 1; a cancel stops it where it is.
 ///
-/// `expected_before_lufs` is where the loudness solver starts: the loudness expected to arrive
-/// at the limiter (the mix's own is a good guess, as a chain seldom moves it far). The solver
-/// measures every trial, so the guess decides only how many trials it takes; the first trial
-/// measures the loudness that really arrives. Without a guess that is measured first, in a
-/// pass of its own. Every limited pass measures the master whole, so when the solver's last
-/// trial is the gain it chooses (as it usually is) no further pass is needed.
+/// `expected_before_lufs` is the loudness expected to arrive at the limiter (the mix's own is
+/// a good guess, as a chain seldom moves it far). Where the chain's output is not kept (a long
+/// programme), the loudness solver starts from it and every trial measures the master whole,
+/// so the trial the solver ends on is the master and no pass is spent measuring the loudness
+/// first; the result then meets the same target within the solver's tolerance (±0.02 LU) but
+/// not always at the very gain `render` finds. Where the output is kept, or without a guess,
+/// the loudness arriving is measured first and the solver starts where `render` starts.
 pub fn render_measured(
     audio: &AudioBuffer,
     settings: &ChainSettings,
@@ -130,7 +134,9 @@ pub fn render_measured(
         working_ceiling: crate::chain::limiter::working_ceiling_dbtp(l.ceiling_dbtp),
         // A programme up to PRE_LIMITER_KEPT_MAX_BYTES keeps the chain's output from its
         // first pass for the passes after it, which then only copy it.
-        keep: crate::limits::decoded_bytes(frames as u64, channels) <= scratch.kept_max_bytes,
+        // Only a solver's trials read it again: with no target there is one pass.
+        keep: l.target_lufs.is_some()
+            && crate::limits::decoded_bytes(frames as u64, channels) <= scratch.kept_max_bytes,
         kept: None,
         integrated_before: None,
         compressor: compressor_trace(),
@@ -158,7 +164,14 @@ pub fn render_measured(
         let solved = solve_gain(
             l,
             start,
-            &mut |gain_db| passes.limited(scratch, gain_db, whole_trials, join, &mut |_| {}),
+            &mut |gain_db| {
+                let trial = passes.limited(scratch, gain_db, whole_trials, join, &mut |_| {})?;
+                // Silent where it meets the limiter: no trial can reach a target.
+                if passes.integrated_before == Some(None) {
+                    return Err(RenderError::Silent);
+                }
+                Ok(trial)
+            },
             &mut |f| progress(0.15 + 0.75 * f),
         )?;
         check(cancel)?;
