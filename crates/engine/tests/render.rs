@@ -292,18 +292,26 @@ fn a_measured_render_reports_what_the_render_measures_and_stops_when_cancelled()
     let exact = render_whole(&audio, &settings).expect("renders");
     let mix_lufs = crest_engine::loudness::integrated_lufs(&audio);
     // Streamed, where the guess is where the solver starts.
+    let mut seen: Vec<f64> = Vec::new();
     let guessed = render_measured(
         &audio,
         &settings,
         mix_lufs,
         &mut RenderScratch::keeping(0),
         RenderControl {
-            progress: &mut |_| {},
+            progress: &mut |f| seen.push(f),
             cancel: &never,
         },
         &Sequential,
     )
     .expect("measured");
+    // Progress moves within the first trial (a long programme's trial is a whole pass), and
+    // never back.
+    assert!(seen.windows(2).all(|w| w[0] <= w[1]), "{seen:?}");
+    assert!(
+        seen.iter().any(|&f| f > 0.15 && f < 0.15 + 0.75 / 8.0),
+        "{seen:?}"
+    );
     let (guessed_report, exact_report) = (
         guessed.limiter.as_ref().expect("limited"),
         exact.limiter.as_ref().expect("limited"),

@@ -14,8 +14,8 @@ use std::sync::atomic::AtomicBool;
 
 use super::reduction::{GainReductionHistory, REDUCTION_STEP_S, ReductionTrace};
 use super::{
-    BLOCK, LimiterIo, LimiterReport, LimiterRun, OutputShape, RenderControl, RenderError, check,
-    check_trims, limiter_report, process_planar, solve_gain,
+    BLOCK, LimiterIo, LimiterReport, LimiterRun, OutputShape, RenderControl, RenderError,
+    SOLVER_TRIALS, check, check_trims, limiter_report, process_planar, solve_gain,
 };
 use crate::audio::AudioBuffer;
 use crate::audio::ChannelRole;
@@ -151,28 +151,37 @@ pub fn render_measured(
     // it), so the solver starts where `render` starts. Where the chain runs on every pass it is
     // the slower stage, and every trial measures the master whole beside it: started from the
     // guess, the last trial is the master and no pass is spent on either.
+    // The solver reports after each trial, and a trial within itself: both through one cell.
+    let progress = std::cell::RefCell::new(progress);
+    let tell = |f: f64| (progress.borrow_mut())(f);
     let result = (|| {
         let whole_trials = !passes.keep;
         let start = match (l.target_lufs, expected_before_lufs) {
             (None, _) => None,
             (Some(_), Some(expected)) if whole_trials => Some(expected),
             (Some(_), _) => {
-                passes.measure_before(scratch, join, &mut |f| progress(0.15 * f))?;
+                passes.measure_before(scratch, join, &mut |f| tell(0.15 * f))?;
                 passes.integrated_before.flatten()
             }
         };
+        let mut trials = 0usize;
         let solved = solve_gain(
             l,
             start,
             &mut |gain_db| {
-                let trial = passes.limited(scratch, gain_db, whole_trials, join, &mut |_| {})?;
+                // Trial n fills its share of the solver's progress as it runs.
+                let n = trials as f64;
+                trials += 1;
+                let share = |f: f64| tell(0.15 + 0.75 * (n + f) / SOLVER_TRIALS as f64);
+                let trial =
+                    passes.limited(scratch, gain_db, whole_trials, join, &mut |f| share(f))?;
                 // Silent where it meets the limiter: no trial can reach a target.
                 if passes.integrated_before == Some(None) {
                     return Err(RenderError::Silent);
                 }
                 Ok(trial)
             },
-            &mut |f| progress(0.15 + 0.75 * f),
+            &mut |f| tell(0.15 + 0.75 * f),
         )?;
         check(cancel)?;
         let chosen = passes.latest.take().filter(|m| m.gain_db == solved.gain_db);
@@ -180,7 +189,7 @@ pub fn render_measured(
             Some(master) => master,
             None => {
                 passes.limited(scratch, solved.gain_db, true, join, &mut |f| {
-                    progress(0.9 + 0.1 * f)
+                    tell(0.9 + 0.1 * f)
                 })?;
                 passes.latest.take().expect("the pass just made it")
             }
@@ -197,7 +206,7 @@ pub fn render_measured(
             integrated_before,
             || master.loudness.integrated_lufs,
         );
-        progress(1.0);
+        tell(1.0);
         Ok(MeasuredMaster {
             loudness: master.loudness,
             limiter: Some(report),
