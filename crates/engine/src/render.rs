@@ -612,7 +612,7 @@ fn shaped_planes<'b>(
         Some(shape) => {
             for (shaped, b) in shaped.iter_mut().zip(block) {
                 shaped.clear();
-                shaped.extend((0..count).filter_map(|k| shape.apply(to + k, b[k])));
+                shape.extend_shaped(shaped, to, &b[..count]);
             }
             shaped.iter().map(Vec::as_slice).collect()
         }
@@ -768,6 +768,16 @@ impl OutputShape {
     fn apply(&self, i: usize, x: f32) -> Option<f32> {
         let j = i.checked_sub(self.head).filter(|&j| j < self.kept)?;
         Some(self.faded(j, x))
+    }
+
+    /// Appends to `out` what the stage keeps of `samples`, input frames from `from` on.
+    fn extend_shaped(&self, out: &mut Vec<f32>, from: usize, samples: &[f32]) {
+        out.extend(
+            samples
+                .iter()
+                .enumerate()
+                .filter_map(|(k, &x)| self.apply(from + k, x)),
+        );
     }
 
     /// Kept frame `j` after the fades.

@@ -290,6 +290,24 @@ fn measure_pass(
     Ok(join.join(|| loudness.finish(), || spectrum.finish()))
 }
 
+/// One pass from `source`, measuring only its integrated loudness (into `meter`).
+fn loudness_pass(
+    source: &mut dyn Fill,
+    pass: Pass<'_>,
+    meter: &mut IntegratedMeter,
+    join: &impl Join,
+    progress: &mut dyn FnMut(f64),
+) -> Result<(), RenderError> {
+    let frames = source.frames();
+    pass.run(
+        join,
+        source,
+        |planes| meter.push(planes),
+        |_| {},
+        &mut |done| progress(done as f64 / frames.max(1) as f64),
+    )
+}
+
 /// A limited pass's master, measured whole.
 struct LimitedMaster {
     gain_db: f64,
@@ -381,30 +399,19 @@ impl<'a> LimitedPasses<'a> {
         join: &impl Join,
         progress: &mut dyn FnMut(f64),
     ) -> Result<(), RenderError> {
-        let cancel = self.cancel;
-        let frames = self.source.first().map_or(0, Vec::len);
         let mut feed = self.feed(None, scratch)?;
         // Measured beside the chain rather than by it.
-        let mut meter = feed.before.take();
+        feed.before = None;
+        let mut meter = IntegratedMeter::new(self.rate, self.roles);
         let pass = Pass {
             channels: self.source.len(),
             shape: None,
-            cancel,
+            cancel: self.cancel,
         };
-        let ran = pass.run(
-            join,
-            &mut feed,
-            |planes| {
-                if let Some(meter) = &mut meter {
-                    meter.push(planes);
-                }
-            },
-            |_| {},
-            &mut |done| progress(done as f64 / frames.max(1) as f64),
-        );
+        let ran = loudness_pass(&mut feed, pass, &mut meter, join, progress);
         self.kept = self.learn(&mut feed);
         ran?;
-        self.integrated_before = meter.map(IntegratedMeter::finish);
+        self.integrated_before = Some(meter.finish());
         Ok(())
     }
 
@@ -443,14 +450,8 @@ impl<'a> LimitedPasses<'a> {
                 .map(|measured| Measured::Whole(Box::new(measured)))
         } else {
             let mut meter = IntegratedMeter::new(self.rate, self.roles);
-            pass.run(
-                join,
-                &mut source,
-                |planes| meter.push(planes),
-                |_| {},
-                &mut |done| progress(done as f64 / frames.max(1) as f64),
-            )
-            .map(|()| Measured::Loudness(meter.finish()))
+            loudness_pass(&mut source, pass, &mut meter, join, progress)
+                .map(|()| Measured::Loudness(meter.finish()))
         };
         let LimitedFeed { mut feed, run } = source;
         let limiter_db = run
@@ -550,11 +551,7 @@ impl Pass<'_> {
             let more = source.fill(&mut raw);
             out.restart(raw.start);
             for (o, r) in out.channels.iter_mut().zip(&raw.channels) {
-                o.extend(
-                    r.iter()
-                        .enumerate()
-                        .filter_map(|(k, &x)| shape.apply(raw.start + k, x)),
-                );
+                shape.extend_shaped(o, raw.start, r);
             }
             more
         };
