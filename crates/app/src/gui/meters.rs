@@ -14,7 +14,7 @@ use iced::{Color, Element, Fill, Length, Point, Rectangle, Renderer, Size, Theme
 
 use super::reduction_trace::{self, ReductionTrace};
 use super::style;
-use super::widgets::KeyedLayer;
+use super::widgets::{AxisLabel, KeyedLayer, axis};
 
 /// Scale of the loudness and peak bars.
 const FLOOR_DB: f32 = -48.0;
@@ -37,8 +37,7 @@ pub struct MeterBridge {
     pub target_lufs: Option<f64>,
     pub ceiling_dbtp: f64,
     channels: usize,
-    /// The scale's labels and the bars' wells: drawn once per size.
-    scale: Cache,
+    /// The bars' wells: drawn once per size.
     still: Cache,
     /// The readouts as shown and when they last changed.
     shown: [String; 5],
@@ -64,7 +63,6 @@ impl MeterBridge {
             target_lufs: None,
             ceiling_dbtp: -1.0,
             channels,
-            scale: Cache::new(),
             still: Cache::new(),
             shown: Default::default(),
             shown_at: None,
@@ -78,14 +76,16 @@ impl MeterBridge {
     /// The readouts follow the reading, at most every [`READOUT_INTERVAL`] (at once after a
     /// reset).
     fn refresh_readouts(&mut self, now: Instant) {
-        if self
-            .shown_at
-            .is_some_and(|at| now.duration_since(at) < READOUT_INTERVAL)
-        {
+        if !self.readouts_due(now) {
             return;
         }
         self.shown = self.readouts();
         self.shown_at = Some(now);
+    }
+
+    fn readouts_due(&self, now: Instant) -> bool {
+        self.shown_at
+            .is_none_or(|at| now.duration_since(at) >= READOUT_INTERVAL)
     }
 
     /// Master samples from playback's tap (interleaved as the track).
@@ -97,8 +97,20 @@ impl MeterBridge {
 
     /// Takes a reading after new samples and the audio thread's meters.
     pub fn update(&mut self, snapshot: &MeterSnapshot, elapsed_s: f32) {
+        let now = Instant::now();
         if let Some(live) = &self.live {
-            self.reading = live.reading();
+            self.reading = if self.readouts_due(now) {
+                live.reading()
+            } else {
+                // The programme's loudness and range change slowly and cost the most to
+                // read (they gate the whole play): they are read for the readouts that
+                // show them, a few times a second.
+                LiveReading {
+                    integrated_lufs: self.reading.integrated_lufs,
+                    lra_lu: self.reading.lra_lu,
+                    ..live.instant_reading()
+                }
+            };
         }
         // Hold the larger of the new reduction and the old one falling at 20 dB/s.
         let fall = 20.0 * elapsed_s;
@@ -118,7 +130,7 @@ impl MeterBridge {
             // An over: above the ceiling by more than the export's tolerance.
             *over |= peak.is_some_and(|p| p > self.ceiling_dbtp + 0.02);
         }
-        self.refresh_readouts(Instant::now());
+        self.refresh_readouts(now);
     }
 
     /// Starts the integrated reading, peaks and overs again.
@@ -350,9 +362,20 @@ impl MeterBridge {
         }
         container(
             row![
-                canvas::Canvas::new(Scale(self))
-                    .width(Length::Fixed(SCALE_W))
-                    .height(Length::Fixed(HEIGHT)),
+                axis::down(
+                    SCALE_W,
+                    HEIGHT,
+                    10.0,
+                    iced::alignment::Horizontal::Left,
+                    SCALE_DB
+                        .iter()
+                        .map(|&db| AxisLabel::new(
+                            LAMP_H + level_y(BAR_H, db),
+                            format!("{db:.0}"),
+                            style::MUTED
+                        ))
+                        .collect(),
+                ),
                 bars,
                 readouts.height(Length::Fixed(HEIGHT)).width(Fill),
             ]
@@ -361,34 +384,6 @@ impl MeterBridge {
         .style(|_| container::background(style::PLOT_BACKGROUND))
         .height(Length::Fixed(HEIGHT))
         .into()
-    }
-}
-
-/// The dB scale beside the bars: drawn once.
-struct Scale<'a>(&'a MeterBridge);
-
-impl<Message> canvas::Program<Message> for Scale<'_> {
-    type State = ();
-
-    fn draw(
-        &self,
-        _state: &(),
-        renderer: &Renderer,
-        _theme: &Theme,
-        bounds: Rectangle,
-        _cursor: mouse::Cursor,
-    ) -> Vec<Geometry> {
-        vec![self.0.scale.draw(renderer, bounds.size(), |frame| {
-            for db in SCALE_DB {
-                let y = LAMP_H + level_y(BAR_H, db);
-                frame.fill_text(style::canvas_text(
-                    format!("{db:.0}"),
-                    Point::new(2.0, y - 6.0),
-                    style::MUTED,
-                    10.0,
-                ));
-            }
-        })]
     }
 }
 

@@ -10,7 +10,7 @@ use iced::widget::{button, checkbox, pick_list, row, text};
 use iced::{Alignment, Element, Length};
 
 use super::style;
-use super::widgets::Named;
+use super::widgets::{self, Named};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum MonitorMsg {
@@ -126,9 +126,11 @@ impl Monitor {
         );
         let mut heard_on = row![
             text("Heard on").color(style::MUTED),
-            pick_list(systems, system, |n: Named| MonitorMsg::Emulation(n.id))
-                .text_size(13)
-                .width(Length::Fixed(170.0)),
+            widgets::menu(
+                pick_list(systems, system, |n: Named| MonitorMsg::Emulation(n.id))
+                    .text_size(13)
+                    .width(Length::Fixed(170.0))
+            ),
         ]
         .spacing(8)
         .align_y(Alignment::Center);
@@ -151,9 +153,11 @@ impl Monitor {
         }
         let through = row![
             text("Through").color(style::MUTED),
-            pick_list(platforms, platform, |n: Named| MonitorMsg::Platform(n.id))
-                .text_size(13)
-                .width(Length::Fixed(210.0)),
+            widgets::menu(
+                pick_list(platforms, platform, |n: Named| MonitorMsg::Platform(n.id))
+                    .text_size(13)
+                    .width(Length::Fixed(210.0))
+            ),
         ]
         .spacing(8)
         .align_y(Alignment::Center);

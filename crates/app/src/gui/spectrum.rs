@@ -9,16 +9,17 @@ use crest_engine::chain::{BandKind, Chain, ChainSettings};
 use crest_engine::spectrum::{AnalyzerSettings, BandSpectrum, LiveAnalyzer};
 use std::time::{Duration, Instant};
 
+use iced::alignment::Horizontal;
 use iced::mouse;
 use iced::widget::Action;
 use iced::widget::canvas::{self, Cache, Canvas, Event, Frame, Geometry, Path, Stroke};
-use iced::widget::{column, row, space};
+use iced::widget::{column, container, responsive, row, space};
 use iced::{Color, Element, Fill, Length, Point, Rectangle, Renderer, Size, Theme};
 
 use super::chain_panel::Edit;
 use super::params::Param;
 use super::style;
-use super::widgets::KeyedLayer;
+use super::widgets::{AxisLabel, KeyedLayer, axis};
 
 const LOW_HZ: f64 = 20.0;
 const HIGH_HZ: f64 = 20_000.0;
@@ -43,8 +44,8 @@ const FREQUENCY_LABELS: [(f64, &str); 8] = [
     (10_000.0, "10k"),
 ];
 /// Widths of the axes beside the plot: level (dBFS) on the left, EQ gain on the right.
-const LEVEL_AXIS_W: f32 = 34.0;
-const EQ_AXIS_W: f32 = 40.0;
+const LEVEL_AXIS_W: f32 = axis::LEFT_W;
+const EQ_AXIS_W: f32 = axis::RIGHT_W;
 const FREQUENCY_AXIS_H: f32 = 14.0;
 
 /// What the spectrum shows; kept by the desk.
@@ -66,8 +67,6 @@ pub struct Spectrum {
     /// The live analyzer's layer, redrawn at most every [`LIVE_INTERVAL`] and when it was last.
     live: Cache,
     live_at: Option<Instant>,
-    /// The axes' labels, beside the plot (see `view`).
-    axes: [Cache; 3],
     /// The readout under the pointer, redrawn when the pointer moves by a pixel.
     readout_layer: KeyedLayer<Option<i32>>,
     /// The long-term spectra smoothed over 1/`smoothing` octave (3, 6 or 12), and every
@@ -113,7 +112,6 @@ impl Spectrum {
             still: Cache::default(),
             live: Cache::default(),
             live_at: None,
-            axes: Default::default(),
             readout_layer: KeyedLayer::default(),
             smoothing: 6.0,
             slope: 0.0,
@@ -283,89 +281,59 @@ impl Spectrum {
 
 impl Spectrum {
     /// The plot with its axes beside it: level in dBFS per octave band on the left, the
-    /// EQ's gain on the right, frequency below. The axes' labels are never repainted by the
-    /// live layer, which repaints the plot several times a second. It publishes the EQ
-    /// handles' edits.
+    /// EQ's gain on the right, frequency below, all text widgets (see [`axis`]) that the
+    /// live layer, repainting the plot several times a second, never repaints. It
+    /// publishes the EQ handles' edits.
     pub fn view(&self, height: f32) -> Element<'_, Edit> {
         let plot_h = height - FREQUENCY_AXIS_H;
+        let level = [-12.0f32, -24.0, -36.0, -48.0, -60.0, -72.0]
+            .map(|db| AxisLabel::new(level_y(plot_h, db), format!("{db:.0}"), style::MUTED));
+        let eq = [12.0, 6.0, 0.0, -6.0, -12.0].map(|db| {
+            let text = if db == 0.0 {
+                "0 dB".to_owned()
+            } else {
+                format!("{db:+.0}")
+            };
+            AxisLabel::new(eq_y(plot_h, db), text, style::TARGET)
+        });
+        let frequency = responsive(|size| {
+            let labels = FREQUENCY_LABELS
+                .iter()
+                .map(|&(f, text)| AxisLabel::new(x_of(size.width, f) + 3.0, text, style::MUTED))
+                .collect();
+            axis::across(size.width, FREQUENCY_AXIS_H, 11.0, labels)
+        });
         column![
             row![
-                Canvas::new(Axis(self, AxisKind::Level))
-                    .width(Length::Fixed(LEVEL_AXIS_W))
-                    .height(Length::Fixed(plot_h)),
+                axis::down(LEVEL_AXIS_W, plot_h, 10.0, Horizontal::Left, level.to_vec()),
                 Canvas::new(self).width(Fill).height(Length::Fixed(plot_h)),
-                Canvas::new(Axis(self, AxisKind::Eq))
-                    .width(Length::Fixed(EQ_AXIS_W))
-                    .height(Length::Fixed(plot_h)),
+                container(axis::down(
+                    EQ_AXIS_W - 4.0,
+                    plot_h,
+                    10.0,
+                    Horizontal::Left,
+                    eq.to_vec()
+                ))
+                .padding(iced::Padding {
+                    left: 4.0,
+                    ..iced::Padding::ZERO
+                }),
             ],
             row![
-                space::horizontal().width(Length::Fixed(LEVEL_AXIS_W)),
-                Canvas::new(Axis(self, AxisKind::Frequency))
+                axis::down(
+                    LEVEL_AXIS_W,
+                    FREQUENCY_AXIS_H,
+                    10.0,
+                    Horizontal::Left,
+                    vec![AxisLabel::new(FREQUENCY_AXIS_H / 2.0, "dBFS", style::MUTED)]
+                ),
+                container(frequency)
                     .width(Fill)
                     .height(Length::Fixed(FREQUENCY_AXIS_H)),
                 space::horizontal().width(Length::Fixed(EQ_AXIS_W)),
             ],
         ]
         .into()
-    }
-}
-
-#[derive(Debug, Clone, Copy)]
-enum AxisKind {
-    Level,
-    Eq,
-    Frequency,
-}
-
-/// One of the plot's axes: labels only, drawn once per size.
-struct Axis<'a>(&'a Spectrum, AxisKind);
-
-impl canvas::Program<Edit> for Axis<'_> {
-    type State = ();
-
-    fn draw(
-        &self,
-        _state: &(),
-        renderer: &Renderer,
-        _theme: &Theme,
-        bounds: Rectangle,
-        _cursor: mouse::Cursor,
-    ) -> Vec<Geometry> {
-        let Axis(spectrum, kind) = *self;
-        let cache = &spectrum.axes[kind as usize];
-        vec![cache.draw(renderer, bounds.size(), |frame| {
-            let size = frame.size();
-            let mut label = |at: Point, text: String, color: Color, px: f32| {
-                frame.fill_text(style::canvas_text(text, at, color, px));
-            };
-            match kind {
-                AxisKind::Level => {
-                    for db in [-12.0f32, -24.0, -36.0, -48.0, -60.0, -72.0] {
-                        let y = level_y(size.height, db) - 6.0;
-                        label(Point::new(2.0, y), format!("{db:.0}"), style::MUTED, 10.0);
-                    }
-                    let y = size.height - 12.0;
-                    label(Point::new(2.0, y), "dBFS".into(), style::MUTED, 10.0);
-                }
-                AxisKind::Eq => {
-                    for db in [-12.0, -6.0, 0.0, 6.0, 12.0] {
-                        let text = if db == 0.0 {
-                            "0 dB".to_owned()
-                        } else {
-                            format!("{db:+.0}")
-                        };
-                        let y = eq_y(size.height, db) - 6.0;
-                        label(Point::new(4.0, y), text, style::TARGET, 10.0);
-                    }
-                }
-                AxisKind::Frequency => {
-                    for (f, text) in FREQUENCY_LABELS {
-                        let x = x_of(size.width, f) + 3.0;
-                        label(Point::new(x, 0.0), text.into(), style::MUTED, 11.0);
-                    }
-                }
-            }
-        })]
     }
 }
 

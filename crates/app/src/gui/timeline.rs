@@ -4,13 +4,15 @@
 //! draws on its own layer.
 
 use crest_engine::render::GainReductionHistory;
+use iced::alignment::Horizontal;
 use iced::mouse;
 use iced::widget::Action;
 use iced::widget::canvas::{self, Cache, Frame, Geometry, Path, Stroke};
-use iced::{Color, Point, Rectangle, Renderer, Size, Theme};
+use iced::widget::{canvas as canvas_widget, container, row};
+use iced::{Color, Element, Fill, Length, Padding, Point, Rectangle, Renderer, Size, Theme};
 
 use super::style;
-use super::widgets::KeyedLayer;
+use super::widgets::{AxisLabel, KeyedLayer, axis};
 
 /// What a user does on the timeline; the screen that shows it decides what follows.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -27,6 +29,8 @@ const TOP_LUFS: f32 = 0.0;
 /// Gain reduction hangs from the top edge: this much reaches down a third of the plot.
 const MOST_GR_DB: f32 = 12.0;
 const GR_SHARE: f32 = 1.0 / 3.0;
+/// The loudness grid, labelled on the left axis.
+const GRID_LUFS: [f32; 6] = [-36.0, -30.0, -24.0, -18.0, -12.0, -6.0];
 /// Less reduction than this is not drawn (the meters' rounding, a limiter touching a peak).
 const LEAST_GR_DB: f32 = 0.05;
 
@@ -103,6 +107,64 @@ impl Timeline {
             }
         });
         frame.stroke(&path, Stroke::default().with_color(color).with_width(width));
+    }
+
+    /// The plot between its axes: the loudness grid's labels on the left, the gain
+    /// reduction's scale and stages on the right, as text widgets (see [`axis`]) that the
+    /// playhead's and the meters' repaints never touch. Publishes the plot's [`Event`]s.
+    pub fn view(&self, height: f32) -> Element<'_, Event> {
+        let size = Size::new(1.0, height);
+        let grid = GRID_LUFS
+            .iter()
+            .map(|&lufs| AxisLabel::new(Self::y(size, lufs), format!("{lufs:.0}"), style::MUTED))
+            .collect();
+        let mut reduction = Vec::new();
+        if self.shows_gain_reduction() {
+            let dim = |c: Color| {
+                if self.master_pending {
+                    c.scale_alpha(0.35)
+                } else {
+                    c
+                }
+            };
+            let depth = height * GR_SHARE;
+            reduction.push(AxisLabel::new(7.0, "GR", style::MUTED));
+            reduction.push(AxisLabel::new(
+                depth - 7.0,
+                format!("{MOST_GR_DB:.0} dB"),
+                style::MUTED,
+            ));
+            let [limiter, compressor] = self.gain_reduction_drawn();
+            let stages = [
+                (limiter, "Lim", style::LIMITER_GR),
+                (compressor, "Cmp", style::COMPRESSOR_GR),
+            ];
+            for (n, (_, name, color)) in stages.into_iter().filter(|s| s.0).enumerate() {
+                reduction.push(AxisLabel::new(
+                    depth + 8.0 + 13.0 * n as f32,
+                    name,
+                    dim(color),
+                ));
+            }
+        }
+        row![
+            axis::down(axis::LEFT_W, height, 11.0, Horizontal::Left, grid),
+            canvas_widget(self)
+                .width(Fill)
+                .height(Length::Fixed(height)),
+            container(axis::down(
+                axis::RIGHT_W - 4.0,
+                height,
+                10.0,
+                Horizontal::Left,
+                reduction
+            ))
+            .padding(Padding {
+                left: 4.0,
+                ..Padding::ZERO
+            }),
+        ]
+        .into()
     }
 
     /// Whether the master's render reduced anything worth drawing.
@@ -215,19 +277,13 @@ impl canvas::Program<Event> for Timeline {
         let curves = self.curves.draw(renderer, bounds.size(), |frame| {
             let size = frame.size();
             frame.fill_rectangle(Point::ORIGIN, size, style::PLOT_BACKGROUND);
-            // A grid line every 6 LU, labelled.
-            for lufs in [-36.0, -30.0, -24.0, -18.0, -12.0, -6.0] {
+            // A grid line every 6 LU, labelled on the left axis (see `view`).
+            for lufs in GRID_LUFS {
                 let y = Self::y(size, lufs);
                 frame.stroke(
                     &Path::line(Point::new(0.0, y), Point::new(size.width, y)),
                     Stroke::default().with_color(style::GRID).with_width(1.0),
                 );
-                frame.fill_text(style::canvas_text(
-                    format!("{lufs:.0}"),
-                    Point::new(4.0, y - 14.0),
-                    style::MUTED,
-                    11.0,
-                ));
             }
             if let Some(target) = self.target_lufs {
                 let y = Self::y(size, target as f32);
@@ -236,7 +292,8 @@ impl canvas::Program<Event> for Timeline {
                     Stroke::default().with_color(style::TARGET).with_width(1.0),
                 );
             }
-            if let Some((name, lufs)) = &self.platform {
+            // Named in the legend above the plot.
+            if let Some((_, lufs)) = &self.platform {
                 let y = Self::y(size, *lufs as f32);
                 frame.stroke(
                     &Path::line(Point::new(0.0, y), Point::new(size.width, y)),
@@ -250,12 +307,6 @@ impl canvas::Program<Event> for Timeline {
                             .with_width(1.0)
                     },
                 );
-                frame.fill_text(style::canvas_text(
-                    format!("{name} {lufs:.0} LUFS"),
-                    Point::new(size.width - 220.0, y - 15.0),
-                    style::REFERENCE,
-                    11.0,
-                ));
             }
             // The mix wide and the master narrow on top: where the chain leaves the loudness
             // alone, both stay visible.
@@ -282,42 +333,12 @@ impl canvas::Program<Event> for Timeline {
                 let history = &self.gain_reduction;
                 self.reduction_area(frame, &history.compressor_db, dim(style::COMPRESSOR_GR));
                 self.reduction_area(frame, &history.limiter_db, dim(style::LIMITER_GR));
-                // The scale's depth and the stages drawn, in their colours, labelled on a
-                // backing the curves pass behind.
+                // The scale's depth, labelled on the right axis (see `view`).
                 let y = size.height * GR_SHARE;
-                let mut labels = vec![(format!("GR {MOST_GR_DB:.0} dB"), style::MUTED)];
-                let [limiter, compressor] = self.gain_reduction_drawn();
-                if limiter {
-                    labels.push(("Lim".to_owned(), style::LIMITER_GR));
-                }
-                if compressor {
-                    labels.push(("Cmp".to_owned(), style::COMPRESSOR_GR));
-                }
-                // Fira Sans at 10 px: about 5.5 px a character.
-                let width: f32 = labels
-                    .iter()
-                    .map(|(label, _)| label.chars().count() as f32 * 5.5 + 6.0)
-                    .sum();
-                let mut x = size.width - width;
                 frame.stroke(
-                    &Path::line(Point::new(x - 4.0, y), Point::new(size.width, y)),
+                    &Path::line(Point::new(size.width - 24.0, y), Point::new(size.width, y)),
                     Stroke::default().with_color(style::MUTED).with_width(1.0),
                 );
-                frame.fill_rectangle(
-                    Point::new(x - 4.0, y + 1.0),
-                    Size::new(width + 4.0, 13.0),
-                    style::PLOT_BACKGROUND.scale_alpha(0.85),
-                );
-                for (label, color) in labels {
-                    let advance = label.chars().count() as f32 * 5.5 + 6.0;
-                    frame.fill_text(style::canvas_text(
-                        label,
-                        Point::new(x, y + 1.0),
-                        dim(color),
-                        10.0,
-                    ));
-                    x += advance;
-                }
             }
             // Findings along the top edge.
             for &(start, end, color) in &self.markers {

@@ -155,32 +155,51 @@ impl LiveLoudness {
         self.frames = 0;
     }
 
+    /// Everything the meters read: [`Self::instant_reading`] with the integrated loudness
+    /// and the loudness range since the reset.
     pub fn reading(&self) -> LiveReading {
-        // libebur128 reports −inf (or −HUGE_VAL) for silence and too-short windows.
-        let lufs = |v: Result<f64, ebur128::Error>| v.ok().filter(|v| v.is_finite() && *v > -70.0);
+        let seconds = self.frames as f64 / f64::from(self.rate);
+        LiveReading {
+            integrated_lufs: finite_lufs(self.meter.loudness_global()),
+            lra_lu: self
+                .meter
+                .loudness_range()
+                .ok()
+                .filter(|v| v.is_finite() && seconds >= 3.0),
+            ..self.instant_reading()
+        }
+    }
+
+    /// The momentary and short-term loudness, peaks and correlation, with no integrated
+    /// loudness or range (`None`): cheap enough for every display frame. The integrated
+    /// loudness and the range gate the whole history since the reset (the range sorts
+    /// every short-term block), so they cost more the longer the play; a display reads
+    /// them with [`Self::reading`] a few times a second.
+    pub fn instant_reading(&self) -> LiveReading {
         let level = |peak: f32| (peak > 0.0).then(|| amp_to_db(f64::from(peak)));
         let seconds = self.frames as f64 / f64::from(self.rate);
         let correlation = (self.channels == 2 && self.ll > 1e-12 && self.rr > 1e-12)
             .then(|| (self.lr / (self.ll * self.rr).sqrt()).clamp(-1.0, 1.0));
         LiveReading {
             momentary_lufs: (seconds >= 0.4)
-                .then(|| lufs(self.meter.loudness_momentary()))
+                .then(|| finite_lufs(self.meter.loudness_momentary()))
                 .flatten(),
             short_term_lufs: (seconds >= 3.0)
-                .then(|| lufs(self.meter.loudness_shortterm()))
+                .then(|| finite_lufs(self.meter.loudness_shortterm()))
                 .flatten(),
-            integrated_lufs: lufs(self.meter.loudness_global()),
-            lra_lu: self
-                .meter
-                .loudness_range()
-                .ok()
-                .filter(|v| v.is_finite() && seconds >= 3.0),
+            integrated_lufs: None,
+            lra_lu: None,
             true_peak_dbtp: self.true_peak_max.iter().map(|&p| level(p)).collect(),
             sample_peak_dbfs: self.sample_peak_max.iter().map(|&p| level(p)).collect(),
             correlation,
             seconds,
         }
     }
+}
+
+/// libebur128 reports −inf (or −HUGE_VAL) for silence and too-short windows.
+fn finite_lufs(v: Result<f64, ebur128::Error>) -> Option<f64> {
+    v.ok().filter(|v| v.is_finite() && *v > -70.0)
 }
 
 #[cfg(test)]
@@ -211,6 +230,15 @@ mod tests {
             meter.push_interleaved(block);
         }
         let r = meter.reading();
+        // The instant reading is the same but for the programme's loudness and range.
+        assert_eq!(
+            meter.instant_reading(),
+            LiveReading {
+                integrated_lufs: None,
+                lra_lu: None,
+                ..r.clone()
+            }
+        );
         for (name, v) in [
             ("momentary", r.momentary_lufs),
             ("short-term", r.short_term_lufs),

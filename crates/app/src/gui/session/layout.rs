@@ -4,8 +4,8 @@
 use std::path::PathBuf;
 
 use iced::widget::{
-    Column, button, canvas, column, container, progress_bar, responsive, row, rule, scrollable,
-    text, tooltip,
+    Column, button, column, container, progress_bar, responsive, row, rule, scrollable, text,
+    tooltip,
 };
 use iced::{Element, Fill, Length};
 
@@ -68,16 +68,17 @@ impl Session {
         let mut page: Column<'_, Message> =
             column![header, monitor, self.status_line()].spacing(12);
         let left = column![
-            readouts::timeline_legend(self.momentary, self.reference_loudness.is_some()),
-            Element::from(
-                canvas(&self.timeline)
-                    .width(Fill)
-                    .height(Length::Fixed(fit.plot_height))
-            )
-            .map(|event| match event {
-                timeline::Event::Seek(seconds) => transport::Message::Seek(seconds).into(),
-                timeline::Event::Loop(region) => transport::Message::SetLoop(region).into(),
-            }),
+            readouts::timeline_legend(
+                self.momentary,
+                self.reference_loudness.is_some(),
+                self.timeline.platform.as_ref()
+            ),
+            self.timeline
+                .view(fit.plot_height)
+                .map(|event| match event {
+                    timeline::Event::Seek(seconds) => transport::Message::Seek(seconds).into(),
+                    timeline::Event::Loop(region) => transport::Message::SetLoop(region).into(),
+                }),
             readouts::spectrum_legend(self.spectrum.smoothing, self.spectrum.slope),
             self.spectrum.view(fit.plot_height).map(Message::Chain),
             self.numbers_and_meters(fit.narrow),

@@ -22,7 +22,7 @@ use super::super::dialog::{self, Ask, Picked};
 use super::super::monitor_bar::MonitorMsg;
 use super::super::pipeline::{Loaded, load_reference};
 use super::super::style;
-use super::super::widgets::{Named, Notice};
+use super::super::widgets::{self, Named, Notice};
 use super::super::work::off_thread;
 use super::{Event, Session, readouts};
 
@@ -489,7 +489,9 @@ impl Session {
         let output_state = container(output_state)
             .height(Length::Fixed(OUTPUT_STATE_HEIGHT))
             .clip(true);
-        column![device, buffer, output_state].spacing(4).into()
+        column![widgets::menu(device), widgets::menu(buffer), output_state]
+            .spacing(4)
+            .into()
     }
 
     /// The live meters of what is playing, with their reset.

@@ -119,7 +119,11 @@ impl Session {
 }
 
 /// The timeline's legend, with its short-term / momentary switch.
-pub(super) fn timeline_legend<'a>(momentary: bool, reference: bool) -> Element<'a, Message> {
+pub(super) fn timeline_legend<'a>(
+    momentary: bool,
+    reference: bool,
+    platform: Option<&(String, f64)>,
+) -> Element<'a, Message> {
     let legend = row![
         widgets::segmented(
             &[(false, "Short-term"), (true, "Momentary")],
@@ -143,7 +147,14 @@ pub(super) fn timeline_legend<'a>(momentary: bool, reference: bool) -> Element<'
     } else {
         legend
     };
-    legend.push(text("— target").color(style::TARGET)).into()
+    let legend = legend.push(text("— target").color(style::TARGET));
+    match platform {
+        // The dashed line: where the platform plays the master.
+        Some((name, lufs)) => legend
+            .push(text(format!("- - {name} {lufs:.0}")).color(style::REFERENCE))
+            .into(),
+        None => legend.into(),
+    }
 }
 
 /// The spectrum's legend.

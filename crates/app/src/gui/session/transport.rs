@@ -9,7 +9,7 @@ use iced::{Element, Fill, Length, Task};
 
 use super::super::export_dialog::ExportMsg;
 use super::super::history::SNAPSHOT_NAMES;
-use super::super::style;
+use super::super::{style, widgets};
 use super::{Event, Session};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -140,16 +140,18 @@ impl Session {
             button("Open…")
                 .style(button::secondary)
                 .on_press(super::Message::Request(Event::OpenDialog)),
-            pick_list(
-                recent
-                    .iter()
-                    .map(|p| RecentFile(p.clone()))
-                    .collect::<Vec<_>>(),
-                None::<RecentFile>,
-                |f| super::Message::Request(Event::Open(f.0)),
-            )
-            .placeholder("Recent")
-            .width(Length::Fixed(96.0)),
+            widgets::menu(
+                pick_list(
+                    recent
+                        .iter()
+                        .map(|p| RecentFile(p.clone()))
+                        .collect::<Vec<_>>(),
+                    None::<RecentFile>,
+                    |f| super::Message::Request(Event::Open(f.0)),
+                )
+                .placeholder("Recent")
+                .width(Length::Fixed(96.0))
+            ),
             button("Export…")
                 .style(button::secondary)
                 .on_press(super::Message::Export(ExportMsg::Show(true))),

@@ -261,6 +261,9 @@ fn the_timeline_shows_momentary_loudness_and_the_chosen_platforms_level() {
         platform,
         Some(("Apple Music (Sound Check)".to_owned(), -16.0))
     );
+    // Named in the timeline's legend, beside the dashed line's colour key.
+    let mut ui = window(&desk);
+    assert!(ui.find("- - Apple Music (Sound Check) -16").is_ok());
 }
 
 #[test]

@@ -63,6 +63,28 @@ fn the_demo_opens_with_its_numbers_and_says_when_playback_is_off() {
 }
 
 #[test]
+fn the_plots_axes_are_text_widgets() {
+    // The software renderer repaints a canvas' text (clearing a window-sized mask for each
+    // label) on every frame in which anything below and right of the canvas moves: the
+    // playhead, the meters and the live spectrum move on every frame while playing. The
+    // axes are text widgets, which the simulator finds and canvas text it does not.
+    let mut desk = ready();
+    apply(&mut desk, [Message::Session(S::Target(Some(-14.0)))]);
+    let mut ui = window(&desk);
+    for label in [
+        "-30",  // the timeline's loudness grid
+        "GR",   // the timeline's gain-reduction scale
+        "Lim",  // and the stage that reduced
+        "-72",  // the spectrum's level
+        "dBFS", // and its unit
+        "+12",  // the EQ's gain
+        "10k",  // the frequency
+    ] {
+        assert!(ui.find(label).is_ok(), "{label}");
+    }
+}
+
+#[test]
 fn a_bad_file_dropped_on_the_desk_leaves_the_session_and_says_why() {
     let mut desk = ready();
     apply(&mut desk, []);
