@@ -68,7 +68,7 @@ pub struct Spectrum {
     live: Cache,
     live_at: Option<Instant>,
     /// The readout under the pointer, redrawn when the pointer moves by a pixel.
-    readout_layer: KeyedLayer<Option<i32>>,
+    readout_layer: KeyedLayer<i32>,
     /// The long-term spectra smoothed over 1/`smoothing` octave (3, 6 or 12), and every
     /// curve tilted by `slope` dB per octave about 1 kHz (0, 3 or 4.5).
     pub smoothing: f64,
@@ -549,14 +549,15 @@ impl canvas::Program<Edit> for Spectrum {
         let live = self
             .live
             .draw(renderer, bounds.size(), |live| self.draw_live(live));
-        // Under the pointer: a hairline and what each curve reads there.
-        let at = cursor.position_in(bounds).map(|p| p.x.round() as i32);
+        // Under the pointer: a hairline and what each curve reads there. No layer without
+        // the pointer: the software renderer clears a window-sized mask for every layer of a
+        // canvas it repaints, empty or not.
+        let Some(x) = cursor.position_in(bounds).map(|p| p.x.round() as i32) else {
+            return vec![still, live];
+        };
         let readout = self
             .readout_layer
-            .draw(renderer, bounds.size(), at, |frame| {
-                let Some(x) = at else {
-                    return;
-                };
+            .draw(renderer, bounds.size(), x, |frame| {
                 let size = frame.size();
                 frame.fill_rectangle(
                     Point::new(x as f32, 0.0),

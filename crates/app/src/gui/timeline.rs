@@ -56,8 +56,8 @@ pub struct Timeline {
     pub markers: Vec<(f64, f64, Color)>,
     pub curves: Cache,
     /// The loop region and the playhead, each redrawn only when it moves by a pixel.
-    pub region_layer: KeyedLayer<Option<(i32, i32)>>,
-    pub playhead_layer: KeyedLayer<Option<i32>>,
+    pub region_layer: KeyedLayer<(i32, i32)>,
+    pub playhead_layer: KeyedLayer<i32>,
 }
 
 /// A press on the timeline: where it started and where the pointer is now (pixels).
@@ -359,49 +359,48 @@ impl canvas::Program<Event> for Timeline {
         let width = bounds.width;
         let height = bounds.height;
         let region_key = region.map(|(x0, x1)| (x0.round() as i32, x1.round() as i32));
-        layers.push(
-            self.region_layer
-                .draw(renderer, bounds.size(), region_key, |frame| {
-                    let Some((x0, x1)) = region_key else {
-                        return;
-                    };
-                    let (x0, x1) = (x0 as f32, x1 as f32);
-                    frame.fill_rectangle(
-                        Point::new(x0, 0.0),
-                        Size::new(x1 - x0, height),
-                        Color::from_rgba(0.92, 0.92, 0.92, 0.08),
-                    );
-                    for x in [x0, x1] {
-                        frame.stroke(
-                            &Path::line(Point::new(x, 0.0), Point::new(x, height)),
-                            Stroke::default()
-                                .with_color(Color::from_rgba(0.92, 0.92, 0.92, 0.5))
-                                .with_width(1.0),
+        // No layer without a region: the software renderer clears a window-sized mask for
+        // every layer of a canvas it repaints, empty or not.
+        if let Some((x0, x1)) = region_key {
+            layers.push(
+                self.region_layer
+                    .draw(renderer, bounds.size(), (x0, x1), |frame| {
+                        let (x0, x1) = (x0 as f32, x1 as f32);
+                        frame.fill_rectangle(
+                            Point::new(x0, 0.0),
+                            Size::new(x1 - x0, height),
+                            Color::from_rgba(0.92, 0.92, 0.92, 0.08),
                         );
-                    }
-                }),
-        );
+                        for x in [x0, x1] {
+                            frame.stroke(
+                                &Path::line(Point::new(x, 0.0), Point::new(x, height)),
+                                Stroke::default()
+                                    .with_color(Color::from_rgba(0.92, 0.92, 0.92, 0.5))
+                                    .with_width(1.0),
+                            );
+                        }
+                    }),
+            );
+        }
         // Whole pixels: between moves the layer is the same and nothing is repainted.
-        let playhead_key = self
+        if let Some(x) = self
             .playhead_s
-            .map(|t| self.x(bounds.size(), t).round().clamp(0.0, width) as i32);
-        layers.push(
-            self.playhead_layer
-                .draw(renderer, bounds.size(), playhead_key, |frame| {
-                    let Some(x) = playhead_key else {
-                        return;
-                    };
-                    // A filled bar, not a stroked line: the software renderer repaints only
-                    // where a shape's path bounds say it changed, and a vertical line's
-                    // bounds are 0 px wide, so a stroked playhead stayed where it was first
-                    // drawn.
-                    frame.fill_rectangle(
-                        Point::new(x as f32 - PLAYHEAD_PX / 2.0, 0.0),
-                        Size::new(PLAYHEAD_PX, height),
-                        style::PLAYHEAD,
-                    );
-                }),
-        );
+            .map(|t| self.x(bounds.size(), t).round().clamp(0.0, width) as i32)
+        {
+            layers.push(
+                self.playhead_layer
+                    .draw(renderer, bounds.size(), x, |frame| {
+                        // A filled bar, not a stroked line: the software renderer repaints only
+                        // where a shape's path bounds say it changed, and a vertical line's bounds
+                        // are 0 px wide, so a stroked playhead stayed where it was first drawn.
+                        frame.fill_rectangle(
+                            Point::new(x as f32 - PLAYHEAD_PX / 2.0, 0.0),
+                            Size::new(PLAYHEAD_PX, height),
+                            style::PLAYHEAD,
+                        );
+                    }),
+            );
+        }
         layers
     }
 }

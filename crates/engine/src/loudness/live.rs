@@ -68,7 +68,14 @@ pub struct LiveLoudness {
     rr: f64,
     smoothing: f64,
     frames: u64,
+    /// Momentary and short-term loudness as of the last [`WINDOW_STEP_S`] step.
+    momentary_lufs: Option<f64>,
+    short_term_lufs: Option<f64>,
 }
+
+/// How often the momentary and short-term loudness are taken: EBU Tech 3341's 10 Hz. Each
+/// reading sums the whole window (3 s for the short-term), too dear for every display frame.
+const WINDOW_STEP_S: f64 = 0.1;
 
 impl std::fmt::Debug for LiveLoudness {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -109,16 +116,40 @@ impl LiveLoudness {
             rr: 0.0,
             smoothing: (-1.0 / (CORRELATION_S * f64::from(rate))).exp(),
             frames: 0,
+            momentary_lufs: None,
+            short_term_lufs: None,
         })
     }
 
-    /// Adds interleaved frames (as many channels as the meter was made for).
+    /// Adds interleaved frames (as many channels as the meter was made for), taking the
+    /// momentary and short-term loudness at every [`WINDOW_STEP_S`] step of them.
     pub fn push_interleaved(&mut self, samples: &[f32]) {
-        let frames = samples.len() / self.channels;
-        if frames == 0 {
-            return;
+        let step = ((WINDOW_STEP_S * f64::from(self.rate)).round() as u64).max(1);
+        let mut rest = &samples[..samples.len() / self.channels * self.channels];
+        while !rest.is_empty() {
+            let to_step = (step - self.frames % step) as usize;
+            let (now, later) = rest.split_at((to_step * self.channels).min(rest.len()));
+            self.push_frames(now);
+            if self.frames.is_multiple_of(step) {
+                self.take_windows();
+            }
+            rest = later;
         }
-        let samples = &samples[..frames * self.channels];
+    }
+
+    fn take_windows(&mut self) {
+        let seconds = self.frames as f64 / f64::from(self.rate);
+        self.momentary_lufs = (seconds >= 0.4)
+            .then(|| finite_lufs(self.meter.loudness_momentary()))
+            .flatten();
+        self.short_term_lufs = (seconds >= 3.0)
+            .then(|| finite_lufs(self.meter.loudness_shortterm()))
+            .flatten();
+    }
+
+    /// Adds whole interleaved frames to every meter.
+    fn push_frames(&mut self, samples: &[f32]) {
+        let frames = samples.len() / self.channels;
         // The meter only fails on a length that is not whole frames, ruled out above.
         let _ = self.meter.add_frames_f32(samples);
         for (c, planar) in self.planar.iter_mut().enumerate() {
@@ -153,6 +184,7 @@ impl LiveLoudness {
         self.sample_peak_max.fill(0.0);
         (self.lr, self.ll, self.rr) = (0.0, 0.0, 0.0);
         self.frames = 0;
+        (self.momentary_lufs, self.short_term_lufs) = (None, None);
     }
 
     /// Everything the meters read: [`Self::instant_reading`] with the integrated loudness
@@ -170,8 +202,9 @@ impl LiveLoudness {
         }
     }
 
-    /// The momentary and short-term loudness, peaks and correlation, with no integrated
-    /// loudness or range (`None`): cheap enough for every display frame. The integrated
+    /// The momentary and short-term loudness (as of the last 100 ms step), peaks and
+    /// correlation, with no integrated loudness or range (`None`): cheap enough for every
+    /// display frame. The integrated
     /// loudness and the range gate the whole history since the reset (the range sorts
     /// every short-term block), so they cost more the longer the play; a display reads
     /// them with [`Self::reading`] a few times a second.
@@ -181,12 +214,8 @@ impl LiveLoudness {
         let correlation = (self.channels == 2 && self.ll > 1e-12 && self.rr > 1e-12)
             .then(|| (self.lr / (self.ll * self.rr).sqrt()).clamp(-1.0, 1.0));
         LiveReading {
-            momentary_lufs: (seconds >= 0.4)
-                .then(|| finite_lufs(self.meter.loudness_momentary()))
-                .flatten(),
-            short_term_lufs: (seconds >= 3.0)
-                .then(|| finite_lufs(self.meter.loudness_shortterm()))
-                .flatten(),
+            momentary_lufs: self.momentary_lufs,
+            short_term_lufs: self.short_term_lufs,
             integrated_lufs: None,
             lra_lu: None,
             true_peak_dbtp: self.true_peak_max.iter().map(|&p| level(p)).collect(),
@@ -264,6 +293,27 @@ mod tests {
             r.short_term_lufs, None,
             "1 s is less than a short-term window"
         );
+    }
+
+    #[test]
+    fn the_windows_are_read_every_100_ms_of_audio_whatever_the_blocks() {
+        let rate = 48_000;
+        let tone = stereo_sine(rate, 2.0, 0.1, 1.0);
+        let mut small = LiveLoudness::new(rate, 2).expect("meter");
+        for block in tone.chunks(2 * 777) {
+            small.push_interleaved(block);
+        }
+        let mut whole = LiveLoudness::new(rate, 2).expect("meter");
+        whole.push_interleaved(&tone);
+        let at_2s = whole.instant_reading().momentary_lufs.expect("momentary");
+        assert_eq!(small.instant_reading().momentary_lufs, Some(at_2s));
+        // Silence: the reading holds until the next step, then falls.
+        let silence = vec![0.0f32; 2 * 4_800];
+        whole.push_interleaved(&silence[..2 * 4_799]);
+        assert_eq!(whole.instant_reading().momentary_lufs, Some(at_2s));
+        whole.push_interleaved(&silence[..2]);
+        let after = whole.instant_reading().momentary_lufs.expect("momentary");
+        assert!(after < at_2s - 1.0, "{after} after {at_2s}");
     }
 
     #[test]
