@@ -201,6 +201,21 @@ pub fn modal<'a, Message: 'a>(
     iced::widget::stack![base.into(), iced::widget::opaque(backdrop)].into()
 }
 
+/// `name` cut to at most `chars` characters by an ellipsis in the middle, where device names
+/// differ least (an ALSA name's card is at its start, the outlet at its end): a menu is as
+/// wide as its box and cuts longer entries at its edge.
+pub fn shortened(name: &str, chars: usize) -> String {
+    let count = name.chars().count();
+    if count <= chars || chars < 3 {
+        return name.to_owned();
+    }
+    let head = (chars - 1) * 3 / 5;
+    let tail = chars - 1 - head;
+    let start: String = name.chars().take(head).collect();
+    let end: String = name.chars().skip(count - tail).collect();
+    format!("{}…{}", start.trim_end(), end.trim_start())
+}
+
 /// An entry of a pick list that names something by id (none: the "off" or default entry).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Named {
@@ -271,5 +286,19 @@ impl<K: PartialEq> KeyedLayer<K> {
             *self.key.borrow_mut() = Some(key);
         }
         self.cache.draw(renderer, size, draw)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_names_lose_their_middle() {
+        let name = "sysdefault:CARD=PCH HDA Intel PCH, ALC892 Analog, Front speakers";
+        let short = shortened(name, 34);
+        assert_eq!(short, "sysdefault:CARD=PCH…Front speakers");
+        assert!(short.chars().count() <= 34);
+        assert_eq!(shortened("Null Output", 34), "Null Output");
     }
 }

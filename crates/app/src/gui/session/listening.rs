@@ -59,6 +59,8 @@ pub struct Output(pub Arc<dyn Backend>);
 
 /// The output's state under its menus: two lines of 12 px text.
 const OUTPUT_STATE_HEIGHT: f32 = 32.0;
+/// What the 260 px device menu shows of a name at 13 px before cutting it at its edge.
+const DEVICE_NAME_CHARS: usize = 36;
 impl std::fmt::Debug for Output {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Output")
@@ -419,7 +421,8 @@ impl Session {
             .map(|message| Message::Monitor(message).into())
     }
 
-    /// The output column: device, buffer size, and how the output is doing.
+    /// The output column: device, buffer size, and how the output is doing. Device names
+    /// longer than the menu is wide lose their middle.
     pub(super) fn outputs(&self) -> Element<'_, Message> {
         let mut outputs = vec![Named {
             id: None,
@@ -427,14 +430,14 @@ impl Session {
         }];
         outputs.extend(self.devices.iter().map(|d| Named {
             id: Some(d.id.clone()),
-            name: d.name.clone(),
+            name: widgets::shortened(&d.name, DEVICE_NAME_CHARS),
         }));
         if let Some(id) = &self.output_choice.device
             && !outputs.iter().any(|c| c.id.as_ref() == Some(id))
         {
             outputs.push(Named {
                 id: Some(id.clone()),
-                name: id.clone(),
+                name: widgets::shortened(id, DEVICE_NAME_CHARS),
             });
         }
         let chosen = outputs
