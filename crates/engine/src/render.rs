@@ -24,7 +24,7 @@ use crate::platform::Targets;
 mod measured;
 mod reduction;
 
-pub use measured::{MeasuredMaster, RenderScratch, render_measured};
+pub use measured::{MeasuredMaster, RenderScratch, SolverStart, render_measured};
 use reduction::ReductionTrace;
 pub use reduction::{GainReductionHistory, REDUCTION_STEP_S};
 

@@ -202,7 +202,9 @@ fn a_long_programme_solves_its_target_without_a_second_buffer_and_the_same_resul
 #[test]
 fn a_measured_render_reports_what_the_render_measures_and_stops_when_cancelled() {
     use crest_engine::parallel::Sequential;
-    use crest_engine::render::{RenderControl, RenderError, RenderScratch, render_measured};
+    use crest_engine::render::{
+        RenderControl, RenderError, RenderScratch, SolverStart, render_measured,
+    };
     use std::sync::atomic::AtomicBool;
     let rate = 48_000;
     let audio = quiet_pink(rate);
@@ -230,7 +232,7 @@ fn a_measured_render_reports_what_the_render_measures_and_stops_when_cancelled()
         let measured = render_measured(
             &audio,
             &settings,
-            None,
+            SolverStart::Measured,
             &mut RenderScratch::keeping(kept_max_bytes),
             RenderControl {
                 progress: &mut |f| seen.push(f),
@@ -296,7 +298,7 @@ fn a_measured_render_reports_what_the_render_measures_and_stops_when_cancelled()
     let guessed = render_measured(
         &audio,
         &settings,
-        mix_lufs,
+        SolverStart::BeforeLufs(mix_lufs.expect("mix")),
         &mut RenderScratch::keeping(0),
         RenderControl {
             progress: &mut |f| seen.push(f),
@@ -339,6 +341,39 @@ fn a_measured_render_reports_what_the_render_measures_and_stops_when_cancelled()
     assert_eq!(guessed_report.target_reached, Some(true));
     assert!(guessed.loudness.true_peak_dbtp.expect("tp") <= -1.0 + 1e-6);
 
+    // Started from the gain the last render found (the desk's re-render after an edit that
+    // changed nothing, or little): one pass, and the same master.
+    let mut seen: Vec<f64> = Vec::new();
+    let again = render_measured(
+        &audio,
+        &settings,
+        SolverStart::GainDb(guessed_report.gain_db),
+        &mut RenderScratch::keeping(0),
+        RenderControl {
+            progress: &mut |f| seen.push(f),
+            cancel: &never,
+        },
+        &Sequential,
+    )
+    .expect("measured");
+    let one_trial = 0.15 + 0.75 / 8.0;
+    assert!(
+        seen.iter().all(|&f| f <= one_trial + 1e-12 || f == 1.0),
+        "one pass: {seen:?}"
+    );
+    assert_eq!(
+        again.loudness.integrated_lufs,
+        guessed.loudness.integrated_lufs
+    );
+    assert_eq!(
+        again.loudness.true_peak_dbtp,
+        guessed.loudness.true_peak_dbtp
+    );
+    assert_eq!(
+        again.limiter.as_ref().expect("limited").gain_db,
+        guessed_report.gain_db
+    );
+
     // The fixed gain drives the limiter hard: the report says so (and the test sees a note).
     let mut fixed = ChainSettings::gentle_master();
     fixed.limiter.gain_db = 24.0;
@@ -346,7 +381,7 @@ fn a_measured_render_reports_what_the_render_measures_and_stops_when_cancelled()
     let hard = render_measured(
         &audio,
         &fixed,
-        None,
+        SolverStart::Measured,
         &mut RenderScratch::default(),
         RenderControl {
             progress: &mut |_| {},
@@ -365,7 +400,7 @@ fn a_measured_render_reports_what_the_render_measures_and_stops_when_cancelled()
         let silent = render_measured(
             &silence,
             &to_target,
-            guess,
+            guess.map_or(SolverStart::Measured, SolverStart::BeforeLufs),
             &mut RenderScratch::keeping(kept_max_bytes),
             RenderControl {
                 progress: &mut |_| {},
@@ -382,7 +417,7 @@ fn a_measured_render_reports_what_the_render_measures_and_stops_when_cancelled()
     let stopped = render_measured(
         &audio,
         &to_target,
-        None,
+        SolverStart::Measured,
         &mut scratch,
         RenderControl {
             progress: &mut |f| {
@@ -401,7 +436,7 @@ fn a_measured_render_reports_what_the_render_measures_and_stops_when_cancelled()
     let again = render_measured(
         &audio,
         &to_target,
-        None,
+        SolverStart::Measured,
         &mut scratch,
         RenderControl {
             progress: &mut |_| {},
@@ -420,7 +455,7 @@ fn a_measured_render_reports_what_the_render_measures_and_stops_when_cancelled()
     let stopped = render_measured(
         &audio,
         &ChainSettings::gentle_master(),
-        None,
+        SolverStart::Measured,
         &mut RenderScratch::default(),
         RenderControl {
             progress: &mut |_| {},
@@ -449,7 +484,7 @@ fn quiet_with_a_burst(rate: u32) -> AudioBuffer {
 #[test]
 fn the_gain_reduction_over_time_lines_up_with_the_master() {
     use crest_engine::parallel::Sequential;
-    use crest_engine::render::{RenderControl, RenderScratch, render_measured};
+    use crest_engine::render::{RenderControl, RenderScratch, SolverStart, render_measured};
     use std::sync::atomic::AtomicBool;
     let rate = 44_100;
     let audio = quiet_with_a_burst(rate);
@@ -458,7 +493,7 @@ fn the_gain_reduction_over_time_lines_up_with_the_master() {
         render_measured(
             &audio,
             settings,
-            None,
+            SolverStart::Measured,
             &mut RenderScratch::keeping(kept_max_bytes),
             RenderControl {
                 progress: &mut |_| {},

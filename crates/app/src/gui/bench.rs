@@ -16,17 +16,13 @@ pub fn load(path: &Path, limits: &DecodeLimits) -> Result<Loaded, String> {
 }
 
 /// Renders and measures the master of `loaded` as the desk does after an edit, reusing the
-/// track's render buffers.
+/// track's render buffers and starting from the `last` render's solution, if any.
 pub fn master(
     loaded: &Loaded,
     settings: &crest_engine::chain::ChainSettings,
+    last: Option<&Mastered>,
     scratch: &Mutex<RenderScratch>,
 ) -> Result<Mastered, String> {
-    pipeline::master(
-        &loaded.audio,
-        settings,
-        loaded.mix.integrated_lufs,
-        scratch,
-        &Job::default(),
-    )
+    let start = pipeline::solver_start(settings, loaded.mix.integrated_lufs, last);
+    pipeline::master(&loaded.audio, settings, start, scratch, &Job::default())
 }

@@ -11,7 +11,7 @@ use crest_engine::decode::{DecodeControl, DecodeError, decode_file_limited};
 use crest_engine::health::Finding;
 use crest_engine::limits::DecodeLimits;
 use crest_engine::loudness::Loudness;
-use crest_engine::render::{RenderControl, RenderScratch, render_measured};
+use crest_engine::render::{RenderControl, RenderScratch, SolverStart, render_measured};
 use crest_engine::spectrum::{BandSpectrum, long_term_spectrum};
 use crest_engine::{AudioBuffer, demo};
 
@@ -102,13 +102,41 @@ pub fn load_reference(path: PathBuf, rate: u32, limits: &DecodeLimits) -> Result
     Ok(loaded)
 }
 
+/// Where the loudness solver starts a re-render for `settings`: from the gain the last render
+/// of the track found, moved by any change of target (an edit seldom moves it far), or before
+/// any render with a target, from the mix's own loudness.
+pub fn solver_start(
+    settings: &ChainSettings,
+    mix_lufs: Option<f64>,
+    last: Option<&Mastered>,
+) -> SolverStart {
+    let last_solved = last
+        .and_then(|m| m.limiter.as_ref())
+        .and_then(|l| Some((l.target_lufs?, l.gain_db)));
+    start_from(settings.limiter.target_lufs, last_solved, mix_lufs)
+}
+
+/// [`solver_start`] for a target, the last render's `(target, solved gain)` and the mix's
+/// loudness.
+fn start_from(
+    target: Option<f64>,
+    last_solved: Option<(f64, f64)>,
+    mix_lufs: Option<f64>,
+) -> SolverStart {
+    match (target, last_solved, mix_lufs) {
+        (Some(target), Some((then, gain)), _) => SolverStart::GainDb(gain + target - then),
+        (_, _, Some(mix)) => SolverStart::BeforeLufs(mix),
+        _ => SolverStart::Measured,
+    }
+}
+
 /// Renders the master for `settings` and measures it, reporting progress to `job`; a job
 /// cancelled (a newer edit superseded it) stops the render where it is. The loudness solver
-/// starts from `mix_lufs`, the mix's integrated loudness (a chain seldom moves it far).
+/// starts at `start` (see [`solver_start`]).
 pub fn master(
     audio: &AudioBuffer,
     settings: &ChainSettings,
-    mix_lufs: Option<f64>,
+    start: SolverStart,
     scratch: &Mutex<RenderScratch>,
     job: &Job,
 ) -> Result<Mastered, String> {
@@ -117,7 +145,7 @@ pub fn master(
     render_measured(
         audio,
         settings,
-        mix_lufs,
+        start,
         &mut scratch,
         RenderControl {
             progress: &mut |f| job.set_progress(f),
@@ -126,4 +154,22 @@ pub fn master(
         &crate::RayonJoin,
     )
     .map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_re_render_starts_from_the_last_solution_moved_by_the_target() {
+        // −14 took 6 dB; −16 will take about 4.
+        let start = start_from(Some(-16.0), Some((-14.0, 6.0)), Some(-20.0));
+        assert_eq!(start, SolverStart::GainDb(4.0));
+        // No solution yet (or the last render had no target): the mix's loudness.
+        assert_eq!(
+            start_from(Some(-14.0), None, Some(-20.0)),
+            SolverStart::BeforeLufs(-20.0)
+        );
+        assert_eq!(start_from(Some(-14.0), None, None), SolverStart::Measured);
+    }
 }

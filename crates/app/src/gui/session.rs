@@ -43,7 +43,7 @@ use super::meters::MeterBridge;
 use super::monitor_bar::Monitor;
 use super::params::Param;
 use super::path_entry::{self, PathEntry, Typing};
-use super::pipeline::{Loaded, Mastered, master};
+use super::pipeline::{Loaded, Mastered, master, solver_start};
 use super::spectrum::Spectrum;
 use super::style;
 use super::timeline::Timeline;
@@ -476,9 +476,10 @@ impl Session {
             self.settings.clone(),
             self.generation,
         );
-        let (mix_lufs, scratch) = (self.mix.integrated_lufs, Arc::clone(&self.render_scratch));
+        let start = solver_start(&settings, self.mix.integrated_lufs, self.master.as_ref());
+        let scratch = Arc::clone(&self.render_scratch);
         Task::perform(
-            off_thread(move || master(&audio, &settings, mix_lufs, &scratch, &job)),
+            off_thread(move || master(&audio, &settings, start, &scratch, &job)),
             move |result| Message::Rendered(generation, Arc::new(result)),
         )
     }

@@ -122,7 +122,7 @@ impl LiveLoudness {
     }
 
     /// Adds interleaved frames (as many channels as the meter was made for), taking the
-    /// momentary and short-term loudness at every [`WINDOW_STEP_S`] step of them.
+    /// momentary and short-term loudness at every 100 ms step of them.
     pub fn push_interleaved(&mut self, samples: &[f32]) {
         let step = ((WINDOW_STEP_S * f64::from(self.rate)).round() as u64).max(1);
         let mut rest = &samples[..samples.len() / self.channels * self.channels];

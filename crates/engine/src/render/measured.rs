@@ -56,17 +56,17 @@ fn master_span(shape: Option<&OutputShape>, frames: usize) -> (usize, usize) {
 /// [`long_term_spectrum`](crate::spectrum::long_term_spectrum), equal up to rounding.
 /// Progress runs to 1; a cancel stops it where it is.
 ///
-/// `expected_before_lufs` is the loudness expected to arrive at the limiter (the mix's own is
-/// a good guess, as a chain seldom moves it far). Where the chain's output is not kept (a long
-/// programme), the loudness solver starts from it and every trial measures the master whole,
-/// so the trial the solver ends on is the master and no pass is spent measuring the loudness
-/// first; the result then meets the same target within the solver's tolerance (±0.02 LU) but
-/// not always at the very gain `render` finds. Where the output is kept, or without a guess,
-/// the loudness arriving is measured first and the solver starts where `render` starts.
+/// `start` is where the loudness solver starts. Where the chain's output is not kept (a long
+/// programme), every trial runs the chain and measures the master whole, so the trial the
+/// solver ends on is the master, and a guessed start ([`SolverStart::BeforeLufs`],
+/// [`SolverStart::GainDb`]) spends no pass measuring the loudness first; the result then
+/// meets the same target within the solver's tolerance (±0.02 LU) but not always at the very
+/// gain `render` finds. Where the output is kept, or with [`SolverStart::Measured`], the
+/// loudness arriving is measured first and the solver starts where `render` starts.
 pub fn render_measured(
     audio: &AudioBuffer,
     settings: &ChainSettings,
-    expected_before_lufs: Option<f64>,
+    start: SolverStart,
     scratch: &mut RenderScratch,
     control: RenderControl<'_>,
     join: &impl Join,
@@ -156,9 +156,12 @@ pub fn render_measured(
     let tell = |f: f64| (progress.borrow_mut())(f);
     let result = (|| {
         let whole_trials = !passes.keep;
-        let start = match (l.target_lufs, expected_before_lufs) {
+        // The solver's first trial is at the target less the loudness arriving: a guessed
+        // gain g starts it as an arriving loudness of target − g would.
+        let start = match (l.target_lufs, start) {
             (None, _) => None,
-            (Some(_), Some(expected)) if whole_trials => Some(expected),
+            (Some(_), SolverStart::BeforeLufs(expected)) if whole_trials => Some(expected),
+            (Some(target), SolverStart::GainDb(gain)) if whole_trials => Some(target - gain),
             (Some(_), _) => {
                 passes.measure_before(scratch, join, &mut |f| tell(0.15 * f))?;
                 passes.integrated_before.flatten()
@@ -221,6 +224,22 @@ pub fn render_measured(
     // Cancelled or not, the kept buffers go back for the next re-render.
     scratch.give_back(passes.kept.take());
     result
+}
+
+/// Where a re-render's loudness solver starts on a long programme, whose trials each run
+/// the whole chain (see [`render_measured`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum SolverStart {
+    /// Measure the loudness arriving at the limiter first, as `render` does: one more pass.
+    Measured,
+    /// The loudness expected to arrive at the limiter: the mix's own is a fair guess before
+    /// any render, as a chain seldom moves it far; the first trial still falls short by
+    /// what the limiter takes.
+    BeforeLufs(f64),
+    /// The limiter gain expected to meet the target: after an edit, the gain the last render
+    /// found (moved by any change of target) is seldom far off, and the first trial often
+    /// meets the target.
+    GainDb(f64),
 }
 
 /// The buffers a re-render keeps for the next one: the chain's output of a programme small

@@ -58,10 +58,15 @@ pub(super) fn apply(desk: &mut Desk, messages: impl IntoIterator<Item = Message>
     let Screen::Session(session) = &mut desk.screen else {
         return;
     };
+    let start = solver_start(
+        &session.settings,
+        session.mix.integrated_lufs,
+        session.master.as_ref(),
+    );
     let result = master(
         &session.audio,
         &session.settings,
-        session.mix.integrated_lufs,
+        start,
         &session.render_scratch,
         &Job::default(),
     );

@@ -31,10 +31,15 @@ fn a_render_for_older_settings_is_ignored() {
     let Screen::Session(session) = &mut desk.screen else {
         panic!("ready");
     };
+    let start = solver_start(
+        &session.settings,
+        session.mix.integrated_lufs,
+        session.master.as_ref(),
+    );
     let stale = master(
         &session.audio,
         &session.settings,
-        session.mix.integrated_lufs,
+        start,
         &session.render_scratch,
         &Job::default(),
     );
@@ -81,7 +86,7 @@ fn numbers_of_older_settings_are_marked_pending_and_a_superseded_render_is_cance
     let cancelled = master(
         &session(&desk).audio,
         &session(&desk).settings,
-        None,
+        crest_engine::render::SolverStart::Measured,
         &session(&desk).render_scratch,
         &first,
     );
