@@ -342,7 +342,7 @@ fn a_measured_render_reports_what_the_render_measures_and_stops_when_cancelled()
     assert!(guessed.loudness.true_peak_dbtp.expect("tp") <= -1.0 + 1e-6);
 
     // Started from the gain the last render found (the desk's re-render after an edit that
-    // changed nothing, or little): one pass, and the same master.
+    // changed nothing, or little): one trial, the master's pass, and the same master.
     let mut seen: Vec<f64> = Vec::new();
     let again = render_measured(
         &audio,
@@ -358,8 +358,8 @@ fn a_measured_render_reports_what_the_render_measures_and_stops_when_cancelled()
     .expect("measured");
     let one_trial = 0.15 + 0.75 / 8.0;
     assert!(
-        seen.iter().all(|&f| f <= one_trial + 1e-12 || f == 1.0),
-        "one pass: {seen:?}"
+        seen.iter().all(|&f| f <= one_trial + 1e-12 || f >= 0.9),
+        "one trial: {seen:?}"
     );
     assert_eq!(
         again.loudness.integrated_lufs,

@@ -10,6 +10,7 @@
 //! there is a second core (with [`Sequential`](crate::parallel::Sequential) the stages take
 //! turns, with the same result).
 
+use std::collections::VecDeque;
 use std::sync::atomic::AtomicBool;
 
 use super::reduction::{GainReductionHistory, REDUCTION_STEP_S, ReductionTrace};
@@ -57,11 +58,11 @@ fn master_span(shape: Option<&OutputShape>, frames: usize) -> (usize, usize) {
 /// Progress runs to 1; a cancel stops it where it is.
 ///
 /// `start` is where the loudness solver starts. Where the chain's output is not kept (a long
-/// programme), every trial runs the chain and measures the master whole, so the trial the
-/// solver ends on is the master, and a guessed start ([`SolverStart::BeforeLufs`],
-/// [`SolverStart::GainDb`]) spends no pass measuring the loudness first; the result then
-/// meets the same target within the solver's tolerance (±0.02 LU) but not always at the very
-/// gain `render` finds. Where the output is kept, or with [`SolverStart::Measured`], the
+/// programme), every trial runs the chain; the first measures only the loudness, every one
+/// after it the master whole, so the trial the solver ends on is the master, and a guessed
+/// start ([`SolverStart::BeforeLufs`], [`SolverStart::GainDb`]) spends no pass measuring the
+/// loudness arriving at the limiter first; the result then meets the same target within the
+/// solver's tolerance (±0.02 LU) but not always at the very gain `render` finds. Where the output is kept, or with [`SolverStart::Measured`], the
 /// loudness arriving is measured first and the solver starts where `render` starts.
 pub fn render_measured(
     audio: &AudioBuffer,
@@ -148,8 +149,8 @@ pub fn render_measured(
     // Where the chain's output is kept, the passes after the first only copy it and the
     // limiter: rendering is the quicker stage, so trials measure only their loudness, and the
     // loudness arriving at the limiter is measured first (beside the chain, no slower than
-    // it), so the solver starts where `render` starts. Where the chain runs on every pass it is
-    // the slower stage, and every trial measures the master whole beside it: started from the
+    // it), so the solver starts where `render` starts. Where the chain runs on every pass,
+    // every trial after the first measures the master whole beside it: started from the
     // guess, the last trial is the master and no pass is spent on either.
     // The solver reports after each trial, and a trial within itself: both through one cell.
     let progress = std::cell::RefCell::new(progress);
@@ -176,8 +177,10 @@ pub fn render_measured(
                 let n = trials as f64;
                 trials += 1;
                 let share = |f: f64| tell(0.15 + 0.75 * (n + f) / SOLVER_TRIALS as f64);
-                let trial =
-                    passes.limited(scratch, gain_db, whole_trials, join, &mut |f| share(f))?;
+                // A guessed start seldom meets the target at once: the first trial measures
+                // only the loudness (the cheaper pass), the ones after it the master whole.
+                let whole = whole_trials && n > 0.0;
+                let trial = passes.limited(scratch, gain_db, whole, join, &mut |f| share(f))?;
                 // Silent where it meets the limiter: no trial can reach a target.
                 if passes.integrated_before == Some(None) {
                     return Err(RenderError::Silent);
@@ -455,10 +458,7 @@ impl<'a> LimitedPasses<'a> {
             let (head, master_frames) = master_span(shape, frames);
             run = run.recording_reduction(self.rate, head, master_frames);
         }
-        let mut source = LimitedFeed {
-            feed: self.feed(kept.as_deref(), scratch)?,
-            run,
-        };
+        let mut source = LimitedFeed::new(self.feed(kept.as_deref(), scratch)?, run, join);
         let pass = Pass {
             channels,
             shape,
@@ -472,7 +472,7 @@ impl<'a> LimitedPasses<'a> {
             loudness_pass(&mut source, pass, &mut meter, join, progress)
                 .map(|()| Measured::Loudness(meter.finish()))
         };
-        let LimitedFeed { mut feed, run } = source;
+        let LimitedFeed { mut feed, run, .. } = source;
         let limiter_db = run
             .reduction
             .map(ReductionTrace::finish)
@@ -621,17 +621,6 @@ struct ChainFeed<'a> {
 }
 
 impl ChainFeed<'_> {
-    /// Processes frames `start..end` (the next ones) into the first `end − start` frames of
-    /// `block`.
-    fn read_into(&mut self, start: usize, end: usize, block: &mut [Vec<f32>]) {
-        debug_assert_eq!(start, self.next, "the chain reads in order");
-        for (b, c) in block.iter_mut().zip(self.source) {
-            b[..end - start].copy_from_slice(&c[start..end]);
-        }
-        self.process(block, 0..end - start, start);
-        self.next = end;
-    }
-
     /// Runs the chain over `span` of `block` (one block at most; programme frames from
     /// `from`), keeping its output when asked.
     fn process(&mut self, block: &mut [Vec<f32>], span: std::ops::Range<usize>, from: usize) {
@@ -681,45 +670,113 @@ impl Fill for ChainFeed<'_> {
     }
 }
 
-/// The chain into the limiter: fills chunks with the limiter's latency-compensated output.
-struct LimitedFeed<'a, 'l> {
+/// The chain into the limiter in two stages: while the limiter fills a chunk with its
+/// latency-compensated output from the chain's output already made, the chain makes the next
+/// chunk of it (two pieces of work through `join`, beside the measuring of the chunk before;
+/// a pass is then as slow as its slowest stage rather than chain and limiter together). The
+/// chain's output is read in the limiter's blocks, which never straddle two of its chunks.
+struct LimitedFeed<'a, 'l, 'j, J> {
     feed: ChainFeed<'a>,
     run: LimiterRun<'l>,
+    join: &'j J,
+    /// The chain's output made and not yet read through, in order; and emptied chunks.
+    made: VecDeque<Chunk>,
+    spare: Vec<Chunk>,
+    /// Whether the chain is through the programme.
+    chain_done: bool,
 }
 
-impl Fill for LimitedFeed<'_, '_> {
+impl<'a, 'l, 'j, J: Join> LimitedFeed<'a, 'l, 'j, J> {
+    fn new(feed: ChainFeed<'a>, run: LimiterRun<'l>, join: &'j J) -> Self {
+        Self {
+            feed,
+            run,
+            join,
+            made: VecDeque::new(),
+            spare: Vec::new(),
+            chain_done: false,
+        }
+    }
+
+    fn made_to(&self) -> usize {
+        self.made.back().map_or(0, |c| c.start + c.len())
+    }
+}
+
+impl<J: Join> Fill for LimitedFeed<'_, '_, '_, J> {
     fn frames(&self) -> usize {
         self.feed.frames()
     }
 
     fn fill(&mut self, chunk: &mut Chunk) -> bool {
-        let mut into = IntoChunk {
-            feed: &mut self.feed,
-            chunk,
-            started: false,
-        };
-        into.chunk.restart(0);
-        while into.chunk.len() < CHUNK {
-            if !self.run.step(&mut into) {
-                return false;
-            }
+        let channels = chunk.channels.len();
+        // A chunk of output reads up to a chunk, the latency and a block or two past where
+        // the limiter stands: made first where it is not yet (the pass's first chunk).
+        let needed = (self.run.start + CHUNK + self.run.latency + 2 * BLOCK).min(self.frames());
+        while !self.chain_done && self.made_to() < needed {
+            let mut next = self.spare.pop().unwrap_or_else(|| Chunk::new(channels));
+            self.chain_done = !self.feed.fill(&mut next);
+            self.made.push_back(next);
         }
-        true
+        let Self {
+            feed,
+            run,
+            join,
+            made,
+            spare,
+            chain_done,
+        } = self;
+        let mut ahead = (!*chain_done).then(|| spare.pop().unwrap_or_else(|| Chunk::new(channels)));
+        let (more_chain, more) = join.join(
+            || ahead.as_mut().map(|next| feed.fill(next)),
+            || {
+                let mut into = IntoChunk {
+                    made,
+                    chunk,
+                    started: false,
+                };
+                into.chunk.restart(0);
+                while into.chunk.len() < CHUNK {
+                    if !run.step(&mut into) {
+                        return false;
+                    }
+                }
+                true
+            },
+        );
+        if let (Some(next), Some(more_chain)) = (ahead, more_chain) {
+            *chain_done = !more_chain;
+            made.push_back(next);
+        }
+        // Chunks the limiter has read through go back for reuse.
+        while made.front().is_some_and(|c| c.start + c.len() <= run.start) {
+            spare.extend(made.pop_front());
+        }
+        more
     }
 }
 
-/// The limiter reading from the chain and writing into a chunk.
-struct IntoChunk<'f, 'a, 'c> {
-    feed: &'f mut ChainFeed<'a>,
+/// The limiter reading the chain's output already made and writing into a chunk.
+struct IntoChunk<'m, 'c> {
+    made: &'m VecDeque<Chunk>,
     chunk: &'c mut Chunk,
     /// Whether the chunk has its first frame (and so its start).
     started: bool,
 }
 
-impl LimiterIo for IntoChunk<'_, '_, '_> {
+impl LimiterIo for IntoChunk<'_, '_> {
     fn read(&mut self, start: usize, end: usize, block: &mut [Vec<f32>]) {
-        if start < end {
-            self.feed.read_into(start, end, block);
+        if start >= end {
+            return;
+        }
+        let made = self
+            .made
+            .iter()
+            .find(|c| c.start <= start && end <= c.start + c.len())
+            .expect("the chain's output is made ahead of the limiter, in whole blocks");
+        let from = start - made.start;
+        for (b, c) in block.iter_mut().zip(&made.channels) {
+            b[..end - start].copy_from_slice(&c[from..from + end - start]);
         }
     }
 
