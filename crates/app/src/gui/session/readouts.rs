@@ -185,27 +185,9 @@ pub(super) fn spectrum_legend<'a>(smoothing: f64, slope: f64) -> Element<'a, Mes
 
 /// What the mix brings that mastering cannot fix, worst first.
 pub(super) fn health<'a>(findings: &[Finding]) -> Element<'a, Message> {
-    let mut panel = column![text("Mix health").size(18)].spacing(4);
-    if findings.is_empty() {
-        return panel
-            .push(
-                text(
-                    "Nothing found: no clipping or overs, no DC offset, mono-compatible, \
-                     no runaway sub-bass, no long silences, full resolution.",
-                )
-                .color(style::MUTED),
-            )
-            .into();
-    }
-    for finding in findings {
-        let color = match finding.severity {
-            Severity::Problem => style::WARNING,
-            Severity::Warning => style::MASTER,
-            Severity::Info => style::MUTED,
-        };
-        // One line each, so the list fits beside the meters; the whole sentence on hover.
-        let line = format!("{}: {}", finding.severity.label(), finding.message);
-        panel = panel.push(tooltip(
+    // One line each, so the list fits beside the meters; the whole sentence on hover.
+    let one_line = |line: String, color| {
+        tooltip(
             container(
                 text(line.clone())
                     .color(color)
@@ -218,7 +200,27 @@ pub(super) fn health<'a>(findings: &[Finding]) -> Element<'a, Message> {
                 .max_width(520)
                 .style(container::bordered_box),
             tooltip::Position::Top,
-        ));
+        )
+    };
+    let mut panel = column![text("Mix health").size(18)].spacing(4);
+    if findings.is_empty() {
+        return panel
+            .push(one_line(
+                "Nothing found: no clipping or overs, no DC offset, mono-compatible, no runaway \
+                 sub-bass, no long silences, full resolution."
+                    .to_owned(),
+                style::MUTED,
+            ))
+            .into();
+    }
+    for finding in findings {
+        let color = match finding.severity {
+            Severity::Problem => style::WARNING,
+            Severity::Warning => style::MASTER,
+            Severity::Info => style::MUTED,
+        };
+        let line = format!("{}: {}", finding.severity.label(), finding.message);
+        panel = panel.push(one_line(line, color));
     }
     if findings.iter().any(|f| f.severity == Severity::Problem) {
         panel = panel.push(

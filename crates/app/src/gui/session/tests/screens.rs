@@ -85,6 +85,20 @@ fn the_plots_axes_are_text_widgets() {
 }
 
 #[test]
+fn a_healthy_mix_says_so_on_one_line() {
+    // Like each finding: one line beside the meters, the whole sentence on hover (three
+    // wrapped lines were cut at the foot of a 1280×800 window).
+    let mut desk = ready();
+    apply(&mut desk, []);
+    let mut ui = window(&desk);
+    let line = ui
+        .find(starting("Nothing found: no clipping or overs"))
+        .expect("the sentence")
+        .bounds();
+    assert!(line.height < 24.0, "{line:?}");
+}
+
+#[test]
 fn a_bad_file_dropped_on_the_desk_leaves_the_session_and_says_why() {
     let mut desk = ready();
     apply(&mut desk, []);
