@@ -307,17 +307,7 @@ impl Spectrum {
             row![
                 axis::down(LEVEL_AXIS_W, plot_h, 10.0, Horizontal::Left, level.to_vec()),
                 Canvas::new(self).width(Fill).height(Length::Fixed(plot_h)),
-                container(axis::down(
-                    EQ_AXIS_W - 4.0,
-                    plot_h,
-                    10.0,
-                    Horizontal::Left,
-                    eq.to_vec()
-                ))
-                .padding(iced::Padding {
-                    left: 4.0,
-                    ..iced::Padding::ZERO
-                }),
+                axis::right(plot_h, eq.to_vec()),
             ],
             row![
                 axis::down(

@@ -8,8 +8,8 @@ use iced::alignment::Horizontal;
 use iced::mouse;
 use iced::widget::Action;
 use iced::widget::canvas::{self, Cache, Frame, Geometry, Path, Stroke};
-use iced::widget::{canvas as canvas_widget, container, row};
-use iced::{Color, Element, Fill, Length, Padding, Point, Rectangle, Renderer, Size, Theme};
+use iced::widget::{canvas as canvas_widget, row};
+use iced::{Color, Element, Fill, Length, Point, Rectangle, Renderer, Size, Theme};
 
 use super::style;
 use super::widgets::{AxisLabel, KeyedLayer, axis};
@@ -120,13 +120,6 @@ impl Timeline {
             .collect();
         let mut reduction = Vec::new();
         if self.shows_gain_reduction() {
-            let dim = |c: Color| {
-                if self.master_pending {
-                    c.scale_alpha(0.35)
-                } else {
-                    c
-                }
-            };
             let depth = height * GR_SHARE;
             reduction.push(AxisLabel::new(7.0, "GR", style::MUTED));
             reduction.push(AxisLabel::new(
@@ -143,7 +136,7 @@ impl Timeline {
                 reduction.push(AxisLabel::new(
                     depth + 8.0 + 13.0 * n as f32,
                     name,
-                    dim(color),
+                    self.as_rendered(color),
                 ));
             }
         }
@@ -152,19 +145,19 @@ impl Timeline {
             canvas_widget(self)
                 .width(Fill)
                 .height(Length::Fixed(height)),
-            container(axis::down(
-                axis::RIGHT_W - 4.0,
-                height,
-                10.0,
-                Horizontal::Left,
-                reduction
-            ))
-            .padding(Padding {
-                left: 4.0,
-                ..Padding::ZERO
-            }),
+            axis::right(height, reduction),
         ]
         .into()
+    }
+
+    /// `color` for what the master's render drew: dimmed while a render for newer settings
+    /// runs.
+    fn as_rendered(&self, color: Color) -> Color {
+        if self.master_pending {
+            color.scale_alpha(0.35)
+        } else {
+            color
+        }
     }
 
     /// Whether the master's render reduced anything worth drawing.
@@ -315,24 +308,12 @@ impl canvas::Program<Event> for Timeline {
                 .partition_point(|&(t, _)| t <= self.duration_s);
             self.curve(frame, &self.reference[..within], style::REFERENCE, 1.0);
             self.curve(frame, &self.mix, style::MIX, 4.0);
-            let master = if self.master_pending {
-                style::MASTER.scale_alpha(0.35)
-            } else {
-                style::MASTER
-            };
-            self.curve(frame, &self.master, master, 1.5);
+            self.curve(frame, &self.master, self.as_rendered(style::MASTER), 1.5);
             if self.shows_gain_reduction() {
-                // Dimmed with the master curve while a render for newer settings runs.
-                let dim = |c: Color| {
-                    if self.master_pending {
-                        c.scale_alpha(0.35)
-                    } else {
-                        c
-                    }
-                };
                 let history = &self.gain_reduction;
-                self.reduction_area(frame, &history.compressor_db, dim(style::COMPRESSOR_GR));
-                self.reduction_area(frame, &history.limiter_db, dim(style::LIMITER_GR));
+                let (compressor, limiter) = (style::COMPRESSOR_GR, style::LIMITER_GR);
+                self.reduction_area(frame, &history.compressor_db, self.as_rendered(compressor));
+                self.reduction_area(frame, &history.limiter_db, self.as_rendered(limiter));
                 // The scale's depth, labelled on the right axis (see `view`).
                 let y = size.height * GR_SHARE;
                 frame.stroke(

@@ -12,6 +12,17 @@ pub fn menu<'a, Message: 'a>(pick_list: impl Into<Element<'a, Message>>) -> Elem
     container(pick_list).clip(true).into()
 }
 
+/// One line of `line`, cut where its container ends rather than wrapped (legends, mix health
+/// beside the meters).
+pub fn cut_line<'a, Message: 'a>(
+    line: impl text::IntoFragment<'a>,
+    color: iced::Color,
+) -> container::Container<'a, Message> {
+    container(text(line).color(color).wrapping(text::Wrapping::None))
+        .width(iced::Fill)
+        .clip(true)
+}
+
 /// A row of buttons for a choice among a few options, the chosen one highlighted.
 pub fn segmented<'a, T: Copy + PartialEq + 'a, Message: Clone + 'a>(
     options: &[(T, &'a str)],
@@ -134,6 +145,24 @@ pub mod axis {
             .height(Length::Fixed(height))
             .clip(true)
             .into()
+    }
+
+    /// The axis right of a plot, [`RIGHT_W`] wide with a gap from the plot: 10 px labels
+    /// down it, as in [`down`].
+    pub fn right<'a, Message: 'a>(height: f32, labels: Vec<AxisLabel>) -> Element<'a, Message> {
+        const GAP: f32 = 4.0;
+        container(down(
+            RIGHT_W - GAP,
+            height,
+            10.0,
+            alignment::Horizontal::Left,
+            labels,
+        ))
+        .padding(iced::Padding {
+            left: GAP,
+            ..iced::Padding::ZERO
+        })
+        .into()
     }
 
     /// Labels along a horizontal axis `width` × `height`, each starting at its `at` (px

@@ -204,10 +204,9 @@ impl LiveLoudness {
 
     /// The momentary and short-term loudness (as of the last 100 ms step), peaks and
     /// correlation, with no integrated loudness or range (`None`): cheap enough for every
-    /// display frame. The integrated
-    /// loudness and the range gate the whole history since the reset (the range sorts
-    /// every short-term block), so they cost more the longer the play; a display reads
-    /// them with [`Self::reading`] a few times a second.
+    /// display frame. The integrated loudness and the range gate the whole history since the
+    /// reset (the range sorts every short-term block), so they cost more the longer the
+    /// play; a display reads them with [`Self::reading`] a few times a second.
     pub fn instant_reading(&self) -> LiveReading {
         let level = |peak: f32| (peak > 0.0).then(|| amp_to_db(f64::from(peak)));
         let seconds = self.frames as f64 / f64::from(self.rate);

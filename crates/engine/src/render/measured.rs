@@ -62,8 +62,9 @@ fn master_span(shape: Option<&OutputShape>, frames: usize) -> (usize, usize) {
 /// after it the master whole, so the trial the solver ends on is the master, and a guessed
 /// start ([`SolverStart::BeforeLufs`], [`SolverStart::GainDb`]) spends no pass measuring the
 /// loudness arriving at the limiter first; the result then meets the same target within the
-/// solver's tolerance (±0.02 LU) but not always at the very gain `render` finds. Where the output is kept, or with [`SolverStart::Measured`], the
-/// loudness arriving is measured first and the solver starts where `render` starts.
+/// solver's tolerance (±0.02 LU) but not always at the very gain `render` finds. Where the
+/// output is kept, or with [`SolverStart::Measured`], the loudness arriving is measured first
+/// and the solver starts where `render` starts.
 pub fn render_measured(
     audio: &AudioBuffer,
     settings: &ChainSettings,
@@ -241,7 +242,7 @@ pub enum SolverStart {
     BeforeLufs(f64),
     /// The limiter gain expected to meet the target: after an edit, the gain the last render
     /// found (moved by any change of target) is seldom far off, and the first trial often
-    /// meets the target.
+    /// meets the target (on a long programme one more pass then measures the master whole).
     GainDb(f64),
 }
 
@@ -528,6 +529,11 @@ impl Chunk {
         self.channels.first().map_or(0, Vec::len)
     }
 
+    /// The frame after its last.
+    fn end(&self) -> usize {
+        self.start + self.len()
+    }
+
     fn planes(&self) -> Vec<&[f32]> {
         self.channels.iter().map(Vec::as_slice).collect()
     }
@@ -699,7 +705,7 @@ impl<'a, 'l, 'j, J: Join> LimitedFeed<'a, 'l, 'j, J> {
     }
 
     fn made_to(&self) -> usize {
-        self.made.back().map_or(0, |c| c.start + c.len())
+        self.made.back().map_or(0, Chunk::end)
     }
 }
 
@@ -749,7 +755,7 @@ impl<J: Join> Fill for LimitedFeed<'_, '_, '_, J> {
             made.push_back(next);
         }
         // Chunks the limiter has read through go back for reuse.
-        while made.front().is_some_and(|c| c.start + c.len() <= run.start) {
+        while made.front().is_some_and(|c| c.end() <= run.start) {
             spare.extend(made.pop_front());
         }
         more
@@ -772,7 +778,7 @@ impl LimiterIo for IntoChunk<'_, '_> {
         let made = self
             .made
             .iter()
-            .find(|c| c.start <= start && end <= c.start + c.len())
+            .find(|c| c.start <= start && end <= c.end())
             .expect("the chain's output is made ahead of the limiter, in whole blocks");
         let from = start - made.start;
         for (b, c) in block.iter_mut().zip(&made.channels) {

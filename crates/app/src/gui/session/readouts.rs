@@ -131,13 +131,7 @@ pub(super) fn timeline_legend<'a>(
             Message::Momentary
         ),
         // One line, cut where the window is narrow (the keys help says it too).
-        container(
-            text("loudness — click: playhead, drag: loop")
-                .color(style::MUTED)
-                .wrapping(text::Wrapping::None)
-        )
-        .width(Fill)
-        .clip(true),
+        widgets::cut_line("loudness — click: playhead, drag: loop", style::MUTED),
         text("— mix").color(style::MIX),
         text("— master").color(style::MASTER),
     ]
@@ -161,13 +155,7 @@ pub(super) fn timeline_legend<'a>(
 pub(super) fn spectrum_legend<'a>(smoothing: f64, slope: f64) -> Element<'a, Message> {
     row![
         // How the EQ handles move is in the keys help.
-        container(
-            text("Spectrum")
-                .color(style::MUTED)
-                .wrapping(text::Wrapping::None)
-        )
-        .width(Fill)
-        .clip(true),
+        widgets::cut_line("Spectrum", style::MUTED),
         widgets::segmented(&SMOOTHINGS, smoothing, move |smoothing| {
             Message::SpectrumView { smoothing, slope }
         }),
@@ -188,13 +176,7 @@ pub(super) fn health<'a>(findings: &[Finding]) -> Element<'a, Message> {
     // One line each, so the list fits beside the meters; the whole sentence on hover.
     let one_line = |line: String, color| {
         tooltip(
-            container(
-                text(line.clone())
-                    .color(color)
-                    .wrapping(text::Wrapping::None),
-            )
-            .width(Fill)
-            .clip(true),
+            widgets::cut_line(line.clone(), color),
             container(text(line).size(13))
                 .padding(8)
                 .max_width(520)
