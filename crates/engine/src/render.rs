@@ -215,6 +215,7 @@ pub fn render_with_trial_budget(
     let solved = solve_gain(
         l,
         integrated_before,
+        None,
         &mut |gain_db| {
             last_gain = Some(gain_db);
             trial_loudness(
@@ -262,6 +263,8 @@ struct SolvedGain {
     gain_db: f64,
     /// Whether trials searched for it (there is a target).
     searched: bool,
+    /// The output's loudness per dB of limiter gain near the solution (see [`solve`]).
+    lu_per_db: Option<f64>,
     /// The output's integrated loudness at the gain, as the solver measured it.
     integrated_after: Option<f64>,
     target_reached: Option<bool>,
@@ -270,10 +273,12 @@ struct SolvedGain {
 }
 
 /// The limiter's gain for `settings`: as set without a target, else solved through `trial`
-/// (the output's loudness and the peak reduction at a gain; progress 0–1 after each).
+/// (the output's loudness and the peak reduction at a gain; progress 0–1 after each), from
+/// `lu_per_db` where a nearby solve measured the loudness' slope.
 fn solve_gain(
     settings: &LimiterSettings,
     integrated_before: Option<f64>,
+    lu_per_db: Option<f64>,
     trial: &mut dyn FnMut(f64) -> Result<(Option<f64>, f64), RenderError>,
     progress: &mut dyn FnMut(f64),
 ) -> Result<SolvedGain, RenderError> {
@@ -281,6 +286,7 @@ fn solve_gain(
         return Ok(SolvedGain {
             gain_db: settings.gain_db,
             searched: false,
+            lu_per_db: None,
             integrated_after: None,
             target_reached: None,
             shortfall_lu: None,
@@ -288,10 +294,15 @@ fn solve_gain(
         });
     };
     let lufs_before = integrated_before.ok_or(RenderError::Silent)?;
-    let (gain, lufs) = solve(
+    let Solution {
+        gain_db: gain,
+        lufs,
+        lu_per_db,
+    } = solve(
         target,
         lufs_before,
         settings.max_reduction_db,
+        lu_per_db,
         trial,
         progress,
     )?;
@@ -309,6 +320,7 @@ fn solve_gain(
     Ok(SolvedGain {
         gain_db: gain,
         searched: true,
+        lu_per_db,
         integrated_after: Some(lufs),
         target_reached: Some(reached),
         shortfall_lu: shortfall,
@@ -385,22 +397,46 @@ fn heavy_limiting_note(peak_reduction_db: f64, integrated: Option<f64>) -> Strin
     note
 }
 
+/// The solver's answer: the gain, the loudness it gives, and the slope it ended on.
+#[derive(Debug, Clone, Copy)]
+struct Solution {
+    gain_db: f64,
+    lufs: f64,
+    /// LU of output loudness per dB of gain between the last two trials (or as given, where
+    /// one trial met the target): under a limiter below 1, as each dB more is partly taken
+    /// off the peaks.
+    lu_per_db: Option<f64>,
+}
+
+/// The slope the solver trusts: a limiter gives back at most the gain it receives and,
+/// below a tenth, a measured slope is noise between two nearly equal trials.
+const SOLVER_SLOPE_RANGE: (f64, f64) = (0.1, 1.0);
+
 /// Finds the limiter gain whose output reaches `target` (secant steps on a bracket) without
 /// taking more than `max_reduction_db` off the peaks: the gain and the loudness it gives.
 /// Loudness rises monotonically with the gain, more slowly once the limiter works. `trial`
 /// gives the loudness and the peak reduction at a gain; since the reduction is the highest
 /// peak's overshoot, any trial that limits tells the largest gain the cap allows.
+///
+/// Until the target is bracketed, each step divides the error by the slope: the one between
+/// the last two trials, else `lu_per_db` (a nearby solve's, such as the last render's before
+/// an edit), else 1. A re-render whose first trial lands half a dB off then meets the target
+/// on its second where a step of the error alone would fall short by the limiter's share.
 fn solve(
     target: f64,
     lufs_before: f64,
     max_reduction_db: f64,
+    lu_per_db: Option<f64>,
     trial: &mut dyn FnMut(f64) -> Result<(Option<f64>, f64), RenderError>,
     progress: &mut dyn FnMut(f64),
-) -> Result<(f64, f64), RenderError> {
+) -> Result<Solution, RenderError> {
+    let (min_slope, max_slope) = SOLVER_SLOPE_RANGE;
+    let mut slope = lu_per_db.map(|s| s.clamp(min_slope, max_slope));
     let mut max_gain = f64::INFINITY;
     let mut gain = target - lufs_before;
     let mut low: Option<(f64, f64)> = None; // (gain, lufs) below the target
     let mut high: Option<(f64, f64)> = None; // above it
+    let mut previous: Option<(f64, f64)> = None; // the last candidate trial
     let mut best: Option<(f64, f64)> = None;
     for n in 0..SOLVER_TRIALS {
         let (lufs, reduction) = trial(gain)?;
@@ -414,6 +450,10 @@ fn solve(
             gain = max_gain;
             continue;
         }
+        if let Some((g0, l0)) = previous.filter(|(g0, _)| (gain - g0).abs() > 1e-9) {
+            slope = Some(((lufs - l0) / (gain - g0)).clamp(min_slope, max_slope));
+        }
+        previous = Some((gain, lufs));
         let error = lufs - target;
         if best.is_none_or(|(_, b)| (b - target).abs() > error.abs()) {
             best = Some((gain, lufs));
@@ -440,13 +480,17 @@ fn solve(
                     0.5 * (lo + hi)
                 }
             }
-            // One side only: step by the error (limiting makes each dB of gain worth less,
-            // so this approaches from below).
-            _ => gain - error,
+            // One side only: step by the error over the slope.
+            _ => gain - error / slope.unwrap_or(1.0),
         }
         .min(max_gain);
     }
-    best.ok_or(RenderError::Silent)
+    let (gain_db, lufs) = best.ok_or(RenderError::Silent)?;
+    Ok(Solution {
+        gain_db,
+        lufs,
+        lu_per_db: slope,
+    })
 }
 
 /// Where the limiter's output goes, block by block.
@@ -816,4 +860,72 @@ pub fn apply_output(
         }
     }
     channels
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A limiter's loudness curve: 1 LU per dB until it works at `knee` dB of gain, then
+    /// `above` LU per dB (each dB more partly taken off the peaks), rising from −20 LUFS.
+    fn limited_loudness(gain: f64, knee: f64, above: f64) -> f64 {
+        -20.0 + gain.min(knee) + (gain - knee).max(0.0) * above
+    }
+
+    /// The trials `solve` makes for the curve, from `lufs_before` and `lu_per_db`.
+    fn trials(lufs_before: f64, lu_per_db: Option<f64>) -> (Vec<f64>, Solution) {
+        let mut gains = Vec::new();
+        let solution = solve(
+            -14.0,
+            lufs_before,
+            12.0,
+            lu_per_db,
+            &mut |gain| {
+                gains.push(gain);
+                Ok((Some(limited_loudness(gain, 2.0, 0.93)), gain - 2.0))
+            },
+            &mut |_| {},
+        )
+        .expect("solves");
+        (gains, solution)
+    }
+
+    #[test]
+    fn a_re_render_half_a_db_off_meets_the_target_on_its_second_trial_with_the_last_slope() {
+        // The target needs 2 + 4 / 0.93 = 6.30 dB; the last render found 6.80 before an edit
+        // took half a dB off the mix.
+        let need = 2.0 + 4.0 / 0.93;
+        let start = -14.0 - (need + 0.5);
+        let (with_slope, solved) = trials(start, Some(0.93));
+        assert_eq!(with_slope.len(), 2, "{with_slope:?}");
+        assert!((solved.lufs + 14.0).abs() <= SOLVER_TOLERANCE_LU);
+        assert!((solved.lu_per_db.expect("measured") - 0.93).abs() < 1e-9);
+        // Stepping by the error alone falls short by the limiter's share (0.07 × 0.47 LU).
+        let (without, solved) = trials(start, None);
+        assert_eq!(without.len(), 3, "{without:?}");
+        assert!((solved.lufs + 14.0).abs() <= SOLVER_TOLERANCE_LU);
+    }
+
+    #[test]
+    fn two_trials_short_of_the_target_extrapolate_along_their_slope() {
+        // A first render from the mix's loudness: the first trial falls short by what the
+        // limiter takes (4 dB into it at 0.5 LU per dB), the second by less, and the third
+        // steps along the slope the two measured, where the error alone would step short.
+        let mut gains = Vec::new();
+        let solved = solve(
+            -14.0,
+            -20.0,
+            12.0,
+            None,
+            &mut |gain| {
+                gains.push(gain);
+                Ok((Some(limited_loudness(gain, 2.0, 0.5)), gain - 2.0))
+            },
+            &mut |_| {},
+        )
+        .expect("solves");
+        assert_eq!(gains.len(), 3, "{gains:?}");
+        assert!((solved.gain_db - 10.0).abs() < 1e-9, "{solved:?}");
+        assert_eq!(solved.lu_per_db, Some(0.5));
+    }
 }

@@ -347,7 +347,10 @@ fn a_measured_render_reports_what_the_render_measures_and_stops_when_cancelled()
     let again = render_measured(
         &audio,
         &settings,
-        SolverStart::GainDb(guessed_report.gain_db),
+        SolverStart::GainDb {
+            gain_db: guessed_report.gain_db,
+            lu_per_db: guessed.solver_lu_per_db,
+        },
         &mut RenderScratch::keeping(0),
         RenderControl {
             progress: &mut |f| seen.push(f),

@@ -103,28 +103,44 @@ pub fn load_reference(path: PathBuf, rate: u32, limits: &DecodeLimits) -> Result
 }
 
 /// Where the loudness solver starts a re-render for `settings`: from the gain the last render
-/// of the track found, moved by any change of target (an edit seldom moves it far), or before
-/// any render with a target, from the mix's own loudness.
+/// of the track found, moved by any change of target (an edit seldom moves it far), and the
+/// loudness' slope it measured there; or before any render with a target, from the mix's own
+/// loudness.
 pub fn solver_start(
     settings: &ChainSettings,
     mix_lufs: Option<f64>,
     last: Option<&Mastered>,
 ) -> SolverStart {
-    let last_solved = last
-        .and_then(|m| m.limiter.as_ref())
-        .and_then(|l| Some((l.target_lufs?, l.gain_db)));
+    let last_solved = last.and_then(|m| {
+        let limiter = m.limiter.as_ref()?;
+        Some(LastSolution {
+            target_lufs: limiter.target_lufs?,
+            gain_db: limiter.gain_db,
+            lu_per_db: m.solver_lu_per_db,
+        })
+    });
     start_from(settings.limiter.target_lufs, last_solved, mix_lufs)
 }
 
-/// [`solver_start`] for a target, the last render's `(target, solved gain)` and the mix's
-/// loudness.
+/// What the last render's solver found.
+#[derive(Debug, Clone, Copy)]
+struct LastSolution {
+    target_lufs: f64,
+    gain_db: f64,
+    lu_per_db: Option<f64>,
+}
+
+/// [`solver_start`] for a target, the last render's solution and the mix's loudness.
 fn start_from(
     target: Option<f64>,
-    last_solved: Option<(f64, f64)>,
+    last: Option<LastSolution>,
     mix_lufs: Option<f64>,
 ) -> SolverStart {
-    match (target, last_solved, mix_lufs) {
-        (Some(target), Some((then, gain)), _) => SolverStart::GainDb(gain + target - then),
+    match (target, last, mix_lufs) {
+        (Some(target), Some(last), _) => SolverStart::GainDb {
+            gain_db: last.gain_db + target - last.target_lufs,
+            lu_per_db: last.lu_per_db,
+        },
         (_, _, Some(mix)) => SolverStart::BeforeLufs(mix),
         _ => SolverStart::Measured,
     }
@@ -162,9 +178,20 @@ mod tests {
 
     #[test]
     fn a_re_render_starts_from_the_last_solution_moved_by_the_target() {
-        // −14 took 6 dB; −16 will take about 4.
-        let start = start_from(Some(-16.0), Some((-14.0, 6.0)), Some(-20.0));
-        assert_eq!(start, SolverStart::GainDb(4.0));
+        // −14 took 6 dB, at 0.9 LU per dB; −16 will take about 4.
+        let last = LastSolution {
+            target_lufs: -14.0,
+            gain_db: 6.0,
+            lu_per_db: Some(0.9),
+        };
+        let start = start_from(Some(-16.0), Some(last), Some(-20.0));
+        assert_eq!(
+            start,
+            SolverStart::GainDb {
+                gain_db: 4.0,
+                lu_per_db: Some(0.9)
+            }
+        );
         // No solution yet (or the last render had no target): the mix's loudness.
         assert_eq!(
             start_from(Some(-14.0), None, Some(-20.0)),

@@ -42,6 +42,9 @@ pub struct MeasuredMaster {
     pub limiter: Option<LimiterReport>,
     pub spectrum: BandSpectrum,
     pub gain_reduction: GainReductionHistory,
+    /// The output's loudness per dB of limiter gain near the solved gain, where the solver
+    /// searched: a re-render after an edit starts from it ([`SolverStart::GainDb`]).
+    pub solver_lu_per_db: Option<f64>,
 }
 
 /// Where the master lies in the programme: the frames the output stage trims from the head,
@@ -124,6 +127,7 @@ pub fn render_measured(
                     .map(ReductionTrace::finish)
                     .unwrap_or_default(),
             },
+            solver_lu_per_db: None,
         });
     }
 
@@ -160,19 +164,22 @@ pub fn render_measured(
         let whole_trials = !passes.keep;
         // The solver's first trial is at the target less the loudness arriving: a guessed
         // gain g starts it as an arriving loudness of target − g would.
-        let start = match (l.target_lufs, start) {
-            (None, _) => None,
-            (Some(_), SolverStart::BeforeLufs(expected)) if whole_trials => Some(expected),
-            (Some(target), SolverStart::GainDb(gain)) if whole_trials => Some(target - gain),
+        let (start, lu_per_db) = match (l.target_lufs, start) {
+            (None, _) => (None, None),
+            (Some(_), SolverStart::BeforeLufs(expected)) if whole_trials => (Some(expected), None),
+            (Some(target), SolverStart::GainDb { gain_db, lu_per_db }) if whole_trials => {
+                (Some(target - gain_db), lu_per_db)
+            }
             (Some(_), _) => {
                 passes.measure_before(scratch, join, &mut |f| tell(0.15 * f))?;
-                passes.integrated_before.flatten()
+                (passes.integrated_before.flatten(), None)
             }
         };
         let mut trials = 0usize;
         let solved = solve_gain(
             l,
             start,
+            lu_per_db,
             &mut |gain_db| {
                 // Trial n fills its share of the solver's progress as it runs.
                 let n = trials as f64;
@@ -205,6 +212,7 @@ pub fn render_measured(
         if l.target_lufs.is_some() && integrated_before.is_none() {
             return Err(RenderError::Silent);
         }
+        let solver_lu_per_db = solved.lu_per_db;
         let report = limiter_report(
             l,
             solved,
@@ -223,6 +231,7 @@ pub fn render_measured(
                 limiter_db: master.limiter_db,
                 compressor_db: passes.compressor_db.take().unwrap_or_default(),
             },
+            solver_lu_per_db,
         })
     })();
     // Cancelled or not, the kept buffers go back for the next re-render.
@@ -243,7 +252,12 @@ pub enum SolverStart {
     /// The limiter gain expected to meet the target: after an edit, the gain the last render
     /// found (moved by any change of target) is seldom far off, and the first trial often
     /// meets the target (on a long programme one more pass then measures the master whole).
-    GainDb(f64),
+    /// Where it does not, the second steps by the error over `lu_per_db`, the loudness' slope
+    /// the last render measured ([`MeasuredMaster::solver_lu_per_db`]), and usually meets it.
+    GainDb {
+        gain_db: f64,
+        lu_per_db: Option<f64>,
+    },
 }
 
 /// The buffers a re-render keeps for the next one: the chain's output of a programme small
