@@ -18,6 +18,7 @@ pub mod params;
 pub mod settings;
 
 use crate::dsp::biquad::{Coefficients, butterworth_q};
+use crate::dsp::flush::FLUSH_PERIOD;
 use crate::units::db_to_amp;
 use cascade::{Cascade, LaneSection};
 use dynamics::Dynamics;
@@ -31,6 +32,8 @@ pub use settings::{
 
 /// Frames between parameter updates: the control grid, counted from the chain's start.
 pub const CONTROL_FRAMES: usize = 32;
+// The flushes of decayed states fall on control-grid lines.
+const _: () = assert!(FLUSH_PERIOD.is_multiple_of(CONTROL_FRAMES));
 /// Time constant of parameter smoothing.
 const SMOOTHING_MS: f64 = 20.0;
 
@@ -437,12 +440,23 @@ impl Chain {
             let to_grid = CONTROL_FRAMES - (self.position % CONTROL_FRAMES as u64) as usize;
             let end = (start + to_grid).min(frames);
             if self.position.is_multiple_of(CONTROL_FRAMES as u64) {
+                if self.position.is_multiple_of(FLUSH_PERIOD as u64) {
+                    self.flush();
+                }
                 self.control_step();
             }
             self.process_span(channels, start, end);
             self.position += (end - start) as u64;
             start = end;
         }
+    }
+
+    /// Sets every filter and detector state that silence has decayed below the floor to
+    /// zero, on the grid of [`FLUSH_PERIOD`] frames (see [`crate::dsp::flush`]).
+    fn flush(&mut self) {
+        self.filters.flush();
+        self.side_filter.flush();
+        self.dynamics.flush();
     }
 
     fn control_step(&mut self) {

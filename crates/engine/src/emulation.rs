@@ -14,6 +14,7 @@ pub mod profile;
 use crate::audio::AudioBuffer;
 use crate::dsp::biquad::{Cascade, Coefficients, butterworth_qs};
 use crate::dsp::dynamics::Compressor;
+use crate::dsp::flush::FlushClock;
 use crate::loudness;
 use crate::monitor::MonitorStage;
 use crate::units::db_to_amp;
@@ -74,6 +75,14 @@ impl BandLimiter {
             .for_each(Cascade::reset);
         self.compressor.reset();
     }
+
+    fn flush(&mut self) {
+        self.low
+            .iter_mut()
+            .chain(self.high.iter_mut())
+            .for_each(Cascade::flush);
+        self.compressor.flush();
+    }
 }
 
 /// Runtime switches of an emulation (no rebuild needed).
@@ -101,6 +110,9 @@ pub struct Emulation {
     options: EmulationOptions,
     dry: Vec<Vec<f32>>,
     max_block: usize,
+    /// Where the filters' and detectors' decayed states are flushed (see
+    /// [`crate::dsp::flush`]).
+    flush_clock: FlushClock,
 }
 
 impl Emulation {
@@ -165,6 +177,7 @@ impl Emulation {
             options: EmulationOptions::default(),
             dry: vec![vec![0.0; max_block.max(1)]; channel_count],
             max_block: max_block.max(1),
+            flush_clock: FlushClock::default(),
         };
         emulation.normalization_gain = emulation.measure_normalization(sample_rate, channel_count);
         if let Some(spec) = &profile.noise {
@@ -250,15 +263,32 @@ impl Emulation {
         }
     }
 
-    /// Splits long buffers into blocks the scratch space holds.
+    /// Splits long buffers into blocks the scratch space holds, ending blocks where the
+    /// decayed states are due for their flush.
     fn process_blocks(&mut self, channels: &mut [&mut [f32]]) {
         let frames = channels.first().map_or(0, |c| c.len());
         let mut start = 0;
         while start < frames {
-            let end = (start + self.max_block).min(frames);
+            let end = start
+                + self
+                    .flush_clock
+                    .stretch((frames - start).min(self.max_block));
             self.process_block(channels, start, end);
+            if self.flush_clock.advance(end - start) {
+                self.flush();
+            }
             start = end;
         }
+    }
+
+    /// Sets every filter and detector state that silence has decayed below the floor to zero.
+    fn flush(&mut self) {
+        self.eq.iter_mut().for_each(Cascade::flush);
+        self.side_high_pass.flush();
+        if let Some(c) = &mut self.compressor {
+            c.flush();
+        }
+        self.band_limiters.iter_mut().for_each(BandLimiter::flush);
     }
 
     fn process_block(&mut self, channels: &mut [&mut [f32]], start: usize, end: usize) {
@@ -376,5 +406,6 @@ impl MonitorStage for Emulation {
         }
         self.band_limiters.iter_mut().for_each(BandLimiter::reset);
         self.noise.iter_mut().for_each(Environment::reset);
+        self.flush_clock.reset();
     }
 }

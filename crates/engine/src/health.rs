@@ -333,6 +333,8 @@ pub fn sub_bass(audio: &AudioBuffer) -> Option<Finding> {
             let y = low_pass.tick(f64::from(group.iter().sum::<f32>()) / group.len() as f64);
             sub += y * y * group.len() as f64;
         }
+        // Digital silence must not leave the filter working on subnormal numbers.
+        low_pass.flush();
     }
     let share = sub / total;
     // Not finite: silence, or samples so large their powers overflowed (garbage, flagged by

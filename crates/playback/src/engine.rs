@@ -14,7 +14,6 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use crest_engine::AudioBuffer;
 use crest_engine::chain::{Applied, Chain, ChainSettings};
-use crest_engine::loudness::MomentaryMeter;
 use crest_engine::monitor::MonitorStage;
 use rtrb::{Consumer, Producer, RingBuffer};
 
@@ -35,8 +34,6 @@ const EVENT_SLOTS: usize = 256;
 const TAP_SAMPLES: usize = 1 << 16;
 /// Events held on the audio side while the UI's queue is full.
 const PENDING_EVENTS: usize = 64;
-/// Time constant of the RMS meter.
-const RMS_MS: f64 = 300.0;
 
 /// The live chain with the delay line that keeps the untouched mix aligned with it. Built off
 /// the audio thread (it allocates).
@@ -280,12 +277,6 @@ pub struct Meters {
     /// The frame of the track being heard now (the playhead, latency compensated).
     position: AtomicU64,
     playing: AtomicU32,
-    /// Largest absolute sample of the master per channel since the UI last read it.
-    peak: [AtomicU32; 2],
-    /// RMS of the master per channel (300 ms time constant), and its momentary loudness
-    /// (LUFS; NaN until 400 ms have played).
-    rms: [AtomicU32; 2],
-    momentary_lufs: AtomicU32,
     /// Largest compressor and limiter gain reduction (dB) since the UI last read them.
     compressor_db: AtomicU32,
     limiter_db: AtomicU32,
@@ -298,26 +289,18 @@ pub struct Meters {
 pub struct MeterSnapshot {
     pub position: u64,
     pub playing: bool,
-    pub peak: [f32; 2],
-    pub rms: [f32; 2],
-    /// None until 400 ms have played since the start or the last seek.
-    pub momentary_lufs: Option<f32>,
     pub compressor_db: f32,
     pub limiter_db: f32,
     pub dropped: u64,
 }
 
 impl Meters {
-    /// Reads the values; peaks and reductions start again from zero.
+    /// Reads the values; reductions start again from zero.
     pub fn take(&self) -> MeterSnapshot {
         let take = |a: &AtomicU32| f32::from_bits(a.swap(0, Ordering::Relaxed));
         MeterSnapshot {
             position: self.position.load(Ordering::Relaxed),
             playing: self.playing.load(Ordering::Relaxed) != 0,
-            peak: [take(&self.peak[0]), take(&self.peak[1])],
-            rms: [0, 1].map(|c| f32::from_bits(self.rms[c].load(Ordering::Relaxed))),
-            momentary_lufs: Some(f32::from_bits(self.momentary_lufs.load(Ordering::Relaxed)))
-                .filter(|v| v.is_finite()),
             compressor_db: take(&self.compressor_db),
             limiter_db: take(&self.limiter_db),
             dropped: self.dropped.load(Ordering::Relaxed),
@@ -467,10 +450,6 @@ pub struct Engine {
     meters: Arc<Meters>,
     tap: Producer<f32>,
     heard_tap: Producer<f32>,
-    momentary: MomentaryMeter,
-    /// Mean square per channel, smoothed over 300 ms, and the per-frame coefficient.
-    mean_square: [f64; 2],
-    rms_coefficient: f64,
 }
 
 impl Engine {
@@ -483,10 +462,6 @@ impl Engine {
         let (tap_tx, tap_rx) = RingBuffer::new(TAP_SAMPLES);
         let (heard_tx, heard_rx) = RingBuffer::new(TAP_SAMPLES);
         let meters = Arc::new(Meters::default());
-        meters
-            .momentary_lufs
-            .store(f32::NAN.to_bits(), Ordering::Relaxed);
-        let momentary = MomentaryMeter::new(track.sample_rate(), track.roles());
         let rate = f64::from(track.sample_rate());
         let block = || [vec![0.0; MAX_BLOCK], vec![0.0; MAX_BLOCK]];
         let engine = Self {
@@ -531,9 +506,6 @@ impl Engine {
             meters: Arc::clone(&meters),
             tap: tap_tx,
             heard_tap: heard_tx,
-            momentary,
-            mean_square: [0.0; 2],
-            rms_coefficient: (-1.0 / (RMS_MS * 0.001 * rate)).exp(),
         };
         let remote = Remote {
             commands: commands_tx,
@@ -727,7 +699,6 @@ impl Engine {
         };
         // The chain starts clean at the new place, so nothing from before leaks into it.
         self.live.reset();
-        self.momentary.reset();
         if let Some(outgoing) = self.outgoing.take() {
             self.send(Event::Retired(outgoing));
         }
@@ -868,31 +839,10 @@ impl Engine {
         self.tap_master(frames);
     }
 
-    /// The master tap and its meters: before the monitor path, so nothing heard-only (dim,
-    /// A/B, mono) falsifies loudness or peaks.
+    /// The master tap, which the desk's meters read: before the monitor path, so nothing
+    /// heard-only (dim, A/B, mono) falsifies loudness or peaks.
     fn tap_master(&mut self, frames: usize) {
         let channels = self.channels;
-        for c in 0..channels {
-            let peak = crest_engine::dsp::abs_peak(&self.master[c][..frames]);
-            Meters::raise(&self.meters.peak[c], peak);
-        }
-        let a = self.rms_coefficient;
-        for (c, mean_square) in self.mean_square.iter_mut().enumerate().take(channels) {
-            for &x in &self.master[c][..frames] {
-                *mean_square = a * *mean_square + (1.0 - a) * f64::from(x) * f64::from(x);
-            }
-            self.meters.rms[c].store((mean_square.sqrt() as f32).to_bits(), Ordering::Relaxed);
-        }
-        match channels {
-            1 => self.momentary.push(&[&self.master[0][..frames]]),
-            _ => self
-                .momentary
-                .push(&[&self.master[0][..frames], &self.master[1][..frames]]),
-        }
-        let momentary = self.momentary.lufs().map_or(f32::NAN, |v| v as f32);
-        self.meters
-            .momentary_lufs
-            .store(momentary.to_bits(), Ordering::Relaxed);
         let mut dropped = 0;
         for k in 0..frames {
             for c in 0..channels {

@@ -10,6 +10,7 @@
 //! [`State::tick`](crate::dsp::biquad::State::tick)).
 
 use crate::dsp::biquad::Coefficients;
+use crate::dsp::flush::flush_all;
 
 /// One second-order section over two lanes: each lane its own coefficients (an untouched
 /// lane has the identity), optionally between a mid/side encode and decode.
@@ -88,6 +89,14 @@ impl Cascade {
 
     pub(super) fn reset(&mut self) {
         self.states.fill(LaneState::default());
+    }
+
+    /// Sets the states that have decayed below the floor to zero (see [`crate::dsp::flush`]).
+    pub(super) fn flush(&mut self) {
+        for state in &mut self.states {
+            flush_all(&mut state.s1);
+            flush_all(&mut state.s2);
+        }
     }
 
     /// Runs `frames` through every section, in place.

@@ -9,6 +9,7 @@ use crate::dsp::biquad::{Coefficients, State};
 use crate::dsp::dynamics::{
     fast_amp_to_db_f32, fast_db_to_amp, fast_db_to_amp_f32, time_coefficient,
 };
+use crate::dsp::flush::flushed;
 
 use super::settings::{BandDynamics, DynamicsSettings, Link, MultibandSettings};
 use super::{CONTROL_FRAMES, Smoothed};
@@ -32,6 +33,11 @@ impl Detector {
         self.hold = if decayed > target { decayed } else { target };
         self.out = attack * self.out + (1.0 - attack) * self.hold;
         self.out
+    }
+
+    fn flush(&mut self) {
+        self.hold = flushed(self.hold);
+        self.out = flushed(self.out);
     }
 }
 
@@ -149,6 +155,18 @@ impl Compressor {
     /// Reads and clears the gain-reduction meter (largest reduction since the last read).
     fn take_meter_db(&mut self) -> f64 {
         std::mem::take(&mut self.meter_db)
+    }
+
+    /// Sets the detectors and side-chain filter states that have decayed below the floor to
+    /// zero (see [`crate::dsp::flush`]).
+    fn flush(&mut self) {
+        for envelope in &mut self.envelopes {
+            envelope.fast.flush();
+            envelope.slow.flush();
+        }
+        if let Some((_, states)) = &mut self.sidechain {
+            states.iter_mut().for_each(State::flush);
+        }
     }
 
     /// The envelope's reductions (dB) for a span of detector levels: the static curve for
@@ -308,6 +326,14 @@ impl Dynamics {
     }
 
     /// Reads and clears the gain-reduction meter: the largest reduction of any band.
+    /// Sets the states that have decayed below the floor to zero (see [`crate::dsp::flush`]).
+    pub(super) fn flush(&mut self) {
+        match self {
+            Self::Single(c) => c.flush(),
+            Self::ThreeBand(t) => t.flush(),
+        }
+    }
+
     pub(super) fn take_meter_db(&mut self) -> f64 {
         match self {
             Self::Single(c) => c.take_meter_db(),
@@ -388,6 +414,16 @@ struct Split {
 }
 
 impl Split {
+    fn flush(&mut self) {
+        self.low_lp
+            .iter_mut()
+            .chain(&mut self.low_hp)
+            .chain(&mut self.high_lp)
+            .chain(&mut self.high_hp)
+            .chain(std::iter::once(&mut self.high_ap))
+            .for_each(State::flush);
+    }
+
     /// (low, mid, high) of one sample.
     #[inline]
     fn tick(&mut self, c: &Crossovers, x: f64) -> [f64; 3] {
@@ -460,6 +496,11 @@ impl ThreeBand {
         self.crossovers = Crossovers::design(self.low_hz.current, self.high_hz.current, self.rate);
         self.splits = [Split::default(); 2];
         self.bands.iter_mut().for_each(Compressor::reset);
+    }
+
+    fn flush(&mut self) {
+        self.splits.iter_mut().for_each(Split::flush);
+        self.bands.iter_mut().for_each(Compressor::flush);
     }
 
     fn take_band_meters_db(&mut self) -> [f64; 3] {

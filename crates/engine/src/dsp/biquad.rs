@@ -2,6 +2,8 @@
 
 use std::f64::consts::{PI, TAU};
 
+use super::flush;
+
 /// Normalised coefficients (a0 = 1): y = b0·x + b1·x₋₁ + b2·x₋₂ − a1·y₋₁ − a2·y₋₂.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Coefficients {
@@ -162,9 +164,16 @@ impl State {
     pub fn reset(&mut self) {
         *self = Self::default();
     }
+
+    /// Sets the state to zero where it has decayed below [`flush::STATE_FLOOR`].
+    pub fn flush(&mut self) {
+        self.s1 = flush::flushed(self.s1);
+        self.s2 = flush::flushed(self.s2);
+    }
 }
 
-/// A cascade of sections applied to one channel.
+/// A cascade of sections applied to one channel. Whoever runs it over audio that can fall
+/// silent calls [`flush`](Self::flush) on the grid of a [`FlushClock`](super::flush::FlushClock).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Cascade {
     pub sections: Vec<Coefficients>,
@@ -189,6 +198,11 @@ impl Cascade {
         for x in samples {
             *x = self.tick(f64::from(*x)) as f32;
         }
+    }
+
+    /// Sets the states that have decayed below [`flush::STATE_FLOOR`] to zero.
+    pub fn flush(&mut self) {
+        self.states.iter_mut().for_each(State::flush);
     }
 
     pub fn reset(&mut self) {

@@ -212,6 +212,11 @@ impl Compressor {
     pub fn reset(&mut self) {
         self.reduction_db = 0.0;
     }
+
+    /// Sets a reduction that has decayed below the floor to zero (see [`super::flush`]).
+    pub fn flush(&mut self) {
+        self.reduction_db = super::flush::flushed(self.reduction_db);
+    }
 }
 
 #[cfg(test)]
