@@ -283,6 +283,35 @@ fn presets_and_formats_apply() {
     );
     assert!(number(&report, "true_peak_dbtp") <= -0.3, "{report}");
     assert_eq!(report["sample_rate"], 44_100);
+    // Noise-shaped dither at a rate its curves were not designed for: plain TPDF, said so.
+    let out = crest(
+        &[
+            "master", &input, "-o", "hr.wav", "--format", "wav16", "--rate", "96000", "--dither",
+            "shaped", "--json",
+        ],
+        &dir,
+    );
+    let report = json(&out);
+    assert_eq!(out.status.code(), Some(0), "{report}");
+    assert!(
+        report["notes"]
+            .to_string()
+            .contains("plain TPDF dither was used at 96 kHz"),
+        "{report}"
+    );
+    // The gentle curve at 44.1 kHz: no such note.
+    let out = crest(
+        &[
+            "master", &input, "-o", "g.wav", "--format", "wav16", "--dither", "gentle", "--json",
+        ],
+        &dir,
+    );
+    let report = json(&out);
+    assert_eq!(out.status.code(), Some(0), "{report}");
+    assert!(!report["notes"].to_string().contains("TPDF"), "{report}");
+    let out = crest(&["master", &input, "-o", "u.wav", "--dither", "loud"], &dir);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("gentle"));
     // A rate nobody delivers is refused plainly, leaving no file.
     let out = crest(&["master", &input, "-o", "odd.wav", "--rate", "1000"], &dir);
     assert_eq!(out.status.code(), Some(2));

@@ -84,6 +84,12 @@ impl Format {
 }
 
 /// Dither for integer formats (ignored for float, which needs none).
+///
+/// Every mode mutes digital silence: a sample that arrives exactly zero (leading silence, the
+/// end of a fade, the gap between tracks) is stored as exactly zero, with no dither and, for
+/// the shaped modes, the error feedback cleared, so silence stays digital silence in every
+/// format. The samples around it are dithered as always, so the step into silence is no
+/// larger than the dither's own noise.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum Dither {
@@ -92,13 +98,55 @@ pub enum Dither {
     /// Triangular (TPDF) dither of ±1 LSB: the error becomes benign, signal-independent noise.
     #[default]
     Tpdf,
-    /// TPDF with noise shaping (Wannamaker's 5-tap E-weighted filter, designed for 44.1 kHz):
-    /// the noise moves out of the ear's most sensitive 2–5 kHz region towards the top octave.
+    /// TPDF with strong noise shaping (the 5-tap E-weighted error filter of Lipshitz,
+    /// Vanderkooy and Wannamaker, designed for 44.1 kHz): the noise moves out of the ear's most
+    /// sensitive 2–5 kHz region towards the top octave (see docs/dither.md for its spectrum).
     Shaped,
+    /// TPDF with gentle noise shaping (a 3-tap E-weighted error filter of the same design
+    /// work): less gain in the ear's sensitive region than [`Shaped`](Self::Shaped), and much
+    /// less noise piled up in the top octave, so it is safer where the file is processed again
+    /// (a lossy encoder, a rate conversion).
+    Gentle,
 }
 
-/// Error-feedback coefficients of the shaped dither (Wannamaker 1992, E-weighted, 5 taps).
-const SHAPING: [f64; 5] = [2.033, -2.165, 1.959, -1.590, 0.6149];
+impl Dither {
+    /// The shaping filter's error-feedback coefficients, where the mode shapes.
+    fn shaping(self) -> Option<&'static [f64]> {
+        match self {
+            Self::Shaped => Some(&STRONG_SHAPING),
+            Self::Gentle => Some(&GENTLE_SHAPING),
+            Self::None | Self::Tpdf => None,
+        }
+    }
+
+    /// The mode used at `sample_rate`: the shaping curves are designed for 44.1 kHz (and
+    /// serve 48 kHz, their curve shifted up by 9 %); at any other rate they would put the
+    /// noise in the wrong place, so plain TPDF is used there.
+    pub fn at_rate(self, sample_rate: u32) -> Self {
+        match self {
+            Self::Shaped | Self::Gentle if !matches!(sample_rate, 44_100 | 48_000) => Self::Tpdf,
+            other => other,
+        }
+    }
+
+    /// What the export says when [`at_rate`](Self::at_rate) changed the mode.
+    pub fn rate_note(self, sample_rate: u32) -> Option<String> {
+        (self.at_rate(sample_rate) != self).then(|| {
+            format!(
+                "Noise-shaped dither is designed for 44.1 and 48 kHz: plain TPDF dither was \
+                 used at {} kHz.",
+                f64::from(sample_rate) / 1000.0
+            )
+        })
+    }
+}
+
+/// Error-feedback coefficients of the strong shaped dither (5 taps, E-weighted).
+const STRONG_SHAPING: [f64; 5] = [2.033, -2.165, 1.959, -1.590, 0.6149];
+/// Error-feedback coefficients of the gentle shaped dither (3 taps, E-weighted).
+const GENTLE_SHAPING: [f64; 3] = [1.623, -0.982, 0.109];
+/// The longest shaping filter.
+const MAX_SHAPING_TAPS: usize = 5;
 
 /// Integer samples (planar) and how many had to be clamped at full scale.
 #[derive(Debug, Clone)]
@@ -145,6 +193,8 @@ fn xorshift_triangular(state: &mut u32) -> f64 {
 /// The dither and rounding of one channel, sample by sample.
 struct Quantizer {
     dither: Dither,
+    /// The shaping filter, where the dither shapes.
+    shaping: Option<&'static [f64]>,
     scale: f64,
     min: f64,
     max: f64,
@@ -155,7 +205,7 @@ struct Quantizer {
     /// shifts and exclusive-ors vectorise, where a 64-bit multiply per sample does not.
     lanes: [u32; 4],
     /// The shaped dither's last errors, newest first.
-    error: [f64; SHAPING.len()],
+    error: [f64; MAX_SHAPING_TAPS],
     /// Samples quantised so far: sample `n` takes its dither from generator `n mod 4` (plain)
     /// or `n mod 2` (shaped), so the result does not depend on how the samples are cut up.
     position: usize,
@@ -164,11 +214,12 @@ struct Quantizer {
 
 impl Quantizer {
     /// Deterministic: the dither of a channel is seeded by its index, so the same render gives
-    /// the same file.
+    /// the same file. `dither` is the mode used (see [`Dither::at_rate`]).
     fn new(channel: usize, bits: u32, dither: Dither) -> Self {
         let scale = f64::from(1u32 << (bits - 1));
         Self {
             dither,
+            shaping: dither.shaping(),
             scale,
             min: -scale,
             max: scale - 1.0,
@@ -181,7 +232,7 @@ impl Quantizer {
                 // Never zero: xorshift stays at zero.
                 [0; 4].map(|_: u32| (seed.bits() >> 32) as u32 | 1)
             },
-            error: [0.0; SHAPING.len()],
+            error: [0.0; MAX_SHAPING_TAPS],
             position: 0,
             clamped: 0,
         }
@@ -191,7 +242,7 @@ impl Quantizer {
     /// integer stored (exact up to 24 bits).
     fn round_in_place(&mut self, samples: &mut [f32]) {
         #[cfg(target_arch = "x86_64")]
-        if self.dither != Dither::Shaped && std::arch::is_x86_feature_detected!("avx2") {
+        if self.shaping.is_none() && std::arch::is_x86_feature_detected!("avx2") {
             // Single samples up to the next multiple of four, whole quads, the rest.
             let head = self.samples_to_quad(samples.len());
             let quads_end = head + (samples.len() - head) / 4 * 4;
@@ -220,9 +271,9 @@ impl Quantizer {
         use std::arch::x86_64::{
             __m128i, _CMP_NEQ_UQ, _mm_add_epi32, _mm_and_si128, _mm_loadu_ps, _mm_loadu_si128,
             _mm_set1_epi32, _mm_slli_epi32, _mm_srli_epi32, _mm_storeu_ps, _mm_storeu_si128,
-            _mm_xor_si128, _mm256_add_pd, _mm256_cmp_pd, _mm256_cvtepi32_pd, _mm256_cvtpd_ps,
-            _mm256_cvtps_pd, _mm256_max_pd, _mm256_min_pd, _mm256_movemask_pd, _mm256_mul_pd,
-            _mm256_set1_pd, _mm256_setzero_pd, _mm256_sub_pd,
+            _mm_xor_si128, _mm256_add_pd, _mm256_and_pd, _mm256_cmp_pd, _mm256_cvtepi32_pd,
+            _mm256_cvtpd_ps, _mm256_cvtps_pd, _mm256_max_pd, _mm256_min_pd, _mm256_movemask_pd,
+            _mm256_mul_pd, _mm256_set1_pd, _mm256_setzero_pd, _mm256_sub_pd,
         };
         debug_assert!(self.position.is_multiple_of(4) && samples.len().is_multiple_of(4));
         self.position += samples.len();
@@ -261,7 +312,9 @@ impl Quantizer {
             let kept = _mm256_max_pd(_mm256_min_pd(q, max), min);
             clamped +=
                 u64::from(_mm256_movemask_pd(_mm256_cmp_pd::<_CMP_NEQ_UQ>(kept, q)).count_ones());
-            let out = _mm256_cvtpd_ps(_mm256_mul_pd(kept, step));
+            // Digital silence stays silent: a zero input keeps no dither.
+            let sounding = _mm256_cmp_pd::<_CMP_NEQ_UQ>(x, _mm256_setzero_pd());
+            let out = _mm256_cvtpd_ps(_mm256_mul_pd(_mm256_and_pd(kept, sounding), step));
             // SAFETY: `quad` holds four f32, the size of the vector written.
             #[allow(unsafe_code)]
             unsafe {
@@ -291,29 +344,54 @@ impl Quantizer {
 
     /// Every sample's integer value (as f64), in order, handed to `put(index, value)`.
     #[inline(always)]
-    fn each(&mut self, samples: &[f32], mut put: impl FnMut(usize, f64)) {
+    fn each(&mut self, samples: &[f32], put: impl FnMut(usize, f64)) {
         let start = self.position;
         let head = self.samples_to_quad(samples.len());
         self.position += samples.len();
-        if self.dither == Dither::Shaped {
-            // The error feedback makes each sample wait on the last: one at a time, the two
-            // generators taking turns (sample `n` uses generator `n mod 2`).
-            let odd = start % 2;
-            if let (1, Some(&x)) = (odd, samples.first()) {
-                put(0, self.shaped(x, 1));
-            }
-            let rest = &samples[odd.min(samples.len())..];
-            let mut pairs = rest.chunks_exact(2);
-            for (i, pair) in pairs.by_ref().enumerate() {
-                put(odd + 2 * i, self.shaped(pair[0], 0));
-                put(odd + 2 * i + 1, self.shaped(pair[1], 1));
-            }
-            if let [last] = pairs.remainder() {
-                put(samples.len() - 1, self.shaped(*last, 0));
-            }
-            return;
+        match self.shaping {
+            Some(&[a, b, c, d, e]) => self.each_shaped(start, samples, &[a, b, c, d, e], put),
+            Some(&[a, b, c]) => self.each_shaped(start, samples, &[a, b, c], put),
+            Some(other) => unreachable!("no shaping filter has {} taps", other.len()),
+            None => self.each_plain(start, head, samples, put),
         }
-        // Single samples up to the next multiple of four, then blocks of whole quads.
+    }
+
+    /// [`each`](Self::each) for a shaped dither of `TAPS` taps. The error feedback makes each
+    /// sample wait on the last: one at a time, the two generators taking turns (sample `n`
+    /// uses generator `n mod 2`).
+    #[inline(always)]
+    fn each_shaped<const TAPS: usize>(
+        &mut self,
+        start: usize,
+        samples: &[f32],
+        shaping: &[f64; TAPS],
+        mut put: impl FnMut(usize, f64),
+    ) {
+        let odd = start % 2;
+        if let (1, Some(&x)) = (odd, samples.first()) {
+            put(0, self.shaped(x, 1, shaping));
+        }
+        let rest = &samples[odd.min(samples.len())..];
+        let mut pairs = rest.chunks_exact(2);
+        for (i, pair) in pairs.by_ref().enumerate() {
+            put(odd + 2 * i, self.shaped(pair[0], 0, shaping));
+            put(odd + 2 * i + 1, self.shaped(pair[1], 1, shaping));
+        }
+        if let [last] = pairs.remainder() {
+            put(samples.len() - 1, self.shaped(*last, 0, shaping));
+        }
+    }
+
+    /// [`each`](Self::each) for plain TPDF or no dither: the `head` samples up to the next
+    /// multiple of four one by one, then blocks of whole quads.
+    #[inline(always)]
+    fn each_plain(
+        &mut self,
+        start: usize,
+        head: usize,
+        samples: &[f32],
+        mut put: impl FnMut(usize, f64),
+    ) {
         const BLOCK: usize = 256;
         let mut values = [0.0f64; BLOCK];
         self.plain(&samples[..head], &mut values[..head], start % 4);
@@ -347,7 +425,8 @@ impl Quantizer {
             let q = round_to_integer(f64::from(x) * scale + tpdf);
             let kept = q.clamp(min, max);
             clamped += u64::from(kept != q);
-            *value = kept;
+            // Digital silence stays silent: a zero input keeps no dither.
+            *value = if x == 0.0 { 0.0 } else { kept };
         };
         let whole = if first_lane == 0 {
             samples.len() / 4
@@ -396,31 +475,39 @@ impl Quantizer {
     }
 
     /// The integer value (as f64) stored for `x` under shaped dither: TPDF from generator
-    /// `lane`, the filtered error of the samples before subtracted first.
+    /// `lane`, the filtered error of the samples before subtracted first. A zero input is
+    /// stored as zero and clears the error feedback (the generator still moves on, so the
+    /// dither of every later sample is the same however the samples are cut up).
     #[inline(always)]
-    fn shaped(&mut self, x: f32, lane: usize) -> f64 {
+    fn shaped<const TAPS: usize>(&mut self, x: f32, lane: usize, shaping: &[f64; TAPS]) -> f64 {
+        let (error, _) = self.error.split_first_chunk_mut::<TAPS>().expect("taps");
         let wanted = f64::from(x) * self.scale
-            - SHAPING
+            - shaping
                 .iter()
-                .zip(&self.error)
+                .zip(error.iter())
                 .map(|(h, e)| h * e)
                 .sum::<f64>();
         // Two uniform ±0.5 LSB values sum to a triangle of ±1 LSB.
         let tpdf = self.noise[lane].triangular();
+        if x == 0.0 {
+            *error = [0.0; TAPS];
+            return 0.0;
+        }
         let mut q = round_to_integer(wanted + tpdf);
         if q < self.min || q > self.max {
             self.clamped += 1;
             q = q.clamp(self.min, self.max);
         }
-        self.error.rotate_right(1);
+        error.rotate_right(1);
         // Bounded so a clamped sample cannot make the feedback run away.
-        self.error[0] = (q - wanted).clamp(-4.0, 4.0);
+        error[0] = (q - wanted).clamp(-4.0, 4.0);
         q
     }
 }
 
 /// Dithers and rounds to `bits`, the very last step before the encoder.
 pub fn quantize(audio: &AudioBuffer, bits: u32, dither: Dither) -> Quantized {
+    let dither = dither.at_rate(audio.sample_rate());
     let mut clamped = 0;
     let channels = audio
         .channels()
@@ -522,6 +609,7 @@ pub struct Prepared {
 /// quantised, while it is still in cache.
 pub fn prepare(audio: AudioBuffer, format: Format, dither: Dither) -> Prepared {
     let rate = audio.sample_rate();
+    let dither = dither.at_rate(rate);
     let roles = audio.roles().to_vec();
     let mut channels = audio.into_channels();
     let mut quantizers: Vec<Quantizer> = match format.bits() {
@@ -847,13 +935,25 @@ mod tests {
     #[test]
     fn quantising_in_stretches_matches_quantising_whole() {
         let mut noise = White::new(3);
-        // Some samples past full scale, to be clamped.
-        let samples: Vec<f32> = (0..5_000).map(|_| (noise.sample() * 1.2) as f32).collect();
-        for dither in [Dither::Tpdf, Dither::Shaped, Dither::None] {
+        // Some samples past full scale, to be clamped, and some exactly zero (kept silent).
+        let samples: Vec<f32> = (0..5_000)
+            .map(|n| {
+                if n % 13 == 0 {
+                    0.0
+                } else {
+                    (noise.sample() * 1.2) as f32
+                }
+            })
+            .collect();
+        for dither in [Dither::Tpdf, Dither::Shaped, Dither::Gentle, Dither::None] {
             let mut whole = samples.clone();
             let mut quantizer = Quantizer::new(1, 16, dither);
             quantizer.round_in_place(&mut whole);
             assert!(whole != samples, "{dither:?}: quantised");
+            assert!(
+                whole.iter().step_by(13).all(|&v| v == 0.0),
+                "{dither:?}: silent"
+            );
             // The vector kernel (where the CPU has one) against the portable loop.
             let mut portable = samples.clone();
             let mut reference = Quantizer::new(1, 16, dither);

@@ -244,6 +244,11 @@ fn master_with_margin(
             "Converted from {source_rate} Hz to {rate} Hz before the chain, so the limiter and the dither worked at the delivered rate."
         ));
     }
+    if request.format.bits().is_some()
+        && let Some(note) = request.dither.rate_note(rate)
+    {
+        report.notes.push(note);
+    }
     if let Some(removed) = files::describe_removed(&removed_partials) {
         report.notes.push(format!("Crest {removed}."));
     }

@@ -43,7 +43,8 @@ pub struct MasterArgs {
     /// Delivery sample rate (default: the preset's, else the source's).
     #[arg(long)]
     pub rate: Option<u32>,
-    /// none, tpdf or shaped (default: the preset's, else tpdf). Float output is never dithered.
+    /// none, tpdf, shaped or gentle (default: the preset's, else tpdf). Float output is never
+    /// dithered; the shaped modes are plain TPDF outside 44.1 and 48 kHz.
     #[arg(long)]
     pub dither: Option<String>,
     /// Replace an existing output file.
@@ -125,9 +126,10 @@ fn run_master(args: &MasterArgs) -> Result<bool, String> {
             "none" => Dither::None,
             "tpdf" => Dither::Tpdf,
             "shaped" => Dither::Shaped,
+            "gentle" => Dither::Gentle,
             other => {
                 return Err(format!(
-                    "unknown dither `{other}`; choose none, tpdf or shaped"
+                    "unknown dither `{other}`; choose none, tpdf, shaped or gentle"
                 ));
             }
         },

@@ -128,8 +128,9 @@ const FORMATS: [(Format, &str); 5] = [
     (Format::Flac16, "FLAC 16"),
 ];
 
-const DITHERS: [(Dither, &str); 3] = [
+const DITHERS: [(Dither, &str); 4] = [
     (Dither::Tpdf, "TPDF"),
+    (Dither::Gentle, "Gently shaped"),
     (Dither::Shaped, "Noise-shaped"),
     (Dither::None, "None"),
 ];
