@@ -65,5 +65,45 @@ fn benches(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(monitor, benches);
+/// The whole monitor path per 256-frame block: source gains, Spotify-loud's limiter on the
+/// master it raises, the phone emulation, dim, ceiling.
+fn path(c: &mut Criterion) {
+    use crest_engine::monitor::{Measured, MonitorPath, SourceGains, Sources};
+    let platform = crest_engine::platform::Targets::built_in()
+        .expect("targets")
+        .get("spotify-loud")
+        .cloned()
+        .expect("spotify-loud");
+    let quiet = Measured {
+        integrated_lufs: Some(-20.0),
+        true_peak_dbtp: Some(-3.0),
+    };
+    let profiles = built_in_profiles().expect("profiles");
+    let phone = profiles.iter().find(|p| p.id == "phone").expect("phone");
+    let mut path = MonitorPath::new(RATE, FRAMES);
+    path.set_gains_now(SourceGains::platform(&platform, quiet, quiet, quiet));
+    let _ = path.set_emulation_now(Some(Box::new(
+        Emulation::new(phone, RATE, FRAMES, 2).expect("builds"),
+    )));
+    path.set_dim(true);
+    let signal = signal_block();
+    let (mut left, mut right) = (vec![0.0f32; FRAMES], vec![0.0f32; FRAMES]);
+    c.bench_function("monitor_path_256_frames_48k_platform_limiter_phone", |b| {
+        b.iter(|| {
+            let sources = Sources {
+                master: [&signal, &signal],
+                mix: [&signal, &signal],
+                reference: [&signal, &signal],
+            };
+            path.process(
+                black_box(sources),
+                |_| 1.0,
+                [left.as_mut_slice(), right.as_mut_slice()],
+                |_, _| {},
+            );
+        })
+    });
+}
+
+criterion_group!(monitor, benches, path);
 criterion_main!(monitor);

@@ -1,9 +1,10 @@
 //! The monitor path's stages: what the engineer hears and never exports.
 //!
+//! [`MonitorPath`] is the path whole, the one playback, the desk and `crest preview` use.
 //! Order (fixed in the design notes): source select (master / bypass at matched gain /
-//! reference at matched gain) → platform normalization gain → playback-system emulation (and
-//! its environment noise) → mono / mid / side → dim → safety ceiling. Playback runs them on the
-//! audio thread, so every stage allocates only when it is built.
+//! reference at matched gain) → platform normalization gain and limiter → playback-system
+//! emulation (and its environment noise) → mono / mid / side → dim → safety ceiling. Playback
+//! runs it on the audio thread, so every stage allocates only when it is built.
 
 use serde::{Deserialize, Serialize};
 
@@ -59,3 +60,10 @@ pub trait MonitorStage: Send + std::fmt::Debug {
     /// Clears all state (filters, envelopes, noise phase) after a seek or a stop.
     fn reset(&mut self);
 }
+
+mod path;
+
+pub use path::{
+    DIM_GAIN, MONITOR_RAMP_MS, Measured, MonitorPath, PlatformLimit, Ramp, SAFETY_CEILING,
+    SourceGains, Sources, render_heard,
+};

@@ -19,15 +19,9 @@ use rtrb::{Consumer, Producer, RingBuffer};
 
 /// The largest block the engine processes at once; longer device buffers are split.
 pub const MAX_BLOCK: usize = 2_048;
-/// Length of the A/B and chain-swap crossfades, and of the transport's fades (seek, pause,
-/// stop, loop wrap).
-const CROSSFADE_MS: f64 = 10.0;
-/// The monitor's dim: −20 dB.
-const DIM_GAIN: f32 = 0.1;
-/// Nothing leaves the monitor above full scale: a wild EQ move cannot send the floats of a
-/// +24 dB boost to a server that passes them on unclipped. At full scale, not under it, so
-/// that a master with a ceiling up to 0 dBTP is heard as exported, sample for sample.
-const SAFETY_CEILING: f32 = 1.0;
+/// Length of the chain-swap crossfade and of the transport's fades (seek, pause, stop, loop
+/// wrap); the monitor's own ramps (A/B, gains, dim, emulation) are as long.
+const CROSSFADE_MS: f64 = crest_engine::monitor::MONITOR_RAMP_MS;
 /// Queue sizes: commands in flight, events back, and the master tap (frames × channels).
 const COMMAND_SLOTS: usize = 256;
 const EVENT_SLOTS: usize = 256;
@@ -117,7 +111,8 @@ impl LiveChain {
     }
 }
 
-pub use crest_engine::monitor::{Listen, Source};
+pub use crest_engine::monitor::{Listen, Measured, PlatformLimit, Source, SourceGains};
+use crest_engine::monitor::{MonitorPath, Ramp, Sources};
 
 /// A second track to compare with: same rate as the track (the UI converts it first). It
 /// keeps its own playhead, which moves only while the reference is heard, so switching back
@@ -148,77 +143,6 @@ impl Reference {
             }
             self.cursor = (self.cursor + take) % total;
             k += take;
-        }
-    }
-}
-
-/// The linear gain each source is heard at. With platform preview on, each is the platform's
-/// gain for that source's own loudness and true peak; with it off, the mix and the reference
-/// are matched to the master's integrated loudness and the master is at unity.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct SourceGains {
-    pub master: f32,
-    pub mix: f32,
-    pub reference: f32,
-}
-
-/// A source's measured loudness, for working out the gain it is heard at.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
-pub struct Measured {
-    pub integrated_lufs: Option<f64>,
-    pub true_peak_dbtp: Option<f64>,
-}
-
-impl From<&crest_engine::loudness::Loudness> for Measured {
-    fn from(l: &crest_engine::loudness::Loudness) -> Self {
-        Self {
-            integrated_lufs: l.integrated_lufs,
-            true_peak_dbtp: l.true_peak_dbtp,
-        }
-    }
-}
-
-impl SourceGains {
-    /// Platform preview off: the mix and the reference at the master's integrated loudness
-    /// (a source without a measurement stays at unity).
-    pub fn matched(master: Measured, mix: Measured, reference: Measured) -> Self {
-        let to_master = |other: Measured| match (master.integrated_lufs, other.integrated_lufs) {
-            (Some(target), Some(level)) => 10f64.powf((target - level) / 20.0) as f32,
-            _ => 1.0,
-        };
-        Self {
-            master: 1.0,
-            mix: to_master(mix),
-            reference: to_master(reference),
-        }
-    }
-
-    /// Platform preview on: each source at the gain `platform` gives it for its own loudness
-    /// and true peak, as a listener would hear the three as separate tracks.
-    pub fn platform(
-        platform: &crest_engine::platform::Target,
-        master: Measured,
-        mix: Measured,
-        reference: Measured,
-    ) -> Self {
-        let gain = |m: Measured| {
-            let n = platform.preview(m.integrated_lufs, m.true_peak_dbtp);
-            10f64.powf(n.gain_db / 20.0) as f32
-        };
-        Self {
-            master: gain(master),
-            mix: gain(mix),
-            reference: gain(reference),
-        }
-    }
-}
-
-impl Default for SourceGains {
-    fn default() -> Self {
-        Self {
-            master: 1.0,
-            mix: 1.0,
-            reference: 1.0,
         }
     }
 }
@@ -339,40 +263,6 @@ pub struct Remote {
     pub heard_tap: Consumer<f32>,
 }
 
-/// A linear ramp between two gains over the crossfade length.
-#[derive(Debug, Clone, Copy)]
-struct Fade {
-    /// 0 → old, 1 → new.
-    progress: f32,
-    step: f32,
-}
-
-impl Fade {
-    fn done() -> Self {
-        Self {
-            progress: 1.0,
-            step: 0.0,
-        }
-    }
-
-    fn start(frames: usize) -> Self {
-        Self {
-            progress: 0.0,
-            step: 1.0 / frames.max(1) as f32,
-        }
-    }
-
-    #[inline]
-    fn next(&mut self) -> f32 {
-        self.progress = (self.progress + self.step).min(1.0);
-        self.progress
-    }
-
-    fn running(&self) -> bool {
-        self.progress < 1.0
-    }
-}
-
 /// What the transport does once the output has faded out.
 #[derive(Debug, Clone, Copy, Default)]
 struct Pending {
@@ -399,7 +289,7 @@ pub struct Engine {
     live: Box<LiveChain>,
     /// The chain being faded out after a swap, until the fade ends.
     outgoing: Option<Box<LiveChain>>,
-    swap_fade: Fade,
+    swap_fade: Ramp,
     crossfade_frames: usize,
     /// Frames of the new chain's start-up still to run before its fade begins.
     priming: usize,
@@ -420,17 +310,9 @@ pub struct Engine {
     /// (`usize::MAX` frames read: no fade, the track's own start).
     fade_in: (usize, usize),
     looping: Option<(u64, u64)>,
-    source: Source,
-    /// The source faded out while `source_fade` runs.
-    previous: Source,
-    source_fade: Fade,
-    gains: SourceGains,
+    /// What is heard: source select, gains, platform limiter, emulation, listen, dim.
+    monitor: MonitorPath,
     reference: Option<Box<Reference>>,
-    emulation: Option<Box<dyn MonitorStage>>,
-    outgoing_emulation: Option<Box<dyn MonitorStage>>,
-    emulation_fade: Fade,
-    listen: Listen,
-    dim: bool,
     master: [Vec<f32>; 2],
     dry: [Vec<f32>; 2],
     /// The transport's gain for each frame read (fades), before and after the chain.
@@ -438,10 +320,9 @@ pub struct Engine {
     old_master: [Vec<f32>; 2],
     old_dry: [Vec<f32>; 2],
     old_entry_gain: Vec<f32>,
-    /// The reference's block, and the monitor path's (always stereo) with its fade copy.
+    /// The reference's block, and the monitor path's output (always stereo).
     reference_block: [Vec<f32>; 2],
-    monitor: [Vec<f32>; 2],
-    old_monitor: [Vec<f32>; 2],
+    heard: [Vec<f32>; 2],
     commands: Consumer<Command>,
     events: Producer<Event>,
     /// Events the queue had no room for, retried next block (never dropped here: dropping a
@@ -462,14 +343,15 @@ impl Engine {
         let (tap_tx, tap_rx) = RingBuffer::new(TAP_SAMPLES);
         let (heard_tx, heard_rx) = RingBuffer::new(TAP_SAMPLES);
         let meters = Arc::new(Meters::default());
-        let rate = f64::from(track.sample_rate());
+        let sample_rate = track.sample_rate();
+        let rate = f64::from(sample_rate);
         let block = || [vec![0.0; MAX_BLOCK], vec![0.0; MAX_BLOCK]];
         let engine = Self {
             channels: track.channel_count().min(2),
             track,
             live: Box::new(chain),
             outgoing: None,
-            swap_fade: Fade::done(),
+            swap_fade: Ramp::done(),
             // At least one frame: the transport's fades count down to their end.
             crossfade_frames: ((CROSSFADE_MS * 0.001 * rate).round() as usize).max(1),
             priming: 0,
@@ -481,16 +363,8 @@ impl Engine {
             fading_out: None,
             fade_in: (usize::MAX, 1),
             looping: None,
-            source: Source::Master,
-            previous: Source::Master,
-            source_fade: Fade::done(),
-            gains: SourceGains::default(),
+            monitor: MonitorPath::new(sample_rate, MAX_BLOCK),
             reference: None,
-            emulation: None,
-            outgoing_emulation: None,
-            emulation_fade: Fade::done(),
-            listen: Listen::Stereo,
-            dim: false,
             master: block(),
             dry: block(),
             entry_gain: vec![1.0; MAX_BLOCK],
@@ -498,8 +372,7 @@ impl Engine {
             old_dry: block(),
             old_entry_gain: vec![1.0; MAX_BLOCK],
             reference_block: block(),
-            monitor: block(),
-            old_monitor: block(),
+            heard: block(),
             commands: commands_rx,
             events: events_tx,
             pending: Vec::with_capacity(PENDING_EVENTS),
@@ -615,32 +488,21 @@ impl Engine {
                     Ok(Applied::NeedsRebuild) | Err(_) => self.send(Event::NeedsRebuild(settings)),
                 },
                 Command::Swap(chain) => self.swap(chain),
-                Command::Listen(source) => {
-                    if source != self.source {
-                        self.previous = self.source;
-                        self.source = source;
-                        self.source_fade = Fade::start(self.crossfade_frames);
-                    }
-                }
-                Command::Gains(gains) => self.gains = gains,
+                Command::Listen(source) => self.monitor.set_source(source),
+                Command::Gains(gains) => self.monitor.set_gains(gains),
                 Command::Reference(reference) => {
                     if let Some(old) = std::mem::replace(&mut self.reference, reference) {
                         self.send(Event::RetiredReference(old));
                     }
                 }
                 Command::Emulation(stage) => {
-                    if let Some(older) = self.outgoing_emulation.take() {
+                    if let Some(older) = self.monitor.set_emulation(stage) {
                         self.send(Event::RetiredEmulation(older));
                     }
-                    self.outgoing_emulation = std::mem::replace(&mut self.emulation, stage);
-                    if let Some(stage) = self.emulation.as_mut() {
-                        stage.reset();
-                    }
-                    self.emulation_fade = Fade::start(self.crossfade_frames);
                 }
                 Command::Monitor { listen, dim } => {
-                    self.listen = listen;
-                    self.dim = dim;
+                    self.monitor.set_listen(listen);
+                    self.monitor.set_dim(dim);
                 }
             }
         }
@@ -702,7 +564,7 @@ impl Engine {
         if let Some(outgoing) = self.outgoing.take() {
             self.send(Event::Retired(outgoing));
         }
-        self.swap_fade = Fade::done();
+        self.swap_fade = Ramp::done();
         self.priming = 0;
     }
 
@@ -715,7 +577,7 @@ impl Engine {
         self.outgoing = Some(old);
         // Let the new chain fill its lookahead before it is heard, then fade over to it.
         self.priming = self.live.chain.latency_frames();
-        self.swap_fade = Fade::start(self.crossfade_frames);
+        self.swap_fade = Ramp::start(self.crossfade_frames);
     }
 
     /// Reads the next `frames` of the track (looping or running out) into `master` and `dry`,
@@ -808,7 +670,7 @@ impl Engine {
                     self.priming -= 1;
                     0.0
                 } else {
-                    self.swap_fade.next()
+                    self.swap_fade.advance()
                 };
                 for c in 0..channels {
                     let (old, new) = (self.old_master[c][k], self.master[c][k]);
@@ -856,24 +718,11 @@ impl Engine {
         }
     }
 
-    /// One source's sample (channel `c`, frame `k`) at its gain.
-    #[inline]
-    fn source_sample(&self, source: Source, c: usize, k: usize) -> f32 {
-        let c = if self.channels == 2 { c } else { 0 };
-        match source {
-            Source::Master => self.master[c][k] * self.gains.master,
-            Source::Mix => self.dry[c][k] * self.gains.mix,
-            Source::Reference => self.reference_block[c.min(1)][k] * self.gains.reference,
-        }
-    }
-
-    /// The monitor path into the interleaved output: source select (crossfaded), the
-    /// emulation (crossfaded when it changes), mono / mid / side, dim, the safety ceiling.
+    /// The monitor path into the interleaved output (see [`MonitorPath`]), the transport's
+    /// fade-out applied after the emulation.
     fn write_out(&mut self, out: &mut [f32], out_channels: usize, frames: usize) {
-        let heard_reference = self.source == Source::Reference
-            || (self.source_fade.running() && self.previous == Source::Reference);
         match self.reference.as_mut() {
-            Some(reference) if heard_reference && self.playing => {
+            Some(reference) if self.playing && self.monitor.hears(Source::Reference) => {
                 reference.read(&mut self.reference_block, frames);
             }
             _ => self
@@ -881,83 +730,46 @@ impl Engine {
                 .iter_mut()
                 .for_each(|b| b[..frames].fill(0.0)),
         }
-        for k in 0..frames {
-            let fading = self.source_fade.running();
-            let share = self.source_fade.next();
-            for c in 0..2 {
-                let current = self.source_sample(self.source, c, k);
-                self.monitor[c][k] = if fading {
-                    let previous = self.source_sample(self.previous, c, k);
-                    previous + (current - previous) * share
-                } else {
-                    current
-                };
-            }
-        }
-        if let Some(old) = self.outgoing_emulation.as_mut() {
-            for c in 0..2 {
-                self.old_monitor[c][..frames].copy_from_slice(&self.monitor[c][..frames]);
-            }
-            let [l, r] = &mut self.old_monitor;
-            old.process(&mut [&mut l[..frames], &mut r[..frames]]);
-        }
-        if let Some(stage) = self.emulation.as_mut() {
-            let [l, r] = &mut self.monitor;
-            stage.process(&mut [&mut l[..frames], &mut r[..frames]]);
-        }
-        if self.emulation_fade.running() {
-            for k in 0..frames {
-                let share = self.emulation_fade.next();
-                for c in 0..2 {
-                    // No outgoing stage: fading in from the plain signal.
-                    let old = if self.outgoing_emulation.is_some() {
-                        self.old_monitor[c][k]
-                    } else {
-                        self.monitor[c][k]
-                    };
-                    self.monitor[c][k] = old + (self.monitor[c][k] - old) * share;
-                }
-            }
-            if !self.emulation_fade.running()
-                && let Some(old) = self.outgoing_emulation.take()
-            {
-                self.send(Event::RetiredEmulation(old));
-            }
-        }
-        let dim = if self.dim { DIM_GAIN } else { 1.0 };
+        // A mono track is heard on both sides.
+        let second = usize::from(self.channels == 2);
+        let (master, dry, reference) = (&self.master, &self.dry, &self.reference_block);
+        let sources = Sources {
+            master: [&master[0][..frames], &master[second][..frames]],
+            mix: [&dry[0][..frames], &dry[second][..frames]],
+            reference: [&reference[0][..frames], &reference[1][..frames]],
+        };
         // A fade-out before a seek, pause or stop: this block ends where it reaches silence.
         let fade_out = self
             .fading_out
             .map(|(_, left)| (left, self.crossfade_frames as f32));
-        for k in 0..frames {
-            let (mut l, mut r) = (self.monitor[0][k], self.monitor[1][k]);
-            if let Some((left, length)) = fade_out {
-                let gain = (left - 1 - k) as f32 / length;
-                (l, r) = (l * gain, r * gain);
-            }
-            match self.listen {
-                Listen::Stereo => {}
-                Listen::Mono | Listen::Mid => {
-                    let mid = 0.5 * (l + r);
-                    (l, r) = (mid, mid);
+        let transport = |k: usize| match fade_out {
+            Some((left, length)) => (left - 1 - k) as f32 / length,
+            None => 1.0,
+        };
+        let playing = self.playing;
+        let heard_tap = &mut self.heard_tap;
+        let [left, right] = &mut self.heard;
+        self.monitor.process(
+            sources,
+            transport,
+            [&mut left[..frames], &mut right[..frames]],
+            |l, r| {
+                if playing {
+                    // A full ring means the spectrum is not being drawn: nothing to keep.
+                    let _ = heard_tap.push(l);
+                    let _ = heard_tap.push(r);
                 }
-                Listen::Side => {
-                    let side = 0.5 * (l - r);
-                    (l, r) = (side, side);
-                }
-            }
-            if self.playing {
-                // A full ring means the spectrum is not being drawn: nothing to keep.
-                let _ = self.heard_tap.push(l);
-                let _ = self.heard_tap.push(r);
-            }
-            let frame = &mut out[k * out_channels..(k + 1) * out_channels];
-            let ceiling = |x: f32| (x * dim).clamp(-SAFETY_CEILING, SAFETY_CEILING);
-            frame[0] = ceiling(l);
+            },
+        );
+        for (k, frame) in out.chunks_exact_mut(out_channels).take(frames).enumerate() {
+            frame[0] = left[k];
             if out_channels > 1 {
-                frame[1] = ceiling(r);
+                frame[1] = right[k];
                 frame[2..].fill(0.0);
             }
+        }
+        if let Some(old) = self.monitor.take_retired() {
+            self.send(Event::RetiredEmulation(old));
         }
     }
 

@@ -437,8 +437,20 @@ fn the_monitor_dims_solos_and_never_exceeds_its_ceiling() {
             dim: true,
         },
     );
-    let out = run(&mut engine, 100, 1);
-    assert!((out[0][50] - 0.02).abs() < 1e-6);
+    // Dim glides down over the monitor's 10 ms ramp (480 frames), never in one step.
+    let out = run(&mut engine, 100, 6);
+    let side = 0.2f32;
+    assert!(
+        out[0].windows(2).all(|w| w[1] <= w[0] + 1e-7),
+        "falls steadily"
+    );
+    let largest_step = out[0]
+        .windows(2)
+        .map(|w| (w[0] - w[1]).abs())
+        .fold(0.0, f32::max);
+    assert!(largest_step < side * 0.9 / 400.0, "step {largest_step}");
+    assert!((out[0][100] - side * (1.0 - 0.9 * 101.0 / 480.0)).abs() < 1e-5);
+    assert!((out[0][550] - side * 0.1).abs() < 1e-6);
     // A wild 24 dB boost is held at the monitor's ceiling; the master tap still shows it.
     let mut wild = neutral();
     wild.input.trim_db = 24.0;

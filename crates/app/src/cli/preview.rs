@@ -1,20 +1,19 @@
 //! `crest preview IN -o OUT.wav [--chain FILE] [--platform ID] [--profile ID]`: the listener
-//! path rendered offline — the chain when given, platform normalization, then the
-//! playback-system emulation — as an undithered 32-bit float WAV. A listening copy for
-//! comparison outside Crest, never a master.
+//! path rendered offline — the chain when given, then the monitor path playback uses
+//! (platform normalization and limiter, the playback-system emulation, the safety ceiling) —
+//! as an undithered stereo 32-bit float WAV, sample for sample what playback puts out. A
+//! listening copy for comparison outside Crest, never a master.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
 
 use clap::Args;
-use crest_engine::dsp::dynamics::Compressor;
 use crest_engine::emulation::{Emulation, EmulationOptions};
 use crest_engine::export::{Dither, ExportRequest, Format, export};
-use crest_engine::monitor::MonitorStage;
+use crest_engine::monitor::{Measured, MonitorStage, SourceGains, render_heard};
 use crest_engine::render::render_whole;
-use crest_engine::units::db_to_amp;
-use crest_engine::{AudioBuffer, decode_file_within, loudness};
+use crest_engine::{decode_file_within, loudness};
 
 #[derive(Debug, Args)]
 pub struct PreviewArgs {
@@ -69,62 +68,39 @@ fn preview(args: &PreviewArgs) -> Result<String, String> {
         steps.push(format!("rendered through the chain in {}", path.display()));
     }
     let rate = audio.sample_rate();
-    let mut channels = audio.into_channels();
-
-    if let Some(target) = target {
-        let measured = loudness::measure(
-            &AudioBuffer::new(rate, channels.clone()).map_err(|e| e.to_string())?,
-        );
-        let n = target.preview(measured.integrated_lufs, measured.true_peak_dbtp);
-        let gain = db_to_amp(n.gain_db);
-        let mut limiter = target.limiter.filter(|_| n.gain_db > 0.0).map(|l| {
-            // The platform's limiter as its table entry describes it.
-            Compressor::new(
-                l.ceiling_dbtp,
-                100.0,
-                0.0,
-                l.attack_ms,
-                l.release_ms,
-                f64::from(rate),
-            )
-        });
-        for i in 0..channels[0].len() {
-            let limit = match &mut limiter {
-                Some(l) => l.gain_for(
-                    channels
-                        .iter()
-                        .map(|c| f64::from(c[i]) * gain)
-                        .fold(0.0, |m, x| m.max(x.abs())),
-                ),
-                None => 1.0,
-            };
-            for channel in channels.iter_mut() {
-                channel[i] = (f64::from(channel[i]) * gain * limit) as f32;
-            }
+    let gains = match target {
+        Some(target) => {
+            let measured = Measured::from(&loudness::measure(&audio));
+            let n = target.preview(measured.integrated_lufs, measured.true_peak_dbtp);
+            steps.push(n.sentence(target));
+            SourceGains::platform(target, measured, Measured::default(), Measured::default())
         }
-        steps.push(n.sentence(target));
-    }
-    if let Some(profile) = profile {
-        let mut emulation =
-            Emulation::new(profile, rate, 4_096, channels.len()).map_err(|e| e.to_string())?;
-        emulation.set_options(EmulationOptions {
-            environment_noise: !args.no_noise,
-            solo_lost: false,
-        });
-        let mut planes: Vec<&mut [f32]> = channels.iter_mut().map(Vec::as_mut_slice).collect();
-        emulation.process(&mut planes);
-        steps.push(format!(
-            "played through {} (level-normalized {:+.1} dB{})",
-            profile.name,
-            emulation.normalization_db(),
-            if profile.noise.is_some() && !args.no_noise {
-                ", with its environment noise"
-            } else {
-                ""
-            }
-        ));
-    }
-    let preview = AudioBuffer::new(rate, channels).map_err(|e| e.to_string())?;
+        None => SourceGains::default(),
+    };
+    let emulation = match profile {
+        Some(profile) => {
+            // Stereo, as playback builds it: the monitor hears a mono track on both sides.
+            let mut emulation =
+                Emulation::new(profile, rate, 4_096, 2).map_err(|e| e.to_string())?;
+            emulation.set_options(EmulationOptions {
+                environment_noise: !args.no_noise,
+                solo_lost: false,
+            });
+            steps.push(format!(
+                "played through {} (level-normalized {:+.1} dB{})",
+                profile.name,
+                emulation.normalization_db(),
+                if profile.noise.is_some() && !args.no_noise {
+                    ", with its environment noise"
+                } else {
+                    ""
+                }
+            ));
+            Some(Box::new(emulation) as Box<dyn MonitorStage>)
+        }
+        None => None,
+    };
+    let preview = render_heard(&audio, gains, emulation);
     export(
         &preview,
         &ExportRequest {
