@@ -312,6 +312,32 @@ fn presets_and_formats_apply() {
     let out = crest(&["master", &input, "-o", "u.wav", "--dither", "loud"], &dir);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("gentle"));
+    // A compressor switched on but set to change nothing is left out, and the report says so.
+    std::fs::write(
+        dir.join("idle.json"),
+        r#"{"dynamics": {"bypass": false, "ratio": 1.0}}"#,
+    )
+    .expect("chain file");
+    let out = crest(
+        &[
+            "master",
+            &input,
+            "-o",
+            "idle.wav",
+            "--chain",
+            "idle.json",
+            "--json",
+        ],
+        &dir,
+    );
+    let report = json(&out);
+    assert_eq!(out.status.code(), Some(0), "{report}");
+    assert!(
+        report["notes"]
+            .to_string()
+            .contains("left out of the signal path"),
+        "{report}"
+    );
     // A rate nobody delivers is refused plainly, leaving no file.
     let out = crest(&["master", &input, "-o", "odd.wav", "--rate", "1000"], &dir);
     assert_eq!(out.status.code(), Some(2));

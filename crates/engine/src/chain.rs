@@ -523,7 +523,7 @@ impl Chain {
             }
         }
         self.filters.process(frames);
-        if !s.dynamics.bypass {
+        if !s.dynamics.is_neutral() {
             self.dynamics.process(frames, count == 2);
         }
         if count == 2 && !s.stereo.is_neutral() {

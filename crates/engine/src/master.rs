@@ -386,6 +386,13 @@ fn report_for(
             written.clamped
         ));
     }
+    if settings.dynamics.is_inactive() {
+        report.notes.push(
+            "The compressor is on but set to change nothing (every ratio 1:1, no makeup): it \
+             was left out of the signal path."
+                .into(),
+        );
+    }
     for feature in &disabled_for_mono {
         report
             .notes

@@ -549,8 +549,61 @@ const NEUTRAL_BAND: BandDynamics = BandDynamics {
     makeup_db: 0.0,
 };
 
+/// A band that is working but never reaches its threshold (the tests' signals stay under
+/// −6 dBFS): the bands pass unchanged, so the crossovers alone shape the sum.
+const IDLE_BAND: BandDynamics = BandDynamics {
+    threshold_db: 0.0,
+    ratio: 2.0,
+    ..NEUTRAL_BAND
+};
+
 #[test]
-fn three_band_crossovers_sum_flat_when_the_bands_are_neutral() {
+fn a_compressor_set_to_change_nothing_is_left_out_bit_for_bit() {
+    let input = vec![noise(48_000, 5), noise(48_000, 6)];
+    let off = {
+        let mut chain = Chain::new(&unlimited(), RATE, 512, 2).expect("chain");
+        let mut output = input.clone();
+        run(&mut chain, &mut output, 512);
+        output
+    };
+    assert_eq!(off, input);
+    let mut single = compressor(-20.0, 1.0, 10.0, 100.0);
+    single.dynamics.mix = 0.5;
+    for settings in [three_band(NEUTRAL_BAND), single] {
+        assert!(settings.dynamics.is_inactive());
+        let mut chain = Chain::new(&settings, RATE, 512, 2).expect("chain");
+        let mut output = input.clone();
+        run(&mut chain, &mut output, 512);
+        assert_eq!(output, off, "{:?}", settings.dynamics.multiband.is_some());
+    }
+    // What is left out: three bands that compress nothing still pass the Linkwitz-Riley
+    // crossovers, whose sum is flat but phase-shifted.
+    let mut chain = Chain::new(&three_band(IDLE_BAND), RATE, 512, 2).expect("chain");
+    let mut output = input.clone();
+    run(&mut chain, &mut output, 512);
+    let residual = output[0]
+        .iter()
+        .zip(&input[0])
+        .map(|(a, b)| f64::from(a - b).powi(2))
+        .sum::<f64>();
+    let power = input[0].iter().map(|x| f64::from(*x).powi(2)).sum::<f64>();
+    assert!(
+        db((residual / power).sqrt()) > -20.0,
+        "the crossovers' phase"
+    );
+    // Into or out of the signal path is a change of structure: a new chain, crossfaded.
+    let mut chain = Chain::new(&three_band(NEUTRAL_BAND), RATE, 512, 2).expect("chain");
+    assert_eq!(
+        chain.apply(&three_band(IDLE_BAND)).expect("valid"),
+        Applied::NeedsRebuild
+    );
+    let mut slightly = NEUTRAL_BAND;
+    slightly.makeup_db = 0.5;
+    assert!(!three_band(slightly).dynamics.is_neutral());
+}
+
+#[test]
+fn three_band_crossovers_sum_flat_when_the_bands_are_idle() {
     // Sines across the range, on and around both crossovers: the bands must add back to the
     // input's level within ±0.01 dB (Linkwitz-Riley sums are all-pass: flat, phase-shifted).
     let mut worst: f64 = 0.0;
@@ -559,7 +612,7 @@ fn three_band_crossovers_sum_flat_when_the_bands_are_neutral() {
             20.0, 60.0, 100.0, 120.0, 150.0, 400.0, 1_000.0, 3_000.0, 4_000.0, 5_500.0, 10_000.0,
             16_000.0, 20_000.0,
         ] {
-            let mut chain = Chain::new(&three_band(NEUTRAL_BAND), rate, 512, 2).expect("chain");
+            let mut chain = Chain::new(&three_band(IDLE_BAND), rate, 512, 2).expect("chain");
             let tone = common::sine(rate, freq, 0.5, 0.0, rate as usize);
             let mut channels = vec![tone.clone(), tone];
             run(&mut chain, &mut channels, 512);
@@ -580,7 +633,7 @@ fn three_band_crossovers_sum_flat_when_the_bands_are_neutral() {
     }
     assert!(worst < 0.001, "worst {worst:.5} dB");
     // A mono chain sums flat as well.
-    let mut chain = Chain::new(&three_band(NEUTRAL_BAND), RATE, 512, 1).expect("chain");
+    let mut chain = Chain::new(&three_band(IDLE_BAND), RATE, 512, 1).expect("chain");
     let mut channels = vec![common::sine(RATE, 120.0, 0.5, 0.0, RATE as usize)];
     run(&mut chain, &mut channels, 512);
     let (amplitude, _, _) = fit_sine(&channels[0][RATE as usize / 2..], RATE, 120.0);

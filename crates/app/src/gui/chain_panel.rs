@@ -21,6 +21,10 @@ pub mod controls;
 
 use controls::Ui;
 
+/// Shown on a dynamics stage that is on but set to change nothing.
+pub const INACTIVE_DYNAMICS: &str = "Inactive: every ratio is 1:1 with no makeup, so the \
+     compressor is left out of the signal path (bit for bit as if off).";
+
 /// The stages in the chain's fixed order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stage {
@@ -299,9 +303,11 @@ pub fn view<'a>(
 
     // Dynamics.
     let d = &s.dynamics;
-    let mut dynamics = ui
-        .stage("Dynamics", Stage::Dynamics, !d.bypass)
-        .push(ui.three_band_switch());
+    let mut dynamics = ui.stage("Dynamics", Stage::Dynamics, !d.bypass);
+    if d.is_inactive() {
+        dynamics = dynamics.push(text(INACTIVE_DYNAMICS).size(12).color(style::MUTED));
+    }
+    dynamics = dynamics.push(ui.three_band_switch());
     if d.multiband.is_none() {
         for param in [
             Param::Threshold,

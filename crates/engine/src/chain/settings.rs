@@ -239,6 +239,27 @@ impl MultibandSettings {
     }
 }
 
+impl DynamicsSettings {
+    /// Bypassed, or set so that it cannot change the sound: every ratio 1:1 and no makeup
+    /// (decided from the settings, never from the signal). The chain then leaves the stage out
+    /// of the signal path, so its output is bit for bit the stage switched off — the
+    /// three-band mode's crossovers, which pass the sum only as an all-pass, included.
+    pub fn is_neutral(&self) -> bool {
+        let neutral = |ratio: f64, makeup_db: f64| ratio == 1.0 && makeup_db == 0.0;
+        self.bypass
+            || match &self.multiband {
+                None => neutral(self.ratio, self.makeup_db),
+                Some(m) => m.bands().iter().all(|b| neutral(b.ratio, b.makeup_db)),
+            }
+    }
+
+    /// Set but neutral ([`is_neutral`](Self::is_neutral)) without being bypassed: what the
+    /// desk and the QC report say about it.
+    pub fn is_inactive(&self) -> bool {
+        !self.bypass && self.is_neutral()
+    }
+}
+
 impl Default for DynamicsSettings {
     fn default() -> Self {
         Self {
@@ -502,6 +523,8 @@ impl ChainSettings {
                     && x.slope == y.slope
             })
             && a.dynamics.bypass == b.dynamics.bypass
+            // In or out of the signal path: crossfaded as a new chain, never switched in place.
+            && a.dynamics.is_neutral() == b.dynamics.is_neutral()
             && a.dynamics.link == b.dynamics.link
             && a.dynamics.sidechain_high_pass_hz.is_some()
                 == b.dynamics.sidechain_high_pass_hz.is_some()

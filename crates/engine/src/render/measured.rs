@@ -90,8 +90,9 @@ pub fn render_measured(
     let (head, master_frames) = master_span(shape.as_ref(), frames);
     // The compressor's reduction does not depend on the limiter's gain: recorded by the first
     // pass that runs the chain (the compressor has no latency).
-    let compressor_trace =
-        || (!settings.dynamics.bypass).then(|| ReductionTrace::new(rate, head, master_frames));
+    let compressor_trace = || {
+        (!settings.dynamics.is_neutral()).then(|| ReductionTrace::new(rate, head, master_frames))
+    };
     let l = &settings.limiter;
     if l.bypass {
         let mut feed = ChainFeed {

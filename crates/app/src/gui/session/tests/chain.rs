@@ -144,6 +144,28 @@ fn chain_controls_and_numeric_entries_change_the_settings_and_undo_redo_walk_bac
 }
 
 #[test]
+fn a_compressor_set_to_change_nothing_says_it_is_left_out() {
+    use crate::gui::chain_panel::{INACTIVE_DYNAMICS, Stage};
+    let mut desk = ready();
+    apply(
+        &mut desk,
+        [Message::Session(S::Chain(Edit::Active(
+            Stage::Dynamics,
+            true,
+        )))],
+    );
+    assert!(!session(&desk).settings.dynamics.bypass);
+    assert!(
+        window(&desk).find(INACTIVE_DYNAMICS).is_err(),
+        "it compresses"
+    );
+    let messages = type_into(&desk, Param::Ratio, "1");
+    apply(&mut desk, messages);
+    assert_eq!(session(&desk).settings.dynamics.ratio, 1.0);
+    assert!(window(&desk).find(INACTIVE_DYNAMICS).is_ok());
+}
+
+#[test]
 fn snapshots_switch_the_whole_chain_and_back() {
     let mut desk = ready();
     apply(&mut desk, []);
