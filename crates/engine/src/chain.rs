@@ -337,7 +337,7 @@ impl Chain {
         if !s.stereo.is_neutral() {
             disabled.push("stereo stage (width, mono bass, balance)");
         }
-        if !s.dynamics.bypass && s.dynamics.link == Link::MidSide {
+        if !s.dynamics.is_neutral() && s.dynamics.link == Link::MidSide {
             disabled.push("mid/side compression");
         }
         if s.eq.bands.iter().any(|b| {
@@ -457,6 +457,9 @@ impl Chain {
         self.filters.flush();
         self.side_filter.flush();
         self.dynamics.flush();
+        if let Some(limiter) = &mut self.limiter {
+            limiter.flush();
+        }
     }
 
     fn control_step(&mut self) {

@@ -126,6 +126,28 @@ fn no_chain_state_is_subnormal_after_silence() {
 }
 
 #[test]
+fn the_limiter_at_rest_for_minutes_holds_nothing_subnormal() {
+    // The limiter's sustain measure decays every frame at rest (400 ms time constant): after
+    // 290 s it would be near 1e-315. A paused desk feeds the live chain zeros that long.
+    let mut chain = Chain::new(&ChainSettings::default(), RATE, BLOCK, 2).expect("chain");
+    let (mut left, mut right) = (vec![0.0f32; BLOCK], vec![0.0f32; BLOCK]);
+    let mut noise = White::new(9);
+    for block in 0..290 * RATE as usize / BLOCK {
+        for (l, r) in left.iter_mut().zip(&mut right) {
+            let x = if block < 200 {
+                noise.sample() as f32
+            } else {
+                0.0
+            };
+            (*l, *r) = (x, x);
+        }
+        chain.process(&mut [left.as_mut_slice(), right.as_mut_slice()]);
+    }
+    let tiny = tiny_numbers(&format!("{chain:?}"));
+    assert!(tiny.is_empty(), "{tiny:?}");
+}
+
+#[test]
 fn no_emulation_state_is_subnormal_after_silence() {
     for profile in built_in_profiles().expect("profiles") {
         for solo_lost in [false, true] {

@@ -301,6 +301,13 @@ impl Limiter {
         self.ceiling = Smoothed::new(db_to_amp(working_ceiling_dbtp));
     }
 
+    /// Sets a sustain measure that rest has decayed below the floor to zero (see
+    /// [`crate::dsp::flush`]): at rest it decays every frame, into the subnormal range after
+    /// some minutes of a paused desk.
+    pub fn flush(&mut self) {
+        self.sustain = crate::dsp::flush::flushed(self.sustain);
+    }
+
     pub fn reset(&mut self) {
         self.detection.reset();
         self.window.reset();

@@ -234,8 +234,12 @@ pub struct MonitorPath {
     gains: SourceGains,
     /// Each source's gain (master, mix, reference), gliding to the last set.
     glides: [Glide; 3],
-    /// The platform's limiter, built for the last [`PlatformLimit`] set.
+    /// The platform's limiter, built for the last [`PlatformLimit`] set (kept when the limit
+    /// is taken away, so its effect can glide out).
     limiter: Option<Compressor>,
+    /// How much of the limiter's gain each source (master, mix, reference) takes: 1 where the
+    /// platform raises it through its limiter, 0 elsewhere, gliding between.
+    limited: [Glide; 3],
     emulation: Option<Box<dyn MonitorStage>>,
     outgoing: Option<Box<dyn MonitorStage>>,
     emulation_fade: Ramp,
@@ -263,6 +267,7 @@ impl MonitorPath {
             gains: SourceGains::default(),
             glides: [Glide::at(1.0); 3],
             limiter: None,
+            limited: [Glide::at(0.0); 3],
             emulation: None,
             outgoing: None,
             emulation_fade: Ramp::done(),
@@ -293,14 +298,20 @@ impl MonitorPath {
         }
     }
 
-    /// New source gains: each glides to its new value; the platform's limiter is built anew
-    /// when it changes (allocation-free).
+    /// New source gains: each glides to its new value, and so does the share of the
+    /// platform's limiter each source takes (a limit taken away glides out through the
+    /// limiter it had). A limiter of other values is built anew (allocation-free).
     pub fn set_gains(&mut self, gains: SourceGains) {
         for (glide, source) in self.glides.iter_mut().zip(SOURCES) {
             glide.set(gains.of(source), self.ramp_frames);
         }
-        if gains.limit.map(|l| l.limiter) != self.gains.limit.map(|l| l.limiter) {
-            self.limiter = gains.limit.map(|l| self.platform_limiter(l.limiter));
+        for (glide, source) in self.limited.iter_mut().zip(SOURCES) {
+            glide.set(f32::from(u8::from(gains.limited(source))), self.ramp_frames);
+        }
+        if let Some(limit) = gains.limit
+            && Some(limit.limiter) != self.gains.limit.map(|l| l.limiter)
+        {
+            self.limiter = Some(self.platform_limiter(limit.limiter));
         }
         self.gains = gains;
     }
@@ -309,6 +320,7 @@ impl MonitorPath {
     pub fn set_gains_now(&mut self, gains: SourceGains) {
         self.set_gains(gains);
         self.glides = SOURCES.map(|source| Glide::at(gains.of(source)));
+        self.limited = SOURCES.map(|source| Glide::at(f32::from(u8::from(gains.limited(source)))));
     }
 
     /// The platform's limiter as its table entry describes it: a peak limiter at its ceiling.
@@ -382,6 +394,7 @@ impl MonitorPath {
         let (left, right) = (&mut left[..frames], &mut right[..frames]);
         for k in 0..frames {
             let gains = [0, 1, 2].map(|i| self.glides[i].next());
+            let limited = [0, 1, 2].map(|i| self.limited[i].next());
             let at =
                 |source: Source, c: usize| sources.sample(source, c, k) * gains[source as usize];
             let fading = self.source_fade.running();
@@ -396,14 +409,16 @@ impl MonitorPath {
                 }
             });
             if let Some(limiter) = &mut self.limiter {
-                let peak = f64::from(frame[0].abs().max(frame[1].abs()));
-                let limit = limiter.gain_for(peak) as f32;
-                let weight = |source: Source| f32::from(u8::from(self.gains.limited(source)));
+                // The share of what is heard that the limiter acts on; its detector sees only
+                // that share, so a source it leaves alone builds up no reduction to hand on.
                 let on = if fading {
-                    weight(self.previous) + (weight(self.source) - weight(self.previous)) * share
+                    let previous = limited[self.previous as usize];
+                    previous + (limited[self.source as usize] - previous) * share
                 } else {
-                    weight(self.source)
+                    limited[self.source as usize]
                 };
+                let peak = f64::from(frame[0].abs().max(frame[1].abs()) * on);
+                let limit = limiter.gain_for(peak) as f32;
                 let gain = 1.0 + (limit - 1.0) * on;
                 frame = frame.map(|x| x * gain);
             }
@@ -606,6 +621,24 @@ mod tests {
             (mix[4_799] - ceiling).abs() < 0.01 * ceiling,
             "{} vs {ceiling}",
             mix[4_799]
+        );
+        // Platform preview off (the same gain, no limiter): the limiting glides out over the
+        // ramp instead of letting go in one step.
+        let after = run(&mut path, 960, 480, |path, frame| {
+            if frame == 0 {
+                path.set_gains(SourceGains {
+                    limit: None,
+                    ..gains
+                });
+            }
+        });
+        assert_eq!(after[959], 0.5);
+        let mut joined = mix[4_000..].to_vec();
+        joined.extend_from_slice(&after);
+        assert!(
+            largest_step(&joined) <= (0.5 - ceiling) / RAMP as f32 * 1.1,
+            "{}",
+            largest_step(&joined)
         );
     }
 
