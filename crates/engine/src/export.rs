@@ -193,8 +193,6 @@ fn xorshift_triangular(state: &mut u32) -> f64 {
 /// The dither and rounding of one channel, sample by sample.
 struct Quantizer {
     dither: Dither,
-    /// The shaping filter, where the dither shapes.
-    shaping: Option<&'static [f64]>,
     scale: f64,
     min: f64,
     max: f64,
@@ -219,7 +217,6 @@ impl Quantizer {
         let scale = f64::from(1u32 << (bits - 1));
         Self {
             dither,
-            shaping: dither.shaping(),
             scale,
             min: -scale,
             max: scale - 1.0,
@@ -242,7 +239,7 @@ impl Quantizer {
     /// integer stored (exact up to 24 bits).
     fn round_in_place(&mut self, samples: &mut [f32]) {
         #[cfg(target_arch = "x86_64")]
-        if self.shaping.is_none() && std::arch::is_x86_feature_detected!("avx2") {
+        if self.dither.shaping().is_none() && std::arch::is_x86_feature_detected!("avx2") {
             // Single samples up to the next multiple of four, whole quads, the rest.
             let head = self.samples_to_quad(samples.len());
             let quads_end = head + (samples.len() - head) / 4 * 4;
@@ -348,7 +345,7 @@ impl Quantizer {
         let start = self.position;
         let head = self.samples_to_quad(samples.len());
         self.position += samples.len();
-        match self.shaping {
+        match self.dither.shaping() {
             Some(&[a, b, c, d, e]) => self.each_shaped(start, samples, &[a, b, c, d, e], put),
             Some(&[a, b, c]) => self.each_shaped(start, samples, &[a, b, c], put),
             Some(other) => unreachable!("no shaping filter has {} taps", other.len()),
