@@ -17,7 +17,7 @@ pub mod limiter;
 pub mod params;
 pub mod settings;
 
-use crate::dsp::biquad::{Coefficients, butterworth_q};
+use crate::dsp::biquad::{AnalogPrototype, Coefficients, butterworth_q};
 use crate::dsp::flush::FLUSH_PERIOD;
 use crate::units::db_to_amp;
 use cascade::{Cascade, LaneSection};
@@ -25,8 +25,8 @@ use dynamics::Dynamics;
 pub use limiter::{Limiter, LimiterStats};
 pub use params::{BandParam, Param, Spec};
 pub use settings::{
-    BandDynamics, BandKind, ChainSettings, DynamicsSettings, EqBand, EqSettings, FadeCurve,
-    HighPass, InputSettings, LimiterSettings, Link, MAX_EQ_BANDS, MultibandSettings,
+    BandDynamics, BandKind, ChainSettings, DynamicsSettings, EqBand, EqDesign, EqSettings,
+    FadeCurve, HighPass, InputSettings, LimiterSettings, Link, MAX_EQ_BANDS, MultibandSettings,
     OutputSettings, Placement, SettingsError, Slope, StereoSettings,
 };
 
@@ -95,6 +95,7 @@ impl Smoothed {
 #[derive(Debug, Clone)]
 struct Band {
     kind: BandKind,
+    design: EqDesign,
     placement: Placement,
     order: usize,
     freq_hz: Smoothed,
@@ -107,7 +108,7 @@ struct Band {
 }
 
 impl Band {
-    fn new(band: &EqBand, rate: f64) -> Self {
+    fn new(band: &EqBand, design: EqDesign, rate: f64) -> Self {
         let order = band.slope.order();
         let count = match band.kind {
             BandKind::HighPass | BandKind::LowPass => order / 2,
@@ -115,6 +116,7 @@ impl Band {
         };
         let mut b = Self {
             kind: band.kind,
+            design,
             placement: band.placement,
             order,
             freq_hz: Smoothed::new(band.freq_hz),
@@ -129,11 +131,27 @@ impl Band {
 
     fn design(&mut self, rate: f64) {
         let (f, g, q) = (self.freq_hz.current, self.gain_db.current, self.q.current);
-        match self.kind {
-            BandKind::Bell => self.sections[0] = Coefficients::peaking(f, g, q, rate),
-            BandKind::LowShelf => self.sections[0] = Coefficients::low_shelf(f, g, q, rate),
-            BandKind::HighShelf => self.sections[0] = Coefficients::high_shelf(f, g, q, rate),
-            BandKind::HighPass | BandKind::LowPass => {
+        let matched = |prototype: AnalogPrototype| Coefficients::matched(&prototype, f, rate);
+        match (self.kind, self.design) {
+            (BandKind::Bell, EqDesign::Cookbook) => {
+                self.sections[0] = Coefficients::peaking(f, g, q, rate);
+            }
+            (BandKind::LowShelf, EqDesign::Cookbook) => {
+                self.sections[0] = Coefficients::low_shelf(f, g, q, rate);
+            }
+            (BandKind::HighShelf, EqDesign::Cookbook) => {
+                self.sections[0] = Coefficients::high_shelf(f, g, q, rate);
+            }
+            (BandKind::Bell, EqDesign::AnalogMatched) => {
+                self.sections[0] = matched(AnalogPrototype::peaking(g, q));
+            }
+            (BandKind::LowShelf, EqDesign::AnalogMatched) => {
+                self.sections[0] = matched(AnalogPrototype::low_shelf(g, q));
+            }
+            (BandKind::HighShelf, EqDesign::AnalogMatched) => {
+                self.sections[0] = matched(AnalogPrototype::high_shelf(g, q));
+            }
+            (BandKind::HighPass | BandKind::LowPass, _) => {
                 for (k, section) in self.sections.iter_mut().enumerate() {
                     let q = butterworth_q(self.order, k);
                     *section = if self.kind == BandKind::HighPass {
@@ -236,24 +254,30 @@ impl Chain {
             smoothing: smoothing_coefficient(rate),
             position: 0,
             trim: Smoothed::new(settings.input.trim_db),
-            high_pass: settings
-                .input
-                .high_pass
-                .map(|hp| Band::new(&band(BandKind::HighPass, hp.freq_hz, hp.slope), rate)),
+            high_pass: settings.input.high_pass.map(|hp| {
+                Band::new(
+                    &band(BandKind::HighPass, hp.freq_hz, hp.slope),
+                    EqDesign::Cookbook,
+                    rate,
+                )
+            }),
             bands: settings
                 .eq
                 .bands
                 .iter()
                 .filter(|b| b.enabled)
-                .map(|b| Band::new(b, rate))
+                .map(|b| Band::new(b, settings.eq.design, rate))
                 .collect(),
             dynamics: Dynamics::new(&settings.dynamics, rate),
             width: Smoothed::new(settings.stereo.width),
             balance: Smoothed::new(settings.stereo.balance),
-            mono_bass: settings
-                .stereo
-                .mono_bass_hz
-                .map(|f| Band::new(&band(BandKind::HighPass, f, Slope::Db24), rate)),
+            mono_bass: settings.stereo.mono_bass_hz.map(|f| {
+                Band::new(
+                    &band(BandKind::HighPass, f, Slope::Db24),
+                    EqDesign::Cookbook,
+                    rate,
+                )
+            }),
             filters: Cascade::default(),
             side_filter: Cascade::default(),
             limiter: (!settings.limiter.bypass)
@@ -383,6 +407,7 @@ impl Chain {
         // Field by field: a derived clone_from would allocate a new band list.
         self.settings.input.clone_from(&settings.input);
         self.settings.eq.bypass = settings.eq.bypass;
+        self.settings.eq.design = settings.eq.design;
         self.settings.eq.bands.clone_from(&settings.eq.bands);
         self.settings.dynamics.clone_from(&settings.dynamics);
         self.settings.stereo.clone_from(&settings.stereo);

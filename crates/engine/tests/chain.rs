@@ -10,9 +10,9 @@ use assert_no_alloc::{AllocDisabler, assert_no_alloc};
 use common::{db, fit_sine};
 use crest_engine::chain::{
     Applied, BandDynamics, BandKind, Chain, ChainError, ChainSettings, DynamicsSettings, EqBand,
-    HighPass, Link, MultibandSettings, Placement, Slope,
+    EqDesign, HighPass, Link, MultibandSettings, Placement, Slope,
 };
-use crest_engine::dsp::biquad::{Coefficients, butterworth_qs};
+use crest_engine::dsp::biquad::{AnalogPrototype, Coefficients, butterworth_qs};
 use crest_engine::emulation::noise::White;
 
 #[global_allocator]
@@ -232,43 +232,135 @@ fn output_does_not_depend_on_block_size() {
 
 #[test]
 fn parameter_moves_are_smoothed_without_allocation_or_zipper() {
+    // Either design is recomputed on the audio thread while a value glides.
+    for design in [EqDesign::Cookbook, EqDesign::AnalogMatched] {
+        let n = RATE as usize;
+        let tone: Vec<f32> = (0..n)
+            .map(|i| (0.5 * (TAU * 1_000.0 * i as f64 / f64::from(RATE)).sin()) as f32)
+            .collect();
+        let mut settings = unlimited();
+        settings.eq.design = design;
+        settings.eq.bands = vec![band(BandKind::Bell, 1_000.0, 0.0, 1.0)];
+        let mut chain = Chain::new(&settings, RATE, 256, 2).expect("chain");
+        let mut left = tone.clone();
+        let mut right = tone.clone();
+        let mut boosted = settings.clone();
+        boosted.eq.bands[0].gain_db = 6.0;
+        boosted.input.trim_db = -3.0;
+        let (left_half, left_rest) = left.split_at_mut(n / 2);
+        let (right_half, right_rest) = right.split_at_mut(n / 2);
+        assert_no_alloc(|| {
+            chain.process(&mut [left_half, right_half]);
+            assert_eq!(chain.apply(&boosted), Ok(Applied::Smoothed));
+            for (l, r) in left_rest.chunks_mut(256).zip(right_rest.chunks_mut(256)) {
+                chain.process(&mut [l, r]);
+            }
+        });
+        // The level moves gradually: no step between consecutive samples larger than the tone's
+        // own slope allows (2π·1000/48000 · peak) plus a small margin.
+        let max_step = left
+            .windows(2)
+            .map(|w| (w[1] - w[0]).abs())
+            .fold(0.0f32, f32::max);
+        let slope_limit = (TAU * 1_000.0 / f64::from(RATE) * 0.5 * 10f64.powf(3.0 / 20.0)) as f32;
+        assert!(
+            max_step <= slope_limit * 1.05,
+            "{design:?}: step {max_step} vs {slope_limit}"
+        );
+        // And it arrives: +6 dB bell, −3 dB trim → +3 dB at 1 kHz.
+        let tail = &left[n - 4_800..];
+        let peak = tail.iter().fold(0.0f32, |m, x| m.max(x.abs()));
+        let gain_db = 20.0 * (f64::from(peak) / 0.5).log10();
+        assert!(
+            (gain_db - 3.0).abs() < 0.05,
+            "{design:?}: settled at {gain_db:.3} dB"
+        );
+    }
+}
+
+/// RMS gain in dB of a −12 dBFS sine at `freq_hz` through the chain (second half of 1 s).
+fn sine_gain_db(chain: &mut Chain, freq_hz: f64) -> f64 {
+    chain.reset();
+    let rate = f64::from(RATE);
     let n = RATE as usize;
-    let tone: Vec<f32> = (0..n)
-        .map(|i| (0.5 * (TAU * 1_000.0 * i as f64 / f64::from(RATE)).sin()) as f32)
+    let x: Vec<f32> = (0..n)
+        .map(|i| (0.25 * (TAU * freq_hz * i as f64 / rate).sin()) as f32)
         .collect();
-    let mut settings = unlimited();
-    settings.eq.bands = vec![band(BandKind::Bell, 1_000.0, 0.0, 1.0)];
-    let mut chain = Chain::new(&settings, RATE, 256, 2).expect("chain");
-    let mut left = tone.clone();
-    let mut right = tone.clone();
-    let mut boosted = settings.clone();
-    boosted.eq.bands[0].gain_db = 6.0;
-    boosted.input.trim_db = -3.0;
-    let (left_half, left_rest) = left.split_at_mut(n / 2);
-    let (right_half, right_rest) = right.split_at_mut(n / 2);
-    assert_no_alloc(|| {
-        chain.process(&mut [left_half, right_half]);
-        assert_eq!(chain.apply(&boosted), Ok(Applied::Smoothed));
-        for (l, r) in left_rest.chunks_mut(256).zip(right_rest.chunks_mut(256)) {
-            chain.process(&mut [l, r]);
+    let mut channels = vec![x.clone(), x.clone()];
+    run(chain, &mut channels, 256);
+    let rms = |v: &[f32]| {
+        (v[n / 2..]
+            .iter()
+            .map(|&s| f64::from(s).powi(2))
+            .sum::<f64>()
+            / (n / 2) as f64)
+            .sqrt()
+    };
+    20.0 * (rms(&channels[0]) / rms(&x)).log10()
+}
+
+#[test]
+fn analog_matched_bells_and_shelves_keep_the_analog_curve_near_nyquist() {
+    // A bright air bell and a high shelf, heard with sines through the whole chain.
+    let cases = [
+        (
+            band(BandKind::Bell, 15_000.0, 4.0, 1.5),
+            AnalogPrototype::peaking(4.0, 1.5),
+        ),
+        (
+            band(BandKind::HighShelf, 10_000.0, -3.0, 0.707),
+            AnalogPrototype::high_shelf(-3.0, 0.707),
+        ),
+        (
+            band(BandKind::LowShelf, 90.0, 2.0, 0.5),
+            AnalogPrototype::low_shelf(2.0, 0.5),
+        ),
+    ];
+    for (eq_band, analog) in cases {
+        let mut settings = unlimited();
+        settings.eq.bands = vec![eq_band];
+        settings.eq.design = EqDesign::AnalogMatched;
+        let mut matched = Chain::new(&settings, RATE, 1_024, 2).expect("chain");
+        settings.eq.design = EqDesign::Cookbook;
+        let mut cookbook = Chain::new(&settings, RATE, 1_024, 2).expect("chain");
+        for f in [50.0, 1_000.0, 8_000.0, 15_000.0, 18_000.0, 20_000.0] {
+            let target = analog.response_db(f, eq_band.freq_hz);
+            let heard = sine_gain_db(&mut matched, f);
+            assert!(
+                (heard - target).abs() < 0.5,
+                "{:?} at {f} Hz: {heard:.2} dB, analog {target:.2} dB",
+                eq_band.kind
+            );
+            assert!((matched.eq_response_db(f) - heard).abs() < 0.05);
         }
-    });
-    // The level moves gradually: no step between consecutive samples larger than the tone's
-    // own slope allows (2π·1000/48000 · peak) plus a small margin.
-    let max_step = left
-        .windows(2)
-        .map(|w| (w[1] - w[0]).abs())
-        .fold(0.0f32, f32::max);
-    let slope_limit = (TAU * 1_000.0 / f64::from(RATE) * 0.5 * 10f64.powf(3.0 / 20.0)) as f32;
+        if eq_band.kind == BandKind::Bell {
+            // What the cookbook does to the same bell: 18 kHz reads under half the analog boost.
+            let (target, heard) = (
+                analog.response_db(18_000.0, 15_000.0),
+                sine_gain_db(&mut cookbook, 18_000.0),
+            );
+            assert!(heard < target / 2.0, "cookbook {heard:.2} vs {target:.2}");
+        }
+    }
+}
+
+#[test]
+fn chains_written_before_the_eq_design_existed_keep_the_cookbook() {
+    let json = r#"{"eq": {"bands": [{"enabled": true, "kind": "bell", "freq_hz": 12000, "gain_db": 3, "q": 1}]}}"#;
+    let old = ChainSettings::from_json(json).expect("parses");
+    assert_eq!(old.eq.design, EqDesign::Cookbook);
+    let mut matched = old.clone();
+    matched.eq.design = EqDesign::AnalogMatched;
+    let written = serde_json::to_string(&matched).expect("json");
     assert!(
-        max_step <= slope_limit * 1.05,
-        "step {max_step} vs {slope_limit}"
+        written.contains(r#""design":"analog_matched""#),
+        "{written}"
     );
-    // And it arrives: +6 dB bell, −3 dB trim → +3 dB at 1 kHz.
-    let tail = &left[n - 4_800..];
-    let peak = tail.iter().fold(0.0f32, |m, x| m.max(x.abs()));
-    let gain_db = 20.0 * (f64::from(peak) / 0.5).log10();
-    assert!((gain_db - 3.0).abs() < 0.05, "settled at {gain_db:.3} dB");
+    assert_eq!(ChainSettings::from_json(&written).expect("parses"), matched);
+    // Another design is another filter: a new chain, crossfaded, never coefficients switched
+    // under running state.
+    let mut chain = Chain::new(&old, RATE, 256, 2).expect("chain");
+    assert_eq!(chain.apply(&matched), Ok(Applied::NeedsRebuild));
 }
 
 #[test]

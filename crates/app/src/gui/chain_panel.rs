@@ -8,8 +8,10 @@
 use std::collections::HashMap;
 
 use crest_engine::chain::{
-    BandKind, ChainSettings, EqBand, FadeCurve, HighPass, Link, MAX_EQ_BANDS, Placement, Slope,
+    BandKind, ChainSettings, EqBand, EqDesign, FadeCurve, HighPass, Link, MAX_EQ_BANDS, Placement,
+    Slope,
 };
+use iced::Alignment;
 use iced::Element;
 use iced::widget::{button, checkbox, column, row, text};
 
@@ -56,6 +58,7 @@ pub enum Choice {
     BandPlacement(usize, Placement),
     BandSlope(usize, Slope),
     Link(Link),
+    EqDesign(EqDesign),
     FadeIn(FadeCurve),
     FadeOut(FadeCurve),
 }
@@ -209,6 +212,7 @@ pub fn apply(
                     }
                 }
                 Choice::Link(link) => settings.dynamics.link = link,
+                Choice::EqDesign(design) => settings.eq.design = design,
                 Choice::FadeIn(curve) => settings.output.fade_in_curve = curve,
                 Choice::FadeOut(curve) => settings.output.fade_out_curve = curve,
             }
@@ -291,6 +295,18 @@ pub fn view<'a>(
 
     // EQ.
     let mut eq = ui.stage("EQ", Stage::Eq, !s.eq.bypass);
+    if s.eq.bands.iter().any(|b| b.kind.is_bell_or_shelf()) {
+        eq = eq.push(
+            row![
+                text("Bells and shelves").size(13).color(style::MUTED),
+                widgets::segmented(&EQ_DESIGNS, s.eq.design, |d| {
+                    Edit::Choose(Choice::EqDesign(d))
+                }),
+            ]
+            .spacing(8)
+            .align_y(Alignment::Center),
+        );
+    }
     for (n, band) in s.eq.bands.iter().enumerate() {
         eq = eq.push(ui.band(n, band));
     }
@@ -438,6 +454,13 @@ pub fn view<'a>(
 
     panel.into()
 }
+
+/// How bells and shelves are made digital: the cookbook narrows them towards Nyquist, the
+/// analog-matched design keeps the analog curve.
+const EQ_DESIGNS: [(EqDesign, &str); 2] = [
+    (EqDesign::Cookbook, "Cookbook"),
+    (EqDesign::AnalogMatched, "Analog-matched"),
+];
 
 const SLOPES: [(Slope, &str); 3] = [
     (Slope::Db12, "12 dB/oct"),

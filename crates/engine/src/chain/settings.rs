@@ -98,6 +98,13 @@ pub enum BandKind {
     LowPass,
 }
 
+impl BandKind {
+    /// Bells and shelves have a gain and a Q (and a design: [`EqDesign`]); passes do not.
+    pub fn is_bell_or_shelf(self) -> bool {
+        matches!(self, Self::Bell | Self::LowShelf | Self::HighShelf)
+    }
+}
+
 /// Where an EQ band acts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
@@ -145,6 +152,22 @@ fn default_slope() -> Slope {
 pub struct EqSettings {
     pub bypass: bool,
     pub bands: Vec<EqBand>,
+    /// How bells and shelves are made digital; absent in files written before it existed,
+    /// which keep the cookbook design they were made with.
+    pub design: EqDesign,
+}
+
+/// How the EQ's bells and shelves are made digital. Passes are Butterworth either way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum EqDesign {
+    /// The RBJ cookbook (bilinear transform): exact below a few kHz, narrower and lower than
+    /// the analog curve towards Nyquist ("cramping").
+    #[default]
+    Cookbook,
+    /// The analog curve kept up to Nyquist (`Coefficients::matched`): a 15 kHz bell keeps its
+    /// width and its upper side.
+    AnalogMatched,
 }
 
 /// How the compressor's detector sees a stereo signal.
@@ -515,6 +538,8 @@ impl ChainSettings {
         a.input.bypass == b.input.bypass
             && a.input.high_pass.map(|h| h.slope) == b.input.high_pass.map(|h| h.slope)
             && a.eq.bypass == b.eq.bypass
+            // A different design is a different filter: crossfaded, not glided.
+            && a.eq.design == b.eq.design
             && a.eq.bands.len() == b.eq.bands.len()
             && a.eq.bands.iter().zip(&b.eq.bands).all(|(x, y)| {
                 x.enabled == y.enabled

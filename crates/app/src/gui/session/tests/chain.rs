@@ -166,6 +166,24 @@ fn a_compressor_set_to_change_nothing_says_it_is_left_out() {
 }
 
 #[test]
+fn the_eq_design_is_offered_with_a_bell_and_chosen_as_one_undo_step() {
+    use crest_engine::chain::EqDesign;
+    let mut desk = ready();
+    apply(&mut desk, []);
+    assert!(
+        window(&desk).find("Analog-matched").is_err(),
+        "no bell or shelf yet: nothing to design"
+    );
+    click(&mut desk, "Add band");
+    click(&mut desk, "Analog-matched");
+    assert_eq!(session(&desk).settings.eq.design, EqDesign::AnalogMatched);
+    assert!(session(&desk).master.is_some(), "rendered again");
+    click(&mut desk, "Undo");
+    assert_eq!(session(&desk).settings.eq.design, EqDesign::Cookbook);
+    assert_eq!(session(&desk).settings.eq.bands.len(), 1, "the band stays");
+}
+
+#[test]
 fn snapshots_switch_the_whole_chain_and_back() {
     let mut desk = ready();
     apply(&mut desk, []);
