@@ -11,6 +11,7 @@ use common::{crest, scratch};
 use crest_engine::AudioBuffer;
 use crest_engine::chain::{Chain, ChainSettings};
 use crest_engine::emulation::noise::Pink;
+use crest_engine::emulation::translation::translation;
 use crest_engine::emulation::{Emulation, EmulationOptions, built_in_profiles};
 use crest_engine::loudness;
 use crest_engine::monitor::{Measured, SourceGains};
@@ -112,16 +113,30 @@ fn the_preview_file_is_what_playback_puts_out() {
     let gains = SourceGains::platform(&platform, measured, measured, measured);
     assert!(gains.master > 1.5, "turned up: {}", gains.master);
     assert!(gains.limit.is_some_and(|l| l.on[0]), "through its limiter");
-    let profile = built_in_profiles()
-        .expect("profiles")
-        .into_iter()
-        .find(|p| p.id == "phone")
-        .expect("phone");
-    let mut emulation = Emulation::new(&profile, RATE, MAX_BLOCK, 2).expect("emulation");
+    let profile = |id: &str| {
+        built_in_profiles()
+            .expect("profiles")
+            .into_iter()
+            .find(|p| p.id == id)
+            .expect(id)
+    };
+    let mut emulation = Emulation::new(&profile("phone"), RATE, MAX_BLOCK, 2).expect("emulation");
     emulation.set_options(EmulationOptions {
         environment_noise: false,
         solo_lost: false,
     });
+    // The preview's default level: the master as loud through the phone as through the
+    // reference system, measured where the platform's gain delivers it.
+    let matched = translation(
+        &profile("phone"),
+        &profile("reference"),
+        &master,
+        20.0 * f64::from(gains.master).log10(),
+        &std::sync::atomic::AtomicBool::new(false),
+    )
+    .expect("measured");
+    assert!(matched.matched_offset_db.abs() > 0.5, "{matched:?}");
+    emulation.set_level_offset_db(matched.matched_offset_db);
     let chain = Chain::new(&settings, RATE, MAX_BLOCK, 2).expect("chain");
     let latency = chain.latency_frames();
     let (mut engine, mut remote) = Engine::new(Arc::new(track.clone()), LiveChain::new(chain));
@@ -158,4 +173,82 @@ fn the_preview_file_is_what_playback_puts_out() {
         .flatten()
         .fold(0.0f32, |m, &x| m.max(x.abs()));
     assert!(peak > 0.05 && peak <= 1.0, "{peak}");
+}
+
+/// A bass-heavy stereo mix around −20 LUFS: pink noise over a loud 55 Hz line.
+fn bass_heavy() -> AudioBuffer {
+    let frames = 4 * RATE as usize;
+    let channel = |seed| {
+        let mut pink = Pink::new(seed);
+        (0..frames)
+            .map(|n| {
+                let t = n as f64 / f64::from(RATE);
+                (pink.sample() * 0.15 + 0.3 * (TAU * 55.0 * t).sin()) as f32
+            })
+            .collect()
+    };
+    AudioBuffer::new(RATE, vec![channel(21), channel(22)]).expect("stereo")
+}
+
+fn lufs_of(channels: [Vec<f32>; 2]) -> f64 {
+    loudness::measure(&AudioBuffer::new(RATE, channels.to_vec()).expect("stereo"))
+        .integrated_lufs
+        .expect("loud enough")
+}
+
+#[test]
+fn the_preview_plays_a_device_matched_or_at_its_own_level_and_says_what_it_costs() {
+    let dir = scratch("preview-levels");
+    write_f32_wav(&bass_heavy(), &dir.join("mix.wav"));
+    let preview = |out: &str, profile: &str, level: &str| {
+        let output = crest(
+            &[
+                "preview",
+                "mix.wav",
+                "-o",
+                out,
+                "--profile",
+                profile,
+                "--level",
+                level,
+                "--json",
+            ],
+            &dir,
+        );
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let report: serde_json::Value =
+            serde_json::from_slice(&output.stdout).expect("one JSON object");
+        (lufs_of(read_f32_wav(&dir.join(out))), report)
+    };
+    let (reference, _) = preview("reference.wav", "reference", "matched");
+    let (matched, report) = preview("matched.wav", "phone", "matched");
+    let (device, device_report) = preview("device.wav", "phone", "device");
+    assert_eq!(report["level"], "matched");
+    assert_eq!(device_report["level"], "device");
+    // Matched: as loud through the phone as through the reference system.
+    assert!(
+        (matched - reference).abs() <= 0.5,
+        "{matched} vs {reference}"
+    );
+    // Device: the phone's calibration, so the bass it cannot play is loudness lost, and the
+    // report says how much and where.
+    let t = &report["translation"];
+    let loss = t["loss_lu"].as_f64().expect("loss");
+    assert!(loss > 3.0, "{t}");
+    assert!(
+        (reference - device - loss).abs() <= 0.5,
+        "device {device}, reference {reference}, loss {loss}"
+    );
+    assert_eq!(t["regions"][0]["name"], "bass below 150 Hz");
+    assert!(t["regions"][0]["change_db"].as_f64().expect("change") < -10.0);
+    let said = report["steps"].to_string();
+    assert!(said.contains("bass below 150 Hz"), "{said}");
+    assert!(
+        t["mono_cancellation_lu"].is_number(),
+        "a phone sums to mono"
+    );
 }

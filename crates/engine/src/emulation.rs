@@ -10,6 +10,7 @@
 pub mod fit;
 pub mod noise;
 pub mod profile;
+pub mod translation;
 
 use crate::audio::AudioBuffer;
 use crate::dsp::biquad::{Cascade, Coefficients, butterworth_qs};
@@ -26,6 +27,11 @@ pub use profile::{ChannelHandling, Profile, ProfileError, built_in_profiles};
 /// level, so it is measured where a normalized master plays).
 const CALIBRATION_LUFS: f64 = -16.0;
 const CALIBRATION_SECONDS: f64 = 4.0;
+/// Inter-channel correlation of the calibration's stereo pink noise. Music is centre-heavy
+/// (vocals, bass and kick in the middle): uncorrelated noise made every mono-summing device
+/// play real programme about 2.5 LU louder than the reference; at 0.8, noise with L = R and
+/// noise at 0.8 land within 1 LU of it on every device.
+pub const CALIBRATION_CORRELATION: f64 = 0.8;
 /// Environment noise moves slowly (a crowd's level, crackle): measured over longer.
 const NOISE_CALIBRATION_SECONDS: f64 = 16.0;
 
@@ -85,6 +91,22 @@ impl BandLimiter {
     }
 }
 
+/// The id of the flat reference system the matched level is measured against.
+pub const REFERENCE_PROFILE: &str = "reference";
+
+/// At which level a profile plays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LevelMode {
+    /// Each track at the loudness it has through the reference system, whatever the device:
+    /// switching devices compares tone ([`translation::Translation::matched_offset_db`]).
+    #[default]
+    Matched,
+    /// The device's own calibration (pink noise at ρ 0.8): a device that loses a track's bass
+    /// or cancels its side plays it quieter, as it would.
+    Device,
+}
+
 /// Runtime switches of an emulation (no rebuild needed).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct EmulationOptions {
@@ -105,6 +127,9 @@ pub struct Emulation {
     compressor: Option<Compressor>,
     band_limiters: Vec<BandLimiter>,
     normalization_gain: f64,
+    /// On top of the calibration: the "matched" level's static gain for the track playing
+    /// (1 at the device level).
+    level_offset: f64,
     noise: Vec<Environment>,
     noise_gain: f64,
     options: EmulationOptions,
@@ -165,6 +190,7 @@ impl Emulation {
                 .map(|b| BandLimiter::new(b, rate, channel_count))
                 .collect(),
             normalization_gain: 1.0,
+            level_offset: 1.0,
             noise: (0..channel_count)
                 .filter_map(|c| {
                     profile
@@ -195,6 +221,13 @@ impl Emulation {
         self.options = options;
     }
 
+    /// Plays `offset_db` above the device calibration: the matched level of the track playing
+    /// ([`translation::Translation::matched_offset_db`]); 0 is the device level. Static, set
+    /// with the profile (switching it is the monitor path's crossfade, not a jump here).
+    pub fn set_level_offset_db(&mut self, offset_db: f64) {
+        self.level_offset = db_to_amp(offset_db);
+    }
+
     /// The level-normalizing gain (dB) measured for this profile.
     pub fn normalization_db(&self) -> f64 {
         20.0 * self.normalization_gain.log10()
@@ -210,13 +243,7 @@ impl Emulation {
     /// Pink noise at the calibration level through the device path, loudness in vs out.
     fn measure_normalization(&mut self, sample_rate: u32, channel_count: usize) -> f64 {
         let frames = (CALIBRATION_SECONDS * self.sample_rate) as usize;
-        let mut pink: Vec<Pink> = (0..channel_count)
-            .map(|c| Pink::new(0xC0FFEE + c as u64))
-            .collect();
-        let raw: Vec<Vec<f32>> = pink
-            .iter_mut()
-            .map(|p| (0..frames).map(|_| p.sample() as f32).collect())
-            .collect();
+        let raw = calibration_pink(frames, channel_count);
         let Some(input) = AudioBuffer::new(sample_rate, raw).ok() else {
             return 1.0;
         };
@@ -243,6 +270,36 @@ impl Emulation {
         match out.flatten() {
             Some(out_lufs) => db_to_amp(CALIBRATION_LUFS - out_lufs),
             None => 1.0,
+        }
+    }
+
+    /// The device's channel handling alone (stereo; mono sum, crossfeed or mono bass), in
+    /// place: what [`translation`] measures mono cancellation with.
+    fn handle_channels(&mut self, left: &mut [f32], right: &mut [f32]) {
+        match self.channels {
+            ChannelHandling::Stereo => {}
+            ChannelHandling::MonoSum => {
+                for (l, r) in left.iter_mut().zip(right.iter_mut()) {
+                    let mono = 0.5 * (*l + *r);
+                    (*l, *r) = (mono, mono);
+                }
+            }
+            ChannelHandling::Crossfeed { amount_db } => {
+                let a = db_to_amp(amount_db) as f32;
+                let norm = 1.0 / (1.0 + a);
+                for (l, r) in left.iter_mut().zip(right.iter_mut()) {
+                    (*l, *r) = ((*l + a * *r) * norm, (*r + a * *l) * norm);
+                }
+            }
+            ChannelHandling::MonoBelow { .. } => {
+                for (l, r) in left.iter_mut().zip(right.iter_mut()) {
+                    let mid = 0.5 * (f64::from(*l) + f64::from(*r));
+                    let side = self
+                        .side_high_pass
+                        .tick(0.5 * (f64::from(*l) - f64::from(*r)));
+                    (*l, *r) = ((mid + side) as f32, (mid - side) as f32);
+                }
+            }
         }
     }
 
@@ -302,32 +359,7 @@ impl Emulation {
         // Channel handling (stereo only).
         if count == 2 {
             let (left, right) = channels.split_at_mut(1);
-            let (left, right) = (&mut left[0][start..end], &mut right[0][start..end]);
-            match self.channels {
-                ChannelHandling::Stereo => {}
-                ChannelHandling::MonoSum => {
-                    for (l, r) in left.iter_mut().zip(right.iter_mut()) {
-                        let mono = 0.5 * (*l + *r);
-                        (*l, *r) = (mono, mono);
-                    }
-                }
-                ChannelHandling::Crossfeed { amount_db } => {
-                    let a = db_to_amp(amount_db) as f32;
-                    let norm = 1.0 / (1.0 + a);
-                    for (l, r) in left.iter_mut().zip(right.iter_mut()) {
-                        (*l, *r) = ((*l + a * *r) * norm, (*r + a * *l) * norm);
-                    }
-                }
-                ChannelHandling::MonoBelow { .. } => {
-                    for (l, r) in left.iter_mut().zip(right.iter_mut()) {
-                        let mid = 0.5 * (f64::from(*l) + f64::from(*r));
-                        let side = self
-                            .side_high_pass
-                            .tick(0.5 * (f64::from(*l) - f64::from(*r)));
-                        (*l, *r) = ((mid + side) as f32, (mid - side) as f32);
-                    }
-                }
-            }
+            self.handle_channels(&mut left[0][start..end], &mut right[0][start..end]);
         }
         for (eq, channel) in self.eq.iter_mut().zip(channels.iter_mut()) {
             eq.process(&mut channel[start..end]);
@@ -367,7 +399,8 @@ impl Emulation {
                     compressor.gain_for(peak)
                 }
                 None => 1.0,
-            } * self.normalization_gain;
+            } * self.normalization_gain
+                * self.level_offset;
             for channel in channels.iter_mut().take(count) {
                 channel[i] = (f64::from(channel[i]) * gain) as f32;
             }
@@ -408,4 +441,26 @@ impl MonitorStage for Emulation {
         self.noise.iter_mut().for_each(Environment::reset);
         self.flush_clock.reset();
     }
+}
+
+/// The calibration's pink noise: one channel, or two at [`CALIBRATION_CORRELATION`] (a shared
+/// part and a part of each side's own, in power proportion ρ : 1 − ρ).
+pub fn calibration_pink(frames: usize, channel_count: usize) -> Vec<Vec<f32>> {
+    let mut shared = Pink::new(0xC0FFEE);
+    if channel_count < 2 {
+        return vec![(0..frames).map(|_| shared.sample() as f32).collect()];
+    }
+    let (common, own) = (
+        CALIBRATION_CORRELATION.sqrt(),
+        (1.0 - CALIBRATION_CORRELATION).sqrt(),
+    );
+    let mut sides = [Pink::new(0xC0FFEF), Pink::new(0xC0FFF0)];
+    let mut channels = vec![Vec::with_capacity(frames), Vec::with_capacity(frames)];
+    for _ in 0..frames {
+        let c = shared.sample() * common;
+        for (channel, side) in channels.iter_mut().zip(&mut sides) {
+            channel.push((c + side.sample() * own) as f32);
+        }
+    }
+    channels
 }

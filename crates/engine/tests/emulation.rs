@@ -1,6 +1,8 @@
 //! Playback-system emulations: every built-in profile loads, its realized response matches its
-//! curve, switching profiles keeps the loudness, "solo what's lost" nulls on a flat profile,
-//! environment noise sits at its stated level, and processing never allocates.
+//! curve, switching profiles keeps the loudness (device level: calibrated on correlated pink;
+//! matched level: per track), the loss a device costs a track is told where it comes from,
+//! "solo what's lost" nulls on a flat profile, environment noise sits at its stated level,
+//! and processing never allocates.
 
 use std::f64::consts::TAU;
 
@@ -8,6 +10,7 @@ use assert_no_alloc::{AllocDisabler, assert_no_alloc};
 use crest_engine::AudioBuffer;
 use crest_engine::emulation::fit::usable_band;
 use crest_engine::emulation::noise::Pink;
+use crest_engine::emulation::translation::translation;
 use crest_engine::emulation::{Emulation, EmulationOptions, Profile, built_in_profiles};
 use crest_engine::loudness::measure;
 use crest_engine::monitor::MonitorStage;
@@ -124,33 +127,6 @@ fn measured_response_through_the_stage_follows_the_curve() {
                 e - mean
             );
         }
-    }
-}
-
-#[test]
-fn switching_profiles_keeps_pink_noise_at_the_same_loudness() {
-    let rate = 48_000u32;
-    let n = rate as usize * 4;
-    let mut pink = [Pink::new(11), Pink::new(12)];
-    let input: Vec<Vec<f32>> = pink
-        .iter_mut()
-        .map(|p| (0..n).map(|_| (p.sample() * 0.6) as f32).collect())
-        .collect();
-    let input_lufs = measure(&AudioBuffer::new(rate, input.clone()).expect("stereo"))
-        .integrated_lufs
-        .expect("I");
-    for p in profiles() {
-        let mut emulation = Emulation::new(&p, rate, 512, 2).expect("builds");
-        let mut channels = input.clone();
-        run(&mut emulation, &mut channels);
-        let out = measure(&AudioBuffer::new(rate, channels).expect("stereo"))
-            .integrated_lufs
-            .expect("I");
-        assert!(
-            (out - input_lufs).abs() < 1.0,
-            "{}: {out:.2} LUFS vs {input_lufs:.2} in",
-            p.id
-        );
     }
 }
 
@@ -309,4 +285,155 @@ fn broken_profiles_name_the_field() {
     );
     assert!(edit(&|v| v["id"] = serde_json::json!("Phone Speaker")).contains("`id`"));
     assert!(edit(&|v| v["version"] = serde_json::json!(2)).contains("`version`"));
+}
+
+/// Stereo pink noise with inter-channel correlation `rho` (−1…1), about −20 LUFS.
+fn pink_at_correlation(rho: f64, seconds: f64, seed: u64) -> Vec<Vec<f32>> {
+    let n = (48_000.0 * seconds) as usize;
+    let mut shared = Pink::new(seed);
+    let mut own = [Pink::new(seed + 1), Pink::new(seed + 2)];
+    // The shared part on both sides with the sign of rho, each side's own for the rest.
+    let (common, rest) = (rho.abs().sqrt(), (1.0 - rho.abs()).sqrt());
+    let sign = [1.0, rho.signum()];
+    let mut channels = vec![Vec::with_capacity(n), Vec::with_capacity(n)];
+    for _ in 0..n {
+        let c = shared.sample() * common;
+        for k in 0..2 {
+            channels[k].push(((sign[k] * c + own[k].sample() * rest) * 0.5) as f32);
+        }
+    }
+    channels
+}
+
+/// A bass-heavy mix: correlated pink with a loud 55 Hz and 80 Hz line under it (a kick and a
+/// bass line that carry most of the energy).
+fn bass_heavy(seconds: f64) -> Vec<Vec<f32>> {
+    let mut channels = pink_at_correlation(0.8, seconds, 31);
+    for channel in &mut channels {
+        for (i, x) in channel.iter_mut().enumerate() {
+            let t = i as f64 / 48_000.0;
+            *x += (0.35 * (TAU * 55.0 * t).sin() + 0.25 * (TAU * 80.0 * t).sin()) as f32;
+        }
+    }
+    channels
+}
+
+fn lufs(channels: &[Vec<f32>]) -> f64 {
+    measure(&AudioBuffer::new(48_000, channels.to_vec()).expect("stereo"))
+        .integrated_lufs
+        .expect("loud enough")
+}
+
+fn through(profile: &Profile, input: &[Vec<f32>], offset_db: f64) -> f64 {
+    let mut emulation = Emulation::new(profile, 48_000, 512, 2).expect("builds");
+    emulation.set_level_offset_db(offset_db);
+    let mut channels = input.to_vec();
+    run(&mut emulation, &mut channels);
+    lufs(&channels)
+}
+
+#[test]
+fn device_level_plays_centred_and_correlated_pink_within_1_lu_of_the_reference() {
+    // At the calibration's −16 LUFS: devices' compressors make level a matter of level.
+    let reference = profile("reference");
+    for (name, input) in [
+        ("L = R", pink_at_correlation(1.0, 6.0, 7)),
+        ("ρ 0.8", pink_at_correlation(0.8, 6.0, 7)),
+    ] {
+        let scale = 10f64.powf((-16.0 - lufs(&input)) / 20.0) as f32;
+        let input: Vec<Vec<f32>> = input
+            .iter()
+            .map(|c| c.iter().map(|x| x * scale).collect())
+            .collect();
+        let flat = through(&reference, &input, 0.0);
+        for p in profiles() {
+            let heard = through(&p, &input, 0.0);
+            assert!(
+                (heard - flat).abs() <= 1.0,
+                "{} on {name} pink: {heard:.2} LUFS vs reference {flat:.2}",
+                p.id
+            );
+        }
+    }
+}
+
+#[test]
+fn matched_level_plays_every_kind_of_mix_at_its_reference_loudness() {
+    let reference = profile("reference");
+    let never = std::sync::atomic::AtomicBool::new(false);
+    let programmes = [
+        ("L = R pink", pink_at_correlation(1.0, 4.0, 3)),
+        ("ρ 0.8 pink", pink_at_correlation(0.8, 4.0, 3)),
+        ("uncorrelated pink", pink_at_correlation(0.0, 4.0, 3)),
+        ("bass-heavy", bass_heavy(4.0)),
+        ("side-heavy", pink_at_correlation(-0.4, 4.0, 5)),
+    ];
+    for (name, input) in &programmes {
+        let audio = AudioBuffer::new(48_000, input.clone()).expect("stereo");
+        let flat = through(&reference, input, 0.0);
+        for p in profiles() {
+            let t = translation(&p, &reference, &audio, 0.0, &never).expect("measured");
+            assert!((t.reference_lufs - flat).abs() < 0.01, "{name}");
+            let matched = through(&p, input, t.matched_offset_db);
+            assert!(
+                (matched - flat).abs() <= 0.5,
+                "{} on {name}: {matched:.2} LUFS matched vs reference {flat:.2}",
+                p.id
+            );
+        }
+    }
+}
+
+#[test]
+fn the_loss_a_device_costs_says_where_it_comes_from() {
+    let reference = profile("reference");
+    let never = std::sync::atomic::AtomicBool::new(false);
+    let audio = |channels: Vec<Vec<f32>>| AudioBuffer::new(48_000, channels).expect("stereo");
+    // A phone has no bass: a bass-heavy mix loses several LU, and the bass is why.
+    let phone = translation(
+        &profile("phone"),
+        &reference,
+        &audio(bass_heavy(4.0)),
+        0.0,
+        &never,
+    )
+    .expect("measured");
+    assert!(phone.loss_lu > 3.0, "{phone:?}");
+    let bass = &phone.regions[0];
+    assert_eq!(bass.name, "bass below 150 Hz");
+    assert!(
+        bass.change_db < -12.0 && bass.loudness_share > 0.4,
+        "{bass:?}"
+    );
+    assert!(
+        phone.sentence().contains("bass below 150 Hz"),
+        "{}",
+        phone.sentence()
+    );
+    // The same phone on correlated pink loses nothing: that is its calibration.
+    let pink = translation(
+        &profile("phone"),
+        &reference,
+        &audio(pink_at_correlation(0.8, 4.0, 9)),
+        0.0,
+        &never,
+    )
+    .expect("measured");
+    assert!(pink.loss_lu.abs() < 1.0, "{pink:?}");
+    // A wide mix cancels when summed to mono; headphones keep stereo and say nothing of it.
+    let wide = audio(pink_at_correlation(-0.4, 4.0, 5));
+    let radio =
+        translation(&profile("kitchen-radio"), &reference, &wide, 0.0, &never).expect("measured");
+    let cancellation = radio.mono_cancellation_lu.expect("a mono device");
+    // Mono sum of ρ −0.4 pink keeps 0.3 of its power (−5.2 dB) against 0.9 (−0.46 dB) for
+    // the calibration noise.
+    assert!((cancellation - 4.77).abs() < 0.5, "{cancellation}");
+    assert!(
+        radio.sentence().contains("mono summing"),
+        "{}",
+        radio.sentence()
+    );
+    let headphones =
+        translation(&profile("headphones"), &reference, &wide, 0.0, &never).expect("measured");
+    assert_eq!(headphones.mono_cancellation_lu, None);
 }

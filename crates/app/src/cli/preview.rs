@@ -1,15 +1,20 @@
-//! `crest preview IN -o OUT.wav [--chain FILE] [--platform ID] [--profile ID]`: the listener
-//! path rendered offline — the chain when given, then the monitor path playback uses
-//! (platform normalization and limiter, the playback-system emulation, the safety ceiling) —
-//! as an undithered stereo 32-bit float WAV, sample for sample what playback puts out. A
-//! listening copy for comparison outside Crest, never a master.
+//! `crest preview IN -o OUT.wav [--chain FILE] [--platform ID] [--profile ID] [--level
+//! matched|device] [--json]`: the listener path rendered offline — the chain when given, then
+//! the monitor path playback uses (platform normalization and limiter, the playback-system
+//! emulation at its level, the safety ceiling) — as an undithered stereo 32-bit float WAV,
+//! sample for sample what playback puts out. A listening copy for comparison outside Crest,
+//! never a master. With a profile it also says what the device costs the track in level, and
+//! where.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
 
-use clap::Args;
-use crest_engine::emulation::{Emulation, EmulationOptions};
+use clap::{Args, ValueEnum};
+use crest_engine::emulation::translation::{Translation, translation};
+use crest_engine::emulation::{
+    Emulation, EmulationOptions, LevelMode, REFERENCE_PROFILE, built_in_profiles,
+};
 use crest_engine::export::{Dither, ExportRequest, Format, export};
 use crest_engine::monitor::{Measured, MonitorStage, SourceGains, render_heard};
 use crest_engine::render::render_whole;
@@ -34,8 +39,32 @@ pub struct PreviewArgs {
     /// Leave out the profile's environment noise (car, club, record surface).
     #[arg(long)]
     pub no_noise: bool,
+    /// The profile's level: `matched` plays the track at the loudness it has through the
+    /// reference system (compare tone), `device` at the device's own calibration (hear what
+    /// it costs in level).
+    #[arg(long, value_enum, default_value_t = Level::Matched)]
+    pub level: Level,
+    /// Print what was done as one JSON object (with the profile's level report).
+    #[arg(long)]
+    pub json: bool,
     #[command(flatten)]
     pub memory: super::MemoryArgs,
+}
+
+/// `--level`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Level {
+    Matched,
+    Device,
+}
+
+impl From<Level> for LevelMode {
+    fn from(level: Level) -> Self {
+        match level {
+            Level::Matched => LevelMode::Matched,
+            Level::Device => LevelMode::Device,
+        }
+    }
 }
 
 pub fn run(args: &PreviewArgs) -> ExitCode {
@@ -62,6 +91,7 @@ fn preview(args: &PreviewArgs) -> Result<String, String> {
         decode_file_within(&args.input, &args.memory.mastering()).map_err(|e| e.to_string())?;
     let mut audio = decoded.audio;
     let mut steps = Vec::new();
+    let mut report: Option<Translation> = None;
     if let (Some(settings), Some(path)) = (&settings, &args.chain) {
         let rendered = render_whole(&audio, settings).map_err(|e| e.to_string())?;
         audio = rendered.audio;
@@ -86,16 +116,45 @@ fn preview(args: &PreviewArgs) -> Result<String, String> {
                 environment_noise: !args.no_noise,
                 solo_lost: false,
             });
+            // Measured at the level the track reaches the device: after the platform's gain.
+            let reference = built_in_profiles()
+                .map_err(|e| e.to_string())?
+                .into_iter()
+                .find(|p| p.id == REFERENCE_PROFILE)
+                .ok_or("the reference profile is missing")?;
+            let heard_gain_db = 20.0 * f64::from(gains.master).log10();
+            let measured = translation(
+                profile,
+                &reference,
+                &audio,
+                heard_gain_db,
+                &AtomicBool::new(false),
+            )
+            .map_err(|e| e.to_string())?;
+            let level = match LevelMode::from(args.level) {
+                LevelMode::Matched => {
+                    emulation.set_level_offset_db(measured.matched_offset_db);
+                    format!(
+                        "matched to the reference system, {:+.1} dB",
+                        emulation.normalization_db() + measured.matched_offset_db
+                    )
+                }
+                LevelMode::Device => format!(
+                    "at the device's level, {:+.1} dB",
+                    emulation.normalization_db()
+                ),
+            };
             steps.push(format!(
-                "played through {} (level-normalized {:+.1} dB{})",
+                "played through {} ({level}{}); the track {}",
                 profile.name,
-                emulation.normalization_db(),
                 if profile.noise.is_some() && !args.no_noise {
                     ", with its environment noise"
                 } else {
                     ""
-                }
+                },
+                measured.sentence()
             ));
+            report = Some(measured);
             Some(Box::new(emulation) as Box<dyn MonitorStage>)
         }
         None => None,
@@ -116,6 +175,15 @@ fn preview(args: &PreviewArgs) -> Result<String, String> {
     let path = args.output.display();
     if steps.is_empty() {
         steps.push("no platform and no profile: the audio is unchanged".into());
+    }
+    if args.json {
+        return Ok(serde_json::json!({
+            "output": args.output.display().to_string(),
+            "steps": steps,
+            "level": LevelMode::from(args.level),
+            "translation": report,
+        })
+        .to_string());
     }
     Ok(format!(
         "Wrote a listening preview (not a master) to {path}: {}.",
