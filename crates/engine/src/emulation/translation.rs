@@ -69,7 +69,7 @@ pub struct Translation {
 
 impl Translation {
     /// One line for the engineer: "loses 3.8 LU here: bass below 150 Hz −17.2 dB (41 % of
-    /// the loudness), mono sum −1.2 LU".
+    /// the loudness), mono summing −1.2 LU".
     pub fn sentence(&self) -> String {
         let mut parts = Vec::new();
         // The regions that cost something audible, most costly first.
@@ -87,20 +87,23 @@ impl Translation {
                 region.loudness_share * 100.0
             ));
         }
-        if let Some(mono) = self.mono_cancellation_lu.filter(|m| m.abs() >= 0.3) {
-            parts.push(format!("mono summing {:+.1} LU", -mono));
+        if let Some(mono) = self.mono_cancellation_lu.filter(|m| *m >= 0.3) {
+            parts.push(format!("mono summing −{mono:.1} LU"));
         }
-        let level = if self.loss_lu.abs() < 0.5 {
-            "keeps its level here".to_owned()
-        } else if self.loss_lu > 0.0 {
-            format!("loses {:.1} LU here", self.loss_lu)
+        let (level, joint) = if self.loss_lu >= 0.5 {
+            (format!("loses {:.1} LU here", self.loss_lu), ": ")
+        } else if self.loss_lu <= -0.5 {
+            (
+                format!("plays {:.1} LU louder here", -self.loss_lu),
+                "; lost: ",
+            )
         } else {
-            format!("gains {:.1} LU here", -self.loss_lu)
+            ("keeps its level here".to_owned(), "; lost: ")
         };
         if parts.is_empty() {
             level
         } else {
-            format!("{level}: {}", parts.join(", "))
+            format!("{level}{joint}{}", parts.join(", "))
         }
     }
 }
