@@ -437,3 +437,30 @@ fn the_loss_a_device_costs_says_where_it_comes_from() {
         translation(&profile("headphones"), &reference, &wide, 0.0, &never).expect("measured");
     assert_eq!(headphones.mono_cancellation_lu, None);
 }
+
+#[test]
+fn the_master_is_measured_through_the_chain_as_playback_makes_it() {
+    use crest_engine::chain::ChainSettings;
+    use crest_engine::emulation::translation::translation_through_chain;
+    use crest_engine::render::render_whole;
+    let reference = profile("reference");
+    let never = std::sync::atomic::AtomicBool::new(false);
+    let mix = AudioBuffer::new(48_000, bass_heavy(4.0)).expect("stereo");
+    let mut settings = ChainSettings::gentle_master();
+    settings.limiter.target_lufs = None;
+    settings.limiter.gain_db = 3.0;
+    let master = render_whole(&mix, &settings).expect("renders").audio;
+    for id in ["phone", "club"] {
+        let whole = translation(&profile(id), &reference, &master, -2.0, &never).expect("measured");
+        let streamed =
+            translation_through_chain(&profile(id), &reference, &mix, &settings, -2.0, &never)
+                .expect("measured");
+        for (a, b) in [
+            (whole.input_lufs, streamed.input_lufs),
+            (whole.device_lufs, streamed.device_lufs),
+            (whole.matched_offset_db, streamed.matched_offset_db),
+        ] {
+            assert!((a - b).abs() < 0.05, "{id}: {whole:?} vs {streamed:?}");
+        }
+    }
+}

@@ -12,8 +12,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::Serialize;
 
-use super::{CALIBRATION_SECONDS, Emulation, EmulationError, Profile, calibration_pink};
+use super::{
+    CALIBRATION_SECONDS, ChannelHandling, Emulation, EmulationError, Profile, calibration_pink,
+};
 use crate::audio::{AudioBuffer, ChannelRole};
+use crate::chain::{Chain, ChainError, ChainSettings};
 use crate::loudness::{self, IntegratedMeter};
 use crate::monitor::MonitorStage;
 use crate::spectrum::{BandSpectrum, LongTermAnalyzer};
@@ -117,6 +120,8 @@ fn cost(region: &RegionChange) -> f64 {
 pub enum TranslationError {
     #[error(transparent)]
     Emulation(#[from] EmulationError),
+    #[error(transparent)]
+    Chain(#[from] ChainError),
     #[error("the track is silent (below the −70 LUFS gate): there is no level to compare")]
     Silent,
     #[error("measurement cancelled")]
@@ -132,52 +137,121 @@ pub fn translation(
     gain_db: f64,
     cancel: &AtomicBool,
 ) -> Result<Translation, TranslationError> {
-    let rate = audio.sample_rate();
     let sources = audio.channels();
     if sources.len() > 2 {
         return Err(EmulationError::Channels(sources.len()).into());
     }
     // Stereo as the monitor plays it: a mono track on both sides.
     let sides = [&sources[0], &sources[usize::from(sources.len() > 1)]];
-    let count = 2;
-    let mut device = Emulation::new(profile, rate, BLOCK, count)?;
-    let mut flat = Emulation::new(reference, rate, BLOCK, count)?;
+    measure(
+        profile,
+        reference,
+        audio.sample_rate(),
+        audio.frames(),
+        gain_db,
+        &mut |start, end, block| {
+            for (b, side) in block.iter_mut().zip(sides) {
+                b.extend_from_slice(&side[start..end]);
+            }
+        },
+        cancel,
+    )
+}
+
+/// [`translation`] of the master as playback makes it: `audio` (the mix) through a chain of
+/// `settings` (the limiter at its gain: set, or solved for the target), block by block, never
+/// holding the master.
+pub fn translation_through_chain(
+    profile: &Profile,
+    reference: &Profile,
+    audio: &AudioBuffer,
+    settings: &ChainSettings,
+    gain_db: f64,
+    cancel: &AtomicBool,
+) -> Result<Translation, TranslationError> {
+    let channels = audio.channel_count();
+    let mut chain = Chain::new(settings, audio.sample_rate(), BLOCK, channels)?;
+    let sources = audio.channels();
+    let mut scratch: Vec<Vec<f32>> = (0..channels).map(|_| Vec::with_capacity(BLOCK)).collect();
+    measure(
+        profile,
+        reference,
+        audio.sample_rate(),
+        audio.frames(),
+        gain_db,
+        &mut |start, end, block| {
+            for (s, source) in scratch.iter_mut().zip(sources) {
+                s.clear();
+                s.extend_from_slice(&source[start..end]);
+            }
+            let mut planes: Vec<&mut [f32]> = scratch.iter_mut().map(Vec::as_mut_slice).collect();
+            chain.process(&mut planes);
+            // Stereo as the monitor plays it: a mono track on both sides.
+            let second = usize::from(scratch.len() > 1);
+            block[0].extend_from_slice(&scratch[0]);
+            block[1].extend_from_slice(&scratch[second]);
+        },
+        cancel,
+    )
+}
+
+/// Appends frames `start..end` of stereo programme to a block's two channels.
+type Programme<'a> = dyn FnMut(usize, usize, &mut [Vec<f32>; 2]) + 'a;
+
+/// The measurement over `frames` of stereo programme that `source` appends to the block's two
+/// (cleared) channels, frames `start..end` at a time.
+fn measure(
+    profile: &Profile,
+    reference: &Profile,
+    rate: u32,
+    frames: usize,
+    gain_db: f64,
+    source: &mut Programme<'_>,
+    cancel: &AtomicBool,
+) -> Result<Translation, TranslationError> {
+    let mut device = Emulation::new(profile, rate, BLOCK, 2)?;
+    let mut flat = Emulation::new(reference, rate, BLOCK, 2)?;
+    // The device's channel handling alone, for what it cancels.
+    let mut handling = Emulation::new(profile, rate, BLOCK, 2)?;
+    let sums = !matches!(profile.channels, ChannelHandling::Stereo);
     let roles = &[ChannelRole::Left, ChannelRole::Right];
-    let mut meters = [(); 3].map(|_| IntegratedMeter::new(rate, roles));
+    let mut meters = [(); 4].map(|_| IntegratedMeter::new(rate, roles));
     let mut spectra = [(); 2].map(|_| LongTermAnalyzer::new(rate, roles));
     let gain = db_to_amp(gain_db) as f32;
-    let mut block: Vec<Vec<f32>> = (0..count).map(|_| Vec::with_capacity(BLOCK)).collect();
-    let mut through: Vec<Vec<f32>> = (0..count).map(|_| Vec::with_capacity(BLOCK)).collect();
-    let frames = audio.frames();
+    let mut block = [Vec::with_capacity(BLOCK), Vec::with_capacity(BLOCK)];
+    let mut through = [Vec::with_capacity(BLOCK), Vec::with_capacity(BLOCK)];
     let mut start = 0;
     while start < frames {
         if cancel.load(Ordering::Relaxed) {
             return Err(TranslationError::Cancelled);
         }
         let end = (start + BLOCK).min(frames);
-        for (b, source) in block.iter_mut().zip(sides) {
-            b.clear();
-            b.extend(source[start..end].iter().map(|x| x * gain));
-        }
-        let [input_meter, device_meter, reference_meter] = &mut meters;
+        block.iter_mut().for_each(Vec::clear);
+        source(start, end, &mut block);
+        block
+            .iter_mut()
+            .for_each(|b| b.iter_mut().for_each(|x| *x *= gain));
+        let [input_meter, device_meter, reference_meter, handled_meter] = &mut meters;
         let [input_spectrum, device_spectrum] = &mut spectra;
-        push(input_meter, input_spectrum, &block);
+        push(input_meter, Some(input_spectrum), &block);
         for (stage, meter, spectrum) in [
             (&mut device, device_meter, Some(device_spectrum)),
             (&mut flat, reference_meter, None),
         ] {
             through.clone_from(&block);
-            let mut planes: Vec<&mut [f32]> = through.iter_mut().map(Vec::as_mut_slice).collect();
-            stage.process(&mut planes);
-            let planes: Vec<&[f32]> = through.iter().map(Vec::as_slice).collect();
-            meter.push(&planes);
-            if let Some(spectrum) = spectrum {
-                spectrum.push(&planes);
-            }
+            let [left, right] = &mut through;
+            stage.process(&mut [left.as_mut_slice(), right.as_mut_slice()]);
+            push(meter, spectrum, &through);
+        }
+        if sums {
+            through.clone_from(&block);
+            let [left, right] = &mut through;
+            handling.handle_channels(left, right);
+            push(handled_meter, None, &through);
         }
         start = end;
     }
-    let [input, device_meter, reference_meter] = meters;
+    let [input, device_meter, reference_meter, handled_meter] = meters;
     let (Some(input_lufs), Some(device_lufs), Some(reference_lufs)) = (
         input.finish(),
         device_meter.finish(),
@@ -187,7 +261,14 @@ pub fn translation(
     };
     let [spectrum_in, spectrum_out] = spectra;
     let regions = region_changes(&spectrum_in.finish(), &spectrum_out.finish(), rate);
-    let mono_cancellation_lu = mono_cancellation(&mut device, sides, rate, gain);
+    let mono_cancellation_lu = if sums {
+        let track = handled_meter.finish().map(|handled| input_lufs - handled);
+        track
+            .zip(noise_cancellation(&mut handling, rate))
+            .map(|(t, n)| t - n)
+    } else {
+        None
+    };
     Ok(Translation {
         profile: profile.id.clone(),
         input_lufs,
@@ -200,10 +281,16 @@ pub fn translation(
     })
 }
 
-fn push(meter: &mut IntegratedMeter, spectrum: &mut LongTermAnalyzer, block: &[Vec<f32>]) {
-    let planes: Vec<&[f32]> = block.iter().map(Vec::as_slice).collect();
+fn push(
+    meter: &mut IntegratedMeter,
+    spectrum: Option<&mut LongTermAnalyzer>,
+    block: &[Vec<f32>; 2],
+) {
+    let planes = [block[0].as_slice(), block[1].as_slice()];
     meter.push(&planes);
-    spectrum.push(&planes);
+    if let Some(spectrum) = spectrum {
+        spectrum.push(&planes);
+    }
 }
 
 /// Level change and K-weighted share of each of [`REGIONS`], from long-term spectra of the
@@ -245,39 +332,19 @@ fn region_changes(input: &BandSpectrum, output: &BandSpectrum, rate: u32) -> Vec
         .collect()
 }
 
-/// LU the device's channel handling takes from the stereo track beyond what it takes from the
-/// calibration noise; None when the device keeps stereo.
-fn mono_cancellation(
-    device: &mut Emulation,
-    sides: [&Vec<f32>; 2],
-    rate: u32,
-    gain: f32,
-) -> Option<f64> {
-    if matches!(device.channels, super::ChannelHandling::Stereo) {
-        return None;
-    }
+/// LU the device's channel handling takes from the calibration noise (what the track's
+/// cancellation is told against).
+fn noise_cancellation(handling: &mut Emulation, rate: u32) -> Option<f64> {
     let roles = [ChannelRole::Left, ChannelRole::Right];
-    let mut lost = |channels: [&Vec<f32>; 2], gain: f32| -> Option<f64> {
-        let mut before = IntegratedMeter::new(rate, &roles);
-        let mut after = IntegratedMeter::new(rate, &roles);
-        device.reset();
-        let frames = channels[0].len();
-        let (mut left, mut right) = (Vec::with_capacity(BLOCK), Vec::with_capacity(BLOCK));
-        for start in (0..frames).step_by(BLOCK) {
-            let end = (start + BLOCK).min(frames);
-            left.clear();
-            right.clear();
-            left.extend(channels[0][start..end].iter().map(|x| x * gain));
-            right.extend(channels[1][start..end].iter().map(|x| x * gain));
-            before.push(&[&left, &right]);
-            device.handle_channels(&mut left, &mut right);
-            after.push(&[&left, &right]);
-        }
-        Some(before.finish()? - after.finish()?)
+    let mut pink = calibration_pink((CALIBRATION_SECONDS * f64::from(rate)) as usize, 2);
+    let mut before = IntegratedMeter::new(rate, &roles);
+    before.push(&[&pink[0], &pink[1]]);
+    handling.reset();
+    let [left, right] = &mut pink[..] else {
+        return None;
     };
-    let track = lost(sides, gain)?;
-    let frames = (CALIBRATION_SECONDS * f64::from(rate)) as usize;
-    let pink = calibration_pink(frames, 2);
-    let noise = lost([&pink[0], &pink[1]], 1.0)?;
-    Some(track - noise)
+    handling.handle_channels(left, right);
+    let mut after = IntegratedMeter::new(rate, &roles);
+    after.push(&[left.as_slice(), right.as_slice()]);
+    Some(before.finish()? - after.finish()?)
 }
