@@ -42,6 +42,8 @@ pub struct MonitorChoices {
     pub dim: bool,
     /// A playback-system emulation by profile id.
     pub emulation: Option<String>,
+    /// The emulation's level: matched to the reference system per track, or the device's.
+    pub level: crate::emulation::LevelMode,
     pub environment_noise: bool,
     pub solo_lost: bool,
     /// A platform's normalization by target id.

@@ -2,11 +2,11 @@
 //! stereo / mono / mid / side, dim, a playback-system emulation, and a streaming platform's
 //! normalization. None of it touches the master; it is the listener's side of the desk.
 
-use crest_engine::emulation::Profile;
+use crest_engine::emulation::{LevelMode, Profile};
 use crest_engine::monitor::MonitorChoices;
 use crest_engine::platform::Target;
 use crest_playback::engine::{Listen, Source};
-use iced::widget::{button, checkbox, pick_list, row, text};
+use iced::widget::{button, checkbox, column, pick_list, row, text};
 use iced::{Alignment, Element, Length};
 
 use super::style;
@@ -19,6 +19,8 @@ pub enum MonitorMsg {
     Dim(bool),
     /// A playback system by profile id, or none.
     Emulation(Option<String>),
+    /// Its level: matched to the reference system, or the device's own.
+    Level(LevelMode),
     EnvironmentNoise(bool),
     SoloLost(bool),
     /// A platform's normalization by target id, or none (sources level-matched instead).
@@ -73,6 +75,7 @@ impl Monitor {
         profiles: &'a [Profile],
         targets: &'a [Target],
         stereo_track: bool,
+        heard_note: Option<String>,
     ) -> Element<'a, MonitorMsg> {
         let mut sources = row![
             toggle(
@@ -136,6 +139,14 @@ impl Monitor {
         .align_y(Alignment::Center);
         if self.choices.emulation.is_some() {
             heard_on = heard_on
+                .push(widgets::segmented(
+                    &[
+                        (LevelMode::Matched, "Matched level"),
+                        (LevelMode::Device, "Device level"),
+                    ],
+                    self.choices.level,
+                    MonitorMsg::Level,
+                ))
                 .push(
                     checkbox(self.choices.environment_noise)
                         .label("Room noise")
@@ -162,7 +173,7 @@ impl Monitor {
         .spacing(8)
         .align_y(Alignment::Center);
         // Each label stays with its list when the bar wraps.
-        row![
+        let bar = row![
             sources,
             reference,
             listen,
@@ -173,7 +184,12 @@ impl Monitor {
         .spacing(10)
         .align_y(Alignment::Center)
         .wrap()
-        .vertical_spacing(6)
-        .into()
+        .vertical_spacing(6);
+        match heard_note {
+            Some(note) => column![bar, text(note).size(12).color(style::MUTED)]
+                .spacing(4)
+                .into(),
+            None => bar.into(),
+        }
     }
 }

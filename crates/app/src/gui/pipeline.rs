@@ -200,3 +200,30 @@ mod tests {
         assert_eq!(start_from(Some(-14.0), None, None), SolverStart::Measured);
     }
 }
+
+/// What a playback system does to the master's level, measured on the master as playback
+/// makes it (the mix through the live chain), at the gain the monitor plays it with.
+#[derive(Debug, Clone)]
+pub struct TranslationRequest {
+    pub audio: Arc<AudioBuffer>,
+    pub settings: ChainSettings,
+    pub profile: crest_engine::emulation::Profile,
+    pub reference: crest_engine::emulation::Profile,
+    pub gain_db: f64,
+}
+
+/// Measures a [`TranslationRequest`], stopping when `job` is cancelled.
+pub fn translate(
+    request: &TranslationRequest,
+    job: &Job,
+) -> Result<crest_engine::emulation::translation::Translation, String> {
+    crest_engine::emulation::translation::translation_through_chain(
+        &request.profile,
+        &request.reference,
+        &request.audio,
+        &request.settings,
+        request.gain_db,
+        job.cancel_flag(),
+    )
+    .map_err(|e| e.to_string())
+}

@@ -25,6 +25,7 @@ use std::sync::{Arc, Mutex};
 
 use crest_engine::AudioBuffer;
 use crest_engine::chain::ChainSettings;
+use crest_engine::emulation::translation::Translation;
 use crest_engine::emulation::{Emulation, Profile, built_in_profiles};
 use crest_engine::health::{Finding, Severity};
 use crest_engine::limits::DecodeLimits;
@@ -198,6 +199,13 @@ pub struct Session {
     reference_path: Option<PathBuf>,
     /// The emulation in use, kept to apply option changes without rebuilding.
     emulation: Option<Arc<Emulation>>,
+    /// What the chosen playback system does to the master's level (its matched level, what
+    /// it costs): measured off the UI thread for each profile, master and platform gain.
+    translation: Option<Result<Translation, String>>,
+    /// Counts translation requests; a result reports which it was made for.
+    translation_generation: u64,
+    /// The measurement in flight (cancelled when superseded).
+    translating: Option<Arc<Job>>,
     /// The output device chosen (by id; none: the system's default) and its buffer size, and
     /// the devices found.
     output_choice: OutputChoice,
@@ -268,6 +276,9 @@ impl Session {
                 .unwrap_or_default(),
             reference_loudness: None,
             emulation: None,
+            translation: None,
+            translation_generation: 0,
+            translating: None,
             notice: (!loaded.warnings.is_empty())
                 .then(|| Notice::Warning(loaded.warnings.join("; "))),
             export: ExportDialog::new(
@@ -501,10 +512,7 @@ impl Session {
             Message::Transport(message) => self.transport(message),
             Message::Listening(message) => return self.listening(message),
             Message::Chain(edit) => self.edit_chain(edit),
-            Message::Rendered(generation, result) => {
-                self.rendered(generation, result);
-                Task::none()
-            }
+            Message::Rendered(generation, result) => self.rendered(generation, result),
             Message::Target(target) => {
                 if self.settings.limiter.target_lufs == target {
                     return (Task::none(), None);
@@ -562,9 +570,13 @@ impl Session {
 
     /// A render arrived: the numbers, curves and live gain follow it, if it is for the
     /// settings on the desk.
-    fn rendered(&mut self, generation: u64, result: Arc<Result<Mastered, String>>) {
+    fn rendered(
+        &mut self,
+        generation: u64,
+        result: Arc<Result<Mastered, String>>,
+    ) -> Task<Message> {
         if generation != self.generation {
-            return;
+            return Task::none();
         }
         self.rendering = None;
         match Arc::try_unwrap(result) {
@@ -586,6 +598,8 @@ impl Session {
                 self.rendered_generation = generation;
                 self.apply_live();
                 self.send_gains();
+                // A new master: what the playback system does to it is measured again.
+                return self.translate_task();
             }
             Ok(Err(error)) => {
                 self.master = None;
@@ -596,6 +610,7 @@ impl Session {
             }
             Err(_) => {}
         }
+        Task::none()
     }
 }
 

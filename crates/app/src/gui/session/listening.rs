@@ -5,7 +5,8 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crest_engine::emulation::{Emulation, EmulationOptions};
+use crest_engine::emulation::translation::Translation;
+use crest_engine::emulation::{Emulation, EmulationOptions, LevelMode, REFERENCE_PROFILE};
 use crest_engine::loudness::Loudness;
 use crest_engine::monitor::MonitorStage;
 use crest_playback::engine::{
@@ -20,10 +21,10 @@ use iced::{Element, Fill, Length, Task};
 
 use super::super::dialog::{self, Ask, Picked};
 use super::super::monitor_bar::MonitorMsg;
-use super::super::pipeline::{Loaded, load_reference};
+use super::super::pipeline::{Loaded, TranslationRequest, load_reference, translate};
 use super::super::style;
 use super::super::widgets::{self, Named, Notice};
-use super::super::work::off_thread;
+use super::super::work::{Job, off_thread};
 use super::{Event, Session, readouts};
 
 #[derive(Debug, Clone)]
@@ -40,6 +41,8 @@ pub enum Message {
     ReferenceLoaded(Arc<Result<Loaded, String>>),
     /// An emulation built off the UI thread for a profile id.
     EmulationBuilt(String, Arc<Result<Emulation, String>>),
+    /// What the playback system does to the master's level, for the request it counts.
+    Translated(u64, Arc<Result<Translation, String>>),
     /// Look for output devices (as the list opens).
     ScanDevices,
     DevicesFound(Vec<OutputDevice>),
@@ -127,6 +130,14 @@ impl Session {
                 self.emulation_built(&id, &result);
                 Task::none()
             }
+            Message::Translated(generation, result) => {
+                if generation == self.translation_generation {
+                    self.translating = None;
+                    self.translation = Some((*result).clone());
+                    self.send_emulation();
+                }
+                Task::none()
+            }
             Message::ScanDevices => Task::perform(
                 off_thread(|| Ok(crest_playback::output_devices())),
                 |found| Message::DevicesFound(found.unwrap_or_default()).into(),
@@ -193,13 +204,87 @@ impl Session {
         }
     }
 
+    /// The measurement of what the chosen playback system does to the master at the gain it
+    /// is heard with; none with the studio monitors or the reference system itself.
+    pub(super) fn translation_request(&self) -> Option<TranslationRequest> {
+        let id = self.monitor.choices.emulation.as_deref()?;
+        let find = |id: &str| self.profiles.iter().find(|p| p.id == id).cloned();
+        (id != REFERENCE_PROFILE).then_some(())?;
+        Some(TranslationRequest {
+            audio: Arc::clone(&self.audio),
+            settings: self.live_settings(),
+            profile: find(id)?,
+            reference: find(REFERENCE_PROFILE)?,
+            gain_db: 20.0 * f64::from(self.source_gains().master).log10(),
+        })
+    }
+
+    /// Measures again what the playback system does to the master (a new master, profile or
+    /// platform gain); the one in flight is cancelled, its result would be stale.
+    pub(super) fn translate_task(&mut self) -> Task<super::Message> {
+        if let Some(previous) = self.translating.take() {
+            previous.cancel();
+        }
+        self.translation_generation += 1;
+        self.translation = None;
+        let Some(request) = self.translation_request() else {
+            return Task::none();
+        };
+        let job = Arc::new(Job::default());
+        self.translating = Some(Arc::clone(&job));
+        let generation = self.translation_generation;
+        Task::perform(
+            off_thread(move || Ok(translate(&request, &job))),
+            move |result: Result<Result<Translation, String>, String>| {
+                Message::Translated(generation, Arc::new(result.and_then(|r| r))).into()
+            },
+        )
+    }
+
+    /// The static gain on top of the device calibration the emulation plays at: the
+    /// measured matched offset at the matched level (0 until it is measured), 0 at the
+    /// device's.
+    fn level_offset_db(&self) -> f64 {
+        match (self.monitor.choices.level, &self.translation) {
+            (LevelMode::Matched, Some(Ok(t)))
+                if self.monitor.choices.emulation.as_deref() == Some(t.profile.as_str()) =>
+            {
+                t.matched_offset_db
+            }
+            _ => 0.0,
+        }
+    }
+
+    /// Beside "Heard on": what the playback system does to the master, or that it is being
+    /// measured.
+    pub(super) fn heard_note(&self) -> Option<String> {
+        let id = self.monitor.choices.emulation.as_deref()?;
+        let name = &self.profiles.iter().find(|p| p.id == id)?.name;
+        if id == REFERENCE_PROFILE {
+            return None;
+        }
+        Some(match &self.translation {
+            Some(Ok(t)) => {
+                let level = match self.monitor.choices.level {
+                    LevelMode::Matched => "played at its reference loudness",
+                    LevelMode::Device => "played at the device's own level",
+                };
+                format!("{name}: the master {} ({level}).", t.sentence())
+            }
+            Some(Err(error)) => format!("{name}: its level could not be measured ({error})."),
+            None => format!("{name}: measuring what it does to the master's level…"),
+        })
+    }
+
     fn send_emulation(&mut self) {
+        let offset_db = self.level_offset_db();
         let stage = self.emulation.as_ref().map(|built| {
             let mut emulation = Emulation::clone(built);
             emulation.set_options(EmulationOptions {
                 environment_noise: self.monitor.choices.environment_noise,
                 solo_lost: self.monitor.choices.solo_lost,
             });
+            emulation.set_level_offset_db(offset_db);
             Box::new(emulation) as Box<dyn MonitorStage>
         });
         self.send(Command::Emulation(stage));
@@ -233,15 +318,21 @@ impl Session {
                     .as_deref()
                     .and_then(|id| self.profiles.iter().find(|p| p.id == id))
                     .cloned();
+                let measure = self.translate_task();
                 if let (Some(id), Some(profile)) = (id, profile) {
                     let rate = self.audio.sample_rate();
-                    return Task::perform(
+                    let build = Task::perform(
                         off_thread(move || {
                             Emulation::new(&profile, rate, MAX_BLOCK, 2).map_err(|e| e.to_string())
                         }),
                         move |built| Message::EmulationBuilt(id.clone(), Arc::new(built)).into(),
                     );
+                    return Task::batch([build, measure]);
                 }
+            }
+            MonitorMsg::Level(level) => {
+                self.monitor.choices.level = level;
+                self.send_emulation();
             }
             MonitorMsg::EnvironmentNoise(on) => {
                 self.monitor.choices.environment_noise = on;
@@ -262,6 +353,8 @@ impl Session {
                     .map(|t| (t.name.clone(), t.integrated_lufs));
                 self.timeline.refresh();
                 self.send_gains();
+                // The device hears the master at the platform's gain now.
+                return self.translate_task();
             }
             MonitorMsg::LoadReference => {
                 return Task::perform(dialog::pick(self.reference_ask()), |picked| {
@@ -417,6 +510,7 @@ impl Session {
                 &self.profiles,
                 &self.targets,
                 self.audio.channel_count() == 2,
+                self.heard_note(),
             )
             .map(|message| Message::Monitor(message).into())
     }

@@ -351,7 +351,75 @@ fn master_mix_reference_and_an_emulation_are_heard_at_matched_loudness() {
         (flat - master).abs() < 0.5,
         "reference system {flat}, master {master}"
     );
+    // Until the phone's matched level is measured it plays at its own level.
     let on_phone = through(&mut desk, "phone");
     assert!(on_phone < master - 6.0, "phone {on_phone}, master {master}");
+    assert!(
+        window(&desk)
+            .find(starting("Phone speaker: measuring"))
+            .is_ok()
+    );
+    // Measured (the work the task runs): at the matched level the phone plays the master at
+    // its reference loudness, and says what it costs.
+    let request = session(&desk).translation_request().expect("a device");
+    let measured = super::super::super::pipeline::translate(&request, &Job::default());
+    let loss = measured.as_ref().expect("measured").loss_lu;
+    assert!(loss > 6.0, "{loss}");
+    let generation = session(&desk).translation_generation;
+    let _ = desk.update(Message::Session(S::Listening(L::Translated(
+        generation,
+        Arc::new(measured),
+    ))));
+    // The matched level is one static gain for the whole track: heard over the whole demo
+    // (24 s from the top), as it was measured.
+    let whole = |desk: &mut Desk| {
+        let _ = desk.update(Message::Session(S::Transport(T::Seek(0.0))));
+        let _ = device.pull(4_800);
+        let heard = device.pull(24 * 48_000 - 4_800);
+        let _ = desk.update(Message::Session(S::Listening(L::Tick)));
+        pulled_lufs(&heard)
+    };
+    let matched = whole(&mut desk);
+    let _ = desk.update(Message::Session(S::Listening(L::Monitor(
+        MonitorMsg::Emulation(Some("reference".into())),
+    ))));
+    let reference_profile = profiles
+        .iter()
+        .find(|p| p.id == "reference")
+        .expect("reference");
+    let built = Emulation::new(reference_profile, 48_000, MAX_BLOCK, 2).map_err(|e| e.to_string());
+    let _ = desk.update(Message::Session(S::Listening(L::EmulationBuilt(
+        "reference".into(),
+        Arc::new(built),
+    ))));
+    let flat_whole = whole(&mut desk);
+    assert!(
+        (matched - flat_whole).abs() <= 0.5,
+        "phone matched {matched}, reference system {flat_whole}"
+    );
+    let _ = through(&mut desk, "phone");
+    let request = session(&desk).translation_request().expect("a device");
+    let measured = super::super::super::pipeline::translate(&request, &Job::default());
+    let generation = session(&desk).translation_generation;
+    let _ = desk.update(Message::Session(S::Listening(L::Translated(
+        generation,
+        Arc::new(measured),
+    ))));
+    assert!(
+        window(&desk)
+            .find(starting("Phone speaker: the master loses"))
+            .is_ok()
+    );
+    // The device's own level again: what it costs is heard.
+    let mut ui = window(&desk);
+    ui.click("Device level").expect("offered");
+    for message in ui.into_messages().collect::<Vec<_>>() {
+        let _ = desk.update(message);
+    }
+    let device_level = whole(&mut desk);
+    assert!(
+        (device_level - (flat_whole - loss)).abs() <= 0.5,
+        "phone at its level {device_level}, reference system {flat_whole}, loss {loss}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
