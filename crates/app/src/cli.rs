@@ -56,6 +56,24 @@ pub enum Command {
     },
 }
 
+/// `--level` of the commands that play through a playback system.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Level {
+    /// At the loudness the track has through the reference system (compare tone).
+    Matched,
+    /// At the device's own calibration (hear what it costs in level).
+    Device,
+}
+
+impl From<Level> for crest_engine::emulation::LevelMode {
+    fn from(level: Level) -> Self {
+        match level {
+            Level::Matched => Self::Matched,
+            Level::Device => Self::Device,
+        }
+    }
+}
+
 /// The memory budget flag every command that decodes a whole file takes.
 #[derive(Debug, Clone, Args)]
 pub struct MemoryArgs {

@@ -1,5 +1,6 @@
 //! `crest play FILE [--chain CHAIN.json] [--target-lufs X] [--platform ID] [--profile ID]
-//! [--device ID] [--buffer FRAMES] [--start S] [--seconds N] [--json]`: plays a file through
+//! [--level matched|device] [--device ID] [--buffer FRAMES] [--start S] [--seconds N]
+//! [--json]`: plays a file through
 //! the chain and the monitor path on an output device, from the command line — a headless
 //! audition, and what automated tests of playback on real audio servers drive.
 //!
@@ -13,11 +14,15 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use clap::Args;
 use crest_engine::decode_file_within;
-use crest_engine::emulation::{Emulation, EmulationOptions};
+use crest_engine::emulation::translation::translation_through_chain;
+use crest_engine::emulation::{
+    Emulation, EmulationOptions, LevelMode, REFERENCE_PROFILE, built_in_profiles,
+};
 use crest_engine::monitor::MonitorStage;
 use crest_engine::render::render_whole;
 use crest_playback::engine::{Command, MAX_BLOCK, Measured, SourceGains};
@@ -51,6 +56,10 @@ pub struct PlayArgs {
     /// Hear it through this playback system (an id from `crest profiles`).
     #[arg(long)]
     pub profile: Option<String>,
+    /// The playback system's level: `matched` to the reference system (compare tone), or
+    /// the `device`'s own (hear what it costs).
+    #[arg(long, value_enum, default_value_t = super::Level::Matched)]
+    pub level: super::Level,
     /// The output device (an id from `crest devices`); default: the system's.
     #[arg(long)]
     pub device: Option<String>,
@@ -216,9 +225,11 @@ fn play(args: &PlayArgs) -> Result<Played, String> {
         start,
     )
     .map_err(|e| e.to_string())?;
+    let mut heard_gain_db = 0.0;
     if let Some(platform) = platform {
         let mix = Measured::from(&crest_engine::loudness::measure(&audio));
         let gains = SourceGains::platform(platform, master_loudness, mix, Measured::default());
+        heard_gain_db = 20.0 * f64::from(gains.master).log10();
         player.send(Command::Gains(gains));
     }
     if let Some(profile) = profile {
@@ -228,6 +239,25 @@ fn play(args: &PlayArgs) -> Result<Played, String> {
             environment_noise: true,
             solo_lost: false,
         });
+        if LevelMode::from(args.level) == LevelMode::Matched {
+            // The master as loud through the device as through the reference system: measured
+            // on the whole master as it plays, before the transport starts.
+            let reference = built_in_profiles()
+                .map_err(|e| e.to_string())?
+                .into_iter()
+                .find(|p| p.id == REFERENCE_PROFILE)
+                .ok_or("the reference profile is missing")?;
+            let measured = translation_through_chain(
+                profile,
+                &reference,
+                &audio,
+                &settings,
+                heard_gain_db,
+                &AtomicBool::new(false),
+            )
+            .map_err(|e| e.to_string())?;
+            emulation.set_level_offset_db(measured.matched_offset_db);
+        }
         player.send(Command::Emulation(Some(
             Box::new(emulation) as Box<dyn MonitorStage>
         )));

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
 
-use clap::{Args, ValueEnum};
+use clap::Args;
 use crest_engine::emulation::translation::{Translation, translation};
 use crest_engine::emulation::{
     Emulation, EmulationOptions, LevelMode, REFERENCE_PROFILE, built_in_profiles,
@@ -42,29 +42,13 @@ pub struct PreviewArgs {
     /// The profile's level: `matched` plays the track at the loudness it has through the
     /// reference system (compare tone), `device` at the device's own calibration (hear what
     /// it costs in level).
-    #[arg(long, value_enum, default_value_t = Level::Matched)]
-    pub level: Level,
+    #[arg(long, value_enum, default_value_t = super::Level::Matched)]
+    pub level: super::Level,
     /// Print what was done as one JSON object (with the profile's level report).
     #[arg(long)]
     pub json: bool,
     #[command(flatten)]
     pub memory: super::MemoryArgs,
-}
-
-/// `--level`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Level {
-    Matched,
-    Device,
-}
-
-impl From<Level> for LevelMode {
-    fn from(level: Level) -> Self {
-        match level {
-            Level::Matched => LevelMode::Matched,
-            Level::Device => LevelMode::Device,
-        }
-    }
 }
 
 pub fn run(args: &PreviewArgs) -> ExitCode {
