@@ -21,6 +21,7 @@
 
 pub mod analysis;
 pub mod audio;
+pub mod balance;
 pub mod chain;
 pub mod decode;
 pub mod delivery;

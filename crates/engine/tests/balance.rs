@@ -1,0 +1,170 @@
+//! Balance against references: band levels and tilt of noises with known spectra, the stereo
+//! picture of known channel relations, loudness matching, and where a mix leaves the range of
+//! its references.
+
+use crest_engine::AudioBuffer;
+use crest_engine::balance::{TargetRange, balance, band_centres_hz, compare};
+use crest_engine::dsp::biquad::{Cascade, Coefficients};
+use crest_engine::emulation::noise::{Pink, White};
+
+const RATE: u32 = 48_000;
+const SECONDS: usize = 20;
+
+fn pink(seed: u64, gain: f64) -> Vec<f32> {
+    let mut p = Pink::new(seed);
+    (0..RATE as usize * SECONDS)
+        .map(|_| (p.sample() * gain) as f32)
+        .collect()
+}
+
+fn white(seed: u64, gain: f64) -> Vec<f32> {
+    let mut w = White::new(seed);
+    (0..RATE as usize * SECONDS)
+        .map(|_| (w.sample() * gain) as f32)
+        .collect()
+}
+
+fn stereo(left: Vec<f32>, right: Vec<f32>) -> AudioBuffer {
+    AudioBuffer::new(RATE, vec![left, right]).expect("stereo")
+}
+
+fn band_of(hz: f64) -> usize {
+    band_centres_hz()
+        .iter()
+        .position(|&c| (c / hz).log2().abs() < 1.0 / 6.0)
+        .expect("a band")
+}
+
+#[test]
+fn noises_have_the_tilt_of_their_spectra_and_a_sine_stands_in_its_band() {
+    let pinkish = balance("pink", &stereo(pink(1, 0.5), pink(2, 0.5))).expect("measured");
+    assert!(
+        pinkish.tilt_db_per_octave.abs() < 0.3,
+        "pink: {:.2} dB/oct",
+        pinkish.tilt_db_per_octave
+    );
+    let whiteish = balance("white", &stereo(white(3, 0.2), white(4, 0.2))).expect("measured");
+    assert!(
+        (whiteish.tilt_db_per_octave - 3.0).abs() < 0.3,
+        "white: {:.2} dB/oct",
+        whiteish.tilt_db_per_octave
+    );
+    let sine: Vec<f32> = (0..RATE as usize * 4)
+        .map(|n| {
+            (0.5 * (std::f64::consts::TAU * 1_000.0 * n as f64 / f64::from(RATE)).sin()) as f32
+        })
+        .collect();
+    let tone =
+        balance("sine", &AudioBuffer::new(RATE, vec![sine]).expect("mono")).expect("measured");
+    let at = band_of(1_000.0);
+    for (b, level) in tone.levels_db.iter().enumerate() {
+        if b.abs_diff(at) > 1 {
+            assert!(*level < tone.levels_db[at] - 40.0, "band {b}: {level}");
+        }
+    }
+    // A sine's crest factor is 3 dB; mono has no stereo picture.
+    assert!(
+        (tone.crest_factor_db - 3.01).abs() < 0.05,
+        "{}",
+        tone.crest_factor_db
+    );
+    assert!(tone.stereo.is_none() && tone.width_db.is_none());
+}
+
+#[test]
+fn levels_are_loudness_matched() {
+    let quiet = balance("quiet", &stereo(pink(5, 0.1), pink(6, 0.1))).expect("measured");
+    let loud = balance("loud", &stereo(pink(5, 0.8), pink(6, 0.8))).expect("measured");
+    assert!(loud.integrated_lufs - quiet.integrated_lufs > 17.0);
+    for (q, l) in quiet.levels_db.iter().zip(&loud.levels_db) {
+        assert!((q - l).abs() < 0.01, "{q} vs {l}");
+    }
+}
+
+#[test]
+fn the_stereo_picture_reads_correlation_and_side_energy_per_band() {
+    let same = pink(7, 0.5);
+    let mono_like = balance("L = R", &stereo(same.clone(), same.clone())).expect("measured");
+    let inverted = balance(
+        "L = −R",
+        &stereo(same.clone(), same.iter().map(|x| -x).collect()),
+    )
+    .expect("measured");
+    let wide = balance("unrelated", &stereo(pink(8, 0.5), pink(9, 0.5))).expect("measured");
+    let at = band_of(1_000.0);
+    let picture = |b: &crest_engine::balance::Balance| b.stereo.as_ref().expect("stereo")[at];
+    assert!(picture(&mono_like).correlation > 0.999);
+    assert!(picture(&mono_like).side_to_mid_db <= -59.0);
+    assert!(picture(&inverted).correlation < -0.999);
+    assert!(
+        picture(&wide).correlation.abs() < 0.1,
+        "{:?}",
+        picture(&wide)
+    );
+    assert!(
+        picture(&wide).side_to_mid_db.abs() < 0.5,
+        "{:?}",
+        picture(&wide)
+    );
+    assert!(wide.width_db.expect("stereo").abs() < 0.5);
+}
+
+/// Pink noise through a low shelf: `boost_db` more below about 100 Hz.
+fn bass_heavy(seed: u64, boost_db: f64) -> Vec<f32> {
+    let mut shelf = Cascade::new(vec![Coefficients::low_shelf(
+        100.0,
+        boost_db,
+        0.707,
+        f64::from(RATE),
+    )]);
+    pink(seed, 0.4)
+        .into_iter()
+        .map(|x| shelf.tick(f64::from(x)) as f32)
+        .collect()
+}
+
+#[test]
+fn a_mix_heavier_in_the_bass_than_its_references_is_told_where() {
+    let references: Vec<_> = (0..4)
+        .map(|k| {
+            balance(
+                &format!("ref {k}"),
+                &stereo(pink(20 + 2 * k, 0.3), pink(21 + 2 * k, 0.3)),
+            )
+            .expect("measured")
+        })
+        .collect();
+    let target = TargetRange::from_references(&references).expect("range");
+    assert_eq!(target.references.len(), 4);
+    // The references agree closely: the range is the 1 dB floor.
+    assert!(
+        target.spread_db.iter().all(|s| *s < 1.0),
+        "{:?}",
+        target.spread_db
+    );
+    let mix = balance("mix", &stereo(bass_heavy(40, 6.0), bass_heavy(41, 6.0))).expect("measured");
+    let comparison = compare(mix, target.clone());
+    assert!(comparison.outside[band_of(50.0)]);
+    assert!(!comparison.outside[band_of(1_000.0)]);
+    assert!(!comparison.outside[band_of(8_000.0)]);
+    let first = comparison.departures.first().expect("a departure");
+    assert!(first.low_hz < 25.0 && first.high_hz < 200.0, "{first:?}");
+    assert!(first.difference_db > 3.0, "{first:?}");
+    assert!(first.sentence.starts_with("below"), "{}", first.sentence);
+    assert!(first.sentence.contains("heavier"), "{}", first.sentence);
+    assert_eq!(
+        comparison.departures.len(),
+        1,
+        "{:?}",
+        comparison.departures
+    );
+    // The range is kept and read back as it was.
+    let json = serde_json::to_string(&target).expect("json");
+    assert_eq!(TargetRange::from_json(&json).expect("reads"), target);
+    let other = json.replace("\"version\":1", "\"version\":9");
+    assert!(
+        TargetRange::from_json(&other)
+            .expect_err("refused")
+            .contains("version 9")
+    );
+}
