@@ -2,6 +2,7 @@
 
 mod analyze;
 mod bench;
+mod compare;
 mod devices;
 mod master;
 mod play;
@@ -43,6 +44,9 @@ pub enum Command {
     Verify(verify::VerifyArgs),
     /// Render what a listener hears (platform normalization, playback system) to a float WAV.
     Preview(preview::PreviewArgs),
+    /// Compare a mix's tonal balance, dynamics and stereo picture with references
+    /// (loudness-matched), or with a range saved from them.
+    Compare(compare::CompareArgs),
     /// Play a file through the chain and the monitor path on an output device (a headless
     /// audition).
     Play(play::PlayArgs),
@@ -151,6 +155,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Targets(args) => targets::run(&args),
         Command::Profiles(args) => profiles::run(&args),
         Command::Preview(args) => preview::run(&args),
+        Command::Compare(args) => compare::run(&args),
         Command::Play(args) => play::run(&args),
         Command::Devices(args) => devices::run(&args),
         Command::Master(args) => master::run(&args),

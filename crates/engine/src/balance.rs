@@ -31,6 +31,17 @@ pub const MIN_RANGE_DB: f64 = 1.0;
 /// The target-range file format this build writes and reads.
 pub const TARGET_VERSION: u32 = 1;
 
+/// The bands' names as their nominal centres (IEC 61260 preferred values: 31.5 Hz, 1.25 kHz
+/// …), in the order of [`band_centres_hz`].
+pub const BAND_LABELS: [&str; 31] = [
+    "20 Hz", "25 Hz", "31.5 Hz", "40 Hz", "50 Hz", "63 Hz", "80 Hz", "100 Hz", "125 Hz", "160 Hz",
+    "200 Hz", "250 Hz", "315 Hz", "400 Hz", "500 Hz", "630 Hz", "800 Hz", "1 kHz", "1.25 kHz",
+    "1.6 kHz", "2 kHz", "2.5 kHz", "3.15 kHz", "4 kHz", "5 kHz", "6.3 kHz", "8 kHz", "10 kHz",
+    "12.5 kHz", "16 kHz", "20 kHz",
+];
+/// A departure larger than this (dB) is more than broad mastering EQ should move.
+pub const MIX_MATTER_DB: f64 = 4.0;
+
 /// The centres (Hz) of the third-octave bands.
 pub fn band_centres_hz() -> Vec<f64> {
     (FIRST_BAND..=LAST_BAND)
@@ -442,10 +453,15 @@ pub fn compare(mix: Balance, target: TargetRange) -> Comparison {
             high_hz: high,
             difference_db: difference,
             sentence: format!(
-                "{}: the mix is {:.1} dB {} than the references",
+                "{}: the mix is {:.1} dB {} than the references{}",
                 span(low, high),
                 difference.abs(),
-                if heavier { "heavier" } else { "lighter" }
+                if heavier { "heavier" } else { "lighter" },
+                if difference.abs() > MIX_MATTER_DB {
+                    " (more than a mastering EQ should move: a matter for the mix)"
+                } else {
+                    ""
+                }
             ),
         });
     }

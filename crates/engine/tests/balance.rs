@@ -168,3 +168,18 @@ fn a_mix_heavier_in_the_bass_than_its_references_is_told_where() {
             .contains("version 9")
     );
 }
+
+#[test]
+fn every_band_is_named_by_its_nominal_centre() {
+    use crest_engine::balance::BAND_LABELS;
+    let centres = band_centres_hz();
+    assert_eq!(centres.len(), BAND_LABELS.len());
+    for (centre, label) in centres.iter().zip(BAND_LABELS) {
+        let (number, unit) = label.split_once(' ').expect("value and unit");
+        let hz = number.parse::<f64>().expect("a number") * if unit == "kHz" { 1e3 } else { 1.0 };
+        assert!(
+            (hz / centre - 1.0).abs() < 0.03,
+            "{label} for {centre:.1} Hz"
+        );
+    }
+}

@@ -1,0 +1,107 @@
+//! `crest compare`: a mix against reference tracks, a folder of them and a saved range, in
+//! words and as JSON.
+
+mod common;
+
+use std::path::Path;
+
+use common::{crest, scratch};
+use crest_engine::dsp::biquad::{Cascade, Coefficients};
+use crest_engine::emulation::noise::Pink;
+
+const RATE: u32 = 44_100;
+
+/// Ten seconds of stereo pink noise, through a low shelf of `bass_db` at 120 Hz.
+fn write_pink(path: &Path, seed: u64, gain: f64, bass_db: f64) {
+    let spec = hound::WavSpec {
+        channels: 2,
+        sample_rate: RATE,
+        bits_per_sample: 32,
+        sample_format: hound::SampleFormat::Float,
+    };
+    let mut writer = hound::WavWriter::create(path, spec).expect("create");
+    let mut sides = [Pink::new(seed), Pink::new(seed + 1)];
+    let shelf = Coefficients::low_shelf(120.0, bass_db, 0.707, f64::from(RATE));
+    let mut filters = [Cascade::new(vec![shelf]), Cascade::new(vec![shelf])];
+    for _ in 0..10 * RATE {
+        for (pink, filter) in sides.iter_mut().zip(&mut filters) {
+            let x = filter.tick(pink.sample() * gain);
+            writer.write_sample(x as f32).expect("sample");
+        }
+    }
+    writer.finalize().expect("finalize");
+}
+
+#[test]
+fn a_mix_is_compared_with_a_folder_of_references_and_with_the_range_kept_from_them() {
+    let dir = scratch("compare");
+    std::fs::create_dir_all(dir.join("refs")).expect("folder");
+    for k in 0..3 {
+        write_pink(&dir.join(format!("refs/ref{k}.wav")), 10 + 2 * k, 0.3, 0.0);
+    }
+    // Louder than the references and 6 dB heavier in the bass.
+    write_pink(&dir.join("mix.wav"), 40, 0.6, 6.0);
+    let output = crest(
+        &[
+            "compare",
+            "mix.wav",
+            "refs",
+            "--save-target",
+            "pink.crest-target.json",
+        ],
+        &dir,
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let said = String::from_utf8_lossy(&output.stdout);
+    assert!(said.contains("References (3)"), "{said}");
+    assert!(said.contains("Below"), "{said}");
+    assert!(said.contains("heavier than the references"), "{said}");
+    assert!(
+        said.contains("31.5 Hz") && said.contains("12.5 kHz"),
+        "{said}"
+    );
+    assert!(dir.join("pink.crest-target.json").is_file());
+
+    // The kept range gives the same verdict, as JSON.
+    let output = crest(
+        &["compare", "mix.wav", "pink.crest-target.json", "--json"],
+        &dir,
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(
+        report["target"]["references"].as_array().map(Vec::len),
+        Some(3)
+    );
+    assert_eq!(report["difference_db"].as_array().map(Vec::len), Some(31));
+    let first = &report["departures"][0];
+    assert!(first["high_hz"].as_f64().expect("edge") < 250.0, "{first}");
+    let difference = first["difference_db"].as_f64().expect("difference");
+    assert!((3.0..=7.0).contains(&difference), "{first}");
+    // Loudness-matched: 6 dB louder overall, yet the mids read alike.
+    let mids = report["difference_db"][17].as_f64().expect("1 kHz");
+    assert!(mids.abs() < 1.0, "1 kHz differs by {mids}");
+    assert_eq!(report["outside"][17], false);
+
+    // A range is compared with on its own.
+    let output = crest(
+        &[
+            "compare",
+            "mix.wav",
+            "pink.crest-target.json",
+            "refs/ref0.wav",
+        ],
+        &dir,
+    );
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("only reference"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
