@@ -28,6 +28,7 @@ pub mod delivery;
 pub mod demo;
 pub mod dsp;
 pub mod emulation;
+pub mod eq_match;
 pub mod export;
 pub mod files;
 pub mod health;

@@ -1,0 +1,236 @@
+//! The matching assistant: a mix EQ'd away from its references is brought back by broad bands
+//! within the limits, the fit is as good as a far longer search finds under the same limits,
+//! what the chain already does is counted, and a difference beyond the limits is called a
+//! mix matter.
+
+use crest_engine::AudioBuffer;
+use crest_engine::balance::{Balance, TargetRange, balance, compare};
+use crest_engine::chain::{BandKind, ChainSettings, EqBand, MAX_EQ_BANDS, Placement, Slope};
+use crest_engine::dsp::biquad::{Cascade, Coefficients};
+use crest_engine::emulation::noise::{Pink, White};
+use crest_engine::eq_match::{MatchError, MatchLimits, fitter, limits_of, propose};
+
+const RATE: u32 = 48_000;
+
+/// Stereo pink noise (10 s) through `sections`.
+fn pink_through(seed: u64, sections: &[Coefficients]) -> AudioBuffer {
+    let channels = (0..2)
+        .map(|c| {
+            let mut pink = Pink::new(seed + c);
+            let mut eq = Cascade::new(sections.to_vec());
+            (0..RATE as usize * 10)
+                .map(|_| eq.tick(pink.sample() * 0.3) as f32)
+                .collect()
+        })
+        .collect();
+    AudioBuffer::new(RATE, channels).expect("stereo")
+}
+
+fn references() -> TargetRange {
+    let refs: Vec<Balance> = (0..3)
+        .map(|k| balance(&format!("ref {k}"), &pink_through(100 + 2 * k, &[])).expect("measured"))
+        .collect();
+    TargetRange::from_references(&refs).expect("range")
+}
+
+fn mix_with(sections: &[Coefficients]) -> Balance {
+    balance("mix", &pink_through(7, sections)).expect("measured")
+}
+
+fn rate() -> f64 {
+    f64::from(RATE)
+}
+
+#[test]
+fn a_mix_eqd_away_from_its_references_is_brought_back_within_the_limits() {
+    // Bass 3 dB up, a 2 dB dip at 3 kHz, top 2 dB down.
+    let moves = [
+        Coefficients::low_shelf(120.0, 3.0, 0.707, rate()),
+        Coefficients::peaking(3_000.0, -2.0, 1.0, rate()),
+        Coefficients::high_shelf(8_000.0, -2.0, 0.707, rate()),
+    ];
+    let comparison = compare(mix_with(&moves), references());
+    let proposal = propose(
+        &comparison,
+        &ChainSettings::gentle_master(),
+        RATE,
+        MatchLimits::default(),
+    )
+    .expect("proposed");
+    assert!(proposal.rms_before_db > 1.2, "{}", proposal.rms_before_db);
+    assert!(proposal.rms_after_db < 0.4, "{proposal:?}");
+    assert!(!proposal.bands.is_empty() && proposal.bands.len() <= 5);
+    for band in &proposal.bands {
+        assert!(
+            band.gain_db.abs() <= 3.0 && band.kind.is_bell_or_shelf(),
+            "{band:?}"
+        );
+        if band.kind == BandKind::Bell {
+            assert!(band.q <= 1.4, "broad moves only: {band:?}");
+        }
+    }
+    // The chain written with it, applied to the mix, measures close to the references.
+    let chain = proposal.chain(&ChainSettings::gentle_master());
+    let mut eq_only = ChainSettings {
+        eq: chain.eq.clone(),
+        ..ChainSettings::default()
+    };
+    eq_only.limiter.bypass = true;
+    let corrected = crest_engine::render::render_whole(&pink_through(7, &moves), &eq_only)
+        .expect("renders")
+        .audio;
+    let after = compare(
+        balance("corrected", &corrected).expect("measured"),
+        references(),
+    );
+    let spread = |d: &[f64]| {
+        let tonal: Vec<f64> = d[3..30].to_vec();
+        let mean = tonal.iter().sum::<f64>() / tonal.len() as f64;
+        (tonal.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / tonal.len() as f64).sqrt()
+    };
+    assert!(
+        spread(&after.difference_db) < 0.5,
+        "left {:.2} dB RMS (was {:.2})",
+        spread(&after.difference_db),
+        spread(&comparison.difference_db)
+    );
+}
+
+/// A long independent search under the same limits: random starts, each climbed by random
+/// steps that are kept when they help.
+fn long_search(fit: &crest_engine::eq_match::Fitter, bands: usize) -> f64 {
+    let mut random = White::new(99);
+    let mut uniform = move || 0.5 + 0.5 * random.sample().clamp(-1.0, 1.0);
+    let kinds = [BandKind::LowShelf, BandKind::HighShelf, BandKind::Bell];
+    let max_gain = fit.max_gain_db();
+    let mut best = f64::INFINITY;
+    for _ in 0..24 {
+        let mut set: Vec<(BandKind, f64, f64, f64)> = (0..bands)
+            .map(|_| {
+                let kind = kinds[(uniform() * 2.999) as usize];
+                let ((fl, fh), (ql, qh)) = limits_of(kind);
+                (
+                    kind,
+                    fl * (fh / fl).powf(uniform()),
+                    0.0,
+                    ql + (qh - ql) * uniform(),
+                )
+            })
+            .collect();
+        let mut score = fit.rms_of(&set);
+        for step in 0..4_000 {
+            let scale = 1.0 - f64::from(step) / 4_000.0;
+            let i = (uniform() * (bands as f64 - 1e-9)) as usize;
+            let mut trial = set.clone();
+            let (kind, f, g, q) = trial[i];
+            let ((fl, fh), (ql, qh)) = limits_of(kind);
+            trial[i] = (
+                kind,
+                (f * 2f64.powf((uniform() - 0.5) * scale)).clamp(fl, fh),
+                (g + (uniform() - 0.5) * 2.0 * scale).clamp(-max_gain, max_gain),
+                (q * 2f64.powf((uniform() - 0.5) * scale)).clamp(ql, qh),
+            );
+            let s = fit.rms_of(&trial);
+            if s < score {
+                (set, score) = (trial, s);
+            }
+        }
+        best = best.min(score);
+    }
+    best
+}
+
+#[test]
+fn the_fit_is_within_half_a_db_of_a_long_search_under_the_same_limits() {
+    // A difference no five bands fit exactly: a tilt, a bump and a notch beyond the limits.
+    let moves = [
+        Coefficients::high_shelf(1_000.0, -4.0, 0.5, rate()),
+        Coefficients::peaking(250.0, 3.0, 2.0, rate()),
+        Coefficients::peaking(6_000.0, -5.0, 3.0, rate()),
+        Coefficients::low_shelf(60.0, 5.0, 0.707, rate()),
+    ];
+    let comparison = compare(mix_with(&moves), references());
+    let base = ChainSettings::gentle_master();
+    let limits = MatchLimits::default();
+    let proposal = propose(&comparison, &base, RATE, limits).expect("proposed");
+    let fit = fitter(&comparison, &base, RATE, limits).expect("frame");
+    let searched = long_search(&fit, limits.max_bands);
+    assert!(
+        proposal.rms_after_db <= searched + 0.5,
+        "proposal {:.2} dB RMS, long search {searched:.2}",
+        proposal.rms_after_db
+    );
+}
+
+#[test]
+fn what_the_chain_already_does_is_counted_and_the_limits_hold() {
+    let shelf = Coefficients::low_shelf(120.0, 3.0, 0.707, rate());
+    let comparison = compare(mix_with(&[shelf]), references());
+    // A chain that already takes the bass down: little is left to propose.
+    let mut base = ChainSettings::gentle_master();
+    base.eq.bands.push(EqBand {
+        enabled: true,
+        kind: BandKind::LowShelf,
+        freq_hz: 120.0,
+        gain_db: -3.0,
+        q: 0.707,
+        slope: Slope::Db12,
+        placement: Placement::Stereo,
+    });
+    let proposal = propose(&comparison, &base, RATE, MatchLimits::default()).expect("proposed");
+    assert!(proposal.rms_before_db < 0.4, "{}", proposal.rms_before_db);
+    // No amount, no bands.
+    let none = propose(
+        &comparison,
+        &ChainSettings::gentle_master(),
+        RATE,
+        MatchLimits {
+            amount: 0.0,
+            ..MatchLimits::default()
+        },
+    )
+    .expect("proposed");
+    assert!(none.bands.is_empty(), "{:?}", none.bands);
+    // Half the amount: half the move.
+    let half = propose(
+        &comparison,
+        &ChainSettings::gentle_master(),
+        RATE,
+        MatchLimits {
+            amount: 0.5,
+            max_gain_db: 1.0,
+            ..MatchLimits::default()
+        },
+    )
+    .expect("proposed");
+    assert!(
+        half.bands.iter().all(|b| b.gain_db.abs() <= 1.0),
+        "{:?}",
+        half.bands
+    );
+    // A full EQ has no room.
+    let mut full = ChainSettings::gentle_master();
+    full.eq.bands = vec![base.eq.bands[0]; MAX_EQ_BANDS];
+    assert!(matches!(
+        propose(&comparison, &full, RATE, MatchLimits::default()),
+        Err(MatchError::NoRoom)
+    ));
+}
+
+#[test]
+fn a_difference_beyond_the_limits_is_called_a_mix_matter() {
+    let comparison = compare(
+        mix_with(&[Coefficients::low_shelf(80.0, 9.0, 0.707, rate())]),
+        references(),
+    );
+    let proposal = propose(
+        &comparison,
+        &ChainSettings::gentle_master(),
+        RATE,
+        MatchLimits::default(),
+    )
+    .expect("proposed");
+    let said = proposal.mix_matters.join(" | ");
+    assert!(said.contains("ask for a mix with less bass"), "{said}");
+    assert!(proposal.bands.iter().all(|b| b.gain_db.abs() <= 3.0));
+}
