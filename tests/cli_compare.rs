@@ -105,3 +105,57 @@ fn a_mix_is_compared_with_a_folder_of_references_and_with_the_range_kept_from_th
     assert!(String::from_utf8_lossy(&output.stderr).contains("only reference"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn match_writes_a_chain_that_takes_the_bass_back_and_says_what_is_beyond_it() {
+    let dir = scratch("match");
+    std::fs::create_dir_all(dir.join("refs")).expect("folder");
+    for k in 0..3 {
+        write_pink(&dir.join(format!("refs/ref{k}.wav")), 60 + 2 * k, 0.3, 0.0);
+    }
+    write_pink(&dir.join("mix.wav"), 80, 0.3, 3.0);
+    write_pink(&dir.join("boomy.wav"), 82, 0.3, 10.0);
+    let output = crest(&["match", "mix.wav", "refs", "-o", "chain.json"], &dir);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let said = String::from_utf8_lossy(&output.stdout);
+    assert!(said.contains("Proposed EQ"), "{said}");
+    let text = std::fs::read_to_string(dir.join("chain.json")).expect("written");
+    let chain = crest_engine::chain::ChainSettings::from_json(&text).expect("a chain preset");
+    let bass: f64 = chain
+        .eq
+        .bands
+        .iter()
+        .filter(|b| b.freq_hz < 300.0)
+        .map(|b| b.gain_db)
+        .sum();
+    assert!(bass < -1.5, "takes the bass back: {:?}", chain.eq.bands);
+    assert!(
+        chain.limiter.ceiling_dbtp <= -1.0,
+        "the gentle chain underneath"
+    );
+    // Not over an existing file without --force.
+    let again = crest(&["match", "mix.wav", "refs", "-o", "chain.json"], &dir);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("--force"));
+    // 10 dB of bass is a mix matter, as JSON too.
+    let output = crest(
+        &["match", "boomy.wav", "refs", "-o", "boomy.json", "--json"],
+        &dir,
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    let matters = report["proposal"]["mix_matters"].to_string();
+    assert!(
+        matters.contains("ask for a mix with less bass"),
+        "{matters}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

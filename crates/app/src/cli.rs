@@ -4,6 +4,7 @@ mod analyze;
 mod bench;
 mod compare;
 mod devices;
+mod eq_match;
 mod master;
 mod play;
 mod preview;
@@ -47,6 +48,9 @@ pub enum Command {
     /// Compare a mix's tonal balance, dynamics and stereo picture with references
     /// (loudness-matched), or with a range saved from them.
     Compare(compare::CompareArgs),
+    /// Propose a broad EQ (a chain preset) that brings a mix's tonal balance toward
+    /// references; differences beyond its limits are told as mix matters.
+    Match(eq_match::MatchArgs),
     /// Play a file through the chain and the monitor path on an output device (a headless
     /// audition).
     Play(play::PlayArgs),
@@ -76,6 +80,15 @@ impl From<Level> for crest_engine::emulation::LevelMode {
             Level::Device => Self::Device,
         }
     }
+}
+
+/// A sentence with its first letter in capitals.
+pub fn capitalised(sentence: &str) -> String {
+    let mut chars = sentence.chars();
+    chars
+        .next()
+        .map(|first| first.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
 }
 
 /// The memory budget flag every command that decodes a whole file takes.
@@ -156,6 +169,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Profiles(args) => profiles::run(&args),
         Command::Preview(args) => preview::run(&args),
         Command::Compare(args) => compare::run(&args),
+        Command::Match(args) => eq_match::run(&args),
         Command::Play(args) => play::run(&args),
         Command::Devices(args) => devices::run(&args),
         Command::Master(args) => master::run(&args),

@@ -28,6 +28,8 @@ pub const TILT_RANGE_HZ: (f64, f64) = (40.0, 16_000.0);
 /// The least half-width of a target range (dB): a band's spread over a handful of references
 /// understates how much tracks of a kind differ.
 pub const MIN_RANGE_DB: f64 = 1.0;
+/// The lowest sample rate a balance is measured at: every band up to 20 kHz has its bins.
+pub const MIN_RATE: u32 = 44_100;
 /// The target-range file format this build writes and reads.
 pub const TARGET_VERSION: u32 = 1;
 
@@ -90,6 +92,10 @@ pub enum BalanceError {
     Channels(String, usize),
     #[error("no references to compare with")]
     NoReferences,
+    #[error(
+        "{0} is at {1} Hz: balance is compared at 44.1 kHz and above (the top third octaves reach 22 kHz)"
+    )]
+    Rate(String, u32),
     #[error("the target range was made with another band layout ({0} bands, not {1})")]
     Bands(usize, usize),
 }
@@ -99,6 +105,9 @@ pub fn balance(name: &str, audio: &AudioBuffer) -> Result<Balance, BalanceError>
     let channels = audio.channels();
     if channels.is_empty() || channels.len() > 2 {
         return Err(BalanceError::Channels(name.to_owned(), channels.len()));
+    }
+    if audio.sample_rate() < MIN_RATE {
+        return Err(BalanceError::Rate(name.to_owned(), audio.sample_rate()));
     }
     let measured = loudness::measure(audio);
     let integrated = measured
@@ -113,9 +122,11 @@ pub fn balance(name: &str, audio: &AudioBuffer) -> Result<Balance, BalanceError>
     let (mut mid_total, mut side_total) = (0.0, 0.0);
     for &centre in &centres {
         let band = spectra.band(centre, rate);
-        // The mean power of the channels, as a level (dBFS RMS), then matched to loudness.
+        // The channels' power summed, as loudness sums them (a mono track is one channel at
+        // weight 1; the same audio in stereo is two), then matched to loudness: a mono mix
+        // and its stereo twin read alike.
         let power = if stereo {
-            0.5 * (band.left + band.right)
+            band.left + band.right
         } else {
             band.left
         };
@@ -161,12 +172,19 @@ fn ratio_db(numerator: f64, denominator: f64) -> f64 {
     (10.0 * (numerator / denominator.max(1e-30)).max(1e-6).log10()).max(-60.0)
 }
 
+/// Whether the band centred at `centre` is one of those named in `range` (the bands' exact
+/// centres lie within a sixth of an octave of their nominal ones: 39.4 Hz is "40 Hz").
+pub fn in_range(centre: f64, range: (f64, f64)) -> bool {
+    let tolerance = 2f64.powf(1.0 / 6.0);
+    (range.0 / tolerance..=range.1 * tolerance).contains(&centre)
+}
+
 /// Least-squares slope of `levels` against octaves, over [`TILT_RANGE_HZ`].
 fn tilt(centres: &[f64], levels: &[f64]) -> f64 {
     let points: Vec<(f64, f64)> = centres
         .iter()
         .zip(levels)
-        .filter(|(f, _)| (TILT_RANGE_HZ.0..=TILT_RANGE_HZ.1).contains(*f))
+        .filter(|(f, _)| in_range(**f, TILT_RANGE_HZ))
         .map(|(f, l)| (f.log2(), *l))
         .collect();
     let n = points.len() as f64;
@@ -371,15 +389,15 @@ impl TargetRange {
             ));
         }
         let bands = band_centres_hz().len();
-        if [
-            target.centres_hz.len(),
-            target.mean_db.len(),
-            target.spread_db.len(),
-        ]
-        .iter()
-        .any(|&n| n != bands)
-        {
-            return Err(BalanceError::Bands(target.mean_db.len(), bands).to_string());
+        let lengths = [
+            Some(target.centres_hz.len()),
+            Some(target.mean_db.len()),
+            Some(target.spread_db.len()),
+            target.side_to_mid_db.as_ref().map(Vec::len),
+            target.correlation.as_ref().map(Vec::len),
+        ];
+        if let Some(wrong) = lengths.into_iter().flatten().find(|&n| n != bands) {
+            return Err(BalanceError::Bands(wrong, bands).to_string());
         }
         Ok(target)
     }

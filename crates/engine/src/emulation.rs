@@ -400,7 +400,12 @@ impl Emulation {
                 }
                 None => 1.0,
             } * self.normalization_gain
-                * self.level_offset;
+                // What is lost is told against the device's own level.
+                * if self.options.solo_lost {
+                    1.0
+                } else {
+                    self.level_offset
+                };
             for channel in channels.iter_mut().take(count) {
                 channel[i] = (f64::from(channel[i]) * gain) as f32;
             }

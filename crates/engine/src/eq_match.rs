@@ -11,7 +11,7 @@
 
 use serde::Serialize;
 
-use crate::balance::{Comparison, band_centres_hz};
+use crate::balance::{Comparison, band_centres_hz, in_range};
 use crate::chain::{
     BandKind, Chain, ChainSettings, EqBand, EqDesign, MAX_EQ_BANDS, Placement, Slope,
 };
@@ -27,6 +27,9 @@ pub const SHELF_Q: (f64, f64) = (0.5, 1.0);
 const LOW_SHELF_HZ: (f64, f64) = (30.0, 1_000.0);
 const HIGH_SHELF_HZ: (f64, f64) = (1_500.0, 16_000.0);
 const BELL_HZ: (f64, f64) = (40.0, 16_000.0);
+/// How far the bands together may move any frequency beyond one band's limit (dB): several
+/// broad bands may overlap, never pile up into one large move.
+const STACKING_DB: f64 = 1.0;
 /// A band is added only if it lowers the RMS difference by at least this (dB).
 const WORTH_A_BAND_DB: f64 = 0.05;
 
@@ -169,6 +172,29 @@ impl Fitter {
         rms(self.wanted.iter().zip(&response).map(|(w, r)| w - r))
     }
 
+    /// Whether a set of bands is one a mastering engineer would set: one low shelf and one
+    /// high shelf at most, bells an octave apart or more, and no frequency moved by more than
+    /// the gain limit and [`STACKING_DB`] together.
+    fn admissible(&self, bands: &[Candidate]) -> bool {
+        let count = |kind| bands.iter().filter(|b| b.kind == kind).count();
+        if count(BandKind::LowShelf) > 1 || count(BandKind::HighShelf) > 1 {
+            return false;
+        }
+        let bells: Vec<f64> = bands
+            .iter()
+            .filter(|b| b.kind == BandKind::Bell)
+            .map(|b| b.freq_hz)
+            .collect();
+        for (i, a) in bells.iter().enumerate() {
+            if bells[i + 1..].iter().any(|b| (a / b).log2().abs() < 1.0) {
+                return false;
+            }
+        }
+        self.response(bands)
+            .iter()
+            .all(|r| r.abs() <= self.max_gain_db + STACKING_DB)
+    }
+
     /// The gain (within the limit) that best fits `residual` with a band shaped like
     /// `shape`: least squares on its response at 1 dB (a biquad's dB response is close to
     /// proportional to its gain at these sizes), then checked exactly.
@@ -222,6 +248,9 @@ impl Fitter {
                         let candidate = self.best_gain(shape, &residual);
                         let mut trial = bands.clone();
                         trial.push(candidate);
+                        if !self.admissible(&trial) {
+                            continue;
+                        }
                         let score = self.rms(&trial);
                         if best.is_none_or(|(s, _)| score < s) {
                             best = Some((score, candidate));
@@ -269,7 +298,7 @@ impl Fitter {
                         let saved = bands[i];
                         bands[i] = trial;
                         let score = self.rms(bands);
-                        if score < current - 1e-9 {
+                        if score < current - 1e-9 && self.admissible(bands) {
                             current = score;
                             moved = true;
                         } else {
@@ -335,7 +364,7 @@ pub fn fitter(
     let (grid_hz, wanted): (Vec<f64>, Vec<f64>) = band_centres_hz()
         .into_iter()
         .zip(&comparison.difference_db)
-        .filter(|(f, _)| (FIT_RANGE_HZ.0 * 0.99..=FIT_RANGE_HZ.1 * 1.01).contains(f))
+        .filter(|(f, _)| in_range(*f, FIT_RANGE_HZ))
         .map(|(f, d)| (f, -limits.amount * (d + existing.eq_response_db(f))))
         .unzip();
     Ok(Fitter {

@@ -183,3 +183,31 @@ fn every_band_is_named_by_its_nominal_centre() {
         );
     }
 }
+
+#[test]
+fn a_mono_mix_reads_as_its_stereo_twin_and_low_rates_are_refused() {
+    let one = pink(30, 0.5);
+    let mono = balance(
+        "mono",
+        &AudioBuffer::new(RATE, vec![one.clone()]).expect("mono"),
+    )
+    .expect("measured");
+    let twin = balance("twin", &stereo(one.clone(), one)).expect("measured");
+    for (m, t) in mono.levels_db.iter().zip(&twin.levels_db) {
+        assert!((m - t).abs() < 0.01, "{m} vs {t}");
+    }
+    let low = AudioBuffer::new(32_000, vec![vec![0.1f32; 32_000]]).expect("mono");
+    let refused = balance("low", &low).expect_err("refused");
+    assert!(refused.to_string().contains("44.1 kHz"), "{refused}");
+}
+
+#[test]
+fn a_target_file_with_short_arrays_is_refused() {
+    let refs = [balance("ref", &stereo(pink(50, 0.3), pink(51, 0.3))).expect("measured")];
+    let target = TargetRange::from_references(&refs).expect("range");
+    let mut short = target.clone();
+    short.correlation.as_mut().expect("stereo").pop();
+    let json = serde_json::to_string(&short).expect("json");
+    let refused = TargetRange::from_json(&json).expect_err("refused");
+    assert!(refused.contains("30 bands, not 31"), "{refused}");
+}

@@ -373,7 +373,14 @@ fn matched_level_plays_every_kind_of_mix_at_its_reference_loudness() {
         let flat = through(&reference, input, 0.0);
         for p in profiles() {
             let t = translation(&p, &reference, &audio, 0.0, &never).expect("measured");
-            assert!((t.reference_lufs - flat).abs() < 0.01, "{name}");
+            // The streamed measurement agrees with playing the whole programme through the
+            // device at its own level here.
+            let device = through(&p, input, 0.0);
+            assert!(
+                (t.device_lufs - device).abs() < 0.05 && (t.reference_lufs - flat).abs() < 0.05,
+                "{} on {name}: {t:?} vs device {device:.2}, reference {flat:.2}",
+                p.id
+            );
             let matched = through(&p, input, t.matched_offset_db);
             assert!(
                 (matched - flat).abs() <= 0.5,
@@ -463,4 +470,28 @@ fn the_master_is_measured_through_the_chain_as_playback_makes_it() {
             assert!((a - b).abs() < 0.05, "{id}: {whole:?} vs {streamed:?}");
         }
     }
+}
+
+#[test]
+fn what_is_lost_is_told_against_the_devices_own_level() {
+    // On the flat reference system nothing is lost, whatever matched level is set.
+    let reference = profile("reference");
+    let input = pink_at_correlation(0.8, 2.0, 13);
+    let mut emulation = Emulation::new(&reference, 48_000, 512, 2).expect("builds");
+    emulation.set_level_offset_db(3.0);
+    emulation.set_options(EmulationOptions {
+        environment_noise: false,
+        solo_lost: true,
+    });
+    let mut channels = input.clone();
+    run(&mut emulation, &mut channels);
+    let peak = channels
+        .iter()
+        .flatten()
+        .fold(0.0f32, |m, x| m.max(x.abs()));
+    let input_peak = input.iter().flatten().fold(0.0f32, |m, x| m.max(x.abs()));
+    assert!(
+        20.0 * f64::from(peak / input_peak).log10() < -60.0,
+        "{peak} left of {input_peak}"
+    );
 }

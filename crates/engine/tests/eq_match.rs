@@ -233,4 +233,26 @@ fn a_difference_beyond_the_limits_is_called_a_mix_matter() {
     let said = proposal.mix_matters.join(" | ");
     assert!(said.contains("ask for a mix with less bass"), "{said}");
     assert!(proposal.bands.iter().all(|b| b.gain_db.abs() <= 3.0));
+    // The limit is not got round by piling bands up: one low shelf at most, and no
+    // frequency moved by more than the limit and a dB.
+    let shelves = proposal
+        .bands
+        .iter()
+        .filter(|b| b.kind == BandKind::LowShelf)
+        .count();
+    assert!(shelves <= 1, "{:?}", proposal.bands);
+    let mut eq_only = ChainSettings {
+        eq: proposal.chain(&ChainSettings::default()).eq,
+        ..ChainSettings::default()
+    };
+    eq_only.limiter.bypass = true;
+    let chain = crest_engine::chain::Chain::new(&eq_only, RATE, 64, 2).expect("chain");
+    for f in [30.0, 60.0, 120.0, 500.0, 2_000.0, 10_000.0] {
+        let moved = chain.eq_response_db(f);
+        assert!(
+            moved.abs() <= 4.05,
+            "{moved:.2} dB at {f} Hz: {:?}",
+            proposal.bands
+        );
+    }
 }

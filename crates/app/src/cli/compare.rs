@@ -46,14 +46,16 @@ fn is_target_file(path: &Path) -> bool {
     path.to_string_lossy().ends_with(".crest-target.json")
 }
 
-fn measure(path: &Path, memory: &super::MemoryArgs) -> Result<Balance, String> {
+/// A track's balance, and its sample rate.
+pub fn measure(path: &Path, memory: &super::MemoryArgs) -> Result<(Balance, u32), String> {
     let decoded = decode_file_within(path, &memory.mastering())
         .map_err(|e| format!("{}: {e}", path.display()))?;
     let name = path.file_name().map_or_else(
         || path.display().to_string(),
         |n| n.to_string_lossy().into(),
     );
-    balance(&name, &decoded.audio).map_err(|e| e.to_string())
+    let measured = balance(&name, &decoded.audio).map_err(|e| e.to_string())?;
+    Ok((measured, decoded.audio.sample_rate()))
 }
 
 /// The references' tracks: files as given, folders as the audio files in them (by name).
@@ -84,8 +86,9 @@ fn reference_tracks(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
     Ok(tracks)
 }
 
-fn compare_files(args: &CompareArgs) -> Result<String, String> {
-    let target = match args.references.as_slice() {
+/// The range of `paths`: one kept range, or tracks and folders of tracks measured now.
+pub fn load_target(paths: &[PathBuf], memory: &super::MemoryArgs) -> Result<TargetRange, String> {
+    Ok(match paths {
         [one] if is_target_file(one) => {
             let text =
                 std::fs::read_to_string(one).map_err(|e| format!("{}: {e}", one.display()))?;
@@ -99,11 +102,15 @@ fn compare_files(args: &CompareArgs) -> Result<String, String> {
         paths => {
             let references = reference_tracks(paths)?
                 .iter()
-                .map(|p| measure(p, &args.memory))
+                .map(|p| measure(p, memory).map(|(b, _)| b))
                 .collect::<Result<Vec<_>, _>>()?;
             TargetRange::from_references(&references).map_err(|e| e.to_string())?
         }
-    };
+    })
+}
+
+fn compare_files(args: &CompareArgs) -> Result<String, String> {
+    let target = load_target(&args.references, &args.memory)?;
     if let Some(path) = &args.save_target {
         if !is_target_file(path) {
             return Err(format!(
@@ -115,7 +122,7 @@ fn compare_files(args: &CompareArgs) -> Result<String, String> {
         crest_engine::files::write_atomically(path, true, json.as_bytes())
             .map_err(|e| format!("{}: {e}", path.display()))?;
     }
-    let mix = measure(&args.mix, &args.memory)?;
+    let (mix, _) = measure(&args.mix, &args.memory)?;
     let comparison = compare(mix, target);
     if args.json {
         return serde_json::to_string(&comparison).map_err(|e| e.to_string());
@@ -200,7 +207,7 @@ fn text_report(c: &Comparison, saved: Option<&Path>) -> String {
         );
     } else {
         for departure in &c.departures {
-            let _ = writeln!(out, "{}.", capitalised(&departure.sentence));
+            let _ = writeln!(out, "{}.", super::capitalised(&departure.sentence));
         }
     }
     let tilt = c.tilt_difference_db_per_octave;
@@ -216,12 +223,4 @@ fn text_report(c: &Comparison, saved: Option<&Path>) -> String {
         let _ = writeln!(out, "The references' range is kept in {}.", path.display());
     }
     out.trim_end().to_owned()
-}
-
-fn capitalised(sentence: &str) -> String {
-    let mut chars = sentence.chars();
-    chars
-        .next()
-        .map(|first| first.to_uppercase().chain(chars).collect())
-        .unwrap_or_default()
 }

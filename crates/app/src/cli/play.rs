@@ -247,16 +247,21 @@ fn play(args: &PlayArgs) -> Result<Played, String> {
                 .into_iter()
                 .find(|p| p.id == REFERENCE_PROFILE)
                 .ok_or("the reference profile is missing")?;
-            let measured = translation_through_chain(
+            match translation_through_chain(
                 profile,
                 &reference,
                 &audio,
                 &settings,
                 heard_gain_db,
                 &AtomicBool::new(false),
-            )
-            .map_err(|e| e.to_string())?;
-            emulation.set_level_offset_db(measured.matched_offset_db);
+            ) {
+                Ok(measured) => emulation.set_level_offset_db(measured.matched_offset_db),
+                // Too short or too quiet to measure: it plays at the device's level.
+                Err(e) => eprintln!(
+                    "crest: {} plays at its own level; the matched level was not measured: {e}",
+                    profile.name
+                ),
+            }
         }
         player.send(Command::Emulation(Some(
             Box::new(emulation) as Box<dyn MonitorStage>

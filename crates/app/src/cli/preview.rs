@@ -107,38 +107,46 @@ fn preview(args: &PreviewArgs) -> Result<String, String> {
                 .find(|p| p.id == REFERENCE_PROFILE)
                 .ok_or("the reference profile is missing")?;
             let heard_gain_db = 20.0 * f64::from(gains.master).log10();
+            // A track too short or too quiet to measure still previews, at the device's
+            // level, and says why.
             let measured = translation(
                 profile,
                 &reference,
                 &audio,
                 heard_gain_db,
                 &AtomicBool::new(false),
-            )
-            .map_err(|e| e.to_string())?;
-            let level = match LevelMode::from(args.level) {
-                LevelMode::Matched => {
-                    emulation.set_level_offset_db(measured.matched_offset_db);
+            );
+            let offset_db = match (&measured, LevelMode::from(args.level)) {
+                (Ok(t), LevelMode::Matched) => Some(t.matched_offset_db),
+                _ => None,
+            };
+            let level = match offset_db {
+                Some(offset_db) => {
+                    emulation.set_level_offset_db(offset_db);
                     format!(
                         "matched to the reference system, {:+.1} dB",
-                        emulation.normalization_db() + measured.matched_offset_db
+                        emulation.normalization_db() + offset_db
                     )
                 }
-                LevelMode::Device => format!(
+                None => format!(
                     "at the device's level, {:+.1} dB",
                     emulation.normalization_db()
                 ),
             };
+            let cost = match &measured {
+                Ok(t) => format!("the track {}", t.sentence()),
+                Err(e) => format!("what it costs the track was not measured: {e}"),
+            };
             steps.push(format!(
-                "played through {} ({level}{}); the track {}",
+                "played through {} ({level}{}); {cost}",
                 profile.name,
                 if profile.noise.is_some() && !args.no_noise {
                     ", with its environment noise"
                 } else {
                     ""
                 },
-                measured.sentence()
             ));
-            report = Some(measured);
+            report = measured.ok();
             Some(Box::new(emulation) as Box<dyn MonitorStage>)
         }
         None => None,

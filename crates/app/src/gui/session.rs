@@ -218,6 +218,19 @@ pub struct Session {
     last_tick: Option<std::time::Instant>,
 }
 
+/// A screen that goes (another track opens, the desk closes) stops its background work: it
+/// would only keep a core busy for results no one reads.
+impl Drop for Session {
+    fn drop(&mut self) {
+        for job in [self.rendering.take(), self.translating.take()]
+            .into_iter()
+            .flatten()
+        {
+            job.cancel();
+        }
+    }
+}
+
 impl Session {
     /// A session on a loaded track, playing through `output` on the preferred device, exporting
     /// to the last export folder (else beside the track).

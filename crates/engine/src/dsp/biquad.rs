@@ -461,12 +461,14 @@ mod tests {
     #[test]
     fn matched_bells_follow_the_analog_prototype_to_20_khz() {
         for rate in [44_100.0, 48_000.0] {
+            // The bounds are 0.5 dB (centres to 12 kHz) and 1 dB (to 16 kHz); measured
+            // 0.24 and 0.38 dB.
             let (error, at) =
                 worst_matched_error(AnalogPrototype::peaking, &MATCHED_QS, rate, 12_000.0);
-            assert!(error <= 0.5, "{rate} Hz: {error:.3} dB off ({at})");
+            assert!(error <= 0.3, "{rate} Hz: {error:.3} dB off ({at})");
             let (error, at) =
                 worst_matched_error(AnalogPrototype::peaking, &MATCHED_QS, rate, 16_000.0);
-            assert!(error <= 1.0, "{rate} Hz: {error:.3} dB off ({at})");
+            assert!(error <= 0.45, "{rate} Hz: {error:.3} dB off ({at})");
         }
     }
 
@@ -474,10 +476,11 @@ mod tests {
     fn matched_shelves_follow_the_analog_prototype_to_20_khz() {
         for rate in [44_100.0, 48_000.0] {
             for shelf in [AnalogPrototype::low_shelf, AnalogPrototype::high_shelf] {
+                // Measured 0.46 and 0.66 dB (resonant Q 4 shelves) against 0.5 and 1 dB.
                 let (error, at) = worst_matched_error(shelf, &MATCHED_QS, rate, 12_000.0);
                 assert!(error <= 0.5, "{rate} Hz: {error:.3} dB off ({at})");
                 let (error, at) = worst_matched_error(shelf, &MATCHED_QS, rate, 16_000.0);
-                assert!(error <= 1.0, "{rate} Hz: {error:.3} dB off ({at})");
+                assert!(error <= 0.7, "{rate} Hz: {error:.3} dB off ({at})");
             }
         }
     }

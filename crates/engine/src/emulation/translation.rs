@@ -63,6 +63,9 @@ pub struct Translation {
     pub matched_offset_db: f64,
     /// Where the level goes, region by region.
     pub regions: Vec<RegionChange>,
+    /// What the device does with two channels, in words ("mono summing", "crossfeed", "mono
+    /// bass"); None for a device that keeps stereo.
+    pub channel_handling: Option<&'static str>,
     /// LU the device's channel handling (mono sum, crossfeed, mono bass) takes from the track
     /// beyond what it takes from the calibration noise: how much of the mix cancels (a mono
     /// track, the same on both sides, cancels less than the noise: negative). None on a
@@ -90,8 +93,11 @@ impl Translation {
                 region.loudness_share * 100.0
             ));
         }
-        if let Some(mono) = self.mono_cancellation_lu.filter(|m| *m >= 0.3) {
-            parts.push(format!("mono summing −{mono:.1} LU"));
+        if let (Some(mono), Some(handling)) = (
+            self.mono_cancellation_lu.filter(|m| *m >= 0.3),
+            self.channel_handling,
+        ) {
+            parts.push(format!("{handling} −{mono:.1} LU"));
         }
         let (level, joint) = if self.loss_lu >= 0.5 {
             (format!("loses {:.1} LU here", self.loss_lu), ": ")
@@ -198,6 +204,10 @@ pub fn translation_through_chain(
 /// Appends frames `start..end` of stereo programme to a block's two channels.
 type Programme<'a> = dyn FnMut(usize, usize, &mut [Vec<f32>; 2]) + 'a;
 
+/// The programme reaches the devices at `gain_db`: a platform's limiter on a raised master
+/// (Spotify loud) is not run here, so its few tenths of a dB off the peaks are not in the
+/// figures.
+///
 /// The measurement over `frames` of stereo programme that `source` appends to the block's two
 /// (cleared) channels, frames `start..end` at a time.
 fn measure(
@@ -277,6 +287,12 @@ fn measure(
         loss_lu: input_lufs - device_lufs,
         matched_offset_db: reference_lufs - device_lufs,
         regions,
+        channel_handling: match profile.channels {
+            ChannelHandling::Stereo => None,
+            ChannelHandling::MonoSum => Some("mono summing"),
+            ChannelHandling::Crossfeed { .. } => Some("crossfeed"),
+            ChannelHandling::MonoBelow { .. } => Some("mono bass"),
+        },
         mono_cancellation_lu,
     })
 }

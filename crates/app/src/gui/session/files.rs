@@ -76,6 +76,7 @@ impl Session {
             MonitorMsg::EnvironmentNoise(m.environment_noise),
             MonitorMsg::SoloLost(m.solo_lost),
             MonitorMsg::Platform(m.platform.clone()),
+            MonitorMsg::Level(m.level),
             MonitorMsg::Emulation(m.emulation.clone()),
         ] {
             tasks.push(self.monitor(message));

@@ -133,8 +133,13 @@ impl Session {
             Message::Translated(generation, result) => {
                 if generation == self.translation_generation {
                     self.translating = None;
+                    let before = self.level_offset_db();
                     self.translation = Some((*result).clone());
-                    self.send_emulation();
+                    // A new stage only when the level moves: each one starts from rest and
+                    // is crossfaded in.
+                    if (self.level_offset_db() - before).abs() > 0.05 {
+                        self.send_emulation();
+                    }
                 }
                 Task::none()
             }
@@ -265,8 +270,10 @@ impl Session {
         }
         Some(match &self.translation {
             Some(Ok(t)) => {
+                // One gain for the device whatever the source: the master's (the mix and the
+                // reference, level-matched to the master before the device, play at it too).
                 let level = match self.monitor.choices.level {
-                    LevelMode::Matched => "played at its reference loudness",
+                    LevelMode::Matched => "the master played at its reference loudness",
                     LevelMode::Device => "played at the device's own level",
                 };
                 format!("{name}: the master {} ({level}).", t.sentence())
@@ -331,8 +338,11 @@ impl Session {
                 }
             }
             MonitorMsg::Level(level) => {
+                let before = self.level_offset_db();
                 self.monitor.choices.level = level;
-                self.send_emulation();
+                if (self.level_offset_db() - before).abs() > 0.05 {
+                    self.send_emulation();
+                }
             }
             MonitorMsg::EnvironmentNoise(on) => {
                 self.monitor.choices.environment_noise = on;

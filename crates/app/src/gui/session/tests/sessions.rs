@@ -121,6 +121,13 @@ fn a_session_file_given_at_start_opens_as_a_session() {
     let _ = desk.update(Message::Session(S::Listening(L::Monitor(
         MonitorMsg::Listen(Listen::Side),
     ))));
+    // A playback system at its own level.
+    let _ = desk.update(Message::Session(S::Listening(L::Monitor(
+        MonitorMsg::Emulation(Some("phone".into())),
+    ))));
+    let _ = desk.update(Message::Session(S::Listening(L::Monitor(
+        MonitorMsg::Level(crest_engine::emulation::LevelMode::Device),
+    ))));
     // How the plots were viewed is kept too.
     let _ = desk.update(Message::Session(S::Momentary(true)));
     let _ = desk.update(Message::Session(S::SpectrumView {
@@ -144,6 +151,11 @@ fn a_session_file_given_at_start_opens_as_a_session() {
     let s = session(&started);
     assert_eq!(s.settings.limiter.target_lufs, Some(-15.0));
     assert_eq!(s.monitor.choices.listen, Listen::Side);
+    assert_eq!(s.monitor.choices.emulation.as_deref(), Some("phone"));
+    assert_eq!(
+        s.monitor.choices.level,
+        crest_engine::emulation::LevelMode::Device
+    );
     assert!(s.momentary);
     assert_eq!((s.spectrum.smoothing, s.spectrum.slope), (3.0, 4.5));
     assert_eq!(
