@@ -219,8 +219,9 @@ fn what_the_chain_already_does_is_counted_and_the_limits_hold() {
 
 #[test]
 fn a_difference_beyond_the_limits_is_called_a_mix_matter() {
+    // 6 dB too heavy below 80 Hz (the case).
     let comparison = compare(
-        mix_with(&[Coefficients::low_shelf(80.0, 9.0, 0.707, rate())]),
+        mix_with(&[Coefficients::low_shelf(60.0, 6.0, 0.707, rate())]),
         references(),
     );
     let proposal = propose(
@@ -255,4 +256,49 @@ fn a_difference_beyond_the_limits_is_called_a_mix_matter() {
             proposal.bands
         );
     }
+}
+
+#[test]
+fn a_known_broad_eq_is_recovered_against_the_unfiltered_original() {
+    // The case: +2 dB low shelf at 120 Hz, −1.5 dB bell at 3 kHz, +1 dB high shelf at
+    // 10 kHz, matched against the same programme unfiltered.
+    let moves = [
+        Coefficients::low_shelf(120.0, 2.0, 0.707, rate()),
+        Coefficients::peaking(3_000.0, -1.5, 1.0, rate()),
+        Coefficients::high_shelf(10_000.0, 1.0, 0.707, rate()),
+    ];
+    let original = balance("original", &pink_through(7, &[])).expect("measured");
+    let target = TargetRange::from_references(&[original]).expect("range");
+    let comparison = compare(mix_with(&moves), target);
+    let proposal = propose(
+        &comparison,
+        &ChainSettings::gentle_master(),
+        RATE,
+        MatchLimits::default(),
+    )
+    .expect("proposed");
+    let mut eq_only = ChainSettings {
+        eq: proposal.chain(&ChainSettings::default()).eq,
+        ..ChainSettings::default()
+    };
+    eq_only.limiter.bypass = true;
+    let chain = crest_engine::chain::Chain::new(&eq_only, RATE, 64, 2).expect("chain");
+    // The proposal and the moves together: flat (up to a level) from 40 Hz to 16 kHz.
+    let combined: Vec<f64> = crest_engine::balance::band_centres_hz()
+        .into_iter()
+        .filter(|f| crest_engine::balance::in_range(*f, (40.0, 16_000.0)))
+        .map(|f| {
+            chain.eq_response_db(f) + moves.iter().map(|c| c.response_db(f, rate())).sum::<f64>()
+        })
+        .collect();
+    let mean = combined.iter().sum::<f64>() / combined.len() as f64;
+    let worst = combined
+        .iter()
+        .map(|c| (c - mean).abs())
+        .fold(0.0, f64::max);
+    assert!(
+        worst <= 0.3,
+        "{worst:.2} dB from the inverse: {:?}",
+        proposal.bands
+    );
 }
