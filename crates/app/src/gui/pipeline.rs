@@ -201,12 +201,13 @@ mod tests {
     }
 }
 
-/// What a playback system does to the master's level, measured on the master as playback
-/// makes it (the mix through the live chain), at the gain the monitor plays it with.
+/// What a playback system does to a source's level, at the gain the monitor plays it with:
+/// the master as playback makes it (the mix through the live chain, `settings`), or the mix
+/// or reference as they are.
 #[derive(Debug, Clone)]
 pub struct TranslationRequest {
     pub audio: Arc<AudioBuffer>,
-    pub settings: ChainSettings,
+    pub settings: Option<ChainSettings>,
     pub profile: crest_engine::emulation::Profile,
     pub reference: crest_engine::emulation::Profile,
     pub gain_db: f64,
@@ -217,13 +218,24 @@ pub fn translate(
     request: &TranslationRequest,
     job: &Job,
 ) -> Result<crest_engine::emulation::translation::Translation, String> {
-    crest_engine::emulation::translation::translation_through_chain(
-        &request.profile,
-        &request.reference,
-        &request.audio,
-        &request.settings,
-        request.gain_db,
-        job.cancel_flag(),
-    )
+    use crest_engine::emulation::translation::{translation, translation_through_chain};
+    let (profile, reference) = (&request.profile, &request.reference);
+    match &request.settings {
+        Some(settings) => translation_through_chain(
+            profile,
+            reference,
+            &request.audio,
+            settings,
+            request.gain_db,
+            job.cancel_flag(),
+        ),
+        None => translation(
+            profile,
+            reference,
+            &request.audio,
+            request.gain_db,
+            job.cancel_flag(),
+        ),
+    }
     .map_err(|e| e.to_string())
 }

@@ -201,11 +201,14 @@ pub struct Session {
     emulation: Option<Arc<Emulation>>,
     /// What the chosen playback system does to the master's level (its matched level, what
     /// it costs): measured off the UI thread for each profile, master and platform gain.
-    translation: Option<Result<Translation, String>>,
+    /// Per source (master, mix, reference).
+    translations: [Option<Result<Translation, String>>; 3],
+    /// The profile and gain (hundredths of a dB) each source's measurement was made for.
+    measured_for: [Option<(String, i64)>; 3],
     /// Counts translation requests; a result reports which it was made for.
     translation_generation: u64,
-    /// The measurement in flight (cancelled when superseded).
-    translating: Option<Arc<Job>>,
+    /// The measurements in flight (cancelled when superseded).
+    translating: Vec<Arc<Job>>,
     /// The output device chosen (by id; none: the system's default) and its buffer size, and
     /// the devices found.
     output_choice: OutputChoice,
@@ -222,9 +225,11 @@ pub struct Session {
 /// would only keep a core busy for results no one reads.
 impl Drop for Session {
     fn drop(&mut self) {
-        for job in [self.rendering.take(), self.translating.take()]
+        for job in self
+            .rendering
+            .take()
             .into_iter()
-            .flatten()
+            .chain(self.translating.drain(..))
         {
             job.cancel();
         }
@@ -289,9 +294,10 @@ impl Session {
                 .unwrap_or_default(),
             reference_loudness: None,
             emulation: None,
-            translation: None,
+            translations: Default::default(),
+            measured_for: Default::default(),
             translation_generation: 0,
-            translating: None,
+            translating: Vec::new(),
             notice: (!loaded.warnings.is_empty())
                 .then(|| Notice::Warning(loaded.warnings.join("; "))),
             export: ExportDialog::new(

@@ -41,8 +41,8 @@ pub enum Message {
     ReferenceLoaded(Arc<Result<Loaded, String>>),
     /// An emulation built off the UI thread for a profile id.
     EmulationBuilt(String, Arc<Result<Emulation, String>>),
-    /// What the playback system does to the master's level, for the request it counts.
-    Translated(u64, Arc<Result<Translation, String>>),
+    /// What the playback system does to a source's level, for the request it counts.
+    Translated(u64, Source, Arc<Result<Translation, String>>),
     /// Look for output devices (as the list opens).
     ScanDevices,
     DevicesFound(Vec<OutputDevice>),
@@ -130,11 +130,10 @@ impl Session {
                 self.emulation_built(&id, &result);
                 Task::none()
             }
-            Message::Translated(generation, result) => {
+            Message::Translated(generation, source, result) => {
                 if generation == self.translation_generation {
-                    self.translating = None;
                     let before = self.level_offset_db();
-                    self.translation = Some((*result).clone());
+                    self.translations[source_index(source)] = Some((*result).clone());
                     // A new stage only when the level moves: each one starts from rest and
                     // is crossfaded in.
                     if (self.level_offset_db() - before).abs() > 0.05 {
@@ -209,48 +208,89 @@ impl Session {
         }
     }
 
-    /// The measurement of what the chosen playback system does to the master at the gain it
-    /// is heard with; none with the studio monitors or the reference system itself.
-    pub(super) fn translation_request(&self) -> Option<TranslationRequest> {
+    /// The measurement of what the chosen playback system does to `source` at the gain it
+    /// is heard with (the master as playback makes it: the mix through the live chain); none
+    /// with the studio monitors, the reference system itself, or a reference not loaded.
+    pub(super) fn translation_request(&self, source: Source) -> Option<TranslationRequest> {
         let id = self.monitor.choices.emulation.as_deref()?;
         let find = |id: &str| self.profiles.iter().find(|p| p.id == id).cloned();
         (id != REFERENCE_PROFILE).then_some(())?;
+        let gains = self.source_gains();
+        let (audio, settings, gain) = match source {
+            Source::Master => (
+                Arc::clone(&self.audio),
+                Some(self.live_settings()),
+                gains.master,
+            ),
+            Source::Mix => (Arc::clone(&self.audio), None, gains.mix),
+            Source::Reference => (
+                Arc::clone(self.reference_audio.as_ref()?),
+                None,
+                gains.reference,
+            ),
+        };
         Some(TranslationRequest {
-            audio: Arc::clone(&self.audio),
-            settings: self.live_settings(),
+            audio,
+            settings,
             profile: find(id)?,
             reference: find(REFERENCE_PROFILE)?,
-            gain_db: 20.0 * f64::from(self.source_gains().master).log10(),
+            gain_db: 20.0 * f64::from(gain).log10(),
         })
     }
 
-    /// Measures again what the playback system does to the master (a new master, profile or
-    /// platform gain); the one in flight is cancelled, its result would be stale.
+    /// Measures again what the playback system does to each source (a new master, profile,
+    /// platform gain or reference); those in flight are cancelled, their results would be
+    /// stale. Each source plays at its own matched level.
     pub(super) fn translate_task(&mut self) -> Task<super::Message> {
-        if let Some(previous) = self.translating.take() {
+        for previous in self.translating.drain(..) {
             previous.cancel();
         }
         self.translation_generation += 1;
-        self.translation = None;
-        let Some(request) = self.translation_request() else {
-            return Task::none();
-        };
-        let job = Arc::new(Job::default());
-        self.translating = Some(Arc::clone(&job));
         let generation = self.translation_generation;
-        Task::perform(
-            off_thread(move || Ok(translate(&request, &job))),
-            move |result: Result<Result<Translation, String>, String>| {
-                Message::Translated(generation, Arc::new(result.and_then(|r| r))).into()
-            },
-        )
+        let mut tasks = Vec::new();
+        for source in [Source::Master, Source::Mix, Source::Reference] {
+            let index = source_index(source);
+            let Some(request) = self.translation_request(source) else {
+                self.translations[index] = None;
+                self.measured_for[index] = None;
+                continue;
+            };
+            // The mix and the reference only change with their profile and gain: a chain
+            // edit re-measures the master alone.
+            let key = (
+                request.profile.id.clone(),
+                (request.gain_db * 100.0).round() as i64,
+            );
+            if source != Source::Master
+                && self.measured_for[index].as_ref() == Some(&key)
+                && matches!(self.translations[index], Some(Ok(_)))
+            {
+                continue;
+            }
+            self.translations[index] = None;
+            self.measured_for[index] = Some(key);
+            let job = Arc::new(Job::default());
+            self.translating.push(Arc::clone(&job));
+            tasks.push(Task::perform(
+                off_thread(move || Ok(translate(&request, &job))),
+                move |result: Result<Result<Translation, String>, String>| {
+                    Message::Translated(generation, source, Arc::new(result.and_then(|r| r))).into()
+                },
+            ));
+        }
+        Task::batch(tasks)
     }
 
-    /// The static gain on top of the device calibration the emulation plays at: the
+    /// What the playback system does to the source heard now, when measured.
+    fn heard_translation(&self) -> Option<&Result<Translation, String>> {
+        self.translations[source_index(self.monitor.choices.source)].as_ref()
+    }
+
+    /// The static gain on top of the device calibration the emulation plays at: the source's
     /// measured matched offset at the matched level (0 until it is measured), 0 at the
     /// device's.
     fn level_offset_db(&self) -> f64 {
-        match (self.monitor.choices.level, &self.translation) {
+        match (self.monitor.choices.level, self.heard_translation()) {
             (LevelMode::Matched, Some(Ok(t)))
                 if self.monitor.choices.emulation.as_deref() == Some(t.profile.as_str()) =>
             {
@@ -260,26 +300,29 @@ impl Session {
         }
     }
 
-    /// Beside "Heard on": what the playback system does to the master, or that it is being
-    /// measured.
+    /// Beside "Heard on": what the playback system does to the source heard, or that it is
+    /// being measured.
     pub(super) fn heard_note(&self) -> Option<String> {
         let id = self.monitor.choices.emulation.as_deref()?;
         let name = &self.profiles.iter().find(|p| p.id == id)?.name;
         if id == REFERENCE_PROFILE {
             return None;
         }
-        Some(match &self.translation {
+        let source = match self.monitor.choices.source {
+            Source::Master => "the master",
+            Source::Mix => "the mix",
+            Source::Reference => "the reference",
+        };
+        Some(match self.heard_translation() {
             Some(Ok(t)) => {
-                // One gain for the device whatever the source: the master's (the mix and the
-                // reference, level-matched to the master before the device, play at it too).
                 let level = match self.monitor.choices.level {
-                    LevelMode::Matched => "the master played at its reference loudness",
+                    LevelMode::Matched => "played at its reference loudness",
                     LevelMode::Device => "played at the device's own level",
                 };
-                format!("{name}: the master {} ({level}).", t.sentence())
+                format!("{name}: {source} {} ({level}).", t.sentence())
             }
             Some(Err(error)) => format!("{name}: its level could not be measured ({error})."),
-            None => format!("{name}: measuring what it does to the master's level…"),
+            None => format!("{name}: measuring what it does to {source}'s level…"),
         })
     }
 
@@ -300,8 +343,13 @@ impl Session {
     pub(super) fn monitor(&mut self, message: MonitorMsg) -> Task<super::Message> {
         match message {
             MonitorMsg::Source(source) => {
+                let before = self.level_offset_db();
                 self.monitor.choices.source = source;
                 self.send(Command::Listen(source));
+                // Each source at its own matched level: the device's gain follows the switch.
+                if (self.level_offset_db() - before).abs() > 0.05 {
+                    self.send_emulation();
+                }
             }
             MonitorMsg::Listen(listen) => {
                 self.monitor.choices.listen = listen;
@@ -406,9 +454,11 @@ impl Session {
                 self.spectrum.reference = Some(loaded.spectrum.clone());
                 self.spectrum.refresh();
                 self.send_gains();
+                let measure = self.translate_task();
                 if let Some(source) = self.pending_source.take() {
-                    return self.monitor(MonitorMsg::Source(source));
+                    return Task::batch([measure, self.monitor(MonitorMsg::Source(source))]);
                 }
+                return measure;
             }
             Err(error) => {
                 self.reference_path = None;
@@ -630,5 +680,14 @@ fn drain(tap: &mut rtrb::Consumer<f32>, channels: usize, into: &mut Vec<f32>) {
         into.extend_from_slice(first);
         into.extend_from_slice(second);
         chunk.commit_all();
+    }
+}
+
+/// Where a source's measurement is kept.
+fn source_index(source: Source) -> usize {
+    match source {
+        Source::Master => 0,
+        Source::Mix => 1,
+        Source::Reference => 2,
     }
 }

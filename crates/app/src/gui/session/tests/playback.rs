@@ -361,13 +361,16 @@ fn master_mix_reference_and_an_emulation_are_heard_at_matched_loudness() {
     );
     // Measured (the work the task runs): at the matched level the phone plays the master at
     // its reference loudness, and says what it costs.
-    let request = session(&desk).translation_request().expect("a device");
+    let request = session(&desk)
+        .translation_request(Source::Master)
+        .expect("a device");
     let measured = super::super::super::pipeline::translate(&request, &Job::default());
     let loss = measured.as_ref().expect("measured").loss_lu;
     assert!(loss > 6.0, "{loss}");
     let generation = session(&desk).translation_generation;
     let _ = desk.update(Message::Session(S::Listening(L::Translated(
         generation,
+        Source::Master,
         Arc::new(measured),
     ))));
     // The matched level is one static gain for the whole track: heard over the whole demo
@@ -398,11 +401,14 @@ fn master_mix_reference_and_an_emulation_are_heard_at_matched_loudness() {
         "phone matched {matched}, reference system {flat_whole}"
     );
     let _ = through(&mut desk, "phone");
-    let request = session(&desk).translation_request().expect("a device");
+    let request = session(&desk)
+        .translation_request(Source::Master)
+        .expect("a device");
     let measured = super::super::super::pipeline::translate(&request, &Job::default());
     let generation = session(&desk).translation_generation;
     let _ = desk.update(Message::Session(S::Listening(L::Translated(
         generation,
+        Source::Master,
         Arc::new(measured),
     ))));
     assert!(
@@ -420,6 +426,34 @@ fn master_mix_reference_and_an_emulation_are_heard_at_matched_loudness() {
     assert!(
         (device_level - (flat_whole - loss)).abs() <= 0.5,
         "phone at its level {device_level}, reference system {flat_whole}, loss {loss}"
+    );
+    // The mix at its own matched level: A/B through the phone compares tone.
+    let mut ui = window(&desk);
+    ui.click("Matched level").expect("offered");
+    for message in ui.into_messages().collect::<Vec<_>>() {
+        let _ = desk.update(message);
+    }
+    click(&mut desk, "Mix");
+    let request = session(&desk)
+        .translation_request(Source::Mix)
+        .expect("the mix");
+    assert!(request.settings.is_none(), "the mix as it is");
+    let measured = super::super::super::pipeline::translate(&request, &Job::default());
+    let generation = session(&desk).translation_generation;
+    let _ = desk.update(Message::Session(S::Listening(L::Translated(
+        generation,
+        Source::Mix,
+        Arc::new(measured),
+    ))));
+    assert!(
+        window(&desk)
+            .find(starting("Phone speaker: the mix"))
+            .is_ok()
+    );
+    let mix_on_phone = whole(&mut desk);
+    assert!(
+        (mix_on_phone - flat_whole).abs() <= 0.5,
+        "mix through the phone {mix_on_phone}, master through the reference system {flat_whole}"
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
