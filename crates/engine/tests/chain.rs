@@ -165,22 +165,7 @@ fn eq_bands_match_the_analytic_biquad_response() {
                 eq_band.kind
             );
             // Measured with a sine through the chain.
-            chain.reset();
-            let n = RATE as usize;
-            let x: Vec<f32> = (0..n)
-                .map(|i| (0.25 * (TAU * f * i as f64 / rate).sin()) as f32)
-                .collect();
-            let mut channels = vec![x.clone(), x.clone()];
-            run(&mut chain, &mut channels, 256);
-            let rms = |v: &[f32]| {
-                (v[n / 2..]
-                    .iter()
-                    .map(|&s| f64::from(s).powi(2))
-                    .sum::<f64>()
-                    / (n / 2) as f64)
-                    .sqrt()
-            };
-            let measured = 20.0 * (rms(&channels[0]) / rms(&x)).log10();
+            let measured = sine_gain_db(&mut chain, f);
             if formula > -60.0 {
                 assert!(
                     (measured - formula).abs() < 0.05,

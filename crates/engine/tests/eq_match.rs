@@ -41,6 +41,16 @@ fn rate() -> f64 {
     f64::from(RATE)
 }
 
+/// `chain`'s EQ alone (no limiter, nothing else).
+fn eq_only(chain: &ChainSettings) -> ChainSettings {
+    let mut eq_only = ChainSettings {
+        eq: chain.eq.clone(),
+        ..ChainSettings::default()
+    };
+    eq_only.limiter.bypass = true;
+    eq_only
+}
+
 #[test]
 fn a_mix_eqd_away_from_its_references_is_brought_back_within_the_limits() {
     // Bass 3 dB up, a 2 dB dip at 3 kHz, top 2 dB down.
@@ -71,12 +81,7 @@ fn a_mix_eqd_away_from_its_references_is_brought_back_within_the_limits() {
     }
     // The chain written with it, applied to the mix, measures close to the references.
     let chain = proposal.chain(&ChainSettings::gentle_master());
-    let mut eq_only = ChainSettings {
-        eq: chain.eq.clone(),
-        ..ChainSettings::default()
-    };
-    eq_only.limiter.bypass = true;
-    let corrected = crest_engine::render::render_whole(&pink_through(7, &moves), &eq_only)
+    let corrected = crest_engine::render::render_whole(&pink_through(7, &moves), &eq_only(&chain))
         .expect("renders")
         .audio;
     let after = compare(
@@ -242,12 +247,13 @@ fn a_difference_beyond_the_limits_is_called_a_mix_matter() {
         .filter(|b| b.kind == BandKind::LowShelf)
         .count();
     assert!(shelves <= 1, "{:?}", proposal.bands);
-    let mut eq_only = ChainSettings {
-        eq: proposal.chain(&ChainSettings::default()).eq,
-        ..ChainSettings::default()
-    };
-    eq_only.limiter.bypass = true;
-    let chain = crest_engine::chain::Chain::new(&eq_only, RATE, 64, 2).expect("chain");
+    let chain = crest_engine::chain::Chain::new(
+        &eq_only(&proposal.chain(&ChainSettings::default())),
+        RATE,
+        64,
+        2,
+    )
+    .expect("chain");
     for f in [30.0, 60.0, 120.0, 500.0, 2_000.0, 10_000.0] {
         let moved = chain.eq_response_db(f);
         assert!(
@@ -277,12 +283,13 @@ fn a_known_broad_eq_is_recovered_against_the_unfiltered_original() {
         MatchLimits::default(),
     )
     .expect("proposed");
-    let mut eq_only = ChainSettings {
-        eq: proposal.chain(&ChainSettings::default()).eq,
-        ..ChainSettings::default()
-    };
-    eq_only.limiter.bypass = true;
-    let chain = crest_engine::chain::Chain::new(&eq_only, RATE, 64, 2).expect("chain");
+    let chain = crest_engine::chain::Chain::new(
+        &eq_only(&proposal.chain(&ChainSettings::default())),
+        RATE,
+        64,
+        2,
+    )
+    .expect("chain");
     // The proposal and the moves together: flat (up to a level) from 40 Hz to 16 kHz.
     let combined: Vec<f64> = crest_engine::balance::band_centres_hz()
         .into_iter()
