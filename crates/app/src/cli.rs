@@ -82,6 +82,15 @@ impl From<Level> for crest_engine::emulation::LevelMode {
     }
 }
 
+/// The flat reference system the matched level is measured against.
+pub fn reference_profile() -> Result<crest_engine::emulation::Profile, String> {
+    crest_engine::emulation::built_in_profiles()
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .find(|p| p.id == crest_engine::emulation::REFERENCE_PROFILE)
+        .ok_or_else(|| "the reference profile is missing".to_owned())
+}
+
 /// A sentence with its first letter in capitals.
 pub fn capitalised(sentence: &str) -> String {
     let mut chars = sentence.chars();

@@ -90,6 +90,33 @@ impl Smoothed {
     }
 }
 
+/// The section of a bell or shelf (`kind`; a pass is a bell here) in `design`: what the
+/// chain's EQ runs, and what a proposal for it is fitted with.
+pub fn bell_or_shelf(
+    kind: BandKind,
+    design: EqDesign,
+    freq_hz: f64,
+    gain_db: f64,
+    q: f64,
+    rate: f64,
+) -> Coefficients {
+    let (f, g) = (freq_hz, gain_db);
+    match (kind, design) {
+        (BandKind::LowShelf, EqDesign::Cookbook) => Coefficients::low_shelf(f, g, q, rate),
+        (BandKind::HighShelf, EqDesign::Cookbook) => Coefficients::high_shelf(f, g, q, rate),
+        (_, EqDesign::Cookbook) => Coefficients::peaking(f, g, q, rate),
+        (BandKind::LowShelf, EqDesign::AnalogMatched) => {
+            Coefficients::matched(&AnalogPrototype::low_shelf(g, q), f, rate)
+        }
+        (BandKind::HighShelf, EqDesign::AnalogMatched) => {
+            Coefficients::matched(&AnalogPrototype::high_shelf(g, q), f, rate)
+        }
+        (_, EqDesign::AnalogMatched) => {
+            Coefficients::matched(&AnalogPrototype::peaking(g, q), f, rate)
+        }
+    }
+}
+
 /// One EQ band at run time: its smoothed values and its sections, which it installs in the
 /// chain's cascade (where their state is kept).
 #[derive(Debug, Clone)]
@@ -131,27 +158,11 @@ impl Band {
 
     fn design(&mut self, rate: f64) {
         let (f, g, q) = (self.freq_hz.current, self.gain_db.current, self.q.current);
-        let matched = |prototype: AnalogPrototype| Coefficients::matched(&prototype, f, rate);
-        match (self.kind, self.design) {
-            (BandKind::Bell, EqDesign::Cookbook) => {
-                self.sections[0] = Coefficients::peaking(f, g, q, rate);
+        match self.kind {
+            BandKind::Bell | BandKind::LowShelf | BandKind::HighShelf => {
+                self.sections[0] = bell_or_shelf(self.kind, self.design, f, g, q, rate);
             }
-            (BandKind::LowShelf, EqDesign::Cookbook) => {
-                self.sections[0] = Coefficients::low_shelf(f, g, q, rate);
-            }
-            (BandKind::HighShelf, EqDesign::Cookbook) => {
-                self.sections[0] = Coefficients::high_shelf(f, g, q, rate);
-            }
-            (BandKind::Bell, EqDesign::AnalogMatched) => {
-                self.sections[0] = matched(AnalogPrototype::peaking(g, q));
-            }
-            (BandKind::LowShelf, EqDesign::AnalogMatched) => {
-                self.sections[0] = matched(AnalogPrototype::low_shelf(g, q));
-            }
-            (BandKind::HighShelf, EqDesign::AnalogMatched) => {
-                self.sections[0] = matched(AnalogPrototype::high_shelf(g, q));
-            }
-            (BandKind::HighPass | BandKind::LowPass, _) => {
+            BandKind::HighPass | BandKind::LowPass => {
                 for (k, section) in self.sections.iter_mut().enumerate() {
                     let q = butterworth_q(self.order, k);
                     *section = if self.kind == BandKind::HighPass {

@@ -12,10 +12,11 @@
 use serde::Serialize;
 
 use crate::balance::{Comparison, band_centres_hz, in_range};
+use crate::chain::bell_or_shelf;
 use crate::chain::{
     BandKind, Chain, ChainSettings, EqBand, EqDesign, MAX_EQ_BANDS, Placement, Slope,
 };
-use crate::dsp::biquad::{AnalogPrototype, Coefficients};
+use crate::dsp::biquad::Coefficients;
 
 /// Where the proposal is judged (Hz).
 pub const FIT_RANGE_HZ: (f64, f64) = (40.0, 16_000.0);
@@ -114,21 +115,7 @@ impl Candidate {
     }
 
     fn coefficients(&self, design: EqDesign, rate: f64) -> Coefficients {
-        let (f, g, q) = (self.freq_hz, self.gain_db, self.q);
-        match (self.kind, design) {
-            (BandKind::LowShelf, EqDesign::Cookbook) => Coefficients::low_shelf(f, g, q, rate),
-            (BandKind::HighShelf, EqDesign::Cookbook) => Coefficients::high_shelf(f, g, q, rate),
-            (_, EqDesign::Cookbook) => Coefficients::peaking(f, g, q, rate),
-            (BandKind::LowShelf, EqDesign::AnalogMatched) => {
-                Coefficients::matched(&AnalogPrototype::low_shelf(g, q), f, rate)
-            }
-            (BandKind::HighShelf, EqDesign::AnalogMatched) => {
-                Coefficients::matched(&AnalogPrototype::high_shelf(g, q), f, rate)
-            }
-            (_, EqDesign::AnalogMatched) => {
-                Coefficients::matched(&AnalogPrototype::peaking(g, q), f, rate)
-            }
-        }
+        bell_or_shelf(self.kind, design, self.freq_hz, self.gain_db, self.q, rate)
     }
 
     fn band(&self) -> EqBand {

@@ -20,9 +20,7 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use crest_engine::decode_file_within;
 use crest_engine::emulation::translation::translation_through_chain;
-use crest_engine::emulation::{
-    Emulation, EmulationOptions, LevelMode, REFERENCE_PROFILE, built_in_profiles,
-};
+use crest_engine::emulation::{Emulation, EmulationOptions, LevelMode};
 use crest_engine::monitor::MonitorStage;
 use crest_engine::render::render_whole;
 use crest_playback::engine::{Command, MAX_BLOCK, Measured, SourceGains};
@@ -242,11 +240,7 @@ fn play(args: &PlayArgs) -> Result<Played, String> {
         if LevelMode::from(args.level) == LevelMode::Matched {
             // The master as loud through the device as through the reference system: measured
             // on the whole master as it plays, before the transport starts.
-            let reference = built_in_profiles()
-                .map_err(|e| e.to_string())?
-                .into_iter()
-                .find(|p| p.id == REFERENCE_PROFILE)
-                .ok_or("the reference profile is missing")?;
+            let reference = super::reference_profile()?;
             match translation_through_chain(
                 profile,
                 &reference,

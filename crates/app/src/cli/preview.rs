@@ -12,9 +12,7 @@ use std::sync::atomic::AtomicBool;
 
 use clap::Args;
 use crest_engine::emulation::translation::{Translation, translation};
-use crest_engine::emulation::{
-    Emulation, EmulationOptions, LevelMode, REFERENCE_PROFILE, built_in_profiles,
-};
+use crest_engine::emulation::{Emulation, EmulationOptions, LevelMode};
 use crest_engine::export::{Dither, ExportRequest, Format, export};
 use crest_engine::monitor::{Measured, MonitorStage, SourceGains, render_heard};
 use crest_engine::render::render_whole;
@@ -101,11 +99,7 @@ fn preview(args: &PreviewArgs) -> Result<String, String> {
                 solo_lost: false,
             });
             // Measured at the level the track reaches the device: after the platform's gain.
-            let reference = built_in_profiles()
-                .map_err(|e| e.to_string())?
-                .into_iter()
-                .find(|p| p.id == REFERENCE_PROFILE)
-                .ok_or("the reference profile is missing")?;
+            let reference = super::reference_profile()?;
             let heard_gain_db = 20.0 * f64::from(gains.master).log10();
             // A track too short or too quiet to measure still previews, at the device's
             // level, and says why.

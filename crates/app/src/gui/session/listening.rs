@@ -132,13 +132,9 @@ impl Session {
             }
             Message::Translated(generation, source, result) => {
                 if generation == self.translation_generation {
-                    let before = self.level_offset_db();
-                    self.translations[source_index(source)] = Some((*result).clone());
-                    // A new stage only when the level moves: each one starts from rest and
-                    // is crossfaded in.
-                    if (self.level_offset_db() - before).abs() > 0.05 {
-                        self.send_emulation();
-                    }
+                    self.keeping_level(|session| {
+                        session.translations[source_index(source)] = Some((*result).clone());
+                    });
                 }
                 Task::none()
             }
@@ -326,6 +322,16 @@ impl Session {
         })
     }
 
+    /// Makes `change`, and sends a new emulation stage only if the level it plays at moved:
+    /// each stage starts from rest and is crossfaded in, so one is not sent for nothing.
+    fn keeping_level(&mut self, change: impl FnOnce(&mut Self)) {
+        let before = self.level_offset_db();
+        change(self);
+        if (self.level_offset_db() - before).abs() > 0.05 {
+            self.send_emulation();
+        }
+    }
+
     fn send_emulation(&mut self) {
         let offset_db = self.level_offset_db();
         let stage = self.emulation.as_ref().map(|built| {
@@ -343,13 +349,11 @@ impl Session {
     pub(super) fn monitor(&mut self, message: MonitorMsg) -> Task<super::Message> {
         match message {
             MonitorMsg::Source(source) => {
-                let before = self.level_offset_db();
-                self.monitor.choices.source = source;
-                self.send(Command::Listen(source));
                 // Each source at its own matched level: the device's gain follows the switch.
-                if (self.level_offset_db() - before).abs() > 0.05 {
-                    self.send_emulation();
-                }
+                self.keeping_level(|session| {
+                    session.monitor.choices.source = source;
+                    session.send(Command::Listen(source));
+                });
             }
             MonitorMsg::Listen(listen) => {
                 self.monitor.choices.listen = listen;
@@ -386,11 +390,7 @@ impl Session {
                 }
             }
             MonitorMsg::Level(level) => {
-                let before = self.level_offset_db();
-                self.monitor.choices.level = level;
-                if (self.level_offset_db() - before).abs() > 0.05 {
-                    self.send_emulation();
-                }
+                self.keeping_level(|session| session.monitor.choices.level = level);
             }
             MonitorMsg::EnvironmentNoise(on) => {
                 self.monitor.choices.environment_noise = on;
