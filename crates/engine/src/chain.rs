@@ -25,9 +25,9 @@ use dynamics::Dynamics;
 pub use limiter::{Limiter, LimiterStats};
 pub use params::{BandParam, Param, Spec};
 pub use settings::{
-    BandDynamics, BandKind, ChainSettings, DynamicsSettings, EqBand, EqDesign, EqSettings,
-    FadeCurve, HighPass, InputSettings, LimiterSettings, Link, MAX_EQ_BANDS, MultibandSettings,
-    OutputSettings, Placement, SettingsError, Slope, StereoSettings,
+    BandDynamics, BandKind, ChainSettings, Crossover, DynamicsSettings, EqBand, EqDesign,
+    EqSettings, FadeCurve, HighPass, InputSettings, LimiterSettings, Link, MAX_EQ_BANDS,
+    MultibandSettings, OutputSettings, Placement, SettingsError, Slope, StereoSettings,
 };
 
 /// Frames between parameter updates: the control grid, counted from the chain's start.
@@ -222,6 +222,8 @@ pub struct Chain {
     high_pass: Option<Band>,
     bands: Vec<Band>,
     dynamics: Dynamics,
+    /// The dynamics stage's delay when it is in the signal path (a linear-phase split's).
+    dynamics_latency: usize,
     width: Smoothed,
     balance: Smoothed,
     mono_bass: Option<Band>,
@@ -280,6 +282,7 @@ impl Chain {
                 .map(|b| Band::new(b, settings.eq.design, rate))
                 .collect(),
             dynamics: Dynamics::new(&settings.dynamics, rate),
+            dynamics_latency: 0,
             width: Smoothed::new(settings.stereo.width),
             balance: Smoothed::new(settings.stereo.balance),
             mono_bass: settings.stereo.mono_bass_hz.map(|f| {
@@ -294,6 +297,9 @@ impl Chain {
             limiter: (!settings.limiter.bypass)
                 .then(|| Limiter::new(&settings.limiter, sample_rate, channels)),
         };
+        if !settings.dynamics.bypass {
+            chain.dynamics_latency = chain.dynamics.latency_frames();
+        }
         chain.lay_out_filters();
         Ok(chain)
     }
@@ -336,9 +342,10 @@ impl Chain {
         self.max_block
     }
 
-    /// Delay the chain adds, in frames (the limiter's detection and lookahead).
+    /// Delay the chain adds, in frames: the limiter's detection and lookahead, and a
+    /// linear-phase crossover's.
     pub fn latency_frames(&self) -> usize {
-        self.limiter.as_ref().map_or(0, Limiter::latency_frames)
+        self.dynamics_latency + self.limiter.as_ref().map_or(0, Limiter::latency_frames)
     }
 
     /// The limiter's largest gain reduction (dB) since this was last called: for meters.
@@ -562,7 +569,8 @@ impl Chain {
             }
         }
         self.filters.process(frames);
-        if !s.dynamics.is_neutral() {
+        // A neutral stage is out of the path, unless its delay is part of the latency.
+        if !s.dynamics.is_neutral() || self.dynamics_latency > 0 {
             self.dynamics.process(frames, count == 2);
         }
         if count == 2 && !s.stereo.is_neutral() {
@@ -608,5 +616,47 @@ impl Chain {
                 [] => {}
             }
         }
+    }
+}
+
+/// Running the chain over a programme held whole with its latency taken out (offline work,
+/// which must put each output frame where its input was): the chain reads the programme its
+/// latency ahead of where its output is wanted. The limiter's latency is compensated by its
+/// own driver; this serves the stages before it (a linear-phase crossover's delay).
+pub(crate) mod ahead {
+    use super::Chain;
+
+    /// Runs `chain` over the programme's first `chain.latency_frames()` frames (silence past
+    /// its end) and drops the output: the chain's next output is the programme's first frame.
+    pub(crate) fn prime<S: AsRef<[f32]>>(chain: &mut Chain, source: &[S]) {
+        let latency = chain.latency_frames();
+        let block = chain.max_block().max(1);
+        let mut scratch: Vec<Vec<f32>> = source.iter().map(|_| Vec::new()).collect();
+        let mut start = 0;
+        while start < latency {
+            let end = (start + block).min(latency);
+            for (s, c) in scratch.iter_mut().zip(source) {
+                s.clear();
+                append(c.as_ref(), start, end, 0, s);
+            }
+            let mut planes: Vec<&mut [f32]> = scratch.iter_mut().map(Vec::as_mut_slice).collect();
+            chain.process(&mut planes);
+            start = end;
+        }
+    }
+
+    /// Appends frames `start..end` of `source`, read `latency` frames ahead (silence past its
+    /// end), to `into`.
+    pub(crate) fn append(
+        source: &[f32],
+        start: usize,
+        end: usize,
+        latency: usize,
+        into: &mut Vec<f32>,
+    ) {
+        let from = (start + latency).min(source.len());
+        let to = (end + latency).min(source.len());
+        into.extend_from_slice(&source[from..to]);
+        into.resize(into.len() + (end - start) - (to - from), 0.0);
     }
 }

@@ -3,6 +3,7 @@
 pub mod biquad;
 pub mod dynamics;
 pub mod flush;
+pub mod linear_phase;
 
 /// The largest absolute sample, in independent lanes so it vectorises (a plain `fold` with
 /// `f32::max` is one long dependency chain with NaN handling at every step, four times

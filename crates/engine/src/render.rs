@@ -15,7 +15,7 @@ use serde::Serialize;
 use crate::audio::AudioBuffer;
 use crate::chain::{
     Chain, ChainError, ChainSettings, FadeCurve, Limiter, LimiterSettings, LimiterStats,
-    OutputSettings,
+    OutputSettings, ahead,
 };
 use crate::decode::DecodeControl;
 use crate::loudness::{self, IntegratedMeter};
@@ -165,13 +165,30 @@ pub fn render_with_trial_budget(
             .expect("same layout and rate as the input")
     };
 
-    // Input → EQ → dynamics → stereo, in place.
+    // Input → EQ → dynamics → stereo, in place; read ahead of a linear-phase crossover's
+    // delay, so each output frame lands where its input was.
     let mut pre: Vec<Vec<f32>> = audio.into_owned().into_channels();
+    let latency = chain.latency_frames();
+    ahead::prime(&mut chain, &pre);
+    let mut block: Vec<Vec<f32>> = pre.iter().map(|_| Vec::with_capacity(BLOCK)).collect();
     let mut start = 0;
     while start < frames {
         check(cancel)?;
         let end = (start + BLOCK).min(frames);
-        process_planar(&mut pre, start, end, |planes| chain.process(planes));
+        if latency == 0 {
+            process_planar(&mut pre, start, end, |planes| chain.process(planes));
+        } else {
+            // Frames ahead of `start + latency` are read before this block's output
+            // overwrites any of them, and never again.
+            for (b, c) in block.iter_mut().zip(&pre) {
+                b.clear();
+                ahead::append(c, start, end, latency, b);
+            }
+            process_planar(&mut block, 0, end - start, |planes| chain.process(planes));
+            for (c, b) in pre.iter_mut().zip(&block) {
+                c[start..end].copy_from_slice(b);
+            }
+        }
         start = end;
         progress(0.4 * start as f64 / frames.max(1) as f64);
     }

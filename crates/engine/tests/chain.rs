@@ -9,8 +9,8 @@ use std::f64::consts::TAU;
 use assert_no_alloc::{AllocDisabler, assert_no_alloc};
 use common::{db, fit_sine};
 use crest_engine::chain::{
-    Applied, BandDynamics, BandKind, Chain, ChainError, ChainSettings, DynamicsSettings, EqBand,
-    EqDesign, HighPass, Link, MultibandSettings, Placement, Slope,
+    Applied, BandDynamics, BandKind, Chain, ChainError, ChainSettings, Crossover, DynamicsSettings,
+    EqBand, EqDesign, HighPass, Link, MultibandSettings, Placement, Slope,
 };
 use crest_engine::dsp::biquad::{AnalogPrototype, Coefficients, butterworth_qs};
 use crest_engine::emulation::noise::White;
@@ -611,11 +611,31 @@ fn three_band(band: BandDynamics) -> ChainSettings {
                 low: band,
                 mid: band,
                 high: band,
+                crossover: Crossover::LinkwitzRiley,
             }),
             ..DynamicsSettings::default()
         },
         ..unlimited()
     }
+}
+
+/// [`three_band`] split by the linear-phase crossover.
+fn linear_three_band(band: BandDynamics) -> ChainSettings {
+    let mut settings = three_band(band);
+    settings.dynamics.multiband.as_mut().expect("three-band").crossover = Crossover::LinearPhase;
+    settings
+}
+
+/// The RMS of `output` less `input` delayed by `delay` frames, relative to the input's (dB),
+/// over the frames both have.
+fn null_db(output: &[f32], input: &[f32], delay: usize) -> f64 {
+    let (residual, power) = output[delay..]
+        .iter()
+        .zip(input)
+        .fold((0.0, 0.0), |(r, p), (&y, &x)| {
+            (r + (f64::from(y) - f64::from(x)).powi(2), p + f64::from(x).powi(2))
+        });
+    10.0 * (residual / power).log10()
 }
 
 const NEUTRAL_BAND: BandDynamics = BandDynamics {
@@ -828,4 +848,120 @@ fn three_band_mode_is_structural_validated_and_block_size_independent() {
         bad.validate().expect_err("attack").field,
         "dynamics.attack_ms"
     );
+}
+
+#[test]
+fn a_linear_phase_split_that_compresses_nothing_nulls_with_its_delayed_input() {
+    for rate in [44_100, 48_000, 96_000] {
+        let input = vec![noise(rate as usize * 2, 5), noise(rate as usize * 2, 6)];
+        // Working bands that never reach their thresholds: the bands' sum alone.
+        let mut chain = Chain::new(&linear_three_band(IDLE_BAND), rate, 512, 2).expect("chain");
+        let latency = chain.latency_frames();
+        // About 85 ms whatever the rate: the kernels are sized in time.
+        let latency_ms = 1_000.0 * latency as f64 / f64::from(rate);
+        assert!((70.0..100.0).contains(&latency_ms), "{latency_ms:.1} ms at {rate}");
+        let mut output = input.clone();
+        run(&mut chain, &mut output, 512);
+        for (out, inp) in output.iter().zip(&input) {
+            let null = null_db(out, inp, latency);
+            assert!(null < -100.0, "{rate} Hz: {null:.1} dB");
+            // Not a null by accident of a silent output.
+            assert!(null_db(out, inp, latency - 1) > -10.0);
+        }
+        // The Linkwitz-Riley split under the same bands does not null at any delay near 0.
+        let mut chain = Chain::new(&three_band(IDLE_BAND), rate, 512, 2).expect("chain");
+        assert_eq!(chain.latency_frames(), 0);
+        let mut output = input.clone();
+        run(&mut chain, &mut output, 512);
+        assert!(null_db(&output[0], &input[0], 0) > -20.0);
+        // Neutral bands leave the split's work out: the input delayed, bit for bit, at the same
+        // latency (going neutral and back never moves the audio in time).
+        let neutral = linear_three_band(NEUTRAL_BAND);
+        assert!(neutral.dynamics.is_inactive());
+        let mut chain = Chain::new(&neutral, rate, 512, 2).expect("chain");
+        assert_eq!(chain.latency_frames(), latency);
+        let mut output = input.clone();
+        run(&mut chain, &mut output, 512);
+        for (out, inp) in output.iter().zip(&input) {
+            assert!(out[..latency].iter().all(|&x| x == 0.0));
+            assert_eq!(&out[latency..], &inp[..inp.len() - latency]);
+        }
+        // Bypassed, the stage adds no delay.
+        let mut bypassed = neutral;
+        bypassed.dynamics.bypass = true;
+        let chain = Chain::new(&bypassed, rate, 512, 2).expect("chain");
+        assert_eq!(chain.latency_frames(), 0);
+    }
+    // Mono as well.
+    let input = noise(RATE as usize, 7);
+    let mut chain = Chain::new(&linear_three_band(IDLE_BAND), RATE, 512, 1).expect("chain");
+    let latency = chain.latency_frames();
+    let mut output = vec![input.clone()];
+    run(&mut chain, &mut output, 512);
+    assert!(null_db(&output[0], &input, latency) < -100.0);
+}
+
+#[test]
+fn linear_phase_bands_compress_their_own_range_and_crossovers_rebuild() {
+    let mut settings = linear_three_band(NEUTRAL_BAND);
+    let multiband = settings.dynamics.multiband.as_mut().expect("three-band");
+    multiband.low = BandDynamics {
+        threshold_db: -24.0,
+        ratio: 4.0,
+        release_ms: 2_000.0,
+        ..NEUTRAL_BAND
+    };
+    multiband.mid.ratio = 4.0;
+    multiband.high.ratio = 4.0;
+    let low = common::sine(RATE, 50.0, 0.5, 0.0, RATE as usize * 2);
+    let high = common::sine(RATE, 8_000.0, 0.03, 0.0, RATE as usize * 2);
+    let mix: Vec<f32> = low.iter().zip(&high).map(|(a, b)| a + b).collect();
+    let mut chain = Chain::new(&settings, RATE, 512, 2).expect("chain");
+    let mut channels = vec![mix.clone(), mix.clone()];
+    run(&mut chain, &mut channels, 512);
+    let settled = &channels[0][RATE as usize..];
+    // 50 Hz lies wholly in the low band (its low-pass passes 85 Hz and below untouched): −6 dBFS,
+    // 18 dB over −24 dB, takes 13.5 dB of reduction at 4:1.
+    let (low_out, _, _) = fit_sine(settled, RATE, 50.0);
+    let low_gain = db(low_out / 0.5);
+    assert!((low_gain + 13.5).abs() < 0.1, "50 Hz: {low_gain:+.2} dB");
+    let (high_out, _, _) = fit_sine(settled, RATE, 8_000.0);
+    assert!(db(high_out / 0.03).abs() < 0.01, "8 kHz untouched");
+    // Block sizes do not matter, the partitions included.
+    for block in [1, 37, 4_096] {
+        let mut chain = Chain::new(&settings, RATE, 4_096, 2).expect("chain");
+        let mut output = vec![mix.clone(), mix.clone()];
+        run(&mut chain, &mut output, block);
+        assert_eq!(output, channels, "block size {block}");
+    }
+    // A band's values glide without allocation; a crossover's kernels are made anew.
+    let mut moved = settings.clone();
+    moved.dynamics.multiband.as_mut().expect("three-band").high.threshold_db = -12.0;
+    let (mut left, mut right) = (mix.clone(), mix);
+    assert_no_alloc(|| {
+        assert_eq!(chain.apply(&moved), Ok(Applied::Smoothed));
+        chain.process(&mut [&mut left[..], &mut right[..]]);
+    });
+    moved.dynamics.multiband.as_mut().expect("three-band").low_crossover_hz = 200.0;
+    assert_eq!(chain.apply(&moved), Ok(Applied::NeedsRebuild));
+    let mut other_split = settings.clone();
+    other_split.dynamics.multiband.as_mut().expect("three-band").crossover =
+        Crossover::LinkwitzRiley;
+    assert_eq!(chain.apply(&other_split), Ok(Applied::NeedsRebuild));
+}
+
+#[test]
+fn chains_written_before_the_crossover_choice_keep_linkwitz_riley() {
+    let json = r#"{"dynamics": {"bypass": false, "multiband": {"low_crossover_hz": 150.0}}}"#;
+    let settings = ChainSettings::from_json(json).expect("parses");
+    let multiband = settings.dynamics.multiband.expect("three-band");
+    assert_eq!(multiband.crossover, Crossover::LinkwitzRiley);
+    let mut linear = ChainSettings::default();
+    linear.dynamics.multiband = Some(MultibandSettings {
+        crossover: Crossover::LinearPhase,
+        ..MultibandSettings::default()
+    });
+    let text = serde_json::to_string(&linear).expect("serialises");
+    assert!(text.contains(r#""crossover":"linear_phase""#), "{text}");
+    assert_eq!(ChainSettings::from_json(&text).expect("parses"), linear);
 }

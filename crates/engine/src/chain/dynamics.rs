@@ -10,8 +10,9 @@ use crate::dsp::dynamics::{
     fast_amp_to_db_f32, fast_db_to_amp, fast_db_to_amp_f32, time_coefficient,
 };
 use crate::dsp::flush::flushed;
+use crate::dsp::linear_phase::{self, LinearPhaseSplit};
 
-use super::settings::{BandDynamics, DynamicsSettings, Link, MultibandSettings};
+use super::settings::{BandDynamics, Crossover, DynamicsSettings, Link, MultibandSettings};
 use super::{CONTROL_FRAMES, Smoothed};
 
 /// A smooth decoupled peak detector in the gain-reduction domain (Giannoulis, Massberg and
@@ -311,6 +312,14 @@ impl Dynamics {
         }
     }
 
+    /// The delay the stage adds (frames): a linear-phase split's, else none.
+    pub(super) fn latency_frames(&self) -> usize {
+        match self {
+            Self::Single(_) => 0,
+            Self::ThreeBand(t) => t.latency_frames(),
+        }
+    }
+
     pub(super) fn control_step(&mut self, k: f64) {
         match self {
             Self::Single(c) => c.control_step(k),
@@ -443,16 +452,30 @@ fn twice(states: &mut [State; 2], c: &Coefficients, x: f64) -> f64 {
     second.tick(c, first.tick(c, x))
 }
 
+/// The three-band compressor's split: the Linkwitz-Riley crossovers (gliding with the
+/// crossover frequencies), or the linear-phase one (made for fixed frequencies).
+#[derive(Debug, Clone)]
+enum Splitter {
+    LinkwitzRiley {
+        low_hz: Smoothed,
+        high_hz: Smoothed,
+        crossovers: Crossovers,
+        splits: [Split; 2],
+    },
+    LinearPhase([Box<LinearPhaseSplit>; 2]),
+}
+
 /// The three-band compressor.
 #[derive(Debug, Clone)]
 pub(super) struct ThreeBand {
     rate: f64,
-    low_hz: Smoothed,
-    high_hz: Smoothed,
-    crossovers: Crossovers,
-    splits: [Split; 2],
+    splitter: Splitter,
     bands: [Compressor; 3],
     mix: Smoothed,
+    /// Every band at 1:1 without makeup (fixed for the chain's life: a change of it is a
+    /// change of structure). Only a linear-phase split runs then, and passes its input
+    /// delayed, so the chain's latency stays what it says.
+    neutral: bool,
 }
 
 impl ThreeBand {
@@ -460,20 +483,46 @@ impl ThreeBand {
         let bands = m
             .bands()
             .map(|b| Compressor::new(&band_settings(parent, b), rate));
+        let splitter = match m.crossover {
+            Crossover::LinkwitzRiley => Splitter::LinkwitzRiley {
+                low_hz: Smoothed::new(m.low_crossover_hz),
+                high_hz: Smoothed::new(m.high_crossover_hz),
+                crossovers: Crossovers::design(m.low_crossover_hz, m.high_crossover_hz, rate),
+                splits: [Split::default(); 2],
+            },
+            Crossover::LinearPhase => Splitter::LinearPhase([(); 2].map(|_| {
+                Box::new(LinearPhaseSplit::new(
+                    m.low_crossover_hz,
+                    m.high_crossover_hz,
+                    rate,
+                ))
+            })),
+        };
         Self {
             rate,
-            low_hz: Smoothed::new(m.low_crossover_hz),
-            high_hz: Smoothed::new(m.high_crossover_hz),
-            crossovers: Crossovers::design(m.low_crossover_hz, m.high_crossover_hz, rate),
-            splits: [Split::default(); 2],
+            splitter,
             bands,
             mix: Smoothed::new(parent.mix),
+            neutral: parent.is_neutral(),
+        }
+    }
+
+    /// The split's delay (frames).
+    fn latency_frames(&self) -> usize {
+        match self.splitter {
+            Splitter::LinkwitzRiley { .. } => 0,
+            Splitter::LinearPhase(_) => linear_phase::latency_frames(self.rate),
         }
     }
 
     fn set(&mut self, parent: &DynamicsSettings, m: &MultibandSettings) {
-        self.low_hz.target = m.low_crossover_hz;
-        self.high_hz.target = m.high_crossover_hz;
+        if let Splitter::LinkwitzRiley {
+            low_hz, high_hz, ..
+        } = &mut self.splitter
+        {
+            low_hz.target = m.low_crossover_hz;
+            high_hz.target = m.high_crossover_hz;
+        }
         self.mix.target = parent.mix;
         for (compressor, band) in self.bands.iter_mut().zip(m.bands()) {
             compressor.set(&band_settings(parent, band));
@@ -481,25 +530,44 @@ impl ThreeBand {
     }
 
     fn control_step(&mut self, k: f64) {
-        if self.low_hz.step(k) | self.high_hz.step(k) {
-            self.crossovers =
-                Crossovers::design(self.low_hz.current, self.high_hz.current, self.rate);
+        if let Splitter::LinkwitzRiley {
+            low_hz,
+            high_hz,
+            crossovers,
+            ..
+        } = &mut self.splitter
+            && (low_hz.step(k) | high_hz.step(k))
+        {
+            *crossovers = Crossovers::design(low_hz.current, high_hz.current, self.rate);
         }
         self.mix.step(k);
         self.bands.iter_mut().for_each(|b| b.control_step(k));
     }
 
     fn reset(&mut self) {
-        self.low_hz.current = self.low_hz.target;
-        self.high_hz.current = self.high_hz.target;
+        match &mut self.splitter {
+            Splitter::LinkwitzRiley {
+                low_hz,
+                high_hz,
+                crossovers,
+                splits,
+            } => {
+                low_hz.current = low_hz.target;
+                high_hz.current = high_hz.target;
+                *crossovers = Crossovers::design(low_hz.current, high_hz.current, self.rate);
+                *splits = [Split::default(); 2];
+            }
+            Splitter::LinearPhase(splits) => splits.iter_mut().for_each(|s| s.reset()),
+        }
         self.mix.current = self.mix.target;
-        self.crossovers = Crossovers::design(self.low_hz.current, self.high_hz.current, self.rate);
-        self.splits = [Split::default(); 2];
         self.bands.iter_mut().for_each(Compressor::reset);
     }
 
     fn flush(&mut self) {
-        self.splits.iter_mut().for_each(Split::flush);
+        // The linear-phase split holds no recursion: silence empties it to exact zeros.
+        if let Splitter::LinkwitzRiley { splits, .. } = &mut self.splitter {
+            splits.iter_mut().for_each(Split::flush);
+        }
         self.bands.iter_mut().for_each(Compressor::flush);
     }
 
@@ -509,17 +577,45 @@ impl ThreeBand {
 
     /// A span of frames (at most [`CONTROL_FRAMES`]) in place: stereo, or mono in lane 0.
     fn process(&mut self, frames: &mut [[f64; 2]], stereo: bool) {
-        let c = &self.crossovers;
         let mut bands = [[[0.0f64; 2]; CONTROL_FRAMES]; 3];
-        for (i, frame) in frames.iter().enumerate() {
-            let left = self.splits[0].tick(c, frame[0]);
-            let right = if stereo {
-                self.splits[1].tick(c, frame[1])
-            } else {
-                [0.0; 3]
-            };
-            for b in 0..3 {
-                bands[b][i] = [left[b], right[b]];
+        // What the parallel blend mixes the compressed bands with: the bands' sum behind
+        // Linkwitz-Riley crossovers (it has their all-pass phase, so the blend does not
+        // comb), the input delayed behind the linear-phase split.
+        let mut dry = [[0.0f64; 2]; CONTROL_FRAMES];
+        match &mut self.splitter {
+            Splitter::LinkwitzRiley {
+                crossovers, splits, ..
+            } => {
+                for (i, frame) in frames.iter().enumerate() {
+                    let left = splits[0].tick(crossovers, frame[0]);
+                    let right = if stereo {
+                        splits[1].tick(crossovers, frame[1])
+                    } else {
+                        [0.0; 3]
+                    };
+                    for b in 0..3 {
+                        bands[b][i] = [left[b], right[b]];
+                    }
+                    dry[i] = [left.iter().sum(), right.iter().sum()];
+                }
+            }
+            Splitter::LinearPhase(splits) => {
+                for (i, frame) in frames.iter().enumerate() {
+                    let left = splits[0].tick(frame[0]);
+                    let right = if stereo {
+                        splits[1].tick(frame[1])
+                    } else {
+                        Default::default()
+                    };
+                    for b in 0..3 {
+                        bands[b][i] = [left.bands[b], right.bands[b]];
+                    }
+                    dry[i] = [left.delayed, right.delayed];
+                }
+                if self.neutral {
+                    frames.copy_from_slice(&dry[..frames.len()]);
+                    return;
+                }
             }
         }
         let mix = self.mix.current;
@@ -532,11 +628,8 @@ impl ThreeBand {
                 *sum = [sum[0] + frame[0], sum[1] + frame[1]];
             }
         }
-        // The dry signal is the bands' sum, not the input: it has the crossovers' all-pass
-        // phase, so a parallel blend does not comb.
         for (i, frame) in frames.iter_mut().enumerate() {
-            let dry = [0, 1].map(|lane| bands[0][i][lane] + bands[1][i][lane] + bands[2][i][lane]);
-            *frame = [0, 1].map(|lane| dry[lane] + mix * (wet[i][lane] - dry[lane]));
+            *frame = [0, 1].map(|lane| dry[i][lane] + mix * (wet[i][lane] - dry[i][lane]));
         }
     }
 }

@@ -16,7 +16,7 @@ use super::{
     CALIBRATION_SECONDS, ChannelHandling, Emulation, EmulationError, Profile, calibration_pink,
 };
 use crate::audio::{AudioBuffer, ChannelRole};
-use crate::chain::{Chain, ChainError, ChainSettings};
+use crate::chain::{Chain, ChainError, ChainSettings, ahead};
 use crate::loudness::{self, IntegratedMeter};
 use crate::monitor::MonitorStage;
 use crate::spectrum::{BandSpectrum, LongTermAnalyzer};
@@ -178,6 +178,9 @@ pub fn translation_through_chain(
     let channels = audio.channel_count();
     let mut chain = Chain::new(settings, audio.sample_rate(), BLOCK, channels)?;
     let sources = audio.channels();
+    // Read ahead of the chain's latency, so the whole programme comes out.
+    let latency = chain.latency_frames();
+    ahead::prime(&mut chain, sources);
     let mut scratch: Vec<Vec<f32>> = (0..channels).map(|_| Vec::with_capacity(BLOCK)).collect();
     measure(
         profile,
@@ -188,7 +191,7 @@ pub fn translation_through_chain(
         &mut |start, end, block| {
             for (s, source) in scratch.iter_mut().zip(sources) {
                 s.clear();
-                s.extend_from_slice(&source[start..end]);
+                ahead::append(source, start, end, latency, s);
             }
             let mut planes: Vec<&mut [f32]> = scratch.iter_mut().map(Vec::as_mut_slice).collect();
             chain.process(&mut planes);

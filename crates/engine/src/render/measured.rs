@@ -20,7 +20,7 @@ use super::{
 };
 use crate::audio::AudioBuffer;
 use crate::audio::ChannelRole;
-use crate::chain::{Chain, ChainSettings, Limiter, LimiterSettings, LimiterStats};
+use crate::chain::{Chain, ChainSettings, Limiter, LimiterSettings, LimiterStats, ahead};
 use crate::loudness::{IntegratedMeter, Loudness, ProgrammeMeter};
 use crate::parallel::Join;
 use crate::spectrum::{BandSpectrum, LongTermAnalyzer};
@@ -89,20 +89,17 @@ pub fn render_measured(
     let shape = OutputShape::new(&settings.output, rate, frames);
     let (head, master_frames) = master_span(shape.as_ref(), frames);
     // The compressor's reduction does not depend on the limiter's gain: recorded by the first
-    // pass that runs the chain (the compressor has no latency).
+    // pass that runs the chain (read ahead of any crossover delay, so aligned with it).
     let compressor_trace = || {
         (!settings.dynamics.is_neutral()).then(|| ReductionTrace::new(rate, head, master_frames))
     };
     let l = &settings.limiter;
     if l.bypass {
-        let mut feed = ChainFeed {
-            source: audio.channels(),
-            chain: Some(Chain::new(&pre_settings, rate, BLOCK, channels)?),
-            next: 0,
-            keep: None,
-            before: None,
-            compressor: compressor_trace(),
-        };
+        let mut feed = ChainFeed::running(
+            audio.channels(),
+            Chain::new(&pre_settings, rate, BLOCK, channels)?,
+        );
+        feed.compressor = compressor_trace();
         let (loudness, spectrum) = measure_pass(
             &mut feed,
             Pass {
@@ -396,20 +393,19 @@ impl<'a> LimitedPasses<'a> {
             Some(kept) => ChainFeed {
                 source: kept,
                 chain: None,
+                latency: 0,
                 next: 0,
                 keep: None,
                 before: None,
                 compressor: None,
             },
-            None => ChainFeed {
-                source: self.source,
-                chain: Some(Chain::new(self.pre_settings, self.rate, BLOCK, channels)?),
-                next: 0,
-                keep: None,
-                before: None,
+            None => {
+                let chain = Chain::new(self.pre_settings, self.rate, BLOCK, channels)?;
+                let mut feed = ChainFeed::running(self.source, chain);
                 // The first pass runs the chain, so this is taken by the first feed made.
-                compressor: self.compressor.take(),
-            },
+                feed.compressor = self.compressor.take();
+                feed
+            }
         };
         if self.integrated_before.is_none() {
             let frames = self.source.first().map_or(0, Vec::len);
@@ -631,6 +627,8 @@ struct ChainFeed<'a> {
     source: &'a [Vec<f32>],
     /// None when `source` is the chain's output already (kept by an earlier pass).
     chain: Option<Chain>,
+    /// How far ahead of its output the chain reads the source (its latency).
+    latency: usize,
     /// The next frame to read.
     next: usize,
     /// Where the chain's output is kept for later passes, when it is.
@@ -641,7 +639,22 @@ struct ChainFeed<'a> {
     compressor: Option<ReductionTrace>,
 }
 
-impl ChainFeed<'_> {
+impl<'a> ChainFeed<'a> {
+    /// The chain over `source` from the start, primed so that its output is aligned with
+    /// the source.
+    fn running(source: &'a [Vec<f32>], mut chain: Chain) -> Self {
+        ahead::prime(&mut chain, source);
+        Self {
+            source,
+            latency: chain.latency_frames(),
+            chain: Some(chain),
+            next: 0,
+            keep: None,
+            before: None,
+            compressor: None,
+        }
+    }
+
     /// Runs the chain over `span` of `block` (one block at most; programme frames from
     /// `from`), keeping its output when asked.
     fn process(&mut self, block: &mut [Vec<f32>], span: std::ops::Range<usize>, from: usize) {
@@ -678,7 +691,7 @@ impl Fill for ChainFeed<'_> {
         let end = (start + CHUNK).min(frames);
         chunk.restart(start);
         for (c, source) in chunk.channels.iter_mut().zip(self.source) {
-            c.extend_from_slice(&source[start..end]);
+            ahead::append(source, start, end, self.latency, c);
         }
         let mut at = start;
         while at < end {
