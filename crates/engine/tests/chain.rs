@@ -622,19 +622,28 @@ fn three_band(band: BandDynamics) -> ChainSettings {
 /// [`three_band`] split by the linear-phase crossover.
 fn linear_three_band(band: BandDynamics) -> ChainSettings {
     let mut settings = three_band(band);
-    settings.dynamics.multiband.as_mut().expect("three-band").crossover = Crossover::LinearPhase;
+    settings
+        .dynamics
+        .multiband
+        .as_mut()
+        .expect("three-band")
+        .crossover = Crossover::LinearPhase;
     settings
 }
 
 /// The RMS of `output` less `input` delayed by `delay` frames, relative to the input's (dB),
 /// over the frames both have.
 fn null_db(output: &[f32], input: &[f32], delay: usize) -> f64 {
-    let (residual, power) = output[delay..]
-        .iter()
-        .zip(input)
-        .fold((0.0, 0.0), |(r, p), (&y, &x)| {
-            (r + (f64::from(y) - f64::from(x)).powi(2), p + f64::from(x).powi(2))
-        });
+    let (residual, power) =
+        output[delay..]
+            .iter()
+            .zip(input)
+            .fold((0.0, 0.0), |(r, p), (&y, &x)| {
+                (
+                    r + (f64::from(y) - f64::from(x)).powi(2),
+                    p + f64::from(x).powi(2),
+                )
+            });
     10.0 * (residual / power).log10()
 }
 
@@ -859,7 +868,10 @@ fn a_linear_phase_split_that_compresses_nothing_nulls_with_its_delayed_input() {
         let latency = chain.latency_frames();
         // About 85 ms whatever the rate: the kernels are sized in time.
         let latency_ms = 1_000.0 * latency as f64 / f64::from(rate);
-        assert!((70.0..100.0).contains(&latency_ms), "{latency_ms:.1} ms at {rate}");
+        assert!(
+            (70.0..100.0).contains(&latency_ms),
+            "{latency_ms:.1} ms at {rate}"
+        );
         let mut output = input.clone();
         run(&mut chain, &mut output, 512);
         for (out, inp) in output.iter().zip(&input) {
@@ -936,17 +948,32 @@ fn linear_phase_bands_compress_their_own_range_and_crossovers_rebuild() {
     }
     // A band's values glide without allocation; a crossover's kernels are made anew.
     let mut moved = settings.clone();
-    moved.dynamics.multiband.as_mut().expect("three-band").high.threshold_db = -12.0;
+    moved
+        .dynamics
+        .multiband
+        .as_mut()
+        .expect("three-band")
+        .high
+        .threshold_db = -12.0;
     let (mut left, mut right) = (mix.clone(), mix);
     assert_no_alloc(|| {
         assert_eq!(chain.apply(&moved), Ok(Applied::Smoothed));
         chain.process(&mut [&mut left[..], &mut right[..]]);
     });
-    moved.dynamics.multiband.as_mut().expect("three-band").low_crossover_hz = 200.0;
+    moved
+        .dynamics
+        .multiband
+        .as_mut()
+        .expect("three-band")
+        .low_crossover_hz = 200.0;
     assert_eq!(chain.apply(&moved), Ok(Applied::NeedsRebuild));
     let mut other_split = settings.clone();
-    other_split.dynamics.multiband.as_mut().expect("three-band").crossover =
-        Crossover::LinkwitzRiley;
+    other_split
+        .dynamics
+        .multiband
+        .as_mut()
+        .expect("three-band")
+        .crossover = Crossover::LinkwitzRiley;
     assert_eq!(chain.apply(&other_split), Ok(Applied::NeedsRebuild));
 }
 

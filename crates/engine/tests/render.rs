@@ -55,6 +55,35 @@ fn any_length_renders_aligned_and_whole() {
         &ChainSettings::default(),
     );
     assert_eq!(out, quiet);
+    // So does a linear-phase three-band compressor whose bands stay under their thresholds,
+    // its 85 ms of delay read ahead of as the limiter's is compensated.
+    let out = rendered(
+        &AudioBuffer::new(rate, quiet.clone()).expect("buffer"),
+        &linear_three_band(0.0),
+    );
+    assert_eq!(out, quiet);
+}
+
+/// A linear-phase three-band compressor, every band at 2:1 over `threshold_db`, before the
+/// default limiter.
+fn linear_three_band(threshold_db: f64) -> ChainSettings {
+    use crest_engine::chain::{BandDynamics, Crossover, MultibandSettings};
+    let band = BandDynamics {
+        threshold_db,
+        ratio: 2.0,
+        ..BandDynamics::default()
+    };
+    let mut settings = ChainSettings::default();
+    settings.dynamics.bypass = false;
+    settings.dynamics.knee_db = 0.0;
+    settings.dynamics.multiband = Some(MultibandSettings {
+        low: band,
+        mid: band,
+        high: band,
+        crossover: Crossover::LinearPhase,
+        ..MultibandSettings::default()
+    });
+    settings
 }
 
 /// The hard programmes' pink noise, 20 dB down.
@@ -221,7 +250,10 @@ fn a_measured_render_reports_what_the_render_measures_and_stops_when_cancelled()
     unlimited.limiter.bypass = true;
     // Kept: the chain's output held for the passes after the first; streamed: the chain on
     // every pass.
-    let cases = [target, shaped, fixed, unlimited]
+    // A linear-phase three-band compressor at work, its delay read ahead of in every pass.
+    let mut linear = linear_three_band(-30.0);
+    linear.limiter.target_lufs = Some(-14.0);
+    let cases = [target, shaped, fixed, unlimited, linear]
         .into_iter()
         .flat_map(|settings| [(settings.clone(), u64::MAX), (settings, 0)]);
     for (settings, kept_max_bytes) in cases {

@@ -44,10 +44,25 @@ fn partition(rate: f64) -> usize {
         .max(MIN_PARTITION)
 }
 
+/// The split's delay is a whole number of these frames: the chain's control steps and the
+/// limiter's detection groups then fall on the same frames of the programme whether the
+/// limiter runs behind the split (playback) or on its output read ahead (offline render), so
+/// the two stay identical to the bit.
+pub const LATENCY_STEP: usize = 32;
+const _: () = assert!(
+    LATENCY_STEP.is_multiple_of(crate::chain::CONTROL_FRAMES)
+        && LATENCY_STEP.is_multiple_of(crate::loudness::true_peak::GROUP)
+);
+
 /// The split's delay at `rate` (frames): the kernels' centre plus one partition, which the
-/// convolution gathers before it can work on it.
+/// convolution gathers before it can work on it, rounded up to a [`LATENCY_STEP`].
 pub fn latency_frames(rate: f64) -> usize {
-    (kernel_len(rate) - 1) / 2 + partition(rate)
+    ((kernel_len(rate) - 1) / 2 + partition(rate)).next_multiple_of(LATENCY_STEP)
+}
+
+/// The silence ahead of every kernel's first tap that rounds the delay up.
+fn padding(rate: f64) -> usize {
+    latency_frames(rate) - (kernel_len(rate) - 1) / 2 - partition(rate)
 }
 
 /// The zeroth-order modified Bessel function of the first kind (its power series), for the
@@ -124,16 +139,19 @@ impl LinearPhaseSplit {
     pub fn new(low_hz: f64, high_hz: f64, rate: f64) -> Self {
         let len = kernel_len(rate);
         let block = partition(rate);
+        let padding = padding(rate);
         let convolver = |hz| {
+            let mut kernel = vec![0.0; padding];
+            kernel.extend(low_pass_kernel(hz, rate, len));
             let mut c = FFTConvolver::default();
-            c.init(block, &low_pass_kernel(hz, rate, len))
+            c.init(block, &kernel)
                 .expect("the partition is never empty");
             c
         };
         Self {
             low_passes: [convolver(low_hz), convolver(high_hz)],
             input: vec![0.0; block],
-            delay: vec![0.0; (len - 1) / 2],
+            delay: vec![0.0; (len - 1) / 2 + padding],
             delay_at: 0,
             bands: [(); 3].map(|_| vec![0.0; block]),
             delayed: vec![0.0; block],
