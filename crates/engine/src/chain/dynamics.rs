@@ -455,6 +455,10 @@ fn twice(states: &mut [State; 2], c: &Coefficients, x: f64) -> f64 {
 /// The three-band compressor's split: the Linkwitz-Riley crossovers (gliding with the
 /// crossover frequencies), or the linear-phase one (made for fixed frequencies).
 #[derive(Debug, Clone)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "built once per chain, never moved on the audio thread; the crossovers are read every frame"
+)]
 enum Splitter {
     LinkwitzRiley {
         low_hz: Smoothed,
@@ -607,8 +611,10 @@ impl ThreeBand {
                     } else {
                         Default::default()
                     };
-                    for b in 0..3 {
-                        bands[b][i] = [left.bands[b], right.bands[b]];
+                    for (band, (&l, &r)) in
+                        bands.iter_mut().zip(left.bands.iter().zip(&right.bands))
+                    {
+                        band[i] = [l, r];
                     }
                     dry[i] = [left.delayed, right.delayed];
                 }
