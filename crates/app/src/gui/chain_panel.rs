@@ -8,9 +8,10 @@
 use std::collections::HashMap;
 
 use crest_engine::chain::{
-    BandKind, ChainSettings, EqBand, EqDesign, FadeCurve, HighPass, Link, MAX_EQ_BANDS, Placement,
-    Slope,
+    BandKind, ChainSettings, Crossover, EqBand, EqDesign, FadeCurve, HighPass, Link, MAX_EQ_BANDS,
+    Placement, Slope,
 };
+use crest_engine::dsp::linear_phase;
 use iced::Alignment;
 use iced::Element;
 use iced::widget::{button, checkbox, column, row, text};
@@ -59,6 +60,7 @@ pub enum Choice {
     BandSlope(usize, Slope),
     Link(Link),
     EqDesign(EqDesign),
+    Crossover(Crossover),
     FadeIn(FadeCurve),
     FadeOut(FadeCurve),
 }
@@ -213,6 +215,11 @@ pub fn apply(
                 }
                 Choice::Link(link) => settings.dynamics.link = link,
                 Choice::EqDesign(design) => settings.eq.design = design,
+                Choice::Crossover(crossover) => {
+                    if let Some(m) = &mut settings.dynamics.multiband {
+                        m.crossover = crossover;
+                    }
+                }
                 Choice::FadeIn(curve) => settings.output.fade_in_curve = curve,
                 Choice::FadeOut(curve) => settings.output.fade_out_curve = curve,
             }
@@ -262,11 +269,13 @@ fn round_to_shown(param: Param, value: f64) -> f64 {
     spec.value_at(spec.position(value))
 }
 
-/// The panel for `settings` (a mono track has no stereo controls).
+/// The panel for `settings` on a track of `sample_rate` (a mono track has no stereo
+/// controls).
 pub fn view<'a>(
     settings: &'a ChainSettings,
     entries: &'a HashMap<Param, String>,
     stereo_track: bool,
+    sample_rate: u32,
 ) -> Element<'a, Edit> {
     let ui = Ui { settings, entries };
     let s = settings;
@@ -363,8 +372,23 @@ pub fn view<'a>(
             |l| Edit::Choose(Choice::Link(l)),
         ));
     }
-    if d.multiband.is_some() {
+    if let Some(m) = &d.multiband {
         dynamics = dynamics
+            .push(
+                row![
+                    text("Crossovers").size(13).color(style::MUTED),
+                    widgets::segmented(&CROSSOVERS, m.crossover, |c| {
+                        Edit::Choose(Choice::Crossover(c))
+                    }),
+                ]
+                .spacing(8)
+                .align_y(Alignment::Center),
+            )
+            .push(
+                text(crossover_note(m.crossover, sample_rate))
+                    .size(12)
+                    .color(style::MUTED),
+            )
             .push(ui.control(Param::LowCrossover))
             .push(ui.control(Param::HighCrossover));
         for (n, name) in ["Low band", "Mid band", "High band"]
@@ -461,6 +485,29 @@ const EQ_DESIGNS: [(EqDesign, &str); 2] = [
     (EqDesign::Cookbook, "Cookbook"),
     (EqDesign::AnalogMatched, "Analog-matched"),
 ];
+
+/// How the three-band compressor splits the signal.
+const CROSSOVERS: [(Crossover, &str); 2] = [
+    (Crossover::LinkwitzRiley, "Linkwitz-Riley"),
+    (Crossover::LinearPhase, "Linear phase"),
+];
+
+/// What the crossover choice costs, in a line under it.
+fn crossover_note(crossover: Crossover, sample_rate: u32) -> String {
+    match crossover {
+        Crossover::LinkwitzRiley => {
+            "No latency; the bands sum flat but shift the phase around each crossover".into()
+        }
+        Crossover::LinearPhase => {
+            let rate = f64::from(sample_rate);
+            let latency_ms = 1_000.0 * linear_phase::latency_frames(rate) as f64 / rate;
+            format!(
+                "The bands sum to the input; {latency_ms:.0} ms of latency, compensated. \
+                 Moving a crossover crossfades to new filters"
+            )
+        }
+    }
+}
 
 const SLOPES: [(Slope, &str); 3] = [
     (Slope::Db12, "12 dB/oct"),

@@ -83,7 +83,7 @@ impl<'a> Ui<'a> {
         let three = self.settings.dynamics.multiband.is_some();
         row![
             checkbox(three)
-                .label("Three bands (Linkwitz–Riley crossovers)")
+                .label("Three bands")
                 .on_toggle(|on| Edit::Switch(Switch::ThreeBand, on))
                 .size(14)
                 .text_size(13),

@@ -110,6 +110,7 @@ impl Session {
                 &self.settings,
                 &self.entries,
                 self.audio.channel_count() == 2,
+                self.audio.sample_rate(),
             )
             .map(Message::Chain),
         );

@@ -184,6 +184,49 @@ fn the_eq_design_is_offered_with_a_bell_and_chosen_as_one_undo_step() {
 }
 
 #[test]
+fn the_linear_phase_crossover_is_chosen_as_one_undo_step_and_says_what_it_costs() {
+    use crate::gui::chain_panel::{Choice, Stage};
+    use crest_engine::chain::Crossover;
+    let mut desk = ready();
+    apply(
+        &mut desk,
+        [Message::Session(S::Chain(Edit::Active(
+            Stage::Dynamics,
+            true,
+        )))],
+    );
+    assert!(
+        window(&desk).find("Linear phase").is_err(),
+        "one band: no crossovers to choose"
+    );
+    click(&mut desk, "Three bands");
+    assert!(window(&desk).find(starting("No latency;")).is_ok());
+    // Offered below the window's fold: chosen as the segmented control sends it.
+    assert!(window(&desk).find("Linear phase").is_ok());
+    apply(
+        &mut desk,
+        [Message::Session(S::Chain(Edit::Choose(Choice::Crossover(
+            Crossover::LinearPhase,
+        ))))],
+    );
+    let multiband = session(&desk).settings.dynamics.multiband.clone();
+    assert_eq!(multiband.map(|m| m.crossover), Some(Crossover::LinearPhase));
+    assert!(session(&desk).master.is_some(), "rendered again");
+    // The demo runs at 48 kHz: 4,128 frames.
+    assert!(
+        window(&desk)
+            .find(starting("The bands sum to the input; 86 ms of latency"))
+            .is_ok()
+    );
+    click(&mut desk, "Undo");
+    let multiband = session(&desk).settings.dynamics.multiband.clone();
+    assert_eq!(
+        multiband.map(|m| m.crossover),
+        Some(Crossover::LinkwitzRiley)
+    );
+}
+
+#[test]
 fn snapshots_switch_the_whole_chain_and_back() {
     let mut desk = ready();
     apply(&mut desk, []);
