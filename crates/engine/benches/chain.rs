@@ -59,6 +59,13 @@ fn configurations() -> Vec<(&'static str, ChainSettings)> {
     };
     let mut three_band = dynamics.clone();
     three_band.dynamics.multiband = Some(crest_engine::chain::MultibandSettings::default());
+    // The optional designs, beside the defaults they replace.
+    let mut linear_phase = three_band.clone();
+    if let Some(m) = &mut linear_phase.dynamics.multiband {
+        m.crossover = crest_engine::chain::Crossover::LinearPhase;
+    }
+    let mut analog_matched = eq.clone();
+    analog_matched.eq.design = crest_engine::chain::EqDesign::AnalogMatched;
     let mut stereo = bare();
     stereo.stereo.width = 1.1;
     stereo.stereo.mono_bass_hz = Some(120.0);
@@ -79,6 +86,8 @@ fn configurations() -> Vec<(&'static str, ChainSettings)> {
         ("eq_3_bands", eq),
         ("dynamics", dynamics),
         ("dynamics_3_band", three_band),
+        ("dynamics_3_band_linear_phase", linear_phase),
+        ("eq_3_bands_analog_matched", analog_matched),
         ("stereo", stereo),
         ("limiter", limiter),
         ("whole_chain", whole),

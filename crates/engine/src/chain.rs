@@ -28,6 +28,7 @@ pub use settings::{
     BandDynamics, BandKind, ChainSettings, Crossover, DynamicsSettings, EqBand, EqDesign,
     EqSettings, FadeCurve, HighPass, InputSettings, LimiterSettings, Link, MAX_EQ_BANDS,
     MultibandSettings, OutputSettings, Placement, SettingsError, Slope, StereoSettings,
+    TruePeakMode,
 };
 
 /// Frames between parameter updates: the control grid, counted from the chain's start.

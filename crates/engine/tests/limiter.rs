@@ -275,3 +275,71 @@ fn a_gain_change_at_rest_glides_to_the_new_gain() {
     }
     assert_eq!(limiter.stats().peak_reduction_db, 0.0);
 }
+
+/// Programme with an air band: pink noise with a cluster of partials at 0.95–0.975 × Nyquist
+/// (21.0–21.5 kHz at 44.1 kHz), where the BS.1770 meter's filter has begun to fall.
+fn air_band(rate: u32) -> Vec<Vec<f32>> {
+    let frames = rate as usize * 2;
+    let nyquist = f64::from(rate) / 2.0;
+    (0..2u64)
+        .map(|channel| {
+            let mut pink = crest_engine::emulation::noise::Pink::new(11 + channel);
+            let partials: Vec<(f64, f64)> = (0..24)
+                .map(|k| {
+                    let share = 0.95 + 0.025 * f64::from(k) / 23.0;
+                    (share * nyquist, 1.7 * f64::from(k) + channel as f64)
+                })
+                .collect();
+            (0..frames)
+                .map(|n| {
+                    let t = n as f64 / f64::from(rate);
+                    let air: f64 = partials
+                        .iter()
+                        .map(|(hz, phase)| (std::f64::consts::TAU * hz * t + phase).sin())
+                        .sum();
+                    (pink.sample() * 1.5 + 0.06 * air) as f32
+                })
+                .collect()
+        })
+        .collect()
+}
+
+fn strict_true_peak(rate: u32, channels: &[Vec<f32>]) -> f64 {
+    let planes: Vec<&[f32]> = channels.iter().map(Vec::as_slice).collect();
+    crest_engine::loudness::true_peak::strict_true_peak_dbtp(&planes, rate).expect("not silent")
+}
+
+#[test]
+fn strict_mode_holds_the_ceiling_on_a_near_ideal_reconstruction() {
+    use crest_engine::chain::TruePeakMode;
+    let strict = |ceiling, gain| LimiterSettings {
+        true_peak: TruePeakMode::Strict,
+        ..settings(ceiling, gain)
+    };
+    let mut worst = f64::NEG_INFINITY;
+    for rate in [44_100, 48_000] {
+        let mut programmes = hard_programmes(rate);
+        programmes.push(("air band", air_band(rate)));
+        for (name, programme) in programmes {
+            let out = limit(&strict(-1.0, 6.0), rate, &programme, 512);
+            let tp = strict_true_peak(rate, &out);
+            let libebur128 = libebur128_true_peak(rate, &out);
+            worst = worst.max(tp + 1.0);
+            assert!(
+                tp <= -0.98 && libebur128 <= -0.98,
+                "{name} at {rate} Hz: strict {tp:.3}, libebur128 {libebur128:.3} dBTP"
+            );
+            if name == "air band" {
+                // The standard meter's ceiling lets the reconstruction over it there.
+                let standard = limit(&settings(-1.0, 6.0), rate, &programme, 512);
+                let over = strict_true_peak(rate, &standard) + 1.0;
+                assert!(over > 0.05, "{rate} Hz: standard mode {over:+.3} dB");
+            }
+        }
+    }
+    println!("largest strict true peak relative to the ceiling: {worst:+.4} dB");
+    // Its detection reads a longer window: 80 frames more latency.
+    let standard = Limiter::new(&settings(-1.0, 0.0), 48_000, 2).latency_frames();
+    let strict = Limiter::new(&strict(-1.0, 0.0), 48_000, 2).latency_frames();
+    assert_eq!(strict, standard + 80);
+}

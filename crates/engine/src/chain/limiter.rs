@@ -19,10 +19,10 @@
 //! meter and renders again with a lower detection ceiling if anything came out over.
 
 use crate::dsp::dynamics::{fast_amp_to_db, time_coefficient};
-use crate::loudness::true_peak::{GROUP, GROUP_CENTRE, GROUP_WINDOW, GroupDetector};
+use crate::loudness::true_peak::{GROUP, GroupDetector};
 use crate::units::db_to_amp;
 
-use super::settings::LimiterSettings;
+use super::settings::{LimiterSettings, TruePeakMode};
 use super::{CONTROL_FRAMES, Smoothed, smoothing_coefficient};
 
 /// Frames either side of a peak over which the gain is held flat, so the interpolated value
@@ -50,6 +50,9 @@ pub struct LimiterStats {
 #[derive(Debug, Clone)]
 struct Detection {
     groups: GroupDetector,
+    /// Samples the detector reads for a group, and where in them the group starts.
+    window_len: usize,
+    centre: usize,
     /// Per channel, the samples read: the next group's window starts at `start`, and the
     /// buffer holds many groups' worth, so the shift back to the front is rare.
     window: [Vec<f32>; 2],
@@ -59,16 +62,19 @@ struct Detection {
     required: f64,
 }
 
-/// Frames the detection lags the input: the group, and the interpolator's reach past it.
-const DETECTION_DELAY: usize = GROUP_WINDOW - 1 - GROUP_CENTRE;
-/// Samples each channel's detection buffer holds: one window and 63 groups more.
-const DETECTION_BUFFER: usize = GROUP_WINDOW + 63 * GROUP;
+/// Groups each channel's detection buffer holds beyond one window.
+const BUFFERED_GROUPS: usize = 63;
 
 impl Detection {
-    fn new(sample_rate: u32) -> Self {
+    fn new(sample_rate: u32, mode: TruePeakMode) -> Self {
+        let groups = GroupDetector::new(sample_rate, mode == TruePeakMode::Strict);
+        let (window_len, centre) = (groups.window_len(), groups.centre());
+        let buffer = window_len + BUFFERED_GROUPS * GROUP;
         let mut d = Self {
-            groups: GroupDetector::new(sample_rate),
-            window: [vec![0.0; DETECTION_BUFFER], vec![0.0; DETECTION_BUFFER]],
+            groups,
+            window_len,
+            centre,
+            window: [vec![0.0; buffer], vec![0.0; buffer]],
             start: 0,
             filled: 0,
             required: 1.0,
@@ -81,24 +87,29 @@ impl Detection {
         // The first group's window reaches back before the start: silence.
         self.window.iter_mut().flatten().for_each(|x| *x = 0.0);
         self.start = 0;
-        self.filled = GROUP_CENTRE;
+        self.filled = self.centre;
         self.required = 1.0;
+    }
+
+    /// Frames the detection lags the input: the group, and the interpolator's reach past it.
+    fn delay(&self) -> usize {
+        self.window_len - 1 - self.centre
     }
 
     /// Frames that can be taken before the next one completes a group.
     fn frames_before_group(&self) -> usize {
-        GROUP_WINDOW - (self.filled - self.start) - 1
+        self.window_len - (self.filled - self.start) - 1
     }
 
     /// Takes the newest frame; returns the gain needed by the group holding the frame
-    /// [`DETECTION_DELAY`] back to stay under `ceiling`.
+    /// [`delay`](Self::delay) back to stay under `ceiling`.
     #[inline]
     fn push(&mut self, frame: [f32; 2], channels: usize, ceiling: f64) -> f64 {
         for (c, window) in self.window.iter_mut().enumerate().take(channels) {
             window[self.filled] = frame[c];
         }
         self.filled += 1;
-        if self.filled - self.start == GROUP_WINDOW {
+        if self.filled - self.start == self.window_len {
             let mut peak = 0.0f32;
             for window in self.window.iter().take(channels) {
                 let group = &window[self.start..self.filled];
@@ -107,7 +118,7 @@ impl Detection {
             let peak = f64::from(peak);
             self.required = if peak > ceiling { ceiling / peak } else { 1.0 };
             self.start += GROUP;
-            if self.filled == DETECTION_BUFFER {
+            if self.filled == self.window[0].len() {
                 // The next window's samples so far, back to the front.
                 for window in self.window.iter_mut().take(channels) {
                     window.copy_within(self.start..self.filled, 0);
@@ -240,12 +251,13 @@ impl Limiter {
     pub fn new(settings: &LimiterSettings, sample_rate: u32, channels: usize) -> Self {
         let rate = f64::from(sample_rate);
         let lookahead = ((settings.lookahead_ms * 0.001 * rate).round() as usize).max(1);
-        let latency = DETECTION_DELAY + GUARD_FRAMES + lookahead - 1;
+        let detection = Detection::new(sample_rate, settings.true_peak);
+        let latency = detection.delay() + GUARD_FRAMES + lookahead - 1;
         let mut limiter = Self {
             channels,
             rate,
             lookahead,
-            detection: Detection::new(sample_rate),
+            detection,
             drive: Smoothed::new(db_to_amp(settings.gain_db)),
             ceiling: Smoothed::new(db_to_amp(working_ceiling_dbtp(settings.ceiling_dbtp))),
             smoothing: smoothing_coefficient(rate),

@@ -371,6 +371,34 @@ pub struct LimiterSettings {
     /// The most gain reduction the loudness solver may ask of the limiter (dB): a target that
     /// needs more is not reached, and the report says by how much it fell short.
     pub max_reduction_db: f64,
+    /// The meter the ceiling is held on; absent in files written before it existed, which
+    /// keep the standard one.
+    pub true_peak: TruePeakMode,
+}
+
+/// Which reconstruction a true-peak ceiling is held and checked on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum TruePeakMode {
+    /// The BS.1770 meter (Crest's, within 0.05 dB of an 8× reference, and libebur128's,
+    /// which most loudness tools use): its filters fall from about 0.9 × Nyquist, so content
+    /// in the top few hundred hertz reads low.
+    #[default]
+    Standard,
+    /// A near-ideal band-limited reconstruction (`true_peak::strict_channel_peak`: within
+    /// 0.02 dB of the ideal up to 0.975 × Nyquist), as a good DAC makes it; libebur128's
+    /// reading is held too.
+    Strict,
+}
+
+impl TruePeakMode {
+    /// The meter's name, for reports.
+    pub fn meter(self) -> &'static str {
+        match self {
+            Self::Standard => "BS.1770 true-peak meter",
+            Self::Strict => "strict true-peak meter (near-ideal reconstruction)",
+        }
+    }
 }
 
 impl Default for LimiterSettings {
@@ -384,6 +412,7 @@ impl Default for LimiterSettings {
             auto_release: true,
             target_lufs: None,
             max_reduction_db: 12.0,
+            true_peak: TruePeakMode::Standard,
         }
     }
 }
@@ -578,6 +607,7 @@ impl ChainSettings {
             && a.stereo.mono_bass_hz.is_some() == b.stereo.mono_bass_hz.is_some()
             && a.limiter.bypass == b.limiter.bypass
             && a.limiter.lookahead_ms == b.limiter.lookahead_ms
+            && a.limiter.true_peak == b.limiter.true_peak
     }
 }
 

@@ -272,6 +272,77 @@ impl TruePeakMeter {
     }
 }
 
+/// Taps per branch of the strict meter's filter: with [`STRICT_BETA`], its transition band is
+/// 0.022 × the sample rate wide, centred on Nyquist (21.6–22.5 kHz at 44.1 kHz), where the
+/// BS.1770 meter's and Crest's standard filters start to fall at 20 kHz; 90 dB of stopband.
+pub const STRICT_TAPS: usize = 256;
+const STRICT_BETA: f64 = 9.0;
+
+/// The strict meter's interpolator at `sample_rate`: the standard oversampling factor, at
+/// least 2× (the refinement between points follows the rest).
+fn strict_interpolator(sample_rate: u32) -> Interpolator<STRICT_TAPS> {
+    let factor = oversampling_factor(sample_rate).max(2);
+    Interpolator::from_phases(factor, design_phases_with(factor, STRICT_BETA))
+}
+
+/// The largest |value| of [`strict_interpolator`]'s branches for input no larger than 1.
+fn strict_reach(interpolator: &Interpolator<STRICT_TAPS>) -> f32 {
+    interpolator
+        .phases
+        .iter()
+        .map(|branch| branch.iter().map(|c| c.abs()).sum::<f32>())
+        .fold(1.0f32, f32::max)
+}
+
+/// The strict true peak (linear) of one channel: the largest value of a near-ideal
+/// band-limited reconstruction (a [`STRICT_TAPS`]-tap-per-branch interpolator, refined between
+/// its points), or of the samples themselves. Points whose filter window would reach before
+/// the first sample or past the last are not measured (they would read the filter's ringing on
+/// the step from and to silence, which is not in the audio); the samples there still count.
+/// Every point is computed: slower than the standard meter, which scans with a short filter.
+pub fn strict_channel_peak(x: &[f32], sample_rate: u32) -> f32 {
+    let sample_peak = crate::dsp::abs_peak(x);
+    let interpolator = strict_interpolator(sample_rate);
+    let factor = interpolator.factor;
+    let Some(count) = x.len().checked_sub(STRICT_TAPS - 1).filter(|&n| n > 0) else {
+        return sample_peak;
+    };
+    // Padding so the kernels' last whole pass can read past the end (never measured).
+    let mut padded = Vec::with_capacity(x.len() + LANES + STRICT_TAPS);
+    padded.extend_from_slice(x);
+    padded.resize(x.len() + LANES + STRICT_TAPS, 0.0);
+    let mut passes = vec![0.0f32; count.div_ceil(LANES)];
+    let grid_max = interpolator.abs_max(&padded, count, &mut passes);
+    // The refinement between points raises a local maximum by at most REFINE_REACH: only
+    // passes that close to the largest point can hold the true peak.
+    let floor = grid_max / REFINE_REACH;
+    let mut peak = grid_max;
+    let mut points = vec![0.0f32; (LANES + 2) * factor + 1];
+    for (i, &pass) in passes.iter().enumerate() {
+        if pass < floor {
+            continue;
+        }
+        // The pass's intervals and one more each side, for the refinement's neighbours.
+        let first = (i * LANES).saturating_sub(1);
+        let len = ((i + 1) * LANES + 1).min(count) - first;
+        points.clear();
+        points.resize(len * factor + 1, 0.0);
+        interpolator.fill_points(&padded[first..], len, &mut points);
+        peak = peak.max(refined_max(&points));
+    }
+    peak.max(sample_peak)
+}
+
+/// The strict true peak of planar audio (dBTP), the largest of its channels' (see
+/// [`strict_channel_peak`]); none for digital silence.
+pub fn strict_true_peak_dbtp(channels: &[&[f32]], sample_rate: u32) -> Option<f64> {
+    let peak = channels
+        .iter()
+        .map(|c| strict_channel_peak(c, sample_rate))
+        .fold(0.0f32, f32::max);
+    (peak > 0.0).then(|| 20.0 * f64::from(peak).log10())
+}
+
 /// Frames per detection group of [`GroupDetector`].
 pub(crate) const GROUP: usize = LANES;
 /// Samples a [`GroupDetector`] reads for one group: the group's intervals follow
@@ -279,6 +350,11 @@ pub(crate) const GROUP: usize = LANES;
 /// outside the group, so a peak next to its first or last sample is refined too.
 pub(crate) const GROUP_WINDOW: usize = PRECISE_TAPS + 1 + GROUP;
 pub(crate) const GROUP_CENTRE: usize = PRECISE_TAPS / 2;
+/// The same for the strict detector, whose filter is longer.
+const STRICT_WINDOW: usize = STRICT_TAPS + 1 + GROUP;
+const STRICT_CENTRE: usize = STRICT_TAPS / 2;
+/// Where the standard window sits in the strict one (the same group, the same centre).
+const STANDARD_IN_STRICT: usize = STRICT_CENTRE - GROUP_CENTRE;
 
 /// The short interpolator of the BS.1770 reference meter as libebur128 (and the `ebur128`
 /// crate, and through them most loudness tools) builds it: a 48-tap Hann-windowed sinc, 4× below
@@ -350,11 +426,23 @@ pub(crate) struct GroupDetector {
     /// Every oversampled point of a group: the last point before it, then sample `j` at
     /// `1 + j · factor` and branch `p` after it, then the first point after the group.
     points: Vec<f32>,
+    /// The strict meter's filter and its reach, which replace the two tiers when set.
+    strict: Option<(Interpolator<STRICT_TAPS>, f32)>,
 }
 
 impl GroupDetector {
-    pub(crate) fn new(sample_rate: u32) -> Self {
-        let factor = oversampling_factor(sample_rate);
+    /// The detector of the standard meter, or with `strict` the strict one's (the libebur128
+    /// reference heeded either way).
+    pub(crate) fn new(sample_rate: u32, strict: bool) -> Self {
+        let strict = strict.then(|| {
+            let interpolator = strict_interpolator(sample_rate);
+            let reach = strict_reach(&interpolator);
+            (interpolator, reach)
+        });
+        let factor = match &strict {
+            Some((interpolator, _)) => interpolator.factor,
+            None => oversampling_factor(sample_rate),
+        };
         let fast = Interpolator::<FAST_TAPS>::new(factor);
         let fast_reach = fast
             .phases
@@ -367,14 +455,56 @@ impl GroupDetector {
             reference: ReferenceTier::new(sample_rate),
             fast_reach,
             points: vec![0.0; GROUP * factor + 3],
+            strict,
         }
     }
 
-    /// The true peak of the group read from `x` (at least [`GROUP_WINDOW`] samples).
+    /// Samples read for one group.
+    pub(crate) fn window_len(&self) -> usize {
+        if self.strict.is_some() {
+            STRICT_WINDOW
+        } else {
+            GROUP_WINDOW
+        }
+    }
+
+    /// Where in its window a group's first interval starts.
+    pub(crate) fn centre(&self) -> usize {
+        if self.strict.is_some() {
+            STRICT_CENTRE
+        } else {
+            GROUP_CENTRE
+        }
+    }
+
+    /// [`peak`](Self::peak) on the strict filter: every point of the group, refined between
+    /// points, unless its window's samples cannot reach `threshold` through the filter.
+    fn strict_peak(&mut self, x: &[f32], threshold: f32) -> f32 {
+        let Some((strict, reach)) = &self.strict else {
+            return 0.0;
+        };
+        let window_peak = crate::dsp::abs_peak(&x[..STRICT_WINDOW]);
+        if window_peak * reach * REFINE_REACH < threshold {
+            return window_peak;
+        }
+        let factor = strict.factor;
+        let points = &mut self.points;
+        strict.fill_points(&x[1..], GROUP, &mut points[1..]);
+        points[0] = strict.branch_value(factor - 2, x);
+        points[GROUP * factor + 2] = strict.branch_value(0, &x[GROUP + 1..]);
+        let reference = self.reference.group_max(&x[STANDARD_IN_STRICT + 1..]);
+        refined_max(points).max(reference)
+    }
+
+    /// The true peak of the group read from `x` (at least [`window_len`](Self::window_len)
+    /// samples).
     /// When the group cannot come within [`CANDIDATE_MARGIN`] of `threshold`, a reading under
     /// `threshold` is returned (its samples' peak, or the scan's slightly low one): the caller
     /// only needs to know that the group is under `threshold`.
     pub(crate) fn peak(&mut self, x: &[f32], threshold: f32) -> f32 {
+        if self.strict.is_some() {
+            return self.strict_peak(x, threshold);
+        }
         let factor = self.precise.factor;
         // The interpolators' windows for the group's own intervals start one sample in.
         let inner = &x[1..];
@@ -632,12 +762,16 @@ fn branches_abs_max<const T: usize, const P: usize, const FUSED: bool>(
 /// the between-sample branches 1 … factor − 1, each reversed so that a forward dot product over
 /// `x[n .. n + T]` yields the output `p / factor` of a sample after `x[n + T / 2 - 1]`.
 pub(crate) fn design_phases<const T: usize>(factor: usize) -> Vec<[f32; T]> {
-    let centre = (factor * T / 2) as f64;
     // β = 6 trades stopband depth (≈ 60 dB) for a transition narrow enough that 20 kHz at
     // 44.1 kHz reads within 0.05 dB even with 32 taps (tested below). A cutoff above Nyquist
     // lets images through and over-reads; below, it droops at 20 kHz.
-    let beta = 6.0;
-    let i0_beta = bessel_i0(beta);
+    design_phases_with::<T>(factor, 6.0)
+}
+
+/// [`design_phases`] with the Kaiser window's `beta`.
+fn design_phases_with<const T: usize>(factor: usize, beta: f64) -> Vec<[f32; T]> {
+    let centre = (factor * T / 2) as f64;
+    let i0_beta = crate::dsp::bessel_i0(beta);
     let cutoff = 0.5 / factor as f64;
     let prototype = |i: usize| -> f64 {
         let t = i as f64 - centre;
@@ -647,7 +781,7 @@ pub(crate) fn design_phases<const T: usize>(factor: usize) -> Vec<[f32; T]> {
             (2.0 * std::f64::consts::PI * cutoff * t).sin() / (std::f64::consts::PI * t)
         };
         let r = t / centre;
-        sinc * bessel_i0(beta * (1.0 - r * r).max(0.0).sqrt()) / i0_beta
+        sinc * crate::dsp::bessel_i0(beta * (1.0 - r * r).max(0.0).sqrt()) / i0_beta
     };
     // Each branch has unity DC gain, so a constant reads exactly.
     split_branches(factor, prototype, true)
@@ -672,19 +806,6 @@ fn split_branches<const T: usize>(
             branch
         })
         .collect()
-}
-
-fn bessel_i0(x: f64) -> f64 {
-    let mut sum = 1.0;
-    let mut term = 1.0;
-    for k in 1..50 {
-        term *= (x / (2.0 * k as f64)).powi(2);
-        sum += term;
-        if term < sum * 1e-17 {
-            break;
-        }
-    }
-    sum
 }
 
 #[cfg(test)]
@@ -794,5 +915,165 @@ mod tests {
         let a = meter.precise.abs_max(&x, s.len(), &mut passes);
         let b = meter.precise.abs_max_with::<false>(&x, s.len(), &mut plain);
         check(a, b, &passes);
+    }
+}
+
+#[cfg(test)]
+mod strict_tests {
+    use rustfft::FftPlanner;
+    use rustfft::num_complex::Complex;
+
+    use super::*;
+
+    /// The ideal band-limited reconstruction's peak of a periodic signal: its spectrum
+    /// zero-padded `factor`× (the periodic sinc interpolation), read over the interval positions
+    /// the strict meter measures (windows inside the signal).
+    fn ideal_peak(x: &[f32], factor: usize) -> f32 {
+        let n = x.len();
+        let mut planner = FftPlanner::<f64>::new();
+        let mut spectrum: Vec<Complex<f64>> =
+            x.iter().map(|&v| Complex::new(f64::from(v), 0.0)).collect();
+        planner.plan_fft_forward(n).process(&mut spectrum);
+        let mut padded = vec![Complex::new(0.0, 0.0); n * factor];
+        let half = n / 2;
+        padded[..half].copy_from_slice(&spectrum[..half]);
+        padded[n * factor - half + 1..].copy_from_slice(&spectrum[half + 1..]);
+        // Nyquist's bin split between its two images, as a real signal's must be.
+        padded[half] = spectrum[half] * 0.5;
+        padded[n * factor - half] = spectrum[half] * 0.5;
+        planner.plan_fft_inverse(n * factor).process(&mut padded);
+        let from = (STRICT_TAPS / 2 - 1) * factor;
+        let to = (n - STRICT_TAPS / 2) * factor;
+        padded[from..=to]
+            .iter()
+            .map(|c| (c.re / n as f64).abs() as f32)
+            .fold(0.0, f32::max)
+    }
+
+    /// A periodic signal of `n` samples: sines on whole bins, `(bin, amplitude, phase)`.
+    fn periodic(n: usize, partials: &[(usize, f64, f64)]) -> Vec<f32> {
+        (0..n)
+            .map(|i| {
+                partials
+                    .iter()
+                    .map(|&(bin, a, phase)| {
+                        a * (std::f64::consts::TAU * (bin * i) as f64 / n as f64 + phase).sin()
+                    })
+                    .sum::<f64>() as f32
+            })
+            .collect()
+    }
+
+    /// A tone burst at `hz` under a Gaussian envelope (`width_s` standard deviation) centred
+    /// `shift` of a sample after the middle sample, band-limited below `limit` × Nyquist by
+    /// zeroing the spectrum above it (periodic, so the ideal reconstruction is exact).
+    fn burst(n: usize, rate: u32, hz: f64, width_s: f64, shift: f64, limit: f64) -> Vec<f32> {
+        let centre = (n / 2) as f64 + shift;
+        let x: Vec<f64> = (0..n)
+            .map(|i| {
+                let t = (i as f64 - centre) / f64::from(rate);
+                0.5 * (-(t / width_s).powi(2) / 2.0).exp() * (std::f64::consts::TAU * hz * t).cos()
+            })
+            .collect();
+        let mut planner = FftPlanner::<f64>::new();
+        let mut spectrum: Vec<Complex<f64>> = x.iter().map(|&v| Complex::new(v, 0.0)).collect();
+        planner.plan_fft_forward(n).process(&mut spectrum);
+        let top = (limit * n as f64 / 2.0) as usize;
+        for (k, bin) in spectrum.iter_mut().enumerate() {
+            if k.min(n - k) > top {
+                *bin = Complex::new(0.0, 0.0);
+            }
+        }
+        planner.plan_fft_inverse(n).process(&mut spectrum);
+        spectrum.iter().map(|c| (c.re / n as f64) as f32).collect()
+    }
+
+    fn db(ratio: f32) -> f64 {
+        20.0 * f64::from(ratio).log10()
+    }
+
+    /// The standard meter over the same signal.
+    fn standard_peak(x: &[f32], rate: u32) -> f32 {
+        let mut meter = TruePeakMeter::new(rate);
+        meter.chunk_peak(x, 0.0)
+    }
+
+    #[test]
+    fn strict_reads_near_nyquist_bursts_as_the_ideal_reconstruction() {
+        // 2 ms tone bursts (±80 Hz of bandwidth) whose crest falls between samples, band-
+        // limited below 0.995 × Nyquist; at 44.1 and 48 kHz. (A steady sine would not do:
+        // over many cycles its samples land on the crest.)
+        for rate in [44_100u32, 48_000] {
+            let nyquist = f64::from(rate) / 2.0;
+            let mut worst_strict: f64 = 0.0;
+            let mut standard_at_top: f64 = 0.0;
+            for share in [0.8, 0.9, 0.95, 0.975] {
+                for shift in [0.1, 0.3, 0.5] {
+                    let x = burst(8_192, rate, share * nyquist, 0.002, shift, 0.995);
+                    let ideal = ideal_peak(&x, 16);
+                    worst_strict =
+                        worst_strict.max(db(strict_channel_peak(&x, rate) / ideal).abs());
+                    if share == 0.975 {
+                        let off = db(standard_peak(&x, rate) / ideal).abs();
+                        standard_at_top = standard_at_top.max(off);
+                    }
+                }
+            }
+            assert!(
+                worst_strict < 0.02,
+                "{rate} Hz: strict {worst_strict:.3} dB"
+            );
+            // What the standard meter misses there (its filter falls from 0.95 × Nyquist).
+            assert!(
+                standard_at_top > 0.15,
+                "{rate} Hz: standard {standard_at_top:.3} dB"
+            );
+        }
+    }
+
+    #[test]
+    fn strict_reads_dense_programme_as_the_ideal_reconstruction() {
+        // Pink-like programme: 400 partials with 1/√f amplitudes and pseudo-random phases,
+        // up to 0.975 × Nyquist, and a strong cluster at 21–21.5 kHz like the air band of the
+        // real master the standard meter read 0.09 dB low; at 44.1 and 48 kHz.
+        for rate in [44_100u32, 48_000] {
+            let n = 16_384;
+            let top = (0.975 * n as f64 / 2.0) as usize;
+            let mut seed = 9u64;
+            let mut random = || {
+                seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+                (seed >> 11) as f64 / (1u64 << 53) as f64
+            };
+            let mut partials: Vec<(usize, f64, f64)> = (0..400)
+                .map(|_| {
+                    let bin = 1 + (random() * (top - 1) as f64) as usize;
+                    (
+                        bin,
+                        0.05 / (bin as f64).sqrt(),
+                        random() * std::f64::consts::TAU,
+                    )
+                })
+                .collect();
+            for k in 0..6 {
+                let hz = 21_000.0 + 100.0 * f64::from(k);
+                let bin = (hz * n as f64 / f64::from(rate)) as usize;
+                partials.push((bin, 0.04, random() * std::f64::consts::TAU));
+            }
+            let x = periodic(n, &partials);
+            let ideal = ideal_peak(&x, 16);
+            let strict = strict_channel_peak(&x, rate);
+            let off = db(strict / ideal);
+            assert!(off.abs() < 0.02, "{rate} Hz: strict {off:+.3} dB");
+        }
+    }
+
+    #[test]
+    fn strict_never_measures_ringing_from_the_edges() {
+        // A full-scale step at the start and end of a short constant: the samples are the peak.
+        let x = vec![0.9f32; 2_000];
+        assert!((strict_channel_peak(&x, 48_000) - 0.9).abs() < 1e-6);
+        // Shorter than one window: the samples alone.
+        assert_eq!(strict_channel_peak(&[0.3, -0.5, 0.2], 48_000), 0.5);
+        assert_eq!(strict_true_peak_dbtp(&[&[0.0; 1_000]], 48_000), None);
     }
 }
