@@ -434,3 +434,107 @@ fn an_export_killed_mid_write_leaves_no_master_and_the_next_one_clears_its_parti
     assert!(notes.contains("removed 1 unfinished file(s)"), "{notes}");
     assert!(partials(&dir).is_empty());
 }
+
+/// A 6 s stereo 44.1 kHz 24-bit mix with an air band: noise with a cluster of partials at
+/// 21.0–21.5 kHz (0.95–0.975 × Nyquist), where the BS.1770 meter's filter reads low.
+fn air_band_wav(dir: &Path, name: &str) -> String {
+    let rate = 44_100u32;
+    let spec = hound::WavSpec {
+        channels: 2,
+        sample_rate: rate,
+        bits_per_sample: 24,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(dir.join(name), spec).expect("create");
+    let mut state = 0x9e37_79b9_u64;
+    let mut noise = || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
+    };
+    for n in 0..(6 * rate) as usize {
+        let t = n as f64 / f64::from(rate);
+        let air: f64 = (0..24)
+            .map(|k| {
+                let hz = 21_000.0 + 500.0 * f64::from(k) / 23.0;
+                (std::f64::consts::TAU * hz * t + 1.7 * f64::from(k)).sin()
+            })
+            .sum();
+        for side in [0.0, 0.5] {
+            let v = 0.25 * noise() + 0.02 * (air + side);
+            w.write_sample((v * 8_388_607.0).round() as i32)
+                .expect("write");
+        }
+    }
+    w.finalize().expect("finalize");
+    name.to_owned()
+}
+
+#[test]
+fn a_strict_ceiling_is_held_and_checked_on_the_strict_meter() {
+    let dir = scratch("strict");
+    let input = air_band_wav(&dir, "air.wav");
+    let master = |meter: &str, output: &str| {
+        let out = crest(
+            &[
+                "master",
+                &input,
+                "-o",
+                output,
+                "--target-lufs",
+                "-9",
+                "--true-peak",
+                meter,
+                "--json",
+            ],
+            &dir,
+        );
+        assert!(
+            out.status.code() == Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        json(&out)
+    };
+    let strict = master("strict", "strict.wav");
+    assert_eq!(strict["passed"], Value::Bool(true), "{strict}");
+    assert!(number(&strict, "strict_true_peak_dbtp") <= -1.0, "{strict}");
+    let meter = strict["ceiling_meter"].as_str().expect("meter named");
+    assert!(meter.starts_with("strict"), "{meter}");
+    let check = strict["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .find(|c| c["name"] == "true peak (strict)")
+        .expect("the strict check");
+    assert!(
+        check["requirement"]
+            .as_str()
+            .expect("text")
+            .contains("strict")
+    );
+
+    let standard = master("standard", "standard.wav");
+    assert_eq!(standard["strict_true_peak_dbtp"], Value::Null);
+    assert!(
+        standard["ceiling_meter"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("BS.1770"))
+    );
+    // The standard master passes its own meter, but its reconstruction goes over the
+    // ceiling: verify on the strict meter says so (status 1), and passes the strict master.
+    let verify = |file: &str| crest(&["verify", file, "--true-peak", "strict", "--json"], &dir);
+    let over = verify("standard.wav");
+    assert_eq!(over.status.code(), Some(1));
+    let over = json(&over);
+    assert!(number(&over, "strict_true_peak_dbtp") > -1.0, "{over}");
+    assert!(number(&over, "true_peak_dbtp") <= -1.0, "{over}");
+    let held = verify("strict.wav");
+    assert_eq!(held.status.code(), Some(0));
+    // What holding it cost in loudness at the same target: the strict master still meets it.
+    assert!(
+        (number(&strict, "integrated_lufs") + 9.0).abs() <= 0.2,
+        "{strict}"
+    );
+}

@@ -64,6 +64,25 @@ pub enum Command {
     },
 }
 
+/// `--true-peak`: the meter a ceiling is held (by the limiter) and checked (by QC) on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TruePeak {
+    /// The BS.1770 meter (and libebur128's reading of it).
+    Standard,
+    /// A near-ideal reconstruction, as a good DAC makes it: the top few hundred hertz below
+    /// Nyquist read in full.
+    Strict,
+}
+
+impl From<TruePeak> for crest_engine::chain::TruePeakMode {
+    fn from(meter: TruePeak) -> Self {
+        match meter {
+            TruePeak::Standard => Self::Standard,
+            TruePeak::Strict => Self::Strict,
+        }
+    }
+}
+
 /// `--level` of the commands that play through a playback system.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Level {

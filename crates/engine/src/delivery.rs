@@ -10,6 +10,7 @@
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::chain::TruePeakMode;
 use crate::export::{Dither, Format};
 
 /// The preset schema this build writes and reads.
@@ -87,6 +88,9 @@ struct WrittenPreset {
     #[serde(default, deserialize_with = "present_or_null")]
     target_lufs: Option<Option<WrittenLoudness>>,
     ceiling_dbtp: f64,
+    /// The meter the ceiling is held on; absent: the chain's own choice.
+    #[serde(default)]
+    true_peak: Option<TruePeakMode>,
     source: String,
     #[serde(default)]
     notes: String,
@@ -111,6 +115,9 @@ pub struct DeliveryPreset {
     #[serde(skip_serializing_if = "is_keep")]
     pub target_lufs: PresetLoudness,
     pub ceiling_dbtp: f64,
+    /// The meter the ceiling is held and checked on; none keeps the chain's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub true_peak: Option<TruePeakMode>,
     /// Where the numbers come from.
     pub source: String,
     pub notes: String,
@@ -146,6 +153,9 @@ impl DeliveryPreset {
         settings.limiter.bypass = false;
         settings.limiter.target_lufs = self.target_lufs.target_from(judged);
         settings.limiter.ceiling_dbtp = self.ceiling_dbtp;
+        if let Some(meter) = self.true_peak {
+            settings.limiter.true_peak = meter;
+        }
     }
 
     /// Whether a file for this preset is meant to sound as loud as the master was judged.
@@ -203,6 +213,7 @@ impl DeliveryPreset {
             dither: written.dither,
             target_lufs,
             ceiling_dbtp: written.ceiling_dbtp,
+            true_peak: written.true_peak,
             source: written.source,
             notes: written.notes,
         };
@@ -300,6 +311,27 @@ mod tests {
                 .reason
                 .contains("newer")
         );
+    }
+
+    #[test]
+    fn a_preset_may_hold_its_ceiling_on_the_strict_meter() {
+        use crate::chain::TruePeakMode;
+        let strict = DeliveryPreset::from_json(
+            r#"{ "version": 2, "id": "x", "name": "X", "format": "wav24", "sample_rate": null,
+               "dither": "tpdf", "ceiling_dbtp": -1.0, "true_peak": "strict", "source": "test" }"#,
+        )
+        .expect("reads");
+        assert_eq!(strict.true_peak, Some(TruePeakMode::Strict));
+        let mut settings = ChainSettings::gentle_master();
+        strict.apply_to(&mut settings);
+        assert_eq!(settings.limiter.true_peak, TruePeakMode::Strict);
+        // Without the field the chain's own choice stands.
+        let silent = preset(Some(2), None).expect("reads");
+        assert_eq!(silent.true_peak, None);
+        silent.apply_to(&mut settings);
+        assert_eq!(settings.limiter.true_peak, TruePeakMode::Strict);
+        let text = serde_json::to_string(&strict).expect("writes");
+        assert_eq!(DeliveryPreset::from_json(&text).expect("reads"), strict);
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use crate::audio::AudioBuffer;
-use crate::chain::ChainSettings;
+use crate::chain::{ChainSettings, TruePeakMode};
 use crate::decode::DecodeError;
 use crate::export::{self, Dither, ExportError, ExportRequest, Format, Written};
 use crate::files::{self, WriteError};
@@ -212,12 +212,18 @@ fn master_with_margin(
         } = rendered;
         timings.render_s += started.elapsed().as_secs_f64();
         let started = Instant::now();
-        let prepared = export::prepare(output, request.format, request.dither);
+        let mut prepared = export::prepare(output, request.format, request.dither);
+        // A ceiling held on the strict meter is checked on it.
+        let file_peak = match request.settings.limiter.true_peak {
+            TruePeakMode::Standard => prepared.measured.true_peak_dbtp,
+            TruePeakMode::Strict => {
+                prepared.strict_true_peak_dbtp =
+                    export::strict_true_peak_dbtp(&prepared.exact, join);
+                prepared.strict_true_peak_dbtp
+            }
+        };
         timings.quantise_and_measure_s += started.elapsed().as_secs_f64();
-        let over = prepared
-            .measured
-            .true_peak_dbtp
-            .map_or(0.0, |tp| tp - ceiling);
+        let over = file_peak.map_or(0.0, |tp| tp - ceiling);
         if !limiter_on || over <= 0.0 || renders == ATTEMPTS {
             break ((limiter, disabled_for_mono), prepared);
         }
@@ -350,11 +356,13 @@ fn report_for(
             channels: written.channels,
             duration_s: written.frames as f64 / f64::from(written.sample_rate),
             measured: &written.measured,
+            strict_true_peak_dbtp: written.strict_true_peak_dbtp,
         },
         Requirements {
             target_lufs: limiter.as_ref().and_then(|l| l.target_lufs),
             ceiling_dbtp: Some(settings.limiter.ceiling_dbtp),
             judged_lufs,
+            true_peak: settings.limiter.true_peak,
         },
     );
     let mut limiter = limiter;

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::chain::TruePeakMode;
 use crate::files::{PartialFile, WriteError};
 use crate::loudness::Loudness;
 use crate::render::LimiterReport;
@@ -43,10 +44,16 @@ pub struct QcReport {
     pub integrated_lufs: Option<f64>,
     pub lra_lu: Option<f64>,
     pub true_peak_dbtp: Option<f64>,
+    /// The strict meter's reading (near-ideal reconstruction), where it was asked for.
+    #[serde(default)]
+    pub strict_true_peak_dbtp: Option<f64>,
     pub sample_peak_dbfs: Option<f64>,
     pub plr_db: Option<f64>,
     pub target_lufs: Option<f64>,
     pub ceiling_dbtp: Option<f64>,
+    /// The meter the ceiling was checked with (none without a ceiling).
+    #[serde(default)]
+    pub ceiling_meter: Option<String>,
     /// The loudness the master was judged at, when the file had to keep it.
     #[serde(default)]
     pub judged_lufs: Option<f64>,
@@ -72,6 +79,8 @@ pub struct Requirements {
     /// The integrated loudness the master was judged at (the desk showed it): the file must
     /// stay within [`JUDGED_TOLERANCE_LU`] of it.
     pub judged_lufs: Option<f64>,
+    /// The meter the ceiling is checked with.
+    pub true_peak: TruePeakMode,
 }
 
 /// The file's facts, as measured.
@@ -83,6 +92,8 @@ pub struct FileFacts<'a> {
     pub channels: usize,
     pub duration_s: f64,
     pub measured: &'a Loudness,
+    /// The strict true peak (dBTP), where it was measured.
+    pub strict_true_peak_dbtp: Option<f64>,
 }
 
 fn db(value: Option<f64>, unit: &str) -> String {
@@ -99,11 +110,18 @@ pub fn evaluate(facts: FileFacts<'_>, requirements: Requirements) -> QcReport {
         requirement: "above the −70 LUFS gate".into(),
     }];
     if let Some(ceiling) = requirements.ceiling_dbtp {
+        let (name, reading) = match requirements.true_peak {
+            TruePeakMode::Standard => ("true peak", m.true_peak_dbtp),
+            TruePeakMode::Strict => ("true peak (strict)", facts.strict_true_peak_dbtp),
+        };
         checks.push(QcCheck {
-            name: "true peak".into(),
-            passed: m.true_peak_dbtp.is_none_or(|tp| tp <= ceiling),
-            measured: db(m.true_peak_dbtp, "dBTP"),
-            requirement: format!("≤ {ceiling:.2} dBTP"),
+            name: name.into(),
+            passed: reading.is_none_or(|tp| tp <= ceiling),
+            measured: db(reading, "dBTP"),
+            requirement: format!(
+                "≤ {ceiling:.2} dBTP on the {}",
+                requirements.true_peak.meter()
+            ),
         });
     }
     let mut target_reached = None;
@@ -140,10 +158,14 @@ pub fn evaluate(facts: FileFacts<'_>, requirements: Requirements) -> QcReport {
         integrated_lufs: m.integrated_lufs,
         lra_lu: m.lra_lu,
         true_peak_dbtp: m.true_peak_dbtp,
+        strict_true_peak_dbtp: facts.strict_true_peak_dbtp,
         sample_peak_dbfs: m.sample_peak_dbfs,
         plr_db: m.plr_db(),
         target_lufs: requirements.target_lufs,
         ceiling_dbtp: requirements.ceiling_dbtp,
+        ceiling_meter: requirements
+            .ceiling_dbtp
+            .map(|_| requirements.true_peak.meter().to_owned()),
         judged_lufs: requirements.judged_lufs,
         limiter_peak_gr_db: None,
         target_reached,
@@ -173,6 +195,13 @@ impl QcReport {
         let _ = writeln!(t, "  integrated   {}", db(self.integrated_lufs, "LUFS"));
         let _ = writeln!(t, "  LRA          {}", db(self.lra_lu, "LU"));
         let _ = writeln!(t, "  true peak    {}", db(self.true_peak_dbtp, "dBTP"));
+        if self.strict_true_peak_dbtp.is_some() {
+            let _ = writeln!(
+                t,
+                "  true peak    {} (strict: near-ideal reconstruction)",
+                db(self.strict_true_peak_dbtp, "dBTP")
+            );
+        }
         let _ = writeln!(t, "  sample peak  {}", db(self.sample_peak_dbfs, "dBFS"));
         let _ = writeln!(t, "  PLR          {}", db(self.plr_db, "dB"));
         if let Some(l) = &self.limiter {
@@ -264,6 +293,7 @@ mod tests {
                 channels: 2,
                 duration_s: 1.0,
                 measured: &measured,
+                strict_true_peak_dbtp: None,
             },
             Requirements::default(),
         );
@@ -275,8 +305,55 @@ mod tests {
         json.as_object_mut()
             .expect("object")
             .remove("schema_version");
-        let old: QcReport = serde_json::from_value(json).expect("older report reads");
+        let old: QcReport = serde_json::from_value(json.clone()).expect("older report reads");
         assert_eq!(old.schema_version, 0);
         assert_eq!(old.checks, report.checks);
+        // Or before the strict meter: neither reading nor meter stated.
+        let fields = json.as_object_mut().expect("object");
+        fields.remove("strict_true_peak_dbtp");
+        fields.remove("ceiling_meter");
+        let older: QcReport = serde_json::from_value(json).expect("older report reads");
+        assert_eq!(older.ceiling_meter, None);
+    }
+
+    #[test]
+    fn the_ceiling_is_checked_on_the_meter_asked_for() {
+        let tone: Vec<f32> = (0..48_000)
+            .map(|n| 0.5 * (n as f32 * 0.0576).sin())
+            .collect();
+        let audio = crate::AudioBuffer::new(48_000, vec![tone]).expect("audio");
+        let measured = crate::loudness::measure(&audio);
+        let facts = |strict| FileFacts {
+            file: Path::new("/m/master.wav"),
+            format: "WAV 24-bit PCM",
+            sample_rate: 48_000,
+            channels: 1,
+            duration_s: 1.0,
+            measured: &measured,
+            strict_true_peak_dbtp: strict,
+        };
+        let ceiling = |mode| Requirements {
+            ceiling_dbtp: Some(-3.0),
+            true_peak: mode,
+            ..Requirements::default()
+        };
+        // The tone peaks at −6 dBFS: under −3 on the standard meter; a strict reading of −2
+        // is over it, and only the strict check sees it.
+        let standard = evaluate(facts(Some(-2.0)), ceiling(TruePeakMode::Standard));
+        assert!(standard.passed);
+        assert_eq!(
+            standard.ceiling_meter.as_deref(),
+            Some("BS.1770 true-peak meter")
+        );
+        let strict = evaluate(facts(Some(-2.0)), ceiling(TruePeakMode::Strict));
+        assert!(!strict.passed);
+        let check = strict.checks.iter().find(|c| !c.passed).expect("failed");
+        assert_eq!(check.name, "true peak (strict)");
+        assert!(check.requirement.ends_with("near-ideal reconstruction)"));
+        assert!(
+            strict
+                .text()
+                .contains("(strict: near-ideal reconstruction)")
+        );
     }
 }

@@ -37,6 +37,10 @@ pub struct MasterArgs {
     /// True-peak ceiling (dBTP); overrides the preset and the chain file.
     #[arg(long, allow_hyphen_values = true)]
     pub ceiling_dbtp: Option<f64>,
+    /// The meter the ceiling is held and checked on: standard (BS.1770) or strict (a
+    /// near-ideal reconstruction); overrides the preset and the chain file.
+    #[arg(long, value_enum)]
+    pub true_peak: Option<super::TruePeak>,
     /// wav16, wav24, wav32f, flac16 or flac24 (default: the preset's, else wav24).
     #[arg(long)]
     pub format: Option<String>,
@@ -113,7 +117,11 @@ fn run_master(args: &MasterArgs) -> Result<bool, String> {
         None => None,
     };
     let chain = args.chain.as_deref().map(super::read_chain).transpose()?;
-    let settings = effective_settings(chain, preset.as_ref(), args.target_lufs, args.ceiling_dbtp)?;
+    let mut settings =
+        effective_settings(chain, preset.as_ref(), args.target_lufs, args.ceiling_dbtp)?;
+    if let Some(meter) = args.true_peak {
+        settings.limiter.true_peak = meter.into();
+    }
     let format = match (&args.format, &preset) {
         (Some(id), _) => Format::from_id(id).ok_or_else(|| {
             format!("unknown format `{id}`; choose wav16, wav24, wav32f, flac16 or flac24")

@@ -1,11 +1,14 @@
-//! `crest verify FILE [--target-lufs X] [--ceiling-dbtp Y] [--json]`: the master's QC checks
+//! `crest verify FILE [--target-lufs X] [--ceiling-dbtp Y] [--true-peak strict] [--json]`: the master's QC checks
 //! on any file. Exit status 0 when every check passes, 1 when one fails, 2 when the file
 //! cannot be read.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use crate::RayonJoin;
 use clap::Args;
+use crest_engine::chain::TruePeakMode;
+use crest_engine::export;
 use crest_engine::qc::{FileFacts, Requirements, evaluate};
 use crest_engine::{decode_file_within, loudness};
 
@@ -19,6 +22,10 @@ pub struct VerifyArgs {
     /// True peak it must not exceed (dBTP; default −1).
     #[arg(long, allow_hyphen_values = true, default_value_t = -1.0)]
     pub ceiling_dbtp: f64,
+    /// The meter the ceiling is checked on: standard (BS.1770) or strict (a near-ideal
+    /// reconstruction, also reported).
+    #[arg(long, value_enum, default_value = "standard")]
+    pub true_peak: super::TruePeak,
     /// Print the report as one JSON object (the shape `crest master --json` prints).
     #[arg(long)]
     pub json: bool,
@@ -35,6 +42,10 @@ pub fn run(args: &VerifyArgs) -> ExitCode {
         }
     };
     let measured = loudness::measure(&decoded.audio);
+    let meter = TruePeakMode::from(args.true_peak);
+    let strict_true_peak_dbtp = (meter == TruePeakMode::Strict)
+        .then(|| export::strict_true_peak_dbtp(&decoded.audio, &RayonJoin))
+        .flatten();
     let info = &decoded.info;
     let format = match (info.bits_per_sample, info.float) {
         (Some(bits), true) => format!("{} {bits}-bit float", info.container.to_uppercase()),
@@ -53,11 +64,13 @@ pub fn run(args: &VerifyArgs) -> ExitCode {
             channels: decoded.audio.channel_count(),
             duration_s: decoded.audio.duration_s(),
             measured: &measured,
+            strict_true_peak_dbtp,
         },
         Requirements {
             target_lufs: args.target_lufs,
             ceiling_dbtp: Some(args.ceiling_dbtp),
             judged_lufs: None,
+            true_peak: meter,
         },
     );
     report.notes.extend(decoded.warnings.iter().cloned());
