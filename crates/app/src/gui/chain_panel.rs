@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use crest_engine::chain::{
     BandKind, ChainSettings, Crossover, EqBand, EqDesign, FadeCurve, HighPass, Link, MAX_EQ_BANDS,
-    Placement, Slope,
+    Placement, Slope, TruePeakMode,
 };
 use crest_engine::dsp::linear_phase;
 use iced::Alignment;
@@ -61,6 +61,7 @@ pub enum Choice {
     Link(Link),
     EqDesign(EqDesign),
     Crossover(Crossover),
+    TruePeak(TruePeakMode),
     FadeIn(FadeCurve),
     FadeOut(FadeCurve),
 }
@@ -215,6 +216,7 @@ pub fn apply(
                 }
                 Choice::Link(link) => settings.dynamics.link = link,
                 Choice::EqDesign(design) => settings.eq.design = design,
+                Choice::TruePeak(meter) => settings.limiter.true_peak = meter,
                 Choice::Crossover(crossover) => {
                     if let Some(m) = &mut settings.dynamics.multiband {
                         m.crossover = crossover;
@@ -448,6 +450,16 @@ pub fn view<'a>(
     }
     limiter = limiter
         .push(ui.control(Param::Ceiling))
+        .push(
+            row![
+                text("Ceiling held on").size(13).color(style::MUTED),
+                widgets::segmented(&TRUE_PEAK_METERS, l.true_peak, |m| {
+                    Edit::Choose(Choice::TruePeak(m))
+                }),
+            ]
+            .spacing(8)
+            .align_y(Alignment::Center),
+        )
         .push(ui.control(Param::Lookahead))
         .push(ui.control(Param::LimiterRelease))
         .push(
@@ -484,6 +496,13 @@ pub fn view<'a>(
 const EQ_DESIGNS: [(EqDesign, &str); 2] = [
     (EqDesign::Cookbook, "Cookbook"),
     (EqDesign::AnalogMatched, "Analog-matched"),
+];
+
+/// The meter the limiter's ceiling is held on: the BS.1770 meter, or a near-ideal
+/// reconstruction that reads the top few hundred hertz below Nyquist in full.
+const TRUE_PEAK_METERS: [(TruePeakMode, &str); 2] = [
+    (TruePeakMode::Standard, "BS.1770"),
+    (TruePeakMode::Strict, "Strict"),
 ];
 
 /// How the three-band compressor splits the signal.

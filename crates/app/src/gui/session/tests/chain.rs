@@ -227,6 +227,32 @@ fn the_linear_phase_crossover_is_chosen_as_one_undo_step_and_says_what_it_costs(
 }
 
 #[test]
+fn the_limiter_holds_its_ceiling_on_the_meter_chosen() {
+    use crate::gui::chain_panel::Choice;
+    use crest_engine::chain::TruePeakMode;
+    let mut desk = ready();
+    apply(&mut desk, []);
+    assert!(window(&desk).find("Ceiling held on").is_ok());
+    assert!(window(&desk).find("Strict").is_ok());
+    apply(
+        &mut desk,
+        [Message::Session(S::Chain(Edit::Choose(Choice::TruePeak(
+            TruePeakMode::Strict,
+        ))))],
+    );
+    assert_eq!(
+        session(&desk).settings.limiter.true_peak,
+        TruePeakMode::Strict
+    );
+    assert!(session(&desk).master.is_some(), "rendered again");
+    click(&mut desk, "Undo");
+    assert_eq!(
+        session(&desk).settings.limiter.true_peak,
+        TruePeakMode::Standard
+    );
+}
+
+#[test]
 fn snapshots_switch_the_whole_chain_and_back() {
     let mut desk = ready();
     apply(&mut desk, []);
