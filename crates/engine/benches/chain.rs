@@ -72,6 +72,8 @@ fn configurations() -> Vec<(&'static str, ChainSettings)> {
     // +3 dB into the −1 dBTP limiter: it works on most peaks of the noise.
     let mut limiter = ChainSettings::default();
     limiter.limiter.gain_db = 3.0;
+    let mut strict_limiter = limiter.clone();
+    strict_limiter.limiter.true_peak = crest_engine::chain::TruePeakMode::Strict;
     let whole = ChainSettings {
         input: input.input.clone(),
         eq: eq.eq.clone(),
@@ -90,6 +92,7 @@ fn configurations() -> Vec<(&'static str, ChainSettings)> {
         ("eq_3_bands_analog_matched", analog_matched),
         ("stereo", stereo),
         ("limiter", limiter),
+        ("limiter_strict", strict_limiter),
         ("whole_chain", whole),
     ]
 }

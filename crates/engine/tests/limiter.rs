@@ -316,7 +316,14 @@ fn strict_mode_holds_the_ceiling_on_a_near_ideal_reconstruction() {
         true_peak: TruePeakMode::Strict,
         ..settings(ceiling, gain)
     };
+    let loudness = |rate, channels: &[Vec<f32>]| {
+        let audio = crest_engine::AudioBuffer::new(rate, channels.to_vec()).expect("audio");
+        crest_engine::loudness::integrated_lufs(&audio).expect("loud")
+    };
     let mut worst = f64::NEG_INFINITY;
+    // What each mode gives at +6 dB into −1 dBTP, for docs/true-peak.md: the standard
+    // master's strict reading, and the loudness strict mode gives up.
+    println!("programme | rate | standard mode, strict reading | strict mode, LU");
     for rate in [44_100, 48_000] {
         let mut programmes = hard_programmes(rate);
         programmes.push(("air band", air_band(rate)));
@@ -329,11 +336,13 @@ fn strict_mode_holds_the_ceiling_on_a_near_ideal_reconstruction() {
                 tp <= -0.98 && libebur128 <= -0.98,
                 "{name} at {rate} Hz: strict {tp:.3}, libebur128 {libebur128:.3} dBTP"
             );
+            let standard = limit(&settings(-1.0, 6.0), rate, &programme, 512);
+            let over = strict_true_peak(rate, &standard);
+            let cost = loudness(rate, &out) - loudness(rate, &standard);
+            println!("{name} | {rate} | {over:+.2} dBTP | {cost:+.2}");
             if name == "air band" {
                 // The standard meter's ceiling lets the reconstruction over it there.
-                let standard = limit(&settings(-1.0, 6.0), rate, &programme, 512);
-                let over = strict_true_peak(rate, &standard) + 1.0;
-                assert!(over > 0.05, "{rate} Hz: standard mode {over:+.3} dB");
+                assert!(over > -0.95, "{rate} Hz: standard mode {over:+.3} dBTP");
             }
         }
     }
