@@ -478,7 +478,9 @@ impl GroupDetector {
     }
 
     /// [`peak`](Self::peak) on the strict filter: every point of the group, refined between
-    /// points, unless its window's samples cannot reach `threshold` through the filter.
+    /// points, unless its window's samples cannot reach `threshold` through the filter. Kept
+    /// out of line so the standard detector's path stays as it was.
+    #[inline(never)]
     fn strict_peak(&mut self, x: &[f32], threshold: f32) -> f32 {
         let Some((strict, reach)) = &self.strict else {
             return 0.0;
