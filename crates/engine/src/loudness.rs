@@ -46,6 +46,9 @@ pub struct Loudness {
     pub integrated_lufs: Option<f64>,
     pub lra_lu: Option<f64>,
     pub true_peak_dbtp: Option<f64>,
+    /// The strict meter's reading (`true_peak::StrictTruePeakMeter`), where it was asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub strict_true_peak_dbtp: Option<f64>,
     pub sample_peak_dbfs: Option<f64>,
     pub momentary_max_lufs: Option<f64>,
     pub short_term_max_lufs: Option<f64>,
@@ -189,6 +192,7 @@ fn assemble(
         integrated_lufs: integrated(&gating_blocks),
         lra_lu: loudness_range(&short_term_powers),
         true_peak_dbtp: max_of(|c| c.true_peak_dbtp),
+        strict_true_peak_dbtp: None,
         sample_peak_dbfs: max_of(|c| c.sample_peak_dbfs),
         momentary_max_lufs: max_lufs(&momentary),
         short_term_max_lufs: max_lufs(&short_term),

@@ -253,7 +253,10 @@ fn a_measured_render_reports_what_the_render_measures_and_stops_when_cancelled()
     // A linear-phase three-band compressor at work, its delay read ahead of in every pass.
     let mut linear = linear_three_band(-30.0);
     linear.limiter.target_lufs = Some(-14.0);
-    let cases = [target, shaped, fixed, unlimited, linear]
+    // The ceiling held on the strict meter: the master read on it as well.
+    let mut strict = fixed.clone();
+    strict.limiter.true_peak = crest_engine::chain::TruePeakMode::Strict;
+    let cases = [target, shaped, fixed, unlimited, linear, strict]
         .into_iter()
         .flat_map(|settings| [(settings.clone(), u64::MAX), (settings, 0)]);
     for (settings, kept_max_bytes) in cases {
@@ -290,6 +293,21 @@ fn a_measured_render_reports_what_the_render_measures_and_stops_when_cancelled()
         assert!(close(got.lra_lu, want.lra_lu, 1e-6));
         assert!(close(got.true_peak_dbtp, want.true_peak_dbtp, 1e-6));
         assert!(close(got.sample_peak_dbfs, want.sample_peak_dbfs, 1e-6));
+        let strict_want = (settings.limiter.true_peak == crest_engine::chain::TruePeakMode::Strict)
+            .then(|| {
+                let planes: Vec<&[f32]> =
+                    rendered.audio.channels().iter().map(|c| &c[..]).collect();
+                crest_engine::loudness::true_peak::strict_true_peak_dbtp(&planes, rate)
+            })
+            .flatten();
+        assert!(
+            close(got.strict_true_peak_dbtp, strict_want, 1e-6),
+            "{:?} vs {strict_want:?}",
+            got.strict_true_peak_dbtp
+        );
+        if strict_want.is_some() {
+            assert!(got.strict_true_peak_dbtp.is_some_and(|tp| tp <= -1.0));
+        }
         assert_eq!(got.momentary.len(), want.momentary.len());
         let spectrum = crest_engine::spectrum::long_term_spectrum(&rendered.audio);
         for (a, b) in measured.spectrum.levels_db.iter().zip(&spectrum.levels_db) {

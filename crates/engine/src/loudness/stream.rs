@@ -2,6 +2,7 @@
 //! the desk measures its master with while rendering it, so a long programme's master needs
 //! no buffer of its own.
 
+use super::true_peak::StrictTruePeakMeter;
 use super::{ChannelPeaks, IntegratedMeter, Loudness, PeakTrack, assemble, segment_end};
 use crate::audio::ChannelRole;
 use crate::parallel::{Join, Sequential};
@@ -15,6 +16,8 @@ pub struct ProgrammeMeter {
     rate: u32,
     energy: IntegratedMeter,
     channels: Vec<PendingPeaks>,
+    /// Each channel's strict true peak, where it is asked for.
+    strict: Option<Vec<StrictTruePeakMeter>>,
 }
 
 /// One channel's peaks and the samples of its segment in progress.
@@ -39,7 +42,20 @@ impl ProgrammeMeter {
                     pending: Vec::with_capacity(2 * segment),
                 })
                 .collect(),
+            strict: None,
         }
+    }
+
+    /// Measures the strict true peak as well ([`Loudness::strict_true_peak_dbtp`]).
+    pub fn with_strict_true_peak(mut self) -> Self {
+        let rate = self.rate;
+        self.strict = Some(
+            self.channels
+                .iter()
+                .map(|_| StrictTruePeakMeter::new(rate))
+                .collect(),
+        );
+        self
     }
 
     /// Takes the next block (planar, as many channels as the meter was made for).
@@ -51,9 +67,15 @@ impl ProgrammeMeter {
     /// through `join`.
     pub fn push_with(&mut self, block: &[&[f32]], join: &impl Join) {
         let rate = self.rate;
-        let (energy, channels) = (&mut self.energy, &mut self.channels);
+        let (energy, channels, strict) = (&mut self.energy, &mut self.channels, &mut self.strict);
         join.join(
-            || energy.push(block),
+            || {
+                energy.push(block);
+                // The strict meter beside the loudness: the peaks' side is the longer.
+                for (meter, samples) in strict.iter_mut().flatten().zip(block) {
+                    meter.push(samples);
+                }
+            },
             || push_peaks(channels, block, rate, join),
         );
     }
@@ -73,7 +95,12 @@ impl ProgrammeMeter {
                 channel.track.finish()
             })
             .collect::<Vec<(ChannelPeaks, Vec<f32>)>>();
-        assemble(frames, rate, &ends, &energy, peaks)
+        let mut loudness = assemble(frames, rate, &ends, &energy, peaks);
+        loudness.strict_true_peak_dbtp = self.strict.and_then(|meters| {
+            let peak = meters.iter().map(|m| m.finish()).fold(0.0f32, f32::max);
+            (peak > 0.0).then(|| 20.0 * f64::from(peak).log10())
+        });
+        loudness
     }
 }
 

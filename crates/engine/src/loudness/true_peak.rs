@@ -301,36 +301,95 @@ fn strict_reach(interpolator: &Interpolator<STRICT_TAPS>) -> f32 {
 /// the step from and to silence, which is not in the audio); the samples there still count.
 /// Every point is computed: slower than the standard meter, which scans with a short filter.
 pub fn strict_channel_peak(x: &[f32], sample_rate: u32) -> f32 {
-    let sample_peak = crate::dsp::abs_peak(x);
-    let interpolator = strict_interpolator(sample_rate);
-    let factor = interpolator.factor;
-    let Some(count) = x.len().checked_sub(STRICT_TAPS - 1).filter(|&n| n > 0) else {
-        return sample_peak;
-    };
-    // Padding so the kernels' last whole pass can read past the end (never measured).
-    let mut padded = Vec::with_capacity(x.len() + LANES + STRICT_TAPS);
-    padded.extend_from_slice(x);
-    padded.resize(x.len() + LANES + STRICT_TAPS, 0.0);
-    let mut passes = vec![0.0f32; count.div_ceil(LANES)];
-    let grid_max = interpolator.abs_max(&padded, count, &mut passes);
-    // The refinement between points raises a local maximum by at most REFINE_REACH: only
-    // passes that close to the largest point can hold the true peak.
-    let floor = grid_max / REFINE_REACH;
-    let mut peak = grid_max;
-    let mut points = vec![0.0f32; (LANES + 2) * factor + 1];
-    for (i, &pass) in passes.iter().enumerate() {
-        if pass < floor {
-            continue;
+    let mut meter = StrictTruePeakMeter::new(sample_rate);
+    meter.push(x);
+    meter.finish()
+}
+
+/// [`strict_channel_peak`] over a channel that arrives in pieces: the same reading, to the
+/// bit, whatever the pieces' lengths.
+#[derive(Debug, Clone)]
+pub struct StrictTruePeakMeter {
+    interpolator: Interpolator<STRICT_TAPS>,
+    /// The last samples of the channel so far (a window, and two positions more so the
+    /// positions at a piece's end are refined with both neighbours once the next arrives).
+    history: Vec<f32>,
+    /// Positions measured so far.
+    measured: usize,
+    buffer: Vec<f32>,
+    passes: Vec<f32>,
+    points: Vec<f32>,
+    grid_max: f32,
+    /// The largest refined value and sample.
+    peak: f32,
+}
+
+/// Positions each piece measures again: the last two of the piece before, so that every
+/// position is refined with both its neighbours.
+const REMEASURED: usize = 2;
+
+impl StrictTruePeakMeter {
+    pub fn new(sample_rate: u32) -> Self {
+        Self {
+            interpolator: strict_interpolator(sample_rate),
+            history: Vec::with_capacity(STRICT_TAPS + REMEASURED),
+            measured: 0,
+            buffer: Vec::new(),
+            passes: Vec::new(),
+            points: Vec::new(),
+            grid_max: 0.0,
+            peak: 0.0,
         }
-        // The pass's intervals and one more each side, for the refinement's neighbours.
-        let first = (i * LANES).saturating_sub(1);
-        let len = ((i + 1) * LANES + 1).min(count) - first;
-        points.clear();
-        points.resize(len * factor + 1, 0.0);
-        interpolator.fill_points(&padded[first..], len, &mut points);
-        peak = peak.max(refined_max(&points));
     }
-    peak.max(sample_peak)
+
+    /// Takes the channel's next samples.
+    pub fn push(&mut self, samples: &[f32]) {
+        if samples.is_empty() {
+            return;
+        }
+        self.peak = self.peak.max(crate::dsp::abs_peak(samples));
+        self.buffer.clear();
+        self.buffer.extend_from_slice(&self.history);
+        self.buffer.extend_from_slice(samples);
+        let length = self.buffer.len();
+        // The history for the next piece, before the padding.
+        let keep = length.min(STRICT_TAPS - 1 + REMEASURED);
+        self.history.clear();
+        self.history
+            .extend_from_slice(&self.buffer[length - keep..]);
+        let Some(count) = length.checked_sub(STRICT_TAPS - 1).filter(|&n| n > 0) else {
+            return;
+        };
+        // Positions before `from` were measured by the piece before (and are here only as
+        // neighbours); how many the history holds.
+        let from = count.min(self.measured.min(REMEASURED));
+        self.measured += count - from;
+        self.buffer.resize(length + LANES + STRICT_TAPS, 0.0);
+        self.passes.resize(count.div_ceil(LANES), 0.0);
+        let piece_max = self
+            .interpolator
+            .abs_max(&self.buffer, count, &mut self.passes);
+        self.grid_max = self.grid_max.max(piece_max);
+        let floor = self.grid_max / REFINE_REACH;
+        let factor = self.interpolator.factor;
+        for (i, &pass) in self.passes.iter().enumerate() {
+            if pass < floor {
+                continue;
+            }
+            let first = (i * LANES).saturating_sub(1);
+            let len = ((i + 1) * LANES + 1).min(count) - first;
+            self.points.clear();
+            self.points.resize(len * factor + 1, 0.0);
+            self.interpolator
+                .fill_points(&self.buffer[first..], len, &mut self.points);
+            self.peak = self.peak.max(refined_max(&self.points));
+        }
+    }
+
+    /// The channel's strict true peak (linear).
+    pub fn finish(&self) -> f32 {
+        self.peak.max(self.grid_max)
+    }
 }
 
 /// The strict true peak of planar audio (dBTP), the largest of its channels' (see
@@ -1066,6 +1125,19 @@ mod strict_tests {
             let strict = strict_channel_peak(&x, rate);
             let off = db(strict / ideal);
             assert!(off.abs() < 0.02, "{rate} Hz: strict {off:+.3} dB");
+        }
+    }
+
+    #[test]
+    fn the_streaming_strict_meter_reads_what_the_whole_channel_reads() {
+        let x = burst(20_000, 44_100, 21_300.0, 0.002, 0.37, 0.995);
+        let whole = strict_channel_peak(&x, 44_100);
+        for piece in [1, 7, 255, 256, 441, 4_096, 20_000] {
+            let mut meter = StrictTruePeakMeter::new(44_100);
+            for chunk in x.chunks(piece) {
+                meter.push(chunk);
+            }
+            assert_eq!(meter.finish(), whole, "pieces of {piece}");
         }
     }
 

@@ -20,7 +20,9 @@ use super::{
 };
 use crate::audio::AudioBuffer;
 use crate::audio::ChannelRole;
-use crate::chain::{Chain, ChainSettings, Limiter, LimiterSettings, LimiterStats, ahead};
+use crate::chain::{
+    Chain, ChainSettings, Limiter, LimiterSettings, LimiterStats, TruePeakMode, ahead,
+};
 use crate::loudness::{IntegratedMeter, Loudness, ProgrammeMeter};
 use crate::parallel::Join;
 use crate::spectrum::{BandSpectrum, LongTermAnalyzer};
@@ -109,6 +111,8 @@ pub fn render_measured(
             },
             roles,
             rate,
+            // Nothing holds a ceiling without the limiter.
+            false,
             join,
             &mut |f| progress(f),
         )?;
@@ -309,12 +313,17 @@ fn measure_pass(
     pass: Pass<'_>,
     roles: &[ChannelRole],
     rate: u32,
+    strict_true_peak: bool,
     join: &impl Join,
     progress: &mut dyn FnMut(f64),
 ) -> Result<(Loudness, BandSpectrum), RenderError> {
     let frames = source.frames();
     let mut spectrum = LongTermAnalyzer::new(rate, roles);
     let mut loudness = ProgrammeMeter::new(rate, roles);
+    if strict_true_peak {
+        // The ceiling is held on the strict meter: the master is read on it too.
+        loudness = loudness.with_strict_true_peak();
+    }
     pass.run(
         join,
         source,
@@ -477,8 +486,17 @@ impl<'a> LimitedPasses<'a> {
             cancel,
         };
         let ran = if whole {
-            measure_pass(&mut source, pass, self.roles, self.rate, join, progress)
-                .map(|measured| Measured::Whole(Box::new(measured)))
+            let strict = self.limiter.true_peak == TruePeakMode::Strict;
+            measure_pass(
+                &mut source,
+                pass,
+                self.roles,
+                self.rate,
+                strict,
+                join,
+                progress,
+            )
+            .map(|measured| Measured::Whole(Box::new(measured)))
         } else {
             let mut meter = IntegratedMeter::new(self.rate, self.roles);
             loudness_pass(&mut source, pass, &mut meter, join, progress)

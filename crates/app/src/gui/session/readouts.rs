@@ -277,6 +277,18 @@ pub(super) fn numbers<'a>(
         }
         table = table.push(line);
     }
+    // A ceiling held on the strict meter: the master's reading there, under its standard one.
+    if let Some(strict) = master.and_then(|m| m.strict_true_peak_dbtp) {
+        let mut line = row![
+            cell("True peak, strict".into()).color(style::MUTED),
+            cell("—".into()).color(style::MUTED),
+            cell(value(Some(strict), "dBTP")).color_maybe(master_color),
+        ];
+        if reference.is_some() {
+            line = line.push(cell("—".into()).color(style::MUTED));
+        }
+        table = table.push(line);
+    }
     if reference.is_some() {
         let db = |gain: f32| format!("{:+.1} dB", 20.0 * f64::from(gain).log10());
         table = table.push(row![

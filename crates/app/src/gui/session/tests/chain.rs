@@ -244,12 +244,22 @@ fn the_limiter_holds_its_ceiling_on_the_meter_chosen() {
         session(&desk).settings.limiter.true_peak,
         TruePeakMode::Strict
     );
-    assert!(session(&desk).master.is_some(), "rendered again");
+    let master = session(&desk).master.as_ref().expect("rendered again");
+    // Read on the meter it is held on: at or under the ceiling there, and shown.
+    let strict = master
+        .loudness
+        .strict_true_peak_dbtp
+        .expect("the strict reading");
+    assert!(strict <= -1.0, "{strict}");
+    assert!(window(&desk).find("True peak, strict").is_ok());
     click(&mut desk, "Undo");
     assert_eq!(
         session(&desk).settings.limiter.true_peak,
         TruePeakMode::Standard
     );
+    let master = session(&desk).master.as_ref().expect("rendered again");
+    assert_eq!(master.loudness.strict_true_peak_dbtp, None);
+    assert!(window(&desk).find("True peak, strict").is_err());
 }
 
 #[test]
