@@ -272,7 +272,7 @@ impl TruePeakMeter {
     }
 }
 
-/// Taps per branch of the strict meter's filter: with [`STRICT_BETA`], its transition band is
+/// Taps per branch of the strict meter's filter: with its Kaiser window (β 9), its transition band is
 /// 0.022 × the sample rate wide, centred on Nyquist (21.6–22.5 kHz at 44.1 kHz), where the
 /// BS.1770 meter's and Crest's standard filters start to fall at 20 kHz; 90 dB of stopband.
 pub const STRICT_TAPS: usize = 256;
