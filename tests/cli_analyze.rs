@@ -5,28 +5,17 @@ mod common;
 use std::path::Path;
 use std::process::Output;
 
-use common::{crest, scratch};
+use common::{crest, scratch, stereo_wav_24};
 use serde_json::Value;
 
 /// A stereo 24-bit WAV of a 1 kHz sine at `level_dbfs` for `seconds`.
 fn tone_wav(dir: &Path, name: &str, level_dbfs: f64, seconds: f64) -> String {
     let rate = 48_000u32;
-    let spec = hound::WavSpec {
-        channels: 2,
-        sample_rate: rate,
-        bits_per_sample: 24,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut w = hound::WavWriter::create(dir.join(name), spec).expect("create");
-    let amp = 10f64.powf(level_dbfs / 20.0) * 8_388_607.0;
-    for n in 0..(seconds * f64::from(rate)) as usize {
-        let v = (amp * (std::f64::consts::TAU * 1_000.0 * n as f64 / f64::from(rate)).sin()).round()
-            as i32;
-        w.write_sample(v).expect("write");
-        w.write_sample(v).expect("write");
-    }
-    w.finalize().expect("finalize");
-    name.to_owned()
+    let amp = 10f64.powf(level_dbfs / 20.0);
+    stereo_wav_24(dir, name, rate, (seconds * f64::from(rate)) as usize, |n| {
+        let v = amp * (std::f64::consts::TAU * 1_000.0 * n as f64 / f64::from(rate)).sin();
+        [v, v]
+    })
 }
 
 fn json_lines(output: &Output) -> Vec<Value> {
@@ -290,23 +279,12 @@ fn profiles_json_is_one_array_documented_in_docs() {
 /// A two-tone file (200 Hz and 3 kHz, equal level) at about −8 LUFS.
 fn two_tone_wav(dir: &Path, name: &str) -> String {
     let rate = 48_000u32;
-    let spec = hound::WavSpec {
-        channels: 2,
-        sample_rate: rate,
-        bits_per_sample: 24,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut w = hound::WavWriter::create(dir.join(name), spec).expect("create");
-    for n in 0..rate as usize * 4 {
+    stereo_wav_24(dir, name, rate, rate as usize * 4, |n| {
         let t = n as f64 / f64::from(rate);
         let v = 0.3 * (std::f64::consts::TAU * 200.0 * t).sin()
             + 0.3 * (std::f64::consts::TAU * 3_000.0 * t).sin();
-        let v = (v * 8_388_607.0).round() as i32;
-        w.write_sample(v).expect("write");
-        w.write_sample(v).expect("write");
-    }
-    w.finalize().expect("finalize");
-    name.to_owned()
+        [v, v]
+    })
 }
 
 fn tone_level_db(samples: &[f32], freq: f64, rate: f64) -> f64 {

@@ -7,40 +7,20 @@ mod common;
 use std::path::Path;
 use std::process::Output;
 
-use common::{crest, scratch};
+use common::{crest, scratch, stereo_wav_24, white_noise};
 use serde_json::Value;
 
 /// A 10 s stereo 44.1 kHz 24-bit "mix": a 55 Hz pulse every half second over noise, with
 /// peaks near −3 dBFS, about −20 LUFS.
 fn mix_wav(dir: &Path, name: &str) -> String {
     let rate = 44_100u32;
-    let spec = hound::WavSpec {
-        channels: 2,
-        sample_rate: rate,
-        bits_per_sample: 24,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut w = hound::WavWriter::create(dir.join(name), spec).expect("create");
-    let mut state = 0x1234_5678_u64;
-    let mut noise = || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        (state >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
-    };
-    for n in 0..(10 * rate) as usize {
+    let mut noise = white_noise(0x1234_5678);
+    stereo_wav_24(dir, name, rate, 10 * rate as usize, |n| {
         let t = n as f64 / f64::from(rate);
         let beat = (t * 2.0).fract();
         let kick = 0.6 * (-beat * 12.0).exp() * (std::f64::consts::TAU * 55.0 * t).sin();
-        let left = kick + 0.06 * noise();
-        let right = kick + 0.06 * noise();
-        for v in [left, right] {
-            w.write_sample((v * 8_388_607.0).round() as i32)
-                .expect("write");
-        }
-    }
-    w.finalize().expect("finalize");
-    name.to_owned()
+        [kick + 0.06 * noise(), kick + 0.06 * noise()]
+    })
 }
 
 fn json(output: &Output) -> Value {
@@ -439,21 +419,8 @@ fn an_export_killed_mid_write_leaves_no_master_and_the_next_one_clears_its_parti
 /// 21.0–21.5 kHz (0.95–0.975 × Nyquist), where the BS.1770 meter's filter reads low.
 fn air_band_wav(dir: &Path, name: &str) -> String {
     let rate = 44_100u32;
-    let spec = hound::WavSpec {
-        channels: 2,
-        sample_rate: rate,
-        bits_per_sample: 24,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut w = hound::WavWriter::create(dir.join(name), spec).expect("create");
-    let mut state = 0x9e37_79b9_u64;
-    let mut noise = || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        (state >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
-    };
-    for n in 0..(6 * rate) as usize {
+    let mut noise = white_noise(0x9e37_79b9);
+    stereo_wav_24(dir, name, rate, 6 * rate as usize, |n| {
         let t = n as f64 / f64::from(rate);
         let air: f64 = (0..24)
             .map(|k| {
@@ -461,14 +428,8 @@ fn air_band_wav(dir: &Path, name: &str) -> String {
                 (std::f64::consts::TAU * hz * t + 1.7 * f64::from(k)).sin()
             })
             .sum();
-        for side in [0.0, 0.5] {
-            let v = 0.25 * noise() + 0.02 * (air + side);
-            w.write_sample((v * 8_388_607.0).round() as i32)
-                .expect("write");
-        }
-    }
-    w.finalize().expect("finalize");
-    name.to_owned()
+        [0.0, 0.5].map(|side| 0.25 * noise() + 0.02 * (air + side))
+    })
 }
 
 #[test]

@@ -746,10 +746,9 @@ fn three_band_crossovers_sum_flat_when_the_bands_are_idle() {
     assert!(db(amplitude / 0.5).abs() <= 0.01);
 }
 
-#[test]
-fn each_band_compresses_only_its_own_range() {
-    // A loud 50 Hz tone and a quiet 8 kHz tone; only the low band has a threshold under it.
-    let mut settings = three_band(NEUTRAL_BAND);
+/// Every band at 4:1; only the low band's threshold (−24 dB, slow release) under the
+/// signal of [`loud_low_quiet_high`].
+fn low_band_at_work(mut settings: ChainSettings) -> ChainSettings {
     let multiband = settings.dynamics.multiband.as_mut().expect("three-band");
     multiband.low = BandDynamics {
         threshold_db: -24.0,
@@ -759,9 +758,20 @@ fn each_band_compresses_only_its_own_range() {
     };
     multiband.mid.ratio = 4.0;
     multiband.high.ratio = 4.0;
+    settings
+}
+
+/// A loud 50 Hz tone (−6 dBFS) and a quiet 8 kHz one (−30 dBFS), 2 s.
+fn loud_low_quiet_high() -> Vec<f32> {
     let low = common::sine(RATE, 50.0, 0.5, 0.0, RATE as usize * 2);
     let high = common::sine(RATE, 8_000.0, 0.03, 0.0, RATE as usize * 2);
-    let mix: Vec<f32> = low.iter().zip(&high).map(|(a, b)| a + b).collect();
+    low.iter().zip(&high).map(|(a, b)| a + b).collect()
+}
+
+#[test]
+fn each_band_compresses_only_its_own_range() {
+    let settings = low_band_at_work(three_band(NEUTRAL_BAND));
+    let mix = loud_low_quiet_high();
     let mut chain = Chain::new(&settings, RATE, 512, 2).expect("chain");
     let mut channels = vec![mix.clone(), mix];
     run(&mut chain, &mut channels, 512);
@@ -915,19 +925,8 @@ fn a_linear_phase_split_that_compresses_nothing_nulls_with_its_delayed_input() {
 
 #[test]
 fn linear_phase_bands_compress_their_own_range_and_crossovers_rebuild() {
-    let mut settings = linear_three_band(NEUTRAL_BAND);
-    let multiband = settings.dynamics.multiband.as_mut().expect("three-band");
-    multiband.low = BandDynamics {
-        threshold_db: -24.0,
-        ratio: 4.0,
-        release_ms: 2_000.0,
-        ..NEUTRAL_BAND
-    };
-    multiband.mid.ratio = 4.0;
-    multiband.high.ratio = 4.0;
-    let low = common::sine(RATE, 50.0, 0.5, 0.0, RATE as usize * 2);
-    let high = common::sine(RATE, 8_000.0, 0.03, 0.0, RATE as usize * 2);
-    let mix: Vec<f32> = low.iter().zip(&high).map(|(a, b)| a + b).collect();
+    let settings = low_band_at_work(linear_three_band(NEUTRAL_BAND));
+    let mix = loud_low_quiet_high();
     let mut chain = Chain::new(&settings, RATE, 512, 2).expect("chain");
     let mut channels = vec![mix.clone(), mix.clone()];
     run(&mut chain, &mut channels, 512);

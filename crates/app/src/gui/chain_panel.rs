@@ -307,16 +307,12 @@ pub fn view<'a>(
     // EQ.
     let mut eq = ui.stage("EQ", Stage::Eq, !s.eq.bypass);
     if s.eq.bands.iter().any(|b| b.kind.is_bell_or_shelf()) {
-        eq = eq.push(
-            row![
-                text("Bells and shelves").size(13).color(style::MUTED),
-                widgets::segmented(&EQ_DESIGNS, s.eq.design, |d| {
-                    Edit::Choose(Choice::EqDesign(d))
-                }),
-            ]
-            .spacing(8)
-            .align_y(Alignment::Center),
-        );
+        eq = eq.push(named_choice(
+            "Bells and shelves",
+            &EQ_DESIGNS,
+            s.eq.design,
+            Choice::EqDesign,
+        ));
     }
     for (n, band) in s.eq.bands.iter().enumerate() {
         eq = eq.push(ui.band(n, band));
@@ -376,16 +372,12 @@ pub fn view<'a>(
     }
     if let Some(m) = &d.multiband {
         dynamics = dynamics
-            .push(
-                row![
-                    text("Crossovers").size(13).color(style::MUTED),
-                    widgets::segmented(&CROSSOVERS, m.crossover, |c| {
-                        Edit::Choose(Choice::Crossover(c))
-                    }),
-                ]
-                .spacing(8)
-                .align_y(Alignment::Center),
-            )
+            .push(named_choice(
+                "Crossovers",
+                &CROSSOVERS,
+                m.crossover,
+                Choice::Crossover,
+            ))
             .push(
                 text(crossover_note(m.crossover, sample_rate))
                     .size(12)
@@ -450,16 +442,12 @@ pub fn view<'a>(
     }
     limiter = limiter
         .push(ui.control(Param::Ceiling))
-        .push(
-            row![
-                text("Ceiling held on").size(13).color(style::MUTED),
-                widgets::segmented(&TRUE_PEAK_METERS, l.true_peak, |m| {
-                    Edit::Choose(Choice::TruePeak(m))
-                }),
-            ]
-            .spacing(8)
-            .align_y(Alignment::Center),
-        )
+        .push(named_choice(
+            "Ceiling held on",
+            &TRUE_PEAK_METERS,
+            l.true_peak,
+            Choice::TruePeak,
+        ))
         .push(ui.control(Param::Lookahead))
         .push(ui.control(Param::LimiterRelease))
         .push(
@@ -489,6 +477,22 @@ pub fn view<'a>(
     panel = panel.push(output);
 
     panel.into()
+}
+
+/// A stage's choice among a few options, named in front of them: one undo step each.
+fn named_choice<'a, T: Copy + PartialEq + 'a>(
+    name: &'a str,
+    options: &'a [(T, &'a str)],
+    current: T,
+    choice: fn(T) -> Choice,
+) -> Element<'a, Edit> {
+    row![
+        text(name).size(13).color(style::MUTED),
+        widgets::segmented(options, current, move |value| Edit::Choose(choice(value))),
+    ]
+    .spacing(8)
+    .align_y(Alignment::Center)
+    .into()
 }
 
 /// How bells and shelves are made digital: the cookbook narrows them towards Nyquist, the

@@ -143,17 +143,19 @@ fn chain_controls_and_numeric_entries_change_the_settings_and_undo_redo_walk_bac
     assert_eq!(session(&desk).settings.eq.bands.len(), 1);
 }
 
+/// A stage's On switch ticked.
+fn switch_on(desk: &mut Desk, stage: crate::gui::chain_panel::Stage) {
+    apply(
+        desk,
+        [Message::Session(S::Chain(Edit::Active(stage, true)))],
+    );
+}
+
 #[test]
 fn a_compressor_set_to_change_nothing_says_it_is_left_out() {
     use crate::gui::chain_panel::{INACTIVE_DYNAMICS, Stage};
     let mut desk = ready();
-    apply(
-        &mut desk,
-        [Message::Session(S::Chain(Edit::Active(
-            Stage::Dynamics,
-            true,
-        )))],
-    );
+    switch_on(&mut desk, Stage::Dynamics);
     assert!(!session(&desk).settings.dynamics.bypass);
     assert!(
         window(&desk).find(INACTIVE_DYNAMICS).is_err(),
@@ -188,13 +190,7 @@ fn the_linear_phase_crossover_is_chosen_as_one_undo_step_and_says_what_it_costs(
     use crate::gui::chain_panel::{Choice, Stage};
     use crest_engine::chain::Crossover;
     let mut desk = ready();
-    apply(
-        &mut desk,
-        [Message::Session(S::Chain(Edit::Active(
-            Stage::Dynamics,
-            true,
-        )))],
-    );
+    switch_on(&mut desk, Stage::Dynamics);
     assert!(
         window(&desk).find("Linear phase").is_err(),
         "one band: no crossovers to choose"
