@@ -1,6 +1,7 @@
 //! What the screen reads out: the mix's and the master's numbers, the loudness target with
 //! what the limiter did and what a platform will do, mix health, and the plots' legends.
 
+use crest_engine::chain::TruePeakMode;
 use crest_engine::health::{Finding, Severity};
 use crest_engine::loudness::Loudness;
 use crest_engine::platform::Target;
@@ -60,8 +61,12 @@ impl Session {
             text("Loudness target").size(18),
             choices,
             text(format!(
-                "Ceiling {:.1} dBTP, true-peak limiter",
-                self.settings.limiter.ceiling_dbtp
+                "Ceiling {:.1} dBTP{}, true-peak limiter",
+                self.settings.limiter.ceiling_dbtp,
+                match self.settings.limiter.true_peak {
+                    TruePeakMode::Standard => "",
+                    TruePeakMode::Strict => " on the strict meter",
+                }
             ))
             .color(style::MUTED),
         ]

@@ -248,6 +248,11 @@ fn the_limiter_holds_its_ceiling_on_the_meter_chosen() {
         .expect("the strict reading");
     assert!(strict <= -1.0, "{strict}");
     assert!(window(&desk).find("True peak, strict").is_ok());
+    assert!(
+        window(&desk)
+            .find("Ceiling -1.0 dBTP on the strict meter, true-peak limiter")
+            .is_ok()
+    );
     click(&mut desk, "Undo");
     assert_eq!(
         session(&desk).settings.limiter.true_peak,
