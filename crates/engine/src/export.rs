@@ -600,31 +600,10 @@ pub struct Prepared {
     pub exact: AudioBuffer,
     pub measured: Loudness,
     /// The strict true peak (dBTP): measured only where a ceiling is held on it
-    /// ([`strict_true_peak_dbtp`]).
+    /// ([`crate::loudness::true_peak::strict_true_peak_dbtp`]).
     pub strict_true_peak_dbtp: Option<f64>,
     /// Samples clamped at full scale when quantising.
     pub clamped: u64,
-}
-
-/// The strict true peak (dBTP) of `audio`, its channels measured side by side through `join`
-/// (every point of the long filter is computed: about 1 s per 4 minutes of stereo on a core).
-pub fn strict_true_peak_dbtp(audio: &AudioBuffer, join: &impl Join) -> Option<f64> {
-    use crate::loudness::true_peak::strict_channel_peak;
-    let rate = audio.sample_rate();
-    let peak = match audio.channels() {
-        [left, right] => {
-            let (l, r) = join.join(
-                || strict_channel_peak(left, rate),
-                || strict_channel_peak(right, rate),
-            );
-            l.max(r)
-        }
-        channels => channels
-            .iter()
-            .map(|c| strict_channel_peak(c, rate))
-            .fold(0.0f32, f32::max),
-    };
-    (peak > 0.0).then(|| 20.0 * f64::from(peak).log10())
 }
 
 /// Dithers and quantises `audio` for `format` (in place) and measures the result: the numbers

@@ -11,6 +11,7 @@ use crate::chain::{ChainSettings, TruePeakMode};
 use crate::decode::DecodeError;
 use crate::export::{self, Dither, ExportError, ExportRequest, Format, Written};
 use crate::files::{self, WriteError};
+use crate::loudness::true_peak::strict_true_peak_dbtp;
 use crate::parallel::{Join, Sequential};
 use crate::qc::{self, FileFacts, QcReport, Requirements};
 use crate::render::{self, LimiterReport, RenderControl, RenderError, Rendered};
@@ -217,8 +218,11 @@ fn master_with_margin(
         let file_peak = match request.settings.limiter.true_peak {
             TruePeakMode::Standard => prepared.measured.true_peak_dbtp,
             TruePeakMode::Strict => {
-                prepared.strict_true_peak_dbtp =
-                    export::strict_true_peak_dbtp(&prepared.exact, join);
+                prepared.strict_true_peak_dbtp = strict_true_peak_dbtp(
+                    prepared.exact.channels(),
+                    prepared.exact.sample_rate(),
+                    join,
+                );
                 prepared.strict_true_peak_dbtp
             }
         };

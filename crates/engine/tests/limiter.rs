@@ -305,8 +305,12 @@ fn air_band(rate: u32) -> Vec<Vec<f32>> {
 }
 
 fn strict_true_peak(rate: u32, channels: &[Vec<f32>]) -> f64 {
-    let planes: Vec<&[f32]> = channels.iter().map(Vec::as_slice).collect();
-    crest_engine::loudness::true_peak::strict_true_peak_dbtp(&planes, rate).expect("not silent")
+    crest_engine::loudness::true_peak::strict_true_peak_dbtp(
+        channels,
+        rate,
+        &crest_engine::parallel::Sequential,
+    )
+    .expect("not silent")
 }
 
 #[test]

@@ -295,9 +295,11 @@ fn a_measured_render_reports_what_the_render_measures_and_stops_when_cancelled()
         assert!(close(got.sample_peak_dbfs, want.sample_peak_dbfs, 1e-6));
         let strict_want = (settings.limiter.true_peak == crest_engine::chain::TruePeakMode::Strict)
             .then(|| {
-                let planes: Vec<&[f32]> =
-                    rendered.audio.channels().iter().map(|c| &c[..]).collect();
-                crest_engine::loudness::true_peak::strict_true_peak_dbtp(&planes, rate)
+                crest_engine::loudness::true_peak::strict_true_peak_dbtp(
+                    rendered.audio.channels(),
+                    rate,
+                    &crest_engine::parallel::Sequential,
+                )
             })
             .flatten();
         assert!(

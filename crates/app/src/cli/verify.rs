@@ -1,6 +1,6 @@
-//! `crest verify FILE [--target-lufs X] [--ceiling-dbtp Y] [--true-peak strict] [--json]`: the master's QC checks
-//! on any file. Exit status 0 when every check passes, 1 when one fails, 2 when the file
-//! cannot be read.
+//! `crest verify FILE [--target-lufs X] [--ceiling-dbtp Y] [--true-peak strict] [--json]`:
+//! the master's QC checks on any file. Exit status 0 when every check passes, 1 when one
+//! fails, 2 when the file cannot be read.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use crate::RayonJoin;
 use clap::Args;
 use crest_engine::chain::TruePeakMode;
-use crest_engine::export;
+use crest_engine::loudness::true_peak::strict_true_peak_dbtp;
 use crest_engine::qc::{FileFacts, Requirements, evaluate};
 use crest_engine::{decode_file_within, loudness};
 
@@ -44,7 +44,10 @@ pub fn run(args: &VerifyArgs) -> ExitCode {
     let measured = loudness::measure(&decoded.audio);
     let meter = TruePeakMode::from(args.true_peak);
     let strict_true_peak_dbtp = (meter == TruePeakMode::Strict)
-        .then(|| export::strict_true_peak_dbtp(&decoded.audio, &RayonJoin))
+        .then(|| {
+            let audio = &decoded.audio;
+            strict_true_peak_dbtp(audio.channels(), audio.sample_rate(), &RayonJoin)
+        })
         .flatten();
     let info = &decoded.info;
     let format = match (info.bits_per_sample, info.float) {

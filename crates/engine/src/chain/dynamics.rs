@@ -477,8 +477,8 @@ pub(super) struct ThreeBand {
     bands: [Compressor; 3],
     mix: Smoothed,
     /// Every band at 1:1 without makeup (fixed for the chain's life: a change of it is a
-    /// change of structure). Only a linear-phase split runs then, and passes its input
-    /// delayed, so the chain's latency stays what it says.
+    /// change of structure). Only a linear-phase split runs then, delaying only, so the
+    /// chain's latency stays what it says.
     neutral: bool,
 }
 
@@ -494,6 +494,10 @@ impl ThreeBand {
                 crossovers: Crossovers::design(m.low_crossover_hz, m.high_crossover_hz, rate),
                 splits: [Split::default(); 2],
             },
+            // Set to change nothing, only the delay is used: no bands are made.
+            Crossover::LinearPhase if parent.is_neutral() => {
+                Splitter::LinearPhase([(); 2].map(|_| Box::new(LinearPhaseSplit::delay_only(rate))))
+            }
             Crossover::LinearPhase => Splitter::LinearPhase([(); 2].map(|_| {
                 Box::new(LinearPhaseSplit::new(
                     m.low_crossover_hz,

@@ -107,8 +107,9 @@ pub struct SplitFrame {
 /// `reset` never allocate.
 #[derive(Debug, Clone)]
 pub struct LinearPhaseSplit {
-    /// The low-passes at the low and at the high crossover.
-    low_passes: [FFTConvolver<f64>; 2],
+    /// The low-passes at the low and at the high crossover; none for a split that only
+    /// delays (its bands are never used).
+    low_passes: Option<[FFTConvolver<f64>; 2]>,
     /// The input gathered for the next partition.
     input: Vec<f64>,
     /// The input delayed to the kernels' centre, for the high band (a ring).
@@ -124,9 +125,7 @@ pub struct LinearPhaseSplit {
 
 impl LinearPhaseSplit {
     pub fn new(low_hz: f64, high_hz: f64, rate: f64) -> Self {
-        let len = kernel_len(rate);
-        let block = partition(rate);
-        let padding = padding(rate);
+        let (len, block, padding) = (kernel_len(rate), partition(rate), padding(rate));
         let convolver = |hz| {
             let mut kernel = vec![0.0; padding];
             kernel.extend(low_pass_kernel(hz, rate, len));
@@ -136,7 +135,18 @@ impl LinearPhaseSplit {
             c
         };
         Self {
-            low_passes: [convolver(low_hz), convolver(high_hz)],
+            low_passes: Some([convolver(low_hz), convolver(high_hz)]),
+            ..Self::delay_only(rate)
+        }
+    }
+
+    /// A split whose bands are never read: its delayed input, to the bit what
+    /// [`new`](Self::new)'s gives, without the convolution (a three-band compressor set to
+    /// change nothing keeps the latency and does no more work than that).
+    pub fn delay_only(rate: f64) -> Self {
+        let (len, block, padding) = (kernel_len(rate), partition(rate), padding(rate));
+        Self {
+            low_passes: None,
             input: vec![0.0; block],
             delay: vec![0.0; (len - 1) / 2 + padding],
             delay_at: 0,
@@ -166,25 +176,31 @@ impl LinearPhaseSplit {
 
     /// The bands of a gathered partition.
     fn split_partition(&mut self) {
-        let [low_pass, high_pass] = &mut self.low_passes;
+        for (delayed, &x) in self.delayed.iter_mut().zip(&self.input) {
+            *delayed = std::mem::replace(&mut self.delay[self.delay_at], x);
+            self.delay_at = (self.delay_at + 1) % self.delay.len();
+        }
+        let Some([low_pass, high_pass]) = &mut self.low_passes else {
+            return;
+        };
         let [passed_low, passed_high] = &mut self.passed;
         // Only a length mismatch fails, and every buffer here is one partition long.
         let _ = low_pass.process(&self.input, passed_low);
         let _ = high_pass.process(&self.input, passed_high);
         let [low, mid, high] = &mut self.bands;
-        for (i, &x) in self.input.iter().enumerate() {
-            let centre = std::mem::replace(&mut self.delay[self.delay_at], x);
-            self.delay_at = (self.delay_at + 1) % self.delay.len();
-            self.delayed[i] = centre;
+        for i in 0..self.input.len() {
             low[i] = passed_low[i];
             mid[i] = passed_high[i] - passed_low[i];
-            high[i] = centre - passed_high[i];
+            high[i] = self.delayed[i] - passed_high[i];
         }
     }
 
     /// Silence in every state, the kernels kept.
     pub fn reset(&mut self) {
-        self.low_passes.iter_mut().for_each(FFTConvolver::reset);
+        self.low_passes
+            .iter_mut()
+            .flatten()
+            .for_each(FFTConvolver::reset);
         self.input.fill(0.0);
         self.delay.fill(0.0);
         self.delay_at = 0;
@@ -256,6 +272,19 @@ mod tests {
             20.0 * (residual / energy).log10() < -200.0,
             "residual {residual:e}"
         );
+    }
+
+    #[test]
+    fn a_split_that_only_delays_delays_alike() {
+        let rate = 48_000.0;
+        let mut full = LinearPhaseSplit::new(120.0, 4_000.0, rate);
+        let mut delay = LinearPhaseSplit::delay_only(rate);
+        for n in 0..3 * latency_frames(rate) {
+            let x = (n as f64 * 0.37).sin();
+            let (a, b) = (full.tick(x), delay.tick(x));
+            assert_eq!(a.delayed, b.delayed);
+            assert_eq!(b.bands, [0.0; 3]);
+        }
     }
 
     #[test]

@@ -6,6 +6,7 @@ use super::true_peak::StrictTruePeakMeter;
 use super::{ChannelPeaks, IntegratedMeter, Loudness, PeakTrack, assemble, segment_end};
 use crate::audio::ChannelRole;
 use crate::parallel::{Join, Sequential};
+use crate::units::{amp_to_db, finite};
 
 /// Everything [`measure`](super::measure) gives (integrated loudness, range, histories, sample
 /// and true peaks), from mono or stereo blocks pushed in order. The true peaks are read a
@@ -98,7 +99,7 @@ impl ProgrammeMeter {
         let mut loudness = assemble(frames, rate, &ends, &energy, peaks);
         loudness.strict_true_peak_dbtp = self.strict.and_then(|meters| {
             let peak = meters.iter().map(|m| m.finish()).fold(0.0f32, f32::max);
-            (peak > 0.0).then(|| 20.0 * f64::from(peak).log10())
+            finite(amp_to_db(f64::from(peak)))
         });
         loudness
     }

@@ -5,6 +5,9 @@
 //! within 0.05 dB of an 8× reference even on full-band noise) re-measures only the stretches
 //! of 16 samples whose scan comes within 1.5 dB of the running maximum.
 
+use crate::parallel::Join;
+use crate::units::{amp_to_db, finite};
+
 /// Taps per branch of the scanning filter.
 pub const FAST_TAPS: usize = 32;
 /// Taps per branch of the filter that re-measures candidate chunks.
@@ -48,6 +51,15 @@ impl<const T: usize> Interpolator<T> {
             phases,
             taps,
         }
+    }
+
+    /// The most any branch can give for input no larger than 1: its largest sum of |taps|
+    /// (at least 1, the samples themselves).
+    fn reach(&self) -> f32 {
+        self.phases
+            .iter()
+            .map(|branch| branch.iter().map(|c| c.abs()).sum::<f32>())
+            .fold(1.0f32, f32::max)
     }
 
     /// max |y| over `len` output positions; `x` starts `T − 1` samples before the first one
@@ -285,15 +297,6 @@ fn strict_interpolator(sample_rate: u32) -> Interpolator<STRICT_TAPS> {
     Interpolator::from_phases(factor, design_phases_with(factor, STRICT_BETA))
 }
 
-/// The largest |value| of [`strict_interpolator`]'s branches for input no larger than 1.
-fn strict_reach(interpolator: &Interpolator<STRICT_TAPS>) -> f32 {
-    interpolator
-        .phases
-        .iter()
-        .map(|branch| branch.iter().map(|c| c.abs()).sum::<f32>())
-        .fold(1.0f32, f32::max)
-}
-
 /// The strict true peak (linear) of one channel: the largest value of a near-ideal
 /// band-limited reconstruction (a [`STRICT_TAPS`]-tap-per-branch interpolator, refined between
 /// its points), or of the samples themselves. Points whose filter window would reach before
@@ -314,8 +317,6 @@ pub struct StrictTruePeakMeter {
     /// The last samples of the channel so far (a window, and two positions more so the
     /// positions at a piece's end are refined with both neighbours once the next arrives).
     history: Vec<f32>,
-    /// Positions measured so far.
-    measured: usize,
     buffer: Vec<f32>,
     passes: Vec<f32>,
     points: Vec<f32>,
@@ -333,7 +334,6 @@ impl StrictTruePeakMeter {
         Self {
             interpolator: strict_interpolator(sample_rate),
             history: Vec::with_capacity(STRICT_TAPS + REMEASURED),
-            measured: 0,
             buffer: Vec::new(),
             passes: Vec::new(),
             points: Vec::new(),
@@ -360,10 +360,8 @@ impl StrictTruePeakMeter {
         let Some(count) = length.checked_sub(STRICT_TAPS - 1).filter(|&n| n > 0) else {
             return;
         };
-        // Positions before `from` were measured by the piece before (and are here only as
-        // neighbours); how many the history holds.
-        let from = count.min(self.measured.min(REMEASURED));
-        self.measured += count - from;
+        // The history's last positions were measured by the piece before; they are measured
+        // again (the same values) so their refinement has both neighbours.
         self.buffer.resize(length + LANES + STRICT_TAPS, 0.0);
         self.passes.resize(count.div_ceil(LANES), 0.0);
         let piece_max = self
@@ -393,13 +391,23 @@ impl StrictTruePeakMeter {
 }
 
 /// The strict true peak of planar audio (dBTP), the largest of its channels' (see
-/// [`strict_channel_peak`]); none for digital silence.
-pub fn strict_true_peak_dbtp(channels: &[&[f32]], sample_rate: u32) -> Option<f64> {
-    let peak = channels
-        .iter()
-        .map(|c| strict_channel_peak(c, sample_rate))
-        .fold(0.0f32, f32::max);
-    (peak > 0.0).then(|| 20.0 * f64::from(peak).log10())
+/// [`strict_channel_peak`]; a stereo pair measured side by side through `join`: every point
+/// of the long filter is computed, about 1 s per 4 minutes of stereo on a core); none for
+/// digital silence.
+pub fn strict_true_peak_dbtp<S: AsRef<[f32]> + Sync>(
+    channels: &[S],
+    sample_rate: u32,
+    join: &impl Join,
+) -> Option<f64> {
+    let measure = |c: &S| strict_channel_peak(c.as_ref(), sample_rate);
+    let peak = match channels {
+        [left, right] => {
+            let (l, r) = join.join(|| measure(left), || measure(right));
+            l.max(r)
+        }
+        _ => channels.iter().map(measure).fold(0.0f32, f32::max),
+    };
+    finite(amp_to_db(f64::from(peak)))
 }
 
 /// Frames per detection group of [`GroupDetector`].
@@ -495,7 +503,7 @@ impl GroupDetector {
     pub(crate) fn new(sample_rate: u32, strict: bool) -> Self {
         let strict = strict.then(|| {
             let interpolator = strict_interpolator(sample_rate);
-            let reach = strict_reach(&interpolator);
+            let reach = interpolator.reach();
             (interpolator, reach)
         });
         let factor = match &strict {
@@ -503,11 +511,7 @@ impl GroupDetector {
             None => oversampling_factor(sample_rate),
         };
         let fast = Interpolator::<FAST_TAPS>::new(factor);
-        let fast_reach = fast
-            .phases
-            .iter()
-            .map(|branch| branch.iter().map(|c| c.abs()).sum::<f32>())
-            .fold(1.0f32, f32::max);
+        let fast_reach = fast.reach();
         Self {
             fast,
             precise: Interpolator::new(factor),
@@ -985,6 +989,7 @@ mod strict_tests {
     use rustfft::num_complex::Complex;
 
     use super::*;
+    use crate::parallel::Sequential;
 
     /// The ideal band-limited reconstruction's peak of a periodic signal: its spectrum
     /// zero-padded `factor`× (the periodic sinc interpolation), read over the interval positions
@@ -1148,6 +1153,7 @@ mod strict_tests {
         assert!((strict_channel_peak(&x, 48_000) - 0.9).abs() < 1e-6);
         // Shorter than one window: the samples alone.
         assert_eq!(strict_channel_peak(&[0.3, -0.5, 0.2], 48_000), 0.5);
-        assert_eq!(strict_true_peak_dbtp(&[&[0.0; 1_000]], 48_000), None);
+        let silence = [vec![0.0f32; 1_000]];
+        assert_eq!(strict_true_peak_dbtp(&silence, 48_000, &Sequential), None);
     }
 }

@@ -266,6 +266,31 @@ fn the_timeline_shows_momentary_loudness_and_the_chosen_platforms_level() {
     assert!(ui.find("- - Apple Music (Sound Check) -16").is_ok());
 }
 
+/// The translation the background task measures for `source`, done here and handed to the
+/// desk as the task hands it: the request it measured, and the result.
+fn translate_now(
+    desk: &mut Desk,
+    source: Source,
+) -> (
+    super::super::super::pipeline::TranslationRequest,
+    Arc<Result<Translation, String>>,
+) {
+    let request = session(desk)
+        .translation_request(source)
+        .expect("something to measure");
+    let measured = Arc::new(super::super::super::pipeline::translate(
+        &request,
+        &Job::default(),
+    ));
+    let generation = session(desk).translation_generation;
+    let _ = desk.update(Message::Session(S::Listening(L::Translated(
+        generation,
+        source,
+        Arc::clone(&measured),
+    ))));
+    (request, measured)
+}
+
 #[test]
 fn master_mix_reference_and_an_emulation_are_heard_at_matched_loudness() {
     use crest_playback::manual::{ManualBackend, ManualDevice};
@@ -361,18 +386,9 @@ fn master_mix_reference_and_an_emulation_are_heard_at_matched_loudness() {
     );
     // Measured (the work the task runs): at the matched level the phone plays the master at
     // its reference loudness, and says what it costs.
-    let request = session(&desk)
-        .translation_request(Source::Master)
-        .expect("a device");
-    let measured = super::super::super::pipeline::translate(&request, &Job::default());
-    let loss = measured.as_ref().expect("measured").loss_lu;
+    let (_, measured) = translate_now(&mut desk, Source::Master);
+    let loss = measured.as_ref().as_ref().expect("measured").loss_lu;
     assert!(loss > 6.0, "{loss}");
-    let generation = session(&desk).translation_generation;
-    let _ = desk.update(Message::Session(S::Listening(L::Translated(
-        generation,
-        Source::Master,
-        Arc::new(measured),
-    ))));
     // The matched level is one static gain for the whole track: heard over the whole demo
     // (24 s from the top), as it was measured.
     let whole = |desk: &mut Desk| {
@@ -401,16 +417,7 @@ fn master_mix_reference_and_an_emulation_are_heard_at_matched_loudness() {
         "phone matched {matched}, reference system {flat_whole}"
     );
     let _ = through(&mut desk, "phone");
-    let request = session(&desk)
-        .translation_request(Source::Master)
-        .expect("a device");
-    let measured = super::super::super::pipeline::translate(&request, &Job::default());
-    let generation = session(&desk).translation_generation;
-    let _ = desk.update(Message::Session(S::Listening(L::Translated(
-        generation,
-        Source::Master,
-        Arc::new(measured),
-    ))));
+    let _ = translate_now(&mut desk, Source::Master);
     assert!(
         window(&desk)
             .find(starting("Phone speaker: the master loses"))
@@ -434,17 +441,8 @@ fn master_mix_reference_and_an_emulation_are_heard_at_matched_loudness() {
         let _ = desk.update(message);
     }
     click(&mut desk, "Mix");
-    let request = session(&desk)
-        .translation_request(Source::Mix)
-        .expect("the mix");
+    let (request, _) = translate_now(&mut desk, Source::Mix);
     assert!(request.settings.is_none(), "the mix as it is");
-    let measured = super::super::super::pipeline::translate(&request, &Job::default());
-    let generation = session(&desk).translation_generation;
-    let _ = desk.update(Message::Session(S::Listening(L::Translated(
-        generation,
-        Source::Mix,
-        Arc::new(measured),
-    ))));
     assert!(
         window(&desk)
             .find(starting("Phone speaker: the mix"))
