@@ -159,3 +159,72 @@ fn match_writes_a_chain_that_takes_the_bass_back_and_says_what_is_beyond_it() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn match_sets_width_and_level_on_their_switches() {
+    let dir = scratch("match-width-level");
+    std::fs::create_dir_all(dir.join("refs")).expect("folder");
+    for k in 0..2 {
+        write_pink(&dir.join(format!("refs/ref{k}.wav")), 40 + 2 * k, 0.5, 0.0);
+    }
+    write_pink(&dir.join("mix.wav"), 50, 0.2, 0.0);
+    let output = crest(
+        &[
+            "match",
+            "mix.wav",
+            "refs",
+            "-o",
+            "chain.json",
+            "--match-width",
+            "--match-level",
+            "plr",
+            "--json",
+        ],
+        &dir,
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    let text = std::fs::read_to_string(dir.join("chain.json")).expect("written");
+    let chain = crest_engine::chain::ChainSettings::from_json(&text).expect("a chain preset");
+    // Unrelated channels in mix and references alike: the width stays about where it is.
+    let change = report["width"]["change_db"]
+        .as_f64()
+        .expect("width matched");
+    assert!(change.abs() < 0.5, "{report}");
+    assert_eq!(Some(chain.stereo.width), report["width"]["width"].as_f64());
+    // The level: the references' PLR at the chain's ceiling.
+    let plr = report["level"]["references_plr_db"].as_f64().expect("PLR");
+    let target = chain.limiter.target_lufs.expect("target set");
+    assert!(
+        (target - (chain.limiter.ceiling_dbtp - plr)).abs() <= 0.05,
+        "{target} from {plr} at {}",
+        chain.limiter.ceiling_dbtp
+    );
+    // In words; without --match-width the chain keeps its width.
+    let output = crest(
+        &[
+            "match",
+            "mix.wav",
+            "refs",
+            "-o",
+            "plain.json",
+            "--match-level",
+            "loudness",
+        ],
+        &dir,
+    );
+    let said = String::from_utf8_lossy(&output.stdout);
+    assert!(said.contains("Level: the references average"), "{said}");
+    assert!(!said.contains("Width:"), "{said}");
+    let text = std::fs::read_to_string(dir.join("plain.json")).expect("written");
+    let plain = crest_engine::chain::ChainSettings::from_json(&text).expect("a chain preset");
+    assert_eq!(
+        plain.stereo,
+        crest_engine::chain::ChainSettings::gentle_master().stereo
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

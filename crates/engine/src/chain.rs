@@ -474,6 +474,37 @@ impl Chain {
             .sum()
     }
 
+    /// How the EQ and the stereo stage shape the mid and the side at `freq_hz` (dB): stereo-
+    /// placed bands act on both, mid- and side-placed bands on theirs, the width and the
+    /// mono-bass high-pass on the side (left- and right-placed bands and the balance are left
+    /// out: they move mid and side alike only for unrelated channels).
+    pub fn mid_side_response_db(&self, freq_hz: f64) -> (f64, f64) {
+        let eq_on = |lane: Placement| -> f64 {
+            if self.settings.eq.bypass {
+                return 0.0;
+            }
+            self.bands
+                .iter()
+                .filter(|b| b.placement == Placement::Stereo || b.placement == lane)
+                .map(|b| b.response_db(freq_hz, self.rate))
+                .sum()
+        };
+        let stereo = &self.settings.stereo;
+        let stage_on_side = if stereo.bypass {
+            0.0
+        } else {
+            20.0 * stereo.width.max(1e-6).log10()
+                + self
+                    .mono_bass
+                    .as_ref()
+                    .map_or(0.0, |b| b.response_db(freq_hz, self.rate))
+        };
+        (
+            eq_on(Placement::Mid),
+            eq_on(Placement::Side) + stage_on_side,
+        )
+    }
+
     /// Processes planar audio in place (any length; the channel count it was built for).
     pub fn process(&mut self, channels: &mut [&mut [f32]]) {
         let frames = channels.first().map_or(0, |c| c.len());

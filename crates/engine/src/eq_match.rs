@@ -7,9 +7,15 @@
 //! loudness-matched and the limiter sets the master's loudness, so a broadband offset is
 //! not a tonal difference: only the shape counts. Greedy placement over a grid of
 //! kinds, frequencies and widths, each band's gain solved in closed form, then all bands
-//! refined together by a bounded pattern search.
+//! refined together by a bounded pattern search. The width and the level are matched on their
+//! own switches ([`match_width`], [`match_level`]).
 
 use serde::Serialize;
+
+mod width_and_level;
+pub use width_and_level::{
+    LevelBasis, LevelMatch, MAX_WIDTH_CHANGE_DB, WidthMatch, match_level, match_width,
+};
 
 use crate::balance::{Comparison, band_centres_hz, in_range};
 use crate::chain::bell_or_shelf;
