@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::audio::AudioBuffer;
 use crate::loudness;
+use crate::spectrum::BandSpectrum;
 
 /// Third-octave bands of the base-2 series, 20 Hz to 20 kHz (centres 1 kHz · 2^(k/3),
 /// k = −17 … 13): the same 31 bands at every sample rate (a band reaching past Nyquist is
@@ -168,6 +169,41 @@ pub fn balance(name: &str, audio: &AudioBuffer) -> Result<Balance, BalanceError>
     })
 }
 
+/// Third-octave levels like [`Balance::levels_db`] (dB re `integrated_lufs`, the channels'
+/// power summed) from a long-term spectrum on finer bands ([`crate::spectrum::long_term_spectrum`],
+/// whose levels are the channels' mean): each fine band counts with the share of its
+/// log-frequency width that lies in the third octave. A third octave the bands cover less
+/// than half of (past Nyquist) is `None`.
+pub fn levels_from_spectrum(
+    spectrum: &BandSpectrum,
+    channels: usize,
+    integrated_lufs: f64,
+) -> Vec<Option<f64>> {
+    let edges = &spectrum.bands.edges_hz;
+    let third = 2f64.powf(1.0 / 6.0);
+    band_centres_hz()
+        .into_iter()
+        .map(|centre| {
+            let (low, high) = ((centre / third).log2(), (centre * third).log2());
+            let (mut power, mut covered) = (0.0, 0.0);
+            for (band, level) in edges.windows(2).zip(&spectrum.levels_db) {
+                let (from, to) = (band[0].log2(), band[1].log2());
+                let overlap = to.min(high) - from.max(low);
+                if overlap > 0.0 {
+                    covered += overlap;
+                    power += overlap / (to - from) * 10f64.powf(f64::from(*level) / 10.0);
+                }
+            }
+            // The outermost third octaves reach past the finer bands' range (below 19 Hz,
+            // above 20.7 kHz): read at the density of the part that is covered.
+            let share = covered / (high - low);
+            (share >= 0.5).then(|| {
+                10.0 * (power / share * channels as f64).max(1e-20).log10() - integrated_lufs
+            })
+        })
+        .collect()
+}
+
 fn ratio_db(numerator: f64, denominator: f64) -> f64 {
     (10.0 * (numerator / denominator.max(1e-30)).max(1e-6).log10()).max(-60.0)
 }
@@ -269,25 +305,29 @@ impl Spectra {
         }
     }
 
-    /// The summed power of the bins whose centre lies in the third-octave band at `centre`
-    /// (up to Nyquist).
+    /// The power in the third-octave band at `centre` (up to Nyquist): each bin counted as a
+    /// rectangle `bin_hz` wide with the share of it that lies in the band, so a narrow low
+    /// band reads its power, not the count of bin centres that happen to fall in it.
     fn band(&self, centre: f64, rate: f64) -> BandPower {
         let (low, high) = (
             centre * 2f64.powf(-1.0 / 6.0),
-            centre * 2f64.powf(1.0 / 6.0),
+            (centre * 2f64.powf(1.0 / 6.0)).min(rate / 2.0),
         );
-        let high = high.min(rate / 2.0);
         let mut power = BandPower {
             left: 0.0,
             right: 0.0,
             cross: 0.0,
         };
-        for k in 0..self.left.len() {
+        let first = ((low / self.bin_hz - 0.5).floor().max(0.0)) as usize;
+        let last = ((high / self.bin_hz + 0.5).ceil() as usize).min(self.left.len() - 1);
+        for k in first..=last {
             let f = k as f64 * self.bin_hz;
-            if f >= low && f < high {
-                power.left += self.left[k];
-                power.right += self.right[k];
-                power.cross += self.cross[k];
+            let share = ((f + 0.5 * self.bin_hz).min(high) - (f - 0.5 * self.bin_hz).max(low))
+                / self.bin_hz;
+            if share > 0.0 {
+                power.left += share * self.left[k];
+                power.right += share * self.right[k];
+                power.cross += share * self.cross[k];
             }
         }
         power

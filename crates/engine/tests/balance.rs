@@ -211,3 +211,36 @@ fn a_target_file_with_short_arrays_is_refused() {
     let refused = TargetRange::from_json(&json).expect_err("refused");
     assert!(refused.contains("30 bands, not 31"), "{refused}");
 }
+
+#[test]
+fn third_octaves_from_the_long_term_spectrum_read_as_the_balance_does() {
+    let pinks = stereo(pink(3, 0.3), pink(4, 0.3));
+    let heavy = stereo(bass_heavy(5, 6.0), bass_heavy(6, 6.0));
+    for audio in [pinks, heavy] {
+        let measured = balance("track", &audio).expect("measured");
+        let spectrum = crest_engine::spectrum::long_term_spectrum(&audio);
+        let derived = crest_engine::balance::levels_from_spectrum(
+            &spectrum,
+            audio.channel_count(),
+            measured.integrated_lufs,
+        );
+        for ((centre, from_balance), from_spectrum) in crest_engine::balance::band_centres_hz()
+            .iter()
+            .zip(&measured.levels_db)
+            .zip(&derived)
+        {
+            let from_spectrum = from_spectrum.expect("every band below Nyquist");
+            // Two estimates from different frames and bins: alike within the noise of
+            // 20 s of noise in a narrow band, closer where the bands hold many bins.
+            let within = if crest_engine::balance::in_range(*centre, (40.0, 16_000.0)) {
+                0.2
+            } else {
+                0.4
+            };
+            assert!(
+                (from_balance - from_spectrum).abs() <= within,
+                "{centre:.0} Hz: {from_balance:.2} from the balance, {from_spectrum:.2} from the spectrum"
+            );
+        }
+    }
+}
