@@ -8,6 +8,7 @@
 //! choice) through its events. Plots and panels are widgets with their own messages, mapped
 //! by the screen that shows them.
 
+mod balance_view;
 pub mod bench;
 mod chain_panel;
 mod context;

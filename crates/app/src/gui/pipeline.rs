@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use crest_engine::analysis::{AnalysisOptions, analyze_with};
+use crest_engine::balance::{Balance, balance};
 use crest_engine::chain::ChainSettings;
 use crest_engine::decode::{DecodeControl, DecodeError, decode_file_limited};
 use crest_engine::health::Finding;
@@ -28,6 +29,9 @@ pub struct Loaded {
     pub spectrum: BandSpectrum,
     /// Mix health: what mastering cannot fix, worst first.
     pub findings: Vec<Finding>,
+    /// Third-octave balance and stereo picture (what the balance view holds against a
+    /// reference), or why the track has none (a rate under 44.1 kHz, silence, surround).
+    pub balance: Result<Balance, String>,
     /// What the decoder had to say (repairs, truncation).
     pub warnings: Vec<String>,
 }
@@ -62,10 +66,15 @@ pub fn load(path: Option<PathBuf>, limits: &DecodeLimits, job: &Job) -> Result<L
         None => ("Demo mix (built in)".to_owned(), demo::demo_decoded()),
     };
     job.set_progress(0.8);
-    let analysis = analyze_with(
-        &decoded,
-        AnalysisOptions { spectrum: true },
-        &crate::RayonJoin,
+    let (analysis, balance) = rayon::join(
+        || {
+            analyze_with(
+                &decoded,
+                AnalysisOptions { spectrum: true },
+                &crate::RayonJoin,
+            )
+        },
+        || balance(&name, &decoded.audio).map_err(|e| e.to_string()),
     );
     job.set_progress(1.0);
     // Asked for above, so always there.
@@ -80,6 +89,7 @@ pub fn load(path: Option<PathBuf>, limits: &DecodeLimits, job: &Job) -> Result<L
         audio: Arc::new(decoded.audio),
         mix: analysis.loudness,
         findings: analysis.findings,
+        balance,
     })
 }
 

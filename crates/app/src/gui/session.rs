@@ -36,6 +36,7 @@ use crest_playback::engine::Source;
 use crest_playback::{BUFFER_CHOICES, DEFAULT_BUFFER_FRAMES, OutputChoice, OutputDevice, Player};
 use iced::{Subscription, Task, time};
 
+use super::balance_view::{self, BalanceView};
 use super::chain_panel::{self, Edit, Outcome};
 use super::dialog::{self, Picked};
 use super::export_dialog::{ExportDialog, ExportMsg};
@@ -80,6 +81,12 @@ pub enum Message {
         smoothing: f64,
         slope: f64,
     },
+    /// Which plot is shown under the timeline.
+    Plot(Plot),
+    /// The tonal balance view.
+    Balance(balance_view::Message),
+    /// A target-range file chosen for the balance view.
+    RangeToLoad(Picked),
     /// The keyboard help overlay.
     ShowHelp(bool),
     /// Esc: close the help or the export dialog (an export in progress goes on).
@@ -123,6 +130,16 @@ pub enum Event {
     ExportStarted(PathBuf),
     /// An export has finished (written, failed or cancelled).
     ExportFinished,
+}
+
+/// The plots that share the place under the timeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Plot {
+    /// Long-term spectra, the live analyzer and the EQ with its handles.
+    #[default]
+    Spectrum,
+    /// The third-octave balance against a reference or a target range, and the match.
+    Balance,
 }
 
 #[derive(Debug)]
@@ -174,6 +191,10 @@ pub struct Session {
     typing: Option<Typing<Message>>,
     /// The spectrum of mix, master, reference, EQ and what is heard.
     spectrum: Spectrum,
+    /// The plot under the timeline.
+    plot: Plot,
+    /// The balance against a reference or a target range, and the match.
+    balance: BalanceView,
 
     // Transport (see `transport`).
     pub(super) playing: bool,
@@ -327,6 +348,8 @@ impl Session {
             typing: None,
             meters: MeterBridge::new(rate, channels),
             spectrum,
+            plot: Plot::default(),
+            balance: BalanceView::new(loaded.balance, rate),
             tap_scratch: Vec::new(),
             last_tick: None,
         }
@@ -449,7 +472,10 @@ impl Session {
         self.timeline.master_pending = true;
         self.timeline.refresh();
         self.apply_live();
-        self.render_task()
+        Task::batch([
+            self.render_task(),
+            self.balance.propose(&self.settings).map(Message::Balance),
+        ])
     }
 
     /// New settings as one undoable step (a snapshot, a preset, a target).
@@ -566,6 +592,25 @@ impl Session {
                 self.spectrum.set_view(smoothing, slope);
                 Task::none()
             }
+            Message::Plot(plot) => {
+                self.plot = plot;
+                Task::none()
+            }
+            Message::Balance(message) => {
+                let (task, event) = self.balance.update(message, &self.settings);
+                let task = task.map(Message::Balance);
+                match event {
+                    Some(balance_view::Event::Apply(settings)) => {
+                        Task::batch([task, self.replace_settings(*settings)])
+                    }
+                    Some(balance_view::Event::ChooseRange) => Task::batch([
+                        task,
+                        Task::perform(dialog::pick(self.range_ask()), Message::RangeToLoad),
+                    ]),
+                    None => task,
+                }
+            }
+            Message::RangeToLoad(picked) => self.range_to_load(picked),
             Message::ShowHelp(shown) => {
                 self.help = shown;
                 Task::none()
@@ -613,6 +658,13 @@ impl Session {
                     .map(|l| l.gain_db);
                 self.spectrum.master = Some(mastered.spectrum.clone());
                 self.spectrum.refresh();
+                if let Some(integrated) = mastered.loudness.integrated_lufs {
+                    self.balance.set_master(
+                        &mastered.spectrum,
+                        self.audio.channel_count(),
+                        integrated,
+                    );
+                }
                 self.master = Some(mastered);
                 self.rendered_generation = generation;
                 self.apply_live();

@@ -33,7 +33,7 @@ const GRAB_PX: f32 = 12.0;
 const CURVE_POINTS: usize = 240;
 
 /// The frequencies marked on the grid and labelled under it.
-const FREQUENCY_LABELS: [(f64, &str); 8] = [
+pub(super) const FREQUENCY_LABELS: [(f64, &str); 8] = [
     (50.0, "50"),
     (100.0, "100"),
     (200.0, "200"),
@@ -327,7 +327,7 @@ impl Spectrum {
     }
 }
 
-fn x_of(width: f32, freq_hz: f64) -> f32 {
+pub(super) fn x_of(width: f32, freq_hz: f64) -> f32 {
     ((freq_hz / LOW_HZ).log10() / (HIGH_HZ / LOW_HZ).log10()) as f32 * width
 }
 

@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use crest_engine::balance::TargetRange;
 use crest_engine::chain::ChainSettings;
 use crest_engine::files::write_atomically;
 use crest_engine::monitor::MonitorChoices;
@@ -20,7 +21,7 @@ use super::super::path_entry::{self, PathEntry, Typing};
 use super::super::spectrum::{SLOPES, SMOOTHINGS};
 use super::super::widgets::Notice;
 use super::super::work::{Job, off_thread};
-use super::{Event, Message, Session};
+use super::{Event, Message, Plot, Session};
 
 impl Session {
     /// The session as saved: source, chain, snapshots, reference, export choices, monitor.
@@ -229,6 +230,43 @@ impl Session {
             Picked::Cancelled => {}
             Picked::Unavailable => {
                 return self.type_path(self.preset_ask(false), Message::PresetToLoad);
+            }
+        }
+        Task::none()
+    }
+
+    pub(super) fn range_ask(&self) -> Ask {
+        Ask::open(
+            "Hold the mix against a target range",
+            "Target ranges (crest compare --save-target)",
+            vec!["json"],
+            dialog::beside(self.source.as_deref()),
+        )
+    }
+
+    /// A target range chosen for the balance view: read, and held against from now on.
+    pub(super) fn range_to_load(&mut self, picked: Picked) -> Task<Message> {
+        match picked {
+            Picked::Path(path) => {
+                let read = std::fs::read_to_string(&path)
+                    .map_err(|e| e.to_string())
+                    .and_then(|text| TargetRange::from_json(&text));
+                match read {
+                    Ok(range) => {
+                        let name = path.file_name().map_or_else(
+                            || path.display().to_string(),
+                            |n| n.to_string_lossy().into(),
+                        );
+                        self.balance.set_range(name, range);
+                        self.plot = Plot::Balance;
+                        return self.balance.propose(&self.settings).map(Message::Balance);
+                    }
+                    Err(e) => self.say(format!("{} is not a target range: {e}", path.display())),
+                }
+            }
+            Picked::Cancelled => {}
+            Picked::Unavailable => {
+                return self.type_path(self.range_ask(), Message::RangeToLoad);
             }
         }
         Task::none()

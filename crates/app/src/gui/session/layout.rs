@@ -13,7 +13,7 @@ use super::super::chain_panel;
 use super::super::style;
 use super::super::timeline;
 use super::super::widgets;
-use super::{Message, Session, keys, readouts, transport};
+use super::{Message, Plot, Session, keys, readouts, transport};
 
 /// How the screen fits its window: the plots take the height the rest leaves them, a narrow
 /// window (under about 1,200 px) gets the header in two rows and a narrower chain column, a
@@ -79,8 +79,8 @@ impl Session {
                     timeline::Event::Seek(seconds) => transport::Message::Seek(seconds).into(),
                     timeline::Event::Loop(region) => transport::Message::SetLoop(region).into(),
                 }),
-            readouts::spectrum_legend(self.spectrum.smoothing, self.spectrum.slope),
-            self.spectrum.view(fit.plot_height).map(Message::Chain),
+            self.plot_controls(),
+            self.plot_view(fit.plot_height),
             self.numbers_and_meters(fit.narrow),
         ]
         .spacing(12)
@@ -134,7 +134,31 @@ impl Session {
     }
 }
 
+/// The plots offered under the timeline.
+const PLOTS: [(Plot, &str); 2] = [(Plot::Spectrum, "Spectrum"), (Plot::Balance, "Balance")];
+
 impl Session {
+    /// The choice of plot, then the shown plot's own controls and legend.
+    fn plot_controls(&self) -> Element<'_, Message> {
+        let own = match self.plot {
+            Plot::Spectrum => {
+                readouts::spectrum_legend(self.spectrum.smoothing, self.spectrum.slope)
+            }
+            Plot::Balance => self.balance.controls().map(Message::Balance),
+        };
+        row![widgets::segmented(&PLOTS, self.plot, Message::Plot), own]
+            .spacing(16)
+            .align_y(iced::Alignment::Center)
+            .into()
+    }
+
+    fn plot_view(&self, height: f32) -> Element<'_, Message> {
+        match self.plot {
+            Plot::Spectrum => self.spectrum.view(height).map(Message::Chain),
+            Plot::Balance => self.balance.view(height).map(Message::Balance),
+        }
+    }
+
     /// The numbers with mix health under them, beside the live meters (at 1280×800 all of it
     /// is seen without scrolling); in a narrow window the meters go under them.
     fn numbers_and_meters(&self, narrow: bool) -> Element<'_, Message> {

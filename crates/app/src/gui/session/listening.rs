@@ -453,8 +453,13 @@ impl Session {
                 self.timeline.refresh();
                 self.spectrum.reference = Some(loaded.spectrum.clone());
                 self.spectrum.refresh();
+                self.balance.set_reference(loaded.balance.clone());
+                let propose = self
+                    .balance
+                    .propose(&self.settings)
+                    .map(super::Message::Balance);
                 self.send_gains();
-                let measure = self.translate_task();
+                let measure = Task::batch([self.translate_task(), propose]);
                 if let Some(source) = self.pending_source.take() {
                     return Task::batch([measure, self.monitor(MonitorMsg::Source(source))]);
                 }

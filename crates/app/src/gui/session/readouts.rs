@@ -6,7 +6,7 @@ use crest_engine::health::{Finding, Severity};
 use crest_engine::loudness::Loudness;
 use crest_engine::platform::Target;
 use crest_playback::engine::SourceGains;
-use iced::widget::{button, column, container, progress_bar, row, text, tooltip};
+use iced::widget::{button, column, container, progress_bar, row, space, text, tooltip};
 use iced::{Element, Fill, Length};
 
 use super::super::spectrum::{SLOPES, SMOOTHINGS};
@@ -158,9 +158,8 @@ pub(super) fn timeline_legend<'a>(
 
 /// The spectrum's legend.
 pub(super) fn spectrum_legend<'a>(smoothing: f64, slope: f64) -> Element<'a, Message> {
+    // How the EQ handles move is in the keys help.
     row![
-        // How the EQ handles move is in the keys help.
-        widgets::cut_line("Spectrum", style::MUTED),
         widgets::segmented(&SMOOTHINGS, smoothing, move |smoothing| {
             Message::SpectrumView { smoothing, slope }
         }),
@@ -168,6 +167,7 @@ pub(super) fn spectrum_legend<'a>(smoothing: f64, slope: f64) -> Element<'a, Mes
             smoothing,
             slope
         }),
+        space::horizontal(),
         text("heard (live)").color(style::TEXT),
         text("— reference").color(style::REFERENCE),
         text("— EQ").color(style::TARGET),

@@ -341,12 +341,15 @@ fn dragging_an_eq_handle_on_the_spectrum_moves_the_band_as_one_undo_step() {
     apply(&mut desk, []);
     click(&mut desk, "Add band");
     let mut ui = window(&desk);
-    // The spectrum sits under its legend row, as wide as the row less its axes (34 px of
-    // dBFS on the left, 40 px of EQ gain on the right), as high as the layout makes the plots
-    // in this window (less 14 px of frequency axis).
+    // The spectrum sits under the row of plot tabs and its legend, as wide as the row less
+    // its axes (34 px of dBFS on the left, 40 px of EQ gain on the right), as high as the
+    // layout makes the plots in this window (less 14 px of frequency axis). The row starts
+    // at the "Spectrum" tab (its label 8 px and 3 px inside the button).
     let fit = super::super::layout::Fit::for_size(iced::Size::new(1280.0 - 32.0, 800.0 - 32.0));
     let half = (fit.plot_height - 14.0) / 2.0;
-    let legend = ui.find("Spectrum").expect("the spectrum legend").bounds();
+    let mut legend = ui.find("Spectrum").expect("the spectrum tab").bounds();
+    legend.x -= 8.0;
+    legend.y -= 3.0;
     let right = ui.find("— EQ").expect("the EQ legend").bounds();
     // The row is as tall as its view buttons (their text and 3 px of padding above and below).
     let button = ui.find("1/12").expect("the smoothing buttons").bounds();

@@ -1,0 +1,185 @@
+//! The balance view: the mix held against a reference, the match's proposal drawn and told,
+//! its amount, and the proposal applied to the chain as one undo step.
+
+use super::*;
+use crest_engine::dsp::biquad::{Cascade, Coefficients};
+
+/// The demo mix through `sections`, written as a 32-bit float WAV: a reference whose
+/// balance differs from the mix by exactly those filters.
+fn reference_through(desk: &Desk, path: &std::path::Path, sections: &[Coefficients]) {
+    let audio = &session(desk).audio;
+    let spec = hound::WavSpec {
+        channels: 2,
+        sample_rate: audio.sample_rate(),
+        bits_per_sample: 32,
+        sample_format: hound::SampleFormat::Float,
+    };
+    let mut filters = [
+        Cascade::new(sections.to_vec()),
+        Cascade::new(sections.to_vec()),
+    ];
+    let filtered: Vec<Vec<f32>> = audio
+        .channels()
+        .iter()
+        .zip(&mut filters)
+        .map(|(channel, filter)| {
+            channel
+                .iter()
+                .map(|&x| filter.tick(f64::from(x)) as f32)
+                .collect()
+        })
+        .collect();
+    let mut writer = hound::WavWriter::create(path, spec).expect("fixture");
+    for n in 0..audio.frames() {
+        for channel in &filtered {
+            writer.write_sample(channel[n]).expect("sample");
+        }
+    }
+    writer.finalize().expect("fixture written");
+}
+
+fn session_mut(desk: &mut Desk) -> &mut Session {
+    match &mut desk.screen {
+        Screen::Session(session) => session,
+        _ => panic!("the desk is ready"),
+    }
+}
+
+/// The proposal on the desk now, fitted here.
+fn proposed(desk: &mut Desk) -> Vec<crest_engine::chain::EqBand> {
+    let session = session_mut(desk);
+    session.balance.propose_now(&session.settings);
+    session
+        .balance
+        .proposal()
+        .expect("a proposal")
+        .bands
+        .clone()
+}
+
+#[test]
+fn the_mix_is_held_against_a_reference_and_the_match_is_applied_as_one_step() {
+    let mut desk = ready();
+    apply(&mut desk, [Message::Session(S::Plot(Plot::Balance))]);
+    let mut ui = window(&desk);
+    assert!(
+        ui.find("Load a reference (Reference… in the monitor bar) or a target range to hold the mix against.")
+            .is_ok()
+    );
+    drop(ui);
+
+    // A reference 3 dB lighter in the bass and 2 dB brighter than the mix.
+    let dir = scratch("balance");
+    let path = dir.join("brighter.wav");
+    let rate = f64::from(session(&desk).audio.sample_rate());
+    reference_through(
+        &desk,
+        &path,
+        &[
+            Coefficients::low_shelf(150.0, -3.0, 0.707, rate),
+            Coefficients::high_shelf(6_000.0, 2.0, 0.707, rate),
+        ],
+    );
+    let loaded = load_reference(
+        path,
+        session(&desk).audio.sample_rate(),
+        &DecodeLimits::mastering(),
+    )
+    .expect("the reference loads");
+    let _ = desk.update(Message::Session(S::Listening(L::ReferenceLoaded(
+        Arc::new(Ok(loaded)),
+    ))));
+    let bands = proposed(&mut desk);
+    // The bass comes down and the top up, within the match's limits.
+    let gain_below = |hz: f64| -> f64 {
+        bands
+            .iter()
+            .filter(|b| b.freq_hz < hz)
+            .map(|b| b.gain_db)
+            .sum()
+    };
+    let gain_above = |hz: f64| -> f64 {
+        bands
+            .iter()
+            .filter(|b| b.freq_hz > hz)
+            .map(|b| b.gain_db)
+            .sum()
+    };
+    assert!(gain_below(400.0) < -1.5, "{bands:?}");
+    assert!(gain_above(3_000.0) > 1.0, "{bands:?}");
+    assert!(bands.iter().all(|b| b.gain_db.abs() <= 3.0), "{bands:?}");
+    let proposal = session(&desk).balance.proposal().expect("proposed").clone();
+    assert!(
+        proposal.rms_after_db < 0.4 * proposal.rms_before_db,
+        "{:.2} → {:.2} dB RMS",
+        proposal.rms_before_db,
+        proposal.rms_after_db
+    );
+    let apply_label: &'static str = Box::leak(
+        if bands.len() == 1 {
+            "Apply 1 band".to_owned()
+        } else {
+            format!("Apply {} bands", bands.len())
+        }
+        .into_boxed_str(),
+    );
+    let mut ui = window(&desk);
+    assert!(
+        ui.find(format!(
+            "Against brighter.wav: {:.2} dB RMS apart (40 Hz–16 kHz); the {} proposed bands leave {:.2}.",
+            proposal.rms_before_db,
+            bands.len(),
+            proposal.rms_after_db
+        ))
+        .is_ok()
+    );
+    drop(ui);
+
+    // Half the amount: a gentler proposal.
+    let _ = desk.update(Message::Session(S::Balance(balance_view::Message::Amount(
+        0.5,
+    ))));
+    let _ = desk.update(Message::Session(S::Balance(
+        balance_view::Message::AmountSet,
+    )));
+    let half = proposed(&mut desk);
+    let total = |bands: &[crest_engine::chain::EqBand]| -> f64 {
+        bands.iter().map(|b| b.gain_db.abs()).sum()
+    };
+    assert!(
+        total(&half) < 0.7 * total(&bands),
+        "{half:?} against {bands:?}"
+    );
+    let _ = desk.update(Message::Session(S::Balance(balance_view::Message::Amount(
+        1.0,
+    ))));
+    let _ = desk.update(Message::Session(S::Balance(
+        balance_view::Message::AmountSet,
+    )));
+    assert_eq!(proposed(&mut desk), bands);
+
+    // Applied: the bands join the chain's EQ, and one undo takes them all away.
+    let before = session(&desk).settings.eq.bands.clone();
+    click(&mut desk, apply_label);
+    let after = session(&desk).settings.eq.bands.clone();
+    assert_eq!(after.len(), before.len() + bands.len());
+    assert_eq!(&after[before.len()..], &bands[..]);
+    apply(&mut desk, [Message::Session(S::Transport(T::Undo))]);
+    assert_eq!(session(&desk).settings.eq.bands, before);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_track_without_a_balance_says_why() {
+    let mut desk = ready();
+    session_mut(&mut desk).balance = BalanceView::new(
+        Err("a 22,050 Hz track: balance is compared at 44.1 kHz and above".into()),
+        22_050,
+    );
+    apply(&mut desk, [Message::Session(S::Plot(Plot::Balance))]);
+    let mut ui = window(&desk);
+    assert!(
+        ui.find("No balance for this track: a 22,050 Hz track: balance is compared at 44.1 kHz and above")
+            .is_ok()
+    );
+}
