@@ -9,6 +9,9 @@
 
 use std::sync::Arc;
 
+mod octaves;
+pub use octaves::{LIVE_SECONDS, OCTAVE_CENTRES_HZ, OCTAVE_LABELS, OctaveStereo};
+
 use rustfft::num_complex::Complex;
 use rustfft::{Fft, FftPlanner};
 use serde::{Deserialize, Serialize};
@@ -114,7 +117,6 @@ pub fn balance(name: &str, audio: &AudioBuffer) -> Result<Balance, BalanceError>
     let integrated = measured
         .integrated_lufs
         .ok_or_else(|| BalanceError::Silent(name.to_owned()))?;
-    let rate = f64::from(audio.sample_rate());
     let spectra = Spectra::of(audio);
     let centres = band_centres_hz();
     let stereo = channels.len() == 2;
@@ -122,7 +124,7 @@ pub fn balance(name: &str, audio: &AudioBuffer) -> Result<Balance, BalanceError>
     let mut pictures = Vec::with_capacity(centres.len());
     let (mut mid_total, mut side_total) = (0.0, 0.0);
     for &centre in &centres {
-        let band = spectra.band(centre, rate);
+        let band = spectra.band(centre);
         // The channels' power summed, as loudness sums them (a mono track is one channel at
         // weight 1; the same audio in stereo is two), then matched to loudness: a mono mix
         // and its stereo twin read alike.
@@ -133,14 +135,10 @@ pub fn balance(name: &str, audio: &AudioBuffer) -> Result<Balance, BalanceError>
         };
         levels_db.push(10.0 * power.max(1e-20).log10() - integrated);
         if stereo {
-            let mid = 0.25 * (band.left + band.right + 2.0 * band.cross);
-            let side = 0.25 * (band.left + band.right - 2.0 * band.cross);
+            let (mid, side) = band.mid_side();
             mid_total += mid;
             side_total += side;
-            pictures.push(BandStereo {
-                correlation: band.cross / (band.left * band.right).sqrt().max(1e-30),
-                side_to_mid_db: ratio_db(side, mid),
-            });
+            pictures.push(band.picture());
         }
     }
     let crest_factor_db = {
@@ -234,13 +232,33 @@ fn tilt(centres: &[f64], levels: &[f64]) -> f64 {
 }
 
 /// Power in one band: each channel's, and the channels' cross power (Re L·R̄).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
 struct BandPower {
     left: f64,
     right: f64,
     cross: f64,
 }
 
-/// Long-term one-sided power spectra of a track's channels and their cross spectrum.
+impl BandPower {
+    /// The mid's and the side's power.
+    fn mid_side(&self) -> (f64, f64) {
+        (
+            0.25 * (self.left + self.right + 2.0 * self.cross),
+            0.25 * (self.left + self.right - 2.0 * self.cross),
+        )
+    }
+
+    fn picture(&self) -> BandStereo {
+        let (mid, side) = self.mid_side();
+        BandStereo {
+            correlation: self.cross / (self.left * self.right).sqrt().max(1e-30),
+            side_to_mid_db: ratio_db(side, mid),
+        }
+    }
+}
+
+/// Two channels' one-sided power spectra and their cross spectrum, per FFT bin.
+#[derive(Debug, Clone)]
 struct Spectra {
     bin_hz: f64,
     left: Vec<f64>,
@@ -248,76 +266,107 @@ struct Spectra {
     cross: Vec<f64>,
 }
 
-impl Spectra {
-    /// Hann-windowed frames with 50 % overlap over the whole track; each bin's mean power
-    /// (scaled so a sine's bins sum to its mean square).
-    fn of(audio: &AudioBuffer) -> Self {
-        let rate = audio.sample_rate() as usize;
-        let len = (FFT_AT_48K * rate / 48_000).next_power_of_two().max(1_024);
-        let fft: Arc<dyn Fft<f64>> = FftPlanner::new().plan_fft_forward(len);
+/// Hann-windowed frames of two channels through one FFT, each added to a [`Spectra`]
+/// (scaled so a sine's bins sum to its mean square).
+struct CrossFrame {
+    fft: Arc<dyn Fft<f64>>,
+    window: Vec<f64>,
+    /// Scales |X|² to mean square: a windowed frame's |X|² carries N·Σw² of it; one-sided,
+    /// all but DC and Nyquist carry their negative-frequency twin too.
+    scale: f64,
+    buffers: [Vec<Complex<f64>>; 2],
+    scratch: Vec<Complex<f64>>,
+}
+
+impl std::fmt::Debug for CrossFrame {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "CrossFrame of {}", self.len())
+    }
+}
+
+impl CrossFrame {
+    fn new(len: usize) -> Self {
+        let fft = FftPlanner::new().plan_fft_forward(len);
         let window: Vec<f64> = (0..len)
             .map(|n| 0.5 - 0.5 * (std::f64::consts::TAU * n as f64 / len as f64).cos())
             .collect();
         let energy: f64 = window.iter().map(|w| w * w).sum();
+        Self {
+            scratch: vec![Complex::default(); fft.get_inplace_scratch_len()],
+            buffers: [vec![Complex::default(); len], vec![Complex::default(); len]],
+            scale: 1.0 / (energy * len as f64),
+            window,
+            fft,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.window.len()
+    }
+
+    fn empty(&self, rate: f64) -> Spectra {
+        let bins = self.len() / 2 + 1;
+        Spectra {
+            bin_hz: rate / self.len() as f64,
+            left: vec![0.0; bins],
+            right: vec![0.0; bins],
+            cross: vec![0.0; bins],
+        }
+    }
+
+    /// Adds `weight` × the frame of `left` and `right` that starts at `start` (zero past
+    /// their ends) to `into`.
+    fn add(&mut self, left: &[f32], right: &[f32], start: usize, weight: f64, into: &mut Spectra) {
+        for (buffer, channel) in self.buffers.iter_mut().zip([left, right]) {
+            for (n, slot) in buffer.iter_mut().enumerate() {
+                let x = channel.get(start + n).copied().unwrap_or(0.0);
+                *slot = Complex::new(f64::from(x) * self.window[n], 0.0);
+            }
+            self.fft.process_with_scratch(buffer, &mut self.scratch);
+        }
+        let last = into.left.len() - 1;
+        for k in 0..=last {
+            let (l, r) = (self.buffers[0][k], self.buffers[1][k]);
+            let twice = if k == 0 || k == last { 1.0 } else { 2.0 };
+            let w = weight * self.scale * twice;
+            into.left[k] += w * l.norm_sqr();
+            into.right[k] += w * r.norm_sqr();
+            into.cross[k] += w * (l * r.conj()).re;
+        }
+    }
+}
+
+impl Spectra {
+    /// Hann-windowed frames with 50 % overlap over the whole track; each bin's mean power.
+    fn of(audio: &AudioBuffer) -> Self {
+        let rate = audio.sample_rate() as usize;
+        let mut frame =
+            CrossFrame::new((FFT_AT_48K * rate / 48_000).next_power_of_two().max(1_024));
+        let len = frame.len();
         let channels = audio.channels();
         let second = &channels[usize::from(channels.len() > 1)];
-        let bins = len / 2 + 1;
-        let (mut left, mut right, mut cross) = (vec![0.0; bins], vec![0.0; bins], vec![0.0; bins]);
-        let mut buffers = [vec![Complex::default(); len], vec![Complex::default(); len]];
-        let mut scratch = vec![Complex::default(); fft.get_inplace_scratch_len()];
         let frames = audio.frames();
         let hop = len / 2;
         // At least one frame: a track shorter than a frame is zero-padded.
-        let starts = if frames <= len {
+        let starts: Vec<usize> = if frames <= len {
             vec![0]
         } else {
             (0..=(frames - len) / hop).map(|k| k * hop).collect()
         };
+        let mut spectra = frame.empty(rate as f64);
+        let weight = 1.0 / starts.len() as f64;
         for &start in &starts {
-            for (buffer, channel) in buffers.iter_mut().zip([&channels[0], second]) {
-                for (n, slot) in buffer.iter_mut().enumerate() {
-                    let x = channel.get(start + n).copied().unwrap_or(0.0);
-                    *slot = Complex::new(f64::from(x) * window[n], 0.0);
-                }
-                fft.process_with_scratch(buffer, &mut scratch);
-            }
-            for k in 0..bins {
-                let (l, r) = (buffers[0][k], buffers[1][k]);
-                left[k] += l.norm_sqr();
-                right[k] += r.norm_sqr();
-                cross[k] += (l * r.conj()).re;
-            }
+            frame.add(&channels[0], second, start, weight, &mut spectra);
         }
-        // Bins that sum to the mean square: |X|² of a windowed frame carries N·Σw² of it;
-        // one-sided, all but DC and Nyquist carry their negative-frequency twin too.
-        let scale = 1.0 / (energy * len as f64 * starts.len() as f64);
-        for k in 0..bins {
-            let twice = if k == 0 || k == bins - 1 { 1.0 } else { 2.0 };
-            for spectrum in [&mut left, &mut right, &mut cross] {
-                spectrum[k] *= scale * twice;
-            }
-        }
-        Self {
-            bin_hz: rate as f64 / len as f64,
-            left,
-            right,
-            cross,
-        }
+        spectra
     }
 
-    /// The power in the third-octave band at `centre` (up to Nyquist): each bin counted as a
-    /// rectangle `bin_hz` wide with the share of it that lies in the band, so a narrow low
-    /// band reads its power, not the count of bin centres that happen to fall in it.
-    fn band(&self, centre: f64, rate: f64) -> BandPower {
-        let (low, high) = (
-            centre * 2f64.powf(-1.0 / 6.0),
-            (centre * 2f64.powf(1.0 / 6.0)).min(rate / 2.0),
-        );
-        let mut power = BandPower {
-            left: 0.0,
-            right: 0.0,
-            cross: 0.0,
-        };
+    /// The power between `low` and `high` Hz (up to Nyquist): each bin counted as a rectangle
+    /// `bin_hz` wide with the share of it that lies in the band, so a narrow low band reads
+    /// its power, not the count of bin centres that happen to fall in it.
+    fn between(&self, low: f64, high: f64) -> BandPower {
+        let high = high.min(self.bin_hz * (self.left.len() - 1) as f64);
+        let mut power = BandPower::default();
         let first = ((low / self.bin_hz - 0.5).floor().max(0.0)) as usize;
         let last = ((high / self.bin_hz + 0.5).ceil() as usize).min(self.left.len() - 1);
         for k in first..=last {
@@ -331,6 +380,12 @@ impl Spectra {
             }
         }
         power
+    }
+
+    /// The power in the third-octave band at `centre`.
+    fn band(&self, centre: f64) -> BandPower {
+        let sixth = 2f64.powf(1.0 / 6.0);
+        self.between(centre / sixth, centre * sixth)
     }
 }
 

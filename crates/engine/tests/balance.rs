@@ -244,3 +244,102 @@ fn third_octaves_from_the_long_term_spectrum_read_as_the_balance_does() {
         }
     }
 }
+
+#[test]
+fn the_octaves_read_the_stereo_picture_of_each_band() {
+    use crest_engine::balance::{OCTAVE_CENTRES_HZ, OctaveStereo};
+    // Bass in mono under unrelated highs: each octave reads its own picture.
+    let crossover = |seed: u64| -> (Vec<f32>, Vec<f32>) {
+        let mut low = Cascade::new(vec![
+            Coefficients::low_pass(150.0, 0.707, f64::from(RATE));
+            2
+        ]);
+        let mut high = Cascade::new(vec![
+            Coefficients::high_pass(1_500.0, 0.707, f64::from(RATE));
+            2
+        ]);
+        let source = pink(seed, 0.3);
+        let lows = source
+            .iter()
+            .map(|&x| low.tick(f64::from(x)) as f32)
+            .collect();
+        let highs = source
+            .iter()
+            .map(|&x| high.tick(f64::from(x)) as f32)
+            .collect();
+        (lows, highs)
+    };
+    let (bass, top_left) = crossover(21);
+    let (_, top_right) = crossover(22);
+    let left: Vec<f32> = bass.iter().zip(&top_left).map(|(b, t)| b + t).collect();
+    let right: Vec<f32> = bass.iter().zip(&top_right).map(|(b, t)| b + t).collect();
+    let bands = OctaveStereo::of(&stereo(left, right)).expect("stereo");
+    for (centre, band) in OCTAVE_CENTRES_HZ.iter().zip(bands) {
+        let band = band.expect("every octave has signal");
+        if *centre <= 62.5 {
+            assert!(band.correlation > 0.99, "{centre} Hz: {band:?}");
+            assert!(band.side_to_mid_db < -30.0, "{centre} Hz: {band:?}");
+        }
+        if *centre >= 4_000.0 {
+            assert!(band.correlation.abs() < 0.1, "{centre} Hz: {band:?}");
+            assert!(band.side_to_mid_db.abs() < 0.8, "{centre} Hz: {band:?}");
+        }
+    }
+    // The side 6 dB under the mid reads so in every octave.
+    let (mid, side) = (pink(31, 0.2), pink(32, 0.1));
+    let left: Vec<f32> = mid.iter().zip(&side).map(|(m, s)| m + s).collect();
+    let right: Vec<f32> = mid.iter().zip(&side).map(|(m, s)| m - s).collect();
+    for band in OctaveStereo::of(&stereo(left, right)).expect("stereo") {
+        let band = band.expect("signal");
+        assert!((band.side_to_mid_db + 6.02).abs() < 0.8, "{band:?}");
+    }
+    // Mono has no picture; silence reads as nothing.
+    assert!(OctaveStereo::of(&AudioBuffer::new(RATE, vec![pink(1, 0.3)]).expect("mono")).is_none());
+    let silent = OctaveStereo::of(&stereo(vec![0.0; 48_000], vec![0.0; 48_000])).expect("stereo");
+    assert!(silent.iter().all(Option::is_none));
+}
+
+#[test]
+fn the_live_octaves_follow_what_is_heard_within_a_second() {
+    use crest_engine::balance::OctaveStereo;
+    let mut live = OctaveStereo::live(RATE);
+    let noise = pink(41, 0.3);
+    // Two seconds in mono, then out of phase, in 1,600-frame ticks as the desk drains them.
+    let mut interleaved = Vec::new();
+    for (n, &x) in noise.iter().take(4 * RATE as usize).enumerate() {
+        let flipped = if n < 2 * RATE as usize { x } else { -x };
+        interleaved.extend([x, flipped]);
+    }
+    let tick = 2 * 1_600;
+    let mut after_flip = Vec::new();
+    for (k, block) in interleaved.chunks(tick).enumerate() {
+        live.push_interleaved(block);
+        let at_s = ((k + 1) * 1_600) as f64 / f64::from(RATE);
+        let mean = live
+            .bands()
+            .iter()
+            .flatten()
+            .map(|b| b.correlation)
+            .sum::<f64>()
+            / 10.0;
+        if (1.9..2.0).contains(&at_s) {
+            assert!(mean > 0.99, "mono at {at_s:.2} s: {mean:.3}");
+        }
+        if at_s > 2.0 {
+            after_flip.push((at_s - 2.0, mean));
+        }
+    }
+    // The powers follow with a 0.3 s time constant: the mean correlation is at least
+    // −1 + 2·e^(−t/0.3) a time t after the flip (−0.93 at 1 s, −0.99 at 1.5 s).
+    let at = |seconds: f64| {
+        after_flip
+            .iter()
+            .find(|(t, _)| *t >= seconds - 0.04)
+            .map(|(_, c)| *c)
+            .expect("measured")
+    };
+    assert!(at(1.0) < -0.9, "{after_flip:?}");
+    assert!(at(1.5) < -0.97, "{after_flip:?}");
+    live.reset();
+    assert!(live.bands().iter().all(Option::is_none));
+}

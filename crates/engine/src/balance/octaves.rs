@@ -1,0 +1,131 @@
+//! The stereo picture per octave: of what is heard as it plays (read beside a goniometer), or
+//! of a whole track; the same measure either way (inter-channel correlation and side against
+//! mid in each octave band, from Hann-windowed frames of both channels).
+
+use super::{BandPower, BandStereo, CrossFrame, Spectra};
+use crate::audio::AudioBuffer;
+
+/// Octave bands of the base-2 series (1 kHz · 2^k), 31.25 Hz to 16 kHz.
+pub const OCTAVE_CENTRES_HZ: [f64; 10] = [
+    31.25, 62.5, 125.0, 250.0, 500.0, 1_000.0, 2_000.0, 4_000.0, 8_000.0, 16_000.0,
+];
+/// Their nominal names.
+pub const OCTAVE_LABELS: [&str; 10] = [
+    "31", "63", "125", "250", "500", "1k", "2k", "4k", "8k", "16k",
+];
+/// How long a live reading takes to follow a change (time constant, s).
+pub const LIVE_SECONDS: f64 = 0.3;
+/// FFT length at 48 kHz (11.7 Hz bins: the 31 Hz octave holds two).
+const FFT_AT_48K: usize = 4_096;
+/// Below this (the channels' power summed) an octave is silent: no picture.
+const SILENT: f64 = 1e-12;
+
+/// The stereo picture per octave of audio arriving in blocks.
+#[derive(Debug)]
+pub struct OctaveStereo {
+    frame: CrossFrame,
+    /// One frame's spectra, reused.
+    spectra: Spectra,
+    /// Samples not yet taken into a whole frame, per channel.
+    held: [Vec<f32>; 2],
+    powers: [BandPower; 10],
+    /// The weight of each new frame in a live reading; none: every frame alike (a whole
+    /// track).
+    follow: Option<f64>,
+    frames: usize,
+}
+
+impl OctaveStereo {
+    /// A reading that follows the audio with a [`LIVE_SECONDS`] time constant.
+    pub fn live(rate: u32) -> Self {
+        let mut stereo = Self::new(rate);
+        let hop_s = (stereo.frame.len() / 2) as f64 / f64::from(rate);
+        stereo.follow = Some(1.0 - (-hop_s / LIVE_SECONDS).exp());
+        stereo
+    }
+
+    fn new(rate: u32) -> Self {
+        let len = (FFT_AT_48K * rate as usize / 48_000)
+            .next_power_of_two()
+            .max(512);
+        let frame = CrossFrame::new(len);
+        Self {
+            spectra: frame.empty(f64::from(rate)),
+            frame,
+            held: [Vec::with_capacity(2 * len), Vec::with_capacity(2 * len)],
+            powers: [BandPower::default(); 10],
+            follow: None,
+            frames: 0,
+        }
+    }
+
+    /// The picture of a whole stereo track (`None` for a mono one).
+    pub fn of(audio: &AudioBuffer) -> Option<[Option<BandStereo>; 10]> {
+        let [left, right] = audio.channels() else {
+            return None;
+        };
+        let mut stereo = Self::new(audio.sample_rate());
+        stereo.push(left, right);
+        Some(stereo.bands())
+    }
+
+    /// Takes interleaved stereo.
+    pub fn push_interleaved(&mut self, interleaved: &[f32]) {
+        for pair in interleaved.chunks_exact(2) {
+            self.held[0].push(pair[0]);
+            self.held[1].push(pair[1]);
+        }
+        self.take_frames();
+    }
+
+    /// Takes the next block of each channel (both of one length).
+    pub fn push(&mut self, left: &[f32], right: &[f32]) {
+        // A long block (a whole track) in frame-sized pieces, so little is held at once.
+        let piece = self.frame.len();
+        for (l, r) in left.chunks(piece).zip(right.chunks(piece)) {
+            self.held[0].extend_from_slice(l);
+            self.held[1].extend_from_slice(r);
+            self.take_frames();
+        }
+    }
+
+    fn take_frames(&mut self) {
+        let len = self.frame.len();
+        while self.held[0].len() >= len {
+            for spectrum in [
+                &mut self.spectra.left,
+                &mut self.spectra.right,
+                &mut self.spectra.cross,
+            ] {
+                spectrum.fill(0.0);
+            }
+            self.frame
+                .add(&self.held[0], &self.held[1], 0, 1.0, &mut self.spectra);
+            self.frames += 1;
+            let weight = self.follow.unwrap_or(1.0 / self.frames as f64);
+            let sqrt2 = std::f64::consts::SQRT_2;
+            for (power, centre) in self.powers.iter_mut().zip(OCTAVE_CENTRES_HZ) {
+                let now = self.spectra.between(centre / sqrt2, centre * sqrt2);
+                power.left += weight * (now.left - power.left);
+                power.right += weight * (now.right - power.right);
+                power.cross += weight * (now.cross - power.cross);
+            }
+            for held in &mut self.held {
+                held.drain(..len / 2);
+            }
+        }
+    }
+
+    /// Each octave's picture (none where it is silent or nothing was measured yet).
+    pub fn bands(&self) -> [Option<BandStereo>; 10] {
+        self.powers
+            .map(|p| (self.frames > 0 && p.left + p.right > SILENT).then(|| p.picture()))
+    }
+
+    /// Forgets what was heard (a seek, a stop).
+    pub fn reset(&mut self) {
+        self.held.iter_mut().for_each(Vec::clear);
+        self.powers = [BandPower::default(); 10];
+        self.frames = 0;
+    }
+}
