@@ -24,6 +24,7 @@ mod reduction_trace;
 mod restore;
 mod session;
 mod spectrum;
+mod stereo_view;
 mod style;
 mod timeline;
 mod widgets;

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use crest_engine::analysis::{AnalysisOptions, analyze_with};
-use crest_engine::balance::{Balance, balance};
+use crest_engine::balance::{Balance, BandStereo, OctaveStereo, balance};
 use crest_engine::chain::ChainSettings;
 use crest_engine::decode::{DecodeControl, DecodeError, decode_file_limited};
 use crest_engine::health::Finding;
@@ -32,6 +32,8 @@ pub struct Loaded {
     /// Third-octave balance and stereo picture (what the balance view holds against a
     /// reference), or why the track has none (a rate under 44.1 kHz, silence, surround).
     pub balance: Result<Balance, String>,
+    /// The stereo picture per octave over the whole track (stereo tracks).
+    pub octaves: Option<[Option<BandStereo>; 10]>,
     /// What the decoder had to say (repairs, truncation).
     pub warnings: Vec<String>,
 }
@@ -66,7 +68,7 @@ pub fn load(path: Option<PathBuf>, limits: &DecodeLimits, job: &Job) -> Result<L
         None => ("Demo mix (built in)".to_owned(), demo::demo_decoded()),
     };
     job.set_progress(0.8);
-    let (analysis, balance) = rayon::join(
+    let (analysis, (balance, octaves)) = rayon::join(
         || {
             analyze_with(
                 &decoded,
@@ -74,7 +76,12 @@ pub fn load(path: Option<PathBuf>, limits: &DecodeLimits, job: &Job) -> Result<L
                 &crate::RayonJoin,
             )
         },
-        || balance(&name, &decoded.audio).map_err(|e| e.to_string()),
+        || {
+            (
+                balance(&name, &decoded.audio).map_err(|e| e.to_string()),
+                OctaveStereo::of(&decoded.audio),
+            )
+        },
     );
     job.set_progress(1.0);
     // Asked for above, so always there.
@@ -90,6 +97,7 @@ pub fn load(path: Option<PathBuf>, limits: &DecodeLimits, job: &Job) -> Result<L
         mix: analysis.loudness,
         findings: analysis.findings,
         balance,
+        octaves,
     })
 }
 

@@ -47,6 +47,7 @@ use super::params::Param;
 use super::path_entry::{self, PathEntry, Typing};
 use super::pipeline::{Loaded, Mastered, master, solver_start};
 use super::spectrum::Spectrum;
+use super::stereo_view::StereoView;
 use super::style;
 use super::timeline::Timeline;
 use super::widgets::Notice;
@@ -140,6 +141,8 @@ pub enum Plot {
     Spectrum,
     /// The third-octave balance against a reference or a target range, and the match.
     Balance,
+    /// The goniometer and the stereo picture per octave.
+    Stereo,
 }
 
 #[derive(Debug)]
@@ -195,6 +198,8 @@ pub struct Session {
     plot: Plot,
     /// The balance against a reference or a target range, and the match.
     balance: BalanceView,
+    /// The goniometer and the octaves' stereo picture.
+    stereo: StereoView,
 
     // Transport (see `transport`).
     pub(super) playing: bool,
@@ -350,6 +355,7 @@ impl Session {
             spectrum,
             plot: Plot::default(),
             balance: BalanceView::new(loaded.balance, rate),
+            stereo: StereoView::new(rate, loaded.octaves),
             tap_scratch: Vec::new(),
             last_tick: None,
         }

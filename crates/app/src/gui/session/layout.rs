@@ -135,7 +135,11 @@ impl Session {
 }
 
 /// The plots offered under the timeline.
-const PLOTS: [(Plot, &str); 2] = [(Plot::Spectrum, "Spectrum"), (Plot::Balance, "Balance")];
+const PLOTS: [(Plot, &str); 3] = [
+    (Plot::Spectrum, "Spectrum"),
+    (Plot::Balance, "Balance"),
+    (Plot::Stereo, "Stereo"),
+];
 
 impl Session {
     /// The choice of plot, then the shown plot's own controls and legend.
@@ -145,6 +149,7 @@ impl Session {
                 readouts::spectrum_legend(self.spectrum.smoothing, self.spectrum.slope)
             }
             Plot::Balance => self.balance.controls().map(Message::Balance),
+            Plot::Stereo => self.stereo.legend(),
         };
         row![widgets::segmented(&PLOTS, self.plot, Message::Plot), own]
             .spacing(16)
@@ -156,6 +161,7 @@ impl Session {
         match self.plot {
             Plot::Spectrum => self.spectrum.view(height).map(Message::Chain),
             Plot::Balance => self.balance.view(height).map(Message::Balance),
+            Plot::Stereo => self.stereo.view(height),
         }
     }
 

@@ -454,6 +454,7 @@ impl Session {
                 self.spectrum.reference = Some(loaded.spectrum.clone());
                 self.spectrum.refresh();
                 self.balance.set_reference(loaded.balance.clone());
+                self.stereo.set_reference(loaded.octaves);
                 let propose = self
                     .balance
                     .propose(&self.settings)
@@ -561,6 +562,7 @@ impl Session {
             self.meters.update(&snapshot, elapsed);
             drain(player.heard_tap(), 2, &mut self.tap_scratch);
             self.spectrum.push_heard(&self.tap_scratch, elapsed);
+            self.stereo.push_heard(&self.tap_scratch, elapsed);
         }
         if ended {
             self.playing = false;

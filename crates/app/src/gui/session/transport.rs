@@ -54,6 +54,7 @@ impl Session {
                 self.send(Command::Stop);
                 self.meters.reset();
                 self.spectrum.reset_live();
+                self.stereo.reset_live();
             }
             Message::TogglePlay => {
                 let message = if self.playing {
@@ -115,6 +116,7 @@ impl Session {
 
     fn seek_to(&mut self, seconds: f64) {
         self.spectrum.reset_live();
+        self.stereo.reset_live();
         let seconds = seconds.clamp(0.0, self.audio.duration_s());
         let frame = (seconds * f64::from(self.audio.sample_rate())) as u64;
         self.send(Command::Seek(frame));
