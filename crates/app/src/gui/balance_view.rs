@@ -15,11 +15,11 @@ use crest_engine::chain::{Chain, ChainSettings, EqSettings};
 use crest_engine::eq_match::{FIT_RANGE_HZ, MatchLimits, Proposal, propose};
 use crest_engine::spectrum::BandSpectrum;
 use iced::alignment::Horizontal;
-use iced::widget::canvas::{self, Cache, Canvas, Frame, Geometry, Path, Stroke};
+use iced::widget::canvas::{self, Cache, Canvas, Frame, Geometry, Path};
 use iced::widget::{button, column, container, responsive, row, slider, space, text, tooltip};
 use iced::{Color, Element, Fill, Length, Point, Rectangle, Renderer, Size, Task, Theme, mouse};
 
-use super::spectrum::{FREQUENCY_LABELS, x_of};
+use super::spectrum::{FREQUENCY_LABELS, frequency_grid, polyline, x_of};
 use super::style;
 use super::widgets::{self, AxisLabel, axis};
 use super::work::off_thread;
@@ -476,19 +476,6 @@ fn difference_y(height: f32, db: f64) -> f32 {
     height * 0.5 * (1.0 - (db / RANGE_DB).clamp(-1.0, 1.0) as f32)
 }
 
-fn polyline(frame: &mut Frame, points: &[Point], color: Color, width: f32) {
-    if points.len() < 2 {
-        return;
-    }
-    let path = Path::new(|b| {
-        b.move_to(points[0]);
-        for &p in &points[1..] {
-            b.line_to(p);
-        }
-    });
-    frame.stroke(&path, Stroke::default().with_color(color).with_width(width));
-}
-
 impl BalanceView {
     fn draw_plot(&self, frame: &mut Frame) {
         let size = frame.size();
@@ -508,29 +495,10 @@ impl BalanceView {
             Size::new(size.width - fit_high, size.height),
             shade,
         );
-        for (f, _) in FREQUENCY_LABELS {
-            let x = x_of(size.width, f);
-            frame.stroke(
-                &Path::line(Point::new(x, 0.0), Point::new(x, size.height)),
-                Stroke::default().with_color(style::GRID).with_width(1.0),
-            );
-        }
-        for db in [-9.0, -6.0, -3.0, 3.0, 6.0, 9.0] {
-            let y = difference_y(size.height, db);
-            frame.stroke(
-                &Path::line(Point::new(0.0, y), Point::new(size.width, y)),
-                Stroke::default()
-                    .with_color(Color {
-                        a: 0.5,
-                        ..style::GRID
-                    })
-                    .with_width(1.0),
-            );
-        }
-        let zero = difference_y(size.height, 0.0);
-        frame.stroke(
-            &Path::line(Point::new(0.0, zero), Point::new(size.width, zero)),
-            Stroke::default().with_color(style::GRID).with_width(1.5),
+        frequency_grid(
+            frame,
+            [-9.0, -6.0, -3.0, 3.0, 6.0, 9.0].map(|db| difference_y(size.height, db)),
+            difference_y(size.height, 0.0),
         );
         let Some((_, target)) = self.target() else {
             return;

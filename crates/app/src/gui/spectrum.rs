@@ -371,7 +371,35 @@ fn line(
         .collect()
 }
 
-fn polyline(frame: &mut Frame, points: &[Point], color: Color, width: f32) {
+/// The grid of a plot over frequency: a line at each labelled frequency, faint lines across
+/// at `levels` (y in px) and a firmer one at `zero`.
+pub(super) fn frequency_grid<const N: usize>(frame: &mut Frame, levels: [f32; N], zero: f32) {
+    let size = frame.size();
+    for (f, _) in FREQUENCY_LABELS {
+        let x = x_of(size.width, f);
+        frame.stroke(
+            &Path::line(Point::new(x, 0.0), Point::new(x, size.height)),
+            Stroke::default().with_color(style::GRID).with_width(1.0),
+        );
+    }
+    for y in levels {
+        frame.stroke(
+            &Path::line(Point::new(0.0, y), Point::new(size.width, y)),
+            Stroke::default()
+                .with_color(Color {
+                    a: 0.5,
+                    ..style::GRID
+                })
+                .with_width(1.0),
+        );
+    }
+    frame.stroke(
+        &Path::line(Point::new(0.0, zero), Point::new(size.width, zero)),
+        Stroke::default().with_color(style::GRID).with_width(1.5),
+    );
+}
+
+pub(super) fn polyline(frame: &mut Frame, points: &[Point], color: Color, width: f32) {
     if points.len() < 2 {
         return;
     }
@@ -471,29 +499,10 @@ impl canvas::Program<Edit> for Spectrum {
         let still = self.still.draw(renderer, bounds.size(), |frame| {
             let size = frame.size();
             frame.fill_rectangle(Point::ORIGIN, size, style::PLOT_BACKGROUND);
-            for (f, _) in FREQUENCY_LABELS {
-                let x = x_of(size.width, f);
-                frame.stroke(
-                    &Path::line(Point::new(x, 0.0), Point::new(x, size.height)),
-                    Stroke::default().with_color(style::GRID).with_width(1.0),
-                );
-            }
-            for db in [-12.0, -6.0, 6.0, 12.0] {
-                let y = eq_y(size.height, db);
-                frame.stroke(
-                    &Path::line(Point::new(0.0, y), Point::new(size.width, y)),
-                    Stroke::default()
-                        .with_color(Color {
-                            a: 0.5,
-                            ..style::GRID
-                        })
-                        .with_width(1.0),
-                );
-            }
-            let zero = eq_y(size.height, 0.0);
-            frame.stroke(
-                &Path::line(Point::new(0.0, zero), Point::new(size.width, zero)),
-                Stroke::default().with_color(style::GRID).with_width(1.5),
+            frequency_grid(
+                frame,
+                [-12.0, -6.0, 6.0, 12.0].map(|db| eq_y(size.height, db)),
+                eq_y(size.height, 0.0),
             );
             let bpo = crest_engine::spectrum::BANDS_PER_OCTAVE;
             // The mix wide under the master, as on the timeline: both stay visible where the
