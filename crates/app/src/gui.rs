@@ -23,6 +23,7 @@ mod pipeline;
 mod reduction_trace;
 mod restore;
 mod session;
+mod spectrogram_view;
 mod spectrum;
 mod stereo_view;
 mod style;

@@ -7,6 +7,11 @@
 
 use std::sync::Arc;
 
+mod spectrogram;
+pub use spectrogram::{
+    SPECTROGRAM_BANDS_PER_OCTAVE, SPECTROGRAM_HOP_S, Spectrogram, SpectrogramBuilder, spectrogram,
+};
+
 use rustfft::num_complex::Complex;
 use rustfft::{Fft, FftPlanner};
 use serde::Serialize;
@@ -66,6 +71,7 @@ impl Bands {
 /// Integrates a power spectrum (one value per FFT bin, bin `k` centred on `k · bin_hz`) over
 /// each band, treating each bin as a rectangle of constant density `bin_hz` wide. Narrow low
 /// bands that fall inside one bin get their share of it, so no band is ever empty.
+#[derive(Debug)]
 struct BandMap {
     /// Per band: (first bin, weights of consecutive bins).
     weights: Vec<(usize, Vec<f32>)>,

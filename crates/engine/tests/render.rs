@@ -315,6 +315,18 @@ fn a_measured_render_reports_what_the_render_measures_and_stops_when_cancelled()
         for (a, b) in measured.spectrum.levels_db.iter().zip(&spectrum.levels_db) {
             assert!((a - b).abs() < 1e-3, "{a} vs {b}");
         }
+        // The master's spectrum over time, as the spectrogram of the rendered file reads.
+        let over_time = crest_engine::spectrum::spectrogram(&rendered.audio);
+        assert_eq!(measured.spectrogram.columns(), over_time.columns());
+        assert!(over_time.columns() > 0);
+        for (a, b) in measured
+            .spectrogram
+            .levels_db
+            .iter()
+            .zip(&over_time.levels_db)
+        {
+            assert!((a - b).abs() < 1e-3, "{a} vs {b}");
+        }
         match (&measured.limiter, &rendered.limiter) {
             (Some(got), Some(want)) => {
                 assert!((got.gain_db - want.gain_db).abs() < 1e-9);

@@ -284,3 +284,57 @@ fn a_stereo_spectrum_is_the_mean_power_of_its_channels_read_alone() {
     }
     assert!(compared > 100, "{compared} bands compared");
 }
+
+#[test]
+fn the_spectrogram_follows_a_tone_across_bands_and_time() {
+    use crest_engine::spectrum::{SPECTROGRAM_HOP_S, spectrogram};
+    // 1 s of 200 Hz, 1 s of 5 kHz, 1 s of silence, at −6 dBFS peak in both channels.
+    let rate = 48_000u32;
+    let tone: Vec<f32> = (0..3 * rate as usize)
+        .map(|n| {
+            let t = n as f64 / f64::from(rate);
+            let f = if t < 1.0 { 200.0 } else { 5_000.0 };
+            if t < 2.0 {
+                (0.5 * (std::f64::consts::TAU * f * t).sin()) as f32
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    let audio = crest_engine::AudioBuffer::new(rate, vec![tone.clone(), tone]).expect("stereo");
+    let s = spectrogram(&audio);
+    assert!((s.hop_s - SPECTROGRAM_HOP_S).abs() < 1e-9);
+    // A column every 50 ms while a whole window fits.
+    let window = 2 * (s.first_centre_s * f64::from(rate)).round() as usize;
+    assert_eq!(s.columns(), (3 * rate as usize - window) / 2_400 + 1);
+    let centres = s.bands.centres_hz();
+    // The band standing highest, and the power of it and its neighbours (dBFS).
+    let loudest = |seconds: f64| -> (f64, f64) {
+        let column = s.column(s.column_at(seconds).expect("a column there"));
+        let (band, _) = column
+            .iter()
+            .enumerate()
+            .max_by(|a, b| a.1.total_cmp(b.1))
+            .expect("bands");
+        let around: f64 = column[band.saturating_sub(1)..(band + 2).min(column.len())]
+            .iter()
+            .map(|&db| 10f64.powf(f64::from(db) / 10.0))
+            .sum();
+        (centres[band], 10.0 * around.log10())
+    };
+    // The sine stands in the band holding it, and its power (A²/2, −9.03 dBFS) is there and
+    // in the neighbours its window's main lobe reaches (at 200 Hz the 23 Hz bins are wider
+    // than a sixth of an octave).
+    for (at, freq) in [(0.5, 200.0), (1.5, 5_000.0)] {
+        let (centre, level) = loudest(at);
+        assert!(
+            (centre / freq).log2().abs() < 1.0 / 12.0 + 1e-9,
+            "{freq} Hz read in the band at {centre:.0} Hz"
+        );
+        assert!((level + 9.03).abs() < 0.5, "{level} dBFS");
+    }
+    // Silence reads at the floor.
+    let (_, level) = loudest(2.7);
+    assert!(level < -140.0, "{level}");
+    assert!(s.column_at(3.5).is_none());
+}

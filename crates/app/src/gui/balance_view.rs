@@ -300,9 +300,6 @@ impl BalanceView {
         .padding([3, 8])
         .style(button::primary)
         .on_press_maybe((bands > 0 && !self.proposing).then_some(Message::Apply));
-        let legend = |words: &'static str, color: Color| {
-            text(words).color(color).wrapping(text::Wrapping::None)
-        };
         row![
             against,
             tooltip(
@@ -326,11 +323,6 @@ impl BalanceView {
                 .color(style::TEXT)
                 .wrapping(text::Wrapping::None),
             apply,
-            space::horizontal(),
-            legend("— mix", style::MIX),
-            legend("— master", style::MASTER),
-            legend("— range", style::REFERENCE),
-            legend("— match", style::TARGET),
         ]
         .spacing(8)
         .align_y(iced::Alignment::Center)
@@ -395,9 +387,18 @@ impl BalanceView {
                     .height(Length::Fixed(FREQUENCY_AXIS_H)),
                 space::horizontal().width(Length::Fixed(axis::RIGHT_W)),
             ],
-            container(self.verdict())
-                .height(Length::Fixed(VERDICT_H))
-                .clip(true),
+            container(
+                row![
+                    container(self.verdict()).width(Fill),
+                    legend("— mix", style::MIX),
+                    legend("— master", style::MASTER),
+                    legend("— range", style::REFERENCE),
+                    legend("— match", style::TARGET),
+                ]
+                .spacing(10)
+            )
+            .height(Length::Fixed(VERDICT_H))
+            .clip(true),
         ]
         .into()
     }
@@ -424,33 +425,46 @@ impl BalanceView {
             ("Fitting the match…".to_owned(), style::MUTED, Vec::new())
         } else if let Some(p) = &self.proposal {
             let name = self.target().map(|(name, _)| name).unwrap_or_default();
-            let effect = if p.bands.is_empty() {
-                format!(
-                    "Against {name}: {:.2} dB RMS apart (40 Hz–16 kHz); no band is worth adding.",
-                    p.rms_before_db
+            // Short on the line, whole on hover.
+            let (short, whole) = if p.bands.is_empty() {
+                (
+                    format!(
+                        "{name}: {:.2} dB RMS apart; no band is worth adding",
+                        p.rms_before_db
+                    ),
+                    format!(
+                        "Against {name}: {:.2} dB RMS apart (third octaves, 40 Hz–16 kHz, about \
+                         their level); no band is worth adding.",
+                        p.rms_before_db
+                    ),
                 )
             } else {
-                format!(
-                    "Against {name}: {:.2} dB RMS apart (40 Hz–16 kHz); the {} proposed band{} \
-                     leave {:.2}.",
-                    p.rms_before_db,
-                    p.bands.len(),
-                    if p.bands.len() == 1 { "" } else { "s" },
-                    p.rms_after_db
+                let bands = if p.bands.len() == 1 {
+                    "1 band leaves".to_owned()
+                } else {
+                    format!("{} bands leave", p.bands.len())
+                };
+                (
+                    format!(
+                        "{name}: {:.2} dB RMS apart; {bands} {:.2}",
+                        p.rms_before_db, p.rms_after_db
+                    ),
+                    format!(
+                        "Against {name}: {:.2} dB RMS apart (third octaves, 40 Hz–16 kHz, about \
+                         their level); the proposed {bands} {:.2}.",
+                        p.rms_before_db, p.rms_after_db
+                    ),
                 )
             };
-            let matters: Vec<String> = p
-                .mix_matters
-                .iter()
-                .map(|m| format!("{}.", crate::cli::capitalised(m)))
-                .collect();
-            match matters.first() {
-                Some(first) => (first.clone(), style::WARNING, {
-                    let mut all = vec![effect];
-                    all.extend(matters.iter().cloned());
-                    all
-                }),
-                None => (effect, style::TEXT, Vec::new()),
+            let mut all = vec![whole];
+            all.extend(
+                p.mix_matters
+                    .iter()
+                    .map(|m| format!("{}.", crate::cli::capitalised(m))),
+            );
+            match all.get(1) {
+                Some(first_matter) => (first_matter.clone(), style::WARNING, all),
+                None => (short, style::TEXT, all),
             }
         } else {
             (String::new(), style::MUTED, Vec::new())
@@ -470,6 +484,10 @@ impl BalanceView {
             .into()
         }
     }
+}
+
+fn legend<'a>(words: &'static str, color: Color) -> iced::widget::Text<'a> {
+    text(words).color(color).wrapping(text::Wrapping::None)
 }
 
 fn difference_y(height: f32, db: f64) -> f32 {

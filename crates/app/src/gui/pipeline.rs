@@ -13,7 +13,7 @@ use crest_engine::health::Finding;
 use crest_engine::limits::DecodeLimits;
 use crest_engine::loudness::Loudness;
 use crest_engine::render::{RenderControl, RenderScratch, SolverStart, render_measured};
-use crest_engine::spectrum::{BandSpectrum, long_term_spectrum};
+use crest_engine::spectrum::{BandSpectrum, Spectrogram, long_term_spectrum, spectrogram};
 use crest_engine::{AudioBuffer, demo};
 
 use super::work::Job;
@@ -34,6 +34,8 @@ pub struct Loaded {
     pub balance: Result<Balance, String>,
     /// The stereo picture per octave over the whole track (stereo tracks).
     pub octaves: Option<[Option<BandStereo>; 10]>,
+    /// The spectrum over time.
+    pub spectrogram: Spectrogram,
     /// What the decoder had to say (repairs, truncation).
     pub warnings: Vec<String>,
 }
@@ -68,7 +70,7 @@ pub fn load(path: Option<PathBuf>, limits: &DecodeLimits, job: &Job) -> Result<L
         None => ("Demo mix (built in)".to_owned(), demo::demo_decoded()),
     };
     job.set_progress(0.8);
-    let (analysis, (balance, octaves)) = rayon::join(
+    let (analysis, (balance, octaves, spectrogram)) = rayon::join(
         || {
             analyze_with(
                 &decoded,
@@ -80,6 +82,7 @@ pub fn load(path: Option<PathBuf>, limits: &DecodeLimits, job: &Job) -> Result<L
             (
                 balance(&name, &decoded.audio).map_err(|e| e.to_string()),
                 OctaveStereo::of(&decoded.audio),
+                spectrogram(&decoded.audio),
             )
         },
     );
@@ -98,6 +101,7 @@ pub fn load(path: Option<PathBuf>, limits: &DecodeLimits, job: &Job) -> Result<L
         findings: analysis.findings,
         balance,
         octaves,
+        spectrogram,
     })
 }
 

@@ -46,6 +46,7 @@ use super::monitor_bar::Monitor;
 use super::params::Param;
 use super::path_entry::{self, PathEntry, Typing};
 use super::pipeline::{Loaded, Mastered, master, solver_start};
+use super::spectrogram_view::{self, SpectrogramView};
 use super::spectrum::Spectrum;
 use super::stereo_view::StereoView;
 use super::style;
@@ -86,6 +87,8 @@ pub enum Message {
     Plot(Plot),
     /// The tonal balance view.
     Balance(balance_view::Message),
+    /// The spectrogram shows the mix's or the master's.
+    SpectrogramOf(spectrogram_view::Which),
     /// A target-range file chosen for the balance view.
     RangeToLoad(Picked),
     /// The keyboard help overlay.
@@ -143,6 +146,8 @@ pub enum Plot {
     Balance,
     /// The goniometer and the stereo picture per octave.
     Stereo,
+    /// The spectrum over time, around the playhead.
+    Spectrogram,
 }
 
 #[derive(Debug)]
@@ -200,6 +205,8 @@ pub struct Session {
     balance: BalanceView,
     /// The goniometer and the octaves' stereo picture.
     stereo: StereoView,
+    /// The mix's or the master's spectrum over time.
+    spectrogram: SpectrogramView,
 
     // Transport (see `transport`).
     pub(super) playing: bool,
@@ -278,9 +285,10 @@ impl Session {
         let mut spectrum = Spectrum::new(rate);
         spectrum.mix = Some(loaded.spectrum);
         spectrum.set_eq(&settings, rate, channels);
+        let duration_s = loaded.audio.duration_s();
         let mut timeline = Timeline {
             mix: loaded.mix.short_term_series(),
-            duration_s: loaded.audio.duration_s(),
+            duration_s,
             markers: loaded
                 .findings
                 .iter()
@@ -356,6 +364,7 @@ impl Session {
             plot: Plot::default(),
             balance: BalanceView::new(loaded.balance, rate),
             stereo: StereoView::new(rate, loaded.octaves),
+            spectrogram: SpectrogramView::new(loaded.spectrogram, duration_s),
             tap_scratch: Vec::new(),
             last_tick: None,
         }
@@ -617,6 +626,10 @@ impl Session {
                 }
             }
             Message::RangeToLoad(picked) => self.range_to_load(picked),
+            Message::SpectrogramOf(which) => {
+                self.spectrogram.show(which);
+                Task::none()
+            }
             Message::ShowHelp(shown) => {
                 self.help = shown;
                 Task::none()
@@ -664,6 +677,7 @@ impl Session {
                     .map(|l| l.gain_db);
                 self.spectrum.master = Some(mastered.spectrum.clone());
                 self.spectrum.refresh();
+                self.spectrogram.set_master(mastered.spectrogram.clone());
                 if let Some(integrated) = mastered.loudness.integrated_lufs {
                     self.balance.set_master(
                         &mastered.spectrum,

@@ -25,7 +25,7 @@ use crate::chain::{
 };
 use crate::loudness::{IntegratedMeter, Loudness, ProgrammeMeter};
 use crate::parallel::Join;
-use crate::spectrum::{BandSpectrum, LongTermAnalyzer};
+use crate::spectrum::{BandSpectrum, LongTermAnalyzer, Spectrogram, SpectrogramBuilder};
 
 /// Frames handed from the rendering stage to the measuring stage at a time (16 blocks, about
 /// 1.5 s at 44.1 kHz: two chunks of stereo are 1 MiB).
@@ -43,6 +43,8 @@ pub struct MeasuredMaster {
     pub loudness: Loudness,
     pub limiter: Option<LimiterReport>,
     pub spectrum: BandSpectrum,
+    /// Its spectrum over time.
+    pub spectrogram: Spectrogram,
     pub gain_reduction: GainReductionHistory,
     /// The output's loudness per dB of limiter gain near the solved gain, where the solver
     /// searched: a re-render after an edit starts from it ([`SolverStart::GainDb`]).
@@ -102,7 +104,7 @@ pub fn render_measured(
             Chain::new(&pre_settings, rate, BLOCK, channels)?,
         );
         feed.compressor = compressor_trace();
-        let (loudness, spectrum) = measure_pass(
+        let (loudness, shape) = measure_pass(
             &mut feed,
             Pass {
                 channels,
@@ -120,7 +122,8 @@ pub fn render_measured(
         return Ok(MeasuredMaster {
             loudness,
             limiter: None,
-            spectrum,
+            spectrum: shape.spectrum,
+            spectrogram: shape.spectrogram,
             gain_reduction: GainReductionHistory {
                 step_s: REDUCTION_STEP_S,
                 limiter_db: Vec::new(),
@@ -227,7 +230,8 @@ pub fn render_measured(
         Ok(MeasuredMaster {
             loudness: master.loudness,
             limiter: Some(report),
-            spectrum: master.spectrum,
+            spectrum: master.shape.spectrum,
+            spectrogram: master.shape.spectrogram,
             gain_reduction: GainReductionHistory {
                 step_s: REDUCTION_STEP_S,
                 limiter_db: master.limiter_db,
@@ -306,6 +310,12 @@ impl RenderScratch {
     }
 }
 
+/// The master's spectrum, whole and over time.
+struct Shape {
+    spectrum: BandSpectrum,
+    spectrogram: Spectrogram,
+}
+
 /// One pass from `source`, measuring the master whole: its loudness and peaks, and its
 /// spectrum, as two pieces of work.
 fn measure_pass(
@@ -316,9 +326,10 @@ fn measure_pass(
     strict_true_peak: bool,
     join: &impl Join,
     progress: &mut dyn FnMut(f64),
-) -> Result<(Loudness, BandSpectrum), RenderError> {
+) -> Result<(Loudness, Shape), RenderError> {
     let frames = source.frames();
     let mut spectrum = LongTermAnalyzer::new(rate, roles);
+    let mut spectrogram = SpectrogramBuilder::new(rate, roles);
     let mut loudness = ProgrammeMeter::new(rate, roles);
     if strict_true_peak {
         // The ceiling is held on the strict meter: the master is read on it too.
@@ -328,10 +339,19 @@ fn measure_pass(
         join,
         source,
         |planes| loudness.push_with(planes, join),
-        |planes| spectrum.push(planes),
+        |planes| {
+            spectrum.push(planes);
+            spectrogram.push(planes);
+        },
         &mut |done| progress(done as f64 / frames.max(1) as f64),
     )?;
-    Ok(join.join(|| loudness.finish(), || spectrum.finish()))
+    Ok(join.join(
+        || loudness.finish(),
+        || Shape {
+            spectrum: spectrum.finish(),
+            spectrogram: spectrogram.finish(),
+        },
+    ))
 }
 
 /// One pass from `source`, measuring only its integrated loudness (into `meter`).
@@ -356,7 +376,7 @@ fn loudness_pass(
 struct LimitedMaster {
     gain_db: f64,
     loudness: Loudness,
-    spectrum: BandSpectrum,
+    shape: Shape,
     stats: LimiterStats,
     /// The limiter's largest reduction per step of the master.
     limiter_db: Vec<f32>,
@@ -513,12 +533,12 @@ impl<'a> LimitedPasses<'a> {
         let stats = limiter.stats();
         match ran? {
             Measured::Whole(measured) => {
-                let (loudness, spectrum) = *measured;
+                let (loudness, shape) = *measured;
                 let result = (loudness.integrated_lufs, stats.peak_reduction_db);
                 self.latest = Some(LimitedMaster {
                     gain_db,
                     loudness,
-                    spectrum,
+                    shape,
                     stats,
                     limiter_db,
                 });
@@ -534,7 +554,7 @@ impl<'a> LimitedPasses<'a> {
 
 /// What a limited pass measured: the master whole, or its integrated loudness alone.
 enum Measured {
-    Whole(Box<(Loudness, BandSpectrum)>),
+    Whole(Box<(Loudness, Shape)>),
     Loudness(Option<f64>),
 }
 

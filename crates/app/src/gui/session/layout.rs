@@ -10,6 +10,7 @@ use iced::widget::{
 use iced::{Element, Fill, Length};
 
 use super::super::chain_panel;
+use super::super::spectrogram_view::Which;
 use super::super::style;
 use super::super::timeline;
 use super::super::widgets;
@@ -135,11 +136,13 @@ impl Session {
 }
 
 /// The plots offered under the timeline.
-const PLOTS: [(Plot, &str); 3] = [
+const PLOTS: [(Plot, &str); 4] = [
     (Plot::Spectrum, "Spectrum"),
     (Plot::Balance, "Balance"),
     (Plot::Stereo, "Stereo"),
+    (Plot::Spectrogram, "Spectrogram"),
 ];
+const SPECTROGRAMS: [(Which, &str); 2] = [(Which::Mix, "Mix"), (Which::Master, "Master")];
 
 impl Session {
     /// The choice of plot, then the shown plot's own controls and legend.
@@ -150,6 +153,17 @@ impl Session {
             }
             Plot::Balance => self.balance.controls().map(Message::Balance),
             Plot::Stereo => self.stereo.legend(),
+            Plot::Spectrogram => row![
+                widgets::segmented(
+                    &SPECTROGRAMS,
+                    self.spectrogram.which,
+                    Message::SpectrogramOf
+                ),
+                text("quiet → loud: −96 … −18 dBFS per sixth octave").color(style::MUTED),
+            ]
+            .spacing(12)
+            .align_y(iced::Alignment::Center)
+            .into(),
         };
         row![widgets::segmented(&PLOTS, self.plot, Message::Plot), own]
             .spacing(16)
@@ -162,6 +176,7 @@ impl Session {
             Plot::Spectrum => self.spectrum.view(height).map(Message::Chain),
             Plot::Balance => self.balance.view(height).map(Message::Balance),
             Plot::Stereo => self.stereo.view(height),
+            Plot::Spectrogram => self.spectrogram.view(height),
         }
     }
 

@@ -551,6 +551,8 @@ impl Session {
             // Where the sound is now: between callbacks, less the device's latency.
             self.timeline.playhead_s =
                 Some(player.playhead() as f64 / f64::from(self.audio.sample_rate()));
+            self.spectrogram
+                .set_playhead(self.timeline.playhead_s.unwrap_or(0.0));
             drain(
                 player.master_tap(),
                 self.audio.channel_count(),

@@ -168,8 +168,9 @@ pub(super) fn spectrum_legend<'a>(smoothing: f64, slope: f64) -> Element<'a, Mes
             slope
         }),
         space::horizontal(),
-        text("heard (live)").color(style::TEXT),
-        text("— reference").color(style::REFERENCE),
+        // Short, beside four plot tabs: the mix and master colours are the timeline's.
+        text("live").color(style::TEXT),
+        text("— ref").color(style::REFERENCE),
         text("— EQ").color(style::TARGET),
     ]
     .spacing(12)

@@ -16,10 +16,10 @@ use crest_playback::engine::{Listen, MAX_BLOCK};
 use crest_playback::{Backend, PlaybackStatus};
 use iced_test::Simulator;
 
-mod balance;
 mod chain;
 mod export;
 mod playback;
+mod plots;
 mod screens;
 mod sessions;
 mod typed_paths;

@@ -121,6 +121,7 @@ impl Session {
         let frame = (seconds * f64::from(self.audio.sample_rate())) as u64;
         self.send(Command::Seek(frame));
         self.timeline.playhead_s = Some(seconds);
+        self.spectrogram.seek(seconds);
     }
 
     /// The header: the track, snapshots, undo, open, recent files, export, the transport.

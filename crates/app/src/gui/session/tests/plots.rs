@@ -1,5 +1,7 @@
-//! The balance view: the mix held against a reference, the match's proposal drawn and told,
-//! its amount, and the proposal applied to the chain as one undo step.
+//! The plots beside the spectrum. Balance: the mix held against a reference, the match's
+//! proposal drawn and told, its amount, and the proposal applied to the chain as one undo
+//! step. Stereo: the goniometer and octaves of what is heard. Spectrogram: the mix's and the
+//! master's, following the playhead.
 
 use super::*;
 use crest_engine::dsp::biquad::{Cascade, Coefficients};
@@ -126,7 +128,7 @@ fn the_mix_is_held_against_a_reference_and_the_match_is_applied_as_one_step() {
     let mut ui = window(&desk);
     assert!(
         ui.find(format!(
-            "Against brighter.wav: {:.2} dB RMS apart (40 Hz–16 kHz); the {} proposed bands leave {:.2}.",
+            "brighter.wav: {:.2} dB RMS apart; {} bands leave {:.2}",
             proposal.rms_before_db,
             bands.len(),
             proposal.rms_after_db
@@ -233,4 +235,49 @@ fn the_stereo_view_reads_what_is_heard_beside_the_whole_mix() {
     }
     let mut ui = window(&desk);
     assert!(ui.find("goniometer and octaves of what is heard").is_ok());
+}
+
+#[test]
+fn the_spectrogram_shows_the_master_and_the_mix_around_the_playhead() {
+    let mut desk = ready();
+    apply(&mut desk, [Message::Session(S::Plot(Plot::Spectrogram))]);
+    let mut ui = window(&desk);
+    assert!(ui.find("Mix").is_ok());
+    assert!(
+        ui.find("quiet → loud: −96 … −18 dBFS per sixth octave")
+            .is_ok()
+    );
+    drop(ui);
+    // The master's, measured with the render, spans the track as the mix's does.
+    let s = session(&desk);
+    let master = s.master.as_ref().expect("rendered");
+    let columns = master.spectrogram.columns();
+    let expected = (s.audio.duration_s() / crest_engine::spectrum::SPECTROGRAM_HOP_S) as usize;
+    assert!(
+        columns + 2 >= expected && columns <= expected,
+        "{columns} of {expected}"
+    );
+    // The default gentle chain changes the spectrum little: mix and master read alike in
+    // the demo's loud section, the master no quieter.
+    let at = master.spectrogram.column_at(12.0).expect("a column");
+    let mix = crest_engine::spectrum::spectrogram(&s.audio);
+    let power = |levels: &[f32]| -> f64 {
+        10.0 * levels
+            .iter()
+            .map(|&db| 10f64.powf(f64::from(db) / 10.0))
+            .sum::<f64>()
+            .log10()
+    };
+    let (master_db, mix_db) = (power(master.spectrogram.column(at)), power(mix.column(at)));
+    assert!((master_db - mix_db).abs() < 3.0, "{master_db} vs {mix_db}");
+    apply(
+        &mut desk,
+        [Message::Session(S::SpectrogramOf(
+            super::super::super::spectrogram_view::Which::Mix,
+        ))],
+    );
+    assert_eq!(
+        session(&desk).spectrogram.which,
+        super::super::super::spectrogram_view::Which::Mix
+    );
 }
