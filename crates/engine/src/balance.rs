@@ -10,7 +10,7 @@
 use std::sync::Arc;
 
 mod octaves;
-pub use octaves::{LIVE_SECONDS, OCTAVE_CENTRES_HZ, OCTAVE_LABELS, OctaveStereo};
+pub use octaves::{LIVE_SECONDS, OCTAVE_CENTRES_HZ, OCTAVE_LABELS, OctaveStereo, Octaves};
 
 use rustfft::num_complex::Complex;
 use rustfft::{Fft, FftPlanner};
@@ -106,6 +106,15 @@ pub enum BalanceError {
 
 /// Measures `audio` (named `name` in reports).
 pub fn balance(name: &str, audio: &AudioBuffer) -> Result<Balance, BalanceError> {
+    balance_and_octaves(name, audio).map(|(balance, _)| balance)
+}
+
+/// [`balance`], and for a stereo track its picture per octave ([`OctaveStereo::of`]), from one
+/// pass over the track.
+pub fn balance_and_octaves(
+    name: &str,
+    audio: &AudioBuffer,
+) -> Result<(Balance, Option<Octaves>), BalanceError> {
     let channels = audio.channels();
     if channels.is_empty() || channels.len() > 2 {
         return Err(BalanceError::Channels(name.to_owned(), channels.len()));
@@ -153,7 +162,7 @@ pub fn balance(name: &str, audio: &AudioBuffer) -> Result<Balance, BalanceError>
         20.0 * f64::from(peak).max(1e-10).log10()
             - 10.0 * (sum / count.max(1) as f64).max(1e-20).log10()
     };
-    Ok(Balance {
+    let balance = Balance {
         name: name.to_owned(),
         integrated_lufs: integrated,
         lra_lu: measured.lra_lu,
@@ -164,7 +173,9 @@ pub fn balance(name: &str, audio: &AudioBuffer) -> Result<Balance, BalanceError>
         levels_db,
         stereo: stereo.then_some(pictures),
         width_db: stereo.then(|| ratio_db(side_total, mid_total)),
-    })
+    };
+    let octaves = stereo.then(|| octaves::pictures(&octaves::octave_powers(&spectra)));
+    Ok((balance, octaves))
 }
 
 /// Third-octave levels like [`Balance::levels_db`] (dB re `integrated_lufs`, the channels'
@@ -274,7 +285,7 @@ struct CrossFrame {
     /// Scales |X|² to mean square: a windowed frame's |X|² carries N·Σw² of it; one-sided,
     /// all but DC and Nyquist carry their negative-frequency twin too.
     scale: f64,
-    buffers: [Vec<Complex<f64>>; 2],
+    buffer: Vec<Complex<f64>>,
     scratch: Vec<Complex<f64>>,
 }
 
@@ -293,7 +304,7 @@ impl CrossFrame {
         let energy: f64 = window.iter().map(|w| w * w).sum();
         Self {
             scratch: vec![Complex::default(); fft.get_inplace_scratch_len()],
-            buffers: [vec![Complex::default(); len], vec![Complex::default(); len]],
+            buffer: vec![Complex::default(); len],
             scale: 1.0 / (energy * len as f64),
             window,
             fft,
@@ -317,16 +328,24 @@ impl CrossFrame {
     /// Adds `weight` × the frame of `left` and `right` that starts at `start` (zero past
     /// their ends) to `into`.
     fn add(&mut self, left: &[f32], right: &[f32], start: usize, weight: f64, into: &mut Spectra) {
-        for (buffer, channel) in self.buffers.iter_mut().zip([left, right]) {
-            for (n, slot) in buffer.iter_mut().enumerate() {
-                let x = channel.get(start + n).copied().unwrap_or(0.0);
-                *slot = Complex::new(f64::from(x) * self.window[n], 0.0);
-            }
-            self.fft.process_with_scratch(buffer, &mut self.scratch);
+        // Both channels through one FFT, left as the real part and right as the imaginary:
+        // L[k] = (Z[k] + Z*[N−k]) / 2, R[k] = (Z[k] − Z*[N−k]) / 2i.
+        let len = self.len();
+        for (n, slot) in self.buffer.iter_mut().enumerate() {
+            let at = start + n;
+            let (l, r) = (
+                left.get(at).copied().unwrap_or(0.0),
+                right.get(at).copied().unwrap_or(0.0),
+            );
+            *slot = Complex::new(f64::from(l), f64::from(r)) * self.window[n];
         }
+        self.fft
+            .process_with_scratch(&mut self.buffer, &mut self.scratch);
         let last = into.left.len() - 1;
         for k in 0..=last {
-            let (l, r) = (self.buffers[0][k], self.buffers[1][k]);
+            let (z, mirrored) = (self.buffer[k], self.buffer[(len - k) % len].conj());
+            let l = 0.5 * (z + mirrored);
+            let r = Complex::new(0.0, -0.5) * (z - mirrored);
             let twice = if k == 0 || k == last { 1.0 } else { 2.0 };
             let w = weight * self.scale * twice;
             into.left[k] += w * l.norm_sqr();

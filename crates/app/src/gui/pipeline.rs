@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use crest_engine::analysis::{AnalysisOptions, analyze_with};
-use crest_engine::balance::{Balance, BandStereo, OctaveStereo, balance};
+use crest_engine::balance::{Balance, BandStereo, OctaveStereo, balance_and_octaves};
 use crest_engine::chain::ChainSettings;
 use crest_engine::decode::{DecodeControl, DecodeError, decode_file_limited};
 use crest_engine::health::Finding;
@@ -70,7 +70,7 @@ pub fn load(path: Option<PathBuf>, limits: &DecodeLimits, job: &Job) -> Result<L
         None => ("Demo mix (built in)".to_owned(), demo::demo_decoded()),
     };
     job.set_progress(0.8);
-    let (analysis, (balance, octaves, spectrogram)) = rayon::join(
+    let (analysis, ((balance, octaves), spectrogram)) = rayon::join(
         || {
             analyze_with(
                 &decoded,
@@ -79,10 +79,13 @@ pub fn load(path: Option<PathBuf>, limits: &DecodeLimits, job: &Job) -> Result<L
             )
         },
         || {
-            (
-                balance(&name, &decoded.audio).map_err(|e| e.to_string()),
-                OctaveStereo::of(&decoded.audio),
-                spectrogram(&decoded.audio),
+            rayon::join(
+                || match balance_and_octaves(&name, &decoded.audio) {
+                    Ok((balance, octaves)) => (Ok(balance), octaves),
+                    // The octaves are read where the balance is not compared (under 44.1 kHz).
+                    Err(why) => (Err(why.to_string()), OctaveStereo::of(&decoded.audio)),
+                },
+                || spectrogram(&decoded.audio),
             )
         },
     );

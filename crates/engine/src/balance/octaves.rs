@@ -20,6 +20,19 @@ const FFT_AT_48K: usize = 4_096;
 /// Below this (the channels' power summed) an octave is silent: no picture.
 const SILENT: f64 = 1e-12;
 
+/// Each octave's picture: none for a silent one.
+pub type Octaves = [Option<BandStereo>; 10];
+
+/// The power in each octave band.
+pub(super) fn octave_powers(spectra: &Spectra) -> [BandPower; 10] {
+    let sqrt2 = std::f64::consts::SQRT_2;
+    OCTAVE_CENTRES_HZ.map(|centre| spectra.between(centre / sqrt2, centre * sqrt2))
+}
+
+pub(super) fn pictures(powers: &[BandPower; 10]) -> Octaves {
+    powers.map(|p| (p.left + p.right > SILENT).then(|| p.picture()))
+}
+
 /// The stereo picture per octave of audio arriving in blocks.
 #[derive(Debug)]
 pub struct OctaveStereo {
@@ -59,14 +72,10 @@ impl OctaveStereo {
         }
     }
 
-    /// The picture of a whole stereo track (`None` for a mono one).
-    pub fn of(audio: &AudioBuffer) -> Option<[Option<BandStereo>; 10]> {
-        let [left, right] = audio.channels() else {
-            return None;
-        };
-        let mut stereo = Self::new(audio.sample_rate());
-        stereo.push(left, right);
-        Some(stereo.bands())
+    /// The picture of a whole stereo track (`None` for a mono one), from its long-term
+    /// spectra (as [`balance_and_octaves`](super::balance_and_octaves) reads it).
+    pub fn of(audio: &AudioBuffer) -> Option<Octaves> {
+        (audio.channel_count() == 2).then(|| pictures(&octave_powers(&Spectra::of(audio))))
     }
 
     /// Takes interleaved stereo.
@@ -103,9 +112,7 @@ impl OctaveStereo {
                 .add(&self.held[0], &self.held[1], 0, 1.0, &mut self.spectra);
             self.frames += 1;
             let weight = self.follow.unwrap_or(1.0 / self.frames as f64);
-            let sqrt2 = std::f64::consts::SQRT_2;
-            for (power, centre) in self.powers.iter_mut().zip(OCTAVE_CENTRES_HZ) {
-                let now = self.spectra.between(centre / sqrt2, centre * sqrt2);
+            for (power, now) in self.powers.iter_mut().zip(octave_powers(&self.spectra)) {
                 power.left += weight * (now.left - power.left);
                 power.right += weight * (now.right - power.right);
                 power.cross += weight * (now.cross - power.cross);
@@ -117,9 +124,11 @@ impl OctaveStereo {
     }
 
     /// Each octave's picture (none where it is silent or nothing was measured yet).
-    pub fn bands(&self) -> [Option<BandStereo>; 10] {
-        self.powers
-            .map(|p| (self.frames > 0 && p.left + p.right > SILENT).then(|| p.picture()))
+    pub fn bands(&self) -> Octaves {
+        if self.frames == 0 {
+            return [None; 10];
+        }
+        pictures(&self.powers)
     }
 
     /// Forgets what was heard (a seek, a stop).
