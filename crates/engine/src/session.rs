@@ -82,6 +82,8 @@ pub struct ViewChoices {
     pub smoothing: f64,
     /// The spectrum's slope in dB per octave about 1 kHz (0, 3 or 4.5).
     pub slope: f64,
+    /// The plot under the timeline (sessions saved before it was kept show the spectrum).
+    pub plot: Plot,
 }
 
 impl Default for ViewChoices {
@@ -90,8 +92,24 @@ impl Default for ViewChoices {
             momentary: false,
             smoothing: 6.0,
             slope: 0.0,
+            plot: Plot::Spectrum,
         }
     }
+}
+
+/// The plots that share the place under the desk's timeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Plot {
+    /// Long-term spectra, the live analyzer and the EQ with its handles.
+    #[default]
+    Spectrum,
+    /// The third-octave balance against a reference or a target range, and the match.
+    Balance,
+    /// The goniometer and the stereo picture per octave.
+    Stereo,
+    /// The spectrum over time, around the playhead.
+    Spectrogram,
 }
 
 /// Everything a session holds.

@@ -31,7 +31,7 @@ use crest_engine::health::{Finding, Severity};
 use crest_engine::limits::DecodeLimits;
 use crest_engine::loudness::Loudness;
 use crest_engine::platform::{Target, Targets};
-use crest_engine::session::{Preferences, Session as SessionFile};
+use crest_engine::session::{Plot, Preferences, Session as SessionFile};
 use crest_playback::engine::Source;
 use crest_playback::{BUFFER_CHOICES, DEFAULT_BUFFER_FRAMES, OutputChoice, OutputDevice, Player};
 use iced::{Subscription, Task, time};
@@ -134,20 +134,6 @@ pub enum Event {
     ExportStarted(PathBuf),
     /// An export has finished (written, failed or cancelled).
     ExportFinished,
-}
-
-/// The plots that share the place under the timeline.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Plot {
-    /// Long-term spectra, the live analyzer and the EQ with its handles.
-    #[default]
-    Spectrum,
-    /// The third-octave balance against a reference or a target range, and the match.
-    Balance,
-    /// The goniometer and the stereo picture per octave.
-    Stereo,
-    /// The spectrum over time, around the playhead.
-    Spectrogram,
 }
 
 #[derive(Debug)]

@@ -36,6 +36,7 @@ impl Session {
             momentary: self.momentary,
             smoothing: self.spectrum.smoothing,
             slope: self.spectrum.slope,
+            plot: self.plot,
         };
         file
     }
@@ -48,6 +49,7 @@ impl Session {
         let monitor = self.restore_monitor(&file.monitor);
         let view = file.view;
         let _ = self.update(Message::Momentary(view.momentary));
+        self.plot = view.plot;
         // Only the smoothings and slopes the desk offers.
         let offered = |value: f64, offers: &[(f64, &str)], or: f64| {
             offers

@@ -134,6 +134,7 @@ fn a_session_file_given_at_start_opens_as_a_session() {
         smoothing: 3.0,
         slope: 4.5,
     }));
+    let _ = desk.update(Message::Session(S::Plot(Plot::Stereo)));
     desk.save_session(&dir.join("demo"));
     let saved = dir.join("demo.crest.json");
 
@@ -158,6 +159,7 @@ fn a_session_file_given_at_start_opens_as_a_session() {
     );
     assert!(s.momentary);
     assert_eq!((s.spectrum.smoothing, s.spectrum.slope), (3.0, 4.5));
+    assert_eq!(s.plot, Plot::Stereo);
     assert_eq!(
         started.context.session_path.as_deref(),
         Some(saved.as_path())
