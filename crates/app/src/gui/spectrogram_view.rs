@@ -21,8 +21,8 @@ const WINDOW_S: f64 = 20.0;
 /// what is shown has been heard, the rest is coming.
 const PLAYHEAD_AT: f64 = 0.75;
 /// The level scale of the colours (dBFS per sixth-octave band).
-const QUIET_DB: f32 = -96.0;
-const LOUD_DB: f32 = -18.0;
+const QUIET_DB: f32 = -100.0;
+const LOUD_DB: f32 = -15.0;
 /// How often the image follows a moving playhead.
 const SCROLL_INTERVAL: Duration = Duration::from_millis(80);
 const TIME_AXIS_H: f32 = 14.0;
@@ -234,8 +234,8 @@ fn heat(db: f32) -> [u8; 3] {
     let t = ((db - QUIET_DB) / (LOUD_DB - QUIET_DB)).clamp(0.0, 1.0);
     let stops = [
         (0.0, style::PLOT_BACKGROUND),
-        (0.35, Color::from_rgb(0.16, 0.30, 0.62)),
-        (0.7, style::MASTER),
+        (0.45, Color::from_rgb(0.16, 0.30, 0.62)),
+        (0.8, style::MASTER),
         (1.0, Color::from_rgb(1.0, 0.96, 0.88)),
     ];
     let (mut from, mut to) = (stops[0], stops[1]);

@@ -104,9 +104,9 @@ impl StereoView {
 
     pub fn legend<'a, M: 'a>(&self) -> Element<'a, M> {
         row![
-            text("goniometer and octaves of what is heard").color(style::TEXT),
-            text("▮ mix (whole track)").color(style::MIX),
-            text("▮ reference").color(style::REFERENCE),
+            text("what is heard").color(style::TEXT),
+            text("▮ mix, whole").color(style::MIX),
+            text("▮ ref").color(style::REFERENCE),
         ]
         .spacing(12)
         .into()

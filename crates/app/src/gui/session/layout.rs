@@ -159,7 +159,7 @@ impl Session {
                     self.spectrogram.which,
                     Message::SpectrogramOf
                 ),
-                text("quiet → loud: −96 … −18 dBFS per sixth octave").color(style::MUTED),
+                text("quiet → loud: −100 … −15 dBFS per sixth octave").color(style::MUTED),
             ]
             .spacing(12)
             .align_y(iced::Alignment::Center)
