@@ -23,6 +23,7 @@ use crate::chain::{
     BandKind, Chain, ChainSettings, EqBand, EqDesign, MAX_EQ_BANDS, Placement, Slope,
 };
 use crate::dsp::biquad::Coefficients;
+use crate::emulation::noise::White;
 
 /// Where the proposal is judged (Hz).
 pub const FIT_RANGE_HZ: (f64, f64) = (40.0, 16_000.0);
@@ -442,8 +443,8 @@ fn region_name(low_hz: f64, high_hz: f64) -> &'static str {
     }
 }
 
-/// Every band kind, frequency, gain and Q the fit may use for a band: for searches that
-/// check the fit (tests).
+/// The frequency range (Hz) and Q range a band of `kind` may have: for searches that check
+/// the fit.
 pub fn limits_of(kind: BandKind) -> ((f64, f64), (f64, f64)) {
     Candidate {
         kind,
@@ -474,4 +475,87 @@ impl Fitter {
     pub fn max_gain_db(&self) -> f64 {
         self.max_gain_db
     }
+
+    /// The lowest RMS difference a long independent search finds with `bands` bands under
+    /// `rules` (each count from one to `bands` under [`SearchRules::Admissible`]): the bound
+    /// the proposal is held against. For each count, each of `starts` random sets of bands
+    /// (kind, frequency and Q anywhere in the kind's range, gain 0) is climbed by
+    /// [`SEARCH_STEPS`] random steps (frequency and Q by up to half an octave, gain by up to
+    /// 1 dB, shrinking to nothing over the climb), kept when they help and keep the rules.
+    /// Not rounded as the proposal is. The same `seed` gives the same figure.
+    pub fn search_bound(&self, bands: usize, starts: usize, seed: u64, rules: SearchRules) -> f64 {
+        let mut random = White::new(seed);
+        // Uniform in [0, 1).
+        let mut uniform = move || 0.5 + 0.5 * random.sample().clamp(-1.0, 1.0);
+        let counts = match rules {
+            SearchRules::Ranges => bands..=bands,
+            SearchRules::Admissible => 1..=bands,
+        };
+        let kinds = [BandKind::LowShelf, BandKind::HighShelf, BandKind::Bell];
+        let keeps = |set: &[Candidate]| rules == SearchRules::Ranges || self.admissible(set);
+        let max_gain = self.max_gain_db;
+        let mut best = self.rms(&[]);
+        for count in counts.filter(|&c| c > 0) {
+            for _ in 0..starts {
+                let mut set: Vec<Candidate> = Vec::with_capacity(count);
+                // A band that would break the rules is drawn again (at gain 0 only the shelf
+                // count and the bells' spacing can), a bounded number of times.
+                for _ in 0..100 * count {
+                    if set.len() == count {
+                        break;
+                    }
+                    let kind = kinds[(uniform() * 2.999) as usize];
+                    let ((fl, fh), (ql, qh)) = limits_of(kind);
+                    set.push(Candidate {
+                        kind,
+                        freq_hz: fl * (fh / fl).powf(uniform()),
+                        gain_db: 0.0,
+                        q: ql + (qh - ql) * uniform(),
+                    });
+                    if !keeps(&set) {
+                        set.pop();
+                    }
+                }
+                if set.is_empty() {
+                    continue;
+                }
+                let mut score = self.rms(&set);
+                for step in 0..SEARCH_STEPS {
+                    let scale = 1.0 - step as f64 / SEARCH_STEPS as f64;
+                    let i = (uniform() * (set.len() as f64 - 1e-9)) as usize;
+                    let mut trial = set.clone();
+                    let band = &mut trial[i];
+                    let ((fl, fh), (ql, qh)) = band.ranges();
+                    band.freq_hz =
+                        (band.freq_hz * 2f64.powf((uniform() - 0.5) * scale)).clamp(fl, fh);
+                    band.gain_db =
+                        (band.gain_db + (uniform() - 0.5) * 2.0 * scale).clamp(-max_gain, max_gain);
+                    band.q = (band.q * 2f64.powf((uniform() - 0.5) * scale)).clamp(ql, qh);
+                    let s = self.rms(&trial);
+                    if s < score && keeps(&trial) {
+                        (set, score) = (trial, s);
+                    }
+                }
+                best = best.min(score);
+            }
+        }
+        best
+    }
 }
+
+/// What a search for the bound may do ([`Fitter::search_bound`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SearchRules {
+    /// Exactly the given number of bands, each within its kind's frequency and Q range and
+    /// the gain limit, and nothing more: bands may pile up (two low shelves, bells side by
+    /// side, a frequency moved past the limit), which the proposal may not, so on a
+    /// difference beyond the limits this bound is lower than any proposal can reach.
+    Ranges,
+    /// The proposal's own rules as well: from one band up to the given number, one shelf of
+    /// each kind at most, bells an octave apart or more, no frequency moved by more than the
+    /// gain limit and 1 dB together.
+    Admissible,
+}
+
+/// Random steps each start of [`Fitter::search_bound`] is climbed by.
+pub const SEARCH_STEPS: usize = 4_000;
