@@ -56,6 +56,11 @@ impl StereoView {
     pub fn push_heard(&mut self, interleaved: &[f32], elapsed_s: f32) {
         self.live.push_interleaved(interleaved);
         let frames = interleaved.len() / 2;
+        if frames == 0 {
+            // A tick between two of the output's callbacks: what was drawn stays.
+            self.peak *= PEAK_FALL_PER_S.powf(elapsed_s);
+            return;
+        }
         let step = frames.div_ceil(POINTS).max(1);
         self.points.clear();
         let mut loudest = 0.0f32;
