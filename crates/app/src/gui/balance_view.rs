@@ -16,10 +16,10 @@ use crest_engine::eq_match::{FIT_RANGE_HZ, MatchLimits, Proposal, propose};
 use crest_engine::spectrum::BandSpectrum;
 use iced::alignment::Horizontal;
 use iced::widget::canvas::{self, Cache, Canvas, Frame, Geometry, Path};
-use iced::widget::{button, column, container, responsive, row, slider, space, text, tooltip};
+use iced::widget::{button, column, container, row, slider, space, text, tooltip};
 use iced::{Color, Element, Fill, Length, Point, Rectangle, Renderer, Size, Task, Theme, mouse};
 
-use super::spectrum::{FREQUENCY_LABELS, frequency_grid, polyline, x_of};
+use super::spectrum::{frequency_axis, frequency_grid, polyline, x_of};
 use super::style;
 use super::widgets::{self, AxisLabel, axis};
 use super::work::off_thread;
@@ -355,13 +355,7 @@ impl BalanceView {
                 style::TARGET,
             )
         });
-        let frequency = responsive(|size| {
-            let labels = FREQUENCY_LABELS
-                .iter()
-                .map(|&(f, text)| AxisLabel::new(x_of(size.width, f) + 3.0, text, style::MUTED))
-                .collect();
-            axis::across(size.width, FREQUENCY_AXIS_H, 11.0, labels)
-        });
+        let frequency = frequency_axis(FREQUENCY_AXIS_H);
         column![
             row![
                 axis::down(

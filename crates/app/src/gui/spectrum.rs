@@ -296,13 +296,7 @@ impl Spectrum {
             };
             AxisLabel::new(eq_y(plot_h, db), text, style::TARGET)
         });
-        let frequency = responsive(|size| {
-            let labels = FREQUENCY_LABELS
-                .iter()
-                .map(|&(f, text)| AxisLabel::new(x_of(size.width, f) + 3.0, text, style::MUTED))
-                .collect();
-            axis::across(size.width, FREQUENCY_AXIS_H, 11.0, labels)
-        });
+        let frequency = frequency_axis(FREQUENCY_AXIS_H);
         column![
             row![
                 axis::down(LEVEL_AXIS_W, plot_h, 10.0, Horizontal::Left, level.to_vec()),
@@ -369,6 +363,18 @@ fn line(
             )
         })
         .collect()
+}
+
+/// The frequency axis under a plot over frequency, `height` high, as wide as it is laid out.
+pub(super) fn frequency_axis<'a, M: 'a>(height: f32) -> Element<'a, M> {
+    responsive(move |size| {
+        let labels = FREQUENCY_LABELS
+            .iter()
+            .map(|&(f, text)| AxisLabel::new(x_of(size.width, f) + 3.0, text, style::MUTED))
+            .collect();
+        axis::across(size.width, height, 11.0, labels)
+    })
+    .into()
 }
 
 /// The grid of a plot over frequency: a line at each labelled frequency, faint lines across
