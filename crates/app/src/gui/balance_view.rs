@@ -138,6 +138,7 @@ impl BalanceView {
     pub fn set_range(&mut self, name: String, range: TargetRange) {
         self.range = Some((name, range));
         self.against = Against::Range;
+        self.error = None;
         self.targets += 1;
         self.plot.clear();
     }
