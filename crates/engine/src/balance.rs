@@ -355,6 +355,21 @@ impl CrossFrame {
     }
 }
 
+/// The picture per octave of two channels' power and cross power per FFT bin (`bin_hz`
+/// apart), summed over frames (the spectrogram's frames: a master's picture as it is
+/// rendered).
+pub(crate) fn octaves_of_bins(bins: &crate::spectrum::CrossBins, bin_hz: f64) -> Octaves {
+    let mean = 1.0 / bins.frames.max(1) as f64;
+    let average = |v: &[f64]| v.iter().map(|p| p * mean).collect();
+    let spectra = Spectra {
+        bin_hz,
+        left: average(&bins.first),
+        right: average(&bins.second),
+        cross: average(&bins.cross),
+    };
+    octaves::pictures(&octaves::octave_powers(&spectra))
+}
+
 impl Spectra {
     /// Hann-windowed frames with 50 % overlap over the whole track; each bin's mean power.
     fn of(audio: &AudioBuffer) -> Self {

@@ -107,6 +107,15 @@ impl BandMap {
     }
 }
 
+/// Two channels' power and cross power per FFT bin, summed over frames.
+#[derive(Debug, Clone)]
+pub(crate) struct CrossBins {
+    pub first: Vec<f64>,
+    pub second: Vec<f64>,
+    pub cross: Vec<f64>,
+    pub frames: usize,
+}
+
 /// The window and its power normalisation: a periodic Hann.
 fn hann(len: usize) -> Vec<f32> {
     (0..len)
@@ -182,6 +191,36 @@ impl PowerFrame {
             let one_sided = if k == 0 || k == half { 1.0 } else { 2.0 };
             *p += both * self.scale * one_sided;
         }
+    }
+
+    /// [`accumulate_pair`](Self::accumulate_pair) that also separates the two: each one's
+    /// power and their cross power (Re A·B̄) per bin are added to `apart`, scaled alike.
+    /// A[k] = (Z[k] + Z*[N−k]) / 2 and B[k] = (Z[k] − Z*[N−k]) / 2i, whose powers sum to
+    /// what `accumulate_pair` adds.
+    fn accumulate_pair_apart(
+        &mut self,
+        a: Pieces<'_>,
+        b: Pieces<'_>,
+        power: &mut [f32],
+        apart: &mut CrossBins,
+    ) {
+        self.window_into(a, Some(b));
+        self.fft
+            .process_with_scratch(&mut self.buffer, &mut self.scratch);
+        let len = self.buffer.len();
+        let half = len / 2;
+        for (k, p) in power.iter_mut().enumerate().take(half + 1) {
+            let (z, mirrored) = (self.buffer[k], self.buffer[(len - k) % len].conj());
+            let first = 0.5 * (z + mirrored);
+            let second = Complex::new(0.0, -0.5) * (z - mirrored);
+            let w = self.scale * if k == 0 || k == half { 1.0 } else { 2.0 };
+            let (pa, pb) = (first.norm_sqr(), second.norm_sqr());
+            *p += (pa + pb) * w;
+            apart.first[k] += f64::from(pa * w);
+            apart.second[k] += f64::from(pb * w);
+            apart.cross[k] += f64::from((first * second.conj()).re * w);
+        }
+        apart.frames += 1;
     }
 
     /// Fills the FFT buffer with the windowed frame `real` plus `i` times the windowed frame

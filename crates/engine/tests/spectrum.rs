@@ -338,3 +338,41 @@ fn the_spectrogram_follows_a_tone_across_bands_and_time() {
     assert!(level < -140.0, "{level}");
     assert!(s.column_at(3.5).is_none());
 }
+
+#[test]
+fn the_spectrogram_reads_a_stereo_programme_picture_per_octave() {
+    use crest_engine::audio::ChannelRole;
+    use crest_engine::spectrum::SpectrogramBuilder;
+    // Unrelated mid and side, the side 6 dB under: side against mid −6.02 dB and
+    // correlation (1 − ¼) / (1 + ¼) = 0.6 in every octave; then the same channel twice.
+    let rate = 48_000u32;
+    let (mid, side) = (noise(10 * rate as usize, 5), noise(10 * rate as usize, 6));
+    let left: Vec<f32> = mid
+        .iter()
+        .zip(&side)
+        .map(|(m, s)| 0.2 * m + 0.1 * s)
+        .collect();
+    let right: Vec<f32> = mid
+        .iter()
+        .zip(&side)
+        .map(|(m, s)| 0.2 * m - 0.1 * s)
+        .collect();
+    let roles = [ChannelRole::Left, ChannelRole::Right];
+    let mut builder = SpectrogramBuilder::new(rate, &roles);
+    builder.push(&[&left, &right]);
+    let (_, octaves) = builder.finish();
+    for octave in octaves.expect("stereo") {
+        let octave = octave.expect("signal");
+        assert!((octave.side_to_mid_db + 6.02).abs() < 0.5, "{octave:?}");
+        assert!((octave.correlation - 0.6).abs() < 0.05, "{octave:?}");
+    }
+    let mut builder = SpectrogramBuilder::new(rate, &roles);
+    builder.push(&[&left, &left]);
+    for octave in builder.finish().1.expect("stereo") {
+        assert!(octave.expect("signal").correlation > 0.999);
+    }
+    // Mono has no picture.
+    let mut builder = SpectrogramBuilder::new(rate, &[ChannelRole::Mono]);
+    builder.push(&[&left]);
+    assert!(builder.finish().1.is_none());
+}

@@ -664,6 +664,7 @@ impl Session {
                 self.spectrum.master = Some(mastered.spectrum.clone());
                 self.spectrum.refresh();
                 self.spectrogram.set_master(mastered.spectrogram.clone());
+                self.stereo.set_master(mastered.octaves);
                 if let Some(integrated) = mastered.loudness.integrated_lufs {
                     self.balance.set_master(
                         &mastered.spectrum,

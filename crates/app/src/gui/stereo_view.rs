@@ -29,8 +29,9 @@ type Octaves = [Option<BandStereo>; 10];
 #[derive(Debug)]
 pub struct StereoView {
     live: OctaveStereo,
-    /// The whole track's picture: the mix's, the reference's.
+    /// The whole track's picture: the mix's, the master's (as rendered), the reference's.
     pub mix: Option<Octaves>,
+    pub master: Option<Octaves>,
     pub reference: Option<Octaves>,
     /// The last frames heard as (side, mid), and the peak the goniometer is scaled to.
     points: Vec<(f32, f32)>,
@@ -44,6 +45,7 @@ impl StereoView {
         Self {
             live: OctaveStereo::live(rate),
             mix,
+            master: None,
             reference: None,
             points: Vec::with_capacity(POINTS),
             peak: 0.0,
@@ -101,6 +103,12 @@ impl StereoView {
         (self.live.bands(), self.points.len())
     }
 
+    /// The master's whole-track picture, with each render.
+    pub fn set_master(&mut self, master: Option<Octaves>) {
+        self.master = master;
+        self.live_cache.clear();
+    }
+
     /// The reference's whole-track picture.
     pub fn set_reference(&mut self, reference: Option<Octaves>) {
         self.reference = reference;
@@ -110,7 +118,8 @@ impl StereoView {
     pub fn legend<'a, M: 'a>(&self) -> Element<'a, M> {
         row![
             text("what is heard").color(style::TEXT),
-            text("▮ mix, whole").color(style::MIX),
+            text("whole: ▮ mix").color(style::MIX),
+            text("▮ master").color(style::MASTER),
             text("▮ ref").color(style::REFERENCE),
         ]
         .spacing(12)
@@ -265,7 +274,11 @@ impl StereoView {
                     },
                 );
             }
-            for (whole, color) in [(&self.mix, style::MIX), (&self.reference, style::REFERENCE)] {
+            for (whole, color) in [
+                (&self.mix, style::MIX),
+                (&self.master, style::MASTER),
+                (&self.reference, style::REFERENCE),
+            ] {
                 if let Some(picture) = whole.as_ref().and_then(|w| w[band]) {
                     for y in [
                         correlation_y(picture.correlation),

@@ -20,6 +20,7 @@ use super::{
 };
 use crate::audio::AudioBuffer;
 use crate::audio::ChannelRole;
+use crate::balance::Octaves;
 use crate::chain::{
     Chain, ChainSettings, Limiter, LimiterSettings, LimiterStats, TruePeakMode, ahead,
 };
@@ -45,6 +46,8 @@ pub struct MeasuredMaster {
     pub spectrum: BandSpectrum,
     /// Its spectrum over time.
     pub spectrogram: Spectrogram,
+    /// Its stereo picture per octave (stereo masters), from the spectrogram's frames.
+    pub octaves: Option<Octaves>,
     pub gain_reduction: GainReductionHistory,
     /// The output's loudness per dB of limiter gain near the solved gain, where the solver
     /// searched: a re-render after an edit starts from it ([`SolverStart::GainDb`]).
@@ -124,6 +127,7 @@ pub fn render_measured(
             limiter: None,
             spectrum: shape.spectrum,
             spectrogram: shape.spectrogram,
+            octaves: shape.octaves,
             gain_reduction: GainReductionHistory {
                 step_s: REDUCTION_STEP_S,
                 limiter_db: Vec::new(),
@@ -232,6 +236,7 @@ pub fn render_measured(
             limiter: Some(report),
             spectrum: master.shape.spectrum,
             spectrogram: master.shape.spectrogram,
+            octaves: master.shape.octaves,
             gain_reduction: GainReductionHistory {
                 step_s: REDUCTION_STEP_S,
                 limiter_db: master.limiter_db,
@@ -314,6 +319,7 @@ impl RenderScratch {
 struct Shape {
     spectrum: BandSpectrum,
     spectrogram: Spectrogram,
+    octaves: Option<Octaves>,
 }
 
 /// One pass from `source`, measuring the master whole: its loudness and peaks, and its
@@ -347,9 +353,13 @@ fn measure_pass(
     )?;
     Ok(join.join(
         || loudness.finish(),
-        || Shape {
-            spectrum: spectrum.finish(),
-            spectrogram: spectrogram.finish(),
+        || {
+            let (spectrogram, octaves) = spectrogram.finish();
+            Shape {
+                spectrum: spectrum.finish(),
+                spectrogram,
+                octaves,
+            }
         },
     ))
 }

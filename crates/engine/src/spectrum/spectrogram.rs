@@ -5,8 +5,9 @@
 
 use serde::Serialize;
 
-use super::{BandMap, Bands, Pieces, PowerFrame, power_db};
+use super::{BandMap, Bands, CrossBins, Pieces, PowerFrame, power_db};
 use crate::audio::{AudioBuffer, ChannelRole};
+use crate::balance::{Octaves, octaves_of_bins};
 
 /// Bands per octave of the spectrogram (60 bands from 20 Hz to 20 kHz).
 pub const SPECTROGRAM_BANDS_PER_OCTAVE: f64 = 6.0;
@@ -61,6 +62,8 @@ pub struct SpectrogramBuilder {
     /// Samples still to pass over before the next column's window starts (the hop is
     /// longer than the window at most rates).
     skip: usize,
+    /// A stereo programme's channels apart, for its picture per octave.
+    stereo: Option<CrossBins>,
     power: Vec<f32>,
     levels: Vec<f32>,
     out: Vec<f32>,
@@ -84,6 +87,12 @@ impl SpectrogramBuilder {
                 .map(|(i, _)| (i, Vec::with_capacity(2 * len)))
                 .collect(),
             skip: 0,
+            stereo: (roles.len() == 2 && !roles.contains(&ChannelRole::Lfe)).then(|| CrossBins {
+                first: vec![0.0; len / 2 + 1],
+                second: vec![0.0; len / 2 + 1],
+                cross: vec![0.0; len / 2 + 1],
+                frames: 0,
+            }),
             power: vec![0.0; len / 2 + 1],
             levels: vec![0.0; bands.len()],
             bands,
@@ -124,7 +133,14 @@ impl SpectrogramBuilder {
                 .iter()
                 .map(|(_, held)| (&held[..len], empty))
                 .collect();
-            let count = self.frame.accumulate_channels(&pieces, &mut self.power);
+            let count = match (&mut self.stereo, pieces.as_slice()) {
+                (Some(apart), [left, right]) => {
+                    self.frame
+                        .accumulate_pair_apart(*left, *right, &mut self.power, apart);
+                    2
+                }
+                _ => self.frame.accumulate_channels(&pieces, &mut self.power),
+            };
             self.map.apply(&self.power, &mut self.levels);
             let mean = 1.0 / count.max(1) as f32;
             self.out
@@ -137,14 +153,19 @@ impl SpectrogramBuilder {
         }
     }
 
-    pub fn finish(self) -> Spectrogram {
+    /// The spectrogram, and for a stereo programme its picture per octave over all of it.
+    pub fn finish(self) -> (Spectrogram, Option<Octaves>) {
         let len = self.frame.window.len();
-        Spectrogram {
+        let octaves = self
+            .stereo
+            .map(|apart| octaves_of_bins(&apart, f64::from(self.rate) / len as f64));
+        let spectrogram = Spectrogram {
             bands: self.bands,
             hop_s: self.hop as f64 / f64::from(self.rate),
             first_centre_s: len as f64 / 2.0 / f64::from(self.rate),
             levels_db: self.out,
-        }
+        };
+        (spectrogram, octaves)
     }
 }
 
@@ -153,5 +174,5 @@ pub fn spectrogram(audio: &AudioBuffer) -> Spectrogram {
     let mut builder = SpectrogramBuilder::new(audio.sample_rate(), audio.roles());
     let planes: Vec<&[f32]> = audio.channels().iter().map(Vec::as_slice).collect();
     builder.push(&planes);
-    builder.finish()
+    builder.finish().0
 }

@@ -208,6 +208,9 @@ fn the_stereo_view_reads_what_is_heard_beside_the_whole_mix() {
     // The whole mix's picture is measured as it opens.
     let mix = session(&desk).stereo.mix.expect("the demo is stereo");
     assert!(mix.iter().flatten().count() >= 8, "{mix:?}");
+    // And the master's, measured with its render.
+    let master = session(&desk).stereo.master.expect("rendered");
+    assert_eq!(master.map(|o| o.is_some()), mix.map(|o| o.is_some()));
     click(&mut desk, "Play");
     play_a_while(&mut desk, &device);
     // A tick between two of the output's callbacks (nothing new heard) keeps the picture.
