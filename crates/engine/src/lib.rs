@@ -19,6 +19,7 @@
 //! * around them: [`session`] (saved sessions, autosave, preferences), [`parallel`] (work
 //!   split across threads by the caller), [`units`].
 
+pub mod album;
 pub mod analysis;
 pub mod audio;
 pub mod balance;
