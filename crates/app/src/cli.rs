@@ -1,5 +1,6 @@
 //! The command-line interface: batch tools over the same engine the GUI uses.
 
+mod album;
 mod analyze;
 mod bench;
 mod compare;
@@ -54,6 +55,8 @@ pub enum Command {
     /// Play a file through the chain and the monitor path on an output device (a headless
     /// audition).
     Play(play::PlayArgs),
+    /// Albums: a release of several tracks in order (`crest album init`).
+    Album(album::AlbumArgs),
     /// Time and weigh the desk's work on a file: loading it, and re-rendering and measuring
     /// the master as after an edit (seconds, realtime factor, resident memory).
     Bench(bench::BenchArgs),
@@ -199,6 +202,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Compare(args) => compare::run(&args),
         Command::Match(args) => eq_match::run(&args),
         Command::Play(args) => play::run(&args),
+        Command::Album(args) => album::run(&args),
         Command::Devices(args) => devices::run(&args),
         Command::Master(args) => master::run(&args),
         Command::Verify(args) => verify::run(&args),
