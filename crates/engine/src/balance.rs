@@ -268,13 +268,14 @@ impl BandPower {
     }
 }
 
-/// Two channels' one-sided power spectra and their cross spectrum, per FFT bin.
+/// Two channels' one-sided power spectra and their cross spectrum, per FFT bin (also summed
+/// by the spectrogram's frames: [`crate::spectrum::SpectrogramBuilder`]).
 #[derive(Debug, Clone)]
-struct Spectra {
+pub(crate) struct Spectra {
     bin_hz: f64,
-    left: Vec<f64>,
-    right: Vec<f64>,
-    cross: Vec<f64>,
+    pub(crate) left: Vec<f64>,
+    pub(crate) right: Vec<f64>,
+    pub(crate) cross: Vec<f64>,
 }
 
 /// Hann-windowed frames of two channels through one FFT, each added to a [`Spectra`]
@@ -316,13 +317,7 @@ impl CrossFrame {
     }
 
     fn empty(&self, rate: f64) -> Spectra {
-        let bins = self.len() / 2 + 1;
-        Spectra {
-            bin_hz: rate / self.len() as f64,
-            left: vec![0.0; bins],
-            right: vec![0.0; bins],
-            cross: vec![0.0; bins],
-        }
+        Spectra::zeroed(self.len() / 2 + 1, rate / self.len() as f64)
     }
 
     /// Adds `weight` × the frame of `left` and `right` that starts at `start` (zero past
@@ -355,22 +350,27 @@ impl CrossFrame {
     }
 }
 
-/// The picture per octave of two channels' power and cross power per FFT bin (`bin_hz`
-/// apart), summed over frames (the spectrogram's frames: a master's picture as it is
-/// rendered).
-pub(crate) fn octaves_of_bins(bins: &crate::spectrum::CrossBins, bin_hz: f64) -> Octaves {
-    let mean = 1.0 / bins.frames.max(1) as f64;
-    let average = |v: &[f64]| v.iter().map(|p| p * mean).collect();
-    let spectra = Spectra {
-        bin_hz,
-        left: average(&bins.first),
-        right: average(&bins.second),
-        cross: average(&bins.cross),
-    };
-    octaves::pictures(&octaves::octave_powers(&spectra))
-}
-
 impl Spectra {
+    /// `bins` bins `bin_hz` apart, nothing in them.
+    pub(crate) fn zeroed(bins: usize, bin_hz: f64) -> Self {
+        Self {
+            bin_hz,
+            left: vec![0.0; bins],
+            right: vec![0.0; bins],
+            cross: vec![0.0; bins],
+        }
+    }
+
+    /// The picture per octave of these spectra summed over `frames` frames (the
+    /// spectrogram's: a master's picture as it is rendered).
+    pub(crate) fn octaves_over(mut self, frames: usize) -> Octaves {
+        let mean = 1.0 / frames.max(1) as f64;
+        for spectrum in [&mut self.left, &mut self.right, &mut self.cross] {
+            spectrum.iter_mut().for_each(|p| *p *= mean);
+        }
+        octaves::pictures(&octaves::octave_powers(&self))
+    }
+
     /// Hann-windowed frames with 50 % overlap over the whole track; each bin's mean power.
     fn of(audio: &AudioBuffer) -> Self {
         let rate = audio.sample_rate() as usize;

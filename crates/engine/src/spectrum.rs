@@ -17,6 +17,7 @@ use rustfft::{Fft, FftPlanner};
 use serde::Serialize;
 
 use crate::audio::{AudioBuffer, ChannelRole};
+use crate::balance::Spectra;
 
 /// The analysed range.
 pub const LOW_HZ: f64 = 20.0;
@@ -107,15 +108,6 @@ impl BandMap {
     }
 }
 
-/// Two channels' power and cross power per FFT bin, summed over frames.
-#[derive(Debug, Clone)]
-pub(crate) struct CrossBins {
-    pub first: Vec<f64>,
-    pub second: Vec<f64>,
-    pub cross: Vec<f64>,
-    pub frames: usize,
-}
-
 /// The window and its power normalisation: a periodic Hann.
 fn hann(len: usize) -> Vec<f32> {
     (0..len)
@@ -194,7 +186,8 @@ impl PowerFrame {
     }
 
     /// [`accumulate_pair`](Self::accumulate_pair) that also separates the two: each one's
-    /// power and their cross power (Re A·B̄) per bin are added to `apart`, scaled alike.
+    /// power and their cross power (Re A·B̄) per bin are added to `apart` (the balance's
+    /// spectra of two channels), scaled alike.
     /// A[k] = (Z[k] + Z*[N−k]) / 2 and B[k] = (Z[k] − Z*[N−k]) / 2i, whose powers sum to
     /// what `accumulate_pair` adds.
     fn accumulate_pair_apart(
@@ -202,7 +195,7 @@ impl PowerFrame {
         a: Pieces<'_>,
         b: Pieces<'_>,
         power: &mut [f32],
-        apart: &mut CrossBins,
+        apart: &mut Spectra,
     ) {
         self.window_into(a, Some(b));
         self.fft
@@ -216,11 +209,10 @@ impl PowerFrame {
             let w = self.scale * if k == 0 || k == half { 1.0 } else { 2.0 };
             let (pa, pb) = (first.norm_sqr(), second.norm_sqr());
             *p += (pa + pb) * w;
-            apart.first[k] += f64::from(pa * w);
-            apart.second[k] += f64::from(pb * w);
+            apart.left[k] += f64::from(pa * w);
+            apart.right[k] += f64::from(pb * w);
             apart.cross[k] += f64::from((first * second.conj()).re * w);
         }
-        apart.frames += 1;
     }
 
     /// Fills the FFT buffer with the windowed frame `real` plus `i` times the windowed frame

@@ -1,6 +1,7 @@
-//! The stereo picture per octave: of what is heard as it plays (read beside a goniometer), or
-//! of a whole track; the same measure either way (inter-channel correlation and side against
-//! mid in each octave band, from Hann-windowed frames of both channels).
+//! The stereo picture per octave: inter-channel correlation and side against mid in each
+//! octave band, from Hann-windowed frames of both channels. Of a whole track from its
+//! long-term spectra (the balance's pass), or of what is heard as it plays (read beside a
+//! goniometer), following it with a [`LIVE_SECONDS`] time constant.
 
 use super::{BandPower, BandStereo, CrossFrame, Spectra};
 use crate::audio::AudioBuffer;
@@ -42,32 +43,25 @@ pub struct OctaveStereo {
     /// Samples not yet taken into a whole frame, per channel.
     held: [Vec<f32>; 2],
     powers: [BandPower; 10],
-    /// The weight of each new frame in a live reading; none: every frame alike (a whole
-    /// track).
-    follow: Option<f64>,
+    /// The weight of each new frame: a [`LIVE_SECONDS`] time constant at the frames' hop.
+    follow: f64,
     frames: usize,
 }
 
 impl OctaveStereo {
     /// A reading that follows the audio with a [`LIVE_SECONDS`] time constant.
     pub fn live(rate: u32) -> Self {
-        let mut stereo = Self::new(rate);
-        let hop_s = (stereo.frame.len() / 2) as f64 / f64::from(rate);
-        stereo.follow = Some(1.0 - (-hop_s / LIVE_SECONDS).exp());
-        stereo
-    }
-
-    fn new(rate: u32) -> Self {
         let len = (FFT_AT_48K * rate as usize / 48_000)
             .next_power_of_two()
             .max(512);
         let frame = CrossFrame::new(len);
+        let hop_s = (len / 2) as f64 / f64::from(rate);
         Self {
             spectra: frame.empty(f64::from(rate)),
             frame,
             held: [Vec::with_capacity(2 * len), Vec::with_capacity(2 * len)],
             powers: [BandPower::default(); 10],
-            follow: None,
+            follow: 1.0 - (-hop_s / LIVE_SECONDS).exp(),
             frames: 0,
         }
     }
@@ -87,17 +81,6 @@ impl OctaveStereo {
         self.take_frames();
     }
 
-    /// Takes the next block of each channel (both of one length).
-    pub fn push(&mut self, left: &[f32], right: &[f32]) {
-        // A long block (a whole track) in frame-sized pieces, so little is held at once.
-        let piece = self.frame.len();
-        for (l, r) in left.chunks(piece).zip(right.chunks(piece)) {
-            self.held[0].extend_from_slice(l);
-            self.held[1].extend_from_slice(r);
-            self.take_frames();
-        }
-    }
-
     fn take_frames(&mut self) {
         let len = self.frame.len();
         while self.held[0].len() >= len {
@@ -111,7 +94,7 @@ impl OctaveStereo {
             self.frame
                 .add(&self.held[0], &self.held[1], 0, 1.0, &mut self.spectra);
             self.frames += 1;
-            let weight = self.follow.unwrap_or(1.0 / self.frames as f64);
+            let weight = self.follow;
             for (power, now) in self.powers.iter_mut().zip(octave_powers(&self.spectra)) {
                 power.left += weight * (now.left - power.left);
                 power.right += weight * (now.right - power.right);

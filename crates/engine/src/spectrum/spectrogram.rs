@@ -5,9 +5,9 @@
 
 use serde::Serialize;
 
-use super::{BandMap, Bands, CrossBins, Pieces, PowerFrame, power_db};
+use super::{BandMap, Bands, Pieces, PowerFrame, power_db};
 use crate::audio::{AudioBuffer, ChannelRole};
-use crate::balance::{Octaves, octaves_of_bins};
+use crate::balance::{Octaves, Spectra};
 
 /// Bands per octave of the spectrogram (60 bands from 20 Hz to 20 kHz).
 pub const SPECTROGRAM_BANDS_PER_OCTAVE: f64 = 6.0;
@@ -62,8 +62,9 @@ pub struct SpectrogramBuilder {
     /// Samples still to pass over before the next column's window starts (the hop is
     /// longer than the window at most rates).
     skip: usize,
-    /// A stereo programme's channels apart, for its picture per octave.
-    stereo: Option<CrossBins>,
+    /// A stereo programme's channels apart, summed over its columns, for its picture per
+    /// octave.
+    stereo: Option<Spectra>,
     power: Vec<f32>,
     levels: Vec<f32>,
     out: Vec<f32>,
@@ -87,12 +88,8 @@ impl SpectrogramBuilder {
                 .map(|(i, _)| (i, Vec::with_capacity(2 * len)))
                 .collect(),
             skip: 0,
-            stereo: (roles.len() == 2 && !roles.contains(&ChannelRole::Lfe)).then(|| CrossBins {
-                first: vec![0.0; len / 2 + 1],
-                second: vec![0.0; len / 2 + 1],
-                cross: vec![0.0; len / 2 + 1],
-                frames: 0,
-            }),
+            stereo: (roles.len() == 2 && !roles.contains(&ChannelRole::Lfe))
+                .then(|| Spectra::zeroed(len / 2 + 1, f64::from(rate) / len as f64)),
             power: vec![0.0; len / 2 + 1],
             levels: vec![0.0; bands.len()],
             bands,
@@ -156,9 +153,8 @@ impl SpectrogramBuilder {
     /// The spectrogram, and for a stereo programme its picture per octave over all of it.
     pub fn finish(self) -> (Spectrogram, Option<Octaves>) {
         let len = self.frame.window.len();
-        let octaves = self
-            .stereo
-            .map(|apart| octaves_of_bins(&apart, f64::from(self.rate) / len as f64));
+        let columns = self.out.len() / self.bands.len().max(1);
+        let octaves = self.stereo.map(|apart| apart.octaves_over(columns));
         let spectrogram = Spectrogram {
             bands: self.bands,
             hop_s: self.hop as f64 / f64::from(self.rate),
