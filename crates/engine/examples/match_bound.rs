@@ -16,9 +16,8 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use crest_engine::balance::{Balance, TargetRange, balance, compare};
+use crest_engine::balance::{Balance, TargetRange, balance_of_file, compare};
 use crest_engine::chain::ChainSettings;
-use crest_engine::decode_file_within;
 use crest_engine::eq_match::{MatchLimits, SearchRules, fitter, propose};
 use crest_engine::limits::DecodeLimits;
 
@@ -27,14 +26,7 @@ const SEED: u64 = 99;
 
 /// A track's balance and sample rate, decoded as `crest compare` decodes it.
 fn measure(path: &Path) -> Result<(Balance, u32), String> {
-    let decoded = decode_file_within(path, &DecodeLimits::mastering())
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    let name = path.file_name().map_or_else(
-        || path.display().to_string(),
-        |n| n.to_string_lossy().into(),
-    );
-    let measured = balance(&name, &decoded.audio).map_err(|e| e.to_string())?;
-    Ok((measured, decoded.audio.sample_rate()))
+    balance_of_file(path, &DecodeLimits::mastering())
 }
 
 fn run(mix: &Path, reference: &Path, starts: usize) -> Result<String, String> {

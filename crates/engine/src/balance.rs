@@ -104,6 +104,22 @@ pub enum BalanceError {
     Bands(usize, usize),
 }
 
+/// Decodes `path` within `limits` and measures it, named by its file name; with its sample
+/// rate (what `crest compare` and `crest match` measure).
+pub fn balance_of_file(
+    path: &std::path::Path,
+    limits: &crate::limits::DecodeLimits,
+) -> Result<(Balance, u32), String> {
+    let decoded =
+        crate::decode_file_within(path, limits).map_err(|e| format!("{}: {e}", path.display()))?;
+    let name = path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into(),
+    );
+    let measured = balance(&name, &decoded.audio).map_err(|e| e.to_string())?;
+    Ok((measured, decoded.audio.sample_rate()))
+}
+
 /// Measures `audio` (named `name` in reports).
 pub fn balance(name: &str, audio: &AudioBuffer) -> Result<Balance, BalanceError> {
     balance_and_octaves(name, audio).map(|(balance, _)| balance)

@@ -7,9 +7,10 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Args;
-use crest_engine::balance::{BAND_LABELS, Balance, Comparison, TargetRange, balance, compare};
+use crest_engine::balance::{
+    BAND_LABELS, Balance, Comparison, TargetRange, balance_of_file, compare,
+};
 use crest_engine::decode::audio_extensions;
-use crest_engine::decode_file_within;
 
 #[derive(Debug, Args)]
 pub struct CompareArgs {
@@ -48,14 +49,7 @@ fn is_target_file(path: &Path) -> bool {
 
 /// A track's balance, and its sample rate.
 pub fn measure(path: &Path, memory: &super::MemoryArgs) -> Result<(Balance, u32), String> {
-    let decoded = decode_file_within(path, &memory.mastering())
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    let name = path.file_name().map_or_else(
-        || path.display().to_string(),
-        |n| n.to_string_lossy().into(),
-    );
-    let measured = balance(&name, &decoded.audio).map_err(|e| e.to_string())?;
-    Ok((measured, decoded.audio.sample_rate()))
+    balance_of_file(path, &memory.mastering())
 }
 
 /// The references' tracks: files as given, folders as the audio files in them (by name).
