@@ -64,8 +64,7 @@ impl<M> canvas::Program<M> for PlayheadLayer<'_> {
         _cursor: mouse::Cursor,
     ) -> Vec<Geometry> {
         let mut frame = canvas::Frame::new(renderer, bounds.size());
-        let (start, end) = self.0.window();
-        let x = ((self.0.playhead_s - start) / (end - start)) as f32 * bounds.width;
+        let x = self.0.x_at(self.0.playhead_s, bounds.width);
         frame.stroke(
             &Path::line(Point::new(x, 0.0), Point::new(x, bounds.height)),
             Stroke::default()
@@ -162,7 +161,7 @@ impl SpectrogramView {
             let labels = (first..=last)
                 .map(|k| {
                     let t = k as f64 * step;
-                    let x = ((t - start) / (end - start)) as f32 * size.width;
+                    let x = self.x_at(t, size.width);
                     AxisLabel::new(x + 3.0, minutes_seconds(t), style::MUTED)
                 })
                 .collect();
@@ -202,17 +201,19 @@ impl SpectrogramView {
         .into()
     }
 
-    /// The window's columns as RGBA, the highest band on the top row; and how many columns.
-    fn pixels(&self, spectrogram: &Spectrogram, start: f64, end: f64) -> (Vec<u8>, u32, u32) {
+    /// Where `seconds` lies across a plot `width` wide, in the window shown.
+    fn x_at(&self, seconds: f64, width: f32) -> f32 {
+        let (start, end) = self.window();
+        ((seconds - start) / (end - start)) as f32 * width
+    }
+
+    /// `columns` as RGBA, the highest band on the top row, a pixel per column (at least one).
+    fn pixels(spectrogram: &Spectrogram, columns: std::ops::Range<usize>) -> (Vec<u8>, u32, u32) {
         let bands = spectrogram.bands.len();
-        let first = ((start - spectrogram.first_centre_s) / spectrogram.hop_s)
-            .floor()
-            .max(0.0) as usize;
-        let last = (((end - spectrogram.first_centre_s) / spectrogram.hop_s).ceil() as usize)
-            .min(spectrogram.columns());
-        let width = last.saturating_sub(first).max(1);
+        let first = columns.start;
+        let width = columns.len().max(1);
         let mut rgba = vec![0u8; width * bands * 4];
-        for c in first..last {
+        for c in columns {
             for (b, &db) in spectrogram.column(c).iter().enumerate() {
                 let [r, g, bl] = heat(db);
                 let at = ((bands - 1 - b) * width + (c - first)) * 4;
@@ -274,16 +275,15 @@ impl<M> canvas::Program<M> for SpectrogramView {
             frame.fill_rectangle(Point::ORIGIN, size, style::PLOT_BACKGROUND);
             let (start, end) = self.window();
             let shown = self.shown();
-            let (rgba, width, height) = self.pixels(shown, start, end);
+            let columns = shown.columns_between(start, end);
+            let first = columns.start as f64;
+            let (rgba, width, height) = Self::pixels(shown, columns);
             // The image's columns span from the first column's start to the last one's end.
             let bands_low = shown.bands.edges_hz[0];
             let bands_high = shown.bands.edges_hz[shown.bands.len()];
             let top = frequency_y(size.height, bands_high);
             let bottom = frequency_y(size.height, bands_low);
-            let first = ((start - shown.first_centre_s) / shown.hop_s)
-                .floor()
-                .max(0.0);
-            let x_of = |t: f64| ((t - start) / (end - start)) as f32 * size.width;
+            let x_of = |t: f64| self.x_at(t, size.width);
             let left = x_of(shown.first_centre_s + (first - 0.5) * shown.hop_s);
             let right = x_of(shown.first_centre_s + (first + f64::from(width) - 0.5) * shown.hop_s);
             frame.draw_image(

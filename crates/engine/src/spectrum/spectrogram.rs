@@ -40,6 +40,16 @@ impl Spectrogram {
         &self.levels_db[c * n..(c + 1) * n]
     }
 
+    /// The columns whose windows reach into `start_s`…`end_s`.
+    pub fn columns_between(&self, start_s: f64, end_s: f64) -> std::ops::Range<usize> {
+        let first = ((start_s - self.first_centre_s) / self.hop_s)
+            .floor()
+            .max(0.0) as usize;
+        let last = (((end_s - self.first_centre_s) / self.hop_s).ceil().max(0.0) as usize)
+            .min(self.columns());
+        first.min(last)..last
+    }
+
     /// The column whose window is centred nearest `seconds` (none before the first or after
     /// the last by more than a hop).
     pub fn column_at(&self, seconds: f64) -> Option<usize> {
