@@ -14,6 +14,14 @@ use serde::{Deserialize, Serialize};
 use crate::chain::{ChainSettings, FadeCurve};
 use crate::files::{WriteError, write_atomically};
 
+mod sequence;
+
+pub use sequence::{
+    ALBUM_TOLERANCE_LU, AlbumControl, AlbumOverview, LoudnessPlan, MasteredSequence, MixFacts,
+    Placement, PlannedTrack, SequenceError, SequenceLayout, SequenceRequest, TrackOverview,
+    TransitionOverview, master_sequence, slice,
+};
+
 pub const ALBUM_VERSION: u32 = 1;
 /// Silence between tracks unless set otherwise (s).
 pub const DEFAULT_GAP_S: f64 = 2.0;
@@ -29,7 +37,22 @@ pub struct Album {
     /// Every track's chain unless it has its own.
     pub chain: ChainSettings,
     pub loudness: AlbumLoudness,
+    /// Which track file a gap between tracks is stored in.
+    #[serde(default)]
+    pub gap_placement: GapPlacement,
     pub tracks: Vec<AlbumTrack>,
+}
+
+/// Which track file holds the silence between two tracks (the continuous album is the same
+/// either way).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GapPlacement {
+    /// At the end of the track before it (what most players and stores expect).
+    #[default]
+    EndOfPrevious,
+    /// As the next track's pre-gap (a CD's index 00): its file starts with the silence.
+    PregapOfNext,
 }
 
 /// What a release is called and catalogued as.
@@ -155,6 +178,7 @@ impl Album {
             metadata,
             chain,
             loudness: AlbumLoudness::default(),
+            gap_placement: GapPlacement::default(),
             tracks: sources
                 .iter()
                 .map(|source| AlbumTrack {

@@ -222,6 +222,23 @@ pub fn integrated_lufs_of(
     integrated(&windows.mean_powers(MOMENTARY_SEGMENTS, GATING_STEP_SEGMENTS))
 }
 
+/// The BS.1770 gating blocks' mean powers (400 ms every 100 ms, K-weighted, channel
+/// weights applied): what an album's loudness is integrated over when tracks are joined.
+pub fn gating_block_powers(audio: &AudioBuffer) -> Vec<f64> {
+    let rate = audio.sample_rate();
+    let frames = audio.frames();
+    let ends = segment_ends(frames, rate);
+    let energy = weighted_energy_of(audio.channels(), audio.roles(), rate, &ends);
+    let windows = Windows::new(&energy, &ends, complete_segments(frames, rate));
+    windows.mean_powers(MOMENTARY_SEGMENTS, GATING_STEP_SEGMENTS)
+}
+
+/// BS.1770 gated integrated loudness of gating blocks' powers (from several programmes
+/// joined, for one): None below the absolute gate.
+pub fn gated_lufs(block_powers: &[f64]) -> Option<f64> {
+    integrated(block_powers)
+}
+
 /// Integrated loudness of mono or stereo audio that arrives in blocks, without holding it:
 /// what the loudness-target solver measures each trial with. Gives what [`integrated_lufs`]
 /// gives for the same audio (up to rounding where a block splits a 10 ms segment).

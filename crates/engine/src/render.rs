@@ -762,6 +762,26 @@ fn limit(
     Ok((channels, limiter.stats()))
 }
 
+/// A true-peak limiter over `channels` (in place, latency compensated) at no gain, holding
+/// them `margin_db` under `settings`' working ceiling: where two limited programmes are summed
+/// (an album's crossfade). Returns the largest gain reduction it applied (dB).
+pub fn limit_true_peak(
+    channels: Vec<Vec<f32>>,
+    settings: &LimiterSettings,
+    rate: u32,
+    margin_db: f64,
+    cancel: &AtomicBool,
+) -> Result<(Vec<Vec<f32>>, f64), RenderError> {
+    let ceiling = crate::chain::limiter::working_ceiling_dbtp(settings.ceiling_dbtp) - margin_db;
+    let (channels, stats) = limit(channels, settings, rate, 0.0, ceiling, cancel)?;
+    Ok((channels, stats.peak_reduction_db))
+}
+
+/// How many frames render gives for `frames` of input at `rate` through `output`'s trims.
+pub fn rendered_frames(frames: usize, rate: u32, output: &OutputSettings) -> usize {
+    OutputShape::new(output, rate, frames).map_or(frames, |shape| shape.kept)
+}
+
 /// Calls `f` with planar sub-slices `start..end` of mono or stereo channels.
 fn process_planar(
     channels: &mut [Vec<f32>],

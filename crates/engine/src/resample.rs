@@ -31,6 +31,12 @@ pub enum ResampleError {
     Resampler { from: u32, to: u32, reason: String },
 }
 
+/// How many frames [`resample`] makes of `frames` at `from` Hz: the same duration at `to` Hz,
+/// rounded up to whole frames.
+pub fn resampled_frames(frames: usize, from: u32, to: u32) -> usize {
+    (frames as u64 * u64::from(to)).div_ceil(u64::from(from)) as usize
+}
+
 /// `audio` at `rate`: same channels and roles, same duration (rounded up to whole frames), aligned
 /// in time (the resampler's own delay removed). Returns a copy when the rate is already `rate`.
 pub fn resample(
@@ -63,7 +69,7 @@ pub fn resample(
     .map_err(|e| refused(e.to_string()))?;
 
     let frames_in = audio.frames();
-    let wanted = (frames_in as u64 * u64::from(rate)).div_ceil(u64::from(from)) as usize;
+    let wanted = resampled_frames(frames_in, from, rate);
     let delay = resampler.output_delay();
     let room = resampler.process_all_needed_output_len(frames_in);
     let mut out: Vec<Vec<f32>> = vec![vec![0.0; room]; channels];

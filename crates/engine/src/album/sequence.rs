@@ -1,0 +1,1088 @@
+//! An album mastered as one sequence: each track through its chain and the true-peak limiter
+//! at the delivery rate, at the level the album's loudness decision gives it, then laid on
+//! one timeline (exact digital silence in the gaps, crossfades summed and passed through a
+//! true-peak limiter), and dithered and quantised over the whole sequence at once, so the
+//! track files cut from it play back to back as the continuous album, sample for sample.
+//!
+//! Loudness in album mode: track `i` is rendered to `T + oᵢ + c`. The offsets `oᵢ` are the
+//! engineer's, or the mixes' own loudness against the mixes' album (their gating blocks
+//! joined), so a ballad mixed 3 LU under the single stays 3 LU under. `c` is predicted from
+//! the mixes' gating blocks moved to their targets, and after a render the album is measured
+//! over the whole sequence (silence in the gaps falls under the gate): a miss of more than
+//! [`ALBUM_TOLERANCE_LU`] moves `c` by the miss and renders again. Each track keeps its own
+//! limiter at the ceiling; nothing adds gain after the limiters.
+
+use std::borrow::Cow;
+use std::ops::Range;
+use std::path::Path;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use serde::Serialize;
+
+use super::{Album, GapPlacement, LoudnessMode, Transition};
+use crate::audio::{AudioBuffer, ChannelRole};
+use crate::chain::{ChainSettings, FadeCurve, OutputSettings, TruePeakMode};
+use crate::decode::{DecodeControl, decode_file_limited};
+use crate::export::{self, Dither, Format, Prepared};
+use crate::limits::DecodeLimits;
+use crate::loudness::true_peak::strict_true_peak_dbtp;
+use crate::loudness::{self, Loudness};
+use crate::parallel::Join;
+use crate::render::{self, HEAVY_LIMITING_DB, LimiterReport, RenderControl};
+use crate::resample;
+
+/// How close the album's integrated loudness comes to the target (LU), and how close each
+/// track comes to its own level, before the sequence is accepted.
+pub const ALBUM_TOLERANCE_LU: f64 = 0.1;
+/// Renders of the whole sequence before giving up on the loudness or the ceiling (the first
+/// normally suffices).
+const ATTEMPTS: usize = 4;
+/// Extra margin added to a measured true-peak overshoot when rendering again (dB).
+const RETRY_MARGIN_DB: f64 = 0.01;
+/// Peak limiting this much above the album's median is named: the track pays for its level.
+const UNEVEN_LIMITING_DB: f64 = 3.0;
+/// The crossfade's limiter starts this long before the overlap (it looks ahead) and runs this
+/// long after it (so its release settles on audio already under the ceiling).
+const CROSSFADE_LEAD_S: f64 = 0.05;
+const CROSSFADE_TAIL_S: f64 = 1.0;
+/// Why a silent mix cannot be placed.
+const SILENT: &str =
+    "is silent (below the −70 LUFS gate): it has no loudness to place in the album";
+
+#[derive(Debug, thiserror::Error)]
+pub enum SequenceError {
+    #[error("track {number} ({title}): {message}")]
+    Track {
+        number: usize,
+        title: String,
+        message: String,
+    },
+    #[error("{0}")]
+    Invalid(String),
+    #[error("album cancelled")]
+    Cancelled,
+}
+
+/// What the sequence is rendered from and to.
+#[derive(Debug, Clone)]
+pub struct SequenceRequest<'a> {
+    pub album: &'a Album,
+    /// The album file's folder (relative sources are read from it).
+    pub folder: &'a Path,
+    /// The delivery rate; none: the first track's.
+    pub sample_rate: Option<u32>,
+    pub format: Format,
+    pub dither: Dither,
+    pub limits: &'a DecodeLimits,
+}
+
+/// Progress (0–1, from any thread) and cancellation for an album's work.
+#[derive(Clone, Copy)]
+pub struct AlbumControl<'a> {
+    pub progress: &'a (dyn Fn(f64) + Sync),
+    pub cancel: &'a AtomicBool,
+}
+
+impl std::fmt::Debug for AlbumControl<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AlbumControl")
+            .field("cancel", &self.cancel)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A track's mix as the album needs it before rendering.
+#[derive(Debug, Clone)]
+pub struct MixFacts {
+    pub sample_rate: u32,
+    pub channels: usize,
+    pub frames: usize,
+    /// Measured as the album plays it (a mono mix on a stereo album on both sides).
+    pub integrated_lufs: Option<f64>,
+    /// The gating blocks' powers (as the album plays it): the mixes' album loudness is
+    /// integrated over all tracks' blocks joined.
+    block_powers: Vec<f64>,
+    /// What decoding had to say (truncation, repairs).
+    pub warnings: Vec<String>,
+}
+
+/// The level each track is rendered to.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LoudnessPlan {
+    pub mode: LoudnessMode,
+    pub target_lufs: f64,
+    /// The mixes' integrated loudness over the whole album (their gating blocks joined).
+    pub mixes_album_lufs: Option<f64>,
+    /// Added to every track's level so the album meets the target (album mode; 0 per track).
+    pub album_shift_lu: f64,
+    pub tracks: Vec<PlannedTrack>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PlannedTrack {
+    /// Its level against the other tracks (LU).
+    pub offset_lu: f64,
+    /// Whether the offset is the mix's own (none set in the album).
+    pub offset_from_mix: bool,
+    /// The integrated loudness it is rendered to (LUFS).
+    pub target_lufs: f64,
+}
+
+impl LoudnessPlan {
+    /// The levels for `album` from its mixes (`stereo`: the album is stereo, so a mono mix's
+    /// blocks count on both sides).
+    pub fn new(album: &Album, mixes: &[MixFacts]) -> Result<Self, SequenceError> {
+        let target = album.loudness.target_lufs;
+        let mut mix_lufs = Vec::with_capacity(mixes.len());
+        for (n, mix) in mixes.iter().enumerate() {
+            mix_lufs.push(
+                mix.integrated_lufs
+                    .ok_or_else(|| track_error(album, n, SILENT))?,
+            );
+        }
+        let all_blocks: Vec<f64> = mixes
+            .iter()
+            .flat_map(|m| m.block_powers.iter().copied())
+            .collect();
+        let mixes_album_lufs = loudness::gated_lufs(&all_blocks);
+        let per_track = album.loudness.mode == LoudnessMode::PerTrack;
+        let tracks: Vec<PlannedTrack> = album
+            .tracks
+            .iter()
+            .zip(&mix_lufs)
+            .map(|(track, &lufs)| match (per_track, track.offset_lu) {
+                (true, _) => PlannedTrack {
+                    offset_lu: 0.0,
+                    offset_from_mix: false,
+                    target_lufs: target,
+                },
+                (false, Some(offset)) => PlannedTrack {
+                    offset_lu: offset,
+                    offset_from_mix: false,
+                    target_lufs: target + offset,
+                },
+                (false, None) => {
+                    let offset = lufs - mixes_album_lufs.unwrap_or(lufs);
+                    PlannedTrack {
+                        offset_lu: offset,
+                        offset_from_mix: true,
+                        target_lufs: target + offset,
+                    }
+                }
+            })
+            .collect();
+        let mut plan = Self {
+            mode: album.loudness.mode,
+            target_lufs: target,
+            mixes_album_lufs,
+            album_shift_lu: 0.0,
+            tracks,
+        };
+        if !per_track {
+            // Each mix's blocks moved to its level: the album they make, and how far off.
+            let moved: Vec<f64> = mixes
+                .iter()
+                .zip(mix_lufs.iter().zip(&plan.tracks))
+                .flat_map(|(mix, (&lufs, planned))| {
+                    let gain = 10f64.powf((planned.target_lufs - lufs) / 10.0);
+                    mix.block_powers.iter().map(move |p| p * gain)
+                })
+                .collect();
+            if let Some(predicted) = loudness::gated_lufs(&moved) {
+                plan.shift(target - predicted);
+            }
+        }
+        Ok(plan)
+    }
+
+    /// Moves every track's level by `lu` (album mode's `c`).
+    fn shift(&mut self, lu: f64) {
+        self.album_shift_lu += lu;
+        for track in &mut self.tracks {
+            track.target_lufs += lu;
+        }
+    }
+}
+
+/// Where each track lies on the album's timeline, and which stretch each track file holds.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SequenceLayout {
+    pub sample_rate: u32,
+    pub channels: usize,
+    pub total_frames: usize,
+    pub tracks: Vec<Placement>,
+}
+
+/// One track on the timeline (frames).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Placement {
+    /// Where its audio starts (a CUE sheet's INDEX 01).
+    pub start: usize,
+    pub frames: usize,
+    /// Silence after it (0 for the last track and a crossfade).
+    pub gap_after: usize,
+    /// Frames it overlaps the next track by (a crossfade).
+    pub crossfade_after: usize,
+    /// The stretch of the timeline its file holds: the files cover it end to end.
+    pub file_start: usize,
+    pub file_end: usize,
+}
+
+impl Placement {
+    pub fn span(&self) -> Range<usize> {
+        self.start..self.start + self.frames
+    }
+
+    pub fn file(&self) -> Range<usize> {
+        self.file_start..self.file_end
+    }
+
+    /// Silence in its file before its audio (a pre-gap; an INDEX 00).
+    pub fn pregap(&self) -> usize {
+        self.start - self.file_start
+    }
+}
+
+impl SequenceLayout {
+    /// The tracks of `album`, `frames` long each as rendered at `sample_rate`.
+    pub fn new(
+        album: &Album,
+        frames: &[usize],
+        sample_rate: u32,
+        channels: usize,
+    ) -> Result<Self, SequenceError> {
+        let to_frames = |s: f64| (s * f64::from(sample_rate)).round() as usize;
+        let last = frames.len().saturating_sub(1);
+        let mut tracks: Vec<Placement> = Vec::with_capacity(frames.len());
+        let mut start = 0;
+        for (n, (&length, track)) in frames.iter().zip(&album.tracks).enumerate() {
+            let (gap_after, crossfade_after) = match track.transition {
+                _ if n == last => (0, 0),
+                Transition::Gap { seconds } => (to_frames(seconds), 0),
+                Transition::Crossfade { seconds, .. } => {
+                    let overlap = to_frames(seconds);
+                    let shorter = length.min(frames[n + 1]);
+                    if overlap > shorter {
+                        return Err(track_error(
+                            album,
+                            n,
+                            &format!(
+                                "its {seconds:.2} s crossfade is longer than it or the next \
+                                 track ({:.2} s)",
+                                shorter as f64 / f64::from(sample_rate)
+                            ),
+                        ));
+                    }
+                    (0, overlap)
+                }
+            };
+            if let Some(previous) = tracks.last()
+                && previous.crossfade_after > length.saturating_sub(crossfade_after)
+            {
+                return Err(track_error(
+                    album,
+                    n,
+                    "the crossfades into it and out of it overlap each other",
+                ));
+            }
+            tracks.push(Placement {
+                start,
+                frames: length,
+                gap_after,
+                crossfade_after,
+                file_start: 0,
+                file_end: 0,
+            });
+            start = start + length + gap_after - crossfade_after;
+        }
+        let total_frames = tracks.last().map_or(0, |t| t.start + t.frames);
+        // Files meet where the next track's file starts: at its audio, or at its gap.
+        let starts: Vec<usize> = tracks
+            .iter()
+            .enumerate()
+            .map(|(n, t)| match (n, album.gap_placement) {
+                (0, _) => 0,
+                (_, GapPlacement::EndOfPrevious) => t.start,
+                (_, GapPlacement::PregapOfNext) => t.start - tracks[n - 1].gap_after,
+            })
+            .collect();
+        for (n, track) in tracks.iter_mut().enumerate() {
+            track.file_start = starts[n];
+            track.file_end = starts.get(n + 1).copied().unwrap_or(total_frames);
+        }
+        Ok(Self {
+            sample_rate,
+            channels,
+            total_frames,
+            tracks,
+        })
+    }
+
+    pub fn seconds(&self, frames: usize) -> f64 {
+        frames as f64 / f64::from(self.sample_rate)
+    }
+}
+
+/// What became of one track in the sequence.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TrackOverview {
+    pub number: usize,
+    pub title: String,
+    /// Where its audio starts on the album's timeline, and how long it is (s).
+    pub start_s: f64,
+    pub duration_s: f64,
+    /// Its file's stretch of the timeline (s).
+    pub file_start_s: f64,
+    pub file_duration_s: f64,
+    pub mix_lufs: Option<f64>,
+    pub offset_lu: f64,
+    pub offset_from_mix: bool,
+    pub target_lufs: f64,
+    /// Measured on its audio as stored (without the gaps' silence).
+    pub integrated_lufs: Option<f64>,
+    pub lra_lu: Option<f64>,
+    pub true_peak_dbtp: Option<f64>,
+    pub sample_peak_dbfs: Option<f64>,
+    /// Its integrated loudness against the album's.
+    pub relative_to_album_lu: Option<f64>,
+    /// The most gain reduction its limiter applied (dB).
+    pub peak_reduction_db: Option<f64>,
+    /// Its level reached within [`ALBUM_TOLERANCE_LU`], and its peak under the ceiling.
+    pub passed: bool,
+    pub notes: Vec<String>,
+}
+
+/// A join between two tracks as rendered.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TransitionOverview {
+    /// The track it follows (1-based).
+    pub after_track: usize,
+    #[serde(rename = "kind")]
+    pub kind: &'static str,
+    pub seconds: f64,
+    pub frames: usize,
+    /// A crossfade's true-peak limiting (dB).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limiter_reduction_db: Option<f64>,
+}
+
+/// The album's loudness overview: every track and the whole sequence, measured on the samples
+/// as stored.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AlbumOverview {
+    pub title: String,
+    pub artist: String,
+    pub mode: LoudnessMode,
+    pub target_lufs: f64,
+    pub ceiling_dbtp: f64,
+    pub true_peak_meter: &'static str,
+    pub sample_rate: u32,
+    pub channels: usize,
+    pub format: &'static str,
+    pub total_s: f64,
+    /// Over the whole sequence (the gaps' silence falls under the gate).
+    pub album_integrated_lufs: Option<f64>,
+    pub album_lra_lu: Option<f64>,
+    pub album_true_peak_dbtp: Option<f64>,
+    pub mixes_album_lufs: Option<f64>,
+    pub album_shift_lu: f64,
+    pub tracks: Vec<TrackOverview>,
+    pub transitions: Vec<TransitionOverview>,
+    pub warnings: Vec<String>,
+    pub notes: Vec<String>,
+    /// Renders of the sequence it took (1 when the first met the loudness and the ceiling).
+    pub renders: usize,
+    pub passed: bool,
+}
+
+/// The album rendered and quantised as one sequence, measured, ready to be cut into files.
+#[derive(Debug, Clone)]
+pub struct MasteredSequence {
+    pub layout: SequenceLayout,
+    pub plan: LoudnessPlan,
+    /// The whole sequence as stored, with its measurement.
+    pub prepared: Prepared,
+    /// Each track's audio (its span, without the gaps), measured as stored.
+    pub track_loudness: Vec<Loudness>,
+    pub overview: AlbumOverview,
+}
+
+/// Masters the album as one sequence (see the module's notes): the mixes measured, the levels
+/// planned, the tracks rendered in parallel through `join`, the sequence laid out, limited
+/// across crossfades, dithered and quantised as a whole, and measured per track and whole.
+pub fn master_sequence(
+    request: &SequenceRequest<'_>,
+    join: &impl Join,
+    control: AlbumControl<'_>,
+) -> Result<MasteredSequence, SequenceError> {
+    let album = request.album;
+    album.check().map_err(SequenceError::Invalid)?;
+    let missing = album.missing(request.folder);
+    if let Some(&n) = missing.first() {
+        return Err(track_error(
+            album,
+            n,
+            &format!(
+                "its source {} is missing (relink it)",
+                album.source_path(n, request.folder).display()
+            ),
+        ));
+    }
+    let mixes = analyse(request, join, control)?;
+    let channels = mixes.iter().map(|m| m.channels).max().unwrap_or(1);
+    let rate = request.sample_rate.unwrap_or(mixes[0].sample_rate);
+    crate::limits::check_delivery_rate(rate).map_err(|e| SequenceError::Invalid(e.to_string()))?;
+    let mut notes = Vec::new();
+    if mixes.iter().any(|m| m.sample_rate != rate) {
+        notes.push(format!(
+            "Tracks at another rate were converted to {rate} Hz before their chains, so the \
+             limiters and the dither worked at the delivered rate."
+        ));
+    }
+    if channels == 2 && mixes.iter().any(|m| m.channels == 1) {
+        notes.push("Mono tracks play on both sides of the stereo album.".into());
+    }
+    let frames: Vec<usize> = mixes
+        .iter()
+        .enumerate()
+        .map(|(n, mix)| {
+            let at_rate = resample::resampled_frames(mix.frames, mix.sample_rate, rate);
+            match render::rendered_frames(at_rate, rate, &album.output_of(n)) {
+                0 => Err(track_error(album, n, "its trims remove the whole track")),
+                kept => Ok(kept),
+            }
+        })
+        .collect::<Result<_, _>>()?;
+    let layout = SequenceLayout::new(album, &frames, rate, channels)?;
+    let mut plan = LoudnessPlan::new(album, &mixes)?;
+    let mut margins = vec![0.0; album.tracks.len()];
+    let mut crossfade_margin = 0.0;
+    let mut renders = 0;
+    loop {
+        renders += 1;
+        // The first render is most of the work; a rare second one fills the rest slowly.
+        let (from, width) = if renders == 1 {
+            (0.1, 0.7)
+        } else {
+            (0.8, 0.04)
+        };
+        let progress = |f: f64| (control.progress)(from + width * f);
+        let rendered = render_sequence(
+            request,
+            &layout,
+            &plan,
+            &margins,
+            crossfade_margin,
+            join,
+            AlbumControl {
+                progress: &progress,
+                cancel: control.cancel,
+            },
+        )?;
+        check_cancel(control.cancel)?;
+        let prepared = export::prepare(rendered.audio, request.format, request.dither);
+        (control.progress)(0.85);
+        let meter = album.chain.limiter.true_peak;
+        let track_loudness = measure_tracks(&prepared.exact, &layout, meter, join, control.cancel)?;
+        let overs: Vec<f64> = track_loudness
+            .iter()
+            .map(|l| peak_on(l, meter).map_or(0.0, |p| p - album.loudness.ceiling_dbtp))
+            .collect();
+        let album_lufs = prepared.measured.integrated_lufs;
+        let album_miss = match (album.loudness.mode, album_lufs) {
+            (LoudnessMode::Album, Some(lufs)) => album.loudness.target_lufs - lufs,
+            _ => 0.0,
+        };
+        let settled = album_miss.abs() <= ALBUM_TOLERANCE_LU && overs.iter().all(|&o| o <= 0.0);
+        if settled || renders == ATTEMPTS {
+            let overview = overview(
+                request,
+                &layout,
+                &plan,
+                &mixes,
+                &rendered.tracks,
+                &rendered.crossfade_reduction_db,
+                &prepared,
+                &track_loudness,
+                renders,
+                notes,
+            );
+            (control.progress)(1.0);
+            return Ok(MasteredSequence {
+                layout,
+                plan,
+                prepared,
+                track_loudness,
+                overview,
+            });
+        }
+        if album_miss.abs() > ALBUM_TOLERANCE_LU {
+            plan.shift(album_miss);
+        }
+        for (n, over) in overs.iter().enumerate() {
+            if *over > 0.0 {
+                // A file over the ceiling: its track's limiter, or the crossfade into or out
+                // of it, works that much lower next time.
+                margins[n] += over + RETRY_MARGIN_DB;
+                let crosses = layout.tracks[n].crossfade_after > 0
+                    || n > 0 && layout.tracks[n - 1].crossfade_after > 0;
+                if crosses {
+                    crossfade_margin = f64::max(crossfade_margin, margins[n]);
+                }
+            }
+        }
+    }
+}
+
+/// The true peak a file is held to: on the meter the ceiling is held on (the strict one
+/// holds the standard reading too).
+fn peak_on(loudness: &Loudness, meter: TruePeakMode) -> Option<f64> {
+    match meter {
+        TruePeakMode::Standard => loudness.true_peak_dbtp,
+        TruePeakMode::Strict => match (loudness.strict_true_peak_dbtp, loudness.true_peak_dbtp) {
+            (Some(strict), Some(standard)) => Some(strict.max(standard)),
+            (strict, standard) => strict.or(standard),
+        },
+    }
+}
+
+fn check_cancel(cancel: &AtomicBool) -> Result<(), SequenceError> {
+    if cancel.load(Ordering::Relaxed) {
+        Err(SequenceError::Cancelled)
+    } else {
+        Ok(())
+    }
+}
+
+fn track_error(album: &Album, n: usize, message: &str) -> SequenceError {
+    SequenceError::Track {
+        number: n + 1,
+        title: album.tracks[n].title.clone(),
+        message: message.to_owned(),
+    }
+}
+
+/// Runs `each` for every index of `range`, splitting the range through `join`: with two
+/// threads, two tracks are in flight at a time. The results come back in order.
+fn each_in_parallel<T: Send>(
+    range: Range<usize>,
+    join: &impl Join,
+    each: &(impl Fn(usize) -> T + Sync),
+) -> Vec<T> {
+    if range.len() <= 1 {
+        return range.map(each).collect();
+    }
+    let middle = range.start + range.len() / 2;
+    let (mut first, second) = join.join(
+        || each_in_parallel(range.start..middle, join, each),
+        || each_in_parallel(middle..range.end, join, each),
+    );
+    first.extend(second);
+    first
+}
+
+/// Decodes a track for the album: mono or stereo only, `channels` wide (a mono mix on a
+/// stereo album on both sides).
+fn decode_track(
+    request: &SequenceRequest<'_>,
+    n: usize,
+    channels: Option<usize>,
+    cancel: &AtomicBool,
+) -> Result<(AudioBuffer, Vec<String>), SequenceError> {
+    let album = request.album;
+    let decoded = decode_file_limited(
+        &album.source_path(n, request.folder),
+        request.limits,
+        DecodeControl {
+            progress: &mut |_| {},
+            cancel,
+        },
+    )
+    .map_err(|e| {
+        if cancel.load(Ordering::Relaxed) {
+            SequenceError::Cancelled
+        } else {
+            track_error(album, n, &e.to_string())
+        }
+    })?;
+    let audio = decoded.audio;
+    let count = audio.channel_count();
+    if count > 2 {
+        return Err(track_error(
+            album,
+            n,
+            &format!("it has {count} channels: an album's tracks are mono or stereo"),
+        ));
+    }
+    let audio = match channels {
+        Some(2) if count == 1 => {
+            let rate = audio.sample_rate();
+            let mono = audio.into_channels().remove(0);
+            AudioBuffer::new(rate, vec![mono.clone(), mono]).expect("two equal channels")
+        }
+        _ => audio,
+    };
+    Ok((audio, decoded.warnings))
+}
+
+/// Every mix decoded and measured, in parallel.
+fn analyse(
+    request: &SequenceRequest<'_>,
+    join: &impl Join,
+    control: AlbumControl<'_>,
+) -> Result<Vec<MixFacts>, SequenceError> {
+    let count = request.album.tracks.len();
+    let done = Mutex::new(0usize);
+    let mut mixes = each_in_parallel(0..count, join, &|n| {
+        check_cancel(control.cancel)?;
+        let (audio, warnings) = decode_track(request, n, None, control.cancel)?;
+        let facts = MixFacts {
+            sample_rate: audio.sample_rate(),
+            channels: audio.channel_count(),
+            frames: audio.frames(),
+            integrated_lufs: None,
+            block_powers: loudness::gating_block_powers(&audio),
+            warnings,
+        };
+        let mut done = done.lock().unwrap_or_else(|e| e.into_inner());
+        *done += 1;
+        (control.progress)(0.1 * *done as f64 / count as f64);
+        Ok(facts)
+    })
+    .into_iter()
+    .collect::<Result<Vec<_>, SequenceError>>()?;
+    // A mono mix on a stereo album is heard on both sides: twice the power.
+    let stereo = mixes.iter().any(|m| m.channels == 2);
+    for mix in &mut mixes {
+        if stereo && mix.channels == 1 {
+            mix.block_powers.iter_mut().for_each(|p| *p *= 2.0);
+        }
+        mix.integrated_lufs = loudness::gated_lufs(&mix.block_powers);
+    }
+    Ok(mixes)
+}
+
+/// A rendered sequence before quantising.
+struct RenderedSequence {
+    audio: AudioBuffer,
+    tracks: Vec<RenderedTrack>,
+    /// Each crossfade's limiting (dB), by the track it follows; None after a gap.
+    crossfade_reduction_db: Vec<Option<f64>>,
+}
+
+/// What a track's render reported.
+#[derive(Debug, Clone)]
+struct RenderedTrack {
+    limiter: Option<LimiterReport>,
+    disabled_for_mono: Vec<&'static str>,
+}
+
+/// Renders every track at its planned level into one timeline, two at a time, and limits
+/// the crossfades.
+fn render_sequence(
+    request: &SequenceRequest<'_>,
+    layout: &SequenceLayout,
+    plan: &LoudnessPlan,
+    margins: &[f64],
+    crossfade_margin: f64,
+    join: &impl Join,
+    control: AlbumControl<'_>,
+) -> Result<RenderedSequence, SequenceError> {
+    let album = request.album;
+    let rate = layout.sample_rate;
+    let count = album.tracks.len();
+    let timeline = Mutex::new(vec![vec![0f32; layout.total_frames]; layout.channels]);
+    let done = Mutex::new(0usize);
+    let tracks = each_in_parallel(0..count, join, &|n| {
+        check_cancel(control.cancel)?;
+        let placed = &layout.tracks[n];
+        let (audio, _) = decode_track(request, n, Some(layout.channels), control.cancel)?;
+        let audio = if audio.sample_rate() == rate {
+            audio
+        } else {
+            resample::resample(
+                &audio,
+                rate,
+                RenderControl {
+                    progress: &mut |_| {},
+                    cancel: control.cancel,
+                },
+            )
+            .map_err(|e| track_error(album, n, &e.to_string()))?
+        };
+        let settings = album.track_chain(n, plan.tracks[n].target_lufs);
+        // No second buffer for the solver's trials: two tracks in flight take their own
+        // size each, not twice it.
+        let rendered = render::render_with_trial_budget(
+            Cow::Owned(audio),
+            &settings,
+            margins[n],
+            RenderControl {
+                progress: &mut |_| {},
+                cancel: control.cancel,
+            },
+            0,
+        )
+        .map_err(|e| match e {
+            render::RenderError::Cancelled => SequenceError::Cancelled,
+            other => track_error(album, n, &other.to_string()),
+        })?;
+        if rendered.audio.frames() != placed.frames {
+            return Err(track_error(
+                album,
+                n,
+                &format!(
+                    "it rendered {} frames where {} were laid out (the source changed while \
+                     the album was rendered?)",
+                    rendered.audio.frames(),
+                    placed.frames
+                ),
+            ));
+        }
+        let fade_in = match n
+            .checked_sub(1)
+            .map(|p| (&album.tracks[p], &layout.tracks[p]))
+        {
+            Some((previous, placed)) if placed.crossfade_after > 0 => {
+                Some((placed.crossfade_after, crossfade_curve(previous.transition)))
+            }
+            _ => None,
+        };
+        let fade_out = (placed.crossfade_after > 0).then(|| {
+            (
+                placed.crossfade_after,
+                crossfade_curve(album.tracks[n].transition),
+            )
+        });
+        let mut channels = rendered.audio.into_channels();
+        for channel in &mut channels {
+            crossfade_shape(channel, fade_in, fade_out);
+        }
+        {
+            let mut timeline = timeline.lock().unwrap_or_else(|e| e.into_inner());
+            for (into, from) in timeline.iter_mut().zip(&channels) {
+                // Only a crossfade's two tracks share samples, and 0 + a + b is the same
+                // sum in either order: the timeline does not depend on which finished first.
+                for (sum, x) in into[placed.span()].iter_mut().zip(from) {
+                    *sum += x;
+                }
+            }
+        }
+        let mut done = done.lock().unwrap_or_else(|e| e.into_inner());
+        *done += 1;
+        (control.progress)(*done as f64 / count as f64);
+        Ok(RenderedTrack {
+            limiter: rendered.limiter,
+            disabled_for_mono: rendered.disabled_for_mono,
+        })
+    })
+    .into_iter()
+    .collect::<Result<Vec<_>, SequenceError>>()?;
+    let mut timeline = timeline.into_inner().unwrap_or_else(|e| e.into_inner());
+    // Two limited tracks summed can pass the ceiling: the overlap goes through a true-peak
+    // limiter at the album's ceiling.
+    let mut limiter = album.chain.limiter.clone();
+    limiter.ceiling_dbtp = album.loudness.ceiling_dbtp;
+    let lead = (CROSSFADE_LEAD_S * f64::from(rate)).round() as usize;
+    let tail = (CROSSFADE_TAIL_S * f64::from(rate)).round() as usize;
+    let mut crossfade_reduction_db = Vec::with_capacity(count);
+    for (n, placed) in layout.tracks.iter().enumerate() {
+        if placed.crossfade_after == 0 {
+            crossfade_reduction_db.push(None);
+            continue;
+        }
+        let overlap_start = layout.tracks[n + 1].start;
+        let region = overlap_start.saturating_sub(lead)
+            ..(overlap_start + placed.crossfade_after + tail).min(layout.total_frames);
+        let stretch: Vec<Vec<f32>> = timeline
+            .iter()
+            .map(|c| c[region.clone()].to_vec())
+            .collect();
+        let (limited, reduction) =
+            render::limit_true_peak(stretch, &limiter, rate, crossfade_margin, control.cancel)
+                .map_err(|e| match e {
+                    render::RenderError::Cancelled => SequenceError::Cancelled,
+                    other => track_error(album, n, &format!("its crossfade: {other}")),
+                })?;
+        for (into, from) in timeline.iter_mut().zip(limited) {
+            into[region.clone()].copy_from_slice(&from);
+        }
+        crossfade_reduction_db.push(Some(reduction));
+    }
+    let roles = ChannelRole::conventional_layout(layout.channels);
+    Ok(RenderedSequence {
+        audio: AudioBuffer::with_roles(rate, roles, timeline).expect("equal channels"),
+        tracks,
+        crossfade_reduction_db,
+    })
+}
+
+/// The curve of a crossfade transition.
+fn crossfade_curve(transition: Transition) -> FadeCurve {
+    match transition {
+        Transition::Crossfade { curve, .. } => curve,
+        Transition::Gap { .. } => FadeCurve::Linear,
+    }
+}
+
+/// Fades a track's head in over the crossfade into it and its tail out over the one out of
+/// it: the two tracks' gains at each shared sample are the curve at x and at 1 − x.
+fn crossfade_shape(
+    samples: &mut [f32],
+    fade_in: Option<(usize, FadeCurve)>,
+    fade_out: Option<(usize, FadeCurve)>,
+) {
+    if let Some((frames, curve)) = fade_in {
+        for (j, x) in samples[..frames].iter_mut().enumerate() {
+            *x = (f64::from(*x) * curve.gain(j as f64 / frames as f64)) as f32;
+        }
+    }
+    if let Some((frames, curve)) = fade_out {
+        let from = samples.len() - frames;
+        for (j, x) in samples[from..].iter_mut().enumerate() {
+            *x = (f64::from(*x) * curve.gain(1.0 - j as f64 / frames as f64)) as f32;
+        }
+    }
+}
+
+/// Each track's audio in the stored sequence (crossfaded ends included, the gaps' silence
+/// not: blocks half in a gap would read a short track low), measured on the strict true-peak
+/// meter too where the ceiling is held on it. Every sample but the gaps' is in one track or
+/// two, so the tracks' peaks are the sequence's.
+fn measure_tracks(
+    exact: &AudioBuffer,
+    layout: &SequenceLayout,
+    meter: TruePeakMode,
+    join: &impl Join,
+    cancel: &AtomicBool,
+) -> Result<Vec<Loudness>, SequenceError> {
+    layout
+        .tracks
+        .iter()
+        .map(|placed| {
+            check_cancel(cancel)?;
+            let file = slice(exact, placed.span());
+            let mut measured = loudness::measure_with(&file, join);
+            if meter == TruePeakMode::Strict {
+                measured.strict_true_peak_dbtp =
+                    strict_true_peak_dbtp(file.channels(), file.sample_rate(), join);
+            }
+            Ok(measured)
+        })
+        .collect()
+}
+
+/// A copy of `frames` of `audio`.
+pub fn slice(audio: &AudioBuffer, frames: Range<usize>) -> AudioBuffer {
+    AudioBuffer::with_roles(
+        audio.sample_rate(),
+        audio.roles().to_vec(),
+        audio
+            .channels()
+            .iter()
+            .map(|c| c[frames.clone()].to_vec())
+            .collect(),
+    )
+    .expect("a stretch of a valid buffer")
+}
+
+#[allow(clippy::too_many_arguments)]
+fn overview(
+    request: &SequenceRequest<'_>,
+    layout: &SequenceLayout,
+    plan: &LoudnessPlan,
+    mixes: &[MixFacts],
+    rendered: &[RenderedTrack],
+    crossfade_reduction_db: &[Option<f64>],
+    prepared: &Prepared,
+    track_loudness: &[Loudness],
+    renders: usize,
+    notes: Vec<String>,
+) -> AlbumOverview {
+    let album = request.album;
+    let ceiling = album.loudness.ceiling_dbtp;
+    let meter = album.chain.limiter.true_peak;
+    let album_lufs = prepared.measured.integrated_lufs;
+    let mut warnings = Vec::new();
+    let reductions: Vec<f64> = rendered
+        .iter()
+        .filter_map(|r| r.limiter.as_ref().map(|l| l.peak_reduction_db))
+        .collect();
+    let median = median(&reductions);
+    let tracks: Vec<TrackOverview> = (0..album.tracks.len())
+        .map(|n| {
+            let placed = &layout.tracks[n];
+            let measured = &track_loudness[n];
+            let planned = &plan.tracks[n];
+            let limiter = rendered[n].limiter.as_ref();
+            let title = album.tracks[n].title.clone();
+            let mut notes: Vec<String> = mixes[n].warnings.clone();
+            notes.extend(
+                rendered[n]
+                    .disabled_for_mono
+                    .iter()
+                    .map(|f| format!("Mono source: the {f} had nothing to act on.")),
+            );
+            let peak = peak_on(measured, meter);
+            let level_miss = measured
+                .integrated_lufs
+                .map(|lufs| lufs - planned.target_lufs);
+            let level_kept = level_miss.is_some_and(|miss| miss.abs() <= ALBUM_TOLERANCE_LU);
+            let under_ceiling = peak.is_none_or(|p| p <= ceiling);
+            if !level_kept {
+                let reason = limiter
+                    .and_then(|l| l.shortfall_lu)
+                    .filter(|s| *s > 0.0)
+                    .map_or_else(String::new, |short| {
+                        format!(
+                            ": the limiter would need more than its {:.1} dB of reduction (short \
+                             by {short:.1} LU)",
+                            album.chain.limiter.max_reduction_db
+                        )
+                    });
+                warnings.push(format!(
+                    "Track {} ({title}) measures {} against its level of {:.1} LUFS{reason}.",
+                    n + 1,
+                    level_miss.map_or("silent".to_owned(), |m| format!("{m:+.2} LU")),
+                    planned.target_lufs
+                ));
+            }
+            if !under_ceiling {
+                warnings.push(format!(
+                    "Track {} ({title}) peaks at {:.2} dBTP, over the {ceiling:.1} dBTP ceiling.",
+                    n + 1,
+                    peak.unwrap_or(f64::NAN)
+                ));
+            }
+            if let (Some(l), Some(median)) = (limiter, median)
+                && reductions.len() > 1
+                && l.peak_reduction_db >= HEAVY_LIMITING_DB
+                && l.peak_reduction_db - median >= UNEVEN_LIMITING_DB
+            {
+                warnings.push(format!(
+                    "Track {} ({title}) takes {:.1} dB of peak limiting to sit at its level, \
+                     {:.1} dB more than the album's median ({median:.1} dB): lower its offset \
+                     or revisit its mix; an album's normalization keeps what the limiter took.",
+                    n + 1,
+                    l.peak_reduction_db,
+                    l.peak_reduction_db - median
+                ));
+            }
+            TrackOverview {
+                number: n + 1,
+                title,
+                start_s: layout.seconds(placed.start),
+                duration_s: layout.seconds(placed.frames),
+                file_start_s: layout.seconds(placed.file_start),
+                file_duration_s: layout.seconds(placed.file_end - placed.file_start),
+                mix_lufs: mixes[n].integrated_lufs,
+                offset_lu: planned.offset_lu,
+                offset_from_mix: planned.offset_from_mix,
+                target_lufs: planned.target_lufs,
+                integrated_lufs: measured.integrated_lufs,
+                lra_lu: measured.lra_lu,
+                true_peak_dbtp: peak,
+                sample_peak_dbfs: measured.sample_peak_dbfs,
+                relative_to_album_lu: measured.integrated_lufs.zip(album_lufs).map(|(t, a)| t - a),
+                peak_reduction_db: limiter.map(|l| l.peak_reduction_db),
+                passed: level_kept && under_ceiling,
+                notes,
+            }
+        })
+        .collect();
+    let album_met = match album.loudness.mode {
+        LoudnessMode::PerTrack => true,
+        LoudnessMode::Album => album_lufs
+            .is_some_and(|lufs| (lufs - album.loudness.target_lufs).abs() <= ALBUM_TOLERANCE_LU),
+    };
+    if !album_met {
+        warnings.push(format!(
+            "The album measures {} against its {:.1} LUFS target.",
+            album_lufs.map_or("silent".to_owned(), |l| format!("{l:.2} LUFS")),
+            album.loudness.target_lufs
+        ));
+    }
+    let transitions = layout
+        .tracks
+        .iter()
+        .enumerate()
+        .take(layout.tracks.len().saturating_sub(1))
+        .map(|(n, placed)| {
+            let (kind, frames) = if placed.crossfade_after > 0 {
+                ("crossfade", placed.crossfade_after)
+            } else {
+                ("gap", placed.gap_after)
+            };
+            TransitionOverview {
+                after_track: n + 1,
+                kind,
+                seconds: layout.seconds(frames),
+                frames,
+                limiter_reduction_db: crossfade_reduction_db[n],
+            }
+        })
+        .collect();
+    AlbumOverview {
+        title: album.metadata.title.clone(),
+        artist: album.metadata.artist.clone(),
+        mode: album.loudness.mode,
+        target_lufs: album.loudness.target_lufs,
+        ceiling_dbtp: ceiling,
+        true_peak_meter: meter.meter(),
+        sample_rate: layout.sample_rate,
+        channels: layout.channels,
+        format: request.format.describe(),
+        total_s: layout.seconds(layout.total_frames),
+        album_integrated_lufs: album_lufs,
+        album_lra_lu: prepared.measured.lra_lu,
+        album_true_peak_dbtp: prepared.measured.true_peak_dbtp,
+        mixes_album_lufs: plan.mixes_album_lufs,
+        album_shift_lu: plan.album_shift_lu,
+        passed: album_met && tracks.iter().all(|t| t.passed),
+        tracks,
+        transitions,
+        warnings,
+        notes,
+        renders,
+    }
+}
+
+fn median(values: &[f64]) -> Option<f64> {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let n = sorted.len();
+    match n {
+        0 => None,
+        _ if n % 2 == 1 => Some(sorted[n / 2]),
+        _ => Some(0.5 * (sorted[n / 2 - 1] + sorted[n / 2])),
+    }
+}
+
+impl Album {
+    /// Track `n`'s chain at `target_lufs`: its own or the album's, the limiter on at the
+    /// album's ceiling, its trims and fades in the output stage.
+    pub fn track_chain(&self, n: usize, target_lufs: f64) -> ChainSettings {
+        let track = &self.tracks[n];
+        let mut settings = track.chain.clone().unwrap_or_else(|| self.chain.clone());
+        settings.limiter.bypass = false;
+        settings.limiter.target_lufs = Some(target_lufs);
+        settings.limiter.ceiling_dbtp = self.loudness.ceiling_dbtp;
+        settings.output = self.output_of(n);
+        settings
+    }
+
+    /// Track `n`'s trims and fades as the chain's output stage.
+    pub fn output_of(&self, n: usize) -> OutputSettings {
+        let edit = &self.tracks[n].edit;
+        OutputSettings {
+            bypass: false,
+            trim_start_s: edit.trim_start_s,
+            trim_end_s: edit.trim_end_s,
+            fade_in_s: edit.fade_in_s,
+            fade_out_s: edit.fade_out_s,
+            fade_in_curve: edit.fade_in_curve,
+            fade_out_curve: edit.fade_out_curve,
+        }
+    }
+}
