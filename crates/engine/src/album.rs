@@ -14,12 +14,13 @@ use serde::{Deserialize, Serialize};
 use crate::chain::{ChainSettings, FadeCurve};
 use crate::files::{WriteError, write_atomically};
 
+mod overview;
 mod sequence;
 
+pub use overview::{AlbumOverview, TrackOverview, TransitionOverview};
 pub use sequence::{
-    ALBUM_TOLERANCE_LU, AlbumControl, AlbumOverview, LoudnessPlan, MasteredSequence, MixFacts,
-    Placement, PlannedTrack, SequenceError, SequenceLayout, SequenceRequest, TrackOverview,
-    TransitionOverview, master_sequence, slice,
+    ALBUM_TOLERANCE_LU, AlbumControl, LoudnessPlan, MasteredSequence, MixFacts, Placement,
+    PlannedTrack, SequenceError, SequenceLayout, SequenceRequest, master_sequence, slice,
 };
 
 pub const ALBUM_VERSION: u32 = 1;

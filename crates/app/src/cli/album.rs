@@ -6,9 +6,16 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use std::io::IsTerminal;
+use std::sync::atomic::AtomicBool;
+
 use clap::{Args, Subcommand};
-use crest_engine::album::{Album, AlbumMetadata};
+use crest_engine::album::{
+    Album, AlbumControl, AlbumMetadata, MasteredSequence, SequenceRequest, master_sequence,
+};
 use crest_engine::chain::ChainSettings;
+use crest_engine::delivery::PresetLoudness;
+use crest_engine::export::{Dither, Format};
 
 #[derive(Debug, Args)]
 pub struct AlbumArgs {
@@ -21,6 +28,42 @@ pub enum AlbumCommand {
     /// Write a new album of these tracks with the defaults (titles from the file names, 2 s
     /// gaps, album loudness at −14 LUFS, −1 dBTP).
     Init(InitArgs),
+    /// Master the album in memory and print its loudness overview (each track and the whole
+    /// sequence), writing no files. Exit 0 when every check passes, 1 when one fails, 2 when
+    /// the album could not be mastered.
+    Check(CheckArgs),
+}
+
+/// How the album is rendered: the delivery preset and the flags over it.
+#[derive(Debug, Args)]
+pub struct DeliveryArgs {
+    /// A delivery preset: its format, rate and dither; its ceiling, and its loudness where it
+    /// mandates one, replace the album's.
+    #[arg(long)]
+    pub delivery: Option<String>,
+    /// wav16, wav24, wav32f, flac16 or flac24 (default: the preset's, else wav24).
+    #[arg(long)]
+    pub format: Option<String>,
+    /// Delivery sample rate (default: the preset's, else the first track's).
+    #[arg(long)]
+    pub rate: Option<u32>,
+    /// none, tpdf, shaped or gentle (default: the preset's, else tpdf), over the whole
+    /// sequence; the gaps stay exact digital silence.
+    #[arg(long)]
+    pub dither: Option<String>,
+    #[command(flatten)]
+    pub memory: super::MemoryArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The album file.
+    pub album: PathBuf,
+    #[command(flatten)]
+    pub delivery: DeliveryArgs,
+    /// Print the overview as one JSON object.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -49,18 +92,104 @@ pub struct InitArgs {
 
 pub fn run(args: &AlbumArgs) -> ExitCode {
     let done = match &args.command {
-        AlbumCommand::Init(init) => self::init(init),
+        AlbumCommand::Init(init) => self::init(init).map(|report| (report, true)),
+        AlbumCommand::Check(check) => self::check(check),
     };
     match done {
-        Ok(report) => {
-            println!("{report}");
-            ExitCode::SUCCESS
+        Ok((report, passed)) => {
+            print!("{report}");
+            if !report.ends_with('\n') {
+                println!();
+            }
+            ExitCode::from(if passed { 0 } else { 1 })
         }
         Err(message) => {
             eprintln!("crest: {message}");
-            ExitCode::FAILURE
+            ExitCode::from(2)
         }
     }
+}
+
+/// An album file, read, with its folder (where relative sources are).
+fn read_album(path: &Path) -> Result<(Album, PathBuf), String> {
+    let album = Album::load(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok((album, folder_of(path)?))
+}
+
+/// The request's format, rate and dither, and the album with the preset's ceiling (and its
+/// mandated loudness) applied.
+fn delivery_of(
+    args: &DeliveryArgs,
+    album: &mut Album,
+) -> Result<(Format, Option<u32>, Dither), String> {
+    let preset = args
+        .delivery
+        .as_deref()
+        .map(super::master::find_preset)
+        .transpose()?;
+    if let Some(preset) = &preset {
+        album.loudness.ceiling_dbtp = preset.ceiling_dbtp;
+        if let PresetLoudness::Mandated(lufs) = preset.target_lufs {
+            album.loudness.target_lufs = lufs;
+        }
+        if let Some(meter) = preset.true_peak {
+            album.chain.limiter.true_peak = meter;
+        }
+    }
+    let format = super::master::format_of(args.format.as_deref(), preset.as_ref())?;
+    let dither = super::master::dither_of(args.dither.as_deref(), preset.as_ref())?;
+    let rate = args.rate.or(preset.as_ref().and_then(|p| p.sample_rate));
+    Ok((format, rate, dither))
+}
+
+/// Masters the album as one sequence, with progress on a terminal.
+fn master_album(
+    album: &Album,
+    folder: &Path,
+    args: &DeliveryArgs,
+    (format, rate, dither): (Format, Option<u32>, Dither),
+    quiet: bool,
+) -> Result<MasteredSequence, String> {
+    let show = !quiet && std::io::stderr().is_terminal();
+    let progress = |fraction: f64| {
+        if show {
+            eprint!("\rmastering the album {:3.0} %", fraction * 100.0);
+        }
+    };
+    let cancel = AtomicBool::new(false);
+    let mastered = master_sequence(
+        &SequenceRequest {
+            album,
+            folder,
+            sample_rate: rate,
+            format,
+            dither,
+            limits: &args.memory.mastering(),
+        },
+        &crate::RayonJoin,
+        AlbumControl {
+            progress: &progress,
+            cancel: &cancel,
+        },
+    )
+    .map_err(|e| e.to_string());
+    if show {
+        eprintln!();
+    }
+    mastered
+}
+
+fn check(args: &CheckArgs) -> Result<(String, bool), String> {
+    let (mut album, folder) = read_album(&args.album)?;
+    let delivery = delivery_of(&args.delivery, &mut album)?;
+    let mastered = master_album(&album, &folder, &args.delivery, delivery, args.json)?;
+    let overview = &mastered.overview;
+    let text = if args.json {
+        serde_json::to_string(overview).map_err(|e| e.to_string())?
+    } else {
+        overview.text()
+    };
+    Ok((text, overview.passed))
 }
 
 /// The folder a file is in (the current one for a bare name), as an absolute path.

@@ -99,51 +99,59 @@ pub fn effective_settings(
     Ok(settings)
 }
 
+/// The delivery preset `id`, or an error naming the ones there are.
+pub fn find_preset(id: &str) -> Result<DeliveryPreset, String> {
+    delivery::find(id)
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| {
+            let ids: Vec<String> = delivery::built_in()
+                .map(|all| all.into_iter().map(|p| p.id).collect())
+                .unwrap_or_default();
+            format!(
+                "unknown delivery preset `{id}`; choose one of: {}",
+                ids.join(", ")
+            )
+        })
+}
+
+/// The file format: `--format`, else the preset's, else 24-bit WAV.
+pub fn format_of(id: Option<&str>, preset: Option<&DeliveryPreset>) -> Result<Format, String> {
+    match (id, preset) {
+        (Some(id), _) => Format::from_id(id).ok_or_else(|| {
+            format!("unknown format `{id}`; choose wav16, wav24, wav32f, flac16 or flac24")
+        }),
+        (None, Some(p)) => Ok(p.format),
+        (None, None) => Ok(Format::Wav24),
+    }
+}
+
+/// The dither: `--dither`, else the preset's, else TPDF.
+pub fn dither_of(id: Option<&str>, preset: Option<&DeliveryPreset>) -> Result<Dither, String> {
+    match (id, preset) {
+        (Some(d), _) => match d {
+            "none" => Ok(Dither::None),
+            "tpdf" => Ok(Dither::Tpdf),
+            "shaped" => Ok(Dither::Shaped),
+            "gentle" => Ok(Dither::Gentle),
+            other => Err(format!(
+                "unknown dither `{other}`; choose none, tpdf, shaped or gentle"
+            )),
+        },
+        (None, Some(p)) => Ok(p.dither),
+        (None, None) => Ok(Dither::Tpdf),
+    }
+}
+
 fn run_master(args: &MasterArgs) -> Result<bool, String> {
-    let preset = match &args.delivery {
-        Some(id) => Some(
-            delivery::find(id)
-                .map_err(|e| e.to_string())?
-                .ok_or_else(|| {
-                    let ids: Vec<String> = delivery::built_in()
-                        .map(|all| all.into_iter().map(|p| p.id).collect())
-                        .unwrap_or_default();
-                    format!(
-                        "unknown delivery preset `{id}`; choose one of: {}",
-                        ids.join(", ")
-                    )
-                })?,
-        ),
-        None => None,
-    };
+    let preset = args.delivery.as_deref().map(find_preset).transpose()?;
     let chain = args.chain.as_deref().map(super::read_chain).transpose()?;
     let mut settings =
         effective_settings(chain, preset.as_ref(), args.target_lufs, args.ceiling_dbtp)?;
     if let Some(meter) = args.true_peak {
         settings.limiter.true_peak = meter.into();
     }
-    let format = match (&args.format, &preset) {
-        (Some(id), _) => Format::from_id(id).ok_or_else(|| {
-            format!("unknown format `{id}`; choose wav16, wav24, wav32f, flac16 or flac24")
-        })?,
-        (None, Some(p)) => p.format,
-        (None, None) => Format::Wav24,
-    };
-    let dither = match (&args.dither, &preset) {
-        (Some(d), _) => match d.as_str() {
-            "none" => Dither::None,
-            "tpdf" => Dither::Tpdf,
-            "shaped" => Dither::Shaped,
-            "gentle" => Dither::Gentle,
-            other => {
-                return Err(format!(
-                    "unknown dither `{other}`; choose none, tpdf, shaped or gentle"
-                ));
-            }
-        },
-        (None, Some(p)) => p.dither,
-        (None, None) => Dither::Tpdf,
-    };
+    let format = format_of(args.format.as_deref(), preset.as_ref())?;
+    let dither = dither_of(args.dither.as_deref(), preset.as_ref())?;
     let rate = args.rate.or(preset.as_ref().and_then(|p| p.sample_rate));
     // Refuse before the work, not after it.
     crest_engine::master::check_destinations(&args.output, Some(&args.input), args.force)

@@ -20,6 +20,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::Serialize;
 
+use super::overview::AlbumOverview;
 use super::{Album, GapPlacement, LoudnessMode, Transition};
 use crate::audio::{AudioBuffer, ChannelRole};
 use crate::chain::{ChainSettings, FadeCurve, OutputSettings, TruePeakMode};
@@ -29,7 +30,7 @@ use crate::limits::DecodeLimits;
 use crate::loudness::true_peak::strict_true_peak_dbtp;
 use crate::loudness::{self, Loudness};
 use crate::parallel::Join;
-use crate::render::{self, HEAVY_LIMITING_DB, LimiterReport, RenderControl};
+use crate::render::{self, LimiterReport, RenderControl};
 use crate::resample;
 
 /// How close the album's integrated loudness comes to the target (LU), and how close each
@@ -40,8 +41,6 @@ pub const ALBUM_TOLERANCE_LU: f64 = 0.1;
 const ATTEMPTS: usize = 4;
 /// Extra margin added to a measured true-peak overshoot when rendering again (dB).
 const RETRY_MARGIN_DB: f64 = 0.01;
-/// Peak limiting this much above the album's median is named: the track pays for its level.
-const UNEVEN_LIMITING_DB: f64 = 3.0;
 /// The crossfade's limiter starts this long before the overlap (it looks ahead) and runs this
 /// long after it (so its release settles on audio already under the ceiling).
 const CROSSFADE_LEAD_S: f64 = 0.05;
@@ -324,78 +323,6 @@ impl SequenceLayout {
     }
 }
 
-/// What became of one track in the sequence.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct TrackOverview {
-    pub number: usize,
-    pub title: String,
-    /// Where its audio starts on the album's timeline, and how long it is (s).
-    pub start_s: f64,
-    pub duration_s: f64,
-    /// Its file's stretch of the timeline (s).
-    pub file_start_s: f64,
-    pub file_duration_s: f64,
-    pub mix_lufs: Option<f64>,
-    pub offset_lu: f64,
-    pub offset_from_mix: bool,
-    pub target_lufs: f64,
-    /// Measured on its audio as stored (without the gaps' silence).
-    pub integrated_lufs: Option<f64>,
-    pub lra_lu: Option<f64>,
-    pub true_peak_dbtp: Option<f64>,
-    pub sample_peak_dbfs: Option<f64>,
-    /// Its integrated loudness against the album's.
-    pub relative_to_album_lu: Option<f64>,
-    /// The most gain reduction its limiter applied (dB).
-    pub peak_reduction_db: Option<f64>,
-    /// Its level reached within [`ALBUM_TOLERANCE_LU`], and its peak under the ceiling.
-    pub passed: bool,
-    pub notes: Vec<String>,
-}
-
-/// A join between two tracks as rendered.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct TransitionOverview {
-    /// The track it follows (1-based).
-    pub after_track: usize,
-    #[serde(rename = "kind")]
-    pub kind: &'static str,
-    pub seconds: f64,
-    pub frames: usize,
-    /// A crossfade's true-peak limiting (dB).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub limiter_reduction_db: Option<f64>,
-}
-
-/// The album's loudness overview: every track and the whole sequence, measured on the samples
-/// as stored.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct AlbumOverview {
-    pub title: String,
-    pub artist: String,
-    pub mode: LoudnessMode,
-    pub target_lufs: f64,
-    pub ceiling_dbtp: f64,
-    pub true_peak_meter: &'static str,
-    pub sample_rate: u32,
-    pub channels: usize,
-    pub format: &'static str,
-    pub total_s: f64,
-    /// Over the whole sequence (the gaps' silence falls under the gate).
-    pub album_integrated_lufs: Option<f64>,
-    pub album_lra_lu: Option<f64>,
-    pub album_true_peak_dbtp: Option<f64>,
-    pub mixes_album_lufs: Option<f64>,
-    pub album_shift_lu: f64,
-    pub tracks: Vec<TrackOverview>,
-    pub transitions: Vec<TransitionOverview>,
-    pub warnings: Vec<String>,
-    pub notes: Vec<String>,
-    /// Renders of the sequence it took (1 when the first met the loudness and the ceiling).
-    pub renders: usize,
-    pub passed: bool,
-}
-
 /// The album rendered and quantised as one sequence, measured, ready to be cut into files.
 #[derive(Debug, Clone)]
 pub struct MasteredSequence {
@@ -496,7 +423,7 @@ pub fn master_sequence(
         };
         let settled = album_miss.abs() <= ALBUM_TOLERANCE_LU && overs.iter().all(|&o| o <= 0.0);
         if settled || renders == ATTEMPTS {
-            let overview = overview(
+            let overview = super::overview::overview(
                 request,
                 &layout,
                 &plan,
@@ -537,7 +464,7 @@ pub fn master_sequence(
 
 /// The true peak a file is held to: on the meter the ceiling is held on (the strict one
 /// holds the standard reading too).
-fn peak_on(loudness: &Loudness, meter: TruePeakMode) -> Option<f64> {
+pub(super) fn peak_on(loudness: &Loudness, meter: TruePeakMode) -> Option<f64> {
     match meter {
         TruePeakMode::Standard => loudness.true_peak_dbtp,
         TruePeakMode::Strict => match (loudness.strict_true_peak_dbtp, loudness.true_peak_dbtp) {
@@ -673,9 +600,9 @@ struct RenderedSequence {
 
 /// What a track's render reported.
 #[derive(Debug, Clone)]
-struct RenderedTrack {
-    limiter: Option<LimiterReport>,
-    disabled_for_mono: Vec<&'static str>,
+pub(super) struct RenderedTrack {
+    pub(super) limiter: Option<LimiterReport>,
+    pub(super) disabled_for_mono: Vec<&'static str>,
 }
 
 /// Renders every track at its planned level into one timeline, two at a time, and limits
@@ -885,178 +812,6 @@ pub fn slice(audio: &AudioBuffer, frames: Range<usize>) -> AudioBuffer {
             .collect(),
     )
     .expect("a stretch of a valid buffer")
-}
-
-#[allow(clippy::too_many_arguments)]
-fn overview(
-    request: &SequenceRequest<'_>,
-    layout: &SequenceLayout,
-    plan: &LoudnessPlan,
-    mixes: &[MixFacts],
-    rendered: &[RenderedTrack],
-    crossfade_reduction_db: &[Option<f64>],
-    prepared: &Prepared,
-    track_loudness: &[Loudness],
-    renders: usize,
-    notes: Vec<String>,
-) -> AlbumOverview {
-    let album = request.album;
-    let ceiling = album.loudness.ceiling_dbtp;
-    let meter = album.chain.limiter.true_peak;
-    let album_lufs = prepared.measured.integrated_lufs;
-    let mut warnings = Vec::new();
-    let reductions: Vec<f64> = rendered
-        .iter()
-        .filter_map(|r| r.limiter.as_ref().map(|l| l.peak_reduction_db))
-        .collect();
-    let median = median(&reductions);
-    let tracks: Vec<TrackOverview> = (0..album.tracks.len())
-        .map(|n| {
-            let placed = &layout.tracks[n];
-            let measured = &track_loudness[n];
-            let planned = &plan.tracks[n];
-            let limiter = rendered[n].limiter.as_ref();
-            let title = album.tracks[n].title.clone();
-            let mut notes: Vec<String> = mixes[n].warnings.clone();
-            notes.extend(
-                rendered[n]
-                    .disabled_for_mono
-                    .iter()
-                    .map(|f| format!("Mono source: the {f} had nothing to act on.")),
-            );
-            let peak = peak_on(measured, meter);
-            let level_miss = measured
-                .integrated_lufs
-                .map(|lufs| lufs - planned.target_lufs);
-            let level_kept = level_miss.is_some_and(|miss| miss.abs() <= ALBUM_TOLERANCE_LU);
-            let under_ceiling = peak.is_none_or(|p| p <= ceiling);
-            if !level_kept {
-                let reason = limiter
-                    .and_then(|l| l.shortfall_lu)
-                    .filter(|s| *s > 0.0)
-                    .map_or_else(String::new, |short| {
-                        format!(
-                            ": the limiter would need more than its {:.1} dB of reduction (short \
-                             by {short:.1} LU)",
-                            album.chain.limiter.max_reduction_db
-                        )
-                    });
-                warnings.push(format!(
-                    "Track {} ({title}) measures {} against its level of {:.1} LUFS{reason}.",
-                    n + 1,
-                    level_miss.map_or("silent".to_owned(), |m| format!("{m:+.2} LU")),
-                    planned.target_lufs
-                ));
-            }
-            if !under_ceiling {
-                warnings.push(format!(
-                    "Track {} ({title}) peaks at {:.2} dBTP, over the {ceiling:.1} dBTP ceiling.",
-                    n + 1,
-                    peak.unwrap_or(f64::NAN)
-                ));
-            }
-            if let (Some(l), Some(median)) = (limiter, median)
-                && reductions.len() > 1
-                && l.peak_reduction_db >= HEAVY_LIMITING_DB
-                && l.peak_reduction_db - median >= UNEVEN_LIMITING_DB
-            {
-                warnings.push(format!(
-                    "Track {} ({title}) takes {:.1} dB of peak limiting to sit at its level, \
-                     {:.1} dB more than the album's median ({median:.1} dB): lower its offset \
-                     or revisit its mix; an album's normalization keeps what the limiter took.",
-                    n + 1,
-                    l.peak_reduction_db,
-                    l.peak_reduction_db - median
-                ));
-            }
-            TrackOverview {
-                number: n + 1,
-                title,
-                start_s: layout.seconds(placed.start),
-                duration_s: layout.seconds(placed.frames),
-                file_start_s: layout.seconds(placed.file_start),
-                file_duration_s: layout.seconds(placed.file_end - placed.file_start),
-                mix_lufs: mixes[n].integrated_lufs,
-                offset_lu: planned.offset_lu,
-                offset_from_mix: planned.offset_from_mix,
-                target_lufs: planned.target_lufs,
-                integrated_lufs: measured.integrated_lufs,
-                lra_lu: measured.lra_lu,
-                true_peak_dbtp: peak,
-                sample_peak_dbfs: measured.sample_peak_dbfs,
-                relative_to_album_lu: measured.integrated_lufs.zip(album_lufs).map(|(t, a)| t - a),
-                peak_reduction_db: limiter.map(|l| l.peak_reduction_db),
-                passed: level_kept && under_ceiling,
-                notes,
-            }
-        })
-        .collect();
-    let album_met = match album.loudness.mode {
-        LoudnessMode::PerTrack => true,
-        LoudnessMode::Album => album_lufs
-            .is_some_and(|lufs| (lufs - album.loudness.target_lufs).abs() <= ALBUM_TOLERANCE_LU),
-    };
-    if !album_met {
-        warnings.push(format!(
-            "The album measures {} against its {:.1} LUFS target.",
-            album_lufs.map_or("silent".to_owned(), |l| format!("{l:.2} LUFS")),
-            album.loudness.target_lufs
-        ));
-    }
-    let transitions = layout
-        .tracks
-        .iter()
-        .enumerate()
-        .take(layout.tracks.len().saturating_sub(1))
-        .map(|(n, placed)| {
-            let (kind, frames) = if placed.crossfade_after > 0 {
-                ("crossfade", placed.crossfade_after)
-            } else {
-                ("gap", placed.gap_after)
-            };
-            TransitionOverview {
-                after_track: n + 1,
-                kind,
-                seconds: layout.seconds(frames),
-                frames,
-                limiter_reduction_db: crossfade_reduction_db[n],
-            }
-        })
-        .collect();
-    AlbumOverview {
-        title: album.metadata.title.clone(),
-        artist: album.metadata.artist.clone(),
-        mode: album.loudness.mode,
-        target_lufs: album.loudness.target_lufs,
-        ceiling_dbtp: ceiling,
-        true_peak_meter: meter.meter(),
-        sample_rate: layout.sample_rate,
-        channels: layout.channels,
-        format: request.format.describe(),
-        total_s: layout.seconds(layout.total_frames),
-        album_integrated_lufs: album_lufs,
-        album_lra_lu: prepared.measured.lra_lu,
-        album_true_peak_dbtp: prepared.measured.true_peak_dbtp,
-        mixes_album_lufs: plan.mixes_album_lufs,
-        album_shift_lu: plan.album_shift_lu,
-        passed: album_met && tracks.iter().all(|t| t.passed),
-        tracks,
-        transitions,
-        warnings,
-        notes,
-        renders,
-    }
-}
-
-fn median(values: &[f64]) -> Option<f64> {
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    let n = sorted.len();
-    match n {
-        0 => None,
-        _ if n % 2 == 1 => Some(sorted[n / 2]),
-        _ => Some(0.5 * (sorted[n / 2 - 1] + sorted[n / 2])),
-    }
 }
 
 impl Album {
