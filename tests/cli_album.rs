@@ -1,10 +1,19 @@
 //! `crest album init`: a new album of the tracks given, with the defaults, written where it
-//! can find its tracks again; what it refuses.
+//! can find its tracks again; what it refuses. `crest album check` and `crest album export`
+//! on generated mixes: the overview, the track files gapless against the continuous file, the
+//! CUE sheet's indexes at the rendered positions, the gaps exact silence.
 
 mod common;
 
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+
 use common::{crest, scratch};
-use crest_engine::album::{Album, LoudnessMode, Transition};
+use crest_engine::album::cue::read_cue_indexes;
+use crest_engine::album::{Album, GapPlacement, LoudnessMode, Transition};
+use crest_engine::chain::FadeCurve;
+use crest_engine::export::{self, Dither, ExportRequest, Format};
+use crest_engine::{AudioBuffer, decode_file};
 
 #[test]
 fn init_writes_an_album_of_the_tracks_with_the_defaults() {
@@ -101,5 +110,163 @@ fn init_writes_an_album_of_the_tracks_with_the_defaults() {
         printed,
         Album::load(&release.join("titled.crest-album.json")).expect("written")
     );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Three mixes from the demo material, written as float WAV files in `folder`: the whole
+/// demo, the demo 6 dB down (a ballad mixed under the single), and its first 10 s.
+fn demo_mixes(folder: &Path) {
+    let demo = crest_engine::demo::demo_mix();
+    let rate = demo.sample_rate();
+    let scaled = |gain: f32, frames: usize| {
+        let channels = demo
+            .channels()
+            .iter()
+            .map(|c| c[..frames].iter().map(|x| x * gain).collect())
+            .collect();
+        AudioBuffer::new(rate, channels).expect("audio")
+    };
+    let never = AtomicBool::new(false);
+    for (name, audio) in [
+        ("one.wav", scaled(1.0, demo.frames())),
+        ("two.wav", scaled(0.5, demo.frames())),
+        ("three.wav", scaled(1.0, 10 * rate as usize)),
+    ] {
+        export::export(
+            &audio,
+            &ExportRequest {
+                path: &folder.join(name),
+                format: Format::Wav32f,
+                dither: Dither::None,
+                force: true,
+                source: None,
+            },
+            &never,
+        )
+        .expect("a mix written");
+    }
+}
+
+fn json_of(output: &std::process::Output) -> serde_json::Value {
+    assert!(
+        output.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&output.stderr),
+        String::from_utf8_lossy(&output.stdout)
+    );
+    serde_json::from_slice(&output.stdout).expect("one JSON object")
+}
+
+#[test]
+fn check_and_export_give_the_overview_gapless_files_a_cue_sheet_and_exact_gaps() {
+    let dir = scratch("album-export");
+    demo_mixes(&dir);
+    let init = crest(
+        &[
+            "album",
+            "init",
+            "demo.crest-album.json",
+            "one.wav",
+            "two.wav",
+            "three.wav",
+        ],
+        &dir,
+    );
+    assert!(init.status.success());
+    // A crossfade from the second track into the third; gaps as the next track's pre-gap.
+    let album_path = dir.join("demo.crest-album.json");
+    let mut album = Album::load(&album_path).expect("album");
+    album.tracks[1].transition = Transition::Crossfade {
+        seconds: 2.0,
+        curve: FadeCurve::EqualPower,
+    };
+    album.metadata.title = "demo".into();
+    album.tracks[0].isrc = Some("GB-AAA-26-00001".into());
+    album.gap_placement = GapPlacement::PregapOfNext;
+    album.save(&album_path).expect("saved");
+
+    // The overview: the ballad stays 6 dB under the single, the album meets −14 LUFS.
+    let checked = json_of(&crest(
+        &["album", "check", "demo.crest-album.json", "--json"],
+        &dir,
+    ));
+    let lufs = |v: &serde_json::Value| v["rendered_lufs"].as_f64().expect("a level");
+    let tracks = checked["tracks"].as_array().expect("tracks");
+    let kept = lufs(&tracks[1]) - lufs(&tracks[0]);
+    assert!((kept + 6.02).abs() <= 0.1, "{kept:.2} LU");
+    let album_lufs = checked["album_integrated_lufs"].as_f64().expect("album");
+    assert!((album_lufs + 14.0).abs() <= 0.2, "{album_lufs:.2}");
+    assert_eq!(checked["passed"], true);
+
+    let exported = json_of(&crest(
+        &[
+            "album",
+            "export",
+            "demo.crest-album.json",
+            "-o",
+            "out",
+            "--cue",
+            "--format",
+            "wav16",
+            "--json",
+        ],
+        &dir,
+    ));
+    assert_eq!(exported["passed"], true);
+    let out = dir.join("out");
+    let names = ["01 one.wav", "02 two.wav", "03 three.wav"];
+    let decoded: Vec<AudioBuffer> = names
+        .iter()
+        .map(|n| decode_file(&out.join(n)).expect("a track file").audio)
+        .collect();
+    let continuous = decode_file(&out.join("demo.wav")).expect("the album").audio;
+    let rate = continuous.sample_rate();
+    // Back to back, the track files are the continuous file, sample for sample.
+    for c in 0..2 {
+        let joined: Vec<f32> = decoded
+            .iter()
+            .flat_map(|t| t.channel(c).iter().copied())
+            .collect();
+        assert!(joined == continuous.channel(c), "channel {c}");
+    }
+    // The CUE sheet's indexes are where the report says each track and pre-gap start, on
+    // whole 1/75 s.
+    let sheet = std::fs::read_to_string(out.join("demo.cue")).expect("a CUE sheet");
+    assert!(sheet.contains("FILE \"demo.wav\" WAVE"), "{sheet}");
+    assert!(sheet.contains("ISRC GBAAA2600001"), "{sheet}");
+    let indexes = read_cue_indexes(&sheet, rate);
+    let overview = &exported["overview"]["tracks"];
+    let at = |seconds: &serde_json::Value| {
+        (seconds.as_f64().expect("seconds") * f64::from(rate)).round() as usize
+    };
+    let mut wanted = Vec::new();
+    for (n, track) in overview.as_array().expect("tracks").iter().enumerate() {
+        let (start, file_start) = (at(&track["start_s"]), at(&track["file_start_s"]));
+        assert_eq!(start % (rate as usize / 75), 0, "track {}", n + 1);
+        if file_start < start {
+            wanted.push((n + 1, 0, file_start));
+        }
+        wanted.push((n + 1, 1, start));
+    }
+    assert_eq!(indexes, wanted);
+    // One pre-gap (the 2 s gap before the second track, nudged onto a 1/75 s), and it is
+    // exact digital silence in the 16-bit dithered file; the crossfade has none.
+    assert_eq!(indexes.iter().filter(|i| i.1 == 0).count(), 1);
+    let gap = indexes[1].2..indexes[2].2;
+    let gap_s = gap.len() as f64 / f64::from(rate);
+    assert!((gap_s - 2.0).abs() <= 1.0 / 150.0, "{gap_s:.4} s");
+    for c in 0..2 {
+        assert!(continuous.channel(c)[gap.clone()].iter().all(|&x| x == 0.0));
+        assert!(decoded[1].channel(c)[..gap.len()].iter().all(|&x| x == 0.0));
+    }
+    // The album QC report is beside the files; again without --force writes nothing.
+    assert!(out.join("demo.album-qc.json").is_file());
+    assert!(out.join("demo.album-qc.txt").is_file());
+    let again = crest(
+        &["album", "export", "demo.crest-album.json", "-o", "out"],
+        &dir,
+    );
+    assert_eq!(again.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("exists"));
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -14,10 +14,13 @@ use serde::{Deserialize, Serialize};
 use crate::chain::{ChainSettings, FadeCurve};
 use crate::files::{WriteError, write_atomically};
 
+pub mod cue;
 mod overview;
+mod release;
 mod sequence;
 
-pub use overview::{AlbumOverview, TrackOverview, TransitionOverview};
+pub use overview::{AlbumOverview, TrackOverview, TransitionOverview, clock};
+pub use release::{AlbumReport, ReleaseFile, ReleasePaths, ReleaseRequest, write_release};
 pub use sequence::{
     ALBUM_TOLERANCE_LU, AlbumControl, LoudnessPlan, MasteredSequence, MixFacts, Placement,
     PlannedTrack, SequenceError, SequenceLayout, SequenceRequest, master_sequence, slice,

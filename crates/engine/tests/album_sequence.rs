@@ -93,6 +93,7 @@ fn master(album: &Album, dir: &Path, format: Format) -> Result<MasteredSequence,
             format,
             dither: Dither::Tpdf,
             limits: &DecodeLimits::mastering(),
+            align_to_cue_frames: false,
         },
         &Sequential,
         AlbumControl {

@@ -11,7 +11,8 @@ use std::sync::atomic::AtomicBool;
 
 use clap::{Args, Subcommand};
 use crest_engine::album::{
-    Album, AlbumControl, AlbumMetadata, MasteredSequence, SequenceRequest, master_sequence,
+    Album, AlbumControl, AlbumMetadata, MasteredSequence, ReleasePaths, ReleaseRequest,
+    SequenceRequest, master_sequence, write_release,
 };
 use crest_engine::chain::ChainSettings;
 use crest_engine::delivery::PresetLoudness;
@@ -32,6 +33,36 @@ pub enum AlbumCommand {
     /// sequence), writing no files. Exit 0 when every check passes, 1 when one fails, 2 when
     /// the album could not be mastered.
     Check(CheckArgs),
+    /// Master the album and write its files into a folder: one file per track (`NN
+    /// Title.ext`, gapless back to back), optionally the continuous album and its CUE sheet,
+    /// and the album QC report; each audio file read back and verified, all written together
+    /// or none. Exit 0 when every check passes, 1 when the files were written but a check
+    /// failed, 2 when nothing was written.
+    Export(ExportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The album file.
+    pub album: PathBuf,
+    /// The folder to write into (made when missing).
+    #[arg(short, long)]
+    pub output: PathBuf,
+    #[command(flatten)]
+    pub delivery: DeliveryArgs,
+    /// Also write the whole album as one continuous file.
+    #[arg(long)]
+    pub continuous: bool,
+    /// Also write a CUE sheet for the continuous file (implies --continuous; every track then
+    /// starts on a whole 1/75 s).
+    #[arg(long)]
+    pub cue: bool,
+    /// Replace files that exist.
+    #[arg(long)]
+    pub force: bool,
+    /// Print the album QC report as one JSON object.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// How the album is rendered: the delivery preset and the flags over it.
@@ -94,6 +125,7 @@ pub fn run(args: &AlbumArgs) -> ExitCode {
     let done = match &args.command {
         AlbumCommand::Init(init) => self::init(init).map(|report| (report, true)),
         AlbumCommand::Check(check) => self::check(check),
+        AlbumCommand::Export(export) => self::export(export),
     };
     match done {
         Ok((report, passed)) => {
@@ -148,6 +180,7 @@ fn master_album(
     folder: &Path,
     args: &DeliveryArgs,
     (format, rate, dither): (Format, Option<u32>, Dither),
+    align_to_cue_frames: bool,
     quiet: bool,
 ) -> Result<MasteredSequence, String> {
     let show = !quiet && std::io::stderr().is_terminal();
@@ -165,6 +198,7 @@ fn master_album(
             format,
             dither,
             limits: &args.memory.mastering(),
+            align_to_cue_frames,
         },
         &crate::RayonJoin,
         AlbumControl {
@@ -182,7 +216,7 @@ fn master_album(
 fn check(args: &CheckArgs) -> Result<(String, bool), String> {
     let (mut album, folder) = read_album(&args.album)?;
     let delivery = delivery_of(&args.delivery, &mut album)?;
-    let mastered = master_album(&album, &folder, &args.delivery, delivery, args.json)?;
+    let mastered = master_album(&album, &folder, &args.delivery, delivery, false, args.json)?;
     let overview = &mastered.overview;
     let text = if args.json {
         serde_json::to_string(overview).map_err(|e| e.to_string())?
@@ -259,4 +293,58 @@ fn init(args: &InitArgs) -> Result<String, String> {
         album.loudness.ceiling_dbtp,
         crest_engine::album::DEFAULT_GAP_S
     ))
+}
+
+fn export(args: &ExportArgs) -> Result<(String, bool), String> {
+    let (mut album, folder) = read_album(&args.album)?;
+    let (format, rate, dither) = delivery_of(&args.delivery, &mut album)?;
+    std::fs::create_dir_all(&args.output).map_err(|e| format!("{}: {e}", args.output.display()))?;
+    let request = ReleaseRequest {
+        folder: &args.output,
+        format,
+        dither,
+        continuous: args.continuous,
+        cue: args.cue,
+        force: args.force,
+    };
+    let sources: Vec<PathBuf> = (0..album.tracks.len())
+        .map(|n| album.source_path(n, &folder))
+        .collect();
+    // Refuse before the work, not after it.
+    ReleasePaths::new(&album, &request)
+        .check(&sources, args.force)
+        .map_err(|e| e.to_string())?;
+    let mastered = master_album(
+        &album,
+        &folder,
+        &args.delivery,
+        (format, rate, dither),
+        args.cue,
+        args.json,
+    )?;
+    let cancel = AtomicBool::new(false);
+    let show = !args.json && std::io::stderr().is_terminal();
+    let report = write_release(
+        mastered,
+        &album,
+        &sources,
+        &request,
+        &crate::RayonJoin,
+        &cancel,
+        &|fraction| {
+            if show {
+                eprint!("\rwriting the files {:3.0} %", fraction * 100.0);
+            }
+        },
+    )
+    .map_err(|e| e.to_string())?;
+    if show {
+        eprintln!();
+    }
+    let text = if args.json {
+        serde_json::to_string(&report).map_err(|e| e.to_string())?
+    } else {
+        report.text()
+    };
+    Ok((text, report.passed))
 }

@@ -33,10 +33,13 @@ pub struct TrackOverview {
     pub target_lufs: f64,
     /// Measured on its audio as stored (without the gaps' silence).
     pub integrated_lufs: Option<f64>,
+    /// Its level as rendered, on its own (after its limiter and fades, before a crossfade
+    /// blends it with a neighbour): what its level and offset are judged on.
+    pub rendered_lufs: Option<f64>,
     pub lra_lu: Option<f64>,
     pub true_peak_dbtp: Option<f64>,
     pub sample_peak_dbfs: Option<f64>,
-    /// Its integrated loudness against the album's.
+    /// Its level as rendered against the album's integrated loudness.
     pub relative_to_album_lu: Option<f64>,
     /// The most gain reduction its limiter applied (dB).
     pub peak_reduction_db: Option<f64>,
@@ -126,9 +129,10 @@ pub(super) fn overview(
                     .map(|f| format!("Mono source: the {f} had nothing to act on.")),
             );
             let peak = peak_on(measured, meter);
-            let level_miss = measured
-                .integrated_lufs
-                .map(|lufs| lufs - planned.target_lufs);
+            let rendered_lufs = limiter
+                .and_then(|l| l.integrated_after_lufs)
+                .or(measured.integrated_lufs);
+            let level_miss = rendered_lufs.map(|lufs| lufs - planned.target_lufs);
             let level_kept = level_miss.is_some_and(|miss| miss.abs() <= ALBUM_TOLERANCE_LU);
             let under_ceiling = peak.is_none_or(|p| p <= ceiling);
             if !level_kept {
@@ -182,10 +186,11 @@ pub(super) fn overview(
                 offset_from_mix: planned.offset_from_mix,
                 target_lufs: planned.target_lufs,
                 integrated_lufs: measured.integrated_lufs,
+                rendered_lufs,
                 lra_lu: measured.lra_lu,
                 true_peak_dbtp: peak,
                 sample_peak_dbfs: measured.sample_peak_dbfs,
-                relative_to_album_lu: measured.integrated_lufs.zip(album_lufs).map(|(t, a)| t - a),
+                relative_to_album_lu: rendered_lufs.zip(album_lufs).map(|(t, a)| t - a),
                 peak_reduction_db: limiter.map(|l| l.peak_reduction_db),
                 passed: level_kept && under_ceiling,
                 notes,
@@ -338,7 +343,7 @@ impl AlbumOverview {
                 format!("{:+.1}", t.offset_lu),
                 if t.offset_from_mix { "m" } else { " " },
                 t.target_lufs,
-                number(t.integrated_lufs, 2),
+                number(t.rendered_lufs, 2),
                 signed(t.relative_to_album_lu, 2),
                 number(t.lra_lu, 1),
                 number(t.true_peak_dbtp, 2),

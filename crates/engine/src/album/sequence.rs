@@ -74,6 +74,9 @@ pub struct SequenceRequest<'a> {
     pub format: Format,
     pub dither: Dither,
     pub limits: &'a DecodeLimits,
+    /// Start every track on a whole 1/75 s (a CUE sheet's frames, a CD's sectors): see
+    /// [`SequenceLayout::new`].
+    pub align_to_cue_frames: bool,
 }
 
 /// Progress (0–1, from any thread) and cancellation for an album's work.
@@ -244,25 +247,40 @@ impl Placement {
 }
 
 impl SequenceLayout {
-    /// The tracks of `album`, `frames` long each as rendered at `sample_rate`.
+    /// The tracks of `album`, `frames` long each as rendered at `sample_rate`. With `align`,
+    /// every track starts on a multiple of that many frames (a CUE sheet's 1/75 s, a CD's
+    /// 588-sample sectors): each gap or crossfade is nudged by less than half of it, and the
+    /// album ends with silence up to the next multiple.
     pub fn new(
         album: &Album,
         frames: &[usize],
         sample_rate: u32,
         channels: usize,
+        align: Option<usize>,
     ) -> Result<Self, SequenceError> {
         let to_frames = |s: f64| (s * f64::from(sample_rate)).round() as usize;
+        let unit = align.unwrap_or(1).max(1);
+        let nearest = |at: usize| (at + unit / 2) / unit * unit;
+        let up = |at: usize| at.div_ceil(unit) * unit;
         let last = frames.len().saturating_sub(1);
         let mut tracks: Vec<Placement> = Vec::with_capacity(frames.len());
         let mut start = 0;
         for (n, (&length, track)) in frames.iter().zip(&album.tracks).enumerate() {
-            let (gap_after, crossfade_after) = match track.transition {
-                _ if n == last => (0, 0),
-                Transition::Gap { seconds } => (to_frames(seconds), 0),
+            let end = start + length;
+            let next = match track.transition {
+                _ if n == last => end,
+                Transition::Gap { seconds } => {
+                    let next = nearest(end + to_frames(seconds));
+                    if next < end { next + unit } else { next }
+                }
                 Transition::Crossfade { seconds, .. } => {
-                    let overlap = to_frames(seconds);
                     let shorter = length.min(frames[n + 1]);
-                    if overlap > shorter {
+                    let wanted = to_frames(seconds);
+                    let mut next = nearest(end.saturating_sub(wanted));
+                    if end.saturating_sub(next) > shorter {
+                        next += unit;
+                    }
+                    if wanted > shorter || end.saturating_sub(next) > shorter {
                         return Err(track_error(
                             album,
                             n,
@@ -273,8 +291,13 @@ impl SequenceLayout {
                             ),
                         ));
                     }
-                    (0, overlap)
+                    next
                 }
+            };
+            let (gap_after, crossfade_after) = if next >= end {
+                (next - end, 0)
+            } else {
+                (0, end - next)
             };
             if let Some(previous) = tracks.last()
                 && previous.crossfade_after > length.saturating_sub(crossfade_after)
@@ -293,17 +316,21 @@ impl SequenceLayout {
                 file_start: 0,
                 file_end: 0,
             });
-            start = start + length + gap_after - crossfade_after;
+            start = next;
         }
-        let total_frames = tracks.last().map_or(0, |t| t.start + t.frames);
-        // Files meet where the next track's file starts: at its audio, or at its gap.
+        let total_frames = up(tracks.last().map_or(0, |t| t.start + t.frames));
+        // Files meet where the next track's file starts: at its audio, or where its pre-gap
+        // starts (the previous track's end, on the alignment).
         let starts: Vec<usize> = tracks
             .iter()
             .enumerate()
             .map(|(n, t)| match (n, album.gap_placement) {
                 (0, _) => 0,
                 (_, GapPlacement::EndOfPrevious) => t.start,
-                (_, GapPlacement::PregapOfNext) => t.start - tracks[n - 1].gap_after,
+                (_, GapPlacement::PregapOfNext) => {
+                    let previous = &tracks[n - 1];
+                    up(previous.start + previous.frames).min(t.start)
+                }
             })
             .collect();
         for (n, track) in tracks.iter_mut().enumerate() {
@@ -381,7 +408,16 @@ pub fn master_sequence(
             }
         })
         .collect::<Result<_, _>>()?;
-    let layout = SequenceLayout::new(album, &frames, rate, channels)?;
+    let align = match (request.align_to_cue_frames, super::cue::cue_frame(rate)) {
+        (false, _) => None,
+        (true, Some(frame)) => Some(frame),
+        (true, None) => {
+            return Err(SequenceError::Invalid(format!(
+                "a CUE sheet counts 1/75 s, which is no whole number of frames at {rate} Hz"
+            )));
+        }
+    };
+    let layout = SequenceLayout::new(album, &frames, rate, channels, align)?;
     let mut plan = LoudnessPlan::new(album, &mixes)?;
     let mut margins = vec![0.0; album.tracks.len()];
     let mut crossfade_margin = 0.0;

@@ -1,0 +1,297 @@
+//! An album's files from its mastered sequence: one file per track (`NN Title.ext`, cut so
+//! that playing them back to back gives the continuous album sample for sample), optionally
+//! the continuous file and its CUE sheet, and the album QC report (JSON and text). Every audio
+//! file is written beside its destination, read back and compared sample for sample, and the
+//! whole set is renamed into place together, the report last: all of it or none.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+
+use serde::Serialize;
+
+use super::cue::cue_sheet;
+use super::{Album, AlbumOverview, MasteredSequence, slice};
+use crate::export::{self, Dither, ExportError, ExportRequest, Format, Prepared};
+use crate::files::{self, PartialFile, WriteError};
+use crate::loudness;
+use crate::parallel::Join;
+
+/// Where and how an album's files are written.
+#[derive(Debug, Clone)]
+pub struct ReleaseRequest<'a> {
+    pub folder: &'a Path,
+    pub format: Format,
+    pub dither: Dither,
+    /// Also the whole album as one file.
+    pub continuous: bool,
+    /// A CUE sheet for the continuous file (which it implies).
+    pub cue: bool,
+    /// Replace files that exist.
+    pub force: bool,
+}
+
+/// The names an album's files get.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReleasePaths {
+    pub tracks: Vec<PathBuf>,
+    pub continuous: Option<PathBuf>,
+    pub cue: Option<PathBuf>,
+    /// The album QC report, JSON and text.
+    pub reports: [PathBuf; 2],
+}
+
+impl ReleasePaths {
+    pub fn new(album: &Album, request: &ReleaseRequest<'_>) -> Self {
+        let extension = request.format.extension();
+        let stem = match file_name_part(&album.metadata.title) {
+            name if name.is_empty() => "Album".to_owned(),
+            name => name,
+        };
+        let tracks = album
+            .tracks
+            .iter()
+            .enumerate()
+            .map(|(n, track)| {
+                let title = file_name_part(&track.title);
+                let name = if title.is_empty() {
+                    format!("{:02}.{extension}", n + 1)
+                } else {
+                    format!("{:02} {title}.{extension}", n + 1)
+                };
+                request.folder.join(name)
+            })
+            .collect();
+        let continuous = (request.continuous || request.cue)
+            .then(|| request.folder.join(format!("{stem}.{extension}")));
+        Self {
+            tracks,
+            continuous,
+            cue: request
+                .cue
+                .then(|| request.folder.join(format!("{stem}.cue"))),
+            reports: [
+                request.folder.join(format!("{stem}.album-qc.json")),
+                request.folder.join(format!("{stem}.album-qc.txt")),
+            ],
+        }
+    }
+
+    /// Every file, audio first, the reports last.
+    pub fn all(&self) -> Vec<&Path> {
+        self.tracks
+            .iter()
+            .chain(&self.continuous)
+            .chain(&self.cue)
+            .chain(&self.reports)
+            .map(PathBuf::as_path)
+            .collect()
+    }
+
+    /// Checks, before any work, that every file may be written: no source overwritten, each
+    /// destination writable, no file there without `force`.
+    pub fn check(&self, sources: &[PathBuf], force: bool) -> Result<(), ExportError> {
+        for path in self.all() {
+            for source in sources {
+                export::check_destination(path, Some(source), force)?;
+            }
+            files::check_writable(path, force)?;
+        }
+        Ok(())
+    }
+}
+
+/// A title as part of a file name: characters file systems refuse or treat specially become
+/// `_`, and surrounding spaces and dots go.
+fn file_name_part(title: &str) -> String {
+    let cleaned: String = title
+        .chars()
+        .map(|c| match c {
+            '/' | '\\' | ':' | '*' | '?' | '"' | '<' | '>' | '|' => '_',
+            c if c.is_control() => '_',
+            c => c,
+        })
+        .collect();
+    cleaned.trim().trim_matches('.').trim().to_owned()
+}
+
+/// One file of the release as written.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReleaseFile {
+    pub path: String,
+    /// `track`, `continuous` or `cue`.
+    pub kind: &'static str,
+    /// The track it holds (1-based), for a track file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub track: Option<usize>,
+    /// Where it starts on the album's timeline, and how long it is (frames; 0 for a CUE).
+    pub start_frame: usize,
+    pub frames: usize,
+    pub duration_s: f64,
+    /// Measured on the file's samples (None for a CUE).
+    pub integrated_lufs: Option<f64>,
+    pub true_peak_dbtp: Option<f64>,
+    pub sample_peak_dbfs: Option<f64>,
+    /// Read back and found sample for sample as meant (audio), or read back as written.
+    pub verified: bool,
+}
+
+/// The album QC report: the overview and every file written.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AlbumReport {
+    pub overview: AlbumOverview,
+    pub files: Vec<ReleaseFile>,
+    /// Whether every check passed (the overview's).
+    pub passed: bool,
+}
+
+impl AlbumReport {
+    pub fn text(&self) -> String {
+        let mut out = self.overview.text();
+        out.push_str("\nfiles:\n");
+        for file in &self.files {
+            let name = Path::new(&file.path)
+                .file_name()
+                .map_or_else(|| file.path.clone(), |n| n.to_string_lossy().into_owned());
+            let measured = match (file.integrated_lufs, file.true_peak_dbtp) {
+                (Some(lufs), Some(peak)) => format!(", {lufs:.2} LUFS, {peak:.2} dBTP"),
+                (None, Some(peak)) => format!(", {peak:.2} dBTP"),
+                _ => String::new(),
+            };
+            let timing = if file.frames > 0 {
+                format!(
+                    " {} from {}",
+                    super::overview::clock(file.duration_s),
+                    file.start_frame
+                )
+            } else {
+                String::new()
+            };
+            out.push_str(&format!(
+                "  {name}{timing}{measured}{}\n",
+                if file.verified { ", verified" } else { "" }
+            ));
+        }
+        out
+    }
+}
+
+/// Writes the album's files from its mastered sequence (see the module's notes).
+pub fn write_release(
+    mastered: MasteredSequence,
+    album: &Album,
+    sources: &[PathBuf],
+    request: &ReleaseRequest<'_>,
+    join: &impl Join,
+    cancel: &AtomicBool,
+    progress: &(dyn Fn(f64) + Sync),
+) -> Result<AlbumReport, ExportError> {
+    let paths = ReleasePaths::new(album, request);
+    paths.check(sources, request.force)?;
+    let MasteredSequence {
+        layout,
+        prepared: whole,
+        overview,
+        ..
+    } = mastered;
+    let rate = layout.sample_rate;
+    let mut partials = Vec::new();
+    let mut written_files = Vec::new();
+    let count = layout.tracks.len() + usize::from(paths.continuous.is_some());
+    let write = |prepared: Prepared, path: &Path| {
+        export::write_partial(
+            prepared,
+            &ExportRequest {
+                path,
+                format: request.format,
+                dither: request.dither,
+                force: request.force,
+                source: None,
+            },
+            cancel,
+            join,
+        )
+    };
+    for (n, (placed, path)) in layout.tracks.iter().zip(&paths.tracks).enumerate() {
+        // The samples are the sequence's as quantised: only cut, never dithered again.
+        let exact = slice(&whole.exact, placed.file());
+        let measured = loudness::measure_with(&exact, join);
+        let (written, partial) = write(
+            Prepared {
+                format: request.format,
+                exact,
+                measured,
+                strict_true_peak_dbtp: None,
+                clamped: 0,
+            },
+            path,
+        )?;
+        written_files.push(ReleaseFile {
+            path: path.display().to_string(),
+            kind: "track",
+            track: Some(n + 1),
+            start_frame: placed.file_start,
+            frames: written.frames,
+            duration_s: written.frames as f64 / f64::from(rate),
+            integrated_lufs: written.measured.integrated_lufs,
+            true_peak_dbtp: written.measured.true_peak_dbtp,
+            sample_peak_dbfs: written.measured.sample_peak_dbfs,
+            verified: true,
+        });
+        partials.push(partial);
+        progress((n + 1) as f64 / count as f64 * 0.95);
+    }
+    if let Some(path) = &paths.continuous {
+        let (written, partial) = write(whole, path)?;
+        written_files.push(ReleaseFile {
+            path: path.display().to_string(),
+            kind: "continuous",
+            track: None,
+            start_frame: 0,
+            frames: written.frames,
+            duration_s: written.frames as f64 / f64::from(rate),
+            integrated_lufs: written.measured.integrated_lufs,
+            true_peak_dbtp: written.measured.true_peak_dbtp,
+            sample_peak_dbfs: written.measured.sample_peak_dbfs,
+            verified: true,
+        });
+        partials.push(partial);
+        if let Some(cue) = &paths.cue {
+            let file_name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let sheet = cue_sheet(album, &layout, &file_name);
+            partials.push(PartialFile::with_bytes(cue, sheet.as_bytes())?);
+            written_files.push(ReleaseFile {
+                path: cue.display().to_string(),
+                kind: "cue",
+                track: None,
+                start_frame: 0,
+                frames: 0,
+                duration_s: 0.0,
+                integrated_lufs: None,
+                true_peak_dbtp: None,
+                sample_peak_dbfs: None,
+                verified: std::fs::read(partials.last().map_or(cue.as_path(), |p| p.path()))
+                    .is_ok_and(|back| back == sheet.as_bytes()),
+            });
+        }
+    }
+    let report = AlbumReport {
+        passed: overview.passed,
+        overview,
+        files: written_files,
+    };
+    let json = serde_json::to_string_pretty(&report).map_err(|e| WriteError::Io {
+        path: paths.reports[0].clone(),
+        source: std::io::Error::other(e),
+    })? + "\n";
+    partials.push(PartialFile::with_bytes(&paths.reports[0], json.as_bytes())?);
+    partials.push(PartialFile::with_bytes(
+        &paths.reports[1],
+        report.text().as_bytes(),
+    )?);
+    files::commit_all(partials, request.force)?;
+    progress(1.0);
+    Ok(report)
+}
