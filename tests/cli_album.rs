@@ -13,6 +13,7 @@ use crest_engine::album::cue::read_cue_indexes;
 use crest_engine::album::{Album, GapPlacement, LoudnessMode, Transition};
 use crest_engine::chain::FadeCurve;
 use crest_engine::export::{self, Dither, ExportRequest, Format};
+use crest_engine::tags::read_tags;
 use crest_engine::{AudioBuffer, decode_file};
 
 #[test]
@@ -140,6 +141,7 @@ fn demo_mixes(folder: &Path) {
                 dither: Dither::None,
                 force: true,
                 source: None,
+                tags: None,
             },
             &never,
         )
@@ -259,6 +261,13 @@ fn check_and_export_give_the_overview_gapless_files_a_cue_sheet_and_exact_gaps()
         assert!(continuous.channel(c)[gap.clone()].iter().all(|&x| x == 0.0));
         assert!(decoded[1].channel(c)[..gap.len()].iter().all(|&x| x == 0.0));
     }
+    // Each track file is tagged as the album's track (INFO in WAV).
+    let second = read_tags(&out.join("02 two.wav")).expect("tags");
+    assert_eq!(second.title.as_deref(), Some("two"));
+    assert_eq!(second.album.as_deref(), Some("demo"));
+    assert_eq!(second.track_number, Some(2));
+    let first = read_tags(&out.join("01 one.wav")).expect("tags");
+    assert_eq!(first.isrc.as_deref(), Some("GBAAA2600001"));
     // The album QC report is beside the files; again without --force writes nothing.
     assert!(out.join("demo.album-qc.json").is_file());
     assert!(out.join("demo.album-qc.txt").is_file());

@@ -499,3 +499,52 @@ fn a_strict_ceiling_is_held_and_checked_on_the_strict_meter() {
         "{strict}"
     );
 }
+
+#[test]
+fn tag_flags_land_in_the_file_with_its_replaygain() {
+    let dir = scratch("master-tags");
+    let input = mix_wav(&dir, "mix.wav");
+    let out = crest(
+        &[
+            "master",
+            &input,
+            "-o",
+            "tagged.flac",
+            "--format",
+            "flac16",
+            "--title",
+            "Intro",
+            "--artist",
+            "The Examples",
+            "--album",
+            "Night Drive",
+            "--track",
+            "1/9",
+            "--year",
+            "2026",
+            "--isrc",
+            "gb-aaa-26-00001",
+            "--json",
+        ],
+        &dir,
+    );
+    let report = json(&out);
+    let tags = crest_engine::tags::read_tags(&dir.join("tagged.flac")).expect("tags");
+    assert_eq!(tags.title.as_deref(), Some("Intro"));
+    assert_eq!(tags.album.as_deref(), Some("Night Drive"));
+    assert_eq!((tags.track_number, tags.track_total), (Some(1), Some(9)));
+    assert_eq!(tags.isrc.as_deref(), Some("GBAAA2600001"));
+    // The gain brings the file's own loudness to ReplayGain's −18 LUFS.
+    let gain = tags.gain.expect("gain tags");
+    let lufs = number(&report, "integrated_lufs");
+    assert!(
+        (gain.track_gain_db - (-18.0 - lufs)).abs() < 0.006,
+        "{gain:?} at {lufs}"
+    );
+    // A malformed ISRC or track number is refused before any work.
+    for bad in [["--isrc", "GB-AAA-26"], ["--track", "0/9"]] {
+        let refused = crest(&["master", &input, "-o", "bad.flac", bad[0], bad[1]], &dir);
+        assert_eq!(refused.status.code(), Some(2));
+        assert!(!dir.join("bad.flac").exists());
+    }
+}

@@ -122,6 +122,78 @@ pub fn capitalised(sentence: &str) -> String {
         .unwrap_or_default()
 }
 
+/// Release metadata for a master's file (FLAC Vorbis comments, WAV INFO); FLAC also gets
+/// ReplayGain tags from the file's own measurement.
+#[derive(Debug, Clone, Default, Args)]
+pub struct TagArgs {
+    /// The track's title.
+    #[arg(long)]
+    pub title: Option<String>,
+    /// The track's artist.
+    #[arg(long)]
+    pub artist: Option<String>,
+    /// The album it is on.
+    #[arg(long)]
+    pub album: Option<String>,
+    /// The album's artist, where it differs from the track's.
+    #[arg(long)]
+    pub album_artist: Option<String>,
+    /// Its number on the album, `N` or `N/TOTAL`.
+    #[arg(long, value_name = "N[/TOTAL]")]
+    pub track: Option<String>,
+    /// The release year.
+    #[arg(long)]
+    pub year: Option<u16>,
+    #[arg(long)]
+    pub genre: Option<String>,
+    /// International Standard Recording Code (CC-XXX-YY-NNNNN; hyphens optional).
+    #[arg(long)]
+    pub isrc: Option<String>,
+}
+
+impl TagArgs {
+    /// The tags, with the track number and ISRC checked.
+    pub fn tags(&self) -> Result<crest_engine::tags::Tags, String> {
+        use crest_engine::album::{normalized_isrc, valid_isrc};
+        let (track_number, track_total) = match self.track.as_deref() {
+            None => (None, None),
+            Some(text) => {
+                let number = |part: &str| {
+                    part.trim()
+                        .parse::<u32>()
+                        .ok()
+                        .filter(|&n| n > 0)
+                        .ok_or_else(|| format!("--track {text}: N or N/TOTAL, counting from 1"))
+                };
+                match text.split_once('/') {
+                    Some((n, total)) => (Some(number(n)?), Some(number(total)?)),
+                    None => (Some(number(text)?), None),
+                }
+            }
+        };
+        if let Some(isrc) = &self.isrc
+            && !valid_isrc(isrc)
+        {
+            return Err(format!(
+                "--isrc {isrc}: an ISRC is CC-XXX-YY-NNNNN (country, registrant, year, \
+                 designation)"
+            ));
+        }
+        Ok(crest_engine::tags::Tags {
+            title: self.title.clone(),
+            artist: self.artist.clone(),
+            album: self.album.clone(),
+            album_artist: self.album_artist.clone(),
+            track_number,
+            track_total,
+            year: self.year,
+            genre: self.genre.clone(),
+            isrc: self.isrc.as_deref().map(normalized_isrc),
+            gain: None,
+        })
+    }
+}
+
 /// The memory budget flag every command that decodes a whole file takes.
 #[derive(Debug, Clone, Args)]
 pub struct MemoryArgs {

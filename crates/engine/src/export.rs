@@ -19,6 +19,7 @@ use crate::emulation::noise::White;
 use crate::files::{self, PartialFile, WriteError};
 use crate::loudness::{self, Loudness};
 use crate::parallel::{Join, Sequential};
+use crate::tags::Tags;
 
 /// What the file is: container and sample format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -549,6 +550,8 @@ pub struct ExportRequest<'a> {
     pub force: bool,
     /// The file the audio came from: never overwritten.
     pub source: Option<&'a Path>,
+    /// Release metadata to write into the file (none: no tags).
+    pub tags: Option<&'a Tags>,
 }
 
 /// A written, verified file.
@@ -671,7 +674,14 @@ pub fn write_partial(
     } = prepared;
     let mut partial = PartialFile::create(request.path)?;
     let started = Instant::now();
-    encode(partial.file(), request.path, format, &exact, join)?;
+    encode(
+        partial.file(),
+        request.path,
+        format,
+        &exact,
+        request.tags,
+        join,
+    )?;
     let encode_s = started.elapsed().as_secs_f64();
     // Flushed to the disk before it may be renamed into place. The flush waits on the disk,
     // not the processor, so it runs beside the verification, which reads the file back from
@@ -724,6 +734,7 @@ fn encode(
     destination: &Path,
     format: Format,
     audio: &AudioBuffer,
+    tags: Option<&Tags>,
     join: &impl Join,
 ) -> Result<(), ExportError> {
     let encode_error = |reason: String| ExportError::Encode {
@@ -732,12 +743,16 @@ fn encode(
     };
     match format {
         Format::Wav16 | Format::Wav24 | Format::Wav32f => {
-            write_wav(file, format, audio).map_err(encode_error)
+            write_wav(file, format, audio, tags).map_err(encode_error)
         }
-        Format::Flac16 | Format::Flac24 => {
-            flac::write(file, audio, format.bits().unwrap_or(24), join.threads())
-                .map_err(encode_error)
-        }
+        Format::Flac16 | Format::Flac24 => flac::write(
+            file,
+            audio,
+            format.bits().unwrap_or(24),
+            tags,
+            join.threads(),
+        )
+        .map_err(encode_error),
     }
 }
 
@@ -745,10 +760,16 @@ fn encode(
 const WAV_BLOCK_FRAMES: usize = 4_096;
 
 /// A WAV file: hound writes the header (format chunk, extensible layout and channel mask as it
-/// always does), Crest packs the samples in bulk — hound's one call per sample took longer
-/// than the whole dither. The samples are already quantised: scaling them back to integers is
-/// exact.
-fn write_wav(file: &mut fs::File, format: Format, audio: &AudioBuffer) -> Result<(), String> {
+/// always does), the tags go in a LIST/INFO chunk before the samples (readers that stop at
+/// the data chunk still find them), and Crest packs the samples in bulk — hound's one call
+/// per sample took longer than the whole dither. The samples are already quantised: scaling
+/// them back to integers is exact.
+fn write_wav(
+    file: &mut fs::File,
+    format: Format,
+    audio: &AudioBuffer,
+    tags: Option<&Tags>,
+) -> Result<(), String> {
     let channels = audio.channels();
     let frames = audio.frames();
     let (bits, sample_format) = match format.bits() {
@@ -766,6 +787,11 @@ fn write_wav(file: &mut fs::File, format: Format, audio: &AudioBuffer) -> Result
         .and_then(hound::WavWriter::finalize)
         .map_err(|e| e.to_string())?;
     let mut header = header.into_inner();
+    if let Some(info) = tags.and_then(Tags::riff_info_chunk) {
+        // hound's header ends with the data chunk's ID and size: the INFO chunk goes before.
+        let data_chunk_at = header.len() - 8;
+        header.splice(data_chunk_at..data_chunk_at, info);
+    }
     let bytes_per_sample = usize::from(bits / 8);
     let data_bytes = frames * channels.len() * bytes_per_sample;
     // RIFF pads an odd-sized chunk to an even length; the chunk's size field excludes the pad.
@@ -924,7 +950,7 @@ mod tests {
             Dither::Tpdf,
         );
         let mut file = fs::File::create(&path).expect("create");
-        encode(&mut file, &path, format, &prepared.exact, &Sequential).expect("encoded");
+        encode(&mut file, &path, format, &prepared.exact, None, &Sequential).expect("encoded");
         (path, prepared.exact)
     }
 

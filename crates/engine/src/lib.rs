@@ -44,6 +44,7 @@ pub mod render;
 pub mod resample;
 pub mod session;
 pub mod spectrum;
+pub mod tags;
 pub mod units;
 
 pub use audio::{AudioBuffer, ChannelRole};

@@ -11,11 +11,13 @@ use crate::chain::{ChainSettings, TruePeakMode};
 use crate::decode::DecodeError;
 use crate::export::{self, Dither, ExportError, ExportRequest, Format, Written};
 use crate::files::{self, WriteError};
+use crate::loudness::Loudness;
 use crate::loudness::true_peak::strict_true_peak_dbtp;
 use crate::parallel::{Join, Sequential};
 use crate::qc::{self, FileFacts, QcReport, Requirements};
 use crate::render::{self, LimiterReport, RenderControl, RenderError, Rendered};
 use crate::resample::{self, ResampleError};
+use crate::tags::{GainTags, Tags};
 
 /// Closed-loop attempts before giving up on the ceiling (the first normally suffices).
 const ATTEMPTS: usize = 4;
@@ -94,6 +96,8 @@ pub struct MasterRequest<'a> {
     /// The integrated loudness the master was judged at (the desk's measured master), when
     /// this file must keep it: the QC report checks it.
     pub judged_lufs: Option<f64>,
+    /// Release metadata for the file; its gain tags are filled from the file's measurement.
+    pub tags: Option<&'a Tags>,
 }
 
 /// A written master and its report.
@@ -234,6 +238,9 @@ fn master_with_margin(
         margin += over + RETRY_MARGIN_DB;
     };
     progress(0.9);
+    let tags = request
+        .tags
+        .map(|tags| with_gain(tags, &prepared.measured, None));
     let (written, master_partial) = export::write_partial(
         prepared,
         &ExportRequest {
@@ -242,6 +249,7 @@ fn master_with_margin(
             dither: request.dither,
             force: request.force,
             source: request.source_path,
+            tags: tags.as_ref(),
         },
         cancel,
         join,
@@ -277,6 +285,17 @@ fn master_with_margin(
         timings,
         removed_partials,
     })
+}
+
+/// `tags` with the gain tags of a file measured as `measured` (and its album's loudness and
+/// true peak, for an album's track).
+pub fn with_gain(tags: &Tags, measured: &Loudness, album: Option<(f64, f64)>) -> Tags {
+    let mut tags = tags.clone();
+    tags.gain = measured
+        .integrated_lufs
+        .zip(measured.true_peak_dbtp)
+        .map(|(lufs, peak)| GainTags::measured(lufs, peak, album));
+    tags
 }
 
 /// Where a render after the first gets the source from.
@@ -462,6 +481,7 @@ mod tests {
                 output,
                 force: false,
                 judged_lufs: None,
+                tags: None,
             },
             RenderControl {
                 progress: &mut |_| {},

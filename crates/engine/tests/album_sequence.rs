@@ -67,6 +67,7 @@ fn album_of(dir: &Path, mixes: &[(f64, f64)]) -> Album {
                     dither: Dither::None,
                     force: true,
                     source: None,
+                    tags: None,
                 },
                 &never,
             )

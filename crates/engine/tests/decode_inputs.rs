@@ -222,6 +222,7 @@ fn flac_16_and_24_bit_decode_bit_exactly() {
                 dither: Dither::None,
                 force: true,
                 source: None,
+                tags: None,
             },
             &AtomicBool::new(false),
         )

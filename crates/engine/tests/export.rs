@@ -39,6 +39,7 @@ fn a_writer_failing_midway_leaves_nothing() {
         dither: Dither::Tpdf,
         force: false,
         source: None,
+        tags: None,
     };
     assert!(matches!(
         export(&audio, &request, &cancel),
@@ -74,6 +75,7 @@ fn every_format_reads_back_exactly() {
                     dither: Dither::Tpdf,
                     force: false,
                     source: None,
+                    tags: None,
                 },
                 &cancel,
             )
@@ -139,6 +141,7 @@ fn loud_noise_stays_compact_in_24_bit_flac() {
                 dither: Dither::Tpdf,
                 force: false,
                 source: None,
+                tags: None,
             },
             &AtomicBool::new(false),
         )
@@ -288,6 +291,7 @@ fn flac_is_the_same_on_one_thread_or_several_and_completes_its_header() {
             output: &output,
             force: false,
             judged_lufs: None,
+            tags: None,
         };
         let cancel = AtomicBool::new(false);
         let control = RenderControl {

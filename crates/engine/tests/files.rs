@@ -43,6 +43,7 @@ fn master_to(
             output,
             force,
             judged_lufs: None,
+            tags: None,
         },
         RenderControl {
             progress: &mut |f| started |= f > 0.0,

@@ -53,6 +53,7 @@ fn exported(format: Format) -> Vec<u8> {
             dither: Dither::Tpdf,
             force: true,
             source: None,
+            tags: None,
         },
         &cancel,
     )

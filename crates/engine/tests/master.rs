@@ -38,6 +38,7 @@ fn converted_masters_hold_the_ceiling_at_the_delivered_rate() {
                     output: &output,
                     force: false,
                     judged_lufs: None,
+                    tags: None,
                 },
                 DecodeControl {
                     progress: &mut |_| {},

@@ -759,6 +759,7 @@ fn playback_under_heavy_limiting_equals_the_exported_master() {
             output: &path,
             force: false,
             judged_lufs: None,
+            tags: None,
         },
         RenderControl {
             progress: &mut |_| {},

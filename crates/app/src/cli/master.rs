@@ -1,5 +1,6 @@
 //! `crest master IN -o OUT [--chain F] [--delivery ID] [--target-lufs X] [--ceiling-dbtp Y]
-//! [--format F] [--rate HZ] [--dither D] [--force] [--json]`: render, write atomically,
+//! [--format F] [--rate HZ] [--dither D] [--title T] [--artist A] [--album B] [--track N/T]
+//! [--isrc CODE] … [--force] [--json]`: render, tag, write atomically,
 //! verify, report. Exit status 0 when every QC check passes, 1 when the master was written but
 //! a check failed (the file is kept for inspection), 2 when nothing could be written.
 
@@ -63,6 +64,8 @@ pub struct MasterArgs {
     pub timings: bool,
     #[command(flatten)]
     pub memory: super::MemoryArgs,
+    #[command(flatten)]
+    pub tags: super::TagArgs,
 }
 
 pub fn run(args: &MasterArgs) -> ExitCode {
@@ -153,6 +156,7 @@ fn run_master(args: &MasterArgs) -> Result<bool, String> {
     let format = format_of(args.format.as_deref(), preset.as_ref())?;
     let dither = dither_of(args.dither.as_deref(), preset.as_ref())?;
     let rate = args.rate.or(preset.as_ref().and_then(|p| p.sample_rate));
+    let tags = args.tags.tags()?;
     // Refuse before the work, not after it.
     crest_engine::master::check_destinations(&args.output, Some(&args.input), args.force)
         .map_err(|e| e.to_string())?;
@@ -197,6 +201,7 @@ fn run_master(args: &MasterArgs) -> Result<bool, String> {
             output: &args.output,
             force: args.force,
             judged_lufs: None,
+            tags: Some(&tags),
         },
         RenderControl {
             progress: &mut |f| report_progress("mastering", f),

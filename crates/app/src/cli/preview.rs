@@ -154,6 +154,7 @@ fn preview(args: &PreviewArgs) -> Result<String, String> {
             dither: Dither::None,
             force: true,
             source: Some(&args.input),
+            tags: None,
         },
         &AtomicBool::new(false),
     )

@@ -539,6 +539,7 @@ pub fn run(
                         output: &plan.output,
                         force,
                         judged_lufs: plan.judged_lufs,
+                        tags: None,
                     },
                     DecodeControl {
                         progress: &mut |f| job.set_progress((n as f64 + f) / count),

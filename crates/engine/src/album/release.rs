@@ -14,7 +14,9 @@ use super::{Album, AlbumOverview, MasteredSequence, slice};
 use crate::export::{self, Dither, ExportError, ExportRequest, Format, Prepared};
 use crate::files::{self, PartialFile, WriteError};
 use crate::loudness;
+use crate::master::with_gain;
 use crate::parallel::Join;
+use crate::tags::Tags;
 
 /// Where and how an album's files are written.
 #[derive(Debug, Clone)]
@@ -197,7 +199,11 @@ pub fn write_release(
     let mut partials = Vec::new();
     let mut written_files = Vec::new();
     let count = layout.tracks.len() + usize::from(paths.continuous.is_some());
-    let write = |prepared: Prepared, path: &Path| {
+    let album_gain = overview
+        .album_integrated_lufs
+        .zip(overview.album_true_peak_dbtp);
+    let write = |prepared: Prepared, path: &Path, tags: &Tags| {
+        let tags = with_gain(tags, &prepared.measured, album_gain);
         export::write_partial(
             prepared,
             &ExportRequest {
@@ -206,6 +212,7 @@ pub fn write_release(
                 dither: request.dither,
                 force: request.force,
                 source: None,
+                tags: Some(&tags),
             },
             cancel,
             join,
@@ -224,6 +231,7 @@ pub fn write_release(
                 clamped: 0,
             },
             path,
+            &album.track_tags(n),
         )?;
         written_files.push(ReleaseFile {
             path: path.display().to_string(),
@@ -241,7 +249,7 @@ pub fn write_release(
         progress((n + 1) as f64 / count as f64 * 0.95);
     }
     if let Some(path) = &paths.continuous {
-        let (written, partial) = write(whole, path)?;
+        let (written, partial) = write(whole, path, &album.album_tags())?;
         written_files.push(ReleaseFile {
             path: path.display().to_string(),
             kind: "continuous",
@@ -294,4 +302,40 @@ pub fn write_release(
     files::commit_all(partials, request.force)?;
     progress(1.0);
     Ok(report)
+}
+
+impl Album {
+    /// Track `n`'s release metadata (its gain tags are filled in from its file).
+    pub fn track_tags(&self, n: usize) -> Tags {
+        let track = &self.tracks[n];
+        let meta = &self.metadata;
+        let text = |s: &str| (!s.is_empty()).then(|| s.to_owned());
+        Tags {
+            title: text(&track.title),
+            artist: track.artist.clone().or_else(|| text(&meta.artist)),
+            album: text(&meta.title),
+            album_artist: text(&meta.artist),
+            track_number: Some(n as u32 + 1),
+            track_total: Some(self.tracks.len() as u32),
+            year: meta.year,
+            genre: meta.genre.clone(),
+            isrc: track.isrc.clone(),
+            gain: None,
+        }
+    }
+
+    /// The continuous album file's metadata: the album's title as its own.
+    pub fn album_tags(&self) -> Tags {
+        let meta = &self.metadata;
+        let text = |s: &str| (!s.is_empty()).then(|| s.to_owned());
+        Tags {
+            title: text(&meta.title),
+            artist: text(&meta.artist),
+            album: text(&meta.title),
+            album_artist: text(&meta.artist),
+            year: meta.year,
+            genre: meta.genre.clone(),
+            ..Tags::default()
+        }
+    }
 }

@@ -13,6 +13,7 @@ use std::io::{self, BufWriter, Seek, SeekFrom, Write};
 use libflac_sys as ffi;
 
 use crate::audio::AudioBuffer;
+use crate::tags::Tags;
 
 /// Frames handed to libFLAC per call.
 const CHUNK_FRAMES: usize = 8_192;
@@ -45,14 +46,62 @@ impl Encoder {
     }
 }
 
-/// Writes `audio` (already quantised to `bits`) as FLAC into `file`, a new empty file,
-/// encoding on up to `threads` threads.
+/// A Vorbis comment block, deleted when dropped (after the encoder that wrote it finished).
+struct Comments(*mut ffi::FLAC__StreamMetadata);
+
+impl Drop for Comments {
+    fn drop(&mut self) {
+        // SAFETY: made by FLAC__metadata_object_new, deleted once, here.
+        unsafe { ffi::FLAC__metadata_object_delete(self.0) }
+    }
+}
+
+impl Comments {
+    /// The tags as a VORBIS_COMMENT block (libFLAC writes its own vendor string).
+    fn of(tags: &Tags) -> Result<Self, String> {
+        // SAFETY: a valid type; a null return is checked.
+        let block = Self(unsafe {
+            ffi::FLAC__metadata_object_new(ffi::FLAC__METADATA_TYPE_VORBIS_COMMENT)
+        });
+        if block.0.is_null() {
+            return Err("libFLAC could not make a comment block (out of memory)".into());
+        }
+        for (name, value) in tags.vorbis_comments() {
+            let mut entry = format!("{name}={value}").into_bytes();
+            let comment = ffi::FLAC__StreamMetadata_VorbisComment_Entry {
+                length: entry.len() as u32,
+                entry: entry.as_mut_ptr(),
+            };
+            // SAFETY: a live comment block; `comment` points at `entry`, alive for the call,
+            // and libFLAC copies it (copy = true).
+            let added = unsafe {
+                ffi::FLAC__metadata_object_vorbiscomment_append_comment(block.0, comment, 1)
+            };
+            if added == 0 {
+                return Err(format!("libFLAC refused the tag {name}"));
+            }
+        }
+        Ok(block)
+    }
+}
+
+/// Writes `audio` (already quantised to `bits`) as FLAC into `file`, a new empty file, with
+/// `tags` as Vorbis comments, encoding on up to `threads` threads.
 pub fn write(
     file: &mut File,
     audio: &AudioBuffer,
     bits: u32,
+    tags: Option<&Tags>,
     threads: usize,
 ) -> Result<(), String> {
+    // The comment block and the list of blocks outlive the encoder (declared before it, so
+    // dropped after it, whose deletion may still finish the stream): libFLAC keeps the
+    // pointers, not copies.
+    let comments = tags
+        .filter(|t| !t.is_empty())
+        .map(Comments::of)
+        .transpose()?;
+    let mut blocks: Vec<*mut ffi::FLAC__StreamMetadata> = comments.iter().map(|c| c.0).collect();
     // SAFETY: no arguments; a null return is checked.
     let encoder = Encoder(unsafe { ffi::FLAC__stream_encoder_new() });
     if encoder.0.is_null() {
@@ -75,6 +124,15 @@ pub fn write(
             "libFLAC refused the settings ({})",
             encoder.state()
         ));
+    }
+    if !blocks.is_empty() {
+        // SAFETY: a live encoder, not yet initialised; `blocks` outlives it (see above).
+        let taken = unsafe {
+            ffi::FLAC__stream_encoder_set_metadata(e, blocks.as_mut_ptr(), blocks.len() as u32)
+        };
+        if taken == 0 {
+            return Err(format!("libFLAC refused the tags ({})", encoder.state()));
+        }
     }
     // More threads than libFLAC can use are refused (the status says so): one then.
     // SAFETY: as above.

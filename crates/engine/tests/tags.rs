@@ -1,0 +1,185 @@
+//! Release metadata in the files Crest writes: FLAC Vorbis comments (with ReplayGain) and WAV
+//! LIST/INFO, read back by Crest's own reader (symphonia) and by independent tools
+//! (`metaflac`, `ffprobe`; each check says so and is skipped when its tool is missing).
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+use std::sync::atomic::AtomicBool;
+
+use crest_engine::AudioBuffer;
+use crest_engine::decode_file;
+use crest_engine::export::{self, Dither, ExportRequest, Format};
+use crest_engine::tags::{GainTags, Tags, read_tags};
+
+fn release_tags() -> Tags {
+    Tags {
+        title: Some("Café at Night".into()),
+        artist: Some("The Examples".into()),
+        album: Some("Night Drive".into()),
+        album_artist: Some("Various".into()),
+        track_number: Some(3),
+        track_total: Some(12),
+        year: Some(2026),
+        genre: Some("Ambient".into()),
+        isrc: Some("GBAAA2600001".into()),
+        gain: Some(GainTags::measured(-9.25, -1.0, Some((-10.5, -0.8)))),
+    }
+}
+
+fn tone() -> AudioBuffer {
+    let left = common::sine(44_100, 997.0, 0.5, 0.0, 44_100);
+    let right = common::sine(44_100, 440.0, 0.25, 0.0, 44_100);
+    AudioBuffer::new(44_100, vec![left, right]).expect("audio")
+}
+
+fn write(path: &Path, format: Format, tags: &Tags) {
+    export::export(
+        &tone(),
+        &ExportRequest {
+            path,
+            format,
+            dither: Dither::None,
+            force: true,
+            source: None,
+            tags: Some(tags),
+        },
+        &AtomicBool::new(false),
+    )
+    .expect("written");
+}
+
+/// A tool's output, or None (with a message) when the tool is not installed.
+fn tool(program: &str, args: &[&str]) -> Option<String> {
+    match Command::new(program).args(args).output() {
+        Ok(output) if output.status.success() => {
+            Some(String::from_utf8_lossy(&output.stdout).into_owned())
+        }
+        Ok(output) => panic!(
+            "{program} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        ),
+        Err(_) => {
+            eprintln!("{program} is not installed: its independent reading is skipped");
+            None
+        }
+    }
+}
+
+#[test]
+fn flac_files_carry_vorbis_comments_and_replaygain() {
+    let dir = common::scratch("tags-flac");
+    let path = dir.join("tagged.flac");
+    let tags = release_tags();
+    write(&path, Format::Flac24, &tags);
+    // Crest's reader gives back every field, the gains to the hundredth of a dB.
+    let back = read_tags(&path).expect("read");
+    let gain = back.gain.expect("gain tags");
+    assert_eq!(
+        Tags { gain: None, ..back },
+        Tags {
+            gain: None,
+            ..tags.clone()
+        }
+    );
+    assert!((gain.track_gain_db - (-8.75)).abs() < 0.006, "{gain:?}");
+    assert!((gain.album_gain_db.expect("album") - (-7.5)).abs() < 0.006);
+    assert!((gain.track_peak - 10f64.powf(-1.0 / 20.0)).abs() < 1e-6);
+    // The samples are as they were: tags do not touch the audio.
+    assert_eq!(decode_file(&path).expect("decoded").audio.frames(), 44_100);
+
+    if let Some(listing) = tool(
+        "metaflac",
+        &[
+            "--list",
+            "--block-type=VORBIS_COMMENT",
+            path.to_str().expect("path"),
+        ],
+    ) {
+        for line in [
+            "TITLE=Café at Night",
+            "ARTIST=The Examples",
+            "ALBUM=Night Drive",
+            "ALBUMARTIST=Various",
+            "TRACKNUMBER=3",
+            "TRACKTOTAL=12",
+            "DATE=2026",
+            "GENRE=Ambient",
+            "ISRC=GBAAA2600001",
+            "REPLAYGAIN_TRACK_GAIN=-8.75 dB",
+            "REPLAYGAIN_TRACK_PEAK=0.891251",
+            "REPLAYGAIN_ALBUM_GAIN=-7.50 dB",
+            "REPLAYGAIN_ALBUM_PEAK=0.912011",
+        ] {
+            assert!(listing.contains(line), "{line} not in:\n{listing}");
+        }
+    }
+}
+
+#[test]
+fn wav_files_carry_an_info_chunk_before_the_samples() {
+    let dir = common::scratch("tags-wav");
+    let path = dir.join("tagged.wav");
+    let tags = release_tags();
+    write(&path, Format::Wav24, &tags);
+    // INFO has no album artist, track total or gain tags.
+    let back = read_tags(&path).expect("read");
+    let wanted = Tags {
+        album_artist: None,
+        track_total: None,
+        gain: None,
+        ..tags
+    };
+    assert_eq!(back, wanted);
+    let bytes = std::fs::read(&path).expect("file");
+    let find = |id: &[u8]| bytes.windows(4).position(|w| w == id).expect("chunk");
+    assert!(
+        find(b"LIST") < find(b"data"),
+        "INFO comes before the samples"
+    );
+    let riff_size = u32::from_le_bytes(bytes[4..8].try_into().expect("4 bytes"));
+    assert_eq!(riff_size as usize, bytes.len() - 8);
+    assert_eq!(decode_file(&path).expect("decoded").audio.frames(), 44_100);
+
+    if let Some(probed) = tool(
+        "ffprobe",
+        &[
+            "-v",
+            "error",
+            "-show_entries",
+            "format_tags",
+            "-of",
+            "default=noprint_wrappers=1",
+            path.to_str().expect("path"),
+        ],
+    ) {
+        for line in [
+            "TAG:title=Café at Night",
+            "TAG:artist=The Examples",
+            "TAG:album=Night Drive",
+            "TAG:date=2026",
+            "TAG:track=3",
+            "TAG:genre=Ambient",
+            "TAG:ISRC=GBAAA2600001",
+        ] {
+            assert!(probed.contains(line), "{line} not in:\n{probed}");
+        }
+    }
+}
+
+#[test]
+fn a_file_without_tags_has_none() {
+    let dir = common::scratch("tags-none");
+    for format in [Format::Wav16, Format::Flac16] {
+        let path = dir.join(format!("plain.{}", format.extension()));
+        write(&path, format, &Tags::default());
+        assert_eq!(
+            read_tags(&path).expect("read"),
+            Tags::default(),
+            "{format:?}"
+        );
+        let bytes = std::fs::read(&path).expect("file");
+        assert!(!bytes.windows(4).any(|w| w == b"LIST"), "{format:?}");
+    }
+}
