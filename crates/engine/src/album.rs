@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::chain::{ChainSettings, FadeCurve};
 use crate::files::{WriteError, write_atomically};
 
+pub mod cd;
 pub mod cue;
 mod overview;
 mod release;

@@ -86,15 +86,25 @@ fn album_of(dir: &Path, mixes: &[(f64, f64)]) -> Album {
 }
 
 fn master(album: &Album, dir: &Path, format: Format) -> Result<MasteredSequence, SequenceError> {
+    master_for(album, dir, format, false)
+}
+
+fn master_for(
+    album: &Album,
+    dir: &Path,
+    format: Format,
+    cd: bool,
+) -> Result<MasteredSequence, SequenceError> {
     master_sequence(
         &SequenceRequest {
             album,
             folder: dir,
-            sample_rate: None,
+            sample_rate: cd.then_some(RATE),
             format,
             dither: Dither::Tpdf,
             limits: &DecodeLimits::mastering(),
             align_to_cue_frames: false,
+            cd,
         },
         &Sequential,
         AlbumControl {
@@ -256,5 +266,44 @@ fn a_missing_mix_is_named_and_nothing_is_rendered() {
     assert!(
         message.starts_with("track 2 (mix2)") && message.contains("missing"),
         "{message}"
+    );
+}
+
+#[test]
+fn a_cd_starts_every_track_on_a_sector_and_refuses_what_a_cd_cannot_hold() {
+    let dir = common::scratch("album-cd");
+    let mut album = album_of(&dir, &[(5.0, -18.0), (6.0, -20.0), (6.0, -19.0)]);
+    album.tracks[0].transition = Transition::Gap { seconds: 1.234 };
+    album.tracks[1].transition = Transition::Crossfade {
+        seconds: 0.777,
+        curve: FadeCurve::EqualPower,
+    };
+    let done = master_for(&album, &dir, Format::Wav16, true).expect("a CD");
+    let layout = &done.layout;
+    for placed in &layout.tracks {
+        assert_eq!(placed.start % 588, 0, "{placed:?}");
+        assert_eq!(placed.file_start % 588, 0, "{placed:?}");
+    }
+    assert_eq!(layout.total_frames % 588, 0);
+    // Nudged onto sectors by less than half of one.
+    let gap = layout.tracks[0].gap_after as f64 / f64::from(RATE);
+    let overlap = layout.tracks[1].crossfade_after as f64 / f64::from(RATE);
+    assert!((gap - 1.234).abs() <= 294.0 / f64::from(RATE), "{gap}");
+    assert!(
+        (overlap - 0.777).abs() <= 294.0 / f64::from(RATE),
+        "{overlap}"
+    );
+
+    // 24-bit, and a 3.5 s track: both named, before anything is rendered.
+    let wrong_format = master_for(&album, &dir, Format::Wav24, true).expect_err("24-bit");
+    assert!(
+        wrong_format.to_string().contains("16-bit"),
+        "{wrong_format}"
+    );
+    let short = album_of(&dir, &[(5.0, -18.0), (3.5, -20.0)]);
+    let too_short = master_for(&short, &dir, Format::Wav16, true).expect_err("short");
+    assert!(
+        too_short.to_string().contains("track 2 (mix2) is 3.5"),
+        "{too_short}"
     );
 }

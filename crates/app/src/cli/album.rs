@@ -199,6 +199,7 @@ fn master_album(
             dither,
             limits: &args.memory.mastering(),
             align_to_cue_frames,
+            cd: args.delivery.as_deref() == Some("cd"),
         },
         &crate::RayonJoin,
         AlbumControl {
@@ -306,6 +307,7 @@ fn export(args: &ExportArgs) -> Result<(String, bool), String> {
         continuous: args.continuous,
         cue: args.cue,
         force: args.force,
+        cd: args.delivery.delivery.as_deref() == Some("cd"),
     };
     let sources: Vec<PathBuf> = (0..album.tracks.len())
         .map(|n| album.source_path(n, &folder))

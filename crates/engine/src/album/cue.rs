@@ -36,8 +36,9 @@ fn quoted(text: &str) -> String {
     format!("\"{}\"", text.replace('"', "'").replace(['\r', '\n'], " "))
 }
 
-/// The sheet for `file_name` (the continuous file, in the same folder).
-pub fn cue_sheet(album: &Album, layout: &SequenceLayout, file_name: &str) -> String {
+/// The sheet for `file_name` (the continuous file, in the same folder). For a CD, the first
+/// track's 2 s pre-gap (the disc's own, before the audio) is stated with `PREGAP`.
+pub fn cue_sheet(album: &Album, layout: &SequenceLayout, file_name: &str, cd: bool) -> String {
     let mut out = String::new();
     let meta = &album.metadata;
     if let Some(genre) = &meta.genre {
@@ -66,6 +67,9 @@ pub fn cue_sheet(album: &Album, layout: &SequenceLayout, file_name: &str) -> Str
         }
         if let Some(isrc) = &track.isrc {
             let _ = writeln!(out, "    ISRC {isrc}");
+        }
+        if cd && n == 0 {
+            let _ = writeln!(out, "    PREGAP 00:02:00");
         }
         if placed.pregap() > 0 {
             let _ = writeln!(out, "    INDEX 00 {}", cue_time(placed.file_start, rate));

@@ -30,6 +30,8 @@ pub struct ReleaseRequest<'a> {
     pub cue: bool,
     /// Replace files that exist.
     pub force: bool,
+    /// A CD delivery (the CUE sheet states the first track's 2 s pre-gap).
+    pub cd: bool,
 }
 
 /// The names an album's files get.
@@ -268,7 +270,7 @@ pub fn write_release(
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            let sheet = cue_sheet(album, &layout, &file_name);
+            let sheet = cue_sheet(album, &layout, &file_name, request.cd);
             partials.push(PartialFile::with_bytes(cue, sheet.as_bytes())?);
             written_files.push(ReleaseFile {
                 path: cue.display().to_string(),

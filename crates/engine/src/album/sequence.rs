@@ -59,6 +59,8 @@ pub enum SequenceError {
     },
     #[error("{0}")]
     Invalid(String),
+    #[error("not a CD: {0}")]
+    NotForCd(String),
     #[error("album cancelled")]
     Cancelled,
 }
@@ -77,6 +79,9 @@ pub struct SequenceRequest<'a> {
     /// Start every track on a whole 1/75 s (a CUE sheet's frames, a CD's sectors): see
     /// [`SequenceLayout::new`].
     pub align_to_cue_frames: bool,
+    /// A CD delivery: checked against what a CD allows before rendering (see
+    /// [`super::cd`]); every track starts on a sector.
+    pub cd: bool,
 }
 
 /// Progress (0–1, from any thread) and cancellation for an album's work.
@@ -372,6 +377,12 @@ pub fn master_sequence(
 ) -> Result<MasteredSequence, SequenceError> {
     let album = request.album;
     album.check().map_err(SequenceError::Invalid)?;
+    if request.cd {
+        let problems = super::cd::format_problems(album, request.format, request.sample_rate);
+        if !problems.is_empty() {
+            return Err(SequenceError::NotForCd(problems.join("; ")));
+        }
+    }
     let missing = album.missing(request.folder);
     if let Some(&n) = missing.first() {
         return Err(track_error(
@@ -408,7 +419,10 @@ pub fn master_sequence(
             }
         })
         .collect::<Result<_, _>>()?;
-    let align = match (request.align_to_cue_frames, super::cue::cue_frame(rate)) {
+    let align = match (
+        request.align_to_cue_frames || request.cd,
+        super::cue::cue_frame(rate),
+    ) {
         (false, _) => None,
         (true, Some(frame)) => Some(frame),
         (true, None) => {
@@ -418,6 +432,12 @@ pub fn master_sequence(
         }
     };
     let layout = SequenceLayout::new(album, &frames, rate, channels, align)?;
+    if request.cd {
+        let problems = super::cd::layout_problems(album, &layout);
+        if !problems.is_empty() {
+            return Err(SequenceError::NotForCd(problems.join("; ")));
+        }
+    }
     let mut plan = LoudnessPlan::new(album, &mixes)?;
     let mut margins = vec![0.0; album.tracks.len()];
     let mut crossfade_margin = 0.0;
