@@ -30,6 +30,10 @@ pub use sequence::{
 pub const ALBUM_VERSION: u32 = 1;
 /// Silence between tracks unless set otherwise (s).
 pub const DEFAULT_GAP_S: f64 = 2.0;
+/// The longest gap between tracks (s).
+pub const MAX_GAP_S: f64 = 600.0;
+/// The longest crossfade (s).
+pub const MAX_CROSSFADE_S: f64 = 60.0;
 /// A CD holds at most this many tracks (and an album here too).
 pub const MAX_TRACKS: usize = 99;
 
@@ -274,11 +278,18 @@ impl Album {
                 problems.push(format!("{name}: trims and fades are seconds, 0 or more"));
             }
             match track.transition {
-                Transition::Gap { seconds } if !seconds.is_finite() || seconds < 0.0 => {
-                    problems.push(format!("{name}: a gap is 0 seconds or more"));
+                Transition::Gap { seconds }
+                    if !seconds.is_finite() || !(0.0..=MAX_GAP_S).contains(&seconds) =>
+                {
+                    problems.push(format!("{name}: a gap is 0 to {MAX_GAP_S:.0} seconds"));
                 }
-                Transition::Crossfade { seconds, .. } if !seconds.is_finite() || seconds <= 0.0 => {
-                    problems.push(format!("{name}: a crossfade is longer than 0 seconds"));
+                Transition::Crossfade { seconds, .. }
+                    if !seconds.is_finite() || seconds <= 0.0 || seconds > MAX_CROSSFADE_S =>
+                {
+                    problems.push(format!(
+                        "{name}: a crossfade is longer than 0 and at most {MAX_CROSSFADE_S:.0} \
+                         seconds"
+                    ));
                 }
                 _ => {}
             }

@@ -307,3 +307,51 @@ fn a_cd_starts_every_track_on_a_sector_and_refuses_what_a_cd_cannot_hold() {
         "{too_short}"
     );
 }
+
+#[test]
+fn a_join_without_a_gap_stays_unbroken_on_a_cd_and_only_its_index_moves() {
+    let dir = common::scratch("album-segue");
+    let mut album = album_of(&dir, &[(5.3, -18.0), (6.0, -19.0)]);
+    album.tracks[0].transition = Transition::Gap { seconds: 0.0 };
+    let done = master_for(&album, &dir, Format::Wav16, true).expect("a CD");
+    let [first, second] = &done.layout.tracks[..] else {
+        panic!("two tracks");
+    };
+    // The audio runs on with no silence between; the index and the file cut fall on the
+    // nearest sector, less than half a sector from where the second track's audio starts.
+    assert_eq!(second.start, first.start + first.frames);
+    assert_eq!(first.gap_after, 0);
+    assert_eq!(second.index % 588, 0);
+    assert!(second.index.abs_diff(second.start) <= 294);
+    assert_eq!(first.file_end, second.index);
+    assert_eq!(second.file_start, second.index);
+}
+
+#[test]
+fn crossfades_as_long_as_a_track_and_levels_the_limiter_cannot_reach_are_told() {
+    let dir = common::scratch("album-limits");
+    let mut album = album_of(&dir, &[(4.0, -18.0), (4.0, -18.0)]);
+    album.tracks[0].transition = Transition::Crossfade {
+        seconds: 4.0,
+        curve: FadeCurve::EqualPower,
+    };
+    let error = master(&album, &dir, Format::Wav24).expect_err("too long");
+    assert!(error.to_string().contains("shorter than both"), "{error}");
+    // A gap of a thousand years is refused by the document itself.
+    album.tracks[0].transition = Transition::Gap { seconds: 3.2e10 };
+    assert!(album.check().expect_err("too long").contains("0 to 600"));
+
+    // An interlude mixed 32 LU under the single would be planned at −46 LUFS: rendered at
+    // the limiter's −40 floor, and said.
+    let quiet = album_of(&dir, &[(6.0, -18.0), (6.0, -50.0)]);
+    let done = master(&quiet, &dir, Format::Wav24).expect("mastered");
+    assert!(
+        done.overview
+            .warnings
+            .iter()
+            .any(|w| w.contains("outside the -40 to -3 LUFS")),
+        "{:?}",
+        done.overview.warnings
+    );
+    assert!(!done.overview.passed);
+}

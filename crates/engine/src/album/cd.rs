@@ -73,7 +73,7 @@ pub fn layout_problems(album: &Album, layout: &SequenceLayout) -> Vec<String> {
             ));
         }
         for (what, at) in [
-            ("starts", placed.start),
+            ("starts", placed.index),
             ("its file starts", placed.file_start),
         ] {
             if at % CD_SECTOR_FRAMES != 0 {

@@ -66,7 +66,7 @@ pub fn cue_sheet(album: &Album, layout: &SequenceLayout, file_name: &str, cd: bo
             let _ = writeln!(out, "    PERFORMER {}", quoted(performer));
         }
         if let Some(isrc) = &track.isrc {
-            let _ = writeln!(out, "    ISRC {isrc}");
+            let _ = writeln!(out, "    ISRC {}", super::normalized_isrc(isrc));
         }
         if cd && n == 0 {
             let _ = writeln!(out, "    PREGAP 00:02:00");
@@ -74,7 +74,7 @@ pub fn cue_sheet(album: &Album, layout: &SequenceLayout, file_name: &str, cd: bo
         if placed.pregap() > 0 {
             let _ = writeln!(out, "    INDEX 00 {}", cue_time(placed.file_start, rate));
         }
-        let _ = writeln!(out, "    INDEX 01 {}", cue_time(placed.start, rate));
+        let _ = writeln!(out, "    INDEX 01 {}", cue_time(placed.index, rate));
     }
     out
 }

@@ -6,8 +6,8 @@ use serde::Serialize;
 
 use super::LoudnessMode;
 use super::sequence::{
-    ALBUM_TOLERANCE_LU, LoudnessPlan, MixFacts, RenderedTrack, SequenceLayout, SequenceRequest,
-    peak_on,
+    ALBUM_TOLERANCE_LU, HIGHEST_LEVEL_LUFS, LOWEST_LEVEL_LUFS, LoudnessPlan, MixFacts,
+    RenderedTrack, SequenceLayout, SequenceRequest,
 };
 use crate::export::Prepared;
 use crate::loudness::Loudness;
@@ -23,6 +23,9 @@ pub struct TrackOverview {
     pub title: String,
     /// Where its audio starts on the album's timeline, and how long it is (s).
     pub start_s: f64,
+    /// Where it starts for a player (its CUE INDEX 01; its audio's start but after a join
+    /// without a gap on an aligned album).
+    pub index_s: f64,
     pub duration_s: f64,
     /// Its file's stretch of the timeline (s).
     pub file_start_s: f64,
@@ -101,6 +104,7 @@ pub(super) fn overview(
     crossfade_reduction_db: &[Option<f64>],
     prepared: &Prepared,
     track_loudness: &[Loudness],
+    peaks: &[Option<f64>],
     renders: usize,
     notes: Vec<String>,
 ) -> AlbumOverview {
@@ -128,7 +132,7 @@ pub(super) fn overview(
                     .iter()
                     .map(|f| format!("Mono source: the {f} had nothing to act on.")),
             );
-            let peak = peak_on(measured, meter);
+            let peak = peaks[n];
             let rendered_lufs = limiter
                 .and_then(|l| l.integrated_after_lufs)
                 .or(measured.integrated_lufs);
@@ -151,6 +155,16 @@ pub(super) fn overview(
                     n + 1,
                     level_miss.map_or("silent".to_owned(), |m| format!("{m:+.2} LU")),
                     planned.target_lufs
+                ));
+            }
+            let planned_target = planned.target_lufs;
+            if !(LOWEST_LEVEL_LUFS..=HIGHEST_LEVEL_LUFS).contains(&planned_target) {
+                warnings.push(format!(
+                    "Track {} ({title})'s level, {planned_target:.1} LUFS, is outside the {:.0} to \
+                     {:.0} LUFS the limiter works to: set its offset, or the album's target.",
+                    n + 1,
+                    LOWEST_LEVEL_LUFS,
+                    HIGHEST_LEVEL_LUFS
                 ));
             }
             if !under_ceiling {
@@ -178,6 +192,7 @@ pub(super) fn overview(
                 number: n + 1,
                 title,
                 start_s: layout.seconds(placed.start),
+                index_s: layout.seconds(placed.index),
                 duration_s: layout.seconds(placed.frames),
                 file_start_s: layout.seconds(placed.file_start),
                 file_duration_s: layout.seconds(placed.file_end - placed.file_start),

@@ -198,6 +198,33 @@ pub fn write_release(
         ..
     } = mastered;
     let rate = layout.sample_rate;
+    // The files hold the sequence as it was quantised: its format, whatever was asked.
+    let format = whole.format;
+    // A WAV file holds at most 4 GB: said before any file is written.
+    if let Some(bits) = format.bits().filter(|_| format.extension() == "wav") {
+        let bytes = |frames: usize| frames as u64 * layout.channels as u64 * u64::from(bits / 8);
+        let longest = paths
+            .continuous
+            .iter()
+            .map(|p| (p, layout.total_frames))
+            .chain(
+                paths
+                    .tracks
+                    .iter()
+                    .zip(&layout.tracks)
+                    .map(|(p, t)| (p, t.file_end - t.file_start)),
+            )
+            .find(|(_, frames)| bytes(*frames) > u64::from(u32::MAX) - (1 << 16));
+        if let Some((path, frames)) = longest {
+            return Err(ExportError::Encode {
+                path: path.clone(),
+                reason: format!(
+                    "{:.1} GB of samples is more than a WAV file can hold (4 GB); choose FLAC",
+                    bytes(frames) as f64 / 1e9
+                ),
+            });
+        }
+    }
     let mut partials = Vec::new();
     let mut written_files = Vec::new();
     let count = layout.tracks.len() + usize::from(paths.continuous.is_some());
@@ -210,7 +237,7 @@ pub fn write_release(
             prepared,
             &ExportRequest {
                 path,
-                format: request.format,
+                format,
                 dither: request.dither,
                 force: request.force,
                 source: None,
@@ -226,7 +253,7 @@ pub fn write_release(
         let measured = loudness::measure_with(&exact, join);
         let (written, partial) = write(
             Prepared {
-                format: request.format,
+                format,
                 exact,
                 measured,
                 strict_true_peak_dbtp: None,
@@ -321,7 +348,7 @@ impl Album {
             track_total: Some(self.tracks.len() as u32),
             year: meta.year,
             genre: meta.genre.clone(),
-            isrc: track.isrc.clone(),
+            isrc: track.isrc.as_deref().map(super::normalized_isrc),
             gain: None,
         }
     }

@@ -45,6 +45,12 @@ const RETRY_MARGIN_DB: f64 = 0.01;
 /// long after it (so its release settles on audio already under the ceiling).
 const CROSSFADE_LEAD_S: f64 = 0.05;
 const CROSSFADE_TAIL_S: f64 = 1.0;
+/// Over its last this long, the crossfade's limited stretch blends back into the audio.
+const CROSSFADE_BLEND_S: f64 = 0.005;
+/// The levels the limiter's loudness solver works between (LUFS): a track planned outside
+/// them is rendered at the nearer one, and the overview says so.
+pub const LOWEST_LEVEL_LUFS: f64 = -40.0;
+pub const HIGHEST_LEVEL_LUFS: f64 = -3.0;
 /// Why a silent mix cannot be placed.
 const SILENT: &str =
     "is silent (below the −70 LUFS gate): it has no loudness to place in the album";
@@ -224,8 +230,12 @@ pub struct SequenceLayout {
 /// One track on the timeline (frames).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Placement {
-    /// Where its audio starts (a CUE sheet's INDEX 01).
+    /// Where its audio starts.
     pub start: usize,
+    /// Where it starts for a player (a CUE sheet's INDEX 01): its audio's start, except where
+    /// it follows the previous track without a gap on an aligned album, and the index falls
+    /// on the nearest whole 1/75 s while the audio runs on unbroken.
+    pub index: usize,
     pub frames: usize,
     /// Silence after it (0 for the last track and a crossfade).
     pub gap_after: usize,
@@ -245,17 +255,19 @@ impl Placement {
         self.file_start..self.file_end
     }
 
-    /// Silence in its file before its audio (a pre-gap; an INDEX 00).
+    /// Its file's stretch before its index (a pre-gap; an INDEX 00).
     pub fn pregap(&self) -> usize {
-        self.start - self.file_start
+        self.index - self.file_start
     }
 }
 
 impl SequenceLayout {
     /// The tracks of `album`, `frames` long each as rendered at `sample_rate`. With `align`,
-    /// every track starts on a multiple of that many frames (a CUE sheet's 1/75 s, a CD's
-    /// 588-sample sectors): each gap or crossfade is nudged by less than half of it, and the
-    /// album ends with silence up to the next multiple.
+    /// every track's index falls on a multiple of that many frames (a CUE sheet's 1/75 s, a
+    /// CD's 588-sample sectors): a gap or a crossfade is nudged by less than half of one (a
+    /// crossfade stays at least a sample long), a track that follows without a gap keeps its
+    /// audio unbroken and only its index moves, and the album ends with silence up to the
+    /// next multiple.
     pub fn new(
         album: &Album,
         frames: &[usize],
@@ -269,34 +281,47 @@ impl SequenceLayout {
         let up = |at: usize| at.div_ceil(unit) * unit;
         let last = frames.len().saturating_sub(1);
         let mut tracks: Vec<Placement> = Vec::with_capacity(frames.len());
-        let mut start = 0;
+        let (mut start, mut index) = (0, 0);
         for (n, (&length, track)) in frames.iter().zip(&album.tracks).enumerate() {
             let end = start + length;
-            let next = match track.transition {
-                _ if n == last => end,
+            // Where the next track's audio and index start.
+            let (next, next_index) = match track.transition {
+                _ if n == last => (end, end),
+                Transition::Gap { seconds } if to_frames(seconds) == 0 => (end, nearest(end)),
                 Transition::Gap { seconds } => {
                     let next = nearest(end + to_frames(seconds));
-                    if next < end { next + unit } else { next }
+                    let next = if next <= end { next + unit } else { next };
+                    (next, next)
                 }
                 Transition::Crossfade { seconds, .. } => {
                     let shorter = length.min(frames[n + 1]);
-                    let wanted = to_frames(seconds);
-                    let mut next = nearest(end.saturating_sub(wanted));
-                    if end.saturating_sub(next) > shorter {
-                        next += unit;
-                    }
-                    if wanted > shorter || end.saturating_sub(next) > shorter {
-                        return Err(track_error(
+                    let too_long = || {
+                        track_error(
                             album,
                             n,
                             &format!(
-                                "its {seconds:.2} s crossfade is longer than it or the next \
-                                 track ({:.2} s)",
+                                "its {seconds:.2} s crossfade is as long as it or the next \
+                                 track ({:.2} s): a crossfade is shorter than both",
                                 shorter as f64 / f64::from(sample_rate)
                             ),
-                        ));
+                        )
+                    };
+                    let wanted = to_frames(seconds);
+                    if wanted >= shorter {
+                        return Err(too_long());
                     }
-                    next
+                    let mut next = nearest(end - wanted);
+                    if next >= end {
+                        // Rounded away: the last whole unit before the end.
+                        next = (end - 1) / unit * unit;
+                    }
+                    if end - next >= shorter {
+                        next += unit;
+                    }
+                    if next >= end || end - next >= shorter {
+                        return Err(too_long());
+                    }
+                    (next, next)
                 }
             };
             let (gap_after, crossfade_after) = if next >= end {
@@ -305,7 +330,7 @@ impl SequenceLayout {
                 (0, end - next)
             };
             if let Some(previous) = tracks.last()
-                && previous.crossfade_after > length.saturating_sub(crossfade_after)
+                && previous.crossfade_after + crossfade_after >= length
             {
                 return Err(track_error(
                     album,
@@ -315,27 +340,28 @@ impl SequenceLayout {
             }
             tracks.push(Placement {
                 start,
+                index,
                 frames: length,
                 gap_after,
                 crossfade_after,
                 file_start: 0,
                 file_end: 0,
             });
-            start = next;
+            (start, index) = (next, next_index);
         }
         let total_frames = up(tracks.last().map_or(0, |t| t.start + t.frames));
-        // Files meet where the next track's file starts: at its audio, or where its pre-gap
+        // Files meet where the next track's file starts: at its index, or where its pre-gap
         // starts (the previous track's end, on the alignment).
         let starts: Vec<usize> = tracks
             .iter()
             .enumerate()
             .map(|(n, t)| match (n, album.gap_placement) {
                 (0, _) => 0,
-                (_, GapPlacement::EndOfPrevious) => t.start,
-                (_, GapPlacement::PregapOfNext) => {
+                (_, GapPlacement::PregapOfNext) if tracks[n - 1].gap_after > 0 => {
                     let previous = &tracks[n - 1];
-                    up(previous.start + previous.frames).min(t.start)
+                    up(previous.start + previous.frames).min(t.index)
                 }
+                _ => t.index,
             })
             .collect();
         for (n, track) in tracks.iter_mut().enumerate() {
@@ -438,9 +464,22 @@ pub fn master_sequence(
             return Err(SequenceError::NotForCd(problems.join("; ")));
         }
     }
+    // The whole sequence is held once, as its samples are stored: within the memory budget a
+    // decoded file has.
+    let sequence_bytes = crate::limits::decoded_bytes(layout.total_frames as u64, channels);
+    let budget = &request.limits.memory;
+    if sequence_bytes > budget.bytes {
+        return Err(SequenceError::Invalid(format!(
+            "the album's sequence takes {:.1} GB as samples, more than the {:.1} GB budget ({})",
+            sequence_bytes as f64 / 1e9,
+            budget.bytes as f64 / 1e9,
+            budget.origin
+        )));
+    }
     let mut plan = LoudnessPlan::new(album, &mixes)?;
     let mut margins = vec![0.0; album.tracks.len()];
-    let mut crossfade_margin = 0.0;
+    // Each crossfade's limiter: as low as the lower of the tracks it joins.
+    let mut crossfade_margins = vec![0.0; album.tracks.len()];
     let mut renders = 0;
     loop {
         renders += 1;
@@ -456,7 +495,7 @@ pub fn master_sequence(
             &layout,
             &plan,
             &margins,
-            crossfade_margin,
+            &crossfade_margins,
             join,
             AlbumControl {
                 progress: &progress,
@@ -468,9 +507,20 @@ pub fn master_sequence(
         (control.progress)(0.85);
         let meter = album.chain.limiter.true_peak;
         let track_loudness = measure_tracks(&prepared.exact, &layout, meter, join, control.cancel)?;
-        let overs: Vec<f64> = track_loudness
+        // A track's peak: in its audio, and anywhere in its file (a hard edge left by a trim
+        // rings against the silence beside it).
+        let file_peaks = file_true_peaks(&prepared, &layout);
+        let peaks: Vec<Option<f64>> = track_loudness
             .iter()
-            .map(|l| peak_on(l, meter).map_or(0.0, |p| p - album.loudness.ceiling_dbtp))
+            .zip(&file_peaks)
+            .map(|(l, &file)| match (peak_on(l, meter), file) {
+                (Some(a), Some(b)) => Some(a.max(b)),
+                (a, b) => a.or(b),
+            })
+            .collect();
+        let overs: Vec<f64> = peaks
+            .iter()
+            .map(|p| p.map_or(0.0, |p| p - album.loudness.ceiling_dbtp))
             .collect();
         let album_lufs = prepared.measured.integrated_lufs;
         let album_miss = match (album.loudness.mode, album_lufs) {
@@ -488,6 +538,7 @@ pub fn master_sequence(
                 &rendered.crossfade_reduction_db,
                 &prepared,
                 &track_loudness,
+                &peaks,
                 renders,
                 notes,
             );
@@ -508,14 +559,36 @@ pub fn master_sequence(
                 // A file over the ceiling: its track's limiter, or the crossfade into or out
                 // of it, works that much lower next time.
                 margins[n] += over + RETRY_MARGIN_DB;
-                let crosses = layout.tracks[n].crossfade_after > 0
-                    || n > 0 && layout.tracks[n - 1].crossfade_after > 0;
-                if crosses {
-                    crossfade_margin = f64::max(crossfade_margin, margins[n]);
+                if layout.tracks[n].crossfade_after > 0 {
+                    crossfade_margins[n] = f64::max(crossfade_margins[n], margins[n]);
+                }
+                if n > 0 && layout.tracks[n - 1].crossfade_after > 0 {
+                    crossfade_margins[n - 1] = f64::max(crossfade_margins[n - 1], margins[n]);
                 }
             }
         }
     }
+}
+
+/// Each track file's true peak (dBTP) on the standard meter, from the whole sequence's
+/// 10 ms segments (a segment shared by two files counts for both).
+fn file_true_peaks(prepared: &Prepared, layout: &SequenceLayout) -> Vec<Option<f64>> {
+    let segments = &prepared.measured.true_peak_segments;
+    let per_s = 100u64;
+    let rate = u64::from(layout.sample_rate);
+    layout
+        .tracks
+        .iter()
+        .map(|placed| {
+            let first = (placed.file_start as u64 * per_s / rate) as usize;
+            let last = (placed.file_end as u64 * per_s).div_ceil(rate) as usize;
+            let peak = segments
+                .get(first.min(segments.len())..last.min(segments.len()))?
+                .iter()
+                .fold(0f32, |a, &b| a.max(b));
+            (peak > 0.0).then(|| 20.0 * f64::from(peak).log10())
+        })
+        .collect()
 }
 
 /// The true peak a file is held to: on the meter the ceiling is held on (the strict one
@@ -668,7 +741,7 @@ fn render_sequence(
     layout: &SequenceLayout,
     plan: &LoudnessPlan,
     margins: &[f64],
-    crossfade_margin: f64,
+    crossfade_margins: &[f64],
     join: &impl Join,
     control: AlbumControl<'_>,
 ) -> Result<RenderedSequence, SequenceError> {
@@ -768,7 +841,10 @@ fn render_sequence(
     let mut limiter = album.chain.limiter.clone();
     limiter.ceiling_dbtp = album.loudness.ceiling_dbtp;
     let lead = (CROSSFADE_LEAD_S * f64::from(rate)).round() as usize;
-    let tail = (CROSSFADE_TAIL_S * f64::from(rate)).round() as usize;
+    // Long enough for the limiter to come back to rest: five of its release times.
+    let tail_s = CROSSFADE_TAIL_S.max(5.0 * limiter.release_ms / 1000.0);
+    let tail = (tail_s * f64::from(rate)).round() as usize;
+    let blend = (CROSSFADE_BLEND_S * f64::from(rate)).round() as usize;
     let mut crossfade_reduction_db = Vec::with_capacity(count);
     for (n, placed) in layout.tracks.iter().enumerate() {
         if placed.crossfade_after == 0 {
@@ -782,14 +858,31 @@ fn render_sequence(
             .iter()
             .map(|c| c[region.clone()].to_vec())
             .collect();
-        let (limited, reduction) =
-            render::limit_true_peak(stretch, &limiter, rate, crossfade_margin, control.cancel)
-                .map_err(|e| match e {
-                    render::RenderError::Cancelled => SequenceError::Cancelled,
-                    other => track_error(album, n, &format!("its crossfade: {other}")),
-                })?;
+        let (limited, reduction) = render::limit_true_peak(
+            stretch,
+            &limiter,
+            rate,
+            crossfade_margins[n],
+            control.cancel,
+        )
+        .map_err(|e| match e {
+            render::RenderError::Cancelled => SequenceError::Cancelled,
+            other => track_error(album, n, &format!("its crossfade: {other}")),
+        })?;
         for (into, from) in timeline.iter_mut().zip(limited) {
-            into[region.clone()].copy_from_slice(&from);
+            // The last few milliseconds blend back into the audio as it was, so no gain step
+            // is left where the limiter's stretch ends (it has come back to rest by then).
+            let length = from.len();
+            let blended = blend.min(length);
+            for (j, (x, &limited)) in into[region.clone()].iter_mut().zip(&from).enumerate() {
+                let back = (j + blended).saturating_sub(length);
+                *x = if back == 0 {
+                    limited
+                } else {
+                    let w = back as f32 / blended as f32;
+                    limited + (*x - limited) * w
+                };
+            }
         }
         crossfade_reduction_db.push(Some(reduction));
     }
@@ -877,7 +970,8 @@ impl Album {
         let track = &self.tracks[n];
         let mut settings = track.chain.clone().unwrap_or_else(|| self.chain.clone());
         settings.limiter.bypass = false;
-        settings.limiter.target_lufs = Some(target_lufs);
+        settings.limiter.target_lufs =
+            Some(target_lufs.clamp(LOWEST_LEVEL_LUFS, HIGHEST_LEVEL_LUFS));
         settings.limiter.ceiling_dbtp = self.loudness.ceiling_dbtp;
         settings.output = self.output_of(n);
         settings
