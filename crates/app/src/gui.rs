@@ -3,11 +3,12 @@
 //!
 //! The application ([`Desk`]) keeps what outlives a track ([`Context`]: the output backend,
 //! preferences, autosave, the session file) and shows one [`Screen`]: a track loading, a
-//! file that could not be opened, or the [`session`] screen, which owns its messages and asks
-//! the application for what it cannot do itself (open a file, save the session, remember a
-//! choice) through its events. Plots and panels are widgets with their own messages, mapped
+//! file that could not be opened, the [`session`] screen, or the [`album_screen`] (`crest
+//! NAME.crest-album.json`). Each screen owns its messages and asks the application for what
+//! it cannot do itself (open a file, save, remember a choice) through its events. Plots and panels are widgets with their own messages, mapped
 //! by the screen that shows them.
 
+mod album_screen;
 mod balance_view;
 pub mod bench;
 mod chain_panel;
@@ -40,7 +41,9 @@ use crest_engine::session::Session as SessionFile;
 use iced::widget::{button, column, container, progress_bar, row, stack, text};
 use iced::{Element, Fill, Length, Subscription, Task};
 
+use album_screen::AlbumScreen;
 pub use context::Context;
+use crest_engine::album::Album;
 use dialog::{Ask, Picked};
 use path_entry::{PathEntry, Typing};
 use pipeline::{Loaded, load};
@@ -116,6 +119,13 @@ pub enum Message {
     Quit,
     /// The session screen's own.
     Session(session::Message),
+    /// The album screen's own, and the files its dialogs gave.
+    Album(album_screen::Message),
+    AlbumTrackPicked(Picked),
+    AlbumRelinkPicked(usize, Picked),
+    /// A typed path standing in for the relink dialog (for the track in `Desk::relinking`).
+    AlbumRelinkTyped(Picked),
+    AlbumSavePicked(Picked),
 }
 
 impl From<session::Message> for Message {
@@ -131,6 +141,8 @@ pub struct Desk {
     screen: Screen,
     /// A path being typed where a file dialog could not open (or for Ctrl+L).
     typing: Option<Typing<Message>>,
+    /// The album track a typed path relinks.
+    relinking: Option<usize>,
 }
 
 /// What the window shows.
@@ -142,6 +154,8 @@ pub enum Screen {
     Failed(String),
     /// A track open for mastering.
     Session(Box<Session>),
+    /// An album: its tracks, its loudness, its sequence and its export.
+    Album(Box<AlbumScreen>),
 }
 
 /// Loads on a worker thread; `done` wraps the result.
@@ -163,6 +177,21 @@ fn is_session_file(path: &Path) -> bool {
         .is_some_and(|e| e.eq_ignore_ascii_case("json"))
 }
 
+/// An album document rather than a session, told by its content (both are `.json`): an
+/// object with tracks and a loudness decision.
+fn is_album_file(path: &Path) -> bool {
+    if !is_session_file(path) {
+        return false;
+    }
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return false;
+    };
+    serde_json::from_str::<serde_json::Value>(&text).is_ok_and(|value| {
+        value.get("tracks").is_some_and(serde_json::Value::is_array)
+            && value.get("loudness").is_some()
+    })
+}
+
 impl Desk {
     pub fn new(file: Option<PathBuf>) -> (Self, Task<Message>) {
         Self::with_context(file, Context::user())
@@ -173,8 +202,10 @@ impl Desk {
             context,
             screen: Screen::Failed(String::new()),
             typing: None,
+            relinking: None,
         };
         let task = match file {
+            Some(path) if is_album_file(&path) => desk.open_album(&path),
             // `crest mix.crest.json`: a saved session, not audio.
             Some(path) if is_session_file(&path) => match SessionFile::load(&path) {
                 Ok(_) => desk.open_session(&path),
@@ -191,6 +222,7 @@ impl Desk {
     pub fn title(&self) -> String {
         match &self.screen {
             Screen::Session(session) => format!("{} — Crest", session.name()),
+            Screen::Album(album) => format!("{} (album) — Crest", album.name()),
             _ => "Crest".to_owned(),
         }
     }
@@ -220,6 +252,9 @@ impl Desk {
     /// Loads a track (none: the demo): beside the open session, which stays until the new
     /// one is ready, or in place of whatever the desk shows.
     fn load(&mut self, path: Option<PathBuf>) -> Task<Message> {
+        if let Some(task) = self.keep_unsaved_album() {
+            return task;
+        }
         let name = path
             .as_ref()
             .map_or_else(|| "the demo mix".to_owned(), |p| p.display().to_string());
@@ -232,6 +267,56 @@ impl Desk {
         let task = load_task(path, limits, Arc::clone(&job), Message::Loaded);
         self.screen = Screen::Loading { name, job };
         task
+    }
+
+    /// Opens an album file in the album screen, which starts its overview at once.
+    fn open_album(&mut self, path: &Path) -> Task<Message> {
+        if let Some(task) = self.keep_unsaved_album() {
+            return task;
+        }
+        match Album::load(path) {
+            Ok(album) => {
+                self.context.remember_opened(path);
+                let mut screen =
+                    AlbumScreen::new(album, Some(path.to_owned()), self.context.decode_limits());
+                let task = screen.check_task().map(Message::Album);
+                self.screen = Screen::Album(Box::new(screen));
+                task
+            }
+            Err(error) => {
+                self.say(format!("{}: {error}", path.display()));
+                Task::none()
+            }
+        }
+    }
+
+    /// An album with edits not saved is not closed by opening something else: it is saved to
+    /// its file first (None), or, without a file, stays with a word saying so.
+    fn keep_unsaved_album(&mut self) -> Option<Task<Message>> {
+        let Screen::Album(album) = &mut self.screen else {
+            return None;
+        };
+        if !album.unsaved {
+            return None;
+        }
+        match album.path.clone() {
+            Some(path) => match album.album.save(&path) {
+                Ok(()) => {
+                    album.unsaved = false;
+                    None
+                }
+                Err(e) => {
+                    album.notice = Some(format!(
+                        "The album could not be saved ({e}), so it stays open."
+                    ));
+                    Some(Task::none())
+                }
+            },
+            None => {
+                album.notice = Some("Save the album first (Ctrl+S).".into());
+                Some(Task::none())
+            }
+        }
     }
 
     /// Opens a session file: its track loads, then its chain, snapshots, reference and export
@@ -278,6 +363,7 @@ impl Desk {
     fn say(&mut self, notice: String) {
         match &mut self.screen {
             Screen::Session(session) => session.say(notice),
+            Screen::Album(album) => album.notice = Some(notice),
             _ => self.context.notice = Some(notice),
         }
     }
@@ -308,7 +394,9 @@ impl Desk {
                 }
             }
             Message::Open(path) => {
-                if is_session_file(&path) {
+                if is_album_file(&path) {
+                    self.open_album(&path)
+                } else if is_session_file(&path) {
                     self.open_session(&path)
                 } else {
                     self.load(Some(path))
@@ -393,6 +481,63 @@ impl Desk {
             }
             Message::Progress => Task::none(),
             Message::Quit => self.quit(),
+            Message::Album(message) => {
+                let Screen::Album(album) = &mut self.screen else {
+                    return Task::none();
+                };
+                let (task, event) = album.update(message);
+                let task = task.map(Message::Album);
+                match event {
+                    Some(event) => Task::batch([task, self.album_event(event)]),
+                    None => task,
+                }
+            }
+            Message::AlbumTrackPicked(picked) => match picked {
+                Picked::Path(path) => {
+                    self.update(Message::Album(album_screen::Message::Added(path)))
+                }
+                Picked::Cancelled => Task::none(),
+                Picked::Unavailable => self.type_path(
+                    PathEntry::new(self.album_track_ask(), Some(dialog::UNAVAILABLE)),
+                    Message::AlbumTrackPicked,
+                ),
+            },
+            Message::AlbumRelinkPicked(n, picked) => match picked {
+                Picked::Path(path) => {
+                    self.update(Message::Album(album_screen::Message::Relinked(n, path)))
+                }
+                Picked::Cancelled | Picked::Unavailable => {
+                    // The typed path stands in for the dialog with the track it is for.
+                    if picked == Picked::Unavailable {
+                        self.relinking = Some(n);
+                        return self.type_path(
+                            PathEntry::new(self.album_track_ask(), Some(dialog::UNAVAILABLE)),
+                            Message::AlbumRelinkTyped,
+                        );
+                    }
+                    Task::none()
+                }
+            },
+            Message::AlbumRelinkTyped(picked) => match (picked, self.relinking.take()) {
+                (Picked::Path(path), Some(n)) => {
+                    self.update(Message::Album(album_screen::Message::Relinked(n, path)))
+                }
+                _ => Task::none(),
+            },
+            Message::AlbumSavePicked(picked) => match picked {
+                Picked::Path(path) => {
+                    self.save_album(&path);
+                    Task::none()
+                }
+                Picked::Cancelled => Task::none(),
+                Picked::Unavailable => {
+                    let Screen::Album(album) = &self.screen else {
+                        return Task::none();
+                    };
+                    let entry = PathEntry::new(save_album_ask(album), Some(dialog::UNAVAILABLE));
+                    self.type_path(entry, Message::AlbumSavePicked)
+                }
+            },
             Message::Session(message) => {
                 let Screen::Session(session) = &mut self.screen else {
                     return Task::none();
@@ -404,6 +549,66 @@ impl Desk {
                     None => task,
                 }
             }
+        }
+    }
+
+    /// What the album screen asked for.
+    fn album_event(&mut self, event: album_screen::Event) -> Task<Message> {
+        match event {
+            album_screen::Event::AddTrack => Task::perform(
+                dialog::pick(self.album_track_ask()),
+                Message::AlbumTrackPicked,
+            ),
+            album_screen::Event::Relink(n) => {
+                Task::perform(dialog::pick(self.album_track_ask()), move |picked| {
+                    Message::AlbumRelinkPicked(n, picked)
+                })
+            }
+            album_screen::Event::Save { choose } => {
+                let Screen::Album(album) = &self.screen else {
+                    return Task::none();
+                };
+                match (&album.path, choose) {
+                    (Some(path), false) => {
+                        let path = path.clone();
+                        self.save_album(&path);
+                        Task::none()
+                    }
+                    _ => Task::perform(
+                        dialog::pick(save_album_ask(album)),
+                        Message::AlbumSavePicked,
+                    ),
+                }
+            }
+        }
+    }
+
+    /// What adding or relinking a track asks for: audio, from the album's folder.
+    fn album_track_ask(&self) -> Ask {
+        let folder = match &self.screen {
+            Screen::Album(album) => album.folder.clone(),
+            _ => dialog::beside(None),
+        };
+        Ask::open("Choose a track", "Audio", dialog::audio(), folder)
+    }
+
+    fn save_album(&mut self, path: &Path) {
+        let Screen::Album(album) = &mut self.screen else {
+            return;
+        };
+        let path = if is_session_file(path) {
+            path.to_owned()
+        } else {
+            path.with_extension("crest-album.json")
+        };
+        match album.album.save(&path) {
+            Ok(()) => {
+                album.unsaved = false;
+                album.notice = None;
+                album.path = Some(path.clone());
+                self.context.remember_opened(&path);
+            }
+            Err(e) => album.notice = Some(format!("Album not saved: {e}")),
         }
     }
 
@@ -446,6 +651,16 @@ impl Desk {
             if let Screen::Session(session) = &mut self.screen {
                 session.tell("Closing once the export has stopped…".to_owned());
             }
+            return Task::none();
+        }
+        if let Screen::Album(album) = &self.screen
+            && let Some(job) = &album.export.running
+        {
+            // Its partial files go with it (and the next export clears any left behind).
+            job.cancel();
+        }
+        // An album's edits are saved to its file rather than lost.
+        if self.keep_unsaved_album().is_some() {
             return Task::none();
         }
         if let (Some(storage), Some(lease)) = (&self.context.storage, self.context.lease.take()) {
@@ -507,6 +722,10 @@ impl Desk {
                 window,
                 iced::time::every(iced::time::Duration::from_millis(33)).map(|_| Message::Progress),
             ]),
+            Screen::Album(album) => {
+                let keys = self.typing.is_none();
+                Subscription::batch([window, album.subscription(keys).map(Message::Album)])
+            }
             Screen::Failed(_) => window,
         }
     }
@@ -546,6 +765,7 @@ impl Desk {
             Screen::Session(session) => session
                 .view(&self.context.preferences.recent)
                 .map(Message::Session),
+            Screen::Album(album) => album.view().map(Message::Album),
         };
         // The application's own word and the offer to restore lie over the foot of the window
         // rather than pushing the desk down.
@@ -588,4 +808,14 @@ fn save_session_ask(session: &Session) -> Ask {
         None => dialog::beside(None).join("demo.crest.json"),
     };
     Ask::save("Save the session as", "Sessions", vec!["json"], suggested)
+}
+
+/// What saving the album under a name asks for: in its folder, named after it.
+fn save_album_ask(album: &AlbumScreen) -> Ask {
+    let suggested = album.path.clone().unwrap_or_else(|| {
+        album
+            .folder
+            .join(format!("{}.crest-album.json", album.name()))
+    });
+    Ask::save("Save the album as", "Albums", vec!["json"], suggested)
 }

@@ -45,6 +45,7 @@ pub(super) fn ready_with(output: Output, storage: Option<Storage>) -> Desk {
         context: Context::new(output, storage),
         screen: Screen::Failed(String::new()),
         typing: None,
+        relinking: None,
     };
     let _task = desk.start_session(loaded);
     desk

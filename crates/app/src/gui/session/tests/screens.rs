@@ -127,6 +127,7 @@ fn a_file_that_cannot_be_read_says_why() {
             job: Arc::default(),
         },
         typing: None,
+        relinking: None,
     };
     let loaded = load(
         Some("/nonexistent/missing.wav".into()),
