@@ -122,7 +122,8 @@ pub enum Message {
     /// The album screen's own, and the files its dialogs gave.
     Album(album_screen::Message),
     AlbumTrackPicked(Picked),
-    AlbumRelinkPicked(usize, Picked),
+    /// The file for the album track whose source was this.
+    AlbumRelinkPicked(PathBuf, Picked),
     /// A typed path standing in for the relink dialog (for the track in `Desk::relinking`).
     AlbumRelinkTyped(Picked),
     AlbumSavePicked(Picked),
@@ -141,8 +142,8 @@ pub struct Desk {
     screen: Screen,
     /// A path being typed where a file dialog could not open (or for Ctrl+L).
     typing: Option<Typing<Message>>,
-    /// The album track a typed path relinks.
-    relinking: Option<usize>,
+    /// The source of the album track a typed path relinks.
+    relinking: Option<PathBuf>,
 }
 
 /// What the window shows.
@@ -265,6 +266,9 @@ impl Desk {
             return load_task(path, limits, job, Message::Opened);
         }
         let task = load_task(path, limits, Arc::clone(&job), Message::Loaded);
+        if let Screen::Album(album) = &mut self.screen {
+            album.stop_work();
+        }
         self.screen = Screen::Loading { name, job };
         task
     }
@@ -276,6 +280,12 @@ impl Desk {
         }
         match Album::load(path) {
             Ok(album) => {
+                // What the desk was doing for the screen it replaces stops.
+                match &mut self.screen {
+                    Screen::Loading { job, .. } => job.cancel(),
+                    Screen::Album(old) => old.stop_work(),
+                    _ => {}
+                }
                 self.context.remember_opened(path);
                 let mut screen =
                     AlbumScreen::new(album, Some(path.to_owned()), self.context.decode_limits());
@@ -370,6 +380,10 @@ impl Desk {
 
     pub fn update(&mut self, message: Message) -> Task<Message> {
         match message {
+            // A load the album screen replaced (cancelled, or done too late): the album stays.
+            Message::Loaded(_) | Message::Opened(_) if matches!(self.screen, Screen::Album(_)) => {
+                Task::none()
+            }
             Message::Loaded(result) | Message::Opened(result) => {
                 if let Screen::Session(session) = &mut self.screen {
                     session.opened();
@@ -487,10 +501,16 @@ impl Desk {
                 };
                 let (task, event) = album.update(message);
                 let task = task.map(Message::Album);
-                match event {
+                // Closing waited for the export to stop: it has.
+                let closing = self.context.quitting && album.export.running.is_none();
+                let task = match event {
                     Some(event) => Task::batch([task, self.album_event(event)]),
                     None => task,
+                };
+                if closing {
+                    return Task::batch([task, Task::done(Message::Quit)]);
                 }
+                task
             }
             Message::AlbumTrackPicked(picked) => match picked {
                 Picked::Path(path) => {
@@ -502,25 +522,23 @@ impl Desk {
                     Message::AlbumTrackPicked,
                 ),
             },
-            Message::AlbumRelinkPicked(n, picked) => match picked {
-                Picked::Path(path) => {
-                    self.update(Message::Album(album_screen::Message::Relinked(n, path)))
+            Message::AlbumRelinkPicked(was, picked) => match picked {
+                Picked::Path(to) => {
+                    self.update(Message::Album(album_screen::Message::Relinked { was, to }))
                 }
-                Picked::Cancelled | Picked::Unavailable => {
-                    // The typed path stands in for the dialog with the track it is for.
-                    if picked == Picked::Unavailable {
-                        self.relinking = Some(n);
-                        return self.type_path(
-                            PathEntry::new(self.album_track_ask(), Some(dialog::UNAVAILABLE)),
-                            Message::AlbumRelinkTyped,
-                        );
-                    }
-                    Task::none()
+                Picked::Cancelled => Task::none(),
+                Picked::Unavailable => {
+                    // The typed path stands in for the dialog, for the same track.
+                    self.relinking = Some(was);
+                    self.type_path(
+                        PathEntry::new(self.album_track_ask(), Some(dialog::UNAVAILABLE)),
+                        Message::AlbumRelinkTyped,
+                    )
                 }
             },
             Message::AlbumRelinkTyped(picked) => match (picked, self.relinking.take()) {
-                (Picked::Path(path), Some(n)) => {
-                    self.update(Message::Album(album_screen::Message::Relinked(n, path)))
+                (Picked::Path(to), Some(was)) => {
+                    self.update(Message::Album(album_screen::Message::Relinked { was, to }))
                 }
                 _ => Task::none(),
             },
@@ -559,9 +577,9 @@ impl Desk {
                 dialog::pick(self.album_track_ask()),
                 Message::AlbumTrackPicked,
             ),
-            album_screen::Event::Relink(n) => {
+            album_screen::Event::Relink(was) => {
                 Task::perform(dialog::pick(self.album_track_ask()), move |picked| {
-                    Message::AlbumRelinkPicked(n, picked)
+                    Message::AlbumRelinkPicked(was.clone(), picked)
                 })
             }
             album_screen::Event::Save { choose } => {
@@ -601,8 +619,24 @@ impl Desk {
         } else {
             path.with_extension("crest-album.json")
         };
-        match album.album.save(&path) {
+        // Saved into another folder, the tracks' sources are written against that one (or
+        // absolute), so the album opens there with its tracks found.
+        let folder = path
+            .parent()
+            .filter(|f| !f.as_os_str().is_empty())
+            .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+        let folder = std::path::absolute(&folder).unwrap_or(folder);
+        let mut saved = album.album.clone();
+        if folder != album.folder {
+            for n in 0..saved.tracks.len() {
+                let source = saved.source_path(n, &album.folder);
+                saved.relink(n, &source, &folder);
+            }
+        }
+        match saved.save(&path) {
             Ok(()) => {
+                album.album = saved;
+                album.folder = folder;
                 album.unsaved = false;
                 album.notice = None;
                 album.path = Some(path.clone());
@@ -653,11 +687,15 @@ impl Desk {
             }
             return Task::none();
         }
-        if let Screen::Album(album) = &self.screen
+        if let Screen::Album(album) = &mut self.screen
             && let Some(job) = &album.export.running
         {
-            // Its partial files go with it (and the next export clears any left behind).
+            // The export takes its partial files away as it stops; the desk closes when it
+            // has reported back.
             job.cancel();
+            self.context.quitting = true;
+            album.notice = Some("Closing once the export has stopped…".to_owned());
+            return Task::none();
         }
         // An album's edits are saved to its file rather than lost.
         if self.keep_unsaved_album().is_some() {

@@ -115,7 +115,7 @@ fn master_for(
 }
 
 fn integrated(done: &MasteredSequence, n: usize) -> f64 {
-    done.track_loudness[n].integrated_lufs.expect("loud")
+    done.overview.tracks[n].rendered_lufs.expect("loud")
 }
 
 #[test]

@@ -30,6 +30,14 @@ use iced::{Alignment, Element, Fill, Length, Subscription, Task, keyboard};
 
 use super::style;
 use super::widgets::{segmented, shortened};
+
+/// Ids of checks and exports, unique in the program: a result from a screen that was replaced,
+/// or from a check that was started again, is never taken for the current one.
+static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+fn next_id() -> u64 {
+    NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
 use super::work::{Job, off_thread};
 
 /// What the overview of an album gives the screen (the audio itself is not kept).
@@ -37,7 +45,7 @@ use super::work::{Job, off_thread};
 pub struct Checked {
     pub overview: AlbumOverview,
     pub layout: SequenceLayout,
-    /// Each track's short-term loudness as stored, every 100 ms from 3 s into its audio.
+    /// Each track file's short-term loudness as stored, every 100 ms from 3 s into the file.
     pub histories: Vec<Vec<f32>>,
 }
 
@@ -79,13 +87,18 @@ pub enum Message {
     Added(PathBuf),
     /// Point a track at its file again (asks the desk for a file).
     Relink(usize),
-    Relinked(usize, PathBuf),
+    /// The track whose source was `was` is now at `to`.
+    Relinked {
+        was: PathBuf,
+        to: PathBuf,
+    },
     /// Typed into a field (applied when it reads as a value).
     Typed(Field, String),
     JoinKind(usize, Join),
     Mode(LoudnessMode),
     /// A transition's length dragged on the timeline (seconds).
     Sequence(sequence_view::Message),
+    /// The overview of check `id`.
     Checked(u64, Arc<Result<Checked, String>>),
     Export(ExportMsg),
     Undo,
@@ -105,7 +118,8 @@ pub enum ExportMsg {
     Replace(bool),
     Start,
     Cancel,
-    Done(Arc<Result<AlbumReport, String>>),
+    /// Export `id` is done.
+    Done(u64, Arc<Result<AlbumReport, String>>),
 }
 
 /// What the screen asks of the desk.
@@ -113,8 +127,8 @@ pub enum ExportMsg {
 pub enum Event {
     /// Choose a track to add at the end.
     AddTrack,
-    /// Choose the file track n is now.
-    Relink(usize),
+    /// Choose the file the track whose source is this is now.
+    Relink(PathBuf),
     /// Save the album (to its file, or `choose` one).
     Save { choose: bool },
 }
@@ -130,6 +144,8 @@ pub struct ExportPanel {
     pub cue: bool,
     pub replace: bool,
     pub running: Option<Arc<Job>>,
+    /// The running export's id.
+    running_id: u64,
     pub result: Option<Result<AlbumReport, String>>,
 }
 
@@ -148,11 +164,14 @@ pub struct AlbumScreen {
     pub dragging: Option<usize>,
     hovered: Option<usize>,
     pub missing: Vec<usize>,
-    /// Bumped by every edit: an overview of an older album is not shown as current.
+    /// Changed by every edit that moves levels or times: an overview of an older album is
+    /// not shown as current.
     generation: u64,
     pub checked: Option<Checked>,
-    /// The overview being made, and for which generation.
-    pub checking: Option<(u64, Arc<Job>)>,
+    /// The generation the overview on screen is of.
+    checked_generation: u64,
+    /// The overview being made: its id, the generation it is of, and its job.
+    pub checking: Option<(u64, u64, Arc<Job>)>,
     pub check_error: Option<String>,
     pub export: ExportPanel,
     pub unsaved: bool,
@@ -182,8 +201,9 @@ impl AlbumScreen {
             dragging: None,
             hovered: None,
             missing,
-            generation: 0,
+            generation: next_id(),
             checked: None,
+            checked_generation: 0,
             checking: None,
             check_error: None,
             export: ExportPanel {
@@ -205,12 +225,22 @@ impl AlbumScreen {
 
     /// Whether the overview on screen is for the album as it stands.
     pub fn is_current(&self) -> bool {
-        self.checking.is_none() && self.checked.is_some()
+        self.checked.is_some() && self.checked_generation == self.generation
+    }
+
+    /// Stops the work this screen started (it is being replaced).
+    pub fn stop_work(&mut self) {
+        if let Some((_, _, job)) = self.checking.take() {
+            job.cancel();
+        }
+        if let Some(job) = &self.export.running {
+            job.cancel();
+        }
     }
 
     /// Starts the overview of the album as it stands (the one in progress is cancelled).
     pub fn check_task(&mut self) -> Task<Message> {
-        if let Some((_, job)) = self.checking.take() {
+        if let Some((_, _, job)) = self.checking.take() {
             job.cancel();
         }
         self.missing = self.album.missing(&self.folder);
@@ -220,13 +250,13 @@ impl AlbumScreen {
             return Task::none();
         }
         let job = Arc::new(Job::default());
-        let generation = self.generation;
-        self.checking = Some((generation, Arc::clone(&job)));
+        let id = next_id();
+        self.checking = Some((id, self.generation, Arc::clone(&job)));
         let (album, folder, limits) =
             (self.album.clone(), self.folder.clone(), self.limits.clone());
         Task::perform(
             off_thread(move || check(&album, &folder, &limits, &job)),
-            move |result| Message::Checked(generation, Arc::new(result)),
+            move |result| Message::Checked(id, Arc::new(result)),
         )
     }
 
@@ -241,7 +271,10 @@ impl AlbumScreen {
             self.drafts.clear();
         }
         self.unsaved = true;
-        self.generation += 1;
+        // A title changes no level or time: the overview stays current.
+        if !matches!(field, Some(Field::Title(_))) {
+            self.generation = next_id();
+        }
     }
 
     fn restore(&mut self, album: Album) -> Task<Message> {
@@ -249,7 +282,7 @@ impl AlbumScreen {
         self.typing = None;
         self.drafts.clear();
         self.unsaved = true;
-        self.generation += 1;
+        self.generation = next_id();
         self.check_task()
     }
 
@@ -318,14 +351,21 @@ impl AlbumScreen {
                 self.selected = Some(count);
                 (self.check_task(), None)
             }
-            Message::Relink(n) => (Task::none(), (n < count).then_some(Event::Relink(n))),
-            Message::Relinked(n, path) if n < count => {
+            Message::Relink(n) => (
+                Task::none(),
+                (n < count).then(|| Event::Relink(self.album.tracks[n].source.clone())),
+            ),
+            Message::Relinked { was, to } => {
+                // The track is found by the source it had: the list may have changed while
+                // the dialog was open.
+                let Some(n) = self.album.tracks.iter().position(|t| t.source == was) else {
+                    return (Task::none(), None);
+                };
                 self.edit(None);
-                let absolute = std::path::absolute(&path).unwrap_or(path);
+                let absolute = std::path::absolute(&to).unwrap_or(to);
                 self.album.relink(n, &absolute, &self.folder);
                 (self.check_task(), None)
             }
-            Message::Relinked(..) => (Task::none(), None),
             Message::Typed(field, value) => self.typed(field, value),
             Message::JoinKind(n, kind) if n < count => {
                 let transition = match (kind, self.album.tracks[n].transition) {
@@ -356,6 +396,16 @@ impl AlbumScreen {
                 if n + 1 >= count {
                     return (Task::none(), None);
                 }
+                let kind_is_crossfade = matches!(
+                    self.album.tracks[n].transition,
+                    Transition::Crossfade { .. }
+                );
+                let longest = if kind_is_crossfade {
+                    crest_engine::album::MAX_CROSSFADE_S
+                } else {
+                    crest_engine::album::MAX_GAP_S
+                };
+                let seconds = seconds.min(longest);
                 self.edit(Some(Field::Seconds(n)));
                 let seconds = (seconds * 100.0).round() / 100.0;
                 set_seconds(&mut self.album.tracks[n].transition, seconds);
@@ -364,22 +414,23 @@ impl AlbumScreen {
             }
             Message::Sequence(sequence_view::Message::Released) => {
                 self.typing = None;
-                (self.check_task(), None)
-            }
-            Message::Checked(generation, result) => {
-                if self
-                    .checking
-                    .as_ref()
-                    .is_some_and(|(running, _)| *running == generation)
-                {
-                    self.checking = None;
-                }
-                if generation != self.generation {
+                if self.is_current() {
+                    // Pressed and let go without moving: nothing to measure again.
                     return (Task::none(), None);
                 }
+                (self.check_task(), None)
+            }
+            Message::Checked(id, result) => {
+                let Some((_, generation, _)) =
+                    self.checking.take_if(|(running, _, _)| *running == id)
+                else {
+                    // Started again since, or from a screen that was replaced.
+                    return (Task::none(), None);
+                };
                 match &*result {
                     Ok(checked) => {
                         self.checked = Some(checked.clone());
+                        self.checked_generation = generation;
                         self.check_error = None;
                     }
                     Err(error) => self.check_error = Some(error.clone()),
@@ -411,7 +462,17 @@ impl AlbumScreen {
         let count = self.album.tracks.len();
         let valid = match field {
             Field::Title(n) => n < count,
-            Field::Seconds(n) => n < count && number.is_some_and(|s| (0.0..=60.0).contains(&s)),
+            Field::Seconds(n) => {
+                n < count
+                    && number.is_some_and(|s| match self.album.tracks[n].transition {
+                        Transition::Gap { .. } => {
+                            (0.0..=crest_engine::album::MAX_GAP_S).contains(&s)
+                        }
+                        Transition::Crossfade { .. } => {
+                            s > 0.0 && s <= crest_engine::album::MAX_CROSSFADE_S
+                        }
+                    })
+            }
             Field::Offset(n) => {
                 n < count && (value.trim().is_empty() || number.is_some_and(|o| o.abs() <= 30.0))
             }
@@ -421,6 +482,20 @@ impl AlbumScreen {
         self.drafts.retain(|(f, _)| *f != field);
         self.drafts.push((field, value.clone()));
         if !valid {
+            return (Task::none(), None);
+        }
+        let unchanged = match field {
+            Field::Title(n) => self.album.tracks[n].title == value,
+            Field::Seconds(n) => match self.album.tracks[n].transition {
+                Transition::Gap { seconds } | Transition::Crossfade { seconds, .. } => {
+                    number == Some(seconds)
+                }
+            },
+            Field::Offset(n) => self.album.tracks[n].offset_lu == number,
+            Field::Target => number == Some(self.album.loudness.target_lufs),
+            Field::Ceiling => number == Some(self.album.loudness.ceiling_dbtp),
+        };
+        if unchanged {
             return (Task::none(), None);
         }
         self.edit(Some(field));
@@ -480,14 +555,19 @@ impl AlbumScreen {
                     return Task::none();
                 }
                 let job = Arc::new(Job::default());
+                let id = next_id();
                 panel.running = Some(Arc::clone(&job));
+                panel.running_id = id;
                 panel.result = None;
                 let order = ExportOrder::of(self);
-                return Task::perform(off_thread(move || Ok(order.run(&job))), |result| {
-                    Message::Export(ExportMsg::Done(Arc::new(result.and_then(|r| r))))
+                return Task::perform(off_thread(move || Ok(order.run(&job))), move |result| {
+                    Message::Export(ExportMsg::Done(id, Arc::new(result.and_then(|r| r))))
                 });
             }
-            ExportMsg::Done(result) => {
+            ExportMsg::Done(id, result) => {
+                if panel.running.is_none() || panel.running_id != id {
+                    return Task::none();
+                }
                 panel.running = None;
                 panel.result = Some((*result).clone());
             }
@@ -502,8 +582,7 @@ impl AlbumScreen {
         }
         if self.checking.is_some() || self.export.running.is_some() {
             running.push(
-                iced::time::every(iced::time::Duration::from_millis(100))
-                    .map(|_| Message::Tick),
+                iced::time::every(iced::time::Duration::from_millis(100)).map(|_| Message::Tick),
             );
         }
         if self.dragging.is_some() {
@@ -608,7 +687,7 @@ impl AlbumScreen {
             .into();
         }
         let mut lines = Column::new().spacing(4);
-        if let Some((_, job)) = &self.checking {
+        if let Some((_, _, job)) = &self.checking {
             lines = lines.push(
                 row![
                     text("Updating the album's loudness…").color(style::MUTED),
@@ -1017,7 +1096,7 @@ pub fn check(
     .map_err(|e| e.to_string())?;
     Ok(Checked {
         histories: mastered
-            .track_loudness
+            .file_loudness
             .iter()
             .map(|l| l.short_term.clone())
             .collect(),

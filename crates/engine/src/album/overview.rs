@@ -34,7 +34,8 @@ pub struct TrackOverview {
     pub offset_lu: f64,
     pub offset_from_mix: bool,
     pub target_lufs: f64,
-    /// Measured on its audio as stored (without the gaps' silence).
+    /// Measured on its file as stored (a short track followed by a gap reads a little lower
+    /// than on its own: the gating blocks that reach into the silence).
     pub integrated_lufs: Option<f64>,
     /// Its level as rendered, on its own (after its limiter and fades, before a crossfade
     /// blends it with a neighbour): what its level and offset are judged on.
@@ -103,7 +104,7 @@ pub(super) fn overview(
     rendered: &[RenderedTrack],
     crossfade_reduction_db: &[Option<f64>],
     prepared: &Prepared,
-    track_loudness: &[Loudness],
+    file_loudness: &[Loudness],
     peaks: &[Option<f64>],
     renders: usize,
     notes: Vec<String>,
@@ -121,7 +122,7 @@ pub(super) fn overview(
     let tracks: Vec<TrackOverview> = (0..album.tracks.len())
         .map(|n| {
             let placed = &layout.tracks[n];
-            let measured = &track_loudness[n];
+            let measured = &file_loudness[n];
             let planned = &plan.tracks[n];
             let limiter = rendered[n].limiter.as_ref();
             let title = album.tracks[n].title.clone();

@@ -191,12 +191,17 @@ pub fn write_release(
 ) -> Result<AlbumReport, ExportError> {
     let paths = ReleasePaths::new(album, request);
     paths.check(sources, request.force)?;
+    // Unfinished files an interrupted export left in the folder (their writer gone).
+    let removed = files::remove_stale_partials(request.folder);
     let MasteredSequence {
         layout,
         prepared: whole,
-        overview,
+        mut overview,
         ..
     } = mastered;
+    if let Some(removed) = files::describe_removed(&removed) {
+        overview.notes.push(format!("Crest {removed}."));
+    }
     let rate = layout.sample_rate;
     // The files hold the sequence as it was quantised: its format, whatever was asked.
     let format = whole.format;

@@ -29,7 +29,7 @@ use crate::export::{self, Dither, Format, Prepared};
 use crate::limits::DecodeLimits;
 use crate::loudness::true_peak::strict_true_peak_dbtp;
 use crate::loudness::{self, Loudness};
-use crate::parallel::Join;
+use crate::parallel::{Join, Sequential};
 use crate::render::{self, LimiterReport, RenderControl};
 use crate::resample;
 
@@ -388,8 +388,8 @@ pub struct MasteredSequence {
     pub plan: LoudnessPlan,
     /// The whole sequence as stored, with its measurement.
     pub prepared: Prepared,
-    /// Each track's audio (its span, without the gaps), measured as stored.
-    pub track_loudness: Vec<Loudness>,
+    /// Each track file's stretch of the sequence, measured as stored.
+    pub file_loudness: Vec<Loudness>,
     pub overview: AlbumOverview,
 }
 
@@ -506,18 +506,8 @@ pub fn master_sequence(
         let prepared = export::prepare(rendered.audio, request.format, request.dither);
         (control.progress)(0.85);
         let meter = album.chain.limiter.true_peak;
-        let track_loudness = measure_tracks(&prepared.exact, &layout, meter, join, control.cancel)?;
-        // A track's peak: in its audio, and anywhere in its file (a hard edge left by a trim
-        // rings against the silence beside it).
-        let file_peaks = file_true_peaks(&prepared, &layout);
-        let peaks: Vec<Option<f64>> = track_loudness
-            .iter()
-            .zip(&file_peaks)
-            .map(|(l, &file)| match (peak_on(l, meter), file) {
-                (Some(a), Some(b)) => Some(a.max(b)),
-                (a, b) => a.or(b),
-            })
-            .collect();
+        let file_loudness = measure_files(&prepared.exact, &layout, meter, join, control.cancel)?;
+        let peaks: Vec<Option<f64>> = file_loudness.iter().map(|l| peak_on(l, meter)).collect();
         let overs: Vec<f64> = peaks
             .iter()
             .map(|p| p.map_or(0.0, |p| p - album.loudness.ceiling_dbtp))
@@ -537,7 +527,7 @@ pub fn master_sequence(
                 &rendered.tracks,
                 &rendered.crossfade_reduction_db,
                 &prepared,
-                &track_loudness,
+                &file_loudness,
                 &peaks,
                 renders,
                 notes,
@@ -547,7 +537,7 @@ pub fn master_sequence(
                 layout,
                 plan,
                 prepared,
-                track_loudness,
+                file_loudness,
                 overview,
             });
         }
@@ -568,27 +558,6 @@ pub fn master_sequence(
             }
         }
     }
-}
-
-/// Each track file's true peak (dBTP) on the standard meter, from the whole sequence's
-/// 10 ms segments (a segment shared by two files counts for both).
-fn file_true_peaks(prepared: &Prepared, layout: &SequenceLayout) -> Vec<Option<f64>> {
-    let segments = &prepared.measured.true_peak_segments;
-    let per_s = 100u64;
-    let rate = u64::from(layout.sample_rate);
-    layout
-        .tracks
-        .iter()
-        .map(|placed| {
-            let first = (placed.file_start as u64 * per_s / rate) as usize;
-            let last = (placed.file_end as u64 * per_s).div_ceil(rate) as usize;
-            let peak = segments
-                .get(first.min(segments.len())..last.min(segments.len()))?
-                .iter()
-                .fold(0f32, |a, &b| a.max(b));
-            (peak > 0.0).then(|| 20.0 * f64::from(peak).log10())
-        })
-        .collect()
 }
 
 /// The true peak a file is held to: on the meter the ceiling is held on (the strict one
@@ -922,31 +891,29 @@ fn crossfade_shape(
     }
 }
 
-/// Each track's audio in the stored sequence (crossfaded ends included, the gaps' silence
-/// not: blocks half in a gap would read a short track low), measured on the strict true-peak
-/// meter too where the ceiling is held on it. Every sample but the gaps' is in one track or
-/// two, so the tracks' peaks are the sequence's.
-fn measure_tracks(
+/// Each track file's stretch of the stored sequence, measured (on the strict true-peak
+/// meter too where the ceiling is held on it), two files at a time: the numbers its QC states
+/// and the peaks held to the ceiling (a trim's hard edge rings against the silence beside it,
+/// and the files together hold every sample of the sequence).
+fn measure_files(
     exact: &AudioBuffer,
     layout: &SequenceLayout,
     meter: TruePeakMode,
     join: &impl Join,
     cancel: &AtomicBool,
 ) -> Result<Vec<Loudness>, SequenceError> {
-    layout
-        .tracks
-        .iter()
-        .map(|placed| {
-            check_cancel(cancel)?;
-            let file = slice(exact, placed.span());
-            let mut measured = loudness::measure_with(&file, join);
-            if meter == TruePeakMode::Strict {
-                measured.strict_true_peak_dbtp =
-                    strict_true_peak_dbtp(file.channels(), file.sample_rate(), join);
-            }
-            Ok(measured)
-        })
-        .collect()
+    each_in_parallel(0..layout.tracks.len(), join, &|n| {
+        check_cancel(cancel)?;
+        let file = slice(exact, layout.tracks[n].file());
+        let mut measured = loudness::measure(&file);
+        if meter == TruePeakMode::Strict {
+            measured.strict_true_peak_dbtp =
+                strict_true_peak_dbtp(file.channels(), file.sample_rate(), &Sequential);
+        }
+        Ok(measured)
+    })
+    .into_iter()
+    .collect()
 }
 
 /// A copy of `frames` of `audio`.

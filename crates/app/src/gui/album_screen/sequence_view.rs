@@ -26,8 +26,6 @@ const HEIGHT: f32 = 150.0;
 const FLOOR_LUFS: f32 = -36.0;
 /// How near a handle a press picks it (px).
 const HANDLE_PX: f32 = 8.0;
-/// The longest join a drag makes (s).
-const LONGEST_S: f64 = 30.0;
 
 /// What the plot draws: taken from the screen when it is shown.
 #[derive(Debug, Clone)]
@@ -86,9 +84,13 @@ impl Plot {
         (total > 0.0).then(|| total / f64::from(width.max(1.0)))
     }
 
-    /// Where join n's handle is (px): where the next track starts.
+    /// Where join n's handle is (px): where the next track starts. None while the layout on
+    /// screen is of another list of tracks (one added or removed since).
     fn handle_x(&self, n: usize, width: f32) -> Option<f32> {
         let layout = self.layout.as_ref()?;
+        if layout.tracks.len() != self.joins.len() {
+            return None;
+        }
         let next = layout.tracks.get(n + 1)?;
         Some((layout.seconds(next.start) / self.scale(width)?) as f32)
     }
@@ -125,17 +127,14 @@ impl canvas::Program<Message> for Plot {
                 let at = cursor.position_from(bounds.position())?;
                 let moved = f64::from(at.x - from) * self.scale(width)?;
                 // A gap grows to the right; a crossfade grows to the left.
-                let (crossfade, _) = self.joins[n];
+                let (crossfade, _) = *self.joins.get(n)?;
                 let length = if crossfade {
                     seconds - moved
                 } else {
                     seconds + moved
                 };
                 let floor = if crossfade { 0.05 } else { 0.0 };
-                Some(
-                    Action::publish(Message::Transition(n, length.clamp(floor, LONGEST_S)))
-                        .and_capture(),
-                )
+                Some(Action::publish(Message::Transition(n, length.max(floor))).and_capture())
             }
             canvas::Event::Mouse(mouse::Event::ButtonReleased(mouse::Button::Left)) => {
                 drag.join.take()?;
@@ -184,14 +183,15 @@ impl canvas::Program<Message> for Plot {
                 Size::new((right - left).max(1.0), HEIGHT - 28.0),
                 fill,
             );
-            // Its short-term loudness, every 100 ms from 3 s into its audio.
+            // Its file's short-term loudness, every 100 ms from 3 s into the file.
+            let (file_left, file_right) = (x(placed.file_start), x(placed.file_end));
             if let Some(history) = self.histories.get(n) {
                 let path = Path::new(|p| {
                     let mut drawing = false;
                     for (i, &lufs) in history.iter().enumerate() {
                         let seconds = 3.0 + i as f64 * 0.1;
-                        let at = left + (seconds / scale) as f32;
-                        if !lufs.is_finite() || at > right {
+                        let at = file_left + (seconds / scale) as f32;
+                        if !lufs.is_finite() || at > file_right {
                             drawing = false;
                             continue;
                         }

@@ -76,14 +76,14 @@ fn ready(name: &str) -> AlbumScreen {
 /// Runs the overview the screen asked for, here, and delivers it.
 fn deliver_check(screen: &mut AlbumScreen) {
     let _task = screen.check_task();
-    let generation = screen.generation;
+    let (id, _, _) = screen.checking.clone().expect("a check started");
     let result = check(
         &screen.album,
         &screen.folder,
         &DecodeLimits::mastering(),
         &Job::default(),
     );
-    let _ = screen.update(Message::Checked(generation, Arc::new(result)));
+    let _ = screen.update(Message::Checked(id, Arc::new(result)));
 }
 
 fn window(screen: &AlbumScreen) -> Simulator<'_, Message> {
@@ -223,7 +223,14 @@ fn export_from_the_screen_writes_gapless_verified_files_and_shows_the_verdict() 
     apply(&mut screen, messages);
     let job = screen.export.running.clone().expect("an export runs");
     let result = ExportOrder::of(&screen).run(&job);
-    let _ = screen.update(Message::Export(ExportMsg::Done(Arc::new(result))));
+    // A result from another export (a screen since replaced) is not taken for this one.
+    let _ = screen.update(Message::Export(ExportMsg::Done(
+        0,
+        Arc::new(Err("old".into())),
+    )));
+    assert!(screen.export.running.is_some());
+    let id = screen.export.running_id;
+    let _ = screen.update(Message::Export(ExportMsg::Done(id, Arc::new(result))));
     assert!(screen.export.running.is_none());
     let report = screen
         .export
@@ -290,4 +297,73 @@ fn the_desk_tells_an_album_from_a_session_by_its_content_and_opens_it() {
     assert_eq!(screen.name(), "Screen Test");
     assert_eq!(desk.title(), "Screen Test (album) — Crest");
     assert!(screen.checking.is_some(), "its overview starts at once");
+}
+
+#[test]
+fn a_title_keeps_the_overview_current_and_a_result_started_before_an_edit_is_not_taken() {
+    let mut screen = ready("stale");
+    apply(
+        &mut screen,
+        vec![Message::Typed(Field::Title(0), "Opener".into())],
+    );
+    assert_eq!(screen.album.tracks[0].title, "Opener");
+    assert!(screen.is_current(), "a title moves no level");
+    assert!(screen.checking.is_none());
+    // An offset does: the overview runs again and the one on screen is not current.
+    apply(
+        &mut screen,
+        vec![Message::Typed(Field::Offset(1), "-2".into())],
+    );
+    assert!(!screen.is_current());
+    let (first, _, _) = screen.checking.clone().expect("a check runs");
+    // Another edit starts it again; the first one's result, when it comes, is not taken.
+    apply(
+        &mut screen,
+        vec![Message::Typed(Field::Offset(1), "-3".into())],
+    );
+    let stale = check(
+        &screen.album,
+        &screen.folder,
+        &DecodeLimits::mastering(),
+        &Job::default(),
+    );
+    let _ = screen.update(Message::Checked(first, Arc::new(stale)));
+    assert!(screen.checking.is_some(), "the current check still runs");
+    assert!(!screen.is_current());
+    deliver_check(&mut screen);
+    assert!(screen.is_current());
+    let overview = &screen.checked.as_ref().expect("checked").overview;
+    let kept =
+        overview.tracks[1].rendered_lufs.expect("I") - overview.tracks[0].rendered_lufs.expect("I");
+    let offset_of = |n: usize| overview.tracks[n].offset_lu;
+    assert!(
+        (kept - (offset_of(1) - offset_of(0))).abs() <= 0.1,
+        "{kept}"
+    );
+    assert_eq!(offset_of(1), -3.0);
+}
+
+#[test]
+fn saved_into_another_folder_the_album_still_finds_its_tracks() {
+    use super::super::{Context, Desk, Screen};
+    use crest_playback::manual::{ManualBackend, ManualDevice};
+    let (path, _) = album_on_disk("save-as");
+    let output =
+        super::super::session::Output(Arc::new(ManualBackend::with(ManualDevice::speakers())));
+    let (mut desk, _task) = Desk::with_context(Some(path.clone()), Context::new(output, None));
+    let elsewhere = path.parent().expect("folder").join("elsewhere");
+    std::fs::create_dir_all(&elsewhere).expect("folder");
+    let copy = elsewhere.join("copy.crest-album.json");
+    desk.save_album(&copy);
+    let saved = Album::load(&copy).expect("saved");
+    assert!(
+        saved.missing(&elsewhere).is_empty(),
+        "{:?}",
+        saved.tracks[0].source
+    );
+    let Screen::Album(screen) = &desk.screen else {
+        panic!("the album screen");
+    };
+    assert_eq!(screen.path.as_deref(), Some(copy.as_path()));
+    assert!(!screen.unsaved);
 }
