@@ -10,10 +10,10 @@ use std::sync::atomic::AtomicBool;
 use serde::Serialize;
 
 use super::cue::cue_sheet;
+use super::sequence::each_in_parallel;
 use super::{Album, AlbumOverview, MasteredSequence, slice};
 use crate::export::{self, Dither, ExportError, ExportRequest, Format, Prepared};
 use crate::files::{self, PartialFile, WriteError};
-use crate::loudness;
 use crate::master::with_gain;
 use crate::parallel::Join;
 use crate::tags::Tags;
@@ -197,6 +197,7 @@ pub fn write_release(
         layout,
         prepared: whole,
         mut overview,
+        file_loudness,
         ..
     } = mastered;
     if let Some(removed) = files::describe_removed(&removed) {
@@ -252,35 +253,47 @@ pub fn write_release(
             join,
         )
     };
-    for (n, (placed, path)) in layout.tracks.iter().zip(&paths.tracks).enumerate() {
+    // Two track files at a time; each is measured already (the sequence measured its files).
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let tracks = each_in_parallel(0..layout.tracks.len(), join, &|n| {
+        let placed = &layout.tracks[n];
+        let path = &paths.tracks[n];
         // The samples are the sequence's as quantised: only cut, never dithered again.
         let exact = slice(&whole.exact, placed.file());
-        let measured = loudness::measure_with(&exact, join);
+        let measured = file_loudness[n].clone();
         let (written, partial) = write(
             Prepared {
                 format,
                 exact,
+                strict_true_peak_dbtp: measured.strict_true_peak_dbtp,
                 measured,
-                strict_true_peak_dbtp: None,
                 clamped: 0,
             },
             path,
             &album.track_tags(n),
         )?;
-        written_files.push(ReleaseFile {
-            path: path.display().to_string(),
-            kind: "track",
-            track: Some(n + 1),
-            start_frame: placed.file_start,
-            frames: written.frames,
-            duration_s: written.frames as f64 / f64::from(rate),
-            integrated_lufs: written.measured.integrated_lufs,
-            true_peak_dbtp: written.measured.true_peak_dbtp,
-            sample_peak_dbfs: written.measured.sample_peak_dbfs,
-            verified: true,
-        });
+        let finished = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        progress(finished as f64 / count as f64 * 0.95);
+        Ok::<_, ExportError>((
+            ReleaseFile {
+                path: path.display().to_string(),
+                kind: "track",
+                track: Some(n + 1),
+                start_frame: placed.file_start,
+                frames: written.frames,
+                duration_s: written.frames as f64 / f64::from(rate),
+                integrated_lufs: written.measured.integrated_lufs,
+                true_peak_dbtp: written.measured.true_peak_dbtp,
+                sample_peak_dbfs: written.measured.sample_peak_dbfs,
+                verified: true,
+            },
+            partial,
+        ))
+    });
+    for track in tracks {
+        let (file, partial) = track?;
+        written_files.push(file);
         partials.push(partial);
-        progress((n + 1) as f64 / count as f64 * 0.95);
     }
     if let Some(path) = &paths.continuous {
         let (written, partial) = write(whole, path, &album.album_tags())?;

@@ -590,7 +590,7 @@ fn track_error(album: &Album, n: usize, message: &str) -> SequenceError {
 
 /// Runs `each` for every index of `range`, splitting the range through `join`: with two
 /// threads, two tracks are in flight at a time. The results come back in order.
-fn each_in_parallel<T: Send>(
+pub(super) fn each_in_parallel<T: Send>(
     range: Range<usize>,
     join: &impl Join,
     each: &(impl Fn(usize) -> T + Sync),
