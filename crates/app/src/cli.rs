@@ -154,31 +154,20 @@ pub struct TagArgs {
 impl TagArgs {
     /// The tags, with the track number and ISRC checked.
     pub fn tags(&self) -> Result<crest_engine::tags::Tags, String> {
-        use crest_engine::album::{normalized_isrc, valid_isrc};
+        use crest_engine::tags::{checked_isrc, parse_track};
         let (track_number, track_total) = match self.track.as_deref() {
             None => (None, None),
             Some(text) => {
-                let number = |part: &str| {
-                    part.trim()
-                        .parse::<u32>()
-                        .ok()
-                        .filter(|&n| n > 0)
-                        .ok_or_else(|| format!("--track {text}: N or N/TOTAL, counting from 1"))
-                };
-                match text.split_once('/') {
-                    Some((n, total)) => (Some(number(n)?), Some(number(total)?)),
-                    None => (Some(number(text)?), None),
-                }
+                let (n, total) = parse_track(text).map_err(|e| format!("--{e}"))?;
+                (Some(n), total)
             }
         };
-        if let Some(isrc) = &self.isrc
-            && !valid_isrc(isrc)
-        {
-            return Err(format!(
-                "--isrc {isrc}: an ISRC is CC-XXX-YY-NNNNN (country, registrant, year, \
-                 designation)"
-            ));
-        }
+        let isrc = self
+            .isrc
+            .as_deref()
+            .map(checked_isrc)
+            .transpose()
+            .map_err(|e| format!("--isrc: {e}"))?;
         Ok(crest_engine::tags::Tags {
             title: self.title.clone(),
             artist: self.artist.clone(),
@@ -188,7 +177,7 @@ impl TagArgs {
             track_total,
             year: self.year,
             genre: self.genre.clone(),
-            isrc: self.isrc.as_deref().map(normalized_isrc),
+            isrc,
             gain: None,
         })
     }

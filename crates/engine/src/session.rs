@@ -23,6 +23,7 @@ use crate::chain::ChainSettings;
 use crate::export::{Dither, Format};
 use crate::files::{WriteError, write_atomically};
 use crate::monitor::MonitorChoices;
+use crate::tags::Tags;
 
 pub const SESSION_VERSION: u32 = 1;
 /// How many recent files the preferences keep.
@@ -56,6 +57,9 @@ pub struct ExportChoices {
     pub dither: Dither,
     /// Delivery presets to export too, by id.
     pub presets: Vec<String>,
+    /// Release metadata written into every file (absent in sessions saved before it was kept).
+    #[serde(skip_serializing_if = "Tags::is_empty")]
+    pub tags: Tags,
 }
 
 impl Default for ExportChoices {
@@ -68,6 +72,7 @@ impl Default for ExportChoices {
             sample_rate: None,
             dither: Dither::Tpdf,
             presets: Vec::new(),
+            tags: Tags::default(),
         }
     }
 }

@@ -52,6 +52,32 @@ impl GainTags {
     }
 }
 
+/// A track number as typed: `N` or `N/TOTAL`, counting from 1.
+pub fn parse_track(text: &str) -> Result<(u32, Option<u32>), String> {
+    let number = |part: &str| {
+        part.trim()
+            .parse::<u32>()
+            .ok()
+            .filter(|&n| n > 0)
+            .ok_or_else(|| format!("track {text}: N or N/TOTAL, counting from 1"))
+    };
+    match text.split_once('/') {
+        Some((n, total)) => Ok((number(n)?, Some(number(total)?))),
+        None => Ok((number(text)?, None)),
+    }
+}
+
+/// An ISRC as typed, checked and written as files carry it (upper case, no hyphens).
+pub fn checked_isrc(text: &str) -> Result<String, String> {
+    if crate::album::valid_isrc(text) {
+        Ok(crate::album::normalized_isrc(text))
+    } else {
+        Err(format!(
+            "ISRC {text}: CC-XXX-YY-NNNNN (country, registrant, year, designation)"
+        ))
+    }
+}
+
 impl Tags {
     /// Nothing to write.
     pub fn is_empty(&self) -> bool {

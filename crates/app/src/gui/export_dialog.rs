@@ -14,6 +14,7 @@ use crest_engine::export::{Dither, Format};
 use crest_engine::master::{MasterRequest, MasterSource};
 use crest_engine::qc::QcReport;
 use crest_engine::session::ExportChoices;
+use crest_engine::tags::Tags;
 use iced::widget::{
     Column, button, checkbox, column, container, progress_bar, row, rule, scrollable, text,
     text_input,
@@ -41,6 +42,8 @@ pub enum ExportMsg {
     Rate(Option<u32>),
     Dither(Dither),
     Replace(bool),
+    /// Release metadata typed into one of its fields.
+    Tag(TagField, String),
     Start,
     Cancel,
     Done(Arc<Vec<Outcome>>),
@@ -67,6 +70,50 @@ pub struct Plan {
     pub judged_lufs: Option<f64>,
     /// The file's loudness in words: the target and where it comes from.
     pub loudness: String,
+    /// Release metadata for the file (its gain tags are added from its measurement).
+    pub tags: Tags,
+}
+
+/// A release metadata field of the dialog.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TagField {
+    Title,
+    Artist,
+    Album,
+    Track,
+    Year,
+    Isrc,
+}
+
+impl TagField {
+    pub const ALL: [TagField; 6] = [
+        TagField::Title,
+        TagField::Artist,
+        TagField::Album,
+        TagField::Track,
+        TagField::Year,
+        TagField::Isrc,
+    ];
+
+    fn label(self) -> &'static str {
+        match self {
+            TagField::Title => "title",
+            TagField::Artist => "artist",
+            TagField::Album => "album",
+            TagField::Track => "track N/TOTAL",
+            TagField::Year => "year",
+            TagField::Isrc => "ISRC",
+        }
+    }
+
+    fn width(self) -> f32 {
+        match self {
+            TagField::Title | TagField::Artist | TagField::Album => 170.0,
+            TagField::Track => 120.0,
+            TagField::Year => 70.0,
+            TagField::Isrc => 130.0,
+        }
+    }
 }
 
 /// What an export starts from: the desk's chain, the loudness its master measured (once
@@ -106,6 +153,8 @@ pub struct ExportDialog {
     pub sample_rate: Option<u32>,
     pub dither: Dither,
     pub replace: bool,
+    /// What is typed into the release metadata fields, in [`TagField::ALL`]'s order.
+    pub tag_texts: [String; 6],
     pub running: Option<Arc<Job>>,
     pub outcomes: Vec<Outcome>,
     /// A plain message (no folder, a dialog that could not open).
@@ -170,7 +219,55 @@ impl ExportDialog {
             running: None,
             outcomes: Vec::new(),
             notice: None,
+            tag_texts: Default::default(),
         }
+    }
+
+    /// The release metadata typed in, checked (a track number and an ISRC must read as one).
+    pub fn tags(&self) -> Result<Tags, String> {
+        let (tags, problems) = self.typed_tags();
+        if problems.is_empty() {
+            Ok(tags)
+        } else {
+            Err(problems.join("; "))
+        }
+    }
+
+    /// The release metadata fields that read, and what is wrong with those that do not (a
+    /// session keeps the fields that read even while another is being corrected).
+    fn typed_tags(&self) -> (Tags, Vec<String>) {
+        let mut problems = Vec::new();
+        let text = |field: TagField| {
+            let typed = self.tag_texts[field as usize].trim();
+            (!typed.is_empty()).then(|| typed.to_owned())
+        };
+        fn checked<T>(result: Result<T, String>, problems: &mut Vec<String>) -> Option<T> {
+            result.map_err(|problem| problems.push(problem)).ok()
+        }
+        let track = text(TagField::Track)
+            .and_then(|t| checked(crest_engine::tags::parse_track(&t), &mut problems));
+        let year = text(TagField::Year).and_then(|year| {
+            checked(
+                year.parse::<u16>()
+                    .ok()
+                    .filter(|y| (1000..=9999).contains(y))
+                    .ok_or_else(|| format!("year {year}: four digits")),
+                &mut problems,
+            )
+        });
+        let isrc = text(TagField::Isrc)
+            .and_then(|isrc| checked(crest_engine::tags::checked_isrc(&isrc), &mut problems));
+        let tags = Tags {
+            title: text(TagField::Title),
+            artist: text(TagField::Artist),
+            album: text(TagField::Album),
+            track_number: track.map(|(n, _)| n),
+            track_total: track.and_then(|(_, total)| total),
+            year,
+            isrc,
+            ..Tags::default()
+        };
+        (tags, problems)
     }
 
     /// The choices as a session keeps them.
@@ -188,6 +285,7 @@ impl ExportDialog {
                 .filter(|(_, on)| *on)
                 .map(|(p, _)| p.id.clone())
                 .collect(),
+            tags: self.typed_tags().0,
         }
     }
 
@@ -206,12 +304,27 @@ impl ExportDialog {
         for (preset, on) in &mut self.presets {
             *on = choices.presets.contains(&preset.id);
         }
+        let tags = &choices.tags;
+        let track = match (tags.track_number, tags.track_total) {
+            (Some(n), Some(total)) => format!("{n}/{total}"),
+            (Some(n), None) => n.to_string(),
+            _ => String::new(),
+        };
+        self.tag_texts = [
+            tags.title.clone().unwrap_or_default(),
+            tags.artist.clone().unwrap_or_default(),
+            tags.album.clone().unwrap_or_default(),
+            track,
+            tags.year.map(|y| y.to_string()).unwrap_or_default(),
+            tags.isrc.clone().unwrap_or_default(),
+        ];
     }
 
     /// The files the current choices write, from what the desk has.
     pub fn plans(&self, judged: Judged<'_>) -> Vec<Plan> {
         let folder = PathBuf::from(self.folder.trim());
         let desk_target = judged.settings.limiter.target_lufs;
+        let tags = self.tags().unwrap_or_default();
         let mut plans = Vec::new();
         if self.desk {
             let loudness = match (desk_target, judged.measured_lufs) {
@@ -228,6 +341,7 @@ impl ExportDialog {
                 output: folder.join(format!("{}.{}", self.name, self.format.extension())),
                 judged_lufs: judged.measured_lufs,
                 loudness,
+                tags: tags.clone(),
             });
         }
         for (preset, _) in self.presets.iter().filter(|(_, on)| *on) {
@@ -261,6 +375,7 @@ impl ExportDialog {
                 )),
                 judged_lufs: judged.measured_lufs.filter(|_| kept),
                 loudness,
+                tags: tags.clone(),
             });
         }
         plans
@@ -283,6 +398,7 @@ impl ExportDialog {
             ExportMsg::Rate(rate) => self.sample_rate = rate,
             ExportMsg::Dither(dither) => self.dither = dither,
             ExportMsg::Replace(on) => self.replace = on,
+            ExportMsg::Tag(field, text) => self.tag_texts[field as usize] = text,
             ExportMsg::Browsed(picked) => match picked {
                 Picked::Path(path) => {
                     if let Some(folder) = path.parent() {
@@ -399,8 +515,24 @@ impl ExportDialog {
                 .label("Replace files that already exist")
                 .on_toggle(ExportMsg::Replace)
                 .text_size(14),
+            text("Release metadata, written into every file (FLAC also gets ReplayGain)")
+                .size(13)
+                .color(style::MUTED),
+            TagField::ALL.iter().fold(row![].spacing(6), |r, &field| {
+                r.push(
+                    text_input(field.label(), &self.tag_texts[field as usize])
+                        .on_input(move |t| ExportMsg::Tag(field, t))
+                        .size(13)
+                        .width(Length::Fixed(field.width())),
+                )
+            }),
         ]
         .spacing(6);
+        let tags_problem = self.tags().err();
+        let place = match &tags_problem {
+            Some(problem) => place.push(text(problem.clone()).size(13).color(style::WARNING)),
+            None => place,
+        };
         let actions = match &self.running {
             Some(job) => row![
                 progress_bar(0.0..=1.0, job.progress() as f32).girth(12),
@@ -416,7 +548,9 @@ impl ExportDialog {
                 } else {
                     "Export".to_owned()
                 }))
-                .on_press_maybe((!plans.is_empty()).then_some(ExportMsg::Start)),
+                .on_press_maybe(
+                    (!plans.is_empty() && tags_problem.is_none()).then_some(ExportMsg::Start),
+                ),
                 button("Close")
                     .style(button::secondary)
                     .on_press(ExportMsg::Show(false)),
@@ -539,7 +673,7 @@ pub fn run(
                         output: &plan.output,
                         force,
                         judged_lufs: plan.judged_lufs,
-                        tags: None,
+                        tags: Some(&plan.tags),
                     },
                     DecodeControl {
                         progress: &mut |f| job.set_progress((n as f64 + f) / count),

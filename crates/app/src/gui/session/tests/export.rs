@@ -191,3 +191,54 @@ fn closing_during_an_export_cancels_it_and_leaves_no_files() {
     assert!(left.is_empty(), "nothing written: {left:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn release_metadata_typed_in_the_dialog_lands_in_the_files_and_the_session() {
+    use super::super::super::export_dialog::TagField;
+    let dir = std::env::temp_dir().join(format!("crest-desk-tags-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let mut desk = ready();
+    apply(&mut desk, [Message::Session(S::Target(Some(-14.0)))]);
+    click(&mut desk, "Export…");
+    for message in [
+        ExportMsg::Folder(dir.display().to_string()),
+        ExportMsg::Name("tagged".into()),
+        ExportMsg::Format(crest_engine::export::Format::Flac24),
+        ExportMsg::Tag(TagField::Title, "Demo Song".into()),
+        ExportMsg::Tag(TagField::Artist, "The Examples".into()),
+        ExportMsg::Tag(TagField::Track, "2/10".into()),
+        ExportMsg::Tag(TagField::Isrc, "gb-aaa-26-0000".into()),
+    ] {
+        let _ = desk.update(Message::Session(S::Export(message)));
+    }
+    // A malformed ISRC is said, and the export waits for it.
+    let mut ui = window(&desk);
+    assert!(
+        ui.find(starting("ISRC gb-aaa-26-0000: CC-XXX-YY-NNNNN"))
+            .is_ok()
+    );
+    let _ = ui.click("Export");
+    let messages: Vec<Message> = ui.into_messages().collect();
+    assert!(messages.is_empty(), "{messages:?}");
+    // Meanwhile the session keeps the fields that read.
+    let kept = session(&desk).to_file().export.tags;
+    assert_eq!(kept.title.as_deref(), Some("Demo Song"));
+    assert_eq!(kept.isrc, None);
+    let _ = desk.update(Message::Session(S::Export(ExportMsg::Tag(
+        TagField::Isrc,
+        "gb-aaa-26-00002".into(),
+    ))));
+    click(&mut desk, "Export");
+    run_export(&mut desk);
+    let tags = crest_engine::tags::read_tags(&dir.join("tagged.flac")).expect("tags");
+    assert_eq!(tags.title.as_deref(), Some("Demo Song"));
+    assert_eq!(tags.artist.as_deref(), Some("The Examples"));
+    assert_eq!((tags.track_number, tags.track_total), (Some(2), Some(10)));
+    assert_eq!(tags.isrc.as_deref(), Some("GBAAA2600002"));
+    assert!(tags.gain.is_some(), "FLAC carries ReplayGain");
+    // The session keeps them.
+    let kept = session(&desk).to_file().export.tags;
+    assert_eq!(kept.title.as_deref(), Some("Demo Song"));
+    assert_eq!(kept.isrc.as_deref(), Some("GBAAA2600002"));
+}
