@@ -640,6 +640,56 @@ pub fn prepare(audio: AudioBuffer, format: Format, dither: Dither) -> Prepared {
     }
 }
 
+/// Dithers and quantises `audio` for `format` in place, its channels as independent pieces of
+/// work through `join`, without measuring it: the stored values as f32 and the samples clamped
+/// at full scale. The samples are those [`prepare`] makes (each channel's dither does not
+/// depend on how its samples are cut up), for a caller that measures them its own way.
+pub fn quantize_in_place(
+    audio: AudioBuffer,
+    format: Format,
+    dither: Dither,
+    join: &impl Join,
+) -> (AudioBuffer, u64) {
+    let rate = audio.sample_rate();
+    let dither = dither.at_rate(rate);
+    let roles = audio.roles().to_vec();
+    let mut channels = audio.into_channels();
+    let clamped = match format.bits() {
+        None => 0,
+        Some(bits) => quantize_channels(&mut channels, 0, bits, dither, join),
+    };
+    let exact =
+        AudioBuffer::with_roles(rate, roles, channels).expect("same layout as the rendered buffer");
+    (exact, clamped)
+}
+
+/// Quantises `channels` (the first is channel `first`), halves in parallel; the samples clamped.
+fn quantize_channels(
+    channels: &mut [Vec<f32>],
+    first: usize,
+    bits: u32,
+    dither: Dither,
+    join: &impl Join,
+) -> u64 {
+    match channels {
+        [] => 0,
+        [one] => {
+            let mut quantizer = Quantizer::new(first, bits, dither);
+            quantizer.round_in_place(one);
+            quantizer.clamped
+        }
+        _ => {
+            let middle = channels.len() / 2;
+            let (left, right) = channels.split_at_mut(middle);
+            let (a, b) = join.join(
+                || quantize_channels(left, first, bits, dither, join),
+                || quantize_channels(right, first + middle, bits, dither, join),
+            );
+            a + b
+        }
+    }
+}
+
 /// Writes prepared samples: encode to a partial file beside the destination, decode it back
 /// and compare sample for sample, rename into place.
 pub fn write(

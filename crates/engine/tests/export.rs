@@ -339,3 +339,28 @@ fn flac_is_the_same_on_one_thread_or_several_and_completes_its_header() {
         decoded.warnings
     );
 }
+
+#[test]
+fn quantising_channels_in_parallel_stores_what_prepare_stores() {
+    use crest_engine::export::{prepare, quantize_in_place};
+    use crest_engine::loudness::measure;
+    let frames = 30_000;
+    // Loud enough that some samples clamp, with exact silence that must stay silent.
+    let mut left = noise(frames, 31, 1.3);
+    left[10_000..12_000].fill(0.0);
+    let audio = AudioBuffer::new(44_100, vec![left, noise(frames, 32, 0.3)]).expect("audio");
+    for dither in [Dither::Tpdf, Dither::Shaped, Dither::None] {
+        for format in [Format::Wav16, Format::Wav24, Format::Wav32f] {
+            let whole = prepare(audio.clone(), format, dither);
+            let (exact, clamped) = quantize_in_place(audio.clone(), format, dither, &Threads);
+            assert!(
+                exact.channels() == whole.exact.channels(),
+                "{format:?} {dither:?}: the same stored values"
+            );
+            assert_eq!(clamped, whole.clamped, "{format:?} {dither:?}");
+            assert_eq!(measure(&exact), whole.measured, "{format:?} {dither:?}");
+        }
+    }
+    let (_, clamped) = quantize_in_place(audio, Format::Wav16, Dither::Tpdf, &Threads);
+    assert!(clamped > 0, "the loud channel clamps");
+}

@@ -503,10 +503,23 @@ pub fn master_sequence(
             },
         )?;
         check_cancel(control.cancel)?;
-        let prepared = export::prepare(rendered.audio, request.format, request.dither);
+        let (exact, clamped) =
+            export::quantize_in_place(rendered.audio, request.format, request.dither, join);
         (control.progress)(0.85);
         let meter = album.chain.limiter.true_peak;
-        let file_loudness = measure_files(&prepared.exact, &layout, meter, join, control.cancel)?;
+        // The whole sequence and each file's stretch of it are measured side by side.
+        let (measured, file_loudness) = join.join(
+            || loudness::measure_with(&exact, join),
+            || measure_files(&exact, &layout, meter, join, control.cancel),
+        );
+        let file_loudness = file_loudness?;
+        let prepared = export::Prepared {
+            format: request.format,
+            exact,
+            measured,
+            strict_true_peak_dbtp: None,
+            clamped,
+        };
         let peaks: Vec<Option<f64>> = file_loudness.iter().map(|l| peak_on(l, meter)).collect();
         let overs: Vec<f64> = peaks
             .iter()
