@@ -41,7 +41,7 @@ use crest_engine::session::Session as SessionFile;
 use iced::widget::{button, column, container, progress_bar, row, stack, text};
 use iced::{Element, Fill, Length, Subscription, Task};
 
-use album_screen::AlbumScreen;
+use album_screen::{AlbumScreen, Speakers};
 pub use context::Context;
 use crest_engine::album::Album;
 use dialog::{Ask, Picked};
@@ -287,8 +287,16 @@ impl Desk {
                     _ => {}
                 }
                 self.context.remember_opened(path);
-                let mut screen =
-                    AlbumScreen::new(album, Some(path.to_owned()), self.context.decode_limits());
+                let speakers = Speakers {
+                    output: self.context.output.clone(),
+                    choice: session::preferred_output(&self.context.preferences),
+                };
+                let mut screen = AlbumScreen::new(
+                    album,
+                    Some(path.to_owned()),
+                    self.context.decode_limits(),
+                    speakers,
+                );
                 let task = screen.check_task().map(Message::Album);
                 self.screen = Screen::Album(Box::new(screen));
                 task

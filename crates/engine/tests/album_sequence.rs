@@ -192,6 +192,18 @@ fn set_offsets_are_kept_and_gaps_are_exact_silence_of_the_set_length() {
             assert!(channel[gap.end..gap.end + 64].iter().any(|&x| x != 0.0));
         }
     }
+    // Played alone, a gap is heard with a second of the tracks around it, and a longer
+    // stretch stops at the tracks' ends.
+    let second = RATE as usize;
+    let first_gap = layout.tracks[0].span().end..layout.tracks[1].start;
+    assert_eq!(
+        layout.transition(0, second),
+        Some(first_gap.start - second..first_gap.end + second)
+    );
+    assert_eq!(
+        layout.transition(0, 60 * second),
+        Some(layout.tracks[0].start..layout.tracks[1].span().end)
+    );
     // The gaps belong to the end of the tracks before them: the files meet at each track's
     // start and cover the timeline end to end.
     assert_eq!(album.gap_placement, GapPlacement::EndOfPrevious);
@@ -250,6 +262,17 @@ fn a_crossfade_overlaps_the_tracks_and_stays_under_the_ceiling() {
     assert_eq!(layout.total_frames, 12 * RATE as usize - overlap);
     let whole = done.prepared.measured.true_peak_dbtp.expect("peak");
     assert!(whole <= album.loudness.ceiling_dbtp, "{whole:.3} dBTP");
+    // Played alone, the crossfade is its overlap with a second of each track around it.
+    let second = RATE as usize;
+    assert_eq!(
+        layout.transition(0, second),
+        Some(layout.tracks[1].start - second..layout.tracks[0].span().end + second)
+    );
+    assert_eq!(
+        layout.transition(1, second),
+        None,
+        "the last track joins nothing"
+    );
     let transition = &done.overview.transitions[0];
     assert_eq!(transition.kind, "crossfade");
     let reduction = transition.limiter_reduction_db.expect("limited");

@@ -14,20 +14,24 @@ mod tests;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crest_engine::AudioBuffer;
 use crest_engine::album::{
     Album, AlbumControl, AlbumOverview, AlbumReport, LoudnessMode, ReleasePaths, ReleaseRequest,
-    SequenceLayout, SequenceRequest, Transition, master_sequence, write_release,
+    SequenceLayout, SequenceRequest, Transition, master_sequence, slice, write_release,
 };
-use crest_engine::chain::FadeCurve;
+use crest_engine::chain::{ChainSettings, FadeCurve};
 use crest_engine::delivery;
 use crest_engine::export::{Dither, Format};
 use crest_engine::limits::DecodeLimits;
+use crest_playback::engine::Command;
+use crest_playback::{OutputChoice, Player};
 use iced::widget::{
     Column, button, checkbox, column, container, mouse_area, progress_bar, row, rule, scrollable,
-    text, text_input,
+    text, text_input, tooltip,
 };
 use iced::{Alignment, Element, Fill, Length, Subscription, Task, keyboard};
 
+use super::session::Output;
 use super::style;
 use super::widgets::{segmented, shortened};
 
@@ -40,13 +44,26 @@ fn next_id() -> u64 {
 }
 use super::work::{Job, off_thread};
 
-/// What the overview of an album gives the screen (the audio itself is not kept).
+/// What the overview of an album gives the screen (of the audio, only the joins are kept).
 #[derive(Debug, Clone)]
 pub struct Checked {
     pub overview: AlbumOverview,
     pub layout: SequenceLayout,
     /// Each track file's short-term loudness as stored, every 100 ms from 3 s into the file.
     pub histories: Vec<Vec<f32>>,
+    /// Each join's stretch of the sequence as the export stores it, by the track it follows.
+    pub transitions: Vec<Clip>,
+}
+
+/// How much of each track a transition plays around its gap or crossfade.
+pub const TRANSITION_AROUND_S: f64 = 6.0;
+
+/// A stretch of the mastered sequence: where it lies in the continuous album (frames) and its
+/// samples as stored.
+#[derive(Debug, Clone)]
+pub struct Clip {
+    pub frames: std::ops::Range<usize>,
+    pub audio: Arc<AudioBuffer>,
 }
 
 /// A field typed into: consecutive edits of one field are one undo step.
@@ -100,6 +117,10 @@ pub enum Message {
     Sequence(sequence_view::Message),
     /// The overview of check `id`.
     Checked(u64, Arc<Result<Checked, String>>),
+    /// Play the join after track n as the export stores it (from its last seconds into the
+    /// next track's first).
+    PlayTransition(usize),
+    StopTransition,
     Export(ExportMsg),
     Undo,
     Redo,
@@ -149,6 +170,22 @@ pub struct ExportPanel {
     pub result: Option<Result<AlbumReport, String>>,
 }
 
+/// Where the screen plays: the desk's output and the engineer's device.
+#[derive(Debug, Clone)]
+pub struct Speakers {
+    pub output: Output,
+    pub choice: OutputChoice,
+}
+
+/// A transition playing: the join (by the track it follows) and its player.
+#[derive(Debug)]
+pub struct Playing {
+    pub join: usize,
+    pub player: Player,
+    pub frames: usize,
+    pub sample_rate: u32,
+}
+
 #[derive(Debug)]
 pub struct AlbumScreen {
     pub path: Option<PathBuf>,
@@ -177,10 +214,17 @@ pub struct AlbumScreen {
     pub unsaved: bool,
     pub notice: Option<String>,
     limits: DecodeLimits,
+    speakers: Speakers,
+    pub playing: Option<Playing>,
 }
 
 impl AlbumScreen {
-    pub fn new(album: Album, path: Option<PathBuf>, limits: DecodeLimits) -> Self {
+    pub fn new(
+        album: Album,
+        path: Option<PathBuf>,
+        limits: DecodeLimits,
+        speakers: Speakers,
+    ) -> Self {
         let folder = path
             .as_deref()
             .and_then(Path::parent)
@@ -213,6 +257,8 @@ impl AlbumScreen {
             unsaved: false,
             notice: None,
             limits,
+            speakers,
+            playing: None,
         }
     }
 
@@ -230,6 +276,7 @@ impl AlbumScreen {
 
     /// Stops the work this screen started (it is being replaced).
     pub fn stop_work(&mut self) {
+        self.playing = None;
         if let Some((_, _, job)) = self.checking.take() {
             job.cancel();
         }
@@ -252,12 +299,67 @@ impl AlbumScreen {
         let job = Arc::new(Job::default());
         let id = next_id();
         self.checking = Some((id, self.generation, Arc::clone(&job)));
-        let (album, folder, limits) =
-            (self.album.clone(), self.folder.clone(), self.limits.clone());
-        Task::perform(
-            off_thread(move || check(&album, &folder, &limits, &job)),
-            move |result| Message::Checked(id, Arc::new(result)),
-        )
+        let order = ExportOrder::of(self);
+        Task::perform(off_thread(move || check(&order, &job)), move |result| {
+            Message::Checked(id, Arc::new(result))
+        })
+    }
+
+    /// Plays the join after track `n` from the overview on screen, when it is of the album as
+    /// it stands: the stored samples through a chain with every stage off, so what is heard
+    /// is what the export writes.
+    fn play_transition(&mut self, n: usize) {
+        self.playing = None;
+        let clip = match &self.checked {
+            Some(checked) if self.is_current() => checked.transitions.get(n),
+            _ => None,
+        };
+        let Some(clip) = clip else {
+            self.notice =
+                Some("The album's loudness is updating: play the join once it is back.".into());
+            return;
+        };
+        let opened = Player::open(
+            Arc::clone(&self.speakers.output.0),
+            self.speakers.choice.clone(),
+            Arc::clone(&clip.audio),
+            &ChainSettings::bypassed(),
+            0,
+        );
+        match opened {
+            Ok(mut player) => {
+                player.send(Command::Play);
+                self.notice = None;
+                self.playing = Some(Playing {
+                    join: n,
+                    player,
+                    frames: clip.audio.frames(),
+                    sample_rate: clip.audio.sample_rate(),
+                });
+            }
+            Err(error) => self.notice = Some(format!("Playback unavailable: {error}")),
+        }
+    }
+
+    /// Watches the transition playing: it stops at its end, or when its output fails.
+    fn poll_playback(&mut self) {
+        let Some(playing) = &mut self.playing else {
+            return;
+        };
+        match playing.player.poll() {
+            Ok(polled) => {
+                if let Some(notice) = polled.notice {
+                    self.notice = Some(notice);
+                }
+                if polled.ended {
+                    self.playing = None;
+                }
+            }
+            Err(error) => {
+                self.notice = Some(format!("Playback stopped: {error}"));
+                self.playing = None;
+            }
+        }
     }
 
     /// Records the album before an edit (one undo step), and marks it unsaved.
@@ -289,7 +391,18 @@ impl AlbumScreen {
     pub fn update(&mut self, message: Message) -> (Task<Message>, Option<Event>) {
         let count = self.album.tracks.len();
         match message {
-            Message::Tick => (Task::none(), None),
+            Message::Tick => {
+                self.poll_playback();
+                (Task::none(), None)
+            }
+            Message::PlayTransition(n) => {
+                self.play_transition(n);
+                (Task::none(), None)
+            }
+            Message::StopTransition => {
+                self.playing = None;
+                (Task::none(), None)
+            }
             Message::Select(n) => {
                 self.selected = (n < count).then_some(n);
                 (Task::none(), None)
@@ -537,6 +650,22 @@ impl AlbumScreen {
     }
 
     fn export_update(&mut self, message: ExportMsg) -> Task<Message> {
+        // The overview is of the album as it will be exported: a preset's loudness, format,
+        // rate and dither, and a CUE sheet's alignment, change what it checks and plays.
+        let changes_the_master = match message {
+            ExportMsg::Delivery(preset) => preset != self.export.delivery,
+            ExportMsg::Cue(on) => on != self.export.cue,
+            _ => false,
+        };
+        if changes_the_master {
+            match message {
+                ExportMsg::Delivery(preset) => self.export.delivery = preset,
+                ExportMsg::Cue(on) => self.export.cue = on,
+                _ => {}
+            }
+            self.generation = next_id();
+            return self.check_task();
+        }
         let panel = &mut self.export;
         match message {
             ExportMsg::Show(shown) => panel.shown = shown,
@@ -580,7 +709,12 @@ impl AlbumScreen {
         if with_keys {
             running.push(keyboard::listen().filter_map(shortcut));
         }
-        if self.checking.is_some() || self.export.running.is_some() {
+        if self.playing.is_some() {
+            // The playhead moves on screen and the end is noticed.
+            running.push(
+                iced::time::every(iced::time::Duration::from_millis(50)).map(|_| Message::Tick),
+            );
+        } else if self.checking.is_some() || self.export.running.is_some() {
             running.push(
                 iced::time::every(iced::time::Duration::from_millis(100)).map(|_| Message::Tick),
             );
@@ -702,14 +836,48 @@ impl AlbumScreen {
         if let Some(error) = &self.check_error {
             lines = lines.push(text(error.clone()).color(style::WARNING));
         }
+        // A transition playing is said at the end of the album's line (nothing below moves).
+        let playing = self.playing.as_ref().map(|playing| {
+            let at = playing.player.playhead().min(playing.frames as u64);
+            let seconds = |frames: u64| frames as f64 / f64::from(playing.sample_rate);
+            row![
+                text(format!(
+                    "Playing track {} into {} as exported ({:.1} of {:.1} s)",
+                    playing.join + 1,
+                    playing.join + 2,
+                    seconds(at),
+                    seconds(playing.frames as u64)
+                ))
+                .color(style::TARGET),
+                button(text("Stop").size(13))
+                    .padding([0, 8])
+                    .on_press(Message::StopTransition),
+            ]
+            .spacing(8)
+            .align_y(Alignment::Center)
+        });
         if let Some(checked) = &self.checked {
             let o = &checked.overview;
             let shift = match o.mode {
-                LoudnessMode::Album => format!(", every track moved {:+.2} LU", o.album_shift_lu),
+                // A shift that rounds to nothing reads +0.00, not -0.00.
+                LoudnessMode::Album => format!(
+                    ", every track moved {:+.2} LU",
+                    if o.album_shift_lu.abs() < 0.005 {
+                        0.0
+                    } else {
+                        o.album_shift_lu
+                    }
+                ),
                 LoudnessMode::PerTrack => String::new(),
             };
+            // The overview is of the export as the panel sets it.
+            let delivered = self
+                .export
+                .delivery
+                .and_then(|i| delivery::built_in().ok()?.into_iter().nth(i))
+                .map_or_else(String::new, |preset| format!(" (as {})", preset.name));
             let album_line = format!(
-                "Album {} LUFS over {}, LRA {} LU, true peak {} dBTP{shift} — {}",
+                "Album{delivered} {} LUFS over {}, LRA {} LU, true peak {} dBTP{shift} — {}",
                 number(o.album_integrated_lufs, 2),
                 crest_engine::album::clock(o.total_s),
                 number(o.album_lra_lu, 1),
@@ -721,7 +889,15 @@ impl AlbumScreen {
                 (true, true) => style::TARGET,
                 (true, false) => style::WARNING,
             };
-            lines = lines.push(text(album_line).color(color));
+            lines = lines.push(
+                row![
+                    text(album_line).color(color),
+                    container(text("")).width(Fill)
+                ]
+                .push(playing)
+                .spacing(16)
+                .align_y(Alignment::Center),
+            );
             for warning in &o.warnings {
                 lines = lines.push(text(warning.clone()).size(13).color(style::WARNING));
             }
@@ -782,6 +958,21 @@ impl AlbumScreen {
                     Transition::Gap { .. } => Join::Gap,
                     Transition::Crossfade { .. } => Join::Crossfade,
                 };
+                let playable = self.is_current()
+                    && self
+                        .checked
+                        .as_ref()
+                        .is_some_and(|c| n < c.transitions.len());
+                let play = if self.playing.as_ref().is_some_and(|p| p.join == n) {
+                    button(text("■").size(13))
+                        .padding([2, 6])
+                        .on_press(Message::StopTransition)
+                } else {
+                    button(text("▶").size(13))
+                        .padding([2, 6])
+                        .style(button::secondary)
+                        .on_press_maybe(playable.then_some(Message::PlayTransition(n)))
+                };
                 row![
                     segmented(
                         &[(Join::Gap, "gap"), (Join::Crossfade, "crossfade")],
@@ -790,6 +981,18 @@ impl AlbumScreen {
                     ),
                     self.number_field(Field::Seconds(n), 52.0),
                     text("s").color(style::MUTED),
+                    tooltip(
+                        play,
+                        container(text(format!(
+                            "Play the join into track {} as exported: {:.0} s of each \
+                             track around it",
+                            n + 2,
+                            TRANSITION_AROUND_S
+                        )))
+                        .padding(6)
+                        .style(container::rounded_box),
+                        tooltip::Position::Top,
+                    ),
                 ]
                 .spacing(4)
                 .align_y(Alignment::Center)
@@ -1067,26 +1270,13 @@ fn shortcut(event: keyboard::Event) -> Option<Message> {
     }
 }
 
-/// The overview of `album`: mastered in memory as `crest album check` does, keeping only what
-/// the screen shows.
-pub fn check(
-    album: &Album,
-    folder: &Path,
-    limits: &DecodeLimits,
-    job: &Job,
-) -> Result<Checked, String> {
+/// The overview of the album as `order` would export it (its preset's format, rate, dither,
+/// loudness and alignment): mastered in memory as `crest album check` does, keeping what the
+/// screen shows and each join's stretch to play.
+pub fn check(order: &ExportOrder, job: &Job) -> Result<Checked, String> {
     let progress = |f: f64| job.set_progress(f);
     let mastered = master_sequence(
-        &SequenceRequest {
-            album,
-            folder,
-            sample_rate: None,
-            format: Format::Wav24,
-            dither: Dither::Tpdf,
-            limits,
-            align_to_cue_frames: false,
-            cd: false,
-        },
+        &order.sequence_request(),
         &crate::RayonJoin,
         AlbumControl {
             progress: &progress,
@@ -1094,6 +1284,15 @@ pub fn check(
         },
     )
     .map_err(|e| e.to_string())?;
+    let layout = mastered.layout;
+    let around = (TRANSITION_AROUND_S * f64::from(layout.sample_rate)).round() as usize;
+    let transitions = (0..layout.tracks.len())
+        .map_while(|n| layout.transition(n, around))
+        .map(|frames| Clip {
+            audio: Arc::new(slice(&mastered.prepared.exact, frames.clone())),
+            frames,
+        })
+        .collect();
     Ok(Checked {
         histories: mastered
             .file_loudness
@@ -1101,7 +1300,8 @@ pub fn check(
             .map(|l| l.short_term.clone())
             .collect(),
         overview: mastered.overview,
-        layout: mastered.layout,
+        layout,
+        transitions,
     })
 }
 
@@ -1155,6 +1355,20 @@ impl ExportOrder {
         }
     }
 
+    /// The sequence this export masters (and the screen's overview checks).
+    fn sequence_request(&self) -> SequenceRequest<'_> {
+        SequenceRequest {
+            album: &self.album,
+            folder: &self.folder,
+            sample_rate: self.rate,
+            format: self.format,
+            dither: self.dither,
+            limits: &self.limits,
+            align_to_cue_frames: self.cue,
+            cd: self.cd,
+        }
+    }
+
     fn request(&self) -> ReleaseRequest<'_> {
         ReleaseRequest {
             folder: &self.into,
@@ -1182,16 +1396,7 @@ impl ExportOrder {
             .map_err(|e| e.to_string())?;
         let progress = |f: f64| job.set_progress(0.8 * f);
         let mastered = master_sequence(
-            &SequenceRequest {
-                album: &self.album,
-                folder: &self.folder,
-                sample_rate: self.rate,
-                format: self.format,
-                dither: self.dither,
-                limits: &self.limits,
-                align_to_cue_frames: self.cue,
-                cd: self.cd,
-            },
+            &self.sequence_request(),
             &crate::RayonJoin,
             AlbumControl {
                 progress: &progress,

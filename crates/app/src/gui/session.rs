@@ -255,17 +255,23 @@ impl Drop for Session {
     }
 }
 
+/// The output device and buffer the preferences name (a buffer size no longer offered: the
+/// default).
+pub fn preferred_output(preferences: &Preferences) -> OutputChoice {
+    OutputChoice {
+        device: preferences.device.clone(),
+        buffer_frames: preferences
+            .buffer_frames
+            .filter(|frames| BUFFER_CHOICES.contains(frames))
+            .unwrap_or(DEFAULT_BUFFER_FRAMES),
+    }
+}
+
 impl Session {
     /// A session on a loaded track, playing through `output` on the preferred device, exporting
     /// to the last export folder (else beside the track).
     pub fn new(loaded: Loaded, output: Output, preferences: &Preferences) -> Self {
-        let output_choice = OutputChoice {
-            device: preferences.device.clone(),
-            buffer_frames: preferences
-                .buffer_frames
-                .filter(|frames| BUFFER_CHOICES.contains(frames))
-                .unwrap_or(DEFAULT_BUFFER_FRAMES),
-        };
+        let output_choice = preferred_output(preferences);
         let settings = ChainSettings::gentle_master();
         let (rate, channels) = (loaded.audio.sample_rate(), loaded.audio.channel_count());
         let mut spectrum = Spectrum::new(rate);

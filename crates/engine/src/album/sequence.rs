@@ -379,6 +379,19 @@ impl SequenceLayout {
     pub fn seconds(&self, frames: usize) -> f64 {
         frames as f64 / f64::from(self.sample_rate)
     }
+
+    /// The stretch of the sequence that plays the join after track `n` (None for the last
+    /// track): up to `around` frames of its audio before the gap or crossfade, the join
+    /// itself, and up to `around` frames of the next track's audio after it — never past
+    /// either track's audio.
+    pub fn transition(&self, n: usize, around: usize) -> Option<Range<usize>> {
+        let (this, next) = (self.tracks.get(n)?, self.tracks.get(n + 1)?);
+        // A gap runs from this track's end to the next one's start; a crossfade the other way.
+        let (ends, starts) = (this.span().end, next.start);
+        let from = ends.min(starts).saturating_sub(around).max(this.start);
+        let to = (ends.max(starts) + around).min(next.span().end);
+        Some(from..to)
+    }
 }
 
 /// The album rendered and quantised as one sequence, measured, ready to be cut into files.

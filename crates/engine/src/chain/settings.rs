@@ -39,6 +39,21 @@ impl Default for ChainSettings {
     }
 }
 
+impl ChainSettings {
+    /// Every stage off: what goes in comes out sample for sample (to play audio that is
+    /// already mastered, such as an album's transitions as exported).
+    pub fn bypassed() -> Self {
+        let mut settings = Self::default();
+        settings.input.bypass = true;
+        settings.eq.bypass = true;
+        settings.dynamics.bypass = true;
+        settings.stereo.bypass = true;
+        settings.limiter.bypass = true;
+        settings.output.bypass = true;
+        settings
+    }
+}
+
 /// Filter steepness for high- and low-pass filters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Slope {

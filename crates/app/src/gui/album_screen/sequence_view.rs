@@ -38,6 +38,8 @@ struct Plot {
     target_lufs: f64,
     current: bool,
     selected: Option<usize>,
+    /// A transition playing: its stretch of the sequence and the frame heard now.
+    playing: Option<(std::ops::Range<usize>, usize)>,
 }
 
 /// A press on a handle: which join, where it started and the length it had.
@@ -69,6 +71,11 @@ pub fn view(screen: &AlbumScreen) -> Element<'_, Message> {
         target_lufs: screen.album.loudness.target_lufs,
         current: screen.is_current(),
         selected: screen.selected,
+        playing: screen.playing.as_ref().and_then(|playing| {
+            let clip = checked?.transitions.get(playing.join)?;
+            let heard = (playing.player.playhead() as usize).min(clip.frames.len());
+            Some((clip.frames.clone(), clip.frames.start + heard))
+        }),
     };
     canvas::Canvas::new(plot)
         .width(Fill)
@@ -218,6 +225,25 @@ impl canvas::Program<Message> for Plot {
                     12.0,
                 ));
             }
+        }
+        // A transition playing: its stretch shaded, and where it is.
+        if let Some((stretch, heard)) = &self.playing {
+            let (left, right) = (x(stretch.start), x(stretch.end));
+            frame.fill_rectangle(
+                Point::new(left, 10.0),
+                Size::new((right - left).max(1.0), HEIGHT - 24.0),
+                Color {
+                    a: 0.12,
+                    ..style::TEXT
+                },
+            );
+            frame.stroke(
+                &Path::line(
+                    Point::new(x(*heard), 10.0),
+                    Point::new(x(*heard), HEIGHT - 14.0),
+                ),
+                Stroke::default().with_color(style::TEXT).with_width(1.5),
+            );
         }
         // The joins: a handle at each next track's start, with its length.
         for n in 0..layout.tracks.len().saturating_sub(1) {

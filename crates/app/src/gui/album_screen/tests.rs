@@ -9,6 +9,7 @@ use crest_engine::AudioBuffer;
 use crest_engine::album::AlbumMetadata;
 use crest_engine::chain::ChainSettings;
 use crest_engine::export::{self as file_export, ExportRequest};
+use crest_playback::manual::{ManualBackend, ManualDevice};
 use iced_test::Simulator;
 
 use super::*;
@@ -67,8 +68,18 @@ fn album_on_disk(name: &str) -> (PathBuf, Album) {
 
 /// The screen open on the album with its overview done, as it is once the task is back.
 fn ready(name: &str) -> AlbumScreen {
+    let speakers = crest_playback::manual::ManualBackend::with(ManualDevice::speakers());
+    ready_on(name, Output(Arc::new(speakers)))
+}
+
+/// [`ready`], playing through `output`.
+fn ready_on(name: &str, output: Output) -> AlbumScreen {
     let (path, album) = album_on_disk(name);
-    let mut screen = AlbumScreen::new(album, Some(path), DecodeLimits::mastering());
+    let speakers = Speakers {
+        output,
+        choice: crest_playback::OutputChoice::default(),
+    };
+    let mut screen = AlbumScreen::new(album, Some(path), DecodeLimits::mastering(), speakers);
     deliver_check(&mut screen);
     screen
 }
@@ -77,12 +88,7 @@ fn ready(name: &str) -> AlbumScreen {
 fn deliver_check(screen: &mut AlbumScreen) {
     let _task = screen.check_task();
     let (id, _, _) = screen.checking.clone().expect("a check started");
-    let result = check(
-        &screen.album,
-        &screen.folder,
-        &DecodeLimits::mastering(),
-        &Job::default(),
-    );
+    let result = check(&ExportOrder::of(screen), &Job::default());
     let _ = screen.update(Message::Checked(id, Arc::new(result)));
 }
 
@@ -321,12 +327,7 @@ fn a_title_keeps_the_overview_current_and_a_result_started_before_an_edit_is_not
         &mut screen,
         vec![Message::Typed(Field::Offset(1), "-3".into())],
     );
-    let stale = check(
-        &screen.album,
-        &screen.folder,
-        &DecodeLimits::mastering(),
-        &Job::default(),
-    );
+    let stale = check(&ExportOrder::of(&screen), &Job::default());
     let _ = screen.update(Message::Checked(first, Arc::new(stale)));
     assert!(screen.checking.is_some(), "the current check still runs");
     assert!(!screen.is_current());
@@ -366,4 +367,110 @@ fn saved_into_another_folder_the_album_still_finds_its_tracks() {
     };
     assert_eq!(screen.path.as_deref(), Some(copy.as_path()));
     assert!(!screen.unsaved);
+}
+
+#[test]
+fn a_transition_plays_exactly_what_the_continuous_file_holds_there() {
+    let device = Arc::new(ManualBackend::with(ManualDevice::speakers()));
+    let mut screen = ready_on("transition", Output(Arc::clone(&device) as _));
+    // A gap into track 2, a crossfade into track 3.
+    let _task = screen.update(Message::JoinKind(1, Join::Crossfade));
+    deliver_check(&mut screen);
+    let out = screen.folder.join("release");
+    apply(
+        &mut screen,
+        vec![
+            Message::Export(ExportMsg::Folder(out.display().to_string())),
+            Message::Export(ExportMsg::Continuous(true)),
+        ],
+    );
+    let report = ExportOrder::of(&screen)
+        .run(&Job::default())
+        .expect("exported");
+    assert!(report.passed);
+    let whole = crest_engine::decode_file(&out.join("Screen Test.wav"))
+        .expect("the continuous file")
+        .audio;
+    let rate = f64::from(whole.sample_rate());
+    for join in 0..2 {
+        if join == 0 {
+            // The join's play button, as the engineer presses it.
+            let mut ui = window(&screen);
+            ui.click("▶").expect("a play button");
+            let messages: Vec<Message> = ui.into_messages().collect();
+            apply(&mut screen, messages);
+        } else {
+            apply(&mut screen, vec![Message::PlayTransition(join)]);
+        }
+        let clip = screen.checked.as_ref().expect("checked").transitions[join].clone();
+        // Six seconds of each track around the gap or the crossfade (these tracks are six
+        // seconds long: all of both).
+        let layout = &screen.checked.as_ref().expect("checked").layout;
+        assert_eq!(
+            Some(clip.frames.clone()),
+            layout.transition(join, (6.0 * rate) as usize)
+        );
+        assert_eq!(clip.frames.start, layout.tracks[join].start);
+        assert_eq!(clip.frames.end, layout.tracks[join + 1].span().end);
+        let mut ui = window(&screen);
+        assert!(
+            ui.find(text_starting(&format!(
+                "Playing track {} into {} as exported",
+                join + 1,
+                join + 2
+            )))
+            .is_ok()
+        );
+        drop(ui);
+        // What the device is given, in callbacks of 10 ms, and a little after the end.
+        let mut heard = Vec::new();
+        while heard.len() < 2 * (clip.frames.len() + 4_800) {
+            heard.extend(device.pull(480));
+        }
+        let frames = clip.frames.len();
+        for c in 0..2 {
+            let played: Vec<f32> = heard.iter().skip(c).step_by(2).copied().collect();
+            let stored = &whole.channel(c)[clip.frames.clone()];
+            assert!(
+                played[..frames] == *stored,
+                "join {join}, channel {c}: played as stored"
+            );
+            assert!(
+                played[frames..].iter().all(|&x| x == 0.0),
+                "join {join}: silence after the stretch"
+            );
+        }
+        let _ = screen.update(Message::Tick);
+        assert!(screen.playing.is_none(), "join {join}: stopped at its end");
+    }
+    // Another delivery masters the album differently: the overview is checked again for it
+    // (broadcast: −23 LUFS), and what plays is the broadcast master's.
+    let broadcast = crest_engine::delivery::built_in()
+        .expect("presets")
+        .iter()
+        .position(|p| p.id == "broadcast-r128");
+    let _task = screen.update(Message::Export(ExportMsg::Delivery(broadcast)));
+    assert!(!screen.is_current() && screen.checking.is_some());
+    deliver_check(&mut screen);
+    assert_eq!(screen.check_error, None);
+    let album_lufs = screen
+        .checked
+        .as_ref()
+        .expect("checked")
+        .overview
+        .album_integrated_lufs;
+    assert!(
+        album_lufs.is_some_and(|l| (l + 23.0).abs() <= 0.2),
+        "{album_lufs:?}"
+    );
+    // An edit makes the overview old: nothing plays until it is back.
+    let _task = screen.update(Message::Typed(Field::Seconds(0), "3".into()));
+    let _ = screen.update(Message::PlayTransition(0));
+    assert!(screen.playing.is_none());
+    assert!(
+        screen
+            .notice
+            .as_deref()
+            .is_some_and(|n| n.contains("updating"))
+    );
 }
