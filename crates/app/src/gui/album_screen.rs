@@ -55,6 +55,9 @@ pub struct Checked {
     pub transitions: Vec<Clip>,
 }
 
+/// The longest fade in or out (s): as long as the longest crossfade.
+pub const MAX_FADE_S: f64 = crest_engine::album::MAX_CROSSFADE_S;
+
 /// How much of each track a transition plays around its gap or crossfade.
 pub const TRANSITION_AROUND_S: f64 = 6.0;
 
@@ -72,6 +75,9 @@ pub enum Field {
     Title(usize),
     Seconds(usize),
     Offset(usize),
+    /// A track's fade-in and fade-out (seconds, after its trims).
+    FadeIn(usize),
+    FadeOut(usize),
     Target,
     Ceiling,
 }
@@ -525,6 +531,32 @@ impl AlbumScreen {
                 self.drafts.retain(|(f, _)| *f != Field::Seconds(n));
                 (Task::none(), None)
             }
+            Message::Sequence(sequence_view::Message::Fade(n, end, seconds)) => {
+                if n >= count {
+                    return (Task::none(), None);
+                }
+                let field = match end {
+                    sequence_view::FadeEnd::In => Field::FadeIn(n),
+                    sequence_view::FadeEnd::Out => Field::FadeOut(n),
+                };
+                let seconds = (seconds.clamp(0.0, MAX_FADE_S) * 100.0).round() / 100.0;
+                let edit = &self.album.tracks[n].edit;
+                let now = match end {
+                    sequence_view::FadeEnd::In => edit.fade_in_s,
+                    sequence_view::FadeEnd::Out => edit.fade_out_s,
+                };
+                if seconds == now {
+                    return (Task::none(), None);
+                }
+                self.edit(Some(field));
+                let edit = &mut self.album.tracks[n].edit;
+                match end {
+                    sequence_view::FadeEnd::In => edit.fade_in_s = seconds,
+                    sequence_view::FadeEnd::Out => edit.fade_out_s = seconds,
+                }
+                self.drafts.retain(|(f, _)| *f != field);
+                (Task::none(), None)
+            }
             Message::Sequence(sequence_view::Message::Released) => {
                 self.typing = None;
                 if self.is_current() {
@@ -589,6 +621,9 @@ impl AlbumScreen {
             Field::Offset(n) => {
                 n < count && (value.trim().is_empty() || number.is_some_and(|o| o.abs() <= 30.0))
             }
+            Field::FadeIn(n) | Field::FadeOut(n) => {
+                n < count && number.is_some_and(|s| (0.0..=MAX_FADE_S).contains(&s))
+            }
             Field::Target => number.is_some_and(|t| (-40.0..=0.0).contains(&t)),
             Field::Ceiling => number.is_some_and(|c| (-12.0..=0.0).contains(&c)),
         };
@@ -605,6 +640,8 @@ impl AlbumScreen {
                 }
             },
             Field::Offset(n) => self.album.tracks[n].offset_lu == number,
+            Field::FadeIn(n) => number == Some(self.album.tracks[n].edit.fade_in_s),
+            Field::FadeOut(n) => number == Some(self.album.tracks[n].edit.fade_out_s),
             Field::Target => number == Some(self.album.loudness.target_lufs),
             Field::Ceiling => number == Some(self.album.loudness.ceiling_dbtp),
         };
@@ -618,6 +655,8 @@ impl AlbumScreen {
                 set_seconds(&mut self.album.tracks[n].transition, number.unwrap_or(0.0));
             }
             Field::Offset(n) => self.album.tracks[n].offset_lu = number,
+            Field::FadeIn(n) => self.album.tracks[n].edit.fade_in_s = number.unwrap_or(0.0),
+            Field::FadeOut(n) => self.album.tracks[n].edit.fade_out_s = number.unwrap_or(0.0),
             Field::Target => self.album.loudness.target_lufs = number.unwrap_or(-14.0),
             Field::Ceiling => self.album.loudness.ceiling_dbtp = number.unwrap_or(-1.0),
         }
@@ -644,6 +683,8 @@ impl AlbumScreen {
             Field::Offset(n) => album.tracks[n]
                 .offset_lu
                 .map_or_else(String::new, |o| format!("{o:+.1}")),
+            Field::FadeIn(n) => format!("{:.2}", album.tracks[n].edit.fade_in_s),
+            Field::FadeOut(n) => format!("{:.2}", album.tracks[n].edit.fade_out_s),
             Field::Target => format!("{:.1}", album.loudness.target_lufs),
             Field::Ceiling => format!("{:.1}", album.loudness.ceiling_dbtp),
         }
@@ -1066,6 +1107,21 @@ impl AlbumScreen {
             .on_enter(Message::Hover(n))
             .on_press(Message::Select(n));
             list = list.push(row);
+        }
+        if let Some(n) = self.selected.filter(|&n| n < self.album.tracks.len()) {
+            list = list.push(
+                row![
+                    text(format!("Track {}: fade in", n + 1)).color(style::MUTED),
+                    self.number_field(Field::FadeIn(n), 52.0),
+                    text("s, fade out").color(style::MUTED),
+                    self.number_field(Field::FadeOut(n), 52.0),
+                    text("s (or drag the handles at the top of its block on the timeline)")
+                        .color(style::MUTED),
+                ]
+                .spacing(6)
+                .padding([4, 4])
+                .align_y(Alignment::Center),
+            );
         }
         list = list.push(
             button(text("Add a track…").size(13))

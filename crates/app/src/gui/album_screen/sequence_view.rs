@@ -12,10 +12,19 @@ use iced::{Color, Element, Fill, Length, Point, Rectangle, Renderer, Size, Theme
 use super::super::style;
 use super::AlbumScreen;
 
+/// Which end of a track a fade handle shapes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FadeEnd {
+    In,
+    Out,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Message {
     /// Join n (after track n) is now this long (seconds).
     Transition(usize, f64),
+    /// Track n's fade at this end is now this long (seconds).
+    Fade(usize, FadeEnd, f64),
     /// A handle was let go.
     Released,
 }
@@ -35,6 +44,8 @@ struct Plot {
     titles: Vec<String>,
     /// Each join's kind (true: crossfade) and length as the album says it now.
     joins: Vec<(bool, f64)>,
+    /// Each track's fade in and out (seconds) as the album says it now.
+    fades: Vec<(f64, f64)>,
     target_lufs: f64,
     current: bool,
     selected: Option<usize>,
@@ -42,15 +53,27 @@ struct Plot {
     playing: Option<(std::ops::Range<usize>, usize)>,
 }
 
-/// A press on a handle: which join, where it started and the length it had.
+/// A press on a handle: which join or fade, where it started and the length it had.
 #[derive(Debug, Default)]
 pub struct Drag {
     join: Option<(usize, f32, f64)>,
+    fade: Option<(usize, FadeEnd, f32, f64)>,
 }
 
+/// The band at the top of the plot where fade handles sit (px); join handles sit below it.
+const FADE_BAND: std::ops::Range<f32> = 8.0..26.0;
+
 pub fn view(screen: &AlbumScreen) -> Element<'_, Message> {
+    canvas::Canvas::new(plot(screen))
+        .width(Fill)
+        .height(Length::Fixed(HEIGHT))
+        .into()
+}
+
+/// What the plot draws of `screen`.
+fn plot(screen: &AlbumScreen) -> Plot {
     let checked = screen.checked.as_ref();
-    let plot = Plot {
+    Plot {
         layout: checked.map(|c| c.layout.clone()),
         histories: checked.map(|c| c.histories.clone()).unwrap_or_default(),
         titles: screen
@@ -68,6 +91,12 @@ pub fn view(screen: &AlbumScreen) -> Element<'_, Message> {
                 Transition::Crossfade { seconds, .. } => (true, seconds),
             })
             .collect(),
+        fades: screen
+            .album
+            .tracks
+            .iter()
+            .map(|t| (t.edit.fade_in_s, t.edit.fade_out_s))
+            .collect(),
         target_lufs: screen.album.loudness.target_lufs,
         current: screen.is_current(),
         selected: screen.selected,
@@ -76,11 +105,7 @@ pub fn view(screen: &AlbumScreen) -> Element<'_, Message> {
             let heard = (playing.player.playhead() as usize).min(clip.frames.len());
             Some((clip.frames.clone(), clip.frames.start + heard))
         }),
-    };
-    canvas::Canvas::new(plot)
-        .width(Fill)
-        .height(Length::Fixed(HEIGHT))
-        .into()
+    }
 }
 
 impl Plot {
@@ -100,6 +125,41 @@ impl Plot {
         }
         let next = layout.tracks.get(n + 1)?;
         Some((layout.seconds(next.start) / self.scale(width)?) as f32)
+    }
+
+    /// Where track n's fade handle at `end` is (px): its fade's length in from that end of
+    /// its block. None while the layout on screen is of another list of tracks.
+    fn fade_x(&self, n: usize, end: FadeEnd, width: f32) -> Option<f32> {
+        let layout = self.layout.as_ref()?;
+        if layout.tracks.len() != self.fades.len() {
+            return None;
+        }
+        let scale = self.scale(width)?;
+        let placed = layout.tracks.get(n)?;
+        let (fade_in, fade_out) = self.fades[n];
+        let (left, right) = (
+            layout.seconds(placed.start),
+            layout.seconds(placed.start + placed.frames),
+        );
+        // A fade longer than the track is drawn to its other end (the render stops there).
+        let at = match end {
+            FadeEnd::In => (left + fade_in).min(right),
+            FadeEnd::Out => (right - fade_out).max(left),
+        };
+        Some((at / scale) as f32)
+    }
+
+    /// The fade handle under a press at `at`, if any.
+    fn fade_under(&self, at: Point, width: f32) -> Option<(usize, FadeEnd)> {
+        if !FADE_BAND.contains(&at.y) {
+            return None;
+        }
+        (0..self.fades.len())
+            .flat_map(|n| [(n, FadeEnd::In), (n, FadeEnd::Out)])
+            .filter_map(|(n, end)| Some((n, end, (self.fade_x(n, end, width)? - at.x).abs())))
+            .filter(|&(_, _, distance)| distance <= HANDLE_PX)
+            .min_by(|a, b| a.2.total_cmp(&b.2))
+            .map(|(n, end, _)| (n, end))
     }
 
     fn y(lufs: f32) -> f32 {
@@ -122,12 +182,32 @@ impl canvas::Program<Message> for Plot {
         match event {
             canvas::Event::Mouse(mouse::Event::ButtonPressed(mouse::Button::Left)) => {
                 let at = cursor.position_in(bounds)?;
+                if let Some((n, end)) = self.fade_under(at, width) {
+                    let (fade_in, fade_out) = self.fades[n];
+                    let seconds = match end {
+                        FadeEnd::In => fade_in,
+                        FadeEnd::Out => fade_out,
+                    };
+                    drag.fade = Some((n, end, at.x, seconds));
+                    return Some(Action::capture());
+                }
                 let n = (0..self.joins.len().saturating_sub(1)).find(|&n| {
                     self.handle_x(n, width)
                         .is_some_and(|x| (x - at.x).abs() <= HANDLE_PX)
                 })?;
                 drag.join = Some((n, at.x, self.joins[n].1));
                 Some(Action::capture())
+            }
+            canvas::Event::Mouse(mouse::Event::CursorMoved { .. }) if drag.fade.is_some() => {
+                let (n, end, from, seconds) = drag.fade?;
+                let at = cursor.position_from(bounds.position())?;
+                let moved = f64::from(at.x - from) * self.scale(width)?;
+                // A fade-in grows to the right, into the track; a fade-out to the left.
+                let length = match end {
+                    FadeEnd::In => seconds + moved,
+                    FadeEnd::Out => seconds - moved,
+                };
+                Some(Action::publish(Message::Fade(n, end, length.max(0.0))).and_capture())
             }
             canvas::Event::Mouse(mouse::Event::CursorMoved { .. }) => {
                 let (n, from, seconds) = drag.join?;
@@ -144,8 +224,9 @@ impl canvas::Program<Message> for Plot {
                 Some(Action::publish(Message::Transition(n, length.max(floor))).and_capture())
             }
             canvas::Event::Mouse(mouse::Event::ButtonReleased(mouse::Button::Left)) => {
-                drag.join.take()?;
-                Some(Action::publish(Message::Released).and_capture())
+                // Both are let go (`|`, not `||`: the second is taken even when the first was held).
+                let held = drag.fade.take().is_some() | drag.join.take().is_some();
+                held.then(|| Action::publish(Message::Released).and_capture())
             }
             _ => None,
         }
@@ -245,6 +326,32 @@ impl canvas::Program<Message> for Plot {
                 Stroke::default().with_color(style::TEXT).with_width(1.5),
             );
         }
+        // The fades: a line from the silent corner of the block to a handle at the top where
+        // the fade ends (a handle at the corner: no fade).
+        for n in 0..layout.tracks.len() {
+            let placed = &layout.tracks[n];
+            let (left, right) = (x(placed.start), x(placed.start + placed.frames));
+            for end in [FadeEnd::In, FadeEnd::Out] {
+                let Some(at) = self.fade_x(n, end, size.width) else {
+                    continue;
+                };
+                let corner = match end {
+                    FadeEnd::In => left,
+                    FadeEnd::Out => right,
+                };
+                if (at - corner).abs() >= 1.0 {
+                    frame.stroke(
+                        &Path::line(Point::new(corner, HEIGHT - 14.0), Point::new(at, 14.0)),
+                        Stroke::default().with_color(style::TEXT).with_width(1.0),
+                    );
+                }
+                frame.fill_rectangle(
+                    Point::new(at - 3.0, FADE_BAND.start + 6.0),
+                    Size::new(6.0, 6.0),
+                    style::TEXT,
+                );
+            }
+        }
         // The joins: a handle at each next track's start, with its length.
         for n in 0..layout.tracks.len().saturating_sub(1) {
             let Some(at) = self.handle_x(n, size.width) else {
@@ -279,12 +386,15 @@ impl canvas::Program<Message> for Plot {
         bounds: Rectangle,
         cursor: mouse::Cursor,
     ) -> mouse::Interaction {
-        if drag.join.is_some() {
+        if drag.join.is_some() || drag.fade.is_some() {
             return mouse::Interaction::ResizingHorizontally;
         }
         let Some(at) = cursor.position_in(bounds) else {
             return mouse::Interaction::default();
         };
+        if self.fade_under(at, bounds.width).is_some() {
+            return mouse::Interaction::ResizingHorizontally;
+        }
         let near = (0..self.joins.len().saturating_sub(1)).any(|n| {
             self.handle_x(n, bounds.width)
                 .is_some_and(|x| (x - at.x).abs() <= HANDLE_PX)
@@ -294,5 +404,65 @@ impl canvas::Program<Message> for Plot {
         } else {
             mouse::Interaction::default()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use iced::widget::canvas::Program;
+    use iced::{Point, Rectangle, Size, mouse};
+
+    use super::*;
+
+    #[test]
+    fn a_fade_handle_drags_its_fade_longer_and_a_join_handle_is_left_alone() {
+        let screen = super::super::tests::ready("fade-handle");
+        let plot = plot(&screen);
+        let width = 1_000.0;
+        let bounds = Rectangle::new(Point::ORIGIN, Size::new(width, HEIGHT));
+        let scale = plot.scale(width).expect("laid out");
+        let mut drag = Drag::default();
+        let event = |e| canvas::Event::Mouse(e);
+        let at = |x: f32, y: f32| mouse::Cursor::Available(Point::new(x, y));
+        // Track 2 has no fade: its handle sits at its block's start, in the band at the top.
+        let start = plot.fade_x(1, FadeEnd::In, width).expect("a handle");
+        let press = event(mouse::Event::ButtonPressed(mouse::Button::Left));
+        assert!(
+            plot.update(&mut drag, &press, bounds, at(start + 2.0, 16.0))
+                .is_some()
+        );
+        let to = Point::new(start + 2.0 + 25.0, 18.0);
+        let moved = plot
+            .update(
+                &mut drag,
+                &event(mouse::Event::CursorMoved { position: to }),
+                bounds,
+                at(to.x, to.y),
+            )
+            .expect("a fade");
+        match moved.into_inner().0 {
+            Some(Message::Fade(1, FadeEnd::In, seconds)) => {
+                assert!((seconds - 25.0 * scale).abs() < 1e-6, "{seconds}");
+            }
+            other => panic!("{other:?}"),
+        }
+        let release = event(mouse::Event::ButtonReleased(mouse::Button::Left));
+        let released = plot.update(&mut drag, &release, bounds, at(to.x, to.y));
+        assert!(matches!(
+            released.and_then(|a| a.into_inner().0),
+            Some(Message::Released)
+        ));
+        // Lower down, the same place is join 1's handle: a press there moves the gap.
+        let mut drag = Drag::default();
+        assert!(
+            plot.update(&mut drag, &press, bounds, at(start, HEIGHT - 14.0))
+                .is_some()
+        );
+        assert!(drag.fade.is_none() && drag.join.is_some());
+        // A track's fade-out handle sits at its block's end.
+        let end = plot.fade_x(0, FadeEnd::Out, width).expect("a handle");
+        let layout = plot.layout.as_ref().expect("laid out");
+        let block_end = (layout.seconds(layout.tracks[0].span().end) / scale) as f32;
+        assert!((end - block_end).abs() < 0.01);
     }
 }

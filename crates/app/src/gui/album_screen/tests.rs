@@ -67,7 +67,7 @@ fn album_on_disk(name: &str) -> (PathBuf, Album) {
 }
 
 /// The screen open on the album with its overview done, as it is once the task is back.
-fn ready(name: &str) -> AlbumScreen {
+pub(super) fn ready(name: &str) -> AlbumScreen {
     let speakers = crest_playback::manual::ManualBackend::with(ManualDevice::speakers());
     ready_on(name, Output(Arc::new(speakers)))
 }
@@ -473,4 +473,57 @@ fn a_transition_plays_exactly_what_the_continuous_file_holds_there() {
             .as_deref()
             .is_some_and(|n| n.contains("updating"))
     );
+}
+
+#[test]
+fn a_fade_dragged_or_typed_is_one_undo_step_and_the_track_fades_as_rendered() {
+    use super::sequence_view::{FadeEnd, Message as Plot};
+    let mut screen = ready("fades");
+    // RMS of track 2's first 20 ms against its 1.0–1.2 s, as the overview rendered it (the
+    // first join's stretch holds all of tracks 1 and 2).
+    let head_against_body = |screen: &AlbumScreen| {
+        let checked = screen.checked.as_ref().expect("checked");
+        let clip = &checked.transitions[0];
+        let rate = clip.audio.sample_rate() as usize;
+        let start = checked.layout.tracks[1].start - clip.frames.start;
+        let rms = |range: std::ops::Range<usize>| {
+            let x = &clip.audio.channel(0)[range];
+            (x.iter().map(|v| f64::from(*v).powi(2)).sum::<f64>() / x.len() as f64).sqrt()
+        };
+        rms(start..start + rate / 50) / rms(start + rate..start + rate * 6 / 5)
+    };
+    let before = head_against_body(&screen);
+    assert!(before > 0.3, "no fade yet: {before:.3}");
+    let steps = screen.undo.len();
+    // A drag publishes a length on every move; let go, it is one step and measured again.
+    apply(
+        &mut screen,
+        vec![
+            Message::Select(1),
+            Message::Sequence(Plot::Fade(1, FadeEnd::In, 0.4)),
+            Message::Sequence(Plot::Fade(1, FadeEnd::In, 0.8)),
+            Message::Sequence(Plot::Fade(1, FadeEnd::In, 1.0)),
+            Message::Sequence(Plot::Released),
+        ],
+    );
+    assert_eq!(screen.undo.len(), steps + 1);
+    assert_eq!(screen.album.tracks[1].edit.fade_in_s, 1.0);
+    assert!(!screen.is_current() && screen.checking.is_some());
+    deliver_check(&mut screen);
+    let faded = head_against_body(&screen);
+    assert!(faded < 0.05, "faded in over a second: {faded:.4}");
+    // The selected track's fields show it, and typing is another step.
+    let mut ui = window(&screen);
+    assert!(ui.find(text_starting("Track 2: fade in")).is_ok());
+    drop(ui);
+    assert_eq!(screen.shown(Field::FadeIn(1)), "1.00");
+    let _task = screen.update(Message::Typed(Field::FadeOut(1), "2.5".into()));
+    assert_eq!(screen.album.tracks[1].edit.fade_out_s, 2.5);
+    assert_eq!(screen.undo.len(), steps + 2);
+    // Longer than a fade may be is not taken.
+    let _task = screen.update(Message::Typed(Field::FadeOut(1), "61".into()));
+    assert_eq!(screen.album.tracks[1].edit.fade_out_s, 2.5);
+    apply(&mut screen, vec![Message::Undo, Message::Undo]);
+    assert_eq!(screen.album.tracks[1].edit.fade_in_s, 0.0);
+    assert_eq!(screen.album.tracks[1].edit.fade_out_s, 0.0);
 }
