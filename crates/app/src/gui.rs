@@ -41,7 +41,7 @@ use crest_engine::session::Session as SessionFile;
 use iced::widget::{button, column, container, progress_bar, row, stack, text};
 use iced::{Element, Fill, Length, Subscription, Task};
 
-use album_screen::{AlbumScreen, Speakers};
+use album_screen::{AlbumScreen, Speakers, TrackForDesk};
 pub use context::Context;
 use crest_engine::album::Album;
 use dialog::{Ask, Picked};
@@ -127,6 +127,8 @@ pub enum Message {
     /// A typed path standing in for the relink dialog (for the track in `Desk::relinking`).
     AlbumRelinkTyped(Picked),
     AlbumSavePicked(Picked),
+    /// Leave the album's track open in the desk: its chain and fades go back into the album.
+    BackToAlbum,
 }
 
 impl From<session::Message> for Message {
@@ -144,6 +146,15 @@ pub struct Desk {
     typing: Option<Typing<Message>>,
     /// The source of the album track a typed path relinks.
     relinking: Option<PathBuf>,
+    /// The album one of whose tracks is open in the desk, waiting for it to come back.
+    album_behind: Option<AlbumBehind>,
+}
+
+/// An album waiting while one of its tracks is mastered in the desk.
+#[derive(Debug)]
+struct AlbumBehind {
+    screen: Box<AlbumScreen>,
+    track: TrackForDesk,
 }
 
 /// What the window shows.
@@ -204,6 +215,7 @@ impl Desk {
             screen: Screen::Failed(String::new()),
             typing: None,
             relinking: None,
+            album_behind: None,
         };
         let task = match file {
             Some(path) if is_album_file(&path) => desk.open_album(&path),
@@ -239,8 +251,17 @@ impl Desk {
             &self.context.preferences,
         );
         let pending = self.context.pending.take();
-        let task = match pending {
-            Some(file) if file.source == session.source => session.apply_file(&file),
+        let album_track = self
+            .album_behind
+            .as_ref()
+            .map(|behind| &behind.track)
+            .filter(|track| session.source.as_ref() == Some(&track.source));
+        let task = match (pending, album_track) {
+            (Some(file), _) if file.source == session.source => session.apply_file(&file),
+            (_, Some(track)) => {
+                self.context.session_path = None;
+                session.start_with(track.settings.clone())
+            }
             _ => {
                 self.context.session_path = None;
                 session.render_task()
@@ -253,8 +274,11 @@ impl Desk {
     /// Loads a track (none: the demo): beside the open session, which stays until the new
     /// one is ready, or in place of whatever the desk shows.
     fn load(&mut self, path: Option<PathBuf>) -> Task<Message> {
+        // An album waiting for its track comes back first, and is saved like one on screen
+        // (its check is not needed: the album is about to be replaced).
+        let back = self.back_to_album();
         if let Some(task) = self.keep_unsaved_album() {
-            return task;
+            return Task::batch([back, task]);
         }
         let name = path
             .as_ref()
@@ -275,8 +299,9 @@ impl Desk {
 
     /// Opens an album file in the album screen, which starts its overview at once.
     fn open_album(&mut self, path: &Path) -> Task<Message> {
+        let back = self.back_to_album();
         if let Some(task) = self.keep_unsaved_album() {
-            return task;
+            return Task::batch([back, task]);
         }
         match Album::load(path) {
             Ok(album) => {
@@ -306,6 +331,49 @@ impl Desk {
                 Task::none()
             }
         }
+    }
+
+    /// Opens an album's track in the desk: the album waits, the track loads and opens with
+    /// its chain.
+    fn open_album_track(&mut self, track: TrackForDesk) -> Task<Message> {
+        let Screen::Album(_) = &self.screen else {
+            return Task::none();
+        };
+        let job = Arc::new(Job::default());
+        let name = track.source.display().to_string();
+        let loading = Screen::Loading {
+            name,
+            job: Arc::clone(&job),
+        };
+        let Screen::Album(mut screen) = std::mem::replace(&mut self.screen, loading) else {
+            return Task::none();
+        };
+        screen.stop_work();
+        let source = track.source.clone();
+        self.album_behind = Some(AlbumBehind { screen, track });
+        load_task(
+            Some(source),
+            self.context.decode_limits(),
+            job,
+            Message::Loaded,
+        )
+    }
+
+    /// The album whose track is open comes back, with the chain and fades the desk left the
+    /// track with (nothing when no album waits).
+    fn back_to_album(&mut self) -> Task<Message> {
+        let Some(AlbumBehind { mut screen, track }) = self.album_behind.take() else {
+            return Task::none();
+        };
+        let task = match &self.screen {
+            Screen::Session(session) if session.source.as_ref() == Some(&track.source) => {
+                screen.take_track_chain(track.track, &session.settings)
+            }
+            // The track never opened (its load failed or was cancelled): the album as it was.
+            _ => screen.take_track_chain(track.track, &track.settings),
+        };
+        self.screen = Screen::Album(screen);
+        task.map(Message::Album)
     }
 
     /// An album with edits not saved is not closed by opening something else: it is saved to
@@ -403,6 +471,11 @@ impl Desk {
                 match loaded {
                     // The old player stops as it is dropped; the new track starts paused.
                     Ok(loaded) => self.start_session(loaded),
+                    Err(error) if self.album_behind.is_some() => {
+                        let task = self.back_to_album();
+                        self.say(format!("The track could not be opened: {error}"));
+                        task
+                    }
                     Err(error) => {
                         self.context.pending = None;
                         match &mut self.screen {
@@ -503,6 +576,15 @@ impl Desk {
             }
             Message::Progress => Task::none(),
             Message::Quit => self.quit(),
+            Message::BackToAlbum => {
+                if let Screen::Session(session) = &mut self.screen
+                    && session.export_job().is_some()
+                {
+                    session.tell("Back to the album once the export is done.".to_owned());
+                    return Task::none();
+                }
+                self.back_to_album()
+            }
             Message::Album(message) => {
                 let Screen::Album(album) = &mut self.screen else {
                     return Task::none();
@@ -590,6 +672,7 @@ impl Desk {
                     Message::AlbumRelinkPicked(was.clone(), picked)
                 })
             }
+            album_screen::Event::OpenTrack(track) => self.open_album_track(*track),
             album_screen::Event::Save { choose } => {
                 let Screen::Album(album) = &self.screen else {
                     return Task::none();
@@ -705,7 +788,9 @@ impl Desk {
             album.notice = Some("Closing once the export has stopped…".to_owned());
             return Task::none();
         }
-        // An album's edits are saved to its file rather than lost.
+        // An album's edits are saved to its file rather than lost, with those made to one of
+        // its tracks in the desk.
+        let _ = self.back_to_album();
         if self.keep_unsaved_album().is_some() {
             return Task::none();
         }
@@ -808,9 +893,15 @@ impl Desk {
             )
             .center(Fill)
             .into(),
-            Screen::Session(session) => session
-                .view(&self.context.preferences.recent)
-                .map(Message::Session),
+            Screen::Session(session) => {
+                let desk = session
+                    .view(&self.context.preferences.recent)
+                    .map(Message::Session);
+                match &self.album_behind {
+                    Some(behind) => column![album_track_banner(behind), desk].spacing(8).into(),
+                    None => desk,
+                }
+            }
             Screen::Album(album) => album.view().map(Message::Album),
         };
         // The application's own word and the offer to restore lie over the foot of the window
@@ -845,6 +936,36 @@ impl Desk {
             None => page,
         }
     }
+}
+
+/// Over the desk while an album's track is open in it: which track, where its changes go, and
+/// the way back.
+fn album_track_banner(behind: &AlbumBehind) -> Element<'_, Message> {
+    let track = &behind.track;
+    let level = track
+        .settings
+        .limiter
+        .target_lufs
+        .map_or_else(String::new, |t| format!(" at {t:.1} LUFS"));
+    container(
+        row![
+            text(format!(
+                "Track {} \u{201c}{}\u{201d} of the album \u{201c}{}\u{201d}{level}: its chain and \
+                 fades go back into the album; its level and ceiling stay the album's.",
+                track.track + 1,
+                track.title,
+                behind.screen.name()
+            ))
+            .color(style::TARGET)
+            .width(Fill),
+            button("Back to the album").on_press(Message::BackToAlbum),
+        ]
+        .spacing(12)
+        .align_y(iced::Alignment::Center),
+    )
+    .padding([6, 10])
+    .style(container::bordered_box)
+    .into()
 }
 
 /// What saving the session under a name asks for: beside its track, named after it.

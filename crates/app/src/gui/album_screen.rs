@@ -123,6 +123,8 @@ pub enum Message {
     Sequence(sequence_view::Message),
     /// The overview of check `id`.
     Checked(u64, Arc<Result<Checked, String>>),
+    /// Open track n in the single-track desk with its chain (asks the desk).
+    OpenTrack(usize),
     /// Play the join after track n as the export stores it (from its last seconds into the
     /// next track's first).
     PlayTransition(usize),
@@ -158,6 +160,21 @@ pub enum Event {
     Relink(PathBuf),
     /// Save the album (to its file, or `choose` one).
     Save { choose: bool },
+    /// Open a track in the single-track desk: its mix, its chain at the album's planned level
+    /// with its fades, and the track's number (its changes come back through
+    /// [`AlbumScreen::take_track_chain`]).
+    OpenTrack(Box<TrackForDesk>),
+}
+
+/// What the single-track desk opens of an album's track.
+#[derive(Debug, Clone)]
+pub struct TrackForDesk {
+    pub track: usize,
+    pub source: PathBuf,
+    pub title: String,
+    /// Its chain as the album renders it: the album's or its own, the level the album's plan
+    /// gives it, the album's ceiling, and its trims and fades as the output stage.
+    pub settings: ChainSettings,
 }
 
 /// The export panel's choices and its job.
@@ -311,6 +328,73 @@ impl AlbumScreen {
         })
     }
 
+    /// Track `n` as the single-track desk opens it, or why it cannot be.
+    fn track_for_desk(&self, n: usize) -> Result<TrackForDesk, String> {
+        if n >= self.album.tracks.len() {
+            return Err("No such track.".into());
+        }
+        if self.missing.contains(&n) {
+            return Err(format!("Track {} is missing: relink it first.", n + 1));
+        }
+        if self.export.running.is_some() {
+            return Err("The album is being exported: open the track when it is done.".into());
+        }
+        // Its level as the album plans it (the album's target, shifted, and its offset); until
+        // the first overview is back, the album's target.
+        let target = self
+            .checked
+            .as_ref()
+            .filter(|_| self.is_current())
+            .and_then(|c| c.overview.tracks.get(n))
+            .map_or(self.album.loudness.target_lufs, |t| t.target_lufs);
+        Ok(TrackForDesk {
+            track: n,
+            source: self.album.source_path(n, &self.folder),
+            title: self.album.tracks[n].title.clone(),
+            settings: self.album.track_chain(n, target),
+        })
+    }
+
+    /// Track `n`'s chain and fades as the single-track desk left them: one undo step when
+    /// anything changed, and the album measured again. Its level and ceiling stay the album's
+    /// (the plan sets them); a chain equal to the album's stays the album's.
+    pub fn take_track_chain(&mut self, n: usize, settings: &ChainSettings) -> Task<Message> {
+        let Some(track) = self.album.tracks.get(n) else {
+            return Task::none();
+        };
+        let album_chain = &self.album.chain;
+        let mut chain = settings.clone();
+        chain.limiter.target_lufs = album_chain.limiter.target_lufs;
+        chain.limiter.ceiling_dbtp = album_chain.limiter.ceiling_dbtp;
+        chain.output = album_chain.output.clone();
+        let own = match &track.chain {
+            None if chain == *album_chain => None,
+            _ => Some(chain),
+        };
+        let output = &settings.output;
+        let edit = crest_engine::album::TrackEdit {
+            trim_start_s: output.trim_start_s,
+            trim_end_s: output.trim_end_s,
+            fade_in_s: output.fade_in_s,
+            fade_out_s: output.fade_out_s,
+            fade_in_curve: output.fade_in_curve,
+            fade_out_curve: output.fade_out_curve,
+        };
+        if own == track.chain && edit == track.edit {
+            // A check cut off while the track was away runs again.
+            return if self.checking.is_some() || !self.is_current() {
+                self.check_task()
+            } else {
+                Task::none()
+            };
+        }
+        self.edit(None);
+        let track = &mut self.album.tracks[n];
+        track.chain = own;
+        track.edit = edit;
+        self.check_task()
+    }
+
     /// Plays the join after track `n` from the overview on screen, when it is of the album as
     /// it stands: the stored samples through a chain with every stage off, so what is heard
     /// is what the export writes.
@@ -401,6 +485,16 @@ impl AlbumScreen {
                 self.poll_playback();
                 (Task::none(), None)
             }
+            Message::OpenTrack(n) => match self.track_for_desk(n) {
+                Ok(track) => {
+                    self.playing = None;
+                    (Task::none(), Some(Event::OpenTrack(Box::new(track))))
+                }
+                Err(why) => {
+                    self.notice = Some(why);
+                    (Task::none(), None)
+                }
+            },
             Message::PlayTransition(n) => {
                 self.play_transition(n);
                 (Task::none(), None)
@@ -1117,6 +1211,10 @@ impl AlbumScreen {
                     self.number_field(Field::FadeOut(n), 52.0),
                     text("s (or drag the handles at the top of its block on the timeline)")
                         .color(style::MUTED),
+                    container(text("")).width(Fill),
+                    button(text("Open in the desk").size(13))
+                        .padding([2, 8])
+                        .on_press(Message::OpenTrack(n)),
                 ]
                 .spacing(6)
                 .padding([4, 4])

@@ -485,6 +485,13 @@ impl Session {
         ])
     }
 
+    /// Starts on `settings` rather than the default chain (an album's track opens with the
+    /// chain the album renders it with): heard at once, the master rendered for them.
+    pub fn start_with(&mut self, settings: ChainSettings) -> Task<Message> {
+        self.settings = settings;
+        self.settings_changed()
+    }
+
     /// New settings as one undoable step (a snapshot, a preset, a target).
     fn replace_settings(&mut self, settings: ChainSettings) -> Task<Message> {
         let before = std::mem::replace(&mut self.settings, settings);

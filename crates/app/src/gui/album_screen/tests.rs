@@ -527,3 +527,105 @@ fn a_fade_dragged_or_typed_is_one_undo_step_and_the_track_fades_as_rendered() {
     assert_eq!(screen.album.tracks[1].edit.fade_in_s, 0.0);
     assert_eq!(screen.album.tracks[1].edit.fade_out_s, 0.0);
 }
+
+#[test]
+fn a_track_opened_in_the_desk_brings_its_chain_and_fades_back_into_the_album() {
+    use super::super::chain_panel::Edit;
+    use super::super::session::Message as S;
+    use super::super::{Context, Desk, Message as M, Screen};
+    use crest_engine::chain::params::Param;
+    let (path, _) = album_on_disk("desk-track");
+    let output = Output(Arc::new(ManualBackend::with(ManualDevice::speakers())));
+    let (mut desk, _task) = Desk::with_context(Some(path), Context::new(output, None));
+    fn album_screen(desk: &Desk) -> &AlbumScreen {
+        match &desk.screen {
+            Screen::Album(screen) => screen,
+            _ => panic!("the album screen"),
+        }
+    }
+    // Its overview, as the task would bring it.
+    let (id, _, _) = album_screen(&desk).checking.clone().expect("a check");
+    let result = check(&ExportOrder::of(album_screen(&desk)), &Job::default());
+    let _ = desk.update(M::Album(Message::Checked(id, Arc::new(result))));
+    let planned = album_screen(&desk)
+        .checked
+        .as_ref()
+        .expect("checked")
+        .overview
+        .tracks[1]
+        .target_lufs;
+    let steps = album_screen(&desk).undo.len();
+    // Track 2 opens from its line: the album waits, the track loads.
+    let _ = desk.update(M::Album(Message::Select(1)));
+    let mut ui = Simulator::with_size(Default::default(), (1280.0, 800.0), desk.view());
+    ui.click("Open in the desk").expect("the button");
+    let messages: Vec<M> = ui.into_messages().collect();
+    for message in messages {
+        let _ = desk.update(message);
+    }
+    let Screen::Loading { job, .. } = &desk.screen else {
+        panic!("the track loads");
+    };
+    let source = album_screen_behind(&desk)
+        .album
+        .source_path(1, &album_screen_behind(&desk).folder);
+    let loaded = super::super::pipeline::load(Some(source), &DecodeLimits::mastering(), job);
+    let _ = desk.update(M::Loaded(Arc::new(loaded)));
+    let Screen::Session(session) = &desk.screen else {
+        panic!("the track in the desk");
+    };
+    // It opens with the chain the album renders it with, at the album's planned level.
+    assert_eq!(session.settings.limiter.target_lufs, Some(planned));
+    assert_eq!(
+        session.settings.eq,
+        ChainSettings::gentle_master().eq,
+        "the album's chain"
+    );
+    let mut ui = Simulator::with_size(Default::default(), (1280.0, 800.0), desk.view());
+    assert!(
+        ui.find(text_starting("Track 2 “song2” of the album “Screen Test”"))
+            .is_ok()
+    );
+    drop(ui);
+    // A wider stereo image and a fade-out, made in the desk.
+    for (param, value) in [(Param::Width, 130.0), (Param::FadeOut, 1.5)] {
+        let _ = desk.update(M::Session(S::Chain(Edit::Set(param, value))));
+    }
+    let _ = desk.update(M::BackToAlbum);
+    let screen = album_screen(&desk);
+    let track = &screen.album.tracks[1];
+    let own = track.chain.as_ref().expect("its own chain now");
+    assert!(
+        (own.stereo.width - 1.3).abs() < 1e-9,
+        "{}",
+        own.stereo.width
+    );
+    assert_eq!(track.edit.fade_out_s, 1.5);
+    // Its level and ceiling stay the album's to plan; the other tracks keep the album chain.
+    assert_eq!(
+        own.limiter.target_lufs,
+        screen.album.chain.limiter.target_lufs
+    );
+    assert!(screen.album.tracks[0].chain.is_none());
+    assert_eq!(screen.undo.len(), steps + 1, "one undo step");
+    assert!(screen.unsaved && screen.checking.is_some());
+    // Opened and left unchanged, nothing changes.
+    let _ = desk.update(M::Album(Message::OpenTrack(0)));
+    let Screen::Loading { job, .. } = &desk.screen else {
+        panic!("the track loads");
+    };
+    let source = album_screen_behind(&desk)
+        .album
+        .source_path(0, &album_screen_behind(&desk).folder);
+    let loaded = super::super::pipeline::load(Some(source), &DecodeLimits::mastering(), job);
+    let _ = desk.update(M::Loaded(Arc::new(loaded)));
+    let _ = desk.update(M::BackToAlbum);
+    let screen = album_screen(&desk);
+    assert!(screen.album.tracks[0].chain.is_none());
+    assert_eq!(screen.undo.len(), steps + 1);
+}
+
+/// The album waiting while one of its tracks is open in the desk.
+fn album_screen_behind(desk: &super::super::Desk) -> &AlbumScreen {
+    &desk.album_behind.as_ref().expect("an album waits").screen
+}

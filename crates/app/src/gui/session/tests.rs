@@ -46,6 +46,7 @@ pub(super) fn ready_with(output: Output, storage: Option<Storage>) -> Desk {
         screen: Screen::Failed(String::new()),
         typing: None,
         relinking: None,
+        album_behind: None,
     };
     let _task = desk.start_session(loaded);
     desk

@@ -128,6 +128,7 @@ fn a_file_that_cannot_be_read_says_why() {
         },
         typing: None,
         relinking: None,
+        album_behind: None,
     };
     let loaded = load(
         Some("/nonexistent/missing.wav".into()),
