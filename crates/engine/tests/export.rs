@@ -348,8 +348,13 @@ fn quantising_channels_in_parallel_stores_what_prepare_stores() {
     // Loud enough that some samples clamp, with exact silence that must stay silent.
     let mut left = noise(frames, 31, 1.3);
     left[10_000..12_000].fill(0.0);
-    let audio = AudioBuffer::new(44_100, vec![left, noise(frames, 32, 0.3)]).expect("audio");
-    for dither in [Dither::Tpdf, Dither::Shaped, Dither::None] {
+    // Three channels: the halves the channels are split into are not one each.
+    let audio = AudioBuffer::new(
+        44_100,
+        vec![left, noise(frames, 32, 0.3), noise(frames, 33, 0.5)],
+    )
+    .expect("audio");
+    for dither in [Dither::Tpdf, Dither::Shaped, Dither::Gentle, Dither::None] {
         for format in [Format::Wav16, Format::Wav24, Format::Wav32f] {
             let whole = prepare(audio.clone(), format, dither);
             let (exact, clamped) = quantize_in_place(audio.clone(), format, dither, &Threads);

@@ -53,6 +53,9 @@ pub struct Checked {
     pub histories: Vec<Vec<f32>>,
     /// Each join's stretch of the sequence as the export stores it, by the track it follows.
     pub transitions: Vec<Clip>,
+    /// The tracks' sources in the order the overview laid them out: its handles belong to
+    /// the list on screen only while the list is in this order.
+    pub sources: Vec<PathBuf>,
 }
 
 /// The longest fade in or out (s): as long as the longest crossfade.
@@ -419,7 +422,13 @@ impl AlbumScreen {
         match opened {
             Ok(mut player) => {
                 player.send(Command::Play);
-                self.notice = None;
+                self.notice = player.output().converted_from.map(|rate| {
+                    format!(
+                        "The output runs at {} Hz: this {rate} Hz join is converted as it plays, \
+                         not heard sample for sample as exported.",
+                        player.output().sample_rate
+                    )
+                });
                 self.playing = Some(Playing {
                     join: n,
                     player,
@@ -463,13 +472,15 @@ impl AlbumScreen {
             self.drafts.clear();
         }
         self.unsaved = true;
-        // A title changes no level or time: the overview stays current.
+        // A title changes no level or time: the overview stays current (and what plays).
         if !matches!(field, Some(Field::Title(_))) {
             self.generation = next_id();
+            self.playing = None;
         }
     }
 
     fn restore(&mut self, album: Album) -> Task<Message> {
+        self.playing = None;
         self.album = album;
         self.typing = None;
         self.drafts.clear();
@@ -653,8 +664,13 @@ impl AlbumScreen {
             }
             Message::Sequence(sequence_view::Message::Released) => {
                 self.typing = None;
-                if self.is_current() {
-                    // Pressed and let go without moving: nothing to measure again.
+                let running_for_now = self
+                    .checking
+                    .as_ref()
+                    .is_some_and(|(_, generation, _)| *generation == self.generation);
+                if self.is_current() || running_for_now {
+                    // Pressed and let go without moving, or measured already: nothing to
+                    // start again.
                     return (Task::none(), None);
                 }
                 (self.check_task(), None)
@@ -799,6 +815,7 @@ impl AlbumScreen {
                 _ => {}
             }
             self.generation = next_id();
+            self.playing = None;
             return self.check_task();
         }
         let panel = &mut self.export;
@@ -818,6 +835,7 @@ impl AlbumScreen {
                 if panel.running.is_some() {
                     return Task::none();
                 }
+                self.playing = None;
                 let job = Arc::new(Job::default());
                 let id = next_id();
                 panel.running = Some(Arc::clone(&job));
@@ -1456,6 +1474,12 @@ pub fn check(order: &ExportOrder, job: &Job) -> Result<Checked, String> {
         overview: mastered.overview,
         layout,
         transitions,
+        sources: order
+            .album
+            .tracks
+            .iter()
+            .map(|t| t.source.clone())
+            .collect(),
     })
 }
 

@@ -46,6 +46,9 @@ struct Plot {
     joins: Vec<(bool, f64)>,
     /// Each track's fade in and out (seconds) as the album says it now.
     fades: Vec<(f64, f64)>,
+    /// Whether the layout is of the tracks in the order on screen (none moved, added or
+    /// removed since): only then do its handles belong to them.
+    in_order: bool,
     target_lufs: f64,
     current: bool,
     selected: Option<usize>,
@@ -58,6 +61,9 @@ struct Plot {
 pub struct Drag {
     join: Option<(usize, f32, f64)>,
     fade: Option<(usize, FadeEnd, f32, f64)>,
+    /// A press where a fade-out and the next track's fade-in handle meet, and where: the
+    /// first move decides (left lengthens the fade-out, right the fade-in).
+    undecided: Option<(usize, f32)>,
 }
 
 /// The band at the top of the plot where fade handles sit (px); join handles sit below it.
@@ -97,7 +103,17 @@ fn plot(screen: &AlbumScreen) -> Plot {
             .iter()
             .map(|t| (t.edit.fade_in_s, t.edit.fade_out_s))
             .collect(),
-        target_lufs: screen.album.loudness.target_lufs,
+        in_order: checked.is_some_and(|c| {
+            c.sources.len() == screen.album.tracks.len()
+                && c.sources
+                    .iter()
+                    .zip(&screen.album.tracks)
+                    .all(|(laid_out, track)| *laid_out == track.source)
+        }),
+        // The target the overview was made for (a preset can mandate its own).
+        target_lufs: checked.map_or(screen.album.loudness.target_lufs, |c| {
+            c.overview.target_lufs
+        }),
         current: screen.is_current(),
         selected: screen.selected,
         playing: screen.playing.as_ref().and_then(|playing| {
@@ -120,7 +136,7 @@ impl Plot {
     /// screen is of another list of tracks (one added or removed since).
     fn handle_x(&self, n: usize, width: f32) -> Option<f32> {
         let layout = self.layout.as_ref()?;
-        if layout.tracks.len() != self.joins.len() {
+        if !self.in_order || layout.tracks.len() != self.joins.len() {
             return None;
         }
         let next = layout.tracks.get(n + 1)?;
@@ -131,7 +147,7 @@ impl Plot {
     /// its block. None while the layout on screen is of another list of tracks.
     fn fade_x(&self, n: usize, end: FadeEnd, width: f32) -> Option<f32> {
         let layout = self.layout.as_ref()?;
-        if layout.tracks.len() != self.fades.len() {
+        if !self.in_order || layout.tracks.len() != self.fades.len() {
             return None;
         }
         let scale = self.scale(width)?;
@@ -149,17 +165,28 @@ impl Plot {
         Some((at / scale) as f32)
     }
 
-    /// The fade handle under a press at `at`, if any.
-    fn fade_under(&self, at: Point, width: f32) -> Option<(usize, FadeEnd)> {
+    /// The fade handles under a press at `at`, nearest first: where a track's fade-out
+    /// handle and the next one's fade-in handle meet (a short gap), both.
+    fn fades_under(&self, at: Point, width: f32) -> Vec<(usize, FadeEnd)> {
         if !FADE_BAND.contains(&at.y) {
-            return None;
+            return Vec::new();
         }
-        (0..self.fades.len())
+        let mut near: Vec<(usize, FadeEnd, f32)> = (0..self.fades.len())
             .flat_map(|n| [(n, FadeEnd::In), (n, FadeEnd::Out)])
             .filter_map(|(n, end)| Some((n, end, (self.fade_x(n, end, width)? - at.x).abs())))
             .filter(|&(_, _, distance)| distance <= HANDLE_PX)
-            .min_by(|a, b| a.2.total_cmp(&b.2))
-            .map(|(n, end, _)| (n, end))
+            .collect();
+        near.sort_by(|a, b| a.2.total_cmp(&b.2));
+        near.into_iter().map(|(n, end, _)| (n, end)).collect()
+    }
+
+    /// Track n's fade at `end` as the album says it now (seconds).
+    fn fade_seconds(&self, n: usize, end: FadeEnd) -> f64 {
+        let (fade_in, fade_out) = self.fades.get(n).copied().unwrap_or_default();
+        match end {
+            FadeEnd::In => fade_in,
+            FadeEnd::Out => fade_out,
+        }
     }
 
     fn y(lufs: f32) -> f32 {
@@ -181,14 +208,19 @@ impl canvas::Program<Message> for Plot {
         let width = bounds.width;
         match event {
             canvas::Event::Mouse(mouse::Event::ButtonPressed(mouse::Button::Left)) => {
+                // A press starts afresh (a release lost outside the window leaves nothing held).
+                *drag = Drag::default();
                 let at = cursor.position_in(bounds)?;
-                if let Some((n, end)) = self.fade_under(at, width) {
-                    let (fade_in, fade_out) = self.fades[n];
-                    let seconds = match end {
-                        FadeEnd::In => fade_in,
-                        FadeEnd::Out => fade_out,
-                    };
-                    drag.fade = Some((n, end, at.x, seconds));
+                let under = self.fades_under(at, width);
+                let meeting = under.iter().find_map(|&(n, end)| {
+                    (end == FadeEnd::Out && under.contains(&(n + 1, FadeEnd::In))).then_some(n)
+                });
+                if let Some(n) = meeting {
+                    drag.undecided = Some((n, at.x));
+                    return Some(Action::capture());
+                }
+                if let Some(&(n, end)) = under.first() {
+                    drag.fade = Some((n, end, at.x, self.fade_seconds(n, end)));
                     return Some(Action::capture());
                 }
                 let n = (0..self.joins.len().saturating_sub(1)).find(|&n| {
@@ -197,6 +229,21 @@ impl canvas::Program<Message> for Plot {
                 })?;
                 drag.join = Some((n, at.x, self.joins[n].1));
                 Some(Action::capture())
+            }
+            canvas::Event::Mouse(mouse::Event::CursorMoved { .. }) if drag.undecided.is_some() => {
+                let (n, from) = drag.undecided?;
+                let at = cursor.position_from(bounds.position())?;
+                if at.x == from {
+                    return Some(Action::capture());
+                }
+                let (track, end) = if at.x < from {
+                    (n, FadeEnd::Out)
+                } else {
+                    (n + 1, FadeEnd::In)
+                };
+                drag.undecided = None;
+                drag.fade = Some((track, end, from, self.fade_seconds(track, end)));
+                self.update(drag, event, bounds, cursor)
             }
             canvas::Event::Mouse(mouse::Event::CursorMoved { .. }) if drag.fade.is_some() => {
                 let (n, end, from, seconds) = drag.fade?;
@@ -225,7 +272,9 @@ impl canvas::Program<Message> for Plot {
             }
             canvas::Event::Mouse(mouse::Event::ButtonReleased(mouse::Button::Left)) => {
                 // Both are let go (`|`, not `||`: the second is taken even when the first was held).
-                let held = drag.fade.take().is_some() | drag.join.take().is_some();
+                let held = drag.fade.take().is_some()
+                    | drag.join.take().is_some()
+                    | drag.undecided.take().is_some();
                 held.then(|| Action::publish(Message::Released).and_capture())
             }
             _ => None,
@@ -386,13 +435,13 @@ impl canvas::Program<Message> for Plot {
         bounds: Rectangle,
         cursor: mouse::Cursor,
     ) -> mouse::Interaction {
-        if drag.join.is_some() || drag.fade.is_some() {
+        if drag.join.is_some() || drag.fade.is_some() || drag.undecided.is_some() {
             return mouse::Interaction::ResizingHorizontally;
         }
         let Some(at) = cursor.position_in(bounds) else {
             return mouse::Interaction::default();
         };
-        if self.fade_under(at, bounds.width).is_some() {
+        if !self.fades_under(at, bounds.width).is_empty() {
             return mouse::Interaction::ResizingHorizontally;
         }
         let near = (0..self.joins.len().saturating_sub(1)).any(|n| {
@@ -413,6 +462,51 @@ mod tests {
     use iced::{Point, Rectangle, Size, mouse};
 
     use super::*;
+
+    fn plot_of_screen(screen: &AlbumScreen) -> Plot {
+        plot(screen)
+    }
+
+    #[test]
+    fn where_a_fade_out_meets_the_next_fade_in_the_first_move_chooses() {
+        let mut screen = super::super::tests::ready("fade-meet");
+        // No gap: track 1's end is track 2's start.
+        let _task = screen.update(super::super::Message::Typed(
+            super::super::Field::Seconds(0),
+            "0".into(),
+        ));
+        super::super::tests::deliver_check(&mut screen);
+        let plot = plot(&screen);
+        let width = 1_000.0;
+        let bounds = Rectangle::new(Point::ORIGIN, Size::new(width, HEIGHT));
+        let meet = plot.fade_x(0, FadeEnd::Out, width).expect("a handle");
+        assert_eq!(plot.fade_x(1, FadeEnd::In, width), Some(meet));
+        let at = |x: f32| mouse::Cursor::Available(Point::new(x, 16.0));
+        let press = canvas::Event::Mouse(mouse::Event::ButtonPressed(mouse::Button::Left));
+        for (to, expected) in [
+            (meet + 30.0, (1, FadeEnd::In)),
+            (meet - 30.0, (0, FadeEnd::Out)),
+        ] {
+            let mut drag = Drag::default();
+            assert!(plot.update(&mut drag, &press, bounds, at(meet)).is_some());
+            let position = Point::new(to, 16.0);
+            let moved = plot
+                .update(
+                    &mut drag,
+                    &canvas::Event::Mouse(mouse::Event::CursorMoved { position }),
+                    bounds,
+                    at(to),
+                )
+                .expect("a fade");
+            match moved.into_inner().0 {
+                Some(Message::Fade(n, end, seconds)) => {
+                    assert_eq!((n, end), expected);
+                    assert!(seconds > 0.0, "{seconds}");
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+    }
 
     #[test]
     fn a_fade_handle_drags_its_fade_longer_and_a_join_handle_is_left_alone() {
@@ -452,13 +546,25 @@ mod tests {
             released.and_then(|a| a.into_inner().0),
             Some(Message::Released)
         ));
-        // Lower down, the same place is join 1's handle: a press there moves the gap.
+        // Lower down, the same place is the handle of the join into track 2: a press there
+        // moves the gap.
         let mut drag = Drag::default();
         assert!(
             plot.update(&mut drag, &press, bounds, at(start, HEIGHT - 14.0))
                 .is_some()
         );
-        assert!(drag.fade.is_none() && drag.join.is_some());
+        assert!(drag.fade.is_none());
+        assert_eq!(drag.join.map(|(n, _, _)| n), Some(0));
+        // Moved in the list and not measured again, the layout is of another order: no
+        // handles until it is.
+        let mut moved_list = super::super::tests::ready("fade-handle-moved");
+        let _task = moved_list.update(super::super::Message::Move { from: 0, to: 1 });
+        assert!(
+            plot_of_screen(&moved_list)
+                .fade_x(0, FadeEnd::In, width)
+                .is_none()
+        );
+        assert!(plot_of_screen(&moved_list).handle_x(0, width).is_none());
         // A track's fade-out handle sits at its block's end.
         let end = plot.fade_x(0, FadeEnd::Out, width).expect("a handle");
         let layout = plot.layout.as_ref().expect("laid out");

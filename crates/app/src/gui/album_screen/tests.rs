@@ -85,7 +85,7 @@ fn ready_on(name: &str, output: Output) -> AlbumScreen {
 }
 
 /// Runs the overview the screen asked for, here, and delivers it.
-fn deliver_check(screen: &mut AlbumScreen) {
+pub(super) fn deliver_check(screen: &mut AlbumScreen) {
     let _task = screen.check_task();
     let (id, _, _) = screen.checking.clone().expect("a check started");
     let result = check(&ExportOrder::of(screen), &Job::default());
@@ -463,8 +463,12 @@ fn a_transition_plays_exactly_what_the_continuous_file_holds_there() {
         album_lufs.is_some_and(|l| (l + 23.0).abs() <= 0.2),
         "{album_lufs:?}"
     );
-    // An edit makes the overview old: nothing plays until it is back.
+    // An edit stops what plays (it is of the album before it) ...
+    apply(&mut screen, vec![Message::PlayTransition(0)]);
+    assert!(screen.playing.is_some());
     let _task = screen.update(Message::Typed(Field::Seconds(0), "3".into()));
+    assert!(screen.playing.is_none(), "stopped by the edit");
+    // ... and makes the overview old: nothing plays until it is back.
     let _ = screen.update(Message::PlayTransition(0));
     assert!(screen.playing.is_none());
     assert!(
