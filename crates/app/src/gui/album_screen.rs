@@ -210,6 +210,11 @@ pub struct Playing {
     pub player: Player,
     pub frames: usize,
     pub sample_rate: u32,
+    /// Play is sent once the new stream runs (before, the device's start-up could swallow
+    /// the first frames).
+    pub started: bool,
+    /// Stop was sent: the player goes once its fade is out.
+    stopping: bool,
 }
 
 #[derive(Debug)]
@@ -420,8 +425,7 @@ impl AlbumScreen {
             0,
         );
         match opened {
-            Ok(mut player) => {
-                player.send(Command::Play);
+            Ok(player) => {
                 self.notice = player.output().converted_from.map(|rate| {
                     format!(
                         "The output runs at {} Hz: this {rate} Hz join is converted as it plays, \
@@ -434,17 +438,27 @@ impl AlbumScreen {
                     player,
                     frames: clip.audio.frames(),
                     sample_rate: clip.audio.sample_rate(),
+                    started: false,
+                    stopping: false,
                 });
             }
             Err(error) => self.notice = Some(format!("Playback unavailable: {error}")),
         }
     }
 
-    /// Watches the transition playing: it stops at its end, or when its output fails.
+    /// Watches the transition playing: it starts once its output runs, and stops at its end,
+    /// when Stop's fade is out, or when its output fails.
     fn poll_playback(&mut self) {
         let Some(playing) = &mut self.playing else {
             return;
         };
+        if playing.stopping {
+            self.playing = None;
+            return;
+        }
+        if !playing.started && playing.player.is_running() {
+            playing.started = playing.player.send(Command::Play);
+        }
         match playing.player.poll() {
             Ok(polled) => {
                 if let Some(notice) = polled.notice {
@@ -511,7 +525,14 @@ impl AlbumScreen {
                 (Task::none(), None)
             }
             Message::StopTransition => {
-                self.playing = None;
+                // Faded out by the transport, then let go on the next tick.
+                match &mut self.playing {
+                    Some(playing) if playing.started => {
+                        playing.player.send(Command::Stop);
+                        playing.stopping = true;
+                    }
+                    _ => self.playing = None,
+                }
                 (Task::none(), None)
             }
             Message::Select(n) => {
@@ -993,15 +1014,23 @@ impl AlbumScreen {
         let playing = self.playing.as_ref().map(|playing| {
             let at = playing.player.playhead().min(playing.frames as u64);
             let seconds = |frames: u64| frames as f64 / f64::from(playing.sample_rate);
-            row![
-                text(format!(
+            let words = if playing.started {
+                format!(
                     "Playing track {} into {} as exported ({:.1} of {:.1} s)",
                     playing.join + 1,
                     playing.join + 2,
                     seconds(at),
                     seconds(playing.frames as u64)
-                ))
-                .color(style::TARGET),
+                )
+            } else {
+                format!(
+                    "Playing track {} into {} as exported: starting the output…",
+                    playing.join + 1,
+                    playing.join + 2
+                )
+            };
+            row![
+                text(words).color(style::TARGET),
                 button(text("Stop").size(13))
                     .padding([0, 8])
                     .on_press(Message::StopTransition),

@@ -422,7 +422,18 @@ fn a_transition_plays_exactly_what_the_continuous_file_holds_there() {
             .is_ok()
         );
         drop(ui);
-        // What the device is given, in callbacks of 10 ms, and a little after the end.
+        // Play waits for the new stream to run (callbacks for 150 ms): until then the device
+        // hears silence, and the screen says the output is starting.
+        let mut waited = 0;
+        while !screen.playing.as_ref().is_some_and(|p| p.started) {
+            assert!(device.pull(480).iter().all(|&x| x == 0.0));
+            std::thread::sleep(std::time::Duration::from_millis(10));
+            let _ = screen.update(Message::Tick);
+            waited += 1;
+            assert!(waited < 300, "the output never ran");
+        }
+        // What the device is given from then, in callbacks of 10 ms, and a little after the
+        // end.
         let mut heard = Vec::new();
         while heard.len() < 2 * (clip.frames.len() + 4_800) {
             heard.extend(device.pull(480));
