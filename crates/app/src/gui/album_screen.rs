@@ -215,7 +215,14 @@ pub struct Playing {
     pub started: bool,
     /// Stop was sent: the player goes once its fade is out.
     stopping: bool,
+    /// When the engine played its last frame: the player goes once the device has played
+    /// what it still holds (closing the stream at once cut the last 60 ms on a PulseAudio
+    /// server).
+    ended_at: Option<std::time::Instant>,
 }
+
+/// How long after its last frame a join's player is kept beyond the device's own latency.
+const DRAIN_MARGIN_MS: f64 = 100.0;
 
 #[derive(Debug)]
 pub struct AlbumScreen {
@@ -440,6 +447,7 @@ impl AlbumScreen {
                     sample_rate: clip.audio.sample_rate(),
                     started: false,
                     stopping: false,
+                    ended_at: None,
                 });
             }
             Err(error) => self.notice = Some(format!("Playback unavailable: {error}")),
@@ -459,13 +467,20 @@ impl AlbumScreen {
         if !playing.started && playing.player.is_running() {
             playing.started = playing.player.send(Command::Play);
         }
+        if let Some(ended) = playing.ended_at {
+            let drain_ms = playing.player.output_latency_ms().unwrap_or(0.0) + DRAIN_MARGIN_MS;
+            if ended.elapsed().as_secs_f64() * 1_000.0 >= drain_ms {
+                self.playing = None;
+            }
+            return;
+        }
         match playing.player.poll() {
             Ok(polled) => {
                 if let Some(notice) = polled.notice {
                     self.notice = Some(notice);
                 }
                 if polled.ended {
-                    self.playing = None;
+                    playing.ended_at = Some(std::time::Instant::now());
                 }
             }
             Err(error) => {

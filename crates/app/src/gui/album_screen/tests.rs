@@ -451,8 +451,22 @@ fn a_transition_plays_exactly_what_the_continuous_file_holds_there() {
                 "join {join}: silence after the stretch"
             );
         }
+        // It ends, and lets its output go once the device has played what it holds.
         let _ = screen.update(Message::Tick);
-        assert!(screen.playing.is_none(), "join {join}: stopped at its end");
+        assert!(
+            screen
+                .playing
+                .as_ref()
+                .is_some_and(|p| p.ended_at.is_some()),
+            "join {join}: ended, the device still playing its last frames"
+        );
+        let mut waited = 0;
+        while screen.playing.is_some() {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            let _ = screen.update(Message::Tick);
+            waited += 1;
+            assert!(waited < 100, "join {join}: never let go");
+        }
     }
     // Another delivery masters the album differently: the overview is checked again for it
     // (broadcast: −23 LUFS), and what plays is the broadcast master's.
