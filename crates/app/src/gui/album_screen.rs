@@ -65,11 +65,67 @@ pub const MAX_FADE_S: f64 = crest_engine::album::MAX_CROSSFADE_S;
 pub const TRANSITION_AROUND_S: f64 = 6.0;
 
 /// A stretch of the mastered sequence: where it lies in the continuous album (frames) and its
-/// samples as stored.
+/// samples as stored, a gap's digital silence kept as its length (a hidden track's ten
+/// minutes of silence would otherwise be held as 230 MB of zeros).
 #[derive(Debug, Clone)]
 pub struct Clip {
     pub frames: std::ops::Range<usize>,
-    pub audio: Arc<AudioBuffer>,
+    /// The samples before the silence (all of them where there is none).
+    head: Arc<AudioBuffer>,
+    /// Frames of exact silence after the head, then the samples after it.
+    silence: usize,
+    tail: Arc<AudioBuffer>,
+}
+
+impl Clip {
+    /// `frames` of `sequence`, with `silence` (a stretch of it) kept as a length when every
+    /// sample there is exactly zero, as an album's gaps are.
+    fn cut(
+        sequence: &AudioBuffer,
+        frames: std::ops::Range<usize>,
+        silence: std::ops::Range<usize>,
+    ) -> Self {
+        let silence = silence.start.max(frames.start)..silence.end.min(frames.end);
+        let silent = !silence.is_empty()
+            && sequence
+                .channels()
+                .iter()
+                .all(|c| c[silence.clone()].iter().all(|&x| x == 0.0));
+        let (head_end, tail_start) = if silent {
+            (silence.start, silence.end)
+        } else {
+            (frames.end, frames.end)
+        };
+        Self {
+            head: Arc::new(slice(sequence, frames.start..head_end)),
+            silence: tail_start - head_end,
+            tail: Arc::new(slice(sequence, tail_start..frames.end)),
+            frames,
+        }
+    }
+
+    /// Its samples as stored, the silence written out.
+    pub fn audio(&self) -> AudioBuffer {
+        let channels = self
+            .head
+            .channels()
+            .iter()
+            .zip(self.tail.channels())
+            .map(|(head, tail)| {
+                let mut samples = Vec::with_capacity(self.frames.len());
+                samples.extend_from_slice(head);
+                samples.resize(head.len() + self.silence, 0.0);
+                samples.extend_from_slice(tail);
+                samples
+            })
+            .collect();
+        AudioBuffer::with_roles(
+            self.head.sample_rate(),
+            self.head.roles().to_vec(),
+            channels,
+        )
+        .expect("two stretches of one sequence")
+    }
 }
 
 /// A field typed into: consecutive edits of one field are one undo step.
@@ -424,10 +480,12 @@ impl AlbumScreen {
                 Some("The album's loudness is updating: play the join once it is back.".into());
             return;
         };
+        let audio = clip.audio();
+        let (frames, sample_rate) = (audio.frames(), audio.sample_rate());
         let opened = Player::open(
             Arc::clone(&self.speakers.output.0),
             self.speakers.choice.clone(),
-            Arc::clone(&clip.audio),
+            Arc::new(audio),
             &ChainSettings::bypassed(),
             0,
         );
@@ -443,8 +501,8 @@ impl AlbumScreen {
                 self.playing = Some(Playing {
                     join: n,
                     player,
-                    frames: clip.audio.frames(),
-                    sample_rate: clip.audio.sample_rate(),
+                    frames,
+                    sample_rate,
                     started: false,
                     stopping: false,
                     ended_at: None,
@@ -1503,10 +1561,11 @@ pub fn check(order: &ExportOrder, job: &Job) -> Result<Checked, String> {
     let layout = mastered.layout;
     let around = (TRANSITION_AROUND_S * f64::from(layout.sample_rate)).round() as usize;
     let transitions = (0..layout.tracks.len())
-        .map_while(|n| layout.transition(n, around))
-        .map(|frames| Clip {
-            audio: Arc::new(slice(&mastered.prepared.exact, frames.clone())),
-            frames,
+        .map_while(|n| {
+            let frames = layout.transition(n, around)?;
+            // A gap's silence: from this track's audio's end to the next one's start.
+            let gap = layout.tracks[n].span().end..layout.tracks[n + 1].start;
+            Some(Clip::cut(&mastered.prepared.exact, frames, gap))
         })
         .collect();
     Ok(Checked {

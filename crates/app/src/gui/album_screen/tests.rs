@@ -412,6 +412,13 @@ fn a_transition_plays_exactly_what_the_continuous_file_holds_there() {
         );
         assert_eq!(clip.frames.start, layout.tracks[join].start);
         assert_eq!(clip.frames.end, layout.tracks[join + 1].span().end);
+        // The gap's silence is kept as its length, not as zeros.
+        let gap = layout.tracks[join].gap_after;
+        assert_eq!(clip.silence, gap, "join {join}");
+        assert_eq!(
+            clip.head.frames() + clip.silence + clip.tail.frames(),
+            clip.frames.len()
+        );
         let mut ui = window(&screen);
         assert!(
             ui.find(text_starting(&format!(
@@ -513,10 +520,11 @@ fn a_fade_dragged_or_typed_is_one_undo_step_and_the_track_fades_as_rendered() {
     let head_against_body = |screen: &AlbumScreen| {
         let checked = screen.checked.as_ref().expect("checked");
         let clip = &checked.transitions[0];
-        let rate = clip.audio.sample_rate() as usize;
+        let audio = clip.audio();
+        let rate = audio.sample_rate() as usize;
         let start = checked.layout.tracks[1].start - clip.frames.start;
         let rms = |range: std::ops::Range<usize>| {
-            let x = &clip.audio.channel(0)[range];
+            let x = &audio.channel(0)[range];
             (x.iter().map(|v| f64::from(*v).powi(2)).sum::<f64>() / x.len() as f64).sqrt()
         };
         rms(start..start + rate / 50) / rms(start + rate..start + rate * 6 / 5)
