@@ -442,15 +442,7 @@ impl AlbumScreen {
             None if chain == *album_chain => None,
             _ => Some(chain),
         };
-        let output = &settings.output;
-        let edit = crest_engine::album::TrackEdit {
-            trim_start_s: output.trim_start_s,
-            trim_end_s: output.trim_end_s,
-            fade_in_s: output.fade_in_s,
-            fade_out_s: output.fade_out_s,
-            fade_in_curve: output.fade_in_curve,
-            fade_out_curve: output.fade_out_curve,
-        };
+        let edit = crest_engine::album::TrackEdit::of_output(&settings.output);
         if own == track.chain && edit == track.edit {
             // A check cut off while the track was away runs again.
             return if self.checking.is_some() || !self.is_current() {
@@ -894,31 +886,35 @@ impl AlbumScreen {
         }
     }
 
+    /// The export panel now masters the album differently: what is on screen and what plays
+    /// is of the old master, and the overview runs again.
+    fn master_changed(&mut self) -> Task<Message> {
+        self.generation = next_id();
+        self.playing = None;
+        self.check_task()
+    }
+
     fn export_update(&mut self, message: ExportMsg) -> Task<Message> {
         // The overview is of the album as it will be exported: a preset's loudness, format,
         // rate and dither, and a CUE sheet's alignment, change what it checks and plays.
-        let changes_the_master = match message {
-            ExportMsg::Delivery(preset) => preset != self.export.delivery,
-            ExportMsg::Cue(on) => on != self.export.cue,
-            _ => false,
-        };
-        if changes_the_master {
-            match message {
-                ExportMsg::Delivery(preset) => self.export.delivery = preset,
-                ExportMsg::Cue(on) => self.export.cue = on,
-                _ => {}
+        match message {
+            ExportMsg::Delivery(preset) if preset != self.export.delivery => {
+                self.export.delivery = preset;
+                return self.master_changed();
             }
-            self.generation = next_id();
-            self.playing = None;
-            return self.check_task();
+            ExportMsg::Cue(on) if on != self.export.cue => {
+                self.export.cue = on;
+                return self.master_changed();
+            }
+            _ => {}
         }
         let panel = &mut self.export;
         match message {
             ExportMsg::Show(shown) => panel.shown = shown,
             ExportMsg::Folder(folder) => panel.folder = folder,
-            ExportMsg::Delivery(preset) => panel.delivery = preset,
+            // Unchanged (a change checks the album again, above).
+            ExportMsg::Delivery(_) | ExportMsg::Cue(_) => {}
             ExportMsg::Continuous(on) => panel.continuous = on,
-            ExportMsg::Cue(on) => panel.cue = on,
             ExportMsg::Replace(on) => panel.replace = on,
             ExportMsg::Cancel => {
                 if let Some(job) = &panel.running {

@@ -139,6 +139,30 @@ pub struct ReleaseFile {
     pub verified: bool,
 }
 
+impl ReleaseFile {
+    /// An audio file as written, read back and verified: where it starts on the timeline and
+    /// its measurement.
+    fn audio(
+        written: &crate::export::Written,
+        kind: &'static str,
+        track: Option<usize>,
+        start_frame: usize,
+    ) -> Self {
+        Self {
+            path: written.path.display().to_string(),
+            kind,
+            track,
+            start_frame,
+            frames: written.frames,
+            duration_s: written.frames as f64 / f64::from(written.sample_rate),
+            integrated_lufs: written.measured.integrated_lufs,
+            true_peak_dbtp: written.measured.true_peak_dbtp,
+            sample_peak_dbfs: written.measured.sample_peak_dbfs,
+            verified: true,
+        }
+    }
+}
+
 /// The album QC report: the overview and every file written.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AlbumReport {
@@ -203,7 +227,6 @@ pub fn write_release(
     if let Some(removed) = files::describe_removed(&removed) {
         overview.notes.push(format!("Crest {removed}."));
     }
-    let rate = layout.sample_rate;
     // The files hold the sequence as it was quantised: its format, whatever was asked.
     let format = whole.format;
     // A WAV file holds at most 4 GB: said before any file is written.
@@ -275,18 +298,7 @@ pub fn write_release(
         let finished = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
         progress(finished as f64 / count as f64 * 0.95);
         Ok::<_, ExportError>((
-            ReleaseFile {
-                path: path.display().to_string(),
-                kind: "track",
-                track: Some(n + 1),
-                start_frame: placed.file_start,
-                frames: written.frames,
-                duration_s: written.frames as f64 / f64::from(rate),
-                integrated_lufs: written.measured.integrated_lufs,
-                true_peak_dbtp: written.measured.true_peak_dbtp,
-                sample_peak_dbfs: written.measured.sample_peak_dbfs,
-                verified: true,
-            },
+            ReleaseFile::audio(&written, "track", Some(n + 1), placed.file_start),
             partial,
         ))
     });
@@ -297,18 +309,7 @@ pub fn write_release(
     }
     if let Some(path) = &paths.continuous {
         let (written, partial) = write(whole, path, &album.album_tags())?;
-        written_files.push(ReleaseFile {
-            path: path.display().to_string(),
-            kind: "continuous",
-            track: None,
-            start_frame: 0,
-            frames: written.frames,
-            duration_s: written.frames as f64 / f64::from(rate),
-            integrated_lufs: written.measured.integrated_lufs,
-            true_peak_dbtp: written.measured.true_peak_dbtp,
-            sample_peak_dbfs: written.measured.sample_peak_dbfs,
-            verified: true,
-        });
+        written_files.push(ReleaseFile::audio(&written, "continuous", None, 0));
         partials.push(partial);
         if let Some(cue) = &paths.cue {
             let file_name = path

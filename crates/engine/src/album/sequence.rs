@@ -984,3 +984,18 @@ impl Album {
         }
     }
 }
+
+impl super::TrackEdit {
+    /// The trims and fades of a chain's output stage (the other way from
+    /// [`Album::output_of`]).
+    pub fn of_output(output: &OutputSettings) -> Self {
+        Self {
+            trim_start_s: output.trim_start_s,
+            trim_end_s: output.trim_end_s,
+            fade_in_s: output.fade_in_s,
+            fade_out_s: output.fade_out_s,
+            fade_in_curve: output.fade_in_curve,
+            fade_out_curve: output.fade_out_curve,
+        }
+    }
+}

@@ -463,10 +463,6 @@ mod tests {
 
     use super::*;
 
-    fn plot_of_screen(screen: &AlbumScreen) -> Plot {
-        plot(screen)
-    }
-
     #[test]
     fn where_a_fade_out_meets_the_next_fade_in_the_first_move_chooses() {
         let mut screen = super::super::tests::ready("fade-meet");
@@ -560,11 +556,11 @@ mod tests {
         let mut moved_list = super::super::tests::ready("fade-handle-moved");
         let _task = moved_list.update(super::super::Message::Move { from: 0, to: 1 });
         assert!(
-            plot_of_screen(&moved_list)
+            super::plot(&moved_list)
                 .fade_x(0, FadeEnd::In, width)
                 .is_none()
         );
-        assert!(plot_of_screen(&moved_list).handle_x(0, width).is_none());
+        assert!(super::plot(&moved_list).handle_x(0, width).is_none());
         // A track's fade-out handle sits at its block's end.
         let end = plot.fade_x(0, FadeEnd::Out, width).expect("a handle");
         let layout = plot.layout.as_ref().expect("laid out");
