@@ -4,6 +4,7 @@
 //! one decode and a comparison, not a second analysis.
 
 mod flac;
+pub mod lossy;
 
 use std::fs;
 use std::io::{self, Write};
@@ -21,19 +22,27 @@ use crate::loudness::{self, Loudness};
 use crate::parallel::{Join, Sequential};
 use crate::tags::Tags;
 
-/// What the file is: container and sample format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+pub use lossy::{Codec, Lossy};
+
+/// What the file is: container and sample format, or a lossy codec and its rate.
+///
+/// Written in presets, sessions and flags as its id (`wav24`, `flac16`, `mp3-320`, `ogg-320`,
+/// `opus-160`, …): see [`Format::id`] and [`Format::from_id`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(into = "String", try_from = "String")]
 pub enum Format {
     Wav16,
     Wav24,
     Wav32f,
     Flac16,
     Flac24,
+    /// An encoded copy for a channel that plays lossy files.
+    Lossy(Lossy),
 }
 
 impl Format {
-    pub const ALL: [Format; 5] = [
+    /// The lossless formats.
+    pub const LOSSLESS: [Format; 5] = [
         Format::Wav16,
         Format::Wav24,
         Format::Wav32f,
@@ -41,46 +50,125 @@ impl Format {
         Format::Flac24,
     ];
 
-    /// The id used by flags and presets: `wav16`, `wav24`, `wav32f`, `flac16`, `flac24`.
-    pub fn id(self) -> &'static str {
+    /// Every format offered in a list (the desk's export dialog): the lossless ones and the
+    /// usual settings of each codec. Flags and presets take any setting [`Lossy::from_id`]
+    /// reads.
+    pub const CHOICES: [Format; 12] = [
+        Format::Wav16,
+        Format::Wav24,
+        Format::Wav32f,
+        Format::Flac16,
+        Format::Flac24,
+        Format::Lossy(Lossy::Mp3Cbr { kbps: 320 }),
+        Format::Lossy(Lossy::Mp3Vbr { level: 0 }),
+        Format::Lossy(Lossy::Vorbis { kbps: 192 }),
+        Format::Lossy(Lossy::Vorbis { kbps: 320 }),
+        Format::Lossy(Lossy::Opus { kbps: 128 }),
+        Format::Lossy(Lossy::Opus { kbps: 160 }),
+        Format::Lossy(Lossy::Opus { kbps: 256 }),
+    ];
+
+    /// The id used by flags and presets: `wav16`, `wav24`, `wav32f`, `flac16`, `flac24`, or a
+    /// lossy one ([`Lossy::id`]).
+    pub fn id(self) -> String {
         match self {
-            Format::Wav16 => "wav16",
-            Format::Wav24 => "wav24",
-            Format::Wav32f => "wav32f",
-            Format::Flac16 => "flac16",
-            Format::Flac24 => "flac24",
+            Format::Wav16 => "wav16".into(),
+            Format::Wav24 => "wav24".into(),
+            Format::Wav32f => "wav32f".into(),
+            Format::Flac16 => "flac16".into(),
+            Format::Flac24 => "flac24".into(),
+            Format::Lossy(lossy) => lossy.id(),
         }
     }
 
     pub fn from_id(id: &str) -> Option<Format> {
-        Format::ALL.into_iter().find(|f| f.id() == id)
+        Format::LOSSLESS
+            .into_iter()
+            .find(|f| f.id() == id)
+            .or_else(|| Lossy::from_id(id).map(Format::Lossy))
     }
 
-    /// Integer bit depth; None for float.
+    /// Integer bit depth; None for float and for lossy codecs (which take float samples and
+    /// need no dither).
     pub fn bits(self) -> Option<u32> {
         match self {
             Format::Wav16 | Format::Flac16 => Some(16),
             Format::Wav24 | Format::Flac24 => Some(24),
-            Format::Wav32f => None,
+            Format::Wav32f | Format::Lossy(_) => None,
+        }
+    }
+
+    /// The codec and its setting, for a lossy format.
+    pub fn lossy(self) -> Option<Lossy> {
+        match self {
+            Format::Lossy(lossy) => Some(lossy),
+            _ => None,
         }
     }
 
     pub fn extension(self) -> &'static str {
         match self {
             Format::Flac16 | Format::Flac24 => "flac",
-            _ => "wav",
+            Format::Wav16 | Format::Wav24 | Format::Wav32f => "wav",
+            Format::Lossy(lossy) => lossy.codec().extension(),
         }
     }
 
-    /// A readable description, e.g. "WAV 24-bit PCM".
-    pub fn describe(self) -> &'static str {
+    /// A readable description, e.g. "WAV 24-bit PCM" or "MP3 CBR 320 kb/s".
+    pub fn describe(self) -> String {
         match self {
-            Format::Wav16 => "WAV 16-bit PCM",
-            Format::Wav24 => "WAV 24-bit PCM",
-            Format::Wav32f => "WAV 32-bit float",
-            Format::Flac16 => "FLAC 16-bit",
-            Format::Flac24 => "FLAC 24-bit",
+            Format::Wav16 => "WAV 16-bit PCM".into(),
+            Format::Wav24 => "WAV 24-bit PCM".into(),
+            Format::Wav32f => "WAV 32-bit float".into(),
+            Format::Flac16 => "FLAC 16-bit".into(),
+            Format::Flac24 => "FLAC 24-bit".into(),
+            Format::Lossy(lossy) => lossy.describe(),
         }
+    }
+
+    /// The sample rate a file of this format is delivered at when `wanted` is asked for: the
+    /// same, unless the codec cannot carry it (Opus is always 48 kHz; MP3 at 320 kb/s takes
+    /// 32, 44.1 or 48 kHz; see [`Codec::delivered_rate`]).
+    pub fn delivered_rate(self, wanted: u32) -> u32 {
+        match self {
+            Format::Lossy(lossy) => lossy.codec().delivered_rate(wanted),
+            _ => wanted,
+        }
+    }
+
+    /// Why a file of this format cannot carry `channels` channels, if it cannot.
+    pub fn refuses_channels(self, channels: usize) -> Option<String> {
+        let most = match self {
+            Format::Lossy(lossy) => lossy.codec().max_channels(),
+            _ => return None,
+        };
+        (channels > most).then(|| {
+            format!(
+                "{} carries at most {most} channel{}; this audio has {channels}",
+                self.describe(),
+                if most == 1 { "" } else { "s" }
+            )
+        })
+    }
+}
+
+impl From<Format> for String {
+    fn from(format: Format) -> String {
+        format.id()
+    }
+}
+
+impl TryFrom<String> for Format {
+    type Error = String;
+
+    fn try_from(id: String) -> Result<Self, String> {
+        Format::from_id(&id).ok_or_else(|| {
+            format!(
+                "unknown format `{id}`: one of wav16, wav24, wav32f, flac16, flac24, mp3-320 \
+                 (mp3-128 … mp3-320), mp3-v0 (… mp3-v4), ogg-192 … ogg-500, opus-96 … \
+                 opus-256"
+            )
+        })
     }
 }
 
@@ -571,6 +659,9 @@ pub struct Written {
     /// Seconds spent encoding the file and reading it back to verify it.
     pub encode_s: f64,
     pub verify_s: f64,
+    /// A lossy file as it decodes: its length and alignment checked against the samples
+    /// encoded (`measured` is of those), its decoded peaks and loudness.
+    pub decoded: Option<lossy::DecodedCheck>,
 }
 
 /// Checks, before any long work, that `path` may be written: not the source, its folder there
@@ -737,9 +828,24 @@ pub fn write_partial(
     // not the processor, so it runs beside the verification, which reads the file back from
     // memory.
     let started = Instant::now();
+    let mut decoded = None;
     std::thread::scope(|scope| {
         let flushing = scope.spawn(|| partial.sync());
-        let verified = verify_samples(partial.path(), request.path, &exact, cancel);
+        let verified = match format.lossy() {
+            None => verify_samples(partial.path(), request.path, &exact, cancel),
+            Some(lossy) => lossy::check_decoded(partial.path(), lossy, &exact, cancel)
+                .map(|check| decoded = Some(check))
+                .map_err(|reason| {
+                    if cancel.load(Ordering::Relaxed) {
+                        ExportError::Cancelled
+                    } else {
+                        ExportError::Verify {
+                            path: request.path.to_owned(),
+                            reason,
+                        }
+                    }
+                }),
+        };
         let flushed = flushing.join().unwrap_or_else(|_| {
             Err(WriteError::Io {
                 path: request.path.to_owned(),
@@ -760,6 +866,7 @@ pub fn write_partial(
         clamped,
         encode_s,
         verify_s,
+        decoded,
     };
     Ok((written, partial))
 }
@@ -803,6 +910,7 @@ fn encode(
             join.threads(),
         )
         .map_err(encode_error),
+        Format::Lossy(lossy) => lossy::encode(file, lossy, audio, tags).map_err(encode_error),
     }
 }
 

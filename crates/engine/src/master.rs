@@ -170,8 +170,18 @@ fn master_with_margin(
     let RenderControl { progress, cancel } = control;
     check_destinations(request.output, request.source_path, request.force)?;
     let removed_partials = files::remove_stale_partials(&files::folder_of(request.output));
-    let source_rate = request.audio.audio().sample_rate();
-    let rate = request.sample_rate.unwrap_or(source_rate);
+    let source = request.audio.audio();
+    if let Some(reason) = request.format.refuses_channels(source.channel_count()) {
+        return Err(MasterError::Export(ExportError::Encode {
+            path: request.output.to_owned(),
+            reason,
+        }));
+    }
+    let source_rate = source.sample_rate();
+    let asked_rate = request.sample_rate.unwrap_or(source_rate);
+    // A codec that cannot carry the rate asked for is mastered at one it does carry (Opus at
+    // 48 kHz), so the limiter still runs at the delivered rate.
+    let rate = request.format.delivered_rate(asked_rate);
     let render_share = if rate == source_rate {
         (0.0, 0.85)
     } else {
@@ -257,6 +267,15 @@ fn master_with_margin(
     timings.encode_s = written.encode_s;
     timings.verify_s = written.verify_s;
     let mut report = report_for(&written, rendered, request.settings, request.judged_lufs);
+    if let Some(decoded) = written.decoded.clone() {
+        report.add_decoded(decoded);
+    }
+    if rate != asked_rate {
+        report.notes.push(format!(
+            "{} does not carry {asked_rate} Hz: the master was made at {rate} Hz.",
+            request.format.describe()
+        ));
+    }
     if rate != source_rate {
         report.notes.push(format!(
             "Converted from {source_rate} Hz to {rate} Hz before the chain, so the limiter and the dither worked at the delivered rate."
@@ -374,7 +393,7 @@ fn report_for(
     let mut report = qc::evaluate(
         FileFacts {
             file: &written.path,
-            format: written.format.describe(),
+            format: &written.format.describe(),
             sample_rate: written.sample_rate,
             channels: written.channels,
             duration_s: written.frames as f64 / f64::from(written.sample_rate),

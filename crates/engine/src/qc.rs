@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::chain::TruePeakMode;
+use crate::export::lossy::DecodedCheck;
 use crate::files::{PartialFile, WriteError};
 use crate::loudness::Loudness;
 use crate::render::LimiterReport;
@@ -69,6 +70,9 @@ pub struct QcReport {
     pub notes: Vec<String>,
     /// The JSON report written beside the file (masters only).
     pub report_path: Option<String>,
+    /// A lossy file as it decodes (its other figures are of the samples encoded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decoded: Option<DecodedCheck>,
 }
 
 /// What a file is measured against.
@@ -174,10 +178,50 @@ pub fn evaluate(facts: FileFacts<'_>, requirements: Requirements) -> QcReport {
         limiter: None,
         notes: Vec::new(),
         report_path: None,
+        decoded: None,
     }
 }
 
 impl QcReport {
+    /// Adds what a lossy file decodes to: its length and alignment (checked before the file
+    /// was kept), and whether any decoded sample goes beyond full scale, which fails.
+    pub fn add_decoded(&mut self, check: DecodedCheck) {
+        let frames = check.frames;
+        self.checks.push(QcCheck {
+            name: "decoded length".into(),
+            passed: true,
+            measured: format!("{frames} frames"),
+            requirement: "the master's length, to the frame".into(),
+        });
+        self.checks.push(QcCheck {
+            name: "decoded alignment".into(),
+            passed: check.lag_frames == 0,
+            measured: format!("lag {} frames", check.lag_frames),
+            requirement: "in time with the master (lag 0)".into(),
+        });
+        let overs = check.samples_over_0dbfs;
+        self.checks.push(QcCheck {
+            name: "decoded clipping".into(),
+            passed: overs == 0,
+            measured: format!("{overs} samples over 0 dBFS"),
+            requirement: "none: a player decoding to fixed point clips them".into(),
+        });
+        if overs > 0 {
+            let places: Vec<String> = check
+                .over_places_s
+                .iter()
+                .map(|s| format!("{s:.3} s"))
+                .collect();
+            self.notes.push(format!(
+                "Decoded, the file goes over full scale in {overs} samples (first at {}): lower \
+                 the ceiling, or check the codec with `crest codec-check`.",
+                places.join(", ")
+            ));
+        }
+        self.passed = self.checks.iter().all(|c| c.passed);
+        self.decoded = Some(check);
+    }
+
     /// The report as readable text.
     pub fn text(&self) -> String {
         let mut t = String::new();
@@ -204,6 +248,23 @@ impl QcReport {
         }
         let _ = writeln!(t, "  sample peak  {}", db(self.sample_peak_dbfs, "dBFS"));
         let _ = writeln!(t, "  PLR          {}", db(self.plr_db, "dB"));
+        if let Some(d) = &self.decoded {
+            let _ = writeln!(t);
+            let _ = writeln!(
+                t,
+                "  decoded      {}, {:.1} kb/s (the figures above are of the samples encoded)",
+                d.encoder, d.bitrate_kbps
+            );
+            let _ = writeln!(
+                t,
+                "  integrated   {} ({} against the master)",
+                db(d.integrated_lufs, "LUFS"),
+                d.loudness_change_lu
+                    .map_or_else(|| "—".to_owned(), |c| format!("{c:+.2} LU"))
+            );
+            let _ = writeln!(t, "  true peak    {}", db(d.true_peak_dbtp, "dBTP"));
+            let _ = writeln!(t, "  sample peak  {}", db(d.sample_peak_dbfs, "dBFS"));
+        }
         if let Some(l) = &self.limiter {
             let _ = writeln!(t);
             let _ = writeln!(

@@ -60,7 +60,7 @@ fn every_format_reads_back_exactly() {
     ];
     for audio in layouts {
         let audio = audio.expect("audio");
-        for format in Format::ALL {
+        for format in Format::LOSSLESS {
             let path = dir.join(format!(
                 "out-{}.{}.{}",
                 audio.channel_count(),

@@ -120,9 +120,7 @@ pub fn find_preset(id: &str) -> Result<DeliveryPreset, String> {
 /// The file format: `--format`, else the preset's, else 24-bit WAV.
 pub fn format_of(id: Option<&str>, preset: Option<&DeliveryPreset>) -> Result<Format, String> {
     match (id, preset) {
-        (Some(id), _) => Format::from_id(id).ok_or_else(|| {
-            format!("unknown format `{id}`; choose wav16, wav24, wav32f, flac16 or flac24")
-        }),
+        (Some(id), _) => Format::try_from(id.to_owned()),
         (None, Some(p)) => Ok(p.format),
         (None, None) => Ok(Format::Wav24),
     }

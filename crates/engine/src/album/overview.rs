@@ -78,7 +78,7 @@ pub struct AlbumOverview {
     pub true_peak_meter: &'static str,
     pub sample_rate: u32,
     pub channels: usize,
-    pub format: &'static str,
+    pub format: String,
     pub total_s: f64,
     /// Over the whole sequence (the gaps' silence falls under the gate).
     pub album_integrated_lufs: Option<f64>,
