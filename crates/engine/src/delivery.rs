@@ -17,12 +17,15 @@ use crate::export::{Dither, Format};
 pub const DELIVERY_SCHEMA_VERSION: u32 = 2;
 
 /// The presets built into the program, one JSON file each.
-const BUILT_IN: [&str; 5] = [
+const BUILT_IN: [&str; 8] = [
     include_str!("../../../assets/delivery/streaming.json"),
     include_str!("../../../assets/delivery/apple-music.json"),
     include_str!("../../../assets/delivery/cd.json"),
     include_str!("../../../assets/delivery/broadcast-r128.json"),
     include_str!("../../../assets/delivery/hires-archive.json"),
+    include_str!("../../../assets/delivery/mp3-320.json"),
+    include_str!("../../../assets/delivery/ogg-320.json"),
+    include_str!("../../../assets/delivery/opus-160.json"),
 ];
 
 /// What a delivery preset does with the master's loudness.

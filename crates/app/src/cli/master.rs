@@ -126,6 +126,24 @@ pub fn format_of(id: Option<&str>, preset: Option<&DeliveryPreset>) -> Result<Fo
     }
 }
 
+/// Refuses an output whose extension is not its format's (an MP3 named `.wav` would be taken
+/// for what it is not by whoever receives it).
+pub fn check_extension(output: &std::path::Path, format: Format) -> Result<(), String> {
+    let extension = output
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase());
+    if extension.as_deref() == Some(format.extension()) {
+        return Ok(());
+    }
+    Err(format!(
+        "{}: {} files end in .{}: write it to {}",
+        output.display(),
+        format.describe(),
+        format.extension(),
+        output.with_extension(format.extension()).display()
+    ))
+}
+
 /// The dither: `--dither`, else the preset's, else TPDF.
 pub fn dither_of(id: Option<&str>, preset: Option<&DeliveryPreset>) -> Result<Dither, String> {
     match (id, preset) {
@@ -152,6 +170,7 @@ fn run_master(args: &MasterArgs) -> Result<bool, String> {
         settings.limiter.true_peak = meter.into();
     }
     let format = format_of(args.format.as_deref(), preset.as_ref())?;
+    check_extension(&args.output, format)?;
     let dither = dither_of(args.dither.as_deref(), preset.as_ref())?;
     let rate = args.rate.or(preset.as_ref().and_then(|p| p.sample_rate));
     let tags = args.tags.tags()?;

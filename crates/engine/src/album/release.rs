@@ -137,6 +137,9 @@ pub struct ReleaseFile {
     pub sample_peak_dbfs: Option<f64>,
     /// Read back and found sample for sample as meant (audio), or read back as written.
     pub verified: bool,
+    /// A lossy file as it decodes (its measurement above is of the samples encoded).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decoded: Option<crate::export::lossy::DecodedCheck>,
 }
 
 impl ReleaseFile {
@@ -159,6 +162,7 @@ impl ReleaseFile {
             true_peak_dbtp: written.measured.true_peak_dbtp,
             sample_peak_dbfs: written.measured.sample_peak_dbfs,
             verified: true,
+            decoded: written.decoded.clone(),
         }
     }
 }
@@ -194,8 +198,16 @@ impl AlbumReport {
             } else {
                 String::new()
             };
+            let decoded = file.decoded.as_ref().map_or_else(String::new, |d| {
+                format!(
+                    "; decoded {}, {} samples over 0 dBFS",
+                    d.true_peak_dbtp
+                        .map_or_else(|| "—".to_owned(), |tp| format!("{tp:.2} dBTP")),
+                    d.samples_over_0dbfs
+                )
+            });
             out.push_str(&format!(
-                "  {name}{timing}{measured}{}\n",
+                "  {name}{timing}{measured}{}{decoded}\n",
                 if file.verified { ", verified" } else { "" }
             ));
         }
@@ -330,11 +342,16 @@ pub fn write_release(
                 sample_peak_dbfs: None,
                 verified: std::fs::read(partials.last().map_or(cue.as_path(), |p| p.path()))
                     .is_ok_and(|back| back == sheet.as_bytes()),
+                decoded: None,
             });
         }
     }
+    // A lossy file that decodes past full scale fails, as a single master's does.
+    let decodes_clean = written_files
+        .iter()
+        .all(|f| f.decoded.as_ref().is_none_or(|d| d.samples_over_0dbfs == 0));
     let report = AlbumReport {
-        passed: overview.passed,
+        passed: overview.passed && decodes_clean,
         overview,
         files: written_files,
     };

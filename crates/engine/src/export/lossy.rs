@@ -70,7 +70,11 @@ impl Codec {
     /// takes any rate up to 192 kHz. A rate the codec cannot carry becomes the codec's rate
     /// of the same family (44.1 kHz for 88.2 kHz, 48 kHz for 96 kHz).
     pub fn delivered_rate(self, wanted: u32) -> u32 {
-        let family = if wanted.is_multiple_of(11_025) { 44_100 } else { 48_000 };
+        let family = if wanted.is_multiple_of(11_025) {
+            44_100
+        } else {
+            48_000
+        };
         match self {
             Self::Opus => 48_000,
             Self::Mp3 if matches!(wanted, 32_000 | 44_100 | 48_000) => wanted,

@@ -1,0 +1,381 @@
+//! Lossy deliverables end to end: each codec's master decodes, with Crest's decoders and with
+//! ffmpeg's (an independent reader; `scripts/install-system-deps --test` installs it), to the
+//! master's exact frame count, in time with the master (cross-correlation lag 0); the tags
+//! read back; a broken gapless header and decoded clipping are caught.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::AtomicBool;
+
+use common::scratch;
+use crest_engine::AudioBuffer;
+use crest_engine::chain::ChainSettings;
+use crest_engine::decode::DecodeControl;
+use crest_engine::decode_file;
+use crest_engine::export::lossy::{self, alignment_lag, check_decoded};
+use crest_engine::export::{Dither, Format, Lossy};
+use crest_engine::master::{MasterRequest, MasterSource, Mastered, master};
+use crest_engine::tags::Tags;
+
+const FORMATS: [Lossy; 4] = [
+    Lossy::Mp3Cbr { kbps: 320 },
+    Lossy::Mp3Vbr { level: 0 },
+    Lossy::Vorbis { kbps: 320 },
+    Lossy::Opus { kbps: 160 },
+];
+
+/// 7.3 s of stereo programme at 44.1 kHz: noise shaped by a slow swell, and a chord, each
+/// channel its own, an odd length that fills no codec's frames exactly.
+fn programme() -> AudioBuffer {
+    let rate = 44_100;
+    let frames = 321_987;
+    let channels = (0..2)
+        .map(|c| {
+            // White noise through a one-pole low-pass (about 2.5 kHz): music's falling
+            // spectrum rather than white noise's top octave, which every codec cuts.
+            let mut smoothed = 0.0f32;
+            let noise: Vec<f32> = common::noise(frames, 11 + c as u64, 0.6)
+                .into_iter()
+                .map(|x| {
+                    smoothed += 0.3 * (x - smoothed);
+                    smoothed
+                })
+                .collect();
+            noise
+                .iter()
+                .enumerate()
+                .map(|(n, x)| {
+                    let t = n as f64 / f64::from(rate);
+                    let swell = 0.5 + 0.5 * (t * 1.3).sin().abs();
+                    let chord: f64 = [220.0, 277.2, 329.6]
+                        .iter()
+                        .map(|f| 0.08 * (std::f64::consts::TAU * f * t + c as f64).sin())
+                        .sum();
+                    (f64::from(*x) * swell + chord) as f32
+                })
+                .collect()
+        })
+        .collect();
+    AudioBuffer::new(rate, channels).expect("programme")
+}
+
+fn tags() -> Tags {
+    Tags {
+        title: Some("Café at Night".into()),
+        artist: Some("The Examples".into()),
+        album: Some("Night Drive".into()),
+        track_number: Some(3),
+        track_total: Some(9),
+        year: Some(2026),
+        isrc: Some("GBAAA2600001".into()),
+        ..Tags::default()
+    }
+}
+
+fn make(audio: &AudioBuffer, settings: &ChainSettings, format: Format, path: &Path) -> Mastered {
+    make_at(audio, settings, format, None, path)
+}
+
+fn make_at(
+    audio: &AudioBuffer,
+    settings: &ChainSettings,
+    format: Format,
+    sample_rate: Option<u32>,
+    path: &Path,
+) -> Mastered {
+    let cancel = AtomicBool::new(false);
+    master(
+        MasterRequest {
+            audio: MasterSource::Borrowed(audio),
+            source_path: None,
+            settings,
+            format,
+            dither: Dither::None,
+            sample_rate,
+            output: path,
+            force: true,
+            judged_lufs: None,
+            tags: Some(&tags()),
+        },
+        DecodeControl {
+            progress: &mut |_| {},
+            cancel: &cancel,
+        },
+    )
+    .expect("mastered")
+}
+
+fn settings() -> ChainSettings {
+    let mut settings = ChainSettings::gentle_master();
+    settings.limiter.target_lufs = Some(-14.0);
+    settings.limiter.ceiling_dbtp = -1.0;
+    settings
+}
+
+/// ffmpeg's own decoding of `path`, as 32-bit float at the file's rate, planar.
+fn ffmpeg_decode(path: &Path, rate: u32) -> AudioBuffer {
+    let output = Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(path)
+        .args(["-f", "f32le", "-ac", "2", "-ar", &rate.to_string(), "-"])
+        .output()
+        .expect("ffmpeg runs (scripts/install-system-deps --test installs it)");
+    assert!(
+        output.status.success(),
+        "ffmpeg: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let samples: Vec<f32> = output
+        .stdout
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect();
+    let channels = (0..2)
+        .map(|c| samples.iter().skip(c).step_by(2).copied().collect())
+        .collect();
+    AudioBuffer::new(rate, channels).expect("decoded")
+}
+
+fn ffprobe_tags(path: &Path) -> String {
+    let output = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "format_tags:stream_tags",
+            "-of",
+            "default=noprint_wrappers=1",
+        ])
+        .arg(path)
+        .output()
+        .expect("ffprobe runs (scripts/install-system-deps --test installs it)");
+    String::from_utf8_lossy(&output.stdout).to_lowercase()
+}
+
+/// Signal over the difference: how much of the master the decoded file holds.
+fn snr_db(master: &AudioBuffer, decoded: &AudioBuffer) -> f64 {
+    let (mut signal, mut error) = (0.0, 0.0);
+    for (a, b) in master.channels().iter().zip(decoded.channels()) {
+        for (x, y) in a.iter().zip(b) {
+            signal += f64::from(*x).powi(2);
+            error += f64::from(x - y).powi(2);
+        }
+    }
+    10.0 * (signal / error).log10()
+}
+
+#[test]
+fn every_codec_decodes_to_the_masters_length_in_time_with_it() {
+    let dir = scratch("lossy-gapless");
+    let audio = programme();
+    let settings = settings();
+    for lossy in FORMATS {
+        let format = Format::Lossy(lossy);
+        let rate = lossy.codec().delivered_rate(audio.sample_rate());
+        // The master as the encoder received it: the same render at the same rate, as float.
+        let reference_path = dir.join(format!("{}-master.wav", lossy.id()));
+        let reference = make_at(
+            &audio,
+            &settings,
+            Format::Wav32f,
+            Some(rate),
+            &reference_path,
+        );
+        let master_samples = decode_file(&reference_path).expect("master").audio;
+        let path = dir.join(format!("{}.{}", lossy.id(), format.extension()));
+        let made = make(&audio, &settings, format, &path);
+        assert_eq!(made.report.sample_rate, rate, "{}", lossy.id());
+        assert_eq!(master_samples.sample_rate(), rate);
+        assert_eq!(
+            made.written.frames,
+            master_samples.frames(),
+            "{}",
+            lossy.id()
+        );
+        let decoded = made.written.decoded.as_ref().expect("decoded check");
+        assert_eq!(decoded.frames, master_samples.frames(), "{}", lossy.id());
+        assert_eq!(decoded.lag_frames, 0, "{}", lossy.id());
+        assert!(made.report.passed, "{}: {}", lossy.id(), made.report.text());
+        // The figures of the samples encoded are the float master's.
+        assert_eq!(
+            made.report.integrated_lufs,
+            reference.report.integrated_lufs
+        );
+        assert_eq!(made.report.true_peak_dbtp, reference.report.true_peak_dbtp);
+        let change = decoded.loudness_change_lu.expect("loudness");
+        assert!(change.abs() < 0.1, "{}: {change:+.2} LU", lossy.id());
+
+        // ffmpeg, an independent decoder, agrees: the exact length, lag 0, the same audio.
+        let independent = ffmpeg_decode(&path, rate);
+        assert_eq!(
+            independent.frames(),
+            master_samples.frames(),
+            "{}: ffmpeg's frame count",
+            lossy.id()
+        );
+        assert_eq!(
+            alignment_lag(&master_samples, &independent),
+            0,
+            "{}: ffmpeg's alignment",
+            lossy.id()
+        );
+        let snr = snr_db(&master_samples, &independent);
+        assert!(
+            snr > 12.0,
+            "{}: ffmpeg's decode SNR {snr:.1} dB",
+            lossy.id()
+        );
+        // And Crest's own decoding is the one a player makes.
+        let crest = lossy::decode_back(&path, lossy.codec()).expect("decodes");
+        assert!(snr_db(&independent, &crest) > 40.0, "{}", lossy.id());
+    }
+}
+
+#[test]
+fn tags_read_back_in_every_codec() {
+    let dir = scratch("lossy-tags");
+    let audio = programme();
+    for lossy in FORMATS {
+        let format = Format::Lossy(lossy);
+        let path = dir.join(format!("{}.{}", lossy.id(), format.extension()));
+        let made = make(&audio, &settings(), format, &path);
+        let probed = ffprobe_tags(&path);
+        for field in [
+            "title=café at night",
+            "artist=the examples",
+            "album=night drive",
+            "gbaaa2600001",
+        ] {
+            assert!(
+                probed.contains(field),
+                "{}: {field} in\n{probed}",
+                lossy.id()
+            );
+        }
+        let lufs = made.report.integrated_lufs.expect("loudness");
+        match lossy.codec() {
+            lossy::Codec::Opus => {
+                // RFC 7845: Q7.8 dB to −23 LUFS, no ReplayGain tags.
+                let r128 = ((-23.0 - lufs) * 256.0).round() as i32;
+                assert!(
+                    probed.contains(&format!("r128_track_gain={r128}\n")),
+                    "{r128} in\n{probed}"
+                );
+                assert!(!probed.contains("replaygain"), "{probed}");
+            }
+            _ => {
+                let gain = format!("replaygain_track_gain={:.2} db", -18.0 - lufs);
+                assert!(probed.contains(&gain), "{gain} in\n{probed}");
+            }
+        }
+    }
+}
+
+/// The file at `path` with `edit` applied to its bytes, written beside it.
+fn edited(path: &Path, name: &str, edit: impl FnOnce(&mut Vec<u8>)) -> PathBuf {
+    let mut bytes = std::fs::read(path).expect("file");
+    edit(&mut bytes);
+    let out = path.with_file_name(name);
+    std::fs::write(&out, bytes).expect("written");
+    out
+}
+
+#[test]
+fn a_wrong_gapless_header_is_caught() {
+    let dir = scratch("lossy-broken");
+    let audio = programme();
+    let cancel = AtomicBool::new(false);
+    for lossy in [Lossy::Mp3Cbr { kbps: 320 }, Lossy::Opus { kbps: 160 }] {
+        let format = Format::Lossy(lossy);
+        let path = dir.join(format!("{}.{}", lossy.id(), format.extension()));
+        let mut plain = settings();
+        plain.limiter.target_lufs = None;
+        make(&audio, &plain, format, &path);
+        let rate = lossy.codec().delivered_rate(audio.sample_rate());
+        let reference_path = dir.join(format!("{}-master.wav", lossy.id()));
+        make_at(&audio, &plain, Format::Wav32f, Some(rate), &reference_path);
+        let master = decode_file(&reference_path).expect("master").audio;
+        check_decoded(&path, lossy, &master, &cancel).expect("the file as written passes");
+        let broken = edited(&path, &format!("broken.{}", format.extension()), |bytes| {
+            match lossy.codec() {
+                // LAME's Info frame: the encoder delay and padding, 21 bytes after "LAME".
+                lossy::Codec::Mp3 => {
+                    let at = bytes.windows(4).position(|w| w == b"LAME").expect("tag") + 21;
+                    bytes[at..at + 3].copy_from_slice(&[0, 0, 0]);
+                }
+                // OpusHead's pre-skip, set to 0 (the page's CRC recomputed).
+                _ => {
+                    let at = bytes
+                        .windows(8)
+                        .position(|w| w == b"OpusHead")
+                        .expect("head");
+                    bytes[at + 10..at + 12].copy_from_slice(&[0, 0]);
+                    fix_ogg_crc(bytes, 0);
+                }
+            }
+        });
+        let why = check_decoded(&broken, lossy, &master, &cancel).expect_err("caught");
+        assert!(why.contains("frames"), "{}: {why}", lossy.id());
+    }
+}
+
+/// Recomputes the CRC of the Ogg page at `at` (its checksum field zeroed while summing).
+fn fix_ogg_crc(bytes: &mut [u8], at: usize) {
+    let segments = usize::from(bytes[at + 26]);
+    let body: usize = bytes[at + 27..at + 27 + segments]
+        .iter()
+        .map(|&s| usize::from(s))
+        .sum();
+    let end = at + 27 + segments + body;
+    bytes[at + 22..at + 26].copy_from_slice(&[0; 4]);
+    let mut crc = 0u32;
+    for &byte in &bytes[at..end] {
+        crc ^= u32::from(byte) << 24;
+        for _ in 0..8 {
+            crc = if crc & 0x8000_0000 != 0 {
+                (crc << 1) ^ 0x04c1_1db7
+            } else {
+                crc << 1
+            };
+        }
+    }
+    bytes[at + 22..at + 26].copy_from_slice(&crc.to_le_bytes());
+}
+
+#[test]
+fn decoded_clipping_fails_the_qc_report() {
+    let dir = scratch("lossy-clipping");
+    // Noise hard-clipped at full scale, the limiter off: the encoder's error goes past 0 dBFS.
+    let clipped: Vec<Vec<f32>> = (0..2)
+        .map(|c| {
+            common::noise(88_200, 5 + c, 3.0)
+                .into_iter()
+                .map(|x| x.clamp(-1.0, 1.0))
+                .collect()
+        })
+        .collect();
+    let audio = AudioBuffer::new(44_100, clipped).expect("audio");
+    let mut bypassed = ChainSettings::bypassed();
+    bypassed.limiter.bypass = true;
+    let path = dir.join("clipped.mp3");
+    let made = make(
+        &audio,
+        &bypassed,
+        Format::Lossy(Lossy::Mp3Cbr { kbps: 320 }),
+        &path,
+    );
+    let decoded = made.written.decoded.as_ref().expect("decoded");
+    assert!(decoded.samples_over_0dbfs > 0, "{decoded:?}");
+    assert!(!decoded.over_places_s.is_empty());
+    let check = made
+        .report
+        .checks
+        .iter()
+        .find(|c| c.name == "decoded clipping")
+        .expect("the check");
+    assert!(!check.passed);
+    assert!(!made.report.passed);
+    assert!(made.report.text().contains("samples over 0 dBFS"));
+}
