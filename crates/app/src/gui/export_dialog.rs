@@ -10,7 +10,7 @@ use crest_engine::AudioBuffer;
 use crest_engine::chain::ChainSettings;
 use crest_engine::decode::DecodeControl;
 use crest_engine::delivery::{self, DeliveryPreset, PresetLoudness};
-use crest_engine::export::{Dither, Format};
+use crest_engine::export::{Dither, Format, Lossy};
 use crest_engine::master::{MasterRequest, MasterSource};
 use crest_engine::qc::QcReport;
 use crest_engine::session::ExportChoices;
@@ -132,7 +132,10 @@ impl Plan {
             .output
             .file_name()
             .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
-        let rate = f64::from(self.sample_rate.unwrap_or(source_rate)) / 1e3;
+        let rate = f64::from(
+            self.format
+                .delivered_rate(self.sample_rate.unwrap_or(source_rate)),
+        ) / 1e3;
         format!(
             "{name} — {}, {rate} kHz, {}, ceiling {:.1} dBTP",
             self.format.describe(),
@@ -175,6 +178,15 @@ const FORMATS: [(Format, &str); 5] = [
     (Format::Wav32f, "WAV 32 float"),
     (Format::Flac24, "FLAC 24"),
     (Format::Flac16, "FLAC 16"),
+];
+
+/// The lossy copies the dialog offers (any setting is available from the command line).
+const LOSSY_FORMATS: [(Format, &str); 5] = [
+    (Format::Lossy(Lossy::Mp3Cbr { kbps: 320 }), "MP3 320"),
+    (Format::Lossy(Lossy::Mp3Vbr { level: 0 }), "MP3 V0"),
+    (Format::Lossy(Lossy::Vorbis { kbps: 320 }), "Ogg Vorbis 320"),
+    (Format::Lossy(Lossy::Opus { kbps: 160 }), "Opus 160"),
+    (Format::Lossy(Lossy::Opus { kbps: 256 }), "Opus 256"),
 ];
 
 const DITHERS: [(Dither, &str); 4] = [
@@ -446,8 +458,30 @@ impl ExportDialog {
         if self.desk {
             what = what
                 .push(segmented(&FORMATS, self.format, ExportMsg::Format))
+                .push(
+                    row![
+                        text("Lossy").size(13).color(style::MUTED),
+                        segmented(&LOSSY_FORMATS, self.format, ExportMsg::Format)
+                    ]
+                    .spacing(8)
+                    .align_y(Alignment::Center),
+                )
                 .push(segmented(&RATES, self.sample_rate, ExportMsg::Rate));
-            if self.format != Format::Wav32f {
+            let rate = self.sample_rate.unwrap_or(judged.source_rate);
+            if self.format.delivered_rate(rate) != rate {
+                what = what.push(
+                    text(format!(
+                        "{} does not carry {} kHz: mastered at {} kHz, so the limiter works \
+                         at the delivered rate.",
+                        self.format.describe(),
+                        f64::from(rate) / 1e3,
+                        f64::from(self.format.delivered_rate(rate)) / 1e3
+                    ))
+                    .size(13)
+                    .color(style::MUTED),
+                );
+            }
+            if self.format.bits().is_some() {
                 what = what.push(
                     row![
                         text("Dither").size(13).color(style::MUTED),
@@ -515,7 +549,7 @@ impl ExportDialog {
                 .label("Replace files that already exist")
                 .on_toggle(ExportMsg::Replace)
                 .text_size(14),
-            text("Release metadata, written into every file (FLAC also gets ReplayGain)")
+            text("Release metadata, written into every file (FLAC, MP3 and Ogg Vorbis also get ReplayGain, Opus its R128 gains)")
                 .size(13)
                 .color(style::MUTED),
             TagField::ALL.iter().fold(row![].spacing(6), |r, &field| {

@@ -154,6 +154,59 @@ fn presets_keep_the_desks_loudness_unless_they_mandate_another_and_say_so() {
 }
 
 #[test]
+fn lossy_copies_export_from_the_dialog_named_and_checked_as_they_decode() {
+    let dir = scratch("export-lossy");
+    let mut desk = ready();
+    apply(&mut desk, [Message::Session(S::Target(Some(-14.0)))]);
+    click(&mut desk, "Export…");
+    let _ = desk.update(Message::Session(S::Export(ExportMsg::Folder(
+        dir.display().to_string(),
+    ))));
+    let _ = desk.update(Message::Session(S::Export(ExportMsg::Name("demo".into()))));
+    click(&mut desk, "Opus 160");
+    let mut ui = window(&desk);
+    // The demo is at 48 kHz, Opus's rate; at 44.1 kHz the dialog says it masters at 48.
+    assert!(ui.find("Dither").is_err(), "no dither for a lossy codec");
+    ui.click(starting("MP3 320 kb/s (stores"))
+        .expect("the MP3 preset is offered");
+    let messages: Vec<Message> = ui.into_messages().collect();
+    apply(&mut desk, messages);
+    let _ = desk.update(Message::Session(S::Export(ExportMsg::Rate(Some(44_100)))));
+    let mut ui = window(&desk);
+    assert!(
+        ui.find(starting(
+            "Opus 160 kb/s does not carry 44.1 kHz: mastered at 48 kHz"
+        ))
+        .is_ok()
+    );
+    assert!(
+        ui.find(starting(
+            "demo.opus — Opus 160 kb/s, 48 kHz, -14.0 LUFS (the desk's target)"
+        ))
+        .is_ok()
+    );
+    assert!(ui.find(starting("demo-mp3-320.mp3 — MP3 CBR 320 kb/s")).is_ok());
+    drop(ui);
+    click(&mut desk, "Export 2 files");
+    run_export(&mut desk);
+    let outcomes = &session(&desk).export.outcomes;
+    for (outcome, (name, rate)) in outcomes
+        .iter()
+        .zip([("demo.opus", 48_000), ("demo-mp3-320.mp3", 48_000)])
+    {
+        let report = outcome.result.as_ref().expect("written");
+        assert!(report.passed, "{}: {}", outcome.label, report.text());
+        let decoded = report.decoded.as_ref().expect("checked as it decodes");
+        assert_eq!(decoded.lag_frames, 0);
+        assert_eq!(report.sample_rate, rate, "{name}");
+        // The demo's 24 s at the delivered rate, to the frame.
+        assert_eq!(decoded.frames, 24 * rate as usize, "{name}");
+        assert!(dir.join(name).exists(), "{name}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn the_export_folder_is_remembered_for_the_next_track() {
     let dir = scratch("export-folder");
     let storage = Storage::at(&dir.join("home"));
