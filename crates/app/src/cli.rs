@@ -3,6 +3,7 @@
 mod album;
 mod analyze;
 mod bench;
+mod codec_check;
 mod compare;
 mod devices;
 mod eq_match;
@@ -44,6 +45,9 @@ pub enum Command {
     Master(master::MasterArgs),
     /// Check any file against a loudness target and a true-peak ceiling (exit 1 on failure).
     Verify(verify::VerifyArgs),
+    /// Encode a master with lossy codecs and decode it: decoded peaks, samples over full
+    /// scale and where, loudness change, and the clip-safe ceiling (exit 1 if one clips).
+    CodecCheck(codec_check::CodecCheckArgs),
     /// Render what a listener hears (platform normalization, playback system) to a float WAV.
     Preview(preview::PreviewArgs),
     /// Compare a mix's tonal balance, dynamics and stereo picture with references
@@ -267,6 +271,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Devices(args) => devices::run(&args),
         Command::Master(args) => master::run(&args),
         Command::Verify(args) => verify::run(&args),
+        Command::CodecCheck(args) => codec_check::run(&args),
         Command::Bench(args) => bench::run(&args),
     }
 }

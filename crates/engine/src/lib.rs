@@ -24,6 +24,7 @@ pub mod analysis;
 pub mod audio;
 pub mod balance;
 pub mod chain;
+pub mod codec_check;
 pub mod decode;
 pub mod delivery;
 pub mod demo;

@@ -185,7 +185,10 @@ fn lossy_copies_export_from_the_dialog_named_and_checked_as_they_decode() {
         ))
         .is_ok()
     );
-    assert!(ui.find(starting("demo-mp3-320.mp3 — MP3 CBR 320 kb/s")).is_ok());
+    assert!(
+        ui.find(starting("demo-mp3-320.mp3 — MP3 CBR 320 kb/s"))
+            .is_ok()
+    );
     drop(ui);
     click(&mut desk, "Export 2 files");
     run_export(&mut desk);

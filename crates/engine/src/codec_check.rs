@@ -1,0 +1,262 @@
+//! The codec check: what each lossy codec does to a master, as Apple's afclip and the
+//! Mastered-for-iTunes round trip show it. The master is encoded with each codec (at the
+//! codec's rate: Opus at 48 kHz), decoded, and measured: the decoded true peak and sample
+//! peak, the samples that go over full scale and where, the loudness change, and the
+//! clip-safe ceiling — the highest true peak the master could have and still decode with
+//! every sample under the chosen peak, found by encoding the master at that level and
+//! checking it.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use serde::Serialize;
+
+use crate::audio::AudioBuffer;
+use crate::export::lossy::{self, DecodedCheck, Lossy};
+use crate::loudness;
+use crate::parallel::Join;
+use crate::render::RenderControl;
+use crate::resample;
+
+/// The codecs checked when none are named: what the channels play.
+pub const DEFAULT_CODECS: [Lossy; 3] = [
+    Lossy::Mp3Cbr { kbps: 320 },
+    Lossy::Vorbis { kbps: 320 },
+    Lossy::Opus { kbps: 160 },
+];
+
+/// The decoded sample peak a clip-safe master stays under by default (dBFS).
+pub const DEFAULT_DECODED_PEAK_DBFS: f64 = -0.1;
+
+/// Encodes of the master at a lower level tried before the clip-safe ceiling is given up.
+const SAFE_ATTEMPTS: usize = 4;
+/// Added to a measured excess when trying again, so that the next try lands under the peak.
+const SAFE_STEP_MARGIN_DB: f64 = 0.02;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CodecCheckError {
+    #[error("{codec}: {reason}")]
+    Codec { codec: String, reason: String },
+    #[error("codec check cancelled")]
+    Cancelled,
+}
+
+/// One codec's verdict on the master.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CodecResult {
+    /// The format id: `mp3-320`, `opus-160`, …
+    pub id: String,
+    pub encoder: String,
+    pub bitrate_kbps: f64,
+    /// The rate the codec ran at (the master converted to it where needed).
+    pub sample_rate: u32,
+    /// The master's true peak at that rate, before encoding.
+    pub master_true_peak_dbtp: Option<f64>,
+    pub decoded_true_peak_dbtp: Option<f64>,
+    pub decoded_sample_peak_dbfs: Option<f64>,
+    pub samples_over_0dbfs: u64,
+    /// Where the first samples over full scale are (seconds).
+    pub over_places_s: Vec<f64>,
+    pub loudness_change_lu: Option<f64>,
+    /// The highest master true peak (dBTP, at most 0) at which this codec decodes with every
+    /// sample at or under `decoded_peak_limit_dbfs` (the master's level moved by a plain
+    /// gain), checked by encoding at that level. None when no level was found in the tries
+    /// given.
+    pub clip_safe_ceiling_dbtp: Option<f64>,
+    /// The decoded sample peak the clip-safe level was checked at.
+    pub clip_safe_decoded_peak_dbfs: Option<f64>,
+    pub decoded_peak_limit_dbfs: f64,
+}
+
+/// Runs each codec on `master` (in parallel through `join`): see the module's notes.
+pub fn codec_check(
+    master: &AudioBuffer,
+    codecs: &[Lossy],
+    decoded_peak_limit_dbfs: f64,
+    join: &impl Join,
+    cancel: &AtomicBool,
+) -> Result<Vec<CodecResult>, CodecCheckError> {
+    match codecs {
+        [] => Ok(Vec::new()),
+        [one] => check_one(master, *one, decoded_peak_limit_dbfs, cancel).map(|r| vec![r]),
+        _ => {
+            let (left, right) = codecs.split_at(codecs.len() / 2);
+            let (a, b) = join.join(
+                || codec_check(master, left, decoded_peak_limit_dbfs, join, cancel),
+                || codec_check(master, right, decoded_peak_limit_dbfs, join, cancel),
+            );
+            let mut results = a?;
+            results.extend(b?);
+            Ok(results)
+        }
+    }
+}
+
+fn check_one(
+    master: &AudioBuffer,
+    codec: Lossy,
+    limit_dbfs: f64,
+    cancel: &AtomicBool,
+) -> Result<CodecResult, CodecCheckError> {
+    let fail = |reason: String| {
+        if cancel.load(Ordering::Relaxed) {
+            CodecCheckError::Cancelled
+        } else {
+            CodecCheckError::Codec {
+                codec: codec.describe(),
+                reason,
+            }
+        }
+    };
+    if let Some(reason) =
+        crate::export::Format::Lossy(codec).refuses_channels(master.channel_count())
+    {
+        return Err(fail(reason));
+    }
+    let rate = codec.codec().delivered_rate(master.sample_rate());
+    let at_rate = if rate == master.sample_rate() {
+        std::borrow::Cow::Borrowed(master)
+    } else {
+        std::borrow::Cow::Owned(
+            resample::resample(
+                master,
+                rate,
+                RenderControl {
+                    progress: &mut |_| {},
+                    cancel,
+                },
+            )
+            .map_err(|e| fail(e.to_string()))?,
+        )
+    };
+    let master_true_peak_dbtp = loudness::measure(&at_rate).true_peak_dbtp;
+    let first = round_trip(&at_rate, codec, cancel).map_err(fail)?;
+
+    // The level that decodes under the limit: the codec is close to linear in level, so the
+    // excess is taken off as a gain, and the encode at that level checks it.
+    // Never above 0 dBTP: that master would clip before any codec touched it.
+    let mut gain_db = first
+        .sample_peak_dbfs
+        .map_or(0.0, |peak| limit_dbfs - peak)
+        .min(master_true_peak_dbtp.map_or(0.0, |tp| -tp));
+    let mut safe = None;
+    for _ in 0..SAFE_ATTEMPTS {
+        let check = round_trip(&scaled(&at_rate, gain_db), codec, cancel).map_err(fail)?;
+        match check.sample_peak_dbfs {
+            Some(peak) if peak > limit_dbfs => gain_db -= peak - limit_dbfs + SAFE_STEP_MARGIN_DB,
+            peak => {
+                safe = Some((gain_db, peak));
+                break;
+            }
+        }
+    }
+    Ok(CodecResult {
+        id: codec.id(),
+        encoder: first.encoder.clone(),
+        bitrate_kbps: first.bitrate_kbps,
+        sample_rate: rate,
+        master_true_peak_dbtp,
+        decoded_true_peak_dbtp: first.true_peak_dbtp,
+        decoded_sample_peak_dbfs: first.sample_peak_dbfs,
+        samples_over_0dbfs: first.samples_over_0dbfs,
+        over_places_s: first.over_places_s.clone(),
+        loudness_change_lu: first.loudness_change_lu,
+        clip_safe_ceiling_dbtp: safe
+            .and_then(|(gain, _)| master_true_peak_dbtp.map(|tp| tp + gain)),
+        clip_safe_decoded_peak_dbfs: safe.and_then(|(_, peak)| peak),
+        decoded_peak_limit_dbfs: limit_dbfs,
+    })
+}
+
+/// `audio` moved by `gain_db`.
+fn scaled(audio: &AudioBuffer, gain_db: f64) -> AudioBuffer {
+    let gain = 10f64.powf(gain_db / 20.0) as f32;
+    let channels = audio
+        .channels()
+        .iter()
+        .map(|c| c.iter().map(|x| x * gain).collect())
+        .collect();
+    AudioBuffer::with_roles(audio.sample_rate(), audio.roles().to_vec(), channels)
+        .expect("the same layout")
+}
+
+/// Encodes `audio` into a temporary file (removed after), decodes it and checks it.
+fn round_trip(
+    audio: &AudioBuffer,
+    codec: Lossy,
+    cancel: &AtomicBool,
+) -> Result<DecodedCheck, String> {
+    let mut file = tempfile::Builder::new()
+        .prefix("crest-codec-check-")
+        .suffix(&format!(".{}", codec.codec().extension()))
+        .tempfile()
+        .map_err(|e| format!("a temporary file: {e}"))?;
+    lossy::encode(file.as_file_mut(), codec, audio, None)?;
+    if cancel.load(Ordering::Relaxed) {
+        return Err("cancelled".into());
+    }
+    lossy::check_decoded(file.path(), codec, audio, cancel)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parallel::Sequential;
+
+    /// Noise limited hard to −0.3 dBFS sample peak: every codec's error takes the decoded
+    /// peak past full scale, and the clip-safe ceiling, checked by encoding, is below the
+    /// master's true peak.
+    #[test]
+    fn a_hot_master_clips_when_decoded_and_the_safe_ceiling_is_lower() {
+        let mut noise = crate::emulation::noise::White::new(21);
+        let hot: Vec<Vec<f32>> = (0..2)
+            .map(|_| {
+                (0..66_150)
+                    .map(|_| (noise.sample() * 2.0).clamp(-0.966, 0.966) as f32)
+                    .collect()
+            })
+            .collect();
+        let master = AudioBuffer::new(44_100, hot).expect("audio");
+        let cancel = AtomicBool::new(false);
+        let codecs = [Lossy::Mp3Cbr { kbps: 320 }, Lossy::Opus { kbps: 160 }];
+        let results = codec_check(&master, &codecs, -0.1, &Sequential, &cancel).expect("checked");
+        assert_eq!(results.len(), 2);
+        for result in &results {
+            assert!(result.samples_over_0dbfs > 0, "{result:?}");
+            let peak = result.decoded_sample_peak_dbfs.expect("peak");
+            assert!(peak > 0.0, "{result:?}");
+            let master_tp = result.master_true_peak_dbtp.expect("tp");
+            let safe = result.clip_safe_ceiling_dbtp.expect("a safe ceiling");
+            assert!(safe < master_tp - 0.3, "{result:?}");
+            assert!(result.clip_safe_decoded_peak_dbfs.expect("checked") <= -0.1);
+        }
+        assert_eq!(results[1].sample_rate, 48_000);
+        assert_eq!(results[0].id, "mp3-320");
+    }
+
+    /// A quiet master decodes clean, and the clip-safe ceiling lies above its true peak, at
+    /// 0 dBTP at most.
+    #[test]
+    fn a_quiet_master_decodes_clean_with_room_above() {
+        let tone: Vec<f32> = (0..44_100)
+            .map(|n| (0.25 * (n as f64 * 0.0627).sin()) as f32)
+            .collect();
+        let master = AudioBuffer::new(44_100, vec![tone.clone(), tone]).expect("audio");
+        let cancel = AtomicBool::new(false);
+        let results = codec_check(
+            &master,
+            &[Lossy::Vorbis { kbps: 320 }],
+            -0.1,
+            &Sequential,
+            &cancel,
+        )
+        .expect("checked");
+        let result = &results[0];
+        assert_eq!(result.samples_over_0dbfs, 0);
+        let safe = result.clip_safe_ceiling_dbtp.expect("safe");
+        assert!(
+            safe > result.master_true_peak_dbtp.expect("tp") + 6.0,
+            "{result:?}"
+        );
+        assert!(safe <= 0.0, "{result:?}");
+    }
+}
