@@ -75,3 +75,58 @@ fn a_hot_master_clips_when_decoded_and_a_quiet_one_does_not() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("lossless"));
 }
+
+#[test]
+fn master_with_codec_safe_reports_each_codecs_decoded_peak() {
+    let dir = scratch("codec-safe-master");
+    let rate = 44_100u32;
+    let mut noise = white_noise(0x5afe);
+    let mix = stereo_wav_24(&dir, "mix.wav", rate, 4 * rate as usize, |_| {
+        [0.3 * noise(), 0.3 * noise()]
+    });
+    let out = crest(
+        &[
+            "master",
+            &mix,
+            "-o",
+            "m.wav",
+            "--target-lufs",
+            "-9",
+            "--ceiling-dbtp",
+            "-0.1",
+            "--codec-safe",
+            "mp3-320",
+            "--codec-safe",
+            "ogg-320",
+            "--json",
+        ],
+        &dir,
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    let codecs = report["codec_check"]
+        .as_array()
+        .expect("the codecs checked");
+    assert_eq!(codecs.len(), 2);
+    for codec in codecs {
+        let peak = codec["decoded_sample_peak_dbfs"].as_f64().expect("peak");
+        assert!(peak <= -0.1, "{codec}");
+    }
+    let checks = report["checks"].as_array().expect("checks");
+    assert!(
+        checks
+            .iter()
+            .any(|c| c["name"] == "codecs decode clean" && c["passed"] == true),
+        "{checks:?}"
+    );
+    let out = crest(
+        &["master", &mix, "-o", "n.wav", "--codec-safe", "wav24"],
+        &dir,
+    );
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -8,7 +8,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::audio::AudioBuffer;
 use crate::export::lossy::{self, DecodedCheck, Lossy};
@@ -41,7 +41,7 @@ pub enum CodecCheckError {
 }
 
 /// One codec's verdict on the master.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CodecResult {
     /// The format id: `mp3-320`, `opus-160`, …
     pub id: String,

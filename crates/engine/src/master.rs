@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use crate::audio::AudioBuffer;
 use crate::chain::{ChainSettings, TruePeakMode};
+use crate::codec_check;
 use crate::decode::DecodeError;
 use crate::export::{self, Dither, ExportError, ExportRequest, Format, Written};
 use crate::files::{self, WriteError};
@@ -26,6 +27,11 @@ const ATTEMPTS: usize = 4;
 const FIRST_MARGIN_DB: f64 = 0.0;
 /// Extra margin added to a measured overshoot when rendering again.
 const RETRY_MARGIN_DB: f64 = 0.01;
+/// Codec checks (and renders at a lowered ceiling between them) before a master that a codec
+/// still clips is written as it is, its QC report failing.
+const CODEC_SAFE_ROUNDS: usize = 5;
+/// Taken off the ceiling beyond the codecs' measured excess, so the next render lands under.
+const CODEC_SAFE_STEP_DB: f64 = 0.05;
 
 #[derive(Debug, thiserror::Error)]
 pub enum MasterError {
@@ -45,6 +51,8 @@ pub enum MasterError {
     SourceChanged,
     #[error("the QC report could not be written beside the master (nothing was written): {0}")]
     Report(WriteError),
+    #[error("the codec check could not run (nothing was written): {0}")]
+    CodecCheck(String),
 }
 
 /// The audio to master.
@@ -98,6 +106,17 @@ pub struct MasterRequest<'a> {
     pub judged_lufs: Option<f64>,
     /// Release metadata for the file; its gain tags are filled from the file's measurement.
     pub tags: Option<&'a Tags>,
+    /// Lower the ceiling until these codecs decode the file under a peak (none: the ceiling
+    /// as set).
+    pub codec_safe: Option<&'a CodecSafe>,
+}
+
+/// Codecs a master must survive: the limiter's ceiling is lowered until each decodes the
+/// file with every sample at or under `decoded_peak_dbfs`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CodecSafe {
+    pub codecs: Vec<crate::export::Lossy>,
+    pub decoded_peak_dbfs: f64,
 }
 
 /// A written master and its report.
@@ -125,6 +144,8 @@ pub struct Timings {
     pub encode_s: f64,
     /// Reading the written file back and comparing it sample for sample.
     pub verify_s: f64,
+    /// Encoding and decoding the master with the codecs it must survive.
+    pub codec_check_s: f64,
 }
 
 /// Checks, before any work, that the master and its two QC reports may be written at
@@ -201,51 +222,93 @@ fn master_with_margin(
     };
     let mut next_input = Some(convert(first, &mut *progress)?);
     let limiter_on = !request.settings.limiter.bypass;
-    let ceiling = request.settings.limiter.ceiling_dbtp;
-    let mut margin = first_margin_db;
+    let mut settings = Cow::Borrowed(request.settings);
     let mut renders = 0;
+    let mut codec_rounds = 0;
+    let mut codec_results = None;
     let (rendered, prepared) = loop {
-        renders += 1;
-        let input = match next_input.take() {
-            Some(input) => input,
-            None => convert(again.source(layout)?, &mut |_| {})?,
-        };
-        let started = Instant::now();
-        let rendered = render::render(
-            input,
-            request.settings,
-            margin,
-            RenderControl {
-                progress: &mut |f| progress(render_share.0 + render_share.1 * f),
-                cancel,
-            },
-        )?;
-        let Rendered {
-            audio: output,
-            limiter,
-            disabled_for_mono,
-        } = rendered;
-        timings.render_s += started.elapsed().as_secs_f64();
-        let started = Instant::now();
-        let mut prepared = export::prepare(output, request.format, request.dither);
-        // A ceiling held on the strict meter is checked on it.
-        let file_peak = match request.settings.limiter.true_peak {
-            TruePeakMode::Standard => prepared.measured.true_peak_dbtp,
-            TruePeakMode::Strict => {
-                prepared.strict_true_peak_dbtp = strict_true_peak_dbtp(
-                    prepared.exact.channels(),
-                    prepared.exact.sample_rate(),
-                    join,
-                );
-                prepared.strict_true_peak_dbtp
+        let ceiling = settings.limiter.ceiling_dbtp;
+        let mut margin = first_margin_db;
+        let mut attempts = 0;
+        let (rendered, prepared) = loop {
+            renders += 1;
+            attempts += 1;
+            let input = match next_input.take() {
+                Some(input) => input,
+                None => convert(again.source(layout)?, &mut |_| {})?,
+            };
+            let started = Instant::now();
+            let rendered = render::render(
+                input,
+                &settings,
+                margin,
+                RenderControl {
+                    progress: &mut |f| progress(render_share.0 + render_share.1 * f),
+                    cancel,
+                },
+            )?;
+            let Rendered {
+                audio: output,
+                limiter,
+                disabled_for_mono,
+            } = rendered;
+            timings.render_s += started.elapsed().as_secs_f64();
+            let started = Instant::now();
+            let mut prepared = export::prepare(output, request.format, request.dither);
+            // A ceiling held on the strict meter is checked on it.
+            let file_peak = match settings.limiter.true_peak {
+                TruePeakMode::Standard => prepared.measured.true_peak_dbtp,
+                TruePeakMode::Strict => {
+                    prepared.strict_true_peak_dbtp = strict_true_peak_dbtp(
+                        prepared.exact.channels(),
+                        prepared.exact.sample_rate(),
+                        join,
+                    );
+                    prepared.strict_true_peak_dbtp
+                }
+            };
+            timings.quantise_and_measure_s += started.elapsed().as_secs_f64();
+            let over = file_peak.map_or(0.0, |tp| tp - ceiling);
+            if !limiter_on || over <= 0.0 || attempts == ATTEMPTS {
+                break ((limiter, disabled_for_mono), prepared);
             }
+            margin += over + RETRY_MARGIN_DB;
         };
-        timings.quantise_and_measure_s += started.elapsed().as_secs_f64();
-        let over = file_peak.map_or(0.0, |tp| tp - ceiling);
-        if !limiter_on || over <= 0.0 || renders == ATTEMPTS {
-            break ((limiter, disabled_for_mono), prepared);
+        let Some(safe) = request.codec_safe.filter(|_| limiter_on) else {
+            break (rendered, prepared);
+        };
+        // The samples to be delivered, through each codec: a ceiling the codecs push past the
+        // peak is lowered to the lowest clip-safe one and the master rendered again.
+        let started = Instant::now();
+        let results = codec_check::codec_check(
+            &prepared.exact,
+            &safe.codecs,
+            safe.decoded_peak_dbfs,
+            join,
+            cancel,
+        )
+        .map_err(|e| match e {
+            codec_check::CodecCheckError::Cancelled => MasterError::Export(ExportError::Cancelled),
+            other => MasterError::CodecCheck(other.to_string()),
+        })?;
+        timings.codec_check_s += started.elapsed().as_secs_f64();
+        codec_rounds += 1;
+        let clean = results.iter().all(|r| {
+            r.decoded_sample_peak_dbfs
+                .is_none_or(|peak| peak <= safe.decoded_peak_dbfs)
+        });
+        // The worst codec's excess over the peak, measured on this master: harder limiting can
+        // give a codec more to overshoot, so the step is what the codecs did, not a prediction.
+        let excess = results
+            .iter()
+            .filter_map(|r| r.decoded_sample_peak_dbfs)
+            .fold(f64::NEG_INFINITY, f64::max)
+            - safe.decoded_peak_dbfs;
+        codec_results = Some(results);
+        if clean || codec_rounds == CODEC_SAFE_ROUNDS || !excess.is_finite() {
+            break (rendered, prepared);
         }
-        margin += over + RETRY_MARGIN_DB;
+        settings.to_mut().limiter.ceiling_dbtp = ceiling - excess - CODEC_SAFE_STEP_DB;
     };
     progress(0.9);
     let tags = request
@@ -266,7 +329,14 @@ fn master_with_margin(
     )?;
     timings.encode_s = written.encode_s;
     timings.verify_s = written.verify_s;
-    let mut report = report_for(&written, rendered, request.settings, request.judged_lufs);
+    let mut report = report_for(&written, rendered, &settings, request.judged_lufs);
+    if let (Some(safe), Some(results)) = (request.codec_safe, codec_results) {
+        report.add_codec_safety(
+            results,
+            safe.decoded_peak_dbfs,
+            request.settings.limiter.ceiling_dbtp,
+        );
+    }
     if let Some(decoded) = written.decoded.clone() {
         report.add_decoded(decoded);
     }
@@ -501,6 +571,7 @@ mod tests {
                 force: false,
                 judged_lufs: None,
                 tags: None,
+                codec_safe: None,
             },
             RenderControl {
                 progress: &mut |_| {},

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::chain::TruePeakMode;
+use crate::codec_check::CodecResult;
 use crate::export::lossy::DecodedCheck;
 use crate::files::{PartialFile, WriteError};
 use crate::loudness::Loudness;
@@ -73,6 +74,9 @@ pub struct QcReport {
     /// A lossy file as it decodes (its other figures are of the samples encoded).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decoded: Option<DecodedCheck>,
+    /// The codecs the master had to survive, as they decode the file written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub codec_check: Option<Vec<CodecResult>>,
 }
 
 /// What a file is measured against.
@@ -179,6 +183,7 @@ pub fn evaluate(facts: FileFacts<'_>, requirements: Requirements) -> QcReport {
         notes: Vec::new(),
         report_path: None,
         decoded: None,
+        codec_check: None,
     }
 }
 
@@ -220,6 +225,53 @@ impl QcReport {
         }
         self.passed = self.checks.iter().all(|c| c.passed);
         self.decoded = Some(check);
+    }
+
+    /// Adds the codecs the master had to survive (`results`, of the file as written): a check
+    /// that each decodes at or under `limit_dbfs`, and a note where the ceiling had to come
+    /// down from `asked_ceiling_dbtp` for it.
+    pub fn add_codec_safety(
+        &mut self,
+        results: Vec<CodecResult>,
+        limit_dbfs: f64,
+        asked_ceiling_dbtp: f64,
+    ) {
+        let peaks: Vec<String> = results
+            .iter()
+            .map(|r| format!("{} {}", r.id, db(r.decoded_sample_peak_dbfs, "dBFS")))
+            .collect();
+        let ids: Vec<&str> = results.iter().map(|r| r.id.as_str()).collect();
+        self.checks.push(QcCheck {
+            name: "codecs decode clean".into(),
+            passed: results
+                .iter()
+                .all(|r| r.decoded_sample_peak_dbfs.is_none_or(|p| p <= limit_dbfs)),
+            measured: peaks.join(", "),
+            requirement: format!("≤ {limit_dbfs:.1} dBFS decoded"),
+        });
+        if let Some(ceiling) = self.ceiling_dbtp.filter(|&c| c < asked_ceiling_dbtp) {
+            self.notes.push(format!(
+                "The ceiling was lowered from {asked_ceiling_dbtp:.2} to {ceiling:.2} dBTP so \
+                 that {} decode with every sample at or under {limit_dbfs:.1} dBFS.",
+                ids.join(", ")
+            ));
+        }
+        let clipping: Vec<&str> = results
+            .iter()
+            .filter(|r| r.decoded_sample_peak_dbfs.is_some_and(|p| p > limit_dbfs))
+            .map(|r| r.id.as_str())
+            .collect();
+        if !clipping.is_empty() {
+            self.notes.push(format!(
+                "Even at this ceiling, {} decode{} over {limit_dbfs:.1} dBFS: the harder the \
+                 limiter works, the more a codec overshoots. The master is too loud for these \
+                 codecs to decode clean; lower the loudness target.",
+                clipping.join(", "),
+                if clipping.len() == 1 { "s" } else { "" }
+            ));
+        }
+        self.passed = self.checks.iter().all(|c| c.passed);
+        self.codec_check = Some(results);
     }
 
     /// The report as readable text.

@@ -292,6 +292,7 @@ fn flac_is_the_same_on_one_thread_or_several_and_completes_its_header() {
             force: false,
             judged_lufs: None,
             tags: None,
+            codec_safe: None,
         };
         let cancel = AtomicBool::new(false);
         let control = RenderControl {

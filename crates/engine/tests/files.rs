@@ -44,6 +44,7 @@ fn master_to(
             force,
             judged_lufs: None,
             tags: None,
+            codec_safe: None,
         },
         RenderControl {
             progress: &mut |f| started |= f > 0.0,

@@ -98,6 +98,7 @@ fn make_at(
             force: true,
             judged_lufs: None,
             tags: Some(&tags()),
+            codec_safe: None,
         },
         DecodeControl {
             progress: &mut |_| {},
@@ -378,4 +379,86 @@ fn decoded_clipping_fails_the_qc_report() {
     assert!(!check.passed);
     assert!(!made.report.passed);
     assert!(made.report.text().contains("samples over 0 dBFS"));
+}
+
+#[test]
+fn codec_safe_masters_lower_the_ceiling_until_the_codecs_decode_clean() {
+    let dir = scratch("lossy-codec-safe");
+    let audio = programme();
+    let mut hot = settings();
+    hot.limiter.target_lufs = Some(-8.0);
+    hot.limiter.ceiling_dbtp = -0.1;
+    let codecs = vec![Lossy::Mp3Cbr { kbps: 320 }, Lossy::Opus { kbps: 160 }];
+    let cancel = AtomicBool::new(false);
+    // As set, the master clips in a codec.
+    let plain = make(&audio, &hot, Format::Wav24, &dir.join("plain.wav"));
+    let plain_audio = decode_file(&dir.join("plain.wav")).expect("plain").audio;
+    let before = crest_engine::codec_check::codec_check(
+        &plain_audio,
+        &codecs,
+        -0.1,
+        &crest_engine::parallel::Sequential,
+        &cancel,
+    )
+    .expect("checked");
+    assert!(
+        before
+            .iter()
+            .any(|r| r.decoded_sample_peak_dbfs.expect("peak") > -0.1),
+        "{before:?}"
+    );
+    assert!(plain.report.codec_check.is_none());
+
+    let safe = crest_engine::master::CodecSafe {
+        codecs: codecs.clone(),
+        decoded_peak_dbfs: -0.1,
+    };
+    let path = dir.join("safe.wav");
+    let made = master(
+        MasterRequest {
+            audio: MasterSource::Borrowed(&audio),
+            source_path: None,
+            settings: &hot,
+            format: Format::Wav24,
+            dither: Dither::Tpdf,
+            sample_rate: None,
+            output: &path,
+            force: true,
+            judged_lufs: None,
+            tags: None,
+            codec_safe: Some(&safe),
+        },
+        DecodeControl {
+            progress: &mut |_| {},
+            cancel: &cancel,
+        },
+    )
+    .expect("mastered");
+    let report = &made.report;
+    assert!(report.passed, "{}", report.text());
+    let ceiling = report.ceiling_dbtp.expect("ceiling");
+    assert!(ceiling < -0.2, "lowered: {ceiling}");
+    assert!(report.text().contains("The ceiling was lowered from -0.10"));
+    let check = report
+        .checks
+        .iter()
+        .find(|c| c.name == "codecs decode clean")
+        .expect("the codec check");
+    assert!(check.passed);
+    // The loudness is kept: the limiter works harder instead.
+    assert!((report.integrated_lufs.expect("I") + 8.0).abs() <= 0.2);
+    // The file as written, checked again from scratch, decodes under the peak in each codec.
+    let written = decode_file(&path).expect("written").audio;
+    let after = crest_engine::codec_check::codec_check(
+        &written,
+        &codecs,
+        -0.1,
+        &crest_engine::parallel::Sequential,
+        &cancel,
+    )
+    .expect("checked");
+    for result in &after {
+        let peak = result.decoded_sample_peak_dbfs.expect("peak");
+        assert!(peak <= -0.1, "{}: {peak}", result.id);
+    }
 }

@@ -39,6 +39,7 @@ fn converted_masters_hold_the_ceiling_at_the_delivered_rate() {
                     force: false,
                     judged_lufs: None,
                     tags: None,
+                    codec_safe: None,
                 },
                 DecodeControl {
                     progress: &mut |_| {},

@@ -760,6 +760,7 @@ fn playback_under_heavy_limiting_equals_the_exported_master() {
             force: false,
             judged_lufs: None,
             tags: None,
+            codec_safe: None,
         },
         RenderControl {
             progress: &mut |_| {},

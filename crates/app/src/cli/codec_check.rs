@@ -43,7 +43,7 @@ struct Report<'a> {
 }
 
 /// The codecs asked for, or the defaults.
-fn codecs_of(ids: &[String]) -> Result<Vec<Lossy>, String> {
+pub fn codecs_of(ids: &[String]) -> Result<Vec<Lossy>, String> {
     if ids.is_empty() {
         return Ok(DEFAULT_CODECS.to_vec());
     }

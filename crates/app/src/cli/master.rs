@@ -1,6 +1,7 @@
 //! `crest master IN -o OUT [--chain F] [--delivery ID] [--target-lufs X] [--ceiling-dbtp Y]
 //! [--format F] [--rate HZ] [--dither D] [--title T] [--artist A] [--album B] [--track N/T]
-//! [--isrc CODE] … [--force] [--json]`: render, tag, write atomically,
+//! [--isrc CODE] … [--codec-safe ID]… [--decoded-peak DBFS] [--force] [--json]`: render,
+//! tag, lower the ceiling until the named codecs decode clean, write atomically,
 //! verify, report. Exit status 0 when every QC check passes, 1 when the master was written but
 //! a check failed (the file is kept for inspection), 2 when nothing could be written.
 
@@ -14,7 +15,7 @@ use clap::Args;
 use crest_engine::chain::ChainSettings;
 use crest_engine::delivery::{self, DeliveryPreset};
 use crest_engine::export::{Dither, Format};
-use crest_engine::master::{MasterRequest, MasterSource, master_with};
+use crest_engine::master::{CodecSafe, MasterRequest, MasterSource, master_with};
 use crest_engine::render::RenderControl;
 use crest_engine::{DecodeControl, decode_file_limited, decode_file_within};
 
@@ -29,7 +30,8 @@ pub struct MasterArgs {
     /// true-peak limiter at −1 dBTP, nothing else.
     #[arg(long)]
     pub chain: Option<PathBuf>,
-    /// A delivery preset: streaming, apple-music, cd, broadcast-r128, hires-archive.
+    /// A delivery preset: streaming, apple-music, cd, broadcast-r128, hires-archive, mp3-320,
+    /// ogg-320, opus-160.
     #[arg(long)]
     pub delivery: Option<String>,
     /// Integrated loudness to reach (LUFS); overrides the preset and the chain file.
@@ -42,7 +44,9 @@ pub struct MasterArgs {
     /// near-ideal reconstruction); overrides the preset and the chain file.
     #[arg(long, value_enum)]
     pub true_peak: Option<super::TruePeak>,
-    /// wav16, wav24, wav32f, flac16 or flac24 (default: the preset's, else wav24).
+    /// wav16, wav24, wav32f, flac16, flac24, or a lossy codec: mp3-320 (mp3-128 … mp3-320),
+    /// mp3-v0 (… mp3-v4), ogg-192 … ogg-500, opus-96 … opus-256 (default: the preset's, else
+    /// wav24). The output's extension must be the format's.
     #[arg(long)]
     pub format: Option<String>,
     /// Delivery sample rate (default: the preset's, else the source's).
@@ -52,6 +56,14 @@ pub struct MasterArgs {
     /// dithered; the shaped modes are plain TPDF outside 44.1 and 48 kHz.
     #[arg(long)]
     pub dither: Option<String>,
+    /// Lower the limiter's ceiling until this codec (a lossy format id: mp3-320, ogg-320,
+    /// opus-160, …) decodes the master with every sample under --decoded-peak; repeat for
+    /// several. The QC report lists each codec's decoded peak.
+    #[arg(long = "codec-safe", value_name = "ID")]
+    pub codec_safe: Vec<String>,
+    /// The decoded sample peak --codec-safe holds the codecs under (dBFS).
+    #[arg(long, allow_hyphen_values = true, default_value_t = crest_engine::codec_check::DEFAULT_DECODED_PEAK_DBFS)]
+    pub decoded_peak: f64,
     /// Replace an existing output file.
     #[arg(long)]
     pub force: bool,
@@ -174,6 +186,14 @@ fn run_master(args: &MasterArgs) -> Result<bool, String> {
     let dither = dither_of(args.dither.as_deref(), preset.as_ref())?;
     let rate = args.rate.or(preset.as_ref().and_then(|p| p.sample_rate));
     let tags = args.tags.tags()?;
+    let codec_safe = (!args.codec_safe.is_empty())
+        .then(|| -> Result<CodecSafe, String> {
+            Ok(CodecSafe {
+                codecs: super::codec_check::codecs_of(&args.codec_safe)?,
+                decoded_peak_dbfs: args.decoded_peak,
+            })
+        })
+        .transpose()?;
     // Refuse before the work, not after it.
     crest_engine::master::check_destinations(&args.output, Some(&args.input), args.force)
         .map_err(|e| e.to_string())?;
@@ -219,6 +239,7 @@ fn run_master(args: &MasterArgs) -> Result<bool, String> {
             force: args.force,
             judged_lufs: None,
             tags: Some(&tags),
+            codec_safe: codec_safe.as_ref(),
         },
         RenderControl {
             progress: &mut |f| report_progress("mastering", f),
@@ -235,12 +256,13 @@ fn run_master(args: &MasterArgs) -> Result<bool, String> {
         let total = started.elapsed().as_secs_f64();
         eprintln!(
             "timings: decode {decode_s:.3} s, resample {:.3} s, render {:.3} s, quantise+measure {:.3} s, \
-             encode {:.3} s, verify {:.3} s; total {total:.3} s for {:.1} s of audio ({:.0}x realtime, {} render{})",
+             encode {:.3} s, verify {:.3} s, codec check {:.3} s; total {total:.3} s for {:.1} s of audio ({:.0}x realtime, {} render{})",
             t.resample_s,
             t.render_s,
             t.quantise_and_measure_s,
             t.encode_s,
             t.verify_s,
+            t.codec_check_s,
             duration_s,
             duration_s / total,
             mastered.renders,

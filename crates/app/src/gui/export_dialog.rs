@@ -708,6 +708,7 @@ pub fn run(
                         force,
                         judged_lufs: plan.judged_lufs,
                         tags: Some(&plan.tags),
+                        codec_safe: None,
                     },
                     DecodeControl {
                         progress: &mut |f| job.set_progress((n as f64 + f) / count),
