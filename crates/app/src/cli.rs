@@ -42,7 +42,7 @@ pub enum Command {
     Devices(devices::DevicesArgs),
     /// Master a mix: chain, loudness target, true-peak limiter, dither; written atomically,
     /// verified, with a QC report beside it.
-    Master(master::MasterArgs),
+    Master(Box<master::MasterArgs>),
     /// Check any file against a loudness target and a true-peak ceiling (exit 1 on failure).
     Verify(verify::VerifyArgs),
     /// Encode a master with lossy codecs and decode it: decoded peaks, samples over full
