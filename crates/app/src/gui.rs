@@ -12,6 +12,7 @@ mod album_screen;
 mod balance_view;
 pub mod bench;
 mod chain_panel;
+mod codec_view;
 mod context;
 mod dialog;
 mod export_dialog;

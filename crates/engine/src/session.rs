@@ -115,6 +115,8 @@ pub enum Plot {
     Stereo,
     /// The spectrum over time, around the playhead.
     Spectrogram,
+    /// What the channels' codecs do to the master.
+    Codecs,
 }
 
 /// Everything a session holds.

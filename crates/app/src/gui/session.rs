@@ -25,6 +25,7 @@ use std::sync::{Arc, Mutex};
 
 use crest_engine::AudioBuffer;
 use crest_engine::chain::ChainSettings;
+use crest_engine::codec_check::CodecResult;
 use crest_engine::emulation::translation::Translation;
 use crest_engine::emulation::{Emulation, Profile, built_in_profiles};
 use crest_engine::health::{Finding, Severity};
@@ -38,6 +39,7 @@ use iced::{Subscription, Task, time};
 
 use super::balance_view::{self, BalanceView};
 use super::chain_panel::{self, Edit, Outcome};
+use super::codec_view::{self, CodecView};
 use super::dialog::{self, Picked};
 use super::export_dialog::{ExportDialog, ExportMsg};
 use super::history::{History, Snapshots};
@@ -68,6 +70,8 @@ pub enum Message {
     /// A change in the chain panel (or on the spectrum's EQ handles).
     Chain(Edit),
     Rendered(u64, Arc<Result<Mastered, String>>),
+    /// The codecs' results for the master of a settings generation.
+    CodecsChecked(u64, Arc<Result<Vec<CodecResult>, String>>),
     Target(Option<f64>),
     /// The export dialog.
     Export(ExportMsg),
@@ -191,6 +195,8 @@ pub struct Session {
     balance: BalanceView,
     /// The goniometer and the octaves' stereo picture.
     stereo: StereoView,
+    /// What the codecs do to the master (checked while shown).
+    codecs: CodecView,
     /// The mix's or the master's spectrum over time.
     spectrogram: SpectrogramView,
 
@@ -356,6 +362,7 @@ impl Session {
             plot: Plot::default(),
             balance: BalanceView::new(loaded.balance, rate),
             stereo: StereoView::new(rate, loaded.octaves),
+            codecs: CodecView::default(),
             spectrogram: SpectrogramView::new(loaded.spectrogram, duration_s),
             tap_scratch: Vec::new(),
             last_tick: None,
@@ -554,6 +561,25 @@ impl Session {
         )
     }
 
+    /// Checks what the codecs do to the master for the settings on the desk, when the codec
+    /// view is shown, its results are for other settings, and the master is rendered (the
+    /// check renders it again, holding the samples the desk's render does not keep).
+    pub(super) fn codec_task(&mut self) -> Task<Message> {
+        if self.plot != Plot::Codecs
+            || !self.master_is_current()
+            || !self.codecs.needs_check(self.generation)
+        {
+            return Task::none();
+        }
+        let generation = self.generation;
+        let job = self.codecs.start(generation);
+        let (audio, settings) = (Arc::clone(&self.audio), self.settings.clone());
+        Task::perform(
+            off_thread(move || codec_view::check(&audio, &settings, &job)),
+            move |result| Message::CodecsChecked(generation, Arc::new(result)),
+        )
+    }
+
     /// How far the render for the settings on the desk has come, while the numbers on screen
     /// are older than the settings (none: they are current).
     pub(super) fn pending(&self) -> Option<f64> {
@@ -608,6 +634,17 @@ impl Session {
             }
             Message::Plot(plot) => {
                 self.plot = plot;
+                if plot == Plot::Codecs {
+                    self.codec_task()
+                } else {
+                    // Nobody looks: the encodes are not spent.
+                    self.codecs.cancel();
+                    Task::none()
+                }
+            }
+            Message::CodecsChecked(generation, result) => {
+                let result = Arc::try_unwrap(result).unwrap_or_else(|shared| (*shared).clone());
+                self.codecs.checked(generation, result);
                 Task::none()
             }
             Message::Balance(message) => {
@@ -689,8 +726,9 @@ impl Session {
                 self.rendered_generation = generation;
                 self.apply_live();
                 self.send_gains();
-                // A new master: what the playback system does to it is measured again.
-                return self.translate_task();
+                // A new master: what the playback system does to it is measured again, and
+                // what the codecs do to it when that is shown.
+                return Task::batch([self.translate_task(), self.codec_task()]);
             }
             Ok(Err(error)) => {
                 self.master = None;

@@ -136,11 +136,12 @@ impl Session {
 }
 
 /// The plots offered under the timeline.
-const PLOTS: [(Plot, &str); 4] = [
+const PLOTS: [(Plot, &str); 5] = [
     (Plot::Spectrum, "Spectrum"),
     (Plot::Balance, "Balance"),
     (Plot::Stereo, "Stereo"),
     (Plot::Spectrogram, "Spectrogram"),
+    (Plot::Codecs, "Codecs"),
 ];
 const SPECTROGRAMS: [(Which, &str); 2] = [(Which::Mix, "Mix"), (Which::Master, "Master")];
 
@@ -164,6 +165,9 @@ impl Session {
             .spacing(12)
             .align_y(iced::Alignment::Center)
             .into(),
+            Plot::Codecs => text("MP3 320 · Ogg Vorbis 320 · Opus 160, decoded")
+                .color(style::MUTED)
+                .into(),
         };
         row![widgets::segmented(&PLOTS, self.plot, Message::Plot), own]
             .spacing(16)
@@ -177,6 +181,9 @@ impl Session {
             Plot::Balance => self.balance.view(height).map(Message::Balance),
             Plot::Stereo => self.stereo.view(height),
             Plot::Spectrogram => self.spectrogram.view(height),
+            Plot::Codecs => container(self.codecs.view(self.generation))
+                .height(Length::Fixed(height))
+                .into(),
         }
     }
 

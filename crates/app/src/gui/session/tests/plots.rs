@@ -286,3 +286,61 @@ fn the_spectrogram_shows_the_master_and_the_mix_around_the_playhead() {
         super::super::super::spectrogram_view::Which::Mix
     );
 }
+
+#[test]
+fn the_codec_view_checks_the_master_after_each_render_while_it_is_shown() {
+    let mut desk = ready();
+    apply(&mut desk, [Message::Session(S::Target(Some(-14.0)))]);
+    // Not shown: nothing is encoded.
+    assert_eq!(session(&desk).codecs.checking_for(), None);
+    apply(&mut desk, [Message::Session(S::Plot(Plot::Codecs))]);
+    let generation = session(&desk).generation;
+    assert_eq!(session(&desk).codecs.checking_for(), Some(generation));
+    assert!(
+        window(&desk)
+            .find(starting("Encoding and decoding the master…"))
+            .is_ok()
+    );
+    // The check, run here as its task would, and delivered.
+    let run = |desk: &Desk| {
+        let s = session(desk);
+        codec_view::check(&s.audio, &s.settings, &Job::default())
+    };
+    let result = run(&desk);
+    let results = result.as_ref().expect("checked");
+    assert_eq!(results.len(), 3);
+    for r in results {
+        // A −14 LUFS master at −1 dBTP survives the codecs.
+        assert_eq!(r.samples_over_0dbfs, 0, "{r:?}");
+        assert!(r.decoded_sample_peak_dbfs.expect("peak") < 0.0);
+    }
+    let _ = desk.update(Message::Session(S::CodecsChecked(
+        generation,
+        Arc::new(result),
+    )));
+    let mut ui = window(&desk);
+    for id in ["mp3-320", "ogg-320", "opus-160"] {
+        assert!(ui.find(id).is_ok(), "{id}");
+    }
+    assert!(
+        ui.find(starting(
+            "Every codec decodes without a sample over full scale."
+        ))
+        .is_ok()
+    );
+    drop(ui);
+    // An edit: the results are for earlier settings until the next render's check.
+    let _ = desk.update(Message::Session(S::Target(Some(-9.0))));
+    assert!(
+        window(&desk)
+            .find(starting("These are for earlier settings"))
+            .is_ok()
+    );
+    apply(&mut desk, []);
+    let newer = session(&desk).generation;
+    assert_ne!(newer, generation);
+    assert_eq!(session(&desk).codecs.checking_for(), Some(newer));
+    // Another plot: the check is stopped, nothing is spent while nobody looks.
+    apply(&mut desk, [Message::Session(S::Plot(Plot::Spectrum))]);
+    assert_eq!(session(&desk).codecs.checking_for(), None);
+}

@@ -1,0 +1,224 @@
+//! What the channels' codecs do to the master: the desk's master, rendered for the settings on
+//! the desk, encoded with MP3 320, Ogg Vorbis 320 and Opus 160 and decoded, in the background
+//! after each render while this view is shown (the work is several encodes per codec: it is
+//! not spent while nobody looks). Per codec: the decoded true and sample peaks, the samples
+//! over full scale, the loudness change and the clip-safe ceiling.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use crest_engine::AudioBuffer;
+use crest_engine::chain::ChainSettings;
+use crest_engine::codec_check::{
+    CodecResult, DEFAULT_CODECS, DEFAULT_DECODED_PEAK_DBFS, codec_check,
+};
+use crest_engine::render::{self, RenderControl};
+use iced::widget::{column, container, row, text};
+use iced::{Element, Length};
+
+use super::style;
+use super::work::Job;
+
+/// The codec results the view holds, and the check under way.
+#[derive(Debug, Default)]
+pub struct CodecView {
+    /// The last results, and the settings generation they were checked for.
+    results: Option<(u64, Result<Vec<CodecResult>, String>)>,
+    /// The check running, and its generation.
+    checking: Option<(u64, Arc<Job>)>,
+}
+
+impl CodecView {
+    /// Whether the results (or the check running) are not for `generation`.
+    pub fn needs_check(&self, generation: u64) -> bool {
+        let checked = self.results.as_ref().is_some_and(|(g, _)| *g == generation);
+        let running = self
+            .checking
+            .as_ref()
+            .is_some_and(|(g, _)| *g == generation);
+        !checked && !running
+    }
+
+    /// A check for `generation` starts: the one running for older settings is cancelled.
+    pub fn start(&mut self, generation: u64) -> Arc<Job> {
+        let job = Arc::new(Job::default());
+        if let Some((_, previous)) = self.checking.replace((generation, Arc::clone(&job))) {
+            previous.cancel();
+        }
+        job
+    }
+
+    /// The results of a check; those of a superseded one are dropped.
+    pub fn checked(&mut self, generation: u64, result: Result<Vec<CodecResult>, String>) {
+        if self
+            .checking
+            .as_ref()
+            .is_some_and(|(g, _)| *g == generation)
+        {
+            self.checking = None;
+            self.results = Some((generation, result));
+        }
+    }
+
+    /// The settings generation of the check running, if one is.
+    pub fn checking_for(&self) -> Option<u64> {
+        self.checking.as_ref().map(|(g, _)| *g)
+    }
+
+    /// Stops a check (the view is closed, or the track replaced).
+    pub fn cancel(&mut self) {
+        if let Some((_, job)) = self.checking.take() {
+            job.cancel();
+        }
+    }
+
+    pub fn view(&self, current: u64) -> Element<'_, super::session::Message> {
+        let mut body = column![].spacing(6);
+        let status = match (&self.checking, &self.results) {
+            (Some((_, job)), _) => format!(
+                "Encoding and decoding the master… {:.0} %",
+                job.progress() * 100.0
+            ),
+            (None, Some((generation, _))) if *generation != current => {
+                "These are for earlier settings: the check runs again after the render.".into()
+            }
+            (None, Some(_)) => {
+                "The master as rendered now, encoded and decoded by each codec.".into()
+            }
+            (None, None) => "Checking starts after the next render.".into(),
+        };
+        body = body.push(text(status).size(13).color(style::MUTED));
+        match &self.results {
+            Some((_, Err(error))) => {
+                body = body
+                    .push(text(format!("The codec check failed: {error}")).color(style::WARNING));
+            }
+            Some((generation, Ok(results))) => {
+                let stale = *generation != current;
+                body = body.push(table(results, stale));
+                body = body.push(verdict(results));
+            }
+            None => {}
+        }
+        container(body).width(Length::Fill).padding([4, 8]).into()
+    }
+}
+
+impl Drop for CodecView {
+    /// A replaced track's check stops rather than running on for nobody.
+    fn drop(&mut self) {
+        self.cancel();
+    }
+}
+
+/// The desk's master for `settings`, encoded and decoded by the default codecs.
+pub fn check(
+    audio: &AudioBuffer,
+    settings: &ChainSettings,
+    job: &Job,
+) -> Result<Vec<CodecResult>, String> {
+    let master = render::render(
+        Cow::Borrowed(audio),
+        settings,
+        0.0,
+        RenderControl {
+            progress: &mut |f| job.set_progress(0.3 * f),
+            cancel: job.cancel_flag(),
+        },
+    )
+    .map_err(|e| e.to_string())?
+    .audio;
+    job.set_progress(0.3);
+    let results = codec_check(
+        &master,
+        &DEFAULT_CODECS,
+        DEFAULT_DECODED_PEAK_DBFS,
+        &crate::RayonJoin,
+        job.cancel_flag(),
+    )
+    .map_err(|e| e.to_string())?;
+    job.set_progress(1.0);
+    Ok(results)
+}
+
+fn db(value: Option<f64>) -> String {
+    value.map_or_else(|| "—".to_owned(), |v| format!("{v:.2}"))
+}
+
+/// One row per codec: the figures `crest codec-check` prints.
+fn table(results: &[CodecResult], stale: bool) -> Element<'_, super::session::Message> {
+    let colour = if stale { style::MUTED } else { style::TEXT };
+    let cell = move |value: String, width: f32| {
+        container(text(value).size(13).color(colour)).width(Length::Fixed(width))
+    };
+    let header = |value: &'static str, width: f32| {
+        container(text(value).size(12).color(style::MUTED)).width(Length::Fixed(width))
+    };
+    let mut rows = column![row![
+        header("codec", 80.0),
+        header("decoded TP", 84.0),
+        header("sample peak", 84.0),
+        header("overs", 56.0),
+        header("loudness", 72.0),
+        header("clip-safe TP", 92.0),
+        header("kb/s", 48.0),
+    ]]
+    .spacing(3);
+    for r in results {
+        let overs_colour = if r.samples_over_0dbfs > 0 && !stale {
+            style::WARNING
+        } else {
+            colour
+        };
+        rows = rows.push(row![
+            cell(r.id.clone(), 80.0),
+            cell(format!("{} dBTP", db(r.decoded_true_peak_dbtp)), 84.0),
+            cell(format!("{} dBFS", db(r.decoded_sample_peak_dbfs)), 84.0),
+            container(
+                text(r.samples_over_0dbfs.to_string())
+                    .size(13)
+                    .color(overs_colour)
+            )
+            .width(Length::Fixed(56.0)),
+            cell(
+                r.loudness_change_lu
+                    .map_or_else(|| "—".to_owned(), |c| format!("{c:+.2} LU")),
+                72.0
+            ),
+            cell(format!("{} dBTP", db(r.clip_safe_ceiling_dbtp)), 92.0),
+            cell(format!("{:.0}", r.bitrate_kbps), 48.0),
+        ]);
+    }
+    rows.into()
+}
+
+/// What to do about it, in a sentence.
+fn verdict(results: &[CodecResult]) -> Element<'_, super::session::Message> {
+    let clipping: Vec<&CodecResult> = results
+        .iter()
+        .filter(|r| r.samples_over_0dbfs > 0)
+        .collect();
+    if clipping.is_empty() {
+        return text(format!(
+            "Every codec decodes without a sample over full scale. The clip-safe ceiling keeps \
+             each decoded sample under {DEFAULT_DECODED_PEAK_DBFS:.1} dBFS."
+        ))
+        .size(13)
+        .color(style::TARGET)
+        .into();
+    }
+    let safe = clipping
+        .iter()
+        .filter_map(|r| r.clip_safe_ceiling_dbtp)
+        .fold(f64::INFINITY, f64::min);
+    let ids: Vec<&str> = clipping.iter().map(|r| r.id.as_str()).collect();
+    text(format!(
+        "{} clip{} when decoded: a ceiling near {safe:.1} dBTP decodes clean (`crest master \
+         --codec-safe` finds it for the limiter).",
+        ids.join(", "),
+        if ids.len() == 1 { "s" } else { "" }
+    ))
+    .size(13)
+    .color(style::WARNING)
+    .into()
+}
