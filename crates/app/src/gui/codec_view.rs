@@ -32,10 +32,7 @@ impl CodecView {
     /// Whether the results (or the check running) are not for `generation`.
     pub fn needs_check(&self, generation: u64) -> bool {
         let checked = self.results.as_ref().is_some_and(|(g, _)| *g == generation);
-        let running = self
-            .checking
-            .as_ref()
-            .is_some_and(|(g, _)| *g == generation);
+        let running = self.checking_for() == Some(generation);
         !checked && !running
     }
 
