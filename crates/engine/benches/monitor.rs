@@ -94,6 +94,8 @@ fn path(c: &mut Criterion) {
                 master: [&signal, &signal],
                 mix: [&signal, &signal],
                 reference: [&signal, &signal],
+                codec: [&signal, &signal],
+                codec_loss: [&signal, &signal],
             };
             path.process(
                 black_box(sources),

@@ -2,7 +2,7 @@
 //!
 //! [`MonitorPath`] is the path whole, the one playback, the desk and `crest preview` use.
 //! Order (fixed in the design notes): source select (master / bypass at matched gain /
-//! reference at matched gain) → platform normalization gain and limiter → playback-system
+//! reference at matched gain / the master as a codec decodes it, or what it loses) → platform normalization gain and limiter → playback-system
 //! emulation (and its environment noise) → mono / mid / side → dim → safety ceiling. Playback
 //! runs it on the audio thread, so every stage allocates only when it is built.
 
@@ -21,7 +21,7 @@ pub enum Listen {
 
 /// Which source is heard.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "snake_case")]
 pub enum Source {
     /// The chain's output.
     #[default]
@@ -30,6 +30,24 @@ pub enum Source {
     Mix,
     /// The reference track at its matched gain.
     Reference,
+    /// The master as a lossy codec decodes it, at its matched gain (or its platform's, as a
+    /// service plays the encoded file).
+    Codec,
+    /// What the codec takes away: the master minus its decoded copy, heard at the codec's
+    /// gain (never level-matched: a residue raised to the master's loudness would lie).
+    CodecLoss,
+}
+
+impl Source {
+    /// The slot of the source's gain: the codec's loss shares the codec's.
+    pub(crate) fn slot(self) -> usize {
+        match self {
+            Self::Master => 0,
+            Self::Mix => 1,
+            Self::Reference => 2,
+            Self::Codec | Self::CodecLoss => 3,
+        }
+    }
 }
 
 /// How the engineer was listening: kept with a session so that a restored or reopened

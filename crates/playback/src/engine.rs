@@ -38,6 +38,9 @@ pub struct LiveChain {
     delay: [Vec<f32>; 2],
     /// The transport's gain per frame (its fades), delayed alike.
     gain_delay: Vec<f32>,
+    /// The track frame each frame read came from, delayed alike (where the codec's copy is
+    /// read, in time with the mix).
+    position_delay: Vec<u64>,
     delay_at: usize,
 }
 
@@ -48,6 +51,7 @@ impl LiveChain {
             chain,
             delay: [vec![0.0; latency], vec![0.0; latency]],
             gain_delay: vec![0.0; latency],
+            position_delay: vec![NOWHERE; latency],
             delay_at: 0,
         }
     }
@@ -72,6 +76,7 @@ impl LiveChain {
         master: &mut [Vec<f32>; 2],
         dry: &mut [Vec<f32>; 2],
         gain: &mut [f32],
+        positions: &mut [u64],
         channels: usize,
         n: usize,
     ) {
@@ -97,6 +102,11 @@ impl LiveChain {
                     at = if at + 1 == latency { 0 } else { at + 1 };
                 }
             }
+            let mut at = start;
+            for position in &mut positions[..n] {
+                std::mem::swap(&mut self.position_delay[at], position);
+                at = if at + 1 == latency { 0 } else { at + 1 };
+            }
             self.delay_at = (start + n) % latency;
         }
         // Unity (nearly always) leaves the samples exactly as the chain made them.
@@ -113,6 +123,61 @@ impl LiveChain {
 
 pub use crest_engine::monitor::{Listen, Measured, PlatformLimit, Source, SourceGains};
 use crest_engine::monitor::{MonitorPath, Ramp, Sources};
+
+/// No track frame: silence read past the end, or before anything was read.
+const NOWHERE: u64 = u64::MAX;
+
+/// The master as a lossy codec decodes it, and the master minus that, at the track's rate,
+/// length and channels and aligned with it (the UI prepares both offline from the rendered
+/// master): read at the frames the track is read at, so it stays in time through seeks,
+/// loops and the chain's latency.
+#[derive(Debug)]
+pub struct CodecCopy {
+    decoded: Arc<AudioBuffer>,
+    loss: Arc<AudioBuffer>,
+}
+
+impl CodecCopy {
+    /// None unless both have `track`'s rate, channels and length.
+    pub fn new(
+        decoded: Arc<AudioBuffer>,
+        loss: Arc<AudioBuffer>,
+        track: &AudioBuffer,
+    ) -> Option<Self> {
+        let fits = |audio: &AudioBuffer| {
+            audio.sample_rate() == track.sample_rate()
+                && audio.channel_count() == track.channel_count()
+                && audio.frames() == track.frames()
+        };
+        (fits(&decoded) && fits(&loss)).then_some(Self { decoded, loss })
+    }
+
+    /// The copy and its loss at `positions` (NOWHERE: silence), times `gain`, into both
+    /// channels of each block (a mono track on both).
+    fn read(
+        &self,
+        positions: &[u64],
+        gain: &[f32],
+        decoded: &mut [Vec<f32>; 2],
+        loss: &mut [Vec<f32>; 2],
+    ) {
+        let channels = self.decoded.channel_count();
+        for c in 0..2 {
+            let (from_decoded, from_loss) = (
+                self.decoded.channel(c.min(channels - 1)),
+                self.loss.channel(c.min(channels - 1)),
+            );
+            for (k, &position) in positions.iter().enumerate() {
+                let (d, l) = usize::try_from(position)
+                    .ok()
+                    .and_then(|p| Some((*from_decoded.get(p)?, *from_loss.get(p)?)))
+                    .unwrap_or((0.0, 0.0));
+                decoded[c][k] = d * gain[k];
+                loss[c][k] = l * gain[k];
+            }
+        }
+    }
+}
 
 /// A second track to compare with: same rate as the track (the UI converts it first). It
 /// keeps its own playhead, which moves only while the reference is heard, so switching back
@@ -168,6 +233,8 @@ pub enum Command {
     Gains(SourceGains),
     /// A new reference track (or none); the old one comes back.
     Reference(Option<Box<Reference>>),
+    /// The master as a codec decodes it (or none); the old one comes back.
+    Codec(Option<Box<CodecCopy>>),
     /// A playback-system emulation (or none) in the monitor path, crossfaded in; the old one
     /// comes back.
     Emulation(Option<Box<dyn MonitorStage>>),
@@ -188,6 +255,8 @@ pub enum Event {
     Retired(Box<LiveChain>),
     /// A replaced reference track, likewise.
     RetiredReference(Box<Reference>),
+    /// A replaced codec copy, likewise.
+    RetiredCodec(Box<CodecCopy>),
     /// A replaced emulation stage, likewise.
     RetiredEmulation(Box<dyn MonitorStage>),
     /// Playback reached the end of the track and stopped.
@@ -313,10 +382,18 @@ pub struct Engine {
     /// What is heard: source select, gains, platform limiter, emulation, listen, dim.
     monitor: MonitorPath,
     reference: Option<Box<Reference>>,
+    codec: Option<Box<CodecCopy>>,
     master: [Vec<f32>; 2],
     dry: [Vec<f32>; 2],
     /// The transport's gain for each frame read (fades), before and after the chain.
     entry_gain: Vec<f32>,
+    /// The track frame of each frame read, before and after the chain ([`NOWHERE`] past the
+    /// end).
+    positions: Vec<u64>,
+    old_positions: Vec<u64>,
+    /// The codec's copy and its loss for the block, read at the positions heard.
+    codec_block: [Vec<f32>; 2],
+    loss_block: [Vec<f32>; 2],
     old_master: [Vec<f32>; 2],
     old_dry: [Vec<f32>; 2],
     old_entry_gain: Vec<f32>,
@@ -365,9 +442,14 @@ impl Engine {
             looping: None,
             monitor: MonitorPath::new(sample_rate, MAX_BLOCK),
             reference: None,
+            codec: None,
             master: block(),
             dry: block(),
             entry_gain: vec![1.0; MAX_BLOCK],
+            positions: vec![NOWHERE; MAX_BLOCK],
+            old_positions: vec![NOWHERE; MAX_BLOCK],
+            codec_block: block(),
+            loss_block: block(),
             old_master: block(),
             old_dry: block(),
             old_entry_gain: vec![1.0; MAX_BLOCK],
@@ -495,6 +577,11 @@ impl Engine {
                         self.send(Event::RetiredReference(old));
                     }
                 }
+                Command::Codec(copy) => {
+                    if let Some(old) = std::mem::replace(&mut self.codec, copy) {
+                        self.send(Event::RetiredCodec(old));
+                    }
+                }
                 Command::Emulation(stage) => {
                     if let Some(older) = self.monitor.set_emulation(stage) {
                         self.send(Event::RetiredEmulation(older));
@@ -607,10 +694,14 @@ impl Engine {
                     self.master[c][k..frames].fill(0.0);
                 }
                 self.entry_gain[k..frames].fill(1.0);
+                self.positions[k..frames].fill(NOWHERE);
                 self.tail += frames - k;
                 break;
             }
             let from = self.cursor as usize;
+            for (i, position) in self.positions[k..k + take].iter_mut().enumerate() {
+                *position = (from + i) as u64;
+            }
             for c in 0..self.channels {
                 self.master[c][k..k + take]
                     .copy_from_slice(&self.track.channel(c)[from..from + take]);
@@ -648,10 +739,12 @@ impl Engine {
                 self.old_dry[c][..frames].copy_from_slice(&self.dry[c][..frames]);
             }
             self.old_entry_gain[..frames].copy_from_slice(&self.entry_gain[..frames]);
+            self.old_positions[..frames].copy_from_slice(&self.positions[..frames]);
             old.process(
                 &mut self.old_master,
                 &mut self.old_dry,
                 &mut self.old_entry_gain,
+                &mut self.old_positions,
                 channels,
                 frames,
             );
@@ -660,6 +753,7 @@ impl Engine {
             &mut self.master,
             &mut self.dry,
             &mut self.entry_gain,
+            &mut self.positions,
             channels,
             frames,
         );
@@ -730,13 +824,35 @@ impl Engine {
                 .iter_mut()
                 .for_each(|b| b[..frames].fill(0.0)),
         }
+        match self.codec.as_ref() {
+            Some(copy)
+                if self.playing
+                    && (self.monitor.hears(Source::Codec)
+                        || self.monitor.hears(Source::CodecLoss)) =>
+            {
+                copy.read(
+                    &self.positions[..frames],
+                    &self.entry_gain[..frames],
+                    &mut self.codec_block,
+                    &mut self.loss_block,
+                );
+            }
+            _ => {
+                for block in self.codec_block.iter_mut().chain(&mut self.loss_block) {
+                    block[..frames].fill(0.0);
+                }
+            }
+        }
         // A mono track is heard on both sides.
         let second = usize::from(self.channels == 2);
         let (master, dry, reference) = (&self.master, &self.dry, &self.reference_block);
+        let (codec, loss) = (&self.codec_block, &self.loss_block);
         let sources = Sources {
             master: [&master[0][..frames], &master[second][..frames]],
             mix: [&dry[0][..frames], &dry[second][..frames]],
             reference: [&reference[0][..frames], &reference[1][..frames]],
+            codec: [&codec[0][..frames], &codec[1][..frames]],
+            codec_loss: [&loss[0][..frames], &loss[1][..frames]],
         };
         // A fade-out before a seek, pause or stop: this block ends where it reaches silence.
         let fade_out = self

@@ -555,6 +555,7 @@ impl Player {
                 Event::Applied(_)
                 | Event::Retired(_)
                 | Event::RetiredReference(_)
+                | Event::RetiredCodec(_)
                 | Event::RetiredEmulation(_) => {}
                 Event::Ended => polled.ended = true,
             }

@@ -18,8 +18,8 @@ use crest_engine::monitor::MonitorStage;
 use crest_engine::platform::Targets;
 use crest_engine::render::render_whole;
 use crest_playback::engine::{
-    Command, Engine, Event, Listen, LiveChain, MAX_BLOCK, Measured, Reference, Remote, Source,
-    SourceGains,
+    CodecCopy, Command, Engine, Event, Listen, LiveChain, MAX_BLOCK, Measured, Reference, Remote,
+    Source, SourceGains,
 };
 
 #[global_allocator]
@@ -377,6 +377,98 @@ fn ab_is_level_matched_aligned_and_without_a_click() {
     send(&mut remote, Command::Listen(Source::Master));
     let back = run(&mut engine, 512, 10);
     assert!(largest_step(&back[0]) <= natural * 1.01);
+}
+
+/// A stand-in for a codec's decoded copy of `track`: the track with its own noise floor
+/// added, so that each frame is its own (an offset in time would show).
+fn copy_of(track: &AudioBuffer) -> (Arc<AudioBuffer>, Arc<AudioBuffer>) {
+    let mut pink = Pink::new(77);
+    let decoded: Vec<Vec<f32>> = track
+        .channels()
+        .iter()
+        .map(|c| {
+            c.iter()
+                .map(|x| x * 0.9 + (pink.sample() * 0.01) as f32)
+                .collect()
+        })
+        .collect();
+    let loss: Vec<Vec<f32>> = track
+        .channels()
+        .iter()
+        .zip(&decoded)
+        .map(|(m, d)| m.iter().zip(d).map(|(m, d)| m - d).collect())
+        .collect();
+    (
+        Arc::new(AudioBuffer::new(RATE, decoded).expect("copy")),
+        Arc::new(AudioBuffer::new(RATE, loss).expect("loss")),
+    )
+}
+
+#[test]
+fn the_codec_copy_plays_in_time_with_the_mix_through_seeks_and_loops() {
+    // A limiter's lookahead: the copy is read as late as the mix is delayed.
+    let track = programme(3.0, 0.2);
+    let settings = ChainSettings::default();
+    let latency = Chain::new(&settings, RATE, MAX_BLOCK, 2)
+        .expect("chain")
+        .latency_frames();
+    assert!(latency > 0);
+    let (decoded, loss) = copy_of(&track);
+    let copy = CodecCopy::new(Arc::clone(&decoded), Arc::clone(&loss), &track).expect("fits");
+    // A copy of another length is refused.
+    let short = Arc::new(AudioBuffer::new(RATE, vec![vec![0.0; 10]; 2]).expect("short"));
+    assert!(CodecCopy::new(Arc::clone(&short), short, &track).is_none());
+    let (mut engine, mut remote) = start(&track, &settings);
+    send(&mut remote, Command::Codec(Some(Box::new(copy))));
+    send(&mut remote, Command::Listen(Source::Codec));
+    send(&mut remote, Command::Play);
+    let heard = run(&mut engine, 480, 100);
+    // After the switch's crossfade, what is heard is the copy `latency` frames late.
+    for (k, &sample) in heard[0].iter().enumerate().skip(2_000) {
+        let expected = decoded.channel(0)[k - latency];
+        assert!((sample - expected).abs() < 1e-6, "frame {k}");
+    }
+    // What it loses, at the same place.
+    send(&mut remote, Command::Listen(Source::CodecLoss));
+    let lost = run(&mut engine, 480, 40);
+    let played = heard[0].len();
+    for (k, &sample) in lost[1].iter().enumerate().skip(2_000) {
+        let expected = loss.channel(1)[played + k - latency];
+        assert!((sample - expected).abs() < 1e-6, "frame {k}");
+    }
+    // A loop: the copy follows the track back to the loop's start, in time.
+    send(&mut remote, Command::Listen(Source::Codec));
+    send(&mut remote, Command::Loop(Some((48_000, 72_000))));
+    send(&mut remote, Command::Seek(48_000));
+    let looped = run(&mut engine, 480, 200);
+    // The same commands to an engine whose track is the copy itself, heard as its mix: the
+    // copy as the track's delayed mix would be, which is what the codec slot must play.
+    let copy_track = AudioBuffer::new(RATE, decoded.channels().to_vec()).expect("copy");
+    let (mut other, mut other_remote) = start(&copy_track, &settings);
+    send(&mut other_remote, Command::Listen(Source::Mix));
+    send(&mut other_remote, Command::Play);
+    let _ = run(&mut other, 480, 140);
+    send(&mut other_remote, Command::Loop(Some((48_000, 72_000))));
+    send(&mut other_remote, Command::Seek(48_000));
+    let expected = run(&mut other, 480, 200);
+    // Past the source switch's crossfade, the same samples, through the seek's fades and
+    // two loop wraps.
+    for c in 0..2 {
+        for (k, (&a, &b)) in looped[c].iter().zip(&expected[c]).enumerate().skip(2_000) {
+            assert!(
+                (a - b).abs() < 1e-6,
+                "channel {c}, frame {k}: {a} against {b}"
+            );
+        }
+    }
+    // Replaced: the old copy comes back to be dropped off the audio thread.
+    send(&mut remote, Command::Codec(None));
+    let _ = run(&mut engine, 480, 1);
+    assert!(
+        events(&mut remote)
+            .iter()
+            .any(|e| matches!(e, Event::RetiredCodec(_)))
+    );
 }
 
 #[test]

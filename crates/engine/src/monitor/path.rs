@@ -44,8 +44,8 @@ impl From<&Loudness> for Measured {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PlatformLimit {
     pub limiter: PlatformLimiter,
-    /// Whether it acts on the master, the mix and the reference.
-    pub on: [bool; 3],
+    /// Whether it acts on the master, the mix, the reference and the codec's copy.
+    pub on: [bool; 4],
 }
 
 /// The linear gain each source is heard at. With platform preview on, each is the platform's
@@ -57,6 +57,8 @@ pub struct SourceGains {
     pub master: f32,
     pub mix: f32,
     pub reference: f32,
+    /// The codec's decoded copy, and what it loses (heard at the same gain).
+    pub codec: f32,
     pub limit: Option<PlatformLimit>,
 }
 
@@ -72,6 +74,7 @@ impl SourceGains {
             master: 1.0,
             mix: to_master(mix),
             reference: to_master(reference),
+            codec: 1.0,
             limit: None,
         }
     }
@@ -94,11 +97,44 @@ impl SourceGains {
             master: 10f64.powf(master / 20.0) as f32,
             mix: 10f64.powf(mix / 20.0) as f32,
             reference: 10f64.powf(reference / 20.0) as f32,
+            codec: 10f64.powf(master / 20.0) as f32,
             limit: platform.limiter.map(|limiter| PlatformLimit {
                 limiter,
-                on: [master, mix, reference].map(|gain| gain > 0.0),
+                on: [master, mix, reference, master].map(|gain| gain > 0.0),
             }),
         }
+    }
+
+    /// These gains with the codec's decoded copy, measured as `codec`, at its own level: with
+    /// `platform`, the gain the platform gives the decoded file (and its limiter where it
+    /// turns it up), as a service plays the encoded track; without, matched to the master's
+    /// integrated loudness, `master`.
+    pub fn with_codec(
+        mut self,
+        codec: Measured,
+        master: Measured,
+        platform: Option<&Target>,
+    ) -> Self {
+        match platform {
+            Some(platform) => {
+                let gain_db = platform
+                    .preview(codec.integrated_lufs, codec.true_peak_dbtp)
+                    .gain_db;
+                self.codec = 10f64.powf(gain_db / 20.0) as f32;
+                if let Some(limit) = self.limit.as_mut() {
+                    limit.on[3] = gain_db > 0.0;
+                }
+            }
+            None => {
+                self.codec = match (master.integrated_lufs, codec.integrated_lufs) {
+                    (Some(target), Some(level)) => {
+                        self.master * 10f64.powf((target - level) / 20.0) as f32
+                    }
+                    _ => self.master,
+                };
+            }
+        }
+        self
     }
 
     fn of(&self, source: Source) -> f32 {
@@ -106,11 +142,14 @@ impl SourceGains {
             Source::Master => self.master,
             Source::Mix => self.mix,
             Source::Reference => self.reference,
+            Source::Codec | Source::CodecLoss => self.codec,
         }
     }
 
+    /// Whether the platform's limiter acts on `source` (never on the codec's loss: a
+    /// residue, not a track a platform plays).
     fn limited(&self, source: Source) -> bool {
-        self.limit.is_some_and(|l| l.on[source as usize])
+        source != Source::CodecLoss && self.limit.is_some_and(|l| l.on[source.slot()])
     }
 }
 
@@ -120,17 +159,22 @@ impl Default for SourceGains {
             master: 1.0,
             mix: 1.0,
             reference: 1.0,
+            codec: 1.0,
             limit: None,
         }
     }
 }
 
-/// The three sources of one block, stereo (a mono track on both sides), each `frames` long.
+/// The sources of one block, stereo (a mono track on both sides), each `frames` long.
 #[derive(Debug, Clone, Copy)]
 pub struct Sources<'a> {
     pub master: [&'a [f32]; 2],
     pub mix: [&'a [f32]; 2],
     pub reference: [&'a [f32]; 2],
+    /// The master as the codec decodes it, and the master minus that (silence without a
+    /// codec copy).
+    pub codec: [&'a [f32]; 2],
+    pub codec_loss: [&'a [f32]; 2],
 }
 
 impl Sources<'_> {
@@ -140,6 +184,8 @@ impl Sources<'_> {
             Source::Master => self.master[c][k],
             Source::Mix => self.mix[c][k],
             Source::Reference => self.reference[c][k],
+            Source::Codec => self.codec[c][k],
+            Source::CodecLoss => self.codec_loss[c][k],
         }
     }
 }
@@ -232,14 +278,14 @@ pub struct MonitorPath {
     previous: Source,
     source_fade: Ramp,
     gains: SourceGains,
-    /// Each source's gain (master, mix, reference), gliding to the last set.
-    glides: [Glide; 3],
+    /// Each gain slot's gain (master, mix, reference, codec), gliding to the last set.
+    glides: [Glide; 4],
     /// The platform's limiter, built for the last [`PlatformLimit`] set (kept when the limit
     /// is taken away, so its effect can glide out).
     limiter: Option<Compressor>,
-    /// How much of the limiter's gain each source (master, mix, reference) takes: 1 where the
+    /// How much of the limiter's gain each source (in the order of [`Source`]) takes: 1 where the
     /// platform raises it through its limiter, 0 elsewhere, gliding between.
-    limited: [Glide; 3],
+    limited: [Glide; 5],
     emulation: Option<Box<dyn MonitorStage>>,
     outgoing: Option<Box<dyn MonitorStage>>,
     emulation_fade: Ramp,
@@ -265,9 +311,9 @@ impl MonitorPath {
             previous: Source::Master,
             source_fade: Ramp::done(),
             gains: SourceGains::default(),
-            glides: [Glide::at(1.0); 3],
+            glides: [Glide::at(1.0); 4],
             limiter: None,
-            limited: [Glide::at(0.0); 3],
+            limited: [Glide::at(0.0); 5],
             emulation: None,
             outgoing: None,
             emulation_fade: Ramp::done(),
@@ -302,7 +348,7 @@ impl MonitorPath {
     /// platform's limiter each source takes (a limit taken away glides out through the
     /// limiter it had). A limiter of other values is built anew (allocation-free).
     pub fn set_gains(&mut self, gains: SourceGains) {
-        for (glide, source) in self.glides.iter_mut().zip(SOURCES) {
+        for (glide, source) in self.glides.iter_mut().zip(GAIN_SOURCES) {
             glide.set(gains.of(source), self.ramp_frames);
         }
         for (glide, source) in self.limited.iter_mut().zip(SOURCES) {
@@ -319,7 +365,7 @@ impl MonitorPath {
     /// [`set_gains`](Self::set_gains) without the glide: for a path set up before any audio.
     pub fn set_gains_now(&mut self, gains: SourceGains) {
         self.set_gains(gains);
-        self.glides = SOURCES.map(|source| Glide::at(gains.of(source)));
+        self.glides = GAIN_SOURCES.map(|source| Glide::at(gains.of(source)));
         self.limited = SOURCES.map(|source| Glide::at(f32::from(u8::from(gains.limited(source)))));
     }
 
@@ -393,10 +439,9 @@ impl MonitorPath {
         let [left, right] = &mut self.heard;
         let (left, right) = (&mut left[..frames], &mut right[..frames]);
         for k in 0..frames {
-            let gains = [0, 1, 2].map(|i| self.glides[i].next());
-            let limited = [0, 1, 2].map(|i| self.limited[i].next());
-            let at =
-                |source: Source, c: usize| sources.sample(source, c, k) * gains[source as usize];
+            let gains = [0, 1, 2, 3].map(|i| self.glides[i].next());
+            let limited = [0, 1, 2, 3, 4].map(|i| self.limited[i].next());
+            let at = |source: Source, c: usize| sources.sample(source, c, k) * gains[source.slot()];
             let fading = self.source_fade.running();
             let share = self.source_fade.advance();
             let mut frame = [0usize, 1].map(|c| {
@@ -483,7 +528,21 @@ impl MonitorPath {
     }
 }
 
-const SOURCES: [Source; 3] = [Source::Master, Source::Mix, Source::Reference];
+/// One gain glide per slot ([`Source::slot`]).
+const GAIN_SOURCES: [Source; 4] = [
+    Source::Master,
+    Source::Mix,
+    Source::Reference,
+    Source::Codec,
+];
+/// One limiter share per source, in the order of [`Source`] (`source as usize`).
+const SOURCES: [Source; 5] = [
+    Source::Master,
+    Source::Mix,
+    Source::Reference,
+    Source::Codec,
+    Source::CodecLoss,
+];
 
 /// What a listener hears of `audio` as the master through the monitor path, offline: at
 /// `gains` (the master's; its platform limiter where set), through `emulation`, stereo (a mono
@@ -514,6 +573,8 @@ pub fn render_heard(
                 master,
                 mix: quiet,
                 reference: quiet,
+                codec: quiet,
+                codec_loss: quiet,
             },
             |_| 1.0,
             [&mut left[start..end], &mut right[start..end]],
@@ -531,7 +592,8 @@ mod tests {
     /// The monitor's ramp at 48 kHz.
     const RAMP: usize = 480;
 
-    /// Runs `frames` of constant sources (master 0.5, mix 0.25, reference 0.1 on both sides)
+    /// Runs `frames` of constant sources (master 0.5, mix 0.25, reference 0.1, the codec's copy
+    /// 0.4 and so its loss 0.1, on both sides)
     /// through `path` in blocks of `block`, calling `change(path, frame)` at each block's
     /// start; the left output.
     fn run(
@@ -541,6 +603,7 @@ mod tests {
         mut change: impl FnMut(&mut MonitorPath, usize),
     ) -> Vec<f32> {
         let (master, mix, reference) = (vec![0.5f32; block], vec![0.25; block], vec![0.1; block]);
+        let (codec, loss) = (vec![0.4f32; block], vec![0.1f32; block]);
         let mut out = Vec::new();
         let (mut left, mut right) = (vec![0.0f32; block], vec![0.0f32; block]);
         for start in (0..frames).step_by(block) {
@@ -551,6 +614,8 @@ mod tests {
                     master: [&master[..n]; 2],
                     mix: [&mix[..n]; 2],
                     reference: [&reference[..n]; 2],
+                    codec: [&codec[..n]; 2],
+                    codec_loss: [&loss[..n]; 2],
                 },
                 |_| 1.0,
                 [&mut left[..n], &mut right[..n]],
@@ -601,9 +666,10 @@ mod tests {
             master: 1.0,
             mix: 2.0,
             reference: 1.0,
+            codec: 2.0,
             limit: Some(PlatformLimit {
                 limiter,
-                on: [false, true, false],
+                on: [false, true, false, true],
             }),
         };
         let mut path = MonitorPath::new(RATE, 480);
@@ -622,6 +688,20 @@ mod tests {
             "{} vs {ceiling}",
             mix[4_799]
         );
+        // The codec's copy (0.4 × 2) is limited as the platform plays it; its loss (0.1 × 2)
+        // is heard at the codec's gain, never limited.
+        let heard_as = |source| {
+            let mut path = MonitorPath::new(RATE, 480);
+            path.set_gains_now(gains);
+            path.set_source(source);
+            run(&mut path, 4_800, 480, |_, _| {})[4_799]
+        };
+        let codec = heard_as(Source::Codec);
+        assert!(
+            codec < 1.02 * ceiling && codec > 0.98 * ceiling,
+            "the copy (0.8 unlimited) held at {codec} against {ceiling}"
+        );
+        assert!((heard_as(Source::CodecLoss) - 0.2).abs() < 1e-6);
         // Platform preview off (the same gain, no limiter): the limiting glides out over the
         // ramp instead of letting go in one step.
         let after = run(&mut path, 960, 480, |path, frame| {
@@ -640,6 +720,35 @@ mod tests {
             "{}",
             largest_step(&joined)
         );
+    }
+
+    #[test]
+    fn the_codec_copy_is_matched_to_the_master_or_played_as_its_platform_plays_it() {
+        let master = Measured {
+            integrated_lufs: Some(-14.0),
+            true_peak_dbtp: Some(-1.0),
+        };
+        // The decoded copy 0.2 LU quieter: heard 0.2 dB up, at the master's loudness.
+        let codec = Measured {
+            integrated_lufs: Some(-14.2),
+            true_peak_dbtp: Some(-0.7),
+        };
+        let matched = SourceGains::matched(master, Measured::default(), Measured::default())
+            .with_codec(codec, master, None);
+        let expected = 10f32.powf(0.2 / 20.0);
+        assert!((matched.codec - expected).abs() < 1e-6, "{}", matched.codec);
+        // Heard through the path: the copy at that gain, then switched to the master.
+        let mut path = MonitorPath::new(RATE, 480);
+        path.set_gains_now(matched);
+        path.set_source(Source::Codec);
+        let heard = run(&mut path, 2_400, 480, |path, frame| {
+            if frame == 960 {
+                path.set_source(Source::Master);
+            }
+        });
+        assert!((heard[959] - 0.4 * expected).abs() < 1e-6);
+        assert_eq!(heard[960 + RAMP], 0.5);
+        assert!(largest_step(&heard) < 0.1 / RAMP as f32 * 1.5, "no click");
     }
 
     #[test]

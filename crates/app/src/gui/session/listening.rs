@@ -213,11 +213,15 @@ impl Session {
         (id != REFERENCE_PROFILE).then_some(())?;
         let gains = self.source_gains();
         let (audio, settings, gain) = match source {
-            Source::Master => (
+            // The codec's copy is the master within a fraction of a dB in every band: the
+            // playback system does to it what it does to the master.
+            Source::Master | Source::Codec => (
                 Arc::clone(&self.audio),
                 Some(self.live_settings()),
                 gains.master,
             ),
+            // A residue is no track: no level is measured for it.
+            Source::CodecLoss => return None,
             Source::Mix => (Arc::clone(&self.audio), None, gains.mix),
             Source::Reference => (
                 Arc::clone(self.reference_audio.as_ref()?),
@@ -308,6 +312,8 @@ impl Session {
             Source::Master => "the master",
             Source::Mix => "the mix",
             Source::Reference => "the reference",
+            Source::Codec => "the master as the codec decodes it",
+            Source::CodecLoss => "what the codec loses",
         };
         Some(match self.heard_translation() {
             Some(Ok(t)) => {
@@ -695,7 +701,7 @@ fn drain(tap: &mut rtrb::Consumer<f32>, channels: usize, into: &mut Vec<f32>) {
 /// Where a source's measurement is kept.
 fn source_index(source: Source) -> usize {
     match source {
-        Source::Master => 0,
+        Source::Master | Source::Codec | Source::CodecLoss => 0,
         Source::Mix => 1,
         Source::Reference => 2,
     }
