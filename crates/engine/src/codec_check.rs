@@ -185,16 +185,8 @@ fn round_trip(
     codec: Lossy,
     cancel: &AtomicBool,
 ) -> Result<DecodedCheck, String> {
-    let mut file = tempfile::Builder::new()
-        .prefix("crest-codec-check-")
-        .suffix(&format!(".{}", codec.codec().extension()))
-        .tempfile()
-        .map_err(|e| format!("a temporary file: {e}"))?;
-    lossy::encode(file.as_file_mut(), codec, audio, None)?;
-    if cancel.load(Ordering::Relaxed) {
-        return Err("cancelled".into());
-    }
-    lossy::check_decoded(file.path(), codec, audio, cancel)
+    let (decoded, bytes) = lossy::encode_and_decode(audio, codec, cancel)?;
+    lossy::check_audio(&decoded, bytes, codec, audio)
 }
 
 #[cfg(test)]

@@ -66,6 +66,8 @@ pub struct MonitorChoices {
     pub solo_lost: bool,
     /// A platform's normalization by target id.
     pub platform: Option<String>,
+    /// The codec whose decoded copy the codec slot holds, by lossy format id (`mp3-320`).
+    pub codec: Option<String>,
 }
 
 /// One stage of the monitor path.

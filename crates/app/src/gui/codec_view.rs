@@ -219,3 +219,92 @@ fn verdict(results: &[CodecResult]) -> Element<'_, super::session::Message> {
     .color(style::WARNING)
     .into()
 }
+
+/// The master as a codec decodes it, prepared for the monitor's codec slot.
+#[derive(Debug)]
+pub struct PreparedCopy {
+    /// The decoded copy and the master minus it, at the track's rate and length.
+    pub decoded: Arc<AudioBuffer>,
+    pub loss: Arc<AudioBuffer>,
+    /// The decoded copy's loudness and true peak (its level in the monitor).
+    pub measured: crest_engine::monitor::Measured,
+}
+
+/// Renders the desk's master for `settings`, encodes it with `codec` (at the codec's rate:
+/// Opus at 48 kHz, converted back to the track's rate after decoding, as a service's player
+/// would), decodes it, and takes the difference.
+pub fn prepare_copy(
+    audio: &AudioBuffer,
+    settings: &ChainSettings,
+    codec: crest_engine::export::Lossy,
+    job: &Job,
+) -> Result<PreparedCopy, String> {
+    use crest_engine::export::lossy;
+    let cancel = job.cancel_flag();
+    let master = render::render(
+        Cow::Borrowed(audio),
+        settings,
+        0.0,
+        RenderControl {
+            progress: &mut |f| job.set_progress(0.5 * f),
+            cancel,
+        },
+    )
+    .map_err(|e| e.to_string())?
+    .audio;
+    let rate = master.sample_rate();
+    let coded_rate = codec.codec().delivered_rate(rate);
+    let convert = |audio: &AudioBuffer, to: u32| {
+        crest_engine::resample::resample(
+            audio,
+            to,
+            RenderControl {
+                progress: &mut |_| {},
+                cancel,
+            },
+        )
+        .map_err(|e| e.to_string())
+    };
+    let at_codec_rate = if coded_rate == rate {
+        None
+    } else {
+        Some(convert(&master, coded_rate)?)
+    };
+    let (decoded, _) =
+        lossy::encode_and_decode(at_codec_rate.as_ref().unwrap_or(&master), codec, cancel)?;
+    job.set_progress(0.8);
+    let decoded = if decoded.sample_rate() == rate {
+        decoded
+    } else {
+        convert(&decoded, rate)?
+    };
+    // The same length as the track (a conversion rounds up to whole frames).
+    let frames = master.frames();
+    let channels: Vec<Vec<f32>> = decoded
+        .channels()
+        .iter()
+        .map(|c| {
+            let mut c = c.clone();
+            c.resize(frames, 0.0);
+            c
+        })
+        .collect();
+    let loss: Vec<Vec<f32>> = master
+        .channels()
+        .iter()
+        .zip(&channels)
+        .map(|(m, d)| m.iter().zip(d).map(|(m, d)| m - d).collect())
+        .collect();
+    let decoded = AudioBuffer::with_roles(rate, master.roles().to_vec(), channels)
+        .map_err(|e| e.to_string())?;
+    let measured =
+        crest_engine::monitor::Measured::from(&crest_engine::loudness::measure(&decoded));
+    let loss =
+        AudioBuffer::with_roles(rate, master.roles().to_vec(), loss).map_err(|e| e.to_string())?;
+    job.set_progress(1.0);
+    Ok(PreparedCopy {
+        decoded: Arc::new(decoded),
+        loss: Arc::new(loss),
+        measured,
+    })
+}

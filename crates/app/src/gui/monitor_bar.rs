@@ -27,7 +27,18 @@ pub enum MonitorMsg {
     Platform(Option<String>),
     /// Ask for a reference track.
     LoadReference,
+    /// The codec whose decoded copy the codec slot holds (a lossy format id), or none.
+    Codec(Option<String>),
+    /// In the codec slot, hear only what the codec takes away.
+    CodecLoss(bool),
 }
+
+/// The codecs the slot offers: what the channels play.
+pub const CODECS: [(&str, &str); 3] = [
+    ("mp3-320", "MP3 320"),
+    ("ogg-320", "Ogg Vorbis 320"),
+    ("opus-160", "Opus 160"),
+];
 
 /// The monitor's state as the desk shows it: the choices a session keeps, and the reference
 /// track's name.
@@ -36,6 +47,10 @@ pub struct Monitor {
     pub choices: MonitorChoices,
     /// The reference track's name once loaded.
     pub reference: Option<String>,
+    /// The codec copy: ready to be heard, and what is said of it (preparing, for earlier
+    /// settings, failed).
+    pub codec_ready: bool,
+    pub codec_note: Option<String>,
 }
 
 fn choices<'a>(
@@ -102,6 +117,45 @@ impl Monitor {
             .padding([4, 10])
             .style(button::text)
             .on_press(MonitorMsg::LoadReference);
+        let (codecs, codec) = choices(
+            "No codec",
+            CODECS.iter().copied(),
+            self.choices.codec.as_deref(),
+        );
+        let mut codec_slot = row![widgets::menu(
+            pick_list(codecs, codec, |n: Named| MonitorMsg::Codec(n.id))
+                .text_size(13)
+                .width(Length::Fixed(140.0))
+        )]
+        .spacing(6)
+        .align_y(Alignment::Center);
+        let label = CODECS
+            .iter()
+            .find(|(id, _)| Some(*id) == self.choices.codec.as_deref())
+            .map(|(_, name)| *name);
+        if let Some(label) = label.filter(|_| self.codec_ready) {
+            let hearing_loss = self.choices.source == Source::CodecLoss;
+            codec_slot = codec_slot
+                .push(toggle(
+                    label,
+                    matches!(self.choices.source, Source::Codec | Source::CodecLoss),
+                    MonitorMsg::Source(if hearing_loss {
+                        Source::CodecLoss
+                    } else {
+                        Source::Codec
+                    }),
+                ))
+                .push(
+                    checkbox(hearing_loss)
+                        .label("Only what it loses")
+                        .on_toggle(MonitorMsg::CodecLoss)
+                        .size(14)
+                        .text_size(13),
+                );
+        }
+        if let Some(note) = &self.codec_note {
+            codec_slot = codec_slot.push(text(note).size(12).color(style::MUTED));
+        }
         let mut listen = row![].spacing(2);
         for (mode, label) in [
             (Listen::Stereo, "Stereo"),
@@ -176,6 +230,7 @@ impl Monitor {
         let bar = row![
             sources,
             reference,
+            codec_slot,
             listen,
             toggle("Dim", self.choices.dim, MonitorMsg::Dim(!self.choices.dim)),
             heard_on,

@@ -218,6 +218,13 @@ pub struct Session {
     /// reference was heard).
     pending_source: Option<Source>,
     reference_loudness: Option<Loudness>,
+    /// The codec slot's copy being prepared, for a settings generation.
+    codec_copy: Option<(u64, Arc<Job>)>,
+    /// The settings generation of the copy the player holds, and the copy's loudness.
+    codec_copy_for: Option<u64>,
+    codec_measured: Option<crest_engine::monitor::Measured>,
+    /// The copy and its loss the player holds (sent again to a new player).
+    codec_held: Option<(Arc<AudioBuffer>, Arc<AudioBuffer>)>,
     /// The reference as loaded (converted to the track's rate), to hand to a new player.
     reference_audio: Option<Arc<AudioBuffer>>,
     /// The reference track's file.
@@ -325,6 +332,10 @@ impl Session {
                 .map(|t| t.all().to_vec())
                 .unwrap_or_default(),
             reference_loudness: None,
+            codec_copy: None,
+            codec_copy_for: None,
+            codec_measured: None,
+            codec_held: None,
             emulation: None,
             translations: Default::default(),
             measured_for: Default::default(),
@@ -728,7 +739,11 @@ impl Session {
                 self.send_gains();
                 // A new master: what the playback system does to it is measured again, and
                 // what the codecs do to it when that is shown.
-                return Task::batch([self.translate_task(), self.codec_task()]);
+                return Task::batch([
+                    self.translate_task(),
+                    self.codec_task(),
+                    self.codec_copy_task(),
+                ]);
             }
             Ok(Err(error)) => {
                 self.master = None;

@@ -258,6 +258,38 @@ pub fn check_decoded(
     if cancel.load(std::sync::atomic::Ordering::Relaxed) {
         return Err("cancelled".into());
     }
+    let bytes = std::fs::metadata(path).map_err(|e| e.to_string())?.len();
+    check_audio(&decoded, bytes, lossy, master)
+}
+
+/// `audio` encoded with `lossy` into a temporary file (removed after) and decoded back as a
+/// player would, with the file's size in bytes.
+pub fn encode_and_decode(
+    audio: &AudioBuffer,
+    lossy: Lossy,
+    cancel: &AtomicBool,
+) -> Result<(AudioBuffer, u64), String> {
+    let mut file = tempfile::Builder::new()
+        .prefix("crest-codec-")
+        .suffix(&format!(".{}", lossy.codec().extension()))
+        .tempfile()
+        .map_err(|e| format!("a temporary file: {e}"))?;
+    encode(file.as_file_mut(), lossy, audio, None)?;
+    if cancel.load(std::sync::atomic::Ordering::Relaxed) {
+        return Err("cancelled".into());
+    }
+    let bytes = file.as_file().metadata().map_err(|e| e.to_string())?.len();
+    let decoded = decode_back(file.path(), lossy.codec()).map_err(|e| e.to_string())?;
+    Ok((decoded, bytes))
+}
+
+/// [`check_decoded`] on audio already decoded from a file of `bytes` bytes.
+pub fn check_audio(
+    decoded: &AudioBuffer,
+    bytes: u64,
+    lossy: Lossy,
+    master: &AudioBuffer,
+) -> Result<DecodedCheck, String> {
     if decoded.channel_count() != master.channel_count()
         || decoded.sample_rate() != master.sample_rate()
     {
@@ -276,7 +308,7 @@ pub fn check_decoded(
             master.frames()
         ));
     }
-    let lag = alignment_lag(master, &decoded);
+    let lag = alignment_lag(master, decoded);
     if lag != 0 {
         return Err(format!(
             "decodes {} frames {} the master",
@@ -284,7 +316,7 @@ pub fn check_decoded(
             if lag > 0 { "behind" } else { "ahead of" }
         ));
     }
-    let measured = loudness::measure(&decoded);
+    let measured = loudness::measure(decoded);
     let master_lufs = loudness::integrated_lufs(master);
     let mut samples_over_0dbfs = 0u64;
     let mut over_places_s = Vec::new();
@@ -301,7 +333,6 @@ pub fn check_decoded(
             }
         }
     }
-    let bytes = std::fs::metadata(path).map_err(|e| e.to_string())?.len();
     let seconds = master.frames() as f64 / rate;
     Ok(DecodedCheck {
         encoder: lossy.codec().encoder(),

@@ -81,13 +81,16 @@ impl Session {
             MonitorMsg::Platform(m.platform.clone()),
             MonitorMsg::Level(m.level),
             MonitorMsg::Emulation(m.emulation.clone()),
+            MonitorMsg::Codec(m.codec.clone()),
         ] {
             tasks.push(self.monitor(message));
         }
-        if m.source == Source::Reference {
-            self.pending_source = Some(Source::Reference);
-        } else {
-            tasks.push(self.monitor(MonitorMsg::Source(m.source)));
+        // A reference or a codec copy is heard once it is there.
+        match m.source {
+            Source::Reference | Source::Codec | Source::CodecLoss => {
+                self.pending_source = Some(m.source);
+            }
+            source => tasks.push(self.monitor(MonitorMsg::Source(source))),
         }
         Task::batch(tasks)
     }

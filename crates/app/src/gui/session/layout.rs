@@ -170,7 +170,7 @@ impl Session {
                 .into(),
         };
         row![widgets::segmented(&PLOTS, self.plot, Message::Plot), own]
-            .spacing(16)
+            .spacing(10)
             .align_y(iced::Alignment::Center)
             .into()
     }

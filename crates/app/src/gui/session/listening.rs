@@ -10,7 +10,7 @@ use crest_engine::emulation::{Emulation, EmulationOptions, LevelMode, REFERENCE_
 use crest_engine::loudness::Loudness;
 use crest_engine::monitor::MonitorStage;
 use crest_playback::engine::{
-    Command, Listen, MAX_BLOCK, Measured, Reference, Source, SourceGains,
+    CodecCopy, Command, Listen, MAX_BLOCK, Measured, Reference, Source, SourceGains,
 };
 use crest_playback::{
     BUFFER_CHOICES, Backend, DEFAULT_BUFFER_FRAMES, OutputChoice, OutputDevice, PlaybackStatus,
@@ -19,6 +19,7 @@ use crest_playback::{
 use iced::widget::{button, column, container, pick_list, row, text};
 use iced::{Element, Fill, Length, Task};
 
+use super::super::codec_view::{self, PreparedCopy};
 use super::super::dialog::{self, Ask, Picked};
 use super::super::monitor_bar::MonitorMsg;
 use super::super::pipeline::{Loaded, TranslationRequest, load_reference, translate};
@@ -41,6 +42,8 @@ pub enum Message {
     ReferenceLoaded(Arc<Result<Loaded, String>>),
     /// An emulation built off the UI thread for a profile id.
     EmulationBuilt(String, Arc<Result<Emulation, String>>),
+    /// The codec slot's copy for a settings generation and codec id.
+    CodecCopyReady(u64, String, Arc<Result<PreparedCopy, String>>),
     /// What the playback system does to a source's level, for the request it counts.
     Translated(u64, Source, Arc<Result<Translation, String>>),
     /// Look for output devices (as the list opens).
@@ -126,6 +129,9 @@ impl Session {
                 }),
             },
             Message::ReferenceLoaded(result) => self.reference_loaded(&result),
+            Message::CodecCopyReady(generation, id, result) => {
+                self.codec_copy_ready(generation, &id, &result)
+            }
             Message::EmulationBuilt(id, result) => {
                 self.emulation_built(&id, &result);
                 Task::none()
@@ -198,10 +204,105 @@ impl Session {
             .platform
             .as_deref()
             .and_then(|id| self.targets.iter().find(|t| t.id == id));
-        match platform {
+        let gains = match platform {
             Some(platform) => SourceGains::platform(platform, master, mix, reference),
             None => SourceGains::matched(master, mix, reference),
+        };
+        match self.codec_measured {
+            Some(codec) => gains.with_codec(codec, master, platform),
+            None => gains,
         }
+    }
+
+    /// Prepares the codec slot's copy of the master for the settings on the desk, when a
+    /// codec is chosen, the master is rendered and the copy held is for other settings (or
+    /// none is): rendered, encoded and decoded off the UI thread; the copy held until then
+    /// stays, said to be for earlier settings.
+    pub(super) fn codec_copy_task(&mut self) -> Task<super::Message> {
+        let Some(id) = self.monitor.choices.codec.clone() else {
+            self.monitor.codec_note = None;
+            return Task::none();
+        };
+        let Some(codec) = crest_engine::export::Format::from_id(&id).and_then(|f| f.lossy()) else {
+            self.monitor.codec_note = Some(format!("{id} is not a codec Crest has"));
+            return Task::none();
+        };
+        let generation = self.generation;
+        if !self.master_is_current()
+            || self.codec_copy_for == Some(generation)
+            || self
+                .codec_copy
+                .as_ref()
+                .is_some_and(|(g, _)| *g == generation)
+        {
+            return Task::none();
+        }
+        let job = Arc::new(Job::default());
+        if let Some((_, previous)) = self.codec_copy.replace((generation, Arc::clone(&job))) {
+            previous.cancel();
+        }
+        let name = super::super::monitor_bar::CODECS
+            .iter()
+            .find(|(i, _)| *i == id)
+            .map_or(id.as_str(), |(_, name)| name);
+        self.monitor.codec_note = Some(if self.monitor.codec_ready {
+            format!("updating {name} for the new settings (the earlier copy plays meanwhile)…")
+        } else {
+            format!("preparing {name}…")
+        });
+        let (audio, settings) = (Arc::clone(&self.audio), self.settings.clone());
+        Task::perform(
+            off_thread(move || codec_view::prepare_copy(&audio, &settings, codec, &job)),
+            move |result| Message::CodecCopyReady(generation, id.clone(), Arc::new(result)).into(),
+        )
+    }
+
+    /// A prepared copy: to the player when it is still the one wanted.
+    fn codec_copy_ready(
+        &mut self,
+        generation: u64,
+        id: &str,
+        result: &Result<PreparedCopy, String>,
+    ) -> Task<super::Message> {
+        if self.monitor.choices.codec.as_deref() != Some(id)
+            || self
+                .codec_copy
+                .as_ref()
+                .is_none_or(|(g, _)| *g != generation)
+        {
+            return Task::none();
+        }
+        self.codec_copy = None;
+        match result {
+            Ok(copy) => {
+                self.codec_held = Some((Arc::clone(&copy.decoded), Arc::clone(&copy.loss)));
+                self.send_codec_copy();
+                self.codec_measured = Some(copy.measured);
+                self.codec_copy_for = Some(generation);
+                self.monitor.codec_ready = true;
+                self.monitor.codec_note = None;
+                self.send_gains();
+                // A restored session listening to the codec slot hears it now.
+                if let Some(source) = self
+                    .pending_source
+                    .take_if(|source| matches!(source, Source::Codec | Source::CodecLoss))
+                {
+                    return self.monitor(MonitorMsg::Source(source));
+                }
+            }
+            Err(error) => {
+                self.monitor.codec_note = Some(format!("the codec copy failed: {error}"));
+            }
+        }
+        Task::none()
+    }
+
+    /// The codec copy held, to the player (a new player after a device change too).
+    fn send_codec_copy(&mut self) {
+        let copy = self.codec_held.as_ref().and_then(|(decoded, loss)| {
+            CodecCopy::new(Arc::clone(decoded), Arc::clone(loss), &self.audio)
+        });
+        self.send(Command::Codec(copy.map(Box::new)));
     }
 
     /// The measurement of what the chosen playback system does to `source` at the gain it
@@ -420,6 +521,35 @@ impl Session {
                 // The device hears the master at the platform's gain now.
                 return self.translate_task();
             }
+            MonitorMsg::Codec(id) => {
+                self.monitor.choices.codec.clone_from(&id);
+                // Another codec's copy is not this one's: none is heard until it is ready.
+                if let Some((_, preparing)) = self.codec_copy.take() {
+                    preparing.cancel();
+                }
+                self.codec_copy_for = None;
+                self.codec_measured = None;
+                self.codec_held = None;
+                self.monitor.codec_ready = false;
+                self.send(Command::Codec(None));
+                let back = if matches!(
+                    self.monitor.choices.source,
+                    Source::Codec | Source::CodecLoss
+                ) {
+                    self.monitor(MonitorMsg::Source(Source::Master))
+                } else {
+                    Task::none()
+                };
+                self.send_gains();
+                return Task::batch([back, self.codec_copy_task()]);
+            }
+            MonitorMsg::CodecLoss(on) => {
+                return self.monitor(MonitorMsg::Source(if on {
+                    Source::CodecLoss
+                } else {
+                    Source::Codec
+                }));
+            }
             MonitorMsg::LoadReference => {
                 return Task::perform(dialog::pick(self.reference_ask()), |picked| {
                     Message::ReferencePicked(picked).into()
@@ -467,7 +597,10 @@ impl Session {
                     .map(super::Message::Balance);
                 self.send_gains();
                 let measure = Task::batch([self.translate_task(), propose]);
-                if let Some(source) = self.pending_source.take() {
+                if let Some(source) = self
+                    .pending_source
+                    .take_if(|source| *source == Source::Reference)
+                {
                     return Task::batch([measure, self.monitor(MonitorMsg::Source(source))]);
                 }
                 return measure;
@@ -523,6 +656,7 @@ impl Session {
         });
         self.send_gains();
         self.send_emulation();
+        self.send_codec_copy();
         if let Some(audio) = &self.reference_audio {
             let reference = Reference::new(Arc::clone(audio), self.audio.sample_rate());
             self.send(Command::Reference(reference.map(Box::new)));

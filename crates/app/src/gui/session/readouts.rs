@@ -168,12 +168,13 @@ pub(super) fn spectrum_legend<'a>(smoothing: f64, slope: f64) -> Element<'a, Mes
             slope
         }),
         space::horizontal(),
-        // Short, beside four plot tabs: the mix and master colours are the timeline's.
-        text("live").color(style::TEXT),
-        text("— ref").color(style::REFERENCE),
-        text("— EQ").color(style::TARGET),
+        // Short, beside five plot tabs: the mix and master colours are the timeline's.
+        text("live").size(14).color(style::TEXT),
+        text("— ref").size(14).color(style::REFERENCE),
+        text("— EQ").size(14).color(style::TARGET),
     ]
-    .spacing(12)
+    .spacing(6)
+    .align_y(iced::Alignment::Center)
     .into()
 }
 
