@@ -60,6 +60,9 @@ pub struct ExportChoices {
     /// Release metadata written into every file (absent in sessions saved before it was kept).
     #[serde(skip_serializing_if = "Tags::is_empty")]
     pub tags: Tags,
+    /// Lower each file's ceiling until the channels' codecs decode it clean.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub codec_safe: bool,
 }
 
 impl Default for ExportChoices {
@@ -73,6 +76,7 @@ impl Default for ExportChoices {
             dither: Dither::Tpdf,
             presets: Vec::new(),
             tags: Tags::default(),
+            codec_safe: false,
         }
     }
 }

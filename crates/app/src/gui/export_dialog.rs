@@ -8,9 +8,11 @@ use std::sync::Arc;
 
 use crest_engine::AudioBuffer;
 use crest_engine::chain::ChainSettings;
+use crest_engine::codec_check::{DEFAULT_CODECS, DEFAULT_DECODED_PEAK_DBFS};
 use crest_engine::decode::DecodeControl;
 use crest_engine::delivery::{self, DeliveryPreset, PresetLoudness};
 use crest_engine::export::{Dither, Format, Lossy};
+use crest_engine::master::CodecSafe;
 use crest_engine::master::{MasterRequest, MasterSource};
 use crest_engine::qc::QcReport;
 use crest_engine::session::ExportChoices;
@@ -42,6 +44,8 @@ pub enum ExportMsg {
     Rate(Option<u32>),
     Dither(Dither),
     Replace(bool),
+    /// Lower each file's ceiling until MP3, Ogg Vorbis and Opus decode it clean.
+    CodecSafe(bool),
     /// Release metadata typed into one of its fields.
     Tag(TagField, String),
     Start,
@@ -72,6 +76,8 @@ pub struct Plan {
     pub loudness: String,
     /// Release metadata for the file (its gain tags are added from its measurement).
     pub tags: Tags,
+    /// The codecs whose decoding the file's ceiling must keep clean, if asked.
+    pub codec_safe: Option<CodecSafe>,
 }
 
 /// A release metadata field of the dialog.
@@ -137,10 +143,15 @@ impl Plan {
                 .delivered_rate(self.sample_rate.unwrap_or(source_rate)),
         ) / 1e3;
         format!(
-            "{name} — {}, {rate} kHz, {}, ceiling {:.1} dBTP",
+            "{name} — {}, {rate} kHz, {}, ceiling {:.1} dBTP{}",
             self.format.describe(),
             self.loudness,
-            self.settings.limiter.ceiling_dbtp
+            self.settings.limiter.ceiling_dbtp,
+            if self.codec_safe.is_some() {
+                " or lower, codec-safe"
+            } else {
+                ""
+            }
         )
     }
 }
@@ -156,6 +167,8 @@ pub struct ExportDialog {
     pub sample_rate: Option<u32>,
     pub dither: Dither,
     pub replace: bool,
+    /// Lower each file's ceiling until the channels' codecs decode it clean.
+    pub codec_safe: bool,
     /// What is typed into the release metadata fields, in [`TagField::ALL`]'s order.
     pub tag_texts: [String; 6],
     pub running: Option<Arc<Job>>,
@@ -228,6 +241,7 @@ impl ExportDialog {
             sample_rate: None,
             dither: Dither::Tpdf,
             replace: false,
+            codec_safe: false,
             running: None,
             outcomes: Vec::new(),
             notice: None,
@@ -298,6 +312,7 @@ impl ExportDialog {
                 .map(|(p, _)| p.id.clone())
                 .collect(),
             tags: self.typed_tags().0,
+            codec_safe: self.codec_safe,
         }
     }
 
@@ -310,6 +325,7 @@ impl ExportDialog {
             self.name.clone_from(name);
         }
         self.desk = choices.desk;
+        self.codec_safe = choices.codec_safe;
         self.format = choices.format;
         self.sample_rate = choices.sample_rate;
         self.dither = choices.dither;
@@ -337,6 +353,10 @@ impl ExportDialog {
         let folder = PathBuf::from(self.folder.trim());
         let desk_target = judged.settings.limiter.target_lufs;
         let tags = self.tags().unwrap_or_default();
+        let codec_safe = self.codec_safe.then(|| CodecSafe {
+            codecs: DEFAULT_CODECS.to_vec(),
+            decoded_peak_dbfs: DEFAULT_DECODED_PEAK_DBFS,
+        });
         let mut plans = Vec::new();
         if self.desk {
             let loudness = match (desk_target, judged.measured_lufs) {
@@ -354,6 +374,7 @@ impl ExportDialog {
                 judged_lufs: judged.measured_lufs,
                 loudness,
                 tags: tags.clone(),
+                codec_safe: codec_safe.clone(),
             });
         }
         for (preset, _) in self.presets.iter().filter(|(_, on)| *on) {
@@ -388,6 +409,7 @@ impl ExportDialog {
                 judged_lufs: judged.measured_lufs.filter(|_| kept),
                 loudness,
                 tags: tags.clone(),
+                codec_safe: codec_safe.clone(),
             });
         }
         plans
@@ -410,6 +432,7 @@ impl ExportDialog {
             ExportMsg::Rate(rate) => self.sample_rate = rate,
             ExportMsg::Dither(dither) => self.dither = dither,
             ExportMsg::Replace(on) => self.replace = on,
+            ExportMsg::CodecSafe(on) => self.codec_safe = on,
             ExportMsg::Tag(field, text) => self.tag_texts[field as usize] = text,
             ExportMsg::Browsed(picked) => match picked {
                 Picked::Path(path) => {
@@ -545,10 +568,20 @@ impl ExportDialog {
             ]
             .spacing(8)
             .align_y(Alignment::Center),
-            checkbox(self.replace)
-                .label("Replace files that already exist")
-                .on_toggle(ExportMsg::Replace)
-                .text_size(14),
+            row![
+                checkbox(self.replace)
+                    .label("Replace files that already exist")
+                    .on_toggle(ExportMsg::Replace)
+                    .text_size(14),
+                checkbox(self.codec_safe)
+                    .label(format!(
+                        "Codec-safe: the ceiling lowered until MP3, Ogg Vorbis and Opus decode \
+                         under {DEFAULT_DECODED_PEAK_DBFS:.1} dBFS"
+                    ))
+                    .on_toggle(ExportMsg::CodecSafe)
+                    .text_size(14),
+            ]
+            .spacing(24),
             text("Release metadata, written into every file (FLAC, MP3 and Ogg Vorbis also get ReplayGain, Opus its R128 gains)")
                 .size(13)
                 .color(style::MUTED),
@@ -708,7 +741,7 @@ pub fn run(
                         force,
                         judged_lufs: plan.judged_lufs,
                         tags: Some(&plan.tags),
-                        codec_safe: None,
+                        codec_safe: plan.codec_safe.as_ref(),
                     },
                     DecodeControl {
                         progress: &mut |f| job.set_progress((n as f64 + f) / count),

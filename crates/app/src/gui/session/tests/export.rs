@@ -298,3 +298,54 @@ fn release_metadata_typed_in_the_dialog_lands_in_the_files_and_the_session() {
     assert_eq!(kept.title.as_deref(), Some("Demo Song"));
     assert_eq!(kept.isrc.as_deref(), Some("GBAAA2600002"));
 }
+
+#[test]
+fn a_codec_safe_export_checks_each_file_through_the_channels_codecs() {
+    let dir = scratch("export-codec-safe");
+    let mut desk = ready();
+    apply(&mut desk, [Message::Session(S::Target(Some(-14.0)))]);
+    click(&mut desk, "Export…");
+    let _ = desk.update(Message::Session(S::Export(ExportMsg::Folder(
+        dir.display().to_string(),
+    ))));
+    let _ = desk.update(Message::Session(S::Export(ExportMsg::Name("demo".into()))));
+    click(
+        &mut desk,
+        "Codec-safe: the ceiling lowered until MP3, Ogg Vorbis and Opus decode under -0.1 dBFS",
+    );
+    assert!(session(&desk).export.codec_safe);
+    let mut ui = window(&desk);
+    assert!(
+        ui.find(
+            "demo.wav — WAV 24-bit PCM, 48 kHz, -14.0 LUFS (the desk's target), ceiling -1.0 \
+             dBTP or lower, codec-safe"
+        )
+        .is_ok()
+    );
+    drop(ui);
+    // Kept with the session's export choices.
+    assert!(session(&desk).export.choices().codec_safe);
+    click(&mut desk, "Export");
+    run_export(&mut desk);
+    let report = session(&desk).export.outcomes[0]
+        .result
+        .as_ref()
+        .expect("written");
+    assert!(report.passed, "{}", report.text());
+    let codecs = report.codec_check.as_ref().expect("the codecs checked");
+    let ids: Vec<&str> = codecs.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(ids, ["mp3-320", "ogg-320", "opus-160"]);
+    for codec in codecs {
+        assert!(
+            codec.decoded_sample_peak_dbfs.expect("peak") <= -0.1,
+            "{codec:?}"
+        );
+    }
+    assert!(
+        report
+            .checks
+            .iter()
+            .any(|c| c.name == "codecs decode clean" && c.passed)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
