@@ -23,6 +23,7 @@ pub mod album;
 pub mod analysis;
 pub mod audio;
 pub mod balance;
+pub mod blind;
 pub mod chain;
 pub mod codec_check;
 pub mod decode;
