@@ -383,6 +383,15 @@ pub struct Engine {
     monitor: MonitorPath,
     reference: Option<Box<Reference>>,
     codec: Option<Box<CodecCopy>>,
+    /// A replaced copy still heard while `codec_fade` crossfades to the new one.
+    codec_outgoing: Option<Box<CodecCopy>>,
+    codec_fade: Ramp,
+    /// The copy was taken away while heard: it plays on until the source has faded to
+    /// another, then goes back.
+    codec_leaving: bool,
+    /// Whether this block ran two chains (a swap), and the new chain's share of each frame.
+    swapping: bool,
+    swap_shares: Vec<f32>,
     master: [Vec<f32>; 2],
     dry: [Vec<f32>; 2],
     /// The transport's gain for each frame read (fades), before and after the chain.
@@ -394,6 +403,9 @@ pub struct Engine {
     /// The codec's copy and its loss for the block, read at the positions heard.
     codec_block: [Vec<f32>; 2],
     loss_block: [Vec<f32>; 2],
+    /// The copy as the outgoing chain or the outgoing copy has it, to crossfade from.
+    old_codec_block: [Vec<f32>; 2],
+    old_loss_block: [Vec<f32>; 2],
     old_master: [Vec<f32>; 2],
     old_dry: [Vec<f32>; 2],
     old_entry_gain: Vec<f32>,
@@ -443,6 +455,11 @@ impl Engine {
             monitor: MonitorPath::new(sample_rate, MAX_BLOCK),
             reference: None,
             codec: None,
+            codec_outgoing: None,
+            codec_fade: Ramp::done(),
+            codec_leaving: false,
+            swapping: false,
+            swap_shares: vec![1.0; MAX_BLOCK],
             master: block(),
             dry: block(),
             entry_gain: vec![1.0; MAX_BLOCK],
@@ -450,6 +467,8 @@ impl Engine {
             old_positions: vec![NOWHERE; MAX_BLOCK],
             codec_block: block(),
             loss_block: block(),
+            old_codec_block: block(),
+            old_loss_block: block(),
             old_master: block(),
             old_dry: block(),
             old_entry_gain: vec![1.0; MAX_BLOCK],
@@ -577,11 +596,7 @@ impl Engine {
                         self.send(Event::RetiredReference(old));
                     }
                 }
-                Command::Codec(copy) => {
-                    if let Some(old) = std::mem::replace(&mut self.codec, copy) {
-                        self.send(Event::RetiredCodec(old));
-                    }
-                }
+                Command::Codec(copy) => self.replace_codec(copy),
                 Command::Emulation(stage) => {
                     if let Some(older) = self.monitor.set_emulation(stage) {
                         self.send(Event::RetiredEmulation(older));
@@ -758,6 +773,7 @@ impl Engine {
             frames,
         );
         self.primed = (self.primed + frames).min(self.live.chain.latency_frames());
+        self.swapping = self.outgoing.is_some();
         if self.outgoing.is_some() {
             for k in 0..frames {
                 let new_share = if self.priming > 0 {
@@ -766,6 +782,7 @@ impl Engine {
                 } else {
                     self.swap_fade.advance()
                 };
+                self.swap_shares[k] = new_share;
                 for c in 0..channels {
                     let (old, new) = (self.old_master[c][k], self.master[c][k]);
                     self.master[c][k] = old + (new - old) * new_share;
@@ -824,25 +841,7 @@ impl Engine {
                 .iter_mut()
                 .for_each(|b| b[..frames].fill(0.0)),
         }
-        match self.codec.as_ref() {
-            Some(copy)
-                if self.playing
-                    && (self.monitor.hears(Source::Codec)
-                        || self.monitor.hears(Source::CodecLoss)) =>
-            {
-                copy.read(
-                    &self.positions[..frames],
-                    &self.entry_gain[..frames],
-                    &mut self.codec_block,
-                    &mut self.loss_block,
-                );
-            }
-            _ => {
-                for block in self.codec_block.iter_mut().chain(&mut self.loss_block) {
-                    block[..frames].fill(0.0);
-                }
-            }
-        }
+        self.read_codec(frames);
         // A mono track is heard on both sides.
         let second = usize::from(self.channels == 2);
         let (master, dry, reference) = (&self.master, &self.dry, &self.reference_block);
@@ -886,6 +885,121 @@ impl Engine {
         }
         if let Some(old) = self.monitor.take_retired() {
             self.send(Event::RetiredEmulation(old));
+        }
+        if self.codec_leaving && !self.hears_codec() {
+            self.codec_leaving = false;
+            if let Some(old) = self.codec.take() {
+                self.send(Event::RetiredCodec(old));
+            }
+        }
+    }
+
+    fn hears_codec(&self) -> bool {
+        self.monitor.hears(Source::Codec) || self.monitor.hears(Source::CodecLoss)
+    }
+
+    /// A new codec copy (or none). One taken away while heard plays on until the source has
+    /// faded to another; one replaced while heard crossfades to the new one; otherwise the
+    /// old one goes back at once.
+    fn replace_codec(&mut self, copy: Option<Box<CodecCopy>>) {
+        let heard = self.playing && self.hears_codec();
+        if copy.is_none() && heard && self.codec.is_some() {
+            self.codec_leaving = true;
+            return;
+        }
+        self.codec_leaving = false;
+        let Some(old) = std::mem::replace(&mut self.codec, copy) else {
+            return;
+        };
+        if heard {
+            if let Some(older) = self.codec_outgoing.replace(old) {
+                self.send(Event::RetiredCodec(older));
+            }
+            self.codec_fade = Ramp::start(self.crossfade_frames);
+        } else {
+            self.send(Event::RetiredCodec(old));
+        }
+    }
+
+    /// The codec copy and its loss for the block, at the frames heard: crossfaded from the
+    /// outgoing chain's frames during a chain swap, and from an outgoing copy while a new
+    /// one fades in. Silence when the slot is not heard.
+    fn read_codec(&mut self, frames: usize) {
+        let zero =
+            |blocks: &mut [Vec<f32>; 2]| blocks.iter_mut().for_each(|b| b[..frames].fill(0.0));
+        if !(self.playing && self.hears_codec()) {
+            zero(&mut self.codec_block);
+            zero(&mut self.loss_block);
+            self.codec_fade = Ramp::done();
+            if let Some(old) = self.codec_outgoing.take() {
+                self.send(Event::RetiredCodec(old));
+            }
+            return;
+        }
+        let blend =
+            |new: &mut [Vec<f32>; 2], old: &[Vec<f32>; 2], share: &mut dyn FnMut(usize) -> f32| {
+                for k in 0..frames {
+                    let s = share(k);
+                    for c in 0..2 {
+                        new[c][k] = old[c][k] + (new[c][k] - old[c][k]) * s;
+                    }
+                }
+            };
+        match self.codec.as_ref() {
+            Some(copy) => {
+                copy.read(
+                    &self.positions[..frames],
+                    &self.entry_gain[..frames],
+                    &mut self.codec_block,
+                    &mut self.loss_block,
+                );
+                if self.swapping {
+                    copy.read(
+                        &self.old_positions[..frames],
+                        &self.old_entry_gain[..frames],
+                        &mut self.old_codec_block,
+                        &mut self.old_loss_block,
+                    );
+                    let shares = &self.swap_shares;
+                    blend(&mut self.codec_block, &self.old_codec_block, &mut |k| {
+                        shares[k]
+                    });
+                    blend(&mut self.loss_block, &self.old_loss_block, &mut |k| {
+                        shares[k]
+                    });
+                }
+            }
+            None => {
+                zero(&mut self.codec_block);
+                zero(&mut self.loss_block);
+            }
+        }
+        if self.codec_fade.running() {
+            match self.codec_outgoing.as_ref() {
+                Some(old) => old.read(
+                    &self.positions[..frames],
+                    &self.entry_gain[..frames],
+                    &mut self.old_codec_block,
+                    &mut self.old_loss_block,
+                ),
+                None => {
+                    zero(&mut self.old_codec_block);
+                    zero(&mut self.old_loss_block);
+                }
+            }
+            // One ramp for both blocks: the same share at each frame.
+            let mut fade = self.codec_fade;
+            blend(&mut self.codec_block, &self.old_codec_block, &mut |_| {
+                fade.advance()
+            });
+            blend(&mut self.loss_block, &self.old_loss_block, &mut |_| {
+                self.codec_fade.advance()
+            });
+        }
+        if !self.codec_fade.running()
+            && let Some(old) = self.codec_outgoing.take()
+        {
+            self.send(Event::RetiredCodec(old));
         }
     }
 

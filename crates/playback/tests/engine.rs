@@ -461,9 +461,11 @@ fn the_codec_copy_plays_in_time_with_the_mix_through_seeks_and_loops() {
             );
         }
     }
-    // Replaced: the old copy comes back to be dropped off the audio thread.
+    // Taken away (the desk turns to the master with it): the old copy comes back to be
+    // dropped off the audio thread once the source has faded from it.
     send(&mut remote, Command::Codec(None));
-    let _ = run(&mut engine, 480, 1);
+    send(&mut remote, Command::Listen(Source::Master));
+    let _ = run(&mut engine, 480, 3);
     assert!(
         events(&mut remote)
             .iter()
@@ -889,4 +891,66 @@ fn playback_under_heavy_limiting_equals_the_exported_master() {
             .fold(0.0f32, f32::max);
         assert_eq!(worst, 0.0, "channel {c}: largest difference {worst:e}");
     }
+}
+
+#[test]
+fn the_codec_copy_stays_continuous_through_a_chain_swap_and_when_taken_away() {
+    let track = sine(2.0, 0.2);
+    let settings = ChainSettings::default();
+    let decoded: Vec<Vec<f32>> = track
+        .channels()
+        .iter()
+        .map(|c| c.iter().map(|x| x * 0.9).collect())
+        .collect();
+    let loss: Vec<Vec<f32>> = track
+        .channels()
+        .iter()
+        .map(|c| c.iter().map(|x| x * 0.1).collect())
+        .collect();
+    let copy = || {
+        CodecCopy::new(
+            Arc::new(AudioBuffer::new(RATE, decoded.clone()).expect("copy")),
+            Arc::new(AudioBuffer::new(RATE, loss.clone()).expect("loss")),
+            &track,
+        )
+        .expect("fits")
+    };
+    let (mut engine, mut remote) = start(&track, &settings);
+    send(&mut remote, Command::Codec(Some(Box::new(copy()))));
+    send(&mut remote, Command::Listen(Source::Codec));
+    send(&mut remote, Command::Play);
+    let before = run(&mut engine, 480, 20);
+    // A new chain (as a structural edit builds): the copy heard does not drop out while the
+    // new chain fills its lookahead, nor step when it takes over.
+    let chain = Chain::new(&settings, RATE, MAX_BLOCK, 2).expect("chain");
+    send(&mut remote, Command::Swap(Box::new(LiveChain::new(chain))));
+    let during = run(&mut engine, 480, 20);
+    // A fresh copy (after an edit) crossfades in; then the copy is taken away as the desk
+    // does it, back to the master: no click either time.
+    send(&mut remote, Command::Codec(Some(Box::new(copy()))));
+    let refreshed = run(&mut engine, 480, 10);
+    send(&mut remote, Command::Codec(None));
+    send(&mut remote, Command::Listen(Source::Master));
+    let after = run(&mut engine, 480, 20);
+    let joined: Vec<f32> = [&before[0], &during[0], &refreshed[0], &after[0]]
+        .into_iter()
+        .flatten()
+        .copied()
+        .collect();
+    let natural = (TAU * 440.0 / f64::from(RATE)) as f32 * 0.2;
+    let step = largest_step(&joined[2_000..]);
+    assert!(step <= natural * 1.05, "step {step} vs {natural}");
+    // And the copy was heard all through the swap: its level never sagged.
+    let peak = |x: &[f32]| x.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+    for block in during[0].chunks(120) {
+        assert!(peak(block) > 0.9 * 0.2 * 0.9, "{}", peak(block));
+    }
+    // The copy taken away came back once the source had faded to the master.
+    assert!(
+        events(&mut remote)
+            .iter()
+            .filter(|e| matches!(e, Event::RetiredCodec(_)))
+            .count()
+            == 2
+    );
 }

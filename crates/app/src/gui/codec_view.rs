@@ -45,12 +45,17 @@ impl CodecView {
         job
     }
 
-    /// The results of a check; those of a superseded one are dropped.
-    pub fn checked(&mut self, generation: u64, result: Result<Vec<CodecResult>, String>) {
+    /// The results of the check `job`; those of a superseded or cancelled one are dropped.
+    pub fn checked(
+        &mut self,
+        generation: u64,
+        job: &Arc<Job>,
+        result: Result<Vec<CodecResult>, String>,
+    ) {
         if self
             .checking
             .as_ref()
-            .is_some_and(|(g, _)| *g == generation)
+            .is_some_and(|(g, running)| *g == generation && Arc::ptr_eq(running, job))
         {
             self.checking = None;
             self.results = Some((generation, result));
@@ -60,6 +65,12 @@ impl CodecView {
     /// The settings generation of the check running, if one is.
     pub fn checking_for(&self) -> Option<u64> {
         self.checking.as_ref().map(|(g, _)| *g)
+    }
+
+    /// The check running (for the desk's tests, which deliver its result themselves).
+    #[cfg(test)]
+    pub fn running_job(&self) -> Option<Arc<Job>> {
+        self.checking.as_ref().map(|(_, job)| Arc::clone(job))
     }
 
     /// Stops a check (the view is closed, or the track replaced).
@@ -206,12 +217,20 @@ fn verdict(results: &[CodecResult]) -> Element<'_, super::session::Message> {
     }
     let safe = clipping
         .iter()
-        .filter_map(|r| r.clip_safe_ceiling_dbtp)
-        .fold(f64::INFINITY, f64::min);
+        .map(|r| r.clip_safe_ceiling_dbtp)
+        .try_fold(f64::INFINITY, |lowest, safe| safe.map(|s| lowest.min(s)));
     let ids: Vec<&str> = clipping.iter().map(|r| r.id.as_str()).collect();
+    let remedy = match safe {
+        Some(safe) => format!(
+            "a ceiling near {safe:.1} dBTP decodes clean (`crest master --codec-safe` finds it \
+             for the limiter)"
+        ),
+        None => "no ceiling tried decoded clean: the master is too loud for these codecs; \
+                 lower the loudness target"
+            .to_owned(),
+    };
     text(format!(
-        "{} clip{} when decoded: a ceiling near {safe:.1} dBTP decodes clean (`crest master \
-         --codec-safe` finds it for the limiter).",
+        "{} clip{} when decoded: {remedy}.",
         ids.join(", "),
         if ids.len() == 1 { "s" } else { "" }
     ))

@@ -70,8 +70,8 @@ pub enum Message {
     /// A change in the chain panel (or on the spectrum's EQ handles).
     Chain(Edit),
     Rendered(u64, Arc<Result<Mastered, String>>),
-    /// The codecs' results for the master of a settings generation.
-    CodecsChecked(u64, Arc<Result<Vec<CodecResult>, String>>),
+    /// The codecs' results for the master of a settings generation, from the check `job`.
+    CodecsChecked(u64, Arc<Job>, Arc<Result<Vec<CodecResult>, String>>),
     Target(Option<f64>),
     /// The export dialog.
     Export(ExportMsg),
@@ -262,6 +262,7 @@ impl Drop for Session {
             .take()
             .into_iter()
             .chain(self.translating.drain(..))
+            .chain(self.codec_copy.take().map(|(_, job)| job))
         {
             job.cancel();
         }
@@ -585,9 +586,10 @@ impl Session {
         let generation = self.generation;
         let job = self.codecs.start(generation);
         let (audio, settings) = (Arc::clone(&self.audio), self.settings.clone());
+        let checking = Arc::clone(&job);
         Task::perform(
-            off_thread(move || codec_view::check(&audio, &settings, &job)),
-            move |result| Message::CodecsChecked(generation, Arc::new(result)),
+            off_thread(move || codec_view::check(&audio, &settings, &checking)),
+            move |result| Message::CodecsChecked(generation, Arc::clone(&job), Arc::new(result)),
         )
     }
 
@@ -653,9 +655,9 @@ impl Session {
                     Task::none()
                 }
             }
-            Message::CodecsChecked(generation, result) => {
+            Message::CodecsChecked(generation, job, result) => {
                 let result = Arc::try_unwrap(result).unwrap_or_else(|shared| (*shared).clone());
-                self.codecs.checked(generation, result);
+                self.codecs.checked(generation, &job, result);
                 Task::none()
             }
             Message::Balance(message) => {

@@ -43,7 +43,7 @@ pub enum Message {
     /// An emulation built off the UI thread for a profile id.
     EmulationBuilt(String, Arc<Result<Emulation, String>>),
     /// The codec slot's copy for a settings generation and codec id.
-    CodecCopyReady(u64, String, Arc<Result<PreparedCopy, String>>),
+    CodecCopyReady(u64, String, Arc<Job>, Arc<Result<PreparedCopy, String>>),
     /// What the playback system does to a source's level, for the request it counts.
     Translated(u64, Source, Arc<Result<Translation, String>>),
     /// Look for output devices (as the list opens).
@@ -129,8 +129,8 @@ impl Session {
                 }),
             },
             Message::ReferenceLoaded(result) => self.reference_loaded(&result),
-            Message::CodecCopyReady(generation, id, result) => {
-                self.codec_copy_ready(generation, &id, &result)
+            Message::CodecCopyReady(generation, id, job, result) => {
+                self.codec_copy_ready(generation, &id, &job, &result)
             }
             Message::EmulationBuilt(id, result) => {
                 self.emulation_built(&id, &result);
@@ -251,9 +251,13 @@ impl Session {
             format!("preparing {name}…")
         });
         let (audio, settings) = (Arc::clone(&self.audio), self.settings.clone());
+        let preparing = Arc::clone(&job);
         Task::perform(
-            off_thread(move || codec_view::prepare_copy(&audio, &settings, codec, &job)),
-            move |result| Message::CodecCopyReady(generation, id.clone(), Arc::new(result)).into(),
+            off_thread(move || codec_view::prepare_copy(&audio, &settings, codec, &preparing)),
+            move |result| {
+                Message::CodecCopyReady(generation, id.clone(), Arc::clone(&job), Arc::new(result))
+                    .into()
+            },
         )
     }
 
@@ -262,13 +266,14 @@ impl Session {
         &mut self,
         generation: u64,
         id: &str,
+        job: &Arc<Job>,
         result: &Result<PreparedCopy, String>,
     ) -> Task<super::Message> {
         if self.monitor.choices.codec.as_deref() != Some(id)
             || self
                 .codec_copy
                 .as_ref()
-                .is_none_or(|(g, _)| *g != generation)
+                .is_none_or(|(g, running)| *g != generation || !Arc::ptr_eq(running, job))
         {
             return Task::none();
         }
@@ -280,7 +285,9 @@ impl Session {
                 self.codec_measured = Some(copy.measured);
                 self.codec_copy_for = Some(generation);
                 self.monitor.codec_ready = true;
-                self.monitor.codec_note = None;
+                // An edit since it was asked for: a newer copy follows the render.
+                self.monitor.codec_note = (generation != self.generation)
+                    .then(|| "for earlier settings; the new copy follows the render".to_owned());
                 self.send_gains();
                 // A restored session listening to the codec slot hears it now.
                 if let Some(source) = self
@@ -607,7 +614,10 @@ impl Session {
             }
             Err(error) => {
                 self.reference_path = None;
-                self.pending_source = None;
+                // A restored session waiting for its codec copy still waits for it.
+                self.pending_source = self
+                    .pending_source
+                    .filter(|source| *source != Source::Reference);
                 self.say(format!("The reference could not be loaded: {error}"));
             }
         }

@@ -178,6 +178,14 @@ pub fn decode_opus_file(path: &Path) -> Result<AudioBuffer, DecodeError> {
             "not an Opus stream Crest reads (an OpusHead with channel mapping family 0)".into(),
         ));
     }
+    // RFC 7845 §5.1: a major version other than 0 is a format this reader does not know.
+    if head[8] >> 4 != 0 {
+        return Err(corrupt(format!("Opus header version {} is not 1", head[8])));
+    }
+    // Honest files hold at least 6 kb/s of packets; a file that decodes to far more audio
+    // than its size allows (concealed empty packets) is refused before it exhausts memory.
+    let file_bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    let most_frames = u64::from(RATE) * 60 + file_bytes.saturating_mul(64);
     let channel_count = usize::from(head[9]);
     let pre_skip = usize::from(u16::from_le_bytes([head[10], head[11]]));
     let output_gain_db = f64::from(i16::from_le_bytes([head[16], head[17]])) / 256.0;
@@ -196,6 +204,16 @@ pub fn decode_opus_file(path: &Path) -> Result<AudioBuffer, DecodeError> {
     let mut decoded = vec![0f32; MAX_DECODED_FRAMES * channel_count];
     let mut end_granule = None;
     while let Some(packet) = next()? {
+        if packet.data.starts_with(b"OpusHead") {
+            return Err(corrupt(
+                "a second Opus stream follows the first (chained Ogg files are not read)".into(),
+            ));
+        }
+        if channels.first().map_or(0, Vec::len) as u64 > most_frames {
+            return Err(corrupt(format!(
+                "decodes to far more audio than its {file_bytes} bytes can hold"
+            )));
+        }
         let frames = decoder
             .decode_float(&packet.data, &mut decoded, false)
             .map_err(|e| corrupt(format!("libopus: {e}")))?;

@@ -498,9 +498,23 @@ fn the_codec_slot_plays_the_master_as_the_codec_decodes_it_and_what_it_loses() {
     };
     let snr = 10.0 * (energy(&copy.decoded) / energy(&copy.loss)).log10();
     assert!(snr > 10.0 && snr < 60.0, "copy over loss: {snr:.1} dB");
+    let job = session(&desk)
+        .codec_copy
+        .as_ref()
+        .map(|(_, job)| Arc::clone(job))
+        .expect("preparing");
+    // An answer from another job (one cancelled for this one) is not taken.
     let _ = desk.update(Message::Session(S::Listening(L::CodecCopyReady(
         generation,
         "opus-160".into(),
+        Arc::new(Job::default()),
+        Arc::new(Err("cancelled".into())),
+    ))));
+    assert!(window(&desk).find("preparing Opus 160…").is_ok());
+    let _ = desk.update(Message::Session(S::Listening(L::CodecCopyReady(
+        generation,
+        "opus-160".into(),
+        job,
         Arc::new(prepared),
     ))));
     assert!(window(&desk).find("preparing Opus 160…").is_err());

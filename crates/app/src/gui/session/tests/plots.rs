@@ -314,8 +314,18 @@ fn the_codec_view_checks_the_master_after_each_render_while_it_is_shown() {
         assert_eq!(r.samples_over_0dbfs, 0, "{r:?}");
         assert!(r.decoded_sample_peak_dbfs.expect("peak") < 0.0);
     }
+    // A check that was cancelled and started again: the old job's answer is not taken.
+    let stale = Arc::new(Job::default());
     let _ = desk.update(Message::Session(S::CodecsChecked(
         generation,
+        stale,
+        Arc::new(Err("codec check cancelled".into())),
+    )));
+    assert_eq!(session(&desk).codecs.checking_for(), Some(generation));
+    let job = session(&desk).codecs.running_job().expect("running");
+    let _ = desk.update(Message::Session(S::CodecsChecked(
+        generation,
+        job,
         Arc::new(result),
     )));
     let mut ui = window(&desk);
