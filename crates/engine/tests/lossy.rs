@@ -223,6 +223,24 @@ fn every_codec_decodes_to_the_masters_length_in_time_with_it() {
             lossy.id()
         );
         let snr = snr_db(&master_samples, &independent);
+        // The decoded peaks Crest reports are those of ffmpeg's decoding, measured by
+        // Crest's meter, within 0.1 dB.
+        let measured = crest_engine::loudness::measure(&independent);
+        for (what, crest, ffmpeg) in [
+            ("true peak", decoded.true_peak_dbtp, measured.true_peak_dbtp),
+            (
+                "sample peak",
+                decoded.sample_peak_dbfs,
+                measured.sample_peak_dbfs,
+            ),
+        ] {
+            let (crest, ffmpeg) = (crest.expect("peak"), ffmpeg.expect("peak"));
+            assert!(
+                (crest - ffmpeg).abs() <= 0.1,
+                "{}: {what} {crest:.3} against ffmpeg's {ffmpeg:.3}",
+                lossy.id()
+            );
+        }
         assert!(
             snr > 12.0,
             "{}: ffmpeg's decode SNR {snr:.1} dB",
