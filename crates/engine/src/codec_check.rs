@@ -3,8 +3,9 @@
 //! codec's rate: Opus at 48 kHz), decoded, and measured: the decoded true peak and sample
 //! peak, the samples that go over full scale and where, the loudness change, and the
 //! clip-safe ceiling — the highest true peak the master could have and still decode with
-//! every sample under the chosen peak, found by encoding the master at that level and
-//! checking it.
+//! every sample under the chosen peak: for a master that decodes over the peak, found by
+//! encoding it at a lower level and checking it; for one under it, the room above estimated
+//! from the codec's near-linear behaviour in level.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -59,11 +60,16 @@ pub struct CodecResult {
     pub loudness_change_lu: Option<f64>,
     /// The highest master true peak (dBTP, at most 0) at which this codec decodes with every
     /// sample at or under `decoded_peak_limit_dbfs` (the master's level moved by a plain
-    /// gain), checked by encoding at that level. None when no level was found in the tries
-    /// given.
+    /// gain): for a master that decodes over it, found and checked by encoding at that
+    /// level; for one under it, the estimate (see `clip_safe_checked`). None when no level
+    /// was found in the tries given.
     pub clip_safe_ceiling_dbtp: Option<f64>,
     /// The decoded sample peak the clip-safe level was checked at.
     pub clip_safe_decoded_peak_dbfs: Option<f64>,
+    /// Whether the clip-safe level was checked by encoding at it: where the master already
+    /// decodes under the peak, the room above it is the near-linear estimate.
+    #[serde(default)]
+    pub clip_safe_checked: bool,
     pub decoded_peak_limit_dbfs: f64,
 }
 
@@ -138,14 +144,23 @@ fn check_one(
         .sample_peak_dbfs
         .map_or(0.0, |peak| limit_dbfs - peak)
         .min(master_true_peak_dbtp.map_or(0.0, |tp| -tp));
+    let clean = first.sample_peak_dbfs.is_none_or(|peak| peak <= limit_dbfs);
     let mut safe = None;
-    for _ in 0..SAFE_ATTEMPTS {
-        let check = round_trip(&scaled(&at_rate, gain_db), codec, cancel).map_err(fail)?;
-        match check.sample_peak_dbfs {
-            Some(peak) if peak > limit_dbfs => gain_db -= peak - limit_dbfs + SAFE_STEP_MARGIN_DB,
-            peak => {
-                safe = Some((gain_db, peak));
-                break;
+    if clean {
+        // Already under the peak: the room above it is the near-linear estimate, not encoded
+        // again (`clip_safe_checked` says so).
+        safe = Some((gain_db, None));
+    } else {
+        for _ in 0..SAFE_ATTEMPTS {
+            let peak = peak_round_trip(&scaled(&at_rate, gain_db), codec, cancel).map_err(fail)?;
+            match peak {
+                Some(peak) if peak > limit_dbfs => {
+                    gain_db -= peak - limit_dbfs + SAFE_STEP_MARGIN_DB;
+                }
+                peak => {
+                    safe = Some((gain_db, peak));
+                    break;
+                }
             }
         }
     }
@@ -163,8 +178,25 @@ fn check_one(
         clip_safe_ceiling_dbtp: safe
             .and_then(|(gain, _)| master_true_peak_dbtp.map(|tp| tp + gain)),
         clip_safe_decoded_peak_dbfs: safe.and_then(|(_, peak)| peak),
+        clip_safe_checked: !clean && safe.is_some(),
         decoded_peak_limit_dbfs: limit_dbfs,
     })
+}
+
+/// `audio` encoded and decoded: only its decoded sample peak (dBFS), for the clip-safe
+/// level's check.
+fn peak_round_trip(
+    audio: &AudioBuffer,
+    codec: Lossy,
+    cancel: &AtomicBool,
+) -> Result<Option<f64>, String> {
+    let (decoded, _) = lossy::encode_and_decode(audio, codec, cancel)?;
+    let peak = decoded
+        .channels()
+        .iter()
+        .flatten()
+        .fold(0.0f32, |peak, x| peak.max(x.abs()));
+    Ok((peak > 0.0).then(|| 20.0 * f64::from(peak).log10()))
 }
 
 /// `audio` moved by `gain_db`.
@@ -220,6 +252,7 @@ mod tests {
             let safe = result.clip_safe_ceiling_dbtp.expect("a safe ceiling");
             assert!(safe < master_tp - 0.3, "{result:?}");
             assert!(result.clip_safe_decoded_peak_dbfs.expect("checked") <= -0.1);
+            assert!(result.clip_safe_checked);
         }
         assert_eq!(results[1].sample_rate, 48_000);
         assert_eq!(results[0].id, "mp3-320");
@@ -250,5 +283,9 @@ mod tests {
             "{result:?}"
         );
         assert!(safe <= 0.0, "{result:?}");
+        assert!(
+            !result.clip_safe_checked,
+            "an estimate: nothing over the peak to check"
+        );
     }
 }

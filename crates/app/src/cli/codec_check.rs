@@ -132,12 +132,16 @@ fn text(file: &std::path::Path, limit: f64, results: &[CodecResult]) -> String {
             r.samples_over_0dbfs,
             r.loudness_change_lu
                 .map_or_else(|| "—".to_owned(), |c| format!("{c:+.2}")),
-            db(r.clip_safe_ceiling_dbtp),
+            match (r.clip_safe_ceiling_dbtp, r.clip_safe_checked) {
+                (Some(safe), false) => format!("~{safe:+.2}"),
+                (safe, _) => db(safe),
+            },
         ));
     }
     out.push_str(&format!(
         "\n  (dBTP / dBFS; clip-safe TP: the highest master true peak that decodes with every \
-         sample at or under {limit:.1} dBFS, checked by encoding at that level)\n"
+         sample at or under {limit:.1} dBFS, checked by encoding at that level; ~: a master \
+         already under it, the room above estimated)\n"
     ));
     for r in results.iter().filter(|r| r.samples_over_0dbfs > 0) {
         let places: Vec<String> = r

@@ -193,7 +193,13 @@ fn table(results: &[CodecResult], stale: bool) -> Element<'_, super::session::Me
                     .map_or_else(|| "—".to_owned(), |c| format!("{c:+.2} LU")),
                 72.0
             ),
-            cell(format!("{} dBTP", db(r.clip_safe_ceiling_dbtp)), 92.0),
+            cell(
+                match (r.clip_safe_ceiling_dbtp, r.clip_safe_checked) {
+                    (Some(safe), false) => format!("~{safe:.2} dBTP"),
+                    (safe, _) => format!("{} dBTP", db(safe)),
+                },
+                92.0
+            ),
             cell(format!("{:.0}", r.bitrate_kbps), 48.0),
         ]);
     }
@@ -209,7 +215,8 @@ fn verdict(results: &[CodecResult]) -> Element<'_, super::session::Message> {
     if clipping.is_empty() {
         return text(format!(
             "Every codec decodes without a sample over full scale. The clip-safe ceiling keeps \
-             each decoded sample under {DEFAULT_DECODED_PEAK_DBFS:.1} dBFS."
+             each decoded sample under {DEFAULT_DECODED_PEAK_DBFS:.1} dBFS (~: estimated, as \
+             the master is already under it)."
         ))
         .size(13)
         .color(style::TARGET)
