@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use serde::{Deserialize, Serialize};
 
 use crate::audio::AudioBuffer;
-use crate::export::lossy::{self, DecodedCheck, Lossy};
+use crate::export::lossy::{self, Lossy};
 use crate::loudness;
 use crate::parallel::Join;
 use crate::render::RenderControl;
@@ -134,8 +134,18 @@ fn check_one(
             .map_err(|e| fail(e.to_string()))?,
         )
     };
-    let master_true_peak_dbtp = loudness::measure(&at_rate).true_peak_dbtp;
-    let first = round_trip(&at_rate, codec, cancel).map_err(fail)?;
+    let master_measured = loudness::measure(&at_rate);
+    let master_true_peak_dbtp = master_measured.true_peak_dbtp;
+    let (decoded, bytes) = lossy::encode_and_decode(&at_rate, codec, cancel).map_err(fail)?;
+    let first = lossy::check_audio(
+        &decoded,
+        bytes,
+        codec,
+        &at_rate,
+        master_measured.integrated_lufs,
+    )
+    .map_err(fail)?;
+    drop(decoded);
 
     // The level that decodes under the limit: the codec is close to linear in level, so the
     // excess is taken off as a gain, and the encode at that level checks it.
@@ -209,16 +219,6 @@ fn scaled(audio: &AudioBuffer, gain_db: f64) -> AudioBuffer {
         .collect();
     AudioBuffer::with_roles(audio.sample_rate(), audio.roles().to_vec(), channels)
         .expect("the same layout")
-}
-
-/// Encodes `audio` into a temporary file (removed after), decodes it and checks it.
-fn round_trip(
-    audio: &AudioBuffer,
-    codec: Lossy,
-    cancel: &AtomicBool,
-) -> Result<DecodedCheck, String> {
-    let (decoded, bytes) = lossy::encode_and_decode(audio, codec, cancel)?;
-    lossy::check_audio(&decoded, bytes, codec, audio)
 }
 
 #[cfg(test)]

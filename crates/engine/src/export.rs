@@ -50,24 +50,6 @@ impl Format {
         Format::Flac24,
     ];
 
-    /// Every format offered in a list (the desk's export dialog): the lossless ones and the
-    /// usual settings of each codec. Flags and presets take any setting [`Lossy::from_id`]
-    /// reads.
-    pub const CHOICES: [Format; 12] = [
-        Format::Wav16,
-        Format::Wav24,
-        Format::Wav32f,
-        Format::Flac16,
-        Format::Flac24,
-        Format::Lossy(Lossy::Mp3Cbr { kbps: 320 }),
-        Format::Lossy(Lossy::Mp3Vbr { level: 0 }),
-        Format::Lossy(Lossy::Vorbis { kbps: 192 }),
-        Format::Lossy(Lossy::Vorbis { kbps: 320 }),
-        Format::Lossy(Lossy::Opus { kbps: 128 }),
-        Format::Lossy(Lossy::Opus { kbps: 160 }),
-        Format::Lossy(Lossy::Opus { kbps: 256 }),
-    ];
-
     /// The id used by flags and presets: `wav16`, `wav24`, `wav32f`, `flac16`, `flac24`, or a
     /// lossy one ([`Lossy::id`]).
     pub fn id(self) -> String {
@@ -833,18 +815,24 @@ pub fn write_partial(
         let flushing = scope.spawn(|| partial.sync());
         let verified = match format.lossy() {
             None => verify_samples(partial.path(), request.path, &exact, cancel),
-            Some(lossy) => lossy::check_decoded(partial.path(), lossy, &exact, cancel)
-                .map(|check| decoded = Some(check))
-                .map_err(|reason| {
-                    if cancel.load(Ordering::Relaxed) {
-                        ExportError::Cancelled
-                    } else {
-                        ExportError::Verify {
-                            path: request.path.to_owned(),
-                            reason,
-                        }
+            Some(lossy) => lossy::check_decoded(
+                partial.path(),
+                lossy,
+                &exact,
+                measured.integrated_lufs,
+                cancel,
+            )
+            .map(|check| decoded = Some(check))
+            .map_err(|reason| {
+                if cancel.load(Ordering::Relaxed) {
+                    ExportError::Cancelled
+                } else {
+                    ExportError::Verify {
+                        path: request.path.to_owned(),
+                        reason,
                     }
-                }),
+                }
+            }),
         };
         let flushed = flushing.join().unwrap_or_else(|_| {
             Err(WriteError::Io {

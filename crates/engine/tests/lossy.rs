@@ -316,7 +316,9 @@ fn a_wrong_gapless_header_is_caught() {
         let reference_path = dir.join(format!("{}-master.wav", lossy.id()));
         make_at(&audio, &plain, Format::Wav32f, Some(rate), &reference_path);
         let master = decode_file(&reference_path).expect("master").audio;
-        check_decoded(&path, lossy, &master, &cancel).expect("the file as written passes");
+        let master_lufs = crest_engine::loudness::integrated_lufs(&master);
+        check_decoded(&path, lossy, &master, master_lufs, &cancel)
+            .expect("the file as written passes");
         let broken = edited(&path, &format!("broken.{}", format.extension()), |bytes| {
             match lossy.codec() {
                 // LAME's Info frame: the encoder delay and padding, 21 bytes after "LAME".
@@ -335,7 +337,7 @@ fn a_wrong_gapless_header_is_caught() {
                 }
             }
         });
-        let why = check_decoded(&broken, lossy, &master, &cancel).expect_err("caught");
+        let why = check_decoded(&broken, lossy, &master, master_lufs, &cancel).expect_err("caught");
         assert!(why.contains("frames"), "{}: {why}", lossy.id());
     }
 }

@@ -43,14 +43,6 @@ impl Codec {
         }
     }
 
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Mp3 => "MP3",
-            Self::Vorbis => "Ogg Vorbis",
-            Self::Opus => "Opus",
-        }
-    }
-
     /// The encoder library and its version, as the QC report names it.
     pub fn encoder(self) -> String {
         match self {
@@ -162,15 +154,6 @@ impl Lossy {
             Self::Opus { kbps } => format!("Opus {kbps} kb/s"),
         }
     }
-
-    /// The nominal bit rate (kb/s): the constant one, or what the setting aims at.
-    pub fn nominal_kbps(self) -> u16 {
-        match self {
-            Self::Mp3Cbr { kbps } | Self::Vorbis { kbps } | Self::Opus { kbps } => kbps,
-            // LAME's V0 averages about 245 kb/s on music, each level below about 20 less.
-            Self::Mp3Vbr { level } => 245 - 20 * u16::from(level),
-        }
-    }
 }
 
 /// The Vorbis quality (6–10) of a nominal rate [`Lossy::from_id`] accepted.
@@ -246,12 +229,14 @@ pub struct DecodedCheck {
     pub over_places_s: Vec<f64>,
 }
 
-/// Decodes the lossy file at `path`, written from `master`, and checks it: the same channels,
-/// rate and length to the frame, in time with the master (lag 0). Errors say what differs.
+/// Decodes the lossy file at `path`, written from `master` (whose integrated loudness, already
+/// measured, is `master_lufs`), and checks it: the same channels, rate and length to the
+/// frame, in time with the master (lag 0). Errors say what differs.
 pub fn check_decoded(
     path: &Path,
     lossy: Lossy,
     master: &AudioBuffer,
+    master_lufs: Option<f64>,
     cancel: &AtomicBool,
 ) -> Result<DecodedCheck, String> {
     let decoded = decode_back(path, lossy.codec()).map_err(|e| e.to_string())?;
@@ -259,7 +244,7 @@ pub fn check_decoded(
         return Err("cancelled".into());
     }
     let bytes = std::fs::metadata(path).map_err(|e| e.to_string())?.len();
-    check_audio(&decoded, bytes, lossy, master)
+    check_audio(&decoded, bytes, lossy, master, master_lufs)
 }
 
 /// `audio` encoded with `lossy` into a temporary file (removed after) and decoded back as a
@@ -289,6 +274,7 @@ pub fn check_audio(
     bytes: u64,
     lossy: Lossy,
     master: &AudioBuffer,
+    master_lufs: Option<f64>,
 ) -> Result<DecodedCheck, String> {
     if decoded.channel_count() != master.channel_count()
         || decoded.sample_rate() != master.sample_rate()
@@ -317,7 +303,6 @@ pub fn check_audio(
         ));
     }
     let measured = loudness::measure(decoded);
-    let master_lufs = loudness::integrated_lufs(master);
     let mut samples_over_0dbfs = 0u64;
     let mut over_places_s = Vec::new();
     let rate = f64::from(decoded.sample_rate());

@@ -60,14 +60,13 @@ pub fn write(
                 .set_vbr_quality(vbr_quality(level))
                 .map_err(lame("VBR quality"))?;
         }
-        _ => {
+        Lossy::Mp3Cbr { kbps } => {
             builder
                 .set_vbr_mode(VbrMode::Off)
                 .map_err(lame("CBR mode"))?;
-            builder
-                .set_brate(bitrate(lossy.nominal_kbps()))
-                .map_err(lame("bit rate"))?;
+            builder.set_brate(bitrate(kbps)).map_err(lame("bit rate"))?;
         }
+        _ => return Err(format!("{} is not an MP3 format", lossy.describe())),
     }
     // The Info/Xing frame with the delay and padding: what makes the file gapless.
     builder
