@@ -11,6 +11,7 @@
 mod album_screen;
 mod balance_view;
 pub mod bench;
+mod blind_panel;
 mod chain_panel;
 mod codec_view;
 mod context;

@@ -49,6 +49,22 @@ impl BlindTest {
         }
     }
 
+    /// A test whose assignment is given (per trial: ABX "X is A", preference "the first
+    /// button is A"), for checking what plays and what shows without chance in the way.
+    pub fn with_hidden(kind: BlindKind, hidden: Vec<bool>) -> Self {
+        assert!(!hidden.is_empty(), "a blind test has at least one trial");
+        Self {
+            kind,
+            hidden,
+            answers: Vec::new(),
+        }
+    }
+
+    /// Trials answered so far.
+    pub fn answered(&self) -> usize {
+        self.answers.len()
+    }
+
     pub fn trials(&self) -> usize {
         self.hidden.len()
     }

@@ -143,6 +143,10 @@ pub struct Session {
     /// How its plots were viewed (absent in sessions saved before it was kept).
     #[serde(default)]
     pub view: ViewChoices,
+    /// The blind tests finished on it, oldest first (absent in sessions saved before they
+    /// were kept).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub blind_tests: Vec<crate::blind::BlindResult>,
 }
 
 impl Session {
@@ -157,6 +161,7 @@ impl Session {
             export: ExportChoices::default(),
             monitor: MonitorChoices::default(),
             view: ViewChoices::default(),
+            blind_tests: Vec::new(),
         }
     }
 
@@ -215,6 +220,11 @@ impl Session {
         field("view", &mut |v| {
             serde_json::from_value(v)
                 .map(|view| session.view = view)
+                .is_ok()
+        });
+        field("blind_tests", &mut |v| {
+            serde_json::from_value(v)
+                .map(|tests| session.blind_tests = tests)
                 .is_ok()
         });
         Some((session, notes))

@@ -31,6 +31,8 @@ pub enum MonitorMsg {
     Codec(Option<String>),
     /// In the codec slot, hear only what the codec takes away.
     CodecLoss(bool),
+    /// Open the blind test in place of this bar.
+    BlindTest,
 }
 
 /// The codecs the slot offers: what the channels play.
@@ -156,6 +158,10 @@ impl Monitor {
         if let Some(note) = &self.codec_note {
             codec_slot = codec_slot.push(text(note).size(12).color(style::MUTED));
         }
+        let blind = button(text("Blind test…").size(13))
+            .padding([4, 10])
+            .style(button::text)
+            .on_press(MonitorMsg::BlindTest);
         let mut listen = row![].spacing(2);
         for (mode, label) in [
             (Listen::Stereo, "Stereo"),
@@ -235,6 +241,7 @@ impl Monitor {
             toggle("Dim", self.choices.dim, MonitorMsg::Dim(!self.choices.dim)),
             heard_on,
             through,
+            blind,
         ]
         .spacing(10)
         .align_y(Alignment::Center)

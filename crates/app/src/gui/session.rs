@@ -11,6 +11,7 @@
 //! The master is rendered off the UI thread for every finished change; a render started for
 //! older settings is ignored when it arrives.
 
+mod blind_test;
 mod files;
 pub mod keys;
 mod layout;
@@ -38,6 +39,7 @@ use crest_playback::{BUFFER_CHOICES, DEFAULT_BUFFER_FRAMES, OutputChoice, Output
 use iced::{Subscription, Task, time};
 
 use super::balance_view::{self, BalanceView};
+use super::blind_panel::BlindPanel;
 use super::chain_panel::{self, Edit, Outcome};
 use super::codec_view::{self, CodecView};
 use super::dialog::{self, Picked};
@@ -214,6 +216,10 @@ pub struct Session {
     output: Output,
     pub(super) playback: Result<Player, String>,
     pub(super) monitor: Monitor,
+    /// The blind test (in place of the monitor bar while open).
+    pub(super) blind: BlindPanel,
+    /// What the blind test plays (none: what the monitor bar chose).
+    blind_heard: Option<Source>,
     /// The source to switch to once the reference has loaded (a session saved while the
     /// reference was heard).
     pending_source: Option<Source>,
@@ -328,6 +334,8 @@ impl Session {
             playing: false,
             settle_until: None,
             monitor: Monitor::default(),
+            blind: BlindPanel::default(),
+            blind_heard: None,
             profiles: built_in_profiles().unwrap_or_default(),
             targets: Targets::built_in()
                 .map(|t| t.all().to_vec())

@@ -32,6 +32,7 @@ impl Session {
         file.reference.clone_from(&self.reference_path);
         file.export = self.export.choices();
         file.monitor = self.monitor.choices.clone();
+        file.blind_tests.clone_from(&self.blind.history);
         file.view = ViewChoices {
             momentary: self.momentary,
             smoothing: self.spectrum.smoothing,
@@ -46,6 +47,7 @@ impl Session {
         self.settings = file.chain.clone();
         self.snapshots = Snapshots::restore(file.snapshots.clone(), file.active_snapshot);
         self.export.set_choices(&file.export);
+        self.blind.history.clone_from(&file.blind_tests);
         let monitor = self.restore_monitor(&file.monitor);
         let view = file.view;
         let _ = self.update(Message::Momentary(view.momentary));

@@ -19,6 +19,7 @@ use crest_playback::{
 use iced::widget::{button, column, container, pick_list, row, text};
 use iced::{Element, Fill, Length, Task};
 
+use super::super::blind_panel::BlindMsg;
 use super::super::codec_view::{self, PreparedCopy};
 use super::super::dialog::{self, Ask, Picked};
 use super::super::monitor_bar::MonitorMsg;
@@ -32,6 +33,8 @@ use super::{Event, Session, readouts};
 pub enum Message {
     /// The monitor bar: source, listen mode, dim, emulation, platform, reference.
     Monitor(MonitorMsg),
+    /// The blind test, in place of the monitor bar while open.
+    Blind(BlindMsg),
     /// B: master or level-matched mix.
     ToggleAb,
     /// R: the reference, or back to the master.
@@ -96,6 +99,9 @@ impl Session {
     pub(super) fn listening(&mut self, message: Message) -> (Task<super::Message>, Option<Event>) {
         let task = match message {
             Message::Monitor(message) => self.monitor(message),
+            Message::Blind(message) => self.blind(message),
+            // The keys that switch sources wait while a blind test chooses what plays.
+            Message::ToggleAb | Message::ToggleReference if self.blind.running() => Task::none(),
             Message::ToggleAb => {
                 self.monitor(MonitorMsg::Source(match self.monitor.choices.source {
                     Source::Master => Source::Mix,
@@ -198,11 +204,13 @@ impl Session {
         let master = measured(self.master.as_ref().map(|m| &m.loudness));
         let mix = Measured::from(&self.mix);
         let reference = measured(self.reference_loudness.as_ref());
+        // A blind test matches its sides' loudness whatever platform the bar chose.
         let platform = self
             .monitor
             .choices
             .platform
             .as_deref()
+            .filter(|_| !self.blind.running())
             .and_then(|id| self.targets.iter().find(|t| t.id == id));
         let gains = match platform {
             Some(platform) => SourceGains::platform(platform, master, mix, reference),
@@ -391,7 +399,12 @@ impl Session {
 
     /// What the playback system does to the source heard now, when measured.
     fn heard_translation(&self) -> Option<&Result<Translation, String>> {
-        self.translations[source_index(self.monitor.choices.source)].as_ref()
+        self.translations[source_index(self.heard_source())].as_ref()
+    }
+
+    /// What plays: the blind test's choice while one runs, else the monitor bar's.
+    pub(super) fn heard_source(&self) -> Source {
+        self.blind_heard.unwrap_or(self.monitor.choices.source)
     }
 
     /// The static gain on top of the device calibration the emulation plays at: the source's
@@ -413,7 +426,8 @@ impl Session {
     pub(super) fn heard_note(&self) -> Option<String> {
         let id = self.monitor.choices.emulation.as_deref()?;
         let name = &self.profiles.iter().find(|p| p.id == id)?.name;
-        if id == REFERENCE_PROFILE {
+        // It names the source: not while a blind test hides it.
+        if id == REFERENCE_PROFILE || self.blind.running() {
             return None;
         }
         let source = match self.monitor.choices.source {
@@ -438,7 +452,7 @@ impl Session {
 
     /// Makes `change`, and sends a new emulation stage only if the level it plays at moved:
     /// each stage starts from rest and is crossfaded in, so one is not sent for nothing.
-    fn keeping_level(&mut self, change: impl FnOnce(&mut Self)) {
+    pub(super) fn keeping_level(&mut self, change: impl FnOnce(&mut Self)) {
         let before = self.level_offset_db();
         change(self);
         if (self.level_offset_db() - before).abs() > 0.05 {
@@ -464,9 +478,11 @@ impl Session {
         match message {
             MonitorMsg::Source(source) => {
                 // Each source at its own matched level: the device's gain follows the switch.
+                // During a blind test the bar's choice waits for the test's end.
                 self.keeping_level(|session| {
                     session.monitor.choices.source = source;
-                    session.send(Command::Listen(source));
+                    let heard = session.heard_source();
+                    session.send(Command::Listen(heard));
                 });
             }
             MonitorMsg::Listen(listen) => {
@@ -556,6 +572,9 @@ impl Session {
                 } else {
                     Source::Codec
                 }));
+            }
+            MonitorMsg::BlindTest => {
+                return self.blind(BlindMsg::Open(true));
             }
             MonitorMsg::LoadReference => {
                 return Task::perform(dialog::pick(self.reference_ask()), |picked| {
@@ -659,7 +678,7 @@ impl Session {
         .map_err(|e| e.to_string());
         self.output_choice = choice;
         self.output_notice = None;
-        self.send(Command::Listen(self.monitor.choices.source));
+        self.send(Command::Listen(self.heard_source()));
         self.send(Command::Monitor {
             listen: self.monitor.choices.listen,
             dim: self.monitor.choices.dim,
@@ -713,6 +732,10 @@ impl Session {
             self.meters.ceiling_dbtp = self.settings.limiter.ceiling_dbtp;
             self.meters.update(&snapshot, elapsed);
             drain(player.heard_tap(), 2, &mut self.tap_scratch);
+            // During a blind test the live views would show what plays: they get silence.
+            if self.blind.running() {
+                self.tap_scratch.fill(0.0);
+            }
             self.spectrum.push_heard(&self.tap_scratch, elapsed);
             self.stereo.push_heard(&self.tap_scratch, elapsed);
         }
@@ -722,8 +745,15 @@ impl Session {
         }
     }
 
-    /// The monitor bar: source, listen mode, dim, playback system, platform, reference.
+    /// The monitor bar: source, listen mode, dim, playback system, platform, reference; the
+    /// blind test in its place while open.
     pub(super) fn monitor_bar(&self) -> Element<'_, super::Message> {
+        if self.blind.open {
+            return self
+                .blind
+                .view(&self.blind_offered())
+                .map(|message| Message::Blind(message).into());
+        }
         self.monitor
             .view(
                 &self.profiles,

@@ -16,6 +16,7 @@ use crest_playback::engine::{Listen, MAX_BLOCK};
 use crest_playback::{Backend, PlaybackStatus};
 use iced_test::Simulator;
 
+mod blind;
 mod chain;
 mod export;
 mod playback;

@@ -1,0 +1,204 @@
+//! The blind test on the desk: what plays is the hidden side, nothing on screen tells which,
+//! both sides are heard at the same loudness and in time, and results stay in the session.
+
+use super::*;
+use crate::gui::blind_panel::{BlindMsg, Hear};
+use crest_engine::blind::p_at_least;
+
+fn blind(desk: &mut Desk, message: BlindMsg) {
+    apply(desk, [Message::Session(S::Listening(L::Blind(message)))]);
+}
+
+fn session_mut(desk: &mut Desk) -> &mut Session {
+    match &mut desk.screen {
+        Screen::Session(session) => session,
+        _ => panic!("the desk is ready"),
+    }
+}
+
+/// A desk at −14 LUFS running an ABX test of master against mix whose X is A in the trials
+/// `hidden` says.
+fn abx_running(output: Output, hidden: Vec<bool>) -> Desk {
+    let mut desk = ready_with(output, None);
+    apply(&mut desk, [Message::Session(S::Target(Some(-14.0)))]);
+    click(&mut desk, "Blind test…");
+    blind(&mut desk, BlindMsg::Trials(hidden.len()));
+    click(&mut desk, "Start");
+    session_mut(&mut desk).blind.assign(hidden);
+    desk
+}
+
+/// The window as pixels.
+fn pixels(desk: &Desk, dir: &std::path::Path, name: &str) -> Vec<u8> {
+    let mut ui = window(desk);
+    let snapshot = ui.snapshot(&iced::Theme::Dark).expect("a snapshot");
+    assert!(snapshot.matches_image(dir.join(name)).expect("written"));
+    read_png(&dir.join(format!("{name}-tiny-skia.png"))).0
+}
+
+#[test]
+fn x_plays_the_hidden_side_and_the_screen_never_tells_which() {
+    let dir = scratch("blind-screen");
+    let mut x_is_master = abx_running(speakers(), vec![true, false, true]);
+    let mut x_is_mix = abx_running(speakers(), vec![false, false, true]);
+    // The monitor bar, which names what plays, is gone while the test runs.
+    {
+        let mut ui = window(&x_is_master);
+        assert!(ui.find("Trial 1 of 3").is_ok());
+        assert!(ui.find("Blind test…").is_err());
+        assert!(ui.find("Heard on").is_err() && ui.find("Dim").is_err());
+    }
+    click(&mut x_is_master, "X");
+    click(&mut x_is_mix, "X");
+    assert_eq!(session(&x_is_master).heard_source(), Source::Master);
+    assert_eq!(session(&x_is_mix).heard_source(), Source::Mix);
+    assert!(session(&x_is_master).playing && session(&x_is_mix).playing);
+    // Two desks that differ only in what X hides look the same to the last pixel.
+    let shown = pixels(&x_is_master, &dir, "x-is-master");
+    assert!(shown == pixels(&x_is_mix, &dir, "x-is-mix"));
+    // The bar's own choice stays as it was: a session saved mid-test does not record X.
+    assert_eq!(session(&x_is_mix).to_file().monitor.source, Source::Master);
+    // The keys that switch sources wait for the test.
+    let _ = x_is_mix.update(Message::Session(S::Listening(L::ToggleAb)));
+    assert_eq!(session(&x_is_mix).heard_source(), Source::Mix);
+    assert_eq!(session(&x_is_mix).monitor.choices.source, Source::Master);
+    // An answer pauses: the next trial starts from silence, with no switch to hear.
+    blind(&mut x_is_mix, BlindMsg::Answer(false));
+    assert!(!session(&x_is_mix).playing);
+    assert!(window(&x_is_mix).find("Trial 2 of 3").is_ok());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_finished_test_gives_its_verdict_and_is_kept_in_the_session() {
+    let dir = scratch("blind-result");
+    let mut desk = abx_running(speakers(), vec![true, false, true, true]);
+    for answer in [true, true, true, false] {
+        blind(&mut desk, BlindMsg::Answer(answer));
+    }
+    // Two of four right.
+    let verdict = format!(
+        "Master vs Mix (ABX): 2 of 4 correct: p = {:.3}, not shown to be audible",
+        p_at_least(2, 4)
+    );
+    assert!(window(&desk).find(verdict.as_str()).is_ok(), "{verdict}");
+    assert!(!session(&desk).blind.running());
+    assert_eq!(session(&desk).heard_source(), Source::Master);
+    let path = dir.join("blind");
+    desk.save_session(&path);
+    let saved = dir.join("blind.crest.json");
+    let text = std::fs::read_to_string(&saved).expect("saved");
+    assert!(text.contains("\"blind_tests\""), "{text}");
+
+    let mut other = ready();
+    let _ = other.update(Message::Open(saved.clone()));
+    let reloaded = load(None, &DecodeLimits::mastering(), &Job::default());
+    let _ = other.update(Message::Opened(Arc::new(reloaded)));
+    apply(&mut other, []);
+    assert_eq!(session(&other).blind.history.len(), 1);
+    click(&mut other, "Blind test…");
+    assert!(window(&other).find(verdict.as_str()).is_ok());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_platform_chosen_on_the_bar_waits_while_the_sides_are_matched() {
+    let mut desk = ready();
+    apply(&mut desk, [Message::Session(S::Target(Some(-10.0)))]);
+    apply(
+        &mut desk,
+        [Message::Session(S::Listening(L::Monitor(
+            MonitorMsg::Platform(Some("spotify".into())),
+        )))],
+    );
+    let normalized = session(&desk).source_gains();
+    click(&mut desk, "Blind test…");
+    click(&mut desk, "Start");
+    let during = session(&desk).source_gains();
+    // Matched: the master at unity and the mix raised to its loudness; Spotify would turn
+    // the master down to −14 LUFS.
+    let db = |gain: f32| 20.0 * f64::from(gain).log10();
+    assert!(db(during.master).abs() < 1e-6, "{during:?}");
+    assert!(db(normalized.master) < -3.0, "{normalized:?}");
+    let mix_to_master = master_lufs(&desk) + 18.0;
+    assert!((db(during.mix) - mix_to_master).abs() < 0.05, "{during:?}");
+    blind(&mut desk, BlindMsg::Stop);
+    assert_eq!(session(&desk).source_gains(), normalized);
+    assert!(
+        session(&desk).blind.history.is_empty(),
+        "stopped: no result"
+    );
+}
+
+/// Integrated loudness of interleaved stereo.
+fn lufs(samples: &[f32]) -> f64 {
+    let left: Vec<f32> = samples.iter().step_by(2).copied().collect();
+    let right: Vec<f32> = samples.iter().skip(1).step_by(2).copied().collect();
+    let audio = crest_engine::AudioBuffer::new(48_000, vec![left, right]).expect("buffer");
+    loudness::integrated_lufs(&audio).expect("loud enough")
+}
+
+/// The lag (frames, within ±`reach`) at which `b`'s left channel best matches `a`'s. On the
+/// first differences: the demo's hats and claps mark time to the frame, where its bass, shifted
+/// in phase by the master's EQ, would smear the peak.
+fn best_lag(a: &[f32], b: &[f32], reach: isize) -> isize {
+    let left = |x: &[f32]| {
+        let left: Vec<f64> = x.iter().step_by(2).map(|&s| f64::from(s)).collect();
+        left.windows(2).map(|w| w[1] - w[0]).collect::<Vec<_>>()
+    };
+    let (a, b) = (left(a), left(b));
+    let n = a.len() as isize;
+    (-reach..=reach)
+        .max_by(|&p, &q| {
+            let score = |lag: isize| {
+                (reach..n - reach)
+                    .map(|k| a[k as usize] * b[(k + lag) as usize])
+                    .sum::<f64>()
+            };
+            score(p).total_cmp(&score(q))
+        })
+        .expect("lags")
+}
+
+#[test]
+fn both_sides_play_at_the_same_loudness_and_in_time() {
+    use crest_playback::manual::{ManualBackend, ManualDevice};
+    let device = Arc::new(ManualBackend::with(ManualDevice::speakers()));
+    let output = Output(Arc::clone(&device) as Arc<dyn Backend>);
+    // The master 4 LU over the mix, so matching has work to do.
+    let mut desk = abx_running(output, vec![true]);
+    let frames = session(&desk).audio.frames();
+    // (By message: the snapshots' buttons are called A and B too.)
+    let whole = |desk: &mut Desk, hear: Hear| {
+        blind(desk, BlindMsg::Hear(hear));
+        let _ = desk.update(Message::Session(S::Transport(T::Seek(0.0))));
+        lufs(&device.pull(frames))
+    };
+    let a = whole(&mut desk, Hear::A);
+    assert_eq!(session(&desk).heard_source(), Source::Master);
+    let b = whole(&mut desk, Hear::B);
+    assert_eq!(session(&desk).heard_source(), Source::Mix);
+    assert!((a - b).abs() < 0.1, "A {a:.2} LUFS, B {b:.2} LUFS");
+    assert!((a + 14.0).abs() < 0.2, "{a}");
+    // Unmatched the mix would be 4 LU down: B really was the mix.
+    assert!((session(&desk).mix.integrated_lufs.expect("I") + 18.0).abs() < 0.1);
+    // In time: the same second through each side lines up to the frame.
+    let second = |desk: &mut Desk, hear: Hear| {
+        blind(desk, BlindMsg::Hear(hear));
+        let _ = desk.update(Message::Session(S::Transport(T::Seek(12.0))));
+        let _ = device.pull(4_800);
+        device.pull(24_000)
+    };
+    let (a, b) = (second(&mut desk, Hear::A), second(&mut desk, Hear::B));
+    assert_eq!(best_lag(&a, &b, 64), 0);
+    // X is the hidden side (A here): its second is A's, not B's.
+    let x = second(&mut desk, Hear::X);
+    assert_eq!(session(&desk).heard_source(), Source::Master);
+    let distance = |p: &[f32], q: &[f32]| {
+        p.iter()
+            .zip(q)
+            .map(|(u, v)| f64::from(u - v).powi(2))
+            .sum::<f64>()
+    };
+    assert!(distance(&x, &a) * 100.0 < distance(&x, &b));
+}
