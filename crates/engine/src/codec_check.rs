@@ -19,11 +19,28 @@ use crate::render::RenderControl;
 use crate::resample;
 
 /// The codecs checked when none are named: what the channels play.
-pub const DEFAULT_CODECS: [Lossy; 3] = [
+pub const DEFAULT_CODECS: [Lossy; 4] = [
     Lossy::Mp3Cbr { kbps: 320 },
     Lossy::Vorbis { kbps: 320 },
     Lossy::Opus { kbps: 160 },
+    Lossy::Aac { kbps: 256 },
 ];
+
+/// The default codecs this machine can encode, and why any is left out (AAC without FFmpeg).
+pub fn default_codecs() -> (Vec<Lossy>, Vec<String>) {
+    let mut left_out = Vec::new();
+    let codecs = DEFAULT_CODECS
+        .into_iter()
+        .filter(|lossy| match lossy.codec().available() {
+            Ok(()) => true,
+            Err(why) => {
+                left_out.push(format!("{} left out: {why}", lossy.id()));
+                false
+            }
+        })
+        .collect();
+    (codecs, left_out)
+}
 
 /// The decoded sample peak a clip-safe master stays under by default (dBFS).
 pub const DEFAULT_DECODED_PEAK_DBFS: f64 = -0.1;

@@ -17,7 +17,7 @@ use crate::export::{Dither, Format};
 pub const DELIVERY_SCHEMA_VERSION: u32 = 2;
 
 /// The presets built into the program, one JSON file each.
-const BUILT_IN: [&str; 8] = [
+const BUILT_IN: [&str; 9] = [
     include_str!("../../../assets/delivery/streaming.json"),
     include_str!("../../../assets/delivery/apple-music.json"),
     include_str!("../../../assets/delivery/cd.json"),
@@ -26,6 +26,7 @@ const BUILT_IN: [&str; 8] = [
     include_str!("../../../assets/delivery/mp3-320.json"),
     include_str!("../../../assets/delivery/ogg-320.json"),
     include_str!("../../../assets/delivery/opus-160.json"),
+    include_str!("../../../assets/delivery/aac-256.json"),
 ];
 
 /// What a delivery preset does with the master's loudness.

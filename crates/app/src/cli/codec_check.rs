@@ -10,7 +10,7 @@ use std::sync::atomic::AtomicBool;
 
 use clap::Args;
 use crest_engine::codec_check::{
-    CodecResult, DEFAULT_CODECS, DEFAULT_DECODED_PEAK_DBFS, codec_check,
+    CodecResult, DEFAULT_DECODED_PEAK_DBFS, codec_check, default_codecs,
 };
 use crest_engine::decode_file_within;
 use crest_engine::export::{Format, Lossy};
@@ -45,7 +45,11 @@ struct Report<'a> {
 /// The codecs asked for, or the defaults.
 pub fn codecs_of(ids: &[String]) -> Result<Vec<Lossy>, String> {
     if ids.is_empty() {
-        return Ok(DEFAULT_CODECS.to_vec());
+        let (codecs, left_out) = default_codecs();
+        for why in left_out {
+            eprintln!("crest: {why}");
+        }
+        return Ok(codecs);
     }
     ids.iter()
         .map(|id| {

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use crest_engine::AudioBuffer;
 use crest_engine::chain::ChainSettings;
 use crest_engine::codec_check::{
-    CodecResult, DEFAULT_CODECS, DEFAULT_DECODED_PEAK_DBFS, codec_check,
+    CodecResult, DEFAULT_DECODED_PEAK_DBFS, codec_check, default_codecs,
 };
 use crest_engine::render::{self, RenderControl};
 use iced::widget::{column, container, row, text};
@@ -139,7 +139,7 @@ pub fn check(
     job.set_progress(0.3);
     let results = codec_check(
         &master,
-        &DEFAULT_CODECS,
+        &default_codecs().0,
         DEFAULT_DECODED_PEAK_DBFS,
         &crate::RayonJoin,
         job.cancel_flag(),

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use crest_engine::AudioBuffer;
 use crest_engine::chain::ChainSettings;
-use crest_engine::codec_check::{DEFAULT_CODECS, DEFAULT_DECODED_PEAK_DBFS};
+use crest_engine::codec_check::{DEFAULT_DECODED_PEAK_DBFS, default_codecs};
 use crest_engine::decode::DecodeControl;
 use crest_engine::delivery::{self, DeliveryPreset, PresetLoudness};
 use crest_engine::export::{Dither, Format, Lossy};
@@ -44,7 +44,7 @@ pub enum ExportMsg {
     Rate(Option<u32>),
     Dither(Dither),
     Replace(bool),
-    /// Lower each file's ceiling until MP3, Ogg Vorbis and Opus decode it clean.
+    /// Lower each file's ceiling until MP3, Ogg Vorbis, Opus and AAC decode it clean.
     CodecSafe(bool),
     /// Release metadata typed into one of its fields.
     Tag(TagField, String),
@@ -194,12 +194,13 @@ const FORMATS: [(Format, &str); 5] = [
 ];
 
 /// The lossy copies the dialog offers (any setting is available from the command line).
-const LOSSY_FORMATS: [(Format, &str); 5] = [
+const LOSSY_FORMATS: [(Format, &str); 6] = [
     (Format::Lossy(Lossy::Mp3Cbr { kbps: 320 }), "MP3 320"),
     (Format::Lossy(Lossy::Mp3Vbr { level: 0 }), "MP3 V0"),
     (Format::Lossy(Lossy::Vorbis { kbps: 320 }), "Ogg Vorbis 320"),
     (Format::Lossy(Lossy::Opus { kbps: 160 }), "Opus 160"),
     (Format::Lossy(Lossy::Opus { kbps: 256 }), "Opus 256"),
+    (Format::Lossy(Lossy::Aac { kbps: 256 }), "AAC 256"),
 ];
 
 const DITHERS: [(Dither, &str); 4] = [
@@ -354,7 +355,7 @@ impl ExportDialog {
         let desk_target = judged.settings.limiter.target_lufs;
         let tags = self.tags().unwrap_or_default();
         let codec_safe = self.codec_safe.then(|| CodecSafe {
-            codecs: DEFAULT_CODECS.to_vec(),
+            codecs: default_codecs().0,
             decoded_peak_dbfs: DEFAULT_DECODED_PEAK_DBFS,
         });
         let mut plans = Vec::new();
@@ -575,14 +576,14 @@ impl ExportDialog {
                     .text_size(14),
                 checkbox(self.codec_safe)
                     .label(format!(
-                        "Codec-safe: the ceiling lowered until MP3, Ogg Vorbis and Opus decode \
-                         under {DEFAULT_DECODED_PEAK_DBFS:.1} dBFS"
+                        "Codec-safe: the ceiling lowered until MP3, Ogg Vorbis, Opus and AAC \
+                         decode under {DEFAULT_DECODED_PEAK_DBFS:.1} dBFS"
                     ))
                     .on_toggle(ExportMsg::CodecSafe)
                     .text_size(14),
             ]
             .spacing(24),
-            text("Release metadata, written into every file (FLAC, MP3 and Ogg Vorbis also get ReplayGain, Opus its R128 gains)")
+            text("Release metadata, written into every file (FLAC, MP3, Ogg Vorbis and AAC also get ReplayGain, Opus its R128 gains)")
                 .size(13)
                 .color(style::MUTED),
             TagField::ALL.iter().fold(row![].spacing(6), |r, &field| {
@@ -630,7 +631,6 @@ impl ExportDialog {
             rule::horizontal(1),
             place,
             files,
-            actions,
         ]
         .spacing(12);
         if let Some(notice) = &self.notice {
@@ -639,15 +639,18 @@ impl ExportDialog {
         if !busy && !self.outcomes.is_empty() {
             dialog = dialog.push(rule::horizontal(1)).push(self.report());
         }
-        container(scrollable(dialog.padding(iced::Padding {
+        // The choices scroll; the actions stay in view under them, whatever the window's height.
+        let body = scrollable(dialog.padding(iced::Padding {
             right: 14.0,
             ..iced::Padding::ZERO
-        })))
-        .padding(24)
-        .max_width(900)
-        .max_height(760)
-        .style(container::bordered_box)
-        .into()
+        }))
+        .height(Fill);
+        container(column![body, actions].spacing(12))
+            .padding(24)
+            .max_width(900)
+            .max_height(760)
+            .style(container::bordered_box)
+            .into()
     }
 
     /// Each file's QC: pass/fail per check with the measured value and the requirement.

@@ -36,10 +36,11 @@ pub enum MonitorMsg {
 }
 
 /// The codecs the slot offers: what the channels play.
-pub const CODECS: [(&str, &str); 3] = [
+pub const CODECS: [(&str, &str); 4] = [
     ("mp3-320", "MP3 320"),
     ("ogg-320", "Ogg Vorbis 320"),
     ("opus-160", "Opus 160"),
+    ("aac-256", "AAC 256"),
 ];
 
 /// The monitor's state as the desk shows it: the choices a session keeps, and the reference

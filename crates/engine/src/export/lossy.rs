@@ -1,12 +1,13 @@
 //! Lossy deliverables: the encoded copies streaming services and stores are sent (MP3 through
 //! LAME, Ogg Vorbis through libvorbis with the aoTuV tuning, Opus through libopus in Crest's
-//! own Ogg packaging), each written gapless (encoder delay and padding where players read
+//! own Ogg packaging, AAC-LC in M4A through FFmpeg's encoder), each written gapless (encoder delay and padding where players read
 //! them) and decoded back after writing: the length must be the master's to the frame and the
 //! audio in time with it (lag 0), and the decoded peaks and loudness go into the QC report.
 //!
 //! Every library here is compatible with Crest's GPL-3.0-or-later licence: LAME is LGPL,
-//! libvorbis, aoTuV, libopus and libogg are BSD.
+//! libvorbis, aoTuV, libopus and libogg are BSD, FFmpeg (Debian's build) is GPL.
 
+mod aac;
 mod mp3;
 mod opus;
 mod vorbis;
@@ -32,6 +33,7 @@ pub enum Codec {
     Mp3,
     Vorbis,
     Opus,
+    Aac,
 }
 
 impl Codec {
@@ -40,6 +42,7 @@ impl Codec {
             Self::Mp3 => "mp3",
             Self::Vorbis => "ogg",
             Self::Opus => "opus",
+            Self::Aac => "m4a",
         }
     }
 
@@ -49,6 +52,18 @@ impl Codec {
             Self::Mp3 => format!("LAME {}", mp3::version()),
             Self::Vorbis => "libvorbis 1.3.7 (aoTuV b6.03)".into(),
             Self::Opus => ::opus::version().to_owned(),
+            Self::Aac => match aac::version() {
+                Ok(version) => format!("FFmpeg AAC ({version})"),
+                Err(_) => "FFmpeg AAC (FFmpeg not found)".into(),
+            },
+        }
+    }
+
+    /// Whether this machine can encode it: AAC needs the FFmpeg program (why not, when not).
+    pub fn available(self) -> Result<(), String> {
+        match self {
+            Self::Aac => aac::version().map(|_| ()),
+            Self::Mp3 | Self::Vorbis | Self::Opus => Ok(()),
         }
     }
 
@@ -58,7 +73,8 @@ impl Codec {
     }
 
     /// The rate a file is delivered at when `wanted` is asked for: Opus always runs at
-    /// 48 kHz; MP3 at the bit rates of a master takes 32, 44.1 or 48 kHz (MPEG-1); Vorbis
+    /// 48 kHz; MP3 at the bit rates of a master takes 32, 44.1 or 48 kHz (MPEG-1), and so is
+    /// AAC delivered (the stores' and services' rates); Vorbis
     /// takes any rate up to 192 kHz. A rate the codec cannot carry becomes the codec's rate
     /// of the same family (44.1 kHz for 88.2 kHz, 48 kHz for 96 kHz).
     pub fn delivered_rate(self, wanted: u32) -> u32 {
@@ -69,8 +85,8 @@ impl Codec {
         };
         match self {
             Self::Opus => 48_000,
-            Self::Mp3 if matches!(wanted, 32_000 | 44_100 | 48_000) => wanted,
-            Self::Mp3 => family,
+            Self::Mp3 | Self::Aac if matches!(wanted, 32_000 | 44_100 | 48_000) => wanted,
+            Self::Mp3 | Self::Aac => family,
             Self::Vorbis if (8_000..=192_000).contains(&wanted) => wanted,
             Self::Vorbis => family,
         }
@@ -89,6 +105,8 @@ pub enum Lossy {
     Vorbis { kbps: u16 },
     /// Opus in Ogg at 48 kHz, variable bit rate around `kbps`: `opus-160`.
     Opus { kbps: u16 },
+    /// AAC-LC in M4A at an average `kbps`: `aac-256` (what stores and services ask for).
+    Aac { kbps: u16 },
 }
 
 /// MP3 constant bit rates a master is delivered at (MPEG-1 Layer III's, from 128 up).
@@ -98,6 +116,8 @@ const VORBIS_QUALITIES: [(u16, u8); 5] = [(192, 6), (224, 7), (256, 8), (320, 9)
 /// The Opus rates offered (kb/s): music at full band, transparent for most listeners from
 /// about 128.
 const OPUS_KBPS: std::ops::RangeInclusive<u16> = 96..=256;
+/// The AAC rates offered (kb/s, stereo).
+const AAC_KBPS: [u16; 5] = [128, 192, 256, 320, 384];
 
 impl Lossy {
     pub fn codec(self) -> Codec {
@@ -105,16 +125,18 @@ impl Lossy {
             Self::Mp3Cbr { .. } | Self::Mp3Vbr { .. } => Codec::Mp3,
             Self::Vorbis { .. } => Codec::Vorbis,
             Self::Opus { .. } => Codec::Opus,
+            Self::Aac { .. } => Codec::Aac,
         }
     }
 
-    /// `mp3-320`, `mp3-v0`, `ogg-320`, `opus-160`.
+    /// `mp3-320`, `mp3-v0`, `ogg-320`, `opus-160`, `aac-256`.
     pub fn id(self) -> String {
         match self {
             Self::Mp3Cbr { kbps } => format!("mp3-{kbps}"),
             Self::Mp3Vbr { level } => format!("mp3-v{level}"),
             Self::Vorbis { kbps } => format!("ogg-{kbps}"),
             Self::Opus { kbps } => format!("opus-{kbps}"),
+            Self::Aac { kbps } => format!("aac-{kbps}"),
         }
     }
 
@@ -139,11 +161,15 @@ impl Lossy {
             "opus" => kbps()
                 .filter(|k| OPUS_KBPS.contains(k))
                 .map(|kbps| Self::Opus { kbps }),
+            "aac" => kbps()
+                .filter(|k| AAC_KBPS.contains(k))
+                .map(|kbps| Self::Aac { kbps }),
             _ => None,
         }
     }
 
-    /// "MP3 CBR 320 kb/s", "MP3 VBR V0", "Ogg Vorbis q9 (~320 kb/s)", "Opus 160 kb/s".
+    /// "MP3 CBR 320 kb/s", "MP3 VBR V0", "Ogg Vorbis q9 (~320 kb/s)", "Opus 160 kb/s",
+    /// "AAC-LC 256 kb/s (M4A)".
     pub fn describe(self) -> String {
         match self {
             Self::Mp3Cbr { kbps } => format!("MP3 CBR {kbps} kb/s"),
@@ -152,6 +178,7 @@ impl Lossy {
                 format!("Ogg Vorbis q{} (~{kbps} kb/s)", vorbis_quality(kbps))
             }
             Self::Opus { kbps } => format!("Opus {kbps} kb/s"),
+            Self::Aac { kbps } => format!("AAC-LC {kbps} kb/s (M4A)"),
         }
     }
 }
@@ -187,15 +214,18 @@ pub fn encode(
         Lossy::Mp3Cbr { .. } | Lossy::Mp3Vbr { .. } => mp3::write(file, lossy, audio, tags),
         Lossy::Vorbis { kbps } => vorbis::write(file, vorbis_quality(kbps), audio, tags),
         Lossy::Opus { kbps } => opus::write(file, kbps, audio, tags),
+        Lossy::Aac { kbps } => aac::write(file, kbps, audio, tags),
     }
 }
 
-/// Decodes a lossy file as a player would: symphonia for MP3 and Vorbis (with the gapless
-/// data trimmed), libopus for Opus.
+/// Decodes a lossy file as a player would: symphonia for MP3, Vorbis and AAC (with the gapless
+/// data trimmed: LAME's tag, granule positions, the MP4 edit list), libopus for Opus.
 pub fn decode_back(path: &Path, codec: Codec) -> Result<AudioBuffer, DecodeError> {
     match codec {
         Codec::Opus => decode_opus_file(path),
-        Codec::Mp3 | Codec::Vorbis => decode::decode_file(path).map(|decoded| decoded.audio),
+        Codec::Mp3 | Codec::Vorbis | Codec::Aac => {
+            decode::decode_file(path).map(|decoded| decoded.audio)
+        }
     }
 }
 

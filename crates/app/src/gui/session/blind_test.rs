@@ -1,5 +1,5 @@
 //! The blind test on the desk: the panel chooses what plays, the session plays it through the
-//! monitor path at matched loudness and keeps the results (see [`BlindPanel`]).
+//! monitor path at matched loudness and keeps the results (see [`crate::gui::blind_panel`]).
 
 use crest_playback::engine::Command;
 use iced::Task;

@@ -311,7 +311,7 @@ fn a_codec_safe_export_checks_each_file_through_the_channels_codecs() {
     let _ = desk.update(Message::Session(S::Export(ExportMsg::Name("demo".into()))));
     click(
         &mut desk,
-        "Codec-safe: the ceiling lowered until MP3, Ogg Vorbis and Opus decode under -0.1 dBFS",
+        "Codec-safe: the ceiling lowered until MP3, Ogg Vorbis, Opus and AAC decode under -0.1 dBFS",
     );
     assert!(session(&desk).export.codec_safe);
     let mut ui = window(&desk);
@@ -334,7 +334,7 @@ fn a_codec_safe_export_checks_each_file_through_the_channels_codecs() {
     assert!(report.passed, "{}", report.text());
     let codecs = report.codec_check.as_ref().expect("the codecs checked");
     let ids: Vec<&str> = codecs.iter().map(|c| c.id.as_str()).collect();
-    assert_eq!(ids, ["mp3-320", "ogg-320", "opus-160"]);
+    assert_eq!(ids, ["mp3-320", "ogg-320", "opus-160", "aac-256"]);
     for codec in codecs {
         assert!(
             codec.decoded_sample_peak_dbfs.expect("peak") <= -0.1,

@@ -308,7 +308,7 @@ fn the_codec_view_checks_the_master_after_each_render_while_it_is_shown() {
     };
     let result = run(&desk);
     let results = result.as_ref().expect("checked");
-    assert_eq!(results.len(), 3);
+    assert_eq!(results.len(), 4);
     for r in results {
         // A −14 LUFS master at −1 dBTP survives the codecs.
         assert_eq!(r.samples_over_0dbfs, 0, "{r:?}");
