@@ -374,13 +374,14 @@ pub fn check_audio(
 /// matches the master, from the cross-correlation of their channel sums over the master's
 /// loudest stretch (computed through the FFT). Silence matches at any lag: 0.
 pub fn alignment_lag(master: &AudioBuffer, decoded: &AudioBuffer) -> i64 {
-    let mono = |audio: &AudioBuffer| -> Vec<f32> {
-        (0..audio.frames())
-            .map(|n| audio.channels().iter().map(|c| c[n]).sum())
-            .collect()
+    // Mono sums read where needed: a whole-track copy of each would cost more in fresh memory
+    // than the correlation itself.
+    let mono =
+        |audio: &AudioBuffer, n: usize| -> f32 { audio.channels().iter().map(|c| c[n]).sum() };
+    let stretch = |audio: &AudioBuffer, range: std::ops::Range<usize>| -> Vec<f32> {
+        range.map(|n| mono(audio, n)).collect()
     };
-    let (a, b) = (mono(master), mono(decoded));
-    let frames = a.len().min(b.len());
+    let frames = master.frames().min(decoded.frames());
     let max_lag = MAX_LAG.min(frames / 4);
     let window = ALIGNMENT_WINDOW.min(frames - 2 * max_lag);
     if window == 0 {
@@ -388,7 +389,11 @@ pub fn alignment_lag(master: &AudioBuffer, decoded: &AudioBuffer) -> i64 {
     }
     // The loudest window (by energy, in steps of a quarter window) away from the ends.
     let step = (window / 4).max(1);
-    let energy = |start: usize| a[start..start + window].iter().map(|x| x * x).sum::<f32>();
+    let energy = |start: usize| {
+        (start..start + window)
+            .map(|n| mono(master, n).powi(2))
+            .sum::<f32>()
+    };
     let start = (max_lag..=frames - max_lag - window)
         .step_by(step)
         .max_by(|&x, &y| energy(x).total_cmp(&energy(y)))
@@ -402,8 +407,8 @@ pub fn alignment_lag(master: &AudioBuffer, decoded: &AudioBuffer) -> i64 {
         out
     };
     let mut planner = FftPlanner::<f32>::new();
-    let mut spectrum_a = padded(&a[start..start + window]);
-    let mut spectrum_b = padded(&b[start - max_lag..start + window + max_lag]);
+    let mut spectrum_a = padded(&stretch(master, start..start + window));
+    let mut spectrum_b = padded(&stretch(decoded, start - max_lag..start + window + max_lag));
     planner.plan_fft_forward(size).process(&mut spectrum_a);
     planner.plan_fft_forward(size).process(&mut spectrum_b);
     let mut correlation: Vec<Complex<f32>> = spectrum_a
