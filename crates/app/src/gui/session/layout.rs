@@ -165,7 +165,7 @@ impl Session {
             .spacing(12)
             .align_y(iced::Alignment::Center)
             .into(),
-            Plot::Codecs => text("MP3 320 · Ogg Vorbis 320 · Opus 160, decoded")
+            Plot::Codecs => text("MP3 320 · Ogg Vorbis 320 · Opus 160 · AAC 256, decoded")
                 .color(style::MUTED)
                 .into(),
         };
