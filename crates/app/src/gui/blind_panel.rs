@@ -156,6 +156,12 @@ impl BlindPanel {
         self.running.is_some()
     }
 
+    /// A trial in which no button has been pressed yet: playback waits for one (the last
+    /// trial's side is not this one's choice).
+    pub fn awaiting_choice(&self) -> bool {
+        self.running.as_ref().is_some_and(|r| r.hearing.is_none())
+    }
+
     /// The two sides of the test under way.
     #[cfg(test)]
     pub fn sides(&self) -> Option<(Candidate, Candidate)> {

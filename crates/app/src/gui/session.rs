@@ -498,6 +498,8 @@ impl Session {
 
     /// A finished change of settings: heard now, the master rendered again.
     fn settings_changed(&mut self) -> Task<Message> {
+        // The master (and the copies made from it) is no longer what the test compares.
+        let stopped = self.stop_blind_test("the chain changed, and with it the master");
         self.generation += 1;
         self.changed_since = Some(std::time::Instant::now());
         self.show_eq();
@@ -507,6 +509,7 @@ impl Session {
         self.timeline.refresh();
         self.apply_live();
         Task::batch([
+            stopped,
             self.render_task(),
             self.balance.propose(&self.settings).map(Message::Balance),
         ])

@@ -10,12 +10,14 @@ use super::{Session, transport};
 
 /// What the desk can compare now: master and mix always, the reference once loaded, the codec
 /// slot's copy once ready.
-pub(super) fn offered(monitor: &Monitor) -> Offered<'_> {
+/// The codec copy is offered only when it is the current master's (not one for earlier
+/// settings while the new one is prepared).
+pub(super) fn offered(monitor: &Monitor, codec_current: bool) -> Offered<'_> {
     let codec = monitor
         .choices
         .codec
         .as_deref()
-        .filter(|_| monitor.codec_ready)
+        .filter(|_| monitor.codec_ready && codec_current)
         .and_then(|id| CODECS.iter().find(|(i, _)| *i == id))
         .map(|(_, name)| *name);
     Offered {
@@ -26,11 +28,24 @@ pub(super) fn offered(monitor: &Monitor) -> Offered<'_> {
 
 impl Session {
     pub(super) fn blind_offered(&self) -> Offered<'_> {
-        offered(&self.monitor)
+        offered(&self.monitor, self.codec_copy_is_current())
+    }
+
+    fn codec_copy_is_current(&self) -> bool {
+        self.codec_copy_for == Some(self.generation)
+    }
+
+    /// Ends a running test without a result, saying why (a side changed under it).
+    pub(super) fn stop_blind_test(&mut self, why: &str) -> Task<super::Message> {
+        if !self.blind.running() {
+            return Task::none();
+        }
+        self.say(format!("The blind test stopped without a result: {why}."));
+        self.blind(BlindMsg::Stop)
     }
 
     pub(super) fn blind(&mut self, message: BlindMsg) -> Task<super::Message> {
-        let offered = offered(&self.monitor);
+        let offered = offered(&self.monitor, self.codec_copy_is_current());
         let Some(action) = self.blind.update(message, &offered) else {
             return Task::none();
         };
@@ -41,7 +56,8 @@ impl Session {
                 self.spectrum.reset_live();
                 self.stereo.reset_live();
                 self.send_gains();
-                self.pause()
+                // What the playback system does is measured again at the matched gains.
+                Task::batch([self.pause(), self.translate_task()])
             }
             Action::Hear(source) => {
                 self.keeping_level(|session| {
@@ -67,7 +83,7 @@ impl Session {
                     // The result is kept in the session.
                     self.changed_since = Some(std::time::Instant::now());
                 }
-                pause
+                Task::batch([pause, self.translate_task()])
             }
         }
     }

@@ -411,7 +411,14 @@ impl Session {
     /// measured matched offset at the matched level (0 until it is measured), 0 at the
     /// device's.
     fn level_offset_db(&self) -> f64 {
-        match (self.monitor.choices.level, self.heard_translation()) {
+        // During a blind test the sides are already matched: one offset for both, so a switch
+        // changes nothing in the emulation (a new stage would be a cue of its own).
+        let translation = if self.blind.running() {
+            self.translations[0].as_ref()
+        } else {
+            self.heard_translation()
+        };
+        match (self.monitor.choices.level, translation) {
             (LevelMode::Matched, Some(Ok(t)))
                 if self.monitor.choices.emulation.as_deref() == Some(t.profile.as_str()) =>
             {
@@ -605,6 +612,7 @@ impl Session {
     fn reference_loaded(&mut self, result: &Result<Loaded, String>) -> Task<super::Message> {
         match result {
             Ok(loaded) => {
+                let _ = self.stop_blind_test("another reference track arrived");
                 self.notice = None;
                 self.reference_audio = Some(Arc::clone(&loaded.audio));
                 let reference = Reference::new(Arc::clone(&loaded.audio), self.audio.sample_rate());

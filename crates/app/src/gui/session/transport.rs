@@ -38,6 +38,8 @@ pub enum Message {
 impl Session {
     pub(super) fn transport(&mut self, message: Message) -> Task<super::Message> {
         match message {
+            // A blind trial plays once a button says what.
+            Message::Play if self.blind.awaiting_choice() => {}
             Message::Play => {
                 // Without an output nothing would play: the button stays Play.
                 self.playing = self.playback.is_ok();

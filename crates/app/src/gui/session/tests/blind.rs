@@ -36,11 +36,21 @@ fn pixels(desk: &Desk, dir: &std::path::Path, name: &str) -> Vec<u8> {
     read_png(&dir.join(format!("{name}-tiny-skia.png"))).0
 }
 
+/// A fake output the test pulls audio from.
+fn device() -> (Arc<crest_playback::manual::ManualBackend>, Output) {
+    use crest_playback::manual::{ManualBackend, ManualDevice};
+    let device = Arc::new(ManualBackend::with(ManualDevice::speakers()));
+    let output = Output(Arc::clone(&device) as Arc<dyn Backend>);
+    (device, output)
+}
+
 #[test]
 fn x_plays_the_hidden_side_and_the_screen_never_tells_which() {
     let dir = scratch("blind-screen");
-    let mut x_is_master = abx_running(speakers(), vec![true, false, true]);
-    let mut x_is_mix = abx_running(speakers(), vec![false, false, true]);
+    let (master_out, output) = device();
+    let mut x_is_master = abx_running(output, vec![true, false, true]);
+    let (mix_out, output) = device();
+    let mut x_is_mix = abx_running(output, vec![false, false, true]);
     // The monitor bar, which names what plays, is gone while the test runs.
     {
         let mut ui = window(&x_is_master);
@@ -53,6 +63,15 @@ fn x_plays_the_hidden_side_and_the_screen_never_tells_which() {
     assert_eq!(session(&x_is_master).heard_source(), Source::Master);
     assert_eq!(session(&x_is_mix).heard_source(), Source::Mix);
     assert!(session(&x_is_master).playing && session(&x_is_mix).playing);
+    // Both play a while, the loud section, and the desks read their players: the live views
+    // (which would draw the master's spectrum in one and the mix's in the other) get silence.
+    for (desk, out) in [(&mut x_is_master, &master_out), (&mut x_is_mix, &mix_out)] {
+        let _ = desk.update(Message::Session(S::Transport(T::Seek(14.0))));
+        for _ in 0..8 {
+            let _ = out.pull(4_800);
+            let _ = desk.update(Message::Session(S::Listening(L::Tick)));
+        }
+    }
     // Two desks that differ only in what X hides look the same to the last pixel.
     let shown = pixels(&x_is_master, &dir, "x-is-master");
     assert!(shown == pixels(&x_is_mix, &dir, "x-is-mix"));
@@ -62,11 +81,34 @@ fn x_plays_the_hidden_side_and_the_screen_never_tells_which() {
     let _ = x_is_mix.update(Message::Session(S::Listening(L::ToggleAb)));
     assert_eq!(session(&x_is_mix).heard_source(), Source::Mix);
     assert_eq!(session(&x_is_mix).monitor.choices.source, Source::Master);
-    // An answer pauses: the next trial starts from silence, with no switch to hear.
+    // An answer pauses: the next trial starts from silence, with no switch to hear, and
+    // Space waits for a button (the last trial's side is not this one's choice).
     blind(&mut x_is_mix, BlindMsg::Answer(false));
     assert!(!session(&x_is_mix).playing);
     assert!(window(&x_is_mix).find("Trial 2 of 3").is_ok());
+    let _ = x_is_mix.update(Message::Session(S::Transport(T::TogglePlay)));
+    assert!(!session(&x_is_mix).playing);
+    click(&mut x_is_mix, "X");
+    assert!(session(&x_is_mix).playing);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_chain_edit_during_a_test_stops_it_without_a_result() {
+    let mut desk = abx_running(speakers(), vec![true, true]);
+    click(&mut desk, "X");
+    // The master the test compares is no longer the one on the desk.
+    apply(&mut desk, [Message::Session(S::Target(Some(-12.0)))]);
+    assert!(!session(&desk).blind.running());
+    assert!(session(&desk).blind.history.is_empty());
+    assert_eq!(session(&desk).heard_source(), Source::Master);
+    assert!(
+        window(&desk)
+            .find(starting(
+                "The blind test stopped without a result: the chain changed"
+            ))
+            .is_ok()
+    );
 }
 
 #[test]
