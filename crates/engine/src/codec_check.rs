@@ -319,6 +319,7 @@ fn scaled(audio: &AudioBuffer, gain_db: f64) -> AudioBuffer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::parallel::Sequential;
 
     #[test]
     fn the_halves_share_the_work_not_the_count() {
@@ -329,7 +330,6 @@ mod tests {
         let (left, right) = balanced_halves(&DEFAULT_CODECS[..2]);
         assert_eq!((left.len(), right.len()), (1, 1));
     }
-    use crate::parallel::Sequential;
 
     /// Noise limited hard to −0.3 dBFS sample peak: every codec's error takes the decoded
     /// peak past full scale, and the clip-safe ceiling, checked by encoding, is below the

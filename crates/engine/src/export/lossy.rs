@@ -1,8 +1,9 @@
 //! Lossy deliverables: the encoded copies streaming services and stores are sent (MP3 through
 //! LAME, Ogg Vorbis through libvorbis with the aoTuV tuning, Opus through libopus in Crest's
-//! own Ogg packaging, AAC-LC in M4A through FFmpeg's encoder), each written gapless (encoder delay and padding where players read
-//! them) and decoded back after writing: the length must be the master's to the frame and the
-//! audio in time with it (lag 0), and the decoded peaks and loudness go into the QC report.
+//! own Ogg packaging, AAC-LC in M4A through FFmpeg's encoder), each written gapless (encoder
+//! delay and padding where players read them) and decoded back after writing: the length must
+//! be the master's to the frame and the audio in time with it (lag 0), and the decoded peaks
+//! and loudness go into the QC report.
 //!
 //! Every library here is compatible with Crest's GPL-3.0-or-later licence: LAME is LGPL,
 //! libvorbis, aoTuV, libopus and libogg are BSD, FFmpeg (Debian's build) is GPL.
@@ -396,8 +397,9 @@ pub fn alignment_lag(master: &AudioBuffer, decoded: &AudioBuffer) -> i64 {
     };
     let start = (max_lag..=frames - max_lag - window)
         .step_by(step)
-        .max_by(|&x, &y| energy(x).total_cmp(&energy(y)))
-        .unwrap_or(max_lag);
+        .map(|start| (start, energy(start)))
+        .max_by(|x, y| x.1.total_cmp(&y.1))
+        .map_or(max_lag, |(start, _)| start);
     // c[k] = Σ a[start + n]·b[start − max_lag + n + k], k = lag + max_lag: no wrap-around, as
     // the transform holds the whole stretch of b.
     let size = (window + 2 * max_lag).next_power_of_two();

@@ -87,7 +87,7 @@ pub fn write(
         .map_err(|e| format!("FFmpeg could not be started: {e}"))?;
     let mut stdin = child.stdin.take().ok_or("FFmpeg's input")?;
     // Fed from a thread while FFmpeg's messages are read here: neither pipe fills and waits.
-    let feeding = std::thread::scope(|scope| {
+    let (fed, output) = std::thread::scope(|scope| {
         let feeder = scope.spawn(move || -> std::io::Result<()> {
             let mut bytes = Vec::with_capacity(CHUNK_FRAMES * audio.channel_count() * 4);
             for start in (0..audio.frames()).step_by(CHUNK_FRAMES) {
@@ -104,7 +104,6 @@ pub fn write(
         let output = child.wait_with_output();
         (feeder.join(), output)
     });
-    let (fed, output) = feeding;
     let output = output.map_err(|e| format!("FFmpeg: {e}"))?;
     if !output.status.success() {
         return Err(format!(

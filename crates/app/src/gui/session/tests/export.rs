@@ -19,6 +19,15 @@ fn run_export(desk: &mut Desk) {
     )))));
 }
 
+/// Opens the export dialog, writing into `dir` under `name`.
+fn open_export(desk: &mut Desk, dir: &std::path::Path, name: &str) {
+    click(desk, "Export…");
+    let _ = desk.update(Message::Session(S::Export(ExportMsg::Folder(
+        dir.display().to_string(),
+    ))));
+    let _ = desk.update(Message::Session(S::Export(ExportMsg::Name(name.into()))));
+}
+
 #[test]
 fn export_writes_verified_masters_for_the_desk_and_a_delivery_preset_and_never_overwrites() {
     let dir = std::env::temp_dir().join(format!("crest-desk-export-{}", std::process::id()));
@@ -26,11 +35,7 @@ fn export_writes_verified_masters_for_the_desk_and_a_delivery_preset_and_never_o
     std::fs::create_dir_all(&dir).expect("dir");
     let mut desk = ready();
     apply(&mut desk, [Message::Session(S::Target(Some(-14.0)))]);
-    click(&mut desk, "Export…");
-    let _ = desk.update(Message::Session(S::Export(ExportMsg::Folder(
-        dir.display().to_string(),
-    ))));
-    let _ = desk.update(Message::Session(S::Export(ExportMsg::Name("demo".into()))));
+    open_export(&mut desk, &dir, "demo");
     let mut ui = window(&desk);
     ui.click(starting("CD (Red Book)"))
         .expect("the CD preset is offered");
@@ -98,11 +103,7 @@ fn presets_keep_the_desks_loudness_unless_they_mandate_another_and_say_so() {
     let mut desk = ready();
     apply(&mut desk, []);
     let judged = master_lufs(&desk);
-    click(&mut desk, "Export…");
-    let _ = desk.update(Message::Session(S::Export(ExportMsg::Folder(
-        dir.display().to_string(),
-    ))));
-    let _ = desk.update(Message::Session(S::Export(ExportMsg::Name("demo".into()))));
+    open_export(&mut desk, &dir, "demo");
     let _ = desk.update(Message::Session(S::Export(ExportMsg::Desk(false))));
     for preset in [2, 3] {
         let _ = desk.update(Message::Session(S::Export(ExportMsg::Preset(preset, true))));
@@ -158,11 +159,7 @@ fn lossy_copies_export_from_the_dialog_named_and_checked_as_they_decode() {
     let dir = scratch("export-lossy");
     let mut desk = ready();
     apply(&mut desk, [Message::Session(S::Target(Some(-14.0)))]);
-    click(&mut desk, "Export…");
-    let _ = desk.update(Message::Session(S::Export(ExportMsg::Folder(
-        dir.display().to_string(),
-    ))));
-    let _ = desk.update(Message::Session(S::Export(ExportMsg::Name("demo".into()))));
+    open_export(&mut desk, &dir, "demo");
     click(&mut desk, "Opus 160");
     let mut ui = window(&desk);
     // The demo is at 48 kHz, Opus's rate; at 44.1 kHz the dialog says it masters at 48.
@@ -304,11 +301,7 @@ fn a_codec_safe_export_checks_each_file_through_the_channels_codecs() {
     let dir = scratch("export-codec-safe");
     let mut desk = ready();
     apply(&mut desk, [Message::Session(S::Target(Some(-14.0)))]);
-    click(&mut desk, "Export…");
-    let _ = desk.update(Message::Session(S::Export(ExportMsg::Folder(
-        dir.display().to_string(),
-    ))));
-    let _ = desk.update(Message::Session(S::Export(ExportMsg::Name("demo".into()))));
+    open_export(&mut desk, &dir, "demo");
     click(
         &mut desk,
         "Codec-safe: the ceiling lowered until MP3, Ogg Vorbis, Opus and AAC decode under -0.1 dBFS",
