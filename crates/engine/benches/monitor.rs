@@ -96,6 +96,7 @@ fn path(c: &mut Criterion) {
                 reference: [&signal, &signal],
                 codec: [&signal, &signal],
                 codec_loss: [&signal, &signal],
+                versions: [[&signal, &signal]; 2],
             };
             path.process(
                 black_box(sources),

@@ -2,9 +2,11 @@
 //!
 //! [`MonitorPath`] is the path whole, the one playback, the desk and `crest preview` use.
 //! Order (fixed in the design notes): source select (master / bypass at matched gain /
-//! reference at matched gain / the master as a codec decodes it, or what it loses) → platform normalization gain and limiter → playback-system
-//! emulation (and its environment noise) → mono / mid / side → dim → safety ceiling. Playback
-//! runs it on the audio thread, so every stage allocates only when it is built.
+//! reference at matched gain / the master as a codec decodes it, or what it loses / another
+//! version of the master rendered offline, at matched gain) → platform normalization gain and
+//! limiter → playback-system emulation (and its environment noise) → mono / mid / side → dim →
+//! safety ceiling. Playback runs it on the audio thread, so every stage allocates only when it
+//! is built.
 
 use serde::{Deserialize, Serialize};
 
@@ -36,6 +38,29 @@ pub enum Source {
     /// What the codec takes away: the master minus its decoded copy, heard at the codec's
     /// gain (never level-matched: a residue raised to the master's loudness would lie).
     CodecLoss,
+    /// Another version of the master, rendered offline from other settings (a snapshot the
+    /// blind test compares), at its matched gain. Two slots, so that two snapshots can be
+    /// compared with each other.
+    Version(VersionSlot),
+}
+
+/// One of the two slots for offline-rendered versions of the master.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VersionSlot {
+    First,
+    Second,
+}
+
+impl VersionSlot {
+    pub const ALL: [Self; 2] = [Self::First, Self::Second];
+
+    pub fn index(self) -> usize {
+        match self {
+            Self::First => 0,
+            Self::Second => 1,
+        }
+    }
 }
 
 impl Source {
@@ -46,6 +71,19 @@ impl Source {
             Self::Mix => 1,
             Self::Reference => 2,
             Self::Codec | Self::CodecLoss => 3,
+            Self::Version(slot) => 4 + slot.index(),
+        }
+    }
+
+    /// The source's own place (the order of [`path`]'s limiter shares).
+    pub(crate) fn index(self) -> usize {
+        match self {
+            Self::Master => 0,
+            Self::Mix => 1,
+            Self::Reference => 2,
+            Self::Codec => 3,
+            Self::CodecLoss => 4,
+            Self::Version(slot) => 5 + slot.index(),
         }
     }
 }

@@ -121,7 +121,9 @@ impl LiveChain {
     }
 }
 
-pub use crest_engine::monitor::{Listen, Measured, PlatformLimit, Source, SourceGains};
+pub use crest_engine::monitor::{
+    Listen, Measured, PlatformLimit, Source, SourceGains, VersionSlot,
+};
 use crest_engine::monitor::{MonitorPath, Ramp, Sources};
 
 /// No track frame: silence read past the end, or before anything was read.
@@ -161,20 +163,41 @@ impl CodecCopy {
         decoded: &mut [Vec<f32>; 2],
         loss: &mut [Vec<f32>; 2],
     ) {
-        let channels = self.decoded.channel_count();
-        for c in 0..2 {
-            let (from_decoded, from_loss) = (
-                self.decoded.channel(c.min(channels - 1)),
-                self.loss.channel(c.min(channels - 1)),
-            );
-            for (k, &position) in positions.iter().enumerate() {
-                let (d, l) = usize::try_from(position)
-                    .ok()
-                    .and_then(|p| Some((*from_decoded.get(p)?, *from_loss.get(p)?)))
-                    .unwrap_or((0.0, 0.0));
-                decoded[c][k] = d * gain[k];
-                loss[c][k] = l * gain[k];
-            }
+        read_at(&self.decoded, positions, gain, decoded);
+        read_at(&self.loss, positions, gain, loss);
+    }
+}
+
+/// Another version of the master, rendered offline from other settings (a snapshot the blind
+/// test compares), at the track's rate, length and channels and aligned with it: read at the
+/// frames the track is read at, as the codec's copy is.
+#[derive(Debug)]
+pub struct Version {
+    audio: Arc<AudioBuffer>,
+}
+
+impl Version {
+    /// None unless `audio` has `track`'s rate, channels and length.
+    pub fn new(audio: Arc<AudioBuffer>, track: &AudioBuffer) -> Option<Self> {
+        (audio.sample_rate() == track.sample_rate()
+            && audio.channel_count() == track.channel_count()
+            && audio.frames() == track.frames())
+        .then_some(Self { audio })
+    }
+}
+
+/// `audio` at `positions` (NOWHERE: silence), times `gain`, into both channels of `out` (a
+/// mono track on both).
+fn read_at(audio: &AudioBuffer, positions: &[u64], gain: &[f32], out: &mut [Vec<f32>; 2]) {
+    let channels = audio.channel_count();
+    for (c, out) in out.iter_mut().enumerate() {
+        let from = audio.channel(c.min(channels - 1));
+        for (k, &position) in positions.iter().enumerate() {
+            let sample = usize::try_from(position)
+                .ok()
+                .and_then(|p| from.get(p).copied())
+                .unwrap_or(0.0);
+            out[k] = sample * gain[k];
         }
     }
 }
@@ -235,6 +258,9 @@ pub enum Command {
     Reference(Option<Box<Reference>>),
     /// The master as a codec decodes it (or none); the old one comes back.
     Codec(Option<Box<CodecCopy>>),
+    /// A version of the master in a slot (or none), replaced at once (the desk changes a
+    /// version only while it is not heard); the old one comes back.
+    Version(VersionSlot, Option<Box<Version>>),
     /// A playback-system emulation (or none) in the monitor path, crossfaded in; the old one
     /// comes back.
     Emulation(Option<Box<dyn MonitorStage>>),
@@ -257,6 +283,8 @@ pub enum Event {
     RetiredReference(Box<Reference>),
     /// A replaced codec copy, likewise.
     RetiredCodec(Box<CodecCopy>),
+    /// A replaced version, likewise.
+    RetiredVersion(Box<Version>),
     /// A replaced emulation stage, likewise.
     RetiredEmulation(Box<dyn MonitorStage>),
     /// Playback reached the end of the track and stopped.
@@ -389,6 +417,8 @@ pub struct Engine {
     /// The copy was taken away while heard: it plays on until the source has faded to
     /// another, then goes back.
     codec_leaving: bool,
+    /// The versions of the master, by [`VersionSlot`].
+    versions: [Option<Box<Version>>; 2],
     /// Whether this block ran two chains (a swap), and the new chain's share of each frame.
     swapping: bool,
     swap_shares: Vec<f32>,
@@ -406,6 +436,9 @@ pub struct Engine {
     /// The copy as the outgoing chain or the outgoing copy has it, to crossfade from.
     old_codec_block: [Vec<f32>; 2],
     old_loss_block: [Vec<f32>; 2],
+    /// Each version's block, read at the positions heard, and as the outgoing chain has it.
+    version_blocks: [[Vec<f32>; 2]; 2],
+    old_version_block: [Vec<f32>; 2],
     old_master: [Vec<f32>; 2],
     old_dry: [Vec<f32>; 2],
     old_entry_gain: Vec<f32>,
@@ -458,6 +491,7 @@ impl Engine {
             codec_outgoing: None,
             codec_fade: Ramp::done(),
             codec_leaving: false,
+            versions: [None, None],
             swapping: false,
             swap_shares: vec![1.0; MAX_BLOCK],
             master: block(),
@@ -469,6 +503,8 @@ impl Engine {
             loss_block: block(),
             old_codec_block: block(),
             old_loss_block: block(),
+            version_blocks: [block(), block()],
+            old_version_block: block(),
             old_master: block(),
             old_dry: block(),
             old_entry_gain: vec![1.0; MAX_BLOCK],
@@ -597,6 +633,12 @@ impl Engine {
                     }
                 }
                 Command::Codec(copy) => self.replace_codec(copy),
+                Command::Version(slot, version) => {
+                    if let Some(old) = std::mem::replace(&mut self.versions[slot.index()], version)
+                    {
+                        self.send(Event::RetiredVersion(old));
+                    }
+                }
                 Command::Emulation(stage) => {
                     if let Some(older) = self.monitor.set_emulation(stage) {
                         self.send(Event::RetiredEmulation(older));
@@ -842,16 +884,26 @@ impl Engine {
                 .for_each(|b| b[..frames].fill(0.0)),
         }
         self.read_codec(frames);
+        for slot in VersionSlot::ALL {
+            self.read_version(slot, frames);
+        }
         // A mono track is heard on both sides.
         let second = usize::from(self.channels == 2);
         let (master, dry, reference) = (&self.master, &self.dry, &self.reference_block);
         let (codec, loss) = (&self.codec_block, &self.loss_block);
+        fn stereo(block: &[Vec<f32>; 2], frames: usize) -> [&[f32]; 2] {
+            [&block[0][..frames], &block[1][..frames]]
+        }
         let sources = Sources {
             master: [&master[0][..frames], &master[second][..frames]],
             mix: [&dry[0][..frames], &dry[second][..frames]],
-            reference: [&reference[0][..frames], &reference[1][..frames]],
-            codec: [&codec[0][..frames], &codec[1][..frames]],
-            codec_loss: [&loss[0][..frames], &loss[1][..frames]],
+            reference: stereo(reference, frames),
+            codec: stereo(codec, frames),
+            codec_loss: stereo(loss, frames),
+            versions: [
+                stereo(&self.version_blocks[0], frames),
+                stereo(&self.version_blocks[1], frames),
+            ],
         };
         // A fade-out before a seek, pause or stop: this block ends where it reaches silence.
         let fade_out = self
@@ -918,6 +970,31 @@ impl Engine {
             self.codec_fade = Ramp::start(self.crossfade_frames);
         } else {
             self.send(Event::RetiredCodec(old));
+        }
+    }
+
+    /// A version's block, at the frames heard (crossfaded from the outgoing chain's frames
+    /// during a chain swap); silence when it is not heard.
+    fn read_version(&mut self, slot: VersionSlot, frames: usize) {
+        let block = &mut self.version_blocks[slot.index()];
+        let version = self.versions[slot.index()]
+            .as_ref()
+            .filter(|_| self.playing && self.monitor.hears(Source::Version(slot)));
+        let Some(version) = version else {
+            block.iter_mut().for_each(|b| b[..frames].fill(0.0));
+            return;
+        };
+        let gain = &self.entry_gain[..frames];
+        read_at(&version.audio, &self.positions[..frames], gain, block);
+        if self.swapping {
+            let old = &mut self.old_version_block;
+            let gain = &self.old_entry_gain[..frames];
+            read_at(&version.audio, &self.old_positions[..frames], gain, old);
+            for (new, old) in block.iter_mut().zip(old.iter()) {
+                for (k, &share) in self.swap_shares[..frames].iter().enumerate() {
+                    new[k] = old[k] + (new[k] - old[k]) * share;
+                }
+            }
         }
     }
 

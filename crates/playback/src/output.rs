@@ -556,6 +556,7 @@ impl Player {
                 | Event::Retired(_)
                 | Event::RetiredReference(_)
                 | Event::RetiredCodec(_)
+                | Event::RetiredVersion(_)
                 | Event::RetiredEmulation(_) => {}
                 Event::Ended => polled.ended = true,
             }

@@ -1,14 +1,15 @@
-//! The blind test: two of what the monitor can play (master, mix, reference, a codec's copy)
-//! behind unnamed buttons, level-matched and in time, ABX or blind preference, and the
+//! The blind test: two of what the monitor can play (master, mix, a snapshot's version of the
+//! master, reference, a codec's copy) behind unnamed buttons, level-matched and in time, ABX or blind preference, and the
 //! verdict with its p-value. The panel stands in for the monitor bar while it is open, so
 //! nothing on screen names what plays; the test's assignment lives here and only the player
 //! hears it (see [`crest_engine::blind`] for the arithmetic).
 
 use crest_engine::blind::{BlindKind, BlindResult, BlindTest};
-use crest_playback::engine::Source;
+use crest_playback::engine::{Source, VersionSlot};
 use iced::widget::{button, column, pick_list, row, text};
 use iced::{Alignment, Element, Length};
 
+use super::history::SNAPSHOT_NAMES;
 use super::style;
 use super::widgets;
 
@@ -18,39 +19,89 @@ use super::widgets;
 pub enum Candidate {
     Master,
     Mix,
+    /// A snapshot other than the active one (by slot, A–D): the master its settings make,
+    /// rendered offline.
+    Snapshot(usize),
     Reference,
     Codec,
 }
 
 impl Candidate {
-    const ALL: [Self; 4] = [Self::Master, Self::Mix, Self::Reference, Self::Codec];
+    const ALL: [Self; 8] = [
+        Self::Master,
+        Self::Mix,
+        Self::Snapshot(0),
+        Self::Snapshot(1),
+        Self::Snapshot(2),
+        Self::Snapshot(3),
+        Self::Reference,
+        Self::Codec,
+    ];
 
-    pub fn source(self) -> Source {
+    /// The source that plays the candidate as the test's side `slot` (side A's snapshot is
+    /// held in the first version slot, side B's in the second).
+    pub fn source(self, slot: VersionSlot) -> Source {
         match self {
             Self::Master => Source::Master,
             Self::Mix => Source::Mix,
+            Self::Snapshot(_) => Source::Version(slot),
             Self::Reference => Source::Reference,
             Self::Codec => Source::Codec,
         }
     }
 }
 
-/// What the desk can play now besides master and mix: the reference's name once loaded, the
-/// codec copy's name once ready.
+/// A version slot's state: the snapshot it is being rendered for, or holds.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub enum Prepared {
+    #[default]
+    Empty,
+    /// Rendering the snapshot's master, with its progress (0–1).
+    Preparing {
+        snapshot: usize,
+        progress: f64,
+    },
+    Ready {
+        snapshot: usize,
+    },
+}
+
+/// What the desk can play now besides master and mix: the snapshots that hold other settings
+/// and their versions, the reference's name once loaded, the codec copy's name once ready.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Offered<'a> {
+    /// The snapshots other than the active one (the master) that hold settings.
+    pub snapshots: [bool; 4],
+    /// What each version slot ([`VersionSlot`]) holds.
+    pub versions: [Prepared; 2],
     pub reference: Option<&'a str>,
     pub codec: Option<&'a str>,
 }
 
 impl Offered<'_> {
-    /// A candidate's name, when it can be played.
+    /// A candidate's name, when it can be chosen.
     pub fn name(&self, candidate: Candidate) -> Option<String> {
         match candidate {
             Candidate::Master => Some("Master".into()),
             Candidate::Mix => Some("Mix".into()),
+            Candidate::Snapshot(slot) => self
+                .snapshots
+                .get(slot)
+                .copied()?
+                .then(|| format!("Snapshot {}", SNAPSHOT_NAMES[slot])),
             Candidate::Reference => self.reference.map(|r| format!("Reference ({r})")),
             Candidate::Codec => self.codec.map(str::to_owned),
+        }
+    }
+
+    /// Whether `candidate` can play now as the side whose snapshot `slot` holds.
+    fn playable(&self, candidate: Candidate, slot: VersionSlot) -> bool {
+        match candidate {
+            Candidate::Snapshot(snapshot) => {
+                self.name(candidate).is_some()
+                    && self.versions[slot.index()] == Prepared::Ready { snapshot }
+            }
+            other => self.name(other).is_some(),
         }
     }
 }
@@ -168,6 +219,16 @@ impl BlindPanel {
         self.running.as_ref().map(|r| (r.a, r.b))
     }
 
+    /// The sides chosen (of the test under way, or for the next), each with the version slot
+    /// a snapshot on that side is rendered into.
+    pub fn chosen(&self) -> [(VersionSlot, Candidate); 2] {
+        let (a, b) = self
+            .running
+            .as_ref()
+            .map_or((self.a, self.b), |r| (r.a, r.b));
+        [(VersionSlot::First, a), (VersionSlot::Second, b)]
+    }
+
     /// Replaces the running test's assignment (tests of what plays and what shows).
     #[cfg(test)]
     pub fn assign(&mut self, hidden: Vec<bool>) {
@@ -191,7 +252,9 @@ impl BlindPanel {
             BlindMsg::Trials(trials) if self.running.is_none() => self.trials = trials,
             BlindMsg::Start if self.running.is_none() => {
                 let (a_name, b_name) = (offered.name(self.a)?, offered.name(self.b)?);
-                if self.a == self.b {
+                let playable = offered.playable(self.a, VersionSlot::First)
+                    && offered.playable(self.b, VersionSlot::Second);
+                if self.a == self.b || !playable {
                     return None;
                 }
                 // Seeded from the clock: nothing the listener sees predicts it.
@@ -220,8 +283,12 @@ impl BlindPanel {
                     _ => return None,
                 };
                 running.hearing = Some(hear);
-                let side = if is_a { running.a } else { running.b };
-                return Some(Action::Hear(side.source()));
+                let source = if is_a {
+                    running.a.source(VersionSlot::First)
+                } else {
+                    running.b.source(VersionSlot::Second)
+                };
+                return Some(Action::Hear(source));
             }
             BlindMsg::Answer(first) => {
                 let running = self.running.as_mut()?;
@@ -272,8 +339,9 @@ impl BlindPanel {
                 .width(Length::Fixed(190.0)),
             )
         };
-        let ready =
-            self.a != self.b && offered.name(self.a).is_some() && offered.name(self.b).is_some();
+        let ready = self.a != self.b
+            && offered.playable(self.a, VersionSlot::First)
+            && offered.playable(self.b, VersionSlot::Second);
         let controls = row![
             text("Blind test").size(15),
             widgets::segmented(
@@ -317,18 +385,35 @@ impl BlindPanel {
                  say which sounds better."
             }
         };
+        let preparing = self.chosen().iter().find_map(|&(slot, candidate)| {
+            match (candidate, offered.versions[slot.index()]) {
+                (Candidate::Snapshot(s), Prepared::Preparing { snapshot, progress })
+                    if s == snapshot =>
+                {
+                    Some(format!(
+                        "Preparing snapshot {}… {:.0} % (its master is rendered offline).",
+                        SNAPSHOT_NAMES[s],
+                        100.0 * progress
+                    ))
+                }
+                _ => None,
+            }
+        });
         let why = if self.a == self.b {
             "Choose two different sources."
         } else {
             "Both play at the master's integrated loudness (matched by measured loudness, \
              within 0.1 LU), in time at the same playhead; a platform's normalization is off \
-             during the test."
+             during the test. A snapshot plays its master, rendered offline."
         };
         let mut panel = column![
             controls,
             text(format!("{how} {why}")).size(12).color(style::MUTED),
         ]
         .spacing(4);
+        if let Some(preparing) = preparing {
+            panel = panel.push(text(preparing).size(13));
+        }
         // The last few results, newest first.
         for result in self.history.iter().rev().take(3) {
             let kind = match result.kind {
@@ -416,6 +501,8 @@ mod tests {
     use super::*;
 
     const BOTH: Offered = Offered {
+        snapshots: [false; 4],
+        versions: [Prepared::Empty; 2],
         reference: None,
         codec: Some("Opus 160"),
     };
@@ -495,5 +582,72 @@ mod tests {
             Some(Action::Ended(None))
         );
         assert!(panel.history.is_empty() && !panel.running());
+    }
+
+    #[test]
+    fn a_snapshot_side_waits_for_its_version_and_plays_from_its_sides_slot() {
+        let preparing = Offered {
+            snapshots: [false, true, true, false],
+            versions: [
+                Prepared::Preparing {
+                    snapshot: 1,
+                    progress: 0.4,
+                },
+                Prepared::Ready { snapshot: 2 },
+            ],
+            ..BOTH
+        };
+        let mut panel = BlindPanel::default();
+        let _ = panel.update(BlindMsg::SideA(Candidate::Snapshot(1)), &preparing);
+        let _ = panel.update(BlindMsg::SideB(Candidate::Snapshot(2)), &preparing);
+        assert_eq!(
+            panel.chosen(),
+            [
+                (VersionSlot::First, Candidate::Snapshot(1)),
+                (VersionSlot::Second, Candidate::Snapshot(2))
+            ]
+        );
+        assert_eq!(panel.update(BlindMsg::Start, &preparing), None, "B renders");
+        // The second slot holding another snapshot than side B's is no more use.
+        let crossed = Offered {
+            versions: [
+                Prepared::Ready { snapshot: 2 },
+                Prepared::Ready { snapshot: 1 },
+            ],
+            ..preparing
+        };
+        assert_eq!(panel.update(BlindMsg::Start, &crossed), None);
+        // The active snapshot (the master) is not offered as a snapshot.
+        let ready = Offered {
+            versions: [
+                Prepared::Ready { snapshot: 1 },
+                Prepared::Ready { snapshot: 2 },
+            ],
+            ..preparing
+        };
+        assert_eq!(ready.name(Candidate::Snapshot(0)), None);
+        assert_eq!(
+            ready.name(Candidate::Snapshot(2)).as_deref(),
+            Some("Snapshot C")
+        );
+        assert_eq!(panel.update(BlindMsg::Start, &ready), Some(Action::Started));
+        panel.assign(vec![false]);
+        let hear = |panel: &mut BlindPanel, hear| panel.update(BlindMsg::Hear(hear), &ready);
+        assert_eq!(
+            hear(&mut panel, Hear::A),
+            Some(Action::Hear(Source::Version(VersionSlot::First)))
+        );
+        assert_eq!(
+            hear(&mut panel, Hear::X),
+            Some(Action::Hear(Source::Version(VersionSlot::Second)))
+        );
+        let Some(Action::Ended(Some(result))) = panel.update(BlindMsg::Answer(false), &ready)
+        else {
+            panic!("one trial");
+        };
+        assert_eq!(
+            (result.a.as_str(), result.b.as_str(), result.count),
+            ("Snapshot B", "Snapshot C", 1)
+        );
     }
 }

@@ -99,6 +99,13 @@ impl Snapshots {
         slot == self.active || self.slots.get(slot).is_some_and(Option::is_some)
     }
 
+    /// The settings a slot other than the active one holds (the active one's are the desk's).
+    pub fn held(&self, slot: usize) -> Option<&ChainSettings> {
+        (slot != self.active)
+            .then(|| self.slots.get(slot)?.as_ref())
+            .flatten()
+    }
+
     /// Makes `slot` active: the current settings are kept in the slot being left, and the
     /// settings to use now are returned (None when `slot` is already active or invalid).
     pub fn recall(&mut self, slot: usize, current: &ChainSettings) -> Option<ChainSettings> {

@@ -220,6 +220,8 @@ pub struct Session {
     pub(super) blind: BlindPanel,
     /// What the blind test plays (none: what the monitor bar chose).
     blind_heard: Option<Source>,
+    /// The masters of the snapshots the blind test compares, by version slot.
+    versions: [Option<blind_test::SnapshotVersion>; 2],
     /// The source to switch to once the reference has loaded (a session saved while the
     /// reference was heard).
     pending_source: Option<Source>,
@@ -263,12 +265,14 @@ pub struct Session {
 /// would only keep a core busy for results no one reads.
 impl Drop for Session {
     fn drop(&mut self) {
+        let versions: Vec<_> = self.versions_rendering().collect();
         for job in self
             .rendering
             .take()
             .into_iter()
             .chain(self.translating.drain(..))
             .chain(self.codec_copy.take().map(|(_, job)| job))
+            .chain(versions)
         {
             job.cancel();
         }
@@ -336,6 +340,7 @@ impl Session {
             monitor: Monitor::default(),
             blind: BlindPanel::default(),
             blind_heard: None,
+            versions: [None, None],
             profiles: built_in_profiles().unwrap_or_default(),
             targets: Targets::built_in()
                 .map(|t| t.all().to_vec())
@@ -500,6 +505,8 @@ impl Session {
     fn settings_changed(&mut self) -> Task<Message> {
         // The master (and the copies made from it) is no longer what the test compares.
         let stopped = self.stop_blind_test("the chain changed, and with it the master");
+        // A recalled snapshot changes what the others hold.
+        let versions = self.prepare_versions();
         self.generation += 1;
         self.changed_since = Some(std::time::Instant::now());
         self.show_eq();
@@ -510,6 +517,7 @@ impl Session {
         self.apply_live();
         Task::batch([
             stopped,
+            versions,
             self.render_task(),
             self.balance.propose(&self.settings).map(Message::Balance),
         ])

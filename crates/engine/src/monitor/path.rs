@@ -8,7 +8,7 @@
 //! safety ceiling. Nothing here allocates after [`MonitorPath::new`]; every ramp counts frames,
 //! so the output does not depend on how the audio is cut into blocks.
 
-use super::{Listen, MonitorStage, Source};
+use super::{Listen, MonitorStage, Source, VersionSlot};
 use crate::AudioBuffer;
 use crate::dsp::dynamics::Compressor;
 use crate::loudness::Loudness;
@@ -44,8 +44,9 @@ impl From<&Loudness> for Measured {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PlatformLimit {
     pub limiter: PlatformLimiter,
-    /// Whether it acts on the master, the mix, the reference and the codec's copy.
-    pub on: [bool; 4],
+    /// Whether it acts on each gain slot's source ([`Source::slot`]: the master, the mix,
+    /// the reference, the codec's copy and the two versions).
+    pub on: [bool; GAIN_SLOTS],
 }
 
 /// The linear gain each source is heard at. With platform preview on, each is the platform's
@@ -59,6 +60,8 @@ pub struct SourceGains {
     pub reference: f32,
     /// The codec's decoded copy, and what it loses (heard at the same gain).
     pub codec: f32,
+    /// The two versions rendered offline ([`Source::Version`]).
+    pub versions: [f32; 2],
     pub limit: Option<PlatformLimit>,
 }
 
@@ -75,6 +78,7 @@ impl SourceGains {
             mix: to_master(mix),
             reference: to_master(reference),
             codec: 1.0,
+            versions: [1.0; 2],
             limit: None,
         }
     }
@@ -98,9 +102,10 @@ impl SourceGains {
             mix: 10f64.powf(mix / 20.0) as f32,
             reference: 10f64.powf(reference / 20.0) as f32,
             codec: 10f64.powf(master / 20.0) as f32,
+            versions: [10f64.powf(master / 20.0) as f32; 2],
             limit: platform.limiter.map(|limiter| PlatformLimit {
                 limiter,
-                on: [master, mix, reference, master].map(|gain| gain > 0.0),
+                on: [master, mix, reference, master, master, master].map(|gain| gain > 0.0),
             }),
         }
     }
@@ -109,30 +114,49 @@ impl SourceGains {
     /// `platform`, the gain the platform gives the decoded file (and its limiter where it
     /// turns it up), as a service plays the encoded track; without, matched to the master's
     /// integrated loudness, `master`.
-    pub fn with_codec(
-        mut self,
-        codec: Measured,
+    pub fn with_codec(self, codec: Measured, master: Measured, platform: Option<&Target>) -> Self {
+        self.with_own_level(Source::Codec, codec, master, platform)
+    }
+
+    /// These gains with a version of the master in `slot`, measured as `version`, at its own
+    /// level, as [`with_codec`](Self::with_codec) sets the codec's copy.
+    pub fn with_version(
+        self,
+        slot: VersionSlot,
+        version: Measured,
         master: Measured,
         platform: Option<&Target>,
     ) -> Self {
-        match platform {
+        self.with_own_level(Source::Version(slot), version, master, platform)
+    }
+
+    fn with_own_level(
+        mut self,
+        source: Source,
+        measured: Measured,
+        master: Measured,
+        platform: Option<&Target>,
+    ) -> Self {
+        let gain = match platform {
             Some(platform) => {
                 let gain_db = platform
-                    .preview(codec.integrated_lufs, codec.true_peak_dbtp)
+                    .preview(measured.integrated_lufs, measured.true_peak_dbtp)
                     .gain_db;
-                self.codec = 10f64.powf(gain_db / 20.0) as f32;
                 if let Some(limit) = self.limit.as_mut() {
-                    limit.on[3] = gain_db > 0.0;
+                    limit.on[source.slot()] = gain_db > 0.0;
                 }
+                10f64.powf(gain_db / 20.0) as f32
             }
-            None => {
-                self.codec = match (master.integrated_lufs, codec.integrated_lufs) {
-                    (Some(target), Some(level)) => {
-                        self.master * 10f64.powf((target - level) / 20.0) as f32
-                    }
-                    _ => self.master,
-                };
-            }
+            None => match (master.integrated_lufs, measured.integrated_lufs) {
+                (Some(target), Some(level)) => {
+                    self.master * 10f64.powf((target - level) / 20.0) as f32
+                }
+                _ => self.master,
+            },
+        };
+        match source {
+            Source::Version(slot) => self.versions[slot.index()] = gain,
+            _ => self.codec = gain,
         }
         self
     }
@@ -143,6 +167,7 @@ impl SourceGains {
             Source::Mix => self.mix,
             Source::Reference => self.reference,
             Source::Codec | Source::CodecLoss => self.codec,
+            Source::Version(slot) => self.versions[slot.index()],
         }
     }
 
@@ -160,6 +185,7 @@ impl Default for SourceGains {
             mix: 1.0,
             reference: 1.0,
             codec: 1.0,
+            versions: [1.0; 2],
             limit: None,
         }
     }
@@ -175,6 +201,8 @@ pub struct Sources<'a> {
     /// codec copy).
     pub codec: [&'a [f32]; 2],
     pub codec_loss: [&'a [f32]; 2],
+    /// The versions rendered offline, by [`VersionSlot`] (silence where a slot is empty).
+    pub versions: [[&'a [f32]; 2]; 2],
 }
 
 impl Sources<'_> {
@@ -186,6 +214,7 @@ impl Sources<'_> {
             Source::Reference => self.reference[c][k],
             Source::Codec => self.codec[c][k],
             Source::CodecLoss => self.codec_loss[c][k],
+            Source::Version(slot) => self.versions[slot.index()][c][k],
         }
     }
 }
@@ -278,14 +307,14 @@ pub struct MonitorPath {
     previous: Source,
     source_fade: Ramp,
     gains: SourceGains,
-    /// Each gain slot's gain (master, mix, reference, codec), gliding to the last set.
-    glides: [Glide; 4],
+    /// Each gain slot's gain ([`Source::slot`]), gliding to the last set.
+    glides: [Glide; GAIN_SLOTS],
     /// The platform's limiter, built for the last [`PlatformLimit`] set (kept when the limit
     /// is taken away, so its effect can glide out).
     limiter: Option<Compressor>,
-    /// How much of the limiter's gain each source (in the order of [`Source`]) takes: 1 where the
+    /// How much of the limiter's gain each source ([`Source::index`]) takes: 1 where the
     /// platform raises it through its limiter, 0 elsewhere, gliding between.
-    limited: [Glide; 5],
+    limited: [Glide; SOURCES.len()],
     emulation: Option<Box<dyn MonitorStage>>,
     outgoing: Option<Box<dyn MonitorStage>>,
     emulation_fade: Ramp,
@@ -311,9 +340,9 @@ impl MonitorPath {
             previous: Source::Master,
             source_fade: Ramp::done(),
             gains: SourceGains::default(),
-            glides: [Glide::at(1.0); 4],
+            glides: [Glide::at(1.0); GAIN_SLOTS],
             limiter: None,
-            limited: [Glide::at(0.0); 5],
+            limited: [Glide::at(0.0); SOURCES.len()],
             emulation: None,
             outgoing: None,
             emulation_fade: Ramp::done(),
@@ -439,8 +468,8 @@ impl MonitorPath {
         let [left, right] = &mut self.heard;
         let (left, right) = (&mut left[..frames], &mut right[..frames]);
         for k in 0..frames {
-            let gains = [0, 1, 2, 3].map(|i| self.glides[i].next());
-            let limited = [0, 1, 2, 3, 4].map(|i| self.limited[i].next());
+            let gains = self.glides.each_mut().map(|glide| glide.next());
+            let limited = self.limited.each_mut().map(|glide| glide.next());
             let at = |source: Source, c: usize| sources.sample(source, c, k) * gains[source.slot()];
             let fading = self.source_fade.running();
             let share = self.source_fade.advance();
@@ -457,10 +486,10 @@ impl MonitorPath {
                 // The share of what is heard that the limiter acts on; its detector sees only
                 // that share, so a source it leaves alone builds up no reduction to hand on.
                 let on = if fading {
-                    let previous = limited[self.previous as usize];
-                    previous + (limited[self.source as usize] - previous) * share
+                    let previous = limited[self.previous.index()];
+                    previous + (limited[self.source.index()] - previous) * share
                 } else {
-                    limited[self.source as usize]
+                    limited[self.source.index()]
                 };
                 let peak = f64::from(frame[0].abs().max(frame[1].abs()) * on);
                 let limit = limiter.gain_for(peak) as f32;
@@ -528,20 +557,26 @@ impl MonitorPath {
     }
 }
 
-/// One gain glide per slot ([`Source::slot`]).
-const GAIN_SOURCES: [Source; 4] = [
+/// The number of gain slots ([`Source::slot`]).
+const GAIN_SLOTS: usize = 6;
+/// One gain glide per slot, in the order of [`Source::slot`].
+const GAIN_SOURCES: [Source; GAIN_SLOTS] = [
     Source::Master,
     Source::Mix,
     Source::Reference,
     Source::Codec,
+    Source::Version(VersionSlot::First),
+    Source::Version(VersionSlot::Second),
 ];
-/// One limiter share per source, in the order of [`Source`] (`source as usize`).
-const SOURCES: [Source; 5] = [
+/// One limiter share per source, in the order of [`Source::index`].
+const SOURCES: [Source; 7] = [
     Source::Master,
     Source::Mix,
     Source::Reference,
     Source::Codec,
     Source::CodecLoss,
+    Source::Version(VersionSlot::First),
+    Source::Version(VersionSlot::Second),
 ];
 
 /// What a listener hears of `audio` as the master through the monitor path, offline: at
@@ -575,6 +610,7 @@ pub fn render_heard(
                 reference: quiet,
                 codec: quiet,
                 codec_loss: quiet,
+                versions: [quiet; 2],
             },
             |_| 1.0,
             [&mut left[start..end], &mut right[start..end]],
@@ -593,7 +629,7 @@ mod tests {
     const RAMP: usize = 480;
 
     /// Runs `frames` of constant sources (master 0.5, mix 0.25, reference 0.1, the codec's copy
-    /// 0.4 and so its loss 0.1, on both sides)
+    /// 0.4 and so its loss 0.1, the versions 0.3 and 0.2, on both sides)
     /// through `path` in blocks of `block`, calling `change(path, frame)` at each block's
     /// start; the left output.
     fn run(
@@ -604,6 +640,7 @@ mod tests {
     ) -> Vec<f32> {
         let (master, mix, reference) = (vec![0.5f32; block], vec![0.25; block], vec![0.1; block]);
         let (codec, loss) = (vec![0.4f32; block], vec![0.1f32; block]);
+        let (first, second) = (vec![0.3f32; block], vec![0.2f32; block]);
         let mut out = Vec::new();
         let (mut left, mut right) = (vec![0.0f32; block], vec![0.0f32; block]);
         for start in (0..frames).step_by(block) {
@@ -616,6 +653,7 @@ mod tests {
                     reference: [&reference[..n]; 2],
                     codec: [&codec[..n]; 2],
                     codec_loss: [&loss[..n]; 2],
+                    versions: [[&first[..n]; 2], [&second[..n]; 2]],
                 },
                 |_| 1.0,
                 [&mut left[..n], &mut right[..n]],
@@ -667,9 +705,10 @@ mod tests {
             mix: 2.0,
             reference: 1.0,
             codec: 2.0,
+            versions: [4.0, 1.0],
             limit: Some(PlatformLimit {
                 limiter,
-                on: [false, true, false, true],
+                on: [false, true, false, true, true, false],
             }),
         };
         let mut path = MonitorPath::new(RATE, 480);
@@ -702,6 +741,13 @@ mod tests {
             "the copy (0.8 unlimited) held at {codec} against {ceiling}"
         );
         assert!((heard_as(Source::CodecLoss) - 0.2).abs() < 1e-6);
+        // The first version (0.3 × 4) is limited, the second (0.2 × 1) is not.
+        let first = heard_as(Source::Version(VersionSlot::First));
+        assert!(
+            first < 1.02 * ceiling && first > 0.98 * ceiling,
+            "the first version (1.2 unlimited) held at {first} against {ceiling}"
+        );
+        assert!((heard_as(Source::Version(VersionSlot::Second)) - 0.2).abs() < 1e-6);
         // Platform preview off (the same gain, no limiter): the limiting glides out over the
         // ramp instead of letting go in one step.
         let after = run(&mut path, 960, 480, |path, frame| {
@@ -749,6 +795,55 @@ mod tests {
         assert!((heard[959] - 0.4 * expected).abs() < 1e-6);
         assert_eq!(heard[960 + RAMP], 0.5);
         assert!(largest_step(&heard) < 0.1 / RAMP as f32 * 1.5, "no click");
+    }
+
+    #[test]
+    fn two_versions_are_each_matched_to_the_master_and_switched_without_a_click() {
+        let master = Measured {
+            integrated_lufs: Some(-14.0),
+            true_peak_dbtp: Some(-1.0),
+        };
+        let louder = Measured {
+            integrated_lufs: Some(-12.5),
+            true_peak_dbtp: Some(-1.0),
+        };
+        let quieter = Measured {
+            integrated_lufs: Some(-15.0),
+            true_peak_dbtp: Some(-3.0),
+        };
+        let gains = SourceGains::matched(master, Measured::default(), Measured::default())
+            .with_version(VersionSlot::First, louder, master, None)
+            .with_version(VersionSlot::Second, quieter, master, None);
+        let (down, up) = (10f32.powf(-1.5 / 20.0), 10f32.powf(1.0 / 20.0));
+        assert!(
+            (gains.versions[0] - down).abs() < 1e-6,
+            "{:?}",
+            gains.versions
+        );
+        assert!(
+            (gains.versions[1] - up).abs() < 1e-6,
+            "{:?}",
+            gains.versions
+        );
+        // The codec's gain is left as it was.
+        assert_eq!(gains.codec, 1.0);
+        let mut path = MonitorPath::new(RATE, 480);
+        path.set_gains_now(gains);
+        path.set_source(Source::Version(VersionSlot::First));
+        let heard = run(&mut path, 2_400, 160, |path, frame| {
+            if frame == 960 {
+                path.set_source(Source::Version(VersionSlot::Second));
+            }
+        });
+        assert!((heard[959] - 0.3 * down).abs() < 1e-6);
+        assert!((heard[960 + RAMP] - 0.2 * up).abs() < 1e-6);
+        // From one level to the other along the ramp (after the first ramp, from the master).
+        let step = (0.3 * down - 0.2 * up).abs();
+        assert!(step > 0.01);
+        assert!(
+            largest_step(&heard[900..]) <= step / RAMP as f32 * 1.01,
+            "no click"
+        );
     }
 
     #[test]

@@ -10,7 +10,7 @@ use crest_engine::emulation::{Emulation, EmulationOptions, LevelMode, REFERENCE_
 use crest_engine::loudness::Loudness;
 use crest_engine::monitor::MonitorStage;
 use crest_playback::engine::{
-    CodecCopy, Command, Listen, MAX_BLOCK, Measured, Reference, Source, SourceGains,
+    CodecCopy, Command, Listen, MAX_BLOCK, Measured, Reference, Source, SourceGains, VersionSlot,
 };
 use crest_playback::{
     BUFFER_CHOICES, Backend, DEFAULT_BUFFER_FRAMES, OutputChoice, OutputDevice, PlaybackStatus,
@@ -27,6 +27,7 @@ use super::super::pipeline::{Loaded, TranslationRequest, load_reference, transla
 use super::super::style;
 use super::super::widgets::{self, Named, Notice};
 use super::super::work::{Job, off_thread};
+use super::blind_test::RenderedVersion;
 use super::{Event, Session, readouts};
 
 #[derive(Debug, Clone)]
@@ -47,6 +48,8 @@ pub enum Message {
     EmulationBuilt(String, Arc<Result<Emulation, String>>),
     /// The codec slot's copy for a settings generation and codec id.
     CodecCopyReady(u64, String, Arc<Job>, Arc<Result<PreparedCopy, String>>),
+    /// A snapshot's master for the blind test, rendered for a version slot.
+    VersionRendered(VersionSlot, Arc<Job>, Arc<RenderedVersion>),
     /// What the playback system does to a source's level, for the request it counts.
     Translated(u64, Source, Arc<Result<Translation, String>>),
     /// Look for output devices (as the list opens).
@@ -138,6 +141,10 @@ impl Session {
             Message::CodecCopyReady(generation, id, job, result) => {
                 self.codec_copy_ready(generation, &id, &job, &result)
             }
+            Message::VersionRendered(slot, job, result) => {
+                self.version_rendered(slot, &job, &result);
+                Task::none()
+            }
             Message::EmulationBuilt(id, result) => {
                 self.emulation_built(&id, &result);
                 Task::none()
@@ -216,10 +223,17 @@ impl Session {
             Some(platform) => SourceGains::platform(platform, master, mix, reference),
             None => SourceGains::matched(master, mix, reference),
         };
-        match self.codec_measured {
+        let gains = match self.codec_measured {
             Some(codec) => gains.with_codec(codec, master, platform),
             None => gains,
-        }
+        };
+        let versions = self.versions_measured();
+        VersionSlot::ALL
+            .iter()
+            .fold(gains, |gains, &slot| match versions[slot.index()] {
+                Some(version) => gains.with_version(slot, version, master, platform),
+                None => gains,
+            })
     }
 
     /// Prepares the codec slot's copy of the master for the settings on the desk, when a
@@ -331,7 +345,7 @@ impl Session {
         let (audio, settings, gain) = match source {
             // The codec's copy is the master within a fraction of a dB in every band: the
             // playback system does to it what it does to the master.
-            Source::Master | Source::Codec => (
+            Source::Master | Source::Codec | Source::Version(_) => (
                 Arc::clone(&self.audio),
                 Some(self.live_settings()),
                 gains.master,
@@ -443,6 +457,7 @@ impl Session {
             Source::Reference => "the reference",
             Source::Codec => "the master as the codec decodes it",
             Source::CodecLoss => "what the codec loses",
+            Source::Version(_) => "a snapshot's master",
         };
         Some(match self.heard_translation() {
             Some(Ok(t)) => {
@@ -694,6 +709,7 @@ impl Session {
         self.send_gains();
         self.send_emulation();
         self.send_codec_copy();
+        self.send_versions();
         if let Some(audio) = &self.reference_audio {
             let reference = Reference::new(Arc::clone(audio), self.audio.sample_rate());
             self.send(Command::Reference(reference.map(Box::new)));
@@ -883,7 +899,9 @@ fn drain(tap: &mut rtrb::Consumer<f32>, channels: usize, into: &mut Vec<f32>) {
 /// Where a source's measurement is kept.
 fn source_index(source: Source) -> usize {
     match source {
-        Source::Master | Source::Codec | Source::CodecLoss => 0,
+        // A snapshot's version is heard only in a blind test, which plays every side at the
+        // master's offset.
+        Source::Master | Source::Codec | Source::CodecLoss | Source::Version(_) => 0,
         Source::Mix => 1,
         Source::Reference => 2,
     }

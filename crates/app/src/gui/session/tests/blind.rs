@@ -2,8 +2,9 @@
 //! both sides are heard at the same loudness and in time, and results stay in the session.
 
 use super::*;
-use crate::gui::blind_panel::{BlindMsg, Hear};
+use crate::gui::blind_panel::{BlindMsg, Candidate, Hear};
 use crest_engine::blind::p_at_least;
+use crest_playback::engine::VersionSlot;
 
 fn blind(desk: &mut Desk, message: BlindMsg) {
     apply(desk, [Message::Session(S::Listening(L::Blind(message)))]);
@@ -243,4 +244,68 @@ fn both_sides_play_at_the_same_loudness_and_in_time() {
             .sum::<f64>()
     };
     assert!(distance(&x, &a) * 100.0 < distance(&x, &b));
+}
+
+#[test]
+fn a_snapshot_is_compared_as_its_master_rendered_offline_and_matched() {
+    let (device, output) = device();
+    let mut desk = ready_with(output, None);
+    // Snapshot B 3 LU louder than A, the master on the desk.
+    apply(&mut desk, [Message::Session(S::Target(Some(-14.0)))]);
+    apply(&mut desk, [Message::Session(S::Transport(T::Snapshot(1)))]);
+    apply(&mut desk, [Message::Session(S::Target(Some(-11.0)))]);
+    apply(&mut desk, [Message::Session(S::Transport(T::Snapshot(0)))]);
+    click(&mut desk, "Blind test…");
+    blind(&mut desk, BlindMsg::Trials(8));
+    blind(&mut desk, BlindMsg::SideB(Candidate::Snapshot(1)));
+    assert_eq!(session(&desk).version_held(VersionSlot::Second), Some(1));
+    // Until its master is rendered the test waits, and says so.
+    assert!(
+        window(&desk)
+            .find(starting("Preparing snapshot B…"))
+            .is_ok()
+    );
+    click(&mut desk, "Start");
+    assert!(!session(&desk).blind.running());
+    for message in session(&desk).render_versions_here() {
+        let _ = desk.update(Message::Session(S::Listening(message)));
+    }
+    click(&mut desk, "Start");
+    assert!(session(&desk).blind.running());
+    session_mut(&mut desk).blind.assign(vec![false; 8]);
+    let frames = session(&desk).audio.frames();
+    let whole = |desk: &mut Desk, hear: Hear| {
+        blind(desk, BlindMsg::Hear(hear));
+        let _ = desk.update(Message::Session(S::Transport(T::Seek(0.0))));
+        lufs(&device.pull(frames))
+    };
+    let a = whole(&mut desk, Hear::A);
+    let b = whole(&mut desk, Hear::B);
+    assert_eq!(
+        session(&desk).heard_source(),
+        Source::Version(VersionSlot::Second)
+    );
+    assert!((a - b).abs() < 0.1, "A {a:.2} LUFS, B {b:.2} LUFS");
+    assert!((a + 14.0).abs() < 0.2, "{a}");
+    // Unmatched, B would be 3 LU louder: it really was snapshot B's master.
+    let gains = session(&desk).source_gains();
+    let raised = 20.0 * f64::from(gains.versions[1]).log10();
+    assert!((raised + 3.0).abs() < 0.3, "B heard {raised:.2} dB");
+    // In time with the live master, to the frame; X is B's.
+    let second = |desk: &mut Desk, hear: Hear| {
+        blind(desk, BlindMsg::Hear(hear));
+        let _ = desk.update(Message::Session(S::Transport(T::Seek(12.0))));
+        let _ = device.pull(4_800);
+        device.pull(24_000)
+    };
+    let (a, b) = (second(&mut desk, Hear::A), second(&mut desk, Hear::B));
+    assert_eq!(best_lag(&a, &b, 64), 0);
+    let x = second(&mut desk, Hear::X);
+    assert_eq!(x, b, "X is B, sample for sample");
+    // Recalling B makes it the master: the test stops, and B is no longer a snapshot to
+    // render (its slot is emptied).
+    apply(&mut desk, [Message::Session(S::Transport(T::Snapshot(1)))]);
+    assert!(!session(&desk).blind.running());
+    assert_eq!(session(&desk).version_held(VersionSlot::Second), None);
+    assert_eq!(session(&desk).source_gains().versions, [1.0; 2]);
 }
