@@ -183,6 +183,7 @@ impl TagArgs {
             genre: self.genre.clone(),
             isrc,
             gain: None,
+            cover: None,
         })
     }
 }

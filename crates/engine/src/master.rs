@@ -356,6 +356,9 @@ fn master_with_margin(
     {
         report.notes.push(note);
     }
+    if let Some(note) = request.tags.and_then(|t| cover_note(t, request.format)) {
+        report.notes.push(note);
+    }
     if let Some(removed) = files::describe_removed(&removed_partials) {
         report.notes.push(format!("Crest {removed}."));
     }
@@ -373,6 +376,20 @@ fn master_with_margin(
         renders,
         timings,
         removed_partials,
+    })
+}
+
+/// What became of the cover art `tags` name, in a file of `format` (written by then, so the
+/// picture was read).
+pub fn cover_note(tags: &Tags, format: Format) -> Option<String> {
+    let picture = tags.picture().ok().flatten()?;
+    Some(if format.extension() == "wav" {
+        "WAV has no standard place for cover art: the cover is not in this file.".to_owned()
+    } else {
+        format!(
+            "Cover art embedded as the front cover: {}.",
+            picture.describe()
+        )
     })
 }
 

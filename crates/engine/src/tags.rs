@@ -1,9 +1,11 @@
 //! Release metadata written into the files Crest makes: one model for every format, written
 //! as Vorbis comments in FLAC (with the ReplayGain 2.0 gain tags players use) and as a RIFF
 //! LIST/INFO chunk in WAV (before the samples, where every reader looks). [`read_tags`] reads
-//! them back through symphonia, as any player would.
+//! them back through symphonia, as any player would. Cover art ([`Picture`]) goes in as each
+//! format carries it: a FLAC PICTURE block, Ogg's METADATA_BLOCK_PICTURE comment, an ID3
+//! APIC frame, MP4's `covr` atom; WAV has no standard place for it.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
@@ -27,6 +29,139 @@ pub struct Tags {
     /// The gain tags players use; filled from the file's own measurement when it is written.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub gain: Option<GainTags>,
+    /// The front cover: a JPEG or PNG file, embedded in every format that carries one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cover: Option<PathBuf>,
+}
+
+/// The largest picture embedded: a FLAC metadata block's length has 24 bits (16 MiB, the
+/// picture block's own fields included).
+pub const MAX_PICTURE_BYTES: usize = (1 << 24) - 4_096;
+
+/// Cover art as it is embedded: the image file's bytes, unchanged, and what the picture
+/// blocks say about it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Picture {
+    /// `image/jpeg` or `image/png`.
+    pub mime: &'static str,
+    pub data: Vec<u8>,
+    pub width: u32,
+    pub height: u32,
+    /// Bits per pixel.
+    pub depth: u32,
+}
+
+impl Picture {
+    /// Reads a cover from `path`: a JPEG or PNG image, up to [`MAX_PICTURE_BYTES`].
+    pub fn read(path: &Path) -> Result<Self, String> {
+        let data = std::fs::read(path).map_err(|e| format!("cover art {}: {e}", path.display()))?;
+        Self::from_bytes(data).map_err(|e| format!("cover art {}: {e}", path.display()))
+    }
+
+    /// A cover from an image file's bytes.
+    pub fn from_bytes(data: Vec<u8>) -> Result<Self, String> {
+        use imagesize::ImageType;
+        let mime = match imagesize::image_type(&data) {
+            Ok(ImageType::Jpeg) => "image/jpeg",
+            Ok(ImageType::Png) => "image/png",
+            _ => return Err("not a JPEG or PNG image (the formats every player shows)".into()),
+        };
+        if data.len() > MAX_PICTURE_BYTES {
+            return Err(format!(
+                "{:.1} MB, more than a FLAC picture block holds ({} MB)",
+                data.len() as f64 / 1e6,
+                MAX_PICTURE_BYTES / 1_000_000
+            ));
+        }
+        let size = imagesize::blob_size(&data).map_err(|e| format!("unreadable image: {e}"))?;
+        let depth = match mime {
+            "image/png" => png_depth(&data),
+            _ => jpeg_depth(&data),
+        }
+        .ok_or("unreadable image: no colour depth in its header")?;
+        let dimension = |n: usize| u32::try_from(n).map_err(|_| "an image too large to embed");
+        Ok(Self {
+            mime,
+            width: dimension(size.width)?,
+            height: dimension(size.height)?,
+            depth,
+            data,
+        })
+    }
+
+    /// The picture as a FLAC PICTURE block's body (RFC 9639 §8.8), the front cover: also
+    /// what Ogg files carry, base64, as their METADATA_BLOCK_PICTURE comment.
+    pub fn flac_block(&self) -> Vec<u8> {
+        const FRONT_COVER: u32 = 3;
+        let mut block = Vec::with_capacity(self.data.len() + 64);
+        let word = |block: &mut Vec<u8>, n: u32| block.extend_from_slice(&n.to_be_bytes());
+        word(&mut block, FRONT_COVER);
+        word(&mut block, self.mime.len() as u32);
+        block.extend_from_slice(self.mime.as_bytes());
+        // No description.
+        word(&mut block, 0);
+        for n in [self.width, self.height, self.depth, 0] {
+            word(&mut block, n);
+        }
+        word(&mut block, self.data.len() as u32);
+        block.extend_from_slice(&self.data);
+        block
+    }
+
+    /// The METADATA_BLOCK_PICTURE comment's value (Ogg Vorbis, Ogg Opus).
+    pub fn vorbis_comment(&self) -> String {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(self.flac_block())
+    }
+
+    /// "JPEG 3000×3000, 1.2 MB".
+    pub fn describe(&self) -> String {
+        let kind = if self.mime == "image/png" {
+            "PNG"
+        } else {
+            "JPEG"
+        };
+        format!(
+            "{kind} {}×{}, {:.1} MB",
+            self.width,
+            self.height,
+            self.data.len() as f64 / 1e6
+        )
+    }
+}
+
+/// A PNG's bits per pixel, from its IHDR chunk (bit depth × samples per colour type).
+fn png_depth(data: &[u8]) -> Option<u32> {
+    let (bits, colour) = (*data.get(24)?, *data.get(25)?);
+    let samples = match colour {
+        0 | 3 => 1,
+        2 => 3,
+        4 => 2,
+        6 => 4,
+        _ => return None,
+    };
+    Some(u32::from(bits) * samples)
+}
+
+/// A JPEG's bits per pixel, from its frame header (precision × components): the segments
+/// are walked to the first start-of-frame marker.
+fn jpeg_depth(data: &[u8]) -> Option<u32> {
+    let mut at = 2;
+    while at + 4 <= data.len() {
+        if data[at] != 0xFF {
+            return None;
+        }
+        let marker = data[at + 1];
+        let length = usize::from(u16::from_be_bytes([data[at + 2], data[at + 3]]));
+        let start_of_frame =
+            (0xC0..=0xCF).contains(&marker) && ![0xC4, 0xC8, 0xCC].contains(&marker);
+        if start_of_frame {
+            let (precision, components) = (*data.get(at + 4)?, *data.get(at + 9)?);
+            return Some(u32::from(precision) * u32::from(components));
+        }
+        at += 2 + length;
+    }
+    None
 }
 
 /// ReplayGain 2.0: the gain that brings a track (and its album) to −18 LUFS, and the peaks
@@ -82,6 +217,11 @@ impl Tags {
     /// Nothing to write.
     pub fn is_empty(&self) -> bool {
         *self == Self::default()
+    }
+
+    /// The cover to embed, read from its file (none named: none).
+    pub fn picture(&self) -> Result<Option<Picture>, String> {
+        self.cover.as_deref().map(Picture::read).transpose()
     }
 
     /// The fields as Vorbis comments (FLAC, Ogg): upper-case names, in a fixed order.
@@ -292,4 +432,77 @@ fn probed_tags(path: &Path) -> Result<Vec<(String, String)>, String> {
             .map(|tag| (tag.raw.key.clone(), tag.raw.value.to_string()))
             .collect()
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A PNG's signature and IHDR chunk: `width`×`height`, 8-bit RGBA.
+    fn png_header(width: u32, height: u32) -> Vec<u8> {
+        let mut bytes = b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR".to_vec();
+        bytes.extend_from_slice(&width.to_be_bytes());
+        bytes.extend_from_slice(&height.to_be_bytes());
+        bytes.extend_from_slice(&[8, 6, 0, 0, 0, 0, 0, 0, 0]);
+        bytes
+    }
+
+    /// A JPEG's start, an APP0 segment, then a baseline frame header: 64×48, 3 components.
+    fn jpeg_header() -> Vec<u8> {
+        let mut bytes = vec![0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10];
+        bytes.extend_from_slice(b"JFIF\0\x01\x01\0\0\x01\0\x01\0\0");
+        bytes.extend_from_slice(&[0xFF, 0xC0, 0x00, 0x11, 8, 0x00, 0x30, 0x00, 0x40, 3]);
+        bytes.extend_from_slice(&[1, 0x22, 0, 2, 0x11, 1, 3, 0x11, 1, 0xFF, 0xD9]);
+        bytes
+    }
+
+    #[test]
+    fn a_cover_is_read_from_its_header_and_laid_out_as_flac_asks() {
+        let png = Picture::from_bytes(png_header(600, 500)).expect("a PNG");
+        assert_eq!(
+            (png.mime, png.width, png.height, png.depth),
+            ("image/png", 600, 500, 32)
+        );
+        let jpeg = Picture::from_bytes(jpeg_header()).expect("a JPEG");
+        assert_eq!(
+            (jpeg.mime, jpeg.width, jpeg.height, jpeg.depth),
+            ("image/jpeg", 64, 48, 24)
+        );
+        assert!(jpeg.describe().starts_with("JPEG 64×48"));
+        // RFC 9639 §8.8: type, MIME, description, width, height, depth, colours, data, each
+        // number 32-bit big-endian.
+        let block = jpeg.flac_block();
+        let word = |at: usize| u32::from_be_bytes(block[at..at + 4].try_into().expect("4"));
+        assert_eq!(word(0), 3, "front cover");
+        assert_eq!(word(4), 10);
+        assert_eq!(&block[8..18], b"image/jpeg");
+        assert_eq!(word(18), 0, "no description");
+        assert_eq!([word(22), word(26), word(30), word(34)], [64, 48, 24, 0]);
+        assert_eq!(word(38) as usize, jpeg.data.len());
+        assert_eq!(&block[42..], &jpeg.data[..]);
+        use base64::Engine;
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(jpeg.vorbis_comment())
+            .expect("base64");
+        assert_eq!(decoded, block);
+    }
+
+    #[test]
+    fn a_cover_that_is_no_jpeg_or_png_is_refused() {
+        let gif = b"GIF89a\x01\x00\x01\x00\x00\x00\x00".to_vec();
+        let refused = Picture::from_bytes(gif).expect_err("a GIF");
+        assert!(refused.contains("not a JPEG or PNG"), "{refused}");
+        let mut huge = png_header(4, 4);
+        huge.resize(MAX_PICTURE_BYTES + 1, 0);
+        assert!(Picture::from_bytes(huge).is_err());
+        let missing = Tags {
+            cover: Some("/nonexistent/cover.jpg".into()),
+            ..Tags::default()
+        };
+        let error = missing.picture().expect_err("no file");
+        assert!(
+            error.starts_with("cover art /nonexistent/cover.jpg"),
+            "{error}"
+        );
+    }
 }

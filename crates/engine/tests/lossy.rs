@@ -1,7 +1,8 @@
 //! Lossy deliverables end to end: each codec's master decodes, with Crest's decoders and with
 //! ffmpeg's (an independent reader; `scripts/install-system-deps --test` installs it), to the
 //! master's exact frame count, in time with the master (cross-correlation lag 0); the tags
-//! read back; a broken gapless header and decoded clipping are caught.
+//! read back, the cover art too (byte for byte, as ffmpeg extracts it); a broken gapless header
+//! and decoded clipping are caught.
 
 mod common;
 
@@ -86,6 +87,17 @@ fn make_at(
     sample_rate: Option<u32>,
     path: &Path,
 ) -> Mastered {
+    make_tagged(audio, settings, format, sample_rate, path, &tags())
+}
+
+fn make_tagged(
+    audio: &AudioBuffer,
+    settings: &ChainSettings,
+    format: Format,
+    sample_rate: Option<u32>,
+    path: &Path,
+    tags: &Tags,
+) -> Mastered {
     let cancel = AtomicBool::new(false);
     master(
         MasterRequest {
@@ -98,7 +110,7 @@ fn make_at(
             output: path,
             force: true,
             judged_lufs: None,
-            tags: Some(&tags()),
+            tags: Some(tags),
             codec_safe: None,
         },
         DecodeControl {
@@ -345,6 +357,128 @@ fn tags_read_back_in_every_codec() {
             }
         }
     }
+}
+
+/// A test card `width`×`height` as an image file (ffmpeg's encoder chooses by extension).
+fn test_card(path: &Path, width: u32, height: u32) -> Vec<u8> {
+    let size = format!("testsrc=size={width}x{height}");
+    let status = Command::new("ffmpeg")
+        .args([
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            &size,
+            "-frames:v",
+            "1",
+        ])
+        .arg(path)
+        .status()
+        .expect("ffmpeg runs");
+    assert!(status.success());
+    std::fs::read(path).expect("written")
+}
+
+/// The cover ffmpeg finds in `path` (its attached picture, copied out unchanged).
+fn extracted_cover(path: &Path, into: &Path) -> Vec<u8> {
+    let output = Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-i"])
+        .arg(path)
+        .args([
+            "-map",
+            "0:v:0",
+            "-c",
+            "copy",
+            "-frames:v",
+            "1",
+            "-f",
+            "image2",
+        ])
+        .arg(into)
+        .output()
+        .expect("ffmpeg runs");
+    assert!(
+        output.status.success(),
+        "{}: {}",
+        path.display(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    std::fs::read(into).expect("extracted")
+}
+
+#[test]
+fn cover_art_is_embedded_in_every_format_that_carries_one() {
+    let dir = scratch("lossy-cover");
+    let jpeg = test_card(&dir.join("cover.jpg"), 64, 48);
+    let png = test_card(&dir.join("cover.png"), 40, 40);
+    let audio = programme();
+    let formats = FORMATS
+        .map(Format::Lossy)
+        .into_iter()
+        .chain([Format::Flac24, Format::Wav24]);
+    for (n, format) in formats.enumerate() {
+        // JPEG and PNG by turns.
+        let (cover, image, kind) = if n % 2 == 0 {
+            ("cover.jpg", &jpeg, "mjpeg")
+        } else {
+            ("cover.png", &png, "png")
+        };
+        let tags = Tags {
+            cover: Some(dir.join(cover)),
+            ..tags()
+        };
+        let path = dir.join(format!("{n}.{}", format.extension()));
+        let made = make_tagged(&audio, &settings(), format, None, &path, &tags);
+        let name = format.describe();
+        let notes = made.report.notes.join(" ");
+        if format == Format::Wav24 {
+            // No standard place in WAV: left out, and the report says so.
+            assert!(
+                notes.contains("WAV has no standard place for cover art"),
+                "{notes}"
+            );
+            let streams = ffprobe(&path, &["-show_entries", "stream=codec_type"], "csv");
+            assert!(!streams.contains("video"), "{streams}");
+            continue;
+        }
+        assert!(
+            notes.contains("Cover art embedded as the front cover"),
+            "{name}: {notes}"
+        );
+        // ffmpeg finds it as the file's attached picture, the image's bytes unchanged.
+        let probed = ffprobe(
+            &path,
+            &[
+                "-select_streams",
+                "v:0",
+                "-show_entries",
+                "stream=codec_name,width,height:stream_disposition=attached_pic",
+            ],
+            "default=noprint_wrappers=1",
+        );
+        let (width, height) = if kind == "png" { (40, 40) } else { (64, 48) };
+        for field in [
+            format!("codec_name={kind}"),
+            format!("width={width}"),
+            format!("height={height}"),
+            "attached_pic=1".to_owned(),
+        ] {
+            assert!(probed.contains(&field), "{name}: {field} in\n{probed}");
+        }
+        let out = dir.join(format!("{n}-cover.{}", &cover[6..]));
+        assert!(
+            extracted_cover(&path, &out) == *image,
+            "{name}: the cover's bytes"
+        );
+        // The audio and the other tags are as without it.
+        assert!(
+            ffprobe_tags(&path).contains("title=café at night"),
+            "{name}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// The file at `path` with `edit` applied to its bytes, written beside it.

@@ -25,6 +25,7 @@ fn release_tags() -> Tags {
         genre: Some("Ambient".into()),
         isrc: Some("GBAAA2600001".into()),
         gain: Some(GainTags::measured(-9.25, -1.0, Some((-10.5, -0.8)))),
+        cover: None,
     }
 }
 

@@ -386,6 +386,7 @@ impl Album {
             genre: meta.genre.clone(),
             isrc: track.isrc.as_deref().map(super::normalized_isrc),
             gain: None,
+            cover: None,
         }
     }
 

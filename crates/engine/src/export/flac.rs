@@ -13,7 +13,7 @@ use std::io::{self, BufWriter, Seek, SeekFrom, Write};
 use libflac_sys as ffi;
 
 use crate::audio::AudioBuffer;
-use crate::tags::Tags;
+use crate::tags::{Picture, Tags};
 
 /// Frames handed to libFLAC per call.
 const CHUNK_FRAMES: usize = 8_192;
@@ -46,26 +46,68 @@ impl Encoder {
     }
 }
 
-/// A Vorbis comment block, deleted when dropped (after the encoder that wrote it finished).
-struct Comments(*mut ffi::FLAC__StreamMetadata);
+/// A metadata block, deleted when dropped (after the encoder that wrote it finished).
+struct Block(*mut ffi::FLAC__StreamMetadata);
 
-impl Drop for Comments {
+impl Drop for Block {
     fn drop(&mut self) {
         // SAFETY: made by FLAC__metadata_object_new, deleted once, here.
         unsafe { ffi::FLAC__metadata_object_delete(self.0) }
     }
 }
 
-impl Comments {
-    /// The tags as a VORBIS_COMMENT block (libFLAC writes its own vendor string).
-    fn of(tags: &Tags) -> Result<Self, String> {
+impl Block {
+    fn new(kind: ffi::FLAC__MetadataType) -> Result<Self, String> {
         // SAFETY: a valid type; a null return is checked.
-        let block = Self(unsafe {
-            ffi::FLAC__metadata_object_new(ffi::FLAC__METADATA_TYPE_VORBIS_COMMENT)
-        });
+        let block = Self(unsafe { ffi::FLAC__metadata_object_new(kind) });
         if block.0.is_null() {
-            return Err("libFLAC could not make a comment block (out of memory)".into());
+            return Err("libFLAC could not make a metadata block (out of memory)".into());
         }
+        Ok(block)
+    }
+
+    /// The front cover as a PICTURE block.
+    fn picture(picture: &Picture) -> Result<Self, String> {
+        let block = Self::new(ffi::FLAC__METADATA_TYPE_PICTURE)?;
+        let mut mime = std::ffi::CString::new(picture.mime)
+            .map_err(|_| "a MIME type with a NUL in it")?
+            .into_bytes_with_nul();
+        let mut data = picture.data.clone();
+        // SAFETY: a live picture block; the strings and data live for the calls and libFLAC
+        // copies them (copy = true); the fields set are plain numbers.
+        let taken = unsafe {
+            let fields = &mut (*block.0).data.picture;
+            fields.type_ = ffi::FLAC__STREAM_METADATA_PICTURE_TYPE_FRONT_COVER;
+            fields.width = picture.width;
+            fields.height = picture.height;
+            fields.depth = picture.depth;
+            fields.colors = 0;
+            ffi::FLAC__metadata_object_picture_set_mime_type(block.0, mime.as_mut_ptr().cast(), 1)
+                != 0
+                && ffi::FLAC__metadata_object_picture_set_data(
+                    block.0,
+                    data.as_mut_ptr(),
+                    data.len() as u32,
+                    1,
+                ) != 0
+        };
+        if !taken {
+            return Err("libFLAC could not take the cover art (out of memory)".into());
+        }
+        let mut violation: *const std::ffi::c_char = std::ptr::null();
+        // SAFETY: a live picture block; on failure libFLAC points `violation` at a static
+        // NUL-terminated string.
+        if unsafe { ffi::FLAC__metadata_object_picture_is_legal(block.0, &mut violation) } == 0 {
+            // SAFETY: as above.
+            let why = unsafe { CStr::from_ptr(violation) }.to_string_lossy();
+            return Err(format!("libFLAC refused the cover art: {why}"));
+        }
+        Ok(block)
+    }
+
+    /// The tags as a VORBIS_COMMENT block (libFLAC writes its own vendor string).
+    fn comments(tags: &Tags) -> Result<Self, String> {
+        let block = Self::new(ffi::FLAC__METADATA_TYPE_VORBIS_COMMENT)?;
         for (name, value) in tags.vorbis_comments() {
             let mut entry = format!("{name}={value}").into_bytes();
             let comment = ffi::FLAC__StreamMetadata_VorbisComment_Entry {
@@ -94,14 +136,19 @@ pub fn write(
     tags: Option<&Tags>,
     threads: usize,
 ) -> Result<(), String> {
-    // The comment block and the list of blocks outlive the encoder (declared before it, so
-    // dropped after it, whose deletion may still finish the stream): libFLAC keeps the
-    // pointers, not copies.
+    // The comment and picture blocks and the list of them outlive the encoder (declared
+    // before it, so dropped after it, whose deletion may still finish the stream): libFLAC
+    // keeps the pointers, not copies.
     let comments = tags
         .filter(|t| !t.is_empty())
-        .map(Comments::of)
+        .map(Block::comments)
         .transpose()?;
-    let mut blocks: Vec<*mut ffi::FLAC__StreamMetadata> = comments.iter().map(|c| c.0).collect();
+    let picture = match tags.map(Tags::picture).transpose()?.flatten() {
+        Some(picture) => Some(Block::picture(&picture)?),
+        None => None,
+    };
+    let mut blocks: Vec<*mut ffi::FLAC__StreamMetadata> =
+        comments.iter().chain(&picture).map(|c| c.0).collect();
     // SAFETY: no arguments; a null return is checked.
     let encoder = Encoder(unsafe { ffi::FLAC__stream_encoder_new() });
     if encoder.0.is_null() {

@@ -118,7 +118,7 @@ pub fn write(
         Err(_) => return Err("feeding FFmpeg failed".into()),
     }
     if let Some(tags) = tags {
-        mp4_tags(tags)
+        mp4_tags(tags)?
             .write_to_path(encoded.path())
             .map_err(|e| format!("the M4A tags: {e}"))?;
     }
@@ -127,8 +127,9 @@ pub fn write(
     file.flush().map_err(|e| e.to_string())
 }
 
-/// The release metadata as iTunes atoms; ISRC and the ReplayGain tags as freeform items.
-fn mp4_tags(tags: &Tags) -> Tag {
+/// The release metadata as iTunes atoms; ISRC and the ReplayGain tags as freeform items; the
+/// cover as `covr`.
+fn mp4_tags(tags: &Tags) -> Result<Tag, String> {
     let mut tag = Tag::default();
     let given = |value: &Option<String>| value.clone().filter(|v| !v.is_empty());
     if let Some(title) = given(&tags.title) {
@@ -178,5 +179,11 @@ fn mp4_tags(tags: &Tags) -> Tag {
             freeform("replaygain_album_peak", format!("{peak:.6}"));
         }
     }
-    tag
+    if let Some(picture) = tags.picture()? {
+        tag.set_artwork(match picture.mime {
+            "image/png" => mp4ameta::Img::png(picture.data),
+            _ => mp4ameta::Img::jpeg(picture.data),
+        });
+    }
+    Ok(tag)
 }

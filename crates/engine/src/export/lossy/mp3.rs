@@ -137,7 +137,7 @@ fn vbr_quality(level: u8) -> Quality {
 }
 
 /// The release metadata as an ID3v2.4 tag (UTF-8 text frames; ReplayGain as the TXXX frames
-/// players read).
+/// players read; the cover as an APIC frame).
 fn id3_tag(tags: &Tags) -> Result<Vec<u8>, String> {
     let mut tag = id3::Tag::new();
     let mut text = |id: &str, value: &Option<String>| {
@@ -166,6 +166,14 @@ fn id3_tag(tags: &Tags) -> Result<Vec<u8>, String> {
                 value,
             });
         }
+    }
+    if let Some(picture) = tags.picture()? {
+        tag.add_frame(id3::frame::Picture {
+            mime_type: picture.mime.to_owned(),
+            picture_type: id3::frame::PictureType::CoverFront,
+            description: String::new(),
+            data: picture.data,
+        });
     }
     if tag.frames().next().is_none() {
         return Ok(Vec::new());

@@ -68,7 +68,7 @@ pub fn write(
         )
         .map_err(io)?;
     writer
-        .write_packet(comments(tags), serial, PacketWriteEndInfo::EndPage, 0)
+        .write_packet(comments(tags)?, serial, PacketWriteEndInfo::EndPage, 0)
         .map_err(io)?;
 
     // The input, delayed by the pre-skip at the decoder, needs that many frames more, padded
@@ -121,8 +121,8 @@ fn head(channels: u8, pre_skip: u16) -> Vec<u8> {
 
 /// The comment header (RFC 7845 §5.2): the release metadata as Vorbis comments, the gains as
 /// R128_TRACK_GAIN / R128_ALBUM_GAIN (Q7.8 dB to −23 LUFS) instead of ReplayGain's tags, which
-/// the RFC asks Opus files not to carry.
-fn comments(tags: Option<&Tags>) -> Vec<u8> {
+/// the RFC asks Opus files not to carry; the cover as METADATA_BLOCK_PICTURE.
+fn comments(tags: Option<&Tags>) -> Result<Vec<u8>, String> {
     let mut fields: Vec<String> = Vec::new();
     if let Some(tags) = tags {
         for (name, value) in tags.vorbis_comments() {
@@ -141,6 +141,12 @@ fn comments(tags: Option<&Tags>) -> Vec<u8> {
                 fields.push(format!("R128_ALBUM_GAIN={}", q78(album)));
             }
         }
+        if let Some(picture) = tags.picture()? {
+            fields.push(format!(
+                "METADATA_BLOCK_PICTURE={}",
+                picture.vorbis_comment()
+            ));
+        }
     }
     let vendor = opus::version().as_bytes();
     let mut header = b"OpusTags".to_vec();
@@ -151,7 +157,7 @@ fn comments(tags: Option<&Tags>) -> Vec<u8> {
         header.extend_from_slice(&(field.len() as u32).to_le_bytes());
         header.extend_from_slice(field.as_bytes());
     }
-    header
+    Ok(header)
 }
 
 /// Decodes an Ogg Opus file (channel mapping family 0) as RFC 7845 asks of a player: the

@@ -33,8 +33,10 @@ pub fn write(
         target_quality: f32::from(quality) / 10.0,
     });
     if let Some(tags) = tags {
+        let picture = tags.picture()?.map(|picture| picture.vorbis_comment());
+        let cover = picture.map(|value| ("METADATA_BLOCK_PICTURE", value));
         builder
-            .comment_tags(tags.vorbis_comments())
+            .comment_tags(tags.vorbis_comments().into_iter().chain(cover))
             .map_err(vorbis)?;
     }
     let mut encoder = builder.build().map_err(vorbis)?;
