@@ -258,8 +258,9 @@ pub enum Command {
     Reference(Option<Box<Reference>>),
     /// The master as a codec decodes it (or none); the old one comes back.
     Codec(Option<Box<CodecCopy>>),
-    /// A version of the master in a slot (or none), replaced at once (the desk changes a
-    /// version only while it is not heard); the old one comes back.
+    /// A version of the master in a slot (or none); the old one comes back. One taken away
+    /// while heard plays on until the source has faded to another (a test that ends turns
+    /// back to the bar's source as its version goes).
     Version(VersionSlot, Option<Box<Version>>),
     /// A playback-system emulation (or none) in the monitor path, crossfaded in; the old one
     /// comes back.
@@ -419,6 +420,9 @@ pub struct Engine {
     codec_leaving: bool,
     /// The versions of the master, by [`VersionSlot`].
     versions: [Option<Box<Version>>; 2],
+    /// A version was taken away while heard: it plays on until the source has faded to
+    /// another, then goes back.
+    version_leaving: [bool; 2],
     /// Whether this block ran two chains (a swap), and the new chain's share of each frame.
     swapping: bool,
     swap_shares: Vec<f32>,
@@ -492,6 +496,7 @@ impl Engine {
             codec_fade: Ramp::done(),
             codec_leaving: false,
             versions: [None, None],
+            version_leaving: [false; 2],
             swapping: false,
             swap_shares: vec![1.0; MAX_BLOCK],
             master: block(),
@@ -633,12 +638,7 @@ impl Engine {
                     }
                 }
                 Command::Codec(copy) => self.replace_codec(copy),
-                Command::Version(slot, version) => {
-                    if let Some(old) = std::mem::replace(&mut self.versions[slot.index()], version)
-                    {
-                        self.send(Event::RetiredVersion(old));
-                    }
-                }
+                Command::Version(slot, version) => self.replace_version(slot, version),
                 Command::Emulation(stage) => {
                     if let Some(older) = self.monitor.set_emulation(stage) {
                         self.send(Event::RetiredEmulation(older));
@@ -943,6 +943,30 @@ impl Engine {
             if let Some(old) = self.codec.take() {
                 self.send(Event::RetiredCodec(old));
             }
+        }
+        for slot in VersionSlot::ALL {
+            let i = slot.index();
+            if self.version_leaving[i] && !self.monitor.hears(Source::Version(slot)) {
+                self.version_leaving[i] = false;
+                if let Some(old) = self.versions[i].take() {
+                    self.send(Event::RetiredVersion(old));
+                }
+            }
+        }
+    }
+
+    /// A new version in `slot` (or none): one taken away while heard plays on until the
+    /// source has faded to another; otherwise the old one goes back at once.
+    fn replace_version(&mut self, slot: VersionSlot, version: Option<Box<Version>>) {
+        let i = slot.index();
+        let heard = self.playing && self.monitor.hears(Source::Version(slot));
+        if version.is_none() && heard && self.versions[i].is_some() {
+            self.version_leaving[i] = true;
+            return;
+        }
+        self.version_leaving[i] = false;
+        if let Some(old) = std::mem::replace(&mut self.versions[i], version) {
+            self.send(Event::RetiredVersion(old));
         }
     }
 

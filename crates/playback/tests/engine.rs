@@ -19,7 +19,7 @@ use crest_engine::platform::Targets;
 use crest_engine::render::render_whole;
 use crest_playback::engine::{
     CodecCopy, Command, Engine, Event, Listen, LiveChain, MAX_BLOCK, Measured, Reference, Remote,
-    Source, SourceGains,
+    Source, SourceGains, Version, VersionSlot,
 };
 
 #[global_allocator]
@@ -470,6 +470,59 @@ fn the_codec_copy_plays_in_time_with_the_mix_through_seeks_and_loops() {
         events(&mut remote)
             .iter()
             .any(|e| matches!(e, Event::RetiredCodec(_)))
+    );
+}
+
+#[test]
+fn a_version_plays_in_time_and_fades_out_before_it_goes_back() {
+    let track = programme(3.0, 0.2);
+    let settings = ChainSettings::default();
+    let latency = Chain::new(&settings, RATE, MAX_BLOCK, 2)
+        .expect("chain")
+        .latency_frames();
+    // Another version of the master: the track at half level.
+    let half: Vec<Vec<f32>> = track
+        .channels()
+        .iter()
+        .map(|c| c.iter().map(|x| 0.5 * x).collect())
+        .collect();
+    let half = Arc::new(AudioBuffer::new(RATE, half).expect("version"));
+    let short = Arc::new(AudioBuffer::new(RATE, vec![vec![0.0; 10]; 2]).expect("short"));
+    assert!(Version::new(short, &track).is_none(), "another length");
+    let version = Version::new(Arc::clone(&half), &track).expect("fits");
+    let (mut engine, mut remote) = start(&track, &settings);
+    let second = VersionSlot::Second;
+    send(
+        &mut remote,
+        Command::Version(second, Some(Box::new(version))),
+    );
+    send(&mut remote, Command::Listen(Source::Version(second)));
+    send(&mut remote, Command::Play);
+    let heard = run(&mut engine, 480, 100);
+    // Past the switch's crossfade, the version `latency` frames late, as the master is.
+    for (k, &sample) in heard[0].iter().enumerate().skip(2_000) {
+        let expected = half.channel(0)[k - latency];
+        assert!((sample - expected).abs() < 1e-6, "frame {k}");
+    }
+    // Taken away while heard, as the source turns back to the master: it plays on through
+    // the crossfade (no step to silence), then comes back to be dropped off the audio thread.
+    send(&mut remote, Command::Listen(Source::Master));
+    send(&mut remote, Command::Version(second, None));
+    let after = run(&mut engine, 480, 10);
+    let played = heard[0].len();
+    let master = |k: usize| track.channel(0)[played + k - latency];
+    let version = |k: usize| half.channel(0)[played + k - latency];
+    for (k, &sample) in after[0].iter().enumerate().take(480) {
+        let (low, high) = (master(k).min(version(k)), master(k).max(version(k)));
+        assert!(
+            sample >= low - 1e-6 && sample <= high + 1e-6,
+            "frame {k}: {sample} outside {low}..{high}"
+        );
+    }
+    assert!(
+        events(&mut remote)
+            .iter()
+            .any(|e| matches!(e, Event::RetiredVersion(_)))
     );
 }
 

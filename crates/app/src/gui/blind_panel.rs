@@ -70,6 +70,9 @@ pub enum Prepared {
 /// and their versions, the reference's name once loaded, the codec copy's name once ready.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Offered<'a> {
+    /// The master is rendered for the settings on the desk: the level every side is matched
+    /// to is known.
+    pub master_ready: bool,
     /// The snapshots other than the active one (the master) that hold settings.
     pub snapshots: [bool; 4],
     /// What each version slot ([`VersionSlot`]) holds.
@@ -252,7 +255,8 @@ impl BlindPanel {
             BlindMsg::Trials(trials) if self.running.is_none() => self.trials = trials,
             BlindMsg::Start if self.running.is_none() => {
                 let (a_name, b_name) = (offered.name(self.a)?, offered.name(self.b)?);
-                let playable = offered.playable(self.a, VersionSlot::First)
+                let playable = offered.master_ready
+                    && offered.playable(self.a, VersionSlot::First)
                     && offered.playable(self.b, VersionSlot::Second);
                 if self.a == self.b || !playable {
                     return None;
@@ -340,6 +344,7 @@ impl BlindPanel {
             )
         };
         let ready = self.a != self.b
+            && offered.master_ready
             && offered.playable(self.a, VersionSlot::First)
             && offered.playable(self.b, VersionSlot::Second);
         let controls = row![
@@ -413,6 +418,11 @@ impl BlindPanel {
         .spacing(4);
         if let Some(preparing) = preparing {
             panel = panel.push(text(preparing).size(13));
+        } else if !offered.master_ready {
+            panel = panel.push(
+                text("Waiting for the master's render (the level every side is matched to)…")
+                    .size(13),
+            );
         }
         // The last few results, newest first.
         for result in self.history.iter().rev().take(3) {
@@ -501,6 +511,7 @@ mod tests {
     use super::*;
 
     const BOTH: Offered = Offered {
+        master_ready: true,
         snapshots: [false; 4],
         versions: [Prepared::Empty; 2],
         reference: None,
@@ -617,7 +628,6 @@ mod tests {
             ..preparing
         };
         assert_eq!(panel.update(BlindMsg::Start, &crossed), None);
-        // The active snapshot (the master) is not offered as a snapshot.
         let ready = Offered {
             versions: [
                 Prepared::Ready { snapshot: 1 },
@@ -625,11 +635,16 @@ mod tests {
             ],
             ..preparing
         };
-        assert_eq!(ready.name(Candidate::Snapshot(0)), None);
         assert_eq!(
             ready.name(Candidate::Snapshot(2)).as_deref(),
             Some("Snapshot C")
         );
+        // Nor while the master the sides are matched to is being rendered.
+        let unmatched = Offered {
+            master_ready: false,
+            ..ready
+        };
+        assert_eq!(panel.update(BlindMsg::Start, &unmatched), None);
         assert_eq!(panel.update(BlindMsg::Start, &ready), Some(Action::Started));
         panel.assign(vec![false]);
         let hear = |panel: &mut BlindPanel, hear| panel.update(BlindMsg::Hear(hear), &ready);

@@ -450,13 +450,14 @@ impl Session {
             || self.rendering.is_some()
             || self.opening.is_some()
             || self.export.running.is_some()
+            || self.version_rendering()
             || self
                 .settle_until
                 .is_some_and(|until| std::time::Instant::now() < until)
     }
 
     /// The transport stopped: keep reading the meters a moment while they fall.
-    fn settle(&mut self) {
+    pub(super) fn settle(&mut self) {
         self.settle_until = Some(std::time::Instant::now() + SETTLE);
     }
 

@@ -48,6 +48,7 @@ pub type RenderedVersion = Result<(Arc<AudioBuffer>, Measured), String>;
 /// settings while the new one is prepared).
 fn offered(
     monitor: &Monitor,
+    master_ready: bool,
     codec_current: bool,
     snapshots: [bool; 4],
     versions: [Prepared; 2],
@@ -60,6 +61,7 @@ fn offered(
         .and_then(|id| CODECS.iter().find(|(i, _)| *i == id))
         .map(|(_, name)| *name);
     Offered {
+        master_ready,
         snapshots,
         versions,
         reference: monitor.reference.as_deref(),
@@ -97,6 +99,7 @@ impl Session {
     pub(super) fn blind_offered(&self) -> Offered<'_> {
         offered(
             &self.monitor,
+            self.master_is_current(),
             self.codec_copy_is_current(),
             self.snapshots_offered(),
             self.versions_prepared(),
@@ -126,6 +129,14 @@ impl Session {
             },
             _ => Prepared::Empty,
         })
+    }
+
+    /// A version is being rendered (its progress is shown: the desk ticks).
+    pub(super) fn version_rendering(&self) -> bool {
+        self.versions
+            .iter()
+            .flatten()
+            .any(|version| matches!(version.state, VersionState::Rendering(_)))
     }
 
     /// Each version's loudness, where it is ready (the level it is matched at).
@@ -173,8 +184,11 @@ impl Session {
         }
         let mut tasks = Vec::new();
         let mut changed = false;
+        let [(_, a), (_, b)] = self.blind.chosen();
         for (slot, candidate) in self.blind.chosen() {
             let wanted = match candidate {
+                // The same snapshot on both sides is no test: not rendered twice.
+                Candidate::Snapshot(_) if slot == VersionSlot::Second && a == b => None,
                 Candidate::Snapshot(snapshot) if self.blind.open => self
                     .snapshots
                     .held(snapshot)
@@ -217,6 +231,8 @@ impl Session {
         }
         if changed {
             self.send_gains();
+            // The player hands back what it no longer holds on its next reads.
+            self.settle();
         }
         Task::batch(tasks)
     }
@@ -263,15 +279,24 @@ impl Session {
             return;
         }
         match result {
-            Ok((audio, measured)) => {
-                version.state = VersionState::Ready {
-                    audio: Arc::clone(audio),
-                    measured: *measured,
-                };
-                let version = Version::new(Arc::clone(audio), &self.audio);
-                self.send(Command::Version(slot, version.map(Box::new)));
-                self.send_gains();
-            }
+            Ok((audio, measured)) => match Version::new(Arc::clone(audio), &self.audio) {
+                Some(playable) => {
+                    version.state = VersionState::Ready {
+                        audio: Arc::clone(audio),
+                        measured: *measured,
+                    };
+                    self.send(Command::Version(slot, Some(Box::new(playable))));
+                    self.send_gains();
+                }
+                None => {
+                    version.state = VersionState::Failed;
+                    let name = SNAPSHOT_NAMES[version.snapshot];
+                    self.say(format!(
+                        "Snapshot {name} cannot be a side of the blind test: its master is not \
+                         the track's rate, channels and length."
+                    ));
+                }
+            },
             Err(error) => {
                 version.state = VersionState::Failed;
                 let name = SNAPSHOT_NAMES[version.snapshot];
@@ -306,6 +331,7 @@ impl Session {
         let (snapshots, versions) = (self.snapshots_offered(), self.versions_prepared());
         let offered = offered(
             &self.monitor,
+            self.master_is_current(),
             self.codec_copy_is_current(),
             snapshots,
             versions,

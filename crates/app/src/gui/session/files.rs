@@ -92,6 +92,8 @@ impl Session {
             Source::Reference | Source::Codec | Source::CodecLoss => {
                 self.pending_source = Some(m.source);
             }
+            // Only a blind test plays a version: never the bar's choice.
+            Source::Version(_) => tasks.push(self.monitor(MonitorMsg::Source(Source::Master))),
             source => tasks.push(self.monitor(MonitorMsg::Source(source))),
         }
         Task::batch(tasks)
