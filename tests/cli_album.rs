@@ -279,3 +279,119 @@ fn check_and_export_give_the_overview_gapless_files_a_cue_sheet_and_exact_gaps()
     assert!(String::from_utf8_lossy(&again.stderr).contains("exists"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The first video stream ffprobe finds in `path`: "codec,width,height" ("" for none).
+fn attached_picture(path: &Path) -> String {
+    let probed = std::process::Command::new("ffprobe")
+        .args(["-v", "error", "-select_streams", "v:0", "-show_entries"])
+        .args(["stream=codec_name,width,height", "-of", "csv=p=0"])
+        .arg(path)
+        .output()
+        .expect("ffprobe runs (scripts/install-system-deps --test installs it)");
+    String::from_utf8_lossy(&probed.stdout).trim().to_owned()
+}
+
+#[test]
+fn the_albums_cover_is_embedded_in_every_track_file() {
+    let dir = scratch("album-cover");
+    demo_mixes(&dir);
+    std::fs::create_dir_all(dir.join("art")).expect("a folder");
+    let made = std::process::Command::new("ffmpeg")
+        .args([
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=50x50",
+        ])
+        .args(["-frames:v", "1", "art/cover.png"])
+        .current_dir(&dir)
+        .status()
+        .expect("ffmpeg runs");
+    assert!(made.success());
+    std::fs::write(dir.join("notes.txt"), "liner notes").expect("written");
+    // A cover that is no image is refused at once, naming the flag.
+    let refused = crest(
+        &[
+            "album",
+            "init",
+            "bad.crest-album.json",
+            "one.wav",
+            "--cover",
+            "notes.txt",
+        ],
+        &dir,
+    );
+    assert!(!refused.status.success());
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        said.contains("--cover: cover art notes.txt: not a JPEG or PNG"),
+        "{said}"
+    );
+    let _ = json_of(&crest(
+        &[
+            "album",
+            "init",
+            "demo.crest-album.json",
+            "one.wav",
+            "three.wav",
+            "--cover",
+            "art/cover.png",
+            "--json",
+        ],
+        &dir,
+    ));
+    // Kept relative to the album's folder, as the tracks are.
+    let album = Album::load(&dir.join("demo.crest-album.json")).expect("an album");
+    assert_eq!(
+        album.metadata.cover.as_deref(),
+        Some(Path::new("art/cover.png"))
+    );
+    let exported = json_of(&crest(
+        &[
+            "album",
+            "export",
+            "demo.crest-album.json",
+            "-o",
+            "out",
+            "--format",
+            "flac16",
+            "--continuous",
+            "--json",
+        ],
+        &dir,
+    ));
+    assert_eq!(exported["passed"], true);
+    // The continuous file is named after the album (its folder's name here).
+    let continuous = format!("{}.flac", album.metadata.title);
+    for name in ["01 one.flac", "02 three.flac", continuous.as_str()] {
+        assert_eq!(
+            attached_picture(&dir.join("out").join(name)),
+            "png,50,50",
+            "{name}"
+        );
+    }
+    // The same flag on a single master.
+    let master = crest(
+        &[
+            "master",
+            "one.wav",
+            "-o",
+            "one.mp3",
+            "--delivery",
+            "mp3-320",
+            "--cover",
+            "art/cover.png",
+        ],
+        &dir,
+    );
+    assert!(
+        master.status.success(),
+        "{}",
+        String::from_utf8_lossy(&master.stderr)
+    );
+    assert_eq!(attached_picture(&dir.join("one.mp3")), "png,50,50");
+    let _ = std::fs::remove_dir_all(&dir);
+}

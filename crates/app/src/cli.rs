@@ -153,6 +153,10 @@ pub struct TagArgs {
     /// International Standard Recording Code (CC-XXX-YY-NNNNN; hyphens optional).
     #[arg(long)]
     pub isrc: Option<String>,
+    /// The front cover, a JPEG or PNG embedded in every format that carries one (FLAC, MP3,
+    /// Ogg Vorbis, Opus, M4A; WAV has no standard place for it).
+    #[arg(long, value_name = "IMAGE")]
+    pub cover: Option<std::path::PathBuf>,
 }
 
 impl TagArgs {
@@ -172,6 +176,10 @@ impl TagArgs {
             .map(checked_isrc)
             .transpose()
             .map_err(|e| format!("--isrc: {e}"))?;
+        // Refused now, not after the render.
+        if let Some(cover) = &self.cover {
+            crest_engine::tags::Picture::read(cover).map_err(|e| format!("--cover: {e}"))?;
+        }
         Ok(crest_engine::tags::Tags {
             title: self.title.clone(),
             artist: self.artist.clone(),
@@ -183,7 +191,7 @@ impl TagArgs {
             genre: self.genre.clone(),
             isrc,
             gain: None,
-            cover: None,
+            cover: self.cover.clone(),
         })
     }
 }

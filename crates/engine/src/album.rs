@@ -75,6 +75,10 @@ pub struct AlbumMetadata {
     /// UPC-A (12 digits) or EAN-13 (13 digits), check digit included.
     pub upc: Option<String>,
     pub catalogue_number: Option<String>,
+    /// The front cover (JPEG or PNG), embedded in every file that carries one: absolute, or
+    /// relative to the album file's folder.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cover: Option<PathBuf>,
 }
 
 /// How the tracks' loudness is decided.
@@ -310,6 +314,16 @@ impl Album {
         } else {
             folder.join(source)
         }
+    }
+
+    /// The cover's file, for the album file in `folder`.
+    pub fn cover_path(&self, folder: &Path) -> Option<PathBuf> {
+        let cover = self.metadata.cover.as_ref()?;
+        Some(if cover.is_absolute() {
+            cover.clone()
+        } else {
+            folder.join(cover)
+        })
     }
 
     /// The tracks whose source is not there (by index), for the album file in `folder`.

@@ -113,6 +113,9 @@ pub struct InitArgs {
     /// The album chain (a chain preset; default: `crest master`'s gentle chain).
     #[arg(long)]
     pub chain: Option<PathBuf>,
+    /// The front cover, a JPEG or PNG embedded in every file that carries one.
+    #[arg(long, value_name = "IMAGE")]
+    pub cover: Option<PathBuf>,
     /// Replace the album file when it exists.
     #[arg(long)]
     pub force: bool,
@@ -263,6 +266,20 @@ fn init(args: &InitArgs) -> Result<String, String> {
         Some(path) => super::read_chain(path)?,
         None => ChainSettings::gentle_master(),
     };
+    let cover = match &args.cover {
+        Some(cover) => {
+            crest_engine::tags::Picture::read(cover).map_err(|e| format!("--cover: {e}"))?;
+            let absolute =
+                std::path::absolute(cover).map_err(|e| format!("{}: {e}", cover.display()))?;
+            // Inside the album's folder, relative to it (as the tracks are).
+            Some(
+                absolute
+                    .strip_prefix(&folder)
+                    .map_or_else(|_| absolute.clone(), Path::to_path_buf),
+            )
+        }
+        None => None,
+    };
     let title = args.title.clone().unwrap_or_else(|| {
         folder
             .file_name()
@@ -272,6 +289,7 @@ fn init(args: &InitArgs) -> Result<String, String> {
         AlbumMetadata {
             title,
             artist: args.artist.clone(),
+            cover,
             ..AlbumMetadata::default()
         },
         chain,
@@ -300,6 +318,11 @@ fn export(args: &ExportArgs) -> Result<(String, bool), String> {
     let (mut album, folder) = read_album(&args.album)?;
     let (format, rate, dither) = delivery_of(&args.delivery, &mut album)?;
     std::fs::create_dir_all(&args.output).map_err(|e| format!("{}: {e}", args.output.display()))?;
+    let cover = album.cover_path(&folder);
+    // A cover that cannot be embedded is refused before the work, not after it.
+    if let Some(cover) = &cover {
+        crest_engine::tags::Picture::read(cover)?;
+    }
     let request = ReleaseRequest {
         folder: &args.output,
         format,
@@ -308,6 +331,7 @@ fn export(args: &ExportArgs) -> Result<(String, bool), String> {
         cue: args.cue,
         force: args.force,
         cd: args.delivery.delivery.as_deref() == Some("cd"),
+        cover: cover.as_deref(),
     };
     let sources: Vec<PathBuf> = (0..album.tracks.len())
         .map(|n| album.source_path(n, &folder))

@@ -1596,6 +1596,8 @@ pub struct ExportOrder {
     pub replace: bool,
     pub cd: bool,
     pub limits: DecodeLimits,
+    /// The cover art's file, embedded in every file.
+    pub cover: Option<PathBuf>,
 }
 
 impl ExportOrder {
@@ -1629,6 +1631,7 @@ impl ExportOrder {
             replace: panel.replace,
             cd: preset.as_ref().is_some_and(|p| p.id == "cd"),
             limits: screen.limits.clone(),
+            cover: screen.album.cover_path(&screen.folder),
         }
     }
 
@@ -1655,6 +1658,7 @@ impl ExportOrder {
             cue: self.cue,
             force: self.replace,
             cd: self.cd,
+            cover: self.cover.as_deref(),
         }
     }
 
@@ -1671,6 +1675,10 @@ impl ExportOrder {
         self.paths()
             .check(&sources, self.replace)
             .map_err(|e| e.to_string())?;
+        // A cover that cannot be embedded is refused before the work, not after it.
+        if let Some(cover) = &self.cover {
+            crest_engine::tags::Picture::read(cover)?;
+        }
         let progress = |f: f64| job.set_progress(0.8 * f);
         let mastered = master_sequence(
             &self.sequence_request(),

@@ -48,6 +48,11 @@ pub enum ExportMsg {
     CodecSafe(bool),
     /// Release metadata typed into one of its fields.
     Tag(TagField, String),
+    /// Choose the cover art in a file dialog.
+    BrowseCover,
+    CoverPicked(Picked),
+    /// No cover art.
+    ClearCover,
     Start,
     Cancel,
     Done(Arc<Vec<Outcome>>),
@@ -171,6 +176,9 @@ pub struct ExportDialog {
     pub codec_safe: bool,
     /// What is typed into the release metadata fields, in [`TagField::ALL`]'s order.
     pub tag_texts: [String; 6],
+    /// The cover art's file, and what it is ("JPEG 3000×3000, 1.2 MB") or why it cannot be
+    /// embedded.
+    pub cover: Option<(PathBuf, Result<String, String>)>,
     pub running: Option<Arc<Job>>,
     pub outcomes: Vec<Outcome>,
     /// A plain message (no folder, a dialog that could not open).
@@ -247,6 +255,7 @@ impl ExportDialog {
             outcomes: Vec::new(),
             notice: None,
             tag_texts: Default::default(),
+            cover: None,
         }
     }
 
@@ -292,8 +301,12 @@ impl ExportDialog {
             track_total: track.and_then(|(_, total)| total),
             year,
             isrc,
+            cover: self.cover.as_ref().map(|(path, _)| path.clone()),
             ..Tags::default()
         };
+        if let Some((_, Err(problem))) = &self.cover {
+            problems.push(problem.clone());
+        }
         (tags, problems)
     }
 
@@ -347,6 +360,15 @@ impl ExportDialog {
             tags.year.map(|y| y.to_string()).unwrap_or_default(),
             tags.isrc.clone().unwrap_or_default(),
         ];
+        self.set_cover(tags.cover.clone());
+    }
+
+    /// The cover art to embed (none: none), read to say what it is or why it cannot be.
+    pub fn set_cover(&mut self, cover: Option<PathBuf>) {
+        self.cover = cover.map(|path| {
+            let read = crest_engine::tags::Picture::read(&path).map(|p| p.describe());
+            (path, read)
+        });
     }
 
     /// The files the current choices write, from what the desk has.
@@ -435,6 +457,13 @@ impl ExportDialog {
             ExportMsg::Replace(on) => self.replace = on,
             ExportMsg::CodecSafe(on) => self.codec_safe = on,
             ExportMsg::Tag(field, text) => self.tag_texts[field as usize] = text,
+            ExportMsg::CoverPicked(picked) => match picked {
+                Picked::Path(path) => self.set_cover(Some(path)),
+                Picked::Cancelled => {}
+                // The desk asks for the path typed instead.
+                Picked::Unavailable => return Some(ExportMsg::CoverPicked(Picked::Unavailable)),
+            },
+            ExportMsg::ClearCover => self.cover = None,
             ExportMsg::Browsed(picked) => match picked {
                 Picked::Path(path) => {
                     if let Some(folder) = path.parent() {
@@ -460,6 +489,44 @@ impl ExportDialog {
             other => return Some(other),
         }
         None
+    }
+
+    /// The cover art: its file and what it is, or a button to choose one.
+    fn cover_row(&self) -> Element<'_, ExportMsg> {
+        let choose = button(text("Cover art…").size(13))
+            .padding([3, 10])
+            .style(button::secondary)
+            .on_press(ExportMsg::BrowseCover);
+        match &self.cover {
+            None => row![
+                choose,
+                text("none (JPEG or PNG; every format but WAV carries it)")
+                    .size(13)
+                    .color(style::MUTED),
+            ],
+            Some((path, read)) => {
+                let name = path.file_name().map_or_else(
+                    || path.display().to_string(),
+                    |n| n.to_string_lossy().into(),
+                );
+                let (said, color) = match read {
+                    Ok(what) => (format!("{name}: {what}"), style::MUTED),
+                    // Why, under the fields (Export waits for it).
+                    Err(_) => (name, style::WARNING),
+                };
+                row![
+                    choose,
+                    text(said).size(13).color(color),
+                    button(text("Remove").size(13))
+                        .padding([3, 10])
+                        .style(button::text)
+                        .on_press(ExportMsg::ClearCover),
+                ]
+            }
+        }
+        .spacing(8)
+        .align_y(Alignment::Center)
+        .into()
     }
 
     pub fn view(&self, judged: Judged<'_>) -> Element<'_, ExportMsg> {
@@ -594,6 +661,7 @@ impl ExportDialog {
                         .width(Length::Fixed(field.width())),
                 )
             }),
+            self.cover_row(),
         ]
         .spacing(6);
         let tags_problem = self.tags().err();

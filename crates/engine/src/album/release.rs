@@ -32,6 +32,8 @@ pub struct ReleaseRequest<'a> {
     pub force: bool,
     /// A CD delivery (the CUE sheet states the first track's 2 s pre-gap).
     pub cd: bool,
+    /// The cover art's file (see [`Album::cover_path`]), embedded in every file.
+    pub cover: Option<&'a Path>,
 }
 
 /// The names an album's files get.
@@ -273,7 +275,8 @@ pub fn write_release(
         .album_integrated_lufs
         .zip(overview.album_true_peak_dbtp);
     let write = |prepared: Prepared, path: &Path, tags: &Tags| {
-        let tags = with_gain(tags, &prepared.measured, album_gain);
+        let mut tags = with_gain(tags, &prepared.measured, album_gain);
+        tags.cover = request.cover.map(Path::to_path_buf);
         export::write_partial(
             prepared,
             &ExportRequest {

@@ -122,6 +122,17 @@ impl Session {
         Ask::save("Export the master to", "Audio", dialog::audio(), suggested)
     }
 
+    /// What choosing the cover art asks for: an image, from the track's folder.
+    fn cover_ask(&self) -> Ask {
+        let folder = dialog::beside(self.source.as_deref());
+        Ask::open(
+            "Choose the cover art",
+            "Images",
+            vec!["jpg", "jpeg", "png"],
+            folder,
+        )
+    }
+
     pub(super) fn export(&mut self, message: ExportMsg) -> (Task<Message>, Option<Event>) {
         let finished = matches!(message, ExportMsg::Done(_));
         let Some(message) = self.export.update(message) else {
@@ -167,6 +178,12 @@ impl Session {
             }),
             ExportMsg::Browsed(Picked::Unavailable) => self.type_path(self.export_ask(), |p| {
                 Message::Export(ExportMsg::Browsed(p))
+            }),
+            ExportMsg::BrowseCover => Task::perform(dialog::pick(self.cover_ask()), |picked| {
+                Message::Export(ExportMsg::CoverPicked(picked))
+            }),
+            ExportMsg::CoverPicked(Picked::Unavailable) => self.type_path(self.cover_ask(), |p| {
+                Message::Export(ExportMsg::CoverPicked(p))
             }),
             ExportMsg::OpenFolder => {
                 let folder = self.export.folder.trim().to_owned();

@@ -342,3 +342,76 @@ fn a_codec_safe_export_checks_each_file_through_the_channels_codecs() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn cover_art_chosen_in_the_dialog_is_embedded_and_kept_in_the_session() {
+    let dir = scratch("export-cover");
+    // A 64×48 test card (as the file dialog would hand it over), and a file that is no image.
+    let cover = dir.join("cover.jpg");
+    let made = std::process::Command::new("ffmpeg")
+        .args([
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=64x48",
+        ])
+        .args(["-frames:v", "1"])
+        .arg(&cover)
+        .status()
+        .expect("ffmpeg runs (scripts/install-system-deps --test installs it)");
+    assert!(made.success());
+    let not_image = dir.join("notes.jpg");
+    std::fs::write(&not_image, "liner notes").expect("written");
+    let mut desk = ready();
+    apply(&mut desk, [Message::Session(S::Target(Some(-14.0)))]);
+    open_export(&mut desk, &dir, "covered");
+    let _ = desk.update(Message::Session(S::Export(ExportMsg::Format(
+        crest_engine::export::Format::Flac24,
+    ))));
+    // Offered under the metadata fields (scrolled to in an 800-px window).
+    assert!(window(&desk).find("Cover art…").is_ok());
+    // A file that is no JPEG or PNG is said, and the export waits.
+    let picked = |path: &std::path::Path| {
+        Message::Session(S::Export(ExportMsg::CoverPicked(Picked::Path(
+            path.to_owned(),
+        ))))
+    };
+    let _ = desk.update(picked(&not_image));
+    let mut ui = window(&desk);
+    assert!(ui.find(starting("cover art ")).is_ok());
+    let _ = ui.click("Export");
+    assert!(ui.into_messages().next().is_none(), "the export waits");
+    let _ = desk.update(picked(&cover));
+    assert!(window(&desk).find("cover.jpg: JPEG 64×48, 0.0 MB").is_ok());
+    click(&mut desk, "Export");
+    run_export(&mut desk);
+    let outcome = &session(&desk).export.outcomes[0];
+    let report = outcome.result.as_ref().expect("written");
+    assert!(
+        report
+            .notes
+            .iter()
+            .any(|n| n.starts_with("Cover art embedded as the front cover: JPEG 64×48")),
+        "{:?}",
+        report.notes
+    );
+    // ffmpeg finds it: the file's attached picture, at its size.
+    let probed = std::process::Command::new("ffprobe")
+        .args(["-v", "error", "-select_streams", "v:0", "-show_entries"])
+        .args(["stream=codec_name,width,height", "-of", "csv=p=0"])
+        .arg(dir.join("covered.flac"))
+        .output()
+        .expect("ffprobe runs");
+    assert_eq!(
+        String::from_utf8_lossy(&probed.stdout).trim(),
+        "mjpeg,64,48"
+    );
+    // The session keeps it; Remove takes it away.
+    assert_eq!(session(&desk).to_file().export.tags.cover, Some(cover));
+    let _ = desk.update(Message::Session(S::Export(ExportMsg::ClearCover)));
+    assert_eq!(session(&desk).to_file().export.tags.cover, None);
+    let _ = std::fs::remove_dir_all(&dir);
+}
