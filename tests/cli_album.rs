@@ -349,19 +349,23 @@ fn the_albums_cover_is_embedded_in_every_track_file() {
         album.metadata.cover.as_deref(),
         Some(Path::new("art/cover.png"))
     );
+    // Exported from another folder: the cover is found beside the album, not the caller.
+    let elsewhere = dir.join("elsewhere");
+    std::fs::create_dir_all(&elsewhere).expect("a folder");
+    let (album_file, out) = (dir.join("demo.crest-album.json"), dir.join("out"));
     let exported = json_of(&crest(
         &[
             "album",
             "export",
-            "demo.crest-album.json",
+            album_file.to_str().expect("a path"),
             "-o",
-            "out",
+            out.to_str().expect("a path"),
             "--format",
             "flac16",
             "--continuous",
             "--json",
         ],
-        &dir,
+        &elsewhere,
     ));
     assert_eq!(exported["passed"], true);
     // The continuous file is named after the album (its folder's name here).

@@ -806,6 +806,13 @@ pub fn write_partial(
         join,
     )?;
     let encode_s = started.elapsed().as_secs_f64();
+    let cover_bytes = match (format.lossy(), request.tags.map(Tags::picture)) {
+        (Some(lossy), Some(Ok(Some(picture)))) => picture.embedded_bytes(matches!(
+            lossy.codec(),
+            lossy::Codec::Vorbis | lossy::Codec::Opus
+        )),
+        _ => 0,
+    };
     // Flushed to the disk before it may be renamed into place. The flush waits on the disk,
     // not the processor, so it runs beside the verification, which reads the file back from
     // memory.
@@ -821,6 +828,7 @@ pub fn write_partial(
                 &exact,
                 measured.integrated_lufs,
                 cancel,
+                cover_bytes,
             )
             .map(|check| decoded = Some(check))
             .map_err(|reason| {

@@ -190,6 +190,13 @@ fn master_with_margin(
 ) -> Result<Mastered, MasterError> {
     let RenderControl { progress, cancel } = control;
     check_destinations(request.output, request.source_path, request.force)?;
+    // Cover art that cannot be embedded is refused before the render, not after it.
+    if let Some(Err(reason)) = request.tags.map(Tags::picture) {
+        return Err(MasterError::Export(ExportError::Encode {
+            path: request.output.to_owned(),
+            reason,
+        }));
+    }
     let removed_partials = files::remove_stale_partials(&files::folder_of(request.output));
     let source = request.audio.audio();
     if let Some(reason) = request.format.refuses_channels(source.channel_count()) {

@@ -34,9 +34,10 @@ pub struct Tags {
     pub cover: Option<PathBuf>,
 }
 
-/// The largest picture embedded: a FLAC metadata block's length has 24 bits (16 MiB, the
-/// picture block's own fields included).
-pub const MAX_PICTURE_BYTES: usize = (1 << 24) - 4_096;
+/// The largest picture embedded (12 MB): Ogg carries it base64 in its comment packet, 4/3 its
+/// size, which must stay under the 16 MiB a packet may have in players' demuxers (symphonia
+/// refuses more), and a FLAC metadata block's length has 24 bits.
+pub const MAX_PICTURE_BYTES: usize = 12_000_000;
 
 /// Cover art as it is embedded: the image file's bytes, unchanged, and what the picture
 /// blocks say about it.
@@ -54,8 +55,25 @@ pub struct Picture {
 impl Picture {
     /// Reads a cover from `path`: a JPEG or PNG image, up to [`MAX_PICTURE_BYTES`].
     pub fn read(path: &Path) -> Result<Self, String> {
-        let data = std::fs::read(path).map_err(|e| format!("cover art {}: {e}", path.display()))?;
-        Self::from_bytes(data).map_err(|e| format!("cover art {}: {e}", path.display()))
+        use std::io::Read;
+        let failed = |e: String| format!("cover art {}: {e}", path.display());
+        let file = std::fs::File::open(path).map_err(|e| failed(e.to_string()))?;
+        // Never more than one byte over the limit in memory, whatever was picked.
+        let mut data = Vec::new();
+        file.take(MAX_PICTURE_BYTES as u64 + 1)
+            .read_to_end(&mut data)
+            .map_err(|e| failed(e.to_string()))?;
+        Self::from_bytes(data).map_err(failed)
+    }
+
+    /// The bytes the picture takes in a file (in Ogg, its picture block base64), for telling
+    /// the audio's bit rate from the file's size.
+    pub fn embedded_bytes(&self, ogg: bool) -> u64 {
+        if ogg {
+            (self.flac_block().len() as u64).div_ceil(3) * 4
+        } else {
+            self.data.len() as u64
+        }
     }
 
     /// A cover from an image file's bytes.
@@ -68,8 +86,8 @@ impl Picture {
         };
         if data.len() > MAX_PICTURE_BYTES {
             return Err(format!(
-                "{:.1} MB, more than a FLAC picture block holds ({} MB)",
-                data.len() as f64 / 1e6,
+                "over {} MB, more than every format can carry (Ogg's comment packet holds \
+                 16 MiB of base64)",
                 MAX_PICTURE_BYTES / 1_000_000
             ));
         }
@@ -114,19 +132,20 @@ impl Picture {
         base64::engine::general_purpose::STANDARD.encode(self.flac_block())
     }
 
-    /// "JPEG 3000×3000, 1.2 MB".
+    /// "JPEG 3000×3000, 1.2 MB" (kB under a megabyte).
     pub fn describe(&self) -> String {
         let kind = if self.mime == "image/png" {
             "PNG"
         } else {
             "JPEG"
         };
-        format!(
-            "{kind} {}×{}, {:.1} MB",
-            self.width,
-            self.height,
-            self.data.len() as f64 / 1e6
-        )
+        let bytes = self.data.len() as f64;
+        let size = if bytes < 1e6 {
+            format!("{:.0} kB", (bytes / 1e3).max(1.0))
+        } else {
+            format!("{:.1} MB", bytes / 1e6)
+        };
+        format!("{kind} {}×{}, {size}", self.width, self.height)
     }
 }
 
@@ -152,6 +171,15 @@ fn jpeg_depth(data: &[u8]) -> Option<u32> {
             return None;
         }
         let marker = data[at + 1];
+        // A fill byte before a marker, or a marker without a body (TEM, RSTn).
+        if marker == 0xFF {
+            at += 1;
+            continue;
+        }
+        if marker == 0x01 || (0xD0..=0xD7).contains(&marker) {
+            at += 2;
+            continue;
+        }
         let length = usize::from(u16::from_be_bytes([data[at + 2], data[at + 3]]));
         let start_of_frame =
             (0xC0..=0xCF).contains(&marker) && ![0xC4, 0xC8, 0xCC].contains(&marker);
@@ -468,7 +496,7 @@ mod tests {
             (jpeg.mime, jpeg.width, jpeg.height, jpeg.depth),
             ("image/jpeg", 64, 48, 24)
         );
-        assert!(jpeg.describe().starts_with("JPEG 64×48"));
+        assert_eq!(jpeg.describe(), "JPEG 64×48, 1 kB");
         // RFC 9639 §8.8: type, MIME, description, width, height, depth, colours, data, each
         // number 32-bit big-endian.
         let block = jpeg.flac_block();
@@ -485,6 +513,20 @@ mod tests {
             .decode(jpeg.vorbis_comment())
             .expect("base64");
         assert_eq!(decoded, block);
+    }
+
+    #[test]
+    fn fill_bytes_and_bodiless_markers_before_the_frame_header_are_walked_past() {
+        let plain = jpeg_header();
+        let mut filled = plain[..2].to_vec();
+        filled.extend_from_slice(&[0xFF, 0xFF, 0xFF, 0x01]);
+        filled.extend_from_slice(&plain[2..]);
+        assert_eq!(jpeg_depth(&filled), Some(24));
+        // Cut short anywhere: no depth, and no panic.
+        for end in 0..plain.len() {
+            let _ = jpeg_depth(&plain[..end]);
+        }
+        assert_eq!(jpeg_depth(&plain[..20]), None);
     }
 
     #[test]

@@ -472,11 +472,26 @@ fn cover_art_is_embedded_in_every_format_that_carries_one() {
             extracted_cover(&path, &out) == *image,
             "{name}: the cover's bytes"
         );
-        // The audio and the other tags are as without it.
+        // The other tags are as without it; the bit rate is the audio's.
         assert!(
             ffprobe_tags(&path).contains("title=café at night"),
             "{name}"
         );
+        if let Some(decoded) = &made.report.decoded {
+            let bare = dir.join(format!("{n}-bare.{}", format.extension()));
+            let without = make(&audio, &settings(), format, &bare);
+            let plain = without
+                .report
+                .decoded
+                .as_ref()
+                .expect("checked")
+                .bitrate_kbps;
+            assert!(
+                (decoded.bitrate_kbps - plain).abs() < 0.5,
+                "{name}: {} kb/s with the cover, {plain} without",
+                decoded.bitrate_kbps
+            );
+        }
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -510,7 +525,7 @@ fn a_wrong_gapless_header_is_caught() {
         make_at(&audio, &plain, Format::Wav32f, Some(rate), &reference_path);
         let master = decode_file(&reference_path).expect("master").audio;
         let master_lufs = crest_engine::loudness::integrated_lufs(&master);
-        check_decoded(&path, lossy, &master, master_lufs, &cancel)
+        check_decoded(&path, lossy, &master, master_lufs, &cancel, 0)
             .expect("the file as written passes");
         let broken = edited(&path, &format!("broken.{}", format.extension()), |bytes| {
             match lossy.codec() {
@@ -537,7 +552,8 @@ fn a_wrong_gapless_header_is_caught() {
                 }
             }
         });
-        let why = check_decoded(&broken, lossy, &master, master_lufs, &cancel).expect_err("caught");
+        let why =
+            check_decoded(&broken, lossy, &master, master_lufs, &cancel, 0).expect_err("caught");
         assert!(why.contains("frames"), "{}: {why}", lossy.id());
     }
 }

@@ -229,6 +229,12 @@ pub fn write_release(
 ) -> Result<AlbumReport, ExportError> {
     let paths = ReleasePaths::new(album, request);
     paths.check(sources, request.force)?;
+    if let Some(cover) = request.cover {
+        crate::tags::Picture::read(cover).map_err(|reason| ExportError::Encode {
+            path: request.folder.to_owned(),
+            reason,
+        })?;
+    }
     // Unfinished files an interrupted export left in the folder (their writer gone).
     let removed = files::remove_stale_partials(request.folder);
     let MasteredSequence {

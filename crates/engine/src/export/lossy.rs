@@ -262,19 +262,25 @@ pub struct DecodedCheck {
 
 /// Decodes the lossy file at `path`, written from `master` (whose integrated loudness, already
 /// measured, is `master_lufs`), and checks it: the same channels, rate and length to the
-/// frame, in time with the master (lag 0). Errors say what differs.
+/// frame, in time with the master (lag 0). Errors say what differs. `cover_bytes` of the file
+/// are its cover art (not audio).
 pub fn check_decoded(
     path: &Path,
     lossy: Lossy,
     master: &AudioBuffer,
     master_lufs: Option<f64>,
     cancel: &AtomicBool,
+    cover_bytes: u64,
 ) -> Result<DecodedCheck, String> {
     let decoded = decode_back(path, lossy.codec()).map_err(|e| e.to_string())?;
     if cancel.load(std::sync::atomic::Ordering::Relaxed) {
         return Err("cancelled".into());
     }
-    let bytes = std::fs::metadata(path).map_err(|e| e.to_string())?.len();
+    // The bit rate is the audio's: the cover art's bytes are not counted.
+    let bytes = std::fs::metadata(path)
+        .map_err(|e| e.to_string())?
+        .len()
+        .saturating_sub(cover_bytes);
     check_audio(&decoded, bytes, lossy, master, master_lufs)
 }
 

@@ -140,6 +140,12 @@ impl Session {
         };
         let task = match message {
             ExportMsg::Start => {
+                // The cover read again: the file may have changed since it was chosen.
+                let cover = self.export.cover.take().map(|(path, _)| path);
+                self.export.set_cover(cover);
+                if self.export.tags().is_err() {
+                    return (Task::none(), None);
+                }
                 let plans = self.export.plans(self.judged());
                 let job = Arc::new(Job::default());
                 self.export.running = Some(Arc::clone(&job));

@@ -382,10 +382,22 @@ fn cover_art_chosen_in_the_dialog_is_embedded_and_kept_in_the_session() {
     let _ = desk.update(picked(&not_image));
     let mut ui = window(&desk);
     assert!(ui.find(starting("cover art ")).is_ok());
-    let _ = ui.click("Export");
+    ui.click("Export").expect("the button is there");
     assert!(ui.into_messages().next().is_none(), "the export waits");
     let _ = desk.update(picked(&cover));
-    assert!(window(&desk).find("cover.jpg: JPEG 64×48, 0.0 MB").is_ok());
+    assert!(
+        window(&desk)
+            .find(starting("cover.jpg: JPEG 64×48, "))
+            .is_ok()
+    );
+    // Changed on disk since it was chosen: read again as the export starts, and refused.
+    let image = std::fs::read(&cover).expect("the image");
+    std::fs::write(&cover, "overwritten").expect("written");
+    click(&mut desk, "Export");
+    assert!(session(&desk).export.running.is_none(), "nothing rendered");
+    assert!(window(&desk).find(starting("cover art ")).is_ok());
+    std::fs::write(&cover, &image).expect("written");
+    let _ = desk.update(picked(&cover));
     click(&mut desk, "Export");
     run_export(&mut desk);
     let outcome = &session(&desk).export.outcomes[0];
