@@ -645,11 +645,60 @@ pub(crate) enum CompareError {
     Cancelled,
 }
 
+/// Whether the file at `path` is Ogg Opus (its first page carries an OpusHead).
+fn is_ogg_opus(path: &Path) -> bool {
+    use std::io::Read;
+    let mut head = [0u8; 64];
+    let read = std::fs::File::open(path).and_then(|mut f| f.read(&mut head));
+    let head = &head[..read.unwrap_or(0)];
+    head.starts_with(b"OggS") && head.windows(8).any(|w| w == b"OpusHead")
+}
+
+/// An Ogg Opus file, decoded by libopus (symphonia has no Opus decoder) as a player does: the
+/// pre-skip dropped, the end trimmed to the last granule position, at 48 kHz.
+fn decode_opus(
+    path: &Path,
+    limits: &DecodeLimits,
+    control: DecodeControl<'_>,
+) -> Result<Decoded, DecodeError> {
+    let audio = crate::export::lossy::opus::decode_opus_limited(path, limits, control)?;
+    if audio.frames() == 0 {
+        return Err(DecodeError::Corrupt {
+            path: path.to_owned(),
+            reason: "no audio in the Opus stream".into(),
+        });
+    }
+    limits::check_source(audio.sample_rate(), audio.channel_count(), limits.purpose).map_err(
+        |source| DecodeError::Limit {
+            path: path.to_owned(),
+            source,
+        },
+    )?;
+    let info = SourceInfo {
+        container: "ogg".into(),
+        codec: "opus".into(),
+        bits_per_sample: None,
+        float: false,
+        lossless: false,
+        bit_exact: false,
+        gapless: true,
+        duration_s: audio.duration_s(),
+    };
+    Ok(Decoded {
+        audio,
+        info,
+        warnings: Vec::new(),
+    })
+}
+
 fn decode(
     path: &Path,
     limits: &DecodeLimits,
     control: DecodeControl<'_>,
 ) -> Result<Decoded, DecodeError> {
+    if is_ogg_opus(path) {
+        return decode_opus(path, limits, control);
+    }
     let Opened {
         mut reader,
         mut decoder,

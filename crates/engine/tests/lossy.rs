@@ -698,3 +698,69 @@ fn codec_safe_masters_lower_the_ceiling_until_the_codecs_decode_clean() {
         assert!(peak <= -0.1, "{}: {peak}", result.id);
     }
 }
+
+#[test]
+fn an_opus_file_opens_as_a_source_within_the_memory_budget() {
+    use crest_engine::decode::{DecodeError, decode_file_limited};
+    use crest_engine::limits::{DecodeLimits, MemoryBudget, Purpose};
+    let dir = scratch("opus-source");
+    let audio = programme();
+    let path = dir.join("source.opus");
+    let made = make(
+        &audio,
+        &settings(),
+        Format::Lossy(Lossy::Opus { kbps: 160 }),
+        &path,
+    );
+    let master_frames = made.report.decoded.as_ref().expect("checked").frames;
+    // Opened as any source is: libopus, at 48 kHz, the master's length to the frame.
+    let opened = decode_file(&path).expect("an Opus file opens");
+    assert_eq!(
+        (opened.info.container.as_str(), opened.info.codec.as_str()),
+        ("ogg", "opus")
+    );
+    assert!(opened.info.gapless && !opened.info.lossless);
+    assert_eq!(opened.audio.sample_rate(), 48_000);
+    assert_eq!(opened.audio.frames(), master_frames);
+    let never = AtomicBool::new(false);
+    let mut progress = Vec::new();
+    let within = |bytes: u64| DecodeLimits {
+        purpose: Purpose::Mastering,
+        memory: MemoryBudget::set(bytes),
+    };
+    let decoded = decode_file_limited(
+        &path,
+        &within(1 << 30),
+        DecodeControl {
+            progress: &mut |f| progress.push(f),
+            cancel: &never,
+        },
+    )
+    .expect("within a gigabyte");
+    assert_eq!(decoded.audio.frames(), master_frames);
+    assert!(progress.len() > 10 && progress.windows(2).all(|w| w[0] < w[1]));
+    // A budget under its decoded size is refused, from the last page, before decoding.
+    let refused = decode_file_limited(
+        &path,
+        &within(1_000_000),
+        DecodeControl {
+            progress: &mut |_| {},
+            cancel: &never,
+        },
+    )
+    .expect_err("over the budget");
+    assert!(matches!(refused, DecodeError::Limit { .. }), "{refused}");
+    // Cancelled: it stops.
+    let cancel = AtomicBool::new(true);
+    let cancelled = decode_file_limited(
+        &path,
+        &within(1 << 30),
+        DecodeControl {
+            progress: &mut |_| {},
+            cancel: &cancel,
+        },
+    )
+    .expect_err("cancelled");
+    assert!(matches!(cancelled, DecodeError::Cancelled { .. }));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -10,7 +10,7 @@
 
 mod aac;
 mod mp3;
-mod opus;
+pub(crate) mod opus;
 mod vorbis;
 
 use std::fs::File;

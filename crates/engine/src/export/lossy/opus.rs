@@ -5,14 +5,16 @@
 //! end. symphonia has no Opus decoder: Opus files are decoded here too, by libopus.
 
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Write};
+use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use ogg::{PacketReader, PacketWriteEndInfo, PacketWriter};
 use opus::{Application, Bitrate, Channels, Signal};
 
 use crate::audio::AudioBuffer;
-use crate::decode::DecodeError;
+use crate::decode::{DecodeControl, DecodeError};
+use crate::limits::DecodeLimits;
 use crate::tags::{REPLAYGAIN_REFERENCE_LUFS, Tags};
 
 /// Opus always runs at 48 kHz.
@@ -163,14 +165,51 @@ fn comments(tags: Option<&Tags>) -> Result<Vec<u8>, String> {
 /// Decodes an Ogg Opus file (channel mapping family 0) as RFC 7845 asks of a player: the
 /// pre-skip dropped, the output gain applied, the end trimmed to the last granule position.
 pub fn decode_opus_file(path: &Path) -> Result<AudioBuffer, DecodeError> {
+    let cancel = AtomicBool::new(false);
+    decode_opus_limited(
+        path,
+        &DecodeLimits::analysis(),
+        DecodeControl {
+            progress: &mut |_| {},
+            cancel: &cancel,
+        },
+    )
+}
+
+/// The granule position of the file's last Ogg page (its stream's end, pre-skip included),
+/// read from the file's tail; none where no page is found there.
+fn last_granule(file: &mut File) -> Option<u64> {
+    const TAIL: u64 = 65_536 + 282;
+    let length = file.metadata().ok()?.len();
+    file.seek(SeekFrom::Start(length.saturating_sub(TAIL)))
+        .ok()?;
+    let mut tail = Vec::new();
+    file.read_to_end(&mut tail).ok()?;
+    file.seek(SeekFrom::Start(0)).ok()?;
+    (0..tail.len().saturating_sub(14))
+        .rev()
+        .filter(|&at| &tail[at..at + 4] == b"OggS")
+        .map(|at| u64::from_le_bytes(tail[at + 6..at + 14].try_into().unwrap_or([0xFF; 8])))
+        .find(|&granule| granule != u64::MAX)
+}
+
+/// [`decode_opus_file`] within `limits` (a decode that would take more memory than the budget
+/// is refused: from the last page's granule position before decoding, and while decoding,
+/// since files lie), with progress and cancel.
+pub fn decode_opus_limited(
+    path: &Path,
+    limits: &DecodeLimits,
+    control: DecodeControl<'_>,
+) -> Result<AudioBuffer, DecodeError> {
     let corrupt = |reason: String| DecodeError::Corrupt {
         path: path.to_owned(),
         reason,
     };
-    let file = File::open(path).map_err(|source| DecodeError::Io {
+    let mut file = File::open(path).map_err(|source| DecodeError::Io {
         path: path.to_owned(),
         source,
     })?;
+    let promised = last_granule(&mut file);
     let mut reader = PacketReader::new(BufReader::new(file));
     let mut next = || {
         reader
@@ -200,6 +239,18 @@ pub fn decode_opus_file(path: &Path) -> Result<AudioBuffer, DecodeError> {
         2 => Channels::Stereo,
         n => return Err(corrupt(format!("{n} channels in mapping family 0"))),
     };
+    let limit = |source| DecodeError::Limit {
+        path: path.to_owned(),
+        source,
+    };
+    let promised = promised.map(|granule| granule.saturating_sub(pre_skip as u64));
+    if let Some(frames) = promised {
+        limits
+            .memory
+            .check(frames, channel_count, RATE)
+            .map_err(limit)?;
+    }
+    let max_frames = limits.memory.max_frames(channel_count);
     let tags = next()?.ok_or_else(|| corrupt("no OpusTags header".into()))?;
     if !tags.data.starts_with(b"OpusTags") {
         return Err(corrupt("the second packet is not OpusTags".into()));
@@ -209,7 +260,11 @@ pub fn decode_opus_file(path: &Path) -> Result<AudioBuffer, DecodeError> {
     // Room for the whole decode at once: a growing vector would copy the audio at every
     // doubling and touch fresh memory each time. Reserved, not touched: untouched pages cost
     // nothing. Six frames per byte holds any Opus rate from 64 kb/s up.
-    let room = usize::try_from(most_frames.min(file_bytes.saturating_mul(6))).unwrap_or(0);
+    let room = promised
+        .unwrap_or(file_bytes.saturating_mul(6))
+        .min(most_frames)
+        .min(max_frames);
+    let room = usize::try_from(room).unwrap_or(0);
     let mut channels: Vec<Vec<f32>> = (0..channel_count)
         .map(|_| Vec::with_capacity(room))
         .collect();
@@ -217,7 +272,25 @@ pub fn decode_opus_file(path: &Path) -> Result<AudioBuffer, DecodeError> {
     let mut end_granule = None;
     // The pre-skip is dropped as it is decoded (not shifted out of the whole decode after).
     let mut to_skip = pre_skip;
+    let mut reported = 0.0;
     while let Some(packet) = next()? {
+        if control.cancel.load(Ordering::Relaxed) {
+            return Err(DecodeError::Cancelled {
+                path: path.to_owned(),
+            });
+        }
+        let decoded_so_far = channels.first().map_or(0, Vec::len) as u64;
+        if decoded_so_far > max_frames {
+            let estimate = promised.unwrap_or(decoded_so_far).max(decoded_so_far);
+            return Err(limit(limits.memory.refusal(estimate, channel_count, RATE)));
+        }
+        if let Some(total) = promised.filter(|&t| t > 0) {
+            let fraction = (decoded_so_far as f64 / total as f64).min(1.0);
+            if fraction - reported >= 0.01 {
+                reported = fraction;
+                (control.progress)(fraction);
+            }
+        }
         if packet.data.starts_with(b"OpusHead") {
             return Err(corrupt(
                 "a second Opus stream follows the first (chained Ogg files are not read)".into(),
