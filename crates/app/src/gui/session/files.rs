@@ -135,6 +135,26 @@ impl Session {
 
     pub(super) fn export(&mut self, message: ExportMsg) -> (Task<Message>, Option<Event>) {
         let finished = matches!(message, ExportMsg::Done(_));
+        // The dialog's choices and metadata are kept in the session: an edit is autosaved like
+        // any other, so a crash loses no typed title or chosen cover.
+        let edits = matches!(
+            message,
+            ExportMsg::Folder(_)
+                | ExportMsg::Name(_)
+                | ExportMsg::Desk(_)
+                | ExportMsg::Preset(..)
+                | ExportMsg::Format(_)
+                | ExportMsg::Rate(_)
+                | ExportMsg::Dither(_)
+                | ExportMsg::CodecSafe(_)
+                | ExportMsg::Tag(..)
+                | ExportMsg::ClearCover
+                | ExportMsg::CoverPicked(Picked::Path(_))
+                | ExportMsg::Browsed(Picked::Path(_))
+        );
+        if edits {
+            self.changed_since = Some(std::time::Instant::now());
+        }
         let Some(message) = self.export.update(message) else {
             return (Task::none(), finished.then_some(Event::ExportFinished));
         };

@@ -134,6 +134,13 @@ pub(super) fn master_lufs(desk: &Desk) -> f64 {
     master.loudness.integrated_lufs.expect("loud enough")
 }
 
+pub(super) fn session_mut(desk: &mut Desk) -> &mut Session {
+    match &mut desk.screen {
+        Screen::Session(session) => session,
+        _ => panic!("the desk is ready"),
+    }
+}
+
 pub(super) fn session(desk: &Desk) -> &Session {
     match &desk.screen {
         Screen::Session(session) => session,

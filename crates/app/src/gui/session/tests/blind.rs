@@ -10,13 +10,6 @@ fn blind(desk: &mut Desk, message: BlindMsg) {
     apply(desk, [Message::Session(S::Listening(L::Blind(message)))]);
 }
 
-fn session_mut(desk: &mut Desk) -> &mut Session {
-    match &mut desk.screen {
-        Screen::Session(session) => session,
-        _ => panic!("the desk is ready"),
-    }
-}
-
 /// A desk at −14 LUFS running an ABX test of master against mix whose X is A in the trials
 /// `hidden` says.
 fn abx_running(output: Output, hidden: Vec<bool>) -> Desk {

@@ -379,7 +379,10 @@ fn cover_art_chosen_in_the_dialog_is_embedded_and_kept_in_the_session() {
             path.to_owned(),
         ))))
     };
+    session_mut(&mut desk).changed_since = None;
     let _ = desk.update(picked(&not_image));
+    // A choice kept in the session: autosaved like any edit.
+    assert!(session(&desk).changed_since.is_some());
     let mut ui = window(&desk);
     assert!(ui.find(starting("cover art ")).is_ok());
     ui.click("Export").expect("the button is there");

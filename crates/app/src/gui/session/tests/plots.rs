@@ -40,13 +40,6 @@ fn reference_through(desk: &Desk, path: &std::path::Path, sections: &[Coefficien
     writer.finalize().expect("fixture written");
 }
 
-fn session_mut(desk: &mut Desk) -> &mut Session {
-    match &mut desk.screen {
-        Screen::Session(session) => session,
-        _ => panic!("the desk is ready"),
-    }
-}
-
 /// The proposal on the desk now, fitted here.
 fn proposed(desk: &mut Desk) -> Vec<crest_engine::chain::EqBand> {
     let session = session_mut(desk);
