@@ -349,6 +349,13 @@ fn the_albums_cover_is_embedded_in_every_track_file() {
         album.metadata.cover.as_deref(),
         Some(Path::new("art/cover.png"))
     );
+    // A check refuses what an export would: a cover gone from its place, named.
+    std::fs::rename(dir.join("art/cover.png"), dir.join("art/moved.png")).expect("moved");
+    let checked = crest(&["album", "check", "demo.crest-album.json"], &dir);
+    assert_eq!(checked.status.code(), Some(2));
+    let said = String::from_utf8_lossy(&checked.stderr);
+    assert!(said.contains("the album's cover art"), "{said}");
+    std::fs::rename(dir.join("art/moved.png"), dir.join("art/cover.png")).expect("back");
     // Exported from another folder: the cover is found beside the album, not the caller.
     let elsewhere = dir.join("elsewhere");
     std::fs::create_dir_all(&elsewhere).expect("a folder");

@@ -219,6 +219,10 @@ fn master_album(
 
 fn check(args: &CheckArgs) -> Result<(String, bool), String> {
     let (mut album, folder) = read_album(&args.album)?;
+    // What an export would refuse, a check refuses too.
+    if let Some(cover) = album.cover_path(&folder) {
+        crest_engine::tags::Picture::read(&cover).map_err(|e| format!("the album's {e}"))?;
+    }
     let delivery = delivery_of(&args.delivery, &mut album)?;
     let mastered = master_album(&album, &folder, &args.delivery, delivery, false, args.json)?;
     let overview = &mastered.overview;
@@ -321,7 +325,7 @@ fn export(args: &ExportArgs) -> Result<(String, bool), String> {
     let cover = album.cover_path(&folder);
     // A cover that cannot be embedded is refused before the work, not after it.
     if let Some(cover) = &cover {
-        crest_engine::tags::Picture::read(cover)?;
+        crest_engine::tags::Picture::read(cover).map_err(|e| format!("the album's {e}"))?;
     }
     let request = ReleaseRequest {
         folder: &args.output,
