@@ -166,6 +166,23 @@ fn a_platform_chosen_on_the_bar_waits_while_the_sides_are_matched() {
     );
 }
 
+/// What the output plays of the side under `hear`, `frames` of it from `seconds` into the
+/// track (after the seek's fade, when not from the start).
+fn heard_from(
+    desk: &mut Desk,
+    device: &crest_playback::manual::ManualBackend,
+    hear: Hear,
+    seconds: f64,
+    frames: usize,
+) -> Vec<f32> {
+    blind(desk, BlindMsg::Hear(hear));
+    let _ = desk.update(Message::Session(S::Transport(T::Seek(seconds))));
+    if seconds > 0.0 {
+        let _ = device.pull(4_800);
+    }
+    device.pull(frames)
+}
+
 /// Integrated loudness of interleaved stereo.
 fn lufs(samples: &[f32]) -> f64 {
     let left: Vec<f32> = samples.iter().step_by(2).copied().collect();
@@ -205,11 +222,7 @@ fn both_sides_play_at_the_same_loudness_and_in_time() {
     let mut desk = abx_running(output, vec![true]);
     let frames = session(&desk).audio.frames();
     // (By message: the snapshots' buttons are called A and B too.)
-    let whole = |desk: &mut Desk, hear: Hear| {
-        blind(desk, BlindMsg::Hear(hear));
-        let _ = desk.update(Message::Session(S::Transport(T::Seek(0.0))));
-        lufs(&device.pull(frames))
-    };
+    let whole = |desk: &mut Desk, hear: Hear| lufs(&heard_from(desk, &device, hear, 0.0, frames));
     let a = whole(&mut desk, Hear::A);
     assert_eq!(session(&desk).heard_source(), Source::Master);
     let b = whole(&mut desk, Hear::B);
@@ -219,12 +232,7 @@ fn both_sides_play_at_the_same_loudness_and_in_time() {
     // Unmatched the mix would be 4 LU down: B really was the mix.
     assert!((session(&desk).mix.integrated_lufs.expect("I") + 18.0).abs() < 0.1);
     // In time: the same second through each side lines up to the frame.
-    let second = |desk: &mut Desk, hear: Hear| {
-        blind(desk, BlindMsg::Hear(hear));
-        let _ = desk.update(Message::Session(S::Transport(T::Seek(12.0))));
-        let _ = device.pull(4_800);
-        device.pull(24_000)
-    };
+    let second = |desk: &mut Desk, hear: Hear| heard_from(desk, &device, hear, 12.0, 24_000);
     let (a, b) = (second(&mut desk, Hear::A), second(&mut desk, Hear::B));
     assert_eq!(best_lag(&a, &b, 64), 0);
     // X is the hidden side (A here): its second is A's, not B's.
@@ -267,11 +275,7 @@ fn a_snapshot_is_compared_as_its_master_rendered_offline_and_matched() {
     assert!(session(&desk).blind.running());
     session_mut(&mut desk).blind.assign(vec![false; 8]);
     let frames = session(&desk).audio.frames();
-    let whole = |desk: &mut Desk, hear: Hear| {
-        blind(desk, BlindMsg::Hear(hear));
-        let _ = desk.update(Message::Session(S::Transport(T::Seek(0.0))));
-        lufs(&device.pull(frames))
-    };
+    let whole = |desk: &mut Desk, hear: Hear| lufs(&heard_from(desk, &device, hear, 0.0, frames));
     let a = whole(&mut desk, Hear::A);
     let b = whole(&mut desk, Hear::B);
     assert_eq!(
@@ -285,12 +289,7 @@ fn a_snapshot_is_compared_as_its_master_rendered_offline_and_matched() {
     let raised = 20.0 * f64::from(gains.versions[1]).log10();
     assert!((raised + 3.0).abs() < 0.3, "B heard {raised:.2} dB");
     // In time with the live master, to the frame; X is B's.
-    let second = |desk: &mut Desk, hear: Hear| {
-        blind(desk, BlindMsg::Hear(hear));
-        let _ = desk.update(Message::Session(S::Transport(T::Seek(12.0))));
-        let _ = device.pull(4_800);
-        device.pull(24_000)
-    };
+    let second = |desk: &mut Desk, hear: Hear| heard_from(desk, &device, hear, 12.0, 24_000);
     let (a, b) = (second(&mut desk, Hear::A), second(&mut desk, Hear::B));
     assert_eq!(best_lag(&a, &b, 64), 0);
     let x = second(&mut desk, Hear::X);
