@@ -44,7 +44,7 @@ impl From<&Loudness> for Measured {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PlatformLimit {
     pub limiter: PlatformLimiter,
-    /// Whether it acts on each gain slot's source ([`Source::slot`]: the master, the mix,
+    /// Whether it acts on each gain slot's source (in order: the master, the mix,
     /// the reference, the codec's copy and the two versions).
     pub on: [bool; GAIN_SLOTS],
 }
