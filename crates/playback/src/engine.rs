@@ -186,6 +186,61 @@ impl Version {
     }
 }
 
+/// A prepared copy the player holds (the codec's, a version). One taken away while heard plays
+/// on until the source has faded to another, then goes back: a cut to silence would click.
+#[derive(Debug)]
+struct Held<T> {
+    now: Option<Box<T>>,
+    /// Taken away while heard: going once it is not.
+    leaving: bool,
+}
+
+impl<T> Held<T> {
+    fn empty() -> Self {
+        Self {
+            now: None,
+            leaving: false,
+        }
+    }
+
+    /// Holds `new` (or nothing) instead, and hands back the one replaced; none while a
+    /// removal waits for the source to fade from the one `heard`.
+    fn replace(&mut self, new: Option<Box<T>>, heard: bool) -> Option<Box<T>> {
+        if new.is_none() && heard && self.now.is_some() {
+            self.leaving = true;
+            return None;
+        }
+        self.leaving = false;
+        std::mem::replace(&mut self.now, new)
+    }
+
+    /// The one taken away while heard, once it no longer is (`heard`).
+    fn left(&mut self, heard: bool) -> Option<Box<T>> {
+        if self.leaving && !heard {
+            self.leaving = false;
+            self.now.take()
+        } else {
+            None
+        }
+    }
+}
+
+/// `new` crossfaded from `old` over `frames`, the new one's share at frame k being `share(k)`
+/// (called once per frame, in order).
+fn crossfade(
+    new: &mut [Vec<f32>; 2],
+    old: &[Vec<f32>; 2],
+    frames: usize,
+    mut share: impl FnMut(usize) -> f32,
+) {
+    for k in 0..frames {
+        let s = share(k);
+        for (new, old) in new.iter_mut().zip(old) {
+            new[k] = old[k] + (new[k] - old[k]) * s;
+        }
+    }
+}
+
 /// `audio` at `positions` (NOWHERE: silence), times `gain`, into both channels of `out` (a
 /// mono track on both).
 fn read_at(audio: &AudioBuffer, positions: &[u64], gain: &[f32], out: &mut [Vec<f32>; 2]) {
@@ -411,18 +466,12 @@ pub struct Engine {
     /// What is heard: source select, gains, platform limiter, emulation, listen, dim.
     monitor: MonitorPath,
     reference: Option<Box<Reference>>,
-    codec: Option<Box<CodecCopy>>,
+    codec: Held<CodecCopy>,
     /// A replaced copy still heard while `codec_fade` crossfades to the new one.
     codec_outgoing: Option<Box<CodecCopy>>,
     codec_fade: Ramp,
-    /// The copy was taken away while heard: it plays on until the source has faded to
-    /// another, then goes back.
-    codec_leaving: bool,
     /// The versions of the master, by [`VersionSlot`].
-    versions: [Option<Box<Version>>; 2],
-    /// A version was taken away while heard: it plays on until the source has faded to
-    /// another, then goes back.
-    version_leaving: [bool; 2],
+    versions: [Held<Version>; 2],
     /// Whether this block ran two chains (a swap), and the new chain's share of each frame.
     swapping: bool,
     swap_shares: Vec<f32>,
@@ -491,12 +540,10 @@ impl Engine {
             looping: None,
             monitor: MonitorPath::new(sample_rate, MAX_BLOCK),
             reference: None,
-            codec: None,
+            codec: Held::empty(),
             codec_outgoing: None,
             codec_fade: Ramp::done(),
-            codec_leaving: false,
-            versions: [None, None],
-            version_leaving: [false; 2],
+            versions: [Held::empty(), Held::empty()],
             swapping: false,
             swap_shares: vec![1.0; MAX_BLOCK],
             master: block(),
@@ -938,19 +985,13 @@ impl Engine {
         if let Some(old) = self.monitor.take_retired() {
             self.send(Event::RetiredEmulation(old));
         }
-        if self.codec_leaving && !self.hears_codec() {
-            self.codec_leaving = false;
-            if let Some(old) = self.codec.take() {
-                self.send(Event::RetiredCodec(old));
-            }
+        if let Some(old) = self.codec.left(self.hears_codec()) {
+            self.send(Event::RetiredCodec(old));
         }
         for slot in VersionSlot::ALL {
-            let i = slot.index();
-            if self.version_leaving[i] && !self.monitor.hears(Source::Version(slot)) {
-                self.version_leaving[i] = false;
-                if let Some(old) = self.versions[i].take() {
-                    self.send(Event::RetiredVersion(old));
-                }
+            let heard = self.monitor.hears(Source::Version(slot));
+            if let Some(old) = self.versions[slot.index()].left(heard) {
+                self.send(Event::RetiredVersion(old));
             }
         }
     }
@@ -958,14 +999,8 @@ impl Engine {
     /// A new version in `slot` (or none): one taken away while heard plays on until the
     /// source has faded to another; otherwise the old one goes back at once.
     fn replace_version(&mut self, slot: VersionSlot, version: Option<Box<Version>>) {
-        let i = slot.index();
         let heard = self.playing && self.monitor.hears(Source::Version(slot));
-        if version.is_none() && heard && self.versions[i].is_some() {
-            self.version_leaving[i] = true;
-            return;
-        }
-        self.version_leaving[i] = false;
-        if let Some(old) = std::mem::replace(&mut self.versions[i], version) {
+        if let Some(old) = self.versions[slot.index()].replace(version, heard) {
             self.send(Event::RetiredVersion(old));
         }
     }
@@ -979,12 +1014,7 @@ impl Engine {
     /// old one goes back at once.
     fn replace_codec(&mut self, copy: Option<Box<CodecCopy>>) {
         let heard = self.playing && self.hears_codec();
-        if copy.is_none() && heard && self.codec.is_some() {
-            self.codec_leaving = true;
-            return;
-        }
-        self.codec_leaving = false;
-        let Some(old) = std::mem::replace(&mut self.codec, copy) else {
+        let Some(old) = self.codec.replace(copy, heard) else {
             return;
         };
         if heard {
@@ -1002,6 +1032,7 @@ impl Engine {
     fn read_version(&mut self, slot: VersionSlot, frames: usize) {
         let block = &mut self.version_blocks[slot.index()];
         let version = self.versions[slot.index()]
+            .now
             .as_ref()
             .filter(|_| self.playing && self.monitor.hears(Source::Version(slot)));
         let Some(version) = version else {
@@ -1014,11 +1045,8 @@ impl Engine {
             let old = &mut self.old_version_block;
             let gain = &self.old_entry_gain[..frames];
             read_at(&version.audio, &self.old_positions[..frames], gain, old);
-            for (new, old) in block.iter_mut().zip(old.iter()) {
-                for (k, &share) in self.swap_shares[..frames].iter().enumerate() {
-                    new[k] = old[k] + (new[k] - old[k]) * share;
-                }
-            }
+            let shares = &self.swap_shares;
+            crossfade(block, old, frames, |k| shares[k]);
         }
     }
 
@@ -1037,16 +1065,7 @@ impl Engine {
             }
             return;
         }
-        let blend =
-            |new: &mut [Vec<f32>; 2], old: &[Vec<f32>; 2], share: &mut dyn FnMut(usize) -> f32| {
-                for k in 0..frames {
-                    let s = share(k);
-                    for c in 0..2 {
-                        new[c][k] = old[c][k] + (new[c][k] - old[c][k]) * s;
-                    }
-                }
-            };
-        match self.codec.as_ref() {
+        match self.codec.now.as_ref() {
             Some(copy) => {
                 copy.read(
                     &self.positions[..frames],
@@ -1062,10 +1081,10 @@ impl Engine {
                         &mut self.old_loss_block,
                     );
                     let shares = &self.swap_shares;
-                    blend(&mut self.codec_block, &self.old_codec_block, &mut |k| {
+                    crossfade(&mut self.codec_block, &self.old_codec_block, frames, |k| {
                         shares[k]
                     });
-                    blend(&mut self.loss_block, &self.old_loss_block, &mut |k| {
+                    crossfade(&mut self.loss_block, &self.old_loss_block, frames, |k| {
                         shares[k]
                     });
                 }
@@ -1090,10 +1109,10 @@ impl Engine {
             }
             // One ramp for both blocks: the same share at each frame.
             let mut fade = self.codec_fade;
-            blend(&mut self.codec_block, &self.old_codec_block, &mut |_| {
+            crossfade(&mut self.codec_block, &self.old_codec_block, frames, |_| {
                 fade.advance()
             });
-            blend(&mut self.loss_block, &self.old_loss_block, &mut |_| {
+            crossfade(&mut self.loss_block, &self.old_loss_block, frames, |_| {
                 self.codec_fade.advance()
             });
         }
