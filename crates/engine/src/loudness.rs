@@ -211,11 +211,11 @@ pub fn integrated_lufs(audio: &AudioBuffer) -> Option<f64> {
 
 /// [`integrated_lufs`] of planar channels held elsewhere (a render's working buffers).
 pub fn integrated_lufs_of(
-    channels: &[Vec<f32>],
+    channels: &[impl AsRef<[f32]>],
     roles: &[crate::audio::ChannelRole],
     rate: u32,
 ) -> Option<f64> {
-    let frames = channels.first().map_or(0, Vec::len);
+    let frames = channels.first().map_or(0, |c| c.as_ref().len());
     let ends = segment_ends(frames, rate);
     let energy = weighted_energy_of(channels, roles, rate, &ends);
     let windows = Windows::new(&energy, &ends, complete_segments(frames, rate));
@@ -363,7 +363,7 @@ fn weighted_energy(audio: &AudioBuffer, ends: &[usize]) -> Vec<f64> {
 }
 
 fn weighted_energy_of(
-    channels: &[Vec<f32>],
+    channels: &[impl AsRef<[f32]>],
     roles: &[crate::audio::ChannelRole],
     rate: u32,
     ends: &[usize],
@@ -377,14 +377,16 @@ fn weighted_energy_of(
     for pair in weighted.chunks(2) {
         match *pair {
             [(a, wa), (b, wb)] => weighted_segment_energy_pair(
-                [&channels[a], &channels[b]],
+                [channels[a].as_ref(), channels[b].as_ref()],
                 [wa, wb],
                 &filters,
                 ends,
                 rate as usize,
                 &mut energy,
             ),
-            [(a, wa)] => weighted_segment_energy([&channels[a]], [wa], &filters, ends, &mut energy),
+            [(a, wa)] => {
+                weighted_segment_energy([channels[a].as_ref()], [wa], &filters, ends, &mut energy)
+            }
             _ => {}
         }
     }

@@ -151,6 +151,95 @@ pub fn render_with_trial_budget(
     control: RenderControl<'_>,
     trial_buffer_max_bytes: u64,
 ) -> Result<Rendered, RenderError> {
+    let (audio, report) = render_to(
+        audio,
+        settings,
+        margin_db,
+        control,
+        Destination::Own {
+            trial_buffer_max_bytes,
+        },
+    )?;
+    Ok(Rendered {
+        audio: audio.expect("a render to a buffer of its own returns it"),
+        limiter: report.limiter,
+        disabled_for_mono: report.disabled_for_mono,
+    })
+}
+
+/// What a render into the caller's planes reports; the audio is in the planes.
+#[derive(Debug, Clone)]
+pub struct RenderReport {
+    /// None when the limiter is bypassed.
+    pub limiter: Option<LimiterReport>,
+    /// Settings the audio cannot use (stereo tools on mono).
+    pub disabled_for_mono: Vec<&'static str>,
+}
+
+/// [`render`] into `out`, planes the caller holds (an album's stretch of its sequence), each
+/// exactly [`rendered_frames`] long: the loudness solver's trials write the output stage's
+/// frames there as they run, so the last trial, usually the chosen one, is the master already,
+/// with no second buffer and no second limiter pass.
+///
+/// # Panics
+/// When `out` does not have the audio's channels, each [`rendered_frames`] long.
+pub fn render_into(
+    audio: AudioBuffer,
+    settings: &ChainSettings,
+    margin_db: f64,
+    control: RenderControl<'_>,
+    out: &mut [&mut [f32]],
+) -> Result<RenderReport, RenderError> {
+    let frames = rendered_frames(audio.frames(), audio.sample_rate(), &settings.output);
+    assert!(
+        out.len() == audio.channel_count() && out.iter().all(|c| c.len() == frames),
+        "render_into needs {} planes of {frames} frames",
+        audio.channel_count()
+    );
+    let (_, report) = render_to(
+        Cow::Owned(audio),
+        settings,
+        margin_db,
+        control,
+        Destination::Into(out),
+    )?;
+    Ok(report)
+}
+
+/// Where a render's master goes.
+enum Destination<'o, 'p> {
+    /// A buffer of its own, returned; the solver's trials keep their output for the render
+    /// to reuse up to a programme of this many decoded bytes.
+    Own { trial_buffer_max_bytes: u64 },
+    /// The caller's planes, each the rendered length.
+    Into(&'o mut [&'p mut [f32]]),
+}
+
+impl Destination<'_, '_> {
+    /// Takes the master's channels after the output stage: back when the render has a buffer
+    /// of its own, else copied into the caller's planes.
+    fn deliver(&mut self, channels: Vec<Vec<f32>>) -> Option<Vec<Vec<f32>>> {
+        match self {
+            Self::Own { .. } => Some(channels),
+            Self::Into(out) => {
+                for (o, c) in out.iter_mut().zip(&channels) {
+                    o.copy_from_slice(c);
+                }
+                None
+            }
+        }
+    }
+}
+
+/// The render behind [`render_with_trial_budget`] and [`render_into`]: the master's audio
+/// when it went to a buffer of its own.
+fn render_to(
+    audio: Cow<'_, AudioBuffer>,
+    settings: &ChainSettings,
+    margin_db: f64,
+    control: RenderControl<'_>,
+    destination: Destination<'_, '_>,
+) -> Result<(Option<AudioBuffer>, RenderReport), RenderError> {
     let RenderControl { progress, cancel } = control;
     let rate = audio.sample_rate();
     let mut pre_settings = settings.clone();
@@ -163,6 +252,11 @@ pub fn render_with_trial_budget(
     let rebuild = |channels| {
         AudioBuffer::with_roles(rate, roles.clone(), channels)
             .expect("same layout and rate as the input")
+    };
+    let mut destination = destination;
+    // The master after the output stage, where it goes.
+    let deliver = |destination: &mut Destination<'_, '_>, channels: Vec<Vec<f32>>| {
+        destination.deliver(channels).map(rebuild)
     };
 
     // Input → EQ → dynamics → stereo, in place; read ahead of a linear-phase crossover's
@@ -194,13 +288,15 @@ pub fn render_with_trial_budget(
     }
 
     if settings.limiter.bypass {
-        let channels = apply_output(pre, &settings.output, rate);
+        let audio = deliver(&mut destination, apply_output(pre, &settings.output, rate));
         progress(1.0);
-        return Ok(Rendered {
-            audio: rebuild(channels),
-            limiter: None,
-            disabled_for_mono,
-        });
+        return Ok((
+            audio,
+            RenderReport {
+                limiter: None,
+                disabled_for_mono,
+            },
+        ));
     }
 
     let l = &settings.limiter;
@@ -211,33 +307,35 @@ pub fn render_with_trial_budget(
     check(cancel)?;
     progress(0.5);
     let working_ceiling = crate::chain::limiter::working_ceiling_dbtp(l.ceiling_dbtp) - margin_db;
-    // The limiter's output at a gain, in place on the chain's output, through the output stage.
-    let finish = |gain_db: f64, channels: Vec<Vec<f32>>| -> Result<_, RenderError> {
-        let (out, stats) = limit(channels, l, rate, gain_db, working_ceiling, cancel)?;
-        Ok((apply_output(out, &settings.output, rate), stats))
-    };
 
-    // The limiter's output at the chosen gain when the solver already made it (before the
-    // output stage), with its statistics.
-    let mut chosen: Option<(Vec<Vec<f32>>, LimiterStats)> = None;
-    // Each trial writes the limiter's output into one reusable buffer and measures it through
-    // the output stage as it goes; the last trial is usually the one chosen, and then its
-    // output is the render. A long programme's trials are only measured (a second whole
-    // buffer would double the memory a master takes), and the chosen gain is rendered once
-    // more, in place.
-    let keep_trials =
-        crate::limits::decoded_bytes(frames as u64, pre.len()) <= trial_buffer_max_bytes;
-    let mut trial_out = None;
-    let mut last_gain = None;
+    // Each trial writes the limiter's output and measures it through the output stage as it
+    // goes; the last trial is usually the one chosen, and then its output is the render.
+    // Into the caller's planes, it is written after the output stage. To a buffer of its own,
+    // it is kept before the stage in one reusable buffer, for a programme up to the trial
+    // budget; a longer one's trials are only measured (a second whole buffer would double the
+    // memory a master takes), and the chosen gain is rendered once more, in place.
+    let mut kept: Option<Vec<Vec<f32>>> = None;
+    let mut trial_write = match &mut destination {
+        Destination::Own {
+            trial_buffer_max_bytes,
+        } => {
+            if crate::limits::decoded_bytes(frames as u64, pre.len()) <= *trial_buffer_max_bytes {
+                TrialWrite::Kept(&mut kept)
+            } else {
+                TrialWrite::Nowhere
+            }
+        }
+        Destination::Into(out) => TrialWrite::Shaped(out),
+    };
+    let mut last_trial: Option<(f64, LimiterStats)> = None;
     let solved = solve_gain(
         l,
         integrated_before,
         None,
         &mut |gain_db| {
-            last_gain = Some(gain_db);
-            trial_loudness(
+            let (lufs, stats) = trial_loudness(
                 &pre,
-                keep_trials.then_some(&mut trial_out),
+                &mut trial_write,
                 &roles,
                 l,
                 &settings.output,
@@ -245,33 +343,53 @@ pub fn render_with_trial_budget(
                 gain_db,
                 working_ceiling,
                 cancel,
-            )
+            )?;
+            let reduction = stats.peak_reduction_db;
+            last_trial = Some((gain_db, stats));
+            Ok((lufs, reduction))
         },
         &mut |f| progress(0.5 + 0.4 * f),
     )?;
-    if solved.searched && last_gain == Some(solved.gain_db) {
-        chosen = trial_out;
-    }
+    // The trials' writes are over (the borrow of the destination ends here).
+    let trial_written = !matches!(trial_write, TrialWrite::Nowhere);
     check(cancel)?;
-    let (out, stats) = match chosen {
-        Some((out, stats)) => (apply_output(out, &settings.output, rate), stats),
-        None => finish(solved.gain_db, pre)?,
+    let chosen_stats = last_trial
+        .filter(|(gain, _)| solved.searched && trial_written && *gain == solved.gain_db)
+        .map(|(_, stats)| stats);
+    let (audio, stats) = match (chosen_stats, kept) {
+        // The chosen trial's output, before the output stage, in the kept buffer.
+        (Some(stats), Some(out)) => {
+            let out = apply_output(out, &settings.output, rate);
+            (deliver(&mut destination, out), stats)
+        }
+        // The chosen trial's output is in the caller's planes already.
+        (Some(stats), None) => (None, stats),
+        _ => {
+            let (out, stats) = limit(pre, l, rate, solved.gain_db, working_ceiling, cancel)?;
+            let out = apply_output(out, &settings.output, rate);
+            (deliver(&mut destination, out), stats)
+        }
     };
-    let out = rebuild(out);
     let report = limiter_report(
         l,
         solved,
         &stats,
         working_ceiling,
         integrated_before,
-        || loudness::integrated_lufs(&out),
+        || match (&audio, &destination) {
+            (Some(audio), _) => loudness::integrated_lufs(audio),
+            (None, Destination::Into(out)) => loudness::integrated_lufs_of(out, &roles, rate),
+            (None, Destination::Own { .. }) => None,
+        },
     );
     progress(1.0);
-    Ok(Rendered {
-        audio: out,
-        limiter: Some(report),
-        disabled_for_mono,
-    })
+    Ok((
+        audio,
+        RenderReport {
+            limiter: Some(report),
+            disabled_for_mono,
+        },
+    ))
 }
 
 /// The limiter's gain as set, or as solved for the loudness target, and what came of it.
@@ -628,35 +746,72 @@ impl LimiterIo for InPlace<'_> {
     }
 }
 
-/// The limiter's output into `output` (whole, before the output stage) when there is one,
-/// and into a loudness meter block by block (through the output stage when it does
-/// something) when that is needed: the output stage shapes it, or there is no whole output to
-/// measure. (With a neutral output stage and a whole output, the output is measured once it
-/// is written, which runs faster.)
-struct Measured<'a> {
+/// Where a solver trial writes the limiter's output.
+enum TrialWrite<'t, 'p> {
+    /// Nowhere: the trial is only measured.
+    Nowhere,
+    /// Whole, before the output stage, into a buffer made at the first trial and reused.
+    Kept(&'t mut Option<Vec<Vec<f32>>>),
+    /// After the output stage, into the caller's planes.
+    Shaped(&'t mut [&'p mut [f32]]),
+}
+
+/// The limiter's output into a trial's destination, and into a loudness meter block by block
+/// (through the output stage when it does something) when that is needed: the output stage
+/// shapes it, or there is no whole output to measure. (With a neutral output stage and a whole
+/// output, the output is measured once it is written, which runs faster.)
+struct Measured<'a, 'p> {
     input: &'a [Vec<f32>],
-    output: Option<&'a mut [Vec<f32>]>,
+    output: Output<'a, 'p>,
     shape: Option<OutputShape>,
     meter: Option<IntegratedMeter>,
     shaped: Vec<Vec<f32>>,
 }
 
-impl LimiterIo for Measured<'_> {
+/// A trial's destination while it runs.
+enum Output<'a, 'p> {
+    Nowhere,
+    /// Before the output stage, at the input's frames.
+    Whole(&'a mut [Vec<f32>]),
+    /// After the output stage, the next frame at `at`.
+    Shaped {
+        planes: &'a mut [&'p mut [f32]],
+        at: usize,
+    },
+}
+
+impl LimiterIo for Measured<'_, '_> {
     fn read(&mut self, start: usize, end: usize, block: &mut [Vec<f32>]) {
         InPlace::read_from(self.input, start, end, block);
     }
 
     fn write(&mut self, to: usize, count: usize, block: &[Vec<f32>]) {
-        if let Some(output) = &mut self.output {
+        let Self {
+            output,
+            shape,
+            meter,
+            shaped,
+            ..
+        } = self;
+        if let Output::Whole(output) = output {
             for (b, c) in block.iter().zip(output.iter_mut()) {
                 c[to..to + count].copy_from_slice(&b[..count]);
             }
         }
-        let Some(meter) = &mut self.meter else {
+        if meter.is_none() && !matches!(output, Output::Shaped { .. }) {
             return;
-        };
-        let planes = shaped_planes(self.shape.as_ref(), &mut self.shaped, to, count, block);
-        meter.push(&planes);
+        }
+        let planes = shaped_planes(shape.as_ref(), shaped, to, count, block);
+        if let Output::Shaped { planes: out, at } = output {
+            let written = planes.first().map_or(0, |p| p.len());
+            for (o, p) in out.iter_mut().zip(&planes) {
+                o[*at..*at + written].copy_from_slice(p);
+            }
+            *at += written;
+        }
+        if let Some(meter) = meter {
+            meter.push(&planes);
+        }
     }
 }
 
@@ -689,17 +844,12 @@ impl InPlace<'_> {
     }
 }
 
-/// A solver trial's output kept for the render to reuse, with the limiter's statistics.
-type TrialOutput = (Vec<Vec<f32>>, LimiterStats);
-
-/// One solver trial: the limiter's output at `gain_db` into `output` when there is one
-/// (resized to the input, its statistics kept beside it; none for a long programme, whose
-/// trials are measured as they run and kept nowhere); the integrated loudness it has after
-/// the output stage, and the limiter's peak reduction.
+/// One solver trial: the limiter's output at `gain_db` into `write`'s destination; the
+/// integrated loudness it has after the output stage, and the limiter's statistics.
 #[allow(clippy::too_many_arguments)]
 fn trial_loudness(
     input: &[Vec<f32>],
-    output: Option<&mut Option<TrialOutput>>,
+    write: &mut TrialWrite<'_, '_>,
     roles: &[crate::audio::ChannelRole],
     settings: &LimiterSettings,
     stage: &OutputSettings,
@@ -707,19 +857,23 @@ fn trial_loudness(
     gain_db: f64,
     ceiling_dbtp: f64,
     cancel: &AtomicBool,
-) -> Result<(Option<f64>, f64), RenderError> {
+) -> Result<(Option<f64>, LimiterStats), RenderError> {
     let mut limiter = Limiter::new(settings, rate, input.len());
     limiter.set_now(gain_db, ceiling_dbtp);
     let frames = input.first().map_or(0, Vec::len);
-    let kept = output.map(|output| {
-        output.get_or_insert_with(|| (vec![vec![0.0; frames]; input.len()], limiter.stats()))
-    });
     let shape = OutputShape::new(stage, rate, frames);
-    let (buffer, stats) = kept.map(|(buffer, stats)| (buffer, stats)).unzip();
-    let metered = shape.is_some() || buffer.is_none();
+    let output = match write {
+        TrialWrite::Nowhere => Output::Nowhere,
+        TrialWrite::Kept(kept) => {
+            Output::Whole(kept.get_or_insert_with(|| vec![vec![0.0; frames]; input.len()]))
+        }
+        TrialWrite::Shaped(planes) => Output::Shaped { planes, at: 0 },
+    };
+    // A whole output with a neutral stage is measured once written, faster than block by block.
+    let metered = shape.is_some() || !matches!(output, Output::Whole(_));
     let mut io = Measured {
         input,
-        output: buffer.map(|b| b.as_mut_slice()),
+        output,
         shape,
         meter: metered.then(|| IntegratedMeter::new(rate, roles)),
         shaped: vec![Vec::with_capacity(BLOCK); input.len()],
@@ -727,14 +881,10 @@ fn trial_loudness(
     drive_limiter(&mut limiter, input.len(), frames, &mut io, cancel)?;
     let lufs = match (io.meter, io.output) {
         (Some(meter), _) => meter.finish(),
-        (None, Some(buffer)) => loudness::integrated_lufs_of(buffer, roles, rate),
-        (None, None) => None,
+        (None, Output::Whole(buffer)) => loudness::integrated_lufs_of(buffer, roles, rate),
+        (None, _) => None,
     };
-    let reduction = limiter.stats().peak_reduction_db;
-    if let Some(stats) = stats {
-        *stats = limiter.stats();
-    }
-    Ok((lufs, reduction))
+    Ok((lufs, limiter.stats()))
 }
 
 /// Runs the limiter over whole channels at `gain_db`, in place, latency compensated.

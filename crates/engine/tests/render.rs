@@ -650,3 +650,61 @@ fn the_gain_reduction_over_time_lines_up_with_the_master() {
     assert!(history.limiter_db.is_empty());
     assert!(history.compressor_db[21..25].iter().all(|&db| db > 3.0));
 }
+
+#[test]
+fn a_render_into_the_callers_planes_is_the_render_sample_for_sample() {
+    use crest_engine::render::{RenderControl, render_into, render_whole, rendered_frames};
+    use std::sync::atomic::AtomicBool;
+    let rate = 44_100;
+    let audio = quiet_pink(rate);
+    // Solved with trims and fades; solved with a neutral output stage; a fixed gain (no
+    // trials); the limiter bypassed.
+    let mut cases = Vec::new();
+    let mut shaped = ChainSettings::gentle_master();
+    shaped.limiter.target_lufs = Some(-11.0);
+    shaped.output.trim_start_s = 0.25;
+    shaped.output.trim_end_s = 0.1;
+    shaped.output.fade_in_s = 0.3;
+    shaped.output.fade_out_s = 0.8;
+    cases.push(shaped);
+    let mut neutral = ChainSettings::gentle_master();
+    neutral.limiter.target_lufs = Some(-11.0);
+    cases.push(neutral);
+    let mut fixed = ChainSettings::gentle_master();
+    fixed.limiter.target_lufs = None;
+    fixed.limiter.gain_db = 12.0;
+    fixed.output.fade_out_s = 0.5;
+    cases.push(fixed);
+    let mut bypassed = ChainSettings::gentle_master();
+    bypassed.limiter.bypass = true;
+    bypassed.output.trim_start_s = 0.1;
+    cases.push(bypassed);
+    for settings in &cases {
+        let expected = render_whole(&audio, settings).expect("renders");
+        let frames = rendered_frames(audio.frames(), rate, &settings.output);
+        assert_eq!(frames, expected.audio.frames());
+        // Planes that start out holding something else: every frame must be written.
+        let mut planes: Vec<Vec<f32>> = vec![vec![7.0; frames]; audio.channel_count()];
+        let mut views: Vec<&mut [f32]> = planes.iter_mut().map(Vec::as_mut_slice).collect();
+        let cancel = AtomicBool::new(false);
+        let report = render_into(
+            audio.clone(),
+            settings,
+            0.0,
+            RenderControl {
+                progress: &mut |_| {},
+                cancel: &cancel,
+            },
+            &mut views,
+        )
+        .expect("renders");
+        assert_eq!(
+            planes.as_slice(),
+            expected.audio.channels(),
+            "{:?}",
+            settings.output
+        );
+        assert_eq!(report.limiter, expected.limiter);
+        assert_eq!(report.disabled_for_mono, expected.disabled_for_mono);
+    }
+}

@@ -299,7 +299,8 @@ pub fn write_release(
     };
     // Two track files at a time; each is measured already (the sequence measured its files).
     let done = std::sync::atomic::AtomicUsize::new(0);
-    let tracks = each_in_parallel(0..layout.tracks.len(), join, &|n| {
+    let frames = |n: usize| layout.tracks[n].file().len();
+    let tracks = each_in_parallel(0..layout.tracks.len(), join, frames, &|n| {
         let placed = &layout.tracks[n];
         let path = &paths.tracks[n];
         // The samples are the sequence's as quantised: only cut, never dithered again.

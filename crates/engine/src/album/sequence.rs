@@ -16,7 +16,7 @@ use std::borrow::Cow;
 use std::ops::Range;
 use std::path::Path;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use serde::Serialize;
 
@@ -614,23 +614,46 @@ fn track_error(album: &Album, n: usize, message: &str) -> SequenceError {
     }
 }
 
-/// Runs `each` for every index of `range`, splitting the range through `join`: with two
-/// threads, two tracks are in flight at a time. The results come back in order.
+/// Runs `each` for every index of `range` on up to `join.threads()` workers that each take
+/// the next index as soon as they are free (two threads: two tracks in flight at a time), the
+/// heaviest first by `weight` so no worker is left with a long one at the end. The results
+/// come back in index order.
 pub(super) fn each_in_parallel<T: Send>(
     range: Range<usize>,
     join: &impl Join,
+    weight: impl Fn(usize) -> usize,
     each: &(impl Fn(usize) -> T + Sync),
 ) -> Vec<T> {
-    if range.len() <= 1 {
-        return range.map(each).collect();
+    let mut order: Vec<usize> = range.clone().collect();
+    // Stable: equal weights keep their order.
+    order.sort_by_key(|&n| std::cmp::Reverse(weight(n)));
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<T>>> = Mutex::new(range.clone().map(|_| None).collect());
+    let work = || {
+        while let Some(&n) = order.get(next.fetch_add(1, Ordering::Relaxed)) {
+            let result = each(n);
+            results.lock().unwrap_or_else(|e| e.into_inner())[n - range.start] = Some(result);
+        }
+    };
+    workers(join.threads().clamp(1, order.len().max(1)), join, &work);
+    results
+        .into_inner()
+        .unwrap_or_else(|e| e.into_inner())
+        .into_iter()
+        .map(|r| r.expect("every index was taken by a worker"))
+        .collect()
+}
+
+/// Runs `work` on `count` workers at once through `join`.
+fn workers(count: usize, join: &impl Join, work: &(impl Fn() + Sync)) {
+    if count <= 1 {
+        work();
+    } else {
+        join.join(
+            || workers(count / 2, join, work),
+            || workers(count - count / 2, join, work),
+        );
     }
-    let middle = range.start + range.len() / 2;
-    let (mut first, second) = join.join(
-        || each_in_parallel(range.start..middle, join, each),
-        || each_in_parallel(middle..range.end, join, each),
-    );
-    first.extend(second);
-    first
 }
 
 /// Decodes a track for the album: mono or stereo only, `channels` wide (a mono mix on a
@@ -685,7 +708,12 @@ fn analyse(
 ) -> Result<Vec<MixFacts>, SequenceError> {
     let count = request.album.tracks.len();
     let done = Mutex::new(0usize);
-    let mut mixes = each_in_parallel(0..count, join, &|n| {
+    // The largest files first (their size stands for their length before they are decoded).
+    let size = |n: usize| {
+        std::fs::metadata(request.album.source_path(n, request.folder))
+            .map_or(0, |m| usize::try_from(m.len()).unwrap_or(usize::MAX))
+    };
+    let mut mixes = each_in_parallel(0..count, join, size, &|n| {
         check_cancel(control.cancel)?;
         let (audio, warnings) = decode_track(request, n, None, control.cancel)?;
         let facts = MixFacts {
@@ -743,94 +771,136 @@ fn render_sequence(
     let album = request.album;
     let rate = layout.sample_rate;
     let count = album.tracks.len();
-    let timeline = Mutex::new(vec![vec![0f32; layout.total_frames]; layout.channels]);
+    // Each channel zeroed on its own (not one cloned into the others, which writes every
+    // page of the album before a track is rendered): pages are touched as tracks land.
+    let mut timeline: Vec<Vec<f32>> = (0..layout.channels)
+        .map(|_| vec![0f32; layout.total_frames])
+        .collect();
+    // Tracks that share samples (a crossfade) share a region of the timeline; a track alone
+    // in its region is rendered straight into it.
+    let regions = shared_regions(layout);
+    let region_of: Vec<usize> = layout
+        .tracks
+        .iter()
+        .map(|t| regions.partition_point(|r| r.end <= t.start))
+        .collect();
     let done = Mutex::new(0usize);
-    let tracks = each_in_parallel(0..count, join, &|n| {
-        check_cancel(control.cancel)?;
-        let placed = &layout.tracks[n];
-        let (audio, _) = decode_track(request, n, Some(layout.channels), control.cancel)?;
-        let audio = if audio.sample_rate() == rate {
-            audio
-        } else {
-            resample::resample(
-                &audio,
-                rate,
-                RenderControl {
-                    progress: &mut |_| {},
-                    cancel: control.cancel,
-                },
-            )
-            .map_err(|e| track_error(album, n, &e.to_string()))?
-        };
-        let settings = album.track_chain(n, plan.tracks[n].target_lufs);
-        // No second buffer for the solver's trials: two tracks in flight take their own
-        // size each, not twice it.
-        let rendered = render::render_with_trial_budget(
-            Cow::Owned(audio),
-            &settings,
-            margins[n],
-            RenderControl {
-                progress: &mut |_| {},
-                cancel: control.cancel,
-            },
-            0,
-        )
-        .map_err(|e| match e {
-            render::RenderError::Cancelled => SequenceError::Cancelled,
-            other => track_error(album, n, &other.to_string()),
-        })?;
-        if rendered.audio.frames() != placed.frames {
-            return Err(track_error(
-                album,
-                n,
-                &format!(
-                    "it rendered {} frames where {} were laid out (the source changed while \
-                     the album was rendered?)",
-                    rendered.audio.frames(),
-                    placed.frames
-                ),
-            ));
-        }
-        let fade_in = match n
-            .checked_sub(1)
-            .map(|p| (&album.tracks[p], &layout.tracks[p]))
-        {
-            Some((previous, placed)) if placed.crossfade_after > 0 => {
-                Some((placed.crossfade_after, crossfade_curve(previous.transition)))
+    let tracks = {
+        let planes = split_regions(&mut timeline, &regions);
+        each_in_parallel(0..count, join, |n| layout.tracks[n].frames, &|n| {
+            check_cancel(control.cancel)?;
+            let placed = &layout.tracks[n];
+            let (audio, _) = decode_track(request, n, Some(layout.channels), control.cancel)?;
+            let audio = if audio.sample_rate() == rate {
+                audio
+            } else {
+                resample::resample(
+                    &audio,
+                    rate,
+                    RenderControl {
+                        progress: &mut |_| {},
+                        cancel: control.cancel,
+                    },
+                )
+                .map_err(|e| track_error(album, n, &e.to_string()))?
+            };
+            let settings = album.track_chain(n, plan.tracks[n].target_lufs);
+            let rendered_frames = render::rendered_frames(audio.frames(), rate, &settings.output);
+            if rendered_frames != placed.frames {
+                return Err(track_error(
+                    album,
+                    n,
+                    &format!(
+                        "it renders {rendered_frames} frames where {} were laid out (the source \
+                         changed while the album was rendered?)",
+                        placed.frames
+                    ),
+                ));
             }
-            _ => None,
-        };
-        let fade_out = (placed.crossfade_after > 0).then(|| {
-            (
-                placed.crossfade_after,
-                crossfade_curve(album.tracks[n].transition),
-            )
-        });
-        let mut channels = rendered.audio.into_channels();
-        for channel in &mut channels {
-            crossfade_shape(channel, fade_in, fade_out);
-        }
-        {
-            let mut timeline = timeline.lock().unwrap_or_else(|e| e.into_inner());
-            for (into, from) in timeline.iter_mut().zip(&channels) {
-                // Only a crossfade's two tracks share samples, and 0 + a + b is the same
-                // sum in either order: the timeline does not depend on which finished first.
-                for (sum, x) in into[placed.span()].iter_mut().zip(from) {
-                    *sum += x;
+            let region = regions[region_of[n]].clone();
+            let render_error = |e| match e {
+                render::RenderError::Cancelled => SequenceError::Cancelled,
+                other => track_error(album, n, &other.to_string()),
+            };
+            let report = if region == placed.span() {
+                // Its own stretch of the timeline: the solver's trials write there, and the
+                // chosen one is the master, with no buffer of its own.
+                let mut planes = planes[region_of[n]]
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner());
+                render::render_into(
+                    audio,
+                    &settings,
+                    margins[n],
+                    RenderControl {
+                        progress: &mut |_| {},
+                        cancel: control.cancel,
+                    },
+                    &mut planes,
+                )
+                .map_err(render_error)?
+            } else {
+                // No second buffer for the solver's trials: two tracks in flight take their
+                // own size each, not twice it.
+                let rendered = render::render_with_trial_budget(
+                    Cow::Owned(audio),
+                    &settings,
+                    margins[n],
+                    RenderControl {
+                        progress: &mut |_| {},
+                        cancel: control.cancel,
+                    },
+                    0,
+                )
+                .map_err(render_error)?;
+                let fade_in = match n
+                    .checked_sub(1)
+                    .map(|p| (&album.tracks[p], &layout.tracks[p]))
+                {
+                    Some((previous, placed)) if placed.crossfade_after > 0 => {
+                        Some((placed.crossfade_after, crossfade_curve(previous.transition)))
+                    }
+                    _ => None,
+                };
+                let fade_out = (placed.crossfade_after > 0).then(|| {
+                    (
+                        placed.crossfade_after,
+                        crossfade_curve(album.tracks[n].transition),
+                    )
+                });
+                let mut channels = rendered.audio.into_channels();
+                for channel in &mut channels {
+                    crossfade_shape(channel, fade_in, fade_out);
                 }
-            }
-        }
-        let mut done = done.lock().unwrap_or_else(|e| e.into_inner());
-        *done += 1;
-        (control.progress)(*done as f64 / count as f64);
-        Ok(RenderedTrack {
-            limiter: rendered.limiter,
-            disabled_for_mono: rendered.disabled_for_mono,
+                let within =
+                    placed.start - region.start..placed.start - region.start + placed.frames;
+                let mut planes = planes[region_of[n]]
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner());
+                for (into, from) in planes.iter_mut().zip(&channels) {
+                    // Only a crossfade's two tracks share samples, and 0 + a + b is the same
+                    // sum in either order: the timeline does not depend on which finished
+                    // first.
+                    for (sum, x) in into[within.clone()].iter_mut().zip(from) {
+                        *sum += x;
+                    }
+                }
+                render::RenderReport {
+                    limiter: rendered.limiter,
+                    disabled_for_mono: rendered.disabled_for_mono,
+                }
+            };
+            let mut done = done.lock().unwrap_or_else(|e| e.into_inner());
+            *done += 1;
+            (control.progress)(*done as f64 / count as f64);
+            Ok(RenderedTrack {
+                limiter: report.limiter,
+                disabled_for_mono: report.disabled_for_mono,
+            })
         })
-    })
+    }
     .into_iter()
     .collect::<Result<Vec<_>, SequenceError>>()?;
-    let mut timeline = timeline.into_inner().unwrap_or_else(|e| e.into_inner());
     // Two limited tracks summed can pass the ceiling: the overlap goes through a true-peak
     // limiter at the album's ceiling.
     let mut limiter = album.chain.limiter.clone();
@@ -889,6 +959,40 @@ fn render_sequence(
     })
 }
 
+/// The stretches of the timeline tracks lie in, in order: a track's own span, or the spans
+/// of tracks that overlap (a crossfade) joined into one.
+fn shared_regions(layout: &SequenceLayout) -> Vec<Range<usize>> {
+    let mut regions: Vec<Range<usize>> = Vec::new();
+    for span in layout.tracks.iter().map(Placement::span) {
+        match regions.last_mut() {
+            Some(last) if span.start < last.end => last.end = last.end.max(span.end),
+            _ => regions.push(span),
+        }
+    }
+    regions
+}
+
+/// Each of `regions` (in order, apart) of every channel of `timeline`, as planes a track's
+/// thread can lock.
+fn split_regions<'t>(
+    timeline: &'t mut [Vec<f32>],
+    regions: &[Range<usize>],
+) -> Vec<Mutex<Vec<&'t mut [f32]>>> {
+    let mut planes: Vec<Vec<&'t mut [f32]>> = regions.iter().map(|_| Vec::new()).collect();
+    for channel in timeline.iter_mut() {
+        let mut rest: &'t mut [f32] = channel;
+        let mut consumed = 0;
+        for (region, planes) in regions.iter().zip(&mut planes) {
+            let (_, from) = rest.split_at_mut(region.start - consumed);
+            let (piece, after) = from.split_at_mut(region.len());
+            planes.push(piece);
+            rest = after;
+            consumed = region.end;
+        }
+    }
+    planes.into_iter().map(Mutex::new).collect()
+}
+
 /// The curve of a crossfade transition.
 fn crossfade_curve(transition: Transition) -> FadeCurve {
     match transition {
@@ -928,7 +1032,8 @@ fn measure_files(
     join: &impl Join,
     cancel: &AtomicBool,
 ) -> Result<Vec<Loudness>, SequenceError> {
-    each_in_parallel(0..layout.tracks.len(), join, &|n| {
+    let frames = |n: usize| layout.tracks[n].file().len();
+    each_in_parallel(0..layout.tracks.len(), join, frames, &|n| {
         check_cancel(cancel)?;
         let file = slice(exact, layout.tracks[n].file());
         let mut measured = loudness::measure(&file);
@@ -997,5 +1102,96 @@ impl super::TrackEdit {
             fade_in_curve: output.fade_in_curve,
             fade_out_curve: output.fade_out_curve,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two threads at a time, on scoped threads.
+    struct TwoThreads;
+
+    impl Join for TwoThreads {
+        fn join<A, B, RA, RB>(&self, a: A, b: B) -> (RA, RB)
+        where
+            A: FnOnce() -> RA + Send,
+            B: FnOnce() -> RB + Send,
+            RA: Send,
+            RB: Send,
+        {
+            std::thread::scope(|s| {
+                let b = s.spawn(b);
+                let a = a();
+                (a, b.join().expect("the second closure ran"))
+            })
+        }
+
+        fn threads(&self) -> usize {
+            2
+        }
+    }
+
+    #[test]
+    fn every_index_runs_once_heaviest_first_and_comes_back_in_order() {
+        let weights = [3, 9, 1, 9, 5, 0, 7];
+        let taken = Mutex::new(Vec::new());
+        let results = each_in_parallel(2..9, &TwoThreads, |n| weights[n - 2], &|n| {
+            taken.lock().expect("not poisoned").push(n);
+            n * 10
+        });
+        assert_eq!(results, (2..9).map(|n| n * 10).collect::<Vec<_>>());
+        let mut taken = taken.into_inner().expect("not poisoned");
+        taken.sort_unstable();
+        assert_eq!(taken, (2..9).collect::<Vec<_>>());
+        // One worker takes them in its order: heaviest first, ties in index order.
+        let order = Mutex::new(Vec::new());
+        each_in_parallel(2..9, &Sequential, |n| weights[n - 2], &|n| {
+            order.lock().expect("not poisoned").push(n);
+        });
+        assert_eq!(
+            order.into_inner().expect("not poisoned"),
+            [3, 5, 8, 6, 2, 4, 7]
+        );
+    }
+
+    #[test]
+    fn tracks_that_overlap_share_a_region_and_the_others_have_their_own() {
+        let placed = |start: usize, frames: usize, crossfade_after: usize| Placement {
+            start,
+            index: start,
+            frames,
+            gap_after: 0,
+            crossfade_after,
+            file_start: start,
+            file_end: start + frames,
+        };
+        let layout = SequenceLayout {
+            sample_rate: 44_100,
+            channels: 2,
+            total_frames: 1_000,
+            // A gap, a crossfade, then back to back.
+            tracks: vec![
+                placed(0, 100, 0),
+                placed(150, 200, 50),
+                placed(300, 300, 0),
+                placed(600, 400, 0),
+            ],
+        };
+        let regions = shared_regions(&layout);
+        assert_eq!(regions, [0..100, 150..600, 600..1_000]);
+        let mut timeline = vec![vec![0.0f32; 1_000]; 2];
+        let planes = split_regions(&mut timeline, &regions);
+        for (plane, region) in planes.iter().zip(&regions) {
+            let mut plane = plane.lock().expect("not poisoned");
+            assert_eq!(plane.len(), 2);
+            for channel in plane.iter_mut() {
+                assert_eq!(channel.len(), region.len());
+                channel.fill(1.0);
+            }
+        }
+        drop(planes);
+        let ones: Vec<usize> = (0..1_000).filter(|&i| timeline[1][i] == 1.0).collect();
+        assert_eq!(ones, (0..100).chain(150..1_000).collect::<Vec<_>>());
     }
 }
