@@ -654,17 +654,23 @@ pub fn check_destination(
     force: bool,
 ) -> Result<(), ExportError> {
     if let Some(source) = source {
-        let same = match (fs::canonicalize(source), fs::canonicalize(path)) {
-            (Ok(a), Ok(b)) => a == b,
-            _ => false,
-        };
-        if same {
-            return Err(ExportError::WouldOverwriteSource {
-                path: path.to_owned(),
-            });
-        }
+        refuse_overwriting_source(path, source)?;
     }
     files::check_writable(path, force)?;
+    Ok(())
+}
+
+/// Refuses a destination that is the source itself (by another name, too).
+pub fn refuse_overwriting_source(path: &Path, source: &Path) -> Result<(), ExportError> {
+    let same = match (fs::canonicalize(source), fs::canonicalize(path)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    };
+    if same {
+        return Err(ExportError::WouldOverwriteSource {
+            path: path.to_owned(),
+        });
+    }
     Ok(())
 }
 
@@ -784,6 +790,17 @@ pub fn write_partial(
     cancel: &AtomicBool,
     join: &impl Join,
 ) -> Result<(Written, PartialFile), ExportError> {
+    write_partial_of(&prepared, request, cancel, join)
+}
+
+/// [`write_partial`] of prepared samples that stay the caller's (an album's whole sequence,
+/// which its track files are cut from while it is written).
+pub fn write_partial_of(
+    prepared: &Prepared,
+    request: &ExportRequest<'_>,
+    cancel: &AtomicBool,
+    join: &impl Join,
+) -> Result<(Written, PartialFile), ExportError> {
     check_destination(request.path, request.source, request.force)?;
     if cancel.load(Ordering::Relaxed) {
         return Err(ExportError::Cancelled);
@@ -795,13 +812,14 @@ pub fn write_partial(
         strict_true_peak_dbtp,
         clamped,
     } = prepared;
+    let format = *format;
     let mut partial = PartialFile::create(request.path)?;
     let started = Instant::now();
     encode(
         partial.file(),
         request.path,
         format,
-        &exact,
+        exact,
         request.tags,
         join,
     )?;
@@ -821,11 +839,11 @@ pub fn write_partial(
     std::thread::scope(|scope| {
         let flushing = scope.spawn(|| partial.sync());
         let verified = match format.lossy() {
-            None => verify_samples(partial.path(), request.path, &exact, cancel),
+            None => verify_samples(partial.path(), request.path, exact, cancel),
             Some(lossy) => lossy::check_decoded(
                 partial.path(),
                 lossy,
-                &exact,
+                exact,
                 measured.integrated_lufs,
                 cancel,
                 cover_bytes,
@@ -857,9 +875,9 @@ pub fn write_partial(
         sample_rate: exact.sample_rate(),
         channels: exact.channel_count(),
         frames: exact.frames(),
-        measured,
-        strict_true_peak_dbtp,
-        clamped,
+        measured: measured.clone(),
+        strict_true_peak_dbtp: *strict_true_peak_dbtp,
+        clamped: *clamped,
         encode_s,
         verify_s,
         decoded,

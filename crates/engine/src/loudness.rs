@@ -113,14 +113,169 @@ pub fn measure(audio: &AudioBuffer) -> Loudness {
 /// Measures a whole programme, running the K-weighted loudness and each channel's true peak
 /// as independent pieces of work through `join`.
 pub fn measure_with(audio: &AudioBuffer, join: &impl Join) -> Loudness {
-    let rate = audio.sample_rate();
-    let ends = segment_ends(audio.frames(), rate);
-    let all: Vec<usize> = (0..audio.channel_count()).collect();
+    measure_channels(audio.channels(), audio.roles(), audio.sample_rate(), join)
+}
+
+/// [`measure_with`] of planar channels held elsewhere (a stretch of a longer programme, measured
+/// where it lies instead of copied out).
+pub fn measure_channels<C: AsRef<[f32]> + Sync>(
+    channels: &[C],
+    roles: &[crate::audio::ChannelRole],
+    rate: u32,
+    join: &impl Join,
+) -> Loudness {
+    let frames = channels.first().map_or(0, |c| c.as_ref().len());
+    let ends = segment_ends(frames, rate);
     let (energy, peaks) = join.join(
-        || weighted_energy(audio, &ends),
-        || channel_peaks(audio, &all, &ends, join),
+        || weighted_energy_of(channels, roles, rate, &ends),
+        || channel_peaks(channels, rate, &ends, join),
     );
-    assemble(audio.frames(), rate, &ends, &energy, peaks)
+    assemble(frames, rate, &ends, &energy, peaks)
+}
+
+/// The K-weighted energy of a whole programme, per 10 ms segment: its loudness, before its
+/// peaks are known ([`measure_joined`]).
+#[derive(Debug, Clone)]
+pub struct ProgrammeEnergy {
+    frames: usize,
+    rate: u32,
+    ends: Vec<usize>,
+    energy: Vec<f64>,
+}
+
+impl ProgrammeEnergy {
+    pub fn measure<C: AsRef<[f32]>>(
+        channels: &[C],
+        roles: &[crate::audio::ChannelRole],
+        rate: u32,
+    ) -> Self {
+        let frames = channels.first().map_or(0, |c| c.as_ref().len());
+        let ends = segment_ends(frames, rate);
+        let energy = weighted_energy_of(channels, roles, rate, &ends);
+        Self {
+            frames,
+            rate,
+            ends,
+            energy,
+        }
+    }
+}
+
+/// [`measure_channels`] of a programme whose parts, stretches that follow one another and
+/// together hold every frame, were measured already (an album's sequence and its track files):
+/// `parts` gives each one's first frame and its measurement, in order, and `energy` is the
+/// whole's ([`ProgrammeEnergy::measure`], which can run beside the parts' measurement). The
+/// loudness is the whole's, whose gating blocks lie across the joins; the peaks are the parts'
+/// and, where a true-peak window spans a join, the whole's around it. The figures are those of
+/// measuring the whole, without a second true-peak pass over it. The true peaks per 10 ms
+/// segment are the parts' laid onto the whole's segments (a segment a part's segment
+/// straddles takes its value, and one by a join the join's).
+///
+/// # Panics
+/// When the parts do not start at frame 0 and follow one another in order, or `energy` is not
+/// of `channels`.
+pub fn measure_joined<C: AsRef<[f32]> + Sync>(
+    energy: &ProgrammeEnergy,
+    channels: &[C],
+    parts: &[(usize, &Loudness)],
+) -> Loudness {
+    let ProgrammeEnergy {
+        frames,
+        rate,
+        ref ends,
+        ref energy,
+    } = *energy;
+    assert_eq!(
+        channels.first().map_or(0, |c| c.as_ref().len()),
+        frames,
+        "the energy is of these channels"
+    );
+    assert!(
+        parts.first().is_none_or(|(start, _)| *start == 0)
+            && parts
+                .windows(2)
+                .all(|w| w[0].0 <= w[1].0 && w[1].0 <= frames),
+        "the parts start at frame 0 and follow one another"
+    );
+    let joins: Vec<usize> = parts
+        .iter()
+        .map(|(start, _)| *start)
+        .filter(|&start| start > 0 && start < frames)
+        .collect();
+    let join_peaks: Vec<Vec<f32>> = channels
+        .iter()
+        .map(|c| {
+            joins
+                .iter()
+                .map(|&at| true_peak_across(c.as_ref(), at, rate))
+                .collect()
+        })
+        .collect();
+    let segment_of = |frame: usize| ends.partition_point(|&end| end <= frame);
+    let mut segments = vec![0.0f32; ends.len()];
+    let mut lay = |from: usize, to: usize, peak: f32| {
+        if from < to {
+            let last = segment_of(to - 1).min(segments.len().saturating_sub(1));
+            for segment in &mut segments[segment_of(from).min(last)..=last] {
+                *segment = segment.max(peak);
+            }
+        }
+    };
+    for (n, (start, measured)) in parts.iter().enumerate() {
+        let end = parts.get(n + 1).map_or(frames, |(next, _)| *next);
+        let part_ends = segment_ends(end - start, rate);
+        let mut from = *start;
+        for (&part_end, &peak) in part_ends.iter().zip(&measured.true_peak_segments) {
+            lay(from, start + part_end, peak);
+            from = start + part_end;
+        }
+    }
+    for (j, &at) in joins.iter().enumerate() {
+        let peak = join_peaks.iter().map(|c| c[j]).fold(0.0f32, f32::max);
+        lay(
+            at.saturating_sub(ACROSS_JOIN),
+            (at + ACROSS_JOIN).min(frames),
+            peak,
+        );
+    }
+    let larger = |a: Option<f64>, b: Option<f64>| match (a, b) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    };
+    let peaks = (0..channels.len())
+        .map(|c| {
+            let mut peaks = ChannelPeaks {
+                sample_peak_dbfs: None,
+                true_peak_dbtp: None,
+            };
+            for (_, measured) in parts {
+                if let Some(part) = measured.channels.get(c) {
+                    peaks.sample_peak_dbfs = larger(peaks.sample_peak_dbfs, part.sample_peak_dbfs);
+                    peaks.true_peak_dbtp = larger(peaks.true_peak_dbtp, part.true_peak_dbtp);
+                }
+            }
+            for &peak in &join_peaks[c] {
+                peaks.true_peak_dbtp =
+                    larger(peaks.true_peak_dbtp, finite(amp_to_db(f64::from(peak))));
+            }
+            (peaks, segments.clone())
+        })
+        .collect();
+    assemble(frames, rate, ends, energy, peaks)
+}
+
+/// Frames each side of a join whose true peak [`measure_joined`] reads from the whole: every
+/// interpolation window that spans the join, with room for the refinement's neighbours.
+const ACROSS_JOIN: usize = 4 * true_peak::PRECISE_TAPS;
+
+/// The true peak (linear) of the points around frame `at` of `samples`, read as a meter that
+/// has run from well before it reads them: the stretch before is only the meter's history.
+fn true_peak_across(samples: &[f32], at: usize, rate: u32) -> f32 {
+    let from = at.saturating_sub(ACROSS_JOIN);
+    let to = (at + ACROSS_JOIN).min(samples.len());
+    let mut meter = TruePeakMeter::new(rate);
+    let (history, _) = meter.chunk_peaks(&samples[from.saturating_sub(ACROSS_JOIN)..from], 0.0);
+    meter.chunk_peaks(&samples[from..to], history).0
 }
 
 /// Makes and measures a programme in one go: `make(channel, samples)` turns each 10 ms
@@ -358,10 +513,6 @@ fn segment_end(k: usize, sample_rate: u32) -> usize {
 }
 
 /// K-weighted energy per 10 ms segment, channels in pairs so their filters run side by side.
-fn weighted_energy(audio: &AudioBuffer, ends: &[usize]) -> Vec<f64> {
-    weighted_energy_of(audio.channels(), audio.roles(), audio.sample_rate(), ends)
-}
-
 fn weighted_energy_of(
     channels: &[impl AsRef<[f32]>],
     roles: &[crate::audio::ChannelRole],
@@ -395,24 +546,20 @@ fn weighted_energy_of(
 
 /// Sample and true peak of the given channels, with each one's true peak per segment; the
 /// channels are split in halves through `join`.
-fn channel_peaks(
-    audio: &AudioBuffer,
-    channels: &[usize],
+fn channel_peaks<C: AsRef<[f32]> + Sync>(
+    channels: &[C],
+    rate: u32,
     ends: &[usize],
     join: &impl Join,
 ) -> Vec<(ChannelPeaks, Vec<f32>)> {
     match channels {
         [] => Vec::new(),
-        [one] => vec![one_channel_peaks(
-            audio.channel(*one),
-            audio.sample_rate(),
-            ends,
-        )],
+        [one] => vec![one_channel_peaks(one.as_ref(), rate, ends)],
         _ => {
             let (first, second) = channels.split_at(channels.len() / 2);
             let (mut a, b) = join.join(
-                || channel_peaks(audio, first, ends, join),
-                || channel_peaks(audio, second, ends, join),
+                || channel_peaks(first, rate, ends, join),
+                || channel_peaks(second, rate, ends, join),
             );
             a.extend(b);
             a

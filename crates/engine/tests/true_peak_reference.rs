@@ -7,7 +7,7 @@ use std::f64::consts::{PI, TAU};
 
 use crest_engine::AudioBuffer;
 use crest_engine::emulation::noise::White;
-use crest_engine::loudness::measure;
+use crest_engine::loudness::{Loudness, measure};
 
 /// 8× oversampled peak by direct evaluation of a 64-lobe windowed sinc: slow and simple.
 fn reference_true_peak_db(audio: &AudioBuffer) -> f64 {
@@ -196,4 +196,75 @@ fn agrees_with_8x_reference_on_hard_programmes() {
         "demo mix",
         &AudioBuffer::new(demo.sample_rate(), short).expect("stereo"),
     );
+}
+
+/// A programme measured in parts (an album's track files) and joined reads as the whole
+/// measured at once: the same loudness, range, histories and peaks, to the bit, with the
+/// loudest intersample peaks right across the joins.
+#[test]
+fn a_programme_measured_in_parts_and_joined_reads_as_the_whole() {
+    use crest_engine::loudness::{ProgrammeEnergy, measure_channels, measure_joined};
+    use crest_engine::parallel::Sequential;
+    for rate in [44_100, 96_000] {
+        let frames = 6 * rate as usize;
+        // Noise at −20 dBFS, with a quarter-rate sine burst at 45° phase (samples 3 dB under
+        // its peaks) centred on each join; one join 100 frames after another, one at frame 7.
+        let joins = [
+            7,
+            rate as usize,
+            2 * rate as usize + 4_321,
+            2 * rate as usize + 4_421,
+            5 * rate as usize,
+        ];
+        let mut left: Vec<f32> = noise(frames, 3).iter().map(|x| (x * 0.1) as f32).collect();
+        let mut right: Vec<f32> = noise(frames, 4).iter().map(|x| (x * 0.1) as f32).collect();
+        for (k, &at) in joins.iter().enumerate() {
+            let level = 0.5 + 0.1 * k as f64;
+            for i in at.saturating_sub(20)..(at + 20).min(frames) {
+                let phase = PI / 2.0 * i as f64 + PI / 4.0;
+                left[i] = (level * phase.sin()) as f32;
+                right[i] = (level * 0.9 * phase.cos()) as f32;
+            }
+        }
+        let audio = AudioBuffer::new(rate, vec![left, right]).expect("audio");
+        let whole = measure(&audio);
+        let starts: Vec<usize> = std::iter::once(0).chain(joins).collect();
+        let parts: Vec<Loudness> = starts
+            .iter()
+            .enumerate()
+            .map(|(n, &start)| {
+                let end = starts.get(n + 1).copied().unwrap_or(frames);
+                let part: Vec<&[f32]> = audio.channels().iter().map(|c| &c[start..end]).collect();
+                measure_channels(&part, audio.roles(), rate, &Sequential)
+            })
+            .collect();
+        // Each part alone misses the peaks across its joins.
+        let parts_peak = parts
+            .iter()
+            .filter_map(|p| p.true_peak_dbtp)
+            .fold(f64::MIN, f64::max);
+        assert!(
+            parts_peak < whole.true_peak_dbtp.expect("peak") - 1.0,
+            "{parts_peak}"
+        );
+        let parts: Vec<(usize, &Loudness)> = starts.iter().copied().zip(&parts).collect();
+        let energy = ProgrammeEnergy::measure(audio.channels(), audio.roles(), rate);
+        let joined = measure_joined(&energy, audio.channels(), &parts);
+        assert_eq!(joined.true_peak_dbtp, whole.true_peak_dbtp, "{rate} Hz");
+        assert_eq!(joined.sample_peak_dbfs, whole.sample_peak_dbfs);
+        assert_eq!(joined.channels, whole.channels);
+        assert_eq!(joined.integrated_lufs, whole.integrated_lufs);
+        assert_eq!(joined.lra_lu, whole.lra_lu);
+        assert_eq!(joined.momentary, whole.momentary);
+        assert_eq!(joined.short_term, whole.short_term);
+        assert_eq!(
+            joined.true_peak_segments.len(),
+            whole.true_peak_segments.len()
+        );
+        let max = |s: &[f32]| s.iter().copied().fold(0.0f32, f32::max);
+        assert_eq!(
+            max(&joined.true_peak_segments),
+            max(&whole.true_peak_segments)
+        );
+    }
 }

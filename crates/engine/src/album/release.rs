@@ -98,8 +98,9 @@ impl ReleasePaths {
     pub fn check(&self, sources: &[PathBuf], force: bool) -> Result<(), ExportError> {
         for path in self.all() {
             for source in sources {
-                export::check_destination(path, Some(source), force)?;
+                export::refuse_overwriting_source(path, source)?;
             }
+            // Once per file: the test creates (and drops) a partial file.
             files::check_writable(path, force)?;
         }
         Ok(())
@@ -280,10 +281,10 @@ pub fn write_release(
     let album_gain = overview
         .album_integrated_lufs
         .zip(overview.album_true_peak_dbtp);
-    let write = |prepared: Prepared, path: &Path, tags: &Tags| {
+    let write = |prepared: &Prepared, path: &Path, tags: &Tags| {
         let mut tags = with_gain(tags, &prepared.measured, album_gain);
         tags.cover = request.cover.map(Path::to_path_buf);
-        export::write_partial(
+        export::write_partial_of(
             prepared,
             &ExportRequest {
                 path,
@@ -297,64 +298,73 @@ pub fn write_release(
             join,
         )
     };
-    // Two track files at a time; each is measured already (the sequence measured its files).
+    // The track files and the continuous file, two at a time, the longest first (the
+    // continuous file, then the longest tracks); each is measured already (the sequence
+    // measured its files).
+    let tracks = layout.tracks.len();
     let done = std::sync::atomic::AtomicUsize::new(0);
-    let frames = |n: usize| layout.tracks[n].file().len();
-    let tracks = each_in_parallel(0..layout.tracks.len(), join, frames, &|n| {
-        let placed = &layout.tracks[n];
-        let path = &paths.tracks[n];
-        // The samples are the sequence's as quantised: only cut, never dithered again.
-        let exact = slice(&whole.exact, placed.file());
-        let measured = file_loudness[n].clone();
-        let (written, partial) = write(
-            Prepared {
+    let length = |n: usize| {
+        if n < tracks {
+            layout.tracks[n].file().len()
+        } else {
+            layout.total_frames
+        }
+    };
+    let written = each_in_parallel(0..count, join, length, &|n| {
+        let written = if n < tracks {
+            let placed = &layout.tracks[n];
+            // The samples are the sequence's as quantised: only cut, never dithered again.
+            let measured = file_loudness[n].clone();
+            let prepared = Prepared {
                 format,
-                exact,
+                exact: slice(&whole.exact, placed.file()),
                 strict_true_peak_dbtp: measured.strict_true_peak_dbtp,
                 measured,
                 clamped: 0,
-            },
-            path,
-            &album.track_tags(n),
-        )?;
+            };
+            let (written, partial) = write(&prepared, &paths.tracks[n], &album.track_tags(n))?;
+            (
+                ReleaseFile::audio(&written, "track", Some(n + 1), placed.file_start),
+                partial,
+            )
+        } else {
+            let path = paths
+                .continuous
+                .as_ref()
+                .expect("a continuous file was asked for");
+            let (written, partial) = write(&whole, path, &album.album_tags())?;
+            (ReleaseFile::audio(&written, "continuous", None, 0), partial)
+        };
         let finished = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
         progress(finished as f64 / count as f64 * 0.95);
-        Ok::<_, ExportError>((
-            ReleaseFile::audio(&written, "track", Some(n + 1), placed.file_start),
-            partial,
-        ))
+        Ok::<_, ExportError>(written)
     });
-    for track in tracks {
-        let (file, partial) = track?;
+    for file in written {
+        let (file, partial) = file?;
         written_files.push(file);
         partials.push(partial);
     }
-    if let Some(path) = &paths.continuous {
-        let (written, partial) = write(whole, path, &album.album_tags())?;
-        written_files.push(ReleaseFile::audio(&written, "continuous", None, 0));
-        partials.push(partial);
-        if let Some(cue) = &paths.cue {
-            let file_name = path
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            let sheet = cue_sheet(album, &layout, &file_name, request.cd);
-            partials.push(PartialFile::with_bytes(cue, sheet.as_bytes())?);
-            written_files.push(ReleaseFile {
-                path: cue.display().to_string(),
-                kind: "cue",
-                track: None,
-                start_frame: 0,
-                frames: 0,
-                duration_s: 0.0,
-                integrated_lufs: None,
-                true_peak_dbtp: None,
-                sample_peak_dbfs: None,
-                verified: std::fs::read(partials.last().map_or(cue.as_path(), |p| p.path()))
-                    .is_ok_and(|back| back == sheet.as_bytes()),
-                decoded: None,
-            });
-        }
+    if let (Some(path), Some(cue)) = (&paths.continuous, &paths.cue) {
+        let file_name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let sheet = cue_sheet(album, &layout, &file_name, request.cd);
+        partials.push(PartialFile::with_bytes(cue, sheet.as_bytes())?);
+        written_files.push(ReleaseFile {
+            path: cue.display().to_string(),
+            kind: "cue",
+            track: None,
+            start_frame: 0,
+            frames: 0,
+            duration_s: 0.0,
+            integrated_lufs: None,
+            true_peak_dbtp: None,
+            sample_peak_dbfs: None,
+            verified: std::fs::read(partials.last().map_or(cue.as_path(), |p| p.path()))
+                .is_ok_and(|back| back == sheet.as_bytes()),
+            decoded: None,
+        });
     }
     // A lossy file that decodes past full scale fails, as a single master's does.
     let decodes_clean = written_files

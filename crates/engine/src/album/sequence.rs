@@ -520,12 +520,20 @@ pub fn master_sequence(
             export::quantize_in_place(rendered.audio, request.format, request.dither, join);
         (control.progress)(0.85);
         let meter = album.chain.limiter.true_peak;
-        // The whole sequence and each file's stretch of it are measured side by side.
-        let (measured, file_loudness) = join.join(
-            || loudness::measure_with(&exact, join),
+        // Each file's stretch is measured beside the whole's loudness, then the whole's peaks
+        // from the files' and across each join.
+        let (energy, file_loudness) = join.join(
+            || loudness::ProgrammeEnergy::measure(exact.channels(), exact.roles(), rate),
             || measure_files(&exact, &layout, meter, join, control.cancel),
         );
         let file_loudness = file_loudness?;
+        let parts: Vec<(usize, &Loudness)> = layout
+            .tracks
+            .iter()
+            .map(|t| t.file_start)
+            .zip(&file_loudness)
+            .collect();
+        let measured = loudness::measure_joined(&energy, exact.channels(), &parts);
         let prepared = export::Prepared {
             format: request.format,
             exact,
@@ -1035,11 +1043,16 @@ fn measure_files(
     let frames = |n: usize| layout.tracks[n].file().len();
     each_in_parallel(0..layout.tracks.len(), join, frames, &|n| {
         check_cancel(cancel)?;
-        let file = slice(exact, layout.tracks[n].file());
-        let mut measured = loudness::measure(&file);
+        // Measured where it lies in the sequence, not copied out.
+        let file: Vec<&[f32]> = exact
+            .channels()
+            .iter()
+            .map(|c| &c[layout.tracks[n].file()])
+            .collect();
+        let rate = exact.sample_rate();
+        let mut measured = loudness::measure_channels(&file, exact.roles(), rate, &Sequential);
         if meter == TruePeakMode::Strict {
-            measured.strict_true_peak_dbtp =
-                strict_true_peak_dbtp(file.channels(), file.sample_rate(), &Sequential);
+            measured.strict_true_peak_dbtp = strict_true_peak_dbtp(&file, rate, &Sequential);
         }
         Ok(measured)
     })
