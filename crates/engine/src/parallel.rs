@@ -35,3 +35,28 @@ impl Join for Sequential {
         (a(), b())
     }
 }
+
+/// Runs the second closure on a scoped thread of its own while the first runs on the calling
+/// thread: as parallel as the app's pool, with no pool (tests of parallel work).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ScopedThreads;
+
+impl Join for ScopedThreads {
+    fn join<A, B, RA, RB>(&self, a: A, b: B) -> (RA, RB)
+    where
+        A: FnOnce() -> RA + Send,
+        B: FnOnce() -> RB + Send,
+        RA: Send,
+        RB: Send,
+    {
+        std::thread::scope(|scope| {
+            let b = scope.spawn(b);
+            let a = a();
+            (a, b.join().expect("the second closure ran to its end"))
+        })
+    }
+
+    fn threads(&self) -> usize {
+        2
+    }
+}

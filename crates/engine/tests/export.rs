@@ -12,6 +12,7 @@ use crest_engine::chain::{FadeCurve, OutputSettings};
 use crest_engine::emulation::noise::Pink;
 use crest_engine::export::{Dither, ExportError, ExportRequest, Format, export, quantize};
 use crest_engine::files::PartialFile;
+use crest_engine::parallel::ScopedThreads;
 use crest_engine::render::apply_output;
 
 #[test]
@@ -244,29 +245,6 @@ fn trims_and_fades_land_where_set() {
     );
 }
 
-/// Both closures on threads of their own: a Join as parallel as the app's.
-struct Threads;
-
-impl crest_engine::parallel::Join for Threads {
-    fn join<A, B, RA, RB>(&self, a: A, b: B) -> (RA, RB)
-    where
-        A: FnOnce() -> RA + Send,
-        B: FnOnce() -> RB + Send,
-        RA: Send,
-        RB: Send,
-    {
-        std::thread::scope(|scope| {
-            let b = scope.spawn(b);
-            let a = a();
-            (a, b.join().expect("the other half"))
-        })
-    }
-
-    fn threads(&self) -> usize {
-        2
-    }
-}
-
 #[test]
 fn flac_is_the_same_on_one_thread_or_several_and_completes_its_header() {
     use crest_engine::chain::ChainSettings;
@@ -300,7 +278,7 @@ fn flac_is_the_same_on_one_thread_or_several_and_completes_its_header() {
             cancel: &cancel,
         };
         let mastered = if threads {
-            master_with(request, control, &Threads)
+            master_with(request, control, &ScopedThreads)
         } else {
             master_with(request, control, &Sequential)
         };
@@ -358,7 +336,7 @@ fn quantising_channels_in_parallel_stores_what_prepare_stores() {
     for dither in [Dither::Tpdf, Dither::Shaped, Dither::Gentle, Dither::None] {
         for format in [Format::Wav16, Format::Wav24, Format::Wav32f] {
             let whole = prepare(audio.clone(), format, dither);
-            let (exact, clamped) = quantize_in_place(audio.clone(), format, dither, &Threads);
+            let (exact, clamped) = quantize_in_place(audio.clone(), format, dither, &ScopedThreads);
             assert!(
                 exact.channels() == whole.exact.channels(),
                 "{format:?} {dither:?}: the same stored values"
@@ -367,6 +345,6 @@ fn quantising_channels_in_parallel_stores_what_prepare_stores() {
             assert_eq!(measure(&exact), whole.measured, "{format:?} {dither:?}");
         }
     }
-    let (_, clamped) = quantize_in_place(audio, Format::Wav16, Dither::Tpdf, &Threads);
+    let (_, clamped) = quantize_in_place(audio, Format::Wav16, Dither::Tpdf, &ScopedThreads);
     assert!(clamped > 0, "the loud channel clamps");
 }

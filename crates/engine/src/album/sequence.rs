@@ -1122,34 +1122,13 @@ impl super::TrackEdit {
 mod tests {
     use super::*;
 
-    /// Two threads at a time, on scoped threads.
-    struct TwoThreads;
-
-    impl Join for TwoThreads {
-        fn join<A, B, RA, RB>(&self, a: A, b: B) -> (RA, RB)
-        where
-            A: FnOnce() -> RA + Send,
-            B: FnOnce() -> RB + Send,
-            RA: Send,
-            RB: Send,
-        {
-            std::thread::scope(|s| {
-                let b = s.spawn(b);
-                let a = a();
-                (a, b.join().expect("the second closure ran"))
-            })
-        }
-
-        fn threads(&self) -> usize {
-            2
-        }
-    }
+    use crate::parallel::ScopedThreads;
 
     #[test]
     fn every_index_runs_once_heaviest_first_and_comes_back_in_order() {
         let weights = [3, 9, 1, 9, 5, 0, 7];
         let taken = Mutex::new(Vec::new());
-        let results = each_in_parallel(2..9, &TwoThreads, |n| weights[n - 2], &|n| {
+        let results = each_in_parallel(2..9, &ScopedThreads, |n| weights[n - 2], &|n| {
             taken.lock().expect("not poisoned").push(n);
             n * 10
         });
