@@ -1,6 +1,6 @@
 //! Helpers shared by the end-to-end tests over the `crest` binary.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 /// Runs the built `crest` with `args` in `dir`.
@@ -12,13 +12,8 @@ pub fn crest(args: &[&str], dir: &Path) -> Output {
         .expect("crest runs")
 }
 
-/// An empty scratch folder for one test of this process.
-pub fn scratch(test: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("crest-e2e-{}-{test}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
-}
+mod scratch;
+pub use scratch::scratch;
 
 /// Writes `frames` of stereo 24-bit WAV at `rate` to `dir/name`, frame `n` from `frame(n)`
 /// (values in −1..1); returns the name.

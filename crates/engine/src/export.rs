@@ -1106,11 +1106,9 @@ fn verify_samples(
 mod tests {
     use super::*;
 
-    /// A written file, its samples, and a scratch folder.
-    fn written(format: Format, name: &str) -> (PathBuf, AudioBuffer) {
-        let dir = std::env::temp_dir().join(format!("crest-verify-{}-{name}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).expect("dir");
+    /// A written file, its samples, and its scratch folder (the file goes when it is dropped).
+    fn written(format: Format, name: &str) -> (PathBuf, AudioBuffer, crate::test_scratch::Scratch) {
+        let dir = crate::test_scratch::scratch(&format!("verify-{name}"));
         let path = dir.join(format!("x.{}", format.extension()));
         let mut noise = White::new(9);
         let samples: Vec<Vec<f32>> = (0..2)
@@ -1123,7 +1121,7 @@ mod tests {
         );
         let mut file = fs::File::create(&path).expect("create");
         encode(&mut file, &path, format, &prepared.exact, None, &Sequential).expect("encoded");
-        (path, prepared.exact)
+        (path, prepared.exact, dir)
     }
 
     fn reason(result: Result<(), ExportError>) -> String {
@@ -1178,7 +1176,7 @@ mod tests {
     #[test]
     fn verification_catches_a_changed_sample_and_a_short_file() {
         let cancel = AtomicBool::new(false);
-        let (path, exact) = written(Format::Wav24, "changed");
+        let (path, exact, _folder) = written(Format::Wav24, "changed");
         verify_samples(&path, &path, &exact, &cancel).expect("the file as written passes");
         // One byte of one sample changed, in the middle of the data.
         let mut bytes = fs::read(&path).expect("read");
@@ -1188,7 +1186,7 @@ mod tests {
         let why = reason(verify_samples(&path, &path, &exact, &cancel));
         assert!(why.contains("frame 15000"), "{why}");
         // The same file, cut short by whole frames.
-        let (path, exact) = written(Format::Wav16, "short");
+        let (path, exact, _folder) = written(Format::Wav16, "short");
         let bytes = fs::read(&path).expect("read");
         let mut header = bytes[..bytes.len() - 2 * 2 * 100].to_vec();
         let data = (header.len() - 44) as u32;
@@ -1197,7 +1195,7 @@ mod tests {
         let why = reason(verify_samples(&path, &path, &exact, &cancel));
         assert!(why.contains("19900 frames read back"), "{why}");
         // And a FLAC file whose samples differ from what was meant.
-        let (path, mut exact) = written(Format::Flac16, "flac");
+        let (path, mut exact, _folder) = written(Format::Flac16, "flac");
         verify_samples(&path, &path, &exact, &cancel).expect("the file as written passes");
         let mut channels = exact.into_channels();
         channels[1][123] += 1.0 / 32_768.0;

@@ -49,6 +49,11 @@ pub mod spectrum;
 pub mod tags;
 pub mod units;
 
+/// Scratch folders for the unit tests, removed when dropped (the suite's own).
+#[cfg(test)]
+#[path = "../../../tests/common/scratch.rs"]
+mod test_scratch;
+
 pub use audio::{AudioBuffer, ChannelRole};
 pub use decode::{
     DecodeControl, DecodeError, Decoded, SourceInfo, decode_file, decode_file_limited,

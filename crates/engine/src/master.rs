@@ -549,7 +549,6 @@ fn report_for(
 #[cfg(test)]
 mod tests {
     use std::cell::Cell;
-    use std::path::PathBuf;
     use std::sync::atomic::AtomicBool;
 
     use super::*;
@@ -568,12 +567,7 @@ mod tests {
         AudioBuffer::new(rate, channels).expect("audio")
     }
 
-    fn scratch(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("crest-master-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("dir");
-        dir
-    }
+    use crate::test_scratch::scratch;
 
     /// A 24-bit master whose first render aims 0.5 dB over the stated ceiling, so the closed
     /// loop must render again.

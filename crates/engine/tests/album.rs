@@ -9,11 +9,12 @@ use crest_engine::album::{
 };
 use crest_engine::chain::{ChainSettings, FadeCurve};
 
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("crest-album-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("scratch folder");
-    dir
+/// A scratch folder, removed with what it holds when dropped.
+fn scratch(name: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("crest-album-{name}-"))
+        .tempdir()
+        .expect("scratch folder")
 }
 
 fn two_tracks() -> Album {
@@ -58,11 +59,11 @@ fn a_new_album_takes_the_defaults_and_survives_its_file() {
         curve: FadeCurve::EqualPower,
     };
     edited.tracks[1].offset_lu = Some(-3.0);
-    let dir = scratch("round-trip");
+    let folder = scratch("round-trip");
+    let dir = folder.path();
     let path = dir.join("night.crest-album.json");
     edited.save(&path).expect("saved");
     assert_eq!(Album::load(&path).expect("read back"), edited);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -122,30 +123,30 @@ fn what_cannot_be_released_is_refused_in_words() {
 
 #[test]
 fn a_missing_source_is_marked_and_relinked_without_losing_the_rest() {
-    let dir = scratch("missing");
+    let folder = scratch("missing");
+    let dir = folder.path();
     std::fs::create_dir_all(dir.join("mixes")).expect("folder");
     std::fs::write(dir.join("01 Intro.wav"), b"RIFF").expect("a file");
     let mut album = two_tracks();
     album.tracks[1].isrc = Some("USS1Z9900002".into());
-    assert_eq!(album.missing(&dir), [1]);
+    assert_eq!(album.missing(dir), [1]);
     assert_eq!(
-        album.source_path(0, &dir),
+        album.source_path(0, dir),
         dir.join("01 Intro.wav"),
         "relative to the album's folder"
     );
     // Moved: relinked, written relative to the album's folder, the rest kept.
     let moved = dir.join("mixes").join("Second Song v2.flac");
     std::fs::write(&moved, b"fLaC").expect("a file");
-    album.relink(1, &moved, &dir);
+    album.relink(1, &moved, dir);
     assert_eq!(
         album.tracks[1].source,
         Path::new("mixes/Second Song v2.flac")
     );
-    assert!(album.missing(&dir).is_empty());
+    assert!(album.missing(dir).is_empty());
     assert_eq!(album.tracks[1].isrc.as_deref(), Some("USS1Z9900002"));
     // Outside the folder it stays absolute.
     let elsewhere = std::env::temp_dir().join("elsewhere.wav");
-    album.relink(0, &elsewhere, &dir);
-    assert_eq!(album.source_path(0, &dir), elsewhere);
-    let _ = std::fs::remove_dir_all(&dir);
+    album.relink(0, &elsewhere, dir);
+    assert_eq!(album.source_path(0, dir), elsewhere);
 }

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 mod common;
 
 use common::hostile::{self, wav_bytes};
+use common::scratch;
 use crest_engine::decode_file_within;
 use crest_engine::emulation::noise::White;
 use crest_engine::limits::{DecodeLimits, LimitError, MemoryBudget, Purpose};
@@ -16,13 +17,6 @@ fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../tests/fixtures")
         .join(name)
-}
-
-/// A scratch directory unique to one test.
-fn scratch(test: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("crest-decode-{}-{test}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
 }
 
 /// Deterministic white noise in [−1, 1).

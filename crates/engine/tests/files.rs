@@ -97,7 +97,7 @@ fn partial_files_are_exclusive_unpredictable_and_locked() {
         let name = partial.path().file_name().expect("name").to_string_lossy();
         assert!(name.starts_with(".take.flac.crest-partial-"), "{name}");
         assert!(name.ends_with(".flac"), "keeps the extension: {name}");
-        assert_eq!(partial.path().parent(), Some(dir.as_path()));
+        assert_eq!(partial.path().parent(), Some(&*dir));
         // Held by its writer: another open of the file cannot take the lock.
         let other = File::open(partial.path()).expect("open");
         assert!(other.try_lock().is_err(), "{name} is locked while written");
@@ -275,7 +275,9 @@ fn an_unusable_destination_is_found_before_the_render() {
         (dir.join("no-such-folder").join("m.wav"), |e| {
             matches!(e, WriteError::NoFolder { .. })
         }),
-        (dir.clone(), |e| matches!(e, WriteError::IsFolder { .. })),
+        (dir.to_path_buf(), |e| {
+            matches!(e, WriteError::IsFolder { .. })
+        }),
         (
             {
                 fs::write(dir.join("a-file"), "x").expect("file");

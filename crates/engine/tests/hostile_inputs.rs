@@ -8,7 +8,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use common::hostile;
@@ -23,12 +23,6 @@ use proptest::prelude::*;
 /// allocate gigabytes.
 const BUDGET_BYTES: u64 = 64 << 20;
 
-fn scratch() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("crest-hostile-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("scratch");
-    dir
-}
-
 /// A fifth of a second of a two-tone stereo signal at 44.1 kHz.
 fn tones() -> AudioBuffer {
     let frames = 8_820;
@@ -42,8 +36,8 @@ fn tones() -> AudioBuffer {
 
 /// Crest's own export of the tones as `format`, read back as bytes.
 fn exported(format: Format) -> Vec<u8> {
-    let path = scratch().join(format!("seed.{}.{}", format.id(), format.extension()));
-    let _ = std::fs::remove_file(&path);
+    let folder = common::scratch("hostile-seed");
+    let path = folder.join(format!("seed.{}.{}", format.id(), format.extension()));
     let cancel = std::sync::atomic::AtomicBool::new(false);
     export(
         &tones(),
@@ -257,11 +251,10 @@ proptest! {
             mutate(&mut bytes, m);
         }
         let n = CASE.fetch_add(1, Ordering::Relaxed);
-        let path = scratch().join(format!("case-{n}.{extension}"));
+        let folder = common::scratch("hostile-case");
+        let path = folder.join(format!("case-{n}.{extension}"));
         std::fs::write(&path, &bytes).expect("case written");
-        let result = check(&path);
-        let _ = std::fs::remove_file(&path);
-        result?;
+        check(&path)?;
     }
 }
 
@@ -273,7 +266,7 @@ fn seeds_cached() -> &'static [(&'static str, Vec<u8>)] {
 
 #[test]
 fn every_seed_decodes_unmutated() {
-    let dir = scratch();
+    let dir = common::scratch("hostile-seeds");
     for (n, (extension, bytes)) in seeds_cached().iter().enumerate() {
         let path = dir.join(format!("seed-{n}.{extension}"));
         std::fs::write(&path, bytes).expect("seed written");

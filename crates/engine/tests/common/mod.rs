@@ -4,11 +4,17 @@
 pub mod hostile;
 
 use std::f64::consts::{FRAC_PI_4, TAU};
-use std::path::PathBuf;
 
 use crest_engine::AudioBuffer;
+#[path = "../../../../tests/common/scratch.rs"]
+mod scratch_folder;
 use crest_engine::emulation::noise::{Pink, White};
 use crest_engine::loudness;
+#[allow(
+    unused_imports,
+    reason = "a scratch folder for some of the test crates that share this module"
+)]
+pub use scratch_folder::scratch;
 
 /// `frames` of a sine at `freq_hz`, peak `amplitude`, starting at `phase` radians.
 pub fn sine(rate: u32, freq_hz: f64, amplitude: f64, phase: f64, frames: usize) -> Vec<f32> {
@@ -140,12 +146,4 @@ pub fn hard_programmes(rate: u32) -> Vec<(&'static str, Vec<Vec<f32>>)> {
             ],
         ),
     ]
-}
-
-/// A fresh, empty scratch folder for one test.
-pub fn scratch(test: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("crest-test-{}-{test}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("dir");
-    dir
 }

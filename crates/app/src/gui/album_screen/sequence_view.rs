@@ -465,7 +465,7 @@ mod tests {
 
     #[test]
     fn where_a_fade_out_meets_the_next_fade_in_the_first_move_chooses() {
-        let mut screen = super::super::tests::ready("fade-meet");
+        let (mut screen, _folder) = super::super::tests::ready("fade-meet");
         // No gap: track 1's end is track 2's start.
         let _task = screen.update(super::super::Message::Typed(
             super::super::Field::Seconds(0),
@@ -506,7 +506,7 @@ mod tests {
 
     #[test]
     fn a_fade_handle_drags_its_fade_longer_and_a_join_handle_is_left_alone() {
-        let screen = super::super::tests::ready("fade-handle");
+        let (screen, _folder) = super::super::tests::ready("fade-handle");
         let plot = plot(&screen);
         let width = 1_000.0;
         let bounds = Rectangle::new(Point::ORIGIN, Size::new(width, HEIGHT));
@@ -553,7 +553,7 @@ mod tests {
         assert_eq!(drag.join.map(|(n, _, _)| n), Some(0));
         // Moved in the list and not measured again, the layout is of another order: no
         // handles until it is.
-        let mut moved_list = super::super::tests::ready("fade-handle-moved");
+        let (mut moved_list, _moved_folder) = super::super::tests::ready("fade-handle-moved");
         let _task = moved_list.update(super::super::Message::Move { from: 0, to: 1 });
         assert!(
             super::plot(&moved_list)

@@ -15,12 +15,13 @@ use iced_test::Simulator;
 use super::*;
 
 /// Three short mixes from the demo material at different levels, and an album of them saved
-/// beside them.
-fn album_on_disk(name: &str) -> (PathBuf, Album) {
-    let dir =
-        std::env::temp_dir().join(format!("crest-album-screen-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("dir");
+/// beside them, in a scratch folder removed when the first value is dropped.
+fn album_on_disk(name: &str) -> (tempfile::TempDir, PathBuf, Album) {
+    let folder = tempfile::Builder::new()
+        .prefix(&format!("crest-album-screen-{name}-"))
+        .tempdir()
+        .expect("a scratch folder");
+    let dir = folder.path();
     let demo = crest_engine::demo::demo_mix();
     let rate = demo.sample_rate() as usize;
     let never = AtomicBool::new(false);
@@ -63,25 +64,26 @@ fn album_on_disk(name: &str) -> (PathBuf, Album) {
     );
     let path = dir.join("screen.crest-album.json");
     album.save(&path).expect("saved");
-    (path, album)
+    (folder, path, album)
 }
 
-/// The screen open on the album with its overview done, as it is once the task is back.
-pub(super) fn ready(name: &str) -> AlbumScreen {
+/// The screen open on the album with its overview done, as it is once the task is back, and
+/// the scratch folder its files are in (removed when dropped).
+pub(super) fn ready(name: &str) -> (AlbumScreen, tempfile::TempDir) {
     let speakers = crest_playback::manual::ManualBackend::with(ManualDevice::speakers());
     ready_on(name, Output(Arc::new(speakers)))
 }
 
 /// [`ready`], playing through `output`.
-fn ready_on(name: &str, output: Output) -> AlbumScreen {
-    let (path, album) = album_on_disk(name);
+fn ready_on(name: &str, output: Output) -> (AlbumScreen, tempfile::TempDir) {
+    let (folder, path, album) = album_on_disk(name);
     let speakers = Speakers {
         output,
         choice: crest_playback::OutputChoice::default(),
     };
     let mut screen = AlbumScreen::new(album, Some(path), DecodeLimits::mastering(), speakers);
     deliver_check(&mut screen);
-    screen
+    (screen, folder)
 }
 
 /// Runs the overview the screen asked for, here, and delivers it.
@@ -113,7 +115,7 @@ fn titles(screen: &AlbumScreen) -> Vec<String> {
 
 #[test]
 fn tracks_reorder_by_dragging_their_handle_and_by_the_arrows_and_undo_puts_them_back() {
-    let mut screen = ready("reorder");
+    let (mut screen, _folder) = ready("reorder");
     assert!(screen.is_current());
     // The overview is on screen: the album's line and every track's level against it.
     let mut ui = window(&screen);
@@ -161,7 +163,7 @@ fn tracks_reorder_by_dragging_their_handle_and_by_the_arrows_and_undo_puts_them_
 #[test]
 fn a_gap_typed_into_its_field_lays_the_tracks_out_again_and_is_one_undo_step() {
     use iced::keyboard::key::Named;
-    let mut screen = ready("gap");
+    let (mut screen, _folder) = ready("gap");
     let before = screen.checked.as_ref().expect("checked").layout.tracks[1].start;
     let mut ui = window(&screen);
     ui.click(iced_test::selector::id(field_id(Field::Seconds(0))))
@@ -206,7 +208,7 @@ fn a_gap_typed_into_its_field_lays_the_tracks_out_again_and_is_one_undo_step() {
 
 #[test]
 fn export_from_the_screen_writes_gapless_verified_files_and_shows_the_verdict() {
-    let mut screen = ready("export");
+    let (mut screen, _folder) = ready("export");
     let out = screen.folder.join("release");
     apply(
         &mut screen,
@@ -289,7 +291,7 @@ fn text_starting(
 fn the_desk_tells_an_album_from_a_session_by_its_content_and_opens_it() {
     use super::super::{Context, Desk, Screen, is_album_file};
     use crest_playback::manual::{ManualBackend, ManualDevice};
-    let (path, _) = album_on_disk("open");
+    let (_folder, path, _) = album_on_disk("open");
     assert!(is_album_file(&path));
     let session = path.with_file_name("mix.crest.json");
     std::fs::write(&session, r#"{"version": 1, "source": null, "chain": {}}"#).expect("file");
@@ -307,7 +309,7 @@ fn the_desk_tells_an_album_from_a_session_by_its_content_and_opens_it() {
 
 #[test]
 fn a_title_keeps_the_overview_current_and_a_result_started_before_an_edit_is_not_taken() {
-    let mut screen = ready("stale");
+    let (mut screen, _folder) = ready("stale");
     apply(
         &mut screen,
         vec![Message::Typed(Field::Title(0), "Opener".into())],
@@ -348,7 +350,7 @@ fn a_title_keeps_the_overview_current_and_a_result_started_before_an_edit_is_not
 fn saved_into_another_folder_the_album_still_finds_its_tracks() {
     use super::super::{Context, Desk, Screen};
     use crest_playback::manual::{ManualBackend, ManualDevice};
-    let (path, _) = album_on_disk("save-as");
+    let (_folder, path, _) = album_on_disk("save-as");
     let output =
         super::super::session::Output(Arc::new(ManualBackend::with(ManualDevice::speakers())));
     let (mut desk, _task) = Desk::with_context(Some(path.clone()), Context::new(output, None));
@@ -372,7 +374,7 @@ fn saved_into_another_folder_the_album_still_finds_its_tracks() {
 #[test]
 fn a_transition_plays_exactly_what_the_continuous_file_holds_there() {
     let device = Arc::new(ManualBackend::with(ManualDevice::speakers()));
-    let mut screen = ready_on("transition", Output(Arc::clone(&device) as _));
+    let (mut screen, _folder) = ready_on("transition", Output(Arc::clone(&device) as _));
     // A gap into track 2, a crossfade into track 3.
     let _task = screen.update(Message::JoinKind(1, Join::Crossfade));
     deliver_check(&mut screen);
@@ -514,7 +516,7 @@ fn a_transition_plays_exactly_what_the_continuous_file_holds_there() {
 #[test]
 fn a_fade_dragged_or_typed_is_one_undo_step_and_the_track_fades_as_rendered() {
     use super::sequence_view::{FadeEnd, Message as Plot};
-    let mut screen = ready("fades");
+    let (mut screen, _folder) = ready("fades");
     // RMS of track 2's first 20 ms against its 1.0–1.2 s, as the overview rendered it (the
     // first join's stretch holds all of tracks 1 and 2).
     let head_against_body = |screen: &AlbumScreen| {
@@ -571,7 +573,7 @@ fn a_track_opened_in_the_desk_brings_its_chain_and_fades_back_into_the_album() {
     use super::super::session::Message as S;
     use super::super::{Context, Desk, Message as M, Screen};
     use crest_engine::chain::params::Param;
-    let (path, _) = album_on_disk("desk-track");
+    let (_folder, path, _) = album_on_disk("desk-track");
     let output = Output(Arc::new(ManualBackend::with(ManualDevice::speakers())));
     let (mut desk, _task) = Desk::with_context(Some(path), Context::new(output, None));
     fn album_screen(desk: &Desk) -> &AlbumScreen {

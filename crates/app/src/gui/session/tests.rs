@@ -173,12 +173,10 @@ pub(super) fn write_wav(
     writer.finalize().expect("fixture written");
 }
 
-pub(super) fn scratch(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("crest-desk-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("scratch folder");
-    dir
-}
+/// Scratch folders removed when dropped (the suite's own, shared with the end-to-end tests).
+#[path = "../../../../../tests/common/scratch.rs"]
+mod scratch_folder;
+pub(super) use scratch_folder::scratch;
 
 /// Reads a PNG as RGBA bytes and its size.
 pub(super) fn read_png(path: &std::path::Path) -> (Vec<u8>, u32, u32) {

@@ -30,9 +30,7 @@ fn open_export(desk: &mut Desk, dir: &std::path::Path, name: &str) {
 
 #[test]
 fn export_writes_verified_masters_for_the_desk_and_a_delivery_preset_and_never_overwrites() {
-    let dir = std::env::temp_dir().join(format!("crest-desk-export-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("dir");
+    let dir = scratch("desk-export");
     let mut desk = ready();
     apply(&mut desk, [Message::Session(S::Target(Some(-14.0)))]);
     open_export(&mut desk, &dir, "demo");
@@ -96,9 +94,7 @@ fn export_writes_verified_masters_for_the_desk_and_a_delivery_preset_and_never_o
 
 #[test]
 fn presets_keep_the_desks_loudness_unless_they_mandate_another_and_say_so() {
-    let dir = std::env::temp_dir().join(format!("crest-desk-presets-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("dir");
+    let dir = scratch("desk-presets");
     // No target on the desk: the master is as loud as the chain makes it.
     let mut desk = ready();
     apply(&mut desk, []);
@@ -216,10 +212,7 @@ fn the_export_folder_is_remembered_for_the_next_track() {
     ))));
     let _ = desk.update(Message::Session(S::Export(ExportMsg::Start)));
     let (preferences, _) = storage.preferences();
-    assert_eq!(
-        preferences.last_export_folder.as_deref(),
-        Some(dir.as_path())
-    );
+    assert_eq!(preferences.last_export_folder.as_deref(), Some(&*dir));
     let next = ready_with(speakers(), Some(storage));
     assert_eq!(session(&next).export.folder, dir.display().to_string());
     let _ = std::fs::remove_dir_all(&dir);
@@ -248,9 +241,7 @@ fn closing_during_an_export_cancels_it_and_leaves_no_files() {
 #[test]
 fn release_metadata_typed_in_the_dialog_lands_in_the_files_and_the_session() {
     use super::super::super::export_dialog::TagField;
-    let dir = std::env::temp_dir().join(format!("crest-desk-tags-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("dir");
+    let dir = scratch("desk-tags");
     let mut desk = ready();
     apply(&mut desk, [Message::Session(S::Target(Some(-14.0)))]);
     click(&mut desk, "Export…");

@@ -39,7 +39,7 @@ fn without_a_file_dialog_open_takes_a_typed_path_and_opens_it_as_the_dialog_woul
     });
     let mut desk = ready();
     apply(&mut desk, []);
-    desk.context.preferences.last_open_folder = Some(dir.clone());
+    desk.context.preferences.last_open_folder = Some(dir.to_path_buf());
     let _ = desk.update(Message::OpenPicked(Picked::Unavailable));
     assert!(
         desk.typing.is_some(),
@@ -217,7 +217,7 @@ fn at_most_eight_entries_are_listed_under_the_field() {
         std::fs::write(dir.join(format!("take {n:02}.wav")), b"").expect("a file");
     }
     let mut desk = ready();
-    desk.context.preferences.last_open_folder = Some(dir.clone());
+    desk.context.preferences.last_open_folder = Some(dir.to_path_buf());
     let _ = desk.update(Message::OpenPicked(Picked::Unavailable));
     let mut ui = window(&desk);
     assert!(ui.find("take 07.wav").is_ok());
