@@ -167,7 +167,10 @@ impl ProgrammeEnergy {
 /// whole's ([`ProgrammeEnergy::measure`], which can run beside the parts' measurement). The
 /// loudness is the whole's, whose gating blocks lie across the joins; the peaks are the parts'
 /// and, where a true-peak window spans a join, the whole's around it. The figures are those of
-/// measuring the whole, without a second true-peak pass over it. The true peaks per 10 ms
+/// measuring the whole, without a second true-peak pass over it: to the bit in the tests; the
+/// true peak can differ, within the meter's accuracy, only where the highest point falls
+/// exactly where one of the two readings cut its pieces (the meter refines a point there
+/// without one of its neighbours). The true peaks per 10 ms
 /// segment are the parts' laid onto the whole's segments (a segment a part's segment
 /// straddles takes its value, and one by a join the join's).
 ///

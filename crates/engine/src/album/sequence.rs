@@ -786,12 +786,7 @@ fn render_sequence(
         .collect();
     // Tracks that share samples (a crossfade) share a region of the timeline; a track alone
     // in its region is rendered straight into it.
-    let regions = shared_regions(layout);
-    let region_of: Vec<usize> = layout
-        .tracks
-        .iter()
-        .map(|t| regions.partition_point(|r| r.end <= t.start))
-        .collect();
+    let (regions, region_of) = shared_regions(layout);
     let done = Mutex::new(0usize);
     let tracks = {
         let planes = split_regions(&mut timeline, &regions);
@@ -968,16 +963,18 @@ fn render_sequence(
 }
 
 /// The stretches of the timeline tracks lie in, in order: a track's own span, or the spans
-/// of tracks that overlap (a crossfade) joined into one.
-fn shared_regions(layout: &SequenceLayout) -> Vec<Range<usize>> {
+/// of tracks that overlap (a crossfade) joined into one; and each track's region.
+fn shared_regions(layout: &SequenceLayout) -> (Vec<Range<usize>>, Vec<usize>) {
     let mut regions: Vec<Range<usize>> = Vec::new();
+    let mut region_of = Vec::with_capacity(layout.tracks.len());
     for span in layout.tracks.iter().map(Placement::span) {
         match regions.last_mut() {
             Some(last) if span.start < last.end => last.end = last.end.max(span.end),
             _ => regions.push(span),
         }
+        region_of.push(regions.len() - 1);
     }
-    regions
+    (regions, region_of)
 }
 
 /// Each of `regions` (in order, apart) of every channel of `timeline`, as planes a track's
@@ -1170,8 +1167,9 @@ mod tests {
                 placed(600, 400, 0),
             ],
         };
-        let regions = shared_regions(&layout);
+        let (regions, region_of) = shared_regions(&layout);
         assert_eq!(regions, [0..100, 150..600, 600..1_000]);
+        assert_eq!(region_of, [0, 1, 1, 2]);
         let mut timeline = vec![vec![0.0f32; 1_000]; 2];
         let planes = split_regions(&mut timeline, &regions);
         for (plane, region) in planes.iter().zip(&regions) {
