@@ -8,7 +8,7 @@ mod common;
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 
-use common::{crest, scratch};
+use common::{crest, scratch, test_card};
 use crest_engine::album::cue::read_cue_indexes;
 use crest_engine::album::{Album, GapPlacement, LoudnessMode, Transition};
 use crest_engine::chain::FadeCurve;
@@ -111,7 +111,6 @@ fn init_writes_an_album_of_the_tracks_with_the_defaults() {
         printed,
         Album::load(&release.join("titled.crest-album.json")).expect("written")
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Three mixes from the demo material, written as float WAV files in `folder`: the whole
@@ -277,7 +276,6 @@ fn check_and_export_give_the_overview_gapless_files_a_cue_sheet_and_exact_gaps()
     );
     assert_eq!(again.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&again.stderr).contains("exists"));
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// The first video stream ffprobe finds in `path`: "codec,width,height" ("" for none).
@@ -296,21 +294,7 @@ fn the_albums_cover_is_embedded_in_every_track_file() {
     let dir = scratch("album-cover");
     demo_mixes(&dir);
     std::fs::create_dir_all(dir.join("art")).expect("a folder");
-    let made = std::process::Command::new("ffmpeg")
-        .args([
-            "-v",
-            "error",
-            "-y",
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc=size=50x50",
-        ])
-        .args(["-frames:v", "1", "art/cover.png"])
-        .current_dir(&dir)
-        .status()
-        .expect("ffmpeg runs");
-    assert!(made.success());
+    test_card(&dir.join("art/cover.png"), 50, 50);
     std::fs::write(dir.join("notes.txt"), "liner notes").expect("written");
     // A cover that is no image is refused at once, naming the flag.
     let refused = crest(
@@ -404,5 +388,4 @@ fn the_albums_cover_is_embedded_in_every_track_file() {
         String::from_utf8_lossy(&master.stderr)
     );
     assert_eq!(attached_picture(&dir.join("one.mp3")), "png,50,50");
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -103,7 +103,6 @@ fn a_mix_is_compared_with_a_folder_of_references_and_with_the_range_kept_from_th
     );
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("only reference"));
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -157,7 +156,6 @@ fn match_writes_a_chain_that_takes_the_bass_back_and_says_what_is_beyond_it() {
         matters.contains("ask for a mix with less bass"),
         "{matters}"
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -226,5 +224,4 @@ fn match_sets_width_and_level_on_their_switches() {
         plain.stereo,
         crest_engine::chain::ChainSettings::gentle_master().stereo
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }

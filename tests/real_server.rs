@@ -325,7 +325,6 @@ fn playback_on_a_pulseaudio_server_is_the_exported_master_sample_for_sample() {
             .iter()
             .all(|f| f == &[0.0, 0.0])
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Without any output (no sound server, ALSA configured with no devices) `crest play` says
@@ -375,5 +374,4 @@ fn crest_play_without_an_output_or_with_a_wrong_buffer_says_why() {
         said.contains("--buffer 100 is not offered; choose one of: 512, 1024, 2048, 4096"),
         "{said}"
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }

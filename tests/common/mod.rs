@@ -14,6 +14,12 @@ pub fn crest(args: &[&str], dir: &Path) -> Output {
 
 mod scratch;
 pub use scratch::scratch;
+mod images;
+#[allow(
+    unused_imports,
+    reason = "test images for some of the test crates that share this module"
+)]
+pub use images::test_card;
 
 /// Writes `frames` of stereo 24-bit WAV at `rate` to `dir/name`, frame `n` from `frame(n)`
 /// (values in −1..1); returns the name.

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::AtomicBool;
 
-use common::scratch;
+use common::{scratch, test_card};
 use crest_engine::AudioBuffer;
 use crest_engine::chain::ChainSettings;
 use crest_engine::decode::DecodeControl;
@@ -359,28 +359,6 @@ fn tags_read_back_in_every_codec() {
     }
 }
 
-/// A test card `width`×`height` as an image file (ffmpeg's encoder chooses by extension).
-fn test_card(path: &Path, width: u32, height: u32) -> Vec<u8> {
-    let size = format!("testsrc=size={width}x{height}");
-    let status = Command::new("ffmpeg")
-        .args([
-            "-v",
-            "error",
-            "-y",
-            "-f",
-            "lavfi",
-            "-i",
-            &size,
-            "-frames:v",
-            "1",
-        ])
-        .arg(path)
-        .status()
-        .expect("ffmpeg runs");
-    assert!(status.success());
-    std::fs::read(path).expect("written")
-}
-
 /// The cover ffmpeg finds in `path` (its attached picture, copied out unchanged).
 fn extracted_cover(path: &Path, into: &Path) -> Vec<u8> {
     let output = Command::new("ffmpeg")
@@ -493,7 +471,6 @@ fn cover_art_is_embedded_in_every_format_that_carries_one() {
             );
         }
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// The file at `path` with `edit` applied to its bytes, written beside it.
@@ -762,5 +739,4 @@ fn an_opus_file_opens_as_a_source_within_the_memory_budget() {
     )
     .expect_err("cancelled");
     assert!(matches!(cancelled, DecodeError::Cancelled { .. }));
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -15,6 +15,13 @@ use crest_engine::loudness;
     reason = "a scratch folder for some of the test crates that share this module"
 )]
 pub use scratch_folder::scratch;
+#[path = "../../../../tests/common/images.rs"]
+mod images;
+#[allow(
+    unused_imports,
+    reason = "test images for some of the test crates that share this module"
+)]
+pub use images::test_card;
 
 /// `frames` of a sine at `freq_hz`, peak `amplitude`, starting at `phase` radians.
 pub fn sine(rate: u32, freq_hz: f64, amplitude: f64, phase: f64, frames: usize) -> Vec<f32> {

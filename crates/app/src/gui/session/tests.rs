@@ -177,6 +177,9 @@ pub(super) fn write_wav(
 #[path = "../../../../../tests/common/scratch.rs"]
 mod scratch_folder;
 pub(super) use scratch_folder::scratch;
+#[path = "../../../../../tests/common/images.rs"]
+mod images;
+pub(super) use images::test_card;
 
 /// Reads a PNG as RGBA bytes and its size.
 pub(super) fn read_png(path: &std::path::Path) -> (Vec<u8>, u32, u32) {

@@ -84,7 +84,6 @@ fn x_plays_the_hidden_side_and_the_screen_never_tells_which() {
     assert!(!session(&x_is_mix).playing);
     click(&mut x_is_mix, "X");
     assert!(session(&x_is_mix).playing);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -134,7 +133,6 @@ fn a_finished_test_gives_its_verdict_and_is_kept_in_the_session() {
     assert_eq!(session(&other).blind.history.len(), 1);
     click(&mut other, "Blind test…");
     assert!(window(&other).find(verdict.as_str()).is_ok());
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

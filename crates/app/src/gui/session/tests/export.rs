@@ -89,7 +89,6 @@ fn export_writes_verified_masters_for_the_desk_and_a_delivery_preset_and_never_o
     let mut ui = window(&desk);
     assert!(ui.find(starting("NOT WRITTEN As set on the desk")).is_ok());
     assert!(dir.join("demo.wav").exists());
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -147,7 +146,6 @@ fn presets_keep_the_desks_loudness_unless_they_mandate_another_and_say_so() {
         })
         .collect();
     assert_eq!(judged_checks, [true, false]);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -199,7 +197,6 @@ fn lossy_copies_export_from_the_dialog_named_and_checked_as_they_decode() {
         assert_eq!(decoded.frames, 24 * rate as usize, "{name}");
         assert!(dir.join(name).exists(), "{name}");
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -215,7 +212,6 @@ fn the_export_folder_is_remembered_for_the_next_track() {
     assert_eq!(preferences.last_export_folder.as_deref(), Some(&*dir));
     let next = ready_with(speakers(), Some(storage));
     assert_eq!(session(&next).export.folder, dir.display().to_string());
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -235,7 +231,6 @@ fn closing_during_an_export_cancels_it_and_leaves_no_files() {
     assert!(session(&desk).export.running.is_none());
     let left: Vec<_> = std::fs::read_dir(&dir).expect("dir").flatten().collect();
     assert!(left.is_empty(), "nothing written: {left:?}");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -331,7 +326,6 @@ fn a_codec_safe_export_checks_each_file_through_the_channels_codecs() {
             .iter()
             .any(|c| c.name == "codecs decode clean" && c.passed)
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -339,21 +333,7 @@ fn cover_art_chosen_in_the_dialog_is_embedded_and_kept_in_the_session() {
     let dir = scratch("export-cover");
     // A 64×48 test card (as the file dialog would hand it over), and a file that is no image.
     let cover = dir.join("cover.jpg");
-    let made = std::process::Command::new("ffmpeg")
-        .args([
-            "-v",
-            "error",
-            "-y",
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc=size=64x48",
-        ])
-        .args(["-frames:v", "1"])
-        .arg(&cover)
-        .status()
-        .expect("ffmpeg runs (scripts/install-system-deps --test installs it)");
-    assert!(made.success());
+    test_card(&cover, 64, 48);
     let not_image = dir.join("notes.jpg");
     std::fs::write(&not_image, "liner notes").expect("written");
     let mut desk = ready();
@@ -419,5 +399,4 @@ fn cover_art_chosen_in_the_dialog_is_embedded_and_kept_in_the_session() {
     assert_eq!(session(&desk).to_file().export.tags.cover, Some(cover));
     let _ = desk.update(Message::Session(S::Export(ExportMsg::ClearCover)));
     assert_eq!(session(&desk).to_file().export.tags.cover, None);
-    let _ = std::fs::remove_dir_all(&dir);
 }

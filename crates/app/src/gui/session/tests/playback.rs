@@ -232,7 +232,6 @@ fn another_output_device_takes_over_at_the_playhead_and_is_remembered() {
     assert!((at - 10.1).abs() < 0.03, "{at}");
     let (preferences, _) = storage.preferences();
     assert_eq!(preferences.device.as_deref(), Some("speakers"));
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -453,7 +452,6 @@ fn master_mix_reference_and_an_emulation_are_heard_at_matched_loudness() {
         (mix_on_phone - flat_whole).abs() <= 0.5,
         "mix through the phone {mix_on_phone}, master through the reference system {flat_whole}"
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

@@ -161,7 +161,6 @@ fn the_mix_is_held_against_a_reference_and_the_match_is_applied_as_one_step() {
     assert_eq!(&after[before.len()..], &bands[..]);
     apply(&mut desk, [Message::Session(S::Transport(T::Undo))]);
     assert_eq!(session(&desk).settings.eq.bands, before);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

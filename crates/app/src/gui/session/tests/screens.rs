@@ -36,7 +36,6 @@ fn assert_snapshot(ui: &mut Simulator<'_, Message>, name: &str) {
          meant, run with CREST_BLESS=1 and commit the image",
         committed.display()
     );
-    let _ = std::fs::remove_dir_all(&scratch);
 }
 
 #[test]
@@ -170,7 +169,6 @@ fn a_clipped_mix_is_called_out_with_marks_where_it_clips() {
     let mut ui = window(&desk);
     assert!(ui.find(starting("problem: ")).is_ok());
     assert!(ui.find(starting("Mastering cannot undo these")).is_ok());
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -243,7 +241,6 @@ fn the_desk_refuses_what_it_cannot_master_in_the_command_lines_words() {
     // The reference slot follows the same rule.
     let refused = load_reference(three, 48_000, &limits).expect_err("refused");
     assert!(refused.contains("3 channels"), "{refused}");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

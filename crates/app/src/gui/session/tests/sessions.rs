@@ -65,7 +65,6 @@ fn after_a_crash_the_next_desk_offers_the_autosave_and_restores_it() {
     let _ = second.update(Message::Quit);
     let third = ready_with(output(), Some(storage));
     assert!(third.context.restore_offers.is_empty());
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -110,7 +109,6 @@ fn a_saved_session_opens_with_its_chain_snapshots_and_export_choices() {
         session(&other).settings.input.high_pass.map(|h| h.freq_hz),
         Some(30.0)
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -172,7 +170,6 @@ fn a_session_file_given_at_start_opens_as_a_session() {
         Screen::Failed(why) => assert!(why.contains("is not a Crest session"), "{why}"),
         other => panic!("{other:?}"),
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -206,5 +203,4 @@ fn an_unreadable_autosave_is_reported_on_the_desk_and_kept() {
         })
         .collect();
     assert_eq!(kept.len(), 1, "kept aside, not dropped");
-    let _ = std::fs::remove_dir_all(&dir);
 }

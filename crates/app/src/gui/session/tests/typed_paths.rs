@@ -78,7 +78,6 @@ fn without_a_file_dialog_open_takes_a_typed_path_and_opens_it_as_the_dialog_woul
     assert_eq!(session(&desk).source.as_deref(), Some(wav.as_path()));
     assert_eq!(session(&desk).name, "typed take.wav");
     assert_eq!(desk.context.preferences.recent.first(), Some(&wav));
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -109,7 +108,6 @@ fn cancel_or_escape_closes_the_typed_path_with_nothing_changed() {
         let mut ui = window(&desk);
         assert!(ui.find("Open a track or a session").is_err());
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -127,7 +125,6 @@ fn a_typed_file_that_does_not_exist_is_said_under_the_field() {
         ui.find(format!("{} does not exist", missing.display()))
             .is_ok()
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -207,7 +204,6 @@ fn presets_sessions_references_and_exports_take_typed_paths_too() {
         (export.folder.as_str(), export.name.as_str()),
         (shown(&dir).as_str(), "album master")
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -230,5 +226,4 @@ fn at_most_eight_entries_are_listed_under_the_field() {
     ))));
     let mut ui = window(&desk);
     assert!(ui.find("take 11.wav").is_ok(), "narrowed by the typed name");
-    let _ = std::fs::remove_dir_all(&dir);
 }
