@@ -11,6 +11,15 @@ use std::process::Command;
     reason = "only some of the test crates that share this file make images"
 )]
 pub fn test_card(path: &Path, width: u32, height: u32) -> Vec<u8> {
+    test_card_in(path, width, height, None)
+}
+
+/// [`test_card`] in a pixel format of ffmpeg's naming (`pal8`: an indexed PNG).
+#[allow(
+    dead_code,
+    reason = "only some of the test crates that share this file make images"
+)]
+pub fn test_card_in(path: &Path, width: u32, height: u32, pixel_format: Option<&str>) -> Vec<u8> {
     let size = format!("testsrc=size={width}x{height}");
     let status = Command::new("ffmpeg")
         .args([
@@ -24,6 +33,7 @@ pub fn test_card(path: &Path, width: u32, height: u32) -> Vec<u8> {
             "-frames:v",
             "1",
         ])
+        .args(pixel_format.iter().flat_map(|format| ["-pix_fmt", format]))
         .arg(path)
         .status()
         .expect("ffmpeg runs (scripts/install-system-deps --test installs it)");

@@ -48,8 +48,10 @@ pub struct Picture {
     pub data: Vec<u8>,
     pub width: u32,
     pub height: u32,
-    /// Bits per pixel.
+    /// Bits per pixel (an indexed PNG's palette entries: 24).
     pub depth: u32,
+    /// An indexed image's palette size; 0 for the others.
+    pub colours: u32,
 }
 
 impl Picture {
@@ -92,17 +94,18 @@ impl Picture {
             ));
         }
         let size = imagesize::blob_size(&data).map_err(|e| format!("unreadable image: {e}"))?;
-        let depth = match mime {
-            "image/png" => png_depth(&data),
-            _ => jpeg_depth(&data),
+        let (depth, colours) = match mime {
+            "image/png" => png_colour(&data),
+            _ => jpeg_depth(&data).map(|depth| (depth, 0)),
         }
-        .ok_or("unreadable image: no colour depth in its header")?;
+        .ok_or("unreadable image: no colour depth (or palette) in its header")?;
         let dimension = |n: usize| u32::try_from(n).map_err(|_| "an image too large to embed");
         Ok(Self {
             mime,
             width: dimension(size.width)?,
             height: dimension(size.height)?,
             depth,
+            colours,
             data,
         })
     }
@@ -118,7 +121,7 @@ impl Picture {
         block.extend_from_slice(self.mime.as_bytes());
         // No description.
         word(&mut block, 0);
-        for n in [self.width, self.height, self.depth, 0] {
+        for n in [self.width, self.height, self.depth, self.colours] {
             word(&mut block, n);
         }
         word(&mut block, self.data.len() as u32);
@@ -149,17 +152,35 @@ impl Picture {
     }
 }
 
-/// A PNG's bits per pixel, from its IHDR chunk (bit depth × samples per colour type).
-fn png_depth(data: &[u8]) -> Option<u32> {
+/// A PNG's bits per pixel and palette size, as FLAC's own tools give them: from its IHDR
+/// chunk, bit depth × samples per colour type, except an indexed image, whose pixels are
+/// palette entries of three 8-bit samples (PNG §11.2.2) and whose colours are counted in its
+/// PLTE chunk (which comes before the image data).
+fn png_colour(data: &[u8]) -> Option<(u32, u32)> {
     let (bits, colour) = (*data.get(24)?, *data.get(25)?);
     let samples = match colour {
-        0 | 3 => 1,
+        0 => 1,
         2 => 3,
+        3 => return Some((24, png_palette_entries(data)?)),
         4 => 2,
         6 => 4,
         _ => return None,
     };
-    Some(u32::from(bits) * samples)
+    Some((u32::from(bits) * samples, 0))
+}
+
+/// The entries of a PNG's palette: its chunks walked from the signature to PLTE.
+fn png_palette_entries(data: &[u8]) -> Option<u32> {
+    let mut at = 8;
+    while let Some(header) = data.get(at..at + 8) {
+        let length = u32::from_be_bytes(header[..4].try_into().ok()?);
+        match &header[4..] {
+            b"PLTE" => return Some(length / 3),
+            b"IDAT" | b"IEND" => return None,
+            _ => at = at.checked_add(12 + usize::try_from(length).ok()?)?,
+        }
+    }
+    None
 }
 
 /// A JPEG's bits per pixel, from its frame header (precision × components): the segments
@@ -513,6 +534,37 @@ mod tests {
             .decode(jpeg.vorbis_comment())
             .expect("base64");
         assert_eq!(decoded, block);
+    }
+
+    #[test]
+    fn an_indexed_png_is_described_by_its_palette_as_flac_tools_describe_it() {
+        // IHDR: 8-bit indices (colour type 3), then an ancillary chunk, then a palette of 16
+        // entries before the image data.
+        let mut png = png_header(32, 16);
+        png[25] = 3;
+        let chunk = |png: &mut Vec<u8>, kind: &[u8; 4], length: usize| {
+            png.extend_from_slice(&(length as u32).to_be_bytes());
+            png.extend_from_slice(kind);
+            png.extend(std::iter::repeat_n(0, length + 4));
+        };
+        chunk(&mut png, b"pHYs", 9);
+        let before_palette = png.clone();
+        chunk(&mut png, b"PLTE", 16 * 3);
+        chunk(&mut png, b"IDAT", 10);
+        let indexed = Picture::from_bytes(png).expect("an indexed PNG");
+        assert_eq!((indexed.depth, indexed.colours), (24, 16));
+        let block = indexed.flac_block();
+        let word = |at: usize| u32::from_be_bytes(block[at..at + 4].try_into().expect("4"));
+        // Type, MIME (9 bytes), no description, then width, height, depth and colours.
+        assert_eq!([word(21), word(25), word(29), word(33)], [32, 16, 24, 16]);
+        // Without its palette (image data first, or cut short), it is refused.
+        let mut no_palette = before_palette.clone();
+        chunk(&mut no_palette, b"IDAT", 10);
+        assert!(Picture::from_bytes(no_palette).is_err());
+        assert!(Picture::from_bytes(before_palette).is_err());
+        // A true-colour image counts no colours.
+        let rgba = Picture::from_bytes(png_header(4, 4)).expect("RGBA");
+        assert_eq!((rgba.depth, rgba.colours), (32, 0));
     }
 
     #[test]

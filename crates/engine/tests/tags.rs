@@ -184,3 +184,70 @@ fn a_file_without_tags_has_none() {
         assert!(!bytes.windows(4).any(|w| w == b"LIST"), "{format:?}");
     }
 }
+
+#[test]
+fn flac_picture_blocks_describe_covers_as_metaflac_does() {
+    let dir = common::scratch("tags-picture");
+    // An indexed PNG (the palette is what differs) and a true-colour one.
+    for (name, pixel_format) in [("indexed.png", Some("pal8")), ("rgb.png", None)] {
+        let cover = dir.join(name);
+        common::test_card_in(&cover, 64, 48, pixel_format);
+        let ours = dir.join(format!("{name}.ours.flac"));
+        let tags = Tags {
+            cover: Some(cover.clone()),
+            ..Tags::default()
+        };
+        write(&ours, Format::Flac16, &tags);
+        let picture = tags.picture().expect("read").expect("a cover");
+        if pixel_format.is_some() {
+            assert_eq!(picture.depth, 24, "palette entries are 8-bit RGB");
+            assert!(picture.colours > 0, "the palette is counted");
+        } else {
+            assert_eq!(picture.colours, 0);
+        }
+        // metaflac's own import of the same image into a file without one.
+        let theirs = dir.join(format!("{name}.theirs.flac"));
+        write(&theirs, Format::Flac16, &Tags::default());
+        let import = format!("--import-picture-from={}", cover.display());
+        if tool("metaflac", &[&import, theirs.to_str().expect("path")]).is_none() {
+            return;
+        }
+        let described = |path: &Path| {
+            tool(
+                "metaflac",
+                &[
+                    "--list",
+                    "--block-type=PICTURE",
+                    path.to_str().expect("path"),
+                ],
+            )
+            .expect("metaflac ran just above")
+            .lines()
+            .filter(|line| {
+                [
+                    "type:",
+                    "MIME type:",
+                    "width:",
+                    "height:",
+                    "depth:",
+                    "colors:",
+                ]
+                .iter()
+                .any(|field| line.trim_start().starts_with(field))
+            })
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+        };
+        let (ours, theirs) = (described(&ours), described(&theirs));
+        assert_eq!(ours.len(), 7, "{ours:?}");
+        assert_eq!(ours, theirs, "{name}");
+        assert!(
+            ours.iter().any(|line| {
+                line.split_whitespace()
+                    .take(2)
+                    .eq(["colors:", &picture.colours.to_string()])
+            }),
+            "{ours:?}"
+        );
+    }
+}

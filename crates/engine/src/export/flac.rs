@@ -81,7 +81,7 @@ impl Block {
             fields.width = picture.width;
             fields.height = picture.height;
             fields.depth = picture.depth;
-            fields.colors = 0;
+            fields.colors = picture.colours;
             ffi::FLAC__metadata_object_picture_set_mime_type(block.0, mime.as_mut_ptr().cast(), 1)
                 != 0
                 && ffi::FLAC__metadata_object_picture_set_data(

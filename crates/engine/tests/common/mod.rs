@@ -21,7 +21,7 @@ mod images;
     unused_imports,
     reason = "test images for some of the test crates that share this module"
 )]
-pub use images::test_card;
+pub use images::{test_card, test_card_in};
 
 /// `frames` of a sine at `freq_hz`, peak `amplitude`, starting at `phase` radians.
 pub fn sine(rate: u32, freq_hz: f64, amplitude: f64, phase: f64, frames: usize) -> Vec<f32> {
