@@ -7,7 +7,7 @@
 
 use std::fs::File;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
@@ -50,19 +50,17 @@ pub fn version() -> Result<String, String> {
         .clone()
 }
 
+/// Encodes `audio` into `file`, new and empty, open at `at`: FFmpeg writes it by its name (the
+/// MP4 muxer seeks back to finish the file, which a pipe cannot do), and the tags go in
+/// through `file`.
 pub fn write(
     file: &mut File,
+    at: &Path,
     kbps: u16,
     audio: &AudioBuffer,
     tags: Option<&Tags>,
 ) -> Result<(), String> {
     version()?;
-    // The MP4 muxer seeks back to finish the file: it writes a file of its own, copied after.
-    let encoded = tempfile::Builder::new()
-        .prefix("crest-aac-")
-        .suffix(".m4a")
-        .tempfile()
-        .map_err(|e| format!("a temporary file: {e}"))?;
     let mut child = Command::new(program())
         .args(["-hide_banner", "-nostdin", "-loglevel", "error", "-y"])
         .args(["-f", "f32le", "-ar", &audio.sample_rate().to_string()])
@@ -79,7 +77,7 @@ pub fn write(
         // to the frame (FFmpeg's default, 1 000, rounds it to the millisecond).
         .args(["-movie_timescale", &audio.sample_rate().to_string()])
         .args(["-f", "ipod", "-movflags", "+faststart"])
-        .arg(encoded.path())
+        .arg(at)
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -119,12 +117,10 @@ pub fn write(
     }
     if let Some(tags) = tags {
         mp4_tags(tags)?
-            .write_to_path(encoded.path())
+            .write_to(file)
             .map_err(|e| format!("the M4A tags: {e}"))?;
     }
-    let mut written = File::open(encoded.path()).map_err(|e| e.to_string())?;
-    std::io::copy(&mut written, file).map_err(|e| e.to_string())?;
-    file.flush().map_err(|e| e.to_string())
+    Ok(())
 }
 
 /// The release metadata as iTunes atoms; ISRC and the ReplayGain tags as freeform items; the
