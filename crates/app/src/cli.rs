@@ -176,10 +176,13 @@ impl TagArgs {
             .map(checked_isrc)
             .transpose()
             .map_err(|e| format!("--isrc: {e}"))?;
-        // Refused now, not after the render.
-        if let Some(cover) = &self.cover {
-            crest_engine::tags::Picture::read(cover).map_err(|e| format!("--cover: {e}"))?;
-        }
+        // Refused now, not after the render; read once for the master and its report.
+        let cover_read = self
+            .cover
+            .as_deref()
+            .map(|cover| crest_engine::tags::Picture::read(cover).map(std::sync::Arc::new))
+            .transpose()
+            .map_err(|e| format!("--cover: {e}"))?;
         Ok(crest_engine::tags::Tags {
             title: self.title.clone(),
             artist: self.artist.clone(),
@@ -192,6 +195,7 @@ impl TagArgs {
             isrc,
             gain: None,
             cover: self.cover.clone(),
+            cover_read,
         })
     }
 }

@@ -190,13 +190,18 @@ fn master_with_margin(
 ) -> Result<Mastered, MasterError> {
     let RenderControl { progress, cancel } = control;
     check_destinations(request.output, request.source_path, request.force)?;
-    // Cover art that cannot be embedded is refused before the render, not after it.
-    if let Some(Err(reason)) = request.tags.map(Tags::picture) {
-        return Err(MasterError::Export(ExportError::Encode {
-            path: request.output.to_owned(),
-            reason,
-        }));
-    }
+    // Cover art that cannot be embedded is refused before the render, not after it; read
+    // once, it is the same picture in the file and in the report's note.
+    let tags = request
+        .tags
+        .map(|tags| tags.clone().with_cover_read())
+        .transpose()
+        .map_err(|reason| {
+            MasterError::Export(ExportError::Encode {
+                path: request.output.to_owned(),
+                reason,
+            })
+        })?;
     let removed_partials = files::remove_stale_partials(&files::folder_of(request.output));
     let source = request.audio.audio();
     if let Some(reason) = request.format.refuses_channels(source.channel_count()) {
@@ -318,8 +323,8 @@ fn master_with_margin(
         settings.to_mut().limiter.ceiling_dbtp = ceiling - excess - CODEC_SAFE_STEP_DB;
     };
     progress(0.9);
-    let tags = request
-        .tags
+    let gain_tags = tags
+        .as_ref()
         .map(|tags| with_gain(tags, &prepared.measured, None));
     let (written, master_partial) = export::write_partial(
         prepared,
@@ -329,7 +334,7 @@ fn master_with_margin(
             dither: request.dither,
             force: request.force,
             source: request.source_path,
-            tags: tags.as_ref(),
+            tags: gain_tags.as_ref(),
         },
         cancel,
         join,
@@ -363,7 +368,7 @@ fn master_with_margin(
     {
         report.notes.push(note);
     }
-    if let Some(note) = request.tags.and_then(|t| cover_note(t, request.format)) {
+    if let Some(note) = tags.as_ref().and_then(|t| cover_note(t, request.format)) {
         report.notes.push(note);
     }
     if let Some(removed) = files::describe_removed(&removed_partials) {

@@ -6,6 +6,7 @@
 //! APIC frame, MP4's `covr` atom; WAV has no standard place for it.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -32,6 +33,11 @@ pub struct Tags {
     /// The front cover: a JPEG or PNG file, embedded in every format that carries one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cover: Option<PathBuf>,
+    /// The cover as read once for a set of files (a master and its checks, an album's files,
+    /// see [`Tags::with_cover_read`]): each embeds the same bytes, whatever happens to the
+    /// image file meanwhile, and it is not read again for each. Not saved.
+    #[serde(skip)]
+    pub cover_read: Option<Arc<Picture>>,
 }
 
 /// The largest picture embedded (12 MB): Ogg carries it base64 in its comment packet, 4/3 its
@@ -268,9 +274,23 @@ impl Tags {
         *self == Self::default()
     }
 
-    /// The cover to embed, read from its file (none named: none).
-    pub fn picture(&self) -> Result<Option<Picture>, String> {
-        self.cover.as_deref().map(Picture::read).transpose()
+    /// The cover to embed: as read already, else read from its file (none named: none).
+    pub fn picture(&self) -> Result<Option<Arc<Picture>>, String> {
+        match &self.cover_read {
+            Some(picture) => Ok(Some(Arc::clone(picture))),
+            None => self
+                .cover
+                .as_deref()
+                .map(|path| Picture::read(path).map(Arc::new))
+                .transpose(),
+        }
+    }
+
+    /// These tags with their cover read now, once, for every file written with them; an
+    /// unreadable cover is refused here, before any work.
+    pub fn with_cover_read(mut self) -> Result<Self, String> {
+        self.cover_read = self.picture()?;
+        Ok(self)
     }
 
     /// The fields as Vorbis comments (FLAC, Ogg): upper-case names, in a fixed order.

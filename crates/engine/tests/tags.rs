@@ -25,7 +25,7 @@ fn release_tags() -> Tags {
         genre: Some("Ambient".into()),
         isrc: Some("GBAAA2600001".into()),
         gain: Some(GainTags::measured(-9.25, -1.0, Some((-10.5, -0.8)))),
-        cover: None,
+        ..Tags::default()
     }
 }
 
@@ -248,6 +248,46 @@ fn flac_picture_blocks_describe_covers_as_metaflac_does() {
                     .eq(["colors:", &picture.colours.to_string()])
             }),
             "{ours:?}"
+        );
+    }
+}
+
+#[test]
+fn a_cover_read_once_is_embedded_whatever_becomes_of_its_file() {
+    let dir = common::scratch("tags-cover-once");
+    let cover = dir.join("cover.png");
+    let image = common::test_card(&cover, 32, 24);
+    let named = Tags {
+        cover: Some(cover.clone()),
+        ..Tags::default()
+    };
+    let read = named.clone().with_cover_read().expect("a readable cover");
+    std::fs::remove_file(&cover).expect("removed");
+    // Named only, the cover is read as the file is written: gone, it is refused.
+    let refused = export::export(
+        &tone(),
+        &ExportRequest {
+            path: &dir.join("named.flac"),
+            format: Format::Flac16,
+            dither: Dither::None,
+            force: true,
+            source: None,
+            tags: Some(&named),
+        },
+        &AtomicBool::new(false),
+    );
+    assert!(refused.is_err(), "{refused:?}");
+    // Read once, every file embeds the picture as it was read.
+    for format in [
+        Format::Flac16,
+        Format::Lossy(export::Lossy::Mp3Cbr { kbps: 192 }),
+    ] {
+        let path = dir.join(format!("read.{}", format.extension()));
+        write(&path, format, &read);
+        let bytes = std::fs::read(&path).expect("written");
+        assert!(
+            bytes.windows(image.len()).any(|w| w == image),
+            "{format:?} embeds the image's bytes"
         );
     }
 }

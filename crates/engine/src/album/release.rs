@@ -230,12 +230,15 @@ pub fn write_release(
 ) -> Result<AlbumReport, ExportError> {
     let paths = ReleasePaths::new(album, request);
     paths.check(sources, request.force)?;
-    if let Some(cover) = request.cover {
-        crate::tags::Picture::read(cover).map_err(|reason| ExportError::Encode {
+    // The cover, read once: every file embeds the same picture.
+    let cover = request
+        .cover
+        .map(|cover| crate::tags::Picture::read(cover).map(std::sync::Arc::new))
+        .transpose()
+        .map_err(|reason| ExportError::Encode {
             path: request.folder.to_owned(),
             reason,
         })?;
-    }
     // Unfinished files an interrupted export left in the folder (their writer gone).
     let removed = files::remove_stale_partials(request.folder);
     let MasteredSequence {
@@ -284,6 +287,7 @@ pub fn write_release(
     let write = |prepared: &Prepared, path: &Path, tags: &Tags| {
         let mut tags = with_gain(tags, &prepared.measured, album_gain);
         tags.cover = request.cover.map(Path::to_path_buf);
+        tags.cover_read.clone_from(&cover);
         export::write_partial_of(
             prepared,
             &ExportRequest {
@@ -405,8 +409,7 @@ impl Album {
             year: meta.year,
             genre: meta.genre.clone(),
             isrc: track.isrc.as_deref().map(super::normalized_isrc),
-            gain: None,
-            cover: None,
+            ..Tags::default()
         }
     }
 

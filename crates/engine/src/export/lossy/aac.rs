@@ -177,8 +177,8 @@ fn mp4_tags(tags: &Tags) -> Result<Tag, String> {
     }
     if let Some(picture) = tags.picture()? {
         tag.set_artwork(match picture.mime {
-            "image/png" => mp4ameta::Img::png(picture.data),
-            _ => mp4ameta::Img::jpeg(picture.data),
+            "image/png" => mp4ameta::Img::png(picture.data.clone()),
+            _ => mp4ameta::Img::jpeg(picture.data.clone()),
         });
     }
     Ok(tag)

@@ -172,7 +172,7 @@ fn id3_tag(tags: &Tags) -> Result<Vec<u8>, String> {
             mime_type: picture.mime.to_owned(),
             picture_type: id3::frame::PictureType::CoverFront,
             description: String::new(),
-            data: picture.data,
+            data: picture.data.clone(),
         });
     }
     if tag.frames().next().is_none() {
