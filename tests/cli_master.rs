@@ -548,3 +548,52 @@ fn tag_flags_land_in_the_file_with_its_replaygain() {
         assert!(!dir.join("bad.flac").exists());
     }
 }
+
+#[cfg(unix)]
+#[test]
+fn ffmpeg_writes_an_aac_master_through_its_own_file_never_by_name() {
+    // A symlink planted at the partial file's name between its creation and FFmpeg's open
+    // would be followed: FFmpeg is given the file itself, as its standard output. A wrapper
+    // records the arguments it was given.
+    let dir = scratch("aac-by-handle");
+    let input = mix_wav(&dir, "mix.wav");
+    let wrapper = dir.join("ffmpeg-wrapper");
+    let arguments = dir.join("arguments");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$@\" >> '{}'\nexec ffmpeg \"$@\"\n",
+            arguments.display()
+        ),
+    )
+    .expect("wrapper");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).expect("mode");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_crest"))
+        .args([
+            "master", &input, "-o", "mix.m4a", "--format", "aac-256", "--title", "Mix",
+        ])
+        .current_dir(&dir)
+        .env("CREST_FFMPEG", &wrapper)
+        .output()
+        .expect("crest runs");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let given = std::fs::read_to_string(&arguments).expect("FFmpeg was run through the wrapper");
+    assert!(given.lines().any(|a| a == "file:/dev/fd/1"), "{given}");
+    assert!(
+        !given.contains("mix.m4a") && !given.contains(dir.to_str().expect("path")),
+        "FFmpeg was given a name in the folder:\n{given}"
+    );
+    // The master is whole: the tags went in through the file, and it decodes to the mix.
+    let master = dir.join("mix.m4a");
+    let bytes = std::fs::read(&master).expect("the master");
+    assert_eq!(&bytes[4..8], b"ftyp");
+    assert!(bytes.windows(3).any(|w| w == b"Mix"));
+    let decoded = crest_engine::decode_file(&master).expect("decodes");
+    assert_eq!(decoded.audio.frames(), 10 * 44_100);
+}

@@ -815,10 +815,8 @@ pub fn write_partial_of(
     let format = *format;
     let mut partial = PartialFile::create(request.path)?;
     let started = Instant::now();
-    let at = partial.path().to_owned();
     encode(
         partial.file(),
-        &at,
         request.path,
         format,
         exact,
@@ -901,11 +899,9 @@ pub fn export(
     )
 }
 
-/// Encodes `audio` into `file` (a new, empty partial file, open at `at`); errors name
-/// `destination`.
+/// Encodes `audio` into `file` (a new, empty partial file); errors name `destination`.
 fn encode(
     file: &mut fs::File,
-    at: &Path,
     destination: &Path,
     format: Format,
     audio: &AudioBuffer,
@@ -928,7 +924,7 @@ fn encode(
             join.threads(),
         )
         .map_err(encode_error),
-        Format::Lossy(lossy) => lossy::encode(file, at, lossy, audio, tags).map_err(encode_error),
+        Format::Lossy(lossy) => lossy::encode(file, lossy, audio, tags).map_err(encode_error),
     }
 }
 
@@ -1124,16 +1120,7 @@ mod tests {
             Dither::Tpdf,
         );
         let mut file = fs::File::create(&path).expect("create");
-        encode(
-            &mut file,
-            &path,
-            &path,
-            format,
-            &prepared.exact,
-            None,
-            &Sequential,
-        )
-        .expect("encoded");
+        encode(&mut file, &path, format, &prepared.exact, None, &Sequential).expect("encoded");
         (path, prepared.exact, dir)
     }
 

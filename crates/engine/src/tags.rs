@@ -47,7 +47,7 @@ pub const MAX_PICTURE_BYTES: usize = 12_000_000;
 
 /// Cover art as it is embedded: the image file's bytes, unchanged, and what the picture
 /// blocks say about it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct Picture {
     /// `image/jpeg` or `image/png`.
     pub mime: &'static str,
@@ -58,6 +58,20 @@ pub struct Picture {
     pub depth: u32,
     /// An indexed image's palette size; 0 for the others.
     pub colours: u32,
+}
+
+/// The picture's description and size, not its megabytes of image data.
+impl std::fmt::Debug for Picture {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Picture")
+            .field("mime", &self.mime)
+            .field("width", &self.width)
+            .field("height", &self.height)
+            .field("depth", &self.depth)
+            .field("colours", &self.colours)
+            .field("bytes", &self.data.len())
+            .finish()
+    }
 }
 
 impl Picture {
@@ -175,13 +189,17 @@ fn png_colour(data: &[u8]) -> Option<(u32, u32)> {
     Some((u32::from(bits) * samples, 0))
 }
 
-/// The entries of a PNG's palette: its chunks walked from the signature to PLTE.
+/// The entries of a PNG's palette: its chunks walked from the signature to PLTE, which holds
+/// 1 to 256 of three bytes each (anything else is no palette).
 fn png_palette_entries(data: &[u8]) -> Option<u32> {
     let mut at = 8;
-    while let Some(header) = data.get(at..at + 8) {
+    while let Some(header) = data.get(at..).and_then(|rest| rest.get(..8)) {
         let length = u32::from_be_bytes(header[..4].try_into().ok()?);
         match &header[4..] {
-            b"PLTE" => return Some(length / 3),
+            b"PLTE" => {
+                return (length % 3 == 0 && (1..=256).contains(&(length / 3)))
+                    .then_some(length / 3);
+            }
             b"IDAT" | b"IEND" => return None,
             _ => at = at.checked_add(12 + usize::try_from(length).ok()?)?,
         }
@@ -581,6 +599,12 @@ mod tests {
         let mut no_palette = before_palette.clone();
         chunk(&mut no_palette, b"IDAT", 10);
         assert!(Picture::from_bytes(no_palette).is_err());
+        for entries_bytes in [0, 16 * 3 + 1, 257 * 3] {
+            let mut malformed = before_palette.clone();
+            chunk(&mut malformed, b"PLTE", entries_bytes);
+            chunk(&mut malformed, b"IDAT", 10);
+            assert!(Picture::from_bytes(malformed).is_err(), "{entries_bytes}");
+        }
         assert!(Picture::from_bytes(before_palette).is_err());
         // A true-colour image counts no colours.
         let rgba = Picture::from_bytes(png_header(4, 4)).expect("RGBA");

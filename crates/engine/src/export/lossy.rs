@@ -193,10 +193,9 @@ fn vorbis_quality(kbps: u16) -> u8 {
 }
 
 /// Encodes `audio` (the master's samples, float, within ±1 where the limiter held them) into
-/// `file`, a new empty partial file open at `at`, with `tags`.
+/// `file`, a new empty partial file, with `tags`.
 pub fn encode(
     file: &mut File,
-    at: &Path,
     lossy: Lossy,
     audio: &AudioBuffer,
     tags: Option<&Tags>,
@@ -216,7 +215,7 @@ pub fn encode(
         Lossy::Mp3Cbr { .. } | Lossy::Mp3Vbr { .. } => mp3::write(file, lossy, audio, tags),
         Lossy::Vorbis { kbps } => vorbis::write(file, vorbis_quality(kbps), audio, tags),
         Lossy::Opus { kbps } => opus::write(file, kbps, audio, tags),
-        Lossy::Aac { kbps } => aac::write(file, at, kbps, audio, tags),
+        Lossy::Aac { kbps } => aac::write(file, kbps, audio, tags),
     }
 }
 
@@ -297,8 +296,7 @@ pub fn encode_and_decode(
         .suffix(&format!(".{}", lossy.codec().extension()))
         .tempfile()
         .map_err(|e| format!("a temporary file: {e}"))?;
-    let at = file.path().to_owned();
-    encode(file.as_file_mut(), &at, lossy, audio, None)?;
+    encode(file.as_file_mut(), lossy, audio, None)?;
     if cancel.load(std::sync::atomic::Ordering::Relaxed) {
         return Err("cancelled".into());
     }

@@ -166,7 +166,14 @@ impl Session {
                 if self.export.tags().is_err() {
                     return (Task::none(), None);
                 }
-                let plans = self.export.plans(self.judged());
+                let mut plans = self.export.plans(self.judged());
+                // Read once more, for every file of this export: each embeds the same picture.
+                // (Should that read fail now, each file says why as it is refused.)
+                if let Some(Ok(Some(picture))) = plans.first().map(|plan| plan.tags.picture()) {
+                    for plan in &mut plans {
+                        plan.tags.cover_read = Some(Arc::clone(&picture));
+                    }
+                }
                 let job = Arc::new(Job::default());
                 self.export.running = Some(Arc::clone(&job));
                 self.export.outcomes.clear();

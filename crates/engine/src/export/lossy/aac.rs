@@ -7,7 +7,7 @@
 
 use std::fs::File;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
@@ -50,12 +50,12 @@ pub fn version() -> Result<String, String> {
         .clone()
 }
 
-/// Encodes `audio` into `file`, new and empty, open at `at`: FFmpeg writes it by its name (the
-/// MP4 muxer seeks back to finish the file, which a pipe cannot do), and the tags go in
-/// through `file`.
+/// Encodes `audio` into `file`, new and empty. FFmpeg writes it through a handle of its own on
+/// the very file (its standard output, opened again by FFmpeg as `/dev/fd/1` so the MP4 muxer
+/// can seek back to finish the file, which a pipe cannot): never by a name in the folder,
+/// where something else could have been planted meanwhile. The tags go in through `file`.
 pub fn write(
     file: &mut File,
-    at: &Path,
     kbps: u16,
     audio: &AudioBuffer,
     tags: Option<&Tags>,
@@ -77,9 +77,12 @@ pub fn write(
         // to the frame (FFmpeg's default, 1 000, rounds it to the millisecond).
         .args(["-movie_timescale", &audio.sample_rate().to_string()])
         .args(["-f", "ipod", "-movflags", "+faststart"])
-        .arg(at)
+        .arg("file:/dev/fd/1")
         .stdin(Stdio::piped())
-        .stdout(Stdio::null())
+        .stdout(Stdio::from(
+            file.try_clone()
+                .map_err(|e| format!("the file for FFmpeg: {e}"))?,
+        ))
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| format!("FFmpeg could not be started: {e}"))?;
