@@ -1265,10 +1265,9 @@ mod tests {
         assert!(extensions.iter().all(|e| *e == e.to_lowercase()));
     }
 
-    /// A WAV of noise-like samples at full range, both signs, written by hound.
-    fn wav(name: &str, channels: u16, bits: u16, float: bool) -> PathBuf {
-        let path =
-            std::env::temp_dir().join(format!("crest-pcm-{}-{name}.wav", std::process::id()));
+    /// A WAV of noise-like samples at full range, both signs, written by hound into `dir`.
+    fn wav(dir: &Path, name: &str, channels: u16, bits: u16, float: bool) -> PathBuf {
+        let path = dir.join(format!("{name}.wav"));
         let spec = hound::WavSpec {
             channels,
             sample_rate: 44_100,
@@ -1297,6 +1296,7 @@ mod tests {
 
     #[test]
     fn plain_pcm_unpacks_exactly_as_the_pcm_decoder() {
+        let dir = crate::test_scratch::scratch("plain-pcm");
         for (name, channels, bits, float, expected) in [
             ("s16-stereo", 2, 16, false, PlainPcm::S16),
             ("s24-stereo", 2, 24, false, PlainPcm::S24),
@@ -1305,7 +1305,7 @@ mod tests {
             ("f32-stereo", 2, 32, true, PlainPcm::F32),
             ("s16-mono", 1, 16, false, PlainPcm::S16),
         ] {
-            let path = wav(name, channels, bits, float);
+            let path = wav(&dir, name, channels, bits, float);
             let mut opened = open(&path, Purpose::Analysis).expect("open");
             assert_eq!(opened.plain_pcm, Some(expected), "{name}");
             let count = usize::from(channels);
@@ -1323,7 +1323,6 @@ mod tests {
                 );
                 assert!(a.iter().any(|x| *x < -0.5) && a.iter().any(|x| *x > 0.5));
             }
-            let _ = std::fs::remove_file(&path);
         }
     }
 }

@@ -435,11 +435,7 @@ impl Preferences {
 mod tests {
     use super::*;
 
-    fn scratch(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("crest-session-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        dir
-    }
+    use crate::test_scratch::{Scratch, scratch};
 
     #[test]
     fn a_session_round_trips_and_a_bad_one_says_why() {
@@ -464,12 +460,12 @@ mod tests {
         );
         let error = Session::from_json("{\"version\": 9}", &path).expect_err("refused");
         assert!(error.to_string().contains("mix.crest.json"), "{error}");
-        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
     fn a_desk_that_did_not_close_leaves_its_autosave_to_restore() {
-        let storage = Storage::at(&scratch("crash"));
+        let dir = scratch("crash");
+        let storage = Storage::at(&dir);
         let first = storage.start().expect("first start");
         assert!(first.orphans.is_empty() && first.notices.is_empty());
         let mut session = Session::new(None, ChainSettings::gentle_master());
@@ -489,12 +485,12 @@ mod tests {
         let third = storage.start().expect("after a clean close");
         assert!(third.orphans.is_empty());
         storage.finish(third.lease);
-        let _ = std::fs::remove_dir_all(storage.data_dir.parent().expect("folder"));
     }
 
     #[test]
     fn two_desks_never_offer_or_remove_each_others_autosave() {
-        let storage = Storage::at(&scratch("two-desks"));
+        let dir = scratch("two-desks");
+        let storage = Storage::at(&dir);
         let a = storage.start().expect("desk A");
         let session_a = Session::new(Some("/music/a.wav".into()), ChainSettings::gentle_master());
         storage.autosave(&a.lease, &session_a).expect("A autosaves");
@@ -513,17 +509,18 @@ mod tests {
         let offered: Vec<_> = c.orphans.iter().map(|o| o.session.source.clone()).collect();
         assert_eq!(offered, [Some(PathBuf::from("/music/a.wav"))]);
         storage.finish(c.lease);
-        let _ = std::fs::remove_dir_all(storage.data_dir.parent().expect("folder"));
     }
 
     /// A desk that crashed leaving `text` as its autosave; what the next desk makes of it.
-    fn crashed_with(name: &str, text: &str) -> (Storage, DeskStart) {
-        let storage = Storage::at(&scratch(name));
+    /// The scratch folder comes back too: it is removed when dropped.
+    fn crashed_with(name: &str, text: &str) -> (Storage, DeskStart, Scratch) {
+        let dir = scratch(name);
+        let storage = Storage::at(&dir);
         let desk = storage.start().expect("start");
         std::fs::write(desk.lease.autosave_path(), text).expect("autosave");
         drop(desk);
         let next = storage.start().expect("next start");
-        (storage, next)
+        (storage, next, dir)
     }
 
     /// Files in the data folder named like an autosave kept aside.
@@ -544,7 +541,7 @@ mod tests {
         );
         let text = serde_json::to_string_pretty(&session).expect("json");
         let cut = &text[..text.len() / 2];
-        let (storage, next) = crashed_with("truncated", cut);
+        let (storage, next, _dir) = crashed_with("truncated", cut);
         assert!(next.orphans.is_empty());
         let kept = kept_aside(&storage);
         assert_eq!(kept.len(), 1);
@@ -562,7 +559,6 @@ mod tests {
         assert!(after.orphans.is_empty() && after.notices.is_empty());
         assert_eq!(kept_aside(&storage), kept);
         storage.finish(after.lease);
-        let _ = std::fs::remove_dir_all(storage.data_dir.parent().expect("folder"));
     }
 
     #[test]
@@ -576,7 +572,7 @@ mod tests {
         value["chain"]["version"] = 3.into();
         value["chain"]["limiter"]["character"] = "warm".into();
         value["monitor"] = serde_json::json!({"listen": "side", "loudness_match": true});
-        let (storage, next) = crashed_with("newer", &value.to_string());
+        let (storage, next, _dir) = crashed_with("newer", &value.to_string());
         assert_eq!(next.orphans.len(), 1, "{:?}", next.notices);
         let orphan = &next.orphans[0];
         assert_eq!(orphan.session.source, Some(PathBuf::from("/music/mix.wav")));
@@ -593,12 +589,12 @@ mod tests {
         storage.dismiss(orphan);
         assert_eq!(kept_aside(&storage), std::slice::from_ref(&orphan.path));
         storage.finish(next.lease);
-        let _ = std::fs::remove_dir_all(storage.data_dir.parent().expect("folder"));
     }
 
     #[test]
     fn the_autosave_of_an_older_crest_is_still_offered() {
-        let storage = Storage::at(&scratch("legacy"));
+        let dir = scratch("legacy");
+        let storage = Storage::at(&dir);
         std::fs::create_dir_all(&storage.data_dir).expect("folder");
         let mut value =
             serde_json::to_value(Session::new(None, ChainSettings::gentle_master())).expect("json");
@@ -615,7 +611,6 @@ mod tests {
         assert_eq!(start.orphans[0].session.monitor, MonitorChoices::default());
         assert!(!storage.data_dir.join("running").exists());
         storage.finish(start.lease);
-        let _ = std::fs::remove_dir_all(storage.data_dir.parent().expect("folder"));
     }
 
     #[test]
@@ -642,9 +637,9 @@ mod tests {
         assert_eq!(p.recent.iter().filter(|r| r.ends_with("3.wav")).count(), 1);
         assert_eq!(p.last_open_folder, Some("/music".into()));
 
-        let storage = Storage::at(&scratch("prefs"));
+        let dir = scratch("prefs");
+        let storage = Storage::at(&dir);
         storage.save_preferences(&p).expect("saved");
         assert_eq!(storage.preferences(), (p, vec![]));
-        let _ = std::fs::remove_dir_all(storage.data_dir.parent().expect("folder"));
     }
 }
