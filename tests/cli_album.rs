@@ -199,7 +199,7 @@ fn check_and_export_give_the_overview_gapless_files_a_cue_sheet_and_exact_gaps()
     assert!((album_lufs + 14.0).abs() <= 0.2, "{album_lufs:.2}");
     assert_eq!(checked["passed"], true);
 
-    let exported = json_of(&crest(
+    let exporting = crest(
         &[
             "album",
             "export",
@@ -210,10 +210,51 @@ fn check_and_export_give_the_overview_gapless_files_a_cue_sheet_and_exact_gaps()
             "--format",
             "wav16",
             "--json",
+            "--timings",
         ],
         &dir,
-    ));
+    );
+    let exported = json_of(&exporting);
     assert_eq!(exported["passed"], true);
+    // Where the time went: every phase took some, together no more than the whole.
+    let stderr = String::from_utf8_lossy(&exporting.stderr);
+    let timings = stderr
+        .lines()
+        .find(|l| l.starts_with("timings: "))
+        .unwrap_or_else(|| panic!("no timings in:\n{stderr}"));
+    let seconds_after = |label: &str| -> f64 {
+        let at = timings
+            .find(label)
+            .unwrap_or_else(|| panic!("{label} in {timings}"));
+        timings[at + label.len()..]
+            .split_whitespace()
+            .next()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("a number after {label} in {timings}"))
+    };
+    let phases: Vec<f64> = [
+        "analyse ",
+        "render ",
+        "quantise ",
+        "measure ",
+        "write+verify ",
+    ]
+    .iter()
+    .map(|label| seconds_after(label))
+    .collect();
+    let total = seconds_after("total ");
+    assert!(phases.iter().all(|&s| s > 0.0), "{timings}");
+    assert!(phases.iter().sum::<f64>() <= total, "{timings}");
+    // As many passes of the render as the report counts.
+    let renders = exported["overview"]["renders"].as_u64().expect("renders");
+    let passes = seconds_after("s (");
+    assert_eq!(passes as u64, renders, "{timings}");
+    let audio_s = seconds_after("for ");
+    let album_s = exported["overview"]["total_s"].as_f64().expect("total_s");
+    assert!(
+        (audio_s - album_s).abs() < 0.1,
+        "{audio_s} against {album_s}"
+    );
     let out = dir.join("out");
     let names = ["01 one.wav", "02 two.wav", "03 three.wav"];
     let decoded: Vec<AudioBuffer> = names

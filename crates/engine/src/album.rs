@@ -23,8 +23,9 @@ mod sequence;
 pub use overview::{AlbumOverview, TrackOverview, TransitionOverview, clock};
 pub use release::{AlbumReport, ReleaseFile, ReleasePaths, ReleaseRequest, write_release};
 pub use sequence::{
-    ALBUM_TOLERANCE_LU, AlbumControl, LoudnessPlan, MasteredSequence, MixFacts, Placement,
-    PlannedTrack, SequenceError, SequenceLayout, SequenceRequest, master_sequence, slice,
+    ALBUM_TOLERANCE_LU, AlbumControl, AlbumTimings, LoudnessPlan, MasteredSequence, MixFacts,
+    Placement, PlannedTrack, SequenceError, SequenceLayout, SequenceRequest, master_sequence,
+    slice,
 };
 
 pub const ALBUM_VERSION: u32 = 1;

@@ -11,8 +11,8 @@ use std::sync::atomic::AtomicBool;
 
 use clap::{Args, Subcommand};
 use crest_engine::album::{
-    Album, AlbumControl, AlbumMetadata, MasteredSequence, ReleasePaths, ReleaseRequest,
-    SequenceRequest, master_sequence, write_release,
+    Album, AlbumControl, AlbumMetadata, AlbumTimings, MasteredSequence, ReleasePaths,
+    ReleaseRequest, SequenceRequest, master_sequence, write_release,
 };
 use crest_engine::chain::ChainSettings;
 use crest_engine::delivery::PresetLoudness;
@@ -63,6 +63,10 @@ pub struct ExportArgs {
     /// Print the album QC report as one JSON object.
     #[arg(long)]
     pub json: bool,
+    /// Print where the time went (analyse, render, quantise, measure, write) and the
+    /// realtime factor, on stderr.
+    #[arg(long)]
+    pub timings: bool,
 }
 
 /// How the album is rendered: the delivery preset and the flags over it.
@@ -319,6 +323,7 @@ fn init(args: &InitArgs) -> Result<String, String> {
 }
 
 fn export(args: &ExportArgs) -> Result<(String, bool), String> {
+    let started = std::time::Instant::now();
     let (mut album, folder) = read_album(&args.album)?;
     let (format, rate, dither) = delivery_of(&args.delivery, &mut album)?;
     std::fs::create_dir_all(&args.output).map_err(|e| format!("{}: {e}", args.output.display()))?;
@@ -354,6 +359,11 @@ fn export(args: &ExportArgs) -> Result<(String, bool), String> {
     )?;
     let cancel = AtomicBool::new(false);
     let show = !args.json && std::io::stderr().is_terminal();
+    let (timings, seconds) = (
+        mastered.timings,
+        mastered.layout.seconds(mastered.layout.total_frames),
+    );
+    let writing = std::time::Instant::now();
     let report = write_release(
         mastered,
         &album,
@@ -370,6 +380,24 @@ fn export(args: &ExportArgs) -> Result<(String, bool), String> {
     .map_err(|e| e.to_string())?;
     if show {
         eprintln!();
+    }
+    if args.timings {
+        let write_s = writing.elapsed().as_secs_f64();
+        let total = started.elapsed().as_secs_f64();
+        let AlbumTimings {
+            analyse_s,
+            render_s,
+            quantise_s,
+            measure_s,
+            renders,
+        } = timings;
+        eprintln!(
+            "timings: analyse {analyse_s:.3} s, render {render_s:.3} s ({renders} pass{}), \
+             quantise {quantise_s:.3} s, measure {measure_s:.3} s, write+verify {write_s:.3} s; \
+             total {total:.3} s for {seconds:.1} s of audio ({:.0}x realtime)",
+            if renders == 1 { "" } else { "es" },
+            seconds / total,
+        );
     }
     let text = if args.json {
         serde_json::to_string(&report).map_err(|e| e.to_string())?

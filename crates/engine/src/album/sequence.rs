@@ -17,6 +17,7 @@ use std::ops::Range;
 use std::path::Path;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Instant;
 
 use serde::Serialize;
 
@@ -404,6 +405,25 @@ pub struct MasteredSequence {
     /// Each track file's stretch of the sequence, measured as stored.
     pub file_loudness: Vec<Loudness>,
     pub overview: AlbumOverview,
+    pub timings: AlbumTimings,
+}
+
+/// Seconds of wall time per phase of an album's mastering (the closed loop's renders summed);
+/// the phases run their pieces on every thread of the join.
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
+pub struct AlbumTimings {
+    /// Every mix decoded and measured, for the album's levels.
+    pub analyse_s: f64,
+    /// Every track decoded again, through its chain and limiter into the sequence, and the
+    /// crossfades limited.
+    pub render_s: f64,
+    /// Dither and quantisation of the whole sequence.
+    pub quantise_s: f64,
+    /// Each track file's measurement and the whole's.
+    pub measure_s: f64,
+    /// Renders of the whole sequence (1 unless a file missed its ceiling or the album its
+    /// loudness).
+    pub renders: usize,
 }
 
 /// Masters the album as one sequence (see the module's notes): the mixes measured, the levels
@@ -433,7 +453,10 @@ pub fn master_sequence(
             ),
         ));
     }
+    let mut timings = AlbumTimings::default();
+    let started = Instant::now();
     let mixes = analyse(request, join, control)?;
+    timings.analyse_s = started.elapsed().as_secs_f64();
     let channels = mixes.iter().map(|m| m.channels).max().unwrap_or(1);
     let rate = request.sample_rate.unwrap_or(mixes[0].sample_rate);
     crate::limits::check_delivery_rate(rate).map_err(|e| SequenceError::Invalid(e.to_string()))?;
@@ -503,6 +526,7 @@ pub fn master_sequence(
             (0.8, 0.04)
         };
         let progress = |f: f64| (control.progress)(from + width * f);
+        let started = Instant::now();
         let rendered = render_sequence(
             request,
             &layout,
@@ -515,10 +539,15 @@ pub fn master_sequence(
                 cancel: control.cancel,
             },
         )?;
+        timings.render_s += started.elapsed().as_secs_f64();
+        timings.renders = renders;
         check_cancel(control.cancel)?;
+        let started = Instant::now();
         let (exact, clamped) =
             export::quantize_in_place(rendered.audio, request.format, request.dither, join);
+        timings.quantise_s += started.elapsed().as_secs_f64();
         (control.progress)(0.85);
+        let started = Instant::now();
         let meter = album.chain.limiter.true_peak;
         // Each file's stretch is measured beside the whole's loudness, then the whole's peaks
         // from the files' and across each join.
@@ -534,6 +563,7 @@ pub fn master_sequence(
             .zip(&file_loudness)
             .collect();
         let measured = loudness::measure_joined(&energy, exact.channels(), &parts);
+        timings.measure_s += started.elapsed().as_secs_f64();
         let prepared = export::Prepared {
             format: request.format,
             exact,
@@ -573,6 +603,7 @@ pub fn master_sequence(
                 prepared,
                 file_loudness,
                 overview,
+                timings,
             });
         }
         if album_miss.abs() > ALBUM_TOLERANCE_LU {
