@@ -176,14 +176,7 @@ impl TagArgs {
             .map(checked_isrc)
             .transpose()
             .map_err(|e| format!("--isrc: {e}"))?;
-        // Refused now, not after the render; read once for the master and its report.
-        let cover_read = self
-            .cover
-            .as_deref()
-            .map(|cover| crest_engine::tags::Picture::read(cover).map(std::sync::Arc::new))
-            .transpose()
-            .map_err(|e| format!("--cover: {e}"))?;
-        Ok(crest_engine::tags::Tags {
+        crest_engine::tags::Tags {
             title: self.title.clone(),
             artist: self.artist.clone(),
             album: self.album.clone(),
@@ -195,8 +188,11 @@ impl TagArgs {
             isrc,
             gain: None,
             cover: self.cover.clone(),
-            cover_read,
-        })
+            cover_read: None,
+        }
+        // Refused now, not after the render; read once for the master and its report.
+        .with_cover_read()
+        .map_err(|e| format!("--cover: {e}"))
     }
 }
 

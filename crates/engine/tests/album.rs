@@ -1,6 +1,8 @@
 //! The album document: a new album's defaults, a round trip through its file, the codes it
 //! checks (ISRC, UPC/EAN), what it refuses, and a missing source marked and relinked.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
 use crest_engine::album::{
@@ -9,13 +11,7 @@ use crest_engine::album::{
 };
 use crest_engine::chain::{ChainSettings, FadeCurve};
 
-/// A scratch folder, removed with what it holds when dropped.
-fn scratch(name: &str) -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .prefix(&format!("crest-album-{name}-"))
-        .tempdir()
-        .expect("scratch folder")
-}
+use common::scratch;
 
 fn two_tracks() -> Album {
     Album::new(
@@ -60,7 +56,7 @@ fn a_new_album_takes_the_defaults_and_survives_its_file() {
     };
     edited.tracks[1].offset_lu = Some(-3.0);
     let folder = scratch("round-trip");
-    let dir = folder.path();
+    let dir: &Path = &folder;
     let path = dir.join("night.crest-album.json");
     edited.save(&path).expect("saved");
     assert_eq!(Album::load(&path).expect("read back"), edited);
@@ -124,7 +120,7 @@ fn what_cannot_be_released_is_refused_in_words() {
 #[test]
 fn a_missing_source_is_marked_and_relinked_without_losing_the_rest() {
     let folder = scratch("missing");
-    let dir = folder.path();
+    let dir: &Path = &folder;
     std::fs::create_dir_all(dir.join("mixes")).expect("folder");
     std::fs::write(dir.join("01 Intro.wav"), b"RIFF").expect("a file");
     let mut album = two_tracks();

@@ -359,8 +359,9 @@ fn export(args: &ExportArgs) -> Result<(String, bool), String> {
     )?;
     let cancel = AtomicBool::new(false);
     let show = !args.json && std::io::stderr().is_terminal();
-    let (timings, seconds) = (
+    let (timings, renders, seconds) = (
         mastered.timings,
+        mastered.overview.renders,
         mastered.layout.seconds(mastered.layout.total_frames),
     );
     let writing = std::time::Instant::now();
@@ -389,7 +390,6 @@ fn export(args: &ExportArgs) -> Result<(String, bool), String> {
             render_s,
             quantise_s,
             measure_s,
-            renders,
         } = timings;
         eprintln!(
             "timings: analyse {analyse_s:.3} s, render {render_s:.3} s ({renders} pass{}), \

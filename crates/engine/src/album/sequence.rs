@@ -421,9 +421,6 @@ pub struct AlbumTimings {
     pub quantise_s: f64,
     /// Each track file's measurement and the whole's.
     pub measure_s: f64,
-    /// Renders of the whole sequence (1 unless a file missed its ceiling or the album its
-    /// loudness).
-    pub renders: usize,
 }
 
 /// Masters the album as one sequence (see the module's notes): the mixes measured, the levels
@@ -540,7 +537,6 @@ pub fn master_sequence(
             },
         )?;
         timings.render_s += started.elapsed().as_secs_f64();
-        timings.renders = renders;
         check_cancel(control.cancel)?;
         let started = Instant::now();
         let (exact, clamped) =
