@@ -181,20 +181,23 @@ pub(super) fn spectrum_legend<'a>(smoothing: f64, slope: f64) -> Element<'a, Mes
 /// What the mix brings that mastering cannot fix, worst first.
 pub(super) fn health<'a>(findings: &[Finding]) -> Element<'a, Message> {
     // One line each, so the list fits beside the meters; the whole sentence on hover.
-    let one_line = |line: String, color| {
+    let explained = |line: String, whole: String, color| {
         tooltip(
-            widgets::cut_line(line.clone(), color),
-            container(text(line).size(13))
+            widgets::cut_line(line, color),
+            container(text(whole).size(13))
                 .padding(8)
                 .max_width(520)
                 .style(container::bordered_box),
             tooltip::Position::Top,
         )
     };
+    let one_line = |line: String, color| explained(line.clone(), line, color);
     let mut panel = column![text("Mix health").size(18)].spacing(4);
     if findings.is_empty() {
         return panel
-            .push(one_line(
+            // Short enough to be read whole beside the meters; what was checked on hover.
+            .push(explained(
+                "Nothing found that mastering cannot fix.".to_owned(),
                 "Nothing found: no clipping or overs, no DC offset, mono-compatible, no runaway \
                  sub-bass, no long silences, full resolution."
                     .to_owned(),

@@ -91,10 +91,17 @@ fn a_healthy_mix_says_so_on_one_line() {
     apply(&mut desk, []);
     let mut ui = window(&desk);
     let line = ui
-        .find(starting("Nothing found: no clipping or overs"))
+        .find(starting("Nothing found that mastering cannot fix"))
         .expect("the sentence")
         .bounds();
     assert!(line.height < 24.0, "{line:?}");
+    // And read whole: a cut line is as wide as its room, which ends the row's 16 px of
+    // spacing before the live meters; a whole one is narrower.
+    let meters = ui.find("Playing").expect("the meters' heading").bounds();
+    assert!(
+        line.x + line.width + 16.0 + 1.0 < meters.x,
+        "{line:?} is cut where the meters {meters:?} begin"
+    );
 }
 
 #[test]
