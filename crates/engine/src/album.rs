@@ -21,7 +21,9 @@ mod release;
 mod sequence;
 
 pub use overview::{AlbumOverview, TrackOverview, TransitionOverview, clock};
-pub use release::{AlbumReport, ReleaseFile, ReleasePaths, ReleaseRequest, write_release};
+pub use release::{
+    AlbumReport, ReleaseCover, ReleaseFile, ReleasePaths, ReleaseRequest, write_release,
+};
 pub use sequence::{
     ALBUM_TOLERANCE_LU, AlbumControl, AlbumTimings, LoudnessPlan, MasteredSequence, MixFacts,
     Placement, PlannedTrack, SequenceError, SequenceLayout, SequenceRequest, master_sequence,

@@ -11,7 +11,7 @@ use std::sync::atomic::AtomicBool;
 
 use clap::{Args, Subcommand};
 use crest_engine::album::{
-    Album, AlbumControl, AlbumMetadata, AlbumTimings, MasteredSequence, ReleasePaths,
+    Album, AlbumControl, AlbumMetadata, AlbumTimings, MasteredSequence, ReleaseCover, ReleasePaths,
     ReleaseRequest, SequenceRequest, master_sequence, write_release,
 };
 use crest_engine::chain::ChainSettings;
@@ -327,11 +327,12 @@ fn export(args: &ExportArgs) -> Result<(String, bool), String> {
     let (mut album, folder) = read_album(&args.album)?;
     let (format, rate, dither) = delivery_of(&args.delivery, &mut album)?;
     std::fs::create_dir_all(&args.output).map_err(|e| format!("{}: {e}", args.output.display()))?;
-    let cover = album.cover_path(&folder);
     // A cover that cannot be embedded is refused before the work, not after it.
-    if let Some(cover) = &cover {
-        crest_engine::tags::Picture::read(cover).map_err(|e| format!("the album's {e}"))?;
-    }
+    let cover = album
+        .cover_path(&folder)
+        .map(|path| ReleaseCover::read(&path))
+        .transpose()
+        .map_err(|e| format!("the album's {e}"))?;
     let request = ReleaseRequest {
         folder: &args.output,
         format,
@@ -340,7 +341,7 @@ fn export(args: &ExportArgs) -> Result<(String, bool), String> {
         cue: args.cue,
         force: args.force,
         cd: args.delivery.delivery.as_deref() == Some("cd"),
-        cover: cover.as_deref(),
+        cover: cover.as_ref(),
     };
     let sources: Vec<PathBuf> = (0..album.tracks.len())
         .map(|n| album.source_path(n, &folder))

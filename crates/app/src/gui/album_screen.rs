@@ -16,8 +16,9 @@ use std::sync::Arc;
 
 use crest_engine::AudioBuffer;
 use crest_engine::album::{
-    Album, AlbumControl, AlbumOverview, AlbumReport, LoudnessMode, ReleasePaths, ReleaseRequest,
-    SequenceLayout, SequenceRequest, Transition, master_sequence, slice, write_release,
+    Album, AlbumControl, AlbumOverview, AlbumReport, LoudnessMode, ReleaseCover, ReleasePaths,
+    ReleaseRequest, SequenceLayout, SequenceRequest, Transition, master_sequence, slice,
+    write_release,
 };
 use crest_engine::chain::{ChainSettings, FadeCurve};
 use crest_engine::delivery;
@@ -1649,7 +1650,8 @@ impl ExportOrder {
         }
     }
 
-    fn request(&self) -> ReleaseRequest<'_> {
+    /// Where and how the files are written, with the cover as read for this export.
+    fn request<'a>(&'a self, cover: Option<&'a ReleaseCover>) -> ReleaseRequest<'a> {
         ReleaseRequest {
             folder: &self.into,
             format: self.format,
@@ -1658,12 +1660,12 @@ impl ExportOrder {
             cue: self.cue,
             force: self.replace,
             cd: self.cd,
-            cover: self.cover.as_deref(),
+            cover,
         }
     }
 
     pub fn paths(&self) -> ReleasePaths {
-        ReleasePaths::new(&self.album, &self.request())
+        ReleasePaths::new(&self.album, &self.request(None))
     }
 
     /// Masters the album and writes its files (progress and cancel through `job`).
@@ -1676,9 +1678,7 @@ impl ExportOrder {
             .check(&sources, self.replace)
             .map_err(|e| e.to_string())?;
         // A cover that cannot be embedded is refused before the work, not after it.
-        if let Some(cover) = &self.cover {
-            crest_engine::tags::Picture::read(cover)?;
-        }
+        let cover = self.cover.as_deref().map(ReleaseCover::read).transpose()?;
         let progress = |f: f64| job.set_progress(0.8 * f);
         let mastered = master_sequence(
             &self.sequence_request(),
@@ -1693,7 +1693,7 @@ impl ExportOrder {
             mastered,
             &self.album,
             &sources,
-            &self.request(),
+            &self.request(cover.as_ref()),
             &crate::RayonJoin,
             job.cancel_flag(),
             &|f| job.set_progress(0.8 + 0.2 * f),

@@ -5,6 +5,7 @@
 //! whole set is renamed into place together, the report last: all of it or none.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use serde::Serialize;
@@ -16,7 +17,7 @@ use crate::export::{self, Dither, ExportError, ExportRequest, Format, Prepared};
 use crate::files::{self, PartialFile, WriteError};
 use crate::master::with_gain;
 use crate::parallel::Join;
-use crate::tags::Tags;
+use crate::tags::{Picture, Tags};
 
 /// Where and how an album's files are written.
 #[derive(Debug, Clone)]
@@ -32,8 +33,27 @@ pub struct ReleaseRequest<'a> {
     pub force: bool,
     /// A CD delivery (the CUE sheet states the first track's 2 s pre-gap).
     pub cd: bool,
-    /// The cover art's file (see [`Album::cover_path`]), embedded in every file.
-    pub cover: Option<&'a Path>,
+    /// The cover art (see [`Album::cover_path`]), embedded in every file.
+    pub cover: Option<&'a ReleaseCover>,
+}
+
+/// An album's cover art as read from its file, before the work: an image that cannot be
+/// embedded is refused first, and every file embeds these bytes, whatever happens to the
+/// file meanwhile.
+#[derive(Debug, Clone)]
+pub struct ReleaseCover {
+    pub path: PathBuf,
+    pub picture: Arc<Picture>,
+}
+
+impl ReleaseCover {
+    /// Reads the image at `path` (a JPEG or PNG; see [`Picture::read`]).
+    pub fn read(path: &Path) -> Result<Self, String> {
+        Ok(Self {
+            path: path.to_owned(),
+            picture: Arc::new(Picture::read(path)?),
+        })
+    }
 }
 
 /// The names an album's files get.
@@ -230,15 +250,6 @@ pub fn write_release(
 ) -> Result<AlbumReport, ExportError> {
     let paths = ReleasePaths::new(album, request);
     paths.check(sources, request.force)?;
-    // The cover, read once: every file embeds the same picture.
-    let cover = request
-        .cover
-        .map(|cover| crate::tags::Picture::read(cover).map(std::sync::Arc::new))
-        .transpose()
-        .map_err(|reason| ExportError::Encode {
-            path: request.folder.to_owned(),
-            reason,
-        })?;
     // Unfinished files an interrupted export left in the folder (their writer gone).
     let removed = files::remove_stale_partials(request.folder);
     let MasteredSequence {
@@ -286,8 +297,8 @@ pub fn write_release(
         .zip(overview.album_true_peak_dbtp);
     let write = |prepared: &Prepared, path: &Path, tags: &Tags| {
         let mut tags = with_gain(tags, &prepared.measured, album_gain);
-        tags.cover = request.cover.map(Path::to_path_buf);
-        tags.cover_read.clone_from(&cover);
+        tags.cover = request.cover.map(|cover| cover.path.clone());
+        tags.cover_read = request.cover.map(|cover| Arc::clone(&cover.picture));
         export::write_partial_of(
             prepared,
             &ExportRequest {
