@@ -14,7 +14,7 @@ use crest_engine::album::{
     MasteredSequence, SequenceError, SequenceRequest, Transition, master_sequence,
 };
 use crest_engine::chain::{ChainSettings, FadeCurve};
-use crest_engine::export::{self, Dither, ExportRequest, Format};
+use crest_engine::export::{self, Dither, ExportRequest, Format, Lossy};
 use crest_engine::limits::DecodeLimits;
 use crest_engine::loudness;
 use crest_engine::parallel::Sequential;
@@ -277,6 +277,35 @@ fn a_crossfade_overlaps_the_tracks_and_stays_under_the_ceiling() {
     assert_eq!(transition.kind, "crossfade");
     let reduction = transition.limiter_reduction_db.expect("limited");
     assert!(reduction > 0.0);
+}
+
+#[test]
+fn a_rate_the_codec_cannot_carry_is_replaced_before_the_chains_as_for_a_single() {
+    // 44.1 kHz mixes for Opus, which carries only 48 kHz: the album is made at 48 kHz (the
+    // limiters and the dither at the rate delivered), and the overview says so.
+    let dir = common::scratch("album-codec-rate");
+    let album = album_of(&dir, &[(4.0, -18.0), (4.0, -20.0)]);
+    let opus = Format::Lossy(Lossy::Opus { kbps: 160 });
+    let done = master(&album, &dir, opus).expect("mastered");
+    assert_eq!(done.layout.sample_rate, 48_000);
+    assert_eq!(done.prepared.exact.sample_rate(), 48_000);
+    assert!(
+        done.overview
+            .notes
+            .iter()
+            .any(|n| n.contains("does not carry 44100 Hz") && n.contains("made at 48000 Hz")),
+        "{:?}",
+        done.overview.notes
+    );
+    // A rate the codec carries is kept, and nothing is said.
+    let mp3 = Format::Lossy(Lossy::Mp3Cbr { kbps: 320 });
+    let done = master(&album, &dir, mp3).expect("mastered");
+    assert_eq!(done.layout.sample_rate, RATE);
+    assert!(
+        !done.overview.notes.iter().any(|n| n.contains("carry")),
+        "{:?}",
+        done.overview.notes
+    );
 }
 
 #[test]

@@ -455,9 +455,18 @@ pub fn master_sequence(
     let mixes = analyse(request, join, control)?;
     timings.analyse_s = started.elapsed().as_secs_f64();
     let channels = mixes.iter().map(|m| m.channels).max().unwrap_or(1);
-    let rate = request.sample_rate.unwrap_or(mixes[0].sample_rate);
+    // As a single master: a rate the format cannot carry is replaced before the chains, so
+    // the limiters and the dither work at the rate delivered.
+    let asked_rate = request.sample_rate.unwrap_or(mixes[0].sample_rate);
+    let rate = request.format.delivered_rate(asked_rate);
     crate::limits::check_delivery_rate(rate).map_err(|e| SequenceError::Invalid(e.to_string()))?;
     let mut notes = Vec::new();
+    if rate != asked_rate {
+        notes.push(format!(
+            "{} does not carry {asked_rate} Hz: the album was made at {rate} Hz.",
+            request.format.describe()
+        ));
+    }
     if mixes.iter().any(|m| m.sample_rate != rate) {
         notes.push(format!(
             "Tracks at another rate were converted to {rate} Hz before their chains, so the \
