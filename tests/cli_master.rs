@@ -8,6 +8,7 @@ use std::path::Path;
 use std::process::Output;
 
 use common::{crest, scratch, stereo_wav_24, white_noise};
+use crest_engine::export::Format;
 use serde_json::Value;
 
 /// A 10 s stereo 44.1 kHz 24-bit "mix": a 55 Hz pulse every half second over noise, with
@@ -596,4 +597,36 @@ fn ffmpeg_writes_an_aac_master_through_its_own_file_never_by_name() {
     assert!(bytes.windows(3).any(|w| w == b"Mix"));
     let decoded = crest_engine::decode_file(&master).expect("decodes");
     assert_eq!(decoded.audio.frames(), 10 * 44_100);
+}
+
+#[test]
+fn the_help_names_every_delivery_preset_and_every_codec() {
+    // The help is written by hand: it must keep up with the presets and the codecs.
+    let dir = scratch("help");
+    let help = |args: &[&str]| String::from_utf8_lossy(&crest(args, &dir).stdout).into_owned();
+    let master = help(&["master", "--help"]);
+    let album = help(&["album", "export", "--help"]);
+    let codec_check = help(&["codec-check", "--help"]);
+    let unknown = String::from_utf8_lossy(
+        &crest(&["codec-check", "mix.wav", "--codec", "nope-1"], &dir).stderr,
+    )
+    .into_owned();
+    let presets = crest_engine::delivery::built_in().expect("the built-in presets");
+    for preset in &presets {
+        assert!(master.contains(&preset.id), "{} in:\n{master}", preset.id);
+        let Format::Lossy(lossy) = preset.format else {
+            continue;
+        };
+        // Each codec's family of ids ("aac-", "opus-", …) and the preset's own id.
+        let id = lossy.id();
+        let family = &id[..=id.find('-').expect("a family-rate id")];
+        for (what, text) in [
+            ("master --help", &master),
+            ("album export --help", &album),
+            ("codec-check --help", &codec_check),
+            ("an unknown format's message", &unknown),
+        ] {
+            assert!(text.contains(family), "{family} in {what}:\n{text}");
+        }
+    }
 }

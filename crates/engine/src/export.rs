@@ -148,7 +148,7 @@ impl TryFrom<String> for Format {
             format!(
                 "unknown format `{id}`: one of wav16, wav24, wav32f, flac16, flac24, mp3-320 \
                  (mp3-128 … mp3-320), mp3-v0 (… mp3-v4), ogg-192 … ogg-500, opus-96 … \
-                 opus-256"
+                 opus-256, aac-128, aac-192, aac-256, aac-320, aac-384"
             )
         })
     }

@@ -76,7 +76,9 @@ pub struct DeliveryArgs {
     /// mandates one, replace the album's.
     #[arg(long)]
     pub delivery: Option<String>,
-    /// wav16, wav24, wav32f, flac16 or flac24 (default: the preset's, else wav24).
+    /// wav16, wav24, wav32f, flac16, flac24, or a lossy format id as `crest master` takes
+    /// (mp3-320, ogg-320, opus-160, aac-256, …) (default: the preset's, else wav24). A rate
+    /// the codec cannot carry is replaced (Opus: 48 kHz).
     #[arg(long)]
     pub format: Option<String>,
     /// Delivery sample rate (default: the preset's, else the first track's).

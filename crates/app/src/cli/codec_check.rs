@@ -1,5 +1,6 @@
 //! `crest codec-check FILE [--codec ID]... [--decoded-peak DBFS] [--json]`: encodes the master
-//! with each codec (default mp3-320, ogg-320, opus-160), decodes it, and reports the decoded
+//! with each codec (default mp3-320, ogg-320, opus-160 and, where FFmpeg runs, aac-256),
+//! decodes it, and reports the decoded
 //! peaks, the samples over full scale and where, the loudness change and the clip-safe
 //! ceiling. Exit status 0 when every codec decodes without a sample over 0 dBFS, 1 when one
 //! does not, 2 when the check cannot run.
@@ -21,8 +22,9 @@ use crate::RayonJoin;
 pub struct CodecCheckArgs {
     /// The master to check (as it is: no chain is applied).
     pub file: PathBuf,
-    /// A codec to check, by format id: mp3-320, mp3-v0, ogg-320, opus-160, … (repeat for
-    /// several; default mp3-320, ogg-320 and opus-160).
+    /// A codec to check, by format id: mp3-320, mp3-v0, ogg-320, opus-160, aac-256, …
+    /// (repeat for several; default mp3-320, ogg-320, opus-160 and, where FFmpeg runs,
+    /// aac-256).
     #[arg(long = "codec", value_name = "ID")]
     pub codecs: Vec<String>,
     /// The decoded sample peak a clip-safe master stays under (dBFS).

@@ -31,7 +31,7 @@ pub struct MasterArgs {
     #[arg(long)]
     pub chain: Option<PathBuf>,
     /// A delivery preset: streaming, apple-music, cd, broadcast-r128, hires-archive, mp3-320,
-    /// ogg-320, opus-160.
+    /// ogg-320, opus-160, aac-256.
     #[arg(long)]
     pub delivery: Option<String>,
     /// Integrated loudness to reach (LUFS); overrides the preset and the chain file.
@@ -45,8 +45,9 @@ pub struct MasterArgs {
     #[arg(long, value_enum)]
     pub true_peak: Option<super::TruePeak>,
     /// wav16, wav24, wav32f, flac16, flac24, or a lossy codec: mp3-320 (mp3-128 … mp3-320),
-    /// mp3-v0 (… mp3-v4), ogg-192 … ogg-500, opus-96 … opus-256 (default: the preset's, else
-    /// wav24). The output's extension must be the format's.
+    /// mp3-v0 (… mp3-v4), ogg-192 … ogg-500, opus-96 … opus-256, aac-128 … aac-384 (default:
+    /// the preset's, else wav24). The output's extension must be the format's; a rate the
+    /// codec cannot carry is replaced (Opus: 48 kHz).
     #[arg(long)]
     pub format: Option<String>,
     /// Delivery sample rate (default: the preset's, else the source's).
@@ -57,7 +58,7 @@ pub struct MasterArgs {
     #[arg(long)]
     pub dither: Option<String>,
     /// Lower the limiter's ceiling until this codec (a lossy format id: mp3-320, ogg-320,
-    /// opus-160, …) decodes the master with every sample under --decoded-peak; repeat for
+    /// opus-160, aac-256, …) decodes the master with every sample under --decoded-peak; repeat for
     /// several. The QC report lists each codec's decoded peak.
     #[arg(long = "codec-safe", value_name = "ID")]
     pub codec_safe: Vec<String>,
