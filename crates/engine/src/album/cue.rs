@@ -36,6 +36,15 @@ fn quoted(text: &str) -> String {
     format!("\"{}\"", text.replace('"', "'").replace(['\r', '\n'], " "))
 }
 
+/// The CUE file type of an audio file: `MP3` for MP3, as the CUE format names it; `WAVE`
+/// for the rest, which players read as "decode this audio file" (WAV, FLAC, Ogg, Opus, M4A).
+fn cue_file_type(file_name: &str) -> &'static str {
+    let mp3 = std::path::Path::new(file_name)
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("mp3"));
+    if mp3 { "MP3" } else { "WAVE" }
+}
+
 /// The sheet for `file_name` (the continuous file, in the same folder). For a CD, the first
 /// track's 2 s pre-gap (the disc's own, before the audio) is stated with `PREGAP`.
 pub fn cue_sheet(album: &Album, layout: &SequenceLayout, file_name: &str, cd: bool) -> String {
@@ -56,7 +65,12 @@ pub fn cue_sheet(album: &Album, layout: &SequenceLayout, file_name: &str, cd: bo
         let _ = writeln!(out, "PERFORMER {}", quoted(&meta.artist));
     }
     let _ = writeln!(out, "TITLE {}", quoted(&meta.title));
-    let _ = writeln!(out, "FILE {} WAVE", quoted(file_name));
+    let _ = writeln!(
+        out,
+        "FILE {} {}",
+        quoted(file_name),
+        cue_file_type(file_name)
+    );
     let rate = layout.sample_rate;
     for (n, (track, placed)) in album.tracks.iter().zip(&layout.tracks).enumerate() {
         let _ = writeln!(out, "  TRACK {:02} AUDIO", n + 1);
@@ -116,6 +130,10 @@ mod tests {
         assert_eq!(cue_frame(96_000), Some(1_280));
         assert_eq!(cue_frame(22_050), Some(294));
         assert_eq!(cue_frame(11_025), Some(147));
+        assert_eq!(cue_file_type("Album.mp3"), "MP3");
+        assert_eq!(cue_file_type("Album.MP3"), "MP3");
+        assert_eq!(cue_file_type("Album.flac"), "WAVE");
+        assert_eq!(cue_file_type("Album.opus"), "WAVE");
         let sheet = "  TRACK 02 AUDIO\n    INDEX 00 01:01:74\n    INDEX 01 01:03:00\n";
         assert_eq!(
             read_cue_indexes(sheet, 44_100),
