@@ -433,3 +433,41 @@ fn the_albums_cover_is_embedded_in_every_track_file() {
     );
     assert_eq!(attached_picture(&dir.join("one.mp3")), "png,50,50");
 }
+
+#[test]
+fn an_export_that_fails_leaves_no_folder_it_made_and_keeps_one_that_was_there() {
+    let dir = scratch("album-failed-export");
+    demo_mixes(&dir);
+    let _ = json_of(&crest(
+        &[
+            "album",
+            "init",
+            "demo.crest-album.json",
+            "one.wav",
+            "two.wav",
+            "--json",
+        ],
+        &dir,
+    ));
+    // A mix gone after the album was made: the export fails once it reaches the track.
+    std::fs::remove_file(dir.join("two.wav")).expect("removed");
+    let export_into = |folder: &str| {
+        let failed = crest(
+            &["album", "export", "demo.crest-album.json", "-o", folder],
+            &dir,
+        );
+        assert_eq!(failed.status.code(), Some(2));
+        let said = String::from_utf8_lossy(&failed.stderr);
+        assert!(said.contains("missing"), "{said}");
+    };
+    export_into("new/masters");
+    assert!(!dir.join("new").exists(), "the folders made are gone");
+    // A folder that was there stays, and so does what it holds.
+    std::fs::create_dir_all(dir.join("kept/masters")).expect("a folder");
+    export_into("kept/masters");
+    assert!(dir.join("kept/masters").is_dir());
+    std::fs::create_dir_all(dir.join("held")).expect("a folder");
+    std::fs::write(dir.join("held/notes.txt"), "liner notes").expect("written");
+    export_into("held");
+    assert!(dir.join("held/notes.txt").is_file());
+}

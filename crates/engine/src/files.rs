@@ -213,6 +213,38 @@ pub fn write_atomically(path: &Path, overwrite: bool, bytes: &[u8]) -> Result<()
     PartialFile::with_bytes(path, bytes)?.commit(overwrite)
 }
 
+/// An export's destination folder, made (with its parents) when missing. The folders it made
+/// are removed again when dropped if they are still empty, so an export refused or failed
+/// after making them leaves nothing behind; a folder that holds anything stays.
+#[derive(Debug)]
+pub struct MadeFolder {
+    /// The folders that were missing, innermost first.
+    made: Vec<PathBuf>,
+}
+
+impl MadeFolder {
+    pub fn make(folder: &Path) -> Result<Self, WriteError> {
+        let made: Vec<PathBuf> = folder
+            .ancestors()
+            .take_while(|at| !at.as_os_str().is_empty() && fs::symlink_metadata(at).is_err())
+            .map(Path::to_path_buf)
+            .collect();
+        fs::create_dir_all(folder).map_err(|source| folder_error(folder, source))?;
+        Ok(Self { made })
+    }
+}
+
+impl Drop for MadeFolder {
+    fn drop(&mut self) {
+        // `remove_dir` removes only an empty folder: a written export is never touched.
+        for folder in &self.made {
+            if fs::remove_dir(folder).is_err() {
+                break;
+            }
+        }
+    }
+}
+
 /// Checks, before any long work, that `path` can be written: its folder exists and takes a
 /// new file, the path is not a folder, and (without `overwrite`) nothing is there yet.
 pub fn check_writable(path: &Path, overwrite: bool) -> Result<(), WriteError> {

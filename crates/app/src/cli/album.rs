@@ -328,7 +328,9 @@ fn export(args: &ExportArgs) -> Result<(String, bool), String> {
     let started = std::time::Instant::now();
     let (mut album, folder) = read_album(&args.album)?;
     let (format, rate, dither) = delivery_of(&args.delivery, &mut album)?;
-    std::fs::create_dir_all(&args.output).map_err(|e| format!("{}: {e}", args.output.display()))?;
+    // Made now, so the files can be checked before the work; gone again if nothing is written.
+    let _output_folder =
+        crest_engine::files::MadeFolder::make(&args.output).map_err(|e| e.to_string())?;
     // A cover that cannot be embedded is refused before the work, not after it.
     let cover = album
         .cover_path(&folder)

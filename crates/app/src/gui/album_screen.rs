@@ -1670,7 +1670,9 @@ impl ExportOrder {
 
     /// Masters the album and writes its files (progress and cancel through `job`).
     pub fn run(&self, job: &Job) -> Result<AlbumReport, String> {
-        std::fs::create_dir_all(&self.into).map_err(|e| format!("{}: {e}", self.into.display()))?;
+        // Made now, so the files can be checked before the work; gone again if nothing is
+        // written (a cancelled or failed export).
+        let _into = crest_engine::files::MadeFolder::make(&self.into).map_err(|e| e.to_string())?;
         let sources: Vec<PathBuf> = (0..self.album.tracks.len())
             .map(|n| self.album.source_path(n, &self.folder))
             .collect();
