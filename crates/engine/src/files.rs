@@ -218,19 +218,30 @@ pub fn write_atomically(path: &Path, overwrite: bool, bytes: &[u8]) -> Result<()
 /// after making them leaves nothing behind; a folder that holds anything stays.
 #[derive(Debug)]
 pub struct MadeFolder {
-    /// The folders that were missing, innermost first.
+    /// The folders this call created itself, innermost first: never one that something else
+    /// (another export into the same new folder) made in the meantime.
     made: Vec<PathBuf>,
 }
 
 impl MadeFolder {
     pub fn make(folder: &Path) -> Result<Self, WriteError> {
-        let made: Vec<PathBuf> = folder
+        let missing: Vec<&Path> = folder
             .ancestors()
             .take_while(|at| !at.as_os_str().is_empty() && fs::symlink_metadata(at).is_err())
-            .map(Path::to_path_buf)
             .collect();
+        let mut made = Self { made: Vec::new() };
+        // Outermost first, each by its own `create_dir`: one that exists by now is not ours.
+        for at in missing.into_iter().rev() {
+            match fs::create_dir(at) {
+                Ok(()) => made.made.insert(0, at.to_owned()),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists && at.is_dir() => {}
+                // Dropping `made` removes what was made before the failure.
+                Err(source) => return Err(folder_error(at, source)),
+            }
+        }
+        // Whatever is there now must be a folder (a `..` or a symlink among the parts).
         fs::create_dir_all(folder).map_err(|source| folder_error(folder, source))?;
-        Ok(Self { made })
+        Ok(made)
     }
 }
 

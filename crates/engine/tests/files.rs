@@ -360,3 +360,33 @@ fn a_long_file_name_still_gets_a_partial_file() {
     files::write_atomically(&path, false, b"RIFF").expect("written under a long name");
     assert_eq!(names(&dir), [name]);
 }
+
+#[test]
+fn an_export_folder_made_is_removed_when_left_empty_and_nothing_else_is() {
+    let dir = scratch("made-folder");
+    // Made with its parents; dropped empty, all of them go.
+    let nested = dir.join("a/b/c");
+    drop(files::MadeFolder::make(&nested).expect("made"));
+    assert!(!dir.join("a").exists(), "{:?}", names(&dir));
+    // Holding a file, the folder and its parents stay.
+    let made = files::MadeFolder::make(&nested).expect("made");
+    fs::write(nested.join("01 One.wav"), b"RIFF").expect("written");
+    drop(made);
+    assert!(nested.join("01 One.wav").is_file());
+    // A folder that was there is never removed, nor its parents.
+    let there = dir.join("there");
+    fs::create_dir(&there).expect("a folder");
+    drop(files::MadeFolder::make(&there).expect("there"));
+    assert!(there.is_dir());
+    drop(files::MadeFolder::make(&there.join("new")).expect("made"));
+    assert!(there.is_dir() && !there.join("new").exists());
+    // Failing part way (a name too long for the file system, under a parent it made), the
+    // parent made is removed again.
+    let too_long = dir.join("parent").join("n".repeat(300));
+    assert!(files::MadeFolder::make(&too_long).is_err());
+    assert!(!dir.join("parent").exists(), "{:?}", names(&dir));
+    // A file where the folder must go is refused, and nothing is made.
+    fs::write(dir.join("a-file"), b"").expect("written");
+    assert!(files::MadeFolder::make(&dir.join("a-file/inside")).is_err());
+    assert!(dir.join("a-file").is_file());
+}

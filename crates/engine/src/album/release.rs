@@ -249,6 +249,12 @@ pub fn write_release(
     progress: &(dyn Fn(f64) + Sync),
 ) -> Result<AlbumReport, ExportError> {
     let paths = ReleasePaths::new(album, request);
+    // The folder may have gone during the render (another export into the same new folder
+    // failed, and removed it as it found it: empty): made again, as it was asked for.
+    std::fs::create_dir_all(request.folder).map_err(|source| WriteError::Folder {
+        folder: request.folder.to_owned(),
+        source,
+    })?;
     paths.check(sources, request.force)?;
     // Unfinished files an interrupted export left in the folder (their writer gone).
     let removed = files::remove_stale_partials(request.folder);
