@@ -1153,6 +1153,11 @@ impl AlbumScreen {
             for warning in &o.warnings {
                 lines = lines.push(text(warning.clone()).size(13).color(style::WARNING));
             }
+            // What the render changed that was not asked for (a rate the format cannot
+            // carry, mono tracks on a stereo album), as the CLI's overview says it.
+            for note in &o.notes {
+                lines = lines.push(text(note.clone()).size(13).color(style::MUTED));
+            }
         }
         lines.into()
     }

@@ -668,3 +668,25 @@ fn a_track_opened_in_the_desk_brings_its_chain_and_fades_back_into_the_album() {
 fn album_screen_behind(desk: &super::super::Desk) -> &AlbumScreen {
     &desk.album_behind.as_ref().expect("an album waits").screen
 }
+
+#[test]
+fn the_overview_says_what_the_delivery_changed_that_was_not_asked_for() {
+    // The demo's 48 kHz mixes delivered as a CD: converted to 44.1 kHz before their chains,
+    // which the screen says under the album's line, as the CLI's overview does.
+    let (mut screen, _folder) = ready("notes");
+    let said = "Tracks at another rate were converted to 44100 Hz";
+    assert!(window(&screen).find(text_starting(said)).is_err());
+    let cd = delivery::built_in()
+        .expect("the presets")
+        .iter()
+        .position(|preset| preset.id == "cd");
+    let _ = screen.update(Message::Export(ExportMsg::Delivery(cd)));
+    deliver_check(&mut screen);
+    let overview = &screen.checked.as_ref().expect("checked").overview;
+    assert!(
+        overview.notes.iter().any(|n| n.starts_with(said)),
+        "{:?}",
+        overview.notes
+    );
+    assert!(window(&screen).find(text_starting(said)).is_ok());
+}
