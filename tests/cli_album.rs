@@ -471,3 +471,65 @@ fn an_export_that_fails_leaves_no_folder_it_made_and_keeps_one_that_was_there() 
     export_into("held");
     assert!(dir.join("held/notes.txt").is_file());
 }
+
+#[test]
+fn a_lossy_album_asked_at_a_rate_its_codec_cannot_carry_is_made_at_one_it_can() {
+    // MP3 carries 32, 44.1 and 48 kHz: asked for 96 kHz, the album is made at 48 kHz, said in
+    // the overview, its files and CUE sheet at that rate (a check passing what the export then
+    // refused after rendering was the fault this guards).
+    let dir = scratch("album-lossy-rate");
+    demo_mixes(&dir);
+    let _ = json_of(&crest(
+        &[
+            "album",
+            "init",
+            "demo.crest-album.json",
+            "one.wav",
+            "three.wav",
+            "--title",
+            "demo",
+            "--json",
+        ],
+        &dir,
+    ));
+    let exported = json_of(&crest(
+        &[
+            "album",
+            "export",
+            "demo.crest-album.json",
+            "-o",
+            "out",
+            "--format",
+            "mp3-320",
+            "--rate",
+            "96000",
+            "--cue",
+            "--json",
+        ],
+        &dir,
+    ));
+    assert_eq!(exported["passed"], true, "{exported}");
+    let notes = exported["overview"]["notes"].to_string();
+    assert!(
+        notes.contains("MP3 CBR 320 kb/s does not carry 96000 Hz: the album was made at 48000 Hz"),
+        "{notes}"
+    );
+    let out = dir.join("out");
+    for name in ["01 one.mp3", "02 three.mp3", "demo.mp3"] {
+        let decoded = decode_file(&out.join(name)).expect("an MP3").audio;
+        assert_eq!(decoded.sample_rate(), 48_000, "{name}");
+    }
+    // The sheet names the file as an MP3 and counts its 1/75 s at 48 kHz (640 frames).
+    let sheet = std::fs::read_to_string(out.join("demo.cue")).expect("a CUE sheet");
+    assert!(sheet.contains("FILE \"demo.mp3\" MP3"), "{sheet}");
+    let second = exported["overview"]["tracks"][1]["start_s"]
+        .as_f64()
+        .expect("the second track's start");
+    let start = (second * 48_000.0).round() as usize;
+    assert_eq!(start % 640, 0, "{start}");
+    let indexes = read_cue_indexes(&sheet, 48_000);
+    assert!(
+        indexes.contains(&(2, 1, start)),
+        "{indexes:?} against {start}"
+    );
+}
