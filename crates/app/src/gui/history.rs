@@ -11,24 +11,42 @@ const DEPTH: usize = 500;
 
 #[derive(Debug, Default)]
 pub struct History {
-    undo: Vec<ChainSettings>,
-    redo: Vec<ChainSettings>,
+    undo: Vec<Step>,
+    redo: Vec<Step>,
     /// The settings before a gesture in progress (a drag), recorded when it finishes.
-    gesture_start: Option<ChainSettings>,
+    gesture_start: Option<Step>,
+}
+
+/// What a step returns to: the settings, and the snapshot slot they were the settings of (a
+/// step back over a snapshot recall returns to the slot left, never writes into the one
+/// recalled).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Step {
+    pub settings: ChainSettings,
+    pub snapshot: usize,
+}
+
+impl Step {
+    pub fn new(settings: &ChainSettings, snapshot: usize) -> Self {
+        Self {
+            settings: settings.clone(),
+            snapshot,
+        }
+    }
 }
 
 impl History {
     /// Call before a gesture's first change: remembers where it started.
-    pub fn begin(&mut self, current: &ChainSettings) {
+    pub fn begin(&mut self, current: &ChainSettings, snapshot: usize) {
         if self.gesture_start.is_none() {
-            self.gesture_start = Some(current.clone());
+            self.gesture_start = Some(Step::new(current, snapshot));
         }
     }
 
     /// A gesture ended: one step, if it changed anything.
-    pub fn finish(&mut self, current: &ChainSettings) -> bool {
+    pub fn finish(&mut self, current: &ChainSettings, snapshot: usize) -> bool {
         match self.gesture_start.take() {
-            Some(before) if before != *current => {
+            Some(before) if before != Step::new(current, snapshot) => {
                 self.push(before);
                 true
             }
@@ -37,7 +55,7 @@ impl History {
     }
 
     /// A change made in one go: `before` is what it replaced.
-    pub fn record(&mut self, before: ChainSettings) {
+    pub fn record(&mut self, before: Step) {
         // A change during a drag (a key press) closes the drag first.
         if let Some(start) = self.gesture_start.take()
             && start != before
@@ -47,7 +65,7 @@ impl History {
         self.push(before);
     }
 
-    fn push(&mut self, before: ChainSettings) {
+    fn push(&mut self, before: Step) {
         self.undo.push(before);
         if self.undo.len() > DEPTH {
             self.undo.remove(0);
@@ -55,18 +73,18 @@ impl History {
         self.redo.clear();
     }
 
-    /// Steps back: the settings to return to, if any.
-    pub fn undo(&mut self, current: &ChainSettings) -> Option<ChainSettings> {
+    /// Steps back from `current`: the step to return to, if any.
+    pub fn undo(&mut self, current: Step) -> Option<Step> {
         self.gesture_start = None;
         let previous = self.undo.pop()?;
-        self.redo.push(current.clone());
+        self.redo.push(current);
         Some(previous)
     }
 
-    pub fn redo(&mut self, current: &ChainSettings) -> Option<ChainSettings> {
+    pub fn redo(&mut self, current: Step) -> Option<Step> {
         self.gesture_start = None;
         let next = self.redo.pop()?;
-        self.undo.push(current.clone());
+        self.undo.push(current);
         Some(next)
     }
 
@@ -117,6 +135,15 @@ impl Snapshots {
         Some(self.slots[slot].clone().unwrap_or_else(|| current.clone()))
     }
 
+    /// Makes `slot` active as a step of the history returns to it: the current settings are
+    /// kept in the slot being left; the settings to use are the step's.
+    pub fn return_to(&mut self, slot: usize, current: &ChainSettings) {
+        if slot != self.active && slot < self.slots.len() {
+            self.slots[self.active] = Some(current.clone());
+            self.active = slot;
+        }
+    }
+
     /// All slots, the active one holding `current` (for saving a session).
     pub fn all(&self, current: &ChainSettings) -> [Option<ChainSettings>; 4] {
         let mut slots = self.slots.clone();
@@ -147,27 +174,36 @@ mod tests {
     fn a_drag_is_one_step_and_undo_redo_walk_the_steps() {
         let mut history = History::default();
         let mut current = trimmed(0.0);
-        history.begin(&current);
+        history.begin(&current, 0);
         for db in [0.5, 1.0, 1.5] {
             current = trimmed(db);
-            history.begin(&current);
+            history.begin(&current, 0);
         }
-        assert!(history.finish(&current));
-        history.record(current.clone());
+        assert!(history.finish(&current, 0));
+        history.record(Step::new(&current, 0));
         current = trimmed(-3.0);
-        current = history.undo(&current).expect("the typed value");
+        let step = |history: &mut History, current: &ChainSettings, back: bool| {
+            let now = Step::new(current, 0);
+            let to = if back {
+                history.undo(now)
+            } else {
+                history.redo(now)
+            };
+            to.map(|step| step.settings)
+        };
+        current = step(&mut history, &current, true).expect("the typed value");
         assert_eq!(current.input.trim_db, 1.5);
-        current = history.undo(&current).expect("the drag");
+        current = step(&mut history, &current, true).expect("the drag");
         assert_eq!(current.input.trim_db, 0.0);
-        assert!(history.undo(&current).is_none());
-        current = history.redo(&current).expect("redo the drag");
+        assert!(step(&mut history, &current, true).is_none());
+        current = step(&mut history, &current, false).expect("redo the drag");
         assert_eq!(current.input.trim_db, 1.5);
-        current = history.redo(&current).expect("redo the typed value");
+        current = step(&mut history, &current, false).expect("redo the typed value");
         assert_eq!(current.input.trim_db, -3.0);
         assert!(!history.can_redo());
         // A new change after an undo drops what could be redone.
-        current = history.undo(&current).expect("undo");
-        history.record(current.clone());
+        current = step(&mut history, &current, true).expect("undo");
+        history.record(Step::new(&current, 0));
         assert!(!history.can_redo());
     }
 
@@ -175,8 +211,8 @@ mod tests {
     fn a_drag_that_returns_to_where_it_started_is_no_step() {
         let mut history = History::default();
         let current = trimmed(0.0);
-        history.begin(&current);
-        assert!(!history.finish(&current));
+        history.begin(&current, 0);
+        assert!(!history.finish(&current, 0));
         assert!(!history.can_undo());
     }
 

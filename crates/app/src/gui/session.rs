@@ -44,7 +44,7 @@ use super::chain_panel::{self, Edit, Outcome};
 use super::codec_view::{self, CodecView};
 use super::dialog::{self, Picked};
 use super::export_dialog::{ExportDialog, ExportMsg};
-use super::history::{History, Snapshots};
+use super::history::{History, Snapshots, Step};
 use super::meters::MeterBridge;
 use super::monitor_bar::Monitor;
 use super::params::Param;
@@ -531,12 +531,26 @@ impl Session {
         self.settings_changed()
     }
 
-    /// New settings as one undoable step (a snapshot, a preset, a target).
+    /// New settings as one undoable step (a preset, a target).
     fn replace_settings(&mut self, settings: ChainSettings) -> Task<Message> {
+        self.replace_settings_of(settings, self.snapshots.active())
+    }
+
+    /// New settings as one undoable step, the settings replaced being those of snapshot
+    /// `slot` (the one left, for a recall).
+    fn replace_settings_of(&mut self, settings: ChainSettings, slot: usize) -> Task<Message> {
         let before = std::mem::replace(&mut self.settings, settings);
-        self.history.record(before);
+        self.history.record(Step {
+            settings: before,
+            snapshot: slot,
+        });
         self.entries.clear();
         self.settings_changed()
+    }
+
+    /// The settings now, as a step of the history.
+    fn step_now(&self) -> Step {
+        Step::new(&self.settings, self.snapshots.active())
     }
 
     fn edit_chain(&mut self, edit: Edit) -> Task<Message> {
@@ -544,21 +558,22 @@ impl Session {
         match chain_panel::apply(&mut self.settings, &mut self.entries, edit) {
             Outcome::Unchanged => Task::none(),
             Outcome::Moving => {
-                self.history.begin(&before);
+                self.history.begin(&before, self.snapshots.active());
                 self.show_eq();
                 self.chain_notice = None;
                 self.apply_live();
                 Task::none()
             }
             Outcome::Finished => {
-                if self.history.finish(&self.settings) {
+                if self.history.finish(&self.settings, self.snapshots.active()) {
                     self.settings_changed()
                 } else {
                     Task::none()
                 }
             }
             Outcome::Changed => {
-                self.history.record(before);
+                self.history
+                    .record(Step::new(&before, self.snapshots.active()));
                 self.settings_changed()
             }
             Outcome::Refused(why) => {
@@ -637,7 +652,8 @@ impl Session {
                 }
                 let before = self.settings.clone();
                 self.settings.limiter.target_lufs = target;
-                self.history.record(before);
+                self.history
+                    .record(Step::new(&before, self.snapshots.active()));
                 self.settings_changed()
             }
             Message::Export(message) => return self.export(message),

@@ -81,20 +81,23 @@ impl Session {
                 self.set_looping(!self.looping && self.loop_region.is_some());
             }
             Message::Snapshot(slot) => {
+                let left = self.snapshots.active();
                 if let Some(next) = self.snapshots.recall(slot, &self.settings) {
-                    return self.replace_settings(next);
+                    return self.replace_settings_of(next, left);
                 }
             }
-            Message::Undo => {
-                if let Some(previous) = self.history.undo(&self.settings) {
-                    self.settings = previous;
-                    self.entries.clear();
-                    return self.settings_changed();
-                }
-            }
-            Message::Redo => {
-                if let Some(next) = self.history.redo(&self.settings) {
-                    self.settings = next;
+            Message::Undo | Message::Redo => {
+                let now = self.step_now();
+                let to = if matches!(message, Message::Undo) {
+                    self.history.undo(now)
+                } else {
+                    self.history.redo(now)
+                };
+                if let Some(step) = to {
+                    // A step over a recall returns to the snapshot it left: the one recalled
+                    // keeps what it holds.
+                    self.snapshots.return_to(step.snapshot, &self.settings);
+                    self.settings = step.settings;
                     self.entries.clear();
                     return self.settings_changed();
                 }

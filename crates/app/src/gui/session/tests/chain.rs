@@ -288,6 +288,39 @@ fn snapshots_switch_the_whole_chain_and_back() {
 }
 
 #[test]
+fn undo_over_a_snapshot_recall_returns_to_the_snapshot_left_and_the_recalled_one_keeps_its_own() {
+    // A at −3 dB trim, B at −6; back to A, then Undo: the desk is B again at −6, and A still
+    // holds −3 (undo wrote B's settings into A, losing them).
+    let mut desk = ready();
+    apply(&mut desk, []);
+    let trim = |desk: &Desk| session(desk).settings.input.trim_db;
+    let active = |desk: &Desk| session(desk).snapshots.active();
+    let messages = type_into(&desk, Param::InputTrim, "-3");
+    apply(&mut desk, messages);
+    click(&mut desk, "B");
+    let messages = type_into(&desk, Param::InputTrim, "-6");
+    apply(&mut desk, messages);
+    click(&mut desk, "A");
+    assert_eq!((active(&desk), trim(&desk)), (0, -3.0));
+    click(&mut desk, "Undo");
+    assert_eq!((active(&desk), trim(&desk)), (1, -6.0), "back in B, as it was");
+    click(&mut desk, "A");
+    assert_eq!(trim(&desk), -3.0, "A kept its own settings");
+    // Undo walks on through B's own edit, in B, and Redo comes back the same way.
+    click(&mut desk, "Undo");
+    click(&mut desk, "Undo");
+    assert_eq!((active(&desk), trim(&desk)), (1, -3.0), "B before its edit");
+    click(&mut desk, "Redo");
+    assert_eq!((active(&desk), trim(&desk)), (1, -6.0));
+    click(&mut desk, "Redo");
+    assert_eq!((active(&desk), trim(&desk)), (0, -3.0));
+    assert_eq!(
+        session(&desk).snapshots.held(1).map(|b| b.input.trim_db),
+        Some(-6.0)
+    );
+}
+
+#[test]
 fn keys_map_to_their_actions() {
     use iced::keyboard::{Event, Key, Location, Modifiers, key};
     let press = |key: Key, modifiers: Modifiers| Event::KeyPressed {
