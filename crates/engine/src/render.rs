@@ -41,6 +41,8 @@ const STREAMING_REFERENCE: &str = "spotify";
 /// How close to the target the solver stops (well inside the ±0.1 LU promise).
 const SOLVER_TOLERANCE_LU: f64 = 0.02;
 const SOLVER_TRIALS: usize = 8;
+/// The shortest audio with an integrated loudness: one 400 ms gating block (BS.1770).
+const SHORTEST_MEASURED_S: f64 = 0.4;
 /// The largest programme whose solver trials keep their output for the render to reuse (a
 /// second buffer as large as the programme): 256 MB, 12.7 minutes of stereo at 44.1 kHz.
 /// Longer programmes render the chosen gain again instead, in place.
@@ -56,6 +58,12 @@ pub enum RenderError {
         "the audio is silent (below the −70 LUFS gate): there is no loudness to bring to a target"
     )]
     Silent,
+    /// Shorter than one gating block: BS.1770 gives such audio no integrated loudness.
+    #[error(
+        "the audio is {length_s:.2} s long: integrated loudness needs at least 0.4 s (one \
+         gating block), so there is no loudness to bring to a target"
+    )]
+    TooShort { length_s: f64 },
     #[error(
         "the output trims ({start_s:.2} s + {end_s:.2} s) remove the whole {length_s:.2} s track"
     )]
@@ -330,6 +338,7 @@ fn render_to(
     let mut last_trial: Option<(f64, LimiterStats)> = None;
     let solved = solve_gain(
         l,
+        frames as f64 / f64::from(rate),
         integrated_before,
         None,
         &mut |gain_db| {
@@ -412,6 +421,7 @@ struct SolvedGain {
 /// `lu_per_db` where a nearby solve measured the loudness' slope.
 fn solve_gain(
     settings: &LimiterSettings,
+    length_s: f64,
     integrated_before: Option<f64>,
     lu_per_db: Option<f64>,
     trial: &mut dyn FnMut(f64) -> Result<(Option<f64>, f64), RenderError>,
@@ -428,6 +438,9 @@ fn solve_gain(
             notes: Vec::new(),
         });
     };
+    if length_s < SHORTEST_MEASURED_S {
+        return Err(RenderError::TooShort { length_s });
+    }
     let lufs_before = integrated_before.ok_or(RenderError::Silent)?;
     let Solution {
         gain_db: gain,

@@ -484,6 +484,38 @@ fn a_measured_render_reports_what_the_render_measures_and_stops_when_cancelled()
         );
         assert!(matches!(silent, Err(RenderError::Silent)), "{silent:?}");
     }
+    // A loud tone shorter than one 400 ms gating block has no integrated loudness either,
+    // and is told so by its length, not as silence.
+    let short = AudioBuffer::new(
+        rate,
+        vec![
+            (0..(0.3 * f64::from(rate)) as usize)
+                .map(|n| 0.5 * (n as f32 * 0.06).sin())
+                .collect();
+            2
+        ],
+    )
+    .expect("stereo");
+    for (guess, kept_max_bytes) in [(None, u64::MAX), (Some(-20.0), 0), (Some(-20.0), u64::MAX)] {
+        let too_short = render_measured(
+            &short,
+            &to_target,
+            guess.map_or(SolverStart::Measured, SolverStart::BeforeLufs),
+            &mut RenderScratch::keeping(kept_max_bytes),
+            RenderControl {
+                progress: &mut |_| {},
+                cancel: &never,
+            },
+            &Sequential,
+        );
+        let Err(error @ RenderError::TooShort { .. }) = too_short else {
+            panic!("{too_short:?}");
+        };
+        assert!(
+            error.to_string().starts_with("the audio is 0.30 s long"),
+            "{error}"
+        );
+    }
     // Cancelled halfway through a pass: it stops there, and the next render with the same
     // buffers runs as before.
     let mut scratch = RenderScratch::default();

@@ -157,6 +157,9 @@ pub struct Session {
     rendered_generation: u64,
     /// The render in flight for the current generation (cancelled when superseded).
     rendering: Option<Arc<Job>>,
+    /// Why the settings on the desk give no master (too short for a target, trimmed away),
+    /// until a render succeeds.
+    render_error: Option<String>,
     /// The buffers every re-render of this track reuses.
     render_scratch: Arc<Mutex<RenderScratch>>,
     timeline: Timeline,
@@ -331,6 +334,7 @@ impl Session {
             generation: 0,
             rendered_generation: 0,
             rendering: None,
+            render_error: None,
             render_scratch: Arc::default(),
             timeline,
             output,
@@ -772,6 +776,7 @@ impl Session {
                     );
                 }
                 self.master = Some(mastered);
+                self.render_error = None;
                 self.rendered_generation = generation;
                 self.apply_live();
                 self.send_gains();
@@ -784,11 +789,13 @@ impl Session {
                 ]);
             }
             Ok(Err(error)) => {
+                // No master for these settings: said as such. Playback goes on (the chain
+                // plays live), and the output is not the problem.
                 self.master = None;
                 self.timeline.master.clear();
                 self.timeline.gain_reduction = Default::default();
                 self.timeline.refresh();
-                self.playback = Err(error);
+                self.render_error = Some(error);
             }
             Err(_) => {}
         }

@@ -195,6 +195,7 @@ impl Session {
                 &self.mix,
                 self.master.as_ref().map(|m| &m.loudness),
                 self.pending(),
+                self.render_error.is_some() && self.rendering.is_none(),
                 self.reference_loudness.as_ref(),
                 &self.source_gains(),
             ),
@@ -249,6 +250,10 @@ impl Session {
         }
         if let Some(notice) = &self.notice {
             offer(notice.view(15.0), notice.words().to_owned());
+        }
+        if let Some(error) = &self.render_error {
+            let words = format!("No master for these settings: {error}");
+            offer(text(words.clone()).color(style::WARNING).into(), words);
         }
         if let Some(notice) = &self.output_notice {
             let words = format!("Output: {notice}");

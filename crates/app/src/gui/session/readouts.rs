@@ -229,7 +229,8 @@ pub(super) fn health<'a>(findings: &[Finding]) -> Element<'a, Message> {
 
 /// The mix's and the master's loudness numbers side by side (the master's once rendered).
 /// While a render for newer settings runs (`pending`: how far it has come), the master's
-/// numbers are the previous settings': dimmed, under a progress bar.
+/// numbers are the previous settings': dimmed, under a progress bar. Where the last render
+/// `failed`, the master has no numbers.
 /// The reference's numbers join as a third column once it is loaded, and a last row says
 /// the gain each is heard at (level matched to the master, or as the chosen platform plays
 /// it).
@@ -237,6 +238,7 @@ pub(super) fn numbers<'a>(
     mix: &Loudness,
     master: Option<&Loudness>,
     pending: Option<f64>,
+    failed: bool,
     reference: Option<&Loudness>,
     heard_at: &SourceGains,
 ) -> Element<'a, Message> {
@@ -279,6 +281,8 @@ pub(super) fn numbers<'a>(
             cell(value(read(mix), unit)),
             match master {
                 Some(master) => cell(value(read(master), unit)).color_maybe(master_color),
+                // A render that failed says why in the status line.
+                None if failed => cell("—".into()).color(style::MUTED),
                 None => cell("rendering…".into()).color(style::MUTED),
             },
         ];

@@ -303,7 +303,11 @@ fn undo_over_a_snapshot_recall_returns_to_the_snapshot_left_and_the_recalled_one
     click(&mut desk, "A");
     assert_eq!((active(&desk), trim(&desk)), (0, -3.0));
     click(&mut desk, "Undo");
-    assert_eq!((active(&desk), trim(&desk)), (1, -6.0), "back in B, as it was");
+    assert_eq!(
+        (active(&desk), trim(&desk)),
+        (1, -6.0),
+        "back in B, as it was"
+    );
     click(&mut desk, "A");
     assert_eq!(trim(&desk), -3.0, "A kept its own settings");
     // Undo walks on through B's own edit, in B, and Redo comes back the same way.

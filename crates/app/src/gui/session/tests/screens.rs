@@ -179,6 +179,44 @@ fn a_clipped_mix_is_called_out_with_marks_where_it_clips() {
 }
 
 #[test]
+fn a_track_too_short_for_a_target_says_so_and_playback_stays() {
+    // 0.3 s of a loud tone: no 400 ms gating block, so no integrated loudness to bring to a
+    // target. The desk says why there is no master (not "silent", not "rendering…" for good)
+    // and the output stays open; a master comes back as soon as the target goes.
+    let dir = scratch("too-short");
+    let path = dir.join("short.wav");
+    write_wav(&path, 16, 0.3, |t| {
+        0.5 * (std::f64::consts::TAU * 440.0 * t).sin()
+    });
+    let loaded = load(Some(path), &DecodeLimits::mastering(), &Job::default()).expect("loads");
+    let mut desk = ready();
+    let _ = desk.update(Message::Opened(Arc::new(Ok(loaded))));
+    apply(&mut desk, []);
+    assert!(
+        session(&desk).master.is_some(),
+        "without a target it renders"
+    );
+    apply(&mut desk, [Message::Session(S::Target(Some(-14.0)))]);
+    let s = session(&desk);
+    assert!(s.master.is_none());
+    assert!(s.playback.is_ok(), "the output is not the problem");
+    let mut ui = window(&desk);
+    assert!(
+        ui.find(starting(
+            "No master for these settings: the audio is 0.30 s long: integrated loudness needs"
+        ))
+        .is_ok()
+    );
+    assert!(ui.find("rendering…").is_err());
+    assert!(ui.find(starting("Playback unavailable")).is_err());
+    drop(ui);
+    apply(&mut desk, [Message::Session(S::Target(None))]);
+    let s = session(&desk);
+    assert!(s.master.is_some() && s.render_error.is_none());
+    assert!(window(&desk).find(starting("No master")).is_err());
+}
+
+#[test]
 fn the_clock_reads_minutes_and_tenths() {
     assert_eq!(clock(0.0), "0:00.0");
     assert_eq!(clock(83.46), "1:23.5");
