@@ -70,6 +70,8 @@ pub enum Prepared {
 /// and their versions, the reference's name once loaded, the codec copy's name once ready.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Offered<'a> {
+    /// An output plays: a blind test is listened to, never answered unheard.
+    pub output_ready: bool,
     /// The master is rendered for the settings on the desk: the level every side is matched
     /// to is known.
     pub master_ready: bool,
@@ -176,6 +178,25 @@ struct Running {
     b_name: String,
     /// The button heard last (shown pressed: the listener chose it, it tells nothing).
     hearing: Option<Hear>,
+    /// The buttons heard in this trial: an answer counts once what it judges was heard.
+    heard: Vec<Hear>,
+}
+
+impl Running {
+    /// The running test, when its trial may be answered.
+    fn may_answer_mut(&mut self) -> Option<&mut Self> {
+        self.may_answer().then_some(self)
+    }
+
+    /// Whether the trial may be answered: X heard in ABX, both 1 and 2 in preference.
+    fn may_answer(&self) -> bool {
+        match self.test.kind {
+            BlindKind::Abx => self.heard.contains(&Hear::X),
+            BlindKind::Preference => {
+                self.heard.contains(&Hear::First) && self.heard.contains(&Hear::Second)
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -255,7 +276,8 @@ impl BlindPanel {
             BlindMsg::Trials(trials) if self.running.is_none() => self.trials = trials,
             BlindMsg::Start if self.running.is_none() => {
                 let (a_name, b_name) = (offered.name(self.a)?, offered.name(self.b)?);
-                let playable = offered.master_ready
+                let playable = offered.output_ready
+                    && offered.master_ready
                     && offered.playable(self.a, VersionSlot::First)
                     && offered.playable(self.b, VersionSlot::Second);
                 if self.a == self.b || !playable {
@@ -272,6 +294,7 @@ impl BlindPanel {
                     a_name,
                     b_name,
                     hearing: None,
+                    heard: Vec::new(),
                 });
                 return Some(Action::Started);
             }
@@ -287,6 +310,9 @@ impl BlindPanel {
                     _ => return None,
                 };
                 running.hearing = Some(hear);
+                if !running.heard.contains(&hear) {
+                    running.heard.push(hear);
+                }
                 let source = if is_a {
                     running.a.source(VersionSlot::First)
                 } else {
@@ -295,9 +321,10 @@ impl BlindPanel {
                 return Some(Action::Hear(source));
             }
             BlindMsg::Answer(first) => {
-                let running = self.running.as_mut()?;
+                let running = self.running.as_mut()?.may_answer_mut()?;
                 running.test.answer(first);
                 running.hearing = None;
+                running.heard.clear();
                 if running.test.current().is_some() {
                     return Some(Action::NextTrial);
                 }
@@ -344,6 +371,7 @@ impl BlindPanel {
             )
         };
         let ready = self.a != self.b
+            && offered.output_ready
             && offered.master_ready
             && offered.playable(self.a, VersionSlot::First)
             && offered.playable(self.b, VersionSlot::Second);
@@ -416,6 +444,15 @@ impl BlindPanel {
             text(format!("{how} {why}")).size(12).color(style::MUTED),
         ]
         .spacing(4);
+        if !offered.output_ready {
+            panel = panel.push(
+                text(
+                    "Playback is unavailable: a blind test is listened to, so it needs an output.",
+                )
+                .size(13)
+                .color(style::WARNING),
+            );
+        }
         if let Some(preparing) = preparing {
             panel = panel.push(text(preparing).size(13));
         } else if !offered.master_ready {
@@ -457,11 +494,13 @@ fn running_view(running: &Running) -> Element<'_, BlindMsg> {
             })
             .on_press(BlindMsg::Hear(hear))
     };
+    // An answer waits for what it judges to be heard (X; or both 1 and 2).
+    let may_answer = running.may_answer();
     let answer = |label: &'static str, first: bool| {
         button(text(label).size(13))
             .padding([4, 10])
             .style(button::success)
-            .on_press(BlindMsg::Answer(first))
+            .on_press_maybe(may_answer.then_some(BlindMsg::Answer(first)))
     };
     let trial = running.test.current().unwrap_or(0) + 1;
     let (listen, answers, note) = match running.test.kind {
@@ -511,6 +550,7 @@ mod tests {
     use super::*;
 
     const BOTH: Offered = Offered {
+        output_ready: true,
         master_ready: true,
         snapshots: [false; 4],
         versions: [Prepared::Empty; 2],
@@ -551,6 +591,18 @@ mod tests {
         let _ = panel.update(BlindMsg::SideA(Candidate::Mix), &BOTH);
         assert_eq!(panel.sides(), Some((Candidate::Master, Candidate::Codec)));
         let _ = panel.update(BlindMsg::Answer(false), &BOTH);
+        // An answer before X is heard in the trial does not count.
+        assert_eq!(panel.update(BlindMsg::Answer(true), &BOTH), None);
+        assert_eq!(
+            hear(&mut panel, Hear::A),
+            Some(Action::Hear(Source::Master))
+        );
+        assert_eq!(
+            panel.update(BlindMsg::Answer(true), &BOTH),
+            None,
+            "A, not X"
+        );
+        let _ = hear(&mut panel, Hear::X);
         let Some(Action::Ended(Some(result))) = panel.update(BlindMsg::Answer(true), &BOTH) else {
             panic!("the third answer ends the test");
         };
@@ -569,9 +621,13 @@ mod tests {
         let first = panel.update(BlindMsg::Hear(Hear::First), &BOTH);
         assert_eq!(first, Some(Action::Hear(Source::Codec)));
         assert_eq!(panel.update(BlindMsg::Hear(Hear::X), &BOTH), None);
+        // A preference counts once both were heard.
+        assert_eq!(panel.update(BlindMsg::Answer(true), &BOTH), None);
+        let _ = panel.update(BlindMsg::Hear(Hear::Second), &BOTH);
         let _ = panel.update(BlindMsg::Answer(true), &BOTH); // chose B
         let first = panel.update(BlindMsg::Hear(Hear::First), &BOTH);
         assert_eq!(first, Some(Action::Hear(Source::Master)));
+        let _ = panel.update(BlindMsg::Hear(Hear::Second), &BOTH);
         let Some(Action::Ended(Some(result))) = panel.update(BlindMsg::Answer(true), &BOTH) else {
             panic!("two trials");
         };
@@ -585,6 +641,13 @@ mod tests {
         assert_eq!(panel.update(BlindMsg::Start, &BOTH), None);
         let _ = panel.update(BlindMsg::SideB(Candidate::Reference), &BOTH);
         assert_eq!(panel.update(BlindMsg::Start, &BOTH), None, "no reference");
+        // Nor without an output to listen through.
+        let _ = panel.update(BlindMsg::SideB(Candidate::Mix), &BOTH);
+        let silent = Offered {
+            output_ready: false,
+            ..BOTH
+        };
+        assert_eq!(panel.update(BlindMsg::Start, &silent), None, "no output");
         // Stopping or closing mid-test ends it without a result.
         let _ = panel.update(BlindMsg::SideB(Candidate::Mix), &BOTH);
         assert_eq!(panel.update(BlindMsg::Start, &BOTH), Some(Action::Started));

@@ -48,6 +48,7 @@ pub type RenderedVersion = Result<(Arc<AudioBuffer>, Measured), String>;
 /// settings while the new one is prepared).
 fn offered(
     monitor: &Monitor,
+    output_ready: bool,
     master_ready: bool,
     codec_current: bool,
     snapshots: [bool; 4],
@@ -61,6 +62,7 @@ fn offered(
         .and_then(|id| CODECS.iter().find(|(i, _)| *i == id))
         .map(|(_, name)| *name);
     Offered {
+        output_ready,
         master_ready,
         snapshots,
         versions,
@@ -99,6 +101,7 @@ impl Session {
     pub(super) fn blind_offered(&self) -> Offered<'_> {
         offered(
             &self.monitor,
+            self.playback.is_ok(),
             self.master_is_current(),
             self.codec_copy_is_current(),
             self.snapshots_offered(),
@@ -331,6 +334,7 @@ impl Session {
         let (snapshots, versions) = (self.snapshots_offered(), self.versions_prepared());
         let offered = offered(
             &self.monitor,
+            self.playback.is_ok(),
             self.master_is_current(),
             self.codec_copy_is_current(),
             snapshots,

@@ -109,6 +109,8 @@ fn a_finished_test_gives_its_verdict_and_is_kept_in_the_session() {
     let dir = scratch("blind-result");
     let mut desk = abx_running(speakers(), vec![true, false, true, true]);
     for answer in [true, true, true, false] {
+        // Each answer after hearing X, as the answers wait for it.
+        click(&mut desk, "X");
         blind(&mut desk, BlindMsg::Answer(answer));
     }
     // Two of four right.
@@ -298,4 +300,24 @@ fn a_snapshot_is_compared_as_its_master_rendered_offline_and_matched() {
     assert!(!session(&desk).blind.running());
     assert_eq!(session(&desk).version_held(VersionSlot::Second), None);
     assert_eq!(session(&desk).source_gains().versions, [1.0; 2]);
+}
+
+#[test]
+fn without_an_output_a_blind_test_cannot_start_and_says_why() {
+    // Answers given unheard are no result: the test starts only where it can be listened to.
+    let no_device = crest_playback::manual::ManualBackend::default();
+    let mut desk = ready_with(Output(Arc::new(no_device)), None);
+    apply(&mut desk, [Message::Session(S::Target(Some(-14.0)))]);
+    click(&mut desk, "Blind test…");
+    assert!(
+        window(&desk)
+            .find(starting("Playback is unavailable: a blind test"))
+            .is_ok()
+    );
+    let mut ui = window(&desk);
+    let _ = ui.click("Start");
+    let messages: Vec<Message> = ui.into_messages().collect();
+    assert!(messages.is_empty(), "{messages:?}");
+    blind(&mut desk, BlindMsg::Start);
+    assert!(!session(&desk).blind.running());
 }
