@@ -1373,6 +1373,8 @@ impl AlbumScreen {
                     .on_press(Message::Export(ExportMsg::Delivery(*value))),
             )
         });
+        // Ten presets do not fit one line at 1280 px: they wrap, every one reachable.
+        let deliveries = deliveries.wrap().vertical_spacing(4);
         let mut lines = column![
             row![
                 text("Export the album into").color(style::MUTED),

@@ -690,3 +690,19 @@ fn the_overview_says_what_the_delivery_changed_that_was_not_asked_for() {
     );
     assert!(window(&screen).find(text_starting(said)).is_ok());
 }
+
+#[test]
+fn every_delivery_preset_can_be_chosen_in_a_window_of_the_size_the_desk_opens_at() {
+    // The presets' buttons wrap: each lies whole inside the 1280 px window, on one line.
+    let (mut screen, _folder) = ready("presets");
+    apply(&mut screen, vec![Message::Export(ExportMsg::Show(true))]);
+    let mut ui = window(&screen);
+    for preset in delivery::built_in().expect("the presets") {
+        let bounds = ui.find(preset.name.as_str()).expect("a button").bounds();
+        assert!(
+            bounds.x >= 0.0 && bounds.x + bounds.width <= 1280.0 && bounds.height < 24.0,
+            "{}: {bounds:?}",
+            preset.name
+        );
+    }
+}
