@@ -27,7 +27,11 @@ const STALE_AFTER: Duration = Duration::from_secs(10);
 /// Why a file could not be written into place.
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
-    #[error("{path} already exists (use --force to replace it)")]
+    // Said for the command line and the desk alike: both ways to replace it.
+    #[error(
+        "{path} already exists: to replace it, use --force (in the desk: tick \"replace files \
+         that already exist\")"
+    )]
     Exists { path: PathBuf },
     #[error("{path} is a folder, not a file name")]
     IsFolder { path: PathBuf },

@@ -1397,7 +1397,7 @@ impl AlbumScreen {
                     .label("a CUE sheet for it")
                     .on_toggle(|on| Message::Export(ExportMsg::Cue(on))),
                 checkbox(panel.replace)
-                    .label("replace files that exist")
+                    .label("replace files that already exist")
                     .on_toggle(|on| Message::Export(ExportMsg::Replace(on))),
             ]
             .spacing(16),

@@ -266,6 +266,20 @@ fn export_from_the_screen_writes_gapless_verified_files_and_shows_the_verdict() 
         .collect();
     assert!(joined == whole.channel(0));
     assert!(out.join("Screen Test.album-qc.txt").is_file());
+    // Again without replacing: refused, naming the box on this screen that allows it.
+    let refused = ExportOrder::of(&screen)
+        .run(&Job::default())
+        .expect_err("the files exist");
+    assert!(
+        refused.contains("already exists")
+            && refused.contains("\"replace files that already exist\""),
+        "{refused}"
+    );
+    assert!(
+        window(&screen)
+            .find("replace files that already exist")
+            .is_ok()
+    );
 }
 
 /// Finds a text that starts with `prefix`.
