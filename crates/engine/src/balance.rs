@@ -120,17 +120,11 @@ pub fn balance_of_file(
     Ok((measured, decoded.audio.sample_rate()))
 }
 
-/// Measures `audio` (named `name` in reports).
+/// Measures `audio` (named `name` in reports). A stereo track's picture per octave is read
+/// from its long-term spectrum
+/// ([`long_term_spectrum_and_octaves`](crate::spectrum::long_term_spectrum_and_octaves)), as
+/// a master's is.
 pub fn balance(name: &str, audio: &AudioBuffer) -> Result<Balance, BalanceError> {
-    balance_and_octaves(name, audio).map(|(balance, _)| balance)
-}
-
-/// [`balance`], and for a stereo track its picture per octave ([`OctaveStereo::of`]), from one
-/// pass over the track.
-pub fn balance_and_octaves(
-    name: &str,
-    audio: &AudioBuffer,
-) -> Result<(Balance, Option<Octaves>), BalanceError> {
     let channels = audio.channels();
     if channels.is_empty() || channels.len() > 2 {
         return Err(BalanceError::Channels(name.to_owned(), channels.len()));
@@ -190,8 +184,7 @@ pub fn balance_and_octaves(
         stereo: stereo.then_some(pictures),
         width_db: stereo.then(|| ratio_db(side_total, mid_total)),
     };
-    let octaves = stereo.then(|| octaves::pictures(&octaves::octave_powers(&spectra)));
-    Ok((balance, octaves))
+    Ok(balance)
 }
 
 /// Third-octave levels like [`Balance::levels_db`] (dB re `integrated_lufs`, the channels'
@@ -377,8 +370,8 @@ impl Spectra {
         }
     }
 
-    /// The picture per octave of these spectra summed over `frames` frames (the
-    /// spectrogram's: a master's picture as it is rendered).
+    /// The picture per octave of these spectra summed over `frames` frames (the long-term
+    /// spectrum's: a mix's and a master's picture, read alike).
     pub(crate) fn octaves_over(mut self, frames: usize) -> Octaves {
         let mean = 1.0 / frames.max(1) as f64;
         for spectrum in [&mut self.left, &mut self.right, &mut self.cross] {

@@ -17,7 +17,7 @@ use rustfft::{Fft, FftPlanner};
 use serde::Serialize;
 
 use crate::audio::{AudioBuffer, ChannelRole};
-use crate::balance::Spectra;
+use crate::balance::{Octaves, Spectra};
 
 /// The analysed range.
 pub const LOW_HZ: f64 = 20.0;
@@ -295,10 +295,16 @@ const LONG_TERM_FFT_AT_48K: usize = 8_192;
 /// Long-term average spectrum of a whole track: the mean power of all full-range channels
 /// (LFE excluded), Hann-windowed frames with 50 % overlap.
 pub fn long_term_spectrum(audio: &AudioBuffer) -> BandSpectrum {
+    long_term_spectrum_and_octaves(audio).0
+}
+
+/// [`long_term_spectrum`], and for a stereo track its picture per octave from the same frames
+/// (as a master's is measured while it renders: the two compare like for like).
+pub fn long_term_spectrum_and_octaves(audio: &AudioBuffer) -> (BandSpectrum, Option<Octaves>) {
     let mut analyzer = LongTermAnalyzer::new(audio.sample_rate(), audio.roles());
     let planes: Vec<&[f32]> = audio.channels().iter().map(Vec::as_slice).collect();
     analyzer.push(&planes);
-    analyzer.finish()
+    analyzer.finish_with_octaves()
 }
 
 /// [`long_term_spectrum`] of audio arriving in blocks, holding each channel's samples from its
@@ -307,7 +313,8 @@ pub fn long_term_spectrum(audio: &AudioBuffer) -> BandSpectrum {
 #[derive(Debug)]
 pub struct LongTermAnalyzer {
     rate: u32,
-    frame: PowerFrame,
+    /// The frames' sums.
+    sums: FrameSums,
     /// Full-range channels (LFE excluded): their index in the pushed blocks, and their samples
     /// from `base` on.
     channels: Vec<(usize, Vec<f32>)>,
@@ -317,8 +324,34 @@ pub struct LongTermAnalyzer {
     received: usize,
     /// Where the last frame taken started.
     last_taken: Option<usize>,
+}
+
+/// What [`LongTermAnalyzer`] sums over its frames.
+#[derive(Debug)]
+struct FrameSums {
+    frame: PowerFrame,
     power: Vec<f32>,
     frames: usize,
+    /// A stereo programme's channels apart, summed over its frames, for its picture per
+    /// octave (from these long frames, whose bins resolve the lowest octaves).
+    stereo: Option<Spectra>,
+    /// The frames summed into `stereo`.
+    stereo_frames: usize,
+}
+
+impl FrameSums {
+    /// Adds one frame of every channel: a stereo pair's channels apart as well.
+    fn take(&mut self, pieces: &[Pieces<'_>]) {
+        match (&mut self.stereo, pieces) {
+            (Some(apart), [left, right]) => {
+                self.frame
+                    .accumulate_pair_apart(*left, *right, &mut self.power, apart);
+                self.frames += 2;
+                self.stereo_frames += 1;
+            }
+            _ => self.frames += self.frame.accumulate_channels(pieces, &mut self.power),
+        }
+    }
 }
 
 /// One channel's frame, held in two pieces: the end of what was kept, then the new block.
@@ -331,7 +364,14 @@ impl LongTermAnalyzer {
             .max(256);
         Self {
             rate,
-            frame: PowerFrame::new(fft_len),
+            sums: FrameSums {
+                frame: PowerFrame::new(fft_len),
+                power: vec![0.0; fft_len / 2 + 1],
+                frames: 0,
+                stereo: (roles.len() == 2 && !roles.contains(&ChannelRole::Lfe))
+                    .then(|| Spectra::zeroed(fft_len / 2 + 1, f64::from(rate) / fft_len as f64)),
+                stereo_frames: 0,
+            },
             channels: roles
                 .iter()
                 .enumerate()
@@ -342,14 +382,12 @@ impl LongTermAnalyzer {
             next_start: 0,
             received: 0,
             last_taken: None,
-            power: vec![0.0; fft_len / 2 + 1],
-            frames: 0,
         }
     }
 
     /// Takes the next block (planar, every channel, all of one length).
     pub fn push(&mut self, block: &[&[f32]]) {
-        let fft_len = self.frame.window.len();
+        let fft_len = self.sums.frame.window.len();
         let hop = fft_len / 2;
         let len = block.first().map_or(0, |b| b.len());
         let empty: &[f32] = &[];
@@ -374,7 +412,7 @@ impl LongTermAnalyzer {
                     }
                 })
                 .collect();
-            self.frames += self.frame.accumulate_channels(&pieces, &mut self.power);
+            self.sums.take(&pieces);
             self.last_taken = Some(start);
             self.next_start += hop;
         }
@@ -394,8 +432,14 @@ impl LongTermAnalyzer {
     }
 
     /// The mean spectrum on log-spaced bands.
-    pub fn finish(mut self) -> BandSpectrum {
-        let fft_len = self.frame.window.len();
+    pub fn finish(self) -> BandSpectrum {
+        self.finish_with_octaves().0
+    }
+
+    /// [`finish`](Self::finish), and for a stereo programme its picture per octave over all
+    /// of it.
+    pub fn finish_with_octaves(mut self) -> (BandSpectrum, Option<Octaves>) {
+        let fft_len = self.sums.frame.window.len();
         let empty: &[f32] = &[];
         if self.received < fft_len {
             // A file shorter than one frame: zero-padded.
@@ -407,7 +451,7 @@ impl LongTermAnalyzer {
                 .iter()
                 .map(|(_, kept)| (kept.as_slice(), empty))
                 .collect();
-            self.frames += self.frame.accumulate_channels(&pieces, &mut self.power);
+            self.sums.take(&pieces);
         } else {
             // A last frame aligned to the end (never zero-padded: a cut inside the window
             // would splatter across the spectrum), unless a frame every hop ended there.
@@ -419,19 +463,26 @@ impl LongTermAnalyzer {
                     .iter()
                     .map(|(_, kept)| (&kept[at..at + fft_len], empty))
                     .collect();
-                self.frames += self.frame.accumulate_channels(&pieces, &mut self.power);
+                self.sums.take(&pieces);
             }
         }
         let bands = Bands::log_spaced(BANDS_PER_OCTAVE, self.rate);
         let mean: Vec<f32> = self
+            .sums
             .power
             .iter()
-            .map(|p| p / self.frames.max(1) as f32)
+            .map(|p| p / self.sums.frames.max(1) as f32)
             .collect();
         let mut levels = vec![0.0f32; bands.len()];
         BandMap::new(&bands, fft_len, self.rate).apply(&mean, &mut levels);
         let levels_db = levels.iter().map(|&p| power_db(p)).collect();
-        BandSpectrum { bands, levels_db }
+        let FrameSums {
+            stereo,
+            stereo_frames,
+            ..
+        } = self.sums;
+        let octaves = stereo.map(|apart| apart.octaves_over(stereo_frames));
+        (BandSpectrum { bands, levels_db }, octaves)
     }
 }
 

@@ -328,11 +328,20 @@ fn a_measured_render_reports_what_the_render_measures_and_stops_when_cancelled()
             assert!((a - b).abs() < 1e-3, "{a} vs {b}");
         }
         // A stereo master comes with its picture per octave (its known answers are in the
-        // spectrogram's own test); every octave with signal has one.
+        // long-term spectrum's own test): the rendered file's, as a mix's is read.
         let whole = crest_engine::balance::OctaveStereo::of(&rendered.audio);
         assert_eq!(measured.octaves.is_some(), whole.is_some());
         if let (Some(got), Some(want)) = (measured.octaves, whole) {
-            assert_eq!(got.map(|o| o.is_some()), want.map(|o| o.is_some()));
+            for (got, want) in got.iter().zip(&want) {
+                match (got, want) {
+                    (Some(got), Some(want)) => {
+                        assert!((got.correlation - want.correlation).abs() < 1e-3);
+                        assert!((got.side_to_mid_db - want.side_to_mid_db).abs() < 0.01);
+                    }
+                    (None, None) => {}
+                    other => panic!("octaves differ: {other:?}"),
+                }
+            }
         }
         match (&measured.limiter, &rendered.limiter) {
             (Some(got), Some(want)) => {

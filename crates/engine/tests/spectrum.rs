@@ -340,9 +340,9 @@ fn the_spectrogram_follows_a_tone_across_bands_and_time() {
 }
 
 #[test]
-fn the_spectrogram_reads_a_stereo_programme_picture_per_octave() {
+fn the_long_term_spectrum_reads_a_stereo_programme_picture_per_octave() {
     use crest_engine::audio::ChannelRole;
-    use crest_engine::spectrum::SpectrogramBuilder;
+    use crest_engine::spectrum::LongTermAnalyzer;
     // Unrelated mid and side, the side 6 dB under: side against mid −6.02 dB and
     // correlation (1 − ¼) / (1 + ¼) = 0.6 in every octave; then the same channel twice.
     let rate = 48_000u32;
@@ -358,21 +358,40 @@ fn the_spectrogram_reads_a_stereo_programme_picture_per_octave() {
         .map(|(m, s)| 0.2 * m - 0.1 * s)
         .collect();
     let roles = [ChannelRole::Left, ChannelRole::Right];
-    let mut builder = SpectrogramBuilder::new(rate, &roles);
-    builder.push(&[&left, &right]);
-    let (_, octaves) = builder.finish();
-    for octave in octaves.expect("stereo") {
+    let octaves_of = |left: &[f32], right: &[f32]| {
+        let mut analyzer = LongTermAnalyzer::new(rate, &roles);
+        analyzer.push(&[left, right]);
+        analyzer.finish_with_octaves().1.expect("stereo")
+    };
+    for octave in octaves_of(&left, &right) {
         let octave = octave.expect("signal");
         assert!((octave.side_to_mid_db + 6.02).abs() < 0.5, "{octave:?}");
         assert!((octave.correlation - 0.6).abs() < 0.05, "{octave:?}");
     }
-    let mut builder = SpectrogramBuilder::new(rate, &roles);
-    builder.push(&[&left, &left]);
-    for octave in builder.finish().1.expect("stereo") {
+    for octave in octaves_of(&left, &left) {
         assert!(octave.expect("signal").correlation > 0.999);
     }
+    // Loud unrelated tones just under the 500 Hz octave (329 and 331 Hz, as a pad detuned
+    // left and right) stay in their own octave: a quiet tone both channels share reads
+    // correlated there. Frames of 2,048 (23 Hz bins) smeared the pad across 354 Hz and read
+    // the 500 Hz octave as unrelated (0.1).
+    let tone = |hz: f64, amplitude: f64| -> Vec<f32> {
+        (0..10 * rate as usize)
+            .map(|n| {
+                (amplitude * (std::f64::consts::TAU * hz * n as f64 / f64::from(rate)).sin()) as f32
+            })
+            .collect()
+    };
+    let shared = tone(500.0, 0.02);
+    let with =
+        |pad: Vec<f32>| -> Vec<f32> { pad.iter().zip(&shared).map(|(p, s)| p + s).collect() };
+    let octaves = octaves_of(&with(tone(331.0, 0.2)), &with(tone(329.0, 0.2)));
+    let at_500 = octaves[4].expect("signal");
+    assert!(at_500.correlation > 0.9, "{at_500:?}");
+    let at_250 = octaves[3].expect("signal");
+    assert!(at_250.correlation.abs() < 0.2, "{at_250:?}");
     // Mono has no picture.
-    let mut builder = SpectrogramBuilder::new(rate, &[ChannelRole::Mono]);
-    builder.push(&[&left]);
-    assert!(builder.finish().1.is_none());
+    let mut analyzer = LongTermAnalyzer::new(rate, &[ChannelRole::Mono]);
+    analyzer.push(&[&left]);
+    assert!(analyzer.finish_with_octaves().1.is_none());
 }

@@ -6,14 +6,16 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use crest_engine::analysis::{AnalysisOptions, analyze_with};
-use crest_engine::balance::{Balance, BandStereo, OctaveStereo, balance_and_octaves};
+use crest_engine::balance::{Balance, BandStereo, balance};
 use crest_engine::chain::ChainSettings;
 use crest_engine::decode::{DecodeControl, DecodeError, decode_file_limited};
 use crest_engine::health::Finding;
 use crest_engine::limits::DecodeLimits;
 use crest_engine::loudness::Loudness;
 use crest_engine::render::{RenderControl, RenderScratch, SolverStart, render_measured};
-use crest_engine::spectrum::{BandSpectrum, Spectrogram, long_term_spectrum, spectrogram};
+use crest_engine::spectrum::{
+    BandSpectrum, Spectrogram, long_term_spectrum_and_octaves, spectrogram,
+};
 use crest_engine::{AudioBuffer, demo};
 
 use super::work::Job;
@@ -70,30 +72,29 @@ pub fn load(path: Option<PathBuf>, limits: &DecodeLimits, job: &Job) -> Result<L
         None => ("Demo mix (built in)".to_owned(), demo::demo_decoded()),
     };
     job.set_progress(0.8);
-    let (analysis, ((balance, octaves), spectrogram)) = rayon::join(
+    let ((analysis, (spectrum, octaves)), (balance, spectrogram)) = rayon::join(
         || {
-            analyze_with(
-                &decoded,
-                AnalysisOptions { spectrum: true },
-                &crate::RayonJoin,
+            rayon::join(
+                || {
+                    analyze_with(
+                        &decoded,
+                        AnalysisOptions { spectrum: false },
+                        &crate::RayonJoin,
+                    )
+                },
+                // The octaves from the long-term spectrum's frames, as the master's are read
+                // while it renders: the Stereo tab compares the two like for like.
+                || long_term_spectrum_and_octaves(&decoded.audio),
             )
         },
         || {
             rayon::join(
-                || match balance_and_octaves(&name, &decoded.audio) {
-                    Ok((balance, octaves)) => (Ok(balance), octaves),
-                    // The octaves are read where the balance is not compared (under 44.1 kHz).
-                    Err(why) => (Err(why.to_string()), OctaveStereo::of(&decoded.audio)),
-                },
+                || balance(&name, &decoded.audio).map_err(|why| why.to_string()),
                 || spectrogram(&decoded.audio),
             )
         },
     );
     job.set_progress(1.0);
-    // Asked for above, so always there.
-    let spectrum = analysis
-        .spectrum
-        .unwrap_or_else(|| long_term_spectrum(&decoded.audio));
     Ok(Loaded {
         spectrum,
         name,

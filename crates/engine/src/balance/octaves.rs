@@ -67,9 +67,9 @@ impl OctaveStereo {
     }
 
     /// The picture of a whole stereo track (`None` for a mono one), from its long-term
-    /// spectra (as [`balance_and_octaves`](super::balance_and_octaves) reads it).
+    /// spectrum's frames, as a mix's and a master's are read on the desk.
     pub fn of(audio: &AudioBuffer) -> Option<Octaves> {
-        (audio.channel_count() == 2).then(|| pictures(&octave_powers(&Spectra::of(audio))))
+        crate::spectrum::long_term_spectrum_and_octaves(audio).1
     }
 
     /// Takes interleaved stereo.

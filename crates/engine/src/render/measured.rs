@@ -355,10 +355,11 @@ fn measure_pass(
     Ok(join.join(
         || loudness.finish(),
         || {
-            let (spectrogram, octaves) = spectrogram.finish();
+            // The octaves from the long-term spectrum's frames, as the mix's are read.
+            let (spectrum, octaves) = spectrum.finish_with_octaves();
             Shape {
-                spectrum: spectrum.finish(),
-                spectrogram,
+                spectrum,
+                spectrogram: spectrogram.finish(),
                 octaves,
             }
         },

@@ -7,7 +7,6 @@ use serde::Serialize;
 
 use super::{BandMap, Bands, Pieces, PowerFrame, power_db};
 use crate::audio::{AudioBuffer, ChannelRole};
-use crate::balance::{Octaves, Spectra};
 
 /// Bands per octave of the spectrogram (60 bands from 20 Hz to 20 kHz).
 pub const SPECTROGRAM_BANDS_PER_OCTAVE: f64 = 6.0;
@@ -72,9 +71,6 @@ pub struct SpectrogramBuilder {
     /// Samples still to pass over before the next column's window starts (the hop is
     /// longer than the window at most rates).
     skip: usize,
-    /// A stereo programme's channels apart, summed over its columns, for its picture per
-    /// octave.
-    stereo: Option<Spectra>,
     power: Vec<f32>,
     levels: Vec<f32>,
     out: Vec<f32>,
@@ -98,8 +94,6 @@ impl SpectrogramBuilder {
                 .map(|(i, _)| (i, Vec::with_capacity(2 * len)))
                 .collect(),
             skip: 0,
-            stereo: (roles.len() == 2 && !roles.contains(&ChannelRole::Lfe))
-                .then(|| Spectra::zeroed(len / 2 + 1, f64::from(rate) / len as f64)),
             power: vec![0.0; len / 2 + 1],
             levels: vec![0.0; bands.len()],
             bands,
@@ -140,14 +134,7 @@ impl SpectrogramBuilder {
                 .iter()
                 .map(|(_, held)| (&held[..len], empty))
                 .collect();
-            let count = match (&mut self.stereo, pieces.as_slice()) {
-                (Some(apart), [left, right]) => {
-                    self.frame
-                        .accumulate_pair_apart(*left, *right, &mut self.power, apart);
-                    2
-                }
-                _ => self.frame.accumulate_channels(&pieces, &mut self.power),
-            };
+            let count = self.frame.accumulate_channels(&pieces, &mut self.power);
             self.map.apply(&self.power, &mut self.levels);
             let mean = 1.0 / count.max(1) as f32;
             self.out
@@ -160,18 +147,15 @@ impl SpectrogramBuilder {
         }
     }
 
-    /// The spectrogram, and for a stereo programme its picture per octave over all of it.
-    pub fn finish(self) -> (Spectrogram, Option<Octaves>) {
+    /// The spectrogram.
+    pub fn finish(self) -> Spectrogram {
         let len = self.frame.window.len();
-        let columns = self.out.len() / self.bands.len().max(1);
-        let octaves = self.stereo.map(|apart| apart.octaves_over(columns));
-        let spectrogram = Spectrogram {
+        Spectrogram {
             bands: self.bands,
             hop_s: self.hop as f64 / f64::from(self.rate),
             first_centre_s: len as f64 / 2.0 / f64::from(self.rate),
             levels_db: self.out,
-        };
-        (spectrogram, octaves)
+        }
     }
 }
 
@@ -180,5 +164,5 @@ pub fn spectrogram(audio: &AudioBuffer) -> Spectrogram {
     let mut builder = SpectrogramBuilder::new(audio.sample_rate(), audio.roles());
     let planes: Vec<&[f32]> = audio.channels().iter().map(Vec::as_slice).collect();
     builder.push(&planes);
-    builder.finish().0
+    builder.finish()
 }
