@@ -186,32 +186,38 @@ impl PowerFrame {
     }
 
     /// [`accumulate_pair`](Self::accumulate_pair) that also separates the two: each one's
-    /// power and their cross power (Re A·B̄) per bin are added to `apart` (the balance's
-    /// spectra of two channels), scaled alike.
-    /// A[k] = (Z[k] + Z*[N−k]) / 2 and B[k] = (Z[k] − Z*[N−k]) / 2i, whose powers sum to
-    /// what `accumulate_pair` adds.
+    /// power and their cross power (Re A·B̄) per bin are added to `apart`, scaled alike.
+    /// With A[k] = (Z[k] + Z*[N−k]) / 2, B[k] = (Z[k] − Z*[N−k]) / 2i and P = Z[k]·Z[N−k]:
+    /// |A|² + |B|² = (|Z[k]|² + |Z[N−k]|²) / 2 (what `accumulate_pair` adds),
+    /// |A|² − |B|² = Re P and Re A·B̄ = Im P / 2.
     fn accumulate_pair_apart(
         &mut self,
         a: Pieces<'_>,
         b: Pieces<'_>,
         power: &mut [f32],
-        apart: &mut Spectra,
+        apart: &mut PairSums,
     ) {
         self.window_into(a, Some(b));
         self.fft
             .process_with_scratch(&mut self.buffer, &mut self.scratch);
         let len = self.buffer.len();
         let half = len / 2;
-        for (k, p) in power.iter_mut().enumerate().take(half + 1) {
-            let (z, mirrored) = (self.buffer[k], self.buffer[(len - k) % len].conj());
-            let first = 0.5 * (z + mirrored);
-            let second = Complex::new(0.0, -0.5) * (z - mirrored);
+        let bins = power
+            .iter_mut()
+            .zip(&mut apart.left)
+            .zip(&mut apart.right)
+            .zip(&mut apart.cross)
+            .enumerate()
+            .take(half + 1);
+        for (k, (((p, left), right), cross)) in bins {
+            let (z, mirror) = (self.buffer[k], self.buffer[(len - k) % len]);
             let w = self.scale * if k == 0 || k == half { 1.0 } else { 2.0 };
-            let (pa, pb) = (first.norm_sqr(), second.norm_sqr());
-            *p += (pa + pb) * w;
-            apart.left[k] += f64::from(pa * w);
-            apart.right[k] += f64::from(pb * w);
-            apart.cross[k] += f64::from((first * second.conj()).re * w);
+            let sum = 0.5 * (z.norm_sqr() + mirror.norm_sqr());
+            let product = z * mirror;
+            *p += sum * w;
+            *left += 0.5 * (sum + product.re) * w;
+            *right += 0.5 * (sum - product.re) * w;
+            *cross += 0.5 * product.im * w;
         }
     }
 
@@ -334,7 +340,7 @@ struct FrameSums {
     frames: usize,
     /// A stereo programme's channels apart, summed over its frames, for its picture per
     /// octave (from these long frames, whose bins resolve the lowest octaves).
-    stereo: Option<Spectra>,
+    stereo: Option<PairSums>,
     /// The frames summed into `stereo`.
     stereo_frames: usize,
 }
@@ -354,6 +360,39 @@ impl FrameSums {
     }
 }
 
+/// Two channels' powers and cross power per bin, summed over frames (single precision: a
+/// track's frames add up well within it); made [`Spectra`] when read.
+#[derive(Debug)]
+struct PairSums {
+    left: Vec<f32>,
+    right: Vec<f32>,
+    cross: Vec<f32>,
+}
+
+impl PairSums {
+    fn new(bins: usize) -> Self {
+        Self {
+            left: vec![0.0; bins],
+            right: vec![0.0; bins],
+            cross: vec![0.0; bins],
+        }
+    }
+
+    fn into_spectra(self, bin_hz: f64) -> Spectra {
+        let mut spectra = Spectra::zeroed(self.left.len(), bin_hz);
+        for (into, from) in [
+            (&mut spectra.left, &self.left),
+            (&mut spectra.right, &self.right),
+            (&mut spectra.cross, &self.cross),
+        ] {
+            into.iter_mut()
+                .zip(from)
+                .for_each(|(into, &from)| *into = f64::from(from));
+        }
+        spectra
+    }
+}
+
 /// One channel's frame, held in two pieces: the end of what was kept, then the new block.
 type Pieces<'a> = (&'a [f32], &'a [f32]);
 
@@ -369,7 +408,7 @@ impl LongTermAnalyzer {
                 power: vec![0.0; fft_len / 2 + 1],
                 frames: 0,
                 stereo: (roles.len() == 2 && !roles.contains(&ChannelRole::Lfe))
-                    .then(|| Spectra::zeroed(fft_len / 2 + 1, f64::from(rate) / fft_len as f64)),
+                    .then(|| PairSums::new(fft_len / 2 + 1)),
                 stereo_frames: 0,
             },
             channels: roles
@@ -481,7 +520,8 @@ impl LongTermAnalyzer {
             stereo_frames,
             ..
         } = self.sums;
-        let octaves = stereo.map(|apart| apart.octaves_over(stereo_frames));
+        let bin_hz = f64::from(self.rate) / fft_len as f64;
+        let octaves = stereo.map(|apart| apart.into_spectra(bin_hz).octaves_over(stereo_frames));
         (BandSpectrum { bands, levels_db }, octaves)
     }
 }
