@@ -208,7 +208,8 @@ impl Spectrum {
             ("reference", &self.reference),
         ] {
             if let Some(db) = spectrum.as_ref().and_then(at) {
-                parts.push(format!("{name} {db:.1} dBFS"));
+                // A density per octave, not a level: a tone reads higher at finer smoothing.
+                parts.push(format!("{name} {db:.1} dBFS/oct"));
             }
         }
         let eq = self

@@ -326,7 +326,7 @@ fn the_spectrum_is_viewed_smoothed_and_sloped_as_chosen() {
         "{readout}"
     );
     assert!(
-        readout.contains(&format!("mix {expected:.1} dBFS")),
+        readout.contains(&format!("mix {expected:.1} dBFS/oct")),
         "{readout}, expected mix {expected:.1}"
     );
     assert!(readout.contains("master "), "{readout}");
