@@ -262,7 +262,7 @@ impl Desk {
             (Some(file), _) if file.source == session.source => session.apply_file(&file),
             (_, Some(track)) => {
                 self.context.session_path = None;
-                session.start_with(track.settings.clone())
+                session.start_as_album_track(track.settings.clone())
             }
             _ => {
                 self.context.session_path = None;

@@ -160,6 +160,9 @@ pub struct Session {
     /// Why the settings on the desk give no master (too short for a target, trimmed away),
     /// until a render succeeds.
     render_error: Option<String>,
+    /// The level and ceiling an album sets for this track (open from the album screen): they
+    /// are the album's to plan, so they are not edited here.
+    held_level: Option<HeldLevel>,
     /// The buffers every re-render of this track reuses.
     render_scratch: Arc<Mutex<RenderScratch>>,
     timeline: Timeline,
@@ -294,6 +297,17 @@ pub fn preferred_output(preferences: &Preferences) -> OutputChoice {
     }
 }
 
+/// An album's track: the loudness target and ceiling the album plans for it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) struct HeldLevel {
+    pub target_lufs: Option<f64>,
+    pub ceiling_dbtp: f64,
+}
+
+/// Said when a held level or ceiling is touched.
+const HELD_LEVEL_NOTICE: &str = "This track's loudness target and ceiling are the album's: \
+     change them on the album screen.";
+
 impl Session {
     /// A session on a loaded track, playing through `output` on the preferred device, exporting
     /// to the last export folder (else beside the track).
@@ -335,6 +349,7 @@ impl Session {
             rendered_generation: 0,
             rendering: None,
             render_error: None,
+            held_level: None,
             render_scratch: Arc::default(),
             timeline,
             output,
@@ -535,6 +550,37 @@ impl Session {
         self.settings_changed()
     }
 
+    /// [`start_with`](Self::start_with) an album's track: its loudness target and ceiling
+    /// stay as the album plans them.
+    pub fn start_as_album_track(&mut self, settings: ChainSettings) -> Task<Message> {
+        self.held_level = Some(HeldLevel {
+            target_lufs: settings.limiter.target_lufs,
+            ceiling_dbtp: settings.limiter.ceiling_dbtp,
+        });
+        self.start_with(settings)
+    }
+
+    /// The level and ceiling the album holds this track to, if it is an album's track.
+    pub(super) fn held_level(&self) -> Option<HeldLevel> {
+        self.held_level
+    }
+
+    /// Puts back the level and ceiling an album holds (true when they had been changed).
+    fn keep_held_level(&mut self) -> bool {
+        let Some(held) = self.held_level else {
+            return false;
+        };
+        let limiter = &mut self.settings.limiter;
+        let changed =
+            limiter.target_lufs != held.target_lufs || limiter.ceiling_dbtp != held.ceiling_dbtp;
+        limiter.target_lufs = held.target_lufs;
+        limiter.ceiling_dbtp = held.ceiling_dbtp;
+        if changed {
+            self.chain_notice = Some(Notice::Warning(HELD_LEVEL_NOTICE.to_owned()));
+        }
+        changed
+    }
+
     /// New settings as one undoable step (a preset, a target).
     fn replace_settings(&mut self, settings: ChainSettings) -> Task<Message> {
         self.replace_settings_of(settings, self.snapshots.active())
@@ -544,6 +590,7 @@ impl Session {
     /// `slot` (the one left, for a recall).
     fn replace_settings_of(&mut self, settings: ChainSettings, slot: usize) -> Task<Message> {
         let before = std::mem::replace(&mut self.settings, settings);
+        self.keep_held_level();
         self.history.record(Step {
             settings: before,
             snapshot: slot,
@@ -559,7 +606,13 @@ impl Session {
 
     fn edit_chain(&mut self, edit: Edit) -> Task<Message> {
         let before = self.settings.clone();
-        match chain_panel::apply(&mut self.settings, &mut self.entries, edit) {
+        let outcome = chain_panel::apply(&mut self.settings, &mut self.entries, edit);
+        if self.keep_held_level() && self.settings == before {
+            // Only what the album holds was touched: nothing changes.
+            self.entries.clear();
+            return Task::none();
+        }
+        match outcome {
             Outcome::Unchanged => Task::none(),
             Outcome::Moving => {
                 self.history.begin(&before, self.snapshots.active());
@@ -652,6 +705,10 @@ impl Session {
             Message::Rendered(generation, result) => self.rendered(generation, result),
             Message::Target(target) => {
                 if self.settings.limiter.target_lufs == target {
+                    return (Task::none(), None);
+                }
+                if self.held_level.is_some() {
+                    self.chain_notice = Some(Notice::Warning(HELD_LEVEL_NOTICE.to_owned()));
                     return (Task::none(), None);
                 }
                 let before = self.settings.clone();

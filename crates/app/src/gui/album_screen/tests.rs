@@ -640,6 +640,29 @@ fn a_track_opened_in_the_desk_brings_its_chain_and_fades_back_into_the_album() {
             .is_ok()
     );
     drop(ui);
+    // Its level and ceiling are the album's: a target chosen here or a ceiling typed is
+    // refused, and said so, rather than heard here and dropped on the way back.
+    let held = |desk: &Desk| match &desk.screen {
+        Screen::Session(session) => (
+            session.settings.limiter.target_lufs,
+            session.settings.limiter.ceiling_dbtp,
+        ),
+        _ => panic!("the desk"),
+    };
+    let before = held(&desk);
+    let _ = desk.update(M::Session(S::Target(Some(-23.0))));
+    let _ = desk.update(M::Session(S::Chain(Edit::Set(Param::Ceiling, -3.0))));
+    assert_eq!(held(&desk), before);
+    let mut ui = Simulator::with_size(Default::default(), (1280.0, 800.0), desk.view());
+    assert!(
+        ui.find(text_starting(
+            "This track's loudness target and ceiling are the album's"
+        ))
+        .is_ok()
+    );
+    assert!(ui.find(text_starting("Set by the album: ")).is_ok());
+    let _ = ui.click("−23 EBU R128");
+    assert!(ui.into_messages().next().is_none(), "the targets only show");
     // A wider stereo image and a fade-out, made in the desk.
     for (param, value) in [(Param::Width, 130.0), (Param::FadeOut, 1.5)] {
         let _ = desk.update(M::Session(S::Chain(Edit::Set(param, value))));

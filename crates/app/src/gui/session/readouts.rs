@@ -41,6 +41,8 @@ impl Session {
     /// The loudness target, the ceiling, what the limiter did and what a platform will do.
     pub(super) fn target_panel(&self) -> Element<'_, Message> {
         let current = self.settings.limiter.target_lufs;
+        // An album's track: the album sets the target; the buttons only show it.
+        let held = self.held_level().is_some();
         let choices = target_choices(&self.targets)
             .into_iter()
             .fold(row![].spacing(6), |r, (label, target)| {
@@ -52,26 +54,38 @@ impl Session {
                         } else {
                             button::secondary
                         })
-                        .on_press(Message::Target(target)),
+                        .on_press_maybe((!held).then_some(Message::Target(target))),
                 )
             })
             .wrap()
             .vertical_spacing(6);
-        let mut panel = column![
-            text("Loudness target").size(18),
-            choices,
-            text(format!(
-                "Ceiling {:.1} dBTP{}, true-peak limiter",
-                self.settings.limiter.ceiling_dbtp,
-                match self.settings.limiter.true_peak {
-                    TruePeakMode::Standard => "",
-                    TruePeakMode::Strict => " on the strict meter",
-                }
-            ))
-            .color(style::MUTED),
-        ]
-        .spacing(6)
-        .width(Fill);
+        let mut panel = column![text("Loudness target").size(18), choices]
+            .spacing(6)
+            .width(Fill);
+        if let Some(held) = self.held_level() {
+            panel = panel.push(
+                text(format!(
+                    "Set by the album: {}, ceiling {:.1} dBTP (change them on the album screen)",
+                    held.target_lufs
+                        .map_or_else(|| "no target".to_owned(), |t| format!("{t:.1} LUFS")),
+                    held.ceiling_dbtp
+                ))
+                .color(style::TARGET),
+            );
+        }
+        let mut panel = panel
+            .push(
+                text(format!(
+                    "Ceiling {:.1} dBTP{}, true-peak limiter",
+                    self.settings.limiter.ceiling_dbtp,
+                    match self.settings.limiter.true_peak {
+                        TruePeakMode::Standard => "",
+                        TruePeakMode::Strict => " on the strict meter",
+                    }
+                ))
+                .color(style::MUTED),
+            )
+            .width(Fill);
         if let Some(master) = &self.master {
             // Until the render for the settings on the desk arrives, these are the previous
             // settings' and say so.
