@@ -622,6 +622,7 @@ impl Session {
                 Task::none()
             }
             Outcome::Finished => {
+                self.chain_notice = None;
                 if self.history.finish(&self.settings, self.snapshots.active()) {
                     self.settings_changed()
                 } else {
@@ -629,6 +630,7 @@ impl Session {
                 }
             }
             Outcome::Changed => {
+                self.chain_notice = None;
                 self.history
                     .record(Step::new(&before, self.snapshots.active()));
                 self.settings_changed()

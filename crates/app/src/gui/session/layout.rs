@@ -102,11 +102,9 @@ impl Session {
                 .on_press(Message::SavePreset),
         ]
         .align_y(iced::Alignment::Center);
-        let mut chain = column![self.target_panel(), chain_header].spacing(6);
-        if let Some(why) = &self.chain_notice {
-            chain = chain.push(why.view(13.0));
-        }
-        chain = chain.push(
+        // What the chain's edits and presets say goes to the status line, seen wherever
+        // the chain is scrolled to.
+        let chain = column![self.target_panel(), chain_header].spacing(6).push(
             chain_panel::view(
                 &self.settings,
                 &self.entries,
@@ -249,6 +247,9 @@ impl Session {
             );
         }
         if let Some(notice) = &self.notice {
+            offer(notice.view(15.0), notice.words().to_owned());
+        }
+        if let Some(notice) = &self.chain_notice {
             offer(notice.view(15.0), notice.words().to_owned());
         }
         if let Some(error) = &self.render_error {

@@ -131,7 +131,16 @@ fn chain_controls_and_numeric_entries_change_the_settings_and_undo_redo_walk_bac
     apply(&mut desk, messages);
     assert_eq!(session(&desk).settings.eq.bands[0].gain_db, 1.5);
     let mut ui = window(&desk);
-    assert!(ui.find("Gain must be -12.0 dB to 12.0 dB").is_ok());
+    // In the status line over the plots, seen wherever the chain is scrolled to.
+    let said = ui
+        .find("Gain must be -12.0 dB to 12.0 dB")
+        .expect("said")
+        .bounds();
+    let target = ui
+        .find("Loudness target")
+        .expect("the chain's top")
+        .bounds();
+    assert!(said.y < target.y, "{said:?} above the chain, at {target:?}");
     drop(ui);
 
     click(&mut desk, "Undo");
@@ -141,6 +150,14 @@ fn chain_controls_and_numeric_entries_change_the_settings_and_undo_redo_walk_bac
     assert!(!session(&desk).history.can_undo());
     click(&mut desk, "Redo");
     assert_eq!(session(&desk).settings.eq.bands.len(), 1);
+    // A value taken clears what was said of the one refused.
+    let messages = type_into(&desk, Param::EqGain(0), "1");
+    apply(&mut desk, messages);
+    assert!(
+        window(&desk)
+            .find("Gain must be -12.0 dB to 12.0 dB")
+            .is_err()
+    );
 }
 
 /// A stage's On switch ticked.
