@@ -139,11 +139,19 @@ impl Session {
     ) -> Element<'a, super::Message> {
         let enabled = self.playback.is_ok();
         let transport = |message: Message| super::Message::Transport(message);
+        // Without an output they are grey, as every control that cannot act (the primary
+        // style's disabled look reads as a chosen toggle).
+        let transport_style = if enabled {
+            button::primary
+        } else {
+            button::secondary
+        };
         let play = if self.playing {
             button("Pause").on_press_maybe(enabled.then_some(transport(Message::Pause)))
         } else {
             button("Play").on_press_maybe(enabled.then_some(transport(Message::Play)))
-        };
+        }
+        .style(transport_style);
         let controls = row![
             button("Open…")
                 .style(button::secondary)
@@ -164,7 +172,9 @@ impl Session {
                 .style(button::secondary)
                 .on_press(super::Message::Export(ExportMsg::Show(true))),
             play,
-            button("Stop").on_press_maybe(enabled.then_some(transport(Message::Stop))),
+            button("Stop")
+                .style(transport_style)
+                .on_press_maybe(enabled.then_some(transport(Message::Stop))),
             button("Loop")
                 .style(if self.looping {
                     button::primary
