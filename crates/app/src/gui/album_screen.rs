@@ -1127,7 +1127,7 @@ impl AlbumScreen {
                 .export
                 .delivery
                 .and_then(|i| delivery::built_in().ok()?.into_iter().nth(i))
-                .map_or_else(String::new, |preset| format!(" (as {})", preset.name));
+                .map_or_else(String::new, |preset| format!(" for {}", preset.name));
             let album_line = format!(
                 "Album{delivered} {} LUFS over {}, LRA {} LU, true peak {} dBTP{shift} — {}",
                 number(o.album_integrated_lufs, 2),

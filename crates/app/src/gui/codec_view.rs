@@ -167,7 +167,7 @@ fn table(results: &[CodecResult], stale: bool) -> Element<'_, super::session::Me
         header("decoded TP", 84.0),
         header("sample peak", 84.0),
         header("overs", 56.0),
-        header("loudness", 72.0),
+        header("Δ loudness", 72.0),
         header("clip-safe TP", 92.0),
         header("kb/s", 48.0),
     ]]
@@ -195,7 +195,10 @@ fn table(results: &[CodecResult], stale: bool) -> Element<'_, super::session::Me
             ),
             cell(
                 match (r.clip_safe_ceiling_dbtp, r.clip_safe_checked) {
-                    (Some(safe), false) => format!("~{safe:.2} dBTP"),
+                    // Estimated from the room under the limit, and never over 0 dBTP: at
+                    // the cap it says "at least", not a figure to master at.
+                    (Some(safe), false) if safe >= -0.05 => "≥ 0.0 dBTP ~".to_owned(),
+                    (Some(safe), false) => format!("~{safe:.1} dBTP"),
                     (safe, _) => format!("{} dBTP", db(safe)),
                 },
                 92.0
