@@ -148,6 +148,13 @@ fn demo_mixes(folder: &Path) {
     }
 }
 
+/// `crest album init demo.crest-album.json` of `args` (tracks and flags) in `dir`.
+fn init_demo_album(dir: &Path, args: &[&str]) {
+    let mut all = vec!["album", "init", "demo.crest-album.json", "--json"];
+    all.extend_from_slice(args);
+    let _ = json_of(&crest(&all, dir));
+}
+
 fn json_of(output: &std::process::Output) -> serde_json::Value {
     assert!(
         output.status.success(),
@@ -438,17 +445,7 @@ fn the_albums_cover_is_embedded_in_every_track_file() {
 fn an_export_that_fails_leaves_no_folder_it_made_and_keeps_one_that_was_there() {
     let dir = scratch("album-failed-export");
     demo_mixes(&dir);
-    let _ = json_of(&crest(
-        &[
-            "album",
-            "init",
-            "demo.crest-album.json",
-            "one.wav",
-            "two.wav",
-            "--json",
-        ],
-        &dir,
-    ));
+    init_demo_album(&dir, &["one.wav", "two.wav"]);
     // A mix gone after the album was made: the export fails once it reaches the track.
     std::fs::remove_file(dir.join("two.wav")).expect("removed");
     let export_into = |folder: &str| {
@@ -479,19 +476,7 @@ fn a_lossy_album_asked_at_a_rate_its_codec_cannot_carry_is_made_at_one_it_can() 
     // refused after rendering was the fault this guards).
     let dir = scratch("album-lossy-rate");
     demo_mixes(&dir);
-    let _ = json_of(&crest(
-        &[
-            "album",
-            "init",
-            "demo.crest-album.json",
-            "one.wav",
-            "three.wav",
-            "--title",
-            "demo",
-            "--json",
-        ],
-        &dir,
-    ));
+    init_demo_album(&dir, &["one.wav", "three.wav", "--title", "demo"]);
     let exported = json_of(&crest(
         &[
             "album",

@@ -476,21 +476,27 @@ fn a_measured_render_reports_what_the_render_measures_and_stops_when_cancelled()
     assert!(hard.limiter.is_some_and(|l| !l.notes.is_empty()));
 
     // Silence cannot be brought to a target: said at once, guessed or not, kept or not.
-    let silence = AudioBuffer::new(rate, vec![vec![0.0; 3 * rate as usize]; 2]).expect("stereo");
     let mut to_target = ChainSettings::gentle_master();
     to_target.limiter.target_lufs = Some(-14.0);
-    for (guess, kept_max_bytes) in [(None, u64::MAX), (Some(-20.0), 0), (Some(-20.0), u64::MAX)] {
-        let silent = render_measured(
-            &silence,
-            &to_target,
-            guess.map_or(SolverStart::Measured, SolverStart::BeforeLufs),
-            &mut RenderScratch::keeping(kept_max_bytes),
-            RenderControl {
-                progress: &mut |_| {},
-                cancel: &never,
+    let each_start = |audio: &AudioBuffer| {
+        [(None, u64::MAX), (Some(-20.0), 0), (Some(-20.0), u64::MAX)].map(
+            |(guess, kept_max_bytes)| {
+                render_measured(
+                    audio,
+                    &to_target,
+                    guess.map_or(SolverStart::Measured, SolverStart::BeforeLufs),
+                    &mut RenderScratch::keeping(kept_max_bytes),
+                    RenderControl {
+                        progress: &mut |_| {},
+                        cancel: &never,
+                    },
+                    &Sequential,
+                )
             },
-            &Sequential,
-        );
+        )
+    };
+    let silence = AudioBuffer::new(rate, vec![vec![0.0; 3 * rate as usize]; 2]).expect("stereo");
+    for silent in each_start(&silence) {
         assert!(matches!(silent, Err(RenderError::Silent)), "{silent:?}");
     }
     // A loud tone shorter than one 400 ms gating block has no integrated loudness either,
@@ -505,18 +511,7 @@ fn a_measured_render_reports_what_the_render_measures_and_stops_when_cancelled()
         ],
     )
     .expect("stereo");
-    for (guess, kept_max_bytes) in [(None, u64::MAX), (Some(-20.0), 0), (Some(-20.0), u64::MAX)] {
-        let too_short = render_measured(
-            &short,
-            &to_target,
-            guess.map_or(SolverStart::Measured, SolverStart::BeforeLufs),
-            &mut RenderScratch::keeping(kept_max_bytes),
-            RenderControl {
-                progress: &mut |_| {},
-                cancel: &never,
-            },
-            &Sequential,
-        );
+    for too_short in each_start(&short) {
         let Err(error @ RenderError::TooShort { .. }) = too_short else {
             panic!("{too_short:?}");
         };
