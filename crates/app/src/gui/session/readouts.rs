@@ -256,8 +256,16 @@ pub(super) fn numbers<'a>(
     reference: Option<&Loudness>,
     heard_at: &SourceGains,
 ) -> Element<'a, Message> {
-    let value =
-        |v: Option<f64>, unit: &str| v.map_or_else(|| "—".to_owned(), |v| format!("{v:.1} {unit}"));
+    // A true peak over full scale carries its sign: "+0.1 dBTP" is an over, plainly.
+    let value = |v: Option<f64>, unit: &str| {
+        v.map_or_else(
+            || "—".to_owned(),
+            |v| match unit {
+                "dBTP" if v > 0.0 => format!("{v:+.1} {unit}"),
+                _ => format!("{v:.1} {unit}"),
+            },
+        )
+    };
     type Reading = fn(&Loudness) -> Option<f64>;
     let rows: [(&str, Reading, &str); 4] = [
         ("Integrated", |l| l.integrated_lufs, "LUFS"),

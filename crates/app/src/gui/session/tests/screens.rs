@@ -176,6 +176,10 @@ fn a_clipped_mix_is_called_out_with_marks_where_it_clips() {
     let mut ui = window(&desk);
     assert!(ui.find(starting("problem: ")).is_ok());
     assert!(ui.find(starting("Mastering cannot undo these")).is_ok());
+    // Its true peak over full scale reads with its sign.
+    let peak = s.mix.true_peak_dbtp.expect("a peak");
+    assert!(peak > 0.0, "{peak}");
+    assert!(ui.find(format!("{peak:+.1} dBTP")).is_ok(), "{peak}");
 }
 
 #[test]
