@@ -338,7 +338,8 @@ fn render_to(
     let mut last_trial: Option<(f64, LimiterStats)> = None;
     let solved = solve_gain(
         l,
-        frames as f64 / f64::from(rate),
+        // As measured: after the output trims.
+        rendered_frames(frames, rate, &settings.output) as f64 / f64::from(rate),
         integrated_before,
         None,
         &mut |gain_db| {

@@ -186,10 +186,10 @@ impl PowerFrame {
     }
 
     /// [`accumulate_pair`](Self::accumulate_pair) that also separates the two: each one's
-    /// power and their cross power (Re A·B̄) per bin are added to `apart`, scaled alike.
-    /// With A[k] = (Z[k] + Z*[N−k]) / 2, B[k] = (Z[k] − Z*[N−k]) / 2i and P = Z[k]·Z[N−k]:
-    /// |A|² + |B|² = (|Z[k]|² + |Z[N−k]|²) / 2 (what `accumulate_pair` adds),
-    /// |A|² − |B|² = Re P and Re A·B̄ = Im P / 2.
+    /// power and their side power (|A − B|² / 2) per bin are added to `apart`, scaled alike.
+    /// A[k] = (Z[k] + Z*[N−k]) / 2 and B[k] = (Z[k] − Z*[N−k]) / 2i, whose powers sum to
+    /// what `accumulate_pair` adds. Every sum is of powers, never a difference, so a side
+    /// 70 dB under its mid still reads in single precision.
     fn accumulate_pair_apart(
         &mut self,
         a: Pieces<'_>,
@@ -206,18 +206,19 @@ impl PowerFrame {
             .iter_mut()
             .zip(&mut apart.left)
             .zip(&mut apart.right)
-            .zip(&mut apart.cross)
+            .zip(&mut apart.side)
             .enumerate()
             .take(half + 1);
-        for (k, (((p, left), right), cross)) in bins {
-            let (z, mirror) = (self.buffer[k], self.buffer[(len - k) % len]);
+        for (k, (((p, left), right), side)) in bins {
+            let (z, mirrored) = (self.buffer[k], self.buffer[(len - k) % len].conj());
+            let first = 0.5 * (z + mirrored);
+            let second = Complex::new(0.0, -0.5) * (z - mirrored);
             let w = self.scale * if k == 0 || k == half { 1.0 } else { 2.0 };
-            let sum = 0.5 * (z.norm_sqr() + mirror.norm_sqr());
-            let product = z * mirror;
-            *p += sum * w;
-            *left += 0.5 * (sum + product.re) * w;
-            *right += 0.5 * (sum - product.re) * w;
-            *cross += 0.5 * product.im * w;
+            let (pa, pb) = (first.norm_sqr() * w, second.norm_sqr() * w);
+            *p += pa + pb;
+            *left += pa;
+            *right += pb;
+            *side += 0.5 * (first - second).norm_sqr() * w;
         }
     }
 
@@ -360,13 +361,14 @@ impl FrameSums {
     }
 }
 
-/// Two channels' powers and cross power per bin, summed over frames (single precision: a
-/// track's frames add up well within it); made [`Spectra`] when read.
+/// Two channels' powers and their side power per bin, summed over frames in single
+/// precision (sums of powers only, so no reading rests on a difference of two large sums);
+/// made [`Spectra`] when read, the cross power then (L + R) / 2 − S in double precision.
 #[derive(Debug)]
 struct PairSums {
     left: Vec<f32>,
     right: Vec<f32>,
-    cross: Vec<f32>,
+    side: Vec<f32>,
 }
 
 impl PairSums {
@@ -374,20 +376,23 @@ impl PairSums {
         Self {
             left: vec![0.0; bins],
             right: vec![0.0; bins],
-            cross: vec![0.0; bins],
+            side: vec![0.0; bins],
         }
     }
 
     fn into_spectra(self, bin_hz: f64) -> Spectra {
         let mut spectra = Spectra::zeroed(self.left.len(), bin_hz);
-        for (into, from) in [
-            (&mut spectra.left, &self.left),
-            (&mut spectra.right, &self.right),
-            (&mut spectra.cross, &self.cross),
-        ] {
-            into.iter_mut()
-                .zip(from)
-                .for_each(|(into, &from)| *into = f64::from(from));
+        for (k, ((&left, &right), &side)) in self
+            .left
+            .iter()
+            .zip(&self.right)
+            .zip(&self.side)
+            .enumerate()
+        {
+            let (left, right, side) = (f64::from(left), f64::from(right), f64::from(side));
+            spectra.left[k] = left;
+            spectra.right[k] = right;
+            spectra.cross[k] = 0.5 * (left + right) - side;
         }
         spectra
     }

@@ -369,7 +369,21 @@ fn the_long_term_spectrum_reads_a_stereo_programme_picture_per_octave() {
         assert!((octave.correlation - 0.6).abs() < 0.05, "{octave:?}");
     }
     for octave in octaves_of(&left, &left) {
-        assert!(octave.expect("signal").correlation > 0.999);
+        let octave = octave.expect("signal");
+        assert!(octave.correlation > 0.999, "{octave:?}");
+        assert!(octave.side_to_mid_db <= -59.9, "{octave:?}");
+    }
+    // A side 50 dB under its mid reads so in every octave (sums of powers, not differences:
+    // the single-precision sums keep it).
+    let near_mono = |sign: f32| -> Vec<f32> {
+        mid.iter()
+            .zip(&side)
+            .map(|(m, s)| 0.2 * m + sign * 0.2 * 10f32.powf(-2.5) * s)
+            .collect()
+    };
+    for octave in octaves_of(&near_mono(1.0), &near_mono(-1.0)) {
+        let octave = octave.expect("signal");
+        assert!((octave.side_to_mid_db + 50.0).abs() < 1.0, "{octave:?}");
     }
     // Loud unrelated tones just under the 500 Hz octave (329 and 331 Hz, as a pad detuned
     // left and right) stay in their own octave: a quiet tone both channels share reads

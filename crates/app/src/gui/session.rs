@@ -575,9 +575,6 @@ impl Session {
             limiter.target_lufs != held.target_lufs || limiter.ceiling_dbtp != held.ceiling_dbtp;
         limiter.target_lufs = held.target_lufs;
         limiter.ceiling_dbtp = held.ceiling_dbtp;
-        if changed {
-            self.chain_notice = Some(Notice::Warning(HELD_LEVEL_NOTICE.to_owned()));
-        }
         changed
     }
 
@@ -590,13 +587,21 @@ impl Session {
     /// `slot` (the one left, for a recall).
     fn replace_settings_of(&mut self, settings: ChainSettings, slot: usize) -> Task<Message> {
         let before = std::mem::replace(&mut self.settings, settings);
-        self.keep_held_level();
+        let held = self.keep_held_level();
+        if held && self.settings == before && slot == self.snapshots.active() {
+            // Only what the album holds differed: nothing changes.
+            return Task::none();
+        }
         self.history.record(Step {
             settings: before,
             snapshot: slot,
         });
         self.entries.clear();
-        self.settings_changed()
+        let task = self.settings_changed();
+        if held {
+            self.chain_notice = Some(Notice::Warning(HELD_LEVEL_NOTICE.to_owned()));
+        }
+        task
     }
 
     /// The settings now, as a step of the history.
@@ -607,22 +612,33 @@ impl Session {
     fn edit_chain(&mut self, edit: Edit) -> Task<Message> {
         let before = self.settings.clone();
         let outcome = chain_panel::apply(&mut self.settings, &mut self.entries, edit);
-        if self.keep_held_level() && self.settings == before {
-            // Only what the album holds was touched: nothing changes.
-            self.entries.clear();
+        let held = self.keep_held_level();
+        if held && self.settings == before {
+            // Only what the album holds was touched: nothing changes, and it is said.
+            self.chain_notice = Some(Notice::Warning(HELD_LEVEL_NOTICE.to_owned()));
             return Task::none();
         }
+        let task = self.chain_outcome(outcome, &before);
+        if held {
+            self.chain_notice = Some(Notice::Warning(HELD_LEVEL_NOTICE.to_owned()));
+        }
+        task
+    }
+
+    /// What an edit of the chain that changed `before` leads to.
+    fn chain_outcome(&mut self, outcome: Outcome, before: &ChainSettings) -> Task<Message> {
         match outcome {
             Outcome::Unchanged => Task::none(),
             Outcome::Moving => {
-                self.history.begin(&before, self.snapshots.active());
+                self.history.begin(before, self.snapshots.active());
                 self.show_eq();
                 self.chain_notice = None;
                 self.apply_live();
                 Task::none()
             }
             Outcome::Finished => {
-                self.chain_notice = None;
+                // A drag that changed nothing (one the album's hold put back) leaves what was
+                // said; one that changed the chain clears it as the settings change.
                 if self.history.finish(&self.settings, self.snapshots.active()) {
                     self.settings_changed()
                 } else {
@@ -632,7 +648,7 @@ impl Session {
             Outcome::Changed => {
                 self.chain_notice = None;
                 self.history
-                    .record(Step::new(&before, self.snapshots.active()));
+                    .record(Step::new(before, self.snapshots.active()));
                 self.settings_changed()
             }
             Outcome::Refused(why) => {
@@ -654,6 +670,8 @@ impl Session {
         if let Some(previous) = self.rendering.replace(Arc::clone(&job)) {
             previous.cancel();
         }
+        // What the last render could not make is not said of these settings.
+        self.render_error = None;
         let (audio, settings, generation) = (
             Arc::clone(&self.audio),
             self.settings.clone(),

@@ -187,7 +187,8 @@ pub fn render_measured(
         let mut trials = 0usize;
         let solved = solve_gain(
             l,
-            frames as f64 / f64::from(rate),
+            // As measured: after the output trims.
+            super::rendered_frames(frames, rate, &settings.output) as f64 / f64::from(rate),
             start,
             lu_per_db,
             &mut |gain_db| {

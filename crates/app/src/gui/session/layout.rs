@@ -246,10 +246,11 @@ impl Session {
                 words,
             );
         }
-        if let Some(notice) = &self.notice {
+        // What the chain's last edit or preset met comes first: it answers what was just done.
+        if let Some(notice) = &self.chain_notice {
             offer(notice.view(15.0), notice.words().to_owned());
         }
-        if let Some(notice) = &self.chain_notice {
+        if let Some(notice) = &self.notice {
             offer(notice.view(15.0), notice.words().to_owned());
         }
         if let Some(error) = &self.render_error {
