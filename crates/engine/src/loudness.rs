@@ -26,6 +26,8 @@ use true_peak::TruePeakMeter;
 /// Segments per second: the resolution of every window and of the momentary history.
 pub const SEGMENTS_PER_S: u32 = 100;
 const MOMENTARY_SEGMENTS: usize = 40; // 400 ms
+/// One gating block's length (s): audio shorter than it has no integrated loudness.
+pub const GATING_BLOCK_S: f64 = MOMENTARY_SEGMENTS as f64 / SEGMENTS_PER_S as f64;
 const SHORT_TERM_SEGMENTS: usize = 300; // 3 s
 const GATING_STEP_SEGMENTS: usize = 10; // 100 ms: 75 % overlap of 400 ms blocks
 const ABSOLUTE_GATE_LUFS: f64 = -70.0;

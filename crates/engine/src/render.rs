@@ -41,8 +41,6 @@ const STREAMING_REFERENCE: &str = "spotify";
 /// How close to the target the solver stops (well inside the ±0.1 LU promise).
 const SOLVER_TOLERANCE_LU: f64 = 0.02;
 const SOLVER_TRIALS: usize = 8;
-/// The shortest audio with an integrated loudness: one 400 ms gating block (BS.1770).
-const SHORTEST_MEASURED_S: f64 = 0.4;
 /// The largest programme whose solver trials keep their output for the render to reuse (a
 /// second buffer as large as the programme): 256 MB, 12.7 minutes of stereo at 44.1 kHz.
 /// Longer programmes render the chosen gain again instead, in place.
@@ -439,7 +437,7 @@ fn solve_gain(
             notes: Vec::new(),
         });
     };
-    if length_s < SHORTEST_MEASURED_S {
+    if length_s < loudness::GATING_BLOCK_S {
         return Err(RenderError::TooShort { length_s });
     }
     let lufs_before = integrated_before.ok_or(RenderError::Silent)?;

@@ -183,11 +183,6 @@ struct Running {
 }
 
 impl Running {
-    /// The running test, when its trial may be answered.
-    fn may_answer_mut(&mut self) -> Option<&mut Self> {
-        self.may_answer().then_some(self)
-    }
-
     /// Whether the trial may be answered: X heard in ABX, both 1 and 2 in preference.
     fn may_answer(&self) -> bool {
         match self.test.kind {
@@ -321,7 +316,7 @@ impl BlindPanel {
                 return Some(Action::Hear(source));
             }
             BlindMsg::Answer(first) => {
-                let running = self.running.as_mut()?.may_answer_mut()?;
+                let running = self.running.as_mut().filter(|r| r.may_answer())?;
                 running.test.answer(first);
                 running.hearing = None;
                 running.heard.clear();

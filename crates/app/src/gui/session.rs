@@ -157,8 +157,8 @@ pub struct Session {
     rendered_generation: u64,
     /// The render in flight for the current generation (cancelled when superseded).
     rendering: Option<Arc<Job>>,
-    /// Why the settings on the desk give no master (too short for a target, trimmed away),
-    /// until a render succeeds.
+    /// Why the settings on the desk give no master (too short for a target, trimmed away):
+    /// set when their render fails, cleared when the next render starts.
     render_error: Option<String>,
     /// The level and ceiling an album sets for this track (open from the album screen): they
     /// are the album's to plan, so they are not edited here.
@@ -578,6 +578,11 @@ impl Session {
         changed
     }
 
+    /// Says that the album holds this track's level and ceiling.
+    fn say_level_held(&mut self) {
+        self.chain_notice = Some(Notice::Warning(HELD_LEVEL_NOTICE.to_owned()));
+    }
+
     /// New settings as one undoable step (a preset, a target).
     fn replace_settings(&mut self, settings: ChainSettings) -> Task<Message> {
         self.replace_settings_of(settings, self.snapshots.active())
@@ -589,7 +594,8 @@ impl Session {
         let before = std::mem::replace(&mut self.settings, settings);
         let held = self.keep_held_level();
         if held && self.settings == before && slot == self.snapshots.active() {
-            // Only what the album holds differed: nothing changes.
+            // Only what the album holds differed: nothing changes, and it is said.
+            self.say_level_held();
             return Task::none();
         }
         self.history.record(Step {
@@ -599,7 +605,7 @@ impl Session {
         self.entries.clear();
         let task = self.settings_changed();
         if held {
-            self.chain_notice = Some(Notice::Warning(HELD_LEVEL_NOTICE.to_owned()));
+            self.say_level_held();
         }
         task
     }
@@ -615,12 +621,12 @@ impl Session {
         let held = self.keep_held_level();
         if held && self.settings == before {
             // Only what the album holds was touched: nothing changes, and it is said.
-            self.chain_notice = Some(Notice::Warning(HELD_LEVEL_NOTICE.to_owned()));
+            self.say_level_held();
             return Task::none();
         }
         let task = self.chain_outcome(outcome, &before);
         if held {
-            self.chain_notice = Some(Notice::Warning(HELD_LEVEL_NOTICE.to_owned()));
+            self.say_level_held();
         }
         task
     }
@@ -728,13 +734,12 @@ impl Session {
                     return (Task::none(), None);
                 }
                 if self.held_level.is_some() {
-                    self.chain_notice = Some(Notice::Warning(HELD_LEVEL_NOTICE.to_owned()));
+                    self.say_level_held();
                     return (Task::none(), None);
                 }
-                let before = self.settings.clone();
+                let before = self.step_now();
                 self.settings.limiter.target_lufs = target;
-                self.history
-                    .record(Step::new(&before, self.snapshots.active()));
+                self.history.record(before);
                 self.settings_changed()
             }
             Message::Export(message) => return self.export(message),
@@ -853,7 +858,6 @@ impl Session {
                     );
                 }
                 self.master = Some(mastered);
-                self.render_error = None;
                 self.rendered_generation = generation;
                 self.apply_live();
                 self.send_gains();

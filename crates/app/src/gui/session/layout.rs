@@ -193,7 +193,7 @@ impl Session {
                 &self.mix,
                 self.master.as_ref().map(|m| &m.loudness),
                 self.pending(),
-                self.render_error.is_some() && self.rendering.is_none(),
+                self.render_error.is_some(),
                 self.reference_loudness.as_ref(),
                 &self.source_gains(),
             ),
